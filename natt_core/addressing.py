@@ -1,0 +1,60 @@
+"""Endpoints and datagrams: what a peer hands to the network and gets back.
+
+A `Datagram` is one IP packet described by its fields; `natt_core.wire.ip` turns it into real
+IPv4 bytes (and back) so NAT devices and captures see exactly what a wire would carry.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from .errors import ConfigError
+
+
+def check_ipv4(text: str) -> str:
+    """Return the canonical dotted form of an IPv4 address or raise ConfigError."""
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except (ipaddress.AddressValueError, ValueError) as exc:
+        raise ConfigError(f"invalid IPv4 address {text!r}: {exc}") from None
+
+
+def check_port(port: int) -> int:
+    if not isinstance(port, int) or isinstance(port, bool) or not 0 <= port <= 65535:
+        raise ConfigError(f"invalid port {port!r}: must be an integer 0..65535")
+    return port
+
+
+@dataclass(frozen=True, order=True)
+class Endpoint:
+    """An IPv4 address and (for UDP/TCP) a port; port 0 for protocols without ports (ESP, AH)."""
+    ip: str
+    port: int = 0
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ip", check_ipv4(self.ip))
+        check_port(self.port)
+
+    def __str__(self) -> str:
+        return f"{self.ip}:{self.port}" if self.port else self.ip
+
+    @property
+    def packed_ip(self) -> bytes:
+        return ipaddress.IPv4Address(self.ip).packed
+
+
+@dataclass(frozen=True)
+class Datagram:
+    """One IP packet: UDP (payload is the UDP payload) or ESP/AH (payload follows the IP header)."""
+    src: Endpoint
+    dst: Endpoint
+    proto: int
+    payload: bytes
+    #: IP identification; chosen by the sender so AH can cover the header it will really send.
+    ident: int = 0
+    ttl: int = 64
+    #: UDP only: send checksum 0, as RFC 3948 §2.1/§2.3 asks for ESP-in-UDP and keepalives.
+    zero_udp_checksum: bool = False
+
+    def __repr__(self) -> str:
+        return f"Datagram({self.src} -> {self.dst}, proto={self.proto}, {len(self.payload)} bytes)"

@@ -1,0 +1,1 @@
+"""The virtual network: addresses, clock, NAT devices and the deliverer."""
