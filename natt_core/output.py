@@ -1,0 +1,37 @@
+"""What every sans-IO participant returns: datagrams to send and events that happened.
+
+Peers (`natt_core.ike.peer`) and any other host in the virtual network return an `Output` from
+`start`, `receive` and `on_timer`; only the network delivers the datagrams.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from .addressing import Datagram
+
+
+@dataclass(frozen=True)
+class Event:
+    """Something a participant wants a human (or a test) to know; subclasses add fields."""
+    time: float
+    peer: str
+
+    @property
+    def kind(self) -> str:
+        return type(self).__name__
+
+    def describe(self) -> str:
+        """One plain-words sentence for ladders and lessons; subclasses override."""
+        return self.kind
+
+
+@dataclass(frozen=True)
+class Output:
+    datagrams: tuple[Datagram, ...] = ()
+    events: tuple[Event, ...] = ()
+
+    def __add__(self, other: "Output") -> "Output":
+        return Output(self.datagrams + other.datagrams, self.events + other.events)
+
+
+EMPTY = Output()
