@@ -6,7 +6,7 @@ IPv4 bytes (and back) so NAT devices and captures see exactly what a wire would 
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from .errors import ConfigError
 
@@ -55,6 +55,8 @@ class Datagram:
     ttl: int = 64
     #: UDP only: send checksum 0, as RFC 3948 §2.1/§2.3 asks for ESP-in-UDP and keepalives.
     zero_udp_checksum: bool = False
+    #: What the sender meant ("MM5", "ESP", "keepalive"); never on the wire, never compared.
+    label: str = field(default="", compare=False)
 
     def __repr__(self) -> str:
         return f"Datagram({self.src} -> {self.dst}, proto={self.proto}, {len(self.payload)} bytes)"

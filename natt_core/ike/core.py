@@ -1,0 +1,169 @@
+"""The peer's shared machinery: SA bookkeeping, sending, retransmission and keepalive timers.
+
+`natt_core.ike.peer.Peer` combines this with the Main Mode, Quick Mode, Informational and data
+plane mixins. Everything here is sans-IO: a call records datagrams and events in `self._out`
+and the public method returns them as one `Output`.
+"""
+from __future__ import annotations
+
+import heapq
+import random
+
+from ..addressing import Datagram, Endpoint, check_ipv4
+from ..output import Event, Output
+from ..wire.numbers import IPProto, Port
+from ..wire.udp_encap import KEEPALIVE, frame_ike
+from .events import GaveUp, KeepaliveSent, MessageSent, Retransmitted
+from .policy import PeerPolicy
+from .sa import ChildSa, IkeSa, Pending
+from .states import END_STATES, State
+
+
+class PeerCore:
+    """State shared by every part of a peer: its SAs, its clock-free timers, its output buffer."""
+
+    def __init__(self, name: str, address: str, policy: PeerPolicy, rng: random.Random | int = 0):
+        self.name = name
+        self.address = check_ipv4(address)
+        self.policy = policy
+        self.rng = rng if isinstance(rng, random.Random) else random.Random(rng)
+        self.sas: dict[tuple[bytes, bytes], IkeSa] = {}
+        self._initiated: dict[bytes, IkeSa] = {}        #: our SAs by initiator cookie
+        self._mm1_seen: dict[tuple[bytes, Endpoint], IkeSa] = {}
+        self.children: dict[int, ChildSa] = {}           #: by inbound SPI
+        self._timers: list[tuple[float, int, IkeSa, str]] = []
+        self._timer_seq = 0
+        self._ident = self.rng.randrange(1, 0xFFFF)
+        self._out_datagrams: list[Datagram] = []
+        self._out_events: list[Event] = []
+        self.now = 0.0
+
+    # ------------------------------------------------------------------ output buffer
+    def _begin(self, now: float) -> None:
+        self.now = now
+        self._out_datagrams, self._out_events = [], []
+
+    def _finish(self) -> Output:
+        return Output(tuple(self._out_datagrams), tuple(self._out_events))
+
+    def _emit(self, event_cls, **fields) -> None:
+        self._out_events.append(event_cls(time=self.now, peer=self.name, **fields))
+
+    def next_ident(self) -> int:
+        self._ident = self._ident % 0xFFFF + 1
+        return self._ident
+
+    def _send(self, dst: Endpoint, src_port: int, proto: int, payload: bytes, label: str,
+              zero_checksum: bool = False) -> None:
+        self._out_datagrams.append(Datagram(Endpoint(self.address, src_port), dst, proto, payload,
+                                            ident=self.next_ident(), zero_udp_checksum=zero_checksum, label=label))
+
+    # ------------------------------------------------------------------ IKE messages
+    def _wire_payload(self, sa: IkeSa, message: bytes) -> bytes:
+        return frame_ike(message) if sa.local.port == Port.NAT_T else message
+
+    def _send_ike(self, sa: IkeSa, message: bytes, label: str, payload_names, *, encrypted=False,
+                  expect_answer: bool) -> bytes:
+        """Send one IKE message on the SA's current ports; arm retransmission if we await an answer."""
+        wire = self._wire_payload(sa, message)
+        self._send(sa.remote, sa.local.port, IPProto.UDP, wire, label)
+        self._note_sent(sa)
+        self._emit(MessageSent, label=label, payloads=tuple(payload_names), dst=str(sa.remote), encrypted=encrypted)
+        if expect_answer:
+            sa.pending = Pending(label, wire, self.now + self.policy.retransmit_interval,
+                                 interval=self.policy.retransmit_interval)
+            self._arm(sa, sa.pending.deadline, "retransmit")
+        else:
+            sa.pending = None
+        return wire
+
+    def _resend(self, sa: IkeSa, wire: bytes, label: str) -> None:
+        """Answer a retransmitted message with the same bytes we answered it with before."""
+        self._send(sa.remote, sa.local.port, IPProto.UDP, wire, label)
+        self._note_sent(sa)
+        self._emit(MessageSent, label=label, payloads=("(same bytes as before)",), dst=str(sa.remote),
+                   retransmission=1)
+
+    def _note_sent(self, sa: IkeSa) -> None:
+        if sa.local.port == Port.NAT_T:
+            sa.last_sent_4500 = self.now
+            if sa.sends_keepalives:
+                self._arm(sa, self.now + self.policy.keepalive_interval, "keepalive")
+
+    def _fail(self, sa: IkeSa, reason: str) -> None:
+        sa.state = State.FAILED
+        sa.reason = sa.reason or reason
+        sa.pending = None
+
+    # ------------------------------------------------------------------ timers
+    def _arm(self, sa: IkeSa, when: float, what: str) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (when, self._timer_seq, sa, what))
+
+    def _due(self, sa: IkeSa, what: str) -> float | None:
+        """When this timer should really fire now (timers in the heap may be stale)."""
+        if sa.state in END_STATES:
+            return None
+        if what == "retransmit":
+            return sa.pending.deadline if sa.pending else None
+        if what == "keepalive" and sa.sends_keepalives:
+            return sa.last_sent_4500 + self.policy.keepalive_interval
+        return None
+
+    def next_timer(self) -> float | None:
+        while self._timers:
+            when, _, sa, what = self._timers[0]
+            due = self._due(sa, what)
+            if due is None or due > when + 1e-9:
+                heapq.heappop(self._timers)
+                if due is not None:
+                    self._arm(sa, due, what)
+                continue
+            return when
+        return None
+
+    def on_timer(self, now: float) -> Output:
+        self._begin(now)
+        while (when := self.next_timer()) is not None and when <= now + 1e-9:
+            _, _, sa, what = heapq.heappop(self._timers)
+            if what == "retransmit":
+                self._retransmit(sa)
+            else:
+                self._keepalive(sa)
+        return self._finish()
+
+    def _retransmit(self, sa: IkeSa) -> None:
+        p = sa.pending
+        if p.attempt + 1 >= self.policy.retransmit_tries:
+            self._emit(GaveUp, label=p.label, attempts=p.attempt + 1)
+            told = f"; the peer said {sa.peer_notify}" if sa.peer_notify else ""
+            self._fail(sa, f"no answer to {p.label} after {p.attempt + 1} tries{told}")
+            self._on_gave_up(sa)
+            return
+        p.attempt += 1
+        p.interval = min(p.interval * 2, self.policy.retransmit_max_interval)
+        p.deadline = self.now + p.interval
+        self._send(sa.remote, sa.local.port, IPProto.UDP, p.payload, p.label)
+        self._note_sent(sa)
+        self._emit(Retransmitted, label=p.label, attempt=p.attempt)
+        self._arm(sa, p.deadline, "retransmit")
+
+    def _on_gave_up(self, sa: IkeSa) -> None:
+        """Hook for subclasses (e.g. to report an authentication failure told by the peer)."""
+
+    def _keepalive(self, sa: IkeSa) -> None:
+        self._send(sa.remote, Port.NAT_T, IPProto.UDP, KEEPALIVE, "keepalive", zero_checksum=True)
+        sa.keepalives_sent += 1
+        sa.last_sent_4500 = self.now
+        self._emit(KeepaliveSent, dst=str(sa.remote))
+        self._arm(sa, self.now + self.policy.keepalive_interval, "keepalive")
+
+    # ------------------------------------------------------------------ helpers
+    def random_spi(self) -> int:
+        while True:
+            spi = self.rng.randrange(0x100, 1 << 32)
+            if spi not in self.children:
+                return spi
+
+    def _index(self, sa: IkeSa) -> None:
+        self.sas[(sa.icookie, sa.rcookie)] = sa

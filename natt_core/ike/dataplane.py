@@ -1,0 +1,123 @@
+"""The data plane: protecting inner traffic with ESP or AH, and taking it apart again.
+
+Transport mode carries the UDP segment (for L2TP: UDP 1701) whose checksum covers the sender's
+own addresses; tunnel mode carries a whole inner IPv4 packet. With NAT-T, ESP rides in UDP 4500
+(checksum 0, RFC 3948 §2.1); the receiver fixes the inner checksum with the peer's NAT-OA
+addresses (RFC 3948 §3.1.2). Without NAT-T, nothing can fix it — and the drop reason says so.
+"""
+from __future__ import annotations
+
+import ipaddress
+
+from ..addressing import Datagram, Endpoint
+from ..errors import DecodeError, IntegrityError
+from ..wire.ip import (OFF_UDP_CHECKSUM, decode_datagram, encode_datagram, encode_ipv4_header, encode_udp,
+                       incremental_update, udp_checksum_ok)
+from ..wire.numbers import IPProto, Port
+from .events import DataReceived, DataSent, PacketDropped
+from .sa import ChildSa
+
+
+def _packed(*ips: str) -> bytes:
+    return b"".join(ipaddress.IPv4Address(ip).packed for ip in ips)
+
+
+class DataPlaneMixin:
+    def latest_child(self) -> ChildSa | None:
+        for sa in reversed(list(self.sas.values())):
+            if sa.children:
+                return sa.children[-1]
+        return None
+
+    def send_udp(self, payload: bytes, now: float, *, sport: int = Port.L2TP, dport: int = Port.L2TP,
+                 child: ChildSa | None = None):
+        """Protect one inner UDP datagram (L2TP by default) with an IPsec SA and send it."""
+        self._begin(now)
+        child = child or self.latest_child()
+        if child is None:
+            self._emit(PacketDropped, reason="no IPsec SA to protect the traffic with", layer="IPsec")
+            return self._finish()
+        src, dst = Endpoint(child.local_inner, sport), Endpoint(child.remote_inner, dport)
+        if child.tunnel:
+            inner, next_header = encode_datagram(Datagram(src, dst, IPProto.UDP, payload)), IPProto.IPIP
+        else:
+            inner, next_header = encode_udp(src, dst, payload), IPProto.UDP
+        sa = child.ike
+        if child.protocol == "ah":
+            ident = self.next_ident()
+            data = child.outbound.protect(self.address, sa.remote.ip, ident, next_header, inner)
+            self._out_datagrams.append(Datagram(Endpoint(self.address), Endpoint(sa.remote.ip), IPProto.AH, data,
+                                                ident=ident, label="AH"))
+        else:
+            esp = child.outbound.protect(next_header, inner, self.rng)
+            if child.udp_encapsulated:
+                self._send(sa.remote, Port.NAT_T, IPProto.UDP, esp, "ESP-in-UDP", zero_checksum=True)
+                self._note_sent(sa)
+            else:
+                self._send(Endpoint(sa.remote.ip), 0, IPProto.ESP, esp, "ESP")
+        self._emit(DataSent, spi=f"{child.spi_out:08x}", inner=f"UDP {src} → {dst}", size=len(payload))
+        return self._finish()
+
+    def _receive_ipsec(self, dgram: Datagram, data: bytes, layer: str) -> None:
+        """ESP (raw or from UDP 4500) or AH: find the SA by SPI, verify, decrypt, check the inner packet."""
+        spi = int.from_bytes(data[:4], "big") if len(data) >= 4 else 0
+        child = self.children.get(spi)
+        if child is None:
+            self._emit(PacketDropped, reason=f"no IPsec SA with SPI 0x{spi:08x}", layer=layer)
+            return
+        try:
+            if layer == "AH":
+                header = encode_ipv4_header(dgram.src.ip, dgram.dst.ip, IPProto.AH, len(data), dgram.ident, dgram.ttl)
+                next_header, inner = child.inbound.verify(header, data)
+            else:
+                next_header, inner = child.inbound.unprotect(data)
+        except (IntegrityError, DecodeError) as exc:
+            self._emit(PacketDropped, reason=self._explain_integrity(child, dgram, layer, exc), layer=layer)
+            return
+        sa = child.ike
+        if child.udp_encapsulated and dgram.src != sa.remote and not (sa.natd and sa.natd.self_behind_nat):
+            sa.remote = dgram.src  # RFC 3947 §7: the non-NATed side follows the last authenticated packet
+        if next_header == IPProto.IPIP:
+            self._deliver_tunnel(child, inner)
+        elif next_header == IPProto.UDP:
+            self._deliver_transport(child, dgram, inner)
+        else:
+            self._emit(PacketDropped, reason=f"inner protocol {next_header} is not carried here", layer=layer)
+
+    def _explain_integrity(self, child: ChildSa, dgram: Datagram, layer: str, exc: Exception) -> str:
+        if layer == "AH":
+            return (f"{exc} — AH's ICV covers the IP addresses; the packet arrived from {dgram.src.ip}, so a NAT "
+                    "that rewrote the source breaks it (RFC 3715 §2.1(a); UDP encapsulation cannot help AH)")
+        return str(exc)
+
+    def _deliver_tunnel(self, child: ChildSa, inner: bytes) -> None:
+        try:
+            d = decode_datagram(inner)
+        except DecodeError as exc:
+            self._emit(PacketDropped, reason=f"inner packet after decryption: {exc}", layer="ESP")
+            return
+        self._emit(DataReceived, spi=f"{child.spi_in:08x}", inner=f"UDP {d.src} → {d.dst}", payload=d.payload)
+
+    def _deliver_transport(self, child: ChildSa, dgram: Datagram, segment: bytes) -> None:
+        if len(segment) < 8:
+            self._emit(PacketDropped, reason="inner UDP header truncated", layer="ESP")
+            return
+        src, dst = dgram.src.ip, self.address
+        checksum = int.from_bytes(segment[OFF_UDP_CHECKSUM:OFF_UDP_CHECKSUM + 2], "big")
+        fixup = None
+        if checksum and child.peer_original and child.peer_original != (src, dst):
+            old, new = _packed(*child.peer_original), _packed(src, dst)
+            fixed = incremental_update(checksum, old, new)
+            segment = segment[:OFF_UDP_CHECKSUM] + fixed.to_bytes(2, "big") + segment[OFF_UDP_CHECKSUM + 2:]
+            fixup = (f"inner UDP checksum 0x{checksum:04x} fixed up to 0x{fixed:04x}: NAT-OA says the sender "
+                     f"used {child.peer_original[0]} → {child.peer_original[1]}, the packet arrived as "
+                     f"{src} → {dst} (RFC 3948 §3.1.2)")
+        if not udp_checksum_ok(src, dst, segment):
+            self._emit(PacketDropped, layer="ESP", reason=(
+                f"inner UDP checksum 0x{checksum:04x} does not verify for {src} → {dst}: the sender computed it "
+                "over its own original addresses and a NAT rewrote the outer header; ESP hid the checksum from "
+                "the NAT and, without NAT-OA, there is nothing to fix it with (RFC 3715 §2.1(b))"))
+            return
+        sport, dport = int.from_bytes(segment[0:2], "big"), int.from_bytes(segment[2:4], "big")
+        self._emit(DataReceived, spi=f"{child.spi_in:08x}", inner=f"UDP {src}:{sport} → {dst}:{dport}",
+                   payload=segment[8:], checksum_fixup=fixup)

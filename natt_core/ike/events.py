@@ -1,0 +1,213 @@
+"""Typed events a peer reports at every step (what a lesson tells in plain words).
+
+Events are facts, never commands: the lab records them in the trace and the views turn
+`describe()` into the narrative. A protocol refusal is an event with a reason, not an exception.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..output import Event
+
+
+@dataclass(frozen=True)
+class MessageSent(Event):
+    """An IKE message left this peer (label like 'MM3', payload names in order)."""
+    label: str
+    payloads: tuple[str, ...]
+    dst: str
+    encrypted: bool = False
+    retransmission: int = 0
+
+    def describe(self) -> str:
+        again = f" (retransmission {self.retransmission})" if self.retransmission else ""
+        lock = "encrypted " if self.encrypted else ""
+        return f"{self.peer} sends {lock}{self.label} [{', '.join(self.payloads)}] to {self.dst}{again}"
+
+
+@dataclass(frozen=True)
+class MessageReceived(Event):
+    label: str
+    payloads: tuple[str, ...]
+    src: str
+
+    def describe(self) -> str:
+        return f"{self.peer} accepts {self.label} [{', '.join(self.payloads)}] from {self.src}"
+
+
+@dataclass(frozen=True)
+class VendorIdsSeen(Event):
+    vids: tuple[str, ...]
+    nat_t: str | None  #: the version both sides speak, or None
+
+    def describe(self) -> str:
+        seen = ", ".join(self.vids) or "no Vendor IDs"
+        chosen = f"NAT-T {self.nat_t} will be used" if self.nat_t else "no common NAT-T version: NAT-T off"
+        return f"{self.peer} sees {seen}; {chosen}"
+
+
+@dataclass(frozen=True)
+class NatDetected(Event):
+    """The NAT-D verdict (RFC 3947 §3.2), with the hashes that were compared."""
+    self_behind_nat: bool
+    peer_behind_nat: bool
+    local: str           #: our address and port as we know them
+    peer_seen: str       #: the peer's address and port as the packet carried them
+    expected_self: str   #: hex of HASH(our local address)
+    received_dest: str   #: hex of the peer's first NAT-D (its view of our address)
+    expected_peer: str   #: hex of HASH(source address seen)
+    received_sources: tuple[str, ...]
+
+    def describe(self) -> str:
+        if not (self.self_behind_nat or self.peer_behind_nat):
+            return f"{self.peer}: NAT-D hashes match — no NAT between the peers"
+        sides = []
+        if self.self_behind_nat:
+            sides.append("this side is behind a NAT (the peer saw another address/port than "
+                         f"{self.local})")
+        if self.peer_behind_nat:
+            sides.append(f"the peer is behind a NAT (it says it is not {self.peer_seen})")
+        return f"{self.peer}: NAT detected — " + "; ".join(sides)
+
+
+@dataclass(frozen=True)
+class Floated(Event):
+    """IKE moved from UDP 500 to 4500 (RFC 3947 §4)."""
+    local_port: int
+    remote: str
+
+    def describe(self) -> str:
+        return f"{self.peer} floats to UDP {self.local_port} → {self.remote}; IKE now carries the non-ESP marker"
+
+
+@dataclass(frozen=True)
+class Phase1Established(Event):
+    cookies: str
+    remote: str
+    nat_t: str | None
+    dh_group: int
+    cipher: str
+    hash: str
+
+    def describe(self) -> str:
+        return (f"{self.peer}: ISAKMP SA {self.cookies} established with {self.remote} "
+                f"({self.cipher}, {self.hash}, DH group {self.dh_group})")
+
+
+@dataclass(frozen=True)
+class Phase2Established(Event):
+    spi_in: str
+    spi_out: str
+    protocol: str          #: "esp" or "ah"
+    mode: str              #: "tunnel", "transport", "udp-tunnel", "udp-transport"
+    encapsulation: int     #: the wire value (1, 2, 3, 4, 61443, 61444)
+    remote: str
+    nat_oa: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        oa = f", NAT-OA {' / '.join(self.nat_oa)}" if self.nat_oa else ""
+        return (f"{self.peer}: IPsec SA up — {self.protocol.upper()} {self.mode} (encapsulation "
+                f"{self.encapsulation}), SPI in {self.spi_in}, out {self.spi_out}{oa}")
+
+
+@dataclass(frozen=True)
+class Refused(Event):
+    """This peer refused to go on (policy, no proposal chosen, the Windows NAT rule)."""
+    reason: str
+    phase: int = 1
+
+    def describe(self) -> str:
+        return f"{self.peer} refuses: {self.reason}"
+
+
+@dataclass(frozen=True)
+class PeerRefused(Event):
+    """The peer told us it refused (a Notification such as NO-PROPOSAL-CHOSEN)."""
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.peer} is told: {self.reason}"
+
+
+@dataclass(frozen=True)
+class AuthenticationFailed(Event):
+    reason: str
+
+    def describe(self) -> str:
+        return f"{self.peer}: authentication failed — {self.reason}"
+
+
+@dataclass(frozen=True)
+class PacketDropped(Event):
+    """A datagram this peer would not accept, and exactly why."""
+    reason: str
+    layer: str = "IKE"
+
+    def describe(self) -> str:
+        return f"{self.peer} drops a {self.layer} packet: {self.reason}"
+
+
+@dataclass(frozen=True)
+class Retransmitted(Event):
+    label: str
+    attempt: int
+
+    def describe(self) -> str:
+        return f"{self.peer} retransmits {self.label} (attempt {self.attempt})"
+
+
+@dataclass(frozen=True)
+class GaveUp(Event):
+    label: str
+    attempts: int
+
+    def describe(self) -> str:
+        return f"{self.peer} gives up waiting for the answer to {self.label} after {self.attempts} tries"
+
+
+@dataclass(frozen=True)
+class KeepaliveSent(Event):
+    dst: str
+
+    def describe(self) -> str:
+        return f"{self.peer} sends a NAT keepalive (0xFF) to {self.dst}"
+
+
+@dataclass(frozen=True)
+class KeepaliveReceived(Event):
+    src: str
+
+    def describe(self) -> str:
+        return f"{self.peer} receives a NAT keepalive from {self.src} and ignores it"
+
+
+@dataclass(frozen=True)
+class DataSent(Event):
+    spi: str
+    inner: str
+    size: int
+
+    def describe(self) -> str:
+        return f"{self.peer} protects {self.inner} ({self.size} bytes) with SPI {self.spi}"
+
+
+@dataclass(frozen=True)
+class DataReceived(Event):
+    spi: str
+    inner: str
+    payload: bytes
+    checksum_fixup: str | None = None  #: what the RFC 3948 §3.1.2 fix-up did, if anything
+
+    def describe(self) -> str:
+        fix = f"; {self.checksum_fixup}" if self.checksum_fixup else ""
+        return f"{self.peer} decrypts {self.inner} ({len(self.payload)} bytes) from SPI {self.spi}{fix}"
+
+
+@dataclass(frozen=True)
+class SaDeleted(Event):
+    what: str
+    by_peer: bool
+
+    def describe(self) -> str:
+        who = "the peer deleted" if self.by_peer else "deletes"
+        return f"{self.peer}: {who} {self.what}"

@@ -1,0 +1,86 @@
+"""Informational exchanges protected by the ISAKMP SA: Delete and Notify (RFC 2409 §5.7).
+
+HASH(1) = prf(SKEYID_a, M-ID | N/D payload); each exchange has its own IV derived from the last
+phase-1 block and its Message ID.
+"""
+from __future__ import annotations
+
+from ..crypto.ike_keys import info_hash
+from ..errors import DecodeError, IntegrityError
+from ..wire.isakmp import Delete, Hash, Header, Notification, encode_payloads
+from ..wire.numbers import ExchangeType, NotifyType, ProtocolId, label
+from .events import PeerRefused, SaDeleted
+from .main_mode import payload_names
+from .sa import IkeSa
+from .seal import seal, unseal
+from .states import State
+
+
+class InformationalMixin:
+    def delete(self, now: float):
+        """Delete every IPsec SA and ISAKMP SA we hold, telling the peers (then forget them)."""
+        self._begin(now)
+        for sa in list(self.sas.values()):
+            if sa.state is not State.ESTABLISHED:
+                continue
+            spis = tuple(c.spi_in.to_bytes(4, "big") for c in sa.children)
+            if spis:
+                proto = ProtocolId.ESP if sa.children[0].protocol == "esp" else ProtocolId.AH
+                self._send_info(sa, [Delete(proto, spis, spi_size=4)], "INFO Delete (IPsec SAs)")
+            self._send_info(sa, [Delete(ProtocolId.ISAKMP, (sa.icookie + sa.rcookie,), spi_size=16)],
+                            "INFO Delete (ISAKMP SA)")
+            self._forget(sa, by_peer=False)
+        return self._finish()
+
+    def _send_info_notify(self, sa: IkeSa, name: str) -> None:
+        self._send_info(sa, [Notification(NotifyType[name], protocol_id=ProtocolId.ISAKMP)], f"INFO {name}")
+
+    def _send_info(self, sa: IkeSa, payloads: list, label_text: str) -> None:
+        mid = self.rng.randrange(1, 1 << 32)
+        digest = info_hash(sa.choice.hash, sa.keys.skeyid_a, mid, encode_payloads(payloads))
+        sealed = seal(sa, ExchangeType.INFORMATIONAL, mid, [Hash(digest)] + payloads, self._qm_iv(sa, mid))
+        self._send_ike(sa, sealed.message, label_text, payload_names([Hash(digest)] + payloads), encrypted=True,
+                       expect_answer=False)
+
+    def _on_encrypted_info(self, sa: IkeSa, header: Header, body: bytes) -> None:
+        try:
+            opened = unseal(sa, header, body, self._qm_iv(sa, header.message_id))
+        except DecodeError as exc:
+            raise IntegrityError(f"Informational does not decrypt ({exc.reason})") from None
+        chain = opened.chain
+        if not chain.payloads or not isinstance(chain.payloads[0], Hash):
+            raise DecodeError("IKE", 0, "Informational must start with HASH(1)")
+        after = b"".join(chain.raw[1:])
+        if chain.payloads[0].data != info_hash(sa.choice.hash, sa.keys.skeyid_a, header.message_id, after):
+            raise IntegrityError("Informational HASH(1) does not verify")
+        for p in chain.payloads[1:]:
+            if isinstance(p, Delete):
+                self._on_delete(sa, p)
+            elif isinstance(p, Notification):
+                name = label(NotifyType, p.notify_type).replace("_", "-")
+                self._emit(PeerRefused, reason=f"{name} (authenticated notification)")
+                if p.notify_type == NotifyType.NO_PROPOSAL_CHOSEN:
+                    for qe in sa.quick.values():
+                        if qe.state is State.QI_EXPECT_QM2:
+                            qe.state = State.FAILED
+                            sa.pending = None
+                            sa.reason = "the responder chose none of our Quick Mode proposals (NO-PROPOSAL-CHOSEN)"
+
+    def _on_delete(self, sa: IkeSa, d: Delete) -> None:
+        if d.protocol_id == ProtocolId.ISAKMP:
+            self._forget(sa, by_peer=True)
+            return
+        gone = {int.from_bytes(s, "big") for s in d.spis}
+        for child in [c for c in sa.children if c.spi_out in gone]:
+            sa.children.remove(child)
+            self.children.pop(child.spi_in, None)
+            self._emit(SaDeleted, what=f"IPsec SA {child.spi_in:08x}/{child.spi_out:08x}", by_peer=True)
+
+    def _forget(self, sa: IkeSa, by_peer: bool) -> None:
+        for child in sa.children:
+            self.children.pop(child.spi_in, None)
+            self._emit(SaDeleted, what=f"IPsec SA {child.spi_in:08x}/{child.spi_out:08x}", by_peer=by_peer)
+        sa.children.clear()
+        sa.state = State.DELETED
+        sa.pending = None
+        self._emit(SaDeleted, what=f"ISAKMP SA {sa.cookies}", by_peer=by_peer)

@@ -1,0 +1,281 @@
+"""Main Mode with pre-shared keys and NAT-T (RFC 2409 §5.4, RFC 3947 §3-§4).
+
+MM1/MM2 choose the transform and the NAT-T version (Vendor IDs); MM3/MM4 exchange KE, nonces and
+NAT-D hashes and derive SKEYID; MM5/MM6 are encrypted and authenticate with HASH_I/HASH_R. If a
+NAT was found the initiator sends MM5 from and to UDP 4500 behind the non-ESP marker, and the
+responder answers to the address and port it saw.
+"""
+from __future__ import annotations
+
+from ..addressing import Datagram, Endpoint
+from ..crypto.ike_keys import hash_i, hash_r, phase1_iv, phase1_keys
+from ..crypto.natd import evaluate_natd, natd_hash
+from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
+from ..errors import DecodeError, IntegrityError
+from ..wire.isakmp import ID, KE, SA, Hash, Header, NatD, Nonce, Notification, VendorID, encode_message
+from ..wire.numbers import ExchangeType, IdType, NotifyType, Port
+from .events import (AuthenticationFailed, Floated, NatDetected, PeerRefused, Phase1Established, Refused,
+                     VendorIdsSeen)
+from .nat_t import best_common, version_of_vid, vid_name
+from .proposals import choose_phase1, phase1_answer, phase1_offer, read_phase1
+from .sa import IkeSa
+from .seal import seal, unseal
+from .states import Msg, State, advance
+
+ZERO_COOKIE = bytes(8)
+NONCE_LEN = 32
+
+
+def payload_names(payloads) -> tuple[str, ...]:
+    return tuple(getattr(p, "summary", None) and p.summary() or type(p).__name__ for p in payloads)
+
+
+def only(chain, cls, what: str):
+    found = [p for p in chain.payloads if isinstance(p, cls)]
+    if len(found) != 1:
+        raise DecodeError("IKE", 0, f"{what}: expected one {cls.__name__} payload, found {len(found)}")
+    return found[0]
+
+
+def raw_body(chain, payload) -> bytes:
+    """The received bytes of a payload's body (no generic header), as hashes must cover them."""
+    return chain.raw[chain.payloads.index(payload)][4:]
+
+
+class MainModeMixin:
+    # ------------------------------------------------------------------ initiator
+    def connect(self, remote_ip: str, now: float, remote_port: int = Port.IKE):
+        """Start Main Mode towards a responder: send MM1 (SA offer and NAT-T Vendor IDs)."""
+        self._begin(now)
+        sa = IkeSa("initiator", State.I_START, self.rng.randbytes(8), ZERO_COOKIE,
+                   Endpoint(self.address, Port.IKE), Endpoint(remote_ip, remote_port), self.policy, created=now)
+        sa.state = advance(sa.state, Msg.START)
+        offer = phase1_offer(self.policy)
+        sa.sai_b = offer.encode_body()
+        payloads = [offer] + [VendorID(v.vid) for v in self.policy.nat_t_versions]
+        message = encode_message(Header(sa.icookie, ZERO_COOKIE, 0, ExchangeType.MAIN_MODE), payloads)
+        self._initiated[sa.icookie] = sa
+        self._index(sa)
+        self._send_ike(sa, message, "MM1", payload_names(payloads), expect_answer=True)
+        return self._finish()
+
+    def _on_mm2(self, sa: IkeSa, dgram: Datagram, header: Header, chain) -> None:
+        answer = only(chain, SA, "MM2")
+        if len(answer.proposals) != 1 or len(answer.proposals[0].transforms) != 1:
+            raise DecodeError("IKE", 0, "MM2 must carry exactly one proposal with one transform")
+        chosen = answer.proposals[0].transforms[0]
+        offered = {t.attributes for t in phase1_offer(self.policy).proposals[0].transforms}
+        if chosen.attributes not in offered or read_phase1(chosen) is None:
+            raise IntegrityError("MM2 chose a transform we never offered")
+        sa.choice = read_phase1(chosen)
+        self._learn_nat_t(sa, chain, ours=self.policy.nat_t_versions)
+        self._send_ke(sa, "MM3", to=sa.remote)
+
+    def _on_mm4(self, sa: IkeSa, dgram: Datagram, header: Header, chain) -> None:
+        self._take_ke(sa, chain, "MM4")
+        self._check_natd(sa, chain, dgram)
+        sa.iv = phase1_iv(sa.choice.hash, sa.gx, sa.gy, CIPHERS[sa.choice.cipher].block)
+        if refusal := self._windows_refusal(sa):
+            self._emit(Refused, reason=refusal)
+            self._fail(sa, refusal)
+            return
+        if sa.nat_detected:
+            sa.local = Endpoint(self.address, Port.NAT_T)
+            sa.remote = Endpoint(sa.remote.ip, Port.NAT_T)
+            sa.floated = True
+            self._emit(Floated, local_port=Port.NAT_T, remote=str(sa.remote))
+        id_payload = self._own_id(sa)
+        sa.id_sent = id_payload.encode_body()
+        digest = hash_i(sa.choice.hash, sa.keys.skeyid, sa.gx, sa.gy, sa.icookie, sa.rcookie, sa.sai_b, sa.id_sent)
+        payloads = [id_payload, Hash(digest)]
+        sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
+        sa.iv = sealed.last_block
+        self._send_ike(sa, sealed.message, "MM5", payload_names(payloads), encrypted=True, expect_answer=True)
+
+    def _on_mm6(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> None:
+        try:
+            opened = unseal(sa, header, body, sa.iv)
+            id_payload, digest = only(opened.chain, ID, "MM6"), only(opened.chain, Hash, "MM6")
+        except DecodeError as exc:
+            raise IntegrityError(f"MM6 does not decrypt to a valid message under our keys ({exc.reason})") from None
+        id_body = raw_body(opened.chain, id_payload)
+        expected = hash_r(sa.choice.hash, sa.keys.skeyid, sa.gy, sa.gx, sa.rcookie, sa.icookie, sa.sai_b, id_body)
+        if digest.data != expected:
+            self._auth_failed(sa, "HASH_R does not verify: the responder used another pre-shared key")
+            raise IntegrityError("HASH_R mismatch")
+        sa.id_received = id_body
+        sa.iv = sa.last_phase1_block = opened.last_block
+        self._established(sa)
+
+    # ------------------------------------------------------------------ responder
+    def _on_mm1(self, sa: IkeSa, dgram: Datagram, header: Header, chain) -> None:
+        offer = only(chain, SA, "MM1")
+        sa.sai_b = raw_body(chain, offer)
+        picked = choose_phase1(offer, self.policy)
+        ours = self.policy.nat_t_versions if self.policy.nat_t_role == "full" else ()
+        self._learn_nat_t(sa, chain, ours=ours)
+        if picked is None:
+            groups = ", ".join(str(g) for g in self.policy.dh_groups)
+            reason = (f"NO-PROPOSAL-CHOSEN: none of the offered phase-1 transforms is acceptable "
+                      f"(we support DH groups {groups}, ciphers {', '.join(self.policy.ike_ciphers)})")
+            self._emit(Refused, reason=reason)
+            self._notify_plain(sa, NotifyType.NO_PROPOSAL_CHOSEN)
+            self._fail(sa, reason)
+            return
+        proposal, transform, sa.choice = picked
+        payloads = [phase1_answer(proposal, transform)] + ([VendorID(sa.nat_t.vid)] if sa.nat_t else [])
+        message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.MAIN_MODE), payloads)
+        sa.last_answer = self._send_ike(sa, message, "MM2", payload_names(payloads), expect_answer=True)
+
+    def _on_mm3(self, sa: IkeSa, dgram: Datagram, header: Header, chain) -> None:
+        self._take_ke(sa, chain, "MM3")
+        self._check_natd(sa, chain, dgram)
+        sa.iv = phase1_iv(sa.choice.hash, sa.gy, sa.gx, CIPHERS[sa.choice.cipher].block)
+        sa.last_answer = self._send_ke(sa, "MM4", to=dgram.src)
+
+    def _on_mm5(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> None:
+        try:
+            opened = unseal(sa, header, body, sa.iv)
+            id_payload, digest = only(opened.chain, ID, "MM5"), only(opened.chain, Hash, "MM5")
+        except DecodeError as exc:
+            self._auth_failed(sa, "MM5 does not decrypt to a valid message under our keys — the pre-shared "
+                                  f"keys differ (or the message was altered): {exc.reason}")
+            raise IntegrityError("MM5 undecryptable") from None
+        id_body = raw_body(opened.chain, id_payload)
+        expected = hash_i(sa.choice.hash, sa.keys.skeyid, sa.gy, sa.gx, sa.icookie, sa.rcookie, sa.sai_b, id_body)
+        if digest.data != expected:
+            self._auth_failed(sa, "HASH_I does not verify: the initiator used another pre-shared key")
+            raise IntegrityError("HASH_I mismatch")
+        sa.id_received = id_body
+        sa.iv = opened.last_block
+        if dgram.dst.port == Port.NAT_T and not sa.floated:
+            sa.floated = True
+            sa.local = Endpoint(self.address, Port.NAT_T)
+            self._emit(Floated, local_port=Port.NAT_T, remote=str(dgram.src))
+        sa.remote = dgram.src  # RFC 3947 §3/§7: answer to where the authenticated packet came from
+        id_payload = self._own_id(sa)
+        sa.id_sent = id_payload.encode_body()
+        digest = hash_r(sa.choice.hash, sa.keys.skeyid, sa.gx, sa.gy, sa.rcookie, sa.icookie, sa.sai_b, sa.id_sent)
+        payloads = [id_payload, Hash(digest)]
+        sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
+        sa.iv = sa.last_phase1_block = sealed.last_block
+        sa.last_answer = self._send_ike(sa, sealed.message, "MM6", payload_names(payloads), encrypted=True,
+                                        expect_answer=False)
+        self._established(sa)
+
+    # ------------------------------------------------------------------ shared steps
+    def _learn_nat_t(self, sa: IkeSa, chain, ours) -> None:
+        vids = [p.data for p in chain.payloads if isinstance(p, VendorID)]
+        sa.peer_vids = tuple(vids)
+        theirs = tuple(v for v in map(version_of_vid, vids) if v)
+        sa.nat_t = best_common(tuple(ours), theirs)
+        self._emit(VendorIdsSeen, vids=tuple(vid_name(v) for v in vids), nat_t=sa.nat_t.value if sa.nat_t else None)
+
+    def _send_ke(self, sa: IkeSa, label: str, to: Endpoint) -> bytes:
+        group = MODP[sa.choice.group]
+        if not sa.dh_private:
+            sa.dh_private = dh_private(group, self.rng)
+            sa.gx = dh_public(group, sa.dh_private)
+        nonce = self.rng.randbytes(NONCE_LEN)
+        if sa.role == "initiator":
+            sa.ni_b = nonce
+        else:
+            sa.nr_b = nonce
+            self._derive_phase1(sa)
+        payloads = [KE(sa.gx), Nonce(nonce)]
+        if sa.nat_t:
+            draft = sa.nat_t.is_draft
+            payloads += [NatD(natd_hash(sa.choice.hash, sa.icookie, sa.rcookie, to.ip, to.port), draft),
+                         NatD(natd_hash(sa.choice.hash, sa.icookie, sa.rcookie, self.address, sa.local.port), draft)]
+        message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.MAIN_MODE), payloads)
+        return self._send_ike(sa, message, label, payload_names(payloads), expect_answer=True)
+
+    def _take_ke(self, sa: IkeSa, chain, label: str) -> None:
+        group = MODP[sa.choice.group]
+        ke, nonce = only(chain, KE, label), only(chain, Nonce, label)
+        if len(ke.data) != group.length:
+            raise DecodeError("IKE", 0, f"{label}: KE is {len(ke.data)} bytes, group {group.number} needs {group.length}")
+        if not 8 <= len(nonce.data) <= 256:
+            raise DecodeError("IKE", 0, f"{label}: nonce of {len(nonce.data)} bytes (RFC 2409 wants 8..256)")
+        if sa.role == "responder":
+            sa.dh_private = dh_private(group, self.rng)
+            sa.gx = dh_public(group, sa.dh_private)
+        sa.gy = ke.data
+        sa.gxy = dh_shared(group, sa.dh_private, sa.gy)
+        if sa.role == "initiator":
+            sa.nr_b = nonce.data
+            self._derive_phase1(sa)
+        else:
+            sa.ni_b = nonce.data
+
+    def _derive_phase1(self, sa: IkeSa) -> None:
+        if sa.gxy:
+            c = sa.choice
+            sa.keys = phase1_keys(c.hash, self.policy.psk.encode(), sa.ni_b, sa.nr_b, sa.gxy,
+                                  sa.icookie, sa.rcookie, CIPHERS[c.cipher].key_len)
+
+    def _check_natd(self, sa: IkeSa, chain, dgram: Datagram) -> None:
+        hashes = [p.hash for p in chain.payloads if isinstance(p, NatD)]
+        if not sa.nat_t or not hashes:
+            return
+        v = evaluate_natd(sa.choice.hash, sa.icookie, sa.rcookie, hashes,
+                          local=(self.address, sa.local.port), remote_seen=(dgram.src.ip, dgram.src.port))
+        sa.natd = v
+        self._emit(NatDetected, self_behind_nat=v.self_behind_nat, peer_behind_nat=v.peer_behind_nat,
+                   local=f"{self.address}:{sa.local.port}", peer_seen=str(dgram.src),
+                   expected_self=v.expected_self.hex(), received_dest=v.received_dest.hex(),
+                   expected_peer=v.expected_peer.hex(), received_sources=tuple(h.hex() for h in v.received_sources))
+
+    def _windows_refusal(self, sa: IkeSa) -> str | None:
+        """AssumeUDPEncapsulationContextOnSendRule, applied from the NAT-D verdict after MM4."""
+        rule = self.policy.assume_udp_rule
+        if rule is None or not sa.nat_detected:
+            return None
+        server, client = sa.natd.peer_behind_nat, sa.natd.self_behind_nat
+        if rule == 0 and server:
+            return ("the server is behind a NAT and AssumeUDPEncapsulationContextOnSendRule is 0 "
+                    "(the default): Windows will not set up NAT-T SAs to it — error 809")
+        if rule == 1 and server and client:
+            return ("both the server and this client are behind NATs and AssumeUDPEncapsulationContextOnSendRule "
+                    "is 1 (server behind NAT only): Windows refuses — error 809; it needs 2")
+        return None
+
+    def _own_id(self, sa: IkeSa) -> ID:
+        proto, port = (0, 0) if sa.nat_t else (17, Port.IKE)
+        if self.policy.identity:
+            return ID(IdType.FQDN, proto, port, self.policy.identity.encode())
+        return ID(IdType.IPV4_ADDR, proto, port, Endpoint(self.address).packed_ip)
+
+    def _auth_failed(self, sa: IkeSa, reason: str) -> None:
+        sa.reason = f"authentication failed: {reason}"
+        self._emit(AuthenticationFailed, reason=reason)
+        if sa.role == "responder":
+            self._notify_plain(sa, NotifyType.AUTHENTICATION_FAILED)
+
+    def _notify_plain(self, sa: IkeSa, kind: NotifyType) -> None:
+        """An unencrypted Informational with one Notification (before phase-1 keys are trusted)."""
+        payloads = [Notification(kind, protocol_id=1, spi=sa.icookie + sa.rcookie)]
+        message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.INFORMATIONAL), payloads)
+        self._send_ike(sa, message, f"INFO {kind.name.replace('_', '-')}", payload_names(payloads),
+                       expect_answer=False)
+
+    def _on_plain_notify(self, sa: IkeSa, chain) -> None:
+        for n in chain.payloads:
+            if isinstance(n, Notification) and n.notify_type < 16384:
+                name = NotifyType(n.notify_type).name.replace("_", "-") if n.notify_type in NotifyType._value2member_map_ else str(n.notify_type)
+                sa.peer_notify = name
+                self._emit(PeerRefused, reason=f"{name} (unauthenticated notification)")
+                if sa.state is State.I_EXPECT_MM2 and n.notify_type == NotifyType.NO_PROPOSAL_CHOSEN:
+                    self._fail(sa, "the responder chose none of our phase-1 proposals (NO-PROPOSAL-CHOSEN)")
+                elif sa.state is State.I_EXPECT_MM6 and n.notify_type in (NotifyType.AUTHENTICATION_FAILED,
+                                                                          NotifyType.INVALID_HASH_INFORMATION,
+                                                                          NotifyType.PAYLOAD_MALFORMED):
+                    reason = f"the responder reports {name}: the pre-shared keys probably differ"
+                    self._emit(AuthenticationFailed, reason=reason)
+                    self._fail(sa, f"authentication failed: {reason}")
+
+    def _established(self, sa: IkeSa) -> None:
+        sa.reason = None
+        c = sa.choice
+        self._emit(Phase1Established, cookies=sa.cookies, remote=str(sa.remote),
+                   nat_t=sa.nat_t.value if sa.nat_t else None, dh_group=c.group, cipher=c.cipher, hash=c.hash)

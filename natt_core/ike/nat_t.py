@@ -1,0 +1,112 @@
+"""NAT-T versions and their Vendor IDs (RFC 3947 §3.1 and the drafts it replaced).
+
+A peer announces the versions it speaks with Vendor ID payloads in MM1/MM2: each is the MD5 of
+an ASCII string. The best version both sides announce decides the NAT-D/NAT-OA payload numbers
+(20/21 or 130/131) and the UDP encapsulation modes (3/4 or 61443/61444).
+"""
+from __future__ import annotations
+
+from enum import Enum
+
+from ..crypto.primitives import digest
+from ..errors import ConfigError
+from ..wire.numbers import EncapsulationMode, PayloadType
+
+
+class NattVersion(Enum):
+    """Value = the name used in reports and on the command line; best first."""
+    RFC3947 = "rfc3947"
+    DRAFT_03 = "draft-03"
+    DRAFT_02 = "draft-02"
+    DRAFT_02N = "draft-02n"  #: the draft-02 string with a trailing newline, as Windows sends it
+
+    @property
+    def vid_text(self) -> bytes:
+        return VID_TEXT[self]
+
+    @property
+    def vid(self) -> bytes:
+        return vendor_id(self.vid_text)
+
+    @property
+    def is_draft(self) -> bool:
+        return self is not NattVersion.RFC3947
+
+    @property
+    def natd_type(self) -> int:
+        return PayloadType.NAT_D_DRAFT if self.is_draft else PayloadType.NAT_D
+
+    @property
+    def natoa_type(self) -> int:
+        return PayloadType.NAT_OA_DRAFT if self.is_draft else PayloadType.NAT_OA
+
+    def encapsulation(self, tunnel: bool) -> EncapsulationMode:
+        if self.is_draft:
+            return EncapsulationMode.UDP_TUNNEL_DRAFT if tunnel else EncapsulationMode.UDP_TRANSPORT_DRAFT
+        return EncapsulationMode.UDP_TUNNEL if tunnel else EncapsulationMode.UDP_TRANSPORT
+
+
+VID_TEXT = {
+    NattVersion.RFC3947: b"RFC 3947",
+    NattVersion.DRAFT_03: b"draft-ietf-ipsec-nat-t-ike-03",
+    NattVersion.DRAFT_02: b"draft-ietf-ipsec-nat-t-ike-02",
+    NattVersion.DRAFT_02N: b"draft-ietf-ipsec-nat-t-ike-02\n",
+}
+PREFERENCE = tuple(NattVersion)  # declaration order is the preference order
+
+#: What a policy's `nat_t` setting announces (what real peers of each kind send in MM1).
+SUPPORT = {
+    "none": (),
+    "draft-02": (NattVersion.DRAFT_02, NattVersion.DRAFT_02N),
+    "draft-03": (NattVersion.DRAFT_03, NattVersion.DRAFT_02, NattVersion.DRAFT_02N),
+    "rfc3947": (NattVersion.RFC3947, NattVersion.DRAFT_02N),
+}
+
+#: Other Vendor IDs worth recognising in a capture (names for the lesson views).
+OTHER_VIDS = {
+    "MS NT5 ISAKMPOAKLEY": b"MS NT5 ISAKMPOAKLEY",
+    "FRAGMENTATION": b"FRAGMENTATION",
+    "MS-Negotiation Discovery Capable": b"MS-Negotiation Discovery Capable",
+    "Vid-Initial-Contact": b"Vid-Initial-Contact",
+}
+DPD_VID = bytes.fromhex("afcad71368a1f1c96b8696fc77570100")  # RFC 3706: a constant, not an MD5
+
+
+def vendor_id(text: bytes) -> bytes:
+    """A Vendor ID as RFC 3947 defines it: the MD5 of the string, no terminating NUL."""
+    return digest("md5", text)
+
+
+def versions_for(setting: str) -> tuple[NattVersion, ...]:
+    try:
+        return SUPPORT[setting]
+    except KeyError:
+        raise ConfigError(f"unknown NAT-T support {setting!r}; choose one of {', '.join(SUPPORT)}") from None
+
+
+def version_of_vid(data: bytes) -> NattVersion | None:
+    for version in NattVersion:
+        if data == version.vid:
+            return version
+    return None
+
+
+def vid_name(data: bytes) -> str:
+    """A readable name for any Vendor ID (for events and views)."""
+    version = version_of_vid(data)
+    if version:
+        return f"NAT-T {version.value}"
+    if data == DPD_VID:
+        return "DPD (RFC 3706)"
+    for name, text in OTHER_VIDS.items():
+        if data[:16] == vendor_id(text):
+            return name
+    return data.hex()
+
+
+def best_common(ours: tuple[NattVersion, ...], theirs: tuple[NattVersion, ...]) -> NattVersion | None:
+    """The most preferred version both sides announced, or None (then no NAT-T)."""
+    for version in PREFERENCE:
+        if version in ours and version in theirs:
+            return version
+    return None

@@ -1,0 +1,184 @@
+"""The sans-IO IKEv1/NAT-T peer: bytes in, bytes and events out.
+
+    peer = Peer("client", "192.168.11.20", PeerPolicy(), rng=7)
+    out = peer.connect("198.51.100.10", now=0.0)      # MM1
+    out = peer.receive(datagram, now=0.01)             # whatever arrives
+    out = peer.on_timer(now) when now >= peer.next_timer()
+    out = peer.send_udp(b"L2TP...", now)               # once an IPsec SA is up
+
+Every call returns an `Output` (datagrams to send, events). The peer never reads a clock or
+opens a socket; the same object runs in the virtual lab, in tests and over real UDP sockets.
+Port 500 carries plain IKE; port 4500 is demultiplexed per RFC 3948 §2 (keepalive / non-ESP
+marker + IKE / ESP by SPI); IP protocols 50 and 51 are ESP and AH.
+"""
+from __future__ import annotations
+
+from ..addressing import Datagram, Endpoint
+from ..errors import DecodeError, IntegrityError, ProtocolError
+from ..output import Output
+from ..wire.isakmp import decode_header, decode_payloads
+from ..wire.numbers import ExchangeType, Flag, IPProto, PayloadType, Port
+from ..wire.udp_encap import Kind, classify_4500
+from .core import PeerCore
+from .dataplane import DataPlaneMixin
+from .events import KeepaliveReceived, MessageReceived, PacketDropped
+from .informational import InformationalMixin
+from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
+from .policy import PeerPolicy
+from .quick_mode import QuickModeMixin
+from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
+from .states import INFORMATIONAL_STATES, Msg, State, advance, classify_main_mode
+
+
+class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, PeerCore):
+    """One IKE participant; it can initiate (`connect`) and answer any number of initiators."""
+
+    def receive(self, dgram: Datagram, now: float) -> Output:
+        self._begin(now)
+        try:
+            self._dispatch(dgram)
+        except DecodeError as exc:
+            self._emit(PacketDropped, reason=str(exc), layer=exc.layer)
+        return self._finish()
+
+    # ------------------------------------------------------------------ demultiplexing
+    def _dispatch(self, dgram: Datagram) -> None:
+        if dgram.proto == IPProto.ESP:
+            self._receive_ipsec(dgram, dgram.payload, "ESP")
+        elif dgram.proto == IPProto.AH:
+            self._receive_ipsec(dgram, dgram.payload, "AH")
+        elif dgram.proto != IPProto.UDP:
+            self._emit(PacketDropped, reason=f"IP protocol {dgram.proto} is not handled", layer="IP")
+        elif dgram.dst.port == Port.NAT_T:
+            kind, body = classify_4500(dgram.payload)
+            if kind is Kind.KEEPALIVE:
+                self._emit(KeepaliveReceived, src=str(dgram.src))
+            elif kind is Kind.IKE:
+                self._receive_ike(dgram, body)
+            else:
+                self._receive_ipsec(dgram, body, "ESP")
+        elif dgram.dst.port == Port.IKE:
+            self._receive_ike(dgram, dgram.payload)
+        else:
+            self._emit(PacketDropped, reason=f"nothing listens on UDP {dgram.dst.port}", layer="UDP")
+
+    def _receive_ike(self, dgram: Datagram, message: bytes) -> None:
+        header, body = decode_header(message)
+        sa = self._find_sa(dgram, header)
+        if sa is None:
+            return
+        if sa.floated and dgram.dst.port == Port.IKE:
+            self._emit(PacketDropped, reason="IKE on port 500 for an SA that floated to 4500 (RFC 3947 §4: discard)")
+            return
+        encrypted = bool(header.flags & Flag.ENCRYPTED)
+        try:
+            if header.exchange == ExchangeType.MAIN_MODE:
+                self._main_mode(sa, dgram, header, body, message, encrypted)
+            elif header.exchange == ExchangeType.QUICK_MODE and encrypted:
+                self._quick_mode(sa, dgram, header, body, message)
+            elif header.exchange == ExchangeType.INFORMATIONAL:
+                self._informational(sa, header, body, encrypted)
+            else:
+                self._emit(PacketDropped, reason=f"exchange type {header.exchange} is not supported here")
+        except ProtocolError as exc:
+            self._emit(PacketDropped, reason=exc.reason)
+        except (IntegrityError, DecodeError) as exc:
+            sa.last_rejected = message
+            self._emit(PacketDropped, reason=str(exc), layer=getattr(exc, "layer", "IKE"))
+
+    def _find_sa(self, dgram: Datagram, header) -> IkeSa | None:
+        sa = self.sas.get((header.icookie, header.rcookie))
+        if sa is not None:
+            return sa
+        if header.rcookie == ZERO_COOKIE and header.exchange == ExchangeType.MAIN_MODE \
+                and header.next_payload == PayloadType.SA and not header.flags:
+            key = (header.icookie, dgram.src)
+            if key in self._mm1_seen:
+                return self._mm1_seen[key]
+            local = Endpoint(self.address, dgram.dst.port)
+            sa = IkeSa("responder", State.R_EXPECT_MM1, header.icookie, self.rng.randbytes(8), local, dgram.src,
+                       self.policy, created=self.now)
+            self._mm1_seen[key] = sa
+            self._index(sa)
+            return sa
+        mine = self._initiated.get(header.icookie)
+        if mine is not None and mine.state is State.I_EXPECT_MM2 and header.rcookie != ZERO_COOKIE:
+            self.sas.pop((mine.icookie, mine.rcookie), None)
+            mine.rcookie = header.rcookie
+            self._index(mine)
+            return mine
+        if mine is not None and header.exchange == ExchangeType.INFORMATIONAL:
+            return mine
+        self._emit(PacketDropped, reason=f"no ISAKMP SA for cookies {header.icookie.hex()}:{header.rcookie.hex()}")
+        return None
+
+    # ------------------------------------------------------------------ exchanges
+    def _main_mode(self, sa: IkeSa, dgram, header, body, message: bytes, encrypted: bool) -> None:
+        if message == sa.last_received:
+            if sa.last_answer:
+                self._resend(sa, sa.last_answer, "again")
+            return
+        if message == sa.last_rejected:
+            return
+        msg = classify_main_mode(sa.role == "responder", encrypted, header.next_payload)
+        if msg is None:
+            raise DecodeError("IKE", 28, f"Main Mode message starting with payload {header.next_payload}")
+        nxt = advance(sa.state, msg)
+        mark = len(self._out_events)
+        if encrypted:
+            handler = self._on_mm5 if msg is Msg.MM5 else self._on_mm6
+            handler(sa, dgram, header, body)
+            received = msg.value, ("ID", "HASH")
+        else:
+            chain = decode_payloads(header.next_payload, body)
+            received = msg.value, payload_names(chain.payloads)
+            {Msg.MM1: self._on_mm1, Msg.MM2: self._on_mm2, Msg.MM3: self._on_mm3,
+             Msg.MM4: self._on_mm4}[msg](sa, dgram, header, chain)
+        self._out_events.insert(mark, MessageReceived(self.now, self.name, received[0], received[1], str(dgram.src)))
+        sa.last_received = message
+        if sa.state is not State.FAILED:
+            sa.state = nxt
+            if nxt is State.ESTABLISHED and sa.role == "initiator":
+                self._start_quick_mode(sa)
+
+    def _quick_mode(self, sa: IkeSa, dgram, header, body, message: bytes) -> None:
+        if sa.state is not State.ESTABLISHED:
+            raise ProtocolError(sa.state.value, "QM", "Quick Mode before phase 1 is established")
+        qe = sa.quick.get(header.message_id)
+        if qe is not None and message == qe.last_received:
+            if qe.last_answer:
+                self._resend(sa, qe.last_answer, "again")
+            return
+        if qe is None:
+            if sa.role != "responder":
+                raise ProtocolError(sa.state.value, "QM", f"unknown Quick Mode Message ID {header.message_id:08x}")
+            qe = QuickExchange(header.message_id, State.QR_EXPECT_QM1, self._qm_iv(sa, header.message_id))
+            sa.quick[header.message_id] = qe
+        msg = {State.QR_EXPECT_QM1: Msg.QM1, State.QI_EXPECT_QM2: Msg.QM2}.get(qe.state, Msg.QM3)
+        nxt = advance(qe.state, msg)
+        mark = len(self._out_events)
+        if msg is Msg.QM1:
+            self._on_qm1(sa, qe, dgram, header, body)
+        elif msg is Msg.QM2:
+            self._on_qm2(sa, qe, header, body)
+        else:
+            self._on_qm3(sa, qe, header, body)
+        qe.last_received = message
+        self._out_events.insert(mark, MessageReceived(self.now, self.name, msg.value, ("HASH", "…"), str(dgram.src)))
+        if qe.state is not State.FAILED:
+            qe.state = State.QM_DONE if qe.child else nxt
+
+    def _informational(self, sa: IkeSa, header, body: bytes, encrypted: bool) -> None:
+        if not encrypted:
+            self._on_plain_notify(sa, decode_payloads(header.next_payload, body))
+        elif sa.keys and sa.state in INFORMATIONAL_STATES:
+            self._on_encrypted_info(sa, header, body)
+        else:
+            raise ProtocolError(sa.state.value, "Informational", "encrypted Informational before keys exist")
+
+    # ------------------------------------------------------------------ views
+    def isakmp_rows(self) -> tuple[IsakmpSaRow, ...]:
+        return tuple(sa.row() for sa in self.sas.values())
+
+    def ipsec_rows(self) -> tuple[IpsecSaRow, ...]:
+        return tuple(c.row() for sa in self.sas.values() for c in sa.children)

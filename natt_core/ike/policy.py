@@ -1,0 +1,96 @@
+"""A peer's policy: the knobs that reproduce the situations our users meet.
+
+Every field is validated here, so a bad value is a `ConfigError` naming the valid choices before
+any packet is built. Defaults describe a modern RFC 3947 peer.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..addressing import check_ipv4
+from ..errors import ConfigError
+from .nat_t import NattVersion, versions_for
+
+PHASE1_CIPHERS = ("aes-cbc-128", "aes-cbc-192", "aes-cbc-256", "3des-cbc")
+HASHES = ("sha1", "sha256", "md5")
+DH_GROUPS = (2, 14)
+ESP_CIPHERS = ("aes-cbc-128", "aes-cbc-256", "3des-cbc")
+INTEGRITIES = ("hmac-sha1-96", "hmac-sha256-128", "hmac-md5-96")
+MODES = ("transport", "tunnel")
+PROTOCOLS = ("esp", "ah")
+NAT_T = ("none", "draft-02", "draft-03", "rfc3947")
+NAT_T_ROLES = ("full", "client-only")
+
+
+def _choice(name: str, value, choices) -> None:
+    if value not in choices:
+        raise ConfigError(f"invalid {name} {value!r}; choose one of {', '.join(map(str, choices))}")
+
+
+def _subset(name: str, values: tuple, choices) -> None:
+    if not values:
+        raise ConfigError(f"{name} must not be empty; choose from {', '.join(map(str, choices))}")
+    for v in values:
+        _choice(name, v, choices)
+
+
+@dataclass(frozen=True)
+class PeerPolicy:
+    psk: str = "natt-lab"
+    #: none / draft-02 / draft-03 / rfc3947 — what the peer announces in MM1/MM2
+    nat_t: str = "rfc3947"
+    #: "client-only": an older server that speaks NAT-T only as initiator, never as responder
+    nat_t_role: str = "full"
+    #: Windows AssumeUDPEncapsulationContextOnSendRule: 0 refuse a server behind NAT, 1 refuse
+    #: only when both sides are behind NAT, 2 never refuse. None: not a Windows peer.
+    assume_udp_rule: int | None = None
+    dh_groups: tuple[int, ...] = (14, 2)
+    ike_ciphers: tuple[str, ...] = ("aes-cbc-128", "3des-cbc")
+    ike_hashes: tuple[str, ...] = ("sha1",)
+    mode: str = "transport"
+    protocol: str = "esp"
+    esp_ciphers: tuple[str, ...] = ("aes-cbc-128", "3des-cbc")
+    esp_integrity: tuple[str, ...] = ("hmac-sha1-96",)
+    pfs_group: int | None = None
+    keepalive_interval: float = 20.0
+    #: Phase-1 identity: None means ID_IPV4_ADDR of our own address; else an FQDN
+    identity: str | None = None
+    #: tunnel mode: the inner addresses; default: the peers' own addresses
+    inner_address: str | None = None
+    retransmit_interval: float = 1.0
+    retransmit_max_interval: float = 4.0
+    retransmit_tries: int = 10
+    ike_lifetime: int = 28800
+    ipsec_lifetime: int = 3600
+    extra: dict = field(default_factory=dict, compare=False, hash=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.psk, str) or not self.psk:
+            raise ConfigError("the pre-shared key must not be empty")
+        _choice("NAT-T support", self.nat_t, NAT_T)
+        _choice("NAT-T role", self.nat_t_role, NAT_T_ROLES)
+        if self.assume_udp_rule is not None:
+            _choice("AssumeUDPEncapsulationContextOnSendRule", self.assume_udp_rule, (0, 1, 2))
+        _subset("DH groups", self.dh_groups, DH_GROUPS)
+        _subset("phase-1 ciphers", self.ike_ciphers, PHASE1_CIPHERS)
+        _subset("phase-1 hashes", self.ike_hashes, HASHES)
+        _choice("mode", self.mode, MODES)
+        _choice("protocol", self.protocol, PROTOCOLS)
+        _subset("ESP ciphers", self.esp_ciphers, ESP_CIPHERS)
+        _subset("ESP integrity", self.esp_integrity, INTEGRITIES)
+        if self.pfs_group is not None:
+            _choice("PFS group", self.pfs_group, DH_GROUPS)
+        if not (isinstance(self.keepalive_interval, (int, float)) and self.keepalive_interval > 0):
+            raise ConfigError(f"keepalive interval must be a positive number of seconds, not {self.keepalive_interval!r}")
+        if self.inner_address is not None:
+            check_ipv4(self.inner_address)
+        if self.retransmit_tries < 1 or self.retransmit_interval <= 0:
+            raise ConfigError("retransmission needs at least one try and a positive interval")
+
+    @property
+    def nat_t_versions(self) -> tuple[NattVersion, ...]:
+        return versions_for(self.nat_t)
+
+    @property
+    def tunnel(self) -> bool:
+        return self.mode == "tunnel"

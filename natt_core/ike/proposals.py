@@ -1,0 +1,158 @@
+"""SA payloads: what a peer offers and how a responder chooses (RFC 2409 App. A, RFC 2407 §4.5).
+
+Phase 1 offers one ISAKMP proposal whose transforms are the peer's (group, cipher, hash)
+combinations in preference order; the responder takes the first it supports — which is how
+"DH group 14 only when both sides support it" happens. Phase 2 offers one ESP (or AH)
+proposal; its encapsulation mode says whether the SA is UDP-encapsulated (RFC 3947 §5.1).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..wire.isakmp import SA, Attribute, Proposal, Transform
+from ..wire.numbers import (AhTransform, AuthAlgorithm, AuthMethod, EncapsulationMode, EspTransform,
+                            HashAlg, IpsecAttr, LifeType, Phase1Attr, Phase1Cipher, ProtocolId)
+from .policy import PeerPolicy
+from .sa import Phase1Choice
+
+KEY_IKE = 1  #: the ISAKMP transform ID (RFC 2407 §4.4.1)
+
+_P1_CIPHER = {"aes-cbc-128": (Phase1Cipher.AES_CBC, 128), "aes-cbc-192": (Phase1Cipher.AES_CBC, 192),
+              "aes-cbc-256": (Phase1Cipher.AES_CBC, 256), "3des-cbc": (Phase1Cipher.TRIPLE_DES_CBC, 0)}
+_HASH = {"md5": HashAlg.MD5, "sha1": HashAlg.SHA1, "sha256": HashAlg.SHA2_256}
+_ESP_CIPHER = {"aes-cbc-128": (EspTransform.ESP_AES, 128), "aes-cbc-256": (EspTransform.ESP_AES, 256),
+               "3des-cbc": (EspTransform.ESP_3DES, 0)}
+_INTEGRITY = {"hmac-md5-96": AuthAlgorithm.HMAC_MD5, "hmac-sha1-96": AuthAlgorithm.HMAC_SHA,
+              "hmac-sha256-128": AuthAlgorithm.HMAC_SHA2_256}
+_AH = {"hmac-md5-96": AhTransform.AH_MD5, "hmac-sha1-96": AhTransform.AH_SHA,
+       "hmac-sha256-128": AhTransform.AH_SHA2_256}
+
+
+def _lookup(table: dict, wanted) -> str | None:
+    for name, value in table.items():
+        if value == wanted:
+            return name
+    return None
+
+
+# ----------------------------------------------------------------------------------- phase 1
+
+def phase1_offer(policy: PeerPolicy) -> SA:
+    transforms = []
+    for group in policy.dh_groups:
+        for cipher in policy.ike_ciphers:
+            for hash_name in policy.ike_hashes:
+                enc, bits = _P1_CIPHER[cipher]
+                attrs = [Attribute(Phase1Attr.ENCRYPTION, enc)]
+                if bits:
+                    attrs.append(Attribute(Phase1Attr.KEY_LENGTH, bits))
+                attrs += [Attribute(Phase1Attr.HASH, _HASH[hash_name]),
+                          Attribute(Phase1Attr.AUTH_METHOD, AuthMethod.PRE_SHARED_KEY),
+                          Attribute(Phase1Attr.GROUP, group),
+                          Attribute(Phase1Attr.LIFE_TYPE, LifeType.SECONDS),
+                          Attribute(Phase1Attr.LIFE_DURATION, policy.ike_lifetime)]
+                transforms.append(Transform(len(transforms) + 1, KEY_IKE, tuple(attrs)))
+    return SA((Proposal(1, ProtocolId.ISAKMP, b"", tuple(transforms)),))
+
+
+def read_phase1(t: Transform) -> Phase1Choice | None:
+    """The choice a transform describes, or None if we do not implement it."""
+    bits = t.get(Phase1Attr.KEY_LENGTH, 0)
+    cipher = _lookup(_P1_CIPHER, (t.get(Phase1Attr.ENCRYPTION), bits if t.get(Phase1Attr.ENCRYPTION) == Phase1Cipher.AES_CBC else 0))
+    hash_name = _lookup(_HASH, t.get(Phase1Attr.HASH))
+    if t.transform_id != KEY_IKE or t.get(Phase1Attr.AUTH_METHOD) != AuthMethod.PRE_SHARED_KEY:
+        return None
+    if cipher is None or hash_name is None or t.get(Phase1Attr.GROUP) is None:
+        return None
+    life = t.get(Phase1Attr.LIFE_DURATION, 28800)
+    return Phase1Choice(cipher, hash_name, int(t.get(Phase1Attr.GROUP)), (bits or 192) // 8,
+                        int(life) if isinstance(life, int) else int.from_bytes(life, "big"))
+
+
+def choose_phase1(offer: SA, policy: PeerPolicy) -> tuple[Proposal, Transform, Phase1Choice] | None:
+    """The responder's pick: the first offered transform this policy supports."""
+    for proposal in offer.proposals:
+        if proposal.protocol_id != ProtocolId.ISAKMP:
+            continue
+        for t in proposal.transforms:
+            c = read_phase1(t)
+            if c and c.cipher in policy.ike_ciphers and c.hash in policy.ike_hashes and c.group in policy.dh_groups:
+                return proposal, t, c
+    return None
+
+
+def phase1_answer(proposal: Proposal, transform: Transform) -> SA:
+    return SA((Proposal(proposal.number, proposal.protocol_id, proposal.spi, (transform,)),))
+
+
+# ----------------------------------------------------------------------------------- phase 2
+
+@dataclass(frozen=True)
+class ChildChoice:
+    protocol: str        #: "esp" / "ah"
+    cipher: str | None
+    integrity: str
+    encapsulation: int
+    pfs_group: int | None
+
+
+def phase2_offer(policy: PeerPolicy, spi: bytes, encapsulation: int) -> SA:
+    transforms = []
+    common = [Attribute(IpsecAttr.LIFE_TYPE, LifeType.SECONDS), Attribute(IpsecAttr.LIFE_DURATION, policy.ipsec_lifetime),
+              Attribute(IpsecAttr.ENCAPSULATION_MODE, encapsulation)]
+    if policy.pfs_group:
+        common.append(Attribute(IpsecAttr.GROUP, policy.pfs_group))
+    if policy.protocol == "ah":
+        for integrity in policy.esp_integrity:
+            attrs = common + [Attribute(IpsecAttr.AUTH_ALGORITHM, _INTEGRITY[integrity])]
+            transforms.append(Transform(len(transforms) + 1, _AH[integrity], tuple(attrs)))
+        return SA((Proposal(1, ProtocolId.AH, spi, tuple(transforms)),))
+    for cipher in policy.esp_ciphers:
+        for integrity in policy.esp_integrity:
+            tid, bits = _ESP_CIPHER[cipher]
+            attrs = common + [Attribute(IpsecAttr.AUTH_ALGORITHM, _INTEGRITY[integrity])]
+            if bits:
+                attrs.append(Attribute(IpsecAttr.KEY_LENGTH, bits))
+            transforms.append(Transform(len(transforms) + 1, tid, tuple(attrs)))
+    return SA((Proposal(1, ProtocolId.ESP, spi, tuple(transforms)),))
+
+
+def read_phase2(protocol_id: int, t: Transform) -> ChildChoice | None:
+    integrity = _lookup(_INTEGRITY, t.get(IpsecAttr.AUTH_ALGORITHM))
+    encap = t.get(IpsecAttr.ENCAPSULATION_MODE, EncapsulationMode.TUNNEL)
+    group = t.get(IpsecAttr.GROUP)
+    if integrity is None:
+        return None
+    if protocol_id == ProtocolId.AH:
+        return ChildChoice("ah", None, integrity, encap, group) if _AH.get(integrity) == t.transform_id else None
+    if protocol_id != ProtocolId.ESP:
+        return None
+    bits = t.get(IpsecAttr.KEY_LENGTH, 0) if t.transform_id == EspTransform.ESP_AES else 0
+    cipher = _lookup(_ESP_CIPHER, (t.transform_id, bits))
+    return ChildChoice("esp", cipher, integrity, encap, group) if cipher else None
+
+
+def choose_phase2(offer: SA, policy: PeerPolicy, encapsulation: int) -> tuple[Proposal, Transform, ChildChoice] | None:
+    """The first offered transform this policy supports with the encapsulation we expect."""
+    for proposal in offer.proposals:
+        for t in proposal.transforms:
+            c = read_phase2(proposal.protocol_id, t)
+            if c is None or c.protocol != policy.protocol or c.encapsulation != encapsulation:
+                continue
+            if c.integrity not in policy.esp_integrity or (c.cipher and c.cipher not in policy.esp_ciphers):
+                continue
+            if c.pfs_group != policy.pfs_group:
+                continue
+            return proposal, t, c
+    return None
+
+
+def phase2_answer(proposal: Proposal, transform: Transform, spi: bytes) -> SA:
+    return SA((Proposal(proposal.number, proposal.protocol_id, spi, (transform,)),))
+
+
+def mode_name(encapsulation: int) -> str:
+    return {EncapsulationMode.TUNNEL: "tunnel", EncapsulationMode.TRANSPORT: "transport",
+            EncapsulationMode.UDP_TUNNEL: "udp-tunnel", EncapsulationMode.UDP_TRANSPORT: "udp-transport",
+            EncapsulationMode.UDP_TUNNEL_DRAFT: "udp-tunnel", EncapsulationMode.UDP_TRANSPORT_DRAFT: "udp-transport"
+            }.get(encapsulation, f"mode-{encapsulation}")

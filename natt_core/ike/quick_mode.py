@@ -1,0 +1,219 @@
+"""Quick Mode: the IPsec SA pair, with UDP encapsulation and NAT-OA (RFC 2409 §5.5, RFC 3947 §5).
+
+QM1 carries HASH(1), the ESP/AH proposal, Ni, the client IDs and — when a UDP-Encapsulated-
+Transport mode is proposed — NAT-OAi/NAT-OAr; QM2 answers with HASH(2); QM3 is HASH(3). Each
+direction's KEYMAT uses the SPI its receiver chose. The NAT-OA addresses are kept for the RFC
+3948 §3.1.2 checksum fix-up done by the data plane.
+"""
+from __future__ import annotations
+
+import ipaddress
+
+from ..addressing import Datagram, Endpoint
+from ..crypto.ike_keys import exchange_iv, keymat, qm_hash1, qm_hash2, qm_hash3, split_keymat
+from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
+from ..errors import DecodeError, IntegrityError
+from ..ipsec.ah_sa import AhSa
+from ..ipsec.esp_sa import INTEGRITY, EspSa
+from ..wire.isakmp import ID, KE, SA, Hash, Header, NatOA, Nonce, encode_payloads
+from ..wire.numbers import EncapsulationMode, ExchangeType, IdType, Port, ProtocolId
+from .events import Phase2Established, Refused
+from .main_mode import NONCE_LEN, only, payload_names
+from .proposals import choose_phase2, mode_name, phase2_answer, phase2_offer, read_phase2
+from .sa import ChildSa, IkeSa, QuickExchange
+from .seal import seal, unseal
+from .states import Msg, State, advance
+
+UDP_TRANSPORT = (EncapsulationMode.UDP_TRANSPORT, EncapsulationMode.UDP_TRANSPORT_DRAFT)
+
+
+def _addr(payload) -> str:
+    return str(ipaddress.IPv4Address(payload.address if isinstance(payload, NatOA) else payload.data[:4]))
+
+
+class QuickModeMixin:
+    def _encapsulation(self, sa: IkeSa) -> int:
+        """What this peer proposes/expects: UDP-encapsulated only when NAT-D found a NAT (ESP only)."""
+        if sa.nat_detected and self.policy.protocol == "esp":
+            return sa.nat_t.encapsulation(self.policy.tunnel)
+        return EncapsulationMode.TUNNEL if self.policy.tunnel else EncapsulationMode.TRANSPORT
+
+    def _qm_iv(self, sa: IkeSa, message_id: int) -> bytes:
+        return exchange_iv(sa.choice.hash, sa.last_phase1_block, message_id, CIPHERS[sa.choice.cipher].block)
+
+    def _seal_qm(self, sa: IkeSa, qe: QuickExchange, digest: bytes, after: list) -> bytes:
+        sealed = seal(sa, ExchangeType.QUICK_MODE, qe.message_id, [Hash(digest)] + after, qe.iv)
+        qe.iv = sealed.last_block
+        return sealed.message
+
+    def _nat_oa(self, sa: IkeSa, original_i: str, original_r: str) -> list:
+        draft = sa.nat_t.is_draft
+        return [NatOA(IdType.IPV4_ADDR, Endpoint(original_i).packed_ip, draft),
+                NatOA(IdType.IPV4_ADDR, Endpoint(original_r).packed_ip, draft)]
+
+    # ------------------------------------------------------------------ initiator
+    def _start_quick_mode(self, sa: IkeSa) -> None:
+        mid = self.rng.randrange(1, 1 << 32)
+        qe = QuickExchange(mid, State.QI_START, self._qm_iv(sa, mid))
+        qe.state = advance(qe.state, Msg.START)
+        sa.quick[mid] = qe
+        encap = self._encapsulation(sa)
+        qe.spi_in = self.random_spi()
+        qe.proposal = phase2_offer(self.policy, qe.spi_in.to_bytes(4, "big"), encap)
+        qe.ni_b = self.rng.randbytes(NONCE_LEN)
+        after = [qe.proposal, Nonce(qe.ni_b)]
+        if self.policy.pfs_group:
+            group = MODP[self.policy.pfs_group]
+            qe.pfs_private = dh_private(group, self.rng)
+            qe.pfs_public = dh_public(group, qe.pfs_private)
+            after.append(KE(qe.pfs_public))
+        inner = self.policy.inner_address or self.address
+        qe.ids = (ID(IdType.IPV4_ADDR, 17, Port.L2TP, Endpoint(inner).packed_ip),
+                  ID(IdType.IPV4_ADDR, 17, Port.L2TP, Endpoint(sa.remote.ip).packed_ip))
+        after += list(qe.ids)
+        if encap in UDP_TRANSPORT:
+            after += self._nat_oa(sa, self.address, sa.remote.ip)
+        digest = qm_hash1(sa.choice.hash, sa.keys.skeyid_a, mid, encode_payloads(after))
+        message = self._seal_qm(sa, qe, digest, after)
+        self._send_ike(sa, message, "QM1", payload_names([Hash(digest)] + after), encrypted=True, expect_answer=True)
+
+    def _on_qm2(self, sa: IkeSa, qe: QuickExchange, header: Header, body: bytes) -> None:
+        opened, after = self._open_qm(sa, qe, header, body, "QM2")
+        expected = qm_hash2(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, after)
+        if only(opened.chain, Hash, "QM2").data != expected:
+            raise IntegrityError("HASH(2) does not verify")
+        answer = only(opened.chain, SA, "QM2")
+        if len(answer.proposals) != 1 or len(answer.proposals[0].transforms) != 1:
+            raise DecodeError("IKE", 0, "QM2 must carry exactly one proposal with one transform")
+        chosen = answer.proposals[0].transforms[0]
+        offered = {t.attributes for t in qe.proposal.proposals[0].transforms}
+        if chosen.attributes not in offered:
+            raise IntegrityError("QM2 chose a transform we never offered")
+        qe.chosen = read_phase2(answer.proposals[0].protocol_id, chosen)
+        qe.spi_out = int.from_bytes(answer.proposals[0].spi, "big")
+        qe.nr_b = only(opened.chain, Nonce, "QM2").data
+        self._take_pfs(qe, opened.chain)
+        oas = [p for p in opened.chain.payloads if isinstance(p, NatOA)]
+        if len(oas) >= 2:
+            qe.nat_oa_r = (_addr(oas[0]), _addr(oas[1]))
+        qe.iv = opened.last_block
+        digest = qm_hash3(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, qe.nr_b)
+        message = self._seal_qm(sa, qe, digest, [])
+        qe.last_answer = self._send_ike(sa, message, "QM3", ("HASH",), encrypted=True, expect_answer=False)
+        self._install_child(sa, qe)
+
+    # ------------------------------------------------------------------ responder
+    def _on_qm1(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
+        opened, after = self._open_qm(sa, qe, header, body, "QM1")
+        if only(opened.chain, Hash, "QM1").data != qm_hash1(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, after):
+            raise IntegrityError("HASH(1) does not verify")
+        offer = only(opened.chain, SA, "QM1")
+        qe.ni_b = only(opened.chain, Nonce, "QM1").data
+        ids = [p for p in opened.chain.payloads if isinstance(p, ID)]
+        if len(ids) not in (0, 2):
+            raise DecodeError("IKE", 0, f"QM1 carries {len(ids)} ID payloads; 0 or 2 expected")
+        qe.ids = tuple(ids)
+        oas = [p for p in opened.chain.payloads if isinstance(p, NatOA)]
+        if len(oas) >= 2:
+            qe.nat_oa_i = (_addr(oas[0]), _addr(oas[1]))
+        qe.iv = opened.last_block
+        expected = self._encapsulation(sa)
+        picked = choose_phase2(offer, self.policy, expected)
+        if picked is None:
+            reason = (f"NO-PROPOSAL-CHOSEN in Quick Mode: we need {self.policy.protocol.upper()} "
+                      f"{mode_name(expected)} (encapsulation {expected}) with {', '.join(self.policy.esp_ciphers)}")
+            self._emit(Refused, reason=reason, phase=2)
+            qe.state = State.FAILED
+            sa.reason = reason
+            self._send_info_notify(sa, "NO_PROPOSAL_CHOSEN")
+            return
+        proposal, transform, qe.chosen = picked
+        qe.spi_out = int.from_bytes(proposal.spi, "big")
+        qe.spi_in = self.random_spi()
+        qe.nr_b = self.rng.randbytes(NONCE_LEN)
+        reply = [phase2_answer(proposal, transform, qe.spi_in.to_bytes(4, "big")), Nonce(qe.nr_b)]
+        if qe.chosen.pfs_group:
+            group = MODP[qe.chosen.pfs_group]
+            qe.pfs_private = dh_private(group, self.rng)
+            qe.pfs_public = dh_public(group, qe.pfs_private)
+            self._take_pfs(qe, opened.chain)
+            reply.append(KE(qe.pfs_public))
+        reply += list(qe.ids)
+        if qe.chosen.encapsulation in UDP_TRANSPORT:
+            reply += self._nat_oa(sa, dgram.src.ip, self.address)
+        digest = qm_hash2(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, encode_payloads(reply))
+        message = self._seal_qm(sa, qe, digest, reply)
+        qe.last_answer = self._send_ike(sa, message, "QM2", payload_names([Hash(digest)] + reply), encrypted=True,
+                                        expect_answer=True)
+
+    def _on_qm3(self, sa: IkeSa, qe: QuickExchange, header: Header, body: bytes) -> None:
+        opened, _ = self._open_qm(sa, qe, header, body, "QM3")
+        expected = qm_hash3(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, qe.nr_b)
+        if only(opened.chain, Hash, "QM3").data != expected:
+            raise IntegrityError("HASH(3) does not verify")
+        qe.iv = opened.last_block
+        sa.pending = None
+        self._install_child(sa, qe)
+
+    # ------------------------------------------------------------------ shared
+    def _open_qm(self, sa: IkeSa, qe: QuickExchange, header: Header, body: bytes, label: str):
+        try:
+            opened = unseal(sa, header, body, qe.iv)
+        except DecodeError as exc:
+            raise IntegrityError(f"{label} does not decrypt to a valid message ({exc.reason})") from None
+        if not opened.chain.payloads or not isinstance(opened.chain.payloads[0], Hash):
+            raise DecodeError("IKE", 0, f"{label} must start with a HASH payload")
+        return opened, b"".join(opened.chain.raw[1:])
+
+    def _take_pfs(self, qe: QuickExchange, chain) -> None:
+        kes = [p for p in chain.payloads if isinstance(p, KE)]
+        group_no = self.policy.pfs_group if qe.chosen is None else qe.chosen.pfs_group
+        if not group_no:
+            return
+        if len(kes) != 1:
+            raise DecodeError("IKE", 0, "PFS was negotiated but the KE payload is missing")
+        qe.pfs_shared = dh_shared(MODP[group_no], qe.pfs_private, kes[0].data)
+
+    def _install_child(self, sa: IkeSa, qe: QuickExchange) -> None:
+        c = qe.chosen
+        integ_len = INTEGRITY[c.integrity][1]
+        enc_len = CIPHERS[c.cipher].key_len if c.cipher else 0
+        proto = ProtocolId.ESP if c.protocol == "esp" else ProtocolId.AH
+        h, d = sa.choice.hash, sa.keys.skeyid_d
+
+        def material(spi: int) -> bytes:
+            return keymat(h, d, proto, spi.to_bytes(4, "big"), qe.ni_b, qe.nr_b, enc_len + integ_len, qe.pfs_shared)
+
+        km_in, km_out = material(qe.spi_in), material(qe.spi_out)
+        if c.protocol == "esp":
+            inbound = EspSa(qe.spi_in, c.cipher, *self._split(km_in, enc_len, integ_len, c.integrity))
+            outbound = EspSa(qe.spi_out, c.cipher, *self._split(km_out, enc_len, integ_len, c.integrity))
+        else:
+            inbound = AhSa(qe.spi_in, c.integrity, km_in[:integ_len])
+            outbound = AhSa(qe.spi_out, c.integrity, km_out[:integ_len])
+        initiator = sa.role == "initiator"
+        if initiator:  # traffic from the responder was checksummed over (its OAr, its OAi)
+            original = (qe.nat_oa_r[1], qe.nat_oa_r[0]) if qe.nat_oa_r else None
+        else:
+            original = qe.nat_oa_i
+        local_inner = self.policy.inner_address or self.address
+        if initiator or not self.policy.tunnel:
+            remote_inner = sa.remote.ip
+        else:
+            remote_inner = _addr(qe.ids[0]) if qe.ids else sa.remote.ip
+        oa = [f"OAi {qe.nat_oa_i[0]}", f"OAr {qe.nat_oa_i[1]}"] if qe.nat_oa_i else []
+        oa += [f"OAi' {qe.nat_oa_r[0]}", f"OAr' {qe.nat_oa_r[1]}"] if qe.nat_oa_r else []
+        child = ChildSa(sa, qe.message_id, c.protocol, mode_name(c.encapsulation), c.encapsulation,
+                        qe.spi_in, qe.spi_out, inbound, outbound, local_inner, remote_inner, original, tuple(oa),
+                        km_in, km_out, qe.pfs_shared)
+        qe.child = child
+        qe.state = State.QM_DONE
+        sa.children.append(child)
+        self.children[qe.spi_in] = child
+        self._emit(Phase2Established, spi_in=f"{qe.spi_in:08x}", spi_out=f"{qe.spi_out:08x}", protocol=c.protocol,
+                   mode=child.mode, encapsulation=c.encapsulation, remote=str(sa.remote), nat_oa=tuple(oa))
+
+    @staticmethod
+    def _split(km: bytes, enc_len: int, integ_len: int, integrity: str):
+        enc, auth = split_keymat(km, enc_len, integ_len)
+        return enc, integrity, auth

@@ -1,0 +1,190 @@
+"""Security association records: one ISAKMP SA per phase 1, a child pair per Quick Mode.
+
+These are the mutable state of a peer. `IsakmpSaRow` and `IpsecSaRow` are the frozen snapshots a
+lesson shows as "the SA list on both peers" (cookies, endpoints as each side sees them, SPIs,
+encapsulation, ports).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..addressing import Endpoint
+from ..crypto.ike_keys import Phase1Keys
+from ..crypto.natd import NatdVerdict
+from .nat_t import NattVersion
+from .policy import PeerPolicy
+from .states import State
+
+
+@dataclass(frozen=True)
+class Phase1Choice:
+    """The transform the responder chose in MM2."""
+    cipher: str
+    hash: str
+    group: int
+    key_len: int
+    lifetime: int
+
+
+@dataclass
+class Pending:
+    """The last message we sent and are waiting on an answer for (retransmission state)."""
+    label: str
+    payload: bytes        #: the UDP payload exactly as sent (marker included on 4500)
+    deadline: float
+    attempt: int = 0
+    interval: float = 1.0
+
+
+@dataclass
+class QuickExchange:
+    """One Quick Mode exchange, keyed by its Message ID."""
+    message_id: int
+    state: State
+    iv: bytes
+    ni_b: bytes = b""
+    nr_b: bytes = b""
+    spi_in: int = 0
+    spi_out: int = 0
+    pfs_private: int | None = None
+    pfs_public: bytes = b""
+    pfs_shared: bytes | None = None
+    proposal: object = None           #: our proposed SA payload (initiator)
+    chosen: object = None             #: the chosen transform
+    ids: tuple = ()                   #: (IDci, IDcr) as sent/echoed
+    nat_oa_i: tuple[str, str] | None = None   #: the initiator's NAT-OAi, NAT-OAr
+    nat_oa_r: tuple[str, str] | None = None   #: the responder's NAT-OAi, NAT-OAr
+    last_received: bytes = b""
+    last_answer: bytes = b""
+    child: "ChildSa | None" = None
+
+
+@dataclass
+class IkeSa:
+    """An ISAKMP SA in the making or established (RFC 2409 §5)."""
+    role: str                         #: "initiator" or "responder"
+    state: State
+    icookie: bytes
+    rcookie: bytes
+    local: Endpoint                   #: our address and the port we use now
+    remote: Endpoint                  #: where we send: the peer as its packets arrive
+    policy: PeerPolicy
+    created: float = 0.0
+    sai_b: bytes = b""
+    choice: Phase1Choice | None = None
+    peer_vids: tuple[bytes, ...] = ()
+    nat_t: NattVersion | None = None
+    dh_private: int = 0
+    gx: bytes = b""                   #: our public value
+    gy: bytes = b""                   #: the peer's public value
+    gxy: bytes = b""
+    ni_b: bytes = b""
+    nr_b: bytes = b""
+    keys: Phase1Keys | None = None
+    iv: bytes = b""                   #: running phase-1 CBC IV
+    last_phase1_block: bytes = b""    #: seeds every Quick Mode / Informational IV
+    natd: NatdVerdict | None = None
+    floated: bool = False
+    id_sent: bytes = b""              #: our ID payload body
+    id_received: bytes = b""
+    last_received: bytes = b""        #: bytes of the last message that moved the state
+    last_answer: bytes = b""          #: what we sent in reply to it (resent on duplicates)
+    last_rejected: bytes = b""
+    pending: Pending | None = None
+    quick: dict[int, QuickExchange] = field(default_factory=dict)
+    children: list["ChildSa"] = field(default_factory=list)
+    reason: str | None = None
+    peer_notify: str | None = None    #: an unauthenticated notification the peer sent us
+    last_sent_4500: float = 0.0       #: for the keepalive timer
+    keepalives_sent: int = 0
+
+    @property
+    def cookies(self) -> str:
+        return f"{self.icookie.hex()}:{self.rcookie.hex()}"
+
+    @property
+    def nat_detected(self) -> bool:
+        return bool(self.natd and self.natd.nat_detected and self.nat_t)
+
+    @property
+    def sends_keepalives(self) -> bool:
+        """RFC 3947 §3.2: only the side that found itself behind a NAT sends keepalives."""
+        return bool(self.floated and self.natd and self.natd.self_behind_nat)
+
+    def row(self) -> "IsakmpSaRow":
+        c = self.choice
+        return IsakmpSaRow(
+            role=self.role, state=self.state.value, icookie=self.icookie.hex(), rcookie=self.rcookie.hex(),
+            local=str(self.local), remote=str(self.remote),
+            nat_t=self.nat_t.value if self.nat_t else None,
+            self_behind_nat=bool(self.natd and self.natd.self_behind_nat),
+            peer_behind_nat=bool(self.natd and self.natd.peer_behind_nat),
+            cipher=c.cipher if c else None, hash=c.hash if c else None, dh_group=c.group if c else None)
+
+
+@dataclass
+class ChildSa:
+    """A pair of IPsec SAs (one per direction) from one Quick Mode."""
+    ike: IkeSa
+    message_id: int
+    protocol: str                     #: "esp" or "ah"
+    mode: str                         #: "tunnel", "transport", "udp-tunnel", "udp-transport"
+    encapsulation: int                #: the wire value
+    spi_in: int
+    spi_out: int
+    inbound: object                   #: EspSa or AhSa for what we receive
+    outbound: object                  #: EspSa or AhSa for what we send
+    local_inner: str                  #: our address inside the tunnel / in the inner pseudo-header
+    remote_inner: str                 #: the peer's address as we address inner packets to it
+    #: the peer's original (source, destination) addresses from its NAT-OA, for RFC 3948 §3.1.2
+    peer_original: tuple[str, str] | None = None
+    nat_oa: tuple[str, ...] = ()
+    keymat_in: bytes = b""
+    keymat_out: bytes = b""
+    pfs_shared: bytes | None = None
+
+    @property
+    def udp_encapsulated(self) -> bool:
+        return self.mode.startswith("udp-")
+
+    @property
+    def tunnel(self) -> bool:
+        return self.mode.endswith("tunnel")
+
+    def row(self) -> "IpsecSaRow":
+        local, remote = self.ike.local, self.ike.remote
+        return IpsecSaRow(
+            cookies=self.ike.cookies, protocol=self.protocol, mode=self.mode,
+            encapsulation=self.encapsulation, spi_in=f"{self.spi_in:08x}", spi_out=f"{self.spi_out:08x}",
+            local=str(local) if self.udp_encapsulated else local.ip,
+            remote=str(remote) if self.udp_encapsulated else remote.ip,
+            nat_oa=self.nat_oa)
+
+
+@dataclass(frozen=True)
+class IsakmpSaRow:
+    role: str
+    state: str
+    icookie: str
+    rcookie: str
+    local: str
+    remote: str
+    nat_t: str | None
+    self_behind_nat: bool
+    peer_behind_nat: bool
+    cipher: str | None
+    hash: str | None
+    dh_group: int | None
+
+
+@dataclass(frozen=True)
+class IpsecSaRow:
+    cookies: str
+    protocol: str
+    mode: str
+    encapsulation: int
+    spi_in: str
+    spi_out: str
+    local: str
+    remote: str
+    nat_oa: tuple[str, ...]
