@@ -60,7 +60,8 @@ class DataPlaneMixin:
 
     def _receive_ipsec(self, dgram: Datagram, data: bytes, layer: str) -> None:
         """ESP (raw or from UDP 4500) or AH: find the SA by SPI, verify, decrypt, check the inner packet."""
-        spi = int.from_bytes(data[:4], "big") if len(data) >= 4 else 0
+        at = 4 if layer == "AH" else 0   # AH: next header, length, reserved, then the SPI (RFC 4302 §2)
+        spi = int.from_bytes(data[at:at + 4], "big") if len(data) >= at + 4 else 0
         child = self.children.get(spi)
         if child is None:
             self._emit(PacketDropped, reason=f"no IPsec SA with SPI 0x{spi:08x}", layer=layer)
@@ -107,7 +108,7 @@ class DataPlaneMixin:
         fixup = None
         if checksum and child.peer_original and child.peer_original != (src, dst):
             old, new = _packed(*child.peer_original), _packed(src, dst)
-            fixed = incremental_update(checksum, old, new)
+            fixed = incremental_update(checksum, old, new) or 0xFFFF  # RFC 768: 0 means "no checksum"
             segment = segment[:OFF_UDP_CHECKSUM] + fixed.to_bytes(2, "big") + segment[OFF_UDP_CHECKSUM + 2:]
             fixup = (f"inner UDP checksum 0x{checksum:04x} fixed up to 0x{fixed:04x}: NAT-OA says the sender "
                      f"used {child.peer_original[0]} → {child.peer_original[1]}, the packet arrived as "

@@ -27,7 +27,8 @@ NONCE_LEN = 32
 
 
 def payload_names(payloads) -> tuple[str, ...]:
-    return tuple(getattr(p, "summary", None) and p.summary() or type(p).__name__ for p in payloads)
+    """Short names for events: payload class names, Vendor IDs by what they announce."""
+    return tuple(f"VID {vid_name(p.data)}" if isinstance(p, VendorID) else type(p).__name__ for p in payloads)
 
 
 def only(chain, cls, what: str):

@@ -1,0 +1,67 @@
+"""NAT discovery: the NAT-D hash and the "who is behind a NAT" verdict (RFC 3947 §3.2).
+
+Each side sends HASH(CKY-I | CKY-R | IP | Port) for the address it is sending *to* (first NAT-D)
+and for its own address(es) (second and later NAT-Ds). The receiver recomputes both from what it
+knows and what the packet headers say; a mismatch means an address or port was rewritten on the
+way. HASH is the negotiated phase-1 hash, unkeyed. The hashes are not authenticated (§8).
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from typing import Sequence
+
+from ..addressing import check_ipv4, check_port
+from ..errors import ConfigError, DecodeError
+from .primitives import digest
+
+COOKIE_LEN = 8
+
+
+def natd_hash(hash_name: str, cky_i: bytes, cky_r: bytes, ip: str, port: int) -> bytes:
+    """HASH(CKY-I | CKY-R | IP | Port) for an IPv4 address; the cookies are always I then R."""
+    for name, cookie in (("CKY-I", cky_i), ("CKY-R", cky_r)):
+        if len(cookie) != COOKIE_LEN:
+            raise ConfigError(f"{name} must be {COOKIE_LEN} bytes, got {len(cookie)}")
+    packed = ipaddress.IPv4Address(check_ipv4(ip)).packed
+    return digest(hash_name, cky_i + cky_r + packed + check_port(port).to_bytes(2, "big"))
+
+
+@dataclass(frozen=True)
+class NatdVerdict:
+    """The outcome of comparing received NAT-D payloads, with the hashes kept for display."""
+    self_behind_nat: bool  #: the peer saw a different address/port for us: we send keepalives
+    peer_behind_nat: bool  #: the packet's source is not among the peer's own addresses
+    expected_self: bytes  #: hash of our local address and port
+    received_dest: bytes  #: the peer's first NAT-D: our address as it addressed us
+    expected_peer: bytes  #: hash of the source address and port seen in the packet headers
+    received_sources: tuple[bytes, ...]  #: the peer's second and later NAT-Ds: its own addresses
+
+    @property
+    def nat_detected(self) -> bool:
+        """NAT-T is needed (float to 4500, UDP encapsulation) when either side is behind a NAT."""
+        return self.self_behind_nat or self.peer_behind_nat
+
+
+def evaluate_natd(hash_name: str, cky_i: bytes, cky_r: bytes, received: Sequence[bytes], *,
+                  local: tuple[str, int], remote_seen: tuple[str, int]) -> NatdVerdict:
+    """Compare the peer's NAT-D hashes with our own view of both addresses.
+
+    `received` is in payload order; `local` is our own address and port, `remote_seen` the source
+    address and port of the packet that carried the NAT-Ds. Because ports are hashed, a NAT that
+    changes only the port is detected too.
+    """
+    if len(received) < 2:
+        raise DecodeError("NAT-D", 0, f"need at least 2 NAT-D payloads (destination and source), "
+                                      f"got {len(received)}")
+    expected_self = natd_hash(hash_name, cky_i, cky_r, *local)
+    expected_peer = natd_hash(hash_name, cky_i, cky_r, *remote_seen)
+    sources = tuple(bytes(h) for h in received[1:])
+    return NatdVerdict(
+        self_behind_nat=bytes(received[0]) != expected_self,
+        peer_behind_nat=expected_peer not in sources,
+        expected_self=expected_self,
+        received_dest=bytes(received[0]),
+        expected_peer=expected_peer,
+        received_sources=sources,
+    )

@@ -1,0 +1,246 @@
+"""Thin wrappers over `cryptography`: hashes, HMAC, CBC ciphers and MODP Diffie-Hellman.
+
+Everything above this module names algorithms by short strings ("sha1", "aes-cbc-128"), the same
+strings the lab exports to secrets.json, so a key schedule reads like the RFC formula.
+
+* Hash/prf: RFC 2409 §5 uses the HMAC of the negotiated hash as prf (RFC 2104).
+* CBC ciphers: RFC 2409 Appendix B (phase 1), RFC 3602 (AES-CBC in ESP), RFC 2451 (3DES in ESP).
+  No padding here: IKE pads with zeros and ESP with 1, 2, 3..., so each caller pads itself.
+* MODP groups: RFC 2409 §6.1/§6.2 (groups 1, 2), RFC 3526 §2/§3 (groups 5, 14).
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+from functools import lru_cache
+
+from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
+from cryptography.hazmat.primitives import constant_time, hashes, hmac, serialization
+from cryptography.hazmat.primitives.asymmetric import dh
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from ..errors import ConfigError, DecodeError, IntegrityError
+from ..wire.numbers import HashAlg
+
+# --------------------------------------------------------------------------------------------
+# Hashes and prf
+
+_HASHES = {"md5": hashes.MD5, "sha1": hashes.SHA1, "sha256": hashes.SHA256}
+
+#: Phase-1 Hash attribute (RFC 2409 Appendix A) -> the project's hash name.
+HASH_BY_ATTR = {HashAlg.MD5: "md5", HashAlg.SHA1: "sha1", HashAlg.SHA2_256: "sha256"}
+
+
+def _hash(hash_name: str) -> hashes.HashAlgorithm:
+    try:
+        return _HASHES[hash_name]()
+    except KeyError:
+        raise ConfigError(f"unknown hash {hash_name!r}; choose one of {sorted(_HASHES)}") from None
+
+
+def digest(hash_name: str, data: bytes) -> bytes:
+    """The plain (unkeyed) hash: NAT-D payloads and phase-1 IVs use it, not the prf."""
+    h = hashes.Hash(_hash(hash_name))
+    h.update(data)
+    return h.finalize()
+
+
+def prf(hash_name: str, key: bytes, data: bytes) -> bytes:
+    """HMAC with the negotiated hash: IKEv1's prf when no PRF attribute is negotiated."""
+    h = hmac.HMAC(key, _hash(hash_name))
+    h.update(data)
+    return h.finalize()
+
+
+def digest_size(hash_name: str) -> int:
+    return _hash(hash_name).digest_size
+
+
+def equal(a: bytes, b: bytes) -> bool:
+    """Constant-time comparison for hashes and ICVs: timing must not tell how many bytes match."""
+    return constant_time.bytes_eq(bytes(a), bytes(b))
+
+
+# --------------------------------------------------------------------------------------------
+# CBC ciphers
+
+
+@dataclass(frozen=True)
+class CipherSpec:
+    name: str
+    key_len: int  #: bytes
+    block: int  #: bytes; also the IV size for CBC
+
+
+CIPHERS: dict[str, CipherSpec] = {
+    spec.name: spec for spec in (
+        CipherSpec("3des-cbc", 24, 8),
+        CipherSpec("aes-cbc-128", 16, 16),
+        CipherSpec("aes-cbc-192", 24, 16),
+        CipherSpec("aes-cbc-256", 32, 16),
+    )
+}
+
+
+def cipher_spec(name: str) -> CipherSpec:
+    try:
+        return CIPHERS[name]
+    except KeyError:
+        raise ConfigError(f"unknown cipher {name!r}; choose one of {sorted(CIPHERS)}") from None
+
+
+def _cbc(name: str, key: bytes, iv: bytes) -> tuple[Cipher, CipherSpec]:
+    spec = cipher_spec(name)
+    if len(key) != spec.key_len:
+        raise ConfigError(f"{name} needs a {spec.key_len}-byte key, got {len(key)} bytes")
+    if len(iv) != spec.block:
+        raise ConfigError(f"{name} needs a {spec.block}-byte IV, got {len(iv)} bytes")
+    algo = TripleDES(key) if name == "3des-cbc" else algorithms.AES(key)
+    return Cipher(algo, modes.CBC(iv)), spec
+
+
+def cbc_encrypt(cipher: str, key: bytes, iv: bytes, plaintext: bytes) -> bytes:
+    """Raw CBC; the caller has already padded (a misaligned plaintext is a caller bug)."""
+    c, spec = _cbc(cipher, key, iv)
+    if len(plaintext) % spec.block:
+        raise ValueError(f"{cipher}: plaintext of {len(plaintext)} bytes is not a multiple of "
+                         f"the {spec.block}-byte block; pad it first")
+    enc = c.encryptor()
+    return enc.update(plaintext) + enc.finalize()
+
+
+def cbc_decrypt(cipher: str, key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
+    """Raw CBC decryption; ciphertext comes off the wire, so a bad length is a DecodeError."""
+    c, spec = _cbc(cipher, key, iv)
+    if not ciphertext or len(ciphertext) % spec.block:
+        raise DecodeError("CBC", 0, f"{cipher}: ciphertext of {len(ciphertext)} bytes is not a "
+                                    f"non-empty multiple of the {spec.block}-byte block")
+    dec = c.decryptor()
+    return dec.update(ciphertext) + dec.finalize()
+
+
+# --------------------------------------------------------------------------------------------
+# MODP Diffie-Hellman groups
+
+@dataclass(frozen=True)
+class ModpGroup:
+    number: int  #: the "Group Description" attribute value
+    prime: int
+    generator: int
+    length: int  #: bytes of a KE payload / g^xy, i.e. the prime's size
+
+
+def _hex(text: str) -> int:
+    return int("".join(text.split()), 16)
+
+
+# The primes exactly as printed in the RFCs (tests rebuild each from its pi formula).
+_P768 = _hex("""
+    FFFFFFFF FFFFFFFF C90FDAA2 2168C234 C4C6628B 80DC1CD1 29024E08 8A67CC74 020BBEA6 3B139B22
+    514A0879 8E3404DD EF9519B3 CD3A431B 302B0A6D F25F1437 4FE1356D 6D51C245 E485B576 625E7EC6
+    F44C42E9 A63A3620 FFFFFFFF FFFFFFFF""")                                     # RFC 2409 §6.1
+_P1024 = _hex("""
+    FFFFFFFF FFFFFFFF C90FDAA2 2168C234 C4C6628B 80DC1CD1 29024E08 8A67CC74 020BBEA6 3B139B22
+    514A0879 8E3404DD EF9519B3 CD3A431B 302B0A6D F25F1437 4FE1356D 6D51C245 E485B576 625E7EC6
+    F44C42E9 A637ED6B 0BFF5CB6 F406B7ED EE386BFB 5A899FA5 AE9F2411 7C4B1FE6 49286651 ECE65381
+    FFFFFFFF FFFFFFFF""")                                                       # RFC 2409 §6.2
+_P1536 = _hex("""
+    FFFFFFFF FFFFFFFF C90FDAA2 2168C234 C4C6628B 80DC1CD1 29024E08 8A67CC74 020BBEA6 3B139B22
+    514A0879 8E3404DD EF9519B3 CD3A431B 302B0A6D F25F1437 4FE1356D 6D51C245 E485B576 625E7EC6
+    F44C42E9 A637ED6B 0BFF5CB6 F406B7ED EE386BFB 5A899FA5 AE9F2411 7C4B1FE6 49286651 ECE45B3D
+    C2007CB8 A163BF05 98DA4836 1C55D39A 69163FA8 FD24CF5F 83655D23 DCA3AD96 1C62F356 208552BB
+    9ED52907 7096966D 670C354E 4ABC9804 F1746C08 CA237327 FFFFFFFF FFFFFFFF""")  # RFC 3526 §2
+_P2048 = _hex("""
+    FFFFFFFF FFFFFFFF C90FDAA2 2168C234 C4C6628B 80DC1CD1 29024E08 8A67CC74 020BBEA6 3B139B22
+    514A0879 8E3404DD EF9519B3 CD3A431B 302B0A6D F25F1437 4FE1356D 6D51C245 E485B576 625E7EC6
+    F44C42E9 A637ED6B 0BFF5CB6 F406B7ED EE386BFB 5A899FA5 AE9F2411 7C4B1FE6 49286651 ECE45B3D
+    C2007CB8 A163BF05 98DA4836 1C55D39A 69163FA8 FD24CF5F 83655D23 DCA3AD96 1C62F356 208552BB
+    9ED52907 7096966D 670C354E 4ABC9804 F1746C08 CA18217C 32905E46 2E36CE3B E39E772C 180E8603
+    9B2783A2 EC07A28F B5C55DF0 6F4C52C9 DE2BCBF6 95581718 3995497C EA956AE5 15D22618 98FA0510
+    15728E5A 8AACAA68 FFFFFFFF FFFFFFFF""")                                     # RFC 3526 §3
+
+MODP: dict[int, ModpGroup] = {
+    g.number: g for g in (
+        ModpGroup(1, _P768, 2, 96),
+        ModpGroup(2, _P1024, 2, 128),
+        ModpGroup(5, _P1536, 2, 192),
+        ModpGroup(14, _P2048, 2, 256),
+    )
+}
+
+#: Private exponent size for every group: 256 bits with the top bit forced, so the exponent is
+#: exactly 256 bits. That is at least twice the strength of each group (RFC 3526 §8 suggests
+#: 220-320 bits for 2048-bit MODP) and keeps one rule for all groups.
+PRIVATE_BITS = 256
+
+
+def modp_group(number: int) -> ModpGroup:
+    try:
+        return MODP[number]
+    except KeyError:
+        raise ConfigError(f"unsupported DH group {number}; choose one of {sorted(MODP)}") from None
+
+
+def dh_private(group: ModpGroup, rng: random.Random) -> int:
+    """A PRIVATE_BITS-bit exponent drawn from the caller's rng (deterministic runs)."""
+    return rng.getrandbits(PRIVATE_BITS) | (1 << (PRIVATE_BITS - 1))
+
+
+# Keys are loaded from DER rather than built with DHPrivateNumbers/DHPublicNumbers: building from
+# numbers makes OpenSSL re-validate the group parameters (a primality test) on every key, about
+# 25 ms for group 2, while loading PKCS#8/SubjectPublicKeyInfo skips that and OpenSSL derives
+# g^x itself. The encodings are PKCS#3 dhKeyAgreement (RFC 3279 §2.3.2 names the OID).
+
+_DH_OID = bytes.fromhex("06092a864886f70d010301")  # 1.2.840.113549.1.3.1
+
+
+def _der(tag: int, body: bytes) -> bytes:
+    n = len(body)
+    if n < 0x80:
+        return bytes([tag, n]) + body
+    size = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(size)]) + size + body
+
+
+def _der_int(value: int) -> bytes:
+    return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+@lru_cache(maxsize=None)
+def _algorithm_id(group: ModpGroup) -> bytes:
+    return _der(0x30, _DH_OID + _der(0x30, _der_int(group.prime) + _der_int(group.generator)))
+
+
+@lru_cache(maxsize=4096)
+def _private_key(group: ModpGroup, private: int) -> dh.DHPrivateKey:
+    """Cached: a peer calls dh_public then dh_shared with the same exponent."""
+    if not 1 < private < group.prime - 1:
+        raise ConfigError(f"DH private exponent out of range for group {group.number}")
+    der = _der(0x30, _der_int(0) + _algorithm_id(group) + _der(0x04, _der_int(private)))
+    return serialization.load_der_private_key(der, password=None)  # type: ignore[return-value]
+
+
+def dh_public(group: ModpGroup, private: int) -> bytes:
+    """g^x mod p as OpenSSL computes it, big-endian, left-padded to the group length (KE body)."""
+    y = _private_key(group, private).public_key().public_numbers().y
+    return y.to_bytes(group.length, "big")
+
+
+def check_peer_public(group: ModpGroup, peer_public: bytes) -> int:
+    """Reject a KE value that is the wrong size or degenerate (1 and p-1 force g^xy to ±1)."""
+    if len(peer_public) != group.length:
+        raise IntegrityError(f"DH group {group.number}: peer public value is {len(peer_public)} "
+                             f"bytes, expected {group.length}")
+    y = int.from_bytes(peer_public, "big")
+    if not 2 <= y <= group.prime - 2:
+        raise IntegrityError(f"DH group {group.number}: peer public value is outside [2, p-2]")
+    return y
+
+
+def dh_shared(group: ModpGroup, private: int, peer_public: bytes) -> bytes:
+    """g^xy padded to the group length, via cryptography's exchange()."""
+    y = check_peer_public(group, peer_public)
+    der = _der(0x30, _algorithm_id(group) + _der(0x03, b"\x00" + _der_int(y)))
+    peer = serialization.load_der_public_key(der)
+    shared = _private_key(group, private).exchange(peer)  # type: ignore[arg-type]
+    return shared.rjust(group.length, b"\x00")

@@ -1,0 +1,189 @@
+"""One direction of an ESP security association: protect and unprotect packets (RFC 4303).
+
+Packet layout (RFC 4303 §2, CBC ciphers per RFC 3602 (AES) and RFC 2451 (3DES)):
+
+    SPI(4) | Seq(4) | IV(block) | E(payload | padding 1,2,3.. | pad length | next header) | ICV
+
+The ICV is the truncated HMAC (RFC 2403 MD5-96, RFC 2404 SHA1-96, RFC 4868 SHA256-128) over
+everything from the SPI to the end of the ciphertext. Inbound processing follows RFC 4303 §3.4:
+SPI, then the cheap anti-replay check, then the ICV, then decryption; the replay window moves only
+once the ICV has verified, so a forged packet cannot push genuine traffic out of the window.
+
+The same bytes travel inside UDP 4500 under NAT-T (RFC 3948): encapsulation does not touch them.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+from ..errors import ConfigError, DecodeError, IntegrityError
+from ..wire.esp import ESP_HEADER_LEN, pad_plaintext, split_esp, strip_trailer
+from ..crypto.primitives import cbc_decrypt, cbc_encrypt, cipher_spec, equal, prf
+
+MAX_SEQ = 0xFFFFFFFF  #: 32-bit counter without ESN; it must not wrap (RFC 4303 §3.3.3)
+
+
+class ReplayError(IntegrityError):
+    """A sequence number already seen, or too old for the anti-replay window (RFC 4303 §3.4.3)."""
+
+
+class SpiMismatchError(IntegrityError):
+    """A packet carrying another SA's SPI: it cannot be authenticated under this SA."""
+
+
+class IntegritySpec(NamedTuple):
+    hash_name: str
+    key_len: int  #: bytes of authentication key
+    icv_len: int  #: bytes of HMAC output kept on the wire
+
+
+#: Integrity algorithms by the names the lab exports to secrets.json.
+INTEGRITY: dict[str, IntegritySpec] = {
+    "hmac-sha1-96": IntegritySpec("sha1", 20, 12),  # RFC 2404
+    "hmac-sha256-128": IntegritySpec("sha256", 32, 16),  # RFC 4868 §2.1
+    "hmac-md5-96": IntegritySpec("md5", 16, 12),  # RFC 2403
+}
+
+
+def integrity_spec(name: str) -> IntegritySpec:
+    try:
+        return INTEGRITY[name]
+    except KeyError:
+        raise ConfigError(f"unknown integrity algorithm {name!r}; choose one of "
+                          f"{sorted(INTEGRITY)}") from None
+
+
+def compute_icv(integrity: str, key: bytes, data: bytes) -> bytes:
+    """HMAC over data, truncated to the algorithm's ICV length (shared with AH)."""
+    spec = integrity_spec(integrity)
+    return prf(spec.hash_name, key, data)[:spec.icv_len]
+
+
+def check_spi(spi: int) -> int:
+    """SPIs 1-255 are reserved by IANA and 0 means 'no SA' (RFC 4303 §2.1)."""
+    if not isinstance(spi, int) or not 256 <= spi <= 0xFFFFFFFF:
+        raise ConfigError(f"SPI {spi!r} must be a 32-bit value >= 256")
+    return spi
+
+
+@dataclass
+class ReplayWindow:
+    """The RFC 4303 §3.4.3 sliding window: the highest sequence number seen plus a bitmap.
+
+    Bit i of `bitmap` is set when sequence number `highest - i` has been accepted. A window of
+    size 0 disables the check (allowed by RFC 4303 when the receiver does not want it).
+    """
+    size: int = 64
+    highest: int = 0
+    bitmap: int = 0
+
+    def check(self, seq: int) -> None:
+        """Raise ReplayError if seq must be dropped; changes nothing (the ICV is not yet known)."""
+        if self.size == 0:
+            return
+        if seq == 0:
+            raise ReplayError("sequence number 0 is never sent (counters start at 1)")
+        if seq > self.highest:
+            return
+        age = self.highest - seq
+        if age >= self.size:
+            low = self.highest - self.size + 1
+            raise ReplayError(f"sequence number {seq} is older than the replay window "
+                              f"{low}..{self.highest}")
+        if self.bitmap >> age & 1:
+            raise ReplayError(f"replayed sequence number {seq}")
+
+    def accept(self, seq: int) -> None:
+        """Record seq as received; call only after its ICV verified."""
+        if self.size == 0:
+            return
+        if seq > self.highest:
+            self.bitmap = ((self.bitmap << (seq - self.highest)) | 1) & ((1 << self.size) - 1)
+            self.highest = seq
+        else:
+            self.bitmap |= 1 << (self.highest - seq)
+
+
+@dataclass
+class EspSa:
+    """One ESP SA (one direction). Mutable: the send counter and the replay window are state."""
+    spi: int
+    cipher: str  #: a primitives.CIPHERS name, e.g. "aes-cbc-128"
+    enc_key: bytes
+    integrity: str  #: an INTEGRITY name, e.g. "hmac-sha1-96"
+    auth_key: bytes
+    seq: int = 0  #: last sequence number sent
+    replay_window: int = 64  #: receive window size in packets (RFC 4303 §3.4.3); 0 disables
+    window: ReplayWindow = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check_spi(self.spi)
+        spec = cipher_spec(self.cipher)
+        if len(self.enc_key) != spec.key_len:
+            raise ConfigError(f"{self.cipher} needs a {spec.key_len}-byte key, "
+                              f"got {len(self.enc_key)}")
+        ispec = integrity_spec(self.integrity)
+        if len(self.auth_key) != ispec.key_len:
+            raise ConfigError(f"{self.integrity} needs a {ispec.key_len}-byte key, "
+                              f"got {len(self.auth_key)}")
+        if not 0 <= self.replay_window <= 1024:
+            raise ConfigError(f"replay window {self.replay_window} must be 0..1024")
+        self.window = ReplayWindow(self.replay_window)
+
+    @property
+    def block(self) -> int:
+        return cipher_spec(self.cipher).block
+
+    @property
+    def icv_len(self) -> int:
+        return integrity_spec(self.integrity).icv_len
+
+    def protect(self, next_header: int, payload: bytes, rng: random.Random) -> bytes:
+        """Encrypt and authenticate one payload; returns the ESP bytes (SPI .. ICV).
+
+        `next_header` names what the payload is: the transport protocol (transport mode) or
+        4 for an inner IPv4 packet (tunnel mode). The IV comes from the caller's rng.
+        """
+        if self.seq >= MAX_SEQ:
+            raise ConfigError("ESP sequence numbers exhausted: the SA must be rekeyed "
+                              "(RFC 4303 §3.3.3)")
+        block = self.block
+        # Padding 1, 2, 3, ... up to whole cipher blocks (RFC 4303 §2.4).
+        plaintext = pad_plaintext(payload, next_header, block)
+        self.seq += 1
+        iv = rng.getrandbits(8 * block).to_bytes(block, "big")
+        head = self.spi.to_bytes(4, "big") + self.seq.to_bytes(4, "big")
+        body = head + iv + cbc_encrypt(self.cipher, self.enc_key, iv, plaintext)
+        return body + compute_icv(self.integrity, self.auth_key, body)
+
+    def unprotect(self, data: bytes) -> tuple[int, bytes]:
+        """Verify and decrypt one ESP packet; returns (next_header, payload).
+
+        Raises DecodeError for bytes that cannot be ESP for this SA's algorithms (too short,
+        ciphertext not whole blocks, bad padding), SpiMismatchError for another SA's packet,
+        ReplayError for a replayed or too-old sequence number, and IntegrityError
+        ("ICV mismatch") for anything altered in transit. A next header of 59 marks a dummy
+        packet (RFC 4303 §2.6) which the caller should drop.
+        """
+        block, icv_len = self.block, self.icv_len
+        header, rest = split_esp(data)
+        cipher_len = len(rest) - block - icv_len
+        if cipher_len <= 0 or cipher_len % block:
+            raise DecodeError("ESP", ESP_HEADER_LEN,
+                              f"{len(data)} bytes cannot hold header, {block}-byte IV, whole "
+                              f"{block}-byte ciphertext blocks and a {icv_len}-byte ICV")
+        iv, ciphertext, icv = rest[:block], rest[block:-icv_len], rest[-icv_len:]
+        spi, seq = header.spi, header.seq
+        if spi != self.spi:
+            raise SpiMismatchError(f"SPI 0x{spi:08x} does not belong to this SA "
+                                   f"(expected 0x{self.spi:08x})")
+        self.window.check(seq)
+        expected = compute_icv(self.integrity, self.auth_key, data[:-icv_len])
+        if not equal(icv, expected):
+            raise IntegrityError(f"ICV mismatch for sequence number {seq}: received {icv.hex()}, "
+                                 f"computed {expected.hex()}")
+        self.window.accept(seq)
+        plaintext = cbc_decrypt(self.cipher, self.enc_key, iv, ciphertext)
+        payload, next_header = strip_trailer(plaintext, ESP_HEADER_LEN + block)
+        return next_header, payload

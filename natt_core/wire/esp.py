@@ -1,0 +1,128 @@
+"""ESP and AH framing: the header fields, ESP padding/trailer and the AH length rule.
+
+RFC 4303 §2 (ESP: SPI and Sequence Number §2.1-§2.2, Padding §2.4, Pad Length and Next Header
+§2.5-§2.6) and RFC 4302 §2 (AH: Payload Length §2.2, SPI §2.4, ICV §2.6). Only the layout lives
+here; encryption and ICVs are computed by the IPsec SA code, which calls these helpers.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..errors import ConfigError, DecodeError
+from .codec import Reader, Writer
+
+ESP_HEADER_LEN = 8
+AH_FIXED_LEN = 12  #: Next Header, Payload Len, Reserved, SPI, Sequence Number
+
+
+def _check_u32(what: str, value: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 0xFFFFFFFF:
+        raise ConfigError(f"{what} must be an integer 0..4294967295, got {value!r}")
+
+
+@dataclass(frozen=True)
+class EspHeader:
+    """The cleartext start of every ESP packet (RFC 4303 §2.1, §2.2)."""
+    spi: int  #: never 0 on the wire: 0 is how RFC 3948 §2.2 marks a non-ESP (IKE) packet
+    seq: int  #: 32-bit sequence number, starting at 1 for a new SA
+
+    def __post_init__(self) -> None:
+        _check_u32("SPI", self.spi)
+        _check_u32("sequence number", self.seq)
+        if self.spi == 0:
+            raise ConfigError("ESP SPI 0 is reserved and would read as a non-ESP marker")
+
+    def encode(self) -> bytes:
+        return Writer().u32(self.spi).u32(self.seq).getvalue()
+
+
+def split_esp(data: bytes) -> tuple[EspHeader, bytes]:
+    """SPI and sequence number, then the rest (IV | ciphertext | ICV) untouched."""
+    r = Reader(data, "ESP")
+    if len(data) < ESP_HEADER_LEN:
+        raise r.fail(f"truncated header: need {ESP_HEADER_LEN} bytes, {len(data)} left")
+    spi, seq = r.u32("SPI"), r.u32("sequence number")
+    if spi == 0:
+        raise r.fail("SPI 0 is reserved (a non-ESP marker, not ESP)", at=0)
+    return EspHeader(spi, seq), r.rest()
+
+
+def pad_plaintext(payload: bytes, next_header: int, block_size: int = 4) -> bytes:
+    """payload | Padding 1, 2, 3, ... | Pad Length | Next Header, aligned to block_size.
+
+    RFC 4303 §2.4: the padding bytes are the default monotonic sequence, and the total must be a
+    multiple of the cipher block size and of 4 bytes.
+    """
+    if block_size < 1 or block_size % 4 or block_size > 256:
+        raise ConfigError(f"block size {block_size} must be a multiple of 4 up to 256")
+    if not 0 <= next_header <= 255:
+        raise ConfigError(f"next header {next_header} must be 0..255")
+    pad_len = -(len(payload) + 2) % block_size
+    return payload + bytes(range(1, pad_len + 1)) + bytes([pad_len, next_header])
+
+
+def strip_trailer(plaintext: bytes, base: int = 0) -> tuple[bytes, int]:
+    """Undo `pad_plaintext` after decryption; return (payload, next header).
+
+    The padding must be the default 1, 2, 3, ... sequence (RFC 4303 §2.4 lets a receiver check
+    it); anything else means a wrong key or a corrupted packet.
+    """
+    if len(plaintext) < 2:
+        raise DecodeError("ESP trailer", base, f"need 2 trailer bytes, {len(plaintext)} present")
+    pad_len, next_header = plaintext[-2], plaintext[-1]
+    if pad_len + 2 > len(plaintext):
+        raise DecodeError("ESP trailer", base + len(plaintext) - 2,
+                          f"pad length {pad_len} exceeds the {len(plaintext) - 2} bytes before it")
+    start = len(plaintext) - 2 - pad_len
+    if plaintext[start:-2] != bytes(range(1, pad_len + 1)):
+        raise DecodeError("ESP trailer", base + start, "padding is not 1, 2, 3, ...")
+    return plaintext[:start], next_header
+
+
+@dataclass(frozen=True)
+class AhHeader:
+    """An Authentication Header (RFC 4302 §2)."""
+    next_header: int
+    payload_len: int  #: AH length in 32-bit words minus 2 (RFC 4302 §2.2)
+    spi: int
+    seq: int
+    icv: bytes
+
+    @property
+    def length(self) -> int:
+        """Bytes of the whole AH, fixed part and ICV."""
+        return (self.payload_len + 2) * 4
+
+
+def decode_ah(data: bytes) -> tuple[AhHeader, bytes]:
+    """Split an AH from the payload that follows it, checking its length rule."""
+    r = Reader(data, "AH")
+    if len(data) < AH_FIXED_LEN:
+        raise r.fail(f"truncated header: need {AH_FIXED_LEN} bytes, {len(data)} left")
+    next_header, payload_len, _reserved = r.u8(), r.u8(), r.u16()
+    spi, seq = r.u32("SPI"), r.u32("sequence number")
+    total = (payload_len + 2) * 4
+    if total < AH_FIXED_LEN:
+        raise r.fail(f"payload length {payload_len} gives {total} bytes, less than 12", at=1)
+    if total > len(data):
+        raise r.fail(f"payload length {payload_len} gives {total} bytes, only {len(data)} present",
+                     at=1)
+    if spi == 0:
+        raise r.fail("SPI 0 is reserved", at=4)
+    icv = r.bytes(total - AH_FIXED_LEN, "ICV")
+    return AhHeader(next_header, payload_len, spi, seq, icv), r.rest()
+
+
+def encode_ah(next_header: int, spi: int, seq: int, icv: bytes, payload: bytes) -> bytes:
+    """AH + payload; pass icv=bytes(n) to build the zero-ICV form the ICV is computed over."""
+    if len(icv) % 4:
+        raise ConfigError(f"ICV of {len(icv)} bytes: IPv4 AH needs a multiple of 4 (RFC 4302 §2.6)")
+    payload_len = (AH_FIXED_LEN + len(icv)) // 4 - 2
+    if not 0 <= next_header <= 255 or payload_len > 255:
+        raise ConfigError("next header must be 0..255 and the ICV at most 1012 bytes")
+    _check_u32("SPI", spi)
+    _check_u32("sequence number", seq)
+    if spi == 0:
+        raise ConfigError("AH SPI 0 is reserved")
+    w = Writer().u8(next_header).u8(payload_len).u16(0).u32(spi).u32(seq)
+    return w.raw(icv).raw(payload).getvalue()
