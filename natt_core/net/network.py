@@ -1,0 +1,407 @@
+"""The virtual network: segments, hosts and NAT devices, and the only deliverer of packets.
+
+Hosts are sans-IO (they return an `Output`); the network encodes their datagrams as real IPv4
+bytes (`natt_core.wire.ip`), carries them across segments with optional impairments, passes them
+through NAT devices (`natt_core.net.nat`) and hands the decoded result to the receiving host, all
+on a `VirtualClock`. Every packet leaving every segment becomes one `HopRecord` -- a capture point
+per segment -- so a lesson can show both sides of a NAT (RFC 3715 §2, RFC 3947 §4: the float to
+4500 is only visible if you look at both sides).
+
+Routing is deliberately small: a destination on the same segment is delivered directly, a plain
+router (NAT kind 'none') answers for the addresses behind it, anything else goes to the sender's
+gateway. A NAT answers on its outside segment for its public address(es).
+"""
+from __future__ import annotations
+
+import ipaddress
+import random
+from dataclasses import dataclass
+from typing import Callable, Iterable, Protocol
+
+from ..addressing import Datagram, check_ipv4
+from ..errors import ConfigError, DecodeError
+from ..output import Event, Output
+from ..wire.ip import decode_datagram, encode_datagram
+from .clock import Timer, VirtualClock
+from .impair import PERFECT, Impairment
+from .nat import FieldChange, MappingRow, Nat, fmt_time
+
+MAX_HOPS = 16          # a packet crossing more devices than this is in a routing loop
+MAX_TIMER_SPINS = 1000  # on_timer calls at one instant before a host is declared stuck
+
+
+class Host(Protocol):
+    """What the network needs from a participant (IKE peers, test doubles)."""
+    name: str
+
+    def receive(self, dgram: Datagram, now: float) -> Output: ...
+    def on_timer(self, now: float) -> Output: ...
+    def next_timer(self) -> float | None: ...
+
+
+@dataclass(frozen=True)
+class HopRecord:
+    """One packet leaving one segment: delivered to `dst_host`, or dropped with a reason."""
+    time: float
+    """When the packet left the segment (arrival at dst_host, or the moment it was dropped)."""
+    segment: str
+    device: str
+    """Host or NAT that put the packet on this segment."""
+    direction: str
+    """'outbound' (towards or out of a NAT's inside), 'inbound' (the reverse), or 'local'."""
+    packet: bytes
+    before: bytes | None
+    """For a NAT hop: the packet as it was on the previous segment."""
+    changes: tuple[FieldChange, ...]
+    dropped: str | None
+    src_host: str
+    """The host that originally sent the packet."""
+    dst_host: str | None
+    """Host or NAT that took the packet off this segment (None if it reached nobody)."""
+    seq: int
+    sent: float = 0.0
+    """When `device` put the packet on the segment."""
+    note: str = ""
+    """Link effects: 'duplicate copy', 'held back ... (reordered)'."""
+    label: str = ""
+    """What the sending host meant (Datagram.label: 'MM5', 'ESP-in-UDP', 'keepalive')."""
+
+
+@dataclass(frozen=True)
+class NatMappingExpired(Event):
+    """A NAT forgot an idle mapping (RFC 4787 REQ-5): later replies to it are dropped."""
+    row: MappingRow | None = None
+
+    def describe(self) -> str:
+        r = self.row
+        if r is None:
+            return f"{self.peer} removed a mapping"
+        return (f"{self.peer} removed the idle {r.proto.upper()} mapping {r.inside} <-> {r.outside} "
+                f"at t={fmt_time(self.time)}s")
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """One interface of a device on a segment, for topology diagrams."""
+    kind: str  # "host" | "nat-inside" | "nat-outside"
+    device: str
+    segment: str
+    address: str
+    gateway: str | None
+
+
+@dataclass(eq=False)
+class _Port:
+    info: Attachment
+    host: Host | None = None
+    nat: Nat | None = None
+    peer: "_Port | None" = None  # the other interface of a NAT
+
+
+@dataclass
+class _Segment:
+    name: str
+    impairment: Impairment
+    addresses: dict[str, _Port]
+
+
+class Network:
+    """Segments, hosts and NAT devices on one virtual clock; deterministic for a given seed."""
+
+    def __init__(self, seed: int = 0):
+        self.clock = VirtualClock()
+        self.rng = random.Random(seed)
+        self.on_hop: list[Callable[[HopRecord], None]] = []
+        self.on_event: list[Callable[[Event], None]] = []
+        self.on_nat_change: list[Callable[[str, float, tuple[MappingRow, ...]], None]] = []
+        self._segments: dict[str, _Segment] = {}
+        self._hosts: dict[str, _Port] = {}
+        self._nats: dict[str, tuple[_Port, _Port]] = {}
+        self._routers: list[tuple[_Port, _Port]] = []   # NATs of kind 'none'
+        self._route_cache: dict[tuple[str, str], _Port | None] = {}
+        self._timers: dict[str, Timer] = {}
+        self._spins: dict[str, tuple[float, int]] = {}
+        self._nat_wake: dict[str, Timer] = {}
+        self._nat_version: dict[str, int] = {}
+        self._seq = 0
+
+    # ----------------------------------------------------------------- building the topology
+    def add_segment(self, name: str, impairment: Impairment | None = None) -> None:
+        if not isinstance(name, str) or not name or name in self._segments:
+            raise ConfigError(f"segment name {name!r} must be a new non-empty string "
+                              f"(have: {', '.join(self._segments) or 'none'})")
+        if impairment is not None and not isinstance(impairment, Impairment):
+            raise ConfigError("impairment must be an Impairment")
+        self._segments[name] = _Segment(name, impairment or PERFECT, {})
+
+    def _segment(self, name: str) -> _Segment:
+        try:
+            return self._segments[name]
+        except KeyError:
+            raise ConfigError(f"unknown segment {name!r}; segments: "
+                              f"{', '.join(self._segments) or 'none'}") from None
+
+    def _attach(self, port: _Port) -> _Port:
+        seg = self._segment(port.info.segment)
+        if port.info.address in seg.addresses:
+            other = seg.addresses[port.info.address].info.device
+            raise ConfigError(f"address {port.info.address} is already used by {other} "
+                              f"on segment {seg.name!r}")
+        seg.addresses[port.info.address] = port
+        self._route_cache.clear()
+        return port
+
+    def _new_device(self, name: object) -> None:
+        if not isinstance(name, str) or not name or name in self._hosts or name in self._nats:
+            raise ConfigError(f"device name {name!r} must be a new non-empty string")
+
+    def add_host(self, host: Host, segment: str, address: str, gateway: str | None = None) -> None:
+        """Attach a host; `gateway` is where it sends traffic for other segments."""
+        self._new_device(getattr(host, "name", None))
+        gw = check_ipv4(gateway) if gateway is not None else None
+        port = self._attach(_Port(Attachment("host", host.name, segment, check_ipv4(address), gw), host=host))
+        self._hosts[host.name] = port
+        for inside, _ in self._nats.values():
+            if inside.info.segment == segment:
+                self._default_static_binding(inside.nat, port.info.address, self.clock.now)
+        self._sync_timer(host.name)
+
+    def add_nat(self, nat: Nat, inside_segment: str, inside_address: str, outside_segment: str,
+                gateway: str | None = None) -> None:
+        """Attach a NAT between two segments; its outside address(es) come from its config."""
+        self._new_device(nat.name)
+        if inside_segment == outside_segment:
+            raise ConfigError("a NAT needs two different segments")
+        self._segment(inside_segment), self._segment(outside_segment)
+        gw = check_ipv4(gateway) if gateway is not None else None
+        inside_address = check_ipv4(inside_address)
+        outside_ips = nat.outside_addresses() or (nat.config.public_ip,)
+        outs = [_Port(Attachment("nat-outside", nat.name, outside_segment, ip, gw), nat=nat)
+                for ip in outside_ips]
+        taken = [ip for ip in outside_ips if ip in self._segments[outside_segment].addresses]
+        if taken or inside_address in self._segments[inside_segment].addresses:
+            raise ConfigError(f"address {taken[0] if taken else inside_address} is already used "
+                              f"on segment {outside_segment if taken else inside_segment!r}")
+        inside = self._attach(_Port(Attachment("nat-inside", nat.name, inside_segment,
+                                               inside_address, None), nat=nat))
+        for port in outs:
+            port.peer = inside
+            self._attach(port)
+        inside.peer = outs[0]
+        self._nats[nat.name] = (inside, outs[0])
+        self._nat_version[nat.name] = nat.version
+        if nat.config.kind == "none":
+            self._routers.append((inside, outs[0]))
+        for host in self._hosts.values():
+            if host.info.segment == inside_segment:
+                self._default_static_binding(nat, host.info.address, self.clock.now)
+        self._schedule_expiry(nat)
+
+    @staticmethod
+    def _default_static_binding(nat: Nat, address: str, now: float) -> None:
+        """A static NAT without a static_map maps the (single) inside host to its public_ip."""
+        if nat.config.kind == "static" and not nat.config.static_map \
+                and not any(r.kind == "static" for r in nat.table(now)):
+            nat.bind_static(address)
+
+    def topology(self) -> tuple[Attachment, ...]:
+        return tuple(p.info for seg in self._segments.values() for p in seg.addresses.values())
+
+    def host(self, name: str) -> Host:
+        return self._hosts[name].host
+
+    def nat(self, name: str) -> Nat:
+        return self._nats[name][0].nat
+
+    def address_of(self, name: str) -> str:
+        return self._hosts[name].info.address
+
+    # ----------------------------------------------------------------- driving hosts
+    def deliver(self, output: Output, sender: str) -> None:
+        """Record a host's events and put its datagrams on its segment."""
+        port = self._hosts.get(sender)
+        if port is None:
+            raise ConfigError(f"unknown host {sender!r}; hosts: {', '.join(self._hosts) or 'none'}")
+        for event in output.events:
+            for cb in self.on_event:
+                cb(event)
+        for dgram in output.datagrams:
+            try:
+                packet = encode_datagram(dgram)
+            except (ValueError, OverflowError) as exc:
+                raise ConfigError(f"{sender} sent a datagram that cannot be encoded: {exc}") from None
+            self._transmit(port, packet, sender, None, (), 0, dgram.label)
+
+    def start(self, host_name: str, fn: Callable[[float], Output]) -> None:
+        """Call fn(now) -- e.g. `peer.start` -- and deliver what it returns."""
+        self.deliver(fn(self.clock.now), host_name)
+        self._sync_timer(host_name)
+
+    def run(self, until: float) -> None:
+        """Advance virtual time to `until`, delivering packets and firing timers in order."""
+        self.clock.run_until(until)
+
+    def _sync_timer(self, name: str) -> None:
+        """Keep exactly one clock entry per host, at the time its next_timer() asks for."""
+        t = self._hosts[name].host.next_timer()
+        current = self._timers.get(name)
+        if t is not None:
+            t = max(float(t), self.clock.now)
+            if current is not None and not current.cancelled and current.time == t:
+                return
+        if current is not None:
+            current.cancel()
+            del self._timers[name]
+        if t is not None:
+            self._timers[name] = self.clock.call_at(t, lambda now, n=name: self._fire_timer(n, now))
+
+    def _fire_timer(self, name: str, now: float) -> None:
+        self._timers.pop(name, None)
+        host = self._hosts[name].host
+        due = host.next_timer()
+        if due is not None and due <= now:
+            last, count = self._spins.get(name, (None, 0))
+            count = count + 1 if last == now else 1
+            if count > MAX_TIMER_SPINS:
+                raise ConfigError(f"host {name} keeps asking for a timer at t={now}: its on_timer "
+                                  "never moves next_timer() forward")
+            self._spins[name] = (now, count)
+            self.deliver(host.on_timer(now), name)
+        self._sync_timer(name)
+
+    # ----------------------------------------------------------------- moving packets
+    def _behind_router(self, segment: str, ip: str, depth: int = 0) -> _Port | None:
+        """The plain router on `segment` whose inside (or beyond) holds `ip`."""
+        for inside, outside in self._routers:
+            if outside.info.segment != segment or depth > MAX_HOPS:
+                continue
+            inner = inside.info.segment
+            if ip in self._segments[inner].addresses or self._behind_router(inner, ip, depth + 1):
+                return outside
+        return None
+
+    def _next_hop(self, seg: _Segment, dst: str, sender: _Port) -> tuple[_Port | None, str | None]:
+        port = seg.addresses.get(dst)
+        if port is not None:
+            return port, None
+        key = (seg.name, dst)
+        if key not in self._route_cache:
+            self._route_cache[key] = self._behind_router(seg.name, dst)
+        if self._route_cache[key] is not None:
+            return self._route_cache[key], None
+        gw = sender.info.gateway
+        if gw is None:
+            return None, (f"no route to {dst}: nothing on segment {seg.name!r} has that address "
+                          f"and {sender.info.device} has no gateway")
+        port = seg.addresses.get(gw)
+        if port is None or port is sender:
+            return None, f"gateway {gw} of {sender.info.device} is not reachable on segment {seg.name!r}"
+        return port, None
+
+    @staticmethod
+    def _direction(sender: _Port, receiver: _Port | None) -> str:
+        """Towards or out of a NAT's outside = 'outbound'; the reverse = 'inbound'."""
+        kinds = (receiver.info.kind if receiver else "host", sender.info.kind)
+        if kinds[0] == "nat-inside" or (kinds[0] == "host" and kinds[1] == "nat-outside"):
+            return "outbound"
+        if kinds[0] == "nat-outside" or (kinds[0] == "host" and kinds[1] == "nat-inside"):
+            return "inbound"
+        return "local"
+
+    def _record(self, time: float, sent: float, sender: _Port, receiver: _Port | None, packet: bytes,
+                before: bytes | None, changes: tuple[FieldChange, ...], dropped: str | None,
+                src_host: str, note: str = "", label: str = "") -> None:
+        self._seq += 1
+        rec = HopRecord(time, sender.info.segment, sender.info.device,
+                        self._direction(sender, receiver), packet, before, changes, dropped,
+                        src_host, receiver.info.device if receiver else None, self._seq, sent, note, label)
+        for cb in self.on_hop:
+            cb(rec)
+
+    def _transmit(self, sender: _Port, packet: bytes, src_host: str, before: bytes | None,
+                  changes: tuple[FieldChange, ...], hops: int, label: str = "") -> None:
+        now = self.clock.now
+        seg = self._segments[sender.info.segment]
+        dst = str(ipaddress.IPv4Address(packet[16:20])) if len(packet) >= 20 else "?"
+        receiver, reason = self._next_hop(seg, dst, sender)
+        if receiver is None or hops > MAX_HOPS:
+            reason = reason or f"routing loop: more than {MAX_HOPS} devices crossed"
+            self._record(now, now, sender, None, packet, before, changes, reason, src_host, label=label)
+            return
+        plan = seg.impairment.plan(self.rng)
+        if not plan:
+            self._record(now, now, sender, receiver, packet, before, changes,
+                         f"lost on segment {seg.name!r} ({seg.impairment.describe()})", src_host, label=label)
+            return
+        for delay, note in plan:
+            self.clock.call_at(now + delay, lambda t, n=note: self._arrive(
+                t, now, sender, receiver, packet, before, changes, src_host, n, hops, label))
+
+    def _arrive(self, t: float, sent: float, sender: _Port, receiver: _Port, packet: bytes,
+                before: bytes | None, changes: tuple[FieldChange, ...], src_host: str, note: str,
+                hops: int, label: str = "") -> None:
+        args = (t, sent, sender, receiver, packet, before, changes)
+        if receiver.host is not None:
+            try:
+                dgram = decode_datagram(packet)
+            except DecodeError as exc:
+                self._record(*args, f"{receiver.info.device} cannot decode the packet: {exc}", src_host, note, label)
+                return
+            self._record(*args, None, src_host, note, label)
+            name = receiver.info.device
+            self.deliver(receiver.host.receive(dgram, t), name)
+            self._sync_timer(name)
+            return
+        nat = receiver.nat
+        outbound = receiver.info.kind == "nat-inside"
+        tr = nat.outbound(packet, t) if outbound else nat.inbound(packet, t)
+        self._record(*args, tr.drop_reason, src_host, note, label)
+        self._nat_changed(nat, t)
+        if tr.packet is not None:
+            self._transmit(receiver.peer, tr.packet, src_host, packet, tr.changes, hops + 1, label)
+
+    # ----------------------------------------------------------------- NAT tables on the clock
+    def _nat_changed(self, nat: Nat, now: float) -> None:
+        for row in nat.expire(now):
+            event = NatMappingExpired(now, nat.name, row)
+            for cb in self.on_event:
+                cb(event)
+        if nat.version != self._nat_version[nat.name]:
+            self._nat_version[nat.name] = nat.version
+            if self.on_nat_change:
+                rows = nat.table(now)
+                for cb in self.on_nat_change:
+                    cb(nat.name, now, rows)
+        self._schedule_expiry(nat)
+
+    def _schedule_expiry(self, nat: Nat) -> None:
+        t = nat.next_expiry()
+        current = self._nat_wake.get(nat.name)
+        if t is None or (current is not None and not current.cancelled and current.time <= t):
+            return
+        if current is not None:
+            current.cancel()
+        self._nat_wake[nat.name] = self.clock.call_at(max(t, self.clock.now),
+                                                      lambda now, n=nat: self._nat_tick(n, now))
+
+    def _nat_tick(self, nat: Nat, now: float) -> None:
+        self._nat_wake.pop(nat.name, None)
+        self._nat_changed(nat, now)
+
+
+def capture_points(records: Iterable[HopRecord]) -> list[tuple[str, list[tuple[float, bytes, str | None]]]]:
+    """Group hop records per segment (first-seen order) as (time, packet, comment) for pcapng.
+
+    The comment names what the lab knows and a capture cannot: the NAT rewrite or the drop reason.
+    """
+    points: dict[str, list[tuple[float, bytes, str | None]]] = {}
+    for rec in records:
+        notes = [f"{rec.device} -> {rec.dst_host or '?'} ({rec.direction})"]
+        if rec.changes:
+            notes.append("rewritten: " + ", ".join(f"{c.name} {c.old} -> {c.new}" for c in rec.changes))
+        if rec.note:
+            notes.append(rec.note)
+        if rec.dropped:
+            notes.append(f"dropped: {rec.dropped}")
+        points.setdefault(rec.segment, []).append((rec.time, rec.packet, "; ".join(notes)))
+    return list(points.items())
