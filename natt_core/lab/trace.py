@@ -1,0 +1,132 @@
+"""The Trace: the one immutable, serializable record of a run, from which every view is drawn.
+
+`steps` is the run in order: each step is a hop (a packet on one segment, before/after a NAT, with
+the fields it changed, or dropped with a reason) or a peer event. NAT tables and SA databases are
+snapshotted when they change, keyed by the step after which they hold, so a view can show "the
+NAT table at this moment" for any step without re-running anything.
+"""
+from __future__ import annotations
+
+import base64
+import json
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Change:
+    name: str
+    offset: int
+    old: str
+    new: str
+
+
+@dataclass(frozen=True)
+class Hop:
+    step: int
+    time: float
+    segment: str
+    device: str
+    direction: str
+    src_host: str
+    dst_host: str | None
+    label: str
+    packet: bytes
+    before: bytes | None = None
+    changes: tuple[Change, ...] = ()
+    dropped: str | None = None
+    note: str = ""
+
+    kind = "hop"
+
+
+@dataclass(frozen=True)
+class PeerEvent:
+    step: int
+    time: float
+    peer: str
+    event: str
+    text: str
+    fields: dict = field(default_factory=dict, compare=False, hash=False)
+
+    kind = "event"
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A table as it stood after `step`: a NAT's mappings or one peer's SA database."""
+    step: int
+    time: float
+    owner: str
+    table: str                      #: "nat", "isakmp" or "ipsec"
+    rows: tuple[dict, ...]
+
+
+@dataclass(frozen=True)
+class Trace:
+    scenario: dict
+    topology: tuple[dict, ...]
+    steps: tuple[Hop | PeerEvent, ...]
+    snapshots: tuple[Snapshot, ...]
+    report: dict
+    secrets: dict
+
+    @property
+    def hops(self) -> tuple[Hop, ...]:
+        return tuple(s for s in self.steps if isinstance(s, Hop))
+
+    @property
+    def events(self) -> tuple[PeerEvent, ...]:
+        return tuple(s for s in self.steps if isinstance(s, PeerEvent))
+
+    def table_at(self, owner: str, table: str, step: int) -> tuple[dict, ...]:
+        """The newest snapshot of `owner`'s table taken at or before `step`."""
+        rows: tuple[dict, ...] = ()
+        for snap in self.snapshots:
+            if snap.step > step:
+                break
+            if snap.owner == owner and snap.table == table:
+                rows = snap.rows
+        return rows
+
+    # ------------------------------------------------------------------ serialization
+    def to_json(self) -> str:
+        return json.dumps(_encode(asdict(self) | {"steps": [_step_dict(s) for s in self.steps]}), indent=None)
+
+    @classmethod
+    def from_json(cls, text: str) -> "Trace":
+        raw = _decode(json.loads(text))
+        steps = []
+        for s in raw["steps"]:
+            kind = s.pop("kind")
+            if kind == "hop":
+                s["changes"] = tuple(Change(**c) for c in s["changes"])
+                steps.append(Hop(**s))
+            else:
+                steps.append(PeerEvent(**s))
+        snaps = tuple(Snapshot(**(s | {"rows": tuple(s["rows"])})) for s in raw["snapshots"])
+        return cls(raw["scenario"], tuple(raw["topology"]), tuple(steps), snaps, raw["report"], raw["secrets"])
+
+
+def _step_dict(s) -> dict:
+    return asdict(s) | {"kind": s.kind}
+
+
+def _encode(value: Any) -> Any:
+    if isinstance(value, bytes):
+        return {"$b64": base64.b64encode(value).decode()}
+    if isinstance(value, dict):
+        return {k: _encode(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_encode(v) for v in value]
+    return value
+
+
+def _decode(value: Any) -> Any:
+    if isinstance(value, dict):
+        if set(value) == {"$b64"}:
+            return base64.b64decode(value["$b64"])
+        return {k: _decode(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_decode(v) for v in value]
+    return value
