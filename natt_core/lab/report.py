@@ -27,8 +27,10 @@ def _peer_report(name: str, host, events, steps) -> dict:
     if reason is None:
         reason = next((e.reason for e in events if e.peer == name and e.kind == "PacketDropped"
                        and e.layer in DATA_LAYERS), None)
+    failed = p1 != "established" or p2 != "established"
     if reason is None:
-        dropped = next((s for s in steps if getattr(s, "dropped", None) and s.src_host == name), None)
+        dropped = next((s for s in steps if getattr(s, "dropped", None) and s.src_host == name
+                        and (failed or s.label in DATA_LABELS)), None)
         if dropped is not None:
             reason = f"{dropped.label or 'a packet'} from {name} was dropped by {dropped.dst_host or dropped.segment}: {dropped.dropped}"
     main = next((sa for sa in sas if sa.state is State.ESTABLISHED), sas[-1] if sas else None)

@@ -1,0 +1,73 @@
+"""`python -m natt_core scenarios | run NAME [--set KEY=VALUE ...] [--seed N] [--out DIR]`.
+
+Errors the user can fix (unknown scenario, key or value) print one line on stderr and exit 2.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+
+from .errors import NattError
+from .lab.export import export
+from .lab.ladder import ladder, summary
+from .lab.presets import PRESETS, preset
+from .lab.scenario import run
+from .lab.settings import apply_settings
+
+USAGE_ERROR = 2
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2, as for our own errors
+        raise _UsageError(message)
+
+
+class _UsageError(Exception):
+    pass
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="python -m natt_core", description="NAT-T Lab: IKEv1 + NAT-T lessons on a virtual network")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("scenarios", help="list the preset scenarios")
+    r = sub.add_parser("run", help="run a scenario and print its ladder")
+    r.add_argument("name")
+    r.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE")
+    r.add_argument("--seed", type=int)
+    r.add_argument("--out", metavar="DIR")
+    r.add_argument("--verbose", action="store_true", help="also print every MessageSent event")
+    return p
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split())
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        args = _parser().parse_args(argv)
+        if args.command == "scenarios":
+            for s in PRESETS.values():
+                print(f"{s.name:28} {s.title}: {_one_line(s.story)}")
+            return 0
+        scenario = apply_settings(preset(args.name), args.settings)
+        if args.seed is not None:
+            scenario = replace(scenario, seed=args.seed)
+        trace = run(scenario)
+        print(f"{scenario.name}: {scenario.title}")
+        print(_one_line(scenario.story))
+        print()
+        for line in ladder(trace, verbose=args.verbose):
+            print(line)
+        print()
+        for line in summary(trace):
+            print(line)
+        if args.out:
+            paths = export(trace, args.out)
+            print(f"wrote {len(paths)} files to {args.out}: {', '.join(p.name for p in paths)}")
+        return 0
+    except (_UsageError, NattError, ValueError) as e:
+        print(f"error: {_one_line(e)}", file=sys.stderr)
+        return USAGE_ERROR
