@@ -64,6 +64,12 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
 
     def _receive_ike(self, dgram: Datagram, message: bytes) -> None:
         header, body = decode_header(message)
+        if header.version != 0x10:
+            raise DecodeError("ISAKMP header", 17, f"version 0x{header.version:02x}: only IKEv1.0 (0x10) is spoken here")
+        if header.flags & ~Flag.ENCRYPTED:
+            raise DecodeError("ISAKMP header", 19, f"flags 0x{header.flags:02x}: commit/authentication-only are not supported")
+        if header.exchange == ExchangeType.MAIN_MODE and header.message_id:
+            raise DecodeError("ISAKMP header", 20, "Main Mode messages must have Message ID 0")
         sa = self._find_sa(dgram, header)
         if sa is None:
             return
