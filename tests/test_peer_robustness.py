@@ -205,10 +205,6 @@ def test_garbage_never_raises_and_every_drop_says_why(point, target, payload):
         assert out.events, "a datagram vanished without a PacketDropped or any other event"
 
 
-@pytest.mark.xfail(strict=True, raises=ValueError,
-                   reason="proposals.py read_phase1: int(t.get(Phase1Attr.GROUP)) turns a Group Description TLV longer "
-                          "than 4 bytes (Transform.get returns it as bytes) into a ValueError that escapes "
-                          "Peer.receive; an unauthenticated MM1 crashes the responder")
 def test_a_bad_group_attribute_in_mm1_is_refused_not_raised():
     """The same property with a well-formed MM1 whose Group Description is a 5-byte TLV (RFC 2408 §3.3
     lets any attribute be sent as a TLV)."""
@@ -224,9 +220,6 @@ def test_a_bad_group_attribute_in_mm1_is_refused_not_raised():
     assert "Phase1Established" not in kinds(out) and out.events
 
 
-@pytest.mark.xfail(strict=True, reason="peer.py _informational -> main_mode.py _on_plain_notify ignores every "
-                                       "unencrypted Informational payload except error Notifications (<16384) "
-                                       "without any event: the datagram vanishes from the trace")
 @pytest.mark.parametrize("kind", ["delete", "status-notify"])
 def test_an_unauthenticated_informational_that_is_ignored_is_reported(kind):
     pair = handshake()
@@ -240,8 +233,6 @@ def test_an_unauthenticated_informational_that_is_ignored_is_reported(kind):
     assert drops(out), out.events
 
 
-@pytest.mark.xfail(strict=True, reason="peer.py _main_mode: a message equal to sa.last_rejected returns without "
-                                       "any event, so a retransmitted MM5 under the wrong PSK is dropped silently")
 def test_a_message_rejected_twice_is_reported_twice():
     pair = handshake(psk="wrong")
     x = pair.delivered("MM5")
@@ -287,9 +278,6 @@ def impaired(pair: Pair, **hooks) -> ImpairedPair:
     return ImpairedPair(pair.client, pair.server, pair.rewrites, **hooks)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError,
-                   reason="quick_mode.py _on_qm3 keeps qe.last_answer = QM2: a duplicated QM3 is answered with QM2, "
-                          "which the initiator answers with QM3 again, forever (see test_states)")
 def test_one_duplicated_qm3_does_not_start_an_endless_exchange():
     once = {"QM3": 1}
 
@@ -313,7 +301,7 @@ CORRUPT_MM5_DEFECT = (
 
 
 @pytest.mark.parametrize("nat", [pytest.param(True, id="nat"), pytest.param(
-    False, id="direct", marks=pytest.mark.xfail(strict=True, reason=CORRUPT_MM5_DEFECT))])
+    False, id="direct")])
 def test_one_mm5_corrupted_in_transit_is_recovered_by_retransmission(nat):
     once = {"MM5": 1}
 

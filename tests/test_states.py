@@ -134,20 +134,7 @@ POINTS = {"server": ("MM1", "MM3", "MM5", "QM1", "QM3", "end"), "client": ("MM2"
 ANSWER = {"MM1": "MM2", "MM2": "MM3", "MM3": "MM4", "MM4": "MM5", "MM5": "MM6", "MM6": None,
           "QM1": "QM2", "QM2": "QM3", "QM3": None}
 
-SNAPSHOT_DEFECTS = {
-    ("client", "MM4", "MM2"): "main_mode.py _on_mm2 drops the MM3 bytes _send_ke returns, so "
-                              "sa.last_answer stays empty: a retransmitted MM2 (the responder never got MM3) "
-                              "is ignored with no answer and no event",
-    ("client", "MM6", "MM4"): "main_mode.py _on_mm4 never stores MM5 in sa.last_answer, so a "
-                              "retransmitted MM4 is ignored with no answer and no event (seen without NAT; "
-                              "behind a NAT the SA has floated and port 500 is rightly discarded)",
-    ("server", "end", "QM3"): "quick_mode.py _on_qm3 leaves qe.last_answer = QM2, so peer.py _quick_mode answers a "
-                              "duplicate QM3 with QM2; the initiator answers that duplicate QM2 with QM3 — an "
-                              "endless QM2/QM3 ping-pong once any QM3 or late QM2 is duplicated",
-    ("server", "QM1", "QM3"): "peer.py _quick_mode stores a new QuickExchange for any unknown Message ID before "
-                              "HASH(1) is checked, so a message that is then dropped leaves a QR_EXPECT_QM1 "
-                              "exchange behind (state grows with every forged Message ID)",
-}
+SNAPSHOT_DEFECTS: dict = {}   #: (role, point, label) -> known defect; empty since they were fixed
 
 
 @functools.lru_cache(maxsize=None)

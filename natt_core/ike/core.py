@@ -15,7 +15,7 @@ from ..wire.numbers import IPProto, Port
 from ..wire.udp_encap import KEEPALIVE, frame_ike
 from .events import GaveUp, KeepaliveSent, MessageSent, Retransmitted
 from .policy import PeerPolicy
-from .sa import ChildSa, IkeSa, Pending
+from .sa import Answer, ChildSa, IkeSa, Pending
 from .states import END_STATES, State
 
 
@@ -63,13 +63,21 @@ class PeerCore:
         return frame_ike(message) if sa.local.port == Port.NAT_T else message
 
     def _send_ike(self, sa: IkeSa, message: bytes, label: str, payload_names, *, encrypted=False,
-                  expect_answer: bool) -> bytes:
-        """Send one IKE message on the SA's current ports; arm retransmission if we await an answer."""
+                  expect_answer: bool | None, answering=None) -> bytes:
+        """Send one IKE message on the SA's current ports; arm retransmission if we await an answer.
+
+        `answering` (the SA or Quick Mode exchange whose message this answers) keeps the bytes, so
+        a retransmission of that message is answered again with exactly the same bytes.
+        `expect_answer=None` sends an aside (a notification) that leaves any retransmission armed."""
         wire = self._wire_payload(sa, message)
+        if answering is not None:
+            answering.last_answer = Answer(label, wire)
         self._send(sa.remote, sa.local.port, IPProto.UDP, wire, label)
         self._note_sent(sa)
         self._emit(MessageSent, label=label, payloads=tuple(payload_names), dst=str(sa.remote), encrypted=encrypted)
-        if expect_answer:
+        if expect_answer is None:
+            pass
+        elif expect_answer:
             sa.pending = Pending(label, wire, self.now + self.policy.retransmit_interval,
                                  interval=self.policy.retransmit_interval)
             self._arm(sa, sa.pending.deadline, "retransmit")
@@ -77,11 +85,11 @@ class PeerCore:
             sa.pending = None
         return wire
 
-    def _resend(self, sa: IkeSa, wire: bytes, label: str) -> None:
+    def _resend(self, sa: IkeSa, answer: Answer) -> None:
         """Answer a retransmitted message with the same bytes we answered it with before."""
-        self._send(sa.remote, sa.local.port, IPProto.UDP, wire, label)
+        self._send(sa.remote, sa.local.port, IPProto.UDP, answer.wire, answer.label)
         self._note_sent(sa)
-        self._emit(MessageSent, label=label, payloads=("(same bytes as before)",), dst=str(sa.remote),
+        self._emit(MessageSent, label=answer.label, payloads=("(same bytes as before)",), dst=str(sa.remote),
                    retransmission=1)
 
     def _note_sent(self, sa: IkeSa) -> None:
@@ -138,7 +146,7 @@ class PeerCore:
             self._emit(GaveUp, label=p.label, attempts=p.attempt + 1)
             told = f"; the peer said {sa.peer_notify}" if sa.peer_notify else ""
             self._fail(sa, f"no answer to {p.label} after {p.attempt + 1} tries{told}")
-            self._on_gave_up(sa)
+            self._on_gave_up(sa, p.label)
             return
         p.attempt += 1
         p.interval = min(p.interval * 2, self.policy.retransmit_max_interval)
@@ -148,7 +156,7 @@ class PeerCore:
         self._emit(Retransmitted, label=p.label, attempt=p.attempt)
         self._arm(sa, p.deadline, "retransmit")
 
-    def _on_gave_up(self, sa: IkeSa) -> None:
+    def _on_gave_up(self, sa: IkeSa, label: str) -> None:
         """Hook for subclasses (e.g. to report an authentication failure told by the peer)."""
 
     def _keepalive(self, sa: IkeSa) -> None:

@@ -14,8 +14,8 @@ from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
 from ..errors import DecodeError, IntegrityError
 from ..wire.isakmp import ID, KE, SA, Hash, Header, NatD, Nonce, Notification, VendorID, encode_message
 from ..wire.numbers import ExchangeType, IdType, NotifyType, Port
-from .events import (AuthenticationFailed, Floated, NatDetected, PeerRefused, Phase1Established, Refused,
-                     VendorIdsSeen)
+from .events import (AuthenticationFailed, Floated, NatDetected, PacketDropped, PeerRefused, Phase1Established,
+                     Refused, VendorIdsSeen)
 from .nat_t import best_common, version_of_vid, vid_name
 from .proposals import choose_phase1, phase1_answer, phase1_offer, read_phase1
 from .sa import IkeSa
@@ -24,6 +24,12 @@ from .states import Msg, State, advance
 
 ZERO_COOKIE = bytes(8)
 NONCE_LEN = 32
+#: what a responder says when MM5 does not verify (RFC 2408 §3.14.1)
+AUTH_COMPLAINTS = ("AUTHENTICATION-FAILED", "INVALID-HASH-INFORMATION", "PAYLOAD-MALFORMED")
+
+
+def _notify_name(number: int) -> str:
+    return NotifyType(number).name.replace("_", "-") if number in NotifyType._value2member_map_ else str(number)
 
 
 def payload_names(payloads) -> tuple[str, ...]:
@@ -91,7 +97,8 @@ class MainModeMixin:
         payloads = [id_payload, Hash(digest)]
         sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
         sa.iv = sealed.last_block
-        self._send_ike(sa, sealed.message, "MM5", payload_names(payloads), encrypted=True, expect_answer=True)
+        self._send_ike(sa, sealed.message, "MM5", payload_names(payloads), encrypted=True, expect_answer=True,
+                       answering=sa)
 
     def _on_mm6(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> None:
         try:
@@ -106,6 +113,7 @@ class MainModeMixin:
             raise IntegrityError("HASH_R mismatch")
         sa.id_received = id_body
         sa.iv = sa.last_phase1_block = opened.last_block
+        sa.last_answer = None   # MM6 ends Main Mode: a duplicate MM6 has nothing to be answered with
         self._established(sa)
 
     # ------------------------------------------------------------------ responder
@@ -126,13 +134,13 @@ class MainModeMixin:
         proposal, transform, sa.choice = picked
         payloads = [phase1_answer(proposal, transform)] + ([VendorID(sa.nat_t.vid)] if sa.nat_t else [])
         message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.MAIN_MODE), payloads)
-        sa.last_answer = self._send_ike(sa, message, "MM2", payload_names(payloads), expect_answer=True)
+        self._send_ike(sa, message, "MM2", payload_names(payloads), expect_answer=True, answering=sa)
 
     def _on_mm3(self, sa: IkeSa, dgram: Datagram, header: Header, chain) -> None:
         self._take_ke(sa, chain, "MM3")
         self._check_natd(sa, chain, dgram)
         sa.iv = phase1_iv(sa.choice.hash, sa.gy, sa.gx, CIPHERS[sa.choice.cipher].block)
-        sa.last_answer = self._send_ke(sa, "MM4", to=dgram.src)
+        self._send_ke(sa, "MM4", to=dgram.src)
 
     def _on_mm5(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> None:
         try:
@@ -160,8 +168,8 @@ class MainModeMixin:
         payloads = [id_payload, Hash(digest)]
         sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
         sa.iv = sa.last_phase1_block = sealed.last_block
-        sa.last_answer = self._send_ike(sa, sealed.message, "MM6", payload_names(payloads), encrypted=True,
-                                        expect_answer=False)
+        self._send_ike(sa, sealed.message, "MM6", payload_names(payloads), encrypted=True, expect_answer=False,
+                       answering=sa)
         self._established(sa)
 
     # ------------------------------------------------------------------ shared steps
@@ -189,7 +197,7 @@ class MainModeMixin:
             payloads += [NatD(natd_hash(sa.choice.hash, sa.icookie, sa.rcookie, to.ip, to.port), draft),
                          NatD(natd_hash(sa.choice.hash, sa.icookie, sa.rcookie, self.address, sa.local.port), draft)]
         message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.MAIN_MODE), payloads)
-        return self._send_ike(sa, message, label, payload_names(payloads), expect_answer=True)
+        return self._send_ike(sa, message, label, payload_names(payloads), expect_answer=True, answering=sa)
 
     def _take_ke(self, sa: IkeSa, chain, label: str) -> None:
         group = MODP[sa.choice.group]
@@ -258,22 +266,29 @@ class MainModeMixin:
         payloads = [Notification(kind, protocol_id=1, spi=sa.icookie + sa.rcookie)]
         message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.INFORMATIONAL), payloads)
         self._send_ike(sa, message, f"INFO {kind.name.replace('_', '-')}", payload_names(payloads),
-                       expect_answer=False)
+                       expect_answer=None)
 
     def _on_plain_notify(self, sa: IkeSa, chain) -> None:
+        """An unencrypted Informational: anyone who saw the cookies could have sent it, so it is
+        believed only where nothing better can be known (NO-PROPOSAL-CHOSEN before any key exists);
+        an authentication complaint is kept and reported if our retransmissions give up."""
         for n in chain.payloads:
-            if isinstance(n, Notification) and n.notify_type < 16384:
-                name = NotifyType(n.notify_type).name.replace("_", "-") if n.notify_type in NotifyType._value2member_map_ else str(n.notify_type)
-                sa.peer_notify = name
-                self._emit(PeerRefused, reason=f"{name} (unauthenticated notification)")
-                if sa.state is State.I_EXPECT_MM2 and n.notify_type == NotifyType.NO_PROPOSAL_CHOSEN:
-                    self._fail(sa, "the responder chose none of our phase-1 proposals (NO-PROPOSAL-CHOSEN)")
-                elif sa.state is State.I_EXPECT_MM6 and n.notify_type in (NotifyType.AUTHENTICATION_FAILED,
-                                                                          NotifyType.INVALID_HASH_INFORMATION,
-                                                                          NotifyType.PAYLOAD_MALFORMED):
-                    reason = f"the responder reports {name}: the pre-shared keys probably differ"
-                    self._emit(AuthenticationFailed, reason=reason)
-                    self._fail(sa, f"authentication failed: {reason}")
+            if not isinstance(n, Notification) or n.notify_type >= 16384:
+                what = f"notification {_notify_name(n.notify_type)}" if isinstance(n, Notification) else type(n).__name__
+                self._emit(PacketDropped, reason=f"unauthenticated {what} ignored: it is not encrypted under "
+                                                 f"the ISAKMP SA, so anyone who saw the cookies could have sent it")
+                continue
+            name = _notify_name(n.notify_type)
+            sa.peer_notify = name
+            self._emit(PeerRefused, reason=f"{name} (unauthenticated notification)")
+            if sa.state is State.I_EXPECT_MM2 and n.notify_type == NotifyType.NO_PROPOSAL_CHOSEN:
+                self._fail(sa, "the responder chose none of our phase-1 proposals (NO-PROPOSAL-CHOSEN)")
+
+    def _on_gave_up(self, sa: IkeSa, label: str) -> None:
+        if label == "MM5" and sa.peer_notify in AUTH_COMPLAINTS:
+            reason = f"the responder answered MM5 with {sa.peer_notify}: the pre-shared keys probably differ"
+            self._emit(AuthenticationFailed, reason=reason)
+            sa.reason = f"authentication failed: {reason}"
 
     def _established(self, sa: IkeSa) -> None:
         sa.reason = None

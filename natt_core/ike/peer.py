@@ -122,9 +122,10 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
     def _main_mode(self, sa: IkeSa, dgram, header, body, message: bytes, encrypted: bool) -> None:
         if message == sa.last_received:
             if sa.last_answer:
-                self._resend(sa, sa.last_answer, "again")
+                self._resend(sa, sa.last_answer)
             return
         if message == sa.last_rejected:
+            self._emit(PacketDropped, reason="the same bytes as a message rejected before (a retransmission of it)")
             return
         msg = classify_main_mode(sa.role == "responder", encrypted, header.next_payload)
         if msg is None:
@@ -153,13 +154,13 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         qe = sa.quick.get(header.message_id)
         if qe is not None and message == qe.last_received:
             if qe.last_answer:
-                self._resend(sa, qe.last_answer, "again")
+                self._resend(sa, qe.last_answer)
             return
-        if qe is None:
+        new = qe is None
+        if new:
             if sa.role != "responder":
                 raise ProtocolError(sa.state.value, "QM", f"unknown Quick Mode Message ID {header.message_id:08x}")
             qe = QuickExchange(header.message_id, State.QR_EXPECT_QM1, self._qm_iv(sa, header.message_id))
-            sa.quick[header.message_id] = qe
         msg = {State.QR_EXPECT_QM1: Msg.QM1, State.QI_EXPECT_QM2: Msg.QM2}.get(qe.state, Msg.QM3)
         nxt = advance(qe.state, msg)
         mark = len(self._out_events)
@@ -169,6 +170,8 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
             self._on_qm2(sa, qe, header, body)
         else:
             self._on_qm3(sa, qe, header, body)
+        if new:   # only once HASH(1) verified: forged Message IDs leave no state behind
+            sa.quick[header.message_id] = qe
         qe.last_received = message
         self._out_events.insert(mark, MessageReceived(self.now, self.name, msg.value, ("HASH", "…"), str(dgram.src)))
         if qe.state is not State.FAILED:

@@ -55,18 +55,22 @@ def phase1_offer(policy: PeerPolicy) -> SA:
     return SA((Proposal(1, ProtocolId.ISAKMP, b"", tuple(transforms)),))
 
 
+def _number(t: Transform, attr: int, default: int | None = None) -> int | None:
+    """An attribute as an integer, whether it came as TV or as a TLV of any length (RFC 2408 §3.3)."""
+    value = t.get(attr, default)
+    return int.from_bytes(value, "big") if isinstance(value, bytes) else value
+
+
 def read_phase1(t: Transform) -> Phase1Choice | None:
     """The choice a transform describes, or None if we do not implement it."""
-    bits = t.get(Phase1Attr.KEY_LENGTH, 0)
-    cipher = _lookup(_P1_CIPHER, (t.get(Phase1Attr.ENCRYPTION), bits if t.get(Phase1Attr.ENCRYPTION) == Phase1Cipher.AES_CBC else 0))
-    hash_name = _lookup(_HASH, t.get(Phase1Attr.HASH))
-    if t.transform_id != KEY_IKE or t.get(Phase1Attr.AUTH_METHOD) != AuthMethod.PRE_SHARED_KEY:
+    enc, bits, group = _number(t, Phase1Attr.ENCRYPTION), _number(t, Phase1Attr.KEY_LENGTH, 0), _number(t, Phase1Attr.GROUP)
+    cipher = _lookup(_P1_CIPHER, (enc, bits if enc == Phase1Cipher.AES_CBC else 0))
+    hash_name = _lookup(_HASH, _number(t, Phase1Attr.HASH))
+    if t.transform_id != KEY_IKE or _number(t, Phase1Attr.AUTH_METHOD) != AuthMethod.PRE_SHARED_KEY:
         return None
-    if cipher is None or hash_name is None or t.get(Phase1Attr.GROUP) is None:
+    if cipher is None or hash_name is None or group is None:
         return None
-    life = t.get(Phase1Attr.LIFE_DURATION, 28800)
-    return Phase1Choice(cipher, hash_name, int(t.get(Phase1Attr.GROUP)), (bits or 192) // 8,
-                        int(life) if isinstance(life, int) else int.from_bytes(life, "big"))
+    return Phase1Choice(cipher, hash_name, group, (bits or 192) // 8, _number(t, Phase1Attr.LIFE_DURATION, 28800))
 
 
 def choose_phase1(offer: SA, policy: PeerPolicy) -> tuple[Proposal, Transform, Phase1Choice] | None:
@@ -118,16 +122,16 @@ def phase2_offer(policy: PeerPolicy, spi: bytes, encapsulation: int) -> SA:
 
 
 def read_phase2(protocol_id: int, t: Transform) -> ChildChoice | None:
-    integrity = _lookup(_INTEGRITY, t.get(IpsecAttr.AUTH_ALGORITHM))
-    encap = t.get(IpsecAttr.ENCAPSULATION_MODE, EncapsulationMode.TUNNEL)
-    group = t.get(IpsecAttr.GROUP)
+    integrity = _lookup(_INTEGRITY, _number(t, IpsecAttr.AUTH_ALGORITHM))
+    encap = _number(t, IpsecAttr.ENCAPSULATION_MODE, EncapsulationMode.TUNNEL)
+    group = _number(t, IpsecAttr.GROUP)
     if integrity is None:
         return None
     if protocol_id == ProtocolId.AH:
         return ChildChoice("ah", None, integrity, encap, group) if _AH.get(integrity) == t.transform_id else None
     if protocol_id != ProtocolId.ESP:
         return None
-    bits = t.get(IpsecAttr.KEY_LENGTH, 0) if t.transform_id == EspTransform.ESP_AES else 0
+    bits = _number(t, IpsecAttr.KEY_LENGTH, 0) if t.transform_id == EspTransform.ESP_AES else 0
     cipher = _lookup(_ESP_CIPHER, (t.transform_id, bits))
     return ChildChoice("esp", cipher, integrity, encap, group) if cipher else None
 

@@ -99,7 +99,7 @@ class QuickModeMixin:
         qe.iv = opened.last_block
         digest = qm_hash3(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, qe.nr_b)
         message = self._seal_qm(sa, qe, digest, [])
-        qe.last_answer = self._send_ike(sa, message, "QM3", ("HASH",), encrypted=True, expect_answer=False)
+        self._send_ike(sa, message, "QM3", ("HASH",), encrypted=True, expect_answer=False, answering=qe)
         self._install_child(sa, qe)
 
     # ------------------------------------------------------------------ responder
@@ -143,7 +143,7 @@ class QuickModeMixin:
             reply += self._nat_oa(sa, dgram.src.ip, self.address)
         digest = qm_hash2(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, encode_payloads(reply))
         message = self._seal_qm(sa, qe, digest, reply)
-        qe.last_answer = self._send_ike(sa, message, "QM2", payload_names([Hash(digest)] + reply), encrypted=True,
+        self._send_ike(sa, message, "QM2", payload_names([Hash(digest)] + reply), encrypted=True, answering=qe,
                                         expect_answer=True)
 
     def _on_qm3(self, sa: IkeSa, qe: QuickExchange, header: Header, body: bytes) -> None:
@@ -152,6 +152,7 @@ class QuickModeMixin:
         if only(opened.chain, Hash, "QM3").data != expected:
             raise IntegrityError("HASH(3) does not verify")
         qe.iv = opened.last_block
+        qe.last_answer = None   # QM3 ends the exchange: a duplicate QM3 has nothing to be answered with
         sa.pending = None
         self._install_child(sa, qe)
 

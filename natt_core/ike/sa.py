@@ -26,6 +26,13 @@ class Phase1Choice:
     lifetime: int
 
 
+@dataclass(frozen=True)
+class Answer:
+    """What we sent in reply to a message, resent byte for byte when that message comes again."""
+    label: str
+    wire: bytes
+
+
 @dataclass
 class Pending:
     """The last message we sent and are waiting on an answer for (retransmission state)."""
@@ -55,7 +62,7 @@ class QuickExchange:
     nat_oa_i: tuple[str, str] | None = None   #: the initiator's NAT-OAi, NAT-OAr
     nat_oa_r: tuple[str, str] | None = None   #: the responder's NAT-OAi, NAT-OAr
     last_received: bytes = b""
-    last_answer: bytes = b""
+    last_answer: Answer | None = None
     child: "ChildSa | None" = None
 
 
@@ -88,7 +95,7 @@ class IkeSa:
     id_sent: bytes = b""              #: our ID payload body
     id_received: bytes = b""
     last_received: bytes = b""        #: bytes of the last message that moved the state
-    last_answer: bytes = b""          #: what we sent in reply to it (resent on duplicates)
+    last_answer: Answer | None = None  #: what we sent in reply to it (resent on duplicates)
     last_rejected: bytes = b""
     pending: Pending | None = None
     quick: dict[int, QuickExchange] = field(default_factory=dict)
