@@ -144,7 +144,8 @@ class PacketDropped(Event):
     layer: str = "IKE"
 
     def describe(self) -> str:
-        return f"{self.peer} drops a {self.layer} packet: {self.reason}"
+        article = "an" if self.layer[:1] in "AEIO" else "a"
+        return f"{self.peer} drops {article} {self.layer} packet: {self.reason}"
 
 
 @dataclass(frozen=True)

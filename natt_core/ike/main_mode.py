@@ -13,9 +13,10 @@ from ..crypto.natd import evaluate_natd, natd_hash
 from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
 from ..errors import DecodeError, IntegrityError
 from ..wire.isakmp import ID, KE, SA, Hash, Header, NatD, Nonce, Notification, VendorID, encode_message
-from ..wire.numbers import ExchangeType, IdType, NotifyType, Port
-from .events import (AuthenticationFailed, Floated, NatDetected, PacketDropped, PeerRefused, Phase1Established,
-                     Refused, VendorIdsSeen)
+from ..wire.numbers import ExchangeType, IdType, IPProto, NotifyType, Port
+from ..wire.udp_encap import frame_ike
+from .events import (AuthenticationFailed, Floated, MessageSent, NatDetected, PacketDropped, PeerRefused,
+                     Phase1Established, Refused, VendorIdsSeen)
 from .nat_t import best_common, version_of_vid, vid_name
 from .proposals import choose_phase1, phase1_answer, phase1_offer, read_phase1
 from .sa import IkeSa
@@ -147,13 +148,13 @@ class MainModeMixin:
             opened = unseal(sa, header, body, sa.iv)
             id_payload, digest = only(opened.chain, ID, "MM5"), only(opened.chain, Hash, "MM5")
         except DecodeError as exc:
-            self._auth_failed(sa, "MM5 does not decrypt to a valid message under our keys — the pre-shared "
-                                  f"keys differ (or the message was altered): {exc.reason}")
-            raise IntegrityError("MM5 undecryptable") from None
+            self._auth_failed(sa, "MM5 does not decrypt to a valid message under our keys: the pre-shared "
+                                  "keys differ (or the message was altered in transit)", dgram)
+            raise IntegrityError(f"MM5 does not decrypt to a valid message ({exc.reason})") from None
         id_body = raw_body(opened.chain, id_payload)
         expected = hash_i(sa.choice.hash, sa.keys.skeyid, sa.gy, sa.gx, sa.icookie, sa.rcookie, sa.sai_b, id_body)
         if digest.data != expected:
-            self._auth_failed(sa, "HASH_I does not verify: the initiator used another pre-shared key")
+            self._auth_failed(sa, "HASH_I does not verify: the initiator used another pre-shared key", dgram)
             raise IntegrityError("HASH_I mismatch")
         sa.id_received = id_body
         sa.iv = opened.last_block
@@ -255,18 +256,27 @@ class MainModeMixin:
             return ID(IdType.FQDN, proto, port, self.policy.identity.encode())
         return ID(IdType.IPV4_ADDR, proto, port, Endpoint(self.address).packed_ip)
 
-    def _auth_failed(self, sa: IkeSa, reason: str) -> None:
+    def _auth_failed(self, sa: IkeSa, reason: str, dgram: Datagram | None = None) -> None:
         sa.reason = f"authentication failed: {reason}"
         self._emit(AuthenticationFailed, reason=reason)
         if sa.role == "responder":
-            self._notify_plain(sa, NotifyType.AUTHENTICATION_FAILED)
+            self._notify_plain(sa, NotifyType.AUTHENTICATION_FAILED, reply_to=dgram)
 
-    def _notify_plain(self, sa: IkeSa, kind: NotifyType) -> None:
-        """An unencrypted Informational with one Notification (before phase-1 keys are trusted)."""
+    def _notify_plain(self, sa: IkeSa, kind: NotifyType, reply_to: Datagram | None = None) -> None:
+        """An unencrypted Informational with one Notification (before phase-1 keys are trusted).
+
+        With `reply_to` it goes back where that message came from, on the port it arrived on: a
+        rejected MM5 on 4500 is answered on 4500, where the floated initiator listens, without
+        moving the SA's own ports (the message did not authenticate)."""
         payloads = [Notification(kind, protocol_id=1, spi=sa.icookie + sa.rcookie)]
         message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.INFORMATIONAL), payloads)
-        self._send_ike(sa, message, f"INFO {kind.name.replace('_', '-')}", payload_names(payloads),
-                       expect_answer=None)
+        label = f"INFO {kind.name.replace('_', '-')}"
+        if reply_to is None:
+            self._send_ike(sa, message, label, payload_names(payloads), expect_answer=None)
+            return
+        port = reply_to.dst.port
+        self._send(reply_to.src, port, IPProto.UDP, frame_ike(message) if port == Port.NAT_T else message, label)
+        self._emit(MessageSent, label=label, payloads=payload_names(payloads), dst=str(reply_to.src), encrypted=False)
 
     def _on_plain_notify(self, sa: IkeSa, chain) -> None:
         """An unencrypted Informational: anyone who saw the cookies could have sent it, so it is
