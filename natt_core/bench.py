@@ -84,4 +84,6 @@ def main(argv: list[str]) -> int:
         ok = sum(1 for k, p in trace.report["peers"].items() if k != "server" and p["phase2"] == "established")
         print(f"  multi-client {n:5d} clients: {elapsed:7.2f} s total, {elapsed / n * 1e3:7.2f} ms per client "
               f"({ok}/{n} connected)")
+    from .live.interop import bench_lines   # real UDP, a real NAT, strongSwan; skipped without root/charon
+    print("\n".join(bench_lines(Scenario("client-behind-nat", "bench", ""))))
     return 0

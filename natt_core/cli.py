@@ -1,4 +1,5 @@
-"""`python -m natt_core scenarios | run NAME [--set KEY=VALUE ...] [--seed N] [--out DIR]`.
+"""`python -m natt_core scenarios | run NAME [--set KEY=VALUE ...] [--seed N] [--out DIR]`
+`| config NAME --for strongswan [--peer server|client] [--set KEY=VALUE ...]`.
 
 Errors the user can fix (unknown scenario, key or value) print one line on stderr and exit 2.
 """
@@ -37,6 +38,17 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int)
     r.add_argument("--out", metavar="DIR")
     r.add_argument("--verbose", action="store_true", help="also print every MessageSent event")
+    c = sub.add_parser("config", help="print a strongSwan swanctl.conf for one peer of a scenario",
+                       description="Print a swanctl.conf with which strongSwan's charon stands in for the "
+                       "scenario's server (default), so the scenario's clients can dial a real one, or with "
+                       "--peer client for a client that dials the scenario's server. Addresses, proposals, "
+                       "PSK, mode and traffic selectors come from the scenario (after --set).")
+    c.add_argument("name")
+    c.add_argument("--for", dest="target", required=True, choices=["strongswan"], help="the IKE daemon")
+    c.add_argument("--peer", choices=["server", "client"], default="server",
+                   help="which peer of the scenario strongSwan plays (default: server)")
+    c.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="vary the scenario first, as for run")
     return p
 
 
@@ -51,6 +63,10 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "scenarios":
             for s in PRESETS.values():
                 print(f"{s.name:28} {s.title}: {_one_line(s.story)}")
+            return 0
+        if args.command == "config":
+            from .lab.strongswan_config import swanctl_conf
+            print(swanctl_conf(apply_settings(preset(args.name), args.settings), args.peer), end="")
             return 0
         scenario = apply_settings(preset(args.name), args.settings)
         if args.seed is not None:

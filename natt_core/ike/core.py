@@ -144,7 +144,7 @@ class PeerCore:
         p = sa.pending
         if p.attempt + 1 >= self.policy.retransmit_tries:
             self._emit(GaveUp, label=p.label, attempts=p.attempt + 1)
-            told = f"; the peer said {sa.peer_notify}" if sa.peer_notify else ""
+            told = f"; the peer answered with {sa.peer_notify}" if sa.peer_notify else ""
             self._fail(sa, f"no answer to {p.label} after {p.attempt + 1} tries{told}")
             self._on_gave_up(sa, p.label)
             return

@@ -18,7 +18,7 @@ from ..wire.udp_encap import frame_ike
 from .events import (AuthenticationFailed, Floated, MessageSent, NatDetected, PacketDropped, PeerRefused,
                      Phase1Established, Refused, VendorIdsSeen)
 from .nat_t import best_common, version_of_vid, vid_name
-from .proposals import choose_phase1, phase1_answer, phase1_offer, read_phase1
+from .proposals import choose_phase1, phase1_answer, phase1_offer, read_phase1, same_transform
 from .sa import IkeSa
 from .seal import seal, unseal
 from .states import Msg, State, advance
@@ -26,7 +26,8 @@ from .states import Msg, State, advance
 ZERO_COOKIE = bytes(8)
 NONCE_LEN = 32
 #: what a responder says when MM5 does not verify (RFC 2408 §3.14.1)
-AUTH_COMPLAINTS = ("AUTHENTICATION-FAILED", "INVALID-HASH-INFORMATION", "PAYLOAD-MALFORMED")
+UNREADABLE = "an encrypted message that does not decrypt under our keys"
+AUTH_COMPLAINTS = ("AUTHENTICATION-FAILED", "INVALID-HASH-INFORMATION", "PAYLOAD-MALFORMED", UNREADABLE)
 
 
 def _notify_name(number: int) -> str:
@@ -72,8 +73,8 @@ class MainModeMixin:
         if len(answer.proposals) != 1 or len(answer.proposals[0].transforms) != 1:
             raise DecodeError("IKE", 0, "MM2 must carry exactly one proposal with one transform")
         chosen = answer.proposals[0].transforms[0]
-        offered = {t.attributes for t in phase1_offer(self.policy).proposals[0].transforms}
-        if chosen.attributes not in offered or read_phase1(chosen) is None:
+        offered = phase1_offer(self.policy).proposals[0].transforms
+        if not any(same_transform(chosen, t) for t in offered) or read_phase1(chosen) is None:
             raise IntegrityError("MM2 chose a transform we never offered")
         sa.choice = read_phase1(chosen)
         self._learn_nat_t(sa, chain, ours=self.policy.nat_t_versions)
@@ -293,6 +294,13 @@ class MainModeMixin:
             self._emit(PeerRefused, reason=f"{name} (unauthenticated notification)")
             if sa.state is State.I_EXPECT_MM2 and n.notify_type == NotifyType.NO_PROPOSAL_CHOSEN:
                 self._fail(sa, "the responder chose none of our phase-1 proposals (NO-PROPOSAL-CHOSEN)")
+
+    def _note_unreadable_answer(self, sa: IkeSa, header, encrypted: bool) -> None:
+        """An encrypted Informational answering our MM5 that our keys cannot open is how a responder
+        with another pre-shared key complains (its keys derive from its PSK, RFC 2409 §5): evidence,
+        not proof, kept for when the retransmissions give up."""
+        if sa.state is State.I_EXPECT_MM6 and encrypted and header.exchange == ExchangeType.INFORMATIONAL:
+            sa.peer_notify = sa.peer_notify or UNREADABLE
 
     def _on_gave_up(self, sa: IkeSa, label: str) -> None:
         if label == "MM5" and sa.peer_notify in AUTH_COMPLAINTS:

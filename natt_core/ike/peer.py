@@ -73,10 +73,11 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         sa = self._find_sa(dgram, header)
         if sa is None:
             return
+        encrypted = bool(header.flags & Flag.ENCRYPTED)
         if sa.floated and dgram.dst.port == Port.IKE:
+            self._note_unreadable_answer(sa, header, encrypted)
             self._emit(PacketDropped, reason="IKE on port 500 for an SA that floated to 4500 (RFC 3947 §4: discard)")
             return
-        encrypted = bool(header.flags & Flag.ENCRYPTED)
         try:
             if header.exchange == ExchangeType.MAIN_MODE:
                 self._main_mode(sa, dgram, header, body, message, encrypted)
@@ -89,6 +90,7 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         except ProtocolError as exc:
             self._emit(PacketDropped, reason=exc.reason)
         except (IntegrityError, DecodeError) as exc:
+            self._note_unreadable_answer(sa, header, encrypted)
             sa.last_rejected = message
             self._emit(PacketDropped, reason=str(exc), layer=getattr(exc, "layer", "IKE"))
 

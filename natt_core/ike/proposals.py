@@ -61,6 +61,16 @@ def _number(t: Transform, attr: int, default: int | None = None) -> int | None:
     return int.from_bytes(value, "big") if isinstance(value, bytes) else value
 
 
+def same_transform(a: Transform, b: Transform) -> bool:
+    """Whether two transforms say the same thing. Attribute order carries no meaning (RFC 2408
+    §3.5) and an integer may come as TV or as TLV, so a responder that re-encodes the transform it
+    accepted (as strongSwan does) is still answering with what we offered."""
+    def meaning(t: Transform) -> frozenset:
+        return frozenset((a.type, int.from_bytes(a.value, "big") if isinstance(a.value, bytes) else a.value)
+                         for a in t.attributes)
+    return a.transform_id == b.transform_id and meaning(a) == meaning(b)
+
+
 def read_phase1(t: Transform) -> Phase1Choice | None:
     """The choice a transform describes, or None if we do not implement it."""
     enc, bits, group = _number(t, Phase1Attr.ENCRYPTION), _number(t, Phase1Attr.KEY_LENGTH, 0), _number(t, Phase1Attr.GROUP)

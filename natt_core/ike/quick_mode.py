@@ -19,7 +19,7 @@ from ..wire.isakmp import ID, KE, SA, Hash, Header, NatOA, Nonce, encode_payload
 from ..wire.numbers import EncapsulationMode, ExchangeType, IdType, Port, ProtocolId
 from .events import Phase2Established, Refused
 from .main_mode import NONCE_LEN, only, payload_names
-from .proposals import choose_phase2, mode_name, phase2_answer, phase2_offer, read_phase2
+from .proposals import choose_phase2, mode_name, phase2_answer, phase2_offer, read_phase2, same_transform
 from .sa import ChildSa, IkeSa, QuickExchange
 from .seal import seal, unseal
 from .states import Msg, State, advance
@@ -86,8 +86,7 @@ class QuickModeMixin:
         if len(answer.proposals) != 1 or len(answer.proposals[0].transforms) != 1:
             raise DecodeError("IKE", 0, "QM2 must carry exactly one proposal with one transform")
         chosen = answer.proposals[0].transforms[0]
-        offered = {t.attributes for t in qe.proposal.proposals[0].transforms}
-        if chosen.attributes not in offered:
+        if not any(same_transform(chosen, t) for t in qe.proposal.proposals[0].transforms):
             raise IntegrityError("QM2 chose a transform we never offered")
         qe.chosen = read_phase2(answer.proposals[0].protocol_id, chosen)
         qe.spi_out = int.from_bytes(answer.proposals[0].spi, "big")

@@ -1,0 +1,153 @@
+"""A swanctl.conf that lets strongSwan stand in for one peer of a scenario (IKEv1, PSK, RFC 3947).
+
+`swanctl_conf(scenario, "server")` describes the scenario's server so that the scenario's
+client (our engine, or a real one) can talk to a real charon instead; `"client"` describes a
+client that initiates towards the scenario's server. Addresses are the lab's (scenario.py).
+
+What is translated, and from where:
+- phase 1: one IKE proposal per (DH group, cipher, hash) in the engine's offer order
+  (proposals.py), e.g. aes128-sha1-modp2048; Main Mode (`aggressive = no`), PSK auth.
+- phase 2: ESP (or AH) proposals cipher x integrity, with the PFS group if any; `mode`.
+- traffic selectors mirror what our engine proposes in Quick Mode (quick_mode.py): IDs with
+  protocol UDP and port 1701 (L2TP). In transport mode both sides are `dynamic[udp/1701]`; in
+  tunnel mode the client proposes (its inner address, the server address it dialled), the
+  server sends from its own inner address.
+- identities: an FQDN if the policy has one, else the peer's own IPv4 address (ID_IPV4_ADDR).
+Things swanctl.conf cannot say (NAT-T announcements, keepalive interval, the Windows rule) are
+written as comments, so a class sees what differs from the scenario.
+"""
+from __future__ import annotations
+
+import base64
+
+from ..errors import ConfigError
+from ..ike.policy import PeerPolicy
+from ..wire.numbers import Port
+from .scenario import CLIENT_BASE, SERVER_NAT_PUBLIC, SERVER_PRIVATE, SERVER_PUBLIC, Scenario
+
+PEERS = ("server", "client")
+IKE_CIPHER = {"aes-cbc-128": "aes128", "aes-cbc-192": "aes192", "aes-cbc-256": "aes256", "3des-cbc": "3des"}
+ESP_CIPHER = {"aes-cbc-128": "aes128", "aes-cbc-256": "aes256", "3des-cbc": "3des"}
+HASH = {"sha1": "sha1", "sha256": "sha256", "md5": "md5"}
+INTEGRITY = {"hmac-sha1-96": "sha1", "hmac-sha256-128": "sha256", "hmac-md5-96": "md5"}
+MODP = {2: "modp1024", 14: "modp2048"}   # RFC 2409 §6.2 group 2, RFC 3526 §3 group 14
+CLIENT_LAN = f"{CLIENT_BASE - 19}/24"      # 192.168.11.0/24
+L2TP = f"[udp/{int(Port.L2TP)}]"
+
+
+def ike_proposals(p: PeerPolicy) -> list[str]:
+    """Phase-1 proposals in the engine's own order: group, then cipher, then hash."""
+    return [f"{IKE_CIPHER[c]}-{HASH[h]}-{MODP[g]}" for g in p.dh_groups for c in p.ike_ciphers for h in p.ike_hashes]
+
+
+def child_proposals(p: PeerPolicy) -> list[str]:
+    pfs = f"-{MODP[p.pfs_group]}" if p.pfs_group else ""
+    if p.protocol == "ah":
+        return [f"{INTEGRITY[i]}{pfs}" for i in p.esp_integrity]
+    return [f"{ESP_CIPHER[c]}-{INTEGRITY[i]}{pfs}" for c in p.esp_ciphers for i in p.esp_integrity]
+
+
+def _secret(psk: str) -> str:
+    """A quoted string when that is unambiguous, else strongSwan's 0s (base64) form."""
+    if psk.isascii() and psk.isprintable() and not any(ch in psk for ch in '"\\'):
+        return f'"{psk}"'
+    return "0s" + base64.b64encode(psk.encode()).decode()
+
+
+def _identity(p: PeerPolicy, address: str) -> str:
+    return p.identity or address
+
+
+def _host(ip: str) -> str:
+    return f"{ip}/32{L2TP}"
+
+
+def _notes(s: Scenario, me: PeerPolicy, peer: str) -> list[str]:
+    notes = []
+    if me.nat_t != "rfc3947":
+        notes.append(f"this {peer} announces NAT-T '{me.nat_t}' in the scenario; charon always announces "
+                     "RFC 3947 and the drafts and cannot be told otherwise")
+    if me.nat_t_role != "full":
+        notes.append("the scenario's peer speaks NAT-T only as initiator; charon speaks it in both roles")
+    if me.assume_udp_rule is not None:
+        notes.append(f"AssumeUDPEncapsulationContextOnSendRule={me.assume_udp_rule} is a Windows setting "
+                     "with no strongSwan equivalent")
+    if me.keepalive_interval != 20.0:
+        notes.append(f"keepalive interval {me.keepalive_interval:g} s: set charon.keep_alive = "
+                     f"{me.keepalive_interval:g}s in strongswan.conf (RFC 3948 §4 default: 20 s)")
+    if me.protocol == "ah":
+        notes.append("AH cannot cross a NAT (its ICV covers the IP addresses): expect failure behind NAT")
+    if me.mode == "tunnel":
+        notes.append("tunnel mode: with kernel-libipsec the remote traffic selector must not contain the "
+                     "peer's IKE address, or IKE itself would be routed into the tunnel")
+    if s.clients > 1:
+        notes.append(f"the scenario has {s.clients} clients; one connection serves them all")
+    return notes
+
+
+def swanctl_conf(s: Scenario, peer: str = "server") -> str:
+    """The swanctl.conf text for the scenario's `peer` ("server" or "client")."""
+    if peer not in PEERS:
+        raise ConfigError(f"unknown peer {peer!r}; choose one of {', '.join(PEERS)}")
+    server_ip = SERVER_PRIVATE if s.server_behind_nat else SERVER_PUBLIC
+    server_target = SERVER_NAT_PUBLIC if s.server_behind_nat else SERVER_PUBLIC
+    client_ip = s.client_address(1)
+    if peer == "server":
+        me, other = s.server, s.client
+        local_addrs, remote_addrs = server_ip, "%any"
+        local_id, remote_id = _identity(me, server_ip), other.identity or "%any"
+        if me.tunnel:   # the client proposes IDcr = the address it dialled, IDci = its inner address
+            local_ts = _host(server_target)
+            remote_ts = _host(other.inner_address) if other.inner_address else f"{CLIENT_LAN}{L2TP}"
+        else:
+            local_ts = remote_ts = f"dynamic{L2TP}"
+    else:
+        me, other = s.client, s.server
+        local_addrs, remote_addrs = client_ip, server_target
+        local_id, remote_id = _identity(me, client_ip), _identity(other, server_ip)
+        if me.tunnel:   # the server sends from its inner address (or its own address)
+            local_ts = _host(me.inner_address or client_ip)
+            remote_ts = _host(other.inner_address or server_target)
+        else:
+            local_ts = remote_ts = f"dynamic{L2TP}"
+    name = s.name
+    proposals_key = "ah_proposals" if me.protocol == "ah" else "esp_proposals"
+    lines = [f"# {s.title} — the scenario's {peer}, for strongSwan (swanctl --load-all --file <this file>)",
+             f"# made by: python -m natt_core config {name} --for strongswan --peer {peer} [--set KEY=VALUE ...]"]
+    lines += [f"# note: {n}" for n in _notes(s, me, peer)]
+    lines += [
+        "connections {",
+        f"    {name} {{",
+        "        version = 1",
+        "        aggressive = no",
+        "        encap = no",
+        f"        local_addrs = {local_addrs}",
+        f"        remote_addrs = {remote_addrs}",
+        f"        proposals = {', '.join(ike_proposals(me))}",
+        f"        rekey_time = {me.ike_lifetime}s",
+        "        local {",
+        "            auth = psk",
+        f"            id = {local_id}",
+        "        }",
+        "        remote {",
+        "            auth = psk",
+        f"            id = {remote_id}",
+        "        }",
+        "        children {",
+        f"            {name} {{",
+        f"                mode = {me.mode}",
+        f"                {proposals_key} = {', '.join(child_proposals(me))}",
+        f"                local_ts = {local_ts}",
+        f"                remote_ts = {remote_ts}",
+        f"                rekey_time = {me.ipsec_lifetime}s",
+        "            }",
+        "        }",
+        "    }",
+        "}",
+        "secrets {",
+        f"    ike-{name} {{",
+        f"        secret = {_secret(me.psk)}",
+        "    }",
+        "}",
+    ]
+    return "\n".join(lines) + "\n"
