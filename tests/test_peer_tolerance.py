@@ -93,3 +93,16 @@ def test_without_any_answer_to_mm5_giving_up_does_not_claim_an_authentication_fa
     pair.advance(60)
     assert not pair.of("AuthenticationFailed", "client")
     assert pair.of("GaveUp", "client")
+
+
+def test_a_peer_that_refused_answers_nothing_more():
+    """After the Windows rule refuses at MM4, the responder's MM4 retransmissions must meet silence,
+    not the MM3 that answered MM2 (which would restart an MM3/MM4 ping-pong)."""
+    pair = impaired(make_pair(PeerPolicy(assume_udp_rule=0), client_nat=True, server_nat=True)).connect()
+    refused_at = pair.of("Refused", "client")[0].time
+    pair.advance(60)
+    assert [r.state for r in pair.client.isakmp_rows()] == ["FAILED"]
+    late = [d.label for t, d in pair.wire if t > refused_at]
+    assert late and set(late) == {"MM4"}, late     # only the responder's retransmissions
+    assert all("has ended" in e.reason for e in pair.of("PacketDropped", "client") if e.time > refused_at)
+    assert len(pair.wire) < 30

@@ -115,7 +115,6 @@ class MainModeMixin:
             raise IntegrityError("HASH_R mismatch")
         sa.id_received = id_body
         sa.iv = sa.last_phase1_block = opened.last_block
-        sa.last_answer = None   # MM6 ends Main Mode: a duplicate MM6 has nothing to be answered with
         self._established(sa)
 
     # ------------------------------------------------------------------ responder

@@ -27,7 +27,7 @@ from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
 from .policy import PeerPolicy
 from .quick_mode import QuickModeMixin
 from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
-from .states import INFORMATIONAL_STATES, Msg, State, advance, classify_main_mode
+from .states import END_STATES, INFORMATIONAL_STATES, Msg, State, advance, classify_main_mode
 
 
 class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, PeerCore):
@@ -122,6 +122,8 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
 
     # ------------------------------------------------------------------ exchanges
     def _main_mode(self, sa: IkeSa, dgram, header, body, message: bytes, encrypted: bool) -> None:
+        if sa.state in END_STATES:
+            raise ProtocolError(sa.state.value, "MM", f"this ISAKMP SA has ended ({sa.reason or sa.state.value})")
         if message == sa.last_received:
             if sa.last_answer:
                 self._resend(sa, sa.last_answer)
@@ -134,6 +136,19 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
             raise DecodeError("IKE", 28, f"Main Mode message starting with payload {header.next_payload}")
         nxt = advance(sa.state, msg)
         mark = len(self._out_events)
+        previous, sa.last_answer = sa.last_answer, None   # whatever answers this message replaces it
+        try:
+            self._main_mode_step(sa, dgram, header, body, msg, encrypted, mark)
+        except Exception:
+            sa.last_answer = previous      # rejected: a retransmission of the old message still gets its answer
+            raise
+        sa.last_received = message
+        if sa.state is not State.FAILED:
+            sa.state = nxt
+            if nxt is State.ESTABLISHED and sa.role == "initiator":
+                self._start_quick_mode(sa)
+
+    def _main_mode_step(self, sa: IkeSa, dgram, header, body, msg: Msg, encrypted: bool, mark: int) -> None:
         if encrypted:
             handler = self._on_mm5 if msg is Msg.MM5 else self._on_mm6
             handler(sa, dgram, header, body)
@@ -144,11 +159,6 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
             {Msg.MM1: self._on_mm1, Msg.MM2: self._on_mm2, Msg.MM3: self._on_mm3,
              Msg.MM4: self._on_mm4}[msg](sa, dgram, header, chain)
         self._out_events.insert(mark, MessageReceived(self.now, self.name, received[0], received[1], str(dgram.src)))
-        sa.last_received = message
-        if sa.state is not State.FAILED:
-            sa.state = nxt
-            if nxt is State.ESTABLISHED and sa.role == "initiator":
-                self._start_quick_mode(sa)
 
     def _quick_mode(self, sa: IkeSa, dgram, header, body, message: bytes) -> None:
         if sa.state is not State.ESTABLISHED:
