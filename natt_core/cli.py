@@ -6,6 +6,7 @@ Errors the user can fix (unknown scenario, key or value) print one line on stder
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from dataclasses import replace
 
@@ -56,6 +57,16 @@ def _one_line(text: str) -> str:
     return " ".join(str(text).split())
 
 
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null so the interpreter's final flush cannot fail on the closed pipe."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):  # not a real file (e.g. captured output): nothing to flush
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -72,6 +83,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.seed is not None:
             scenario = replace(scenario, seed=args.seed)
         trace = run(scenario)
+        paths = export(trace, args.out) if args.out else []  # written even if the reader stops early
         print(f"{scenario.name}: {scenario.title}")
         print(_one_line(scenario.story))
         print()
@@ -81,8 +93,11 @@ def main(argv: list[str] | None = None) -> int:
         for line in summary(trace):
             print(line)
         if args.out:
-            paths = export(trace, args.out)
             print(f"wrote {len(paths)} files to {args.out}: {', '.join(p.name for p in paths)}")
+        sys.stdout.flush()  # a reader that went away shows up here, not as a traceback at exit
+        return 0
+    except BrokenPipeError:  # `run NAME | head -3`: the reader has all it wanted
+        _silence_stdout()
         return 0
     except (_UsageError, NattError, ValueError) as e:
         print(f"error: {_one_line(e)}", file=sys.stderr)

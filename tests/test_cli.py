@@ -96,3 +96,18 @@ def test_tshark_reads_the_captures_and_decrypts_l2tp(written):
                                "-Y", "l2tp"], capture_output=True, text=True, timeout=30)
         assert l2tp.returncode == 0 and len(l2tp.stdout.splitlines()) > 0, l2tp.stderr
         assert "SCCRQ" in l2tp.stdout and "SCCRP" in l2tp.stdout
+
+
+def test_a_reader_that_stops_early_gets_no_traceback(tmp_path):
+    """`run ... | head -3`: the pipe closes under the ladder; no BrokenPipeError, files still written.
+
+    30 clients make a ladder far larger than a pipe's buffer, so the writer surely hits the closed pipe."""
+    proc = subprocess.Popen([sys.executable, "-m", "natt_core", "run", "multi-client", "--set", "clients=30",
+                             "--out", str(tmp_path)],
+                            cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = [proc.stdout.readline() for _ in range(3)]
+    proc.stdout.close()  # as `head -3` does
+    _, err = proc.communicate(timeout=60)
+    assert first[0].startswith(b"multi-client:")
+    assert proc.returncode == 0 and b"Traceback" not in err and b"BrokenPipe" not in err, err
+    assert (tmp_path / "report.json").exists() and (tmp_path / "internet.pcap").exists()

@@ -385,16 +385,32 @@ def test_icmp_has_no_ports_for_napt():
 
 
 # ----------------------------------------------------------------- "IPsec helpers" (RFC 3715 §2.3)
-def test_static_port_500_helper_lets_the_second_client_steal_the_mapping():
-    nat = make(helper="static-port-500", port_allocation="random")
-    assert nat.outbound(udp(A, 500, SERVER, 500), 0.0).mapping.outside == f"{PUBLIC}:500"
+def test_static_port_500_helper_refuses_a_second_client_until_the_first_state_idles_out():
+    nat = make(helper="static-port-500", port_allocation="random", udp_timeout=30.0)
+    tr_a = nat.outbound(udp(A, 500, SERVER, 500), 0.0)
+    assert decode_datagram(ok(tr_a)).src == Endpoint(PUBLIC, 500)  # source port 500 kept
+    assert tr_a.mapping.kind == "static-port-500" and tr_a.mapping.remote == f"{SERVER}:500"
     tr_b = nat.outbound(udp(B, 500, SERVER, 500), 0.1)
-    assert tr_b.mapping.outside == f"{PUBLIC}:500" and tr_b.mapping.inside == f"{B}:500"
-    assert [r.inside for r in nat.table(0.1)] == [f"{B}:500"]
-    # The server answers A's main mode message 1 -- and the NAT delivers it to B.
-    d = decode_datagram(ok(nat.inbound(udp(SERVER, 500, PUBLIC, 500, b"MM2 for A"), 0.2)))
-    assert d.dst == Endpoint(B, 500)
-    # Without the helper, each client keeps its own mapping and replies go to the right host.
+    assert tr_b.packet is None
+    assert "static-port-500 helper" in tr_b.drop_reason and f"held by {A}:500" in tr_b.drop_reason
+    assert "t=30.0s" in tr_b.drop_reason  # when A's state idles out
+    assert [r.inside for r in nat.table(0.1)] == [f"{A}:500"]
+    # The server's answer still reaches A, the owner of the state.
+    assert decode_datagram(ok(nat.inbound(udp(SERVER, 500, PUBLIC, 500, b"MM2 for A"), 0.2))).dst == Endpoint(A, 500)
+    # Another peer (or another remote port) is another state: B may use port 500 towards it.
+    other = "192.168.1.99"
+    assert decode_datagram(ok(nat.outbound(udp(B, 500, other, 500), 0.3))).src == Endpoint(PUBLIC, 500)
+    assert decode_datagram(ok(nat.inbound(udp(other, 500, PUBLIC, 500), 0.4))).dst == Endpoint(B, 500)
+    assert "no mapping" in nat.inbound(udp("192.168.1.98", 500, PUBLIC, 500), 0.4).drop_reason
+    # B keeps being refused while A's state lives (refreshed by A's outbound packets only) ...
+    ok(nat.outbound(udp(A, 500, SERVER, 500), 20.0))
+    assert nat.outbound(udp(B, 500, SERVER, 500), 49.9).packet is None
+    # ... and gets port 500 once it has idled out; A's late answer then finds no state.
+    assert decode_datagram(ok(nat.outbound(udp(B, 500, SERVER, 500), 50.1))).src == Endpoint(PUBLIC, 500)
+    assert decode_datagram(ok(nat.inbound(udp(SERVER, 500, PUBLIC, 500), 50.2))).dst == Endpoint(B, 500)
+    # Ports other than 500 are translated as usual.
+    assert decode_datagram(ok(nat.outbound(udp(A, 4500, SERVER, 4500), 51))).src.port != 4500
+    # Without the helper, each client gets its own public port and replies go to the right host.
     plain = make(port_allocation="random")
     pa = plain.outbound(udp(A, 500, SERVER, 500), 0).mapping.outside.split(":")[1]
     pb = plain.outbound(udp(B, 500, SERVER, 500), 0).mapping.outside.split(":")[1]
@@ -411,6 +427,11 @@ def test_esp_last_client_helper_sends_the_first_clients_esp_to_the_second():
     tr = nat.inbound(esp(SERVER, PUBLIC, 0xA1), 2.1)  # A's SPI, whatever: B gets it
     assert decode_datagram(ok(tr)).dst.ip == B
     assert (tr.mapping.kind, tr.mapping.inside, tr.mapping.remote) == ("esp-last-client", B, SERVER)
+    assert tr.note.startswith("esp-last-client helper") and B in tr.note  # why B, for the trace
+    # ESP-in-UDP (NAT-T) is ordinary UDP to the helper: each client keeps its own 4500 mapping.
+    pa = decode_datagram(ok(nat.outbound(udp(A, 4500, SERVER, 4500), 3.0))).src.port
+    pb = decode_datagram(ok(nat.outbound(udp(B, 4500, SERVER, 4500), 3.0))).src.port
+    assert pa != pb and decode_datagram(ok(nat.inbound(udp(SERVER, 4500, PUBLIC, pa, b"esp"), 3.1))).dst.ip == A
 
 
 # ----------------------------------------------------------------- configuration

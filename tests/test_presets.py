@@ -100,19 +100,50 @@ def test_multi_client_each_gets_its_own_port_and_sa(n):
     assert len(outside) == n == len(set(outside))
 
 
-def test_multi_client_helper_hands_the_first_clients_mm2_to_the_second():
+def test_multi_client_helper_breaks_the_second_client_and_says_why():
     t = trace_of("multi-client-helper")
-    first_cookie = next(e.text for e in t.events if e.peer == "client1" and e.event == "Phase1Established")
-    stray = [e for e in t.events if e.peer == "client2" and e.event == "PacketDropped" and "no ISAKMP SA" in e.text]
-    assert stray and stray[0].text.split("cookies ")[1].split(":")[0] in first_cookie
-    assert any(e.peer == "client1" and e.event == "Retransmitted" for e in t.events)
+    c1, c2, server = peers(t)["client1"], peers(t)["client2"], peers(t)["server"]
+    assert up(c1) and up(server) and server["isakmp_sas"] == 1
+    assert c2["phase1"] == "failed" and c2["phase2"] == "not-started"
+    # The reason names the exact device and rule, and is client2's own: its cookie, not client1's.
+    assert c2["reason"].startswith("no answer to MM1 after 10 tries")
+    assert "dropped on the way, the first by nat" in c2["reason"] and "static-port-500 helper" in c2["reason"]
+    assert "held by 192.168.11.20:500" in c2["reason"]
+    drops = [h for h in t.hops if h.dropped]
+    assert drops and all(h.src_host == "client2" and h.label == "MM1" for h in drops)
+    cookie2 = drops[0].packet[28:36].hex()  # IPv4 (20) + UDP (8), then the initiator cookie
+    assert f"initiator cookie {cookie2}" in c2["reason"]
+    assert cookie2 not in {sa["initiator_cookie"] for sa in t.secrets["ike_sas"]}  # only client1's SA exists
+    assert c1["reason"] is None
+    # NAT-T did not help: the refused packets are all port-500 MM1s; client1 itself floated.
+    assert c1["floated"] and all(h.packet[20:24] == bytes.fromhex("01f401f4") for h in drops)
 
 
-@pytest.mark.xfail(strict=True, reason="with the current NAT semantics both clients recover: they float to 4500, "
-                                       "which gets distinct ports, and client1's retransmission succeeds")
-def test_multi_client_helper_breaks_the_second_client():
-    t = trace_of("multi-client-helper")
-    assert not all(up(p) for p in peers(t).values())
+def test_multi_client_helper_with_more_clients_leaves_only_the_first_up():
+    ps = peers(trace_of("multi-client-helper", "clients=4"))
+    assert up(ps["client1"]) and ps["server"]["isakmp_sas"] == 1
+    assert all(ps[f"client{i}"]["phase1"] == "failed" and "static-port-500 helper" in ps[f"client{i}"]["reason"]
+               for i in (2, 3, 4))
+
+
+def test_esp_last_client_helper_is_escaped_by_nat_t():
+    """UDP-encapsulated ESP rides ordinary per-client UDP 4500 mappings: the helper never sees it."""
+    t = trace_of("multi-client-helper", "nat.helper=esp-last-client")
+    assert all(up(p) and p["reason"] is None for p in peers(t).values())
+    assert t.report["traffic"] == {"sent": 4, "delivered": 4}
+
+
+def test_esp_last_client_helper_breaks_the_first_clients_plain_esp():
+    t = trace_of("multi-client-helper", "nat.helper=esp-last-client", "client.nat_t=none", "server.nat_t=none",
+                 "mode=tunnel")
+    ps = peers(t)
+    assert all(up(p) for p in ps.values()) and t.report["traffic"] == {"sent": 4, "delivered": 3}
+    # client1's inbound SPI, from its own SA database (the trace's snapshot, not the reason text).
+    (row,) = t.table_at("client1", "ipsec", len(t.steps))
+    spi1 = row["spi_in"]
+    assert f"SPI 0x{spi1}" in ps["client1"]["reason"] and "delivered by nat to client2" in ps["client1"]["reason"]
+    assert "esp-last-client helper" in ps["client1"]["reason"]
+    assert ps["client2"]["reason"] is None  # client2 only refused a packet that was never its own
 
 
 def test_keepalive_slower_than_timeout_loses_the_hello():

@@ -16,6 +16,8 @@ def hop_line(h: Hop) -> str:
     text = f"{h.time:9.3f}s {where:14} {who:30} {h.label}"
     if h.changes:
         text += "  | " + h.device + " rewrote " + ", ".join(f"{c.name} {c.old}->{c.new}" for c in h.changes)
+    if h.note:
+        text += f"  ({h.note})"
     if h.dropped:
         text += f"  | DROPPED by {h.dst_host or h.segment}: {h.dropped}"
     return text

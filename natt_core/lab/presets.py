@@ -49,10 +49,10 @@ PRESETS: dict[str, Scenario] = {s.name: s for s in (
              "translated port, so every client connects and the server holds one SA per client.",
              clients=2),
     Scenario("multi-client-helper", "Several clients behind a NAT with an IPsec helper",
-             "The NAT keeps source port 500 for IKE (a common 'IPsec passthrough' helper). Two clients "
-             "cannot both own public port 500: the newest sender takes it over, so the server's MM2 for "
-             "the first client reaches the second, which drops it (unknown cookies). Because both float "
-             "to UDP 4500, which gets ordinary distinct ports, the first client's retransmission recovers.",
+             "The NAT keeps source port 500 for IKE (a common 'IPsec passthrough' helper), so its state "
+             "is just public:500 <-> server:500. client1 holds it; client2's MM1 from port 500 to the same "
+             "server is refused at the NAT until that state idles out (120 s), and client2 gives up. NAT-T "
+             "cannot help: the float to 4500 comes only at MM5, after MM1-MM4 crossed port 500.",
              clients=2, nat=NatSettings(helper="static-port-500")),
     Scenario("keepalive-vs-timeout", "Keepalives slower than the NAT timeout",
              "The NAT forgets idle UDP mappings after 30 s but the client sends keepalives only every "

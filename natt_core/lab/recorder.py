@@ -26,7 +26,8 @@ class Recorder:
         self._last: dict[tuple[str, str], tuple] = {}
         net.on_hop.append(self._hop)
         net.on_event.append(self._event)
-        net.on_nat_change.append(self._nat)
+        if snapshots:  # without snapshots nobody needs the table after every change (O(n) each)
+            net.on_nat_change.append(self._nat)
 
     def _hop(self, r: HopRecord) -> None:
         changes = tuple(Change(c.name, c.offset, c.old, c.new) for c in r.changes)
@@ -49,8 +50,7 @@ class Recorder:
                 self.snaps.append(Snapshot(len(self.steps) - 1, time, name, table, tuple(asdict(r) for r in rows)))
 
     def _nat(self, name: str, time: float, rows) -> None:
-        if self.snapshots:
-            self.snaps.append(Snapshot(len(self.steps) - 1, time, name, "nat", tuple(asdict(r) for r in rows)))
+        self.snaps.append(Snapshot(len(self.steps) - 1, time, name, "nat", tuple(asdict(r) for r in rows)))
 
     def finish(self, scenario) -> Trace:
         end = self.net.clock.now

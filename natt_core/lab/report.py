@@ -2,14 +2,26 @@
 
 The report's `reason` names the exact check that failed: the peer's own refusal or
 authentication failure, else the first data-plane check that rejected its traffic, else the
-device that dropped what it sent.
+device that dropped what it sent. When a peer gave up waiting for an answer, the reason also
+says which device dropped that exchange's packets; those are found by the ISAKMP initiator
+cookie the packets carry (RFC 2408 §3.1), so with many clients each gets its own story.
+
+Everything is indexed once per run (events per peer, drops per sender and per cookie), so the
+report costs the same per peer with 2 clients or 1000.
 """
 from __future__ import annotations
 
+from ..errors import DecodeError
 from ..ike.states import State
+from ..net.network import LOST
+from ..wire.ip import IPV4_HEADER_LEN, decode_ipv4_header, decode_udp
+from ..wire.numbers import IPProto, Port
+from ..wire.udp_encap import Kind, classify_4500
 
 DATA_LABELS = ("ESP", "ESP-in-UDP", "AH")
 DATA_LAYERS = ("ESP", "AH", "IPsec", "ESP trailer")
+ISAKMP_HEADER_LEN = 28
+GAVE_UP = "no answer to "  # how the engine's reason begins when its retransmissions ran out
 
 
 def _status(sas, established) -> str:
@@ -18,21 +30,128 @@ def _status(sas, established) -> str:
     return "established" if any(established(sa) for sa in sas) else "failed"
 
 
-def _peer_report(name: str, host, events, steps) -> dict:
+def _udp_payload(packet: bytes) -> tuple[int, int, bytes] | None:
+    ip, body = decode_ipv4_header(packet)
+    if ip.proto != IPProto.UDP:
+        return None
+    udp, payload = decode_udp(body, IPV4_HEADER_LEN)
+    return udp.sport, udp.dport, payload
+
+
+def ike_initiator_cookie(packet: bytes) -> bytes | None:
+    """The initiator cookie of an IKE packet on UDP 500 or (behind the non-ESP marker) 4500."""
+    try:
+        udp = _udp_payload(packet)
+        if udp is None:
+            return None
+        sport, dport, payload = udp
+        if Port.NAT_T in (sport, dport):
+            kind, payload = classify_4500(payload)
+            if kind is not Kind.IKE:
+                return None
+        elif Port.IKE not in (sport, dport):
+            return None
+    except DecodeError:
+        return None
+    return bytes(payload[:8]) if len(payload) >= ISAKMP_HEADER_LEN else None
+
+
+def ipsec_spi(packet: bytes) -> int | None:
+    """The SPI of an ESP (RFC 4303 §2.1), AH (RFC 4302 §2.4) or ESP-in-UDP (RFC 3948 §2.1) packet."""
+    try:
+        ip, body = decode_ipv4_header(packet)
+        if ip.proto == IPProto.UDP:
+            _, _, payload = _udp_payload(packet)
+            kind, body = classify_4500(payload)
+            if kind is not Kind.ESP:
+                return None
+        elif ip.proto == IPProto.AH:
+            body = body[4:]
+        elif ip.proto != IPProto.ESP:
+            return None
+    except DecodeError:
+        return None
+    return int.from_bytes(body[:4], "big") if len(body) >= 4 else None
+
+
+class _Index:
+    """The run's peer events and dropped hops, grouped once for every peer's report.
+
+    A data-plane refusal is charged to the peer that owns the packet's SPI: a NAT that hands
+    client1's ESP to client2 breaks client1, not client2, which only refuses what it cannot read.
+    """
+
+    def __init__(self, steps, hosts):
+        spi_owner = {spi: name for name, host in hosts.items() for spi in host.peer.children}
+        self.data_drop: dict[str, str] = {}           # peer -> first data-plane refusal it suffered
+        self.first_drop: dict[str, object] = {}       # sender -> first dropped hop
+        self.first_data_drop: dict[str, object] = {}  # sender -> first dropped ESP/AH hop
+        self.by_cookie: dict[bytes, list] = {}        # initiator cookie -> dropped IKE hops
+        delivered: dict[str, object] = {}             # host -> the last hop delivered to it
+        for s in steps:
+            if s.kind == "event":
+                if s.event == "PacketDropped" and s.fields.get("layer") in DATA_LAYERS:
+                    self._charge(s, delivered.get(s.peer), spi_owner)
+                continue
+            if not s.dropped:
+                if s.dst_host in hosts:
+                    delivered[s.dst_host] = s
+                continue
+            self.first_drop.setdefault(s.src_host, s)
+            if s.label in DATA_LABELS:
+                self.first_data_drop.setdefault(s.src_host, s)
+            cookie = ike_initiator_cookie(s.packet)
+            if cookie is not None:
+                self.by_cookie.setdefault(cookie, []).append(s)
+
+    def _charge(self, event, hop, spi_owner: dict[int, str]) -> None:
+        reason = event.fields.get("reason") or event.text
+        spi = ipsec_spi(hop.packet) if hop is not None else None
+        owner = spi_owner.get(spi)
+        if owner is None or owner == event.peer:
+            self.data_drop.setdefault(event.peer, reason)
+            return
+        self.data_drop.setdefault(owner, (
+            f"its {hop.label or 'IPsec'} packet for SPI 0x{spi:08x} from {hop.src_host} was delivered by "
+            f"{hop.device} to {event.peer}, which dropped it: {reason}"
+            + (f" ({hop.note})" if hop.note else "")))
+
+
+def _dropped_exchange(sa, index: _Index) -> str | None:
+    """'10 packets of this exchange (MM1; initiator cookie ...) were dropped on the way, the first by
+    nat: ...' -- every dropped packet carrying this SA's initiator cookie, in either direction."""
+    hops = index.by_cookie.get(sa.icookie)
+    if not hops:
+        return None
+    labels = sorted({h.label or "IKE" for h in hops})
+    count = f"{len(hops)} packet{'s' if len(hops) > 1 else ''}"
+    return (f"{count} of this exchange ({', '.join(labels)}; initiator cookie {sa.icookie.hex()}) "
+            f"{'were' if len(hops) > 1 else 'was'} dropped on the way, the first {_where(hops[0])}")
+
+
+def _where(hop) -> str:
+    """'by nat: <its reason>' for a device's refusal; 'on the way to nat: lost on ...' for the link."""
+    device = hop.dst_host or hop.segment
+    return f"{'on the way to' if hop.dropped.startswith(LOST) else 'by'} {device}: {hop.dropped}"
+
+
+def _peer_report(name: str, host, index: _Index) -> dict:
     peer = host.peer
     sas = list(peer.sas.values())
     p1 = _status(sas, lambda sa: sa.state is State.ESTABLISHED or (sa.state is State.DELETED and sa.keys))
     p2 = "not-started" if p1 != "established" else _status(sas, lambda sa: bool(sa.children))
-    reason = next((sa.reason for sa in sas if sa.reason), None)
+    failed_sa = next((sa for sa in sas if sa.reason), None)
+    reason = failed_sa.reason if failed_sa else None
+    if failed_sa is not None and failed_sa.state is State.FAILED and reason.startswith(GAVE_UP):
+        lost = _dropped_exchange(failed_sa, index)
+        reason = f"{reason}: {lost}" if lost else reason
     if reason is None:
-        reason = next((e.reason for e in events if e.peer == name and e.kind == "PacketDropped"
-                       and e.layer in DATA_LAYERS), None)
+        reason = index.data_drop.get(name)
     failed = p1 != "established" or p2 != "established"
     if reason is None:
-        dropped = next((s for s in steps if getattr(s, "dropped", None) and s.src_host == name
-                        and (failed or s.label in DATA_LABELS)), None)
+        dropped = index.first_drop.get(name) if failed else index.first_data_drop.get(name)
         if dropped is not None:
-            reason = f"{dropped.label or 'a packet'} from {name} was dropped by {dropped.dst_host or dropped.segment}: {dropped.dropped}"
+            reason = f"{dropped.label or 'a packet'} from {name} was dropped {_where(dropped)}"
     main = next((sa for sa in sas if sa.state is State.ESTABLISHED), sas[-1] if sas else None)
     natd = main.natd if main else None
     return {
@@ -58,8 +177,9 @@ def build_report(scenario, hosts, events, steps, net) -> dict:
                                              for r in rows]}
     sent = sum(1 for e in events if e.kind == "DataSent")
     delivered = sum(1 for e in events if e.kind == "DataReceived")
+    index = _Index(steps, hosts)
     return {"scenario": scenario.name,
-            "peers": {name: _peer_report(name, host, events, steps) for name, host in hosts.items()},
+            "peers": {name: _peer_report(name, host, index) for name, host in hosts.items()},
             "traffic": {"sent": sent, "delivered": delivered},
             "nats": nats}
 

@@ -8,8 +8,21 @@ with the RFC 1624 incremental update). It models what breaks IPsec:
   inbound ESP needs a guess: one fixed inside host, an SPI guess, or an "IPsec helper".
 * Mappings time out when idle (RFC 3715 §2.2 (j), RFC 4787 REQ-5/REQ-6), which is why NAT-T sends
   keepalives; filtering (RFC 4787 §5) decides who may answer through a mapping.
-* Helpers that keep source port 500 (RFC 3715 §2.3 (n)) or route ESP to the last client break the
-  second client behind the same NAT.
+* "IPsec helpers" seen in home and office routers break the second client behind the same NAT:
+
+  - 'static-port-500' never translates source port 500 (RFC 3715 §2.3 (n)), for IKE peers that
+    insist on it. A state is then (public:500, remote ip, remote port) and nothing else, so while
+    one inside host holds it, a second inside host's IKE from port 500 to the same peer is
+    *refused* -- dropped at the NAT with a reason -- until the first host's state idles out. This
+    is what such routers do (a static-port outbound rule allows one IKE negotiation per peer at
+    a time; later attempts fail until the earlier state expires, about a minute); the other
+    conceivable behaviour, handing the peer's replies to the newest host, would let both
+    clients recover by retransmission and teach nothing true. NAT-T does not escape it: the
+    float to 4500 happens only at MM5, after MM1-MM4 have crossed port 500.
+  - 'esp-last-client' sends all inbound ESP (IP protocol 50) from a peer to the inside host that
+    last spoke IKE or ESP to it, whatever the SPI: when a second client connects, the first
+    client's ESP goes to the second. UDP-encapsulated ESP (RFC 3948) travels in ordinary UDP
+    4500 mappings with a port per client, so NAT-T peers escape this helper once they float.
 
 TCP is translated like UDP (ports and a pseudo-header checksum) with its own idle timeout; there
 is no TCP state machine. Other protocols pass a plain router or a 1:1 NAT and are dropped by NAPT.
@@ -17,145 +30,23 @@ is no TCP state machine. Other protocols pass a plain router or a 1:1 NAT and ar
 from __future__ import annotations
 
 import heapq
-import ipaddress
-import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from ..addressing import Endpoint, check_ipv4, check_port
+from ..addressing import Endpoint, check_ipv4
 from ..errors import ConfigError, DecodeError
-from ..wire.ip import (IPV4_HEADER_LEN, OFF_DPORT, OFF_IP_CHECKSUM, OFF_IP_DST, OFF_IP_SRC,
-                       OFF_SPORT, OFF_TCP_CHECKSUM, OFF_UDP_CHECKSUM, decode_ipv4_header,
-                       decode_udp, incremental_update)
 from ..wire.numbers import IPProto, Port, label
+from .nat_config import BEHAVIOURS, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS, Forward, NatConfig
+from .rewrite import FieldChange, PacketFields, Rewriter, parse_packet
 
-KINDS = ("napt", "static", "none")
-PORT_ALLOCATIONS = ("preserve", "sequential", "random")
-BEHAVIOURS = ("endpoint-independent", "address-dependent", "address-and-port-dependent")
-IPSEC_MODES = ("drop", "address-only", "spi-track")
-HELPERS = ("none", "static-port-500", "esp-last-client")
 PROTO_NAMES = {IPProto.UDP: "udp", IPProto.TCP: "tcp", IPProto.ESP: "esp", IPProto.AH: "ah"}
 RECENT_LIMIT = 4096  # expired/stolen mappings remembered for drop reasons
-
-
-def _choice(what: str, value: object, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        raise ConfigError(f"NAT {what} {value!r} is not one of: {', '.join(choices)}")
-
-
-def _seconds(what: str, value: object) -> None:
-    if (not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value)
-            or value <= 0):
-        raise ConfigError(f"NAT {what} must be a positive number of seconds, got {value!r}")
 
 
 def fmt_time(t: float) -> str:
     """35.0 -> '35.0', 35.25 -> '35.25' (milliseconds at most)."""
     text = f"{t:.3f}".rstrip("0")
     return text + "0" if text.endswith(".") else text
-
-
-@dataclass(frozen=True)
-class Forward:
-    """A static port forward: outside traffic to public_port goes to `inside` (e.g. UDP 500/4500)."""
-    proto: int
-    public_port: int
-    inside: Endpoint
-
-    def __post_init__(self) -> None:
-        if self.proto not in (IPProto.UDP, IPProto.TCP):
-            raise ConfigError(f"forward protocol {self.proto!r} is not one of: 17 (UDP), 6 (TCP)")
-        if check_port(self.public_port) == 0 or not isinstance(self.inside, Endpoint) \
-                or self.inside.port == 0:
-            raise ConfigError("a forward needs a public port 1..65535 and an inside Endpoint with a port")
-
-
-@dataclass(frozen=True, kw_only=True)
-class NatConfig:
-    """How one NAT device behaves; RFC 4787 terms for mapping and filtering."""
-    public_ip: str
-    name: str = "nat"
-    kind: str = "napt"
-    static_map: tuple[tuple[str, str], ...] = ()
-    """kind 'static': (inside ip, public ip) pairs; empty = the first inside host gets public_ip."""
-    port_allocation: str = "random"
-    port_range: tuple[int, int] = (49152, 65535)
-    mapping: str = "endpoint-independent"
-    filtering: str = "address-and-port-dependent"
-    udp_timeout: float = 120.0
-    tcp_timeout: float = 7440.0
-    """RFC 5382 REQ-5: an established TCP mapping lasts at least 2 h 4 min."""
-    inbound_refresh: bool = False
-    """RFC 4787 REQ-6 only requires outbound packets to refresh a mapping."""
-    forwards: tuple[Forward, ...] = ()
-    esp: str = "address-only"
-    """IP protocol 50: 'drop' both ways; 'address-only' rewrites the source outbound and sends
-    inbound ESP to esp_host (else drops it); 'spi-track' binds an unseen inbound SPI to the inside
-    host that last sent ESP to that remote, then remembers it (wrong with two clients)."""
-    esp_host: str | None = None
-    """Inside address that receives inbound ESP/AH no mapping claims ("pass to one inside host")."""
-    ah: str = "address-only"
-    helper: str = "none"
-    """'static-port-500': UDP from inside port 500 always leaves from public port 500; the newest
-    sender takes over that one mapping, so replies meant for the previous owner reach the new one.
-    'esp-last-client': inbound ESP from a remote goes to the inside host that last sent IKE (UDP
-    with port 500) or ESP to it, whatever the SPI."""
-
-    def __post_init__(self) -> None:
-        if not isinstance(self.name, str) or not self.name:
-            raise ConfigError(f"NAT name must be a non-empty string, got {self.name!r}")
-        set_ = lambda k, v: object.__setattr__(self, k, v)  # noqa: E731 (frozen dataclass)
-        set_("public_ip", check_ipv4(self.public_ip))
-        for what, choices in (("kind", KINDS), ("port_allocation", PORT_ALLOCATIONS),
-                              ("mapping", BEHAVIOURS), ("filtering", BEHAVIOURS),
-                              ("esp", IPSEC_MODES), ("ah", IPSEC_MODES), ("helper", HELPERS)):
-            _choice(what, getattr(self, what), choices)
-        _seconds("udp_timeout", self.udp_timeout)
-        _seconds("tcp_timeout", self.tcp_timeout)
-        try:
-            lo, hi = self.port_range
-            pairs = tuple((check_ipv4(i), check_ipv4(p)) for i, p in self.static_map)
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"NAT port_range must be (low, high) and static_map a tuple of "
-                              f"(inside ip, public ip) pairs: {exc}") from None
-        if not (isinstance(lo, int) and isinstance(hi, int) and 1 <= lo <= hi <= 65535):
-            raise ConfigError(f"NAT port_range {self.port_range!r} must be (low, high), "
-                              "1 <= low <= high <= 65535")
-        set_("port_range", (lo, hi))
-        set_("static_map", pairs)
-        if not isinstance(self.inbound_refresh, bool):
-            raise ConfigError(f"NAT inbound_refresh must be True or False, got {self.inbound_refresh!r}")
-        if pairs and self.kind != "static":
-            raise ConfigError("static_map needs kind 'static'")
-        if len({i for i, _ in pairs}) != len(pairs) or len({p for _, p in pairs}) != len(pairs):
-            raise ConfigError("static_map must map each inside and each public address once")
-        set_("forwards", tuple(self.forwards))
-        if not all(isinstance(f, Forward) for f in self.forwards):
-            raise ConfigError("forwards must be Forward(proto, public_port, inside) entries")
-        if self.forwards and self.kind != "napt":
-            raise ConfigError("forwards need kind 'napt' (static and none pass every port)")
-        keys = [(f.proto, f.public_port) for f in self.forwards]
-        if len(set(keys)) != len(keys):
-            raise ConfigError(f"two forwards share a public port: {keys}")
-        if self.esp_host is not None:
-            set_("esp_host", check_ipv4(self.esp_host))
-        if self.helper == "static-port-500":
-            if self.kind != "napt":
-                raise ConfigError("helper 'static-port-500' needs kind 'napt'")
-            if (IPProto.UDP, Port.IKE) in keys:
-                raise ConfigError("helper 'static-port-500' conflicts with a forward of UDP 500")
-        if self.helper == "esp-last-client" and (self.kind != "napt" or self.esp == "drop"):
-            raise ConfigError("helper 'esp-last-client' needs kind 'napt' and esp other than 'drop'")
-
-
-@dataclass(frozen=True)
-class FieldChange:
-    """One rewritten header field; offset is absolute in the IPv4 packet, size in bytes."""
-    name: str
-    offset: int
-    old: str
-    new: str
-    size: int = 2
 
 
 @dataclass(frozen=True)
@@ -166,7 +57,7 @@ class MappingRow:
     outside: str
     remote: str | None  # remote the mapping is bound to (address-/port-dependent mapping, ESP)
     expires: float | None
-    kind: str           # "dynamic" | "forward" | "static" | "esp-spi" | "esp-last-client"
+    kind: str           # "dynamic" | "forward" | "static" | "esp-spi" | "esp-last-client" | "static-port-500"
     spi: int | None = None
     allowed: tuple[str, ...] = ()
     """Remotes the filter lets back in (empty with endpoint-independent filtering)."""
@@ -178,6 +69,8 @@ class Translation:
     changes: tuple[FieldChange, ...] = ()
     drop_reason: str | None = None
     mapping: MappingRow | None = None
+    note: str = ""
+    """Why the device chose this inside host when the packet itself could not say (helpers)."""
 
 
 @dataclass(eq=False)
@@ -214,99 +107,6 @@ class _Mapping:
             self._row = MappingRow(name, str(self.inside), str(self.outside), self.remote,
                                    self.expires, self.kind, self.spi, allowed)
         return self._row
-
-
-@dataclass(frozen=True)
-class _Packet:
-    proto: int
-    src: str
-    dst: str
-    sport: int = 0
-    dport: int = 0
-    spi: int | None = None
-
-    def describe(self) -> str:
-        name = label(IPProto, self.proto)
-        if self.proto in (IPProto.UDP, IPProto.TCP):
-            return f"{name} {self.src}:{self.sport} -> {self.dst}:{self.dport}"
-        spi = f" (SPI 0x{self.spi:08x})" if self.spi is not None else ""
-        return f"{name} {self.src} -> {self.dst}{spi}"
-
-
-def parse_packet(packet: bytes) -> _Packet:
-    """The fields a NAT looks at; raises DecodeError for anything malformed."""
-    ip, body = decode_ipv4_header(packet)
-    base = IPV4_HEADER_LEN
-    if ip.proto == IPProto.UDP:
-        udp, _ = decode_udp(body, base)
-        return _Packet(ip.proto, ip.src, ip.dst, udp.sport, udp.dport)
-    need = {IPProto.TCP: 20, IPProto.ESP: 8, IPProto.AH: 12}.get(ip.proto, 0)
-    if len(body) < need:
-        raise DecodeError(label(IPProto, ip.proto), base,
-                          f"truncated header: need {need} bytes, {len(body)} left")
-    if ip.proto == IPProto.TCP:
-        return _Packet(ip.proto, ip.src, ip.dst, int.from_bytes(body[0:2], "big"),
-                       int.from_bytes(body[2:4], "big"))
-    if ip.proto == IPProto.ESP:
-        return _Packet(ip.proto, ip.src, ip.dst, spi=int.from_bytes(body[0:4], "big"))
-    if ip.proto == IPProto.AH:
-        return _Packet(ip.proto, ip.src, ip.dst, spi=int.from_bytes(body[4:8], "big"))
-    return _Packet(ip.proto, ip.src, ip.dst)
-
-
-class _Rewriter:
-    """Edits a packet in place and keeps both checksums right (RFC 1624 eqn. 3)."""
-
-    def __init__(self, packet: bytes, proto: int):
-        self.buf = bytearray(packet)
-        self.proto = proto
-        self.changes: list[FieldChange] = []
-        self.ip_words: list[tuple[bytes, bytes]] = []   # covered by the IPv4 header checksum
-        self.l4_words: list[tuple[bytes, bytes]] = []   # covered by the UDP/TCP checksum
-
-    def _put(self, name: str, off: int, new: bytes, shown_old: str, shown_new: str) -> bytes | None:
-        old = bytes(self.buf[off:off + len(new)])
-        if old == new:
-            return None
-        self.buf[off:off + len(new)] = new
-        self.changes.append(FieldChange(name, off, shown_old, shown_new, len(new)))
-        return old
-
-    def address(self, which: str, ip: str) -> None:
-        off = OFF_IP_SRC if which == "source" else OFF_IP_DST
-        new = ipaddress.IPv4Address(ip).packed
-        shown = str(ipaddress.IPv4Address(bytes(self.buf[off:off + 4])))
-        old = self._put(f"IPv4 {which} address", off, new, shown, ip)
-        if old is not None:
-            self.ip_words.append((old, new))
-            self.l4_words.append((old, new))  # the pseudo-header carries both addresses
-
-    def port(self, which: str, port: int) -> None:
-        off = IPV4_HEADER_LEN + (OFF_SPORT if which == "source" else OFF_DPORT)
-        name = "UDP" if self.proto == IPProto.UDP else "TCP"
-        new = port.to_bytes(2, "big")
-        shown = str(int.from_bytes(self.buf[off:off + 2], "big"))
-        old = self._put(f"{name} {which} port", off, new, shown, str(port))
-        if old is not None:
-            self.l4_words.append((old, new))
-
-    def _fix(self, name: str, off: int, words: list[tuple[bytes, bytes]], udp: bool) -> None:
-        old_sum = int.from_bytes(self.buf[off:off + 2], "big")
-        if not words or (udp and old_sum == 0):
-            return  # RFC 768: a UDP checksum of 0 means "none" and stays 0
-        new_sum = incremental_update(old_sum, b"".join(o for o, _ in words),
-                                     b"".join(n for _, n in words))
-        if udp and new_sum == 0:
-            new_sum = 0xFFFF
-        self._put(name, off, new_sum.to_bytes(2, "big"), f"0x{old_sum:04x}", f"0x{new_sum:04x}")
-
-    def finish(self) -> tuple[bytes, tuple[FieldChange, ...]]:
-        self._fix("IPv4 header checksum", OFF_IP_CHECKSUM, self.ip_words, False)
-        if self.proto == IPProto.UDP:
-            self._fix("UDP checksum", IPV4_HEADER_LEN + OFF_UDP_CHECKSUM, self.l4_words, True)
-        elif self.proto == IPProto.TCP:
-            self._fix("TCP checksum", IPV4_HEADER_LEN + OFF_TCP_CHECKSUM, self.l4_words, False)
-        return bytes(self.buf), tuple(self.changes)
 
 
 class Nat:
@@ -452,7 +252,7 @@ class Nat:
 
     def _rewrite(self, packet: bytes, proto: int, which: str, ip: str,
                  port: int | None, m: _Mapping | None) -> Translation:
-        rw = _Rewriter(packet, proto)
+        rw = Rewriter(packet, proto)
         rw.address(which, ip)
         if port is not None:
             rw.port(which, port)
@@ -460,7 +260,7 @@ class Nat:
         return Translation(out, changes, None, m.row() if m else None)
 
     # ----------------------------------------------------------------- 1:1 static
-    def _static(self, packet: bytes, p: _Packet, outbound: bool) -> Translation:
+    def _static(self, packet: bytes, p: PacketFields, outbound: bool) -> Translation:
         if outbound:
             if not self._static_out and not self.config.static_map:
                 self.bind_static(p.src)
@@ -478,9 +278,11 @@ class Nat:
         f = self.config.filtering
         return None if f == BEHAVIOURS[0] else ip if f == BEHAVIOURS[1] else (ip, port)
 
-    def _napt_out(self, packet: bytes, p: _Packet, now: float) -> Translation:
+    def _napt_out(self, packet: bytes, p: PacketFields, now: float) -> Translation:
         cfg = self.config
         m = self._inside.get((p.proto, p.src, p.sport))  # a forward owns its inside endpoint
+        if (m is None or m.kind != "forward") and self._is_helper_500(p, p.sport):
+            return self._static_500_out(packet, p, now)
         if m is None or m.kind != "forward":
             remote = (() if cfg.mapping == BEHAVIOURS[0] else (p.dst,) if cfg.mapping == BEHAVIOURS[1]
                       else (p.dst, p.dport))
@@ -503,14 +305,42 @@ class Nat:
                 self._note_ipsec_client(p.dst, p.src, now)
         return self._rewrite(packet, p.proto, "source", cfg.public_ip, m.outside.port, m)
 
-    def _allocate(self, p: _Packet, now: float) -> int | None:
+    # ----------------------------------------------------------------- helper "static-port-500"
+    def _is_helper_500(self, p: PacketFields, port: int) -> bool:
+        return self.config.helper == "static-port-500" and p.proto == IPProto.UDP and port == Port.IKE
+
+    def _static_500_out(self, packet: bytes, p: PacketFields, now: float) -> Translation:
+        """UDP from inside port 500 leaves from public port 500, one state per remote endpoint.
+
+        The public side of such a state is (public ip, 500, remote ip, remote port) and nothing else
+        tells two inside hosts apart, so while one host holds it a second host's IKE to the same
+        peer is refused -- until the state idles out (see the module docstring).
+        """
+        cfg = self.config
+        key = (IPProto.UDP, p.src, Port.IKE, p.dst, p.dport)
+        m = self._inside.get(key)
+        if m is None:
+            out_key = (IPProto.UDP, Port.IKE, p.dst, p.dport)
+            owner = self._outside.get(out_key)
+            if owner is not None:
+                return Translation(None, (), (
+                    f"{p.describe()}: static-port-500 helper: this NAT never translates source port 500, "
+                    f"and {cfg.public_ip}:500 <-> {p.dst}:{p.dport} is held by {owner.inside} until its "
+                    f"state idles out (t={fmt_time(owner.expires)}s, {fmt_time(cfg.udp_timeout)} s after "
+                    f"its last packet), so a second inside host cannot reach that peer from port 500 "
+                    f"(RFC 3715 §2.3 (n))"), owner.row())
+            ike = int(Port.IKE)
+            m = self._add(_Mapping(0, IPProto.UDP, Endpoint(p.src, ike), Endpoint(cfg.public_ip, ike),
+                                   "static-port-500", remote=f"{p.dst}:{p.dport}", timeout=cfg.udp_timeout,
+                                   in_key=key, out_key=out_key), now)
+        else:
+            m.refresh(now)
+        return self._rewrite(packet, p.proto, "source", cfg.public_ip, int(Port.IKE), m)
+
+    # ----------------------------------------------------------------- port allocation
+    def _allocate(self, p: PacketFields, now: float) -> int | None:
         """A free public port for a new mapping, by the configured policy."""
         cfg = self.config
-        if cfg.helper == "static-port-500" and p.proto == IPProto.UDP and p.sport == Port.IKE:
-            owner = self._outside.get((p.proto, Port.IKE))
-            if owner is not None:  # the helper never rewrites port 500: the newest sender takes it
-                self._remove(owner, f"public port 500 taken over by {p.src}:500 at t={fmt_time(now)}s")
-            return int(Port.IKE)
         used = self._outside
         if cfg.port_allocation == "preserve" and (p.proto, p.sport) not in used:
             return p.sport
@@ -529,13 +359,18 @@ class Nat:
                 return port
         return None
 
-    def _napt_in(self, packet: bytes, p: _Packet, now: float) -> Translation:
+    def _napt_in(self, packet: bytes, p: PacketFields, now: float) -> Translation:
         cfg = self.config
-        m = self._outside.get((p.proto, p.dport)) if p.dst == cfg.public_ip else None
+        key = (p.proto, p.dport)
+        if self._is_helper_500(p, p.dport):
+            key = (p.proto, p.dport, p.src, p.sport)  # one state per remote endpoint
+        m = self._outside.get(key) if p.dst == cfg.public_ip else None
         if m is None:
-            recent = self._recent.get((p.proto, p.dport)) if p.dst == cfg.public_ip else None
+            recent = self._recent.get(key) if p.dst == cfg.public_ip else None
             why = f" ({recent})" if recent else ": nothing inside has sent from this public port"
             return Translation(None, (), f"no mapping for {p.describe()}{why}")
+        if m.kind == "static-port-500" and cfg.inbound_refresh:
+            m.refresh(now)
         if m.kind == "dynamic":
             key = self._filter_key(p.src, p.sport)
             if key is not None and key not in m.permits:
@@ -560,14 +395,14 @@ class Nat:
         self._add(_Mapping(0, IPProto.ESP, Endpoint(inside), Endpoint(self.config.public_ip),
                            "esp-last-client", remote=remote, in_key=key))
 
-    def _ipsec_out(self, packet: bytes, p: _Packet, now: float) -> Translation:
+    def _ipsec_out(self, packet: bytes, p: PacketFields, now: float) -> Translation:
         """Basic NAT: only the source address changes (ESP/AH have no ports and no pseudo-header)."""
         self._last_sender[(p.proto, p.dst)] = (p.src, now)
         if p.proto == IPProto.ESP:
             self._note_ipsec_client(p.dst, p.src, now)
         return self._rewrite(packet, p.proto, "source", self.config.public_ip, None, None)
 
-    def _ipsec_in(self, packet: bytes, p: _Packet, now: float, mode: str) -> Translation:
+    def _ipsec_in(self, packet: bytes, p: PacketFields, now: float, mode: str) -> Translation:
         cfg = self.config
         name = label(IPProto, p.proto)
         if p.dst != cfg.public_ip:
@@ -575,7 +410,9 @@ class Nat:
         if p.proto == IPProto.ESP and cfg.helper == "esp-last-client":
             m = self._inside.get((IPProto.ESP, "last", p.src))
             if m is not None:  # whatever the SPI says
-                return self._rewrite(packet, p.proto, "destination", m.inside.ip, None, m)
+                tr = self._rewrite(packet, p.proto, "destination", m.inside.ip, None, m)
+                return replace(tr, note=f"esp-last-client helper: all ESP from {p.src} goes to {m.inside.ip}, "
+                                        f"the inside host that last sent IKE or ESP to it, whatever the SPI")
         if mode == "spi-track":
             m = self._outside.get((p.proto, "spi", p.src, p.spi))
             if m is not None:
@@ -593,3 +430,7 @@ class Nat:
         why = (f" ({recent})" if recent else f": {name} has no ports to translate, the SPI is not "
                f"known and no inside host is set to receive {name}")
         return Translation(None, (), f"no mapping for {p.describe()}{why}")
+
+
+__all__ = ["BEHAVIOURS", "HELPERS", "IPSEC_MODES", "KINDS", "PORT_ALLOCATIONS", "FieldChange", "Forward",
+           "MappingRow", "Nat", "NatConfig", "Translation", "fmt_time", "parse_packet"]

@@ -28,6 +28,7 @@ from .nat import FieldChange, MappingRow, Nat, fmt_time
 
 MAX_HOPS = 16          # a packet crossing more devices than this is in a routing loop
 MAX_TIMER_SPINS = 1000  # on_timer calls at one instant before a host is declared stuck
+LOST = "lost on segment"  # how every drop reason for a link loss begins
 
 
 class Host(Protocol):
@@ -62,7 +63,7 @@ class HopRecord:
     sent: float = 0.0
     """When `device` put the packet on the segment."""
     note: str = ""
-    """Link effects: 'duplicate copy', 'held back ... (reordered)'."""
+    """Why a NAT helper chose the receiver, and link effects ('duplicate copy', 'held back ...')."""
     label: str = ""
     """What the sending host meant (Datagram.label: 'MM5', 'ESP-in-UDP', 'keepalive')."""
 
@@ -319,7 +320,7 @@ class Network:
             cb(rec)
 
     def _transmit(self, sender: _Port, packet: bytes, src_host: str, before: bytes | None,
-                  changes: tuple[FieldChange, ...], hops: int, label: str = "") -> None:
+                  changes: tuple[FieldChange, ...], hops: int, label: str = "", why: str = "") -> None:
         now = self.clock.now
         seg = self._segments[sender.info.segment]
         dst = str(ipaddress.IPv4Address(packet[16:20])) if len(packet) >= 20 else "?"
@@ -331,9 +332,10 @@ class Network:
         plan = seg.impairment.plan(self.rng)
         if not plan:
             self._record(now, now, sender, receiver, packet, before, changes,
-                         f"lost on segment {seg.name!r} ({seg.impairment.describe()})", src_host, label=label)
+                         f"{LOST} {seg.name!r} ({seg.impairment.describe()})", src_host, label=label)
             return
         for delay, note in plan:
+            note = "; ".join(n for n in (why, note) if n)
             self.clock.call_at(now + delay, lambda t, n=note: self._arrive(
                 t, now, sender, receiver, packet, before, changes, src_host, n, hops, label))
 
@@ -358,7 +360,7 @@ class Network:
         self._record(*args, tr.drop_reason, src_host, note, label)
         self._nat_changed(nat, t)
         if tr.packet is not None:
-            self._transmit(receiver.peer, tr.packet, src_host, packet, tr.changes, hops + 1, label)
+            self._transmit(receiver.peer, tr.packet, src_host, packet, tr.changes, hops + 1, label, tr.note)
 
     # ----------------------------------------------------------------- NAT tables on the clock
     def _nat_changed(self, nat: Nat, now: float) -> None:

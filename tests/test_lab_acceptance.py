@@ -1,0 +1,475 @@
+"""Acceptance of the lab: every preset through the CLI, its files read by independent tools.
+
+(a) Each preset and each `--set` variant the lab promises runs through `natt_core.cli.main`
+    (argument parsing, `--set`, `--out`) and its report.json, read back from disk, tells the
+    preset's story; report.json and secrets.json have exactly the promised shape.
+(b) client-behind-nat's captures, read by tshark with only the exported key files: no malformed
+    packet, correct IPv4/UDP checksums after the NAT's rewrites, ESP decrypted with a good ICV
+    and L2TP inside, MM5/MM6 decrypted, and the NAT-D hashes recomputed from the dissected fields
+    with `cryptography` (RFC 3947 §3.2), not with the engine.
+(c) Handshakes through the lab's impaired links (30 % loss, duplication, reordering; seeded).
+"""
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import shutil
+import subprocess
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from cryptography.hazmat.primitives import hashes
+from scapy.layers.inet import IP, UDP
+from scapy.utils import rdpcap
+
+from natt_core.cli import main as cli_main
+from natt_core.lab.presets import PRESETS, preset
+from natt_core.lab.scenario import run
+from natt_core.pcap import write_pcap
+
+needs_tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed "
+                                  "(apt-get install tshark); CI installs it")
+
+CLIENT, NAT_PUBLIC, SERVER = "192.168.11.20", "192.168.1.30", "192.168.1.10"
+_runs: dict = {}
+
+
+def cli_run(tmp_root: Path, name: str, *settings: str) -> tuple[dict, dict, Path, str]:
+    """`python -m natt_core run NAME --set ... --out DIR` in-process: (report, secrets, dir, stdout)."""
+    key = (name, settings)
+    if key not in _runs:
+        out = tmp_root / f"{name}-{len(_runs)}"
+        argv = ["run", name, *sum((["--set", s] for s in settings), []), "--out", str(out)]
+        text = io.StringIO()
+        with contextlib.redirect_stdout(text):
+            code = cli_main(argv)
+        assert code == 0, text.getvalue()[-500:]
+        _runs[key] = (json.loads((out / "report.json").read_text()),
+                      json.loads((out / "secrets.json").read_text()), out, text.getvalue())
+    return _runs[key]
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("acceptance")
+
+
+def up(p: dict) -> bool:
+    return p["phase1"] == "established" and p["phase2"] == "established"
+
+
+# ----------------------------------------------------------------- (a) the stories, from the CLI
+def story_no_nat(r, s, out, text):
+    assert all(up(p) and p["nat_t"] == "rfc3947" and not p["floated"] for p in r["peers"].values())
+    assert all(p["behind_nat"] == {"self": False, "peer": False} for p in r["peers"].values())
+    assert r["traffic"] == {"sent": 2, "delivered": 2}
+    packets = rdpcap(str(out / "internet.pcap"))  # scapy, not our decoder
+    assert any(p[IP].proto == 50 for p in packets)
+    assert not any(UDP in p and 4500 in (p[UDP].sport, p[UDP].dport) for p in packets)
+
+
+def story_legacy(r, s, out, text):
+    assert all(up(p) and p["nat_t"] is None and not p["floated"] for p in r["peers"].values())
+    assert r["traffic"]["delivered"] == 0 < r["traffic"]["sent"]
+    assert "inner UDP checksum" in r["peers"]["server"]["reason"]
+
+
+def story_ah(r, s, out, text):
+    assert r["traffic"]["delivered"] == 0 < r["traffic"]["sent"]
+    assert "AH ICV mismatch" in r["peers"]["server"]["reason"]
+
+
+def story_client_behind_nat(r, s, out, text, version="rfc3947"):
+    c, srv = r["peers"]["client"], r["peers"]["server"]
+    assert up(c) and up(srv) and c["nat_t"] == srv["nat_t"] == version
+    assert c["floated"] and srv["floated"]
+    assert c["behind_nat"] == {"self": True, "peer": False} and srv["behind_nat"] == {"self": False, "peer": True}
+    assert c["keepalives_sent"] >= 2 and srv["keepalives_sent"] == 0  # only the NATed side (RFC 3948 §4)
+    assert r["traffic"] == {"sent": 2, "delivered": 2}
+    assert {c["mode"] for c in s["child_sas"]} == {"udp-transport"}
+
+
+def _payload_types(isakmp: bytes) -> list[int]:
+    """Walk the generic payload headers of a plaintext ISAKMP message (RFC 2408 §3.1, §3.2)."""
+    types, nxt, at = [], isakmp[16], 28
+    while nxt and at + 4 <= len(isakmp):
+        types.append(nxt)
+        nxt, at = isakmp[at], at + int.from_bytes(isakmp[at + 2:at + 4], "big")
+    return types
+
+
+def story_draft02(r, s, out, text):
+    story_client_behind_nat(r, s, out, text, version="draft-02")
+    # MM3/MM4 carry NAT-D as payload type 130 (drafts 01-03), never 20; Quick Mode picks 61444.
+    on_500 = [bytes(p[UDP].payload) for p in rdpcap(str(out / "client-lan.pcap"))
+              if UDP in p and 500 in (p[UDP].sport, p[UDP].dport) and len(p[UDP].payload) > 28]
+    mm34 = [m for m in on_500 if 4 in _payload_types(m)]  # the messages with a KE payload
+    assert len(mm34) >= 2 and all(_payload_types(m).count(130) == 2 and 20 not in _payload_types(m) for m in mm34)
+    assert "(encapsulation 61444)" in text
+
+
+def story_server_behind_nat(ok):
+    def check(r, s, out, text):
+        c = r["peers"]["client"]
+        assert up(c) == ok and up(r["peers"]["server"]) == ok
+        if ok:
+            assert c["behind_nat"]["peer"] and c["floated"]
+        else:
+            assert "AssumeUDPEncapsulationContextOnSendRule is 0" in c["reason"]
+    return check
+
+
+def story_both_behind_nat(ok):
+    def check(r, s, out, text):
+        c = r["peers"]["client"]
+        assert up(c) == ok
+        if ok:
+            assert c["behind_nat"] == {"self": True, "peer": True} and r["traffic"]["delivered"] == 2
+        else:
+            assert "error 809" in c["reason"]
+    return check
+
+
+def story_multi_client(n):
+    def check(r, s, out, text):
+        clients = [k for k in r["peers"] if k != "server"]
+        assert clients == [f"client{i}" for i in range(1, n + 1)]
+        assert all(up(r["peers"][c]) for c in clients)
+        assert r["peers"]["server"]["isakmp_sas"] == r["peers"]["server"]["ipsec_sas"] == n
+        mappings = r["nats"]["nat"]["mappings"]
+        for port in (500, 4500):  # one translated port per client, per IKE/NAT-T flow
+            outside = [m["outside"] for m in mappings if m["proto"] == "udp" and m["inside"].endswith(f":{port}")]
+            assert len(outside) == len(set(outside)) == n
+            assert all(o.startswith(f"{NAT_PUBLIC}:") for o in outside)
+        assert r["traffic"] == {"sent": 2 * n, "delivered": 2 * n}
+    return check
+
+
+def story_multi_client_helper(r, s, out, text):
+    assert up(r["peers"]["client1"]) and r["peers"]["server"]["isakmp_sas"] == 1
+    c2 = r["peers"]["client2"]
+    assert c2["phase1"] == "failed" and "static-port-500 helper" in c2["reason"]
+    assert "held by 192.168.11.20:500" in c2["reason"]
+
+
+def story_keepalive(survives):
+    def check(r, s, out, text):
+        c, srv = r["peers"]["client"], r["peers"]["server"]
+        assert up(c) and up(srv)
+        if survives:  # 660 virtual seconds at one keepalive per 20 s
+            assert r["traffic"] == {"sent": 3, "delivered": 3} and srv["reason"] is None
+            assert c["keepalives_sent"] >= 30
+        else:
+            assert r["traffic"] == {"sent": 3, "delivered": 2} and "expired" in srv["reason"]
+    return check
+
+
+def story_dh(ok):
+    def check(r, s, out, text):
+        c = r["peers"]["client"]
+        if ok:
+            assert all(up(p) and p["dh_group"] == 2 for p in r["peers"].values())
+            assert [sa["dh_group"] for sa in s["ike_sas"]] == [2]
+        else:
+            assert c["phase1"] == "failed" and c["phase2"] == "not-started"
+            assert "NO-PROPOSAL-CHOSEN" in c["reason"] and s["ike_sas"] == []
+    return check
+
+
+def story_double_nat(r, s, out, text):
+    assert all(up(p) and p["floated"] for p in r["peers"].values())
+    assert set(r["nats"]) == {"nat", "cgnat"} and r["traffic"]["delivered"] == 2
+
+
+STORIES = [
+    ("no-nat", (), story_no_nat),
+    ("legacy-behind-nat", (), story_legacy),
+    ("ah-behind-nat", (), story_ah),
+    ("client-behind-nat", (), story_client_behind_nat),
+    ("client-behind-nat-draft02", (), story_draft02),
+    ("server-behind-nat", (), story_server_behind_nat(False)),
+    ("server-behind-nat", ("client.assume_udp_rule=1",), story_server_behind_nat(True)),
+    ("server-behind-nat", ("client.assume_udp_rule=2",), story_server_behind_nat(True)),
+    ("both-behind-nat", (), story_both_behind_nat(False)),
+    ("both-behind-nat", ("client.assume_udp_rule=1",), story_both_behind_nat(False)),
+    ("both-behind-nat", ("client.assume_udp_rule=2",), story_both_behind_nat(True)),
+    ("multi-client", (), story_multi_client(2)),
+    ("multi-client", ("clients=7",), story_multi_client(7)),
+    ("multi-client-helper", (), story_multi_client_helper),
+    ("keepalive-vs-timeout", (), story_keepalive(False)),
+    ("keepalive-vs-timeout", ("client.keepalive_interval=20",), story_keepalive(True)),
+    ("dh-group-mismatch", (), story_dh(True)),
+    ("dh-group-mismatch", ("client.dh_groups=14",), story_dh(False)),
+    ("double-nat", (), story_double_nat),
+]
+
+
+def test_every_preset_has_a_story_here():
+    assert {name for name, _, _ in STORIES} == set(PRESETS)
+
+
+@pytest.mark.parametrize("name,settings,story", STORIES,
+                         ids=[f"{n}{'[' + ','.join(s) + ']' if s else ''}" for n, s, _ in STORIES])
+def test_the_cli_run_tells_the_story(root, name, settings, story):
+    report, secrets, out, text = cli_run(root, name, *settings)
+    check_report_shape(report, name)
+    check_secrets_shape(secrets)
+    story(report, secrets, out, text)
+
+
+PEER_KEYS = {"role", "phase1", "phase2", "reason", "nat_t", "dh_group", "behind_nat", "floated", "keepalives_sent"}
+STATUS = {"established", "failed", "not-started"}
+
+
+def check_report_shape(r: dict, name: str) -> None:
+    assert r["scenario"] == name and {"scenario", "peers", "traffic", "nats"} <= set(r)
+    names = list(r["peers"])
+    assert names[-1] == "server" and (names[:-1] == ["client"] or names[:-1] == [f"client{i}" for i in
+                                                                                  range(1, len(names))])
+    for peer_name, p in r["peers"].items():
+        assert PEER_KEYS <= set(p)
+        assert p["role"] == ("responder" if peer_name == "server" else "initiator")
+        assert p["phase1"] in STATUS and p["phase2"] in STATUS
+        assert p["reason"] is None or (isinstance(p["reason"], str) and p["reason"])
+        assert p["nat_t"] in ("rfc3947", "draft-02", "draft-02n", "draft-03", None)
+        assert p["dh_group"] is None or isinstance(p["dh_group"], int)
+        assert set(p["behind_nat"]) == {"self", "peer"} and all(isinstance(v, bool) for v in p["behind_nat"].values())
+        assert isinstance(p["floated"], bool) and isinstance(p["keepalives_sent"], int)
+    assert set(r["traffic"]) == {"sent", "delivered"}
+    for nat in r["nats"].values():
+        for m in nat["mappings"]:
+            assert set(m) == {"proto", "inside", "outside"} and m["proto"] in ("udp", "tcp", "esp", "ah", "ip")
+
+
+def _hex(value: str, length: int | None = None) -> bool:
+    return isinstance(value, str) and (length is None or len(value) == length) and bytes.fromhex(value) is not None
+
+
+def check_secrets_shape(s: dict) -> None:
+    """natt-lab-secrets/1, exactly the fields promised, in the promised encodings."""
+    assert set(s) == {"format", "ike_sas", "child_sas"} and s["format"] == "natt-lab-secrets/1"
+    modulus_bytes = {1: 96, 2: 128, 5: 192, 14: 256}  # RFC 2409 §6.1/6.2, RFC 3526 §2/§3
+    key_bytes = {"3des-cbc": 24, "aes-cbc-128": 16, "aes-cbc-192": 24, "aes-cbc-256": 32}
+    for sa in s["ike_sas"]:
+        assert set(sa) == {"initiator_cookie", "responder_cookie", "psk", "dh_group", "dh_shared_secret", "hash",
+                           "cipher", "skeyid", "skeyid_d", "skeyid_a", "skeyid_e", "encryption_key", "quick_modes"}
+        assert _hex(sa["initiator_cookie"], 16) and _hex(sa["responder_cookie"], 16)
+        assert isinstance(sa["psk"], str) and sa["hash"] in ("md5", "sha1", "sha256")
+        assert _hex(sa["dh_shared_secret"], 2 * modulus_bytes[sa["dh_group"]])
+        assert _hex(sa["encryption_key"], 2 * key_bytes[sa["cipher"]])
+        assert all(_hex(sa[k]) for k in ("skeyid", "skeyid_d", "skeyid_a", "skeyid_e"))
+        for qm in sa["quick_modes"]:
+            assert set(qm) == {"message_id", "pfs_dh_shared_secret"} and _hex(qm["message_id"], 8)
+            assert qm["pfs_dh_shared_secret"] is None or _hex(qm["pfs_dh_shared_secret"])
+    for c in s["child_sas"]:
+        assert set(c) == {"spi", "cipher", "encryption_key", "integrity", "integrity_key", "mode"}
+        assert _hex(c["spi"], 8) and c["integrity"] in ("hmac-sha1-96", "hmac-sha256-128", "hmac-md5-96")
+        assert c["mode"] in ("tunnel", "transport", "udp-tunnel", "udp-transport")
+        assert c["cipher"] is None or _hex(c["encryption_key"], 2 * key_bytes[c["cipher"]])
+
+
+# ----------------------------------------------------------------- (b) tshark on client-behind-nat
+def tshark(*args: str) -> list[list[str]]:
+    out = subprocess.run(["tshark", *args], capture_output=True, text=True, timeout=60)
+    errors = [line for line in out.stderr.splitlines() if line and not line.startswith("Running as user")]
+    assert out.returncode == 0 and not errors, out.stderr
+    return [line.split("\t") for line in out.stdout.splitlines()]
+
+
+FIELDS = ("frame.number", "ip.src", "ip.dst", "udp.srcport", "udp.dstport", "isakmp.ispi", "isakmp.rspi",
+          "isakmp.exchangetype", "isakmp.flag_e", "isakmp.typepayload", "isakmp.id.data.ipv4_addr",
+          "isakmp.ike.nat_hash", "esp.spi", "esp.icv_good", "l2tp.type", "_ws.malformed",
+          "ip.checksum.status", "udp.checksum.status")
+
+
+@pytest.fixture(scope="module")
+def dissected(root):
+    """Per capture: every packet's FIELDS, dissected with the exported keys and without them."""
+    _, secrets, out, _ = cli_run(root, "client-behind-nat")
+    keys = ["-o", f"uat:ikev1_decryption_table:{(out / 'ikev1_decryption_table.txt').read_text().strip()}",
+            "-o", "esp.enable_encryption_decode:TRUE", "-o", "esp.enable_authentication_check:TRUE"]
+    for line in (out / "esp_sa.txt").read_text().splitlines():
+        keys += ["-o", f"uat:esp_sa:{line}"]
+    checks = ["-o", "ip.check_checksum:TRUE", "-o", "udp.check_checksum:TRUE"]
+    fields = ["-T", "fields", "-E", "occurrence=a", *sum((["-e", f] for f in FIELDS), [])]
+    result = {}
+    for pcap in ("client-lan", "internet"):
+        path = str(out / f"{pcap}.pcap")
+        with_keys = [dict(zip(FIELDS, row)) for row in tshark("-r", path, *keys, *checks, *fields)]
+        without = [dict(zip(FIELDS, row)) for row in tshark("-r", path, *checks, *fields)]
+        result[pcap] = (with_keys, without)
+    return secrets, result
+
+
+@needs_tshark
+def test_tshark_reads_every_capture_without_malformed_packets_or_bad_checksums(dissected):
+    _, result = dissected
+    for pcap, (rows, plain) in result.items():
+        assert len(rows) == len(plain) >= 13, pcap
+        for row in rows + plain:
+            assert row["_ws.malformed"] == "", (pcap, row)
+            assert row["ip.checksum.status"] == "1", (pcap, row)       # 1 = good, recomputed by tshark
+            # The outer UDP header: 1 = good; 3 = not present (RFC 3948 §2.1: ESP-in-UDP and
+            # keepalives may carry 0); a decrypted packet adds its inner UDP header's status.
+            assert row["udp.checksum.status"].split(",")[0] in ("1", "3"), (pcap, row)
+        assert sum(row["udp.checksum.status"] == "1" for row in rows) >= 9  # every IKE message
+
+
+@needs_tshark
+def test_decrypted_l2tp_checksum_is_right_only_before_the_nat(dissected):
+    """RFC 3948 §3.1.2: the inner UDP checksum covers the sender's addresses, so tshark (which
+    checks it against the outer header it sees) finds it good on the sender's segment and bad
+    after the NAT rewrote the outer address -- the reason transport mode needs NAT-OA."""
+    _, result = dissected
+    for pcap, (rows, _) in result.items():
+        for row in (r for r in rows if r["l2tp.type"]):
+            outer, inner = row["udp.checksum.status"].split(",")
+            senders_segment = (pcap == "client-lan") == (row["ip.dst"] == SERVER)
+            assert (outer, inner) == ("3", "1" if senders_segment else "0"), (pcap, row)
+
+
+@needs_tshark
+def test_exported_esp_keys_decrypt_every_esp_packet_with_a_good_icv_and_l2tp_inside(dissected):
+    secrets, result = dissected
+    spis = {f"0x{c['spi']}" for c in secrets["child_sas"]}
+    for pcap, (rows, plain) in result.items():
+        esp = [row for row in rows if row["esp.spi"]]
+        assert {row["esp.spi"] for row in esp} == spis, pcap          # both directions seen on both sides
+        assert all(row["esp.icv_good"] == "1" and row["l2tp.type"] for row in esp), pcap
+        assert not any(row["l2tp.type"] for row in plain), pcap       # control: nothing without the keys
+
+
+@needs_tshark
+def test_exported_ikev1_key_decrypts_mm5_and_mm6(dissected):
+    _, result = dissected
+    for pcap, (rows, plain) in result.items():
+        main_mode_encrypted = [row for row in rows if row["isakmp.exchangetype"] == "2" and row["isakmp.flag_e"] == "1"]
+        assert len(main_mode_encrypted) == 2, pcap
+        mm5, mm6 = main_mode_encrypted
+        assert mm5["isakmp.typepayload"] == mm6["isakmp.typepayload"] == "5,8"      # ID, HASH (RFC 2409 §5)
+        assert (mm5["isakmp.id.data.ipv4_addr"], mm6["isakmp.id.data.ipv4_addr"]) == (CLIENT, SERVER)
+        hidden = [row for row in plain if row["isakmp.exchangetype"] == "2" and row["isakmp.flag_e"] == "1"]
+        assert len(hidden) == 2 and not any(row["isakmp.id.data.ipv4_addr"] for row in hidden)
+
+
+def natd_hash(algorithm: str, icookie: str, rcookie: str, ip: str, port: str) -> str:
+    """RFC 3947 §3.2: HASH = H(CKY-I | CKY-R | IP | Port) with the phase-1 hash, from the dissected fields."""
+    h = hashes.Hash({"md5": hashes.MD5(), "sha1": hashes.SHA1(), "sha256": hashes.SHA256()}[algorithm])
+    h.update(bytes.fromhex(icookie) + bytes.fromhex(rcookie) + bytes(map(int, ip.split("."))) +
+             int(port).to_bytes(2, "big"))
+    return h.finalize().hex()
+
+
+@needs_tshark
+def test_natd_hashes_are_right_for_the_addresses_on_each_segment(dissected):
+    """Each NAT-D list is [H(destination as the sender addressed it), H(sender's own source)].
+
+    The sender computes both from the addresses on *its own* segment, so in the capture next to
+    the sender both hashes match that packet's header. Across the NAT exactly one of them stops
+    matching -- the one for the address the NAT rewrote -- and that mismatch is the detection:
+    MM3 (client -> server): client-lan: H(dst)=H(server:500) and H(src)=H(192.168.11.20:500) both
+      match; internet: H(dst) still matches, H(src) does not (the source is now the NAT's
+      public address and port) but equals the hash of the client's private source on client-lan.
+    MM4 (server -> client): internet: both match (the server addresses the NAT's public
+      address:port it saw); client-lan: H(src)=H(server:500) matches, H(dst) does not (the NAT
+      rewrote the destination to the client's private address) but equals the hash of the public
+      destination seen on the internet.
+    """
+    secrets, result = dissected
+    algorithm = secrets["ike_sas"][0]["hash"]
+    by_segment = {}
+    for pcap, (rows, _) in result.items():
+        natd = [row for row in rows if row["isakmp.ike.nat_hash"]]
+        assert len(natd) == 2, pcap                     # MM3 and MM4, each with two NAT-D payloads
+        by_segment[pcap] = natd
+    for pcap, natd in by_segment.items():
+        for row in natd:
+            first, second = row["isakmp.ike.nat_hash"].split(",")
+            ck = (algorithm, row["isakmp.ispi"], row["isakmp.rspi"])
+            dst = natd_hash(*ck, row["ip.dst"], row["udp.dstport"])
+            src = natd_hash(*ck, row["ip.src"], row["udp.srcport"])
+            from_client = row["ip.dst"] == SERVER
+            senders_segment = (pcap == "client-lan") == from_client
+            if senders_segment:
+                assert (first, second) == (dst, src), (pcap, row)
+            elif from_client:   # MM3 behind the NAT's back: the source was rewritten
+                assert first == dst and second != src, (pcap, row)
+            else:               # MM4 after the NAT: the destination was rewritten
+                assert second == src and first != dst, (pcap, row)
+    # The hash that stopped matching is the hash of the other segment's address for that packet.
+    for mm3_or_mm4 in range(2):
+        inside, outside = by_segment["client-lan"][mm3_or_mm4], by_segment["internet"][mm3_or_mm4]
+        assert inside["isakmp.ike.nat_hash"] == outside["isakmp.ike.nat_hash"]   # the NAT leaves payloads alone
+        ck = (algorithm, inside["isakmp.ispi"], inside["isakmp.rspi"])
+        first, second = inside["isakmp.ike.nat_hash"].split(",")
+        if inside["ip.dst"] == SERVER:
+            assert second == natd_hash(*ck, inside["ip.src"], inside["udp.srcport"]) != \
+                natd_hash(*ck, outside["ip.src"], outside["udp.srcport"])
+            assert outside["ip.src"] == NAT_PUBLIC
+        else:
+            assert first == natd_hash(*ck, outside["ip.dst"], outside["udp.dstport"]) != \
+                natd_hash(*ck, inside["ip.dst"], inside["udp.dstport"])
+            assert outside["ip.dst"] == NAT_PUBLIC
+
+
+@needs_tshark
+def test_every_packet_of_every_preset_is_well_formed_for_tshark(root, tmp_path):
+    """One tshark pass over the packets of all presets (and variants) run above, on both sides of every NAT."""
+    records = []
+    for name in PRESETS:
+        _, _, out, _ = cli_run(root, name)
+        for pcap in sorted(out.glob("*.pcap")):
+            records += [(0.0, bytes(p)) for p in rdpcap(str(pcap))]
+    path = tmp_path / "all.pcap"
+    write_pcap(path, records)
+    rows = tshark("-r", str(path), "-o", "ip.check_checksum:TRUE", "-T", "fields", "-e", "_ws.malformed",
+                  "-e", "ip.checksum.status")
+    assert len(rows) == len(records) > 300
+    assert all(row == ["", "1"] for row in rows)
+
+
+# ----------------------------------------------------------------- (c) loss, duplication, reordering
+LOSSY = dict(loss=0.3, duplicate=0.2, reorder=0.2)
+SEEDS = range(1, 25)
+
+
+def lossy_runs(name: str):
+    for seed in SEEDS:
+        yield seed, run(replace(preset(name), seed=seed, duration=120.0, **LOSSY))
+
+
+@pytest.mark.parametrize("name", ["client-behind-nat", "no-nat", "double-nat"])
+def test_handshakes_complete_through_loss_duplication_and_reordering(name):
+    """30 % loss on every link plus 20 % duplicates and 20 % reordering, over 24 seeds.
+
+    Each link drops 30 %, so a round trip across the client-behind-nat path (two links each way)
+    succeeds about 0.7**4 = 24 % of the time (double NAT: three links, 12 %) and the engine's ten
+    tries still miss now and then (about 1 run in 13; double NAT 1 in 4). A run may therefore
+    fail only by honest exhaustion -- a peer gave up after its last try and every packet that
+    went missing was lost on a link -- and most runs must complete; the bounds leave room for
+    chance (seeded runs are exact, but engine changes shift the random stream).
+    """
+    done, exercised = 0, set()
+    for seed, t in lossy_runs(name):
+        peers = t.report["peers"]
+        exercised |= {h.note.split(" ")[0] for h in t.hops if h.note and h.label.startswith(("MM", "QM"))}
+        if all(up(p) for p in peers.values()):
+            done += 1
+            assert peers["client"]["floated"] == (name != "no-nat")
+            continue
+        gave_up = [p["reason"] for p in peers.values() if p["reason"] and p["reason"].startswith("no answer to ")]
+        assert gave_up, (seed, peers)
+        assert all(r.endswith("tries") or ("the first on the way to" in r and ": lost on segment" in r)
+                   for r in gave_up), (seed, gave_up)
+        assert not [h for h in t.hops if h.dropped and not h.dropped.startswith("lost on segment")], seed
+    assert done >= (13 if name == "double-nat" else 18), done  # measured: 18 and 21 of 24
+    assert {"duplicate", "held"} <= exercised  # duplicates and reordered copies of IKE messages were delivered
+
+
+def test_link_loss_setting_reaches_the_links(root):
+    """`--set link.loss=0.3` from the CLI: the ladder shows packets lost on the lab's links."""
+    _, _, _, text = cli_run(root, "client-behind-nat", "link.loss=0.3")
+    assert "lost on segment 'client-lan' (delay 1 ms, loss 30%)" in text
+    assert "lost on segment 'internet' (delay 1 ms, loss 30%)" in text
