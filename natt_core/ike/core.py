@@ -98,8 +98,9 @@ class PeerCore:
             if sa.sends_keepalives:
                 self._arm(sa, self.now + self.policy.keepalive_interval, "keepalive")
 
-    def _fail(self, sa: IkeSa, reason: str) -> None:
+    def _fail(self, sa: IkeSa, reason: str, failure: str) -> None:
         sa.state = State.FAILED
+        sa.failure = sa.failure or failure
         sa.reason = sa.reason or reason
         sa.pending = None
 
@@ -145,7 +146,7 @@ class PeerCore:
         if p.attempt + 1 >= self.policy.retransmit_tries:
             self._emit(GaveUp, label=p.label, attempts=p.attempt + 1)
             told = f"; the peer answered with {sa.peer_notify}" if sa.peer_notify else ""
-            self._fail(sa, f"no answer to {p.label} after {p.attempt + 1} tries{told}")
+            self._fail(sa, f"no answer to {p.label} after {p.attempt + 1} tries{told}", "gave-up")
             self._on_gave_up(sa, p.label)
             return
         p.attempt += 1

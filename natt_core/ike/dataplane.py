@@ -64,7 +64,7 @@ class DataPlaneMixin:
         spi = int.from_bytes(data[at:at + 4], "big") if len(data) >= at + 4 else 0
         child = self.children.get(spi)
         if child is None:
-            self._emit(PacketDropped, reason=f"no IPsec SA with SPI 0x{spi:08x}", layer=layer)
+            self._emit(PacketDropped, reason=f"no IPsec SA with SPI 0x{spi:08x}", layer=layer, spi=f"{spi:08x}")
             return
         try:
             if layer == "AH":
@@ -73,7 +73,8 @@ class DataPlaneMixin:
             else:
                 next_header, inner = child.inbound.unprotect(data)
         except (IntegrityError, DecodeError) as exc:
-            self._emit(PacketDropped, reason=self._explain_integrity(child, dgram, layer, exc), layer=layer)
+            self._emit(PacketDropped, reason=self._explain_integrity(child, dgram, layer, exc), layer=layer,
+                       spi=f"{spi:08x}")
             return
         sa = child.ike
         if child.udp_encapsulated and dgram.src != sa.remote and not (sa.natd and sa.natd.self_behind_nat):
@@ -83,7 +84,8 @@ class DataPlaneMixin:
         elif next_header == IPProto.UDP:
             self._deliver_transport(child, dgram, inner)
         else:
-            self._emit(PacketDropped, reason=f"inner protocol {next_header} is not carried here", layer=layer)
+            self._emit(PacketDropped, reason=f"inner protocol {next_header} is not carried here", layer=layer,
+                       spi=f"{spi:08x}")
 
     def _explain_integrity(self, child: ChildSa, dgram: Datagram, layer: str, exc: Exception) -> str:
         if layer == "AH":
@@ -95,13 +97,14 @@ class DataPlaneMixin:
         try:
             d = decode_datagram(inner)
         except DecodeError as exc:
-            self._emit(PacketDropped, reason=f"inner packet after decryption: {exc}", layer="ESP")
+            self._emit(PacketDropped, reason=f"inner packet after decryption: {exc}", layer="ESP",
+                       spi=f"{child.spi_in:08x}")
             return
         self._emit(DataReceived, spi=f"{child.spi_in:08x}", inner=f"UDP {d.src} → {d.dst}", payload=d.payload)
 
     def _deliver_transport(self, child: ChildSa, dgram: Datagram, segment: bytes) -> None:
         if len(segment) < 8:
-            self._emit(PacketDropped, reason="inner UDP header truncated", layer="ESP")
+            self._emit(PacketDropped, reason="inner UDP header truncated", layer="ESP", spi=f"{child.spi_in:08x}")
             return
         src, dst = dgram.src.ip, self.address
         checksum = int.from_bytes(segment[OFF_UDP_CHECKSUM:OFF_UDP_CHECKSUM + 2], "big")
@@ -114,7 +117,7 @@ class DataPlaneMixin:
                      f"used {child.peer_original[0]} → {child.peer_original[1]}, the packet arrived as "
                      f"{src} → {dst} (RFC 3948 §3.1.2)")
         if not udp_checksum_ok(src, dst, segment):
-            self._emit(PacketDropped, layer="ESP", reason=(
+            self._emit(PacketDropped, layer="ESP", spi=f"{child.spi_in:08x}", reason=(
                 f"inner UDP checksum 0x{checksum:04x} does not verify for {src} → {dst}: the sender computed it "
                 "over its own original addresses and a NAT rewrote the outer header; ESP hid the checksum from "
                 "the NAT and, without NAT-OA, there is nothing to fix it with (RFC 3715 §2.1(b))"))

@@ -142,6 +142,7 @@ class PacketDropped(Event):
     """A datagram this peer would not accept, and exactly why."""
     reason: str
     layer: str = "IKE"
+    spi: str | None = None   #: the IPsec SA (8 hex digits) a data-plane drop concerns
 
     def describe(self) -> str:
         article = "an" if self.layer[:1] in "AEIO" else "a"

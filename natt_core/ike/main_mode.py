@@ -86,7 +86,7 @@ class MainModeMixin:
         sa.iv = phase1_iv(sa.choice.hash, sa.gx, sa.gy, CIPHERS[sa.choice.cipher].block)
         if refusal := self._windows_refusal(sa):
             self._emit(Refused, reason=refusal)
-            self._fail(sa, refusal)
+            self._fail(sa, refusal, "refused")
             return
         if sa.nat_detected:
             sa.local = Endpoint(self.address, Port.NAT_T)
@@ -130,7 +130,7 @@ class MainModeMixin:
                       f"(we support DH groups {groups}, ciphers {', '.join(self.policy.ike_ciphers)})")
             self._emit(Refused, reason=reason)
             self._notify_plain(sa, NotifyType.NO_PROPOSAL_CHOSEN)
-            self._fail(sa, reason)
+            self._fail(sa, reason, "refused")
             return
         proposal, transform, sa.choice = picked
         payloads = [phase1_answer(proposal, transform)] + ([VendorID(sa.nat_t.vid)] if sa.nat_t else [])
@@ -257,7 +257,7 @@ class MainModeMixin:
         return ID(IdType.IPV4_ADDR, proto, port, Endpoint(self.address).packed_ip)
 
     def _auth_failed(self, sa: IkeSa, reason: str, dgram: Datagram | None = None) -> None:
-        sa.reason = f"authentication failed: {reason}"
+        sa.reason, sa.failure = f"authentication failed: {reason}", "authentication"
         self._emit(AuthenticationFailed, reason=reason)
         if sa.role == "responder":
             self._notify_plain(sa, NotifyType.AUTHENTICATION_FAILED, reply_to=dgram)
@@ -292,7 +292,7 @@ class MainModeMixin:
             sa.peer_notify = name
             self._emit(PeerRefused, reason=f"{name} (unauthenticated notification)")
             if sa.state is State.I_EXPECT_MM2 and n.notify_type == NotifyType.NO_PROPOSAL_CHOSEN:
-                self._fail(sa, "the responder chose none of our phase-1 proposals (NO-PROPOSAL-CHOSEN)")
+                self._fail(sa, "the responder chose none of our phase-1 proposals (NO-PROPOSAL-CHOSEN)", "refused")
 
     def _note_unreadable_answer(self, sa: IkeSa, header, encrypted: bool) -> None:
         """An encrypted Informational answering our MM5 that our keys cannot open is how a responder
@@ -305,7 +305,7 @@ class MainModeMixin:
         if label == "MM5" and sa.peer_notify in AUTH_COMPLAINTS:
             reason = f"the responder answered MM5 with {sa.peer_notify}: the pre-shared keys probably differ"
             self._emit(AuthenticationFailed, reason=reason)
-            sa.reason = f"authentication failed: {reason}"
+            sa.reason, sa.failure = f"authentication failed: {reason}", "authentication"
 
     def _established(self, sa: IkeSa) -> None:
         sa.reason = None

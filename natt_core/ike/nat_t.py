@@ -6,6 +6,7 @@ an ASCII string. The best version both sides announce decides the NAT-D/NAT-OA p
 """
 from __future__ import annotations
 
+import functools
 from enum import Enum
 
 from ..crypto.primitives import digest
@@ -72,8 +73,10 @@ OTHER_VIDS = {
 DPD_VID = bytes.fromhex("afcad71368a1f1c96b8696fc77570100")  # RFC 3706: a constant, not an MD5
 
 
+@functools.lru_cache(maxsize=64)
 def vendor_id(text: bytes) -> bytes:
-    """A Vendor ID as RFC 3947 defines it: the MD5 of the string, no terminating NUL."""
+    """A Vendor ID as RFC 3947 defines it: the MD5 of the string, no terminating NUL (computed once
+    per string: every MM1/MM2 of every client needs them)."""
     return digest("md5", text)
 
 

@@ -101,6 +101,7 @@ class IkeSa:
     quick: dict[int, QuickExchange] = field(default_factory=dict)
     children: list["ChildSa"] = field(default_factory=list)
     reason: str | None = None
+    failure: str | None = None        #: why it ended, as a kind: refused / authentication / gave-up
     peer_notify: str | None = None    #: an unauthenticated notification the peer sent us
     last_sent_4500: float = 0.0       #: for the keepalive timer
     keepalives_sent: int = 0

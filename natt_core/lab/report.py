@@ -21,7 +21,6 @@ from ..wire.udp_encap import Kind, classify_4500
 DATA_LABELS = ("ESP", "ESP-in-UDP", "AH")
 DATA_LAYERS = ("ESP", "AH", "IPsec", "ESP trailer")
 ISAKMP_HEADER_LEN = 28
-GAVE_UP = "no answer to "  # how the engine's reason begins when its retransmissions ran out
 
 
 def _status(sas, established) -> str:
@@ -56,24 +55,6 @@ def ike_initiator_cookie(packet: bytes) -> bytes | None:
     return bytes(payload[:8]) if len(payload) >= ISAKMP_HEADER_LEN else None
 
 
-def ipsec_spi(packet: bytes) -> int | None:
-    """The SPI of an ESP (RFC 4303 §2.1), AH (RFC 4302 §2.4) or ESP-in-UDP (RFC 3948 §2.1) packet."""
-    try:
-        ip, body = decode_ipv4_header(packet)
-        if ip.proto == IPProto.UDP:
-            _, _, payload = _udp_payload(packet)
-            kind, body = classify_4500(payload)
-            if kind is not Kind.ESP:
-                return None
-        elif ip.proto == IPProto.AH:
-            body = body[4:]
-        elif ip.proto != IPProto.ESP:
-            return None
-    except DecodeError:
-        return None
-    return int.from_bytes(body[:4], "big") if len(body) >= 4 else None
-
-
 class _Index:
     """The run's peer events and dropped hops, grouped once for every peer's report.
 
@@ -106,7 +87,7 @@ class _Index:
 
     def _charge(self, event, hop, spi_owner: dict[int, str]) -> None:
         reason = event.fields.get("reason") or event.text
-        spi = ipsec_spi(hop.packet) if hop is not None else None
+        spi = int(event.fields["spi"], 16) if event.fields.get("spi") else None
         owner = spi_owner.get(spi)
         if owner is None or owner == event.peer:
             self.data_drop.setdefault(event.peer, reason)
@@ -142,7 +123,7 @@ def _peer_report(name: str, host, index: _Index) -> dict:
     p2 = "not-started" if p1 != "established" else _status(sas, lambda sa: bool(sa.children))
     failed_sa = next((sa for sa in sas if sa.reason), None)
     reason = failed_sa.reason if failed_sa else None
-    if failed_sa is not None and failed_sa.state is State.FAILED and reason.startswith(GAVE_UP):
+    if failed_sa is not None and failed_sa.state is State.FAILED and failed_sa.failure == "gave-up":
         lost = _dropped_exchange(failed_sa, index)
         reason = f"{reason}: {lost}" if lost else reason
     if reason is None:
