@@ -127,14 +127,16 @@ def why_not_live() -> str | None:
     import os
 
     from .charon import charon_missing
-    from .netns import missing_tools
+    from .netns import missing_tools, namespaces_unavailable
     if os.geteuid() != 0:
         return "needs root (network namespaces, a netfilter NAT, charon)"
     if why := charon_missing():
         return why
     if tools := missing_tools():
         return f"needs {', '.join(tools)}"
-    return None if os.path.exists("/dev/net/tun") else "kernel-libipsec needs /dev/net/tun"
+    if not os.path.exists("/dev/net/tun"):
+        return "kernel-libipsec needs /dev/net/tun"
+    return namespaces_unavailable()
 
 
 def bench_lines(base: Scenario, repeat: int = 5) -> list[str]:

@@ -38,6 +38,17 @@ def missing_tools() -> list[str]:
     return [t for t in TOOLS if shutil.which(t) is None]
 
 
+def namespaces_unavailable() -> str | None:
+    """Why this machine cannot create a network namespace (a container without CAP_SYS_ADMIN,
+    say), or None: probed by creating and deleting one."""
+    name = f"natt-probe-{os.getpid()}"
+    made = subprocess.run(["ip", "netns", "add", name], capture_output=True, text=True)
+    if made.returncode:
+        return f"cannot create network namespaces here ({made.stderr.strip() or made.returncode})"
+    subprocess.run(["ip", "netns", "del", name], capture_output=True)
+    return None
+
+
 class LabError(RuntimeError):
     """A step of building or using the live lab failed; the message names the command."""
 
