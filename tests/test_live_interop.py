@@ -170,3 +170,17 @@ def test_wrong_psk_on_charon_initiator_fails_cleanly_on_both_sides(live):
     assert r.initiated is not None and not r.initiated[0]
     assert "ESTABLISHED" not in r.sas
     assert "establishing IKE_SA failed" in r.initiated[1] or "initiate failed" in r.initiated[1]
+
+
+def test_a_real_strongswan_capture_is_diagnosed_without_keys(live):
+    """The server-side tcpdump of a real charon exchange, read back by the diagnosis: the float and
+    both phases are seen; the NAT verdict names the initiator (charon fakes only its own NAT-D)."""
+    from natt_core.analysis import diagnose
+    r = live(scenario(), "from-charon", nat="masquerade", message=MESSAGE)
+    assert r.of("Phase2Established"), story(r)
+    d = diagnose(r.captures["server-side"].read_bytes())
+    titles = [f.title for f in d.findings]
+    assert "Floated to UDP 4500 at MM5" in titles and "Phase 1 established (MM6 answered MM5)" in titles
+    assert "Quick Mode completed" in titles
+    assert d.exchanges[0].nat.initiator_behind_nat
+    assert any(f.title.startswith("ESP-in-UDP") for f in d.findings)

@@ -1,0 +1,62 @@
+"""Diagnose a capture
+
+Upload a pcap or pcapng of a failing VPN connection and read, without any key, where NAT-T went wrong.
+"""
+# section: Playground
+# url: diagnose
+import streamlit as st
+
+from natt_core.analysis import diagnose
+from natt_core.errors import NattError
+from natt_core.lab.export import capture_files
+from natt_core.lab.presets import PRESETS
+from natt_core.pcap import pcap_bytes
+from natt_ui.capture_report import render_findings, render_headline, render_summary
+from natt_ui.runs import get_trace
+from natt_ui.step_view import inject_css
+
+MAX_UPLOAD = 50 * 1024 * 1024
+
+inject_css()
+st.title("Diagnose a capture", anchor=False)
+st.markdown(
+    "Capture on the VPN client or server while it connects (`tcpdump -w vpn.pcap udp port 500 or udp port 4500 "
+    "or esp`, or Wireshark), then drop the file here. Everything NAT-T decides is visible without keys: the "
+    "Vendor IDs, the NAT-D hashes (checked against the addresses *this* capture saw), the float to 4500, ESP "
+    "SPIs and keepalives. Nothing leaves this page.")
+
+source = st.radio("Capture", ["Upload a file", "A capture from the lab"], horizontal=True, key="dx:source")
+data, name = None, None
+if source == "Upload a file":
+    upload = st.file_uploader("pcap or pcapng", type=["pcap", "pcapng", "cap"], key="dx:upload")
+    if upload is not None:
+        if upload.size > MAX_UPLOAD:
+            st.error(f"{upload.name} is {upload.size / 1e6:.0f} MB; cut it to the connection attempt "
+                     f"(at most {MAX_UPLOAD // 2**20} MB).")
+            st.stop()
+        data, name = upload.getvalue(), upload.name
+else:
+    left, right = st.columns(2)
+    preset = left.selectbox("Scenario", list(PRESETS), index=list(PRESETS).index("server-behind-nat"),
+                            format_func=lambda n: f"{n} — {PRESETS[n].title}", key="dx:preset")
+    try:
+        segments = capture_files(get_trace(preset, ()))
+    except NattError as e:
+        st.error(str(e))
+        st.stop()
+    segment = right.selectbox("Capture point", list(segments), key="dx:segment")
+    data, name = pcap_bytes(segments[segment]), f"{preset} / {segment}"
+
+if data is None:
+    st.info("No capture yet: upload one, or pick a capture from the lab to see what a diagnosis looks like.",
+            icon=":material/upload_file:")
+    st.stop()
+try:
+    result = diagnose(data)
+except NattError as e:
+    st.error(f"**{name}** could not be read as a capture: {e}", icon=":material/broken_image:")
+    st.stop()
+st.caption(f"{name} · {result.capture.format}")
+render_headline(result)
+render_summary(result)
+render_findings(result)

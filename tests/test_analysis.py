@@ -1,0 +1,165 @@
+"""Diagnosing captures: the reader against independent writers (scapy), broken files, and the
+stories the lab's own captures must tell — read back from pcap bytes, without keys.
+
+Captures from the lab are the test bench because their truth is known from the engine's report;
+the reader is checked against scapy's Ethernet pcap and pcapng writers, which it shares no code with.
+"""
+from __future__ import annotations
+
+import functools
+import random
+
+import pytest
+from hypothesis import HealthCheck, given, settings, strategies as st
+
+from natt_core.analysis import diagnose
+from natt_core.capture_read import read_capture
+from natt_core.errors import DecodeError
+from natt_core.lab.export import capture_files
+from natt_core.lab.presets import preset
+from natt_core.lab.scenario import run
+from natt_core.lab.settings import apply_settings
+from natt_core.pcap import pcap_bytes, pcapng_bytes
+
+
+@functools.lru_cache(maxsize=None)
+def captures(name: str, *settings: str) -> dict[str, bytes]:
+    trace = run(apply_settings(preset(name), list(settings)))
+    return {segment: pcap_bytes(records) for segment, records in capture_files(trace).items()}
+
+
+def headline(name: str, segment: str, *settings: str):
+    return diagnose(captures(name, *settings)[segment]).headline
+
+
+# ------------------------------------------------------------------------------------ the reader
+
+def test_scapy_written_ethernet_pcap_and_pcapng_read_back_packet_for_packet(tmp_path):
+    from scapy.layers.inet import IP
+    from scapy.layers.l2 import Ether
+    from scapy.utils import PcapNgWriter, wrpcap
+    packets = [p for _, p in capture_files(run(preset("client-behind-nat")))["internet"]]
+    frames = [Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(p) for p in packets]
+    wrpcap(str(tmp_path / "eth.pcap"), frames)
+    with PcapNgWriter(str(tmp_path / "eth.pcapng")) as w:
+        for f in frames:
+            w.write(f)
+    for name in ("eth.pcap", "eth.pcapng"):
+        cap = read_capture((tmp_path / name).read_bytes())
+        # the 1-byte keepalive is padded to Ethernet's 60-byte minimum; the reader cuts at IP total length
+        assert [c.packet for c in cap.packets] == packets, name
+        assert cap.skipped == 0
+
+
+def test_our_pcapng_keeps_interface_names_and_order():
+    files = capture_files(run(preset("client-behind-nat")))
+    data = pcapng_bytes([(seg, [(t, p, None) for t, p in recs]) for seg, recs in files.items()])
+    cap = read_capture(data)
+    assert cap.format == "pcapng"
+    assert {c.interface for c in cap.packets} == set(files)
+    assert sum(len(r) for r in files.values()) == len(cap.packets)
+
+
+@pytest.mark.parametrize("data, words", [
+    (b"", "too short"), (b"GIF89a" + bytes(40), "not a pcap or pcapng file"),
+    (bytes.fromhex("d4c3b2a1 0200 0400") + bytes(8) + (65535).to_bytes(4, "little") + (147).to_bytes(4, "little")
+     + bytes(8) + (20).to_bytes(4, "little") * 2 + bytes(20), "link type 147 is not supported"),
+    (bytes.fromhex("d4c3b2a1 0200 0400") + bytes(8) + (65535).to_bytes(4, "little") + (101).to_bytes(4, "little")
+     + bytes(8) + (400).to_bytes(4, "little") * 2 + bytes(20), "runs past the end of the file"),
+])
+def test_what_is_not_a_capture_is_refused_with_a_reason(data, words):
+    with pytest.raises(DecodeError) as e:
+        read_capture(data)
+    assert words in str(e.value) and e.value.layer == "capture"
+
+
+def test_every_truncation_of_a_capture_is_a_decode_error_or_a_shorter_capture():
+    data = captures("client-behind-nat")["internet"]
+    whole = len(read_capture(data).packets)
+    for cut in range(0, len(data), 7):
+        try:
+            cap = read_capture(data[:cut])
+        except DecodeError:
+            continue
+        assert len(cap.packets) < whole
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_captures_raise_decode_error_or_diagnose(data):
+    original = bytearray(captures("client-behind-nat")["internet"])
+    for _ in range(data.draw(st.integers(1, 8))):
+        original[data.draw(st.integers(0, len(original) - 1))] = data.draw(st.integers(0, 255))
+    try:
+        d = diagnose(bytes(original))
+    except DecodeError:
+        return
+    assert d.headline.title
+
+
+# ------------------------------------------------------------------------------------ the stories
+
+@pytest.mark.parametrize("segment", ["client-lan", "internet"])
+def test_a_healthy_client_behind_nat_is_healthy_on_both_sides(segment):
+    d = diagnose(captures("client-behind-nat")[segment])
+    assert d.headline.severity == "ok", d.headline
+    titles = [f.title for f in d.findings]
+    assert "Both speak NAT-T: rfc3947" in titles and "Floated to UDP 4500 at MM5" in titles
+    assert "The initiator is behind a NAT" in titles
+    (ex,) = d.exchanges
+    assert ex.nat.initiator_behind_nat and not ex.nat.responder_behind_nat
+    assert ex.nat.where == {"client-lan": "inside the initiator's NAT", "internet": "outside the initiator's NAT"}[segment]
+    assert [m[2] for m in ex.messages] == ["MM1", "MM2", "MM3", "MM4", "MM5", "MM6", "QM1", "QM2", "QM3"]
+
+
+def test_no_nat_is_seen_as_no_nat():
+    (ex,) = diagnose(captures("no-nat")["internet"]).exchanges
+    assert ex.nat.initiator_behind_nat is False and ex.nat.responder_behind_nat is False
+
+
+@pytest.mark.parametrize("segment, where", [("internet", "outside"), ("server-lan", "inside")])
+def test_the_windows_client_stopping_after_mm4_is_named_with_error_809(segment, where):
+    d = diagnose(captures("server-behind-nat")[segment])
+    assert d.headline.title == "The initiator stopped after MM4"
+    assert "AssumeUDPEncapsulationContextOnSendRule" in d.headline.detail and "809" in d.headline.detail
+    assert d.exchanges[0].nat.where == f"{where} the responder's NAT"
+
+
+def test_with_rule_2_the_same_topology_is_healthy():
+    assert headline("server-behind-nat", "internet", "client.assume_udp_rule=2").severity == "ok"
+
+
+def test_a_wrong_psk_is_named():
+    h = headline("client-behind-nat", "internet", "client.psk=not-the-same")
+    assert h.title == "The pre-shared keys differ" and "AUTHENTICATION-FAILED" in h.detail
+
+
+def test_a_dh_group_mismatch_lists_what_was_offered():
+    h = headline("dh-group-mismatch", "internet", "client.dh_groups=14")
+    assert "NO-PROPOSAL-CHOSEN" in h.title and "group 14" in h.detail and "group 2" not in h.detail
+
+
+def test_legacy_peers_behind_nat_show_esp_that_never_gets_an_answer():
+    d = diagnose(captures("legacy-behind-nat")["internet"])
+    assert d.headline.title.startswith("One-way ESP (protocol 50)")
+    assert any(f.title == "No NAT-T Vendor IDs at all" for f in d.findings)
+
+
+def test_ah_behind_nat_is_named():
+    assert headline("ah-behind-nat", "internet").title.startswith("AH packets")
+
+
+def test_an_expiring_mapping_shows_as_keepalives_from_new_ports_outside_the_nat():
+    outside = headline("keepalive-vs-timeout", "internet")
+    assert outside.title.startswith("The keepalives left from") and "different source ports" in outside.title
+    assert headline("keepalive-vs-timeout", "internet", "client.keepalive_interval=20").severity == "ok"
+
+
+def test_a_capture_without_ipsec_says_so():
+    rng = random.Random(3)
+    from natt_core.addressing import Datagram, Endpoint
+    from natt_core.wire.ip import encode_datagram
+    packets = [encode_datagram(Datagram(Endpoint("192.168.11.20", 5353), Endpoint("192.168.11.255", 53), 17,
+                                        rng.randbytes(30))) for _ in range(3)]
+    d = diagnose(pcap_bytes([(i, p) for i, p in enumerate(packets)]))
+    assert d.headline.title == "No IKE or ESP in this capture"

@@ -1,0 +1,37 @@
+"""The "Diagnose a capture" page under AppTest: a lab capture gives the diagnosis the analysis
+computes, and the page never shows a traceback. (Uploads go through the same `diagnose` call;
+the browser test uploads real and broken files.)"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+PAGE = str(Path(__file__).resolve().parents[1] / "lessons" / "diagnose.py")
+
+
+def test_without_a_file_the_page_explains_what_to_do():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    assert not at.exception
+    assert any("No capture yet" in i.value for i in at.info)
+
+
+def test_a_lab_capture_of_a_server_behind_nat_names_error_809():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="dx:source").set_value("A capture from the lab").run()
+    assert not at.exception
+    (headline,) = at.error
+    assert "The initiator stopped after MM4" in headline.value and "809" in headline.value
+    ladder = "".join(h.proto.body for h in at.get("html"))
+    assert "MM4" in ladder and "MM5" not in ladder
+
+
+def test_switching_the_scenario_and_capture_point_changes_the_diagnosis():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="dx:source").set_value("A capture from the lab").run()
+    at.selectbox(key="dx:preset").set_value("client-behind-nat").run()
+    at.selectbox(key="dx:segment").set_value("internet").run()
+    assert not at.exception and not at.error
+    assert any("No problem found" in s.value for s in at.success)
+    text = "\n".join(m.value for m in at.markdown)
+    assert "Floated to UDP 4500 at MM5" in text and "outside the initiator's NAT" in "\n".join(c.value for c in at.caption)
