@@ -1,5 +1,6 @@
 """`python -m natt_core scenarios | run NAME [--set KEY=VALUE ...] [--seed N] [--out DIR]`
-`| config NAME --for strongswan [--peer server|client] [--set KEY=VALUE ...]`.
+`| config NAME --for strongswan [--peer server|client] [--set KEY=VALUE ...]`
+`| diagnose CAPTURE` (a pcap/pcapng of a real connection: where NAT-T went wrong, without keys).
 
 Errors the user can fix (unknown scenario, key or value) print one line on stderr and exit 2.
 """
@@ -50,7 +51,31 @@ def _parser() -> argparse.ArgumentParser:
                    help="which peer of the scenario strongSwan plays (default: server)")
     c.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="vary the scenario first, as for run")
+    d = sub.add_parser("diagnose", help="say where NAT-T went wrong in a pcap/pcapng capture (no keys needed)")
+    d.add_argument("capture", metavar="CAPTURE", help="a .pcap or .pcapng file ('-' reads standard input)")
     return p
+
+
+def _diagnose(path: str) -> int:
+    from .analysis import diagnose
+    try:
+        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+    except OSError as e:
+        raise _UsageError(f"cannot read {path}: {e.strerror}") from None
+    result = diagnose(data)
+    marks = {"ok": "ok  ", "info": "info", "warning": "WARN", "problem": "FAIL"}
+    h = result.headline
+    print(f"{marks[h.severity]} {h.title}")
+    for ex in result.exchanges:
+        print(f"\nIKE {ex.initiator} -> {ex.responder} (cookies {ex.cookies}); this capture is {ex.nat.where}")
+        for n, t, label, src, dst, again in ex.messages:
+            print(f"  #{n:<4} {t:9.3f}s  {label:5} {src} -> {dst}{'  (again)' if again else ''}")
+    print()
+    for f in result.findings:
+        packets = f" [packets {', '.join(map(str, f.packets[:8]))}]" if f.packets else ""
+        print(f"{marks[f.severity]} {f.title}{packets}\n     {f.detail}")
+    sys.stdout.flush()
+    return 0
 
 
 def _one_line(text: str) -> str:
@@ -75,6 +100,8 @@ def main(argv: list[str] | None = None) -> int:
             for s in PRESETS.values():
                 print(f"{s.name:28} {s.title}: {_one_line(s.story)}")
             return 0
+        if args.command == "diagnose":
+            return _diagnose(args.capture)
         if args.command == "config":
             from .lab.strongswan_config import swanctl_conf
             print(swanctl_conf(apply_settings(preset(args.name), args.settings), args.peer), end="")

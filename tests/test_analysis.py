@@ -163,3 +163,18 @@ def test_a_capture_without_ipsec_says_so():
                                         rng.randbytes(30))) for _ in range(3)]
     d = diagnose(pcap_bytes([(i, p) for i, p in enumerate(packets)]))
     assert d.headline.title == "No IKE or ESP in this capture"
+
+
+# ------------------------------------------------------------------------------------ the command line
+
+def test_the_cli_diagnoses_a_file_and_refuses_a_broken_one(tmp_path, capsys):
+    from natt_core.cli import main
+    good, bad = tmp_path / "vpn.pcap", tmp_path / "bad.pcap"
+    good.write_bytes(captures("server-behind-nat")["internet"])
+    bad.write_bytes(b"\x0a\x0d\x0d\x0a" + bytes(40))
+    assert main(["diagnose", str(good)]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("FAIL The initiator stopped after MM4") and "error 809" in out
+    assert main(["diagnose", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
