@@ -1,6 +1,26 @@
-"""NAT-T Lab — the Streamlit entry point (lessons arrive with the app issues)."""
+"""NAT-T Lab: the Streamlit entry point; routes the Lessons, Playground and Reference pages.
+
+Run with `streamlit run app.py`. Every page is a file under lessons/ so AppTest can open it on its
+own. Pages are found, not listed (natt_ui.catalog): a file's docstring's first line is its title,
+and optional comment lines `# section: Playground` and `# url: slug` place it (defaults: Lessons,
+the file name without its number). Files starting with "_" are shared code, not pages.
+"""
+from __future__ import annotations
+
 import streamlit as st
 
-st.set_page_config(page_title="NAT-T Lab", layout="wide")
-st.title("NAT-T Lab")
-st.write("How IPsec gets through NAT, byte by byte.")
+from natt_ui.catalog import ROOT, SECTIONS, catalog
+
+
+def pages() -> dict[str, list]:
+    found: dict[str, list] = {s: [] for s in SECTIONS}
+    for info in catalog():
+        found.setdefault(info.section, []).append(
+            st.Page(str(info.path.relative_to(ROOT)), title=info.title, url_path=info.slug,
+                    default=info.path.name.startswith("00_")))
+    return {s: p for s, p in found.items() if p}
+
+
+st.set_page_config(page_title="NAT-T Lab", page_icon=":material/lan:", layout="wide",
+                   initial_sidebar_state="expanded")
+st.navigation(pages(), expanded=True).run()

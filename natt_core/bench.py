@@ -4,6 +4,8 @@
    against the DH and PRF work it cannot avoid, timed directly with `cryptography`.
 2. The whole client-behind-nat lab scenario (network, NAT, trace).
 3. multi-client with 10, 100 and 1000 clients: time per client.
+4. A lesson step change: every view of one step drawn from a cached Trace (natt_view, imported
+   lazily so the engine never depends on the app).
 """
 from __future__ import annotations
 
@@ -75,6 +77,8 @@ def main(argv: list[str]) -> int:
     print(f"  client-behind-nat scenario (MM+QM+L2TP, NAT, trace): {t_lab * 1e3:8.2f} ms")
     print(f"  its unavoidable crypto (2x DH group 14 + 40 HMACs):   {t_crypto * 1e3:8.2f} ms")
     print(f"  ratio scenario / unavoidable crypto:                  {t_lab / t_crypto:8.2f} x")
+    t_step = step_change_views()
+    print(f"  step change, all views of one step (natt_view):      {t_step * 1e3:8.2f} ms median")
     from .lab.scenario import Scenario, run
     for n in (10, 100, 1000):
         s = Scenario("multi-client", "bench", "", clients=n, duration=10.0 + n * 0.01)
@@ -87,3 +91,46 @@ def main(argv: list[str]) -> int:
     from .live.interop import bench_lines   # real UDP, a real NAT, strongSwan; skipped without root/charon
     print("\n".join(bench_lines(Scenario("client-behind-nat", "bench", ""))))
     return 0
+
+
+def step_change_views(repeat: int = 5) -> float:
+    """Median time to draw every view of one step, over all steps of client-behind-nat.
+
+    What a step change costs on the server apart from Streamlit itself: the trace is cached, so
+    this is dissection, field layout, hex, diff lens, both diagrams and the tables.
+    """
+    from natt_view.diagrams import sequence_svg, topology_dot
+    from natt_view.packet import diff_lens_text, field_diff, hex_html, packet_layout_html
+    from natt_view.steps import _fields, fields_of, journey_changes, journeys
+    from natt_view.tables import events_html, ipsec_rows, isakmp_rows, nat_devices, nat_rows, peers
+
+    from .lab.presets import preset
+    from .lab.scenario import run
+
+    trace = run(preset("client-behind-nat"))
+    steps = journeys(trace)
+
+    def one(j) -> None:
+        changed = journey_changes(j)
+        for hop in j.hops:
+            fields = fields_of(trace, hop.packet)
+            packet_layout_html(fields, changed)
+            hex_html(hop.packet, fields, changed)
+        diff_lens_text(j.hops, fields_of(trace, j.first.packet))
+        field_diff(fields_of(trace, j.first.packet), fields_of(trace, j.last.packet))
+        topology_dot(trace, j)
+        sequence_svg(trace, steps, j.index)
+        events_html(j)
+        for name in nat_devices(trace):
+            nat_rows(trace, name, j.last_step)
+        for name in peers(trace):
+            isakmp_rows(trace, name, j.last_step), ipsec_rows(trace, name, j.last_step)
+
+    times = []
+    for _ in range(repeat):
+        _fields.cache_clear()            # measure the dissection too, not only the cache
+        for j in steps:
+            t = time.perf_counter()
+            one(j)
+            times.append(time.perf_counter() - t)
+    return statistics.median(times)

@@ -1,0 +1,88 @@
+"""A lesson page in one call: narrative, what-if switches, the run, the steps, the extras.
+
+A lesson module declares a `Lesson` (plain data) and calls `render_lesson(LESSON)`; an optional
+`extra(trace, journey)` callback draws lesson-specific widgets (the NAT-D workbench, the port-4500
+demultiplexer) under the shared step view. Deep links: `?step=N` plus one parameter per switch.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import streamlit as st
+
+from natt_core.errors import NattError
+from natt_core.lab.trace import Trace
+from natt_view.steps import Journey, journeys
+from natt_view.tables import outcome_lines
+
+from .downloads import download_panel
+from .runs import get_trace, scenario_for
+from .step_view import inject_css, projector_toggle, render_step, step_controls
+from .switches import render_switches
+
+
+@dataclass(frozen=True)
+class Lesson:
+    key: str                                   #: short id, used for widget keys
+    title: str
+    goal: str                                  #: one sentence: what the class will be able to answer
+    narrative: str                             #: plain-words introduction (markdown)
+    preset: str                                #: natt_core.lab.presets name
+    settings: tuple[str, ...] = ()             #: --set lines applied before the switches
+    switches: tuple[str, ...] = ()             #: names from natt_ui.switches.SWITCHES
+    notes: dict[str, str] = field(default_factory=dict)  #: packet label -> what to look at
+    start: str | None = None                   #: label of the step to open on (default: step 1)
+    extra: Callable[[Trace, Journey], None] | None = None
+    pace: str = ""                             #: e.g. "10 minutes"
+
+
+def _start_index(steps: tuple[Journey, ...], label: str | None) -> int:
+    for j in steps:
+        if j.label == label:
+            return j.index
+    return 1
+
+
+def load_run(preset: str, settings: tuple[str, ...]) -> Trace | None:
+    """The cached trace, or None after showing a readable error (never a traceback)."""
+    try:
+        return get_trace(preset, settings)
+    except NattError as e:
+        st.error(f"This combination cannot run: {e}")
+        return None
+
+
+def render_lesson(lesson: Lesson) -> tuple[Trace, Journey] | None:
+    """Draw a whole lesson page; returns (trace, current journey) or None if it could not run."""
+    inject_css()
+    st.title(lesson.title, anchor=False)
+    st.markdown(f"**Goal:** {lesson.goal}" + (f" · *pace: {lesson.pace}*" if lesson.pace else ""))
+    with st.expander("The story in plain words", expanded=True):
+        st.markdown(lesson.narrative)
+    try:
+        base = scenario_for(lesson.preset, lesson.settings)
+    except NattError as e:
+        st.error(f"This lesson's scenario is invalid: {e}")
+        return None
+    projector_toggle()
+    st.sidebar.markdown("### What if…")
+    settings, params = render_switches(lesson.switches, base, lesson.key)
+    trace = load_run(lesson.preset, lesson.settings + settings)
+    if trace is None:
+        return None
+    steps = journeys(trace)
+    if not steps:
+        st.warning("Nothing was sent in this run.")
+        return None
+    with st.sidebar.expander("Outcome of this run", expanded=True):
+        for line in outcome_lines(trace):
+            st.markdown(line)
+    download_panel(trace, lesson.key)
+    index = step_controls(steps, lesson.key, start=_start_index(steps, lesson.start))
+    st.query_params.from_dict({"step": str(index), **params})
+    j = steps[index - 1]
+    render_step(trace, index, note=lesson.notes.get(j.label), steps=steps)
+    if lesson.extra is not None:
+        lesson.extra(trace, j)
+    return trace, j

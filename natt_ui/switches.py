@@ -1,0 +1,112 @@
+""""What if" switches: the CLI's --set keys as buttons, synced with the page's query parameters.
+
+A switch shows the preset's own value first; only a value that differs from the preset becomes a
+--set setting (natt_core.lab.settings validates it) and a query parameter, so a deep link such as
+`?step=7&nat_t=off` reproduces exactly what the class saw.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+import streamlit as st
+
+from natt_core.lab.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class Switch:
+    name: str                                  #: query parameter and widget key
+    label: str
+    options: tuple[str, ...]
+    current: Callable[[Scenario], str]         #: the preset's value, as one of the options
+    settings: Callable[[str], list[str]]       #: --set lines for a chosen value
+    help: str = ""
+    aliases: tuple[tuple[str, str], ...] = ()  #: query values accepted as synonyms
+
+
+def _nat_t_current(s: Scenario) -> str:
+    value = s.client.nat_t if s.client.nat_t == s.server.nat_t else s.client.nat_t
+    return "off" if value == "none" else value
+
+
+def _both_nat_t(v: str) -> list[str]:
+    wire = "none" if v == "off" else v
+    return [f"client.nat_t={wire}", f"server.nat_t={wire}"]
+
+
+def _groups(groups) -> str:
+    return ",".join(str(g) for g in groups)
+
+
+SWITCHES: dict[str, Switch] = {s.name: s for s in (
+    Switch("nat_t", "NAT-T on both peers", ("rfc3947", "draft-02", "off"), _nat_t_current, _both_nat_t,
+           "Which NAT-T version both peers announce in their Vendor IDs (off = pre-NAT-T peers).",
+           (("on", "rfc3947"), ("none", "off"))),
+    Switch("client_nat_t", "Client announces", ("rfc3947", "draft-02", "none"), lambda s: s.client.nat_t,
+           lambda v: [f"client.nat_t={v}"], "The NAT-T Vendor IDs the client sends in MM1."),
+    Switch("server_nat_t", "Server announces", ("rfc3947", "draft-02", "none"), lambda s: s.server.nat_t,
+           lambda v: [f"server.nat_t={v}"], "The NAT-T Vendor IDs the server sends in MM2."),
+    Switch("nat", "NAT kind", ("napt", "static", "none"), lambda s: s.nat.kind,
+           lambda v: [f"nat.kind={v}"],
+           "napt rewrites address and port; static (1:1) only the address; none is a plain router."),
+    Switch("helper", "NAT IPsec helper", ("none", "static-port-500", "esp-last-client"), lambda s: s.nat.helper,
+           lambda v: [f"nat.helper={v}"], "An 'IPsec passthrough' helper: keep port 500, or forward ESP "
+           "to the last client only."),
+    Switch("dh", "Client DH groups", ("14,2", "14", "2"), lambda s: _groups(s.client.dh_groups),
+           lambda v: [f"client.dh_groups={v}"], "The Diffie-Hellman groups the client offers, best first."),
+    Switch("server_dh", "Server DH groups", ("14,2", "14", "2"), lambda s: _groups(s.server.dh_groups),
+           lambda v: [f"server.dh_groups={v}"], "The Diffie-Hellman groups the server accepts."),
+    Switch("mode", "IPsec mode", ("transport", "tunnel"), lambda s: s.client.mode,
+           lambda v: [f"mode={v}"], "Transport (L2TP/IPsec) or tunnel mode on both peers."),
+    Switch("rule", "Windows AssumeUDPEncapsulationContextOnSendRule", ("unset", "0", "1", "2"),
+           lambda s: "unset" if s.client.assume_udp_rule is None else str(s.client.assume_udp_rule),
+           lambda v: [] if v == "unset" else [f"client.assume_udp_rule={v}"],
+           "0: refuse a server behind NAT; 1: allow a server behind NAT; 2: allow both behind NAT."),
+    Switch("keepalive", "Client keepalive interval (s)", ("10", "20", "60"),
+           lambda s: f"{s.client.keepalive_interval:g}", lambda v: [f"client.keepalive_interval={v}"],
+           "Seconds without sending after which the side behind NAT sends a 0xFF keepalive."),
+    Switch("timeout", "NAT UDP timeout (s)", ("30", "120", "300"), lambda s: f"{s.nat.timeout:g}",
+           lambda v: [f"nat.timeout={v}"], "How long the NAT keeps an idle UDP mapping."),
+)}
+
+
+def _options(sw: Switch, preset_value: str) -> list[str]:
+    opts = list(sw.options)
+    if preset_value not in opts:
+        opts.insert(0, preset_value)
+    return opts
+
+
+def _from_query(sw: Switch, opts: list[str]) -> str | None:
+    raw = st.query_params.get(sw.name)
+    if raw is None:
+        return None
+    value = dict(sw.aliases).get(raw, raw)
+    if value not in opts:
+        st.warning(f"Ignoring `{sw.name}={raw}` in the link: choose one of {', '.join(opts)}.")
+        return None
+    return value
+
+
+def render_switches(names: tuple[str, ...], base: Scenario, key: str,
+                    container=None) -> tuple[tuple[str, ...], dict[str, str]]:
+    """Draw the named switches; return (--set settings, query parameters) for the chosen values."""
+    box = container if container is not None else st.sidebar
+    settings: list[str] = []
+    params: dict[str, str] = {}
+    for name in names:
+        sw = SWITCHES[name]
+        preset_value = sw.current(base)
+        opts = _options(sw, preset_value)
+        wkey = f"{key}:sw:{name}"
+        if wkey not in st.session_state:
+            st.session_state[wkey] = _from_query(sw, opts) or preset_value
+        value = box.segmented_control(sw.label, opts, key=wkey, required=True, help=sw.help,
+                                      format_func=lambda v, p=preset_value: f"{v} (preset)" if v == p else v)
+        if value is None:
+            value = preset_value
+        if value != preset_value:
+            settings += sw.settings(value)
+            params[name] = value
+    return tuple(settings), params

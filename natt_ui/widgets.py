@@ -1,0 +1,149 @@
+"""Lesson widgets on top of the step view: the NAT-D workbench and the port-4500 demultiplexer.
+
+The numbers come from natt_view.workbench (which calls natt_core's own NAT-D and demux code);
+this module only lays them out and takes the student's edits.
+"""
+from __future__ import annotations
+
+import streamlit as st
+
+from natt_core.errors import NattError
+from natt_core.lab.trace import Trace
+from natt_view.steps import Journey
+from natt_view.workbench import (demux_rows, keepalive_senders, natd_cases, natd_check, translation_sentence,
+                                 verdict_sentences)
+
+
+def _endpoint_inputs(col, label: str, value: tuple[str, int], key: str) -> tuple[str, str]:
+    ip = col.text_input(f"{label} address", value=value[0], key=f"{key}:ip")
+    port = col.text_input(f"{label} port", value=str(value[1]), key=f"{key}:port")
+    return ip.strip(), port.strip()
+
+
+def _parse(ip: str, port: str) -> tuple[str, int]:
+    try:
+        return ip, int(port)
+    except ValueError:
+        raise NattError(f"port {port!r} is not a number") from None
+
+
+def natd_workbench(trace: Trace, key: str, journey: Journey | None = None) -> None:
+    """Recompute both NAT-D hashes from the receiver's view; the student edits the view."""
+    st.markdown("### NAT-D workbench")
+    cases = natd_cases(trace)
+    if not cases:
+        st.info("No message in this run carries NAT-D payloads (NAT-T was not negotiated), so there is "
+                "nothing to recompute. Switch NAT-T back on to use the workbench.")
+        return
+    labels = [c.label for c in cases]
+    default = journey.label if journey is not None and journey.label in labels else labels[0]
+    choice = st.segmented_control("Message", labels, default=default, key=f"{key}:wb:msg", required=True)
+    case = cases[labels.index(choice or default)]
+    j = case.journey
+    st.markdown(
+        f"**{j.sender}** sent {case.label} with two NAT-D payloads: HASH(CKY-I | CKY-R | IP | port) of the "
+        f"**destination** it addressed and of its **own** address. **{j.receiver}** recomputes both from the "
+        f"packet *as it arrived* ({case.hash_name.upper()}, cookies `{case.icookie.hex()}` / "
+        f"`{case.rcookie.hex()}`). Edit what arrived and watch the verdict.")
+    sent, seen = st.columns(2, gap="large")
+    sent.markdown(f"**As {j.sender} sent it**")
+    sent.code(f"source       {case.sent_src[0]}:{case.sent_src[1]}\n"
+              f"destination  {case.sent_dst[0]}:{case.sent_dst[1]}", language=None)
+    seen.markdown(f"**As {j.receiver} received it** (editable)")
+    # the arrival view is part of the key, so a what-if switch that changes it resets the inputs
+    wkey = f"{key}:wb:{case.label}:{case.seen_src[0]}:{case.seen_src[1]}"
+    a, b = seen.columns(2)
+    src = _endpoint_inputs(a, "source", case.seen_src, f"{wkey}:src")
+    dst = _endpoint_inputs(b, "destination", case.seen_dst, f"{wkey}:dst")
+    try:
+        verdict = natd_check(case, _parse(*src), _parse(*dst))
+    except NattError as e:
+        st.error(f"Cannot hash that: {e}")
+        return
+    rows = [
+        {"NAT-D payload": "1st: destination", "in the packet": case.received[0].hex(),
+         f"recomputed by {j.receiver}": verdict.expected_self.hex(),
+         "match": "✓ same" if not verdict.self_behind_nat else "✗ differs"},
+        {"NAT-D payload": "2nd: source", "in the packet": " / ".join(h.hex() for h in case.received[1:]),
+         f"recomputed by {j.receiver}": verdict.expected_peer.hex(),
+         "match": "✓ same" if not verdict.peer_behind_nat else "✗ differs"},
+    ]
+    st.dataframe(rows, hide_index=True, width="stretch")
+    for line in verdict_sentences(case, verdict):
+        (st.warning if "**" in line else st.success)(line)
+    st.markdown(f"**Was only the address changed, or the port too?** {translation_sentence(case)} "
+                "The hash covers the port as well, so even a NAT that keeps the address but changes the "
+                "port is detected.")
+
+
+def demux_panel(trace: Trace, journey: Journey | None = None) -> None:
+    """Every datagram that arrived on port 4500 with its first bytes and the receiver's decision."""
+    st.markdown("### The port-4500 demultiplexer")
+    st.markdown("One UDP port carries three things. The receiver looks at the first bytes (RFC 3948 §2): "
+                "exactly one `ff` byte → **keepalive**; `00 00 00 00` → **non-ESP marker**, IKE follows; "
+                "anything else → those 4 bytes are the **ESP SPI** (never 0).")
+    rows = demux_rows(trace)
+    if not rows:
+        st.info("Nothing in this run used UDP 4500: without NAT (or without NAT-T) IKE stays on 500 and "
+                "ESP travels as IP protocol 50.")
+        return
+    if journey is not None:
+        mine = [r for r in rows if r["step"] == journey.index]
+        if mine:
+            r = mine[0]
+            st.success(f"This step ({r['packet']}): first bytes `{r['first bytes']}` → **{r['verdict']}** — {r['why']}")
+    st.dataframe(rows, hide_index=True, width="stretch")
+    senders = keepalive_senders(trace)
+    if senders:
+        who = ", ".join(f"{name} ×{n}" for name, n in senders.items())
+        st.markdown(f"**Keepalives sent by:** {who}. Only the side that found *itself* behind a NAT sends them "
+                    "(RFC 3947 §3.2): it must keep its own NAT mapping open.")
+    else:
+        st.markdown("**No keepalives in this run**: nobody found itself behind a NAT, or the run ended first.")
+
+
+def vid_panel(trace: Trace) -> None:
+    """Which NAT-T versions exist, their Vendor IDs recomputed, who announced what, which one won."""
+    from natt_view.workbench import chosen_version, vid_rows
+    st.markdown("### Vendor IDs, recomputed")
+    st.markdown("Each Vendor ID is the **MD5 of a string** (no terminating NUL). The MD5 column is computed "
+                "now from the string; *announced by* is read from the MM1/MM2 bytes of this run.")
+    st.dataframe(vid_rows(trace), hide_index=True, width="stretch")
+    chosen = chosen_version(trace)
+    if not chosen or not any(chosen.values()):
+        st.warning("No common NAT-T version: the peers will not send NAT-D, will not float to 4500 and will "
+                   "use plain ESP (IP protocol 50) — which a port-translating NAT cannot carry.")
+    else:
+        for peer, version in chosen.items():
+            st.markdown(f"**{peer}** settles on **{version or 'no NAT-T'}**.")
+        st.markdown("The best version *both* announced wins (RFC 3947 > draft-03 > draft-02 > draft-02 with "
+                    "newline). A draft version means NAT-D is payload **130** and NAT-OA **131**, and the "
+                    "encapsulation modes are **61443/61444** instead of 3/4.")
+
+
+ENCAPSULATION_MEANING = {1: "Tunnel (plain ESP, IP protocol 50)", 2: "Transport (plain ESP, IP protocol 50)",
+                         3: "UDP-Encapsulated-Tunnel (RFC 3947)", 4: "UDP-Encapsulated-Transport (RFC 3947)",
+                         61443: "UDP-Encapsulated-Tunnel (draft value)",
+                         61444: "UDP-Encapsulated-Transport (draft value)"}
+
+
+def quick_mode_panel(trace: Trace) -> None:
+    """Phase 2 as negotiated: mode and encapsulation value, NAT-OA, and the inner checksum fix-up."""
+    st.markdown("### What Quick Mode agreed, and what the receiver did with it")
+    ups = [e for e in trace.events if e.event == "Phase2Established"]
+    if not ups:
+        st.warning("No IPsec SA was established in this run; see the outcome in the sidebar.")
+    rows = [{"peer": e.peer, "mode": e.fields.get("mode"), "encapsulation value": e.fields.get("encapsulation"),
+             "meaning": ENCAPSULATION_MEANING.get(e.fields.get("encapsulation"), "?"),
+             "NAT-OA received": " / ".join(e.fields.get("nat_oa") or ()) or "—"} for e in ups]
+    if rows:
+        st.dataframe(rows, hide_index=True, width="stretch")
+    fixes = [e for e in trace.events if e.event == "DataReceived"]
+    drops = [e for e in trace.events if e.event == "PacketDropped"]
+    for e in fixes:
+        fix = e.fields.get("checksum_fixup")
+        st.markdown(f"- **{e.peer}** decrypted `{e.fields.get('inner')}`: "
+                    + (f"{fix}" if fix else "no checksum fix-up needed (tunnel mode carries the inner IP "
+                       "header, which no NAT touched)."))
+    for e in drops:
+        st.error(e.text)

@@ -1,0 +1,186 @@
+"""Computations behind the lesson widgets: the NAT-D workbench and the port-4500 demultiplexer.
+
+NAT-D (RFC 3947 §3.2): each NAT-D payload is HASH(CKY-I | CKY-R | IP | port). The workbench takes
+the hashes really carried by MM3/MM4 in the trace, recomputes them with natt_core.crypto.natd from
+the addresses as they *arrived* (which a student may edit), and gives the verdict. The demux view
+classifies every datagram on UDP 4500 with natt_core.wire.udp_encap.classify_4500 (RFC 3948 §2).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from natt_core.crypto.natd import NatdVerdict, evaluate_natd
+from natt_core.errors import DecodeError
+from natt_core.lab.trace import Trace
+from natt_core.wire.ip import decode_ipv4_header, decode_udp
+from natt_core.wire.isakmp import NatD, decode_message
+from natt_core.wire.numbers import IPProto, Port
+from natt_core.wire.udp_encap import Kind, classify_4500
+
+from .steps import Journey, journeys
+
+HASH_BY_LENGTH = {16: "md5", 20: "sha1", 32: "sha256"}
+
+
+def _endpoints(packet: bytes) -> tuple[tuple[str, int], tuple[str, int], bytes] | None:
+    """(source, destination, UDP payload) of a UDP packet, else None."""
+    ip, body = decode_ipv4_header(packet)
+    if ip.proto != IPProto.UDP:
+        return None
+    udp, payload = decode_udp(body, 20)
+    return (ip.src, udp.sport), (ip.dst, udp.dport), payload
+
+
+def _ike(payload: bytes, ports: tuple[int, int]) -> bytes:
+    if Port.NAT_T in ports:
+        kind, rest = classify_4500(payload)
+        return rest if kind is Kind.IKE else b""
+    return payload
+
+
+@dataclass(frozen=True)
+class NatdCase:
+    """One message carrying NAT-D payloads, seen from both ends."""
+    journey: Journey
+    hash_name: str
+    icookie: bytes
+    rcookie: bytes
+    sent_src: tuple[str, int]       #: the sender's own address, as it put it on the wire
+    sent_dst: tuple[str, int]       #: the peer's address, as the sender addressed it
+    seen_src: tuple[str, int]       #: the source as it arrived at the receiver
+    seen_dst: tuple[str, int]       #: the destination as it arrived (the receiver's own address)
+    received: tuple[bytes, ...]     #: the NAT-D hashes in the packet, in payload order
+
+    @property
+    def label(self) -> str:
+        return self.journey.label
+
+
+def natd_cases(trace: Trace) -> list[NatdCase]:
+    """Every delivered plaintext message of the trace that carries NAT-D payloads (MM3, MM4)."""
+    out = []
+    for j in journeys(trace):
+        if j.dropped:
+            continue
+        try:
+            first, last = _endpoints(j.first.packet), _endpoints(j.last.packet)
+            if first is None or last is None:
+                continue
+            ike = _ike(last[2], (last[0][1], last[1][1]))
+            if not ike or len(ike) < 28 or ike[19] & 1:
+                continue
+            header, chain = decode_message(ike)
+        except DecodeError:
+            continue
+        hashes = tuple(p.hash for p in chain.all(NatD))
+        if len(hashes) < 2:
+            continue
+        name = HASH_BY_LENGTH.get(len(hashes[0]), "sha1")
+        out.append(NatdCase(j, name, header.icookie, header.rcookie, first[0], first[1], last[0], last[1], hashes))
+    return out
+
+
+def natd_check(case: NatdCase, seen_src: tuple[str, int], seen_dst: tuple[str, int]) -> NatdVerdict:
+    """The receiver's verdict for these arrival addresses (ConfigError for an invalid address/port)."""
+    return evaluate_natd(case.hash_name, case.icookie, case.rcookie, case.received,
+                         local=seen_dst, remote_seen=seen_src)
+
+
+def translation_sentence(case: NatdCase) -> str:
+    """Answers 'was only the address changed, or the port too?' by comparing both views."""
+    parts = []
+    for what, sent, seen in (("source", case.sent_src, case.seen_src), ("destination", case.sent_dst, case.seen_dst)):
+        ip_changed, port_changed = sent[0] != seen[0], sent[1] != seen[1]
+        if ip_changed and port_changed:
+            parts.append(f"the {what} address **and** port were changed "
+                         f"({sent[0]}:{sent[1]} → {seen[0]}:{seen[1]})")
+        elif ip_changed:
+            parts.append(f"only the {what} address was changed ({sent[0]} → {seen[0]}, port {sent[1]} kept)")
+        elif port_changed:
+            parts.append(f"only the {what} port was changed ({sent[1]} → {seen[1]})")
+    if not parts:
+        return "Nothing was changed: the packet arrived with the addresses and ports it was sent with."
+    return "On the way, " + "; ".join(parts) + "."
+
+
+def verdict_sentences(case: NatdCase, v: NatdVerdict) -> list[str]:
+    """The 2×2 verdict in plain words, from the receiver's point of view."""
+    j = case.journey
+    return [
+        (f"Destination hash {'differs' if v.self_behind_nat else 'matches'} → "
+         + (f"**{j.receiver} is behind a NAT** (it was addressed differently from how it sees itself)"
+            if v.self_behind_nat else f"{j.receiver} is not behind a NAT")),
+        (f"Source hash {'differs' if v.peer_behind_nat else 'matches'} → "
+         + (f"**{j.sender} is behind a NAT** (its packet arrived from an address it did not hash)"
+            if v.peer_behind_nat else f"{j.sender} is not behind a NAT")),
+    ]
+
+
+# --- the port-4500 demultiplexer ----------------------------------------------------------------
+
+MEANING = {Kind.KEEPALIVE: "NAT-keepalive: one 0xFF byte, ignored by the receiver",
+           Kind.IKE: "non-ESP marker 00 00 00 00: an IKE message follows",
+           Kind.ESP: "anything else: these 4 bytes are the ESP SPI"}
+
+
+def demux_rows(trace: Trace) -> list[dict]:
+    """Every datagram that arrived on UDP 4500, classified exactly as a receiver does."""
+    rows = []
+    for j in journeys(trace):
+        try:
+            ends = _endpoints(j.last.packet)
+            if ends is None or Port.NAT_T not in (ends[0][1], ends[1][1]):
+                continue
+            kind, _ = classify_4500(ends[2])
+        except DecodeError as e:
+            rows.append({"step": j.index, "packet": j.label, "from": j.sender, "first bytes": "",
+                         "verdict": f"not valid on port 4500: {e.reason}"})
+            continue
+        head = ends[2][:4]
+        rows.append({"step": j.index, "packet": j.label, "from": j.sender,
+                     "UDP payload bytes": len(ends[2]), "first bytes": " ".join(f"{b:02x}" for b in head),
+                     "verdict": kind.value, "why": MEANING[kind]})
+    return rows
+
+
+def keepalive_senders(trace: Trace) -> dict[str, int]:
+    """Keepalives counted per sending peer, from the packets themselves."""
+    counts: dict[str, int] = {}
+    for row in demux_rows(trace):
+        if row.get("verdict") == Kind.KEEPALIVE.value:
+            counts[row["from"]] = counts.get(row["from"], 0) + 1
+    return counts
+
+
+# --- Vendor IDs ---------------------------------------------------------------------------------
+
+def vid_rows(trace: Trace) -> list[dict]:
+    """Every NAT-T version: its string, the MD5 recomputed here, and who announced it in MM1/MM2."""
+    from natt_core.ike.nat_t import NattVersion, vendor_id, version_of_vid
+    from natt_core.wire.isakmp import VendorID
+    announced: dict[str, set[str]] = {}
+    for j in journeys(trace):
+        if j.label not in ("MM1", "MM2"):
+            continue
+        try:
+            ends = _endpoints(j.first.packet)
+            _, chain = decode_message(_ike(ends[2], (ends[0][1], ends[1][1])))
+        except (DecodeError, TypeError):
+            continue
+        for p in chain.all(VendorID):
+            version = version_of_vid(p.data)
+            if version is not None:
+                announced.setdefault(version.value, set()).add(j.sender)
+    rows = []
+    for v in NattVersion:
+        rows.append({"version": v.value, "string hashed": repr(v.vid_text.decode()),
+                     "MD5 = Vendor ID": vendor_id(v.vid_text).hex(),
+                     "announced by": ", ".join(sorted(announced.get(v.value, ()))) or "—",
+                     "NAT-D / NAT-OA payload": f"{int(v.natd_type)} / {int(v.natoa_type)}",
+                     "UDP tunnel / transport": f"{int(v.encapsulation(True))} / {int(v.encapsulation(False))}"})
+    return rows
+
+
+def chosen_version(trace: Trace) -> dict[str, str | None]:
+    """The NAT-T version each peer settled on, from the VendorIdsSeen events."""
+    return {e.peer: e.fields.get("nat_t") for e in trace.events if e.event == "VendorIdsSeen"}
