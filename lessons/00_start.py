@@ -26,6 +26,7 @@ students see the same bytes.
 the NAT rewrote these bytes; <span style="background:#d1c4e9;padding:0 .3em">violet, hatched</span> =
 a NAT cannot touch them (encrypted or integrity-protected).
 
-**Diagnosing a failure?** Open the **Playground**, pick the situation closest to yours and flip the
-switches until the outcome matches what you see.
+**Diagnosing a failure?** Capture the connection attempt and open **Diagnose a capture**: it reads the
+pcap without keys and says where NAT-T went wrong. Or open the **Playground**, pick the situation closest
+to yours and flip the switches until the outcome matches what you see.
 """, unsafe_allow_html=True)
