@@ -4,6 +4,8 @@ Upload a pcap or pcapng of a failing VPN connection and read, without any key, w
 """
 # section: Playground
 # url: diagnose
+from pathlib import Path
+
 import streamlit as st
 
 from natt_core.analysis import diagnose
@@ -16,6 +18,12 @@ from natt_ui.runs import get_trace
 from natt_ui.step_view import inject_css
 
 MAX_UPLOAD = 50 * 1024 * 1024
+RECORDED = Path(__file__).resolve().parents[1] / "assets" / "captures"
+RECORDINGS = {  # file stem -> what was recorded (python -m natt_core's live lab, strongSwan 5.9.8)
+    "strongswan-responder": "our client behind a Linux MASQUERADE NAT dials strongSwan",
+    "strongswan-initiator": "strongSwan behind the NAT dials our server",
+    "strongswan-wrong-psk": "our client dials strongSwan with another pre-shared key",
+}
 
 inject_css()
 st.title("Diagnose a capture", anchor=False)
@@ -25,7 +33,8 @@ st.markdown(
     "Vendor IDs, the NAT-D hashes (checked against the addresses *this* capture saw), the float to 4500, ESP "
     "SPIs and keepalives. Nothing leaves this page.")
 
-source = st.radio("Capture", ["Upload a file", "A capture from the lab"], horizontal=True, key="dx:source")
+source = st.radio("Capture", ["Upload a file", "A capture from the lab", "A real strongSwan capture"],
+                  horizontal=True, key="dx:source")
 data, name = None, None
 if source == "Upload a file":
     upload = st.file_uploader("pcap or pcapng", type=["pcap", "pcapng", "cap"], key="dx:upload")
@@ -35,6 +44,18 @@ if source == "Upload a file":
                      f"(at most {MAX_UPLOAD // 2**20} MB).")
             st.stop()
         data, name = upload.getvalue(), upload.name
+elif source == "A real strongSwan capture":
+    left, right = st.columns(2)
+    stem = left.selectbox("Recording", list(RECORDINGS), format_func=lambda s: f"{s} — {RECORDINGS[s]}",
+                          key="dx:recording")
+    side = right.selectbox("Capture point", ["client-side", "server-side"], key="dx:side",
+                           format_func=lambda s: f"{s} of the Linux NAT")
+    path = RECORDED / f"{stem}.{side}.pcap"
+    data, name = path.read_bytes(), path.name
+    st.caption("Recorded with tcpdump on both sides of a real Linux NAT between network namespaces, with "
+               "strongSwan's charon on one end and this project's engine on the other. charon ran with "
+               "kernel-libipsec, which makes it *fake its own NAT-D hash* to force UDP encapsulation: that is "
+               "why the strongSwan side looks as if it were behind a NAT too.")
 else:
     left, right = st.columns(2)
     preset = left.selectbox("Scenario", list(PRESETS), index=list(PRESETS).index("server-behind-nat"),

@@ -178,3 +178,25 @@ def test_the_cli_diagnoses_a_file_and_refuses_a_broken_one(tmp_path, capsys):
     assert main(["diagnose", str(bad)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("error: ") and err.count("\n") == 1 and "Traceback" not in err
+
+
+# ------------------------------------------------------------------------------------ real strongSwan recordings
+
+RECORDED = __import__("pathlib").Path(__file__).resolve().parents[1] / "assets" / "captures"
+
+
+@pytest.mark.parametrize("side", ["client-side", "server-side"])
+def test_recorded_strongswan_exchanges_are_healthy_and_show_the_fake_nat_d(side):
+    """Recorded by the live lab (tcpdump around a Linux MASQUERADE NAT, charon with kernel-libipsec)."""
+    for stem in ("strongswan-responder", "strongswan-initiator"):
+        d = diagnose((RECORDED / f"{stem}.{side}.pcap").read_bytes())
+        assert d.headline.severity == "ok", (stem, d.headline)
+        (ex,) = d.exchanges
+        assert ex.nat.initiator_behind_nat                       # the real NAT in front of the client
+        assert ex.nat.responder_behind_nat == (stem == "strongswan-responder")   # charon's faked NAT-D
+        assert ex.nat.where.startswith("inside" if side == "client-side" else "outside")
+
+
+def test_a_recorded_psk_mismatch_with_strongswan_is_named():
+    h = diagnose((RECORDED / "strongswan-wrong-psk.server-side.pcap").read_bytes()).headline
+    assert h.title == "The pre-shared keys differ" and "encrypted notification" in h.detail

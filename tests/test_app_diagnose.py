@@ -35,3 +35,12 @@ def test_switching_the_scenario_and_capture_point_changes_the_diagnosis():
     assert any("No problem found" in s.value for s in at.success)
     text = "\n".join(m.value for m in at.markdown)
     assert "Floated to UDP 4500 at MM5" in text and "outside the initiator's NAT" in "\n".join(c.value for c in at.caption)
+
+
+def test_the_recorded_strongswan_captures_tell_their_stories():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="dx:source").set_value("A real strongSwan capture").run()
+    assert not at.exception and any("fake its own NAT-D" in c.value for c in at.caption)
+    assert any("No problem found" in s.value for s in at.success)
+    at.selectbox(key="dx:recording").set_value("strongswan-wrong-psk").run()
+    assert any("The pre-shared keys differ" in e.value for e in at.error)
