@@ -1,56 +1,68 @@
 """Playground
 
-Any preset, every what-if switch, stepped through with the same view as the lessons.
+Configure a whole scenario, run it, and step through it with the same views as the lessons.
 """
 # section: Playground
 # url: playground
 import streamlit as st
 
-from natt_core.errors import NattError
 from natt_core.lab.presets import PRESETS
 from natt_ui.downloads import download_panel
+from natt_ui.field_lesson import verdict
 from natt_ui.lesson import load_run
-from natt_ui.runs import scenario_for
+from natt_ui.playground_form import (BLANK, load, load_link, on_start_change, render_form, start_label,
+                                     start_options)
 from natt_ui.step_view import inject_css, projector_toggle, render_step, step_controls
-from natt_ui.switches import SWITCHES, render_switches
 from natt_view.steps import journeys
 from natt_view.tables import outcome_lines
 
 inject_css()
-st.title("Playground", anchor=False)
-names = list(PRESETS)
-wanted = st.query_params.get("scenario", "client-behind-nat")
-if wanted not in PRESETS:
-    st.warning(f"Unknown scenario `{wanted}` in the link; choose one of the list.")
-    wanted = "client-behind-nat"
-if "pg:scenario" not in st.session_state:
-    st.session_state["pg:scenario"] = wanted
-name = st.selectbox("Scenario", names, key="pg:scenario",
-                    format_func=lambda n: f"{n} — {PRESETS[n].title}")
-st.markdown(f"**{PRESETS[name].title}.** {PRESETS[name].story}")
-
-try:
-    base = scenario_for(name)
-except NattError as e:
-    st.error(str(e))
-    st.stop()
 projector_toggle()
-st.sidebar.markdown("### What if…")
-settings, params = render_switches(tuple(SWITCHES), base, f"pg:{name}")
-trace = load_run(name, settings)
+st.title("Playground", anchor=False)
+st.markdown("Set up the peers, one or two NATs, the link and the traffic, then press **Run**. The run is "
+            "the real engine on the virtual network. Step through it with the lesson views, and download "
+            "the capture. Start from a blank form or from any lesson's scenario.")
+
+if "pg:scenario" not in st.session_state:
+    wanted = st.query_params.get("scenario", BLANK)
+    if wanted not in PRESETS and wanted != BLANK:
+        st.warning(f"Unknown scenario `{wanted}` in the link; starting from a blank form.")
+        wanted = BLANK
+    st.session_state["pg:scenario"] = wanted
+    load(wanted, reset_step=False)
+    if wanted != BLANK and st.query_params.get_all("set"):
+        load_link(st.query_params.get_all("set"))
+        st.session_state.pop("pg:run:step", None)          # keep ?step= from the link
+start = st.selectbox("Start from", start_options(), key="pg:scenario", format_func=start_label,
+                     on_change=on_start_change)
+if start != BLANK:
+    st.markdown(f"**{PRESETS[start].title}.** {PRESETS[start].story}")
+
+ran = st.session_state.get("pg:ran")
+with st.expander("Scenario settings", expanded=ran is None or bool(st.session_state.get("pg:errors")),
+                 icon=":material/tune:"):
+    render_form()
+if ran is None:
+    if not st.session_state.get("pg:errors"):
+        st.info("Fill in the form (the empty fields are required) and press **Run this scenario**.")
+    st.stop()
+
+base = st.session_state["pg:base"]
+trace = load_run(base, ran)
 if trace is None:
     st.stop()
 with st.sidebar.expander("Outcome of this run", expanded=True):
     for line in outcome_lines(trace):
         st.markdown(line)
-if settings:
-    st.caption("Same run on the command line: `python -m natt_core run " + name + " "
-               + " ".join(f"--set {s}" for s in settings) + "`")
-download_panel(trace, f"pg:{name}")
+st.markdown("### Verdict of this run")
+verdict(trace, "pg:run", show_failure=st.warning)
+st.caption("Same run on the command line: `python -m natt_core run " + base
+           + "".join(f" --set '{s}'" for s in ran) + "`")
+download_panel(trace, "pg:run")
 steps = journeys(trace)
 if not steps:
     st.warning("Nothing was sent in this run.")
     st.stop()
-index = step_controls(steps, f"pg:{name}")
-st.query_params.from_dict({"scenario": name, "step": str(index), **params})
+index = step_controls(steps, "pg:run")
+st.query_params.from_dict({"scenario": base, "step": str(index), **({"set": list(ran)} if ran else {})})
 render_step(trace, index, steps=steps)

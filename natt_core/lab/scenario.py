@@ -1,12 +1,19 @@
 """A Scenario is plain data; `run()` builds the virtual network from it and returns a Trace.
 
-Topology (addresses from the lab in the seed texts):
+Topology (default addresses from the lab in the seed texts; every one can be changed):
 
     client-lan 192.168.11.0/24 ── nat ── internet 192.168.1.0/24 ── [server-nat ── server-lan 10.0.0.0/24]
     (double NAT: client-lan ── nat ── carrier 10.64.0.0/24 ── cgnat ── internet)
 
 "the NAT" in front of the clients is configurable (napt, static 1:1, or none = a plain router);
-a server behind NAT sits behind a NAPT with static forwards of UDP 500 and 4500.
+"the second NAT" (`nat2`) is the server's NAT (server-nat, both-nat: static forwards of UDP 500
+and 4500 by default, RFC 3947 §4 / RFC 3948 §2.1 ports) or the carrier NAT (double-nat).
+
+Validation has two stages. A field on its own (an address, a port, a choice) is checked when the
+dataclass is built; combinations (a helper on a 1:1 NAT, two devices with one address) are
+checked by `Scenario.validate()`, which `run()` and `settings.apply_settings` call once all
+settings are in, so the order of `--set` lines never matters. Every error is a `FieldError`
+(a ConfigError) naming the setting, so a form can show it beside that field.
 """
 from __future__ import annotations
 
@@ -20,7 +27,9 @@ from ..ike.peer import Peer
 from ..ike.policy import PeerPolicy
 from ..net.impair import Impairment
 from ..net.nat import Forward, Nat, NatConfig
+from ..net.nat_config import BEHAVIOURS, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS
 from ..net.network import Network
+from ..wire.l2tp import MessageType
 from ..wire.numbers import IPProto, Port
 from .apps import L2tpHost, Send
 from .recorder import Recorder
@@ -33,11 +42,47 @@ SERVER_NAT_INSIDE, SERVER_NAT_PUBLIC = "10.0.0.1", "192.168.1.40"
 CARRIER_NAT_OUTSIDE, CGNAT_INSIDE = "10.64.0.30", "10.64.0.1"
 TOPOLOGIES = ("client-nat", "server-nat", "both-nat", "double-nat")
 MAX_CLIENTS = 1000
+SENDERS = ("client", "server")
+
+
+class FieldError(ConfigError):
+    """A ConfigError about one named setting (`field`, e.g. "nat2.helper"), message first."""
+
+    def __init__(self, field_name: str, message: str, text: str | None = None):
+        self.field = field_name
+        self.reason = message
+        super().__init__(text or f"{field_name}: {message}")
+
+
+def _ip(field_name: str, text: object) -> str:
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except (ipaddress.AddressValueError, ValueError, TypeError):
+        raise FieldError(field_name, f"{text!r} is not an IPv4 address (four numbers 0-255, e.g. 192.0.2.7)") from None
+
+
+def _pick(field_name: str, value: object, choices: tuple) -> None:
+    if value not in choices:
+        raise FieldError(field_name, f"{value!r} is not one of: {', '.join(map(str, choices))}")
+
+
+@dataclass(frozen=True)
+class Addresses:
+    """Where each box sits. `client` is client 1; client N is `client` + N - 1."""
+    client: str = str(CLIENT_BASE + 1)
+    nat_public: str = NAT_PUBLIC                #: the client NAT's public address (the carrier NAT's in double-nat)
+    server: str = SERVER_PUBLIC                 #: the server's address when it is not behind a NAT
+    server_private: str = SERVER_PRIVATE        #: the server's own address behind its NAT
+    server_nat_public: str = SERVER_NAT_PUBLIC  #: the address the server's NAT publishes
+
+    def __post_init__(self) -> None:
+        for name in ("client", "nat_public", "server", "server_private", "server_nat_public"):
+            object.__setattr__(self, name, _ip(f"address.{name}", getattr(self, name)))
 
 
 @dataclass(frozen=True)
 class NatSettings:
-    """The client-side NAT ("the NAT" of a lesson)."""
+    """One NAT device as a lesson configures it (RFC 4787 terms; helpers: RFC 3715 §2.3)."""
     kind: str = "napt"
     port_allocation: str = "random"
     mapping: str = "endpoint-independent"
@@ -46,6 +91,21 @@ class NatSettings:
     helper: str = "none"
     esp: str = "address-only"
     ah: str = "address-only"
+
+    def check(self, prefix: str) -> None:
+        """Each field on its own; `prefix` ("nat" or "nat2") names the device in the error."""
+        for name, choices in (("kind", KINDS), ("port_allocation", PORT_ALLOCATIONS), ("mapping", BEHAVIOURS),
+                              ("filtering", BEHAVIOURS), ("helper", HELPERS), ("esp", IPSEC_MODES),
+                              ("ah", IPSEC_MODES)):
+            _pick(f"{prefix}.{name}", getattr(self, name), choices)
+        t = self.timeout
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < float("inf"):
+            raise FieldError(f"{prefix}.timeout", f"must be a positive number of seconds, not {t!r}")
+        if self.helper != "none" and self.kind != "napt":
+            raise FieldError(f"{prefix}.helper", f"an IPsec helper ({self.helper}) needs kind 'napt', "
+                             f"this NAT is '{self.kind}'")
+        if self.helper == "esp-last-client" and self.esp == "drop":
+            raise FieldError(f"{prefix}.helper", "helper 'esp-last-client' cannot work when the NAT drops ESP")
 
 
 @dataclass(frozen=True)
@@ -64,14 +124,36 @@ class Scenario:
     sends: tuple[Send, ...] = ()
     duration: float = 60.0
     seed: int = 1
+    addresses: Addresses = field(default_factory=Addresses)
+    #: the server's NAT (server-nat, both-nat) or the carrier NAT (double-nat);
+    #: None = a default NAPT whose timeout follows `nat.timeout`
+    nat2: NatSettings | None = None
+    #: UDP ports the server's NAT forwards to the server (napt only; a 1:1 NAT passes every port)
+    server_forwards: tuple[int, ...] = (Port.IKE, Port.NAT_T)
 
     def __post_init__(self) -> None:
         if self.topology not in TOPOLOGIES:
-            raise ConfigError(f"unknown topology {self.topology!r}; choose one of {', '.join(TOPOLOGIES)}")
-        if not isinstance(self.clients, int) or not 1 <= self.clients <= MAX_CLIENTS:
-            raise ConfigError(f"clients must be 1..{MAX_CLIENTS}, not {self.clients!r}")
+            raise FieldError("topology", f"unknown topology {self.topology!r}; choose one of {', '.join(TOPOLOGIES)}")
+        if isinstance(self.clients, bool) or not isinstance(self.clients, int) or not 1 <= self.clients <= MAX_CLIENTS:
+            raise FieldError("clients", f"clients must be 1..{MAX_CLIENTS}, not {self.clients!r}")
         if not (isinstance(self.duration, (int, float)) and 0 < self.duration <= 86400):
-            raise ConfigError(f"duration must be 0..86400 virtual seconds, not {self.duration!r}")
+            raise FieldError("duration", f"duration must be 0..86400 virtual seconds, not {self.duration!r}")
+        for name in ("loss", "duplicate", "reorder"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
+                raise FieldError(f"link.{name}", f"must be a fraction from 0 to 1, not {v!r}")
+        ports = self.server_forwards
+        if not isinstance(ports, tuple) or any(isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 65535
+                                               for p in ports):
+            raise FieldError("nat2.forwards", f"ports must be whole numbers 1..65535, not {ports!r}")
+        if len(set(ports)) != len(ports):
+            raise FieldError("nat2.forwards", f"a port is listed twice: {', '.join(map(str, ports))}")
+        for s in self.sends:
+            if not isinstance(s, Send) or s.sender not in SENDERS or s.message not in MessageType.__members__:
+                raise FieldError("traffic", f"a send needs a sender (client or server) and an L2TP message, not {s!r}")
+            if not 0 <= s.at <= self.duration:
+                raise FieldError(f"traffic.{s.sender}", f"a send at t={s.at:g} s is outside the run "
+                                 f"(0..{self.duration:g} s); raise the duration or send earlier")
 
     def with_(self, **changes) -> "Scenario":
         return replace(self, **changes)
@@ -85,38 +167,100 @@ class Scenario:
     def server_behind_nat(self) -> bool:
         return self.topology in ("server-nat", "both-nat")
 
+    @property
+    def second_nat(self) -> NatSettings:
+        """The server's or carrier NAT as it will be built."""
+        return self.nat2 if self.nat2 is not None else NatSettings(timeout=self.nat.timeout)
+
     def client_address(self, index: int) -> str:
-        return str(CLIENT_BASE + index)
+        """Client `index` (1-based)."""
+        return str(ipaddress.IPv4Address(self.addresses.client) + index - 1)
+
+    def validate(self) -> "Scenario":
+        """Check the combinations; returns self so it chains. FieldError names the setting."""
+        self.nat.check("nat")
+        if self.topology == "server-nat" and self.nat.helper != "none":
+            raise FieldError("nat.helper", "with topology server-nat the clients sit behind a plain router, "
+                             "which has no IPsec helper; choose topology both-nat")
+        uses_nat2 = self.topology != "client-nat"
+        if uses_nat2:
+            self.second_nat.check("nat2")
+        if uses_nat2 and self.topology != "double-nat":
+            n2 = self.second_nat
+            if n2.kind == "none":
+                raise FieldError("nat2.kind", "the server's NAT must be 'napt' or 'static'; for no NAT in front "
+                                 "of the server choose topology client-nat")
+            if n2.helper == "static-port-500" and n2.kind == "napt" and Port.IKE in self.server_forwards:
+                raise FieldError("nat2.helper", "helper 'static-port-500' conflicts with the forward of UDP 500 "
+                                 "to the server; remove one of them")
+        if self.topology == "double-nat" and self.second_nat.kind == "none":
+            raise FieldError("nat2.kind", "the carrier NAT must translate ('napt' or 'static')")
+        try:
+            last = ipaddress.IPv4Address(self.addresses.client) + self.clients - 1
+        except ipaddress.AddressValueError:
+            raise FieldError("clients", f"{self.clients} clients from {self.addresses.client} run past "
+                             "255.255.255.255; choose a lower first client address") from None
+        self._check_distinct(str(last))
+        return self
+
+    def _check_distinct(self, last_client: str) -> None:
+        a = self.addresses
+        used: dict[str, str] = {}
+        fixed = [("the client NAT's inside address", NAT_INSIDE), ("address.nat_public", a.nat_public)]
+        if self.topology == "double-nat":
+            fixed += [("the carrier network", CARRIER_NAT_OUTSIDE), ("the carrier network", CGNAT_INSIDE)]
+        if self.server_behind_nat:
+            fixed += [("address.server_private", a.server_private), ("address.server_nat_public", a.server_nat_public),
+                      ("the server NAT's inside address", SERVER_NAT_INSIDE)]
+        else:
+            fixed.append(("address.server", a.server))
+        for who, ip in fixed:
+            if ip in used:
+                name = who if who.startswith("address.") else used[ip]
+                raise FieldError(name if name.startswith("address.") else "address",
+                                 f"{ip} is already used by {used[ip]}; every box needs its own address")
+            used[ip] = who
+        first, last = ipaddress.IPv4Address(a.client), ipaddress.IPv4Address(last_client)
+        for ip, who in used.items():
+            if first <= ipaddress.IPv4Address(ip) <= last:
+                span = a.client if first == last else f"{a.client}..{last_client}"
+                raise FieldError("address.client", f"the client address {span} includes {ip}, already used by {who}")
+
+
+def _nat_config(n: NatSettings, **kw) -> NatConfig:
+    return NatConfig(kind=n.kind, port_allocation=n.port_allocation, mapping=n.mapping, filtering=n.filtering,
+                     udp_timeout=n.timeout, helper=n.helper, esp=n.esp, ah=n.ah, **kw)
 
 
 def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
     """The network of a scenario, with its hosts attached and ready to run."""
+    s.validate()
+    a = s.addresses
     net = Network(seed=s.seed)
     rng = random.Random(s.seed)
     link = Impairment(loss=s.loss, duplicate=s.duplicate, reorder=s.reorder)
     net.add_segment("client-lan", link)
     net.add_segment("internet", link)
     client_nat_kind = "none" if s.topology == "server-nat" else s.nat.kind
-    n = s.nat
     outside_segment = "internet"
     if s.topology == "double-nat":
         net.add_segment("carrier", link)
         outside_segment = "carrier"
-        net.add_nat(Nat(NatConfig(name="cgnat", public_ip=NAT_PUBLIC, udp_timeout=n.timeout), random.Random(rng.random())),
+        net.add_nat(Nat(_nat_config(s.second_nat, name="cgnat", public_ip=a.nat_public), random.Random(rng.random())),
                     "carrier", CGNAT_INSIDE, "internet")
-    public = CARRIER_NAT_OUTSIDE if s.topology == "double-nat" else NAT_PUBLIC
-    cfg = NatConfig(name="nat", public_ip=public, kind=client_nat_kind, port_allocation=n.port_allocation,
-                    mapping=n.mapping, filtering=n.filtering, udp_timeout=n.timeout, helper=n.helper,
-                    esp=n.esp, ah=n.ah)
+    public = CARRIER_NAT_OUTSIDE if s.topology == "double-nat" else a.nat_public
+    cfg = _nat_config(replace(s.nat, kind=client_nat_kind), name="nat", public_ip=public)
     net.add_nat(Nat(cfg, random.Random(rng.random())), "client-lan", NAT_INSIDE, outside_segment,
                 gateway=CGNAT_INSIDE if s.topology == "double-nat" else None)
-    server_ip, server_target = SERVER_PUBLIC, SERVER_PUBLIC
+    server_ip, server_target = a.server, a.server
     if s.server_behind_nat:
+        n2 = s.second_nat
         net.add_segment("server-lan", link)
-        server_ip, server_target = SERVER_PRIVATE, SERVER_NAT_PUBLIC
-        forwards = tuple(Forward(IPProto.UDP, p, Endpoint(SERVER_PRIVATE, p)) for p in (Port.IKE, Port.NAT_T))
-        server_nat = NatConfig(name="server-nat", public_ip=SERVER_NAT_PUBLIC, forwards=forwards,
-                               udp_timeout=n.timeout, esp_host=SERVER_PRIVATE)
+        server_ip, server_target = a.server_private, a.server_nat_public
+        forwards = () if n2.kind != "napt" else tuple(
+            Forward(IPProto.UDP, p, Endpoint(server_ip, p)) for p in s.server_forwards)
+        server_nat = _nat_config(n2, name="server-nat", public_ip=a.server_nat_public, forwards=forwards,
+                                 esp_host=server_ip)
         net.add_nat(Nat(server_nat, random.Random(rng.random())), "server-lan", SERVER_NAT_INSIDE, "internet")
     hosts: dict[str, L2tpHost] = {}
     names = s.peer_names
@@ -134,7 +278,7 @@ def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
 
 
 def run(s: Scenario, snapshots: bool | None = None) -> Trace:
-    """Run a scenario to its duration and return its Trace."""
+    """Run a scenario to its duration and return its Trace (validated first: nothing half-runs)."""
     net, hosts = build(s)
     recorder = Recorder(net, hosts, snapshots=s.clients <= 20 if snapshots is None else snapshots)
     net.run(s.duration)

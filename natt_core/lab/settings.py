@@ -1,16 +1,21 @@
 """`--set KEY=VALUE`: vary a preset without editing it.
 
-Each key maps to one field of Scenario, PeerPolicy (ike/policy.py) or NatSettings and is applied
-with dataclasses.replace, so the dataclasses' own validation names the valid choices. Any bad key
-or value is a ConfigError with one line of text.
+Each key maps to one field of Scenario, PeerPolicy (ike/policy.py), NatSettings or Addresses and is
+applied with dataclasses.replace, so the dataclasses' own validation names the valid choices. Any
+bad key or value is a FieldError (a ConfigError) with one line of text whose `field` is the key, so
+a form can put the message beside the right input. Combinations are checked once, after the last
+setting (`Scenario.validate`), so the order of the lines never matters.
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import replace
 from typing import Callable
 
 from ..errors import ConfigError
-from .scenario import NatSettings, Scenario
+from ..wire.l2tp import MessageType
+from .apps import Send
+from .scenario import TOPOLOGIES, FieldError, NatSettings, Scenario
 
 
 def _choice(*choices: str) -> Callable[[str], str]:
@@ -28,9 +33,12 @@ def _int(text: str) -> int:
         raise ConfigError("expected a whole number") from None
 
 
-def _rule(text: str) -> int:
+def _rule(text: str) -> int | None:
+    """0, 1, 2; or none: not a Windows peer (no such registry value at all)."""
+    if text == "none":
+        return None
     if text not in ("0", "1", "2"):
-        raise ConfigError("choose one of 0, 1, 2")
+        raise ConfigError("choose one of 0, 1, 2, none")
     return int(text)
 
 
@@ -61,6 +69,42 @@ def _groups(text: str) -> tuple[int, ...]:
         raise ConfigError("expected DH group numbers separated by commas, e.g. 14,2") from None
 
 
+def _ports(text: str) -> tuple[int, ...]:
+    """'500,4500' -> (500, 4500); '' or 'none' -> () (nothing forwarded)."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        ports = tuple(int(p) for p in text.split(","))
+    except ValueError:
+        raise ConfigError("expected UDP port numbers separated by commas, e.g. 500,4500") from None
+    for p in ports:
+        if not 1 <= p <= 65535:
+            raise ConfigError(f"port {p} is outside 1..65535")
+    return ports
+
+
+def _times(text: str) -> tuple[float, ...]:
+    """'30,90' -> (30.0, 90.0): virtual seconds after the start; '' -> no sends."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        times = tuple(float(x) for x in text.split(","))
+    except ValueError:
+        raise ConfigError("expected times in seconds separated by commas, e.g. 30,90") from None
+    if any(not 0 <= x < float("inf") for x in times):
+        raise ConfigError("times must be 0 or more seconds")
+    return times
+
+
+def _ipv4(text: str) -> str:
+    if not text:
+        raise ConfigError("required: an IPv4 address, e.g. 192.0.2.7")
+    try:
+        return str(ipaddress.IPv4Address(text))
+    except ValueError:
+        raise ConfigError(f"{text!r} is not an IPv4 address (four numbers 0-255, e.g. 192.0.2.7)") from None
+
+
 def _psk(text: str) -> str:
     if not text:
         raise ConfigError("the pre-shared key must not be empty")
@@ -68,7 +112,12 @@ def _psk(text: str) -> str:
 
 
 NAT_T = _choice("none", "draft-02", "rfc3947")
-#: key -> (where: "scenario" | "client" | "server" | "both" | "nat", field, parser)
+NAT_KIND = _choice("napt", "static", "none")
+HELPER = _choice("none", "static-port-500", "esp-last-client")
+ALLOCATION = _choice("preserve", "sequential", "random")
+BEHAVIOUR = _choice("endpoint-independent", "address-dependent", "address-and-port-dependent")
+#: key -> (where: "scenario" | "client" | "server" | "both" | "nat" | "nat2" | "address" | "traffic",
+#:         field, parser)
 KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     "clients": ("scenario", "clients", _int),
     "mode": ("both", "mode", _choice("tunnel", "transport")),
@@ -84,6 +133,29 @@ KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     "nat.timeout": ("nat", "timeout", _seconds),
     "nat.helper": ("nat", "helper", _choice("none", "static-port-500", "esp-last-client")),
     "link.loss": ("scenario", "loss", _fraction),
+    # the rest serve the playground; the keys above are unchanged
+    "topology": ("scenario", "topology", _choice(*TOPOLOGIES)),
+    "protocol": ("both", "protocol", _choice("esp", "ah")),
+    "duration": ("scenario", "duration", _seconds),
+    "seed": ("scenario", "seed", _int),
+    "server.keepalive_interval": ("server", "keepalive_interval", _seconds),
+    "nat.port_allocation": ("nat", "port_allocation", ALLOCATION),
+    "nat.mapping": ("nat", "mapping", BEHAVIOUR),
+    "nat.filtering": ("nat", "filtering", BEHAVIOUR),
+    "nat2.kind": ("nat2", "kind", NAT_KIND),
+    "nat2.port_allocation": ("nat2", "port_allocation", ALLOCATION),
+    "nat2.timeout": ("nat2", "timeout", _seconds),
+    "nat2.helper": ("nat2", "helper", HELPER),
+    "nat2.forwards": ("scenario", "server_forwards", _ports),
+    "address.client": ("address", "client", _ipv4),
+    "address.nat_public": ("address", "nat_public", _ipv4),
+    "address.server": ("address", "server", _ipv4),
+    "address.server_private": ("address", "server_private", _ipv4),
+    "address.server_nat_public": ("address", "server_nat_public", _ipv4),
+    "link.duplicate": ("scenario", "duplicate", _fraction),
+    "link.reorder": ("scenario", "reorder", _fraction),
+    "traffic.client": ("traffic", "client", _times),
+    "traffic.server": ("traffic", "server", _times),
 }
 
 
@@ -98,7 +170,7 @@ def parse_setting(text: str) -> tuple[str, object]:
     try:
         return key, KEYS[key][2](value.strip())
     except ConfigError as e:
-        raise ConfigError(f"invalid value {value!r} for {key}: {e}") from None
+        raise FieldError(key, str(e), f"invalid value {value!r} for {key}: {e}") from None
 
 
 def apply_setting(s: Scenario, key: str, value: object) -> Scenario:
@@ -109,18 +181,27 @@ def apply_setting(s: Scenario, key: str, value: object) -> Scenario:
             return replace(s, **{name: value})
         if where == "nat":
             return replace(s, nat=replace(s.nat, **{name: value}))
+        if where == "nat2":
+            return replace(s, nat2=replace(s.second_nat, **{name: value}))
+        if where == "address":
+            return replace(s, addresses=replace(s.addresses, **{name: value}))
+        if where == "traffic":
+            kept = tuple(x for x in s.sends if x.sender != name)
+            return replace(s, sends=kept + tuple(Send(t, name, MessageType.HELLO.name) for t in value))
         changes = {}
         for side in (("client", "server") if where == "both" else (where,)):
             changes[side] = replace(getattr(s, side), **{name: value})
         return replace(s, **changes)
     except ConfigError as e:
-        raise ConfigError(f"invalid value {value!r} for {key}: {e}") from None
+        reason = e.reason if isinstance(e, FieldError) else str(e)
+        raise FieldError(key, reason, f"invalid value {value!r} for {key}: {reason}") from None
 
 
 def apply_settings(s: Scenario, texts: list[str]) -> Scenario:
+    """The scenario with every setting applied, then its combinations checked."""
     for text in texts:
         s = apply_setting(s, *parse_setting(text))
-    return s
+    return s.validate()
 
 
-__all__ = ["KEYS", "NatSettings", "apply_setting", "apply_settings", "parse_setting"]
+__all__ = ["KEYS", "FieldError", "NatSettings", "apply_setting", "apply_settings", "parse_setting"]

@@ -1,0 +1,106 @@
+"""7 · L2TP/IPsec end to end
+
+The firewall and port-forward rules a deployment needs, and which DH group is used (RFC 3947 §4, RFC 3948 §2, RFC 3193).
+"""
+# url: l2tp-end-to-end
+import streamlit as st
+
+from natt_ui.field_lesson import chosen_settings, grid, run_matrix, verdict
+from natt_ui.lesson import Lesson, render_lesson
+from natt_ui.runs import get_trace
+from natt_view.field_facts import wire_rules
+
+KEY, PRESET = "l7", "server-behind-nat"
+BASE = ("client.assume_udp_rule=2", "nat2.forwards=500")
+SWITCHES = ("forwards", "dh", "server_dh")
+GROUP_NAMES = {2: "group 2 (1024-bit MODP)", 14: "group 14 (2048-bit MODP)"}
+
+NARRATIVE = """
+The whole deployment: a Windows L2TP/IPsec client (its registry value is already **2**, see
+lesson 8) connects to a server behind the office router. The admin opened **UDP 500** on the
+router and forwarded it to the server. IKE starts, and both sides detect the NAT. Then, at
+**MM5**, the client floats to **UDP 4500**, and that port was never forwarded.
+
+Set the **Server router forwards** switch to **500,4500** to fix it.
+
+Under the step view you will find:
+
+- **the rules this run needed**, read from what actually crossed the internet towards the server;
+- **what each topology needs**: with a NAT it is UDP 500 and 4500, and ESP (IP protocol 50) is
+  used only when there is no NAT;
+- **which Diffie-Hellman group is used**: group 14 (2048-bit) only when *both* sides have it. An
+  updated client offers 14 first and still offers 2, and an old server that has only 2 settles
+  on 2. Try the DH switches.
+"""
+
+
+def _rules_text(trace) -> str:
+    rules = wire_rules(trace)
+    return " + ".join(f"{r['protocol']}" + (f" {r['destination port']}" if r["destination port"] != "—" else "")
+                      for r in rules) or "nothing"
+
+
+def _group(trace) -> str:
+    p = trace.report["peers"]
+    client, server = p.get("client", {}), p.get("server", {})
+    if client.get("phase1") == "established":
+        return "✓ " + GROUP_NAMES.get(client.get("dh_group"), str(client.get("dh_group")))
+    reason = server.get("reason") or client.get("reason") or "phase 1 failed"
+    return "✗ " + reason.split(":")[0]
+
+
+def extra(trace, journey):
+    st.markdown("### Verdict of this run")
+    verdict(trace, KEY, "The router forwards both IKE ports, so the float to 4500 reaches the server.")
+    st.markdown("### The rules this run needed")
+    st.caption("Every protocol and destination port the client sent across the internet towards the "
+               "server, grouped. These are the inbound rules a firewall or port forward in front of the "
+               "server must pass.")
+    grid([{"protocol": r["protocol"], "destination port": str(r["destination port"]), "packets": str(r["packets"]),
+           "carrying": r["what"], "first seen at step": str(r["first step"])} for r in wire_rules(trace)])
+    forwards = trace.scenario.get("server_forwards") or []
+    st.markdown(f"The server's router forwards UDP **{', '.join(map(str, forwards)) or 'nothing'}** in this run.")
+
+    st.markdown("### What each topology needs")
+    st.caption("One engine run per row, with the DH settings from the sidebar and both ports forwarded.")
+    dh = tuple(s for s in chosen_settings(PRESET, BASE, SWITCHES, KEY) if s.startswith(("client.dh", "server.dh")))
+    rows = []
+    for name, sets in (("no NAT", ("topology=client-nat", "nat.kind=none")),
+                       ("client behind NAT", ("topology=client-nat",)),
+                       ("server behind NAT (forwards 500, 4500)", ("topology=server-nat", "nat2.forwards=500,4500")),
+                       ("both behind NAT", ("topology=both-nat", "nat2.forwards=500,4500"))):
+        t = get_trace(PRESET, ("client.assume_udp_rule=2",) + dh + sets)
+        rows.append({"topology": name, "crossed the internet towards the server": _rules_text(t),
+                     "result": "✓ connects" if t.report["traffic"].get("delivered") else "✗ fails"})
+    grid(rows)
+
+    st.markdown("### Which Diffie-Hellman group?")
+    st.caption("One engine run per cell, server behind NAT with both ports forwarded: the group phase 1 used, "
+               "or why there was none.")
+    groups = {"14,2": ("{}.dh_groups=14,2",), "14 only": ("{}.dh_groups=14",), "2 only": ("{}.dh_groups=2",)}
+    rows_ = {f"client offers {k}": tuple(x.format("client") for x in v) for k, v in groups.items()}
+    cols = {f"server accepts {k}": tuple(x.format("server") for x in v) for k, v in groups.items()}
+    grid(run_matrix(PRESET, ("client.assume_udp_rule=2", "nat2.forwards=500,4500"), rows_, cols, show=_group))
+
+
+LESSON = Lesson(
+    key=KEY,
+    title="L2TP/IPsec end to end",
+    goal="list the ports a firewall must pass for L2TP/IPsec with and without NAT, and say which DH group "
+         "two peers will use.",
+    pace="10 minutes",
+    narrative=NARRATIVE,
+    preset=PRESET,
+    settings=BASE,
+    switches=SWITCHES,
+    start="MM5",
+    notes={
+        "MM5": "MM5 is the first message on UDP 4500, and it starts with the non-ESP marker. Did the "
+               "server's router have a forward for it? The diff lens shows where it ends.",
+        "MM1": "UDP 500 is forwarded, so the router rewrites the destination to the server's private "
+               "address (amber).",
+    },
+    extra=extra,
+)
+
+render_lesson(LESSON)

@@ -1,0 +1,198 @@
+"""Facts the field lessons state, read from a Trace: what failed where, who refused, which ports.
+
+The field lessons (IPsec meets NAT, server behind NAT, several clients, timeouts, L2TP end to
+end) never write a fact as prose that the engine could contradict: the failing check, the NAT's
+translated ports, matching cookies and the ports a firewall must pass all come from here, and
+here they come from the run's hops, peer events, snapshots and report (RFC 3947 §3-§4, RFC 3948
+§2-§4, RFC 3715 §2).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from natt_core.errors import DecodeError
+from natt_core.lab.trace import PeerEvent, Trace
+from natt_core.wire.ip import decode_ipv4_header, decode_udp
+from natt_core.wire.numbers import IPProto
+
+from .steps import Journey, journeys
+
+#: peer events that mean "this is where it went wrong"
+FAILURE_EVENTS = ("PacketDropped", "Refused", "GaveUp")
+
+
+@dataclass(frozen=True)
+class Failure:
+    """One thing that went wrong, with the lesson step that shows it."""
+    step: int              #: 1-based journey index
+    label: str             #: the packet's label (MM4, ESP, keepalive…)
+    where: str             #: the NAT or peer that dropped / refused
+    kind: str              #: "dropped by a NAT" | "dropped by a peer" | "refused" | "gave up"
+    reason: str
+
+
+def success(trace: Trace) -> bool:
+    """Every peer has phase 1 and 2 up and every L2TP message sent was delivered."""
+    peers = trace.report.get("peers", {})
+    traffic = trace.report.get("traffic", {})
+    up = all(p["phase1"] == "established" and p["phase2"] == "established" for p in peers.values())
+    return bool(peers) and up and traffic.get("sent", 0) > 0 and traffic.get("delivered") == traffic.get("sent")
+
+
+def peer_up(trace: Trace, peer: str) -> bool:
+    p = trace.report.get("peers", {}).get(peer)
+    return bool(p) and p["phase1"] == "established" and p["phase2"] == "established"
+
+
+def step_of_event(trace: Trace, event: PeerEvent) -> Journey | None:
+    """The lesson step whose peer events include `event`."""
+    for j in journeys(trace):
+        if event in j.events:
+            return j
+    return None
+
+
+def failures(trace: Trace) -> list[Failure]:
+    """Every drop and refusal of the run, in time order, each tied to its step."""
+    out: list[Failure] = []
+    steps = journeys(trace)
+    for j in steps:
+        if j.dropped:
+            out.append(Failure(j.index, j.label, j.last.dst_host or j.last.segment, "dropped by a NAT", j.dropped))
+        for e in j.events:
+            if e.event not in FAILURE_EVENTS:
+                continue
+            kind = {"PacketDropped": "dropped by a peer", "Refused": "refused", "GaveUp": "gave up"}[e.event]
+            reason = e.fields.get("reason") or e.text
+            out.append(Failure(j.index, j.label, e.peer, kind, reason))
+    return out
+
+
+def first_failure(trace: Trace, kinds: tuple[str, ...] = ("refused", "dropped by a peer", "dropped by a NAT")
+                  ) -> Failure | None:
+    """The earliest failure of the given kinds: later ones (retransmissions hitting a dead SA) are
+    consequences. At the same step a refusal beats a peer's drop, which beats a NAT's."""
+    found = [f for f in failures(trace) if f.kind in kinds]
+    if not found:
+        return None
+    return min(found, key=lambda f: (f.step, kinds.index(f.kind)))
+
+
+def first_step(trace: Trace, label: str, sender: str | None = None) -> Journey | None:
+    for j in journeys(trace):
+        if j.label == label and (sender is None or j.sender == sender):
+            return j
+    return None
+
+
+def refusal(trace: Trace) -> tuple[PeerEvent, Journey | None] | None:
+    """The Refused event (a Windows peer's AssumeUDPEncapsulationContextOnSendRule) and its step."""
+    for e in trace.events:
+        if e.event == "Refused":
+            return e, step_of_event(trace, e)
+    return None
+
+
+def ports_of(packet: bytes) -> tuple[int, int, int] | None:
+    """(IP protocol, source port, destination port) of a packet; ports 0 without UDP."""
+    try:
+        ip, body = decode_ipv4_header(packet)
+        if ip.proto == IPProto.UDP:
+            udp, _ = decode_udp(body, 20)
+            return ip.proto, udp.sport, udp.dport
+        return ip.proto, 0, 0
+    except DecodeError:
+        return None
+
+
+PROTO_NAME = {IPProto.UDP: "UDP", IPProto.ESP: "ESP (IP protocol 50)", IPProto.AH: "AH (IP protocol 51)",
+              IPProto.TCP: "TCP"}
+
+
+def wire_rules(trace: Trace, segment: str = "internet") -> list[dict]:
+    """What the clients sent across `segment` towards the server, grouped by protocol and port: the
+    inbound rules a firewall (or port forward) in front of the server needs for this run."""
+    rules: dict[tuple, dict] = {}
+    for j in journeys(trace):
+        if j.sender == "server":
+            continue
+        for h in j.hops:
+            if h.segment != segment:
+                continue
+            p = ports_of(h.packet)
+            if p is None:
+                continue
+            proto, _, dport = p
+            key = (proto, dport)
+            name = PROTO_NAME.get(proto, f"IP protocol {proto}")
+            row = rules.setdefault(key, {"protocol": name, "destination port": dport or "—", "packets": 0,
+                                         "what": set(), "first step": j.index})
+            row["packets"] += 1
+            row["what"].add(j.label)
+    out = []
+    for row in rules.values():
+        out.append(row | {"what": ", ".join(sorted(row["what"]))})
+    return sorted(out, key=lambda r: r["first step"])
+
+
+@dataclass(frozen=True)
+class MappingLife:
+    """One NAT mapping from the snapshots: when it appeared, when it was last there, how it ended."""
+    device: str
+    proto: str
+    inside: str
+    outside: str
+    kind: str
+    start: float
+    end: float
+    expired: bool          #: gone before the run ended (idle timeout) rather than cut by the end
+
+
+def mapping_lives(trace: Trace, device: str) -> list[MappingLife]:
+    """Every mapping `device` ever held, with its lifetime on the virtual clock."""
+    open_: dict[tuple, list] = {}
+    done: list[MappingLife] = []
+    end = float(trace.scenario.get("duration") or 0)
+    snaps = [s for s in trace.snapshots if s.owner == device and s.table == "nat"]
+    for snap in snaps:
+        now = {(r["proto"], r["inside"], r["outside"]): r for r in snap.rows}
+        for key in list(open_):
+            if key not in now:
+                start, kind = open_.pop(key)
+                done.append(MappingLife(device, *key, kind, start, snap.time, True))
+        for key, r in now.items():
+            if key not in open_:
+                open_[key] = [snap.time, r.get("kind") or ""]
+    for key, (start, kind) in open_.items():
+        done.append(MappingLife(device, *key, kind, start, max(end, start), False))
+    return sorted(done, key=lambda m: (m.start, m.outside))
+
+
+def isakmp_pairs(trace: Trace) -> list[dict]:
+    """Each client's phase-1 SA beside the server's SA with the same cookies (final snapshots)."""
+    last = len(trace.steps) - 1
+    server = {(r.get("icookie"), r.get("rcookie")): r for r in trace.table_at("server", "isakmp", last)}
+    rows = []
+    for peer in [a["device"] for a in trace.topology if a["kind"] == "host" and a["device"] != "server"]:
+        mine = trace.table_at(peer, "isakmp", last)
+        if not mine:
+            rows.append({"client": peer, "cookies (I:R)": "— no ISAKMP SA —", "client sees server at": "—",
+                         "server sees client at": "—", "same SA on both": "✗ none"})
+            continue
+        for r in mine:
+            key = (r.get("icookie"), r.get("rcookie"))
+            other = server.get(key)
+            rows.append({"client": peer, "cookies (I:R)": f"{key[0]}:{key[1]}",
+                         "client sees server at": r.get("remote"),
+                         "server sees client at": other.get("remote") if other else "—",
+                         "same SA on both": "✓ same cookies" if other else "✗ server has no such SA"})
+    return rows
+
+
+def keepalive_times(trace: Trace) -> dict[str, list[float]]:
+    """Peer -> times it sent a NAT keepalive (0xFF), from the packets on the wire."""
+    out: dict[str, list[float]] = {}
+    for j in journeys(trace):
+        if j.label == "keepalive":
+            out.setdefault(j.sender, []).append(j.time)
+    return out

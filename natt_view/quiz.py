@@ -1,0 +1,143 @@
+"""Predict-then-reveal questions whose answers are computed from engine runs, never typed in.
+
+Each builder takes the Trace of the lesson that shows the answer and returns a Question: the
+options, which one is right *in that run* (the next port after MM4, the NAT-D hash that differs
+per RFC 3947 §3.2, whether a second client behind a helper connects, the check that drops plain
+ESP, who refuses a server behind NAT, who sends keepalives per RFC 3948 §4), an explanation
+quoted from the run, and the step of that lesson's page that shows it, as a deep link.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from natt_core.lab.trace import Trace
+
+from .field_facts import first_failure, first_step, keepalive_times, peer_up, ports_of, refusal
+from .workbench import natd_cases, natd_check
+
+
+class NoAnswer(Exception):
+    """The run does not contain what the question asks about (the question is then left out)."""
+
+
+@dataclass(frozen=True)
+class Question:
+    key: str
+    prompt: str
+    options: tuple[str, ...]
+    answer: str
+    explanation: str
+    page: str                    #: url slug of the lesson page
+    step: int                    #: 1-based step on that page
+    query: dict = field(default_factory=dict)
+
+    def link(self) -> str:
+        extra = "".join(f"&{k}={v}" for k, v in self.query.items())
+        return f"/{self.page}?step={self.step}{extra}"
+
+    def grade(self, choice: str | None) -> bool | None:
+        """True / False, or None when nothing was chosen."""
+        return None if choice is None else choice == self.answer
+
+
+def port_after_mm4(trace: Trace) -> Question:
+    j = first_step(trace, "MM5")
+    if j is None:
+        raise NoAnswer("no MM5 in this run")
+    ports = ports_of(j.first.packet)
+    options = ("UDP 500, like MM1–MM4", "UDP 4500", "ESP (IP protocol 50)")
+    answer = options[1] if ports and ports[2] == 4500 else options[0]
+    said = [e.text for e in trace.events if e.event in ("NatDetected", "Floated") and e.peer == j.sender]
+    return Question(
+        "port", "The client has just read MM4. Which port does its next message, MM5, go to?", options, answer,
+        f"MM5 left {j.sender} from port {ports[1]} to port {ports[2]}. What {j.sender} said: " + " · ".join(said),
+        "float-4500", j.index)
+
+
+def natd_mismatch(trace: Trace) -> Question:
+    cases = [c for c in natd_cases(trace) if c.label == "MM3"]
+    if not cases:
+        raise NoAnswer("no MM3 with NAT-D")
+    c = cases[0]
+    v = natd_check(c, c.seen_src, c.seen_dst)
+    options = ("the 1st NAT-D (destination: the server as the client addressed it)",
+               "the 2nd NAT-D (source: the client as it sees itself)", "both", "neither")
+    answer = options[{(True, False): 0, (False, True): 1, (True, True): 2}.get(
+        (v.self_behind_nat, v.peer_behind_nat), 3)]
+    return Question(
+        "natd", "The server recomputes the two NAT-D hashes of MM3 from the packet as it arrived. "
+        "Which one does not match?", options, answer,
+        f"MM3 was sent from {c.sent_src[0]}:{c.sent_src[1]} and arrived from {c.seen_src[0]}:{c.seen_src[1]}; "
+        f"it was addressed to {c.sent_dst[0]}:{c.sent_dst[1]} and arrived at {c.seen_dst[0]}:{c.seen_dst[1]}. "
+        "A hash differs exactly where the address or port differs.",
+        "nat-d", c.journey.index)
+
+
+def second_client(trace: Trace) -> Question:
+    names = [p for p in trace.report.get("peers", {}) if p != "server"]
+    if len(names) < 2:
+        raise NoAnswer("fewer than two clients")
+    up = peer_up(trace, names[1])
+    f = first_failure(trace)
+    options = ("Yes: the NAT gives it its own ports", "No: the NAT will not let its IKE through")
+    why = f.reason if (f is not None and not up) else "both clients have phase 1 and phase 2 up"
+    return Question(
+        "second", f"Two clients sit behind a NAT with an IPsec helper that keeps port 500 static. "
+        f"{names[0]} connects first. Will {names[1]} connect?", options, options[0 if up else 1],
+        f"In the run, {names[1]}: {why}", "several-clients", f.step if (f is not None and not up) else 1)
+
+
+CHECKS = (("the IKE pre-shared key check (HASH_I)", "HASH_I"),
+          ("the NAT-D hashes", "NAT-D"),
+          ("the inner UDP checksum, which covers the original addresses", "inner UDP checksum"),
+          ("the AH ICV, which covers the IP addresses", "AH ICV"))
+
+
+def exam_question(trace: Trace) -> Question:
+    f = first_failure(trace)
+    if f is None:
+        raise NoAnswer("nothing fails in this run")
+    hits = [name for name, word in CHECKS if word in f.reason]
+    if not hits:
+        raise NoAnswer(f"no listed check matches: {f.reason}")
+    return Question(
+        "exam", "The exam question: L2TP/IPsec from behind a Windows 2000 NAT (no NAT-T) cannot connect, "
+        "although it works between two inside computers. Which check fails first?",
+        tuple(name for name, _ in CHECKS), hits[0],
+        f"Step {f.step}, {f.label}: {f.where} — {f.reason}", "ipsec-meets-nat", f.step)
+
+
+def who_refuses(trace: Trace) -> Question:
+    found = refusal(trace)
+    if found is None:
+        raise NoAnswer("nobody refuses")
+    event, j = found
+    options = ("the Windows client", "the server", "the server's NAT")
+    answer = options[0] if event.peer.startswith("client") else options[1]
+    return Question(
+        "refuse", "The server is behind a NAT with UDP 500 and 4500 forwarded; the Windows client has "
+        "AssumeUDPEncapsulationContextOnSendRule = 0. Who stops the negotiation?", options, answer,
+        f"{event.peer} at t = {event.time:.3f} s: {event.fields.get('reason') or event.text}",
+        "server-behind-nat", j.index if j else 1)
+
+
+def keepalive_sender(trace: Trace) -> Question:
+    senders = keepalive_times(trace)
+    options = ("only the client (behind the NAT)", "only the server", "both", "neither")
+    if not senders:
+        answer = options[3]
+    elif set(senders) == {"server"}:
+        answer = options[1]
+    elif "server" in senders:
+        answer = options[2]
+    else:
+        answer = options[0]
+    first = first_step(trace, "keepalive")
+    counts = ", ".join(f"{p} sent {len(ts)}" for p, ts in senders.items()) or "nobody sent one"
+    return Question(
+        "keepalive", "The client is behind a NAT and the server is not. Who sends the 0xFF NAT keepalives?",
+        options, answer, f"In the run, {counts}.", "nat-timeouts", first.index if first else 1)
+
+
+BUILDERS = {"port": port_after_mm4, "natd": natd_mismatch, "second": second_client, "exam": exam_question,
+            "refuse": who_refuses, "keepalive": keepalive_sender}

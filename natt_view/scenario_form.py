@@ -1,0 +1,136 @@
+"""The playground's form as data: which `--set` key each field edits, its current value, and checking.
+
+Every field is one key of natt_core.lab.settings.KEYS, so the form, the command line and the
+lessons share one parser and one set of rules. `check()` parses every field on its own first (so
+several bad fields are reported together, each beside its own input), then applies the changed
+ones to the base preset and lets `Scenario.validate` judge the combination. Nothing runs unless
+both stages pass: a half-configured scenario is never started.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from natt_core.errors import ConfigError
+from natt_core.lab.presets import preset
+from natt_core.lab.scenario import TOPOLOGIES, FieldError, Scenario
+from natt_core.lab.settings import KEYS, apply_settings, parse_setting
+
+
+@dataclass(frozen=True)
+class FormField:
+    key: str                                  #: the --set key
+    label: str
+    choices: tuple[str, ...] = ()             #: empty = free text
+    help: str = ""
+
+
+NAT_T = ("rfc3947", "draft-02", "none")
+GROUPS = ("14,2", "14", "2", "2,14")
+ALLOC = ("random", "sequential", "preserve")
+HELPERS = ("none", "static-port-500", "esp-last-client")
+
+SECTIONS: dict[str, tuple[FormField, ...]] = {
+    "Topology and addresses": (
+        FormField("topology", "Who is behind a NAT", TOPOLOGIES,
+                  "client-nat: the client's NAT only; server-nat: the server's NAT only; both-nat: both; "
+                  "double-nat: the client's NAT behind a carrier NAT"),
+        FormField("clients", "Number of clients", help="1 to 1000; client N gets the first address + N - 1"),
+        FormField("address.client", "First client address", help="IPv4, e.g. 192.168.11.20"),
+        FormField("address.nat_public", "Client NAT's public address", help="the carrier NAT's in double-nat"),
+        FormField("address.server", "Server address (not behind NAT)"),
+        FormField("address.server_private", "Server's own address behind its NAT"),
+        FormField("address.server_nat_public", "Server NAT's public address"),
+    ),
+    "Peers": (
+        FormField("client.nat_t", "Client NAT-T support", NAT_T),
+        FormField("server.nat_t", "Server NAT-T support", NAT_T),
+        FormField("client.assume_udp_rule", "Client: Windows AssumeUDPEncapsulationContextOnSendRule",
+                  ("none", "0", "1", "2"), "none = the client is not Windows"),
+        FormField("client.dh_groups", "Client DH groups (offered, best first)", GROUPS),
+        FormField("server.dh_groups", "Server DH groups (accepted)", GROUPS),
+        FormField("client.psk", "Client pre-shared key"),
+        FormField("server.psk", "Server pre-shared key"),
+        FormField("mode", "IPsec mode", ("transport", "tunnel"), "transport = L2TP/IPsec"),
+        FormField("protocol", "IPsec protocol", ("esp", "ah")),
+        FormField("client.keepalive_interval", "Client keepalive interval (s)"),
+    ),
+    "The client's NAT": (
+        FormField("nat.kind", "Kind", ("napt", "static", "none"), "none = a plain router"),
+        FormField("nat.port_allocation", "Port allocation", ALLOC),
+        FormField("nat.timeout", "UDP idle timeout (s)"),
+        FormField("nat.helper", "IPsec helper", HELPERS),
+    ),
+    "The second NAT (server's or carrier)": (
+        FormField("nat2.kind", "Kind", ("napt", "static")),
+        FormField("nat2.port_allocation", "Port allocation", ALLOC),
+        FormField("nat2.timeout", "UDP idle timeout (s)"),
+        FormField("nat2.helper", "IPsec helper", HELPERS),
+        FormField("nat2.forwards", "UDP ports forwarded to the server",
+                  help="comma-separated, e.g. 500,4500; 'none' forwards nothing (napt only)"),
+    ),
+    "Link and traffic": (
+        FormField("link.loss", "Packet loss on every link (0 to 1)"),
+        FormField("traffic.client", "Client L2TP HELLOs at (s)", help="times after the start, e.g. 30,90; "
+                  "empty = none (the SCCRQ after phase 2 is always sent)"),
+        FormField("traffic.server", "Server L2TP HELLOs at (s)", help="e.g. 600"),
+        FormField("duration", "Run for (virtual seconds)"),
+    ),
+}
+FIELDS: tuple[FormField, ...] = tuple(f for fs in SECTIONS.values() for f in fs)
+#: fields a blank form leaves empty (everything else keeps a sensible default)
+BLANK = ("address.client", "address.nat_public", "address.server", "address.server_private",
+         "address.server_nat_public", "client.psk", "server.psk")
+BLANK_BASE = "client-behind-nat"
+
+
+def _num(value: float) -> str:
+    return f"{value:g}"
+
+
+def value_of(s: Scenario, key: str) -> str:
+    """The text a field shows for scenario `s` (the inverse of the --set parser)."""
+    where, name, _ = KEYS[key]
+    if where == "traffic":
+        return ",".join(_num(x.at) for x in s.sends if x.sender == name)
+    if key == "nat2.forwards":
+        return ",".join(str(p) for p in s.server_forwards) or "none"
+    obj = {"scenario": s, "client": s.client, "both": s.client, "server": s.server, "nat": s.nat,
+           "nat2": s.second_nat, "address": s.addresses}[where]
+    value = getattr(obj, name)
+    if value is None:
+        return "none"
+    if isinstance(value, tuple):
+        return ",".join(str(v) for v in value)
+    if isinstance(value, float):
+        return _num(value)
+    return str(value)
+
+
+def values_of(s: Scenario, blank: bool = False) -> dict[str, str]:
+    return {f.key: "" if blank and f.key in BLANK else value_of(s, f.key) for f in FIELDS}
+
+
+def check(base: str, values: dict[str, str]) -> tuple[tuple[str, ...], dict[str, str]]:
+    """(--set lines that differ from the preset `base`, {field key: message}); run only if no messages."""
+    errors: dict[str, str] = {}
+    for key, text in values.items():
+        try:
+            parse_setting(f"{key}={text}")
+        except FieldError as e:
+            errors[key] = e.reason
+        except ConfigError as e:
+            errors[key] = str(e)
+    if errors:
+        return (), errors
+    start = preset(base)
+    changed = tuple(f"{k}={v.strip()}" for k, v in values.items() if v.strip() != value_of(start, k))
+    if any(c.startswith("nat.timeout=") for c in changed) and not any(c.startswith("nat2.") for c in changed) \
+            and "nat2.timeout" in values:
+        changed += (f"nat2.timeout={values['nat2.timeout'].strip()}",)   # the second NAT keeps what the form shows
+    try:
+        apply_settings(start, list(changed))
+    except FieldError as e:
+        errors[e.field if e.field in values else "_form"] = e.reason
+    except ConfigError as e:
+        errors["_form"] = str(e)
+    return (changed if not errors else ()), errors

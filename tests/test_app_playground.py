@@ -1,0 +1,150 @@
+"""The playground under AppTest: blank form to a run, messages beside bad fields, never a half-run.
+
+"Beside the field" is checked by position: the error element must come right after its input in
+the page's element order (Streamlit draws both into the same form column).
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = {"address.client": "192.168.11.20", "address.nat_public": "198.51.100.7", "address.server": "203.0.113.10",
+        "address.server_private": "10.0.0.10", "address.server_nat_public": "203.0.113.40",
+        "client.psk": "s3cret", "server.psk": "s3cret"}
+
+
+def blank() -> AppTest:
+    at = AppTest.from_file(str(ROOT / "lessons/playground.py"), default_timeout=60).run()
+    assert not at.exception and not at.error
+    return at
+
+
+def fill(at: AppTest, **values: str) -> AppTest:
+    for k, v in values.items():
+        key = f"pg:f:{k.replace('__', '.')}"
+        try:
+            at.text_input(key=key).set_value(v)
+        except KeyError:
+            at.selectbox(key=key).set_value(v)
+    at.button(key="pg:submit").click()
+    return at.run()
+
+
+def ran(at: AppTest) -> bool:
+    return bool(at.get("graphviz_chart")) and any(s.value.startswith("Step ") for s in at.subheader)
+
+
+def field_error(at: AppTest, key: str) -> str:
+    """The error drawn directly after the input `key` (same column), or ''."""
+    col = None
+    for block in at.main.children.values():
+        col = col or _find_parent(block, key)
+    assert col is not None, f"no input {key}"
+    items = list(col.children.values())
+    for i, el in enumerate(items):
+        if getattr(el, "key", None) == f"pg:f:{key}":
+            nxt = items[i + 1] if i + 1 < len(items) else None
+            return nxt.value if nxt is not None and type(nxt).__name__ == "Error" else ""
+    return ""
+
+
+def _find_parent(node, key):
+    for child in getattr(node, "children", {}).values():
+        if getattr(child, "key", None) == f"pg:f:{key}":
+            return node
+        found = _find_parent(child, key)
+        if found is not None:
+            return found
+    return None
+
+
+def test_blank_form_runs_nothing_then_a_filled_form_runs():
+    at = blank()
+    assert not ran(at) and any("Fill in the form" in i.value for i in at.info)
+    at.button(key="pg:submit").click().run()
+    assert not ran(at) and not at.exception
+    assert "required" in field_error(at, "address.client") and "must not be empty" in field_error(at, "client.psk")
+    at = fill(at, **GOOD)
+    assert not at.exception and not at.error and ran(at)
+    assert any("It works" in s.value for s in at.success)
+    assert "198.51.100.7" in at.get("graphviz_chart")[0].proto.spec      # the address typed in the form
+    assert any("--set 'client.psk=s3cret'" in c.value for c in at.caption)
+
+
+@pytest.mark.parametrize("field,value,words", [
+    ("address.client", "192.168.11.300", "not an IPv4 address"),
+    ("address.server_nat_public", "10.0.0", "not an IPv4 address"),
+    ("nat2.forwards", "500,70000", "port 70000 is outside 1..65535"),
+    ("nat2.forwards", "five hundred", "port numbers"),
+    ("client.psk", "", "must not be empty"),
+    ("nat.timeout", "-5", "positive number of seconds"),
+    ("clients", "two", "whole number"),
+    ("link.loss", "1.5", "from 0 to 1"),
+])
+def test_bad_input_gets_a_message_beside_its_field_and_no_run(field, value, words):
+    at = fill(blank(), **GOOD)
+    assert ran(at)
+    at = fill(at, **{field: value})
+    assert not at.exception
+    assert words in field_error(at, field), [e.value for e in at.error]
+    assert not ran(at)                                                   # the old run is not shown either
+    assert any("Nothing was run" in e.value for e in at.error)
+
+
+@pytest.mark.parametrize("changes,field,words", [
+    ({"nat.kind": "static", "nat.helper": "static-port-500"}, "nat.helper", "needs kind 'napt'"),
+    ({"topology": "server-nat", "nat2.helper": "static-port-500"}, "nat2.helper", "conflicts with the forward"),
+    ({"address.client": "198.51.100.7"}, "address.client", "already used"),
+    ({"traffic.server": "100", "duration": "60"}, "traffic.server", "outside the run"),
+])
+def test_impossible_combinations_are_named(changes, field, words):
+    at = fill(fill(blank(), **GOOD), **changes)
+    assert not at.exception and not ran(at)
+    assert words in field_error(at, field), [e.value for e in at.error]
+
+
+def test_forwarding_only_500_fails_at_the_float_and_the_step_view_follows():
+    at = fill(blank(), **GOOD)
+    at = fill(at, topology="server-nat", **{"client.assume_udp_rule": "2", "nat2.forwards": "500"})
+    assert ran(at)
+    failure = " ".join(w.value for w in at.warning)
+    assert "It fails at step 5 (MM5)" in failure and "server-nat" in failure
+    at.button(key="pg:run:jump:fail").click().run()
+    assert at.session_state["pg:run:step"] == 5 and "MM5" in at.subheader[0].value
+    at = fill(at, **{"nat2.forwards": "500,4500"})
+    assert any("It works" in s.value for s in at.success)
+
+
+def test_starting_from_a_preset_loads_it_into_the_form():
+    at = blank()
+    at.selectbox(key="pg:scenario").set_value("keepalive-vs-timeout").run()
+    assert not at.exception and ran(at)
+    assert at.text_input(key="pg:f:nat.timeout").value == "30"
+    assert at.text_input(key="pg:f:traffic.server").value == "600"
+    assert any("It fails" in w.value for w in at.warning)
+    at = fill(at, **{"client.keepalive_interval": "20"})
+    assert any("It works" in s.value for s in at.success)
+
+
+def test_a_shared_link_reproduces_the_run_and_a_bad_one_runs_nothing():
+    at = fill(blank(), **GOOD)
+    at = fill(at, **{"nat.kind": "static"})
+    params = {k: at.query_params[k] for k in at.query_params}
+    sets = params["set"] if isinstance(params["set"], list) else [params["set"]]
+    assert "nat.kind=static" in sets and "address.nat_public=198.51.100.7" in sets
+    again = AppTest.from_file(str(ROOT / "lessons/playground.py"), default_timeout=60)
+    again.query_params["scenario"] = "client-behind-nat"
+    again.query_params["set"] = sets
+    again.query_params["step"] = "3"
+    again.run()
+    assert not again.exception and ran(again) and again.session_state["pg:run:step"] == 3
+    assert again.text_input(key="pg:f:address.nat_public").value == "198.51.100.7"
+    bad = AppTest.from_file(str(ROOT / "lessons/playground.py"), default_timeout=60)
+    bad.query_params["scenario"] = "client-behind-nat"
+    bad.query_params["set"] = ["address.client=999.1.1.1"]
+    bad.run()
+    assert not bad.exception and not ran(bad)
+    assert "not an IPv4 address" in field_error(bad, "address.client")

@@ -1,0 +1,128 @@
+"""Scenario configuration for the playground: addresses, the second NAT, forwards, traffic, errors.
+
+Every bad value must be a FieldError (a ConfigError) whose `field` is the --set key, and nothing
+may run half-configured. The presets must not change: each one round-trips through the form's
+values unchanged, and acceptance tests elsewhere pin their behaviour.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from natt_core.errors import ConfigError
+from natt_core.lab.presets import PRESETS, preset
+from natt_core.lab.scenario import FieldError, NatSettings, run
+from natt_core.lab.settings import KEYS, apply_settings
+from natt_core.wire.ip import decode_ipv4_header
+from natt_view.scenario_form import FIELDS, check, value_of, values_of
+
+_runs: dict = {}
+
+
+def trace(name: str, *settings: str):
+    if (name, settings) not in _runs:
+        _runs[(name, settings)] = run(apply_settings(preset(name), list(settings)))
+    return _runs[(name, settings)]
+
+
+def up(t, peer: str = "client") -> bool:
+    p = t.report["peers"][peer]
+    return p["phase1"] == "established" and p["phase2"] == "established"
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_round_trips_through_the_form(name):
+    s = PRESETS[name]
+    assert s.validate() is s
+    settings = [f"{f.key}={value_of(s, f.key)}" for f in FIELDS]
+    again = apply_settings(s, settings)
+    assert again.client == s.client and again.server == s.server and again.nat == s.nat
+    assert (again.topology, again.clients, again.sends, again.duration, again.loss) == \
+           (s.topology, s.clients, s.sends, s.duration, s.loss)
+    assert check(name, values_of(s)) == ((), {})
+
+
+def test_form_fields_are_all_settings_keys():
+    assert {f.key for f in FIELDS} <= set(KEYS)
+
+
+def test_addresses_are_used_on_the_wire():
+    t = trace("client-behind-nat", "address.nat_public=198.51.100.7", "address.server=203.0.113.10",
+              "address.client=10.1.2.3")
+    assert up(t)
+    internet = [decode_ipv4_header(h.packet)[0] for h in t.hops if h.segment == "internet"]
+    assert {ip.src for ip in internet} == {"198.51.100.7", "203.0.113.10"}
+    lan = [decode_ipv4_header(h.packet)[0] for h in t.hops if h.segment == "client-lan"]
+    assert "10.1.2.3" in {ip.src for ip in lan}
+
+
+def test_forwarding_only_500_breaks_the_float_at_the_server_nat():
+    t = trace("server-behind-nat", "client.assume_udp_rule=2", "nat2.forwards=500")
+    drops = [h for h in t.hops if h.dropped]
+    assert drops[0].label == "MM5" and "no mapping for UDP" in drops[0].dropped and ":4500" in drops[0].dropped
+    assert not up(t)
+    assert up(trace("server-behind-nat", "client.assume_udp_rule=2", "nat2.forwards=500,4500"))
+    nothing = trace("server-behind-nat", "client.assume_udp_rule=2", "nat2.forwards=none")
+    assert [h for h in nothing.hops if h.dropped][0].label == "MM1"
+
+
+def test_second_nat_settings_reach_the_device():
+    static = trace("server-behind-nat", "client.assume_udp_rule=2", "nat2.kind=static")
+    assert up(static)
+    kinds = {r["kind"] for s in static.snapshots if s.owner == "server-nat" for r in s.rows}
+    assert kinds and "forward" not in kinds                          # 1:1 NAT: no forwards needed
+    short = trace("double-nat", "nat2.timeout=15", "duration=60")
+    expired = [e for e in short.events if e.event == "NatMappingExpired" and e.peer == "cgnat"]
+    assert expired                                                    # the carrier NAT forgets after 15 s
+    assert not [e for e in trace("double-nat").events if e.event == "NatMappingExpired" and e.peer == "cgnat"]
+
+
+def test_traffic_settings_schedule_hellos():
+    t = trace("client-behind-nat", "traffic.client=20,40", "traffic.server=50")
+    assert t.report["traffic"]["sent"] == 2 + 2 + 1 and t.report["traffic"]["delivered"] == 5
+
+
+@pytest.mark.parametrize("setting,field,words", [
+    ("address.client=192.168.1.300", "address.client", "not an IPv4 address"),
+    ("address.server=", "address.server", "required"),
+    ("nat2.forwards=500,0", "nat2.forwards", "outside 1..65535"),
+    ("client.psk=", "client.psk", "must not be empty"),
+    ("nat2.kind=carrier-pigeon", "nat2.kind", "choose one of"),
+    ("traffic.server=-3", "traffic.server", "0 or more"),
+    ("topology=mesh", "topology", "choose one of"),
+])
+def test_bad_values_name_their_field(setting, field, words):
+    with pytest.raises(FieldError) as info:
+        apply_settings(preset("client-behind-nat"), [setting])
+    assert info.value.field == field and words in str(info.value)
+    assert isinstance(info.value, ConfigError)
+
+
+@pytest.mark.parametrize("name,settings,field", [
+    ("client-behind-nat", ["nat.kind=static", "nat.helper=static-port-500"], "nat.helper"),
+    ("server-behind-nat", ["nat2.helper=static-port-500"], "nat2.helper"),
+    ("server-behind-nat", ["nat2.kind=none"], "nat2.kind"),
+    ("server-behind-nat", ["address.client=192.168.1.40"], "address.client"),
+    ("client-behind-nat", ["clients=3", "address.client=192.168.10.255"], "address.client"),
+    ("client-behind-nat", ["address.client=255.255.255.254", "clients=5"], "clients"),
+    ("client-behind-nat", ["traffic.client=90"], "traffic.client"),
+    ("server-behind-nat", ["nat.helper=static-port-500"], "nat.helper"),
+])
+def test_impossible_combinations_name_a_field(name, settings, field):
+    with pytest.raises(FieldError) as info:
+        apply_settings(preset(name), settings)
+    assert info.value.field == field
+
+
+def test_the_order_of_settings_does_not_matter():
+    ok = ["nat.kind=static", "nat.helper=none"]
+    for order in (ok, ok[::-1]):
+        assert apply_settings(preset("multi-client-helper"), order).nat.kind == "static"
+
+
+def test_run_refuses_an_invalid_scenario_before_building_anything():
+    bad = replace(preset("client-behind-nat"), nat=NatSettings(kind="static", helper="static-port-500"))
+    with pytest.raises(FieldError) as info:
+        run(bad)
+    assert info.value.field == "nat.helper"
