@@ -35,10 +35,13 @@ exchange NAT-OA, so the receiver can correct the checksum. Set *NAT kind* to **n
 """
 
 
-def extra(trace, journey):
+def summary(trace):
     st.markdown("### Verdict of this run")
     verdict(trace, KEY, "NAT-T gave ESP a UDP header, so the NAT has ports to translate, and NAT-OA gave the "
                         "receiver the original addresses for the checksum.")
+
+
+def extra(trace, journey):
     st.markdown("#### Everything that was dropped or refused")
     failure_table(failures(trace))
     st.markdown("### The same question across NATs and protocols")
@@ -85,6 +88,7 @@ LESSON = Lesson(
         "ESP-in-UDP": "NAT-T puts a UDP header in front of ESP. The NAT translates its port (amber), and "
                       "the ESP inside is unchanged.",
     },
+    summary=summary,
     extra=extra,
 )
 

@@ -49,9 +49,12 @@ def _group(trace) -> str:
     return "✗ " + reason.split(":")[0]
 
 
-def extra(trace, journey):
+def summary(trace):
     st.markdown("### Verdict of this run")
     verdict(trace, KEY, "The router forwards both IKE ports, so the float to 4500 reaches the server.")
+
+
+def extra(trace, journey):
     st.markdown("### The rules this run needed")
     st.caption("Every protocol and destination port the client sent across the internet towards the "
                "server, grouped. These are the inbound rules a firewall or port forward in front of the "
@@ -100,6 +103,7 @@ LESSON = Lesson(
         "MM1": "UDP 500 is forwarded, so the router rewrites the destination to the server's private "
                "address (amber).",
     },
+    summary=summary,
     extra=extra,
 )
 

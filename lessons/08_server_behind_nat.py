@@ -42,9 +42,12 @@ def _run(rule, topo: tuple[str, ...]):
     return get_trace(PRESET, sets)
 
 
-def extra(trace, journey):
+def summary(trace):
     st.markdown("### Verdict of this run")
     verdict(trace, KEY)
+
+
+def extra(trace, journey):
     ref = refusal(trace)
     if ref is not None:
         event, j = ref
@@ -119,6 +122,7 @@ LESSON = Lesson(
         "MM1": "The server's router forwards UDP 500 to the server. The amber field is the destination "
                "address it rewrote.",
     },
+    summary=summary,
     extra=extra,
 )
 

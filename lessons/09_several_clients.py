@@ -29,11 +29,15 @@ with one client by its cookies.
 """
 
 
-def extra(trace, journey):
+def summary(trace):
     st.markdown("### Verdict of this run")
     clients = [p for p in trace.report.get("peers", {}) if p != "server"]
     verdict(trace, KEY, f"All {len(clients)} clients share one public address, and each one has its own "
                         "translated ports.")
+
+
+def extra(trace, journey):
+    clients = [p for p in trace.report.get("peers", {}) if p != "server"]
     outcome = []
     for name in clients:
         p = trace.report["peers"][name]
@@ -85,6 +89,7 @@ LESSON = Lesson(
         "MM5": "MM5 floats to UDP 4500. That is a new NAT mapping with a translated port, and the helper "
                "plays no part in it.",
     },
+    summary=summary,
     extra=extra,
 )
 

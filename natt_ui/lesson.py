@@ -1,7 +1,8 @@
 """A lesson page in one call: narrative, what-if switches, the run, the steps, the extras.
 
 A lesson module declares a `Lesson` (plain data) and calls `render_lesson(LESSON)`; an optional
-`extra(trace, journey)` callback draws lesson-specific widgets (the NAT-D workbench, the port-4500
+`summary(trace)` draws the run's verdict above the steps (the first screen of a projector), and an
+optional `extra(trace, journey)` draws lesson-specific widgets (the NAT-D workbench, the port-4500
 demultiplexer) under the shared step view. Deep links: `?step=N` plus one parameter per switch.
 """
 from __future__ import annotations
@@ -35,6 +36,7 @@ class Lesson:
     start: str | None = None                   #: label of the step to open on (default: step 1)
     extra: Callable[[Trace, Journey], None] | None = None
     pace: str = ""                             #: e.g. "10 minutes"
+    summary: Callable[[Trace], None] | None = None   #: drawn above the steps: the run's verdict first
 
 
 def _start_index(steps: tuple[Journey, ...], label: str | None) -> int:
@@ -79,6 +81,8 @@ def render_lesson(lesson: Lesson) -> tuple[Trace, Journey] | None:
         for line in outcome_lines(trace):
             st.markdown(line)
     download_panel(trace, lesson.key)
+    if lesson.summary is not None:
+        lesson.summary(trace)
     index = step_controls(steps, lesson.key, start=_start_index(steps, lesson.start))
     st.query_params.from_dict({"step": str(index), **params})
     j = steps[index - 1]

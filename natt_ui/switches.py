@@ -61,7 +61,7 @@ SWITCHES: dict[str, Switch] = {s.name: s for s in (
            lambda v: [f"mode={v}"], "Transport (L2TP/IPsec) or tunnel mode on both peers."),
     Switch("rule", "Windows AssumeUDPEncapsulationContextOnSendRule", ("unset", "0", "1", "2"),
            lambda s: "unset" if s.client.assume_udp_rule is None else str(s.client.assume_udp_rule),
-           lambda v: [] if v == "unset" else [f"client.assume_udp_rule={v}"],
+           lambda v: [f"client.assume_udp_rule={'none' if v == 'unset' else v}"],
            "0: refuse a server behind NAT; 1: allow a server behind NAT; 2: allow both behind NAT."),
     Switch("keepalive", "Client keepalive interval (s)", ("10", "20", "60"),
            lambda s: f"{s.client.keepalive_interval:g}", lambda v: [f"client.keepalive_interval={v}"],

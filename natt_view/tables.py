@@ -76,7 +76,7 @@ def outcome_lines(trace: Trace) -> list[str]:
     """One line per peer from report.json: phase 1, phase 2, NAT-T, and the reason if it failed."""
     lines = []
     for name, p in trace.report.get("peers", {}).items():
-        line = f"**{name}**: phase 1 {p['phase1']}, phase 2 {p['phase2']}, NAT-T {p['nat_t'] or 'none'}"
+        line = f"**{name}**: phase 1 {p['phase1']}, phase 2 {p['phase2']}, NAT-T {p['nat_t'] or 'not negotiated'}"
         if p.get("floated"):
             line += ", floated to 4500"
         if p.get("reason"):
