@@ -7,10 +7,12 @@ from natt_core.lab.scenario import run
 from natt_core.lab.settings import apply_settings
 from natt_core.pcap import pcap_bytes
 
-from .test_browser_app import page, pytestmark, server  # noqa: F401  (fixtures and markers)
+from .conftest import BROWSER
+
+pytestmark = BROWSER
 
 
-def test_upload_a_broken_file_then_a_real_capture(server, page, tmp_path):  # noqa: F811
+def test_upload_a_broken_file_then_a_real_capture(server, page, tmp_path):
     broken = tmp_path / "broken.pcap"
     broken.write_bytes(b"\xd4\xc3\xb2\xa1" + bytes(30))
     good = tmp_path / "vpn.pcap"
