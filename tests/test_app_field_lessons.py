@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from .test_app_pages import open_page
+
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = {
     "lessons/06_ipsec_meets_nat.py": "l6",
@@ -18,13 +20,6 @@ PAGES = {
     "lessons/09_several_clients.py": "l9",
     "lessons/10_nat_timeouts.py": "l10",
 }
-
-
-def open_page(path: str, **query) -> AppTest:
-    at = AppTest.from_file(str(ROOT / path), default_timeout=60)
-    for k, v in query.items():
-        at.query_params[k] = v
-    return at.run()
 
 
 def errors(at: AppTest) -> str:
