@@ -13,7 +13,7 @@ from natt_core.errors import NattError
 from natt_core.lab.export import capture_files
 from natt_core.lab.presets import PRESETS
 from natt_core.pcap import pcap_bytes
-from natt_ui.capture_report import render_findings, render_headline, render_summary
+from natt_ui.capture_report import render_findings, render_headline, render_packets, render_summary
 from natt_ui.runs import get_trace
 from natt_ui.step_view import inject_css
 
@@ -81,3 +81,4 @@ st.caption(f"{name} · {result.capture.format}")
 render_headline(result)
 render_summary(result)
 render_findings(result)
+render_packets(result, "dx")

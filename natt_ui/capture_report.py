@@ -9,6 +9,9 @@ import html
 import streamlit as st
 
 from natt_core.analysis import Diagnosis
+from natt_core.errors import DecodeError
+from natt_core.wire.dissect import dissect
+from natt_view.packet import hex_html, packet_layout_html
 
 ICONS = {"ok": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
          "problem": ":material/error:"}
@@ -65,3 +68,39 @@ def _ladder(messages) -> str:
             "white-space:nowrap}.natt-ladder tr.retx td{color:#90a4ae}</style>"
             "<table class='natt-ladder'><tr><th>#</th><th>time s</th><th>message</th><th>from → to</th></tr>"
             f"{rows}</table>")
+
+
+def render_packets(d: Diagnosis, key: str) -> None:
+    """Any packet of the capture as the lessons show one: RFC-style field layout and hex, with the
+    bytes no NAT can touch (SPI, ciphertext, ICV, NAT-D hashes, ID) marked."""
+    packets = d.capture.packets
+    if not packets:
+        return
+    st.subheader("The packets, field by field", anchor=False)
+    labels = d.observations.labels
+
+    def name(i: int) -> str:
+        cp = packets[i]
+        return f"#{i + 1} · {cp.time:.3f} s · {labels.get(i + 1, 'other')} · {_addresses(cp.packet)}"
+    first = next((n - 1 for n in sorted(labels) if labels[n] not in ("ESP", "ESP-in-UDP", "keepalive")), 0)
+    i = st.selectbox("Packet", range(len(packets)), index=first, format_func=name, key=f"{key}:packet")
+    packet = packets[i].packet
+    try:
+        fields = dissect(packet)
+    except DecodeError as e:
+        st.warning(f"Packet #{i + 1} cannot be laid out field by field: {e}")
+        return
+    st.html('<div class="natt-scroll">' + packet_layout_html(fields) + "</div>")
+    st.caption("Hex (hover a byte for its field)")
+    st.html(hex_html(packet, fields))
+
+
+def _addresses(packet: bytes) -> str:
+    if len(packet) < 20:
+        return ""
+    src, dst = (".".join(str(b) for b in packet[i:i + 4]) for i in (12, 16))
+    ihl = (packet[0] & 0x0F) * 4
+    if packet[9] == 17 and len(packet) >= ihl + 4:
+        sport, dport = (int.from_bytes(packet[ihl + k:ihl + k + 2], "big") for k in (0, 2))
+        return f"{src}:{sport} → {dst}:{dport}"
+    return f"{src} → {dst}"

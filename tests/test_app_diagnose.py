@@ -44,3 +44,17 @@ def test_the_recorded_strongswan_captures_tell_their_stories():
     assert any("No problem found" in s.value for s in at.success)
     at.selectbox(key="dx:recording").set_value("strongswan-wrong-psk").run()
     assert any("The pre-shared keys differ" in e.value for e in at.error)
+
+
+def test_any_packet_of_the_capture_is_laid_out_field_by_field():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="dx:source").set_value("A capture from the lab").run()
+    at.selectbox(key="dx:preset").set_value("client-behind-nat").run()
+    at.selectbox(key="dx:segment").set_value("internet").run()
+    at.selectbox(key="dx:packet").set_value(2).run()        # packet #3: MM3 with its NAT-D payloads
+    assert not at.exception
+    body = "".join(h.proto.body for h in at.get("html"))
+    assert "NAT-D" in body and "initiator cookie" in body
+    at.selectbox(key="dx:packet").set_value(9).run()        # packet #10: ESP-in-UDP
+    body = "".join(h.proto.body for h in at.get("html"))
+    assert "SPI" in body and not at.exception

@@ -47,3 +47,15 @@ def test_names_and_errors():
     assert vid_name(bytes.fromhex("afcad71368a1f1c96b8696fc77570100")) == "DPD (RFC 3706)"
     with pytest.raises(ConfigError, match="rfc3947"):
         versions_for("rfc9999")
+
+
+@pytest.mark.parametrize("wire, name", [
+    # as they appear on the wire in public captures (Wireshark's packet-isakmp.c VID table lists the same)
+    ("09002689dfd6b712", "XAuth"),                                   # 8 bytes only
+    ("12f5f28c457168a9702d9fe274cc0100", "Cisco Unity"),            # version 1.0 in the last two bytes
+    ("1e2b516905991c7d7c96fcbfb587e46100000004", "MS NT5 ISAKMPOAKLEY"),   # Windows 2000 (+ version 4)
+    ("882fe56d6fd20dbc2251613b2ebe5beb", "strongSwan"),
+    ("4a131c81070358455c5728f20e95452f", "NAT-T rfc3947"),
+])
+def test_other_vendor_ids_are_named_by_their_md5_prefix(wire, name):
+    assert vid_name(bytes.fromhex(wire)) == name

@@ -90,6 +90,7 @@ class Observations:
     keepalives: list[tuple[int, float, Endpoint, Endpoint]] = field(default_factory=list)
     undecodable: list[tuple[int, str]] = field(default_factory=list)
     other: int = 0
+    labels: dict[int, str] = field(default_factory=dict)   #: packet number -> what it is (MM1, ESP, keepalive…)
     packets: int = 0
     duration: float = 0.0
 
@@ -129,6 +130,7 @@ def _one(obs: Observations, n: int, t: float, packet: bytes, seen: set) -> None:
         return
     if proto == IPProto.AH:
         obs.ah.append((n, Endpoint(src_ip), Endpoint(dst_ip)))
+        obs.labels[n] = "AH"
         return
     if proto != IPProto.UDP:
         obs.other += 1
@@ -142,6 +144,7 @@ def _one(obs: Observations, n: int, t: float, packet: bytes, seen: set) -> None:
         kind, ike = classify_4500(payload)
         if kind is Kind.KEEPALIVE:
             obs.keepalives.append((n, t, src, dst))
+            obs.labels[n] = "keepalive"
         elif kind is Kind.ESP:
             _esp(obs, n, t, ike, src, dst, True)
         else:
@@ -159,6 +162,7 @@ def _esp(obs, n, t, data: bytes, src: Endpoint, dst: Endpoint, encapsulated: boo
     flow = obs.esp.setdefault((spi, src, dst), EspFlow(spi, src, dst, encapsulated))
     flow.times.append(t)
     flow.indexes.append(n)
+    obs.labels[n] = "ESP-in-UDP" if encapsulated else "ESP"
 
 
 def _ike(obs, n, t, message: bytes, src, dst, on_4500: bool, seen: set) -> None:
@@ -178,6 +182,7 @@ def _ike(obs, n, t, message: bytes, src, dst, on_4500: bool, seen: set) -> None:
                      "", tuple(type(p).__name__ for p in chain.payloads) if chain else ("(encrypted)",),
                      retransmission)
     msg.label = _label(ex, msg, chain)
+    obs.labels[n] = msg.label
     if chain is not None:
         _learn(ex, msg, chain, header)
     ex.messages.append(msg)

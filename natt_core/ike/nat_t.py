@@ -63,8 +63,13 @@ SUPPORT = {
     "rfc3947": (NattVersion.RFC3947, NattVersion.DRAFT_02N),
 }
 
-#: Other Vendor IDs worth recognising in a capture (names for the lesson views).
+#: Other Vendor IDs worth recognising in a capture (names for the lesson views). Each is the MD5 of
+#: its text, often cut short (XAuth sends 8 bytes) or followed by a version (MS NT5 adds 4 bytes,
+#: Cisco Unity overwrites the last 2), so the first 8 bytes are what is compared.
 OTHER_VIDS = {
+    "XAuth": b"draft-ietf-ipsra-isakmp-xauth-06.txt",
+    "Cisco Unity": b"CISCO-UNITY",
+    "strongSwan": b"strongSwan",
     "MS NT5 ISAKMPOAKLEY": b"MS NT5 ISAKMPOAKLEY",
     "FRAGMENTATION": b"FRAGMENTATION",
     "MS-Negotiation Discovery Capable": b"MS-Negotiation Discovery Capable",
@@ -102,7 +107,7 @@ def vid_name(data: bytes) -> str:
     if data == DPD_VID:
         return "DPD (RFC 3706)"
     for name, text in OTHER_VIDS.items():
-        if data[:16] == vendor_id(text):
+        if len(data) >= 8 and data[:8] == vendor_id(text)[:8]:
             return name
     return data.hex()
 
