@@ -200,3 +200,9 @@ def test_recorded_strongswan_exchanges_are_healthy_and_show_the_fake_nat_d(side)
 def test_a_recorded_psk_mismatch_with_strongswan_is_named():
     h = diagnose((RECORDED / "strongswan-wrong-psk.server-side.pcap").read_bytes()).headline
     assert h.title == "The pre-shared keys differ" and "encrypted notification" in h.detail
+
+
+def test_without_nat_esp_as_protocol_50_is_pointed_out_for_the_firewall():
+    d = diagnose(captures("no-nat")["internet"])
+    assert d.headline.severity == "ok"
+    assert any(f.title == "ESP travels as IP protocol 50" and "protocol 50" in f.detail for f in d.findings)

@@ -181,6 +181,11 @@ def diagnose_dataplane(obs: Observations, nat: bool) -> list[Finding]:
         f.append(Finding(PROBLEM, "ESP as IP protocol 50 through a NAT",
                          "ESP has no ports: an N:1 NAT cannot tell whose it is (RFC 3715 §2.1). With NAT-T it "
                          "would be UDP-encapsulated on 4500.", tuple(x.indexes[0] for x in plain)))
+    elif plain:
+        f.append(Finding(INFO, "ESP travels as IP protocol 50",
+                         "No NAT on the path, so no UDP encapsulation: a firewall between the peers must pass IP "
+                         "protocol 50 as well as UDP 500 (and UDP 4500 for clients that are behind NAT).",
+                         tuple(x.indexes[0] for x in plain)))
     for x in flows:
         back = [y for y in flows if y.src.ip == x.dst.ip and y.dst.ip == x.src.ip]
         form = "ESP-in-UDP" if x.encapsulated else "ESP (protocol 50)"
