@@ -29,6 +29,14 @@ with one client by its cookies.
 """
 
 
+def first_blocked_mm1(trace, steps):
+    """Open on the failure: the first MM1 a NAT dropped (client 2's, with the helper on). When
+    nothing is dropped, open on the second client's first MM1 to show its own translated port."""
+    dropped = [j for j in steps if j.label == "MM1" and j.dropped]
+    later = [j for j in steps if j.label == "MM1" and j.sender != steps[0].sender]
+    return (dropped or later or steps)[0].index
+
+
 def summary(trace):
     st.markdown("### Verdict of this run")
     clients = [p for p in trace.report.get("peers", {}) if p != "server"]
@@ -89,6 +97,7 @@ LESSON = Lesson(
         "MM5": "MM5 floats to UDP 4500. That is a new NAT mapping with a translated port, and the helper "
                "plays no part in it.",
     },
+    start=first_blocked_mm1,
     summary=summary,
     extra=extra,
 )

@@ -4,6 +4,8 @@ A lesson module declares a `Lesson` (plain data) and calls `render_lesson(LESSON
 `summary(trace)` draws the run's verdict above the steps (the first screen of a projector), and an
 optional `extra(trace, journey)` draws lesson-specific widgets (the NAT-D workbench, the port-4500
 demultiplexer) under the shared step view. Deep links: `?step=N` plus one parameter per switch.
+A lesson opens on `start`: a packet label, or a function of the run when the step worth opening on
+(say, the first drop) depends on what the switches made the engine do.
 """
 from __future__ import annotations
 
@@ -33,15 +35,20 @@ class Lesson:
     settings: tuple[str, ...] = ()             #: --set lines applied before the switches
     switches: tuple[str, ...] = ()             #: names from natt_ui.switches.SWITCHES
     notes: dict[str, str] = field(default_factory=dict)  #: packet label -> what to look at
-    start: str | None = None                   #: label of the step to open on (default: step 1)
+    #: the step to open on: a packet label, or `start(trace, steps) -> index` (default: step 1)
+    start: str | Callable[[Trace, tuple[Journey, ...]], int] | None = None
     extra: Callable[[Trace, Journey], None] | None = None
     pace: str = ""                             #: e.g. "10 minutes"
     summary: Callable[[Trace], None] | None = None   #: drawn above the steps: the run's verdict first
 
 
-def _start_index(steps: tuple[Journey, ...], label: str | None) -> int:
+def _start_index(trace: Trace, steps: tuple[Journey, ...],
+                 start: str | Callable[[Trace, tuple[Journey, ...]], int] | None) -> int:
+    """The 1-based step a fresh page opens on; a computed index is clamped to the run's steps."""
+    if callable(start):
+        return min(max(int(start(trace, steps)), 1), len(steps))
     for j in steps:
-        if j.label == label:
+        if j.label == start:
             return j.index
     return 1
 
@@ -83,7 +90,7 @@ def render_lesson(lesson: Lesson) -> tuple[Trace, Journey] | None:
     download_panel(trace, lesson.key)
     if lesson.summary is not None:
         lesson.summary(trace)
-    index = step_controls(steps, lesson.key, start=_start_index(steps, lesson.start))
+    index = step_controls(steps, lesson.key, start=_start_index(trace, steps, lesson.start))
     st.query_params.from_dict({"step": str(index), **params})
     j = steps[index - 1]
     render_step(trace, index, note=lesson.notes.get(j.label), steps=steps)

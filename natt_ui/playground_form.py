@@ -9,6 +9,7 @@ from __future__ import annotations
 import streamlit as st
 
 from natt_core.lab.presets import PRESETS, preset
+from natt_view.scenario_form import BLANK as REQUIRED
 from natt_view.scenario_form import BLANK_BASE, FIELDS, SECTIONS, FormField, check, values_of
 
 PREFIX = "pg"
@@ -56,15 +57,21 @@ def submit() -> None:
 
 def _field(col, f: FormField, errors: dict[str, str]) -> None:
     with col:
+        message = errors.get(f.key)
         if f.choices:
             current = st.session_state.get(wkey(f.key))
             if current not in f.choices:
+                # a shared link asked for a value the list does not have: say which, then show a valid one
+                if message is not None and current:
+                    message = f"`{current}` is not on the list; {message}"
+                    errors[f.key] = message
                 st.session_state[wkey(f.key)] = f.choices[0]
             st.selectbox(f.label, f.choices, key=wkey(f.key), help=f.help or None)
         else:
-            st.text_input(f.label, key=wkey(f.key), help=f.help or None, placeholder="required")
-        if f.key in errors:
-            st.error(f"**{f.key}**: {errors[f.key]}", icon=":material/error:")
+            st.text_input(f.label, key=wkey(f.key), help=f.help or None,
+                          placeholder="required" if f.key in REQUIRED else None)
+        if message is not None:
+            st.error(f"**{f.key}**: {message}", icon=":material/error:")
 
 
 def render_form() -> None:

@@ -3,8 +3,15 @@
 `step_controls` keeps the current step in session state (seeded from `?step=`), `render_step`
 draws one journey: the diff lens, topology, sequence diagram, the packet on every segment (field
 layout and hex), the NAT and SA tables at that moment and the peers' own words.
+
+A row of the sequence diagram is a link to its step. Its href is the page's own deep link with
+that step (it works anywhere, by reloading the page from the URL); on the page, a small hidden
+component catches the click first and moves the step in place, so the session (what-if switches,
+projector mode, open expanders) stays as it is.
 """
 from __future__ import annotations
+
+from urllib.parse import urlencode
 
 import streamlit as st
 
@@ -12,12 +19,30 @@ from natt_core.errors import DecodeError
 from natt_core.lab.trace import Trace
 from natt_view.decrypt import open_step
 from natt_view.diagrams import sequence_svg, topology_dot
-from natt_view.packet import diff_lens_text, diff_table_html, field_diff, hex_html, packet_layout_html
+from natt_view.packet import diff_lens_text, diff_table_html, field_diff, packet_views_html
 from natt_view.steps import Journey, fields_of, journey_changes, journeys
 from natt_view.tables import events_html, ipsec_rows, isakmp_rows, nat_devices, nat_rows, peers
 from natt_view.theme import CSS, legend_html
 
 CIRCLED = "①②③④⑤⑥⑦⑧⑨"
+
+#: a click on `svg.natt-seq a[data-step]` anywhere on the page becomes this component's "jump"
+#: trigger (plain clicks only: a middle or modifier click still opens the row's deep link)
+_JUMP_JS = """
+export default function ({ parentElement, setTriggerValue }) {
+  const doc = parentElement.ownerDocument || document;
+  const onClick = (event) => {
+    const row = event.target.closest ? event.target.closest("svg.natt-seq a[data-step]") : null;
+    if (!row || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    setTriggerValue("jump", Number(row.getAttribute("data-step")));
+  };
+  doc.addEventListener("click", onClick, true);
+  return () => doc.removeEventListener("click", onClick, true);
+}
+"""
+_jump_listener = st.components.v2.component("natt_seq_jump", html='<span class="natt-jump"></span>',
+                                            js=_JUMP_JS, isolate_styles=False)
 
 
 def inject_css() -> None:
@@ -48,6 +73,10 @@ def _step_from_query(n: int) -> int | None:
     return value
 
 
+def _ignore() -> None:
+    """The jump is read from the component's result; the callback only registers the trigger."""
+
+
 def _move(key: str, delta: int, n: int) -> None:
     st.session_state[key] = min(max(st.session_state[key] + delta, 1), n)
 
@@ -58,6 +87,10 @@ def step_controls(steps: tuple[Journey, ...], key: str, start: int = 1) -> int:
     skey = f"{key}:step"
     if skey not in st.session_state:
         st.session_state[skey] = _step_from_query(n) or min(max(start, 1), n)
+    # a click on a row of the sequence diagram (before the slider exists, so it may still be moved)
+    jump = _jump_listener(key=f"{key}:seqjump", on_jump_change=_ignore, height=0).jump
+    if isinstance(jump, int) and not isinstance(jump, bool):
+        st.session_state[skey] = jump
     st.session_state[skey] = min(max(int(st.session_state[skey]), 1), n)
     left, mid, right = st.columns([1.7, 6.6, 1.7], vertical_alignment="bottom")
     left.button("◀ Previous", key=f"{key}:prev", on_click=_move, args=(skey, -1, n), width="stretch",
@@ -78,9 +111,13 @@ def _packet_tab(trace: Trace, j: Journey, n: int, changed: frozenset[int]) -> No
     except DecodeError as e:
         st.error(f"These bytes do not parse: {e}")
         return
-    st.html('<div class="natt-scroll">' + packet_layout_html(fields, changed) + "</div>")
-    st.caption("Hex (hover a byte for its field)")
-    st.html(hex_html(hop.packet, fields, changed))
+    st.html(packet_views_html(hop.packet, fields, changed))
+
+
+def _step_link():
+    """href for step N: the page's current query (switches, playground settings) with step=N."""
+    query = [(k, v) for k in st.query_params if k != "step" for v in st.query_params.get_all(k)]
+    return lambda n: "?" + urlencode([("step", str(n))] + query)
 
 
 def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[Journey, ...] | None = None) -> Journey:
@@ -101,7 +138,9 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
     left, right = st.columns([1, 1], gap="medium")
     with left:
         st.markdown("**Sequence**")
-        st.markdown(f'<div class="natt-seqbox">{sequence_svg(trace, steps, index)}</div>', unsafe_allow_html=True)
+        svg = sequence_svg(trace, steps, index, link=_step_link())
+        st.markdown(f'<div class="natt-seqbox">{svg}</div>', unsafe_allow_html=True)
+        st.caption("Click a row to open that step.")
         st.markdown("**What the peers said**")
         st.html(events_html(j))
     with right:
@@ -119,8 +158,7 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
             with tabs[-1]:
                 st.caption(f"What the NAT could not read: {opened.how}.")
                 if opened.fields:
-                    st.html('<div class="natt-scroll">' + packet_layout_html(opened.fields) + "</div>")
-                    st.html(hex_html(opened.plaintext, opened.fields))
+                    st.html(packet_views_html(opened.plaintext, opened.fields))
         if len(j.hops) > 1:
             with tabs[len(j.hops)]:
                 try:

@@ -3,11 +3,14 @@
 The topology comes from `trace.topology` (which device sits on which segment with which address);
 the current packet's path is drawn thick and orange, a NAT that rewrote it is filled amber. The
 sequence diagram has one lifeline per device and one row per packet journey, like the numbered
-ladders of RFC 3947 §3; it is plain SVG because Graphviz cannot keep lifelines straight.
+ladders of RFC 3947 §3; it is plain SVG because Graphviz cannot keep lifelines straight. Given a
+`link(step) -> href`, every row is a link to its step (`data-step` names it for the page's click
+handler; the href is the deep link that works without it), with one transparent hit area per row.
 """
 from __future__ import annotations
 
 from html import escape
+from typing import Callable
 
 from natt_core.lab.trace import Trace
 
@@ -111,8 +114,9 @@ def _t(seconds: float) -> str:
 
 
 def sequence_svg(trace: Trace, steps: tuple[Journey, ...], current: int, window: int = 16,
-                 width: int = 560) -> str:
-    """An SVG ladder of the journeys around `current` (1-based), the current row highlighted."""
+                 width: int = 560, link: Callable[[int], str] | None = None) -> str:
+    """An SVG ladder of the journeys around `current` (1-based), the current row highlighted; with
+    `link`, each row is an `<a>` to `link(step)` so a click on the picture moves to that step."""
     cols = devices(trace)
     if not steps:
         return '<svg class="natt-seq" xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>'
@@ -136,6 +140,12 @@ def sequence_svg(trace: Trace, steps: tuple[Journey, ...], current: int, window:
         y = TOP + row * ROW + ROW / 2
         is_current = j.index == current
         colour = CURRENT if is_current else "#455a64"
+        if link is not None:
+            out.append(f'<a class="natt-row" data-step="{j.index}" href="{escape(link(j.index), quote=True)}" '
+                       f'target="_self" aria-label="{escape(f"go to step {j.index}: {j.title()}", quote=True)}">'
+                       f'<title>{escape(f"Step {j.index}: {j.title()} (click to open)")}</title>'
+                       f'<rect class="hit" x="2" y="{y - ROW / 2 + 1:.0f}" width="{width - 4}" height="{ROW - 2}" '
+                       f'rx="5" fill="#ffffff" fill-opacity="0"/>')
         if is_current:
             out.append(f'<rect x="2" y="{y - ROW / 2 + 1:.0f}" width="{width - 4}" height="{ROW - 2}" rx="5" '
                        f'fill="#fff3e0" stroke="{CURRENT}" stroke-width="1.5"/>')
@@ -166,6 +176,8 @@ def sequence_svg(trace: Trace, steps: tuple[Journey, ...], current: int, window:
         out.append(f'<text x="{mid:.0f}" y="{y - 5:.0f}" text-anchor="middle" font-size="15" '
                    f'font-weight="{700 if is_current else 500}" fill="{colour}" paint-order="stroke" '
                    f'stroke="#ffffff" stroke-width="4">{escape(j.label)}</text>')
+        if link is not None:
+            out.append("</a>")
     if lo > 1 or lo + window <= len(steps):
         out.append(f'<text x="{width - 8}" y="{height - 2}" text-anchor="end" font-size="12" fill="{MUTED}">'
                    f'steps {lo}–{min(len(steps), lo + window - 1)} of {len(steps)}</text>')

@@ -3,7 +3,10 @@
 The layout follows the RFC header diagrams (RFC 791 §3.1, RFC 2408 §3.1, RFC 3948 §2): 32 bit
 columns, one cell per field; fields of more than two words collapse into one dashed row. Bytes a
 NAT rewrote (`changed`, byte offsets) are amber in both views; bytes it cannot touch (encrypted or
-integrity-protected, see natt_core.wire.dissect) are violet and hatched.
+integrity-protected, see natt_core.wire.dissect) are violet and hatched. Every cell and byte
+carries its field's number `data-f="<n>"` (its position in the dissection), and `packet_views_html` puts
+both views in one box with CSS `:has()` rules, so pointing at a byte lights up its whole field in
+the hex and its cell in the layout (and back) without any script.
 """
 from __future__ import annotations
 
@@ -13,7 +16,7 @@ from typing import Iterable
 from natt_core.lab.trace import Hop
 from natt_core.wire.dissect import Field
 
-from .theme import LAYER_TINTS, PAYLOAD_TINTS
+from .theme import LAYER_TINTS, PAYLOAD_TINTS, POINTED, POINTED_BG
 
 COLLAPSE_AT = 4      #: fields longer than this many bytes, starting on a word, take one row
 
@@ -55,7 +58,7 @@ def packet_layout_html(fields: Iterable[Field], changed: frozenset[int] = frozen
             rows.append("<tr>" + "".join(cells) + "</tr>")
         cells, used = [], 0
 
-    for f in fields:
+    for n, f in enumerate(fields):
         if f.layer != layer:
             flush(pad=True)
             rows.append(f'<tr class="layer"><td class="lname" colspan="32">{escape(f.layer)}</td></tr>')
@@ -66,10 +69,11 @@ def packet_layout_html(fields: Iterable[Field], changed: frozenset[int] = frozen
                 cells.append(f'<td class="gap" colspan="{used * 8}"></td>')
         style = f'style="background:{_tint(f.layer, tints)}"'
         cls = _cls(f, changed)
+        mark = f'data-f="{n}" title="{_title(f)}"'
         label = f'<span class="n">{escape(f.name)}</span><span class="v">{escape(f.value)}</span>'
         if f.length > COLLAPSE_AT and used == 0:
             flush(pad=False)
-            rows.append(f'<tr><td colspan="32" class="long {cls}" {style} title="{_title(f)}">'
+            rows.append(f'<tr><td colspan="32" class="long {cls}" {style} {mark}>'
                         f'<span class="n">{escape(f.name)} · {f.length} bytes</span>'
                         f'<span class="v">{escape(f.value)}</span></td></tr>')
             used = f.end % 4
@@ -81,7 +85,7 @@ def packet_layout_html(fields: Iterable[Field], changed: frozenset[int] = frozen
         while remaining:
             take = min(remaining, 4 - used)
             content = label if first else '<span class="n">…</span>'
-            cells.append(f'<td colspan="{take * 8}" class="{cls}" {style} title="{_title(f)}">{content}</td>')
+            cells.append(f'<td colspan="{take * 8}" class="{cls}" {style} {mark}>{content}</td>')
             first = False
             used += take
             remaining -= take
@@ -96,9 +100,10 @@ def hex_html(packet: bytes, fields: Iterable[Field], changed: frozenset[int] = f
              width: int = 16) -> str:
     """A hex dump: offset, then `width` bytes per row, each byte coloured by its field."""
     owner: dict[int, Field] = {}
-    for f in fields:
+    index: dict[int, int] = {}
+    for n, f in enumerate(fields):
         for i in range(f.offset, f.end):
-            owner[i] = f
+            owner[i], index[i] = f, n
     tints: dict[str, str] = {}
     out = ['<div class="natt-hex">']
     for start in range(0, len(packet), width):
@@ -110,10 +115,33 @@ def hex_html(packet: bytes, fields: Iterable[Field], changed: frozenset[int] = f
                 cls += " sep"
             style = f' style="background:{_tint(f.layer, tints)}"' if f is not None and "natt-" not in cls else ""
             title = f' title="{_title(f)}"' if f is not None else ""
+            if f is not None:            # focusable by a click (not by Tab): a click pins the highlight
+                title += f' data-f="{index[i]}" tabindex="-1"'
             parts.append(f'<b class="{cls.strip()}"{style}{title}>{packet[i]:02x}</b>')
         out.append('<div class="row">' + "".join(parts) + "</div>")
     out.append("</div>")
     return "".join(out)
+
+
+def link_css(count: int) -> str:
+    """`:has()` rules for fields 0..count-1: while any cell or byte of a field is hovered or
+    focused inside a `.natt-pk` box, every cell and byte of that field is outlined."""
+    if count <= 0:
+        return ""
+    sel = ",".join(f'.natt-pk:has([data-f="{n}"]:hover) [data-f="{n}"],'
+                   f'.natt-pk:has([data-f="{n}"]:focus) [data-f="{n}"]' for n in range(count))
+    return (f"<style>{sel}{{outline:3px solid {POINTED} !important;outline-offset:-3px;"
+            f"box-shadow:inset 0 0 0 999px {POINTED_BG};}}</style>")
+
+
+def packet_views_html(packet: bytes, fields: Iterable[Field], changed: frozenset[int] = frozenset(),
+                      caption: str = "Hex (point at a byte: its whole field lights up here and in the layout)"
+                      ) -> str:
+    """The field layout and the hex dump in one box, linked field by field (see `link_css`)."""
+    fields = list(fields)
+    return (link_css(len(fields)) + '<div class="natt-pk"><div class="natt-scroll">'
+            + packet_layout_html(fields, changed) + f'</div><p class="natt-cap">{escape(caption)}</p>'
+            + hex_html(packet, fields, changed) + "</div>")
 
 
 def field_diff(before: Iterable[Field], after: Iterable[Field]) -> list[dict]:

@@ -28,6 +28,7 @@ NAT_T = ("rfc3947", "draft-02", "none")
 GROUPS = ("14,2", "14", "2", "2,14")
 ALLOC = ("random", "sequential", "preserve")
 HELPERS = ("none", "static-port-500", "esp-last-client")
+BEHAVIOURS = ("endpoint-independent", "address-dependent", "address-and-port-dependent")   #: RFC 4787 §4.1, §5
 
 SECTIONS: dict[str, tuple[FormField, ...]] = {
     "Topology and addresses": (
@@ -52,13 +53,22 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
         FormField("server.psk", "Server pre-shared key"),
         FormField("mode", "IPsec mode", ("transport", "tunnel"), "transport = L2TP/IPsec"),
         FormField("protocol", "IPsec protocol", ("esp", "ah")),
-        FormField("client.keepalive_interval", "Client keepalive interval (s)"),
+        FormField("client.keepalive_interval", "Client keepalive interval (s)",
+                  help="sent only while the client finds itself behind a NAT (RFC 3947 §3.2)"),
+        FormField("server.keepalive_interval", "Server keepalive interval (s)",
+                  help="sent only when the server finds itself behind a NAT (server-nat, both-nat)"),
     ),
     "The client's NAT": (
         FormField("nat.kind", "Kind", ("napt", "static", "none"), "none = a plain router"),
         FormField("nat.port_allocation", "Port allocation", ALLOC),
         FormField("nat.timeout", "UDP idle timeout (s)"),
         FormField("nat.helper", "IPsec helper", HELPERS),
+        FormField("nat.mapping", "Mapping (RFC 4787 §4.1)", BEHAVIOURS,
+                  "does one inside port keep its public port for every remote (endpoint-independent), "
+                  "or get a new one per remote address (address-dependent) or address and port?"),
+        FormField("nat.filtering", "Filtering (RFC 4787 §5)", BEHAVIOURS,
+                  "who may answer through a mapping: anyone (endpoint-independent), only addresses the "
+                  "inside host sent to, or only those exact address and port pairs"),
     ),
     "The second NAT (server's or carrier)": (
         FormField("nat2.kind", "Kind", ("napt", "static")),
@@ -70,6 +80,10 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
     ),
     "Link and traffic": (
         FormField("link.loss", "Packet loss on every link (0 to 1)"),
+        FormField("link.duplicate", "Duplicated packets on every link (0 to 1)",
+                  help="share of packets delivered twice; the peers must answer a repeat with the same bytes"),
+        FormField("link.reorder", "Reordered packets on every link (0 to 1)",
+                  help="share of packets held back so that later ones overtake them"),
         FormField("traffic.client", "Client L2TP HELLOs at (s)", help="times after the start, e.g. 30,90; "
                   "empty = none (the SCCRQ after phase 2 is always sent)"),
         FormField("traffic.server", "Server L2TP HELLOs at (s)", help="e.g. 600"),

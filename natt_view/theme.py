@@ -13,6 +13,8 @@ PROTECTED_BG = "#d1c4e9"
 CURRENT = "#e65100"           #: the current step in diagrams
 DROPPED = "#c62828"
 MUTED = "#90a4ae"
+POINTED = "#1565c0"           #: blue: the field the reader points at (hex byte <-> layout cell)
+POINTED_BG = "rgba(21,101,192,.16)"
 INK = "#1a1a1a"
 
 #: light tints per protocol layer, so neighbouring layers are told apart without shouting
@@ -48,7 +50,7 @@ CSS = f"""
 .natt-hex {{ font:1rem/1.55 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; color:{INK}; }}
 .natt-hex .row {{ white-space:nowrap; }}
 .natt-hex .off {{ color:#607d8b; margin-right:.8em; }}
-.natt-hex b {{ font-weight:500; padding:0 .18em; border-radius:2px; }}
+.natt-hex b {{ font-weight:500; padding:0 .14em; border-radius:2px; }}
 .natt-hex b.sep {{ margin-left:.6em; }}
 .natt-scroll {{ max-height:34rem; overflow:auto; padding-right:.3rem; }}
 .natt-lens {{ border-left:6px solid {TRANSLATED}; background:#fff8e1; padding:.6rem .9rem; font-size:1.08rem;
@@ -60,6 +62,12 @@ CSS = f"""
 .natt-diff td.m {{ font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; }}
 .natt-events {{ font-size:1.05rem; line-height:1.6; margin:0; padding-left:1.2rem; color:{INK}; }}
 .natt-events .who {{ font-weight:700; }}
+.natt-cap {{ font-size:.875rem; color:rgba(49,51,63,.6); margin:.6rem 0 .2rem 0; }}
+.natt-hex b[tabindex] {{ cursor:pointer; }}
+.natt-hex b:focus {{ outline:none; }}
+[data-testid="stElementContainer"]:has(.natt-jump) {{ display:none; }}
+.natt-seq a.natt-row, .natt-seq a.natt-row text {{ cursor:pointer; text-decoration:none !important; }}
+.natt-seq a.natt-row:hover rect.hit {{ fill:#cfd8dc; fill-opacity:.55; }}
 .natt-seq text {{ font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; }}
 </style>
 """

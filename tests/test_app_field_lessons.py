@@ -142,3 +142,36 @@ def test_l2tp_end_to_end_forward_4500_fixes_it_and_rules_come_from_the_run():
     at.session_state["l7:sw:server_dh"] = "2"
     at.run()
     assert fails(at) and "NO-PROPOSAL-CHOSEN" in errors(at)
+
+
+def test_several_clients_opens_on_the_second_clients_dropped_mm1():
+    """`Lesson.start` as a function of the run: the page opens on the failure, not on step 1."""
+    at = open_page("lessons/09_several_clients.py")
+    assert not at.exception, at.exception
+    step = at.session_state["l9:step"]
+    assert step > 1
+    heading = at.subheader[0].value
+    assert heading.startswith(f"Step {step} of ") and "MM1: client2 → dropped at nat" in heading
+    assert at.query_params["step"] in (str(step), [str(step)])
+    assert "static-port-500 helper" in " ".join(h.proto.body for h in at.get("html") if "natt-lens" in h.proto.body)
+    # a deep link still wins over the computed start
+    assert open_page("lessons/09_several_clients.py", step="1").session_state["l9:step"] == 1
+    # without the helper nothing is dropped: the page opens on client2's own (translated) MM1
+    fixed = open_page("lessons/09_several_clients.py", helper="none")
+    assert works(fixed)
+    assert "MM1: client2 → server" in fixed.subheader[0].value
+
+
+def test_lesson_start_accepts_a_label_or_a_function():
+    from natt_core.lab.presets import preset
+    from natt_core.lab.scenario import run
+    from natt_ui.lesson import _start_index
+    from natt_view.steps import journeys
+    trace = run(preset("client-behind-nat"))
+    steps = journeys(trace)
+    mm5 = next(j.index for j in steps if j.label == "MM5")
+    assert _start_index(trace, steps, "MM5") == mm5 > 1
+    assert _start_index(trace, steps, None) == _start_index(trace, steps, "no such label") == 1
+    assert _start_index(trace, steps, lambda t, s: s[-1].index) == len(steps)
+    assert _start_index(trace, steps, lambda t, s: 10_000) == len(steps)      # clamped to the run
+    assert _start_index(trace, steps, lambda t, s: -3) == 1

@@ -5,6 +5,8 @@ cached per process, so after the first page each run takes a fraction of a secon
 """
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import pytest
@@ -187,3 +189,26 @@ def test_a_step_change_never_reruns_the_engine(monkeypatch):
     at.button(key="l4:prev").click().run()
     assert_clean(at)
     assert calls == ["client-behind-nat"]           # four step changes, still one engine run
+
+
+def _row_links(at: AppTest) -> dict[int, str]:
+    """step -> href of every row link in the page's sequence diagram."""
+    svg = next(m.value for m in at.markdown if 'class="natt-seq"' in m.value)
+    found = re.findall(r'<a class="natt-row" data-step="(\d+)" href="([^"]*)"', svg)
+    return {int(n): html.unescape(h) for n, h in found}
+
+
+def test_sequence_rows_are_deep_links_that_keep_the_switches():
+    at = open_page("lessons/03_nat_d.py", step="2", nat="static")
+    assert_clean(at)
+    links = _row_links(at)
+    total = len(at.get("select_slider")[0].options)
+    assert sorted(links) == list(range(1, min(total, 16) + 1))
+    assert links[5] == "?step=5&nat=static"
+    at.session_state["l3:sw:nat"] = "napt"                     # back to the preset: no switch in the links
+    at.run()
+    assert _row_links(at)[5] == "?step=5"
+    # following a row's link is a plain deep link: it opens that step with the same switches
+    again = open_page("lessons/03_nat_d.py", **dict(p.split("=") for p in links[5][1:].split("&")))
+    assert_clean(again)
+    assert again.session_state["l3:step"] == 5 and again.session_state["l3:sw:nat"] == "static"

@@ -5,6 +5,8 @@ the page's element order (Streamlit draws both into the same form column).
 """
 from __future__ import annotations
 
+import html
+import re
 from pathlib import Path
 
 import pytest
@@ -83,6 +85,10 @@ def test_blank_form_runs_nothing_then_a_filled_form_runs():
     ("nat.timeout", "-5", "positive number of seconds"),
     ("clients", "two", "whole number"),
     ("link.loss", "1.5", "from 0 to 1"),
+    ("link.duplicate", "2", "from 0 to 1"),
+    ("link.reorder", "often", "number from 0 to 1"),
+    ("server.keepalive_interval", "0", "positive number of seconds"),
+    ("server.keepalive_interval", "soon", "number of seconds"),
 ])
 def test_bad_input_gets_a_message_beside_its_field_and_no_run(field, value, words):
     at = fill(blank(), **GOOD)
@@ -148,3 +154,60 @@ def test_a_shared_link_reproduces_the_run_and_a_bad_one_runs_nothing():
     bad.run()
     assert not bad.exception and not ran(bad)
     assert "not an IPv4 address" in field_error(bad, "address.client")
+
+
+def steps_total(at: AppTest) -> int:
+    heading = next(s.value for s in at.subheader if s.value.startswith("Step "))
+    return int(heading.split(" of ")[1].split()[0])
+
+
+def test_nat_behaviour_link_and_server_keepalive_fields_reach_the_run():
+    at = fill(blank(), **GOOD)
+    assert at.selectbox(key="pg:f:nat.mapping").value == "endpoint-independent"       # the preset's values
+    assert at.selectbox(key="pg:f:nat.filtering").value == "address-and-port-dependent"
+    assert at.text_input(key="pg:f:server.keepalive_interval").value == "20"
+    assert at.text_input(key="pg:f:link.duplicate").value == "0"
+    at = fill(at, topology="server-nat", **{"client.assume_udp_rule": "2"})
+    assert ran(at)
+    before = steps_total(at)
+    at = fill(at, **{"server.keepalive_interval": "5", "nat.mapping": "address-dependent",
+                     "nat.filtering": "endpoint-independent"})
+    assert ran(at) and not at.exception
+    command = " ".join(c.value for c in at.caption)
+    for line in ("server.keepalive_interval=5", "nat.mapping=address-dependent", "nat.filtering=endpoint-independent"):
+        assert f"--set '{line}'" in command
+    assert steps_total(at) > before                    # the server behind its NAT now keeps it open more often
+    at = fill(at, **{"server.keepalive_interval": "20", "link.duplicate": "0.2"})
+    assert ran(at) and "--set 'link.duplicate=0.2'" in " ".join(c.value for c in at.caption)
+    assert steps_total(at) > before                    # duplicated packets are steps of their own
+
+
+def test_a_bad_nat_behaviour_in_a_link_is_named_beside_its_field():
+    at = AppTest.from_file(str(ROOT / "lessons/playground.py"), default_timeout=60)
+    at.query_params["scenario"] = "client-behind-nat"
+    at.query_params["set"] = ["nat.mapping=sometimes", "link.reorder=-0.1"]
+    at.run()
+    assert not at.exception and not ran(at)
+    message = field_error(at, "nat.mapping")
+    assert "`sometimes` is not on the list" in message and "choose one of endpoint-independent" in message
+    assert at.selectbox(key="pg:f:nat.mapping").value == "endpoint-independent"      # a valid value is shown
+    at.run()                                                                          # and the message stays
+    assert "`sometimes` is not on the list" in field_error(at, "nat.mapping")
+    assert "from 0 to 1" in field_error(at, "link.reorder")
+
+
+def test_sequence_row_links_carry_the_playground_run():
+    """A row's href is the shared link of this run at that step: it reproduces run and step."""
+    from urllib.parse import parse_qs
+    at = fill(fill(blank(), **GOOD), **{"nat.kind": "static"})
+    svg = next(m.value for m in at.markdown if 'class="natt-seq"' in m.value)
+    href = html.unescape(re.search(r'data-step="4" href="([^"]*)"', svg).group(1))
+    query = parse_qs(href[1:])
+    assert query["step"] == ["4"] and query["scenario"] == ["client-behind-nat"]
+    assert "nat.kind=static" in query["set"] and "client.psk=s3cret" in query["set"]
+    again = AppTest.from_file(str(ROOT / "lessons/playground.py"), default_timeout=60)
+    for k, v in query.items():
+        again.query_params[k] = v if k == "set" else v[0]
+    again.run()
+    assert not again.exception and ran(again) and again.session_state["pg:run:step"] == 4
+    assert again.selectbox(key="pg:f:nat.kind").value == "static"

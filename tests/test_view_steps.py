@@ -198,3 +198,42 @@ def test_decrypted_views_agree_with_the_engine():
     qm1 = open_step(draft, [j for j in journeys(draft) if j.label == "QM1"][0])
     assert "61444 (UDP_TRANSPORT_DRAFT)" in [f.value for f in qm1.fields if f.name == "encapsulation mode"]
     assert any(f.layer == "NAT-OA (draft) payload" for f in qm1.fields)
+
+
+def test_sequence_rows_link_to_their_steps():
+    t = trace("client-behind-nat")
+    steps = journeys(t)
+    plain = sequence_svg(t, steps, 3)
+    assert "<a " not in plain and "data-step" not in plain
+    svg = sequence_svg(t, steps, 3, window=8, link=lambda n: f"?step={n}&nat=static")
+    root = ET.fromstring(svg)                                             # still well-formed XML
+    rows = list(root.iter("{http://www.w3.org/2000/svg}a"))
+    shown = [int(a.get("data-step")) for a in rows]
+    assert shown == list(range(1, 9))                                     # one link per drawn row, in order
+    for a in rows:
+        n = a.get("data-step")
+        assert a.get("href") == f"?step={n}&nat=static" and a.get("target") == "_self"
+        labels = [e.text for e in a.iter("{http://www.w3.org/2000/svg}text")]
+        assert steps[int(n) - 1].label in labels                          # the row's own label is inside its link
+        assert any(r.get("class") == "hit" for r in a.iter("{http://www.w3.org/2000/svg}rect"))
+
+
+def test_hex_bytes_and_layout_cells_share_their_field_number():
+    import re
+    from natt_view.packet import link_css, packet_views_html
+    t = trace("client-behind-nat")
+    j = [j for j in journeys(t) if j.label == "MM3"][0]
+    packet = j.first.packet
+    fields = fields_of(t, packet)
+    dump = hex_html(packet, fields)
+    byte_fields = [int(m) for m in re.findall(r'data-f="(\d+)"', dump)]
+    assert len(byte_fields) == sum(f.length for f in fields) <= len(packet)
+    owner = {i: n for n, f in enumerate(fields) for i in range(f.offset, f.end)}
+    assert byte_fields == [owner[i] for i in sorted(owner)]               # byte i carries the field that covers it
+    layout = packet_layout_html(fields)
+    cells = {int(m) for m in re.findall(r'data-f="(\d+)"', layout)}
+    assert cells == set(range(len(fields)))                              # every field has a cell to light up
+    css = link_css(len(fields))
+    assert css.count(":hover)") == css.count(":focus)") == len(fields) and link_css(0) == ""
+    both = packet_views_html(packet, fields)
+    assert both.index("natt-rfc") < both.index("natt-hex") and 'class="natt-pk"' in both
