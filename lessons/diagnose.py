@@ -9,11 +9,12 @@ from pathlib import Path
 import streamlit as st
 
 from natt_core.analysis import diagnose
+from natt_core.analysis.compare import compare
 from natt_core.errors import NattError
 from natt_core.lab.export import capture_files
 from natt_core.lab.presets import PRESETS
 from natt_core.pcap import pcap_bytes
-from natt_ui.capture_report import render_findings, render_headline, render_packets, render_summary
+from natt_ui.capture_report import render_comparison, render_findings, render_headline, render_packets, render_summary
 from natt_ui.runs import get_trace
 from natt_ui.step_view import inject_css
 
@@ -36,14 +37,24 @@ st.markdown(
 source = st.radio("Capture", ["Upload a file", "A capture from the lab", "A real strongSwan capture"],
                   horizontal=True, key="dx:source")
 data, name = None, None
+other, other_name = None, None     # a capture from the other side of the NAT, to see what the NAT did
+
+
+def uploaded(label: str, key: str):
+    upload = st.file_uploader(label, type=["pcap", "pcapng", "cap"], key=key)
+    if upload is None:
+        return None, None
+    if upload.size > MAX_UPLOAD:
+        st.error(f"{upload.name} is {upload.size / 1e6:.0f} MB; cut it to the connection attempt "
+                 f"(at most {MAX_UPLOAD // 2**20} MB).")
+        st.stop()
+    return upload.getvalue(), upload.name
+
+
 if source == "Upload a file":
-    upload = st.file_uploader("pcap or pcapng", type=["pcap", "pcapng", "cap"], key="dx:upload")
-    if upload is not None:
-        if upload.size > MAX_UPLOAD:
-            st.error(f"{upload.name} is {upload.size / 1e6:.0f} MB; cut it to the connection attempt "
-                     f"(at most {MAX_UPLOAD // 2**20} MB).")
-            st.stop()
-        data, name = upload.getvalue(), upload.name
+    data, name = uploaded("pcap or pcapng", "dx:upload")
+    with st.expander("Also have a capture from the other side of the NAT? See what the NAT did"):
+        other, other_name = uploaded("the same connection, captured on the other side of the NAT", "dx:upload2")
 elif source == "A real strongSwan capture":
     left, right = st.columns(2)
     stem = left.selectbox("Recording", list(RECORDINGS), format_func=lambda s: f"{s} — {RECORDINGS[s]}",
@@ -52,6 +63,8 @@ elif source == "A real strongSwan capture":
                            format_func=lambda s: f"{s} of the Linux NAT")
     path = RECORDED / f"{stem}.{side}.pcap"
     data, name = path.read_bytes(), path.name
+    opposite = RECORDED / f"{stem}.{'server-side' if side == 'client-side' else 'client-side'}.pcap"
+    other, other_name = opposite.read_bytes(), opposite.name
     st.caption("Recorded with tcpdump on both sides of a real Linux NAT between network namespaces, with "
                "strongSwan's charon on one end and this project's engine on the other. charon ran with "
                "kernel-libipsec, which makes it *fake its own NAT-D hash* to force UDP encapsulation: that is "
@@ -67,6 +80,11 @@ else:
         st.stop()
     segment = right.selectbox("Capture point", list(segments), key="dx:segment")
     data, name = pcap_bytes(segments[segment]), f"{preset} / {segment}"
+    others = [s for s in segments if s != segment]
+    compare_with = st.selectbox("Compare with the capture on", ["(nothing)"] + others, index=1 if others else 0,
+                                key="dx:compare")
+    if compare_with in segments:
+        other, other_name = pcap_bytes(segments[compare_with]), f"{preset} / {compare_with}"
 
 if data is None:
     st.info("No capture yet: upload one, or pick a capture from the lab to see what a diagnosis looks like.",
@@ -81,4 +99,12 @@ st.caption(f"{name} · {result.capture.format}")
 render_headline(result)
 render_summary(result)
 render_findings(result)
+if other is not None:
+    try:
+        other_result = diagnose(other)
+    except NattError as e:
+        st.error(f"**{other_name}** could not be read as a capture: {e}", icon=":material/broken_image:")
+    else:
+        render_comparison(compare(result.capture, other_result.capture), result, other_result, (name, other_name),
+                          "dx")
 render_packets(result, "dx")

@@ -5,13 +5,15 @@ Everything shown comes from `natt_core.analysis.diagnose`; this module only lays
 from __future__ import annotations
 
 import html
+import zlib
 
 import streamlit as st
 
 from natt_core.analysis import Diagnosis
+from natt_core.analysis.compare import Comparison
 from natt_core.errors import DecodeError
 from natt_core.wire.dissect import dissect
-from natt_view.packet import hex_html, packet_layout_html
+from natt_view.packet import diff_table_html, field_diff, packet_views_html
 
 ICONS = {"ok": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
          "problem": ":material/error:"}
@@ -83,16 +85,15 @@ def render_packets(d: Diagnosis, key: str) -> None:
         cp = packets[i]
         return f"#{i + 1} · {cp.time:.3f} s · {labels.get(i + 1, 'other')} · {_addresses(cp.packet)}"
     first = next((n - 1 for n in sorted(labels) if labels[n] not in ("ESP", "ESP-in-UDP", "keepalive")), 0)
-    i = st.selectbox("Packet", range(len(packets)), index=first, format_func=name, key=f"{key}:packet")
+    i = st.selectbox("Packet", range(len(packets)), index=first, format_func=name,
+                     key=f"{key}:packet:{_identity(d)}")
     packet = packets[i].packet
     try:
         fields = dissect(packet)
     except DecodeError as e:
         st.warning(f"Packet #{i + 1} cannot be laid out field by field: {e}")
         return
-    st.html('<div class="natt-scroll">' + packet_layout_html(fields) + "</div>")
-    st.caption("Hex (hover a byte for its field)")
-    st.html(hex_html(packet, fields))
+    st.html(packet_views_html(packet, fields))
 
 
 def _addresses(packet: bytes) -> str:
@@ -104,3 +105,46 @@ def _addresses(packet: bytes) -> str:
         sport, dport = (int.from_bytes(packet[ihl + k:ihl + k + 2], "big") for k in (0, 2))
         return f"{src}:{sport} → {dst}:{dport}"
     return f"{src} → {dst}"
+
+
+def render_comparison(c: Comparison, a: Diagnosis, b: Diagnosis, names: tuple[str, str], key: str) -> None:
+    """What the NAT did between two capture points: its mappings, what it dropped, and any packet
+    of both sides with the fields that differ."""
+    st.subheader("What the NAT did", anchor=False)
+    st.caption(f"Side A: {names[0]} · side B: {names[1]} · {len(c.pairs)} packets seen on both sides, "
+               "paired by the bytes no NAT rewrites (the IKE message, the ESP packet).")
+    if c.translations:
+        st.dataframe([{"protocol": t.proto, "side A": str(t.a), "side B": str(t.b), "talking to (A)": str(t.remote),
+                       "packets from it": t.sent, "packets to it": t.received,
+                       "port 500 kept": "yes" if t.kept_port_500 else ""} for t in c.translations],
+                     hide_index=True, width="stretch")
+    else:
+        st.info("No packet changed addresses or ports between the two sides: no NAT between these capture points.")
+    for side, lost, d in (("A", c.only_a, a), ("B", c.only_b, b)):
+        if lost:
+            labels = d.observations.labels
+            listed = ", ".join(f"#{s.index} {labels.get(s.index, 'packet')} from {s.src}" for s in lost[:8])
+            st.error(f"**{len(lost)} packet(s) seen on side {side} only** — the NAT dropped them (or the other "
+                     f"capture did not run then): {listed}{' …' if len(lost) > 8 else ''}",
+                     icon=":material/block:")
+    if not c.pairs:
+        return
+    labels = a.observations.labels
+    i = st.selectbox("A packet on both sides", range(len(c.pairs)), key=f"{key}:pair:{_identity(a, b)}",
+                     format_func=lambda n: f"A#{c.pairs[n].a.index} = B#{c.pairs[n].b.index} · "
+                     f"{labels.get(c.pairs[n].a.index, 'packet')} · {'; '.join(c.pairs[n].changes) or 'unchanged'}")
+    pair = c.pairs[i]
+    try:
+        before = dissect(a.capture.packets[pair.a.index - 1].packet)
+        after = dissect(b.capture.packets[pair.b.index - 1].packet)
+    except DecodeError as e:
+        st.warning(f"This pair cannot be laid out field by field: {e}")
+        return
+    st.html(diff_table_html(field_diff(before, after), f"side A #{pair.a.index}", f"side B #{pair.b.index}"))
+    st.caption(f"{pair.payload_len} payload bytes identical on both sides.")
+
+
+def _identity(*diagnoses: Diagnosis) -> str:
+    """A widget-key suffix per capture: a keyed selectbox keeps its old option labels in the browser
+    when only the options change, so another capture must make another widget."""
+    return "-".join(f"{zlib.crc32(b''.join(p.packet for p in d.capture.packets)):08x}" for d in diagnoses)

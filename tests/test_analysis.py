@@ -206,3 +206,36 @@ def test_without_nat_esp_as_protocol_50_is_pointed_out_for_the_firewall():
     d = diagnose(captures("no-nat")["internet"])
     assert d.headline.severity == "ok"
     assert any(f.title == "ESP travels as IP protocol 50" and "protocol 50" in f.detail for f in d.findings)
+
+
+# ------------------------------------------------------------------------------------ both sides of a NAT
+
+def both_sides(name: str, a: str = "client-lan", b: str = "internet", *settings: str):
+    from natt_core.analysis.compare import compare
+    caps = captures(name, *settings)
+    return compare(read_capture(caps[a]), read_capture(caps[b]))
+
+
+def test_the_nat_mappings_are_read_from_two_captures_and_match_the_lab_nat_table():
+    trace = run(preset("multi-client"))
+    c = both_sides("multi-client")
+    assert not c.only_a and not c.only_b
+    seen = {(str(t.a), str(t.b)) for t in c.translations}
+    table = {(r["inside"], r["outside"]) for r in trace.report["nats"]["nat"]["mappings"]}
+    assert seen == table                     # the NAT's own table, recovered from the wire alone
+    assert len({t.b.port for t in c.translations}) == 4   # distinct public ports for 2 clients x (500, 4500)
+
+
+def test_a_static_port_500_helper_shows_as_kept_port_and_a_dropped_second_client():
+    c = both_sides("multi-client-helper")
+    (kept,) = [t for t in c.translations if t.kept_port_500]
+    assert str(kept.a) == "192.168.11.20:500" and str(kept.b) == "192.168.1.30:500"
+    assert c.only_a and {str(s.src) for s in c.only_a} == {"192.168.11.21:500"}
+    assert not c.only_b
+
+
+def test_pairs_name_exactly_the_header_fields_that_changed():
+    c = both_sides("client-behind-nat")
+    first = c.pairs[0]
+    assert first.changes == ("source 192.168.11.20:500 → 192.168.1.30:54564",)
+    assert all(p.payload_len > 0 for p in c.pairs)

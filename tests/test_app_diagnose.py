@@ -51,10 +51,30 @@ def test_any_packet_of_the_capture_is_laid_out_field_by_field():
     at.radio(key="dx:source").set_value("A capture from the lab").run()
     at.selectbox(key="dx:preset").set_value("client-behind-nat").run()
     at.selectbox(key="dx:segment").set_value("internet").run()
-    at.selectbox(key="dx:packet").set_value(2).run()        # packet #3: MM3 with its NAT-D payloads
+    packet_box(at).set_value(2).run()        # packet #3: MM3 with its NAT-D payloads
     assert not at.exception
     body = "".join(h.proto.body for h in at.get("html"))
     assert "NAT-D" in body and "initiator cookie" in body
-    at.selectbox(key="dx:packet").set_value(9).run()        # packet #10: ESP-in-UDP
+    packet_box(at).set_value(9).run()        # packet #10: ESP-in-UDP
     body = "".join(h.proto.body for h in at.get("html"))
     assert "SPI" in body and not at.exception
+
+
+def test_comparing_both_sides_of_a_helper_nat_shows_the_kept_port_and_the_dropped_client():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="dx:source").set_value("A capture from the lab").run()
+    at.selectbox(key="dx:preset").set_value("multi-client-helper").run()
+    at.selectbox(key="dx:segment").set_value("client-lan").run()
+    assert at.selectbox(key="dx:compare").value == "internet" and not at.exception
+    lost = [e.value for e in at.error if "seen on side A only" in e.value]
+    assert lost and "192.168.11.21:500" in lost[0] and "MM1" in lost[0]
+    table = at.dataframe[0].value
+    kept = table[table["port 500 kept"] == "yes"]
+    assert list(kept["side A"]) == ["192.168.11.20:500"] and list(kept["side B"]) == ["192.168.1.30:500"]
+    diff = "".join(h.proto.body for h in at.get("html"))
+    assert "192.168.11.20" in diff and "192.168.1.30" in diff
+
+
+def packet_box(at: AppTest):
+    """The packet selector (its key carries the capture's identity)."""
+    return next(s for s in at.selectbox if s.key and s.key.startswith("dx:packet:"))
