@@ -1,6 +1,7 @@
 """`python -m natt_core scenarios | run NAME [--set KEY=VALUE ...] [--seed N] [--out DIR]`
 `| config NAME --for strongswan [--peer server|client] [--set KEY=VALUE ...]`
-`| diagnose CAPTURE` (a pcap/pcapng of a real connection: where NAT-T went wrong, without keys).
+`| diagnose CAPTURE [OTHER_SIDE]` (a pcap/pcapng of a real connection: where NAT-T went wrong, without
+keys; with a second capture from the other side of the NAT, also what the NAT did).
 
 Errors the user can fix (unknown scenario, key or value) print one line on stderr and exit 2.
 """
@@ -53,16 +54,22 @@ def _parser() -> argparse.ArgumentParser:
                    help="vary the scenario first, as for run")
     d = sub.add_parser("diagnose", help="say where NAT-T went wrong in a pcap/pcapng capture (no keys needed)")
     d.add_argument("capture", metavar="CAPTURE", help="a .pcap or .pcapng file ('-' reads standard input)")
+    d.add_argument("other", metavar="OTHER_SIDE", nargs="?",
+                   help="the same connection captured on the other side of the NAT: also print what the NAT did")
     return p
 
 
-def _diagnose(path: str) -> int:
-    from .analysis import diagnose
+def _read(path: str) -> bytes:
     try:
-        data = sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+        return sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
     except OSError as e:
         raise _UsageError(f"cannot read {path}: {e.strerror}") from None
-    result = diagnose(data)
+
+
+def _diagnose(path: str, other: str | None) -> int:
+    from .analysis import diagnose
+    result = diagnose(_read(path))
+    other_result = diagnose(_read(other)) if other else None
     marks = {"ok": "ok  ", "info": "info", "warning": "WARN", "problem": "FAIL"}
     h = result.headline
     print(f"{marks[h.severity]} {h.title}")
@@ -74,8 +81,22 @@ def _diagnose(path: str) -> int:
     for f in result.findings:
         packets = f" [packets {', '.join(map(str, f.packets[:8]))}]" if f.packets else ""
         print(f"{marks[f.severity]} {f.title}{packets}\n     {f.detail}")
+    if other_result is not None:
+        _print_comparison(result, other_result, path, other)
     sys.stdout.flush()
     return 0
+
+
+def _print_comparison(a, b, path_a: str, path_b: str) -> None:
+    from .analysis.compare import compare
+    c = compare(a.capture, b.capture)
+    print(f"\nWhat the NAT did between A ({path_a}) and B ({path_b}): {len(c.pairs)} packets seen on both sides")
+    for t in c.translations:
+        kept = "  (port 500 kept)" if t.kept_port_500 else ""
+        print(f"  {t.proto} {t.a} <-> {t.b} talking to {t.remote}: {t.sent} out, {t.received} back{kept}")
+    for side, lost, d in (("A", c.only_a, a), ("B", c.only_b, b)):
+        for s in lost:
+            print(f"  only on {side}: #{s.index} {d.observations.labels.get(s.index, 'packet')} {s.src} -> {s.dst}")
 
 
 def _one_line(text: str) -> str:
@@ -101,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{s.name:28} {s.title}: {_one_line(s.story)}")
             return 0
         if args.command == "diagnose":
-            return _diagnose(args.capture)
+            return _diagnose(args.capture, args.other)
         if args.command == "config":
             from .lab.strongswan_config import swanctl_conf
             print(swanctl_conf(apply_settings(preset(args.name), args.settings), args.peer), end="")

@@ -239,3 +239,14 @@ def test_pairs_name_exactly_the_header_fields_that_changed():
     first = c.pairs[0]
     assert first.changes == ("source 192.168.11.20:500 → 192.168.1.30:54564",)
     assert all(p.payload_len > 0 for p in c.pairs)
+
+
+def test_the_cli_compares_both_sides_of_a_nat(tmp_path, capsys):
+    from natt_core.cli import main
+    caps = captures("multi-client-helper")
+    (tmp_path / "in.pcap").write_bytes(caps["client-lan"])
+    (tmp_path / "out.pcap").write_bytes(caps["internet"])
+    assert main(["diagnose", str(tmp_path / "in.pcap"), str(tmp_path / "out.pcap")]) == 0
+    out = capsys.readouterr().out
+    assert "192.168.11.20:500 <-> 192.168.1.30:500" in out and "(port 500 kept)" in out
+    assert out.count("only on A: ") == 10 and "MM1 192.168.11.21:500" in out
