@@ -7,7 +7,7 @@ import streamlit as st
 
 from natt_ui.downloads import download_panel
 from natt_ui.field_lesson import verdict
-from natt_ui.lesson import load_run
+from natt_ui.lesson import Lesson, handout_button, load_run
 from natt_ui.step_view import inject_css, projector_toggle, render_step, step_controls
 from natt_view.field_facts import first_failure, keepalive_times, mapping_lives
 from natt_view.steps import journeys
@@ -68,9 +68,11 @@ def _goto(skey: str, step: int) -> None:
 
 inject_css()
 projector_toggle()
-st.title("NAT timeouts vs keepalives", anchor=False)
-st.markdown("**Goal:** read a timeline of NAT mappings and keepalives, say who sends the keepalives, and "
-            "choose an interval that keeps the tunnel alive. · *pace: 12 minutes*")
+LESSON = Lesson(key=KEY, title="NAT timeouts vs keepalives", preset=PRESET, narrative=NARRATIVE, pace="12 minutes",
+                goal="read a timeline of NAT mappings and keepalives, say who sends the keepalives, and choose an "
+                     "interval that keeps the tunnel alive.")
+st.title(LESSON.title, anchor=False)
+st.markdown(f"**Goal:** {LESSON.goal} · *pace: {LESSON.pace}*")
 with st.expander("The story in plain words", expanded=True):
     st.markdown(NARRATIVE)
 
@@ -98,6 +100,7 @@ with st.sidebar.expander("Outcome of this run", expanded=True):
     for line in outcome_lines(trace):
         st.markdown(line)
 download_panel(trace, KEY)
+handout_button(trace, LESSON, tuple(settings))
 
 st.markdown("### Verdict of this run")
 sc = trace.scenario

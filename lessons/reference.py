@@ -10,11 +10,19 @@ from natt_core.ike.nat_t import DPD_VID, OTHER_VIDS, NattVersion, vendor_id
 from natt_core.wire.numbers import EncapsulationMode, ExchangeType, PayloadType, Port
 from natt_core.wire.udp_encap import KEEPALIVE, NON_ESP_MARKER
 from natt_ui.step_view import inject_css
+from natt_view.cheat_sheet import cheat_sheet_fragment, cheat_sheet_html
 
 inject_css()
 st.title("Numbers and RFCs", anchor=False)
 st.caption("Every value below is read from the engine's own constants or computed now (MD5 of the strings), "
            "so this page cannot disagree with what the lessons show on the wire.")
+
+with st.expander("NAT-T on one page: the printable cheat sheet", expanded=True):
+    st.download_button("NAT-T on one page (HTML, prints on one A4 page)", cheat_sheet_html,
+                       file_name="natt-on-one-page.html", mime="text/html", key="ref:dl:cheatsheet",
+                       on_click="ignore", icon=":material/print:",
+                       help="Open it in a browser and print it: one A4 page, built from the same constants.")
+    st.html(cheat_sheet_fragment())
 
 left, right = st.columns(2, gap="large")
 with left:

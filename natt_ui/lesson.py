@@ -16,6 +16,7 @@ import streamlit as st
 
 from natt_core.errors import NattError
 from natt_core.lab.trace import Trace
+from natt_view.handout import lesson_handout_html
 from natt_view.steps import Journey, journeys
 from natt_view.tables import outcome_lines
 
@@ -62,6 +63,20 @@ def load_run(preset: str, settings: tuple[str, ...]) -> Trace | None:
         return None
 
 
+def handout_button(trace: Trace, lesson: Lesson, settings: tuple[str, ...] = ()) -> None:
+    """'Printable handout (HTML)' under the downloads: the whole run expanded for paper. It is built
+    only when clicked (a callable `data`), so moving through the steps costs nothing."""
+    def build() -> bytes:
+        return lesson_handout_html(trace, lesson.title, lesson.goal, lesson.narrative, lesson.notes,
+                                   pace=lesson.pace, settings=lesson.settings + tuple(settings)).encode("utf-8")
+    scenario = trace.report.get("scenario", "run")
+    st.sidebar.download_button("Printable handout (HTML)", build, file_name=f"{lesson.key}-{scenario}-handout.html",
+                               mime="text/html", key=f"{lesson.key}:dl:handout", on_click="ignore", width="stretch",
+                               icon=":material/print:",
+                               help="Every step of this run expanded (with the what-if switches as set now): "
+                                    "open it in a browser and print it, A4.")
+
+
 def render_lesson(lesson: Lesson) -> tuple[Trace, Journey] | None:
     """Draw a whole lesson page; returns (trace, current journey) or None if it could not run."""
     inject_css()
@@ -88,6 +103,7 @@ def render_lesson(lesson: Lesson) -> tuple[Trace, Journey] | None:
         for line in outcome_lines(trace):
             st.markdown(line)
     download_panel(trace, lesson.key)
+    handout_button(trace, lesson, settings)
     if lesson.summary is not None:
         lesson.summary(trace)
     index = step_controls(steps, lesson.key, start=_start_index(trace, steps, lesson.start))

@@ -21,11 +21,11 @@ def test_upload_a_broken_file_then_a_real_capture(server, page, tmp_path):
 
     page.goto(server + "/diagnose")
     page.get_by_text("No capture yet").wait_for()
-    page.locator("input[type=file]").set_input_files(str(broken))
+    page.locator("input[type=file]").first.set_input_files(str(broken))
     page.get_by_text("could not be read as a capture").wait_for()
     assert page.get_by_text("Traceback").count() == 0
 
-    page.locator("input[type=file]").set_input_files(str(good))
+    page.locator("input[type=file]").first.set_input_files(str(good))
     page.get_by_text("The pre-shared keys differ").first.wait_for()
     page.get_by_text("Floated to UDP 4500 at MM5").wait_for()
     assert "AUTHENTICATION-FAILED" in page.inner_text("body")
