@@ -69,6 +69,11 @@ elif source == "A real strongSwan capture":
                "strongSwan's charon on one end and this project's engine on the other. charon ran with "
                "kernel-libipsec, which makes it *fake its own NAT-D hash* to force UDP encapsulation: that is "
                "why the strongSwan side looks as if it were behind a NAT too.")
+    with st.expander("What charon logged during this recording (its IKE, ENC, NET and CHD lines)"):
+        st.code((RECORDED / f"{stem}.charon.log").read_text(), language=None)
+        st.caption("Compare its words with the findings below: \"remote host is behind NAT\", \"local host is "
+                   "behind NAT, sending keep alives\" (strongswan-initiator) and \"local endpoint changed from "
+                   "…[500] to …[4500]\" are the same decisions, seen from inside charon.")
 else:
     left, right = st.columns(2)
     preset = left.selectbox("Scenario", list(PRESETS), index=list(PRESETS).index("server-behind-nat"),

@@ -78,3 +78,10 @@ def test_comparing_both_sides_of_a_helper_nat_shows_the_kept_port_and_the_droppe
 def packet_box(at: AppTest):
     """The packet selector (its key carries the capture's identity)."""
     return next(s for s in at.selectbox if s.key and s.key.startswith("dx:packet:"))
+
+
+def test_a_recording_comes_with_what_charon_logged():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="dx:source").set_value("A real strongSwan capture").run()
+    log = "\n".join(c.value for c in at.code)
+    assert "remote host is behind NAT" in log and "[ENC]" in log and not at.exception
