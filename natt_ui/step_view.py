@@ -20,6 +20,7 @@ from natt_core.lab.trace import Trace
 from natt_view.decrypt import open_step
 from natt_view.diagrams import sequence_svg, topology_dot
 from natt_view.packet import diff_lens_text, diff_table_html, field_diff, packet_views_html
+from natt_view.rosetta import step_log
 from natt_view.steps import Journey, fields_of, journey_changes, journeys
 from natt_view.tables import events_html, ipsec_rows, isakmp_rows, nat_devices, nat_rows, peers
 from natt_view.theme import CSS, legend_html
@@ -120,6 +121,17 @@ def _step_link():
     return lambda n: "?" + urlencode([("step", str(n))] + query)
 
 
+def _charon_log(trace: Trace, j: Journey) -> None:
+    """The lines strongSwan's charon really logged on receiving this message (recorded, not made up)."""
+    log = step_log(trace, j)
+    if log is None:
+        return
+    with st.expander("What strongSwan 5.9.8 logs for this message"):
+        st.caption(f"charon as {log.role} ({log.about}) in a live run through a Linux NAT, tunnel mode, "
+                   "kernel-libipsec. Addresses, cookies and SPIs are that run's, not this lesson's.")
+        st.code("\n".join(log.shown()), language=None, wrap_lines=True)
+
+
 def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[Journey, ...] | None = None) -> Journey:
     """Draw step `index` (1-based) of the trace; returns its Journey for page-specific extras."""
     steps = steps if steps is not None else journeys(trace)
@@ -143,6 +155,7 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
         st.caption("Click a row to open that step.")
         st.markdown("**What the peers said**")
         st.html(events_html(j))
+        _charon_log(trace, j)
     with right:
         st.markdown("**The packet on each segment**")
         st.html(legend_html())
