@@ -1,8 +1,11 @@
-"""Live interop: our engine against strongSwan's charon through a real Linux NAT, both directions.
+"""Live interop: our engine against strongSwan's charon through a real Linux box, both directions.
 
-The client side sits behind a netfilter NAT in its own network namespace (MASQUERADE, or nft
-masquerade to ports 40000-40100); charon runs with kernel-libipsec (this kernel has no ESP), so
-its traffic is always ESP-in-UDP tunnel mode (RFC 3948). Captures on both sides of the NAT show
+Three real topologies, each in network namespaces: the client behind a netfilter NAT (MASQUERADE,
+or nft masquerade to ports 40000-40100), a plain router (no NAT), and the server behind a NAT
+that forwards UDP 500/4500 to it (iptables DNAT). charon runs with kernel-libipsec (this kernel
+has no ESP), so its traffic is always ESP-in-UDP tunnel mode (RFC 3948), and it fakes its own
+NAT-D hash to get there: our engine therefore always sees "the peer is behind a NAT", and the
+tests say which half of each verdict describes the real path. Captures on both sides of the NAT show
 what really crossed it. Skipped, with the reason, without root, charon or the network tools.
 """
 from __future__ import annotations
@@ -14,6 +17,7 @@ from dataclasses import replace
 
 import pytest
 
+from natt_core.errors import ConfigError
 from natt_core.lab.presets import preset
 from natt_core.live.interop import CLIENT_INNER, SERVER_INNER, live_scenario, run_interop, why_not_live
 from natt_core.live.netns import PORT_RANGE, Addresses
@@ -184,3 +188,139 @@ def test_a_real_strongswan_capture_is_diagnosed_without_keys(live):
     assert "Quick Mode completed" in titles
     assert d.exchanges[0].nat.initiator_behind_nat
     assert any(f.title.startswith("ESP-in-UDP") for f in d.findings)
+
+
+# ---------------------------------------------------------------------------------------------
+# No NAT, and a server behind a port-forwarding NAT
+
+
+def addresses(path) -> set[str]:
+    return {ip for src, _, dst, *_ in udp_packets(path) for ip in (src, dst)}
+
+
+def check_forwarded(r) -> None:
+    """Outside the server's NAT only its public address is seen, inside only the server's own; the
+    client is never translated; IKE on 4500 and ESP-in-UDP in both directions crossed the forwards."""
+    assert addresses(r.captures["client-side"]) == {ADDR.client, ADDR.server_nat_public}
+    assert addresses(r.captures["server-side"]) == {ADDR.client, ADDR.server_private}
+    outside = udp_packets(r.captures["client-side"])
+    assert any(p[3] == 4500 and p[4][:4] == bytes(4) for p in outside), "no IKE behind the non-ESP marker on 4500"
+    esp = [p for p in outside if 4500 in (p[1], p[3]) and len(p[4]) > 8 and p[4][:4] != bytes(4)]
+    assert {p[0] for p in esp} == {ADDR.client, ADDR.server_nat_public}, "ESP-in-UDP in both directions"
+    assert f"dst={ADDR.server_nat_public} sport=4500 dport=4500 src={ADDR.server_private}" in r.nat_table
+
+
+def test_no_nat_our_initiator_to_charon_responder(live):
+    """A plain router, no translation. Our NAT-D verdict on *our* side is the true one: charon's
+    hash of our address matches ours, so self_behind_nat is False. peer_behind_nat is True although
+    charon is not behind a NAT: with kernel-libipsec charon replaces the hash of its own address by
+    a fake one to force UDP encapsulation (its log says so: "faking NAT situation"), and RFC 3947
+    §3.2 can only conclude "the peer's address was changed". So our engine floats to 4500 and asks
+    for UDP-Encapsulated-Tunnel, which is what charon wants; the captures prove nothing was translated."""
+    r = live(live_scenario(preset("no-nat")), "to-charon", nat="none", message=MESSAGE)
+    assert r.of("Phase2Established"), story(r)
+    natd = r.of("NatDetected")[0]
+    assert not natd.self_behind_nat and natd.received_dest == natd.expected_self
+    assert natd.peer_behind_nat and natd.expected_peer not in natd.received_sources   # charon's fake
+    assert natd.peer_seen == f"{ADDR.server}:500"
+    assert r.of("Floated")[0].remote == f"{ADDR.server}:4500"
+    assert any("faking NAT situation to enforce UDP encapsulation" in line for line in r.charon_log.splitlines())
+    assert "host is behind NAT" not in r.charon_log          # charon's own comparison finds no NAT
+    p2 = r.of("Phase2Established")[0]
+    assert (p2.mode, p2.encapsulation) == ("udp-tunnel", 3)
+    assert "ESTABLISHED, IKEv1" in r.sas and "INSTALLED, TUNNEL-in-UDP" in r.sas
+    assert f"remote '{ADDR.client}' @ {ADDR.client}[4500]" in r.sas
+    check_echo(r, CLIENT_INNER, ADDR.server)
+    inside, outside = udp_packets(r.captures["client-side"]), udp_packets(r.captures["server-side"])
+    assert {p[:4] for p in inside} == {p[:4] for p in outside}, "a router: same addresses and ports on both sides"
+    assert addresses(r.captures["server-side"]) == {ADDR.client, ADDR.server}
+    assert r.handshake is not None and r.handshake < 2.0
+
+
+def test_no_nat_windows_rule_0_still_refuses_a_charon_that_fakes_its_natd(live):
+    """The flip side of charon's fake NAT-D: with no NAT at all, a rule-0 client still sees "the
+    server is behind a NAT" and refuses with error 809. A real Windows client does the same against
+    a strongSwan server that forces UDP encapsulation; a lesson must not read it as proof of a NAT."""
+    s = live_scenario(preset("no-nat"))
+    r = live(replace(s, client=replace(s.client, assume_udp_rule=0)), "to-charon", nat="none")
+    assert [e.reason for e in r.of("Refused")] and "error 809" in r.of("Refused")[0].reason, story(r)
+    natd = r.of("NatDetected")[0]
+    assert natd.peer_behind_nat and not natd.self_behind_nat
+    assert any("faking NAT situation" in line for line in r.charon_log.splitlines())
+    assert "ESTABLISHED" not in r.sas
+
+
+def server_behind_nat(**client):
+    s = live_scenario(preset("server-behind-nat"))
+    return replace(s, client=replace(s.client, **client)) if client else s
+
+
+def test_a_scenario_and_a_lab_that_disagree_about_the_servers_nat_are_refused(tmp_path):
+    with pytest.raises(ConfigError, match="has a NAT in front of the server"):
+        run_interop(server_behind_nat(), "to-charon", tmp_path, nat="masquerade", tag="never")
+    with pytest.raises(ConfigError, match="has no NAT in front of the server"):
+        run_interop(scenario(), "to-charon", tmp_path, nat="forward", tag="never")
+    assert "natt-never-" not in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+
+
+def test_server_behind_nat_windows_rule_0_refuses_after_mm4_error_809(live):
+    """The real-world error 809: a Windows client (AssumeUDPEncapsulationContextOnSendRule=0, the
+    default) against a real server behind a NAT that forwards UDP 500/4500. MM1-MM4 cross the
+    forwards on port 500; after MM4 the client's NAT-D verdict says the server is behind a NAT and
+    it stops — no MM5, nothing on 4500. The NAT is real: charon's own NAT-D comparison (our hash
+    of 192.168.1.40:500 against its 10.0.0.10:500) logs "local host is behind NAT". (Our
+    peer_behind_nat would be True here even without that NAT, because charon fakes its hash — see
+    the no-NAT test.) charon is left with a half-open Main Mode: CONNECTING, no IKE SA established."""
+    r = live(server_behind_nat(), "to-charon", nat="forward")
+    refused = r.of("Refused")
+    assert refused and refused[0].phase == 1, story(r)
+    assert "error 809" in refused[0].reason and "AssumeUDPEncapsulationContextOnSendRule is 0" in refused[0].reason
+    natd = r.of("NatDetected")[0]
+    assert natd.peer_behind_nat and not natd.self_behind_nat
+    assert not r.of("Floated") and not r.of("Phase1Established")
+    assert [row.state for row in r.driver.peer.isakmp_rows()] == ["FAILED"]
+    sent = [d.dst for _, way, d in r.driver.wire if way == "out"]
+    assert [str(dst) for dst in sent] == [f"{ADDR.server_nat_public}:500"] * 2, "MM1 and MM3 only, never MM5"
+    assert any("local host is behind NAT" in line for line in r.charon_log.splitlines())
+    assert any("generating ID_PROT response 0 [ KE No NAT-D NAT-D ]" in line for line in r.charon_log.splitlines())
+    assert "[4500]" not in r.charon_log and "ESTABLISHED" not in r.sas and "CONNECTING, IKEv1" in r.sas
+    assert not r.echo_seen
+
+
+@pytest.mark.parametrize("rule", [1, 2, None])
+def test_server_behind_nat_our_initiator_connects_through_the_forwards(live, rule):
+    """Rule 2 (never refuse), rule 1 (refuse only if both sides are behind NAT: here only the server
+    is) and a non-Windows peer connect: MM1-MM4 on 500, the float to 4500 at MM5 goes through the
+    second forward, and ESP-in-UDP comes back out of the NAT from its public address."""
+    r = live(server_behind_nat(assume_udp_rule=rule), "to-charon", nat="forward", message=MESSAGE)
+    assert r.of("Phase2Established") and not r.of("Refused"), story(r)
+    natd = r.of("NatDetected")[0]
+    assert natd.peer_behind_nat and not natd.self_behind_nat
+    assert r.of("Floated")[0].remote == f"{ADDR.server_nat_public}:4500"
+    assert (r.of("Phase2Established")[0].encapsulation) == 3
+    assert "ESTABLISHED, IKEv1" in r.sas and "INSTALLED, TUNNEL-in-UDP" in r.sas
+    assert f"local  '{ADDR.server_private}' @ {ADDR.server_private}[4500]" in r.sas
+    assert any("local host is behind NAT" in line for line in r.charon_log.splitlines())
+    check_echo(r, CLIENT_INNER, ADDR.server_nat_public)    # our IDcr: the address we dialled
+    check_forwarded(r)
+    assert r.handshake is not None and r.handshake < 2.0
+
+
+def test_charon_initiator_to_our_responder_behind_the_forwards(live):
+    """charon dials the NAT's public address; our responder at 10.0.0.10 finds the real NAT in front
+    of itself (charon hashed 192.168.1.40:500 as our address), floats when MM5 arrives on 4500, and
+    answers from inside; charon sees its peer at the public address and logs "remote host is behind NAT"."""
+    r = live(server_behind_nat(), "from-charon", nat="forward", message=MESSAGE)
+    assert r.of("Phase2Established"), story(r)
+    assert r.initiated and r.initiated[0], r.initiated
+    natd = r.of("NatDetected")[0]
+    assert natd.self_behind_nat and natd.received_dest != natd.expected_self
+    assert natd.peer_seen == f"{ADDR.client}:500"
+    assert r.of("Floated")[0].local_port == 4500
+    assert "ESTABLISHED, IKEv1" in r.sas and "INSTALLED, TUNNEL-in-UDP" in r.sas
+    assert f"remote '{ADDR.server_private}' @ {ADDR.server_nat_public}[4500]" in r.sas
+    assert any("remote host is behind NAT" in line for line in r.charon_log.splitlines())
+    assert "local host is behind NAT" not in r.charon_log
+    check_echo(r, SERVER_INNER, CLIENT_INNER)
+    check_forwarded(r)
+    assert r.handshake is not None and r.handshake < 2.0

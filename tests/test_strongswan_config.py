@@ -116,6 +116,21 @@ def test_server_behind_nat_uses_private_address_and_public_target():
     assert client["remote_addrs"] == "192.168.1.40" and client["remote"]["id"] == "10.0.0.10"
 
 
+def test_server_behind_nat_in_tunnel_mode_protects_the_address_the_client_dialled():
+    """Behind port forwards the client's Quick Mode IDcr is the NAT's public address (what it dialled),
+    not the server's private one; the server's selector must say the same or charon refuses QM1."""
+    s = preset("server-behind-nat")
+    s = replace(s, client=replace(s.client, mode="tunnel", inner_address="10.99.1.1"),
+                server=replace(s.server, mode="tunnel", inner_address="10.99.2.1"))
+    server = conn(swanctl_conf(s, "server"), s.name)
+    assert (server["local_addrs"], server["local"]["id"]) == ("10.0.0.10", "10.0.0.10")
+    child = server["children"][s.name]
+    assert (child["local_ts"], child["remote_ts"]) == ("192.168.1.40/32[udp/1701]", "10.99.1.1/32[udp/1701]")
+    client = conn(swanctl_conf(s, "client"), s.name)
+    assert (client["local_addrs"], client["remote_addrs"]) == ("192.168.11.20", "192.168.1.40")
+    assert client["children"][s.name]["remote_ts"] == "10.99.2.1/32[udp/1701]"
+
+
 def test_tunnel_mode_selectors_mirror_the_engines_quick_mode_ids():
     s = preset("client-behind-nat")
     s = replace(s, client=replace(s.client, mode="tunnel", inner_address="10.99.1.1"),

@@ -1,15 +1,20 @@
-"""One live interop run: our engine against strongSwan's charon through a real Linux NAT.
+"""One live interop run: our engine against strongSwan's charon through a real Linux box.
 
-    run_interop(scenario, "to-charon")    our initiator behind the NAT  -> charon responder
-    run_interop(scenario, "from-charon")  charon initiator behind the NAT -> our responder
+    run_interop(scenario, "to-charon")    our initiator on the client side -> charon responder
+    run_interop(scenario, "from-charon")  charon initiator on the client side -> our responder
 
-The client side sits behind the NAT (RFC 3947: NAT-D finds it, IKE floats to 4500 at MM5, ESP
-rides in UDP 4500 per RFC 3948). charon's config comes from the scenario through
+`nat` picks the box in the middle (netns.Lab): the client behind a MASQUERADE or port-range NAT
+(RFC 3947: NAT-D finds it, IKE floats to 4500 at MM5, ESP rides in UDP 4500 per RFC 3948), a
+plain router ("none"), or the server behind a NAT that forwards UDP 500/4500 to it ("forward":
+the client dials the NAT's public address, 192.168.1.40); it must match the scenario's
+server_behind_nat. charon's config comes from the scenario through
 `natt_core.lab.strongswan_config`, so what is tested is also what `python -m natt_core config`
 prints. kernel-libipsec does tunnel mode only, so `live_scenario` switches a scenario to tunnel
 mode with inner addresses of their own (10.99.1.1 client, 10.99.2.1 server): a traffic selector
 containing the peer's IKE address would route IKE itself into the tunnel. After the handshake
-one inner UDP datagram goes from our engine to an echo on charon's side and the echo comes back.
+one inner UDP datagram goes from our engine to an echo on charon's side and the echo comes back
+(our initiator addresses it to the server address it dialled, its Quick Mode IDcr; behind the
+forwards that is the NAT's public address, so the server box holds it on its loopback too).
 Everything is recorded in a `LiveResult` before the lab is torn down.
 """
 from __future__ import annotations
@@ -18,13 +23,14 @@ import threading
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..errors import ConfigError
 from ..ike.peer import Peer
 from ..lab.scenario import Scenario
 from ..lab.strongswan_config import swanctl_conf
 from ..wire.numbers import Port
 from .charon import Charon
 from .driver import LiveDriver
-from .netns import Lab
+from .netns import SERVER_SIDE_KINDS, Lab
 
 CLIENT_INNER, SERVER_INNER = "10.99.1.1", "10.99.2.1"
 DIRECTIONS = ("to-charon", "from-charon")
@@ -70,17 +76,24 @@ def run_interop(s: Scenario, direction: str, workdir: str | Path, *, nat: str = 
     """Build the lab, run one exchange in `direction`, send `message` through the tunnel, tear down."""
     if direction not in DIRECTIONS:
         raise ValueError(f"direction must be one of {DIRECTIONS}")
+    if s.server_behind_nat != (nat in SERVER_SIDE_KINDS):
+        has = lambda yes: "has a" if yes else "has no"
+        raise ConfigError(f"scenario {s.name!r} {has(s.server_behind_nat)} NAT in front of the server but lab NAT "
+                          f"{nat!r} {has(nat in SERVER_SIDE_KINDS)}: the generated swanctl.conf would not fit; "
+                          f"use nat={'forward' if s.server_behind_nat else 'masquerade, port-range or none'}")
     workdir = Path(workdir)
     with Lab(tag, nat=nat, workdir=workdir) as lab:
         a = lab.addr
-        result_caps = {"client-side": lab.capture(lab.nat, "lan", "client-side"),
-                       "server-side": lab.capture(lab.nat, "wan", "server-side")}
+        result_caps = {"client-side": lab.capture(lab.nat, lab.client_dev, "client-side"),
+                       "server-side": lab.capture(lab.nat, lab.server_dev, "server-side")}
         if direction == "to-charon":
             ours_ns, ours_ip, policy, charon_ns = lab.client, a.client, s.client, lab.server
-            echo = lab.echo(lab.server, a.server, int(Port.L2TP))   # our IDcr: the server address
+            if lab.server_target != lab.server_ip:
+                lab.add_address(lab.server, lab.server_target, dev="lo")
+            echo = lab.echo(lab.server, lab.server_target, int(Port.L2TP))   # our IDcr: the address dialled
             conf = swanctl_conf(s, "server")
         else:
-            ours_ns, ours_ip, policy, charon_ns = lab.server, a.server, s.server, lab.client
+            ours_ns, ours_ip, policy, charon_ns = lab.server, lab.server_ip, s.server, lab.client
             lab.add_address(lab.client, s.client.inner_address or CLIENT_INNER)
             echo = lab.echo(lab.client, s.client.inner_address or CLIENT_INNER, int(Port.L2TP))
             conf = swanctl_conf(s, "client")
@@ -91,14 +104,14 @@ def run_interop(s: Scenario, direction: str, workdir: str | Path, *, nat: str = 
             with driver:
                 initiator = None
                 if direction == "to-charon":
-                    driver.connect(a.server)
+                    driver.connect(lab.server_target)
                 else:
                     answer = []
                     initiator = threading.Thread(target=lambda: answer.append(charon.initiate(s.name, int(timeout))),
                                                  daemon=True)
                     initiator.start()
                 done = lambda: driver.of("Phase2Established") or driver.of("AuthenticationFailed") \
-                    or driver.of("GaveUp")
+                    or driver.of("GaveUp") or driver.of("Refused")
                 driver.run_until(done, timeout)
                 if driver.of("Phase2Established"):
                     # charon installs its SA only after QM3 (RFC 2409 §5.5): ESP sent sooner would be dropped

@@ -1,18 +1,29 @@
-"""Network namespaces with a real Linux NAT between them, packet captures and sure teardown.
+"""Network namespaces with a real Linux box between them, packet captures and sure teardown.
 
+    client-side NAT ("masquerade", "port-range") or a plain router ("none"):
     [client] eth0 192.168.11.20 ── lan 192.168.11.1 [nat] wan 192.168.1.30 ── eth0 192.168.1.10 [server]
+
+    a NAT in front of the server that forwards UDP 500 and 4500 to it ("forward"):
+    [client] eth0 192.168.11.20 ── wan 192.168.11.1 + 192.168.1.40 [nat] lan 10.0.0.1 ── eth0 10.0.0.10 [server]
 
 The addresses are the virtual lab's (natt_core.lab.scenario), so a config generated for a
 scenario works here unchanged; they exist only inside the namespaces this module creates. The
-NAT is netfilter: iptables MASQUERADE (which keeps source ports when it can), or nft
+client-side NAT is netfilter: iptables MASQUERADE (which keeps source ports when it can), or nft
 `masquerade to :40000-40100`, which rewrites every source port — both are what RFC 3947 §3.2's
-NAT-D hashes must notice. The server has no route to the client LAN, so every answer has to go
-back through the NAT's mapping. Everything started here is tracked and ended by its PID, and
-`ip netns del` runs even if a step failed.
+NAT-D hashes must notice; the server then has no route to the client LAN, so every answer has to
+go back through the NAT's mapping. "none" only forwards (the server routes the client LAN back
+via 192.168.1.30), so the NAT-D hashes match. "forward" is a port-forwarding router in front of
+the server: DNAT of UDP 500 and 4500 on its public address 192.168.1.40 to 10.0.0.10 (the
+scenario's server_forwards, RFC 3947 §4 / RFC 3948 §2.1 ports), SNAT of anything the server
+starts. The one middle box is then both the client's plain router (the scenario's "server-nat"
+topology puts the client behind one) and the server's NAT, so the client is not translated and
+the server is. Everything started here is tracked and ended by its PID, and `ip netns del` runs
+even if a step failed.
 """
 from __future__ import annotations
 
 import ctypes
+import ipaddress
 import os
 import shutil
 import signal
@@ -25,10 +36,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import ConfigError
-from ..lab.scenario import NAT_INSIDE, NAT_PUBLIC, SERVER_PUBLIC, CLIENT_BASE
+from ..lab.scenario import (CLIENT_BASE, NAT_INSIDE, NAT_PUBLIC, SERVER_NAT_INSIDE, SERVER_NAT_PUBLIC,
+                            SERVER_PRIVATE, SERVER_PUBLIC)
+from ..wire.numbers import Port
 
 CLONE_NEWNET = 0x40000000
-NAT_KINDS = ("masquerade", "port-range")
+NAT_KINDS = ("masquerade", "port-range", "none", "forward")
+#: the middle box translates the client side (client-nat) or the server side (server-nat)
+SERVER_SIDE_KINDS = ("forward",)
 PORT_RANGE = (40000, 40100)
 TOOLS = ("ip", "iptables", "nft", "conntrack", "tcpdump")
 
@@ -79,11 +94,15 @@ class Addresses:
     nat_inside: str = NAT_INSIDE
     nat_public: str = NAT_PUBLIC
     server: str = SERVER_PUBLIC
+    server_private: str = SERVER_PRIVATE            #: "forward": the server's own address
+    server_nat_inside: str = SERVER_NAT_INSIDE      #: "forward": the NAT's address on the server LAN
+    server_nat_public: str = SERVER_NAT_PUBLIC      #: "forward": the address the client dials
     prefix: int = 24
 
 
 class Lab:
-    """Three namespaces (client, nat, server) joined by veth pairs, with a NAT in the middle.
+    """Three namespaces (client, nat, server) joined by veth pairs, with a NAT (or, for "none", a
+    plain router) in the middle; `nat` is one of NAT_KINDS (see the module docstring).
 
     Use as a context manager; `close()` is idempotent and always removes what was made.
     """
@@ -95,11 +114,27 @@ class Lab:
         self.nat_kind = nat
         self.addr = Addresses()
         self.client, self.nat, self.server = (f"natt-{tag}-{x}" for x in ("c", "n", "s"))
+        #: the NAT's interfaces towards the client and towards the server ("wan" is always its outside)
+        self.client_dev, self.server_dev = ("wan", "lan") if self.server_behind_nat else ("lan", "wan")
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self._procs: list[subprocess.Popen] = []
         self._made: list[str] = []
         self._threads: list[tuple[threading.Event, threading.Thread, socket.socket]] = []
+
+    @property
+    def server_behind_nat(self) -> bool:
+        return self.nat_kind in SERVER_SIDE_KINDS
+
+    @property
+    def server_ip(self) -> str:
+        """The address the server box itself holds."""
+        return self.addr.server_private if self.server_behind_nat else self.addr.server
+
+    @property
+    def server_target(self) -> str:
+        """The address a client dials to reach the server (the NAT's public one when it forwards)."""
+        return self.addr.server_nat_public if self.server_behind_nat else self.addr.server
 
     # ------------------------------------------------------------------ commands
     def sh(self, *cmd: str, ns: str | None = None, check: bool = True, timeout: float = 10) -> str:
@@ -135,23 +170,37 @@ class Lab:
             self.sh("ip", "netns", "add", ns)
             self._made.append(ns)
             self.sh("ip", "-n", ns, "link", "set", "lo", "up")
-        for dev, ns in (("lan", self.client), ("wan", self.server)):
+        for dev, ns in ((self.client_dev, self.client), (self.server_dev, self.server)):
             self.sh("ip", "-n", self.nat, "link", "add", dev, "type", "veth", "peer", "name", "eth0", "netns", ns)
-        for ns, dev, ip in ((self.client, "eth0", a.client), (self.nat, "lan", a.nat_inside),
-                            (self.nat, "wan", a.nat_public), (self.server, "eth0", a.server)):
+        nat_server_side = a.server_nat_inside if self.server_behind_nat else a.nat_public
+        for ns, dev, ip in [(self.client, "eth0", a.client), (self.nat, self.client_dev, a.nat_inside),
+                            (self.nat, self.server_dev, nat_server_side), (self.server, "eth0", self.server_ip)]:
             self.sh("ip", "-n", ns, "addr", "add", f"{ip}/{a.prefix}", "dev", dev)
             self.sh("ip", "-n", ns, "link", "set", dev, "up")
+        if self.server_behind_nat:      # the public address the forwards answer on, beside the client's gateway
+            self.add_address(self.nat, a.server_nat_public, dev=self.client_dev)
         self.sh("ip", "-n", self.client, "route", "add", "default", "via", a.nat_inside)
         self.sh("sysctl", "-qw", "net.ipv4.ip_forward=1", ns=self.nat)
         if self.nat_kind == "masquerade":
             self.sh("iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-j", "MASQUERADE", ns=self.nat)
-        else:
+        elif self.nat_kind == "port-range":
             lo, hi = PORT_RANGE
             rules = self.workdir / f"{self.nat}.nft"
             rules.write_text("table ip natt {\n  chain post {\n    type nat hook postrouting priority srcnat;\n"
                              f'    oifname "wan" meta l4proto udp masquerade to :{lo}-{hi}\n'
                              '    oifname "wan" masquerade\n  }\n}\n')
             self.sh("nft", "-f", str(rules), ns=self.nat)
+        elif self.nat_kind == "none":     # a plain router: the server routes the client LAN back through it
+            client_lan = ipaddress.ip_interface(f"{a.client}/{a.prefix}").network
+            self.sh("ip", "-n", self.server, "route", "add", str(client_lan), "via", a.nat_public)
+        else:                             # "forward": port forwards to the server, SNAT for what it starts
+            self.sh("ip", "-n", self.server, "route", "add", "default", "via", a.server_nat_inside)
+            for port in (Port.IKE, Port.NAT_T):
+                self.sh("iptables", "-t", "nat", "-A", "PREROUTING", "-d", a.server_nat_public, "-p", "udp",
+                        "--dport", str(int(port)), "-j", "DNAT", "--to-destination", f"{a.server_private}:{int(port)}",
+                        ns=self.nat)
+            self.sh("iptables", "-t", "nat", "-A", "POSTROUTING", "-o", "wan", "-s", a.server_private, "-j", "SNAT",
+                    "--to-source", a.server_nat_public, ns=self.nat)
         self.flush_conntrack()
 
     def flush_conntrack(self) -> None:
