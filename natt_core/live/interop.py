@@ -153,20 +153,30 @@ def why_not_live() -> str | None:
 
 
 def bench_lines(base: Scenario, repeat: int = 5) -> list[str]:
-    """MM + QM time at our peer (MM1 to IPsec SA up), median of `repeat` live runs per direction."""
+    """MM + QM time at our peer (MM1 to IPsec SA up), median of `repeat` live runs, for each
+    direction and topology the live tests cover."""
     import os
     import statistics
     import tempfile
+
+    from ..lab.presets import preset
     if why := why_not_live():
         return [f"  live interop with strongSwan: skipped ({why})"]
-    s = live_scenario(base)
+    behind = live_scenario(preset("server-behind-nat"))
+    runs = (
+        ("our initiator -> charon, client behind MASQUERADE", live_scenario(base), "to-charon", "masquerade"),
+        ("charon -> our responder, charon behind MASQUERADE", live_scenario(base), "from-charon", "masquerade"),
+        ("our initiator -> charon, plain router", live_scenario(preset("no-nat")), "to-charon", "none"),
+        ("our initiator (rule 2) -> charon behind 500/4500 forwards",
+         replace(behind, client=replace(behind.client, assume_udp_rule=2)), "to-charon", "forward"),
+        ("charon -> our responder behind 500/4500 forwards", behind, "from-charon", "forward"),
+    )
     lines = []
     with tempfile.TemporaryDirectory(prefix="natt-live-bench-") as tmp:
-        for direction, label in (("to-charon", "our initiator -> charon responder"),
-                                 ("from-charon", "charon initiator -> our responder")):
+        for n, (label, s, direction, nat) in enumerate(runs):
             times, failure = [], None
             for i in range(repeat):
-                r = run_interop(s, direction, Path(tmp) / f"{direction}-{i}", tag=f"b{os.getpid() % 10000}-{i}")
+                r = run_interop(s, direction, Path(tmp) / f"{n}-{i}", nat=nat, tag=f"b{os.getpid() % 1000}{n}{i}")
                 if r.handshake is None:
                     last = r.events[-1].describe() if r.events else "no events"
                     failure = f"did not complete ({last})"
@@ -175,6 +185,6 @@ def bench_lines(base: Scenario, repeat: int = 5) -> list[str]:
             if failure:
                 lines.append(f"  live, {label}: {failure}")
             else:
-                lines.append(f"  live, {label} (MM+QM via Linux NAT): {statistics.median(times) * 1e3:8.2f} ms "
-                             f"(median of {repeat}, min {min(times) * 1e3:.2f} ms)")
+                lines.append(f"  live, {label + ':':60} {statistics.median(times) * 1e3:6.2f} ms "
+                             f"(median of {repeat}, min {min(times) * 1e3:.2f})")
     return lines
