@@ -5,7 +5,7 @@ The firewall and port-forward rules a deployment needs, and which DH group is us
 # url: l2tp-end-to-end
 import streamlit as st
 
-from natt_ui.field_lesson import chosen_settings, grid, run_matrix, verdict
+from natt_ui.field_lesson import cell, chosen_settings, grid, run_matrix, verdict
 from natt_ui.lesson import Lesson, render_lesson
 from natt_ui.runs import get_trace
 from natt_view.field_facts import wire_rules
@@ -84,6 +84,22 @@ def extra(trace, journey):
     rows_ = {f"client offers {k}": tuple(x.format("client") for x in v) for k, v in groups.items()}
     cols = {f"server accepts {k}": tuple(x.format("server") for x in v) for k, v in groups.items()}
     grid(run_matrix(PRESET, ("client.assume_udp_rule=2", "nat2.forwards=500,4500"), rows_, cols, show=_group))
+
+    st.markdown("### What the client-side update (818043) changed")
+    st.markdown(
+        "Update 818043 gave **Windows 2000 clients** NAT-T (the draft-02 Vendor ID) and the 2048-bit DH group. It "
+        "is a *client-side* update: NAT-T on the server side came with **Windows Server 2003** Routing and Remote "
+        "Access, and a Windows 2000 RRAS server with the update applied only uses NAT-T as a client, so it still "
+        "cannot serve clients behind a NAT. Each cell below is an engine run: L2TP/IPsec in transport mode, the "
+        "client behind an ordinary NAPT, the server in the open.")
+    clients = {"Windows 2000, no update (no NAT-T, DH group 2)": ("client.nat_t=none", "client.dh_groups=2"),
+               "Windows 2000 + 818043, or XP SP2 (NAT-T draft-02, DH 14 and 2)":
+                   ("client.nat_t=draft-02", "client.dh_groups=14,2")}
+    servers = {"Windows Server 2003 RRAS (NAT-T server)": ("server.nat_t=draft-02", "server.dh_groups=14,2"),
+               "Windows 2000 RRAS + 818043 (NAT-T as a client only)":
+                   ("server.nat_t=draft-02", "server.nat_t_role=client-only", "server.dh_groups=2")}
+    grid(run_matrix("client-behind-nat", ("mode=transport",), clients, servers,
+                    show=lambda t: f"{cell(t)} · {_group(t)[2:]}" if cell(t).startswith("✓") else cell(t)))
 
 
 LESSON = Lesson(

@@ -175,3 +175,15 @@ def test_lesson_start_accepts_a_label_or_a_function():
     assert _start_index(trace, steps, lambda t, s: s[-1].index) == len(steps)
     assert _start_index(trace, steps, lambda t, s: 10_000) == len(steps)      # clamped to the run
     assert _start_index(trace, steps, lambda t, s: -3) == 1
+
+
+def test_lesson_7_shows_what_the_client_side_update_changed():
+    at = open_page("lessons/07_l2tp_end_to_end.py")
+    assert not at.exception
+    body = " ".join(h.proto.body for h in at.get("html"))
+    i = body.index("Windows 2000, no update")
+    no_update = body[i:body.index("Windows 2000 + 818043", i)]
+    assert "✗" in no_update and "✓" not in no_update          # the inner checksum fails behind the NAT
+    updated = body[body.index("Windows 2000 + 818043", i):]
+    assert "✓ connects · group 14" in updated                   # NAT-T server: DH 2048 and UDP encapsulation
+    assert updated.count("✗") >= 1                              # the client-only NAT-T server still cannot serve it

@@ -126,3 +126,15 @@ def test_run_refuses_an_invalid_scenario_before_building_anything():
     with pytest.raises(FieldError) as info:
         run(bad)
     assert info.value.field == "nat.helper"
+
+
+def test_a_server_with_nat_t_as_a_client_only_does_not_serve_clients_behind_nat():
+    """RFC 3947 support on the server side is a separate feature: a Windows 2000 RRAS server with
+    update 818043 announces no NAT-T to clients, so a client behind NAT gets no UDP encapsulation."""
+    from natt_core.lab.presets import preset
+    from natt_core.lab.scenario import run
+    from natt_core.lab.settings import apply_settings
+    only = run(apply_settings(preset("client-behind-nat"), ["server.nat_t_role=client-only"]))
+    assert only.report["peers"]["client"]["nat_t"] is None and only.report["traffic"]["delivered"] == 0
+    with pytest.raises(ConfigError):
+        apply_settings(preset("client-behind-nat"), ["server.nat_t_role=sometimes"])

@@ -139,6 +139,7 @@ KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     "duration": ("scenario", "duration", _seconds),
     "seed": ("scenario", "seed", _int),
     "server.keepalive_interval": ("server", "keepalive_interval", _seconds),
+    "server.nat_t_role": ("server", "nat_t_role", _choice("full", "client-only")),
     "nat.port_allocation": ("nat", "port_allocation", ALLOCATION),
     "nat.mapping": ("nat", "mapping", BEHAVIOUR),
     "nat.filtering": ("nat", "filtering", BEHAVIOUR),
