@@ -10,7 +10,7 @@ import streamlit as st
 from natt_core.errors import NattError
 from natt_core.lab.trace import Trace
 from natt_view.steps import Journey
-from natt_view.workbench import (demux_rows, keepalive_senders, natd_cases, natd_check, translation_sentence,
+from natt_view.workbench import (demux_rows, verify_snippet, keepalive_senders, natd_cases, natd_check, translation_sentence,
                                  verdict_sentences)
 
 
@@ -74,6 +74,8 @@ def natd_workbench(trace: Trace, key: str, journey: Journey | None = None) -> No
     st.markdown(f"**Was only the address changed, or the port too?** {translation_sentence(case)} "
                 "The hash covers the port as well, so even a NAT that keeps the address but changes the "
                 "port is detected.")
+    with st.expander("Verify it yourself in a terminal (Python 3, hashlib only)"):
+        st.code(verify_snippet(case), language="bash")
 
 
 def demux_panel(trace: Trace, journey: Journey | None = None) -> None:

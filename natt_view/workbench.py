@@ -184,3 +184,27 @@ def vid_rows(trace: Trace) -> list[dict]:
 def chosen_version(trace: Trace) -> dict[str, str | None]:
     """The NAT-T version each peer settled on, from the VendorIdsSeen events."""
     return {e.peer: e.fields.get("nat_t") for e in trace.events if e.event == "VendorIdsSeen"}
+
+
+_HASHLIB = {"md5": "md5", "sha1": "sha1", "sha256": "sha256"}
+
+
+def verify_snippet(case: NatdCase) -> str:
+    """A self-contained Python 3 script (hashlib only) that recomputes the NAT-D hashes of `case`
+    from the addresses on both sides of the NAT: "verify it yourself", as RFC 3947 §3.2 defines it."""
+    (sip, sport), (dip, dport) = case.sent_src, case.sent_dst
+    (aip, aport), (bip, bport) = case.seen_src, case.seen_dst
+    received = ", ".join(f'"{h.hex()}"' for h in case.received)
+    return f'''python3 - <<'EOF'
+import hashlib, ipaddress
+cky_i, cky_r = bytes.fromhex("{case.icookie.hex()}"), bytes.fromhex("{case.rcookie.hex()}")
+def natd(ip, port):  # RFC 3947 §3.2: HASH(CKY-I | CKY-R | IP | Port), the phase-1 hash ({case.hash_name})
+    return hashlib.{_HASHLIB[case.hash_name]}(cky_i + cky_r + ipaddress.IPv4Address(ip).packed
+                          + port.to_bytes(2, "big")).hexdigest()
+received = [{received}]   # the NAT-D payloads of {case.label}, in order
+for what, ip, port, h in [("destination as sent", "{dip}", {dport}, received[0]),
+                          ("destination as received", "{bip}", {bport}, received[0]),
+                          ("source as sent", "{sip}", {sport}, received[1]),
+                          ("source as received", "{aip}", {aport}, received[1])]:
+    print(f"{{what:24}} {{ip + ':' + str(port):22}} {{natd(ip, port)}}  {{'matches' if natd(ip, port) == h else 'DIFFERS'}}")
+EOF'''

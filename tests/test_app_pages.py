@@ -212,3 +212,9 @@ def test_sequence_rows_are_deep_links_that_keep_the_switches():
     again = open_page("lessons/03_nat_d.py", **dict(p.split("=") for p in links[5][1:].split("&")))
     assert_clean(again)
     assert again.session_state["l3:step"] == 5 and again.session_state["l3:sw:nat"] == "static"
+
+
+def test_lesson_3_offers_the_nat_d_check_as_a_terminal_snippet():
+    at = open_page("lessons/03_nat_d.py")
+    code = "\n".join(c.value for c in at.code)
+    assert "import hashlib" in code and "received = [" in code and not at.exception

@@ -237,3 +237,25 @@ def test_hex_bytes_and_layout_cells_share_their_field_number():
     assert css.count(":hover)") == css.count(":focus)") == len(fields) and link_css(0) == ""
     both = packet_views_html(packet, fields)
     assert both.index("natt-rfc") < both.index("natt-hex") and 'class="natt-pk"' in both
+
+
+@pytest.mark.parametrize("name, behind", [("client-behind-nat", "client"), ("no-nat", None),
+                                          ("server-behind-nat", "server")])
+def test_the_verify_it_yourself_snippet_recomputes_the_nat_d_hashes_in_a_separate_python(name, behind):
+    """The lesson's terminal snippet, run as shown (bash + python3 + hashlib): the hashes 'as sent'
+    always match the payloads the engine put on the wire; 'as received' differs exactly where a NAT
+    rewrote that address."""
+    import subprocess
+    from natt_core.lab.presets import preset
+    from natt_core.lab.scenario import run
+    from natt_view.workbench import natd_cases, verify_snippet
+    cases = natd_cases(run(preset(name)))
+    assert {c.label for c in cases} == {"MM3", "MM4"}
+    for case in cases:
+        out = subprocess.run(["bash", "-c", verify_snippet(case)], capture_output=True, text=True, check=True).stdout
+        lines = dict((l[:24].strip(), l.split()[-1]) for l in out.splitlines())
+        assert lines["destination as sent"] == lines["source as sent"] == "matches", out
+        rewritten = {"MM3": {"client": "source", "server": "destination"},
+                     "MM4": {"client": "destination", "server": "source"}}[case.label].get(behind)
+        for side in ("source", "destination"):
+            assert lines[f"{side} as received"] == ("DIFFERS" if side == rewritten else "matches"), (case.label, out)
