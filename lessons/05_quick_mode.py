@@ -4,7 +4,7 @@ Tunnel vs transport, the encapsulation values, NAT-OA, and the checksum fix-up (
 """
 # url: quick-mode
 from natt_ui.lesson import Lesson, render_lesson
-from natt_ui.widgets import quick_mode_panel
+from natt_ui.widgets import overhead_panel, quick_mode_panel
 
 LESSON = Lesson(
     key="l5",
@@ -38,7 +38,7 @@ switch **IPsec mode** to tunnel, or **NAT-T off** to see what happens without en
                       "sender computed it, over the original addresses; the receiver fixes it up from NAT-OA "
                       "in transport mode (peer events and the table below).",
     },
-    extra=lambda trace, journey: quick_mode_panel(trace),
+    extra=lambda trace, journey: (quick_mode_panel(trace), overhead_panel(trace, journey)),
 )
 
 render_lesson(LESSON)

@@ -9,9 +9,11 @@ import streamlit as st
 
 from natt_core.errors import NattError
 from natt_core.lab.trace import Trace
-from natt_view.steps import Journey
-from natt_view.workbench import (demux_rows, verify_snippet, keepalive_senders, natd_cases, natd_check, translation_sentence,
-                                 verdict_sentences)
+from natt_view.decrypt import open_step
+from natt_view.overhead import budget, largest_inner
+from natt_view.steps import Journey, fields_of, journeys
+from natt_view.workbench import (demux_rows, keepalive_senders, natd_cases, natd_check, translation_sentence,
+                                 verdict_sentences, verify_snippet)
 
 
 def _endpoint_inputs(col, label: str, value: tuple[str, int], key: str) -> tuple[str, str]:
@@ -149,3 +151,33 @@ def quick_mode_panel(trace: Trace) -> None:
                        "header, which no NAT touched)."))
     for e in drops:
         st.error(e.text)
+
+
+_PART_COLOURS = {"IP": "#cfd8dc", "NAT-T": "#ffe082", "ESP": "#d1c4e9", "inner": "#c8e6c9"}
+
+
+def overhead_panel(trace: Trace, journey: Journey | None = None) -> None:
+    """An ESP packet of this run by its parts, and what still fits under a path MTU."""
+    st.markdown("### What the encapsulation costs")
+    esp = [j for j in journeys(trace) if j.label.startswith("ESP") and not j.dropped]
+    j = journey if journey is not None and journey in esp else (esp[0] if esp else None)
+    opened = open_step(trace, j) if j is not None else None
+    b = budget(fields_of(trace, j.hops[-1].packet), len(opened.plaintext)) if opened and opened.plaintext else None
+    if b is None:
+        st.info("No ESP packet in this run could be opened, so there is nothing to measure.")
+        return
+    st.caption(f"{j.title()} (step {j.index}), {b.total} bytes on the wire, taken apart:")
+    bar = "".join(f'<div title="{p.name}: {p.size} bytes" style="flex:{p.size} 0 0;background:'
+                  f'{_PART_COLOURS[p.added_by]};padding:6px 4px;overflow:hidden;white-space:nowrap;'
+                  f'border-right:1px solid #fff">{p.size}</div>' for p in b.parts if p.size)
+    legend = " · ".join(f"**{p.name}** {p.size}" for p in b.parts)
+    st.html(f'<div style="display:flex;font:13px ui-monospace,monospace;border:1px solid #90a4ae">{bar}</div>')
+    st.markdown(legend)
+    mtu = st.select_slider("Path MTU (bytes)", options=[576, 1280, 1400, 1420, 1460, 1480, 1492, 1500],
+                           value=1500, key=f"oh:{trace.report.get('scenario')}:mtu")
+    with_natt, without = largest_inner(mtu, b, True), largest_inner(mtu, b, False)
+    st.markdown(f"With a path MTU of **{mtu}**, the largest inner packet that travels unfragmented is "
+                f"**{with_natt} bytes** UDP-encapsulated (NAT-T) and **{without} bytes** as plain ESP: the UDP "
+                f"header costs {without - with_natt} bytes of every packet's room here (the difference moves in "
+                f"steps of the {b.block}-byte cipher block). Anything bigger is fragmented, and many NATs and "
+                "firewalls drop fragments.")
