@@ -250,3 +250,16 @@ def test_the_cli_compares_both_sides_of_a_nat(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "192.168.11.20:500 <-> 192.168.1.30:500" in out and "(port 500 kept)" in out
     assert out.count("only on A: ") == 10 and "MM1 192.168.11.21:500" in out
+
+
+def test_ip_fragments_are_flagged_not_misread():
+    """scapy (an independent tool) fragments a 3000-byte UDP 500 datagram; the diagnosis names the
+    fragments instead of failing to read them."""
+    from scapy.layers.inet import IP, UDP, fragment
+    big = IP(src="192.168.11.20", dst="192.168.1.10") / UDP(sport=500, dport=500) / (b"\x00" * 3000)
+    packets = [bytes(p) for p in fragment(big, fragsize=1400)]
+    assert len(packets) == 3
+    d = diagnose(pcap_bytes([(i * 0.001, p) for i, p in enumerate(packets)]))
+    (frag,) = [f for f in d.findings if "IP fragment" in f.title]
+    assert frag.title.startswith("3 IP fragment") and frag.packets == (1, 2, 3)
+    assert not d.observations.undecodable

@@ -203,6 +203,13 @@ def diagnose_dataplane(obs: Observations, nat: bool) -> list[Finding]:
         f.append(Finding(PROBLEM if nat or one_way else INFO, "AH packets" + (", answered by none" if one_way else ""),
                          "AH's ICV covers the IP addresses, so a NAT that rewrites them breaks every packet "
                          "(RFC 3715 §2.1), and NAT-T cannot help AH: use ESP.", tuple(n for n, _, _ in obs.ah[:3])))
+    if obs.fragments:
+        flows = sorted({f"{s} → {d}" for _, s, d, _ in obs.fragments})
+        f.append(Finding(WARNING, f"{len(obs.fragments)} IP fragment(s)",
+                         f"Packets too big for the path were fragmented ({', '.join(flows)}). Many NATs and "
+                         "firewalls drop fragments, and a NAT cannot translate the ports of a non-first "
+                         "fragment; IKE with certificates is the usual cause (RFC 7383 adds IKE fragmentation "
+                         "for IKEv2), a large ESP packet the other.", tuple(n for n, _, _, _ in obs.fragments[:6])))
     f.extend(_keepalives(obs))
     return f
 

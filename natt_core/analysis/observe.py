@@ -89,6 +89,7 @@ class Observations:
     ah: list[tuple[int, Endpoint, Endpoint]] = field(default_factory=list)
     keepalives: list[tuple[int, float, Endpoint, Endpoint]] = field(default_factory=list)
     undecodable: list[tuple[int, str]] = field(default_factory=list)
+    fragments: list[tuple[int, str, str, int]] = field(default_factory=list)   #: (packet, src, dst, IP protocol)
     other: int = 0
     labels: dict[int, str] = field(default_factory=dict)   #: packet number -> what it is (MM1, ESP, keepalive…)
     packets: int = 0
@@ -99,11 +100,24 @@ def observe(capture: Capture) -> Observations:
     obs, seen = Observations(), set()
     for n, cp in enumerate(capture.packets, start=1):
         obs.packets, obs.duration = n, cp.time
+        if _fragment(obs, n, cp.packet):
+            continue
         try:
             _one(obs, n, cp.time, cp.packet, seen)
         except DecodeError as exc:
             obs.undecodable.append((n, str(exc)))
     return obs
+
+
+def _fragment(obs: Observations, n: int, packet: bytes) -> bool:
+    """Note an IPv4 fragment (more-fragments flag or an offset): IKE with certificates and big ESP
+    packets fragment, and many NATs and firewalls drop fragments (RFC 7383 §1)."""
+    if len(packet) < 20 or packet[0] >> 4 != 4 or not int.from_bytes(packet[6:8], "big") & 0x3FFF:
+        return False
+    src, dst = (str(ipaddress.IPv4Address(packet[i:i + 4])) for i in (12, 16))
+    obs.fragments.append((n, src, dst, packet[9]))
+    obs.labels[n] = "IP fragment"
+    return True
 
 
 def _ipv4(packet: bytes) -> tuple[int, str, str, bytes]:
