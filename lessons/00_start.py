@@ -26,6 +26,10 @@ students see the same bytes.
 the NAT rewrote these bytes; <span style="background:#d1c4e9;padding:0 .3em">violet, hatched</span> =
 a NAT cannot touch them (encrypted or integrity-protected).
 
+**Something is broken right now?** The **Troubleshooter** takes what you see or an error line you paste
+(error 809, NO_PROPOSAL_CHOSEN, INVALID_HASH…), reproduces it with the engine, shows the step where it
+fails, and proves the fix with a second run.
+
 **Diagnosing a failure?** Capture the connection attempt and open **Diagnose a capture**: it reads the
 pcap without keys and says where NAT-T went wrong. Or open the **Playground**, pick the situation closest
 to yours and flip the switches until the outcome matches what you see.

@@ -1,0 +1,214 @@
+"""The troubleshooter's catalogue: what an admin sees, a run that reproduces it, the run that fixes it.
+
+Every symptom names a preset and --set lines that make the engine fail the way the field does, and
+the complete --set lines of the run that fixes it; the page runs both, so no fix is only asserted.
+The causes are those of RFC 3947 §3-§4 (NAT-D, the float to 4500, keepalives), RFC 3948 §2-§4
+(UDP encapsulation), RFC 3715 §2 (AH, checksums, IPsec helpers) and Microsoft KB 926179/947234
+(AssumeUDPEncapsulationContextOnSendRule).
+
+Pasted text is matched by plain keyword rules an admin can check by eye: text and keywords are
+lower-cased and `_`/`-` read as spaces; a keyword matches at the start of a word, and keywords of
+three characters or fewer (AH, ESP, PSK) must be the whole word.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+
+@dataclass(frozen=True)
+class Symptom:
+    """One thing an admin sees, how to reproduce it, and the fix in their own terms."""
+    key: str                       #: stable id, used in the page's link (?symptom=key)
+    title: str                     #: short, as the admin would say it
+    seen: str                      #: what you see (markdown)
+    preset: str                    #: natt_core.lab.presets name of the reproduction
+    settings: tuple[str, ...]      #: --set lines of the reproduction
+    fix_settings: tuple[str, ...]  #: all --set lines of the fixed run (same preset)
+    fix: str                       #: what to do, in the admin's terms (markdown)
+    why: str                       #: one or two sentences
+    keywords: tuple[str, ...]      #: words that pick this symptom from pasted text
+    lesson: str | None = None      #: url slug of the lesson whose run is this reproduction
+    lesson_params: tuple[tuple[str, str], ...] = ()  #: that lesson's switches for this run
+    lesson_title: str = ""
+    command: str = ""              #: a command to copy, shown under the fix
+
+    @property
+    def changes(self) -> tuple[str, ...]:
+        """The --set lines the fix adds or changes."""
+        return tuple(s for s in self.fix_settings if s not in self.settings)
+
+
+REG_ADD = ("REG ADD HKLM\\SYSTEM\\CurrentControlSet\\Services\\PolicyAgent /v "
+           "AssumeUDPEncapsulationContextOnSendRule /t REG_DWORD /d 2 /f")
+
+SYMPTOMS: tuple[Symptom, ...] = (
+    Symptom(
+        "win809-server", "Windows error 809: the VPN server is behind a NAT",
+        "The Windows L2TP/IPsec client says **error 809** (\"the network connection between your computer "
+        "and the VPN server could not be established\"). The server sits behind a router that forwards "
+        "UDP 500 and 4500. The server log shows the client simply stop answering.",
+        "server-behind-nat", (), ("client.assume_udp_rule=2",),
+        "On **each Windows client**, run this as administrator, then **reboot**. "
+        "(`/d 1` is enough when only the server is behind NAT; `2` also covers a client behind NAT.) "
+        "Nothing on the server can replace this.",
+        "Windows reads the NAT-D hashes in MM4, sees the *server* behind a NAT, and with the default value 0 "
+        "refuses to set up NAT-T security associations to it. The registry value is its permission to do so.",
+        ("809", "assumeudpencapsulation", "could not be established", "policyagent", "server behind nat",
+         "server is behind"),
+        "server-behind-nat", (), "8 · Server behind NAT: error 809", REG_ADD),
+    Symptom(
+        "win809-both", "Connects only when one side is not behind NAT (both behind NAT fails)",
+        "It works from the office, or when the server has a public address, but with **both** the client and "
+        "the server behind NAT routers Windows fails with **error 809**, even though the registry value is "
+        "already set to 1.",
+        "server-behind-nat", ("topology=both-nat", "client.assume_udp_rule=1"),
+        ("topology=both-nat", "client.assume_udp_rule=2"),
+        "On each Windows client, set the registry value to **2**, not 1 (as administrator), then **reboot**.",
+        "Value 1 allows a server behind NAT only while the client itself is not; when NAT-D shows both sides "
+        "behind NATs, only 2 lets Windows use UDP encapsulation.",
+        ("809", "assumeudpencapsulation", "both behind", "both sides", "both ends", "both peers",
+         "not behind nat"),
+        "server-behind-nat", (("topology", "both-nat"), ("winrule", "1")), "8 · Server behind NAT: error 809",
+        REG_ADD),
+    Symptom(
+        "udp4500-not-forwarded", "IKE starts, then dies: the server's router forwards only UDP 500",
+        "The server is behind a router with a **port forward for UDP 500 only**. The log shows the first "
+        "IKE messages come and go, then the client retransmits its identity (MM5) until it gives up; the "
+        "server never sees it. Windows reports error 809.",
+        "server-behind-nat", ("client.assume_udp_rule=2", "nat2.forwards=500"),
+        ("client.assume_udp_rule=2", "nat2.forwards=500,4500"),
+        "On the **router in front of the server**, forward **UDP 4500** to the server as well as UDP 500 "
+        "(and allow both in its firewall). Raw ESP (IP protocol 50) is not needed once NAT-T is in use.",
+        "Once NAT-D sees a NAT, the client moves IKE to UDP 4500 at MM5 and ESP follows it there, "
+        "encapsulated in UDP; a router that forwards only 500 drops everything from MM5 on.",
+        ("4500", "forward", "firewall", "retransmit", "port 500", "809"),
+        "l2tp-end-to-end", (), "7 · L2TP/IPsec end to end"),
+    Symptom(
+        "second-client", "A second client behind the same router cannot connect",
+        "One client behind the office router connects fine; while it is connected, a **second** client behind "
+        "the same router gets no answer at all (\"only one client at a time\"), and after a minute or two it "
+        "works again.",
+        "multi-client-helper", (), ("nat.helper=none",),
+        "On the **client-side router**, turn off **\"IPsec passthrough\"** (or the static-port / IPsec ALG "
+        "option; on pfSense, the outbound NAT rule that keeps port 500 static). Leave NAT-T on: the clients "
+        "then share the public address on different translated ports.",
+        "The passthrough helper never changes source port 500, so the router can hold only one IKE session "
+        "per server on public:500; the second client's first message is dropped by the router until that state "
+        "idles out. NAT-T cannot help, because the move to 4500 comes only after MM1-MM4 crossed port 500.",
+        ("second client", "2nd client", "only one client", "one client at a time", "several clients",
+         "multiple clients", "same router", "passthrough", "helper", "static port", "alg"),
+        "several-clients", (), "9 · Several clients behind one NAT"),
+    Symptom(
+        "idle-keepalive", "The tunnel dies after some minutes of idle, or traffic flows one way only",
+        "The tunnel comes up and works, but after a quiet spell the server's packets no longer reach the "
+        "client, while the client can still send (one-way traffic), until the tunnel is restarted.",
+        "keepalive-vs-timeout", (), ("client.keepalive_interval=20",),
+        "Set the **NAT keepalive interval on the client** (the side behind the NAT) **below the router's UDP "
+        "timeout**, e.g. 20 s for a 30 s timeout (strongSwan `keep_alive`, libreswan `keep-alive`), or raise "
+        "the router's UDP timeout.",
+        "Only the side behind the NAT sends keepalives, and only they keep its mapping open while the tunnel "
+        "is idle; once the router forgets the mapping, the server's packets to the old public port die there.",
+        ("keepalive", "keep alive", "idle", "one way", "timeout", "timed out", "after some minutes",
+         "stops working after"),
+        "nat-timeouts", (), "10 · NAT timeouts vs keepalives"),
+    Symptom(
+        "l2tp-no-natt", "L2TP/IPsec works on the LAN but not from behind a NAT",
+        "From inside the LAN everything works. From home, behind a NAT router, the IPsec phases 1 and 2 "
+        "come up, but **no L2TP/PPP traffic ever arrives**: the connection times out after \"verifying "
+        "user name and password\".",
+        "legacy-behind-nat", (), ("client.nat_t=rfc3947", "server.nat_t=rfc3947"),
+        "**Enable NAT-Traversal on both ends** (`nat_traversal=yes` / `encapsulation=auto` on the server, "
+        "install the NAT-T update on old Windows clients), and allow UDP 4500 to the server.",
+        "Without NAT-T, ESP goes out as IP protocol 50 and the router rewrites the outer address; the L2TP "
+        "checksum inside ESP still covers the old address, so the server drops every packet. NAT-T moves ESP "
+        "into UDP 4500 and sends the original addresses (NAT-OA) so the checksum can be fixed.",
+        ("l2tp", "1701", "checksum", "nat traversal", "nat t", "esp", "protocol 50", "works on the lan",
+         "lan"),
+        "ipsec-meets-nat", (), "6 · IPsec meets NAT"),
+    Symptom(
+        "ah-through-nat", "AH does not work through a NAT",
+        "The tunnel is configured for **AH** (authentication header). Negotiation succeeds, but every packet "
+        "is dropped by the receiver with an integrity check (ICV) failure.",
+        "legacy-behind-nat", ("protocol=ah",), ("protocol=esp", "client.nat_t=rfc3947", "server.nat_t=rfc3947"),
+        "Use **ESP** (with authentication) instead of AH, and **enable NAT-T** on both ends so ESP travels in "
+        "UDP 4500.",
+        "AH's integrity check covers the IP addresses, and the NAT rewrites one of them, so the check can never "
+        "pass. ESP protects only the payload, and NAT-T gives the NAT ports to translate.",
+        ("ah", "authentication header", "protocol 51", "icv", "integrity check"),
+        "ipsec-meets-nat", (("protocol", "ah"),), "6 · IPsec meets NAT"),
+    Symptom(
+        "no-proposal", "NO-PROPOSAL-CHOSEN: the peers share no Diffie-Hellman group",
+        "The server answers the very first message with **NO-PROPOSAL-CHOSEN** (\"no proposal chosen\"). "
+        "The client offers only DH group 14; the server accepts only group 2.",
+        "dh-group-mismatch", ("client.dh_groups=14",), ("client.dh_groups=14", "server.dh_groups=14"),
+        "Give both ends **a common DH group** in the phase-1 (IKE) proposal: here add group 14 (modp2048) "
+        "on the server, and prefer it over the weak group 2 (modp1024).",
+        "The responder picks one of the initiator's proposals; if none has a DH group (or cipher) it allows, "
+        "it refuses at MM1 before any key is made.",
+        ("no proposal", "proposal", "dh group", "modp", "diffie hellman", "transform"),
+        None, (), ""),
+    Symptom(
+        "psk-mismatch", "Authentication failed: the pre-shared keys differ",
+        "Phase 1 gets as far as the identity messages (MM5), then fails: **AUTHENTICATION-FAILED**, "
+        "**INVALID-HASH-INFORMATION** or \"MM5 does not decrypt\" in the server log.",
+        "client-behind-nat", ("client.psk=not-the-servers-secret",), (),
+        "Type the **same pre-shared key on both sides** (watch for trailing spaces, keyboard layout and "
+        "which key the server picks for this client's ID or address).",
+        "Both peers derive their encryption keys from the PSK; with different keys the server cannot decrypt "
+        "the client's MM5, so the identity and hash in it never check.",
+        ("authentication failed", "invalid hash", "pre shared", "psk", "shared secret", "does not decrypt",
+         "payload malformed"),
+        None, (), ""),
+)
+
+BY_KEY: dict[str, Symptom] = {s.key: s for s in SYMPTOMS}
+
+
+def _norm(text: str) -> str:
+    """Lower case, `_` and `-` as spaces, runs of spaces as one."""
+    return re.sub(r"\s+", " ", re.sub(r"[_\-]", " ", text.lower())).strip()
+
+
+def _pattern(keyword: str) -> re.Pattern[str]:
+    word = re.escape(_norm(keyword))
+    tail = r"\b" if len(_norm(keyword)) <= 3 else ""
+    return re.compile(r"(?<![a-z0-9])" + word + tail)
+
+
+_PATTERNS = {(s.key, k): _pattern(k) for s in SYMPTOMS for k in s.keywords}
+
+
+def matched_words(symptom: Symptom, text: str) -> tuple[str, ...]:
+    """The symptom's keywords found in `text`."""
+    norm = _norm(text)
+    return tuple(k for k in symptom.keywords if _PATTERNS[(symptom.key, k)].search(norm))
+
+
+def match(text: str) -> list[tuple[Symptom, tuple[str, ...]]]:
+    """Symptoms whose keywords occur in `text`, most matched keywords first (ties: catalogue order)."""
+    found = [(s, matched_words(s, text)) for s in SYMPTOMS]
+    hits = [(i, s, w) for i, (s, w) in enumerate(found) if w]
+    return [(s, w) for _, s, w in sorted(hits, key=lambda h: (-len(h[2]), h[0]))]
+
+
+def playground_url(preset: str, settings: tuple[str, ...], step: int | None = None) -> str:
+    """The playground link that reruns exactly this run (and opens `step`)."""
+    query = [("scenario", preset)] + [("set", s) for s in settings]
+    if step is not None:
+        query.append(("step", str(step)))
+    return "/playground?" + urlencode(query)
+
+
+def lesson_url(symptom: Symptom, step: int | None = None) -> str | None:
+    """The lesson page with its switches set to this reproduction (and opened at `step`)."""
+    if symptom.lesson is None:
+        return None
+    query = list(symptom.lesson_params) + ([("step", str(step))] if step is not None else [])
+    return f"/{symptom.lesson}" + (f"?{urlencode(query)}" if query else "")
+
+
+def cli(preset: str, settings: tuple[str, ...]) -> str:
+    """The same run on the command line."""
+    return "python -m natt_core run " + preset + "".join(f" --set '{s}'" for s in settings)
