@@ -62,23 +62,23 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _comma_list(text: str, convert: Callable[[str], object], what: str, empty_ok: bool) -> tuple:
+def _comma_list(text: str, convert: Callable[[str], object], what: str, example: str, empty_ok: bool) -> tuple:
     """'a,b' -> (convert(a), convert(b)); '' or 'none' -> () where an empty list means something."""
     if empty_ok and text.strip().lower() in ("", "none"):
         return ()
     try:
         return tuple(convert(x) for x in text.split(","))
     except ValueError:
-        raise ConfigError(f"expected {what} separated by commas") from None
+        raise ConfigError(f"expected {what} separated by commas, e.g. {example}") from None
 
 
 def _groups(text: str) -> tuple[int, ...]:
-    return _comma_list(text, int, "DH group numbers, e.g. 14,2", empty_ok=False)
+    return _comma_list(text, int, "DH group numbers", "14,2", empty_ok=False)
 
 
 def _ports(text: str) -> tuple[int, ...]:
     """'500,4500' -> (500, 4500); '' or 'none' -> () (nothing forwarded)."""
-    ports = _comma_list(text, int, "UDP port numbers, e.g. 500,4500", empty_ok=True)
+    ports = _comma_list(text, int, "UDP port numbers", "500,4500", empty_ok=True)
     for port in ports:
         if not 1 <= port <= 65535:
             raise ConfigError(f"port {port} is outside 1..65535")
@@ -87,7 +87,7 @@ def _ports(text: str) -> tuple[int, ...]:
 
 def _times(text: str) -> tuple[float, ...]:
     """'30,90' -> (30.0, 90.0): virtual seconds after the start; '' -> no sends."""
-    times = _comma_list(text, float, "times in seconds, e.g. 30,90", empty_ok=True)
+    times = _comma_list(text, float, "times in seconds", "30,90", empty_ok=True)
     if any(not 0 <= x < float("inf") for x in times):
         raise ConfigError("times must be 0 or more seconds")
     return times
