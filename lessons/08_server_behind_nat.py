@@ -10,6 +10,7 @@ from natt_ui.field_lesson import cell, grid, verdict
 from natt_ui.lesson import Lesson, render_lesson
 from natt_ui.runs import get_trace
 from natt_view.field_facts import refusal, success
+from natt_view.windows import reg_add
 
 KEY, PRESET = "l8", "server-behind-nat"
 SWITCHES = ("winrule", "topology")
@@ -98,8 +99,7 @@ def extra(trace, journey):
         st.markdown(f"The smallest value that connects in **every** NAT topology above is **{value}**.")
     st.markdown("### The fix, on the Windows client")
     st.markdown("Run this in an administrator command prompt on the **client**:")
-    st.code("REG ADD HKLM\\SYSTEM\\CurrentControlSet\\Services\\PolicyAgent /v "
-            f"AssumeUDPEncapsulationContextOnSendRule /t REG_DWORD /d {value} /f", language="bat", wrap_lines=True)
+    st.code(reg_add(value), language="bat", wrap_lines=True)
     st.warning("**Restart Windows afterwards.** The IPsec Policy Agent reads the value only when it starts "
                "(Microsoft KB 926179 and KB 947234). Windows XP SP2 used "
                "`HKLM\\SYSTEM\\CurrentControlSet\\Services\\IPSec` instead (KB 885407).")

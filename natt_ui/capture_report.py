@@ -11,6 +11,7 @@ import streamlit as st
 
 from natt_core.analysis import Diagnosis
 from natt_core.analysis.compare import Comparison
+from natt_core.analysis.observe import ipv4_parts
 from natt_core.errors import DecodeError
 from natt_core.wire.dissect import dissect
 from natt_view.packet import diff_table_html, field_diff, packet_views_html
@@ -97,13 +98,12 @@ def render_packets(d: Diagnosis, key: str) -> None:
 
 
 def _addresses(packet: bytes) -> str:
-    if len(packet) < 20:
+    try:
+        proto, src, dst, body = ipv4_parts(packet)
+    except DecodeError:
         return ""
-    src, dst = (".".join(str(b) for b in packet[i:i + 4]) for i in (12, 16))
-    ihl = (packet[0] & 0x0F) * 4
-    if packet[9] == 17 and len(packet) >= ihl + 4:
-        sport, dport = (int.from_bytes(packet[ihl + k:ihl + k + 2], "big") for k in (0, 2))
-        return f"{src}:{sport} → {dst}:{dport}"
+    if proto == 17 and len(body) >= 4:
+        return f"{src}:{int.from_bytes(body[0:2], 'big')} → {dst}:{int.from_bytes(body[2:4], 'big')}"
     return f"{src} → {dst}"
 
 

@@ -9,6 +9,7 @@ import streamlit as st
 
 from natt_core.errors import NattError
 from natt_core.lab.trace import Trace
+from natt_core.wire.numbers import EncapsulationMode
 from natt_view.decrypt import open_step
 from natt_view.overhead import budget, largest_inner
 from natt_view.steps import Journey, fields_of, journeys
@@ -125,10 +126,9 @@ def vid_panel(trace: Trace) -> None:
                     "encapsulation modes are **61443/61444** instead of 3/4.")
 
 
-ENCAPSULATION_MEANING = {1: "Tunnel (plain ESP, IP protocol 50)", 2: "Transport (plain ESP, IP protocol 50)",
-                         3: "UDP-Encapsulated-Tunnel (RFC 3947)", 4: "UDP-Encapsulated-Transport (RFC 3947)",
-                         61443: "UDP-Encapsulated-Tunnel (draft value)",
-                         61444: "UDP-Encapsulated-Transport (draft value)"}
+ENCAPSULATION_MEANING = {int(m): f"{m.rfc_name} ("
+                         + ("plain ESP, IP protocol 50" if m <= 2 else "RFC 3947" if m <= 4 else "draft value") + ")"
+                         for m in EncapsulationMode}
 
 
 def quick_mode_panel(trace: Trace) -> None:

@@ -14,10 +14,10 @@ from natt_core.wire.numbers import EncapsulationMode, IpsecAttr, PayloadType, Po
 from natt_core.wire.udp_encap import KEEPALIVE, NON_ESP_MARKER
 
 from .theme import TRANSLATED
+from .windows import reg_add
 
 #: the Windows fix for a server behind NAT (KB 926179, KB 947234): 2 allows NAT on both sides
-REG_ADD = ("REG ADD HKLM\\SYSTEM\\CurrentControlSet\\Services\\PolicyAgent /v "
-           "AssumeUDPEncapsulationContextOnSendRule /t REG_DWORD /d 2 /f")
+REG_ADD = reg_add(2)
 
 
 def _hex(data: bytes) -> str:
@@ -30,13 +30,6 @@ def _row(*cells, raw: bool = False, wrap: bool = False) -> str:
     return "<tr>" + "".join(f"<td{cls}>{c if raw else escape(str(c))}</td>" for c in cells) + "</tr>"
 
 
-def _mode_name(mode: EncapsulationMode) -> str:
-    """UDP_TRANSPORT_DRAFT -> 'UDP-Encapsulated-Transport', the RFC 3947 §5.1 spelling."""
-    words = mode.name.split("_")
-    name = ("UDP-Encapsulated-" if words[0] == "UDP" else "") + words[1 if words[0] == "UDP" else 0].title()
-    return name
-
-
 def cheat_sheet_fragment() -> str:
     """The cheat sheet's content with its own (scoped) style, for st.html or the printable page."""
     pt = PayloadType
@@ -44,7 +37,7 @@ def cheat_sheet_fragment() -> str:
                         f"<code>{vendor_id(v.vid_text).hex()}</code>", f"{int(v.natd_type)} / {int(v.natoa_type)}",
                         f"{int(v.encapsulation(True))} / {int(v.encapsulation(False))}", raw=True)
                    for v in NattVersion)
-    modes = "".join(_row(f"{int(m)}" + (f" (0x{int(m):04X})" if m > 255 else ""), _mode_name(m),
+    modes = "".join(_row(f"{int(m)}" + (f" (0x{int(m):04X})" if m > 255 else ""), m.rfc_name,
                          "RFC 2407" if m < 3 else ("RFC 3947" if m < 256 else "drafts"))
                     for m in EncapsulationMode)
     types = "".join(_row(int(t), t.name.replace("_", "-").replace("-DRAFT", " (draft)"), where) for t, where in (

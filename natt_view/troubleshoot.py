@@ -16,6 +16,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
+from .windows import reg_add
+
 
 @dataclass(frozen=True)
 class Symptom:
@@ -40,8 +42,7 @@ class Symptom:
         return tuple(s for s in self.fix_settings if s not in self.settings)
 
 
-REG_ADD = ("REG ADD HKLM\\SYSTEM\\CurrentControlSet\\Services\\PolicyAgent /v "
-           "AssumeUDPEncapsulationContextOnSendRule /t REG_DWORD /d 2 /f")
+REG_ADD = reg_add(2)
 
 SYMPTOMS: tuple[Symptom, ...] = (
     Symptom(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from natt_core.crypto.natd import NatdVerdict, evaluate_natd
+from natt_core.crypto.natd import HASH_BY_LENGTH, NatdVerdict, evaluate_natd
 from natt_core.errors import DecodeError
 from natt_core.lab.trace import Trace
 from natt_core.wire.ip import decode_ipv4_header, decode_udp
@@ -19,7 +19,6 @@ from natt_core.wire.udp_encap import Kind, classify_4500
 
 from .steps import Journey, journeys
 
-HASH_BY_LENGTH = {16: "md5", 20: "sha1", 32: "sha256"}
 
 
 def _endpoints(packet: bytes) -> tuple[tuple[str, int], tuple[str, int], bytes] | None:

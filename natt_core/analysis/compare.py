@@ -16,7 +16,7 @@ from ..addressing import Endpoint
 from ..capture_read import Capture
 from ..errors import DecodeError
 from ..wire.numbers import IPProto
-from .observe import _ipv4
+from .observe import ipv4_parts
 
 PROTO_NAMES = {IPProto.UDP: "udp", IPProto.ESP: "esp", IPProto.AH: "ah"}
 
@@ -74,7 +74,7 @@ class Comparison:
 def _invariant(packet: bytes) -> tuple[int, Endpoint, Endpoint, bytes] | None:
     """(protocol, source, destination, the bytes a NAT does not rewrite)."""
     try:
-        proto, src, dst, body = _ipv4(packet)
+        proto, src, dst, body = ipv4_parts(packet)
     except DecodeError:
         return None
     if proto == IPProto.UDP:

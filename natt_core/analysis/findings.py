@@ -11,10 +11,10 @@ from __future__ import annotations
 import statistics
 from dataclasses import dataclass
 
+from ..ike.main_mode import AUTH_NOTIFIES
 from .observe import Exchange, Observations
 
 OK, INFO, WARNING, PROBLEM = "ok", "info", "warning", "problem"
-AUTH_COMPLAINTS = ("AUTHENTICATION-FAILED", "INVALID-HASH-INFORMATION", "PAYLOAD-MALFORMED")
 TYPICAL_NAT_UDP_TIMEOUT = 30.0   #: seconds; RFC 4787 REQ-5 asks for >= 120 s, many home routers use 30-60
 
 
@@ -156,7 +156,7 @@ def _float(ex: Exchange, mm, nat: bool, infos) -> list[Finding]:
                          "RFC 3947 §4 requires the float to 4500 once NAT is detected.", (first.index,)))
     if not mm["MM6"]:
         complaints = [m for m in infos if m.index > first.index and not m.from_initiator]
-        named = [n for m in complaints for n in m.notifications if n in AUTH_COMPLAINTS]
+        named = [n for m in complaints for n in m.notifications if n in AUTH_NOTIFIES]
         if named or any(m.encrypted for m in complaints):
             f.append(Finding(PROBLEM, "The pre-shared keys differ",
                              f"The responder answered MM5 with {', '.join(named) or 'an encrypted notification'}"

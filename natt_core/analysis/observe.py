@@ -13,15 +13,14 @@ from dataclasses import dataclass, field
 
 from ..addressing import Endpoint
 from ..capture_read import Capture
-from ..crypto.natd import natd_hash
+from ..crypto.natd import HASH_BY_LENGTH, natd_hash
 from ..errors import DecodeError
 from ..ike.nat_t import version_of_vid, vid_name
 from ..ike.proposals import read_phase1
 from ..wire.isakmp import SA, NatD, Notification, VendorID, decode_header, decode_payloads
-from ..wire.numbers import ExchangeType, Flag, IPProto, NotifyType, PayloadType, Port
+from ..wire.numbers import ExchangeType, Flag, IPProto, PayloadType, Port, notify_name
 from ..wire.udp_encap import Kind, classify_4500
 
-HASH_BY_LENGTH = {16: "md5", 20: "sha1", 32: "sha256"}
 
 
 @dataclass(frozen=True)
@@ -120,7 +119,7 @@ def _fragment(obs: Observations, n: int, packet: bytes) -> bool:
     return True
 
 
-def _ipv4(packet: bytes) -> tuple[int, str, str, bytes]:
+def ipv4_parts(packet: bytes) -> tuple[int, str, str, bytes]:
     """(protocol, source, destination, payload), as leniently as a capture needs: header options
     are skipped and checksums are not judged (a capture taken on the sending host shows them
     before the network card fills them in); fragments cannot be read without reassembly."""
@@ -138,7 +137,7 @@ def _ipv4(packet: bytes) -> tuple[int, str, str, bytes]:
 
 
 def _one(obs: Observations, n: int, t: float, packet: bytes, seen: set) -> None:
-    proto, src_ip, dst_ip, body = _ipv4(packet)
+    proto, src_ip, dst_ip, body = ipv4_parts(packet)
     if proto == IPProto.ESP:
         _esp(obs, n, t, body, Endpoint(src_ip), Endpoint(dst_ip), False)
         return
@@ -220,13 +219,10 @@ def _label(ex: Exchange, m: IkeMessage, chain) -> str:
     return f"exchange {m.exchange}"
 
 
-def _notify_name(number: int) -> str:
-    return NotifyType(number).name.replace("_", "-") if number in NotifyType._value2member_map_ else str(number)
-
 
 def _learn(ex: Exchange, m: IkeMessage, chain, header) -> None:
     vids = tuple(vid_name(p.data) for p in chain.payloads if isinstance(p, VendorID))
-    m.notifications = tuple(_notify_name(p.notify_type) for p in chain.payloads if isinstance(p, Notification))
+    m.notifications = tuple(notify_name(p.notify_type) for p in chain.payloads if isinstance(p, Notification))
     sa = chain.first(SA)
     if m.label == "MM1":
         ex.vids_initiator = vids

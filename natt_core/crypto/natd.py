@@ -16,6 +16,8 @@ from ..errors import ConfigError, DecodeError
 from .primitives import digest
 
 COOKIE_LEN = 8
+#: the phase-1 hash a NAT-D payload was made with, told by its length (when MM2 is not at hand)
+HASH_BY_LENGTH = {16: "md5", 20: "sha1", 32: "sha256"}
 
 
 def natd_hash(hash_name: str, cky_i: bytes, cky_r: bytes, ip: str, port: int) -> bytes:

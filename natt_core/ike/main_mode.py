@@ -13,7 +13,7 @@ from ..crypto.natd import evaluate_natd, natd_hash
 from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
 from ..errors import DecodeError, IntegrityError
 from ..wire.isakmp import ID, KE, SA, Hash, Header, NatD, Nonce, Notification, VendorID, encode_message
-from ..wire.numbers import ExchangeType, IdType, IPProto, NotifyType, Port
+from ..wire.numbers import ExchangeType, IdType, IPProto, NotifyType, Port, notify_name
 from ..wire.udp_encap import frame_ike
 from .events import (AuthenticationFailed, Floated, MessageSent, NatDetected, PacketDropped, PeerRefused,
                      Phase1Established, Refused, VendorIdsSeen)
@@ -27,11 +27,9 @@ ZERO_COOKIE = bytes(8)
 NONCE_LEN = 32
 #: what a responder says when MM5 does not verify (RFC 2408 §3.14.1)
 UNREADABLE = "an encrypted message that does not decrypt under our keys"
-AUTH_COMPLAINTS = ("AUTHENTICATION-FAILED", "INVALID-HASH-INFORMATION", "PAYLOAD-MALFORMED", UNREADABLE)
+AUTH_NOTIFIES = ("AUTHENTICATION-FAILED", "INVALID-HASH-INFORMATION", "PAYLOAD-MALFORMED")
+AUTH_COMPLAINTS = AUTH_NOTIFIES + (UNREADABLE,)
 
-
-def _notify_name(number: int) -> str:
-    return NotifyType(number).name.replace("_", "-") if number in NotifyType._value2member_map_ else str(number)
 
 
 def payload_names(payloads) -> tuple[str, ...]:
@@ -284,11 +282,11 @@ class MainModeMixin:
         an authentication complaint is kept and reported if our retransmissions give up."""
         for n in chain.payloads:
             if not isinstance(n, Notification) or n.notify_type >= 16384:
-                what = f"notification {_notify_name(n.notify_type)}" if isinstance(n, Notification) else type(n).__name__
+                what = f"notification {notify_name(n.notify_type)}" if isinstance(n, Notification) else type(n).__name__
                 self._emit(PacketDropped, reason=f"unauthenticated {what} ignored: it is not encrypted under "
                                                  f"the ISAKMP SA, so anyone who saw the cookies could have sent it")
                 continue
-            name = _notify_name(n.notify_type)
+            name = notify_name(n.notify_type)
             sa.peer_notify = name
             self._emit(PeerRefused, reason=f"{name} (unauthenticated notification)")
             if sa.state is State.I_EXPECT_MM2 and n.notify_type == NotifyType.NO_PROPOSAL_CHOSEN:

@@ -135,6 +135,12 @@ class EncapsulationMode(IntEnum):
     UDP_TUNNEL_DRAFT = 61443
     UDP_TRANSPORT_DRAFT = 61444
 
+    @property
+    def rfc_name(self) -> str:
+        """UDP_TRANSPORT_DRAFT -> 'UDP-Encapsulated-Transport', the RFC 3947 §5.1 spelling."""
+        words = self.name.split("_")
+        return ("UDP-Encapsulated-" + words[1].title()) if words[0] == "UDP" else words[0].title()
+
 
 class EspTransform(IntEnum):
     """IPsec DOI ESP transform IDs, RFC 2407 §4.4.4."""
@@ -185,3 +191,8 @@ class NotifyType(IntEnum):
     AUTHENTICATION_FAILED = 24
     INVALID_HASH_INFORMATION = 23
     INITIAL_CONTACT = 24578
+
+
+def notify_name(number: int) -> str:
+    """'AUTHENTICATION-FAILED' for 24, as logs and RFC 2408 write it; the number if unknown."""
+    return NotifyType(number).name.replace("_", "-") if number in NotifyType._value2member_map_ else str(number)
