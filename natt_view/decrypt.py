@@ -17,10 +17,8 @@ from natt_core.ike.nat_t import vid_name
 from natt_core.ipsec.esp_sa import EspSa
 from natt_core.lab.trace import Trace
 from natt_core.wire.dissect import Field, dissect_inner, dissect_payload_chain
-from natt_core.wire.ip import decode_ipv4_header, decode_udp
 from natt_core.wire.isakmp import KE, decode_header, decode_message
-from natt_core.wire.numbers import IPProto, Port
-from natt_core.wire.udp_encap import Kind, classify_4500
+from natt_core.wire.udp_encap import carried
 
 from .steps import Journey, journeys
 
@@ -35,18 +33,8 @@ class Opened:
 
 def _inner(packet: bytes) -> tuple[str, bytes] | None:
     """('ike', message) or ('esp', esp bytes) for what a packet carries, else None."""
-    ip, body = decode_ipv4_header(packet)
-    if ip.proto == IPProto.ESP:
-        return "esp", body
-    if ip.proto != IPProto.UDP:
-        return None
-    udp, payload = decode_udp(body, 20)
-    if Port.NAT_T in (udp.sport, udp.dport):
-        kind, rest = classify_4500(payload)
-        return {Kind.IKE: ("ike", rest), Kind.ESP: ("esp", payload)}.get(kind)
-    if Port.IKE in (udp.sport, udp.dport):
-        return "ike", payload
-    return None
+    c = carried(packet)
+    return (c.kind, c.data) if c is not None and c.kind in ("ike", "esp") else None
 
 
 def _ike_plaintexts(trace: Trace, steps: tuple[Journey, ...]) -> dict[bytes, Opened]:

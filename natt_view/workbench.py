@@ -15,7 +15,7 @@ from natt_core.lab.trace import Trace
 from natt_core.wire.ip import decode_ipv4_header, decode_udp
 from natt_core.wire.isakmp import NatD, decode_message
 from natt_core.wire.numbers import IPProto, Port
-from natt_core.wire.udp_encap import Kind, classify_4500
+from natt_core.wire.udp_encap import Kind, carried, classify_4500
 
 from .steps import Journey, journeys
 
@@ -28,13 +28,6 @@ def _endpoints(packet: bytes) -> tuple[tuple[str, int], tuple[str, int], bytes] 
         return None
     udp, payload = decode_udp(body, 20)
     return (ip.src, udp.sport), (ip.dst, udp.dport), payload
-
-
-def _ike(payload: bytes, ports: tuple[int, int]) -> bytes:
-    if Port.NAT_T in ports:
-        kind, rest = classify_4500(payload)
-        return rest if kind is Kind.IKE else b""
-    return payload
 
 
 @dataclass(frozen=True)
@@ -62,11 +55,11 @@ def natd_cases(trace: Trace) -> list[NatdCase]:
         if j.dropped:
             continue
         try:
-            first, last = _endpoints(j.first.packet), _endpoints(j.last.packet)
-            if first is None or last is None:
+            first, last = carried(j.first.packet), carried(j.last.packet)
+            if first is None or last is None or last.kind != "ike":
                 continue
-            ike = _ike(last[2], (last[0][1], last[1][1]))
-            if not ike or len(ike) < 28 or ike[19] & 1:
+            ike = last.data
+            if len(ike) < 28 or ike[19] & 1:
                 continue
             header, chain = decode_message(ike)
         except DecodeError:
@@ -75,7 +68,7 @@ def natd_cases(trace: Trace) -> list[NatdCase]:
         if len(hashes) < 2:
             continue
         name = HASH_BY_LENGTH.get(len(hashes[0]), "sha1")
-        out.append(NatdCase(j, name, header.icookie, header.rcookie, first[0], first[1], last[0], last[1], hashes))
+        out.append(NatdCase(j, name, header.icookie, header.rcookie, first.src, first.dst, last.src, last.dst, hashes))
     return out
 
 
@@ -162,9 +155,11 @@ def vid_rows(trace: Trace) -> list[dict]:
         if j.label not in ("MM1", "MM2"):
             continue
         try:
-            ends = _endpoints(j.first.packet)
-            _, chain = decode_message(_ike(ends[2], (ends[0][1], ends[1][1])))
-        except (DecodeError, TypeError):
+            c = carried(j.first.packet)
+            if c is None or c.kind != "ike":
+                continue
+            _, chain = decode_message(c.data)
+        except DecodeError:
             continue
         for p in chain.all(VendorID):
             version = version_of_vid(p.data)

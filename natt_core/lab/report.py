@@ -14,9 +14,7 @@ from __future__ import annotations
 from ..errors import DecodeError
 from ..ike.states import State
 from ..net.network import LOST
-from ..wire.ip import IPV4_HEADER_LEN, decode_ipv4_header, decode_udp
-from ..wire.numbers import IPProto, Port
-from ..wire.udp_encap import Kind, classify_4500
+from ..wire.udp_encap import carried
 
 DATA_LABELS = ("ESP", "ESP-in-UDP", "AH")
 DATA_LAYERS = ("ESP", "AH", "IPsec", "ESP trailer")
@@ -29,30 +27,15 @@ def _status(sas, established) -> str:
     return "established" if any(established(sa) for sa in sas) else "failed"
 
 
-def _udp_payload(packet: bytes) -> tuple[int, int, bytes] | None:
-    ip, body = decode_ipv4_header(packet)
-    if ip.proto != IPProto.UDP:
-        return None
-    udp, payload = decode_udp(body, IPV4_HEADER_LEN)
-    return udp.sport, udp.dport, payload
-
-
 def ike_initiator_cookie(packet: bytes) -> bytes | None:
     """The initiator cookie of an IKE packet on UDP 500 or (behind the non-ESP marker) 4500."""
     try:
-        udp = _udp_payload(packet)
-        if udp is None:
-            return None
-        sport, dport, payload = udp
-        if Port.NAT_T in (sport, dport):
-            kind, payload = classify_4500(payload)
-            if kind is not Kind.IKE:
-                return None
-        elif Port.IKE not in (sport, dport):
-            return None
+        c = carried(packet)
     except DecodeError:
         return None
-    return bytes(payload[:8]) if len(payload) >= ISAKMP_HEADER_LEN else None
+    if c is None or c.kind != "ike" or len(c.data) < ISAKMP_HEADER_LEN:
+        return None
+    return bytes(c.data[:8])
 
 
 class _Index:

@@ -6,9 +6,12 @@ one NAT mapping carries both; the first four bytes tell them apart because an ES
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
 
 from ..errors import DecodeError
+from .ip import IPV4_HEADER_LEN, decode_ipv4_header, decode_udp
+from .numbers import IPProto, Port
 
 NON_ESP_MARKER = b"\x00\x00\x00\x00"
 KEEPALIVE = b"\xff"
@@ -40,3 +43,29 @@ def classify_4500(payload: bytes) -> tuple[Kind, bytes]:
 def frame_ike(ike: bytes) -> bytes:
     """An IKE message as sent on port 4500: the non-ESP marker, then the message."""
     return NON_ESP_MARKER + ike
+
+
+@dataclass(frozen=True)
+class Carried:
+    """What one IPv4 packet carries for IPsec, as a receiver demultiplexes it."""
+    kind: str                 #: "ike", "esp", "keepalive" or "ah"
+    src: tuple[str, int]      #: (address, UDP port; 0 for ESP/AH as IP protocols 50/51)
+    dst: tuple[str, int]
+    data: bytes               #: the ISAKMP message (marker stripped), the ESP/AH packet, or b""
+
+
+def carried(packet: bytes) -> Carried | None:
+    """IKE on UDP 500, anything on 4500 (RFC 3948 §2), ESP or AH as IP protocols; None for other
+    traffic. Malformed headers raise DecodeError."""
+    ip, body = decode_ipv4_header(packet)
+    if ip.proto in (IPProto.ESP, IPProto.AH):
+        return Carried("esp" if ip.proto == IPProto.ESP else "ah", (ip.src, 0), (ip.dst, 0), body)
+    if ip.proto != IPProto.UDP:
+        return None
+    udp, payload = decode_udp(body, IPV4_HEADER_LEN)
+    ends = (ip.src, udp.sport), (ip.dst, udp.dport)
+    if Port.NAT_T in (udp.sport, udp.dport):
+        kind, rest = classify_4500(payload)
+        return Carried({Kind.IKE: "ike", Kind.ESP: "esp", Kind.KEEPALIVE: "keepalive"}[kind], *ends,
+                       rest if kind is Kind.IKE else payload if kind is Kind.ESP else b"")
+    return Carried("ike", *ends, payload) if Port.IKE in (udp.sport, udp.dport) else None
