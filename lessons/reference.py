@@ -39,7 +39,7 @@ with left:
         {"first bytes": "anything else", "meaning": "ESP: these 4 bytes are the SPI (never 0)", "RFC": "3948 §2.1"},
     ], hide_index=True, width="stretch")
     st.subheader("Encapsulation Mode values", anchor=False)
-    st.dataframe([{"value": int(m), "name": m.name.replace("_", " ").title(),
+    st.dataframe([{"value": int(m), "name": m.rfc_name,
                    "source": "RFC 2407 §4.5" if m < 3 else ("RFC 3947 §5.1" if m < 61443 else "drafts (MS-IKEE)")}
                   for m in EncapsulationMode], hide_index=True, width="stretch")
     st.subheader("Exchange types", anchor=False)
