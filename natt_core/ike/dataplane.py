@@ -136,7 +136,8 @@ class DataPlaneMixin:
                      f"used {child.peer_original[0]} → {child.peer_original[1]}, the packet arrived as "
                      f"{src} → {dst} (RFC 3948 §3.1.2)")
         if not udp_checksum_ok(src, dst, segment):
-            self._emit(PacketDropped, layer="ESP", spi=f"{child.spi_in:08x}", code=Reason.CHECKSUM_AFTER_NAT, reason=(
+            self._emit(PacketDropped, layer="ESP", spi=f"{child.spi_in:08x}", code=Reason.CHECKSUM_AFTER_NAT,
+                       reason=(
                 f"inner UDP checksum 0x{checksum:04x} does not verify for {src} → {dst}: the sender computed it "
                 "over its own original addresses and a NAT rewrote the outer header; ESP hid the checksum from "
                 "the NAT and, without NAT-OA, there is nothing to fix it with (RFC 3715 §2.1(b))"))
