@@ -88,6 +88,10 @@ def test_nat_drops_have_their_codes():
     assert report_code(timeout, "server") == "NAT_MAPPING_EXPIRED"
     only500 = trace("server-behind-nat", "client.assume_udp_rule=2", "nat2.forwards=500")
     assert first_failure(only500).code is Reason.NAT_NO_MAPPING
+    wrong_host = trace("multi-client-helper", "nat.helper=esp-last-client", "client.nat_t=none", "server.nat_t=none",
+                       "mode=tunnel")
+    assert report_code(wrong_host, "client1") == "NAT_MISDELIVERED" and report_code(wrong_host, "client2") is None
+    assert codes(wrong_host, "PacketDropped", "client2") == {"NO_IPSEC_SA"}
     lossy = trace("client-behind-nat", "link.loss=1")
     assert {h.drop_code for h in lossy.hops if h.dropped} == {"LINK_LOSS"}
     assert report_code(lossy, "client") == "LINK_LOSS"
