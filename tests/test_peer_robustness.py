@@ -137,8 +137,9 @@ def test_every_bit_flip_of_a_protected_datagram_is_dropped(path):
         out = peer.receive(replace(message, payload=flipped(message.payload, bit)), 5.0)
         assert "DataReceived" not in kinds(out) and out.datagrams == ()
         assert len(drops(out)) == 1 and drops(out)[0].reason.strip(), (bit, out.events)
-        assert drops(out)[0].code in (Reason.ICV, Reason.AH_AFTER_NAT, Reason.NO_IPSEC_SA, Reason.REPLAY,
-                                      Reason.MALFORMED), (bit, drops(out)[0])
+        # no NAT is on the AH path, so an AH failure is a plain ICV failure, not AH_AFTER_NAT
+        assert drops(out)[0].code in (Reason.ICV, Reason.NO_IPSEC_SA, Reason.REPLAY, Reason.MALFORMED), \
+            (bit, drops(out)[0])
         # the altered copy did not move the replay window: the real one is still accepted
         assert [e.payload for e in peer.receive(message, 5.1).events if e.kind == "DataReceived"] == [L2TP_HELLO]
 
