@@ -6,6 +6,7 @@ Windows' AssumeUDPEncapsulationContextOnSendRule against the NAT-D verdict (RFC 
 import streamlit as st
 
 from natt_core.errors import NattError
+from natt_core.reasons import Reason
 from natt_ui.field_lesson import cell, grid, verdict
 from natt_ui.lesson import Lesson, render_lesson
 from natt_ui.runs import get_trace
@@ -67,7 +68,7 @@ def extra(trace, journey):
                         f"“{server.get('reason')}”. The server did nothing wrong and cannot see why the client "
                         "stopped. **So the fix has to be on the client**: no server setting changes the "
                         "client's registry value.")
-            if "809" in (event.fields.get("reason") or ""):
+            if event.fields.get("code") == Reason.NATD_MISMATCH_REFUSED_BY_RULE:
                 st.markdown("**What the user sees:** *Error 809: the network connection between your "
                             "computer and the VPN server could not be established…*")
 

@@ -5,6 +5,7 @@ Mapping lifetimes against 0xFF keepalives on the virtual clock (RFC 3948 §2.3, 
 # url: nat-timeouts
 import streamlit as st
 
+from natt_core.reasons import Reason
 from natt_ui.downloads import download_panel
 from natt_ui.field_lesson import verdict
 from natt_ui.lesson import Lesson, handout_button, load_run
@@ -112,12 +113,12 @@ fail = verdict(trace, KEY, f"A keepalive every {keepalive} s is sooner than the 
                            "mapping the server knows never expires.")
 
 senders = keepalive_times(trace)
-behind = [e.peer for e in trace.events if e.event == "NatDetected" and "this side is behind" in e.text]
+behind = [e.peer for e in trace.events if e.event == "NatDetected" and e.fields.get("self_behind_nat")]
 who = ", ".join(f"**{p}** ×{len(ts)}" for p, ts in senders.items()) or "nobody"
 st.markdown(f"**Who sent keepalives:** {who}. **Who found itself behind a NAT** (NAT-D in MM3/MM4): "
             f"{', '.join(f'**{p}**' for p in behind) or 'nobody'}. Only that side sends keepalives "
             "(RFC 3947 §3.2): it must keep its own mapping open.")
-if fail is not None and fail.kind == "dropped by a NAT":
+if fail is not None and fail.code is Reason.NAT_MAPPING_EXPIRED:
     lives = [m for m in mapping_lives(trace, "nat") if m.inside.endswith(":4500")]
     if lives:
         first, now = lives[0], [m for m in lives if m.start <= trace.steps[-1].time]

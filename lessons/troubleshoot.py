@@ -77,6 +77,9 @@ with left:
     if success(broken) or failure is None:
         st.warning("This run did **not** fail, so it does not reproduce the symptom; the catalogue entry is wrong.")
     else:
+        if not symptom.reproduces(failure.code):
+            st.warning(f"This run fails in another way ({failure.code or 'no code'}) than the symptom describes; "
+                       "the catalogue entry is wrong.")
         st.error(f"**Step {failure.step} ({failure.label}): {WHO[failure.kind].format(f'**{failure.where}**')}.** "
                  f"In the engine's words:\n\n{failure.reason}")
         url = lesson_url(symptom, failure.step)

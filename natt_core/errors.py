@@ -22,7 +22,14 @@ class DecodeError(NattError):
 
 
 class IntegrityError(NattError):
-    """A hash, ICV or checksum that does not verify."""
+    """A hash, ICV or checksum that does not verify; `code` (a `Reason`) says which kind, if known."""
+
+    code = None
+
+    def __init__(self, message: str = "", code=None):
+        super().__init__(message)
+        if code is not None:
+            self.code = code
 
 
 class ProtocolError(NattError):

@@ -49,8 +49,10 @@ class Reason(str, Enum):
     NAT_NO_MAPPING = "NAT_NO_MAPPING"              #: inbound packet with no mapping at the NAT
     NAT_MAPPING_EXPIRED = "NAT_MAPPING_EXPIRED"    #: the mapping it needed idled out
     NAT_PORT_TAKEN = "NAT_PORT_TAKEN"              #: the port is held by another inside host
+    NAT_NO_FREE_PORT = "NAT_NO_FREE_PORT"          #: every public port of the NAT's range is in use
     NAT_UNSUPPORTED_PROTOCOL = "NAT_UNSUPPORTED_PROTOCOL"  #: a protocol the NAT cannot translate (ESP, AH)
     NAT_HELPER = "NAT_HELPER"                      #: an IPsec helper/ALG interfered
+    NAT_MISDELIVERED = "NAT_MISDELIVERED"          #: a NAT handed IPsec to an inside host that does not own its SPI
     FRAGMENT_DROPPED = "FRAGMENT_DROPPED"          #: an IP fragment a device would not pass
     NO_ROUTE = "NO_ROUTE"                          #: nowhere to send it
     LINK_LOSS = "LINK_LOSS"                        #: the link's impairment lost it

@@ -13,6 +13,7 @@ import streamlit as st
 
 from natt_core.errors import NattError
 from natt_core.lab.trace import Trace
+from natt_core.reasons import Reason
 from natt_view.field_facts import Failure, first_failure, success
 from natt_view.matrix import grid_html
 
@@ -76,7 +77,7 @@ def cell(trace: Trace) -> str:
     if f is None:
         return "✗ no traffic"
     if f.kind == "refused":
-        return f"✗ {f.where} refuses" + (" (error 809)" if "809" in f.reason else "")
+        return f"✗ {f.where} refuses" + (" (error 809)" if f.code is Reason.NATD_MISMATCH_REFUSED_BY_RULE else "")
     head = f.reason.split(":")[0].split(" for ")[0].split(" (")[0]
     head = head if len(head) <= 60 else head[:57] + "…"
     verb = "gives up on" if f.kind == "gave up" else "drops"
@@ -111,7 +112,7 @@ def failure_table(failures: list[Failure], limit: int = 4) -> None:
     rows: list[dict] = []
     seen: dict[tuple, dict] = {}
     for f in failures:
-        key = (f.label, f.where, f.kind, f.reason.split("(t=")[0])
+        key = (f.label, f.where, f.kind, f.code or f.reason)
         if key in seen:
             seen[key]["times"] += 1
             continue

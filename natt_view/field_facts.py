@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from natt_core.errors import DecodeError
 from natt_core.lab.trace import PeerEvent, Trace
+from natt_core.reasons import Reason, reason_of
 from natt_core.wire.ip import decode_ipv4_header, decode_udp
 from natt_core.wire.numbers import IPProto
 
@@ -28,7 +29,8 @@ class Failure:
     label: str             #: the packet's label (MM4, ESP, keepalive…)
     where: str             #: the NAT or peer that dropped / refused
     kind: str              #: "dropped by a NAT" | "dropped by a peer" | "refused" | "gave up"
-    reason: str
+    reason: str            #: the engine's sentence, for people
+    code: Reason | None = None   #: what decisions read (natt_core.reasons)
 
 
 def success(trace: Trace) -> bool:
@@ -58,13 +60,14 @@ def failures(trace: Trace) -> list[Failure]:
     steps = journeys(trace)
     for j in steps:
         if j.dropped:
-            out.append(Failure(j.index, j.label, j.last.dst_host or j.last.segment, "dropped by a NAT", j.dropped))
+            out.append(Failure(j.index, j.label, j.last.dst_host or j.last.segment, "dropped by a NAT", j.dropped,
+                               reason_of(j.last.drop_code)))
         for e in j.events:
             if e.event not in FAILURE_EVENTS:
                 continue
             kind = {"PacketDropped": "dropped by a peer", "Refused": "refused", "GaveUp": "gave up"}[e.event]
             reason = e.fields.get("reason") or e.text
-            out.append(Failure(j.index, j.label, e.peer, kind, reason))
+            out.append(Failure(j.index, j.label, e.peer, kind, reason, reason_of(e.fields.get("code"))))
     return out
 
 

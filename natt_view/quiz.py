@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from natt_core.lab.trace import Trace
+from natt_core.reasons import Reason
 
 from .field_facts import first_failure, first_step, keepalive_times, peer_up, ports_of, refusal
 from .workbench import natd_cases, natd_check
@@ -87,19 +88,20 @@ def second_client(trace: Trace) -> Question:
         f"In the run, {names[1]}: {why}", "several-clients", f.step if (f is not None and not up) else 1)
 
 
-CHECKS = (("the IKE pre-shared key check (HASH_I)", "HASH_I"),
-          ("the NAT-D hashes", "NAT-D"),
-          ("the inner UDP checksum, which covers the original addresses", "inner UDP checksum"),
-          ("the AH ICV, which covers the IP addresses", "AH ICV"))
+#: the exam's options, each with the failure codes that mean "this check failed first"
+CHECKS = (("the IKE pre-shared key check (HASH_I)", (Reason.AUTH_FAILED,)),
+          ("the NAT-D hashes", (Reason.NATD_MISMATCH_REFUSED_BY_RULE,)),
+          ("the inner UDP checksum, which covers the original addresses", (Reason.CHECKSUM_AFTER_NAT,)),
+          ("the AH ICV, which covers the IP addresses", (Reason.AH_AFTER_NAT,)))
 
 
 def exam_question(trace: Trace) -> Question:
     f = first_failure(trace)
     if f is None:
         raise NoAnswer("nothing fails in this run")
-    hits = [name for name, word in CHECKS if word in f.reason]
+    hits = [name for name, codes in CHECKS if f.code in codes]
     if not hits:
-        raise NoAnswer(f"no listed check matches: {f.reason}")
+        raise NoAnswer(f"no listed check matches {f.code}: {f.reason}")
     return Question(
         "exam", "The exam question: L2TP/IPsec from behind a Windows 2000 NAT (no NAT-T) cannot connect, "
         "although it works between two inside computers. Which check fails first?",

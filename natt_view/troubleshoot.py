@@ -9,12 +9,17 @@ The causes are those of RFC 3947 §3-§4 (NAT-D, the float to 4500, keepalives),
 Pasted text is matched by plain keyword rules an admin can check by eye: text and keywords are
 lower-cased and `_`/`-` read as spaces; a keyword matches at the start of a word, and keywords of
 three characters or fewer (AH, ESP, PSK) must be the whole word.
+
+Whether a run reproduces a symptom is decided by reason codes, never by the engine's sentences:
+each symptom lists the codes (natt_core.reasons) its reproduction's first failure may carry.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
 from urllib.parse import urlencode
+
+from natt_core.reasons import Reason
 
 from .windows import reg_add
 
@@ -35,6 +40,11 @@ class Symptom:
     lesson_params: tuple[tuple[str, str], ...] = ()  #: that lesson's switches for this run
     lesson_title: str = ""
     command: str = ""              #: a command to copy, shown under the fix
+    failure: tuple[Reason, ...] = ()  #: the codes the reproduction's first failure may carry
+
+    def reproduces(self, code: Reason | None) -> bool:
+        """Does a first failure with this code show what the admin sees?"""
+        return code in self.failure
 
     @property
     def changes(self) -> tuple[str, ...]:
@@ -58,7 +68,8 @@ SYMPTOMS: tuple[Symptom, ...] = (
         "refuses to set up NAT-T security associations to it. The registry value is its permission to do so.",
         ("809", "assumeudpencapsulation", "could not be established", "policyagent", "server behind nat",
          "server is behind"),
-        "server-behind-nat", (), "8 · Server behind NAT: error 809", REG_ADD),
+        "server-behind-nat", (), "8 · Server behind NAT: error 809", REG_ADD,
+        failure=(Reason.NATD_MISMATCH_REFUSED_BY_RULE,)),
     Symptom(
         "win809-both", "Connects only when one side is not behind NAT (both behind NAT fails)",
         "It works from the office, or when the server has a public address, but with **both** the client and "
@@ -72,7 +83,8 @@ SYMPTOMS: tuple[Symptom, ...] = (
         ("809", "assumeudpencapsulation", "both behind", "both sides", "both ends", "both peers",
          "not behind nat"),
         "server-behind-nat", (("topology", "both-nat"), ("winrule", "1")), "8 · Server behind NAT: error 809",
-        REG_ADD),
+        REG_ADD,
+        failure=(Reason.NATD_MISMATCH_REFUSED_BY_RULE,)),
     Symptom(
         "udp4500-not-forwarded", "IKE starts, then dies: the server's router forwards only UDP 500",
         "The server is behind a router with a **port forward for UDP 500 only**. The log shows the first "
@@ -85,7 +97,8 @@ SYMPTOMS: tuple[Symptom, ...] = (
         "Once NAT-D sees a NAT, the client moves IKE to UDP 4500 at MM5 and ESP follows it there, "
         "encapsulated in UDP; a router that forwards only 500 drops everything from MM5 on.",
         ("4500", "forward", "firewall", "retransmit", "port 500", "809"),
-        "l2tp-end-to-end", (), "7 · L2TP/IPsec end to end"),
+        "l2tp-end-to-end", (), "7 · L2TP/IPsec end to end",
+        failure=(Reason.NAT_NO_MAPPING,)),
     Symptom(
         "second-client", "A second client behind the same router cannot connect",
         "One client behind the office router connects fine; while it is connected, a **second** client behind "
@@ -100,7 +113,8 @@ SYMPTOMS: tuple[Symptom, ...] = (
         "idles out. NAT-T cannot help, because the move to 4500 comes only after MM1-MM4 crossed port 500.",
         ("second client", "2nd client", "only one client", "one client at a time", "several clients",
          "multiple clients", "same router", "passthrough", "helper", "static port", "alg"),
-        "several-clients", (), "9 · Several clients behind one NAT"),
+        "several-clients", (), "9 · Several clients behind one NAT",
+        failure=(Reason.NAT_PORT_TAKEN,)),
     Symptom(
         "idle-keepalive", "The tunnel dies after some minutes of idle, or traffic flows one way only",
         "The tunnel comes up and works, but after a quiet spell the server's packets no longer reach the "
@@ -113,7 +127,8 @@ SYMPTOMS: tuple[Symptom, ...] = (
         "is idle; once the router forgets the mapping, the server's packets to the old public port die there.",
         ("keepalive", "keep alive", "idle", "one way", "timeout", "timed out", "after some minutes",
          "stops working after"),
-        "nat-timeouts", (), "10 · NAT timeouts vs keepalives"),
+        "nat-timeouts", (), "10 · NAT timeouts vs keepalives",
+        failure=(Reason.NAT_MAPPING_EXPIRED,)),
     Symptom(
         "l2tp-no-natt", "L2TP/IPsec works on the LAN but not from behind a NAT",
         "From inside the LAN everything works. From home, behind a NAT router, the IPsec phases 1 and 2 "
@@ -127,7 +142,8 @@ SYMPTOMS: tuple[Symptom, ...] = (
         "into UDP 4500 and sends the original addresses (NAT-OA) so the checksum can be fixed.",
         ("l2tp", "1701", "checksum", "nat traversal", "nat t", "esp", "protocol 50", "works on the lan",
          "lan"),
-        "ipsec-meets-nat", (), "6 · IPsec meets NAT"),
+        "ipsec-meets-nat", (), "6 · IPsec meets NAT",
+        failure=(Reason.CHECKSUM_AFTER_NAT,)),
     Symptom(
         "ah-through-nat", "AH does not work through a NAT",
         "The tunnel is configured for **AH** (authentication header). Negotiation succeeds, but every packet "
@@ -138,7 +154,8 @@ SYMPTOMS: tuple[Symptom, ...] = (
         "AH's integrity check covers the IP addresses, and the NAT rewrites one of them, so the check can never "
         "pass. ESP protects only the payload, and NAT-T gives the NAT ports to translate.",
         ("ah", "authentication header", "protocol 51", "icv", "integrity check"),
-        "ipsec-meets-nat", (("protocol", "ah"),), "6 · IPsec meets NAT"),
+        "ipsec-meets-nat", (("protocol", "ah"),), "6 · IPsec meets NAT",
+        failure=(Reason.AH_AFTER_NAT,)),
     Symptom(
         "no-proposal", "NO-PROPOSAL-CHOSEN: the peers share no Diffie-Hellman group",
         "The server answers the very first message with **NO-PROPOSAL-CHOSEN** (\"no proposal chosen\"). "
@@ -149,7 +166,7 @@ SYMPTOMS: tuple[Symptom, ...] = (
         "The responder picks one of the initiator's proposals; if none has a DH group (or cipher) it allows, "
         "it refuses at MM1 before any key is made.",
         ("no proposal", "proposal", "dh group", "modp", "diffie hellman", "transform"),
-        None, (), ""),
+        None, (), "", failure=(Reason.NO_PROPOSAL,)),
     Symptom(
         "psk-mismatch", "Authentication failed: the pre-shared keys differ",
         "Phase 1 gets as far as the identity messages (MM5), then fails: **AUTHENTICATION-FAILED**, "
@@ -161,7 +178,7 @@ SYMPTOMS: tuple[Symptom, ...] = (
         "the client's MM5, so the identity and hash in it never check.",
         ("authentication failed", "invalid hash", "pre shared", "psk", "shared secret", "does not decrypt",
          "payload malformed"),
-        None, (), ""),
+        None, (), "", failure=(Reason.AUTH_FAILED, Reason.DECRYPT_FAILED)),
 )
 
 BY_KEY: dict[str, Symptom] = {s.key: s for s in SYMPTOMS}

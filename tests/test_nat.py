@@ -18,6 +18,7 @@ from natt_core.addressing import Datagram, Endpoint
 from natt_core.errors import ConfigError
 from natt_core.net.nat import FieldChange, Forward, Nat, NatConfig, Translation
 from natt_core.pcap import write_pcap
+from natt_core.reasons import Reason
 from natt_core.wire.ip import (decode_datagram, encode_datagram, encode_ipv4_header,
                                internet_checksum, ones_complement_sum, pseudo_header,
                                transport_checksum)
@@ -238,6 +239,7 @@ def test_sequential_allocation_and_exhaustion():
     assert ports == [f"{PUBLIC}:40000", f"{PUBLIC}:40001"]
     tr = nat.outbound(udp(A, 1002, SERVER, 500), 0)
     assert tr.packet is None and tr.drop_reason.endswith("no free public port in 40000-40001")
+    assert tr.drop_code is Reason.NAT_NO_FREE_PORT
 
 
 def test_random_allocation_is_seeded_and_in_range():
@@ -281,6 +283,7 @@ def test_filtering_behaviour(filtering, other_port_ok, other_host_ok):
         assert from_other_host.drop_reason.startswith(
             f"filtered: UDP 203.0.113.5:4500 -> {PUBLIC}:4500 belongs to {A}:4500, which has only "
             f"sent to {SERVER}")
+        assert from_other_host.drop_code is Reason.FILTERED
 
 
 # ----------------------------------------------------------------- static 1:1, plain router, forwards
@@ -339,6 +342,7 @@ def test_esp_drop_in_both_directions():
     nat = make(esp="drop")
     for tr in (nat.outbound(esp(A, SERVER, 1), 0), nat.inbound(esp(SERVER, PUBLIC, 1), 0)):
         assert tr.packet is None and "ESP (IP protocol 50) dropped" in tr.drop_reason
+        assert tr.drop_code is Reason.NAT_UNSUPPORTED_PROTOCOL
 
 
 def test_esp_address_only():

@@ -14,6 +14,7 @@ from natt_core.net.impair import Impairment
 from natt_core.net.nat import Forward, Nat, NatConfig
 from natt_core.net.network import HopRecord, NatMappingExpired, Network
 from natt_core.output import EMPTY, Event, Output
+from natt_core.reasons import Reason
 from natt_core.wire.ip import decode_datagram
 from natt_core.wire.numbers import IPProto
 
@@ -138,6 +139,7 @@ def test_no_route_is_a_drop_with_a_reason():
     net.run(1)
     [r] = records
     assert r.dropped == "no route to 10.9.9.9: nothing on segment 'lan' has that address and a has no gateway"
+    assert r.drop_code is Reason.NO_ROUTE
     assert r.dst_host is None
 
 
@@ -173,6 +175,7 @@ def test_unsolicited_inbound_dies_at_the_nat():
     [r] = records
     assert (r.segment, r.dst_host, r.direction) == ("wan", "nat", "inbound")
     assert r.dropped.startswith(f"no mapping for UDP {SERVER}:4500 -> {PUBLIC}:4500")
+    assert r.drop_code is Reason.NAT_NO_MAPPING
 
 
 def test_mapping_expires_on_the_virtual_clock_without_keepalives():

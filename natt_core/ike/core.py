@@ -11,6 +11,7 @@ import random
 
 from ..addressing import Datagram, Endpoint, check_ipv4
 from ..output import Event, Output
+from ..reasons import Reason
 from ..wire.numbers import IPProto, Port
 from ..wire.udp_encap import KEEPALIVE, frame_ike
 from .events import GaveUp, KeepaliveSent, MessageSent, Retransmitted
@@ -98,10 +99,11 @@ class PeerCore:
             if sa.sends_keepalives:
                 self._arm(sa, self.now + self.policy.keepalive_interval, "keepalive")
 
-    def _fail(self, sa: IkeSa, reason: str, failure: str) -> None:
+    def _fail(self, sa: IkeSa, reason: str, failure: str, code: Reason) -> None:
         sa.state = State.FAILED
         sa.failure = sa.failure or failure
-        sa.reason = sa.reason or reason
+        if sa.reason is None:
+            sa.reason, sa.code = reason, code
         sa.pending = None
 
     # ------------------------------------------------------------------ timers
@@ -146,7 +148,7 @@ class PeerCore:
         if p.attempt + 1 >= self.policy.retransmit_tries:
             self._emit(GaveUp, label=p.label, attempts=p.attempt + 1)
             told = f"; the peer answered with {sa.peer_notify}" if sa.peer_notify else ""
-            self._fail(sa, f"no answer to {p.label} after {p.attempt + 1} tries{told}", "gave-up")
+            self._fail(sa, f"no answer to {p.label} after {p.attempt + 1} tries{told}", "gave-up", Reason.GAVE_UP)
             self._on_gave_up(sa, p.label)
             return
         p.attempt += 1

@@ -11,9 +11,10 @@ import ipaddress
 
 from ..addressing import Datagram, Endpoint
 from ..errors import DecodeError, IntegrityError
+from ..reasons import Reason
 from ..wire.ip import (OFF_UDP_CHECKSUM, decode_datagram, encode_datagram, encode_ipv4_header, encode_udp,
                        incremental_update, udp_checksum_ok)
-from ..wire.numbers import IPProto, Port
+from ..wire.numbers import IdType, IPProto, Port
 from .events import DataReceived, DataSent, PacketDropped
 from .sa import ChildSa
 
@@ -35,7 +36,8 @@ class DataPlaneMixin:
         self._begin(now)
         child = child or self.latest_child()
         if child is None:
-            self._emit(PacketDropped, reason="no IPsec SA to protect the traffic with", layer="IPsec")
+            self._emit(PacketDropped, reason="no IPsec SA to protect the traffic with", code=Reason.NO_IPSEC_SA,
+                       layer="IPsec")
             return self._finish()
         src, dst = Endpoint(child.local_inner, sport), Endpoint(child.remote_inner, dport)
         if child.tunnel:
@@ -64,7 +66,8 @@ class DataPlaneMixin:
         spi = int.from_bytes(data[at:at + 4], "big") if len(data) >= at + 4 else 0
         child = self.children.get(spi)
         if child is None:
-            self._emit(PacketDropped, reason=f"no IPsec SA with SPI 0x{spi:08x}", layer=layer, spi=f"{spi:08x}")
+            self._emit(PacketDropped, reason=f"no IPsec SA with SPI 0x{spi:08x}", code=Reason.NO_IPSEC_SA, layer=layer,
+                       spi=f"{spi:08x}")
             return
         try:
             if layer == "AH":
@@ -73,8 +76,8 @@ class DataPlaneMixin:
             else:
                 next_header, inner = child.inbound.unprotect(data)
         except (IntegrityError, DecodeError) as exc:
-            self._emit(PacketDropped, reason=self._explain_integrity(child, dgram, layer, exc), layer=layer,
-                       spi=f"{spi:08x}")
+            self._emit(PacketDropped, reason=self._explain_integrity(child, dgram, layer, exc),
+                       code=self._integrity_code(child, dgram, layer, exc), layer=layer, spi=f"{spi:08x}")
             return
         sa = child.ike
         if child.udp_encapsulated and dgram.src != sa.remote and not (sa.natd and sa.natd.self_behind_nat):
@@ -84,8 +87,23 @@ class DataPlaneMixin:
         elif next_header == IPProto.UDP:
             self._deliver_transport(child, dgram, inner)
         else:
-            self._emit(PacketDropped, reason=f"inner protocol {next_header} is not carried here", layer=layer,
-                       spi=f"{spi:08x}")
+            self._emit(PacketDropped, reason=f"inner protocol {next_header} is not carried here",
+                       code=Reason.INNER_PROTOCOL, layer=layer, spi=f"{spi:08x}")
+
+    @staticmethod
+    def _integrity_code(child: ChildSa, dgram: Datagram, layer: str, exc: Exception) -> Reason:
+        """REPLAY, ICV or MALFORMED; an AH ICV failure is AH_AFTER_NAT when the packet's source is not
+        the address the peer authenticated as (its IPv4 ID) or NAT-D found a NAT (RFC 3715 §2.1(a))."""
+        if isinstance(exc, DecodeError):
+            return Reason.MALFORMED
+        code = getattr(exc, "code", None) or Reason.ICV
+        if layer != "AH" or code is not Reason.ICV:
+            return code
+        sa = child.ike
+        claimed = sa.id_received
+        moved = (len(claimed) == 8 and claimed[0] == IdType.IPV4_ADDR
+                 and str(ipaddress.IPv4Address(claimed[4:])) != dgram.src.ip)
+        return Reason.AH_AFTER_NAT if moved or (sa.natd and sa.natd.nat_detected) else Reason.ICV
 
     def _explain_integrity(self, child: ChildSa, dgram: Datagram, layer: str, exc: Exception) -> str:
         if layer == "AH":
@@ -97,14 +115,15 @@ class DataPlaneMixin:
         try:
             d = decode_datagram(inner)
         except DecodeError as exc:
-            self._emit(PacketDropped, reason=f"inner packet after decryption: {exc}", layer="ESP",
-                       spi=f"{child.spi_in:08x}")
+            self._emit(PacketDropped, reason=f"inner packet after decryption: {exc}", code=Reason.INNER_MALFORMED,
+                       layer="ESP", spi=f"{child.spi_in:08x}")
             return
         self._emit(DataReceived, spi=f"{child.spi_in:08x}", inner=f"UDP {d.src} → {d.dst}", payload=d.payload)
 
     def _deliver_transport(self, child: ChildSa, dgram: Datagram, segment: bytes) -> None:
         if len(segment) < 8:
-            self._emit(PacketDropped, reason="inner UDP header truncated", layer="ESP", spi=f"{child.spi_in:08x}")
+            self._emit(PacketDropped, reason="inner UDP header truncated", code=Reason.INNER_MALFORMED, layer="ESP",
+                       spi=f"{child.spi_in:08x}")
             return
         src, dst = dgram.src.ip, self.address
         checksum = int.from_bytes(segment[OFF_UDP_CHECKSUM:OFF_UDP_CHECKSUM + 2], "big")
@@ -117,7 +136,8 @@ class DataPlaneMixin:
                      f"used {child.peer_original[0]} → {child.peer_original[1]}, the packet arrived as "
                      f"{src} → {dst} (RFC 3948 §3.1.2)")
         if not udp_checksum_ok(src, dst, segment):
-            self._emit(PacketDropped, layer="ESP", spi=f"{child.spi_in:08x}", reason=(
+            self._emit(PacketDropped, layer="ESP", spi=f"{child.spi_in:08x}", code=Reason.CHECKSUM_AFTER_NAT,
+                       reason=(
                 f"inner UDP checksum 0x{checksum:04x} does not verify for {src} → {dst}: the sender computed it "
                 "over its own original addresses and a NAT rewrote the outer header; ESP hid the checksum from "
                 "the NAT and, without NAT-OA, there is nothing to fix it with (RFC 3715 §2.1(b))"))

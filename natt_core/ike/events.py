@@ -2,12 +2,15 @@
 
 Events are facts, never commands: the lab records them in the trace and the views turn
 `describe()` into the narrative. A protocol refusal is an event with a reason, not an exception.
+Every drop, refusal and failure carries a `code` (natt_core.reasons.Reason) beside its sentence:
+the sentence is for people, the code is what anything downstream decides on.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from ..output import Event
+from ..reasons import Reason
 
 
 @dataclass(frozen=True)
@@ -114,6 +117,7 @@ class Phase2Established(Event):
 class Refused(Event):
     """This peer refused to go on (policy, no proposal chosen, the Windows NAT rule)."""
     reason: str
+    code: Reason
     phase: int = 1
 
     def describe(self) -> str:
@@ -124,6 +128,7 @@ class Refused(Event):
 class PeerRefused(Event):
     """The peer told us it refused (a Notification such as NO-PROPOSAL-CHOSEN)."""
     reason: str
+    code: Reason
 
     def describe(self) -> str:
         return f"{self.peer} is told: {self.reason}"
@@ -132,6 +137,7 @@ class PeerRefused(Event):
 @dataclass(frozen=True)
 class AuthenticationFailed(Event):
     reason: str
+    code: Reason = Reason.AUTH_FAILED
 
     def describe(self) -> str:
         return f"{self.peer}: authentication failed — {self.reason}"
@@ -141,6 +147,7 @@ class AuthenticationFailed(Event):
 class PacketDropped(Event):
     """A datagram this peer would not accept, and exactly why."""
     reason: str
+    code: Reason
     layer: str = "IKE"
     spi: str | None = None   #: the IPsec SA (8 hex digits) a data-plane drop concerns
 
@@ -162,6 +169,7 @@ class Retransmitted(Event):
 class GaveUp(Event):
     label: str
     attempts: int
+    code: Reason = Reason.GAVE_UP
 
     def describe(self) -> str:
         return f"{self.peer} gives up waiting for the answer to {self.label} after {self.attempts} tries"

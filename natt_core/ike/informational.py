@@ -7,10 +7,11 @@ from __future__ import annotations
 
 from ..crypto.ike_keys import info_hash
 from ..errors import DecodeError, IntegrityError
+from ..reasons import Reason
 from ..wire.isakmp import Delete, Hash, Header, Notification, encode_payloads
 from ..wire.numbers import ExchangeType, NotifyType, ProtocolId, label
 from .events import PeerRefused, SaDeleted
-from .main_mode import payload_names
+from .main_mode import notify_code, payload_names
 from .sa import IkeSa
 from .seal import seal, unseal
 from .states import State
@@ -46,25 +47,26 @@ class InformationalMixin:
         try:
             opened = unseal(sa, header, body, self._qm_iv(sa, header.message_id))
         except DecodeError as exc:
-            raise IntegrityError(f"Informational does not decrypt ({exc.reason})") from None
+            raise IntegrityError(f"Informational does not decrypt ({exc.reason})", Reason.DECRYPT_FAILED) from None
         chain = opened.chain
         if not chain.payloads or not isinstance(chain.payloads[0], Hash):
             raise DecodeError("IKE", 0, "Informational must start with HASH(1)")
         after = b"".join(chain.raw[1:])
         if chain.payloads[0].data != info_hash(sa.choice.hash, sa.keys.skeyid_a, header.message_id, after):
-            raise IntegrityError("Informational HASH(1) does not verify")
+            raise IntegrityError("Informational HASH(1) does not verify", Reason.AUTH_FAILED)
         for p in chain.payloads[1:]:
             if isinstance(p, Delete):
                 self._on_delete(sa, p)
             elif isinstance(p, Notification):
                 name = label(NotifyType, p.notify_type).replace("_", "-")
-                self._emit(PeerRefused, reason=f"{name} (authenticated notification)")
+                self._emit(PeerRefused, reason=f"{name} (authenticated notification)", code=notify_code(p.notify_type))
                 if p.notify_type == NotifyType.NO_PROPOSAL_CHOSEN:
                     for qe in sa.quick.values():
                         if qe.state is State.QI_EXPECT_QM2:
                             qe.state = State.FAILED
                             sa.pending = None
                             sa.reason = "the responder chose none of our Quick Mode proposals (NO-PROPOSAL-CHOSEN)"
+                            sa.code = Reason.NO_PROPOSAL
 
     def _on_delete(self, sa: IkeSa, d: Delete) -> None:
         if d.protocol_id == ProtocolId.ISAKMP:

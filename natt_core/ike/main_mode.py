@@ -12,6 +12,7 @@ from ..crypto.ike_keys import hash_i, hash_r, phase1_iv, phase1_keys
 from ..crypto.natd import evaluate_natd, natd_hash
 from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
 from ..errors import DecodeError, IntegrityError
+from ..reasons import Reason
 from ..wire.isakmp import ID, KE, SA, Hash, Header, NatD, Nonce, Notification, VendorID, encode_message
 from ..wire.numbers import ExchangeType, IdType, IPProto, NotifyType, Port, notify_name
 from ..wire.udp_encap import frame_ike
@@ -30,6 +31,15 @@ UNREADABLE = "an encrypted message that does not decrypt under our keys"
 AUTH_NOTIFIES = ("AUTHENTICATION-FAILED", "INVALID-HASH-INFORMATION", "PAYLOAD-MALFORMED")
 AUTH_COMPLAINTS = AUTH_NOTIFIES + (UNREADABLE,)
 
+
+
+def notify_code(notify_type: int) -> Reason:
+    """The code of a refusal the peer told us about, from its Notify type (RFC 2408 §3.14.1)."""
+    if notify_type == NotifyType.NO_PROPOSAL_CHOSEN:
+        return Reason.NO_PROPOSAL
+    if notify_type in (NotifyType.AUTHENTICATION_FAILED, NotifyType.INVALID_HASH_INFORMATION):
+        return Reason.AUTH_FAILED
+    return Reason.PEER_REFUSED
 
 
 def payload_names(payloads) -> tuple[str, ...]:
@@ -73,7 +83,7 @@ class MainModeMixin:
         chosen = answer.proposals[0].transforms[0]
         offered = phase1_offer(self.policy).proposals[0].transforms
         if not any(same_transform(chosen, t) for t in offered) or read_phase1(chosen) is None:
-            raise IntegrityError("MM2 chose a transform we never offered")
+            raise IntegrityError("MM2 chose a transform we never offered", Reason.NO_PROPOSAL)
         sa.choice = read_phase1(chosen)
         self._learn_nat_t(sa, chain, ours=self.policy.nat_t_versions)
         self._send_ke(sa, "MM3", to=sa.remote)
@@ -83,8 +93,8 @@ class MainModeMixin:
         self._check_natd(sa, chain, dgram)
         sa.iv = phase1_iv(sa.choice.hash, sa.gx, sa.gy, CIPHERS[sa.choice.cipher].block)
         if refusal := self._windows_refusal(sa):
-            self._emit(Refused, reason=refusal)
-            self._fail(sa, refusal, "refused")
+            self._emit(Refused, reason=refusal, code=Reason.NATD_MISMATCH_REFUSED_BY_RULE)
+            self._fail(sa, refusal, "refused", Reason.NATD_MISMATCH_REFUSED_BY_RULE)
             return
         if sa.nat_detected:
             sa.local = Endpoint(self.address, Port.NAT_T)
@@ -105,12 +115,13 @@ class MainModeMixin:
             opened = unseal(sa, header, body, sa.iv)
             id_payload, digest = only(opened.chain, ID, "MM6"), only(opened.chain, Hash, "MM6")
         except DecodeError as exc:
-            raise IntegrityError(f"MM6 does not decrypt to a valid message under our keys ({exc.reason})") from None
+            raise IntegrityError(f"MM6 does not decrypt to a valid message under our keys ({exc.reason})",
+                                 Reason.DECRYPT_FAILED) from None
         id_body = raw_body(opened.chain, id_payload)
         expected = hash_r(sa.choice.hash, sa.keys.skeyid, sa.gy, sa.gx, sa.rcookie, sa.icookie, sa.sai_b, id_body)
         if digest.data != expected:
             self._auth_failed(sa, "HASH_R does not verify: the responder used another pre-shared key")
-            raise IntegrityError("HASH_R mismatch")
+            raise IntegrityError("HASH_R mismatch", Reason.AUTH_FAILED)
         sa.id_received = id_body
         sa.iv = sa.last_phase1_block = opened.last_block
         self._established(sa)
@@ -126,9 +137,9 @@ class MainModeMixin:
             groups = ", ".join(str(g) for g in self.policy.dh_groups)
             reason = (f"NO-PROPOSAL-CHOSEN: none of the offered phase-1 transforms is acceptable "
                       f"(we support DH groups {groups}, ciphers {', '.join(self.policy.ike_ciphers)})")
-            self._emit(Refused, reason=reason)
+            self._emit(Refused, reason=reason, code=Reason.NO_PROPOSAL)
             self._notify_plain(sa, NotifyType.NO_PROPOSAL_CHOSEN)
-            self._fail(sa, reason, "refused")
+            self._fail(sa, reason, "refused", Reason.NO_PROPOSAL)
             return
         proposal, transform, sa.choice = picked
         payloads = [phase1_answer(proposal, transform)] + ([VendorID(sa.nat_t.vid)] if sa.nat_t else [])
@@ -148,12 +159,13 @@ class MainModeMixin:
         except DecodeError as exc:
             self._auth_failed(sa, "MM5 does not decrypt to a valid message under our keys: the pre-shared "
                                   "keys differ (or the message was altered in transit)", dgram)
-            raise IntegrityError(f"MM5 does not decrypt to a valid message ({exc.reason})") from None
+            raise IntegrityError(f"MM5 does not decrypt to a valid message ({exc.reason})",
+                                 Reason.DECRYPT_FAILED) from None
         id_body = raw_body(opened.chain, id_payload)
         expected = hash_i(sa.choice.hash, sa.keys.skeyid, sa.gy, sa.gx, sa.icookie, sa.rcookie, sa.sai_b, id_body)
         if digest.data != expected:
             self._auth_failed(sa, "HASH_I does not verify: the initiator used another pre-shared key", dgram)
-            raise IntegrityError("HASH_I mismatch")
+            raise IntegrityError("HASH_I mismatch", Reason.AUTH_FAILED)
         sa.id_received = id_body
         sa.iv = opened.last_block
         if dgram.dst.port == Port.NAT_T and not sa.floated:
@@ -255,8 +267,8 @@ class MainModeMixin:
         return ID(IdType.IPV4_ADDR, proto, port, Endpoint(self.address).packed_ip)
 
     def _auth_failed(self, sa: IkeSa, reason: str, dgram: Datagram | None = None) -> None:
-        sa.reason, sa.failure = f"authentication failed: {reason}", "authentication"
-        self._emit(AuthenticationFailed, reason=reason)
+        sa.reason, sa.failure, sa.code = f"authentication failed: {reason}", "authentication", Reason.AUTH_FAILED
+        self._emit(AuthenticationFailed, reason=reason, code=Reason.AUTH_FAILED)
         if sa.role == "responder":
             self._notify_plain(sa, NotifyType.AUTHENTICATION_FAILED, reply_to=dgram)
 
@@ -284,13 +296,15 @@ class MainModeMixin:
             if not isinstance(n, Notification) or n.notify_type >= 16384:
                 what = f"notification {notify_name(n.notify_type)}" if isinstance(n, Notification) else type(n).__name__
                 self._emit(PacketDropped, reason=f"unauthenticated {what} ignored: it is not encrypted under "
-                                                 f"the ISAKMP SA, so anyone who saw the cookies could have sent it")
+                                                 f"the ISAKMP SA, so anyone who saw the cookies could have sent it",
+                           code=Reason.UNAUTHENTICATED)
                 continue
             name = notify_name(n.notify_type)
             sa.peer_notify = name
-            self._emit(PeerRefused, reason=f"{name} (unauthenticated notification)")
+            self._emit(PeerRefused, reason=f"{name} (unauthenticated notification)", code=notify_code(n.notify_type))
             if sa.state is State.I_EXPECT_MM2 and n.notify_type == NotifyType.NO_PROPOSAL_CHOSEN:
-                self._fail(sa, "the responder chose none of our phase-1 proposals (NO-PROPOSAL-CHOSEN)", "refused")
+                self._fail(sa, "the responder chose none of our phase-1 proposals (NO-PROPOSAL-CHOSEN)", "refused",
+                           Reason.NO_PROPOSAL)
 
     def _note_unreadable_answer(self, sa: IkeSa, header, encrypted: bool) -> None:
         """An encrypted Informational answering our MM5 that our keys cannot open is how a responder
@@ -302,11 +316,11 @@ class MainModeMixin:
     def _on_gave_up(self, sa: IkeSa, label: str) -> None:
         if label == "MM5" and sa.peer_notify in AUTH_COMPLAINTS:
             reason = f"the responder answered MM5 with {sa.peer_notify}: the pre-shared keys probably differ"
-            self._emit(AuthenticationFailed, reason=reason)
-            sa.reason, sa.failure = f"authentication failed: {reason}", "authentication"
+            self._emit(AuthenticationFailed, reason=reason, code=Reason.AUTH_FAILED)
+            sa.reason, sa.failure, sa.code = f"authentication failed: {reason}", "authentication", Reason.AUTH_FAILED
 
     def _established(self, sa: IkeSa) -> None:
-        sa.reason = None
+        sa.reason = sa.code = None
         c = sa.choice
         self._emit(Phase1Established, cookies=sa.cookies, remote=str(sa.remote),
                    nat_t=sa.nat_t.value if sa.nat_t else None, dh_group=c.group, cipher=c.cipher, hash=c.hash)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from ..addressing import Datagram, Endpoint
 from ..errors import DecodeError, IntegrityError, ProtocolError
 from ..output import Output
+from ..reasons import Reason
 from ..wire.isakmp import decode_header, decode_payloads
 from ..wire.numbers import ExchangeType, Flag, IPProto, PayloadType, Port
 from ..wire.udp_encap import Kind, classify_4500
@@ -38,7 +39,7 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         try:
             self._dispatch(dgram)
         except DecodeError as exc:
-            self._emit(PacketDropped, reason=str(exc), layer=exc.layer)
+            self._emit(PacketDropped, reason=str(exc), code=Reason.MALFORMED, layer=exc.layer)
         return self._finish()
 
     # ------------------------------------------------------------------ demultiplexing
@@ -48,7 +49,8 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         elif dgram.proto == IPProto.AH:
             self._receive_ipsec(dgram, dgram.payload, "AH")
         elif dgram.proto != IPProto.UDP:
-            self._emit(PacketDropped, reason=f"IP protocol {dgram.proto} is not handled", layer="IP")
+            self._emit(PacketDropped, reason=f"IP protocol {dgram.proto} is not handled",
+                       code=Reason.UNSUPPORTED_PROTOCOL, layer="IP")
         elif dgram.dst.port == Port.NAT_T:
             kind, body = classify_4500(dgram.payload)
             if kind is Kind.KEEPALIVE:
@@ -60,7 +62,8 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         elif dgram.dst.port == Port.IKE:
             self._receive_ike(dgram, dgram.payload)
         else:
-            self._emit(PacketDropped, reason=f"nothing listens on UDP {dgram.dst.port}", layer="UDP")
+            self._emit(PacketDropped, reason=f"nothing listens on UDP {dgram.dst.port}", code=Reason.NO_LISTENER,
+                       layer="UDP")
 
     def _receive_ike(self, dgram: Datagram, message: bytes) -> None:
         header, body = decode_header(message)
@@ -76,7 +79,8 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         encrypted = bool(header.flags & Flag.ENCRYPTED)
         if sa.floated and dgram.dst.port == Port.IKE:
             self._note_unreadable_answer(sa, header, encrypted)
-            self._emit(PacketDropped, reason="IKE on port 500 for an SA that floated to 4500 (RFC 3947 §4: discard)")
+            self._emit(PacketDropped, reason="IKE on port 500 for an SA that floated to 4500 (RFC 3947 §4: discard)",
+                       code=Reason.WRONG_PORT_AFTER_FLOAT)
             return
         try:
             if header.exchange == ExchangeType.MAIN_MODE:
@@ -86,13 +90,15 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
             elif header.exchange == ExchangeType.INFORMATIONAL:
                 self._informational(sa, header, body, encrypted)
             else:
-                self._emit(PacketDropped, reason=f"exchange type {header.exchange} is not supported here")
+                self._emit(PacketDropped, reason=f"exchange type {header.exchange} is not supported here",
+                           code=Reason.UNSUPPORTED_PROTOCOL)
         except ProtocolError as exc:
-            self._emit(PacketDropped, reason=exc.reason)
+            self._emit(PacketDropped, reason=exc.reason, code=getattr(exc, "code", None) or Reason.UNEXPECTED_MESSAGE)
         except (IntegrityError, DecodeError) as exc:
             self._note_unreadable_answer(sa, header, encrypted)
             sa.last_rejected = message
-            self._emit(PacketDropped, reason=str(exc), layer=getattr(exc, "layer", "IKE"))
+            code = Reason.MALFORMED if isinstance(exc, DecodeError) else exc.code or Reason.DECRYPT_FAILED
+            self._emit(PacketDropped, reason=str(exc), code=code, layer=getattr(exc, "layer", "IKE"))
 
     def _find_sa(self, dgram: Datagram, header) -> IkeSa | None:
         sa = self.sas.get((header.icookie, header.rcookie))
@@ -117,7 +123,8 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
             return mine
         if mine is not None and header.exchange == ExchangeType.INFORMATIONAL:
             return mine
-        self._emit(PacketDropped, reason=f"no ISAKMP SA for cookies {header.icookie.hex()}:{header.rcookie.hex()}")
+        self._emit(PacketDropped, reason=f"no ISAKMP SA for cookies {header.icookie.hex()}:{header.rcookie.hex()}",
+                   code=Reason.UNKNOWN_SA)
         return None
 
     # ------------------------------------------------------------------ exchanges
@@ -129,7 +136,8 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
                 self._resend(sa, sa.last_answer)
             return
         if message == sa.last_rejected:
-            self._emit(PacketDropped, reason="the same bytes as a message rejected before (a retransmission of it)")
+            self._emit(PacketDropped, reason="the same bytes as a message rejected before (a retransmission of it)",
+                       code=Reason.REPEATED_REJECT)
             return
         msg = classify_main_mode(sa.role == "responder", encrypted, header.next_payload)
         if msg is None:

@@ -15,6 +15,7 @@ from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
 from ..errors import DecodeError, IntegrityError
 from ..ipsec.ah_sa import AhSa
 from ..ipsec.esp_sa import INTEGRITY, EspSa
+from ..reasons import Reason
 from ..wire.isakmp import ID, KE, SA, Hash, Header, NatOA, Nonce, encode_payloads
 from ..wire.numbers import EncapsulationMode, ExchangeType, IdType, Port, ProtocolId
 from .events import Phase2Established, Refused
@@ -81,13 +82,13 @@ class QuickModeMixin:
         opened, after = self._open_qm(sa, qe, header, body, "QM2")
         expected = qm_hash2(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, after)
         if only(opened.chain, Hash, "QM2").data != expected:
-            raise IntegrityError("HASH(2) does not verify")
+            raise IntegrityError("HASH(2) does not verify", Reason.AUTH_FAILED)
         answer = only(opened.chain, SA, "QM2")
         if len(answer.proposals) != 1 or len(answer.proposals[0].transforms) != 1:
             raise DecodeError("IKE", 0, "QM2 must carry exactly one proposal with one transform")
         chosen = answer.proposals[0].transforms[0]
         if not any(same_transform(chosen, t) for t in qe.proposal.proposals[0].transforms):
-            raise IntegrityError("QM2 chose a transform we never offered")
+            raise IntegrityError("QM2 chose a transform we never offered", Reason.NO_PROPOSAL)
         qe.chosen = read_phase2(answer.proposals[0].protocol_id, chosen)
         qe.spi_out = int.from_bytes(answer.proposals[0].spi, "big")
         qe.nr_b = only(opened.chain, Nonce, "QM2").data
@@ -105,7 +106,7 @@ class QuickModeMixin:
     def _on_qm1(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
         opened, after = self._open_qm(sa, qe, header, body, "QM1")
         if only(opened.chain, Hash, "QM1").data != qm_hash1(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, after):
-            raise IntegrityError("HASH(1) does not verify")
+            raise IntegrityError("HASH(1) does not verify", Reason.AUTH_FAILED)
         offer = only(opened.chain, SA, "QM1")
         qe.ni_b = only(opened.chain, Nonce, "QM1").data
         ids = [p for p in opened.chain.payloads if isinstance(p, ID)]
@@ -121,9 +122,9 @@ class QuickModeMixin:
         if picked is None:
             reason = (f"NO-PROPOSAL-CHOSEN in Quick Mode: we need {self.policy.protocol.upper()} "
                       f"{mode_name(expected)} (encapsulation {expected}) with {', '.join(self.policy.esp_ciphers)}")
-            self._emit(Refused, reason=reason, phase=2)
+            self._emit(Refused, reason=reason, code=Reason.NO_PROPOSAL, phase=2)
             qe.state = State.FAILED
-            sa.reason = reason
+            sa.reason, sa.code = reason, Reason.NO_PROPOSAL
             self._send_info_notify(sa, "NO_PROPOSAL_CHOSEN")
             return
         proposal, transform, qe.chosen = picked
@@ -149,7 +150,7 @@ class QuickModeMixin:
         opened, _ = self._open_qm(sa, qe, header, body, "QM3")
         expected = qm_hash3(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, qe.nr_b)
         if only(opened.chain, Hash, "QM3").data != expected:
-            raise IntegrityError("HASH(3) does not verify")
+            raise IntegrityError("HASH(3) does not verify", Reason.AUTH_FAILED)
         qe.iv = opened.last_block
         qe.last_answer = None   # QM3 ends the exchange: a duplicate QM3 has nothing to be answered with
         sa.pending = None
@@ -160,7 +161,8 @@ class QuickModeMixin:
         try:
             opened = unseal(sa, header, body, qe.iv)
         except DecodeError as exc:
-            raise IntegrityError(f"{label} does not decrypt to a valid message ({exc.reason})") from None
+            raise IntegrityError(f"{label} does not decrypt to a valid message ({exc.reason})",
+                                 Reason.DECRYPT_FAILED) from None
         if not opened.chain.payloads or not isinstance(opened.chain.payloads[0], Hash):
             raise DecodeError("IKE", 0, f"{label} must start with a HASH payload")
         return opened, b"".join(opened.chain.raw[1:])

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from ..addressing import Endpoint
 from ..crypto.ike_keys import Phase1Keys
 from ..crypto.natd import NatdVerdict
+from ..reasons import Reason
 from .nat_t import NattVersion
 from .policy import PeerPolicy
 from .states import State
@@ -102,6 +103,7 @@ class IkeSa:
     children: list["ChildSa"] = field(default_factory=list)
     reason: str | None = None
     failure: str | None = None        #: why it ended, as a kind: refused / authentication / gave-up
+    code: Reason | None = None        #: the code beside `reason` (set and cleared with it)
     peer_notify: str | None = None    #: an unauthenticated notification the peer sent us
     last_sent_4500: float = 0.0       #: for the keepalive timer
     keepalives_sent: int = 0

@@ -14,6 +14,7 @@ import ipaddress
 from dataclasses import dataclass
 
 from ..errors import ConfigError, DecodeError, IntegrityError
+from ..reasons import Reason
 from ..wire.esp import AH_FIXED_LEN, decode_ah, encode_ah
 from ..wire.ip import (IPV4_HEADER_LEN, OFF_IP_CHECKSUM, OFF_IP_DST, OFF_IP_PROTO, OFF_IP_SRC,
                        OFF_IP_TOTAL_LEN, OFF_IP_TTL, encode_ipv4_header)
@@ -110,5 +111,5 @@ class AhSa:
             raise IntegrityError(
                 f"AH ICV mismatch: received {icv.hex()}, computed {expected.hex()} over a header "
                 f"with source {src} and destination {dst} (seq {seq}); a NAT that rewrote "
-                f"either address breaks AH")
+                f"either address breaks AH", Reason.ICV)
         return ah.next_header, payload

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from ..errors import ConfigError, DecodeError, IntegrityError
+from ..reasons import Reason
 from ..wire.esp import ESP_HEADER_LEN, pad_plaintext, split_esp, strip_trailer
 from ..crypto.primitives import cbc_decrypt, cbc_encrypt, cipher_spec, equal, prf
 
@@ -26,10 +27,12 @@ MAX_SEQ = 0xFFFFFFFF  #: 32-bit counter without ESN; it must not wrap (RFC 4303 
 
 class ReplayError(IntegrityError):
     """A sequence number already seen, or too old for the anti-replay window (RFC 4303 §3.4.3)."""
+    code = Reason.REPLAY
 
 
 class SpiMismatchError(IntegrityError):
     """A packet carrying another SA's SPI: it cannot be authenticated under this SA."""
+    code = Reason.NO_IPSEC_SA
 
 
 class IntegritySpec(NamedTuple):
@@ -182,7 +185,7 @@ class EspSa:
         expected = compute_icv(self.integrity, self.auth_key, data[:-icv_len])
         if not equal(icv, expected):
             raise IntegrityError(f"ICV mismatch for sequence number {seq}: received {icv.hex()}, "
-                                 f"computed {expected.hex()}")
+                                 f"computed {expected.hex()}", Reason.ICV)
         self.window.accept(seq)
         plaintext = cbc_decrypt(self.cipher, self.enc_key, iv, ciphertext)
         payload, next_header = strip_trailer(plaintext, ESP_HEADER_LEN + block)

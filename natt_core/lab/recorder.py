@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, fields
+from enum import Enum
 
 from ..net.network import HopRecord, Network
 from ..output import Event
@@ -10,6 +11,8 @@ from .trace import Change, Hop, PeerEvent, Snapshot, Trace
 
 
 def _plain(value):
+    if isinstance(value, Enum):   # a Reason code: its value, as JSON will read it back
+        return value.value
     if isinstance(value, bytes):
         return value.hex()
     if isinstance(value, tuple):
@@ -32,7 +35,8 @@ class Recorder:
     def _hop(self, r: HopRecord) -> None:
         changes = tuple(Change(c.name, c.offset, c.old, c.new) for c in r.changes)
         self.steps.append(Hop(len(self.steps), r.time, r.segment, r.device, r.direction, r.src_host, r.dst_host,
-                              r.label, r.packet, r.before, changes, r.dropped, r.note))
+                              r.label, r.packet, r.before, changes, r.dropped,
+                              r.drop_code.value if r.drop_code else None, r.note))
 
     def _event(self, e: Event) -> None:
         data = {f.name: _plain(getattr(e, f.name)) for f in fields(e) if f.name not in ("time", "peer")}

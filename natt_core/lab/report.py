@@ -6,6 +6,11 @@ device that dropped what it sent. When a peer gave up waiting for an answer, the
 says which device dropped that exchange's packets; those are found by the ISAKMP initiator
 cookie the packets carry (RFC 2408 §3.1), so with many clients each gets its own story.
 
+Beside every `reason` sentence the report gives `reason_code`, the same cause as a
+`natt_core.reasons.Reason` value (e.g. "AUTH_FAILED"): scripts and views decide on the code, never
+on the sentence. For a peer that gave up, the code is the one of the drop that explains it when
+one is known (a NAT's NAT_PORT_TAKEN, a link's LINK_LOSS), else GAVE_UP.
+
 Everything is indexed once per run (events per peer, drops per sender and per cookie), so the
 report costs the same per peer with 2 clients or 1000.
 """
@@ -13,7 +18,7 @@ from __future__ import annotations
 
 from ..errors import DecodeError
 from ..ike.states import State
-from ..net.network import LOST
+from ..reasons import Reason, reason_of
 from ..wire.udp_encap import carried
 
 DATA_LABELS = ("ESP", "ESP-in-UDP", "AH")
@@ -47,7 +52,7 @@ class _Index:
 
     def __init__(self, steps, hosts):
         spi_owner = {spi: name for name, host in hosts.items() for spi in host.peer.children}
-        self.data_drop: dict[str, str] = {}           # peer -> first data-plane refusal it suffered
+        self.data_drop: dict[str, tuple] = {}         # peer -> (reason, code) of the first data-plane refusal
         self.first_drop: dict[str, object] = {}       # sender -> first dropped hop
         self.first_data_drop: dict[str, object] = {}  # sender -> first dropped ESP/AH hop
         self.by_cookie: dict[bytes, list] = {}        # initiator cookie -> dropped IKE hops
@@ -73,30 +78,32 @@ class _Index:
         spi = int(event.fields["spi"], 16) if event.fields.get("spi") else None
         owner = spi_owner.get(spi)
         if owner is None or owner == event.peer:
-            self.data_drop.setdefault(event.peer, reason)
+            self.data_drop.setdefault(event.peer, (reason, reason_of(event.fields.get("code"))))
             return
         self.data_drop.setdefault(owner, (
             f"its {hop.label or 'IPsec'} packet for SPI 0x{spi:08x} from {hop.src_host} was delivered by "
             f"{hop.device} to {event.peer}, which dropped it: {reason}"
-            + (f" ({hop.note})" if hop.note else "")))
+            + (f" ({hop.note})" if hop.note else ""), Reason.NAT_MISDELIVERED))
 
 
-def _dropped_exchange(sa, index: _Index) -> str | None:
+def _dropped_exchange(sa, index: _Index) -> tuple[str, Reason | None] | None:
     """'10 packets of this exchange (MM1; initiator cookie ...) were dropped on the way, the first by
-    nat: ...' -- every dropped packet carrying this SA's initiator cookie, in either direction."""
+    nat: ...' -- every dropped packet carrying this SA's initiator cookie, in either direction --
+    and the first one's drop code."""
     hops = index.by_cookie.get(sa.icookie)
     if not hops:
         return None
     labels = sorted({h.label or "IKE" for h in hops})
     count = f"{len(hops)} packet{'s' if len(hops) > 1 else ''}"
     return (f"{count} of this exchange ({', '.join(labels)}; initiator cookie {sa.icookie.hex()}) "
-            f"{'were' if len(hops) > 1 else 'was'} dropped on the way, the first {_where(hops[0])}")
+            f"{'were' if len(hops) > 1 else 'was'} dropped on the way, the first {_where(hops[0])}",
+            reason_of(hops[0].drop_code))
 
 
 def _where(hop) -> str:
     """'by nat: <its reason>' for a device's refusal; 'on the way to nat: lost on ...' for the link."""
     device = hop.dst_host or hop.segment
-    return f"{'on the way to' if hop.dropped.startswith(LOST) else 'by'} {device}: {hop.dropped}"
+    return f"{'on the way to' if hop.drop_code == Reason.LINK_LOSS else 'by'} {device}: {hop.dropped}"
 
 
 def _peer_report(name: str, host, index: _Index) -> dict:
@@ -105,22 +112,24 @@ def _peer_report(name: str, host, index: _Index) -> dict:
     p1 = _status(sas, lambda sa: sa.state is State.ESTABLISHED or (sa.state is State.DELETED and sa.keys))
     p2 = "not-started" if p1 != "established" else _status(sas, lambda sa: bool(sa.children))
     failed_sa = next((sa for sa in sas if sa.reason), None)
-    reason = failed_sa.reason if failed_sa else None
+    reason, code = (failed_sa.reason, failed_sa.code) if failed_sa else (None, None)
     if failed_sa is not None and failed_sa.state is State.FAILED and failed_sa.failure == "gave-up":
         lost = _dropped_exchange(failed_sa, index)
-        reason = f"{reason}: {lost}" if lost else reason
+        if lost:
+            reason, code = f"{reason}: {lost[0]}", lost[1] or code
     if reason is None:
-        reason = index.data_drop.get(name)
+        reason, code = index.data_drop.get(name, (None, None))
     failed = p1 != "established" or p2 != "established"
     if reason is None:
         dropped = index.first_drop.get(name) if failed else index.first_data_drop.get(name)
         if dropped is not None:
             reason = f"{dropped.label or 'a packet'} from {name} was dropped {_where(dropped)}"
+            code = reason_of(dropped.drop_code)
     main = next((sa for sa in sas if sa.state is State.ESTABLISHED), sas[-1] if sas else None)
     natd = main.natd if main else None
     return {
         "role": "initiator" if host.role == "client" else "responder",
-        "phase1": p1, "phase2": p2, "reason": reason,
+        "phase1": p1, "phase2": p2, "reason": reason, "reason_code": code.value if code else None,
         "nat_t": main.nat_t.value if main and main.nat_t else None,
         "dh_group": main.choice.group if main and main.choice else None,
         "behind_nat": {"self": bool(natd and natd.self_behind_nat), "peer": bool(natd and natd.peer_behind_nat)},

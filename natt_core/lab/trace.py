@@ -35,6 +35,7 @@ class Hop:
     before: bytes | None = None
     changes: tuple[Change, ...] = ()
     dropped: str | None = None
+    drop_code: str | None = None   #: the code beside `dropped` (a natt_core.reasons.Reason value)
     note: str = ""
 
     kind = "hop"

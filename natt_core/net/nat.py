@@ -35,6 +35,7 @@ from dataclasses import dataclass, field, replace
 
 from ..addressing import Endpoint, check_ipv4
 from ..errors import ConfigError, DecodeError
+from ..reasons import Reason
 from ..wire.numbers import IPProto, Port, label
 from .nat_config import BEHAVIOURS, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS, Forward, NatConfig
 from .rewrite import FieldChange, PacketFields, Rewriter, parse_packet
@@ -71,6 +72,19 @@ class Translation:
     mapping: MappingRow | None = None
     note: str = ""
     """Why the device chose this inside host when the packet itself could not say (helpers)."""
+    drop_code: Reason | None = None
+    """The code beside `drop_reason` (natt_core.reasons)."""
+
+
+def _drop(reason: str, code: Reason, mapping: MappingRow | None = None) -> Translation:
+    return Translation(None, (), reason, mapping, drop_code=code)
+
+
+def decode_drop_code(packet: bytes) -> Reason:
+    """Why bytes that do not parse are dropped: a fragment (MF set or an offset, RFC 791 §3.1), or malformed."""
+    if len(packet) >= 8 and int.from_bytes(packet[6:8], "big") & 0x3FFF:
+        return Reason.FRAGMENT_DROPPED
+    return Reason.MALFORMED
 
 
 @dataclass(eq=False)
@@ -123,7 +137,7 @@ class Nat:
         self._live: dict[int, _Mapping] = {}
         self._inside: dict[tuple, _Mapping] = {}
         self._outside: dict[tuple, _Mapping] = {}
-        self._recent: dict[tuple, str] = {}
+        self._recent: dict[tuple, tuple[str, Reason]] = {}  #: out_key -> (why it went, its code)
         self._heap: list[tuple[float, int, _Mapping]] = []
         self._pending: list[MappingRow] = []
         self._next_port: dict[int, int] = {}
@@ -159,14 +173,14 @@ class Nat:
         self.version += 1
         return m
 
-    def _remove(self, m: _Mapping, note: str) -> None:
+    def _remove(self, m: _Mapping, note: str, code: Reason = Reason.NAT_NO_MAPPING) -> None:
         m.alive = False
         del self._live[m.id]
         if m.in_key is not None and self._inside.get(m.in_key) is m:
             del self._inside[m.in_key]
         if m.out_key is not None and self._outside.get(m.out_key) is m:
             del self._outside[m.out_key]
-            self._recent[m.out_key] = note
+            self._recent[m.out_key] = (note, code)
             if len(self._recent) > RECENT_LIMIT:
                 del self._recent[next(iter(self._recent))]
         self.version += 1
@@ -178,7 +192,8 @@ class Nat:
             if not m.alive or m.expires is None:
                 continue
             if m.expires <= now:
-                self._remove(m, f"mapping for {m.inside} expired at t={fmt_time(m.expires)}s")
+                self._remove(m, f"mapping for {m.inside} expired at t={fmt_time(m.expires)}s",
+                             Reason.NAT_MAPPING_EXPIRED)
                 self._pending.append(m.row())
             else:  # refreshed since it was queued: queue it again at its real expiry
                 heapq.heappush(heap, (m.expires, m.id, m))
@@ -232,13 +247,13 @@ class Nat:
         try:
             p = parse_packet(packet)
         except DecodeError as exc:
-            return Translation(None, (), str(exc))
+            return _drop(str(exc), decode_drop_code(packet))
         cfg = self.config
         mode = {IPProto.ESP: cfg.esp, IPProto.AH: cfg.ah}.get(p.proto)
         if mode == "drop":
             name = label(IPProto, p.proto)
-            return Translation(None, (), f"{name} (IP protocol {p.proto}) dropped: this device does "
-                               f"not pass {name} ({name.lower()}='drop')")
+            return _drop(f"{name} (IP protocol {p.proto}) dropped: this device does not pass {name} "
+                         f"({name.lower()}='drop')", Reason.NAT_UNSUPPORTED_PROTOCOL)
         if cfg.kind == "none":
             return Translation(packet)
         if cfg.kind == "static":
@@ -247,8 +262,8 @@ class Nat:
             return self._napt_out(packet, p, now) if outbound else self._napt_in(packet, p, now)
         if mode is not None:
             return self._ipsec_out(packet, p, now) if outbound else self._ipsec_in(packet, p, now, mode)
-        return Translation(None, (), f"{p.describe()}: IP protocol {p.proto} has no ports; this NAPT "
-                           "translates only UDP, TCP, ESP and AH")
+        return _drop(f"{p.describe()}: IP protocol {p.proto} has no ports; this NAPT translates only UDP, TCP, "
+                     "ESP and AH", Reason.NAT_UNSUPPORTED_PROTOCOL)
 
     def _rewrite(self, packet: bytes, proto: int, which: str, ip: str,
                  port: int | None, m: _Mapping | None) -> Translation:
@@ -266,11 +281,11 @@ class Nat:
                 self.bind_static(p.src)
             public = self._static_out.get(p.src)
             if public is None:
-                return Translation(None, (), f"{p.describe()}: no static mapping for inside host {p.src}")
+                return _drop(f"{p.describe()}: no static mapping for inside host {p.src}", Reason.NAT_NO_MAPPING)
             return self._rewrite(packet, p.proto, "source", public, None, self._static_rows[p.src])
         inside = self._static_in.get(p.dst)
         if inside is None:
-            return Translation(None, (), f"no static mapping for {p.describe()}")
+            return _drop(f"no static mapping for {p.describe()}", Reason.NAT_NO_MAPPING)
         return self._rewrite(packet, p.proto, "destination", inside, None, self._static_rows[inside])
 
     # ----------------------------------------------------------------- NAPT for UDP/TCP
@@ -292,7 +307,7 @@ class Nat:
                 port = self._allocate(p, now)
                 if port is None:
                     lo, hi = cfg.port_range
-                    return Translation(None, (), f"{p.describe()}: no free public port in {lo}-{hi}")
+                    return _drop(f"{p.describe()}: no free public port in {lo}-{hi}", Reason.NAT_NO_FREE_PORT)
                 timeout = cfg.udp_timeout if p.proto == IPProto.UDP else cfg.tcp_timeout
                 m = self._add(_Mapping(0, p.proto, Endpoint(p.src, p.sport),
                                        Endpoint(cfg.public_ip, port), "dynamic",
@@ -323,12 +338,12 @@ class Nat:
             out_key = (IPProto.UDP, Port.IKE, p.dst, p.dport)
             owner = self._outside.get(out_key)
             if owner is not None:
-                return Translation(None, (), (
+                return _drop((
                     f"{p.describe()}: static-port-500 helper: this NAT never translates source port 500, "
                     f"and {cfg.public_ip}:500 <-> {p.dst}:{p.dport} is held by {owner.inside} until its "
                     f"state idles out (t={fmt_time(owner.expires)}s, {fmt_time(cfg.udp_timeout)} s after "
                     f"its last packet), so a second inside host cannot reach that peer from port 500 "
-                    f"(RFC 3715 §2.3 (n))"), owner.row())
+                    f"(RFC 3715 §2.3 (n))"), Reason.NAT_PORT_TAKEN, owner.row())
             ike = int(Port.IKE)
             m = self._add(_Mapping(0, IPProto.UDP, Endpoint(p.src, ike), Endpoint(cfg.public_ip, ike),
                                    "static-port-500", remote=f"{p.dst}:{p.dport}", timeout=cfg.udp_timeout,
@@ -367,16 +382,16 @@ class Nat:
         m = self._outside.get(key) if p.dst == cfg.public_ip else None
         if m is None:
             recent = self._recent.get(key) if p.dst == cfg.public_ip else None
-            why = f" ({recent})" if recent else ": nothing inside has sent from this public port"
-            return Translation(None, (), f"no mapping for {p.describe()}{why}")
+            why = f" ({recent[0]})" if recent else ": nothing inside has sent from this public port"
+            return _drop(f"no mapping for {p.describe()}{why}", recent[1] if recent else Reason.NAT_NO_MAPPING)
         if m.kind == "static-port-500" and cfg.inbound_refresh:
             m.refresh(now)
         if m.kind == "dynamic":
             key = self._filter_key(p.src, p.sport)
             if key is not None and key not in m.permits:
                 shown = ", ".join(m.row().allowed[:3]) + (" ..." if len(m.permits) > 3 else "")
-                return Translation(None, (), f"filtered: {p.describe()} belongs to {m.inside}, which has "
-                                   f"only sent to {shown} ({cfg.filtering} filtering)", m.row())
+                return _drop(f"filtered: {p.describe()} belongs to {m.inside}, which has only sent to {shown} "
+                             f"({cfg.filtering} filtering)", Reason.FILTERED, m.row())
             if cfg.inbound_refresh:
                 m.refresh(now)
         return self._rewrite(packet, p.proto, "destination", m.inside.ip, m.inside.port, m)
@@ -406,7 +421,7 @@ class Nat:
         cfg = self.config
         name = label(IPProto, p.proto)
         if p.dst != cfg.public_ip:
-            return Translation(None, (), f"no mapping for {p.describe()}")
+            return _drop(f"no mapping for {p.describe()}", Reason.NAT_NO_MAPPING)
         if p.proto == IPProto.ESP and cfg.helper == "esp-last-client":
             m = self._inside.get((IPProto.ESP, "last", p.src))
             if m is not None:  # whatever the SPI says
@@ -427,10 +442,10 @@ class Nat:
         if cfg.esp_host is not None:
             return self._rewrite(packet, p.proto, "destination", cfg.esp_host, None, None)
         recent = self._recent.get((p.proto, "spi", p.src, p.spi))
-        why = (f" ({recent})" if recent else f": {name} has no ports to translate, the SPI is not "
+        why = (f" ({recent[0]})" if recent else f": {name} has no ports to translate, the SPI is not "
                f"known and no inside host is set to receive {name}")
-        return Translation(None, (), f"no mapping for {p.describe()}{why}")
+        return _drop(f"no mapping for {p.describe()}{why}", recent[1] if recent else Reason.NAT_NO_MAPPING)
 
 
 __all__ = ["BEHAVIOURS", "HELPERS", "IPSEC_MODES", "KINDS", "PORT_ALLOCATIONS", "FieldChange", "Forward",
-           "MappingRow", "Nat", "NatConfig", "Translation", "fmt_time", "parse_packet"]
+           "MappingRow", "Nat", "NatConfig", "Translation", "decode_drop_code", "fmt_time", "parse_packet"]

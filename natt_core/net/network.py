@@ -24,7 +24,8 @@ from ..output import Event, Output
 from ..wire.ip import decode_datagram, encode_datagram
 from .clock import Timer, VirtualClock
 from .impair import PERFECT, Impairment
-from .nat import FieldChange, MappingRow, Nat, fmt_time
+from ..reasons import Reason
+from .nat import FieldChange, MappingRow, Nat, decode_drop_code, fmt_time
 
 MAX_HOPS = 16          # a packet crossing more devices than this is in a routing loop
 MAX_TIMER_SPINS = 1000  # on_timer calls at one instant before a host is declared stuck
@@ -66,6 +67,8 @@ class HopRecord:
     """Why a NAT helper chose the receiver, and link effects ('duplicate copy', 'held back ...')."""
     label: str = ""
     """What the sending host meant (Datagram.label: 'MM5', 'ESP-in-UDP', 'keepalive')."""
+    drop_code: Reason | None = None
+    """The code beside `dropped` (natt_core.reasons)."""
 
 
 @dataclass(frozen=True)
@@ -311,11 +314,12 @@ class Network:
 
     def _record(self, time: float, sent: float, sender: _Port, receiver: _Port | None, packet: bytes,
                 before: bytes | None, changes: tuple[FieldChange, ...], dropped: str | None,
-                src_host: str, note: str = "", label: str = "") -> None:
+                src_host: str, note: str = "", label: str = "", drop_code: Reason | None = None) -> None:
         self._seq += 1
         rec = HopRecord(time, sender.info.segment, sender.info.device,
                         self._direction(sender, receiver), packet, before, changes, dropped,
-                        src_host, receiver.info.device if receiver else None, self._seq, sent, note, label)
+                        src_host, receiver.info.device if receiver else None, self._seq, sent, note, label,
+                        drop_code)
         for cb in self.on_hop:
             cb(rec)
 
@@ -326,13 +330,17 @@ class Network:
         dst = str(ipaddress.IPv4Address(packet[16:20])) if len(packet) >= 20 else "?"
         receiver, reason = self._next_hop(seg, dst, sender)
         if receiver is None or hops > MAX_HOPS:
+            # a loop ends where a real packet's TTL would run out
+            code = Reason.NO_ROUTE if reason else Reason.TTL_EXPIRED
             reason = reason or f"routing loop: more than {MAX_HOPS} devices crossed"
-            self._record(now, now, sender, None, packet, before, changes, reason, src_host, label=label)
+            self._record(now, now, sender, None, packet, before, changes, reason, src_host, label=label,
+                         drop_code=code)
             return
         plan = seg.impairment.plan(self.rng)
         if not plan:
             self._record(now, now, sender, receiver, packet, before, changes,
-                         f"{LOST} {seg.name!r} ({seg.impairment.describe()})", src_host, label=label)
+                         f"{LOST} {seg.name!r} ({seg.impairment.describe()})", src_host, label=label,
+                         drop_code=Reason.LINK_LOSS)
             return
         for delay, note in plan:
             note = "; ".join(n for n in (why, note) if n)
@@ -347,7 +355,8 @@ class Network:
             try:
                 dgram = decode_datagram(packet)
             except DecodeError as exc:
-                self._record(*args, f"{receiver.info.device} cannot decode the packet: {exc}", src_host, note, label)
+                self._record(*args, f"{receiver.info.device} cannot decode the packet: {exc}", src_host, note, label,
+                             decode_drop_code(packet))
                 return
             self._record(*args, None, src_host, note, label)
             name = receiver.info.device
@@ -357,7 +366,7 @@ class Network:
         nat = receiver.nat
         outbound = receiver.info.kind == "nat-inside"
         tr = nat.outbound(packet, t) if outbound else nat.inbound(packet, t)
-        self._record(*args, tr.drop_reason, src_host, note, label)
+        self._record(*args, tr.drop_reason, src_host, note, label, tr.drop_code)
         self._nat_changed(nat, t)
         if tr.packet is not None:
             self._transmit(receiver.peer, tr.packet, src_host, packet, tr.changes, hops + 1, label, tr.note)
