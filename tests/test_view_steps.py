@@ -9,24 +9,22 @@ import hashlib
 import ipaddress
 import shutil
 import xml.etree.ElementTree as ET
-from functools import lru_cache
 
 import pytest
 
 from natt_core.errors import ConfigError
 from natt_core.lab.presets import preset
 from natt_core.lab.scenario import run
-from natt_core.lab.settings import apply_settings
 from natt_view.diagrams import sequence_svg, topology_dot
 from natt_view.packet import diff_lens_text, field_diff, hex_html, packet_layout_html
 from natt_view.steps import changed_offsets, fields_of, journey_changes, journeys
 from natt_view.tables import ipsec_rows, isakmp_rows, nat_rows
 from natt_view.workbench import demux_rows, keepalive_senders, natd_cases, natd_check, translation_sentence, vid_rows
 
+from .conftest import run_preset
 
-@lru_cache(maxsize=None)
-def trace(name: str, *settings: str):
-    return run(apply_settings(preset(name), list(settings)))
+
+trace = run_preset   # the shared memoised runner (tests/conftest.py)
 
 
 def test_every_hop_belongs_to_exactly_one_journey():
