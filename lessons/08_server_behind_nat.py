@@ -6,6 +6,7 @@ Windows' AssumeUDPEncapsulationContextOnSendRule against the NAT-D verdict (RFC 
 import streamlit as st
 
 from natt_core.errors import NattError
+from natt_core.lab.settings import rule_text
 from natt_core.reasons import Reason
 from natt_ui.field_lesson import cell, grid, verdict
 from natt_ui.lesson import Lesson, render_lesson
@@ -40,7 +41,7 @@ engine for every value and every topology.
 
 
 def _run(rule, topo: tuple[str, ...]):
-    sets = topo + (f"client.assume_udp_rule={'none' if rule is None else rule}",)
+    sets = topo + (f"client.assume_udp_rule={rule_text(rule)}",)
     return get_trace(PRESET, sets)
 
 

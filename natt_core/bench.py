@@ -1,14 +1,18 @@
 """Benchmarks, printed as figures and ratios measured in the same run (never asserted in tests).
 
-1. A full handshake (MM + QM + one L2TP exchange, client behind NAT) between two engine peers,
-   against the DH and PRF work it cannot avoid, timed directly with `cryptography`.
-2. The whole client-behind-nat lab scenario (network, NAT, trace).
+1. A full handshake (MM + QM, client behind NAT) between two engine peers, against the DH and
+   PRF work it cannot avoid, timed directly with `cryptography`.
+2. The whole client-behind-nat lab scenario (network, NAT, trace, L2TP).
 3. multi-client with 10, 100 and 1000 clients: time per client.
-4. A lesson step change: every view of one step drawn from a cached Trace (natt_view, imported
-   lazily so the engine never depends on the app).
+4. The live interop runs with strongSwan (needs root and charon), unless `--no-live` or
+   NATT_BENCH_NO_LIVE=1: a mistyped argument is refused (exit 2) before anything starts.
+
+The view benchmark (a lesson step change) lives on the UI side: `python -m natt_ui.bench`.
 """
 from __future__ import annotations
 
+import argparse
+import os
 import statistics
 import time
 
@@ -16,6 +20,42 @@ from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.asymmetric import dh
 
 from .crypto.primitives import MODP
+
+NO_LIVE_ENV = "NATT_BENCH_NO_LIVE"
+
+
+def _positive(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, not {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 1 or more, not {value}")
+    return value
+
+
+def _client_counts(text: str) -> tuple[int, ...]:
+    return tuple(_positive(x) for x in text.split(","))
+
+
+def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """The bench options, shared by `python -m natt_core bench` and the CLI's help."""
+    p.add_argument("--no-live", action="store_true",
+                   help=f"skip the live strongSwan runs (also when {NO_LIVE_ENV}=1)")
+    p.add_argument("--repeat", type=_positive, default=15, metavar="N",
+                   help="runs per median for the handshake figures (default 15)")
+    p.add_argument("--clients", type=_client_counts, default=(10, 100, 1000), metavar="N,N,...",
+                   help="multi-client sizes (default 10,100,1000)")
+    return p
+
+
+def parser() -> argparse.ArgumentParser:
+    return add_arguments(argparse.ArgumentParser(
+        prog="python -m natt_core bench", description="NAT-T Lab benchmarks: figures and ratios from one run"))
+
+
+def live_wanted(args: argparse.Namespace, environ=os.environ) -> bool:
+    return not (args.no_live or environ.get(NO_LIVE_ENV, "") not in ("", "0"))
 
 
 def _median(fn, repeat: int) -> float:
@@ -65,7 +105,9 @@ def handshake_once(seed: int = 1):
 
 
 def main(argv: list[str]) -> int:
-    repeat = 15
+    """Exit 2 with argparse's message for an unknown or malformed argument, before any work."""
+    args = parser().parse_args(argv)
+    repeat = args.repeat
     crypto = unavoidable_crypto(14)
     crypto()  # warm the parameter object
     t_crypto = _median(crypto, repeat)
@@ -77,10 +119,8 @@ def main(argv: list[str]) -> int:
     print(f"  client-behind-nat scenario (MM+QM+L2TP, NAT, trace): {t_lab * 1e3:8.2f} ms")
     print(f"  its unavoidable crypto (2x DH group 14 + 40 HMACs):   {t_crypto * 1e3:8.2f} ms")
     print(f"  ratio scenario / unavoidable crypto:                  {t_lab / t_crypto:8.2f} x")
-    t_step = step_change_views()
-    print(f"  step change, all views of one step (natt_view):      {t_step * 1e3:8.2f} ms median")
     from .lab.scenario import Scenario, run
-    for n in (10, 100, 1000):
+    for n in args.clients:
         s = Scenario("multi-client", "bench", "", clients=n, duration=10.0 + n * 0.01)
         t = time.perf_counter()
         trace = run(s, snapshots=False)
@@ -88,49 +128,9 @@ def main(argv: list[str]) -> int:
         ok = sum(1 for k, p in trace.report["peers"].items() if k != "server" and p["phase2"] == "established")
         print(f"  multi-client {n:5d} clients: {elapsed:7.2f} s total, {elapsed / n * 1e3:7.2f} ms per client "
               f"({ok}/{n} connected)")
+    if not live_wanted(args):
+        print(f"  live interop with strongSwan: skipped (--no-live or {NO_LIVE_ENV}=1)")
+        return 0
     from .live.interop import bench_lines   # real UDP, a real NAT, strongSwan; skipped without root/charon
     print("\n".join(bench_lines(Scenario("client-behind-nat", "bench", ""))))
     return 0
-
-
-def step_change_views(repeat: int = 5) -> float:
-    """Median time to draw every view of one step, over all steps of client-behind-nat.
-
-    What a step change costs on the server apart from Streamlit itself: the trace is cached, so
-    this is dissection, field layout, hex, diff lens, both diagrams and the tables.
-    """
-    from natt_view.diagrams import sequence_svg, topology_dot
-    from natt_view.packet import diff_lens_text, field_diff, hex_html, packet_layout_html
-    from natt_view.steps import _fields, fields_of, journey_changes, journeys
-    from natt_view.tables import events_html, ipsec_rows, isakmp_rows, nat_devices, nat_rows, peers
-
-    from .lab.presets import preset
-    from .lab.scenario import run
-
-    trace = run(preset("client-behind-nat"))
-    steps = journeys(trace)
-
-    def one(j) -> None:
-        changed = journey_changes(j)
-        for hop in j.hops:
-            fields = fields_of(trace, hop.packet)
-            packet_layout_html(fields, changed)
-            hex_html(hop.packet, fields, changed)
-        diff_lens_text(j.hops, fields_of(trace, j.first.packet))
-        field_diff(fields_of(trace, j.first.packet), fields_of(trace, j.last.packet))
-        topology_dot(trace, j)
-        sequence_svg(trace, steps, j.index)
-        events_html(j)
-        for name in nat_devices(trace):
-            nat_rows(trace, name, j.last_step)
-        for name in peers(trace):
-            isakmp_rows(trace, name, j.last_step), ipsec_rows(trace, name, j.last_step)
-
-    times = []
-    for _ in range(repeat):
-        _fields.cache_clear()            # measure the dissection too, not only the cache
-        for j in steps:
-            t = time.perf_counter()
-            one(j)
-            times.append(time.perf_counter() - t)
-    return statistics.median(times)

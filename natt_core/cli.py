@@ -1,7 +1,8 @@
 """`python -m natt_core scenarios | run NAME [--set KEY=VALUE ...] [--seed N] [--out DIR]`
 `| config NAME --for strongswan [--peer server|client] [--set KEY=VALUE ...]`
 `| diagnose CAPTURE [OTHER_SIDE]` (a pcap/pcapng of a real connection: where NAT-T went wrong, without
-keys; with a second capture from the other side of the NAT, also what the NAT did).
+keys; with a second capture from the other side of the NAT, also what the NAT did)
+`| bench [--no-live] [--repeat N] [--clients N,N,...]` (natt_core.bench).
 
 Errors the user can fix (unknown scenario, key or value) print one line on stderr and exit 2.
 """
@@ -56,6 +57,8 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("capture", metavar="CAPTURE", help="a .pcap or .pcapng file ('-' reads standard input)")
     d.add_argument("other", metavar="OTHER_SIDE", nargs="?",
                    help="the same connection captured on the other side of the NAT: also print what the NAT did")
+    from .bench import add_arguments
+    add_arguments(sub.add_parser("bench", help="benchmarks with ratios from the same run (--no-live: no strongSwan)"))
     return p
 
 
@@ -121,6 +124,9 @@ def main(argv: list[str] | None = None) -> int:
             for s in PRESETS.values():
                 print(f"{s.name:28} {s.title}: {_one_line(s.story)}")
             return 0
+        if args.command == "bench":
+            from .bench import main as bench
+            return bench(argv[1:])
         if args.command == "diagnose":
             return _diagnose(args.capture, args.other)
         if args.command == "config":

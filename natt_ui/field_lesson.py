@@ -12,6 +12,7 @@ from typing import Callable
 import streamlit as st
 
 from natt_core.errors import NattError
+from natt_core.lab.settings import CHOICES, rule_text
 from natt_core.lab.trace import Trace
 from natt_core.reasons import Reason
 from natt_view.field_facts import Failure, first_failure, success
@@ -21,17 +22,16 @@ from .runs import get_trace
 from .switches import SWITCHES, Switch
 
 for _sw in (
-    Switch("protocol", "IPsec protocol", ("esp", "ah"), lambda s: s.client.protocol,
+    Switch("protocol", "IPsec protocol", CHOICES["protocol"], lambda s: s.client.protocol,
            lambda v: [f"protocol={v}"], "ESP encrypts and authenticates the payload; AH authenticates the "
            "payload *and* the IP addresses."),
     Switch("topology", "Who is behind a NAT", ("client-nat", "server-nat", "both-nat"), lambda s: s.topology,
            lambda v: [f"topology={v}"], "client-nat: only the client; server-nat: only the server (UDP 500/4500 "
            "forwarded to it); both-nat: each behind its own NAT."),
-    Switch("winrule", "Windows AssumeUDPEncapsulationContextOnSendRule", ("0", "1", "2", "none"),
-           lambda s: "none" if s.client.assume_udp_rule is None else str(s.client.assume_udp_rule),
-           lambda v: [f"client.assume_udp_rule={v}"],
+    Switch("winrule", "Windows AssumeUDPEncapsulationContextOnSendRule", CHOICES["client.assume_udp_rule"],
+           lambda s: rule_text(s.client.assume_udp_rule), lambda v: [f"client.assume_udp_rule={v}"],
            "0: refuse a server behind NAT; 1: allow a server behind NAT; 2: allow both behind NAT; "
-           "none: the client is not Windows."),
+           "none: the client is not Windows.", (("unset", "none"),)),
     Switch("forwards", "Server router forwards (UDP ports)", ("500,4500", "500", "none"),
            lambda s: ",".join(str(p) for p in s.server_forwards) or "none",
            lambda v: [f"nat2.forwards={v}"], "Which UDP ports the router in front of the server forwards to it."),

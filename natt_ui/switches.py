@@ -11,7 +11,9 @@ from typing import Callable
 
 import streamlit as st
 
+from natt_core.ike.policy import NAT_T
 from natt_core.lab.scenario import Scenario
+from natt_core.lab.settings import CHOICES, DH_OFFERS
 
 
 @dataclass(frozen=True)
@@ -25,13 +27,15 @@ class Switch:
     aliases: tuple[tuple[str, str], ...] = ()  #: query values accepted as synonyms
 
 
+OFF = "off"   #: the both-peers NAT-T switch says "off" for the policy's "none" (no NAT-T Vendor IDs)
+
+
 def _nat_t_current(s: Scenario) -> str:
-    value = s.client.nat_t if s.client.nat_t == s.server.nat_t else s.client.nat_t
-    return "off" if value == "none" else value
+    return OFF if s.client.nat_t == "none" else s.client.nat_t
 
 
 def _both_nat_t(v: str) -> list[str]:
-    wire = "none" if v == "off" else v
+    wire = "none" if v == OFF else v
     return [f"client.nat_t={wire}", f"server.nat_t={wire}"]
 
 
@@ -40,29 +44,25 @@ def _groups(groups) -> str:
 
 
 SWITCHES: dict[str, Switch] = {s.name: s for s in (
-    Switch("nat_t", "NAT-T on both peers", ("rfc3947", "draft-02", "off"), _nat_t_current, _both_nat_t,
-           "Which NAT-T version both peers announce in their Vendor IDs (off = pre-NAT-T peers).",
-           (("on", "rfc3947"), ("none", "off"))),
-    Switch("client_nat_t", "Client announces", ("rfc3947", "draft-02", "none"), lambda s: s.client.nat_t,
+    Switch("nat_t", "NAT-T on both peers", tuple(OFF if v == "none" else v for v in NAT_T), _nat_t_current,
+           _both_nat_t, "Which NAT-T version both peers announce in their Vendor IDs (off = pre-NAT-T peers).",
+           (("on", "rfc3947"), ("none", OFF))),
+    Switch("client_nat_t", "Client announces", CHOICES["client.nat_t"], lambda s: s.client.nat_t,
            lambda v: [f"client.nat_t={v}"], "The NAT-T Vendor IDs the client sends in MM1."),
-    Switch("server_nat_t", "Server announces", ("rfc3947", "draft-02", "none"), lambda s: s.server.nat_t,
+    Switch("server_nat_t", "Server announces", CHOICES["server.nat_t"], lambda s: s.server.nat_t,
            lambda v: [f"server.nat_t={v}"], "The NAT-T Vendor IDs the server sends in MM2."),
-    Switch("nat", "NAT kind", ("napt", "static", "none"), lambda s: s.nat.kind,
+    Switch("nat", "NAT kind", CHOICES["nat.kind"], lambda s: s.nat.kind,
            lambda v: [f"nat.kind={v}"],
            "napt rewrites address and port; static (1:1) only the address; none is a plain router."),
-    Switch("helper", "NAT IPsec helper", ("none", "static-port-500", "esp-last-client"), lambda s: s.nat.helper,
+    Switch("helper", "NAT IPsec helper", CHOICES["nat.helper"], lambda s: s.nat.helper,
            lambda v: [f"nat.helper={v}"], "An 'IPsec passthrough' helper: keep port 500, or forward ESP "
            "to the last client only."),
-    Switch("dh", "Client DH groups", ("14,2", "14", "2"), lambda s: _groups(s.client.dh_groups),
+    Switch("dh", "Client DH groups", DH_OFFERS, lambda s: _groups(s.client.dh_groups),
            lambda v: [f"client.dh_groups={v}"], "The Diffie-Hellman groups the client offers, best first."),
-    Switch("server_dh", "Server DH groups", ("14,2", "14", "2"), lambda s: _groups(s.server.dh_groups),
+    Switch("server_dh", "Server DH groups", DH_OFFERS, lambda s: _groups(s.server.dh_groups),
            lambda v: [f"server.dh_groups={v}"], "The Diffie-Hellman groups the server accepts."),
-    Switch("mode", "IPsec mode", ("transport", "tunnel"), lambda s: s.client.mode,
+    Switch("mode", "IPsec mode", CHOICES["mode"], lambda s: s.client.mode,
            lambda v: [f"mode={v}"], "Transport (L2TP/IPsec) or tunnel mode on both peers."),
-    Switch("rule", "Windows AssumeUDPEncapsulationContextOnSendRule", ("unset", "0", "1", "2"),
-           lambda s: "unset" if s.client.assume_udp_rule is None else str(s.client.assume_udp_rule),
-           lambda v: [f"client.assume_udp_rule={'none' if v == 'unset' else v}"],
-           "0: refuse a server behind NAT; 1: allow a server behind NAT; 2: allow both behind NAT."),
     Switch("keepalive", "Client keepalive interval (s)", ("10", "20", "60"),
            lambda s: f"{s.client.keepalive_interval:g}", lambda v: [f"client.keepalive_interval={v}"],
            "Seconds without sending after which the side behind NAT sends a 0xFF keepalive."),

@@ -10,9 +10,8 @@ import streamlit as st
 from natt_core.errors import NattError
 from natt_core.lab.trace import Trace
 from natt_core.wire.numbers import EncapsulationMode
-from natt_view.decrypt import open_step
-from natt_view.overhead import budget, largest_inner
-from natt_view.steps import Journey, fields_of, journeys
+from natt_view.overhead import esp_budget, largest_inner
+from natt_view.steps import Journey, journeys
 from natt_view.workbench import (demux_rows, keepalive_senders, natd_cases, natd_check, translation_sentence,
                                  verdict_sentences, verify_snippet)
 
@@ -161,8 +160,7 @@ def overhead_panel(trace: Trace, journey: Journey | None = None) -> None:
     st.markdown("### What the encapsulation costs")
     esp = [j for j in journeys(trace) if j.label.startswith("ESP") and not j.dropped]
     j = journey if journey is not None and journey in esp else (esp[0] if esp else None)
-    opened = open_step(trace, j) if j is not None else None
-    b = budget(fields_of(trace, j.hops[-1].packet), len(opened.plaintext)) if opened and opened.plaintext else None
+    b = esp_budget(trace, j) if j is not None else None
     if b is None:
         st.info("No ESP packet in this run could be opened, so there is nothing to measure.")
         return

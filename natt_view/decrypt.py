@@ -1,26 +1,33 @@
 """Opening the encrypted parts of a trace with the run's own secrets, as Wireshark would.
 
-IKE (RFC 2409 Appendix B): the first phase-1 IV is H(g^xi | g^xr) truncated to the cipher block,
-then each message's IV is the last ciphertext block of the one before; a Quick Mode exchange starts
-from H(last phase-1 block | message ID). ESP (RFC 4303): the SA's keys from secrets.json, the ICV
-verified first. The g^x values come from the KE payloads the trace carried, the keys from
-`trace.secrets`; the crypto is natt_core's (which uses `cryptography`).
+IKE (RFC 2409 Appendix B): each message is decrypted with the phase-1 key and the IV its sender
+used, both from `trace.secrets` (secrets.json records every IV the engine encrypted with, by
+message ID and first ciphertext block), so this view shows what the engine did, not a second
+derivation of it. ESP (RFC 4303): the SA's keys from secrets.json, the ICV verified first. The
+crypto is natt_core's (which uses `cryptography`).
 """
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 
-from natt_core.crypto.ike_keys import exchange_iv, phase1_iv
 from natt_core.crypto.primitives import cbc_decrypt, cipher_spec
 from natt_core.errors import NattError
 from natt_core.ike.nat_t import vid_name
 from natt_core.ipsec.esp_sa import EspSa
 from natt_core.lab.trace import Trace
 from natt_core.wire.dissect import Field, dissect_inner, dissect_payload_chain
-from natt_core.wire.isakmp import KE, decode_header, decode_message
+from natt_core.wire.isakmp import decode_header
 from natt_core.wire.udp_encap import carried
 
 from .steps import Journey, journeys
+
+#: how RFC 2409 Appendix B says the recorded IV came about, for the first message of an exchange
+#: (phase 1: message ID 0; Quick Mode and Informational: any other) and for the ones after it
+_IV_RULE = {(True, True): "the first phase-1 IV, HASH(g^xi | g^xr) cut to the block",
+            (True, False): "HASH(last phase-1 block | message ID) cut to the block",
+            (False, True): "the last ciphertext block of the previous phase-1 message",
+            (False, False): "the last ciphertext block of the previous message of this exchange"}
 
 
 @dataclass(frozen=True)
@@ -37,12 +44,21 @@ def _inner(packet: bytes) -> tuple[str, bytes] | None:
     return (c.kind, c.data) if c is not None and c.kind in ("ike", "esp") else None
 
 
+def _recorded_ivs(sa: dict) -> dict[tuple[int, bytes], bytes]:
+    """(message ID, first ciphertext block) -> the IV the engine encrypted that message with."""
+    out = {}
+    for r in sa.get("ivs", ()):
+        try:
+            out[(int(r["message_id"], 16), bytes.fromhex(r["first_block"]))] = bytes.fromhex(r["iv"])
+        except (KeyError, ValueError):
+            continue
+    return out
+
+
 def _ike_plaintexts(trace: Trace, steps: tuple[Journey, ...]) -> dict[bytes, Opened]:
-    """Every encrypted ISAKMP message of the trace, keyed by its bytes, opened in wire order."""
-    sas = {sa["initiator_cookie"]: sa for sa in trace.secrets.get("ike_sas", ())}
-    ke: dict[str, list[bytes]] = {}
-    last_block: dict[tuple[str, int], bytes] = {}       # (cookie, message id) -> next IV
-    phase1_end: dict[str, bytes] = {}
+    """Every encrypted ISAKMP message of the trace whose IV the secrets record, keyed by its bytes."""
+    sas = {sa["initiator_cookie"]: (sa, _recorded_ivs(sa)) for sa in trace.secrets.get("ike_sas", ())}
+    started: set[tuple[str, int]] = set()        # (cookie, message ID) whose first message was seen
     out: dict[bytes, Opened] = {}
     for j in steps:
         try:
@@ -51,52 +67,43 @@ def _ike_plaintexts(trace: Trace, steps: tuple[Journey, ...]) -> dict[bytes, Ope
                 continue
             message = inner[1]
             header, body = decode_header(message)
-            cookie = header.icookie.hex()
-            if not header.encrypted:
-                _, chain = decode_message(message)
-                k = chain.first(KE)
-                if k is not None and header.message_id == 0 and len(ke.setdefault(cookie, [])) < 2 \
-                        and k.data not in ke[cookie]:
-                    ke[cookie].append(k.data)
+            cookie, mid = header.icookie.hex(), header.message_id
+            if not header.encrypted or message in out or cookie not in sas:
                 continue
-            if message in out or cookie not in sas or len(ke.get(cookie, ())) < 2:
-                continue
-            sa = sas[cookie]
+            sa, ivs = sas[cookie]
             block = cipher_spec(sa["cipher"]).block
-            key = bytes.fromhex(sa["encryption_key"])
-            mid = header.message_id
-            if (cookie, mid) in last_block:
-                iv, how = last_block[(cookie, mid)], "IV = last ciphertext block of the previous message"
-            elif mid == 0:
-                iv, how = phase1_iv(sa["hash"], ke[cookie][0], ke[cookie][1], block), \
-                    f"IV = {sa['hash'].upper()}(g^xi | g^xr) truncated to {block} bytes (RFC 2409 App. B)"
-            elif cookie in phase1_end:
-                iv, how = exchange_iv(sa["hash"], phase1_end[cookie], mid, block), \
-                    f"IV = {sa['hash'].upper()}(last phase-1 block | message ID) (RFC 2409 App. B)"
-            else:
+            iv = ivs.get((mid, body[:block]))
+            if iv is None:
                 continue
-            plain = cbc_decrypt(sa["cipher"], key, iv, body)
+            rule = _IV_RULE[((cookie, mid) not in started, mid == 0)]
+            started.add((cookie, mid))
+            plain = cbc_decrypt(sa["cipher"], bytes.fromhex(sa["encryption_key"]), iv, body)
             fields = dissect_payload_chain(header.next_payload, plain, max_padding=block, vid_name=vid_name)
-            last_block[(cookie, mid)] = body[-block:]
-            if mid == 0:
-                phase1_end[cookie] = body[-block:]
-            out[message] = Opened(plain, fields, f"decrypted with the phase-1 key {sa['cipher']} "
-                                                 f"(secrets.json); {how}")
+            out[message] = Opened(plain, fields, f"decrypted with the phase-1 key {sa['cipher']} and the IV "
+                                                 f"{iv.hex()} its sender used (secrets.json): {rule} "
+                                                 f"(RFC 2409 App. B)")
         except NattError:
             continue
     return out
 
 
-_CACHE: dict[int, tuple[Trace, dict[bytes, Opened]]] = {}
+_RECENT = 8
+#: the opened IKE messages of the last few traces, each held by a weak reference to its trace: the
+#: entry goes with the trace, and a new trace can never be mistaken for a dead one
+_CACHE: list[tuple[weakref.ref, dict[bytes, Opened]]] = []
+
+
+def _ike_of(trace: Trace) -> dict[bytes, Opened]:
+    for ref, opened in _CACHE:
+        if ref() is trace:
+            return opened
+    opened = _ike_plaintexts(trace, journeys(trace))
+    _CACHE[:] = [(r, o) for r, o in _CACHE if r() is not None][-(_RECENT - 1):] + [(weakref.ref(trace), opened)]
+    return opened
 
 
 def open_step(trace: Trace, j: Journey) -> Opened | None:
     """The decrypted inside of this step's packet (IKE or ESP), or None if nothing to open."""
-    hit = _CACHE.get(id(trace))
-    if hit is None or hit[0] is not trace:
-        if len(_CACHE) > 16:
-            _CACHE.clear()
-        hit = _CACHE[id(trace)] = (trace, _ike_plaintexts(trace, journeys(trace)))
     try:
         inner = _inner(j.first.packet)
     except NattError:
@@ -105,7 +112,7 @@ def open_step(trace: Trace, j: Journey) -> Opened | None:
         return None
     kind, data = inner
     if kind == "ike":
-        return hit[1].get(data)
+        return _ike_of(trace).get(data)
     return _open_esp(trace, data)
 
 

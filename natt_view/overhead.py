@@ -5,14 +5,25 @@ the UDP header NAT-T adds (RFC 3948 §2.1), the ESP header and IV (RFC 4303 §2)
 the padding and 2-byte trailer that round it up to the cipher block (§2.4), and the ICV (§2.8).
 `largest_inner` turns that into the question an admin asks: with this MTU, how big may the inner
 packet be before the outer one has to be fragmented?
+
+Nothing is assumed: header sizes are the codec's constants, IV and ICV lengths the dissected
+packet's (split with the SA's own algorithms from trace.secrets), the block size the SA's cipher's.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from natt_core.crypto.primitives import cipher_spec
+from natt_core.errors import NattError
+from natt_core.lab.trace import Trace
 from natt_core.wire.dissect import Field
+from natt_core.wire.esp import ESP_HEADER_LEN as ESP_HEADER
+from natt_core.wire.esp import ESP_TRAILER_LEN as TRAILER
+from natt_core.wire.ip import IPV4_HEADER_LEN as IPV4
+from natt_core.wire.ip import UDP_HEADER_LEN as UDP
 
-IPV4, UDP, ESP_HEADER, TRAILER = 20, 8, 8, 2
+from .decrypt import open_step
+from .steps import Journey, fields_of
 
 
 @dataclass(frozen=True)
@@ -39,9 +50,10 @@ class Budget:
         return sum(p.size for p in self.parts if p.added_by != "inner")
 
 
-def budget(fields: tuple[Field, ...], inner: int) -> Budget | None:
+def budget(fields: tuple[Field, ...], inner: int, block: int) -> Budget | None:
     """The parts of one ESP(-in-UDP) packet, or None if it is not one. `inner` is the length of
-    its decrypted payload (the inner packet, without padding and trailer)."""
+    its decrypted payload (the inner packet, without padding and trailer), `block` its SA's
+    cipher block size."""
     esp = [f for f in fields if f.layer == "ESP"]
     by_name = {f.name: f for f in esp}
     body = next((f.length for f in esp if f.name.startswith("ciphertext")), None)
@@ -50,13 +62,39 @@ def budget(fields: tuple[Field, ...], inner: int) -> Budget | None:
     iv, icv = by_name["IV"].length, by_name["ICV"].length
     pad = body - TRAILER - inner
     encapsulated = any(f.layer == "UDP" for f in fields)
-    parts = [Part("outer IPv4 header", IPV4, "IP")]
+    ip_header = next((f.offset for f in fields if f.layer != "IPv4"), IPV4)     # where the outer header ends
+    parts = [Part("outer IPv4 header", ip_header, "IP")]
     if encapsulated:
         parts.append(Part("UDP header (NAT-T)", UDP, "NAT-T"))
     parts += [Part("ESP header (SPI, sequence)", ESP_HEADER, "ESP"), Part("IV", iv, "ESP"),
               Part("inner packet", inner, "inner"), Part("padding", pad, "ESP"),
               Part("pad length, next header", TRAILER, "ESP"), Part("ICV", icv, "ESP")]
-    return Budget(tuple(parts), block=iv or 8, iv=iv, icv=icv, encapsulated=encapsulated)
+    return Budget(tuple(parts), block=block, iv=iv, icv=icv, encapsulated=encapsulated)
+
+
+def sa_block(trace: Trace, spi: int) -> int | None:
+    """The cipher block size of the run's ESP SA `spi` (trace.secrets), None if unknown or AH."""
+    for c in trace.secrets.get("child_sas", ()):
+        try:
+            if int(c["spi"], 16) == spi and c.get("cipher"):
+                return cipher_spec(c["cipher"]).block
+        except (KeyError, ValueError, NattError):
+            continue
+    return None
+
+
+def esp_budget(trace: Trace, j: Journey) -> Budget | None:
+    """The budget of this step's ESP packet as it arrived, opened with the run's own SA."""
+    opened = open_step(trace, j)
+    if opened is None or not opened.plaintext:
+        return None
+    fields = fields_of(trace, j.hops[-1].packet)
+    spi = next((f for f in fields if f.layer == "ESP" and f.name == "SPI"), None)
+    if spi is None:
+        return None
+    packet = j.hops[-1].packet
+    block = sa_block(trace, int.from_bytes(packet[spi.offset:spi.offset + spi.length], "big"))
+    return budget(fields, len(opened.plaintext), block) if block else None
 
 
 def outer_size(inner: int, b: Budget, encapsulated: bool | None = None) -> int:

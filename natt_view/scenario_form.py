@@ -12,8 +12,8 @@ from dataclasses import dataclass
 
 from natt_core.errors import ConfigError
 from natt_core.lab.presets import preset
-from natt_core.lab.scenario import TOPOLOGIES, FieldError, Scenario
-from natt_core.lab.settings import KEYS, apply_settings, parse_setting
+from natt_core.lab.scenario import FieldError, Scenario
+from natt_core.lab.settings import CHOICES, KEYS, apply_settings, parse_setting, rule_text
 
 
 @dataclass(frozen=True)
@@ -24,15 +24,14 @@ class FormField:
     help: str = ""
 
 
-NAT_T = ("rfc3947", "draft-02", "none")
-GROUPS = ("14,2", "14", "2", "2,14")
-ALLOC = ("random", "sequential", "preserve")
-HELPERS = ("none", "static-port-500", "esp-last-client")
-BEHAVIOURS = ("endpoint-independent", "address-dependent", "address-and-port-dependent")   #: RFC 4787 §4.1, §5
+def _pick(key: str, *, without: tuple[str, ...] = ()) -> tuple[str, ...]:
+    """The values `--set key=` accepts (natt_core.lab.settings.CHOICES), less any the form leaves out."""
+    return tuple(v for v in CHOICES[key] if v not in without)
+
 
 SECTIONS: dict[str, tuple[FormField, ...]] = {
     "Topology and addresses": (
-        FormField("topology", "Who is behind a NAT", TOPOLOGIES,
+        FormField("topology", "Who is behind a NAT", _pick("topology"),
                   "client-nat: the client's NAT only; server-nat: the server's NAT only; both-nat: both; "
                   "double-nat: the client's NAT behind a carrier NAT"),
         FormField("clients", "Number of clients", help="1 to 1000; client N gets the first address + N - 1"),
@@ -43,38 +42,40 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
         FormField("address.server_nat_public", "Server NAT's public address"),
     ),
     "Peers": (
-        FormField("client.nat_t", "Client NAT-T support", NAT_T),
-        FormField("server.nat_t", "Server NAT-T support", NAT_T),
+        FormField("client.nat_t", "Client NAT-T support", _pick("client.nat_t")),
+        FormField("server.nat_t", "Server NAT-T support", _pick("server.nat_t")),
+        FormField("server.nat_t_role", "Server NAT-T role", _pick("server.nat_t_role"),
+                  "client-only: an older server that speaks NAT-T only when it initiates, never as responder"),
         FormField("client.assume_udp_rule", "Client: Windows AssumeUDPEncapsulationContextOnSendRule",
-                  ("none", "0", "1", "2"), "none = the client is not Windows"),
-        FormField("client.dh_groups", "Client DH groups (offered, best first)", GROUPS),
-        FormField("server.dh_groups", "Server DH groups (accepted)", GROUPS),
+                  _pick("client.assume_udp_rule"), "none = the client is not Windows"),
+        FormField("client.dh_groups", "Client DH groups (offered, best first)", _pick("client.dh_groups")),
+        FormField("server.dh_groups", "Server DH groups (accepted)", _pick("server.dh_groups")),
         FormField("client.psk", "Client pre-shared key"),
         FormField("server.psk", "Server pre-shared key"),
-        FormField("mode", "IPsec mode", ("transport", "tunnel"), "transport = L2TP/IPsec"),
-        FormField("protocol", "IPsec protocol", ("esp", "ah")),
+        FormField("mode", "IPsec mode", _pick("mode"), "transport = L2TP/IPsec"),
+        FormField("protocol", "IPsec protocol", _pick("protocol")),
         FormField("client.keepalive_interval", "Client keepalive interval (s)",
                   help="sent only while the client finds itself behind a NAT (RFC 3947 §3.2)"),
         FormField("server.keepalive_interval", "Server keepalive interval (s)",
                   help="sent only when the server finds itself behind a NAT (server-nat, both-nat)"),
     ),
     "The client's NAT": (
-        FormField("nat.kind", "Kind", ("napt", "static", "none"), "none = a plain router"),
-        FormField("nat.port_allocation", "Port allocation", ALLOC),
+        FormField("nat.kind", "Kind", _pick("nat.kind"), "none = a plain router"),
+        FormField("nat.port_allocation", "Port allocation", _pick("nat.port_allocation")),
         FormField("nat.timeout", "UDP idle timeout (s)"),
-        FormField("nat.helper", "IPsec helper", HELPERS),
-        FormField("nat.mapping", "Mapping (RFC 4787 §4.1)", BEHAVIOURS,
+        FormField("nat.helper", "IPsec helper", _pick("nat.helper")),
+        FormField("nat.mapping", "Mapping (RFC 4787 §4.1)", _pick("nat.mapping"),
                   "does one inside port keep its public port for every remote (endpoint-independent), "
                   "or get a new one per remote address (address-dependent) or address and port?"),
-        FormField("nat.filtering", "Filtering (RFC 4787 §5)", BEHAVIOURS,
+        FormField("nat.filtering", "Filtering (RFC 4787 §5)", _pick("nat.filtering"),
                   "who may answer through a mapping: anyone (endpoint-independent), only addresses the "
                   "inside host sent to, or only those exact address and port pairs"),
     ),
     "The second NAT (server's or carrier)": (
-        FormField("nat2.kind", "Kind", ("napt", "static")),
-        FormField("nat2.port_allocation", "Port allocation", ALLOC),
+        FormField("nat2.kind", "Kind", _pick("nat2.kind", without=("none",))),   # a second NAT, not a router
+        FormField("nat2.port_allocation", "Port allocation", _pick("nat2.port_allocation")),
         FormField("nat2.timeout", "UDP idle timeout (s)"),
-        FormField("nat2.helper", "IPsec helper", HELPERS),
+        FormField("nat2.helper", "IPsec helper", _pick("nat2.helper")),
         FormField("nat2.forwards", "UDP ports forwarded to the server",
                   help="comma-separated, e.g. 500,4500; 'none' forwards nothing (napt only)"),
     ),
@@ -111,6 +112,8 @@ def value_of(s: Scenario, key: str) -> str:
     obj = {"scenario": s, "client": s.client, "both": s.client, "server": s.server, "nat": s.nat,
            "nat2": s.second_nat, "address": s.addresses}[where]
     value = getattr(obj, name)
+    if key == "client.assume_udp_rule":
+        return rule_text(value)
     if value is None:
         return "none"
     if isinstance(value, tuple):

@@ -2,18 +2,21 @@
 
 NAT-D (RFC 3947 §3.2): each NAT-D payload is HASH(CKY-I | CKY-R | IP | port). The workbench takes
 the hashes really carried by MM3/MM4 in the trace, recomputes them with natt_core.crypto.natd from
-the addresses as they *arrived* (which a student may edit), and gives the verdict. The demux view
+the addresses as they *arrived* (which a student may edit), and gives the verdict. HASH is the
+phase-1 hash the peers negotiated: as secrets.json records it, or as MM2's chosen transform
+says on the wire, never guessed from a hash's length. The demux view
 classifies every datagram on UDP 4500 with natt_core.wire.udp_encap.classify_4500 (RFC 3948 §2).
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from natt_core.crypto.natd import HASH_BY_LENGTH, NatdVerdict, evaluate_natd
+from natt_core.crypto.natd import NatdVerdict, evaluate_natd
 from natt_core.errors import DecodeError
 from natt_core.lab.trace import Trace
 from natt_core.wire.ip import decode_ipv4_header, decode_udp
-from natt_core.wire.isakmp import NatD, decode_message
+from natt_core.ike.proposals import read_phase1
+from natt_core.wire.isakmp import SA, NatD, decode_message
 from natt_core.wire.numbers import IPProto, Port
 from natt_core.wire.udp_encap import Kind, carried, classify_4500
 
@@ -48,9 +51,38 @@ class NatdCase:
         return self.journey.label
 
 
+def negotiated_hashes(trace: Trace) -> dict[bytes, str]:
+    """Initiator cookie -> the phase-1 hash of that exchange: from trace.secrets, else from the
+    transform the responder chose in MM2 (in the clear on the wire)."""
+    names = {}
+    for sa in trace.secrets.get("ike_sas", ()):
+        try:
+            names[bytes.fromhex(sa["initiator_cookie"])] = sa["hash"]
+        except (KeyError, ValueError):
+            continue
+    for j in journeys(trace):
+        if j.label != "MM2":
+            continue
+        try:
+            c = carried(j.first.packet)
+            if c is None or c.kind != "ike":
+                continue
+            header, chain = decode_message(c.data)
+        except DecodeError:
+            continue
+        sa = chain.first(SA)
+        if header.icookie in names or sa is None or not sa.proposals or not sa.proposals[0].transforms:
+            continue
+        choice = read_phase1(sa.proposals[0].transforms[0])
+        if choice is not None:
+            names[header.icookie] = choice.hash
+    return names
+
+
 def natd_cases(trace: Trace) -> list[NatdCase]:
     """Every delivered plaintext message of the trace that carries NAT-D payloads (MM3, MM4)."""
     out = []
+    hashes_of = negotiated_hashes(trace)
     for j in journeys(trace):
         if j.dropped:
             continue
@@ -67,7 +99,9 @@ def natd_cases(trace: Trace) -> list[NatdCase]:
         hashes = tuple(p.hash for p in chain.all(NatD))
         if len(hashes) < 2:
             continue
-        name = HASH_BY_LENGTH.get(len(hashes[0]), "sha1")
+        name = hashes_of.get(header.icookie)
+        if name is None:             # no record of the negotiation: nothing to recompute with
+            continue
         out.append(NatdCase(j, name, header.icookie, header.rcookie, first.src, first.dst, last.src, last.dst, hashes))
     return out
 

@@ -1,7 +1,9 @@
-"""Shared fixtures for the real-browser tests: one `streamlit run app.py` for the whole session,
-and a headless system Chromium page per module (never `playwright install`)."""
+"""Shared helpers: one memoised preset runner for every test module (`run_preset`), one
+`streamlit run app.py` for the browser tests' whole session, and a headless system Chromium page
+per module (never `playwright install`)."""
 from __future__ import annotations
 
+import functools
 import os
 import socket
 import subprocess
@@ -12,6 +14,10 @@ from pathlib import Path
 
 import pytest
 
+from natt_core.lab.presets import preset
+from natt_core.lab.scenario import run
+from natt_core.lab.settings import apply_settings
+
 CHROMIUM = "/usr/bin/chromium"
 ROOT = Path(__file__).resolve().parents[1]
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
@@ -19,6 +25,13 @@ ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--
 #: the marks of every browser test module: `pytestmark = BROWSER`
 BROWSER = [pytest.mark.browser,
            pytest.mark.skipif(not os.path.exists(CHROMIUM), reason=f"no Chromium at {CHROMIUM} (CI installs it)")]
+
+
+@functools.lru_cache(maxsize=None)
+def run_preset(name: str, *settings: str):
+    """The Trace of preset `name` with `--set` lines applied, run once per session (Traces are
+    frozen, so every test may share one). `from .conftest import run_preset` in a test module."""
+    return run(apply_settings(preset(name), list(settings)))
 
 
 def _free_port() -> int:

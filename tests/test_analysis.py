@@ -16,15 +16,14 @@ from natt_core.analysis import diagnose
 from natt_core.capture_read import read_capture
 from natt_core.errors import DecodeError
 from natt_core.lab.export import capture_files
-from natt_core.lab.presets import preset
-from natt_core.lab.scenario import run
-from natt_core.lab.settings import apply_settings
 from natt_core.pcap import pcap_bytes, pcapng_bytes
+
+from .conftest import run_preset
 
 
 @functools.lru_cache(maxsize=None)
 def captures(name: str, *settings: str) -> dict[str, bytes]:
-    trace = run(apply_settings(preset(name), list(settings)))
+    trace = run_preset(name, *settings)
     return {segment: pcap_bytes(records) for segment, records in capture_files(trace).items()}
 
 
@@ -38,7 +37,7 @@ def test_scapy_written_ethernet_pcap_and_pcapng_read_back_packet_for_packet(tmp_
     from scapy.layers.inet import IP
     from scapy.layers.l2 import Ether
     from scapy.utils import PcapNgWriter, wrpcap
-    packets = [p for _, p in capture_files(run(preset("client-behind-nat")))["internet"]]
+    packets = [p for _, p in capture_files(run_preset("client-behind-nat"))["internet"]]
     frames = [Ether(src="02:00:00:00:00:01", dst="02:00:00:00:00:02") / IP(p) for p in packets]
     wrpcap(str(tmp_path / "eth.pcap"), frames)
     with PcapNgWriter(str(tmp_path / "eth.pcapng")) as w:
@@ -52,7 +51,7 @@ def test_scapy_written_ethernet_pcap_and_pcapng_read_back_packet_for_packet(tmp_
 
 
 def test_our_pcapng_keeps_interface_names_and_order():
-    files = capture_files(run(preset("client-behind-nat")))
+    files = capture_files(run_preset("client-behind-nat"))
     data = pcapng_bytes([(seg, [(t, p, None) for t, p in recs]) for seg, recs in files.items()])
     cap = read_capture(data)
     assert cap.format == "pcapng"
@@ -217,7 +216,7 @@ def both_sides(name: str, a: str = "client-lan", b: str = "internet", *settings:
 
 
 def test_the_nat_mappings_are_read_from_two_captures_and_match_the_lab_nat_table():
-    trace = run(preset("multi-client"))
+    trace = run_preset("multi-client")
     c = both_sides("multi-client")
     assert not c.only_a and not c.only_b
     seen = {(str(t.a), str(t.b)) for t in c.translations}

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from .conftest import run_preset
 from .test_app_pages import open_page
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -167,7 +168,7 @@ def test_lesson_start_accepts_a_label_or_a_function():
     from natt_core.lab.scenario import run
     from natt_ui.lesson import _start_index
     from natt_view.steps import journeys
-    trace = run(preset("client-behind-nat"))
+    trace = run_preset("client-behind-nat")
     steps = journeys(trace)
     mm5 = next(j.index for j in steps if j.label == "MM5")
     assert _start_index(trace, steps, "MM5") == mm5 > 1

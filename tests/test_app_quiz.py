@@ -10,20 +10,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from natt_core.lab.presets import preset
-from natt_core.lab.scenario import run
-from natt_core.lab.settings import apply_settings
 from natt_view import quiz
 from natt_view.steps import journeys
 
+from .conftest import run_preset
+
 ROOT = Path(__file__).resolve().parents[1]
-_runs: dict = {}
-
-
-def trace(name: str, *settings: str):
-    if (name, settings) not in _runs:
-        _runs[(name, settings)] = run(apply_settings(preset(name), list(settings)))
-    return _runs[(name, settings)]
+trace = run_preset   # the shared memoised runner (tests/conftest.py)
 
 
 def test_answers_follow_the_run():

@@ -18,13 +18,13 @@ from hypothesis import given, settings, strategies as st
 from natt_core.addressing import Datagram, Endpoint
 from natt_core.errors import DecodeError
 from natt_core.ike.nat_t import vid_name
-from natt_core.lab.presets import preset
-from natt_core.lab.scenario import run
 from natt_core.pcap import pcap_bytes
 from natt_core.wire import isakmp
 from natt_core.wire.dissect import ENCRYPTED, ICV, ID_PAYLOAD, NATD_HASH, SPI, dissect
 from natt_core.wire.ip import encode_datagram, encode_ipv4_header
 from natt_core.wire.numbers import ExchangeType, IPProto
+
+from .conftest import run_preset
 
 PRESETS = ("client-behind-nat", "client-behind-nat-draft02", "legacy-behind-nat", "ah-behind-nat")
 
@@ -61,7 +61,7 @@ ORACLE = {
 def _packets() -> tuple[bytes, ...]:
     seen: dict[bytes, None] = {}
     for name in PRESETS:
-        for hop in run(preset(name).with_(duration=25.0)).hops:
+        for hop in run_preset(name, "duration=25").hops:
             seen.setdefault(hop.packet)
     return tuple(seen)
 

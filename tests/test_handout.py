@@ -16,15 +16,13 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from natt_core.lab.presets import preset
-from natt_core.lab.scenario import run
 from natt_view import handout
 from natt_view.cheat_sheet import cheat_sheet_fragment, cheat_sheet_html
 from natt_view.handout import lesson_handout_html, markdown_html
 from natt_view.packet import diff_lens_text
 from natt_view.steps import fields_of, journeys
 
-from .conftest import BROWSER
+from .conftest import BROWSER, run_preset
 
 ROOT = Path(__file__).resolve().parents[1]
 HOSTILE = """Intro with <script>alert('x')</script> and <img src=x onerror=alert(1)>.
@@ -41,7 +39,7 @@ NOTE = "MM3 carries <the> **two NAT-D hashes**"
 
 @pytest.fixture(scope="module")
 def trace():
-    return run(preset("client-behind-nat"))
+    return run_preset("client-behind-nat")
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +119,7 @@ def test_elided_tails_are_really_identical(trace, doc):
 
 
 def test_a_failing_peer_prints_its_reason():
-    t = run(preset("server-behind-nat"))
+    t = run_preset("server-behind-nat")
     doc = lesson_handout_html(t, "Server behind NAT", "goal", "story", {})
     reason = t.report["peers"]["client"]["reason"]
     assert reason and escape(reason) in doc.split('<section class="outcome">')[1]

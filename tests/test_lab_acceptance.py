@@ -254,12 +254,17 @@ def check_secrets_shape(s: dict) -> None:
     key_bytes = {"3des-cbc": 24, "aes-cbc-128": 16, "aes-cbc-192": 24, "aes-cbc-256": 32}
     for sa in s["ike_sas"]:
         assert set(sa) == {"initiator_cookie", "responder_cookie", "psk", "dh_group", "dh_shared_secret", "hash",
-                           "cipher", "skeyid", "skeyid_d", "skeyid_a", "skeyid_e", "encryption_key", "quick_modes"}
+                           "cipher", "skeyid", "skeyid_d", "skeyid_a", "skeyid_e", "encryption_key", "quick_modes",
+                           "ivs"}
         assert _hex(sa["initiator_cookie"], 16) and _hex(sa["responder_cookie"], 16)
         assert isinstance(sa["psk"], str) and sa["hash"] in ("md5", "sha1", "sha256")
         assert _hex(sa["dh_shared_secret"], 2 * modulus_bytes[sa["dh_group"]])
         assert _hex(sa["encryption_key"], 2 * key_bytes[sa["cipher"]])
         assert all(_hex(sa[k]) for k in ("skeyid", "skeyid_d", "skeyid_a", "skeyid_e"))
+        block = 8 if sa["cipher"] == "3des-cbc" else 16                       # RFC 2451, RFC 3602
+        for r in sa["ivs"]:
+            assert set(r) == {"message_id", "first_block", "iv"} and _hex(r["message_id"], 8)
+            assert _hex(r["first_block"], 2 * block) and _hex(r["iv"], 2 * block)
         for qm in sa["quick_modes"]:
             assert set(qm) == {"message_id", "pfs_dh_shared_secret"} and _hex(qm["message_id"], 8)
             assert qm["pfs_dh_shared_secret"] is None or _hex(qm["pfs_dh_shared_secret"])

@@ -11,7 +11,18 @@ from natt_core.wire.udp_encap import NON_ESP_MARKER
 
 from .helpers import CLIENT_IP, NAT_IP, make_pair
 
-L2TP_HELLO = bytes.fromhex("c8020014000000000000000000080000000000060006")  # an L2TP control header + AVP
+
+
+def l2tp_hello(tunnel: int = 1, ns: int = 0) -> bytes:
+    """An L2TP HELLO spelled out from RFC 2661: the control header (§3.1: flags T, L, S and version 2
+    = c802, length 20, tunnel ID, session 0, Ns, Nr 0), then the Message Type AVP (§4.4.1: M bit and
+    length 8 = 8008, vendor 0, attribute 0, value 6 = HELLO, §3.2)."""
+    return (bytes.fromhex("c8020014") + tunnel.to_bytes(2, "big") + bytes(2) + ns.to_bytes(2, "big") + bytes(2)
+            + bytes.fromhex("8008" "0000" "0000" "0006"))
+
+
+L2TP_HELLO = l2tp_hello()
+L2TP_REPLY = l2tp_hello(tunnel=2)   #: the server's HELLO on its own tunnel ID
 
 
 def established(pair):
@@ -20,9 +31,9 @@ def established(pair):
 
 def exchange_l2tp(pair):
     pair.take(pair.client.send_udp(L2TP_HELLO, pair.now))
-    pair.take(pair.server.send_udp(b"reply-" + L2TP_HELLO, pair.now))
+    pair.take(pair.server.send_udp(L2TP_REPLY, pair.now))
     got = {e.peer: e.payload for e in pair.of("DataReceived")}
-    assert got == {"server": L2TP_HELLO, "client": b"reply-" + L2TP_HELLO}
+    assert got == {"server": L2TP_HELLO, "client": L2TP_REPLY}
 
 
 def test_no_nat_stays_on_500_and_esp_is_protocol_50():

@@ -30,7 +30,7 @@ from natt_core.wire.numbers import ExchangeType, IPProto, NotifyType, Phase1Attr
 from natt_core.wire.udp_encap import NON_ESP_MARKER, frame_ike
 
 from .helpers import Pair, make_pair
-from .test_peer_handshake import L2TP_HELLO
+from .test_peer_handshake import L2TP_HELLO, L2TP_REPLY, l2tp_hello
 from .test_states import RecordingPair, recording
 
 # ------------------------------------------------------------------------------------------ recordings
@@ -43,7 +43,7 @@ def handshake(nat: bool = True, protocol: str = "esp", psk: str = "natt-lab") ->
     pair = recording(make_pair(policy, replace(policy, psk=psk), client_nat=nat, seed=11)).connect()
     if psk == "natt-lab":
         pair.take(pair.client.send_udp(L2TP_HELLO, pair.now))
-        pair.take(pair.server.send_udp(b"reply-" + L2TP_HELLO, pair.now))
+        pair.take(pair.server.send_udp(L2TP_REPLY, pair.now))
         assert len(pair.of("DataReceived")) == 2
     return pair
 
@@ -335,8 +335,8 @@ def test_handshake_and_l2tp_survive_30_percent_loss_and_10_percent_duplication()
             continue
         assert [r.state for r in pair.client.isakmp_rows() + pair.server.isakmp_rows()] == ["ESTABLISHED"] * 2
         up += 1
-        sent = {"server": [b"c%02d-" % i + L2TP_HELLO for i in range(10)],
-                "client": [b"s%02d-" % i + L2TP_HELLO for i in range(10)]}
+        sent = {"server": [l2tp_hello(tunnel=1, ns=i) for i in range(10)],
+                "client": [l2tp_hello(tunnel=2, ns=i) for i in range(10)]}
         for payload in sent["server"]:
             pair.take(pair.client.send_udp(payload, pair.now))
         for payload in sent["client"]:

@@ -8,14 +8,9 @@ from natt_core.lab.presets import PRESETS, preset
 from natt_core.lab.scenario import run
 from natt_core.lab.settings import apply_settings, parse_setting
 
-_cache: dict = {}
+from .conftest import run_preset
 
-
-def trace_of(name: str, *settings: str):
-    key = (name, settings)
-    if key not in _cache:
-        _cache[key] = run(apply_settings(preset(name), list(settings)))
-    return _cache[key]
+trace_of = run_preset   # the shared memoised runner (tests/conftest.py)
 
 
 def peers(t):

@@ -17,13 +17,9 @@ from natt_core.lab.settings import KEYS, apply_settings
 from natt_core.wire.ip import decode_ipv4_header
 from natt_view.scenario_form import FIELDS, check, value_of, values_of
 
-_runs: dict = {}
+from .conftest import run_preset
 
-
-def trace(name: str, *settings: str):
-    if (name, settings) not in _runs:
-        _runs[(name, settings)] = run(apply_settings(preset(name), list(settings)))
-    return _runs[(name, settings)]
+trace = run_preset   # the shared memoised runner (tests/conftest.py)
 
 
 def up(t, peer: str = "client") -> bool:

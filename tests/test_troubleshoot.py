@@ -6,18 +6,17 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from natt_core.lab.presets import preset
-from natt_core.lab.scenario import run
-from natt_core.lab.settings import apply_settings
 from natt_view.field_facts import first_failure, success
 from natt_view.troubleshoot import BY_KEY, SYMPTOMS, lesson_url, match, playground_url
+
+from .conftest import run_preset
 
 LESSONS = Path(__file__).parent.parent / "lessons"
 PAGE = "../lessons/troubleshoot.py"
 
 
 def _run(name, settings):
-    return run(apply_settings(preset(name), list(settings)))
+    return run_preset(name, *settings)
 
 
 @pytest.mark.parametrize("symptom", SYMPTOMS, ids=lambda s: s.key)

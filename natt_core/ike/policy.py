@@ -1,7 +1,9 @@
 """A peer's policy: the knobs that reproduce the situations our users meet.
 
 Every field is validated here, so a bad value is a `ConfigError` naming the valid choices before
-any packet is built. Defaults describe a modern RFC 3947 peer.
+any packet is built. Defaults describe a modern RFC 3947 peer. The tuples below are the one
+vocabulary of each setting: `--set` (lab/settings.py), the lesson switches and the Playground form
+offer exactly these values.
 """
 from __future__ import annotations
 
@@ -9,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..addressing import check_ipv4
 from ..errors import ConfigError
-from .nat_t import NattVersion, versions_for
+from .nat_t import SUPPORT, NattVersion, versions_for
 
 PHASE1_CIPHERS = ("aes-cbc-128", "aes-cbc-192", "aes-cbc-256", "3des-cbc")
 HASHES = ("sha1", "sha256", "md5")
@@ -18,8 +20,13 @@ ESP_CIPHERS = ("aes-cbc-128", "aes-cbc-256", "3des-cbc")
 INTEGRITIES = ("hmac-sha1-96", "hmac-sha256-128", "hmac-md5-96")
 MODES = ("transport", "tunnel")
 PROTOCOLS = ("esp", "ah")
-NAT_T = ("none", "draft-02", "draft-03", "rfc3947")
+NAT_T = tuple(reversed(SUPPORT))  #: rfc3947, draft-03, draft-02, none (best first): the nat_t.SUPPORT settings
 NAT_T_ROLES = ("full", "client-only")
+#: Windows AssumeUDPEncapsulationContextOnSendRule (KB 926179): 0 refuse a server behind NAT, 1 refuse
+#: only when both sides are behind NAT, 2 never refuse
+ASSUME_UDP_RULES = (0, 1, 2)
+#: the text of "no such registry value": not a Windows peer (assume_udp_rule=None)
+RULE_UNSET = "none"
 
 
 def _choice(name: str, value, choices) -> None:
@@ -37,12 +44,11 @@ def _subset(name: str, values: tuple, choices) -> None:
 @dataclass(frozen=True)
 class PeerPolicy:
     psk: str = "natt-lab"
-    #: none / draft-02 / draft-03 / rfc3947 — what the peer announces in MM1/MM2
+    #: one of NAT_T — what the peer announces in MM1/MM2
     nat_t: str = "rfc3947"
     #: "client-only": an older server that speaks NAT-T only as initiator, never as responder
     nat_t_role: str = "full"
-    #: Windows AssumeUDPEncapsulationContextOnSendRule: 0 refuse a server behind NAT, 1 refuse
-    #: only when both sides are behind NAT, 2 never refuse. None: not a Windows peer.
+    #: Windows AssumeUDPEncapsulationContextOnSendRule, one of ASSUME_UDP_RULES. None: not a Windows peer.
     assume_udp_rule: int | None = None
     dh_groups: tuple[int, ...] = (14, 2)
     ike_ciphers: tuple[str, ...] = ("aes-cbc-128", "3des-cbc")
@@ -70,7 +76,7 @@ class PeerPolicy:
         _choice("NAT-T support", self.nat_t, NAT_T)
         _choice("NAT-T role", self.nat_t_role, NAT_T_ROLES)
         if self.assume_udp_rule is not None:
-            _choice("AssumeUDPEncapsulationContextOnSendRule", self.assume_udp_rule, (0, 1, 2))
+            _choice("AssumeUDPEncapsulationContextOnSendRule", self.assume_udp_rule, ASSUME_UDP_RULES)
         _subset("DH groups", self.dh_groups, DH_GROUPS)
         _subset("phase-1 ciphers", self.ike_ciphers, PHASE1_CIPHERS)
         _subset("phase-1 hashes", self.ike_hashes, HASHES)

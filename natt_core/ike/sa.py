@@ -107,6 +107,9 @@ class IkeSa:
     peer_notify: str | None = None    #: an unauthenticated notification the peer sent us
     last_sent_4500: float = 0.0       #: for the keepalive timer
     keepalives_sent: int = 0
+    #: (message ID, first ciphertext block, IV) of every message this side encrypted: the IVs
+    #: secrets.json records, so a decrypting view uses the engine's IVs instead of re-deriving them
+    sealed_ivs: list[tuple[int, bytes, bytes]] = field(default_factory=list)
 
     @property
     def cookies(self) -> str:

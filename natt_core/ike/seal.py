@@ -27,6 +27,7 @@ def seal(sa: IkeSa, exchange: int, message_id: int, payloads, iv: bytes) -> Seal
     plain = encode_payloads(payloads)
     plain += b"\x00" * (-len(plain) % spec.block)
     cipher = cbc_encrypt(sa.choice.cipher, sa.keys.enc_key, iv, plain)
+    sa.sealed_ivs.append((message_id, cipher[:spec.block], iv))
     header = Header(sa.icookie, sa.rcookie, payloads[0].payload_type, exchange,
                     Flag.ENCRYPTED, message_id)
     return Sealed(encode_header(header, len(cipher)) + cipher, cipher[-spec.block:])

@@ -158,30 +158,38 @@ def build_report(scenario, hosts, events, steps, net) -> dict:
 
 
 def build_secrets(hosts) -> dict:
-    """natt-lab-secrets/1: enough to recompute every key from the capture."""
+    """natt-lab-secrets/1: enough to recompute every key from the capture. Each IKE SA once, as its
+    initiator knew it (as its responder did if the initiator never got keys), with the IV of
+    every message either side encrypted."""
     ike, child = [], []
-    seen_children = set()
-    for host in hosts.values():
-        for sa in host.peer.sas.values():
-            if sa.role != "initiator" or not sa.keys:
-                continue
-            k = sa.keys
-            ike.append({"initiator_cookie": sa.icookie.hex(), "responder_cookie": sa.rcookie.hex(),
-                        "psk": sa.policy.psk, "dh_group": sa.choice.group, "dh_shared_secret": sa.gxy.hex(),
-                        "hash": sa.choice.hash, "cipher": sa.choice.cipher, "skeyid": k.skeyid.hex(),
-                        "skeyid_d": k.skeyid_d.hex(), "skeyid_a": k.skeyid_a.hex(), "skeyid_e": k.skeyid_e.hex(),
-                        "encryption_key": k.enc_key.hex(),
-                        "quick_modes": [{"message_id": f"{qe.message_id:08x}",
-                                         "pfs_dh_shared_secret": qe.pfs_shared.hex() if qe.pfs_shared else None}
-                                        for qe in sa.quick.values()]})
-            for c in sa.children:
-                for sa_dir in (c.inbound, c.outbound):
-                    if sa_dir.spi in seen_children:
-                        continue
-                    seen_children.add(sa_dir.spi)
-                    esp = c.protocol == "esp"
-                    child.append({"spi": f"{sa_dir.spi:08x}", "cipher": sa_dir.cipher if esp else None,
-                                  "encryption_key": sa_dir.enc_key.hex() if esp else "",
-                                  "integrity": sa_dir.integrity, "integrity_key": sa_dir.auth_key.hex(),
-                                  "mode": c.mode})
+    seen_children, seen_cookies = set(), set()
+    sas = [sa for host in hosts.values() for sa in host.peer.sas.values()]
+    ivs: dict[bytes, list] = {}
+    for sa in sas:
+        ivs.setdefault(sa.icookie, []).extend(sa.sealed_ivs)
+    for sa in sorted(sas, key=lambda sa: sa.role != "initiator"):     # stable: initiators first
+        if not sa.keys or sa.icookie in seen_cookies:
+            continue
+        seen_cookies.add(sa.icookie)
+        k = sa.keys
+        ike.append({"initiator_cookie": sa.icookie.hex(), "responder_cookie": sa.rcookie.hex(),
+                    "psk": sa.policy.psk, "dh_group": sa.choice.group, "dh_shared_secret": sa.gxy.hex(),
+                    "hash": sa.choice.hash, "cipher": sa.choice.cipher, "skeyid": k.skeyid.hex(),
+                    "skeyid_d": k.skeyid_d.hex(), "skeyid_a": k.skeyid_a.hex(), "skeyid_e": k.skeyid_e.hex(),
+                    "encryption_key": k.enc_key.hex(),
+                    "quick_modes": [{"message_id": f"{qe.message_id:08x}",
+                                     "pfs_dh_shared_secret": qe.pfs_shared.hex() if qe.pfs_shared else None}
+                                    for qe in sa.quick.values()],
+                    "ivs": [{"message_id": f"{mid:08x}", "first_block": first.hex(), "iv": iv.hex()}
+                            for mid, first, iv in ivs.get(sa.icookie, ())]})
+        for c in sa.children:
+            for sa_dir in (c.inbound, c.outbound):
+                if sa_dir.spi in seen_children:
+                    continue
+                seen_children.add(sa_dir.spi)
+                esp = c.protocol == "esp"
+                child.append({"spi": f"{sa_dir.spi:08x}", "cipher": sa_dir.cipher if esp else None,
+                              "encryption_key": sa_dir.enc_key.hex() if esp else "",
+                              "integrity": sa_dir.integrity, "integrity_key": sa_dir.auth_key.hex(),
+                              "mode": c.mode})
     return {"format": "natt-lab-secrets/1", "ike_sas": ike, "child_sas": child}

@@ -5,14 +5,21 @@ applied with dataclasses.replace, so the dataclasses' own validation names the v
 bad key or value is a FieldError (a ConfigError) with one line of text whose `field` is the key, so
 a form can put the message beside the right input. Combinations are checked once, after the last
 setting (`Scenario.validate`), so the order of the lines never matters.
+
+`CHOICES` spells, for every key with a fixed vocabulary, the values it accepts, built from the
+tuples next to the dataclasses (PeerPolicy's in ike/policy.py, the NAT's in net/nat_config.py,
+TOPOLOGIES in scenario.py). The lesson switches and the Playground form offer values from it.
 """
 from __future__ import annotations
 
 import ipaddress
 from dataclasses import replace
+from itertools import permutations
 from typing import Callable
 
 from ..errors import ConfigError
+from ..ike.policy import ASSUME_UDP_RULES, DH_GROUPS, MODES, NAT_T, NAT_T_ROLES, PROTOCOLS, RULE_UNSET
+from ..net.nat_config import BEHAVIOURS, HELPERS, KINDS, PORT_ALLOCATIONS
 from ..wire.l2tp import MessageType
 from .apps import Send
 from .scenario import TOPOLOGIES, FieldError, NatSettings, Scenario
@@ -33,13 +40,19 @@ def _int(text: str) -> int:
         raise ConfigError("expected a whole number") from None
 
 
+#: AssumeUDPEncapsulationContextOnSendRule as text: 0, 1, 2, or "none" (not a Windows peer)
+RULE_TEXT: dict[str, int | None] = {**{str(r): r for r in ASSUME_UDP_RULES}, RULE_UNSET: None}
+
+
+def rule_text(rule: int | None) -> str:
+    """The --set spelling of a policy's assume_udp_rule (the inverse of `_rule`)."""
+    return RULE_UNSET if rule is None else str(rule)
+
+
 def _rule(text: str) -> int | None:
-    """0, 1, 2; or none: not a Windows peer (no such registry value at all)."""
-    if text == "none":
-        return None
-    if text not in ("0", "1", "2"):
-        raise ConfigError("choose one of 0, 1, 2, none")
-    return int(text)
+    if text not in RULE_TEXT:
+        raise ConfigError(f"choose one of {', '.join(RULE_TEXT)}")
+    return RULE_TEXT[text]
 
 
 def _seconds(text: str) -> float:
@@ -73,7 +86,11 @@ def _comma_list(text: str, convert: Callable[[str], object], what: str, example:
 
 
 def _groups(text: str) -> tuple[int, ...]:
-    return _comma_list(text, int, "DH group numbers", "14,2", empty_ok=False)
+    groups = _comma_list(text, int, "DH group numbers", "14,2", empty_ok=False)
+    for g in groups:
+        if g not in DH_GROUPS:
+            raise ConfigError(f"DH group {g} is not supported; choose one of {', '.join(map(str, DH_GROUPS))}")
+    return groups
 
 
 def _ports(text: str) -> tuple[int, ...]:
@@ -108,42 +125,57 @@ def _psk(text: str) -> str:
     return text
 
 
-NAT_T = _choice("none", "draft-02", "rfc3947")
-NAT_KIND = _choice("napt", "static", "none")
-HELPER = _choice("none", "static-port-500", "esp-last-client")
-ALLOCATION = _choice("preserve", "sequential", "random")
-BEHAVIOUR = _choice("endpoint-independent", "address-dependent", "address-and-port-dependent")
+#: DH group offers as text, best (largest) first: "14,2", "2,14", "14", "2" for DH_GROUPS (2, 14)
+DH_OFFERS = tuple(",".join(map(str, p)) for n in range(len(DH_GROUPS), 0, -1)
+                  for p in permutations(sorted(DH_GROUPS, reverse=True), n))
+#: key -> the values it accepts, for every key with a fixed vocabulary (dh_groups: the usual offers;
+#: any comma list of DH_GROUPS is accepted)
+CHOICES: dict[str, tuple[str, ...]] = {
+    "mode": MODES, "protocol": PROTOCOLS, "topology": TOPOLOGIES,
+    "client.nat_t": NAT_T, "server.nat_t": NAT_T, "server.nat_t_role": NAT_T_ROLES,
+    "client.assume_udp_rule": tuple(RULE_TEXT),
+    "client.dh_groups": DH_OFFERS, "server.dh_groups": DH_OFFERS,
+    "nat.kind": KINDS, "nat2.kind": KINDS, "nat.helper": HELPERS, "nat2.helper": HELPERS,
+    "nat.port_allocation": PORT_ALLOCATIONS, "nat2.port_allocation": PORT_ALLOCATIONS,
+    "nat.mapping": BEHAVIOURS, "nat.filtering": BEHAVIOURS,
+}
+
+
+def _of(key: str) -> Callable[[str], str]:
+    return _choice(*CHOICES[key])
+
+
 #: key -> (where: "scenario" | "client" | "server" | "both" | "nat" | "nat2" | "address" | "traffic",
 #:         field, parser)
 KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     "clients": ("scenario", "clients", _int),
-    "mode": ("both", "mode", _choice("tunnel", "transport")),
-    "client.nat_t": ("client", "nat_t", NAT_T),
-    "server.nat_t": ("server", "nat_t", NAT_T),
+    "mode": ("both", "mode", _of("mode")),
+    "client.nat_t": ("client", "nat_t", _of("client.nat_t")),
+    "server.nat_t": ("server", "nat_t", _of("server.nat_t")),
     "client.assume_udp_rule": ("client", "assume_udp_rule", _rule),
     "client.dh_groups": ("client", "dh_groups", _groups),
     "server.dh_groups": ("server", "dh_groups", _groups),
     "client.keepalive_interval": ("client", "keepalive_interval", _seconds),
     "client.psk": ("client", "psk", _psk),
     "server.psk": ("server", "psk", _psk),
-    "nat.kind": ("nat", "kind", _choice("napt", "static", "none")),
+    "nat.kind": ("nat", "kind", _of("nat.kind")),
     "nat.timeout": ("nat", "timeout", _seconds),
-    "nat.helper": ("nat", "helper", _choice("none", "static-port-500", "esp-last-client")),
+    "nat.helper": ("nat", "helper", _of("nat.helper")),
     "link.loss": ("scenario", "loss", _fraction),
     # the rest serve the playground; the keys above are unchanged
-    "topology": ("scenario", "topology", _choice(*TOPOLOGIES)),
-    "protocol": ("both", "protocol", _choice("esp", "ah")),
+    "topology": ("scenario", "topology", _of("topology")),
+    "protocol": ("both", "protocol", _of("protocol")),
     "duration": ("scenario", "duration", _seconds),
     "seed": ("scenario", "seed", _int),
     "server.keepalive_interval": ("server", "keepalive_interval", _seconds),
-    "server.nat_t_role": ("server", "nat_t_role", _choice("full", "client-only")),
-    "nat.port_allocation": ("nat", "port_allocation", ALLOCATION),
-    "nat.mapping": ("nat", "mapping", BEHAVIOUR),
-    "nat.filtering": ("nat", "filtering", BEHAVIOUR),
-    "nat2.kind": ("nat2", "kind", NAT_KIND),
-    "nat2.port_allocation": ("nat2", "port_allocation", ALLOCATION),
+    "server.nat_t_role": ("server", "nat_t_role", _of("server.nat_t_role")),
+    "nat.port_allocation": ("nat", "port_allocation", _of("nat.port_allocation")),
+    "nat.mapping": ("nat", "mapping", _of("nat.mapping")),
+    "nat.filtering": ("nat", "filtering", _of("nat.filtering")),
+    "nat2.kind": ("nat2", "kind", _of("nat2.kind")),
+    "nat2.port_allocation": ("nat2", "port_allocation", _of("nat2.port_allocation")),
     "nat2.timeout": ("nat2", "timeout", _seconds),
-    "nat2.helper": ("nat2", "helper", HELPER),
+    "nat2.helper": ("nat2", "helper", _of("nat2.helper")),
     "nat2.forwards": ("scenario", "server_forwards", _ports),
     "address.client": ("address", "client", _ipv4),
     "address.nat_public": ("address", "nat_public", _ipv4),
@@ -202,4 +234,5 @@ def apply_settings(s: Scenario, texts: list[str]) -> Scenario:
     return s.validate()
 
 
-__all__ = ["KEYS", "FieldError", "NatSettings", "apply_setting", "apply_settings", "parse_setting"]
+__all__ = ["CHOICES", "DH_OFFERS", "KEYS", "RULE_TEXT", "FieldError", "NatSettings", "apply_setting",
+           "apply_settings", "parse_setting", "rule_text"]

@@ -12,6 +12,7 @@ from ..errors import ConfigError, DecodeError
 from .codec import Reader, Writer
 
 ESP_HEADER_LEN = 8
+ESP_TRAILER_LEN = 2  #: Pad Length and Next Header, after the padding (RFC 4303 §2.4-§2.6)
 AH_FIXED_LEN = 12  #: Next Header, Payload Len, Reserved, SPI, Sequence Number
 
 
