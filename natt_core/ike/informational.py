@@ -13,7 +13,7 @@ from .events import PeerRefused, SaDeleted
 from .main_mode import payload_names
 from .sa import IkeSa
 from .seal import seal, unseal
-from .states import State
+from .states import State, notify_ends
 
 
 class InformationalMixin:
@@ -59,12 +59,11 @@ class InformationalMixin:
             elif isinstance(p, Notification):
                 name = label(NotifyType, p.notify_type).replace("_", "-")
                 self._emit(PeerRefused, reason=f"{name} (authenticated notification)")
-                if p.notify_type == NotifyType.NO_PROPOSAL_CHOSEN:
-                    for qe in sa.quick.values():
-                        if qe.state is State.QI_EXPECT_QM2:
-                            qe.state = State.FAILED
-                            sa.pending = None
-                            sa.reason = "the responder chose none of our Quick Mode proposals (NO-PROPOSAL-CHOSEN)"
+                for qe in sa.quick.values():
+                    if notify_ends(qe.state, p.notify_type, authenticated=True):
+                        qe.state = State.FAILED
+                        sa.pending = None
+                        sa.reason = "the responder chose none of our Quick Mode proposals (NO-PROPOSAL-CHOSEN)"
 
     def _on_delete(self, sa: IkeSa, d: Delete) -> None:
         if d.protocol_id == ProtocolId.ISAKMP:

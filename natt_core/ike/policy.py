@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from ..addressing import check_ipv4
 from ..errors import ConfigError
 from .nat_t import NattVersion, versions_for
+from .states import Role
 
 PHASE1_CIPHERS = ("aes-cbc-128", "aes-cbc-192", "aes-cbc-256", "3des-cbc")
 HASHES = ("sha1", "sha256", "md5")
@@ -19,7 +20,10 @@ INTEGRITIES = ("hmac-sha1-96", "hmac-sha256-128", "hmac-md5-96")
 MODES = ("transport", "tunnel")
 PROTOCOLS = ("esp", "ah")
 NAT_T = ("none", "draft-02", "draft-03", "rfc3947")
-NAT_T_ROLES = ("full", "client-only")
+#: NAT-T role -> the IKE roles in which the peer speaks NAT-T ("client-only": an older server that
+#: announces and honours NAT-T only when it initiates, never as responder)
+NAT_T_SPOKEN_AS = {"full": frozenset(Role), "client-only": frozenset({Role.INITIATOR})}
+NAT_T_ROLES = tuple(NAT_T_SPOKEN_AS)
 
 
 def _choice(name: str, value, choices) -> None:
@@ -90,6 +94,10 @@ class PeerPolicy:
     @property
     def nat_t_versions(self) -> tuple[NattVersion, ...]:
         return versions_for(self.nat_t)
+
+    def speaks_nat_t_as(self, role: Role) -> bool:
+        """Whether this peer announces and honours NAT-T when it plays this IKE role."""
+        return role in NAT_T_SPOKEN_AS[self.nat_t_role]
 
     @property
     def tunnel(self) -> bool:

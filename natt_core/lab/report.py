@@ -12,7 +12,7 @@ report costs the same per peer with 2 clients or 1000.
 from __future__ import annotations
 
 from ..errors import DecodeError
-from ..ike.states import State
+from ..ike.states import Role, State
 from ..net.network import LOST
 from ..wire.udp_encap import carried
 
@@ -154,7 +154,7 @@ def build_secrets(hosts) -> dict:
     seen_children = set()
     for host in hosts.values():
         for sa in host.peer.sas.values():
-            if sa.role != "initiator" or not sa.keys:
+            if sa.role is not Role.INITIATOR or not sa.keys:
                 continue
             k = sa.keys
             ike.append({"initiator_cookie": sa.icookie.hex(), "responder_cookie": sa.rcookie.hex(),
