@@ -400,3 +400,7 @@ def dot(tables: tuple[ExchangeTable, ...] | None = None,
                    f'label="{role.value} starts {follow.name}"];')
     out.append("}")
     return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":   # python -m natt_core.ike.states  prints the DOT text docs/ENGINE.md carries
+    print(dot(), end="")
