@@ -82,8 +82,8 @@ def test_graphviz_parses_the_same_edges():
 
 def test_the_engine_doc_carries_the_generated_diagram():
     doc = (ROOT / "docs" / "ENGINE.md").read_text(encoding="utf-8")
-    found = re.search(r"<!-- BEGIN generated: python -m natt_core.ike.states -->\n```dot\n(.*?)```\n<!-- END generated -->",
-                      doc, re.S)
+    begin, end = "<!-- BEGIN generated: python -m natt_core.ike.states -->", "<!-- END generated -->"
+    found = re.search(re.escape(begin) + r"\n```dot\n(.*?)```\n" + re.escape(end), doc, re.S)
     assert found, "docs/ENGINE.md lost its generated state diagram section"
     assert found.group(1) == dot(), ("docs/ENGINE.md's state diagram differs from the table: replace the block "
                                      "with the output of `python -m natt_core.ike.states`")
