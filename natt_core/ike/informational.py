@@ -13,7 +13,7 @@ from .events import PeerRefused, SaDeleted
 from .main_mode import payload_names
 from .sa import IkeSa
 from .seal import seal, unseal
-from .states import State, notify_ends
+from .states import State, notify_ends, sends_delete
 
 
 class InformationalMixin:
@@ -21,7 +21,7 @@ class InformationalMixin:
         """Delete every IPsec SA and ISAKMP SA we hold, telling the peers (then forget them)."""
         self._begin(now)
         for sa in list(self.sas.values()):
-            if sa.state is not State.ESTABLISHED:
+            if not sends_delete(sa.state):
                 continue
             spis = tuple(c.spi_in.to_bytes(4, "big") for c in sa.children)
             if spis:

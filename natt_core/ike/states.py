@@ -187,6 +187,10 @@ END_STATES = frozenset({State.FAILED, State.DELETED})
 #: States in which encrypted Informational exchanges (delete, notify) are accepted: phase-1 keys exist.
 INFORMATIONAL_STATES = frozenset({State.I_EXPECT_MM6, State.R_EXPECT_MM5, State.ESTABLISHED})
 
+#: The ISAKMP SA states in which `delete()` deletes an SA and announces it with Delete payloads
+#: (RFC 2409 §5.7): only an authenticated SA can carry them; one still negotiating is left alone.
+DELETE_SENT_IN = frozenset({State.ESTABLISHED})
+
 #: (exchange type, encrypted) -> family. Plain Quick Mode, and anything else, is not spoken here.
 FAMILIES: dict[tuple[int, bool], Family] = {
     (ExchangeType.MAIN_MODE, False): Family.MAIN_MODE,
@@ -307,6 +311,11 @@ def repeat(message: bytes, accepted: bytes, rejected: bytes = b"") -> Repeat | N
 def starts_next(state: State, msg: Msg) -> ExchangeTable | None:
     """The exchange a table move starts at once, if any."""
     return STARTS_NEXT.get((state, msg))
+
+
+def sends_delete(state: State) -> bool:
+    """Whether `delete()` deletes an ISAKMP SA in this state, telling the peer with Delete payloads."""
+    return state in DELETE_SENT_IN
 
 
 def wrong_port_after_float(floated: bool, port: int) -> bool:
