@@ -24,10 +24,13 @@ import pytest
 from natt_core.addressing import Datagram
 from natt_core.errors import ProtocolError
 from natt_core.ike.peer import Peer
-from natt_core.ike.states import END_STATES, TRANSITIONS, Msg, State, advance, expected
+from natt_core.ike.states import (ADMITTED_IN, END_STATES, INFORMATIONAL_STATES, MAIN_MODE, QUICK_MODE, STARTS_NEXT,
+                                  TABLES, TRANSITIONS, Family, Msg, Role, Shape, State, admit, advance, answer_to,
+                                  classify, classify_main_mode, expected, family_of, notify_ends, opening_state,
+                                  role_of, wrong_port_after_float)
 from natt_core.wire.ip import decode_datagram, encode_datagram
 from natt_core.wire.isakmp import decode_header
-from natt_core.wire.numbers import Port
+from natt_core.wire.numbers import ExchangeType, NotifyType, Port
 from natt_core.wire.udp_encap import NON_ESP_MARKER
 
 from .helpers import Pair, make_pair
@@ -232,3 +235,111 @@ def test_every_state_of_a_real_handshake_against_every_message(nat, role, point,
         if nxt is State.ESTABLISHED and role == "client":
             # the initiator starts Quick Mode at once (RFC 2409 §5.5)
             assert [d.label for d in out.datagrams] == ["QM1"]
+
+
+# ------------------------------------------------------------------------------------------ the rest of the table
+
+IKEV1 = (MAIN_MODE, QUICK_MODE)
+
+
+@pytest.mark.parametrize("table", IKEV1, ids=lambda t: t.name)
+def test_a_state_consumes_only_what_the_other_role_sends(table):
+    for (state, msg), _ in table.transitions.items():
+        if msg is Msg.START:
+            assert state is table.begins[Role.INITIATOR]      # only the initiator begins by deciding to
+        else:
+            assert table.sender(msg) is role_of(table, state).other, (state, msg)
+
+
+@pytest.mark.parametrize("table", IKEV1, ids=lambda t: t.name)
+def test_answers_alternate_from_the_opening_message_to_the_last(table):
+    """RFC 2409 §5/§5.5: each message is answered by the next, from the other side; the last ends it."""
+    first = expected(opening_state(table, Role.RESPONDER))
+    assert len(first) == 1
+    chain, msg = [], first[0]
+    while msg is not None:
+        chain.append(msg)
+        nxt = answer_to(msg)
+        if nxt is not None:
+            assert table.sender(nxt) is table.sender(msg).other
+        msg = nxt
+    wire = {m for (_, m) in table.transitions if m is not Msg.START}
+    assert sorted(chain, key=lambda m: m.value) == sorted(wire, key=lambda m: m.value) and len(chain) == len(wire)
+    assert [m.value for m in chain] == sorted(m.value for m in chain)   # MM1..MM6, QM1..QM3 in order
+
+
+def test_only_a_responder_opens_an_exchange_from_a_received_message():
+    for table in IKEV1:
+        assert opening_state(table, Role.INITIATOR) is None
+        assert opening_state(table, Role.RESPONDER) is table.begins[Role.RESPONDER]
+    assert classify(QUICK_MODE, Role.RESPONDER, Shape.NEW_ID) is None   # a new Message ID from a responder: unknown
+
+
+@pytest.mark.parametrize("nat", (True, False), ids=("nat", "direct"))
+def test_real_messages_classify_as_what_they_are(nat):
+    """Every message of a real handshake, classified from its own header and who sent it."""
+    pair = recorded_handshake(nat)
+    seen_ids = set()
+    for x in pair.deliveries:
+        header = ike_header(x.delivered)
+        sender = Role.RESPONDER if x.receiver == "client" else Role.INITIATOR
+        encrypted = bool(header.flags & 1)
+        assert family_of(header.exchange, encrypted) is (Family.MAIN_MODE if x.delivered.label.startswith("MM")
+                                                          else Family.QUICK_MODE)
+        if header.exchange == ExchangeType.MAIN_MODE:
+            msg = classify_main_mode(sender, encrypted, header.next_payload)
+        else:
+            msg = classify(QUICK_MODE, sender, Shape.KNOWN_ID if header.message_id in seen_ids else Shape.NEW_ID)
+            seen_ids.add(header.message_id)
+        assert msg is Msg[x.delivered.label]
+
+
+def test_admission_of_each_family():
+    for family, (states_in, label, _) in ADMITTED_IN.items():
+        for state in State:
+            if state in states_in:
+                admit(family, state)
+            else:
+                with pytest.raises(ProtocolError) as refused:
+                    admit(family, state, "why")
+                assert refused.value.message == label and refused.value.state == state.value
+    assert ADMITTED_IN[Family.QUICK_MODE][0] == {State.ESTABLISHED}
+    assert ADMITTED_IN[Family.INFORMATIONAL][0] == INFORMATIONAL_STATES
+    assert not ADMITTED_IN[Family.MAIN_MODE][0] & END_STATES
+    with pytest.raises(ProtocolError, match=r"has ended \(refused by policy\)"):
+        admit(Family.MAIN_MODE, State.FAILED, "refused by policy")
+    assert family_of(ExchangeType.QUICK_MODE, False) is None          # plain Quick Mode is not spoken
+
+
+def test_notifications_believed_and_the_port_rule():
+    assert notify_ends(State.I_EXPECT_MM2, NotifyType.NO_PROPOSAL_CHOSEN, authenticated=False)
+    assert not notify_ends(State.I_EXPECT_MM6, NotifyType.AUTHENTICATION_FAILED, authenticated=False)
+    assert not notify_ends(State.ESTABLISHED, NotifyType.NO_PROPOSAL_CHOSEN, authenticated=False)
+    assert notify_ends(State.QI_EXPECT_QM2, NotifyType.NO_PROPOSAL_CHOSEN, authenticated=True)
+    assert wrong_port_after_float(True, Port.IKE) and not wrong_port_after_float(True, Port.NAT_T)
+    assert not wrong_port_after_float(False, Port.IKE)
+
+
+def test_roles_are_an_enum_inside_and_strings_outside():
+    pair = recorded_handshake(True)
+    assert [sa.role for sa in pair.client.sas.values()] == [Role.INITIATOR]
+    assert [sa.role for sa in pair.server.sas.values()] == [Role.RESPONDER]
+    assert [r.role for r in pair.client.isakmp_rows() + pair.server.isakmp_rows()] == ["initiator", "responder"]
+    assert all(type(r.role) is str for r in pair.server.isakmp_rows())
+    assert set(TABLES) == {"IKEv1"} and TABLES["IKEv1"] == IKEV1
+
+
+def test_the_peer_obeys_whatever_the_table_says(monkeypatch):
+    """Callers ask the table: take one transition out and the responder refuses that message."""
+    monkeypatch.delitem(TRANSITIONS, (State.R_EXPECT_MM3, Msg.MM3))
+    pair = make_pair(seed=5).connect()
+    refused = [e for e in pair.of("PacketDropped", "server") if "MM3 is not expected in state R_EXPECT_MM3" in e.reason]
+    assert refused and pair.server.isakmp_rows()[0].state == "R_EXPECT_MM3"
+    assert not pair.of("Phase1Established")
+
+
+def test_the_peer_starts_quick_mode_only_where_the_table_says(monkeypatch):
+    monkeypatch.delitem(STARTS_NEXT, (State.I_EXPECT_MM6, Msg.MM6))
+    pair = make_pair(seed=5).connect()
+    assert len(pair.of("Phase1Established")) == 2 and not pair.of("Phase2Established")
+    assert not [d for _, d in pair.wire if d.label == "QM1"]

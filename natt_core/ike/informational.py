@@ -14,7 +14,7 @@ from .events import PeerRefused, SaDeleted
 from .main_mode import notify_code, payload_names
 from .sa import IkeSa
 from .seal import seal, unseal
-from .states import State
+from .states import State, notify_ends, sends_delete
 
 
 class InformationalMixin:
@@ -22,7 +22,7 @@ class InformationalMixin:
         """Delete every IPsec SA and ISAKMP SA we hold, telling the peers (then forget them)."""
         self._begin(now)
         for sa in list(self.sas.values()):
-            if sa.state is not State.ESTABLISHED:
+            if not sends_delete(sa.state):
                 continue
             spis = tuple(c.spi_in.to_bytes(4, "big") for c in sa.children)
             if spis:
@@ -60,13 +60,12 @@ class InformationalMixin:
             elif isinstance(p, Notification):
                 name = label(NotifyType, p.notify_type).replace("_", "-")
                 self._emit(PeerRefused, reason=f"{name} (authenticated notification)", code=notify_code(p.notify_type))
-                if p.notify_type == NotifyType.NO_PROPOSAL_CHOSEN:
-                    for qe in sa.quick.values():
-                        if qe.state is State.QI_EXPECT_QM2:
-                            qe.state = State.FAILED
-                            sa.pending = None
-                            sa.reason = "the responder chose none of our Quick Mode proposals (NO-PROPOSAL-CHOSEN)"
-                            sa.code = Reason.NO_PROPOSAL
+                for qe in sa.quick.values():
+                    if notify_ends(qe.state, p.notify_type, authenticated=True):
+                        qe.state = State.FAILED
+                        sa.pending = None
+                        sa.reason = "the responder chose none of our Quick Mode proposals (NO-PROPOSAL-CHOSEN)"
+                        sa.code = Reason.NO_PROPOSAL
 
     def _on_delete(self, sa: IkeSa, d: Delete) -> None:
         if d.protocol_id == ProtocolId.ISAKMP:

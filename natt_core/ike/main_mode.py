@@ -22,14 +22,12 @@ from .nat_t import best_common, version_of_vid, vid_name
 from .proposals import choose_phase1, phase1_answer, phase1_offer, read_phase1, same_transform
 from .sa import IkeSa
 from .seal import seal, unseal
-from .states import Msg, State, advance
+from .states import AUTH_COMPLAINTS, AUTH_NOTIFIES, UNREADABLE  # noqa: F401  (re-exported: decided in states)
+from .states import (MAIN_MODE, Family, Msg, Role, advance,
+                     complaint_explains_give_up, notify_ends, plain_notify_noted, unreadable_is_evidence)
 
 ZERO_COOKIE = bytes(8)
 NONCE_LEN = 32
-#: what a responder says when MM5 does not verify (RFC 2408 §3.14.1)
-UNREADABLE = "an encrypted message that does not decrypt under our keys"
-AUTH_NOTIFIES = ("AUTHENTICATION-FAILED", "INVALID-HASH-INFORMATION", "PAYLOAD-MALFORMED")
-AUTH_COMPLAINTS = AUTH_NOTIFIES + (UNREADABLE,)
 
 
 
@@ -64,7 +62,7 @@ class MainModeMixin:
     def connect(self, remote_ip: str, now: float, remote_port: int = Port.IKE):
         """Start Main Mode towards a responder: send MM1 (SA offer and NAT-T Vendor IDs)."""
         self._begin(now)
-        sa = IkeSa("initiator", State.I_START, self.rng.randbytes(8), ZERO_COOKIE,
+        sa = IkeSa(Role.INITIATOR, MAIN_MODE.begins[Role.INITIATOR], self.rng.randbytes(8), ZERO_COOKIE,
                    Endpoint(self.address, Port.IKE), Endpoint(remote_ip, remote_port), self.policy, created=now)
         sa.state = advance(sa.state, Msg.START)
         offer = phase1_offer(self.policy)
@@ -131,7 +129,7 @@ class MainModeMixin:
         offer = only(chain, SA, "MM1")
         sa.sai_b = raw_body(chain, offer)
         picked = choose_phase1(offer, self.policy)
-        ours = self.policy.nat_t_versions if self.policy.nat_t_role == "full" else ()
+        ours = self.policy.nat_t_versions if self.policy.speaks_nat_t_as(Role.RESPONDER) else ()
         self._learn_nat_t(sa, chain, ours=ours)
         if picked is None:
             groups = ", ".join(str(g) for g in self.policy.dh_groups)
@@ -197,7 +195,7 @@ class MainModeMixin:
             sa.dh_private = dh_private(group, self.rng)
             sa.gx = dh_public(group, sa.dh_private)
         nonce = self.rng.randbytes(NONCE_LEN)
-        if sa.role == "initiator":
+        if sa.role is Role.INITIATOR:
             sa.ni_b = nonce
         else:
             sa.nr_b = nonce
@@ -217,12 +215,12 @@ class MainModeMixin:
             raise DecodeError("IKE", 0, f"{label}: KE is {len(ke.data)} bytes, group {group.number} needs {group.length}")
         if not 8 <= len(nonce.data) <= 256:
             raise DecodeError("IKE", 0, f"{label}: nonce of {len(nonce.data)} bytes (RFC 2409 wants 8..256)")
-        if sa.role == "responder":
+        if sa.role is Role.RESPONDER:
             sa.dh_private = dh_private(group, self.rng)
             sa.gx = dh_public(group, sa.dh_private)
         sa.gy = ke.data
         sa.gxy = dh_shared(group, sa.dh_private, sa.gy)
-        if sa.role == "initiator":
+        if sa.role is Role.INITIATOR:
             sa.nr_b = nonce.data
             self._derive_phase1(sa)
         else:
@@ -269,7 +267,7 @@ class MainModeMixin:
     def _auth_failed(self, sa: IkeSa, reason: str, dgram: Datagram | None = None) -> None:
         sa.reason, sa.failure, sa.code = f"authentication failed: {reason}", "authentication", Reason.AUTH_FAILED
         self._emit(AuthenticationFailed, reason=reason, code=Reason.AUTH_FAILED)
-        if sa.role == "responder":
+        if sa.role is Role.RESPONDER:
             self._notify_plain(sa, NotifyType.AUTHENTICATION_FAILED, reply_to=dgram)
 
     def _notify_plain(self, sa: IkeSa, kind: NotifyType, reply_to: Datagram | None = None) -> None:
@@ -293,7 +291,7 @@ class MainModeMixin:
         believed only where nothing better can be known (NO-PROPOSAL-CHOSEN before any key exists);
         an authentication complaint is kept and reported if our retransmissions give up."""
         for n in chain.payloads:
-            if not isinstance(n, Notification) or n.notify_type >= 16384:
+            if not isinstance(n, Notification) or not plain_notify_noted(n.notify_type):
                 what = f"notification {notify_name(n.notify_type)}" if isinstance(n, Notification) else type(n).__name__
                 self._emit(PacketDropped, reason=f"unauthenticated {what} ignored: it is not encrypted under "
                                                  f"the ISAKMP SA, so anyone who saw the cookies could have sent it",
@@ -302,19 +300,19 @@ class MainModeMixin:
             name = notify_name(n.notify_type)
             sa.peer_notify = name
             self._emit(PeerRefused, reason=f"{name} (unauthenticated notification)", code=notify_code(n.notify_type))
-            if sa.state is State.I_EXPECT_MM2 and n.notify_type == NotifyType.NO_PROPOSAL_CHOSEN:
+            if notify_ends(sa.state, n.notify_type, authenticated=False):
                 self._fail(sa, "the responder chose none of our phase-1 proposals (NO-PROPOSAL-CHOSEN)", "refused",
                            Reason.NO_PROPOSAL)
 
-    def _note_unreadable_answer(self, sa: IkeSa, header, encrypted: bool) -> None:
+    def _note_unreadable_answer(self, sa: IkeSa, family: Family | None) -> None:
         """An encrypted Informational answering our MM5 that our keys cannot open is how a responder
         with another pre-shared key complains (its keys derive from its PSK, RFC 2409 §5): evidence,
         not proof, kept for when the retransmissions give up."""
-        if sa.state is State.I_EXPECT_MM6 and encrypted and header.exchange == ExchangeType.INFORMATIONAL:
+        if unreadable_is_evidence(sa.state, family):
             sa.peer_notify = sa.peer_notify or UNREADABLE
 
     def _on_gave_up(self, sa: IkeSa, label: str) -> None:
-        if label == "MM5" and sa.peer_notify in AUTH_COMPLAINTS:
+        if complaint_explains_give_up(label, sa.peer_notify):
             reason = f"the responder answered MM5 with {sa.peer_notify}: the pre-shared keys probably differ"
             self._emit(AuthenticationFailed, reason=reason, code=Reason.AUTH_FAILED)
             sa.reason, sa.failure, sa.code = f"authentication failed: {reason}", "authentication", Reason.AUTH_FAILED

@@ -18,7 +18,7 @@ from ..errors import DecodeError, IntegrityError, ProtocolError
 from ..output import Output
 from ..reasons import Reason
 from ..wire.isakmp import decode_header, decode_payloads
-from ..wire.numbers import ExchangeType, Flag, IPProto, PayloadType, Port
+from ..wire.numbers import ExchangeType, Flag, IPProto, Port
 from ..wire.udp_encap import Kind, classify_4500
 from .core import PeerCore
 from .dataplane import DataPlaneMixin
@@ -28,7 +28,9 @@ from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
 from .policy import PeerPolicy
 from .quick_mode import QuickModeMixin
 from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
-from .states import END_STATES, INFORMATIONAL_STATES, Msg, State, advance, classify_main_mode
+from .states import (MAIN_MODE, QUICK_MODE, Family, Msg, Repeat, Role, Shape, State, admit, advance, answer_to,
+                     classify, classify_main_mode, expected, family_of, found_by_initiator_cookie,
+                     learns_responder_cookie, opening_state, repeat, starts_next, wrong_port_after_float)
 
 
 class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, PeerCore):
@@ -73,55 +75,57 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
             raise DecodeError("ISAKMP header", 19, f"flags 0x{header.flags:02x}: commit/authentication-only are not supported")
         if header.exchange == ExchangeType.MAIN_MODE and header.message_id:
             raise DecodeError("ISAKMP header", 20, "Main Mode messages must have Message ID 0")
-        sa = self._find_sa(dgram, header)
+        encrypted = bool(header.flags & Flag.ENCRYPTED)
+        family = family_of(header.exchange, encrypted)
+        sa = self._find_sa(dgram, header, family)
         if sa is None:
             return
-        encrypted = bool(header.flags & Flag.ENCRYPTED)
-        if sa.floated and dgram.dst.port == Port.IKE:
-            self._note_unreadable_answer(sa, header, encrypted)
+        if wrong_port_after_float(sa.floated, dgram.dst.port):
+            self._note_unreadable_answer(sa, family)
             self._emit(PacketDropped, reason="IKE on port 500 for an SA that floated to 4500 (RFC 3947 §4: discard)",
                        code=Reason.WRONG_PORT_AFTER_FLOAT)
             return
         try:
-            if header.exchange == ExchangeType.MAIN_MODE:
+            if family is Family.MAIN_MODE:
                 self._main_mode(sa, dgram, header, body, message, encrypted)
-            elif header.exchange == ExchangeType.QUICK_MODE and encrypted:
+            elif family is Family.QUICK_MODE:
                 self._quick_mode(sa, dgram, header, body, message)
-            elif header.exchange == ExchangeType.INFORMATIONAL:
-                self._informational(sa, header, body, encrypted)
+            elif family in (Family.INFORMATIONAL, Family.PLAIN_INFORMATIONAL):
+                self._informational(sa, header, body, family)
             else:
                 self._emit(PacketDropped, reason=f"exchange type {header.exchange} is not supported here",
                            code=Reason.UNSUPPORTED_PROTOCOL)
         except ProtocolError as exc:
             self._emit(PacketDropped, reason=exc.reason, code=getattr(exc, "code", None) or Reason.UNEXPECTED_MESSAGE)
         except (IntegrityError, DecodeError) as exc:
-            self._note_unreadable_answer(sa, header, encrypted)
+            self._note_unreadable_answer(sa, family)
             sa.last_rejected = message
             code = Reason.MALFORMED if isinstance(exc, DecodeError) else exc.code or Reason.DECRYPT_FAILED
             self._emit(PacketDropped, reason=str(exc), code=code, layer=getattr(exc, "layer", "IKE"))
 
-    def _find_sa(self, dgram: Datagram, header) -> IkeSa | None:
+    def _find_sa(self, dgram: Datagram, header, family: Family | None) -> IkeSa | None:
         sa = self.sas.get((header.icookie, header.rcookie))
         if sa is not None:
             return sa
-        if header.rcookie == ZERO_COOKIE and header.exchange == ExchangeType.MAIN_MODE \
-                and header.next_payload == PayloadType.SA and not header.flags:
+        opens = opening_state(MAIN_MODE, Role.RESPONDER)
+        if header.rcookie == ZERO_COOKIE and family is Family.MAIN_MODE and classify_main_mode(
+                Role.INITIATOR, bool(header.flags), header.next_payload) in expected(opens):
             key = (header.icookie, dgram.src)
             if key in self._mm1_seen:
                 return self._mm1_seen[key]
             local = Endpoint(self.address, dgram.dst.port)
-            sa = IkeSa("responder", State.R_EXPECT_MM1, header.icookie, self.rng.randbytes(8), local, dgram.src,
+            sa = IkeSa(Role.RESPONDER, opens, header.icookie, self.rng.randbytes(8), local, dgram.src,
                        self.policy, created=self.now)
             self._mm1_seen[key] = sa
             self._index(sa)
             return sa
         mine = self._initiated.get(header.icookie)
-        if mine is not None and mine.state is State.I_EXPECT_MM2 and header.rcookie != ZERO_COOKIE:
+        if mine is not None and learns_responder_cookie(mine.state, header.rcookie != ZERO_COOKIE):
             self.sas.pop((mine.icookie, mine.rcookie), None)
             mine.rcookie = header.rcookie
             self._index(mine)
             return mine
-        if mine is not None and header.exchange == ExchangeType.INFORMATIONAL:
+        if mine is not None and found_by_initiator_cookie(family):
             return mine
         self._emit(PacketDropped, reason=f"no ISAKMP SA for cookies {header.icookie.hex()}:{header.rcookie.hex()}",
                    code=Reason.UNKNOWN_SA)
@@ -129,17 +133,17 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
 
     # ------------------------------------------------------------------ exchanges
     def _main_mode(self, sa: IkeSa, dgram, header, body, message: bytes, encrypted: bool) -> None:
-        if sa.state in END_STATES:
-            raise ProtocolError(sa.state.value, "MM", f"this ISAKMP SA has ended ({sa.reason or sa.state.value})")
-        if message == sa.last_received:
+        admit(Family.MAIN_MODE, sa.state, sa.reason)
+        again = repeat(message, sa.last_received, sa.last_rejected)
+        if again is Repeat.ANSWER_AGAIN:
             if sa.last_answer:
                 self._resend(sa, sa.last_answer)
             return
-        if message == sa.last_rejected:
+        if again is Repeat.DROP_AGAIN:
             self._emit(PacketDropped, reason="the same bytes as a message rejected before (a retransmission of it)",
                        code=Reason.REPEATED_REJECT)
             return
-        msg = classify_main_mode(sa.role == "responder", encrypted, header.next_payload)
+        msg = classify_main_mode(sa.role.other, encrypted, header.next_payload)
         if msg is None:
             raise DecodeError("IKE", 28, f"Main Mode message starting with payload {header.next_payload}")
         nxt = advance(sa.state, msg)
@@ -151,9 +155,12 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
             sa.last_answer = previous      # rejected: a retransmission of the old message still gets its answer
             raise
         sa.last_received = message
+        if answer_to(msg) is None:
+            sa.last_answer = None      # it ended the exchange: a repeat of it gets nothing
         if sa.state is not State.FAILED:
+            then = starts_next(sa.state, msg)
             sa.state = nxt
-            if nxt is State.ESTABLISHED and sa.role == "initiator":
+            if then is QUICK_MODE:
                 self._start_quick_mode(sa)
 
     def _main_mode_step(self, sa: IkeSa, dgram, header, body, msg: Msg, encrypted: bool, mark: int) -> None:
@@ -169,19 +176,19 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         self._out_events.insert(mark, MessageReceived(self.now, self.name, received[0], received[1], str(dgram.src)))
 
     def _quick_mode(self, sa: IkeSa, dgram, header, body, message: bytes) -> None:
-        if sa.state is not State.ESTABLISHED:
-            raise ProtocolError(sa.state.value, "QM", "Quick Mode before phase 1 is established")
+        admit(Family.QUICK_MODE, sa.state)
         qe = sa.quick.get(header.message_id)
-        if qe is not None and message == qe.last_received:
+        if qe is not None and repeat(message, qe.last_received) is Repeat.ANSWER_AGAIN:
             if qe.last_answer:
                 self._resend(sa, qe.last_answer)
             return
         new = qe is None
+        msg = classify(QUICK_MODE, sa.role.other, Shape.NEW_ID if new else Shape.KNOWN_ID)
         if new:
-            if sa.role != "responder":
+            opens = opening_state(QUICK_MODE, sa.role)
+            if msg is None or opens is None:
                 raise ProtocolError(sa.state.value, "QM", f"unknown Quick Mode Message ID {header.message_id:08x}")
-            qe = QuickExchange(header.message_id, State.QR_EXPECT_QM1, self._qm_iv(sa, header.message_id))
-        msg = {State.QR_EXPECT_QM1: Msg.QM1, State.QI_EXPECT_QM2: Msg.QM2}.get(qe.state, Msg.QM3)
+            qe = QuickExchange(header.message_id, opens, self._qm_iv(sa, header.message_id))
         nxt = advance(qe.state, msg)
         mark = len(self._out_events)
         if msg is Msg.QM1:
@@ -193,17 +200,18 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         if new:   # only once HASH(1) verified: forged Message IDs leave no state behind
             sa.quick[header.message_id] = qe
         qe.last_received = message
+        if answer_to(msg) is None:
+            qe.last_answer = None   # it ended the exchange: a repeat of it gets nothing
         self._out_events.insert(mark, MessageReceived(self.now, self.name, msg.value, ("HASH", "…"), str(dgram.src)))
         if qe.state is not State.FAILED:
-            qe.state = State.QM_DONE if qe.child else nxt
+            qe.state = nxt
 
-    def _informational(self, sa: IkeSa, header, body: bytes, encrypted: bool) -> None:
-        if not encrypted:
+    def _informational(self, sa: IkeSa, header, body: bytes, family: Family) -> None:
+        admit(family, sa.state)
+        if family is Family.PLAIN_INFORMATIONAL:
             self._on_plain_notify(sa, decode_payloads(header.next_payload, body))
-        elif sa.keys and sa.state in INFORMATIONAL_STATES:
-            self._on_encrypted_info(sa, header, body)
         else:
-            raise ProtocolError(sa.state.value, "Informational", "encrypted Informational before keys exist")
+            self._on_encrypted_info(sa, header, body)
 
     # ------------------------------------------------------------------ views
     def isakmp_rows(self) -> tuple[IsakmpSaRow, ...]:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from ..addressing import check_ipv4
 from ..errors import ConfigError
 from .nat_t import SUPPORT, NattVersion, versions_for
+from .states import Role
 
 PHASE1_CIPHERS = ("aes-cbc-128", "aes-cbc-192", "aes-cbc-256", "3des-cbc")
 HASHES = ("sha1", "sha256", "md5")
@@ -21,7 +22,10 @@ INTEGRITIES = ("hmac-sha1-96", "hmac-sha256-128", "hmac-md5-96")
 MODES = ("transport", "tunnel")
 PROTOCOLS = ("esp", "ah")
 NAT_T = tuple(reversed(SUPPORT))  #: rfc3947, draft-03, draft-02, none (best first): the nat_t.SUPPORT settings
-NAT_T_ROLES = ("full", "client-only")
+#: NAT-T role -> the IKE roles in which the peer speaks NAT-T ("client-only": an older server that
+#: announces and honours NAT-T only when it initiates, never as responder)
+NAT_T_SPOKEN_AS = {"full": frozenset(Role), "client-only": frozenset({Role.INITIATOR})}
+NAT_T_ROLES = tuple(NAT_T_SPOKEN_AS)
 #: Windows AssumeUDPEncapsulationContextOnSendRule (KB 926179): 0 refuse a server behind NAT, 1 refuse
 #: only when both sides are behind NAT, 2 never refuse
 ASSUME_UDP_RULES = (0, 1, 2)
@@ -96,6 +100,10 @@ class PeerPolicy:
     @property
     def nat_t_versions(self) -> tuple[NattVersion, ...]:
         return versions_for(self.nat_t)
+
+    def speaks_nat_t_as(self, role: Role) -> bool:
+        """Whether this peer announces and honours NAT-T when it plays this IKE role."""
+        return role in NAT_T_SPOKEN_AS[self.nat_t_role]
 
     @property
     def tunnel(self) -> bool:

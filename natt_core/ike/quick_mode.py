@@ -23,7 +23,7 @@ from .main_mode import NONCE_LEN, only, payload_names
 from .proposals import choose_phase2, mode_name, phase2_answer, phase2_offer, read_phase2, same_transform
 from .sa import ChildSa, IkeSa, QuickExchange
 from .seal import seal, unseal
-from .states import Msg, State, advance
+from .states import QUICK_MODE, Msg, Role, State, advance
 
 UDP_TRANSPORT = (EncapsulationMode.UDP_TRANSPORT, EncapsulationMode.UDP_TRANSPORT_DRAFT)
 
@@ -55,7 +55,7 @@ class QuickModeMixin:
     # ------------------------------------------------------------------ initiator
     def _start_quick_mode(self, sa: IkeSa) -> None:
         mid = self.rng.randrange(1, 1 << 32)
-        qe = QuickExchange(mid, State.QI_START, self._qm_iv(sa, mid))
+        qe = QuickExchange(mid, QUICK_MODE.begins[Role.INITIATOR], self._qm_iv(sa, mid))
         qe.state = advance(qe.state, Msg.START)
         sa.quick[mid] = qe
         encap = self._encapsulation(sa)
@@ -152,7 +152,6 @@ class QuickModeMixin:
         if only(opened.chain, Hash, "QM3").data != expected:
             raise IntegrityError("HASH(3) does not verify", Reason.AUTH_FAILED)
         qe.iv = opened.last_block
-        qe.last_answer = None   # QM3 ends the exchange: a duplicate QM3 has nothing to be answered with
         sa.pending = None
         self._install_child(sa, qe)
 
@@ -193,7 +192,7 @@ class QuickModeMixin:
         else:
             inbound = AhSa(qe.spi_in, c.integrity, km_in[:integ_len])
             outbound = AhSa(qe.spi_out, c.integrity, km_out[:integ_len])
-        initiator = sa.role == "initiator"
+        initiator = sa.role is Role.INITIATOR
         if initiator:  # traffic from the responder was checksummed over (its OAr, its OAi)
             original = (qe.nat_oa_r[1], qe.nat_oa_r[0]) if qe.nat_oa_r else None
         else:
@@ -209,7 +208,6 @@ class QuickModeMixin:
                         qe.spi_in, qe.spi_out, inbound, outbound, local_inner, remote_inner, original, tuple(oa),
                         km_in, km_out, qe.pfs_shared)
         qe.child = child
-        qe.state = State.QM_DONE
         sa.children.append(child)
         self.children[qe.spi_in] = child
         self._emit(Phase2Established, spi_in=f"{qe.spi_in:08x}", spi_out=f"{qe.spi_out:08x}", protocol=c.protocol,

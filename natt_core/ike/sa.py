@@ -14,7 +14,7 @@ from ..crypto.natd import NatdVerdict
 from ..reasons import Reason
 from .nat_t import NattVersion
 from .policy import PeerPolicy
-from .states import State
+from .states import Role, State
 
 
 @dataclass(frozen=True)
@@ -70,7 +70,7 @@ class QuickExchange:
 @dataclass
 class IkeSa:
     """An ISAKMP SA in the making or established (RFC 2409 §5)."""
-    role: str                         #: "initiator" or "responder"
+    role: Role
     state: State
     icookie: bytes
     rcookie: bytes
@@ -127,7 +127,7 @@ class IkeSa:
     def row(self) -> "IsakmpSaRow":
         c = self.choice
         return IsakmpSaRow(
-            role=self.role, state=self.state.value, icookie=self.icookie.hex(), rcookie=self.rcookie.hex(),
+            role=self.role.value, state=self.state.value, icookie=self.icookie.hex(), rcookie=self.rcookie.hex(),
             local=str(self.local), remote=str(self.remote),
             nat_t=self.nat_t.value if self.nat_t else None,
             self_behind_nat=bool(self.natd and self.natd.self_behind_nat),

@@ -1,26 +1,49 @@
-"""IKEv1 states and the one table that decides which message is legal when (RFC 2409 §5, §5.5).
+"""IKEv1 states and the tables that decide which message is legal when (RFC 2409 §5, §5.5, §5.7).
 
 Theory of operation
 -------------------
-Rule 1: everything that decides whether a message may be processed lives in this file: the
-states, the messages, and `TRANSITIONS`. Main Mode and Quick Mode code ask `advance()` before
-they touch a message and never keep their own idea of "what comes next".
+Rule 1: every decision of whether a message may be processed lives in this file, as data: the
+states, the messages, one `ExchangeTable` per exchange family (who begins where, how messages are
+told apart, what each message is answered with, the transitions), which exchange families an
+ISAKMP SA admits in which state, which notifications are believed when, and the port rule after
+the float. Main Mode, Quick Mode and Informational code ask the small query functions below
+before they touch a message; they never keep their own idea of "what comes next", and they emit
+their events themselves. A refusal is a `ProtocolError` (reported as an UNEXPECTED_MESSAGE drop).
 
-Rule 2: this file does not know which role a peer plays in a given exchange beyond the state
-names: initiator states start with `I_`, responder states with `R_`. An ISAKMP SA (phase 1) has
-one state; each Quick Mode exchange (keyed by its Message ID) has its own.
+Rule 2: a table is data (dicts and frozensets) and a second protocol's tables sit beside these:
+IKEv2 adds its own `State`/`Msg` enums and `ExchangeTable`s, lists them in `TABLES`, and the same
+queries (`advance`, `expected`, `classify`, `opening_state`, `answer_to`, `dot`) serve it.
 
-Two things are decided next to the table rather than in it, because they are not transitions:
-- a message whose bytes equal the last one accepted is a retransmission: the receiver answers
-  it with its last answer again and the state does not move (`natt_core.ike.peer`);
-- Informational messages (delete, notify) are legal in any state once phase 1 keys exist
-  (`INFORMATIONAL_STATES`), and unauthenticated notifications only before that.
+Rule 3: failing and deleting are decisions, never table moves: any state can become `FAILED`
+(refusal, authentication failure, giving up) or `DELETED` (a Delete payload), and neither is in
+`TRANSITIONS`.
+
+Repeats are decided by bytes, with the table saying what they get: an exact repeat of the last
+message accepted is answered again with the same bytes it was answered with (nothing, for a
+message that ends its exchange: `answer_to` is None), and a repeat of a rejected one is dropped
+again (`Repeat`).
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import Enum
+from typing import Mapping
 
 from ..errors import ProtocolError
+from ..wire.numbers import ExchangeType, NotifyType, PayloadType, Port
+
+
+class Role(str, Enum):
+    """Who began an exchange. The value is what JSON, traces and SA rows show."""
+    INITIATOR = "initiator"
+    RESPONDER = "responder"
+
+    def __str__(self) -> str:
+        return self.value
+
+    @property
+    def other(self) -> "Role":
+        return Role.RESPONDER if self is Role.INITIATOR else Role.INITIATOR
 
 
 class State(Enum):
@@ -71,27 +94,152 @@ class Msg(Enum):
     QM3 = "QM3"
 
 
-#: (state, message) -> next state. Anything missing is refused with ProtocolError.
-TRANSITIONS: dict[tuple[State, Msg], State] = {
-    (State.I_START, Msg.START): State.I_EXPECT_MM2,
-    (State.I_EXPECT_MM2, Msg.MM2): State.I_EXPECT_MM4,
-    (State.I_EXPECT_MM4, Msg.MM4): State.I_EXPECT_MM6,
-    (State.I_EXPECT_MM6, Msg.MM6): State.ESTABLISHED,
-    (State.R_EXPECT_MM1, Msg.MM1): State.R_EXPECT_MM3,
-    (State.R_EXPECT_MM3, Msg.MM3): State.R_EXPECT_MM5,
-    (State.R_EXPECT_MM5, Msg.MM5): State.ESTABLISHED,
-    (State.QI_START, Msg.START): State.QI_EXPECT_QM2,
-    (State.QI_EXPECT_QM2, Msg.QM2): State.QM_DONE,
-    (State.QR_EXPECT_QM1, Msg.QM1): State.QR_EXPECT_QM3,
-    (State.QR_EXPECT_QM3, Msg.QM3): State.QM_DONE,
-}
+class Shape(Enum):
+    """What the receiver can see of a message before reading it: all that classification may use."""
+    SA_FIRST = "plain, starts with SA"
+    KE_FIRST = "plain, starts with KE"
+    ENCRYPTED = "encrypted"
+    NEW_ID = "encrypted, a Message ID we do not know"
+    KNOWN_ID = "encrypted, a Message ID we know"
 
-#: States in which encrypted Informational exchanges (delete, notify) are accepted.
-INFORMATIONAL_STATES = frozenset({State.I_EXPECT_MM6, State.R_EXPECT_MM5, State.ESTABLISHED})
+
+class Family(Enum):
+    """The exchange an ISAKMP header names, as far as this engine speaks it."""
+    MAIN_MODE = "Main Mode"
+    QUICK_MODE = "Quick Mode"
+    INFORMATIONAL = "Informational"              #: encrypted under the ISAKMP SA (RFC 2409 §5.7)
+    PLAIN_INFORMATIONAL = "plain Informational"  #: unencrypted: anyone who saw the cookies could send it
+
+
+class Repeat(Enum):
+    """What an exact repeat of an earlier message gets."""
+    ANSWER_AGAIN = "answered again with the same bytes (nothing if the message ended its exchange)"
+    DROP_AGAIN = "dropped again, as the original was"
+
+
+@dataclass(frozen=True)
+class ExchangeTable:
+    """One exchange family's rules, as data."""
+    protocol: str
+    name: str
+    rfc: str
+    #: the state each role's side of an exchange begins in
+    begins: Mapping[Role, State]
+    #: (who sent it, what it looks like) -> which message it is
+    shapes: Mapping[tuple[Role, Shape], Msg]
+    #: what each message is answered with; None: it ends the exchange and a repeat gets nothing
+    answers: Mapping[Msg, Msg | None]
+    #: (state, message) -> next state; anything missing is refused with ProtocolError
+    transitions: Mapping[tuple[State, Msg], State]
+
+    def sender(self, msg: Msg) -> Role | None:
+        """Who sends a wire message (None for START, the local decision)."""
+        return next((role for (role, _), m in self.shapes.items() if m is msg), None)
+
+
+MAIN_MODE = ExchangeTable(
+    protocol="IKEv1", name="Main Mode", rfc="RFC 2409 §5",
+    begins={Role.INITIATOR: State.I_START, Role.RESPONDER: State.R_EXPECT_MM1},
+    shapes={(Role.INITIATOR, Shape.SA_FIRST): Msg.MM1, (Role.RESPONDER, Shape.SA_FIRST): Msg.MM2,
+            (Role.INITIATOR, Shape.KE_FIRST): Msg.MM3, (Role.RESPONDER, Shape.KE_FIRST): Msg.MM4,
+            (Role.INITIATOR, Shape.ENCRYPTED): Msg.MM5, (Role.RESPONDER, Shape.ENCRYPTED): Msg.MM6},
+    answers={Msg.MM1: Msg.MM2, Msg.MM2: Msg.MM3, Msg.MM3: Msg.MM4, Msg.MM4: Msg.MM5, Msg.MM5: Msg.MM6,
+             Msg.MM6: None},
+    transitions={
+        (State.I_START, Msg.START): State.I_EXPECT_MM2,
+        (State.I_EXPECT_MM2, Msg.MM2): State.I_EXPECT_MM4,
+        (State.I_EXPECT_MM4, Msg.MM4): State.I_EXPECT_MM6,
+        (State.I_EXPECT_MM6, Msg.MM6): State.ESTABLISHED,
+        (State.R_EXPECT_MM1, Msg.MM1): State.R_EXPECT_MM3,
+        (State.R_EXPECT_MM3, Msg.MM3): State.R_EXPECT_MM5,
+        (State.R_EXPECT_MM5, Msg.MM5): State.ESTABLISHED,
+    })
+
+#: Quick Mode messages are all encrypted and start with HASH: they are told apart by who sent them
+#: and whether their Message ID opens a new exchange.
+QUICK_MODE = ExchangeTable(
+    protocol="IKEv1", name="Quick Mode", rfc="RFC 2409 §5.5",
+    begins={Role.INITIATOR: State.QI_START, Role.RESPONDER: State.QR_EXPECT_QM1},
+    shapes={(Role.INITIATOR, Shape.NEW_ID): Msg.QM1, (Role.RESPONDER, Shape.KNOWN_ID): Msg.QM2,
+            (Role.INITIATOR, Shape.KNOWN_ID): Msg.QM3},
+    answers={Msg.QM1: Msg.QM2, Msg.QM2: Msg.QM3, Msg.QM3: None},
+    transitions={
+        (State.QI_START, Msg.START): State.QI_EXPECT_QM2,
+        (State.QI_EXPECT_QM2, Msg.QM2): State.QM_DONE,
+        (State.QR_EXPECT_QM1, Msg.QM1): State.QR_EXPECT_QM3,
+        (State.QR_EXPECT_QM3, Msg.QM3): State.QM_DONE,
+    })
+
+#: Every exchange table, grouped by protocol (IKEv2's tables go beside IKEv1's).
+TABLES: dict[str, tuple[ExchangeTable, ...]] = {"IKEv1": (MAIN_MODE, QUICK_MODE)}
+
+#: (state, message) -> next state, over every table. Anything missing is refused with ProtocolError.
+TRANSITIONS: dict[tuple[State, Msg], State] = {
+    key: nxt for tables in TABLES.values() for table in tables for key, nxt in table.transitions.items()}
+
+#: A table move that starts another exchange at once: the initiator begins Quick Mode as soon as
+#: MM6 authenticates the responder (RFC 2409 §5.5).
+STARTS_NEXT: dict[tuple[State, Msg], ExchangeTable] = {(State.I_EXPECT_MM6, Msg.MM6): QUICK_MODE}
 
 #: Terminal states: nothing more is accepted.
 END_STATES = frozenset({State.FAILED, State.DELETED})
 
+#: States in which encrypted Informational exchanges (delete, notify) are accepted: phase-1 keys exist.
+INFORMATIONAL_STATES = frozenset({State.I_EXPECT_MM6, State.R_EXPECT_MM5, State.ESTABLISHED})
+
+#: The ISAKMP SA states in which `delete()` deletes an SA and announces it with Delete payloads
+#: (RFC 2409 §5.7): only an authenticated SA can carry them; one still negotiating is left alone.
+DELETE_SENT_IN = frozenset({State.ESTABLISHED})
+
+#: (exchange type, encrypted) -> family. Plain Quick Mode, and anything else, is not spoken here.
+FAMILIES: dict[tuple[int, bool], Family] = {
+    (ExchangeType.MAIN_MODE, False): Family.MAIN_MODE,
+    (ExchangeType.MAIN_MODE, True): Family.MAIN_MODE,
+    (ExchangeType.QUICK_MODE, True): Family.QUICK_MODE,
+    (ExchangeType.INFORMATIONAL, True): Family.INFORMATIONAL,
+    (ExchangeType.INFORMATIONAL, False): Family.PLAIN_INFORMATIONAL,
+}
+
+#: The ISAKMP SA states in which each family is processed at all, and the refusal otherwise.
+#: Main Mode stays admitted after ESTABLISHED so a repeated MM5/MM6 is still answered (or not).
+ADMITTED_IN: dict[Family, tuple[frozenset[State], str, str]] = {
+    Family.MAIN_MODE: (frozenset(State) - END_STATES, "MM", "this ISAKMP SA has ended ({why})"),
+    Family.QUICK_MODE: (frozenset({State.ESTABLISHED}), "QM", "Quick Mode before phase 1 is established"),
+    Family.INFORMATIONAL: (INFORMATIONAL_STATES, "Informational", "encrypted Informational before keys exist"),
+    Family.PLAIN_INFORMATIONAL: (frozenset(State), "Informational", ""),
+}
+
+#: Our own initiated ISAKMP SA is found by its initiator cookie alone in these cases: MM2 tells us
+#: the responder's cookie while we wait for it, and a responder may complain (Informational)
+#: before we ever learned its cookie.
+LEARNS_RESPONDER_COOKIE = frozenset({State.I_EXPECT_MM2})
+FOUND_BY_INITIATOR_COOKIE = frozenset({Family.INFORMATIONAL, Family.PLAIN_INFORMATIONAL})
+
+#: RFC 3947 §4: once an SA floated to 4500, IKE arriving on these ports is discarded.
+DISCARDED_AFTER_FLOAT = frozenset({Port.IKE})
+
+#: RFC 2408 §3.14.1: notify types below this are errors; status types are never acted on unauthenticated.
+FIRST_STATUS_NOTIFY = 16384
+
+#: Notifications that end an exchange in a state. Unencrypted ones are believed only where nothing
+#: better can be known: NO-PROPOSAL-CHOSEN answering MM1, before any key exists.
+ENDS_EXCHANGE: dict[bool, frozenset[tuple[State, NotifyType]]] = {
+    False: frozenset({(State.I_EXPECT_MM2, NotifyType.NO_PROPOSAL_CHOSEN)}),   # unauthenticated
+    True: frozenset({(State.QI_EXPECT_QM2, NotifyType.NO_PROPOSAL_CHOSEN)}),   # under the ISAKMP SA
+}
+
+#: What a responder with another pre-shared key sends us in answer to MM5 (RFC 2408 §3.14.1), and
+#: our name for an encrypted answer our keys cannot open (its keys derive from its PSK, RFC 2409 §5).
+AUTH_NOTIFIES = ("AUTHENTICATION-FAILED", "INVALID-HASH-INFORMATION", "PAYLOAD-MALFORMED")
+UNREADABLE = "an encrypted message that does not decrypt under our keys"
+AUTH_COMPLAINTS = AUTH_NOTIFIES + (UNREADABLE,)
+#: Such complaints are evidence, not proof: kept while waiting in this state, and reported as the
+#: likely cause only when the retransmissions of the message sent from it give up.
+AUTH_EVIDENCE_STATE = State.I_EXPECT_MM6
+AUTH_EVIDENCE_GIVE_UP = Msg.MM5
+
+
+# ---------------------------------------------------------------------------------------- queries
 
 def advance(state: State, msg: Msg) -> State:
     """The next state, or ProtocolError when the table has no such transition."""
@@ -106,13 +254,162 @@ def expected(state: State) -> tuple[Msg, ...]:
     return tuple(m for (s, m) in TRANSITIONS if s is state)
 
 
-def classify_main_mode(from_initiator: bool, encrypted: bool, first_payload: int) -> Msg | None:
-    """Which Main Mode message this is, from who sent it and what it starts with."""
-    from ..wire.numbers import PayloadType
+def family_of(exchange: int, encrypted: bool) -> Family | None:
+    """Which exchange family a header names (None: not spoken here)."""
+    return FAMILIES.get((exchange, encrypted))
+
+
+def admit(family: Family, state: State, why: str = "") -> None:
+    """Refuse (ProtocolError) a family's message in an ISAKMP SA state that does not admit it."""
+    states, label, refusal = ADMITTED_IN[family]
+    if state not in states:
+        raise ProtocolError(state.value, label, refusal.format(why=why or state.value))
+
+
+def main_mode_shape(encrypted: bool, first_payload: int) -> Shape | None:
+    """What a Main Mode message looks like from its header."""
     if encrypted:
-        return Msg.MM5 if from_initiator else Msg.MM6
-    if first_payload == PayloadType.SA:
-        return Msg.MM1 if from_initiator else Msg.MM2
-    if first_payload == PayloadType.KE:
-        return Msg.MM3 if from_initiator else Msg.MM4
+        return Shape.ENCRYPTED
+    return {PayloadType.SA: Shape.SA_FIRST, PayloadType.KE: Shape.KE_FIRST}.get(first_payload)
+
+
+def classify(table: ExchangeTable, sender: Role, shape: Shape | None) -> Msg | None:
+    """Which message this is, from who sent it and what it looks like (None: none of this table's)."""
+    return table.shapes.get((sender, shape))
+
+
+def classify_main_mode(sender: Role, encrypted: bool, first_payload: int) -> Msg | None:
+    """Which Main Mode message this is, from who sent it and what it starts with."""
+    return classify(MAIN_MODE, sender, main_mode_shape(encrypted, first_payload))
+
+
+def opening_state(table: ExchangeTable, receiver: Role) -> State | None:
+    """Where a received message may open a new exchange of this table: the receiver's first state,
+    if that state waits for a wire message (the initiator's begins by a local START instead)."""
+    first = table.begins[receiver]
+    return None if Msg.START in expected(first) else first
+
+
+def answer_to(msg: Msg) -> Msg | None:
+    """What a message is answered with; None when it ends its exchange (a repeat gets nothing)."""
+    for tables in TABLES.values():
+        for table in tables:
+            if msg in table.answers:
+                return table.answers[msg]
     return None
+
+
+def repeat(message: bytes, accepted: bytes, rejected: bytes = b"") -> Repeat | None:
+    """Whether a message repeats, byte for byte, the last one accepted or the last one rejected."""
+    if message == accepted:
+        return Repeat.ANSWER_AGAIN
+    if rejected and message == rejected:
+        return Repeat.DROP_AGAIN
+    return None
+
+
+def starts_next(state: State, msg: Msg) -> ExchangeTable | None:
+    """The exchange a table move starts at once, if any."""
+    return STARTS_NEXT.get((state, msg))
+
+
+def sends_delete(state: State) -> bool:
+    """Whether `delete()` deletes an ISAKMP SA in this state, telling the peer with Delete payloads."""
+    return state in DELETE_SENT_IN
+
+
+def wrong_port_after_float(floated: bool, port: int) -> bool:
+    """RFC 3947 §4: IKE for a floated SA that still arrives on port 500 is discarded."""
+    return floated and port in DISCARDED_AFTER_FLOAT
+
+
+def learns_responder_cookie(state: State, rcookie_given: bool) -> bool:
+    """Whether a message naming our initiator cookie tells us the responder's cookie now (MM2)."""
+    return rcookie_given and state in LEARNS_RESPONDER_COOKIE
+
+
+def found_by_initiator_cookie(family: Family | None) -> bool:
+    """Whether a message naming our initiator cookie and unknown responder cookie still belongs to our SA."""
+    return family in FOUND_BY_INITIATOR_COOKIE
+
+
+def plain_notify_noted(notify_type: int) -> bool:
+    """An unauthenticated error notification is noted and reported; a status one is ignored."""
+    return notify_type < FIRST_STATUS_NOTIFY
+
+
+def notify_ends(state: State, notify_type: int, authenticated: bool) -> bool:
+    """Whether this notification ends an exchange waiting in this state."""
+    return (state, notify_type) in ENDS_EXCHANGE[authenticated]
+
+
+def unreadable_is_evidence(state: State, family: Family | None) -> bool:
+    """An encrypted Informational our keys cannot open, answering MM5, hints at another PSK."""
+    return state is AUTH_EVIDENCE_STATE and family is Family.INFORMATIONAL
+
+
+def complaint_explains_give_up(label: str, complaint: str | None) -> bool:
+    """Whether a kept complaint explains giving up on the message with this label."""
+    return label == AUTH_EVIDENCE_GIVE_UP.value and complaint in AUTH_COMPLAINTS
+
+
+# ---------------------------------------------------------------------------------------- the diagram
+
+#: Node colours by the role whose side of the exchange a state belongs to (both: shared).
+ROLE_COLOURS = {Role.INITIATOR: "#dbeafe", Role.RESPONDER: "#ffedd5", None: "#dcfce7"}
+
+
+def role_of(table: ExchangeTable, state: State) -> Role | None:
+    """The role whose path through the table reaches this state (None: both roles' paths do)."""
+    roles = []
+    for role, first in table.begins.items():
+        seen, todo = {first}, [first]
+        while todo:
+            here = todo.pop()
+            for (s, _), nxt in table.transitions.items():
+                if s is here and nxt not in seen:
+                    seen.add(nxt)
+                    todo.append(nxt)
+        if state in seen:
+            roles.append(role)
+    return roles[0] if len(roles) == 1 else None
+
+
+def dot(tables: tuple[ExchangeTable, ...] | None = None,
+        starts: Mapping[tuple[State, Msg], ExchangeTable] | None = None, name: str = "IKEv1") -> str:
+    """Graphviz DOT text of the state tables, drawn from the tables themselves (nothing by hand):
+    one cluster per exchange table, one solid edge per transition, one dashed edge per
+    `STARTS_NEXT` entry. The text is data; rendering it is the caller's business."""
+    tables = TABLES[name] if tables is None else tables
+    starts = STARTS_NEXT if starts is None else starts
+    out = [f"digraph {name} {{", "  rankdir=LR;",
+           '  node [shape=box, style="rounded,filled", fontname="Helvetica", fontsize=11];',
+           '  edge [fontname="Helvetica", fontsize=10];']
+    placed: set[State] = set()
+    for table in tables:
+        cluster = "".join(c if c.isalnum() else "_" for c in f"{table.protocol}_{table.name}").lower()
+        out += [f"  subgraph cluster_{cluster} {{", f'    label="{table.protocol} {table.name} ({table.rfc})";']
+        for state in dict.fromkeys(s for key, nxt in table.transitions.items() for s in (key[0], nxt)):
+            if state not in placed:
+                placed.add(state)
+                role = role_of(table, state)
+                out.append(f'    {state.name} [fillcolor="{ROLE_COLOURS[role]}", '
+                           f'tooltip="{role.value if role else "both roles"}"];')
+        out.append("  }")
+    for table in tables:
+        for (state, msg), nxt in table.transitions.items():
+            sender = table.sender(msg)
+            tip = f"sent by the {sender.value}" if sender else "the local decision to begin"
+            out.append(f'  {state.name} -> {nxt.name} [label="{msg.value}", tooltip="{tip}"];')
+    for (state, msg), follow in starts.items():
+        owner = next(t for t in tables if (state, msg) in t.transitions)
+        role = role_of(owner, state)
+        nxt = owner.transitions[(state, msg)]
+        out.append(f'  {nxt.name} -> {follow.begins[role].name} [style=dashed, '
+                   f'label="{role.value} starts {follow.name}"];')
+    out.append("}")
+    return "\n".join(out) + "\n"
+
+
+if __name__ == "__main__":   # python -m natt_core.ike.states  prints the DOT text docs/ENGINE.md carries
+    print(dot(), end="")

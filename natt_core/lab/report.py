@@ -17,7 +17,7 @@ report costs the same per peer with 2 clients or 1000.
 from __future__ import annotations
 
 from ..errors import DecodeError
-from ..ike.states import State
+from ..ike.states import Role, State
 from ..reasons import Reason, reason_of
 from ..wire.udp_encap import carried
 
@@ -167,7 +167,7 @@ def build_secrets(hosts) -> dict:
     ivs: dict[bytes, list] = {}
     for sa in sas:
         ivs.setdefault(sa.icookie, []).extend(sa.sealed_ivs)
-    for sa in sorted(sas, key=lambda sa: sa.role != "initiator"):     # stable: initiators first
+    for sa in sorted(sas, key=lambda sa: sa.role is not Role.INITIATOR):     # stable: initiators first
         if not sa.keys or sa.icookie in seen_cookies:
             continue
         seen_cookies.add(sa.icookie)
