@@ -18,7 +18,7 @@ from ..errors import DecodeError
 from ..wire.numbers import IPProto, Port, notify_name
 from . import dialects
 from .packets import Address, IpPacket, Reassembler, ip_parts
-from .payloads import notify_v1, sa_v1, transform_facts, transform_text, walk
+from .payloads import notify_v1, sa_summary, walk
 
 HASH_BY_LENGTH = {16: "md5", 20: "sha1", 32: "sha256", 48: "sha384", 64: "sha512"}
 _EXCHANGE_NAMES = {1: "Base", 3: "Authentication Only", 5: "INFO", 6: "Mode Config", 33: "New Group Mode",
@@ -293,23 +293,19 @@ def _learn(ex: Exchange, m: IkeMessage, chain, icookie: bytes, rcookie: bytes) -
     vids = tuple(dialects.vid_name(v) for v in vid_bytes)
     m.notifications = tuple(notify_name(nt[0]) for p in chain if p.type == 11 and (nt := notify_v1(p.body)))
     sa_body = next((p.body for p in chain if p.type == 1), None)
-    sa = sa_v1(sa_body) if sa_body is not None else None
+    sa = sa_summary(sa_body) if sa_body is not None else None
     if m.label in ("MM1", "AM1"):
         ex.vids_initiator = vids
         ex.natt_initiator = dialects.best_natt(vid_bytes)
         if sa is not None:
-            transforms = [t for p in sa.proposals for t in p.transforms]
-            ex.offered = tuple(transform_text(t) for t in transforms)
-            methods = {transform_facts(t)["auth"] for t in transforms}
-            if len(methods) == 1 and ex.auth is None:
-                ex.auth = methods.pop()
+            ex.offered = sa[0]
+            if len(set(sa[1])) == 1 and ex.auth is None:
+                ex.auth = sa[1][0]
     elif m.label in ("MM2", "AM2"):
         ex.vids_responder = vids
         ex.natt = dialects.best_natt(vid_bytes)
-        if sa is not None and sa.proposals and sa.proposals[0].transforms:
-            t = sa.proposals[0].transforms[0]
-            facts = transform_facts(t)
-            ex.hash, ex.auth, ex.chosen = facts["hash"], facts["auth"], transform_text(t)
+        if sa is not None and sa[2] is not None:
+            ex.hash, ex.auth, ex.chosen = sa[2]["hash"], sa[2]["auth"], sa[3]
     hashes = [p.body for p in chain if p.type in dialects.NATD_TYPES]
     ex.natd_types.update(p.type for p in chain if p.type in dialects.NATD_TYPES)
     if m.label in ("MM3", "MM4", "AM2", "AM3") and len(hashes) >= 2:

@@ -9,7 +9,9 @@ then attributed to the frame of its last piece, as Wireshark does. Reassembly ho
 """
 from __future__ import annotations
 
+import functools
 import ipaddress
+import socket
 from dataclasses import dataclass
 
 from ..errors import DecodeError
@@ -31,7 +33,7 @@ class Address:
 
     @property
     def packed_ip(self) -> bytes:
-        return ipaddress.ip_address(self.ip).packed
+        return _packed(self.ip)
 
 
 @dataclass(frozen=True)
@@ -42,6 +44,17 @@ class IpPacket:
     dst: str
     payload: bytes
     fragment: tuple | None = None  #: (identification, offset in bytes, more fragments) for a fragment
+
+
+@functools.lru_cache(maxsize=65536)
+def _text(packed: bytes) -> str:
+    """An address as text (RFC 5952 for IPv6); cached: a capture repeats a few addresses many times."""
+    return socket.inet_ntop(socket.AF_INET if len(packed) == 4 else socket.AF_INET6, packed)
+
+
+@functools.lru_cache(maxsize=65536)
+def _packed(text: str) -> bytes:
+    return ipaddress.ip_address(text).packed
 
 
 def ip_parts(packet: bytes) -> IpPacket:
@@ -59,7 +72,7 @@ def _v4(packet: bytes) -> IpPacket:
     if ihl < 20 or total < ihl or total > len(packet):
         raise DecodeError("IPv4", 2, f"header length {ihl} / total length {total} do not fit {len(packet)} "
                                      "captured bytes (a snap length cut the packet?)")
-    src, dst = (str(ipaddress.IPv4Address(packet[i:i + 4])) for i in (12, 16))
+    src, dst = _text(packet[12:16]), _text(packet[16:20])
     flags = int.from_bytes(packet[6:8], "big")
     fragment = None
     if flags & 0x3FFF:
@@ -71,7 +84,7 @@ def _v6(packet: bytes) -> IpPacket:
     end = 40 + int.from_bytes(packet[4:6], "big")
     if end > len(packet):
         raise DecodeError("IPv6", 4, f"payload length {end - 40} does not fit {len(packet) - 40} captured bytes")
-    src, dst = (str(ipaddress.IPv6Address(packet[i:i + 16])) for i in (8, 24))
+    src, dst = _text(packet[8:24]), _text(packet[24:40])
     nxt, at, fragment = packet[6], 40, None
     for _ in range(16):                        # a loop of extension headers is damage, not a hang
         if nxt in _V6_EXTENSIONS:

@@ -8,6 +8,7 @@ to small readers below. A chain that breaks off keeps what was read before the b
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from ..errors import DecodeError
@@ -84,3 +85,16 @@ def transform_text(t) -> str:
     f = transform_facts(t)
     auth = AUTH_METHODS.get(f["auth"], f"auth {f['auth']}") if f["auth"] is not None else "auth ?"
     return f"{f['cipher']}/{f['hash'] or '?'}/group {f['group']}/{auth}"
+
+
+@functools.lru_cache(maxsize=1024)
+def sa_summary(body: bytes) -> tuple[tuple[str, ...], tuple[int | None, ...], dict | None, str | None] | None:
+    """(every transform readable, their auth methods, the first transform's facts and text) of an
+    IKEv1 SA payload; cached by its bytes, as every client of a site sends the same offer."""
+    sa = sa_v1(body)
+    if sa is None:
+        return None
+    transforms = [t for p in sa.proposals for t in p.transforms]
+    first = transforms[0] if transforms else None
+    return (tuple(transform_text(t) for t in transforms), tuple(transform_facts(t)["auth"] for t in transforms),
+            transform_facts(first) if first else None, transform_text(first) if first else None)
