@@ -134,7 +134,7 @@ def test_a_pcapng_with_a_broken_payload_chain_still_names_the_message():
     rows = tshark("isakmp-no-none-np.pcapng", "isakmp.exchangetype")
     assert d.capture.format == "pcapng" and rows[0][1] == "5"
     assert messages(d) == {1: "INFO"}
-    assert any(f.reason is Reason.MID_EXCHANGE for f in d.findings)
+    assert [f.reason for f in d.findings].count(Reason.MID_EXCHANGE) == 1
     assert any(f.reason is Reason.UNREADABLE_PACKETS for f in d.findings)
 
 
@@ -406,3 +406,18 @@ def test_an_unreadable_second_capture_does_not_hide_the_first(tmp_path, capsys):
     assert main(["diagnose", str(CORPUS / "ISAKMP_sa_setup.pcap"), str(bad)]) == 2
     captured = capsys.readouterr()
     assert captured.out.startswith("ok   No problem found") and "error:" in captured.err
+
+
+def test_a_capture_that_starts_mid_exchange_says_so_once():
+    from natt_core.capture_read import read_capture as rc
+    from natt_core.lab.export import capture_files
+    from natt_core.lab.presets import preset
+    from natt_core.lab.scenario import run
+    from natt_core.pcap import pcap_bytes
+    records = capture_files(run(preset("client-behind-nat")))["internet"]
+    d = diagnose(pcap_bytes(records[2:]))                       # MM1 and MM2 not captured
+    assert [f.reason for f in d.findings].count(Reason.MID_EXCHANGE) == 1
+    assert messages(d)[1] == "MM3" and messages(d)[3] == "MM5"
+    assert not any("0 offered" in f.detail or f.reason is Reason.PROPOSAL_ACCEPTED for f in d.findings)
+    assert d.headline.severity == "ok"
+    assert len(rc(pcap_bytes(records[2:])).packets) == len(records) - 2

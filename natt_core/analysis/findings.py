@@ -90,15 +90,10 @@ def diagnose_exchange(ex, obs) -> list[Finding]:
                          "clear, and with a pre-shared key AM2's hash can be attacked offline (RFC 2409 §5.4).",
                          ids(first[:1] + second[:1]), Reason.AGGRESSIVE_MODE))
     if not first:
-        if ex.messages and not mm["MM5"] and not mm["QM1"] and not ex.of("MM3") and not ex.of("MM4") \
-                and ex.messages[0].exchange not in (2, 4):
-            f.append(Finding(INFO, f"{ex.messages[0].label} only",
-                             "Messages of an ISAKMP SA whose negotiation is not in this capture.",
-                             ids(ex.messages[:1]), Reason.MID_EXCHANGE))
-        else:
-            f.append(Finding(INFO, "The capture starts after the exchange began",
-                             f"No {p1[0]} for cookie {ex.icookie.hex()}: the story starts mid-way, so what was offered "
-                             "and chosen cannot be told here.", ids(ex.messages[:1]), Reason.MID_EXCHANGE))
+        f.append(Finding(INFO, "The capture starts after the exchange began",
+                         f"No {p1[0]} for cookie {ex.icookie.hex()} (the first message here is {ex.messages[0].label}): "
+                         "the story starts mid-way, so what was offered and chosen cannot be told here.",
+                         ids(ex.messages[:1]), Reason.MID_EXCHANGE))
     elif not second:
         refused = [n for m in infos for n in m.notifications]
         if refused:
@@ -115,7 +110,8 @@ def diagnose_exchange(ex, obs) -> list[Finding]:
         return f
     if first and second:
         f.append(Finding(OK, "Phase-1 proposal accepted",
-                         f"The responder chose {ex.chosen or 'a transform'} out of {len(ex.offered)} offered.",
+                         f"The responder chose {ex.chosen or 'a transform'}"
+                         + (f" out of {len(ex.offered)} offered." if ex.offered else "."),
                          ids(first[:1] + second[:1]), Reason.PROPOSAL_ACCEPTED))
         f.append(_nat_t(ex, first + second))
     verdict = nat_verdict(ex)
