@@ -62,6 +62,9 @@ def test_cisco_draft07_exchange_with_nat_d_type_15_speaks_nat_t():
     assert "payload 15" in nat_t.detail
     assert d.exchanges[0].nat.initiator_behind_nat is False and d.exchanges[0].nat.responder_behind_nat is False
     assert rows[1][4] == "1"                                             # tshark: pre-shared key
+    assert "CISCO-UNITY" in rows[2][2] and "XAUTH" in rows[2][2] and "RFC 3706 DPD" in rows[2][2]
+    assert {"Cisco Unity", "XAuth", "DPD (RFC 3706)"} <= set(d.observations.exchanges[bytes.fromhex(
+        d.exchanges[0].cookies[:16])].vids_initiator)
     assert any("pre-shared key" in f.detail for f in d.findings if f.reason is Reason.PHASE1_UP)
 
 

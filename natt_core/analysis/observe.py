@@ -292,17 +292,19 @@ def _learn(ex: Exchange, m: IkeMessage, chain, icookie: bytes, rcookie: bytes) -
     vid_bytes = [p.body for p in chain if p.type == 13]
     vids = tuple(dialects.vid_name(v) for v in vid_bytes)
     m.notifications = tuple(notify_name(nt[0]) for p in chain if p.type == 11 and (nt := notify_v1(p.body)))
+    if m.from_initiator:          # every Vendor ID a side sent (Cisco Unity and XAuth often come in MM3/MM4)
+        ex.vids_initiator = tuple(dict.fromkeys(ex.vids_initiator + vids))
+    else:
+        ex.vids_responder = tuple(dict.fromkeys(ex.vids_responder + vids))
     sa_body = next((p.body for p in chain if p.type == 1), None)
     sa = sa_summary(sa_body) if sa_body is not None else None
     if m.label in ("MM1", "AM1"):
-        ex.vids_initiator = vids
         ex.natt_initiator = dialects.best_natt(vid_bytes)
         if sa is not None:
             ex.offered = sa[0]
             if len(set(sa[1])) == 1 and ex.auth is None:
                 ex.auth = sa[1][0]
     elif m.label in ("MM2", "AM2"):
-        ex.vids_responder = vids
         ex.natt = dialects.best_natt(vid_bytes)
         if sa is not None and sa[2] is not None:
             ex.hash, ex.auth, ex.chosen = sa[2]["hash"], sa[2]["auth"], sa[3]
