@@ -53,9 +53,11 @@ class Diagnosis:
         obs = self.observations
         if not self.exchanges and not obs.esp and not obs.ah:
             skipped = f", {self.capture.skipped} other frame(s) skipped" if self.capture.skipped else ""
+            if obs.undecodable:
+                skipped += f", {len(obs.undecodable)} packet(s) unreadable (first: frame {obs.undecodable[0][0]})"
             return Finding(PROBLEM, "No IKE or ESP in this capture",
-                           f"{obs.packets} IP packets ({obs.ipv6} IPv6){skipped}, none on UDP 500/4500 and no "
-                           "ESP/AH. Capture on the VPN client's or server's interface while connecting.",
+                           f"{obs.packets} IP packets ({obs.ipv6} IPv6){skipped}; no readable IKE (UDP 500/4500), "
+                           "ESP or AH. Capture on the VPN client's or server's interface while connecting.",
                            (), Reason.NO_IPSEC_TRAFFIC)
         return Finding("ok", "No problem found", "Every step that the capture shows worked.", (), Reason.ALL_WELL)
 
