@@ -16,6 +16,7 @@ from ..reasons import Reason
 from . import dialects
 
 OK, INFO, WARNING, PROBLEM = "ok", "info", "warning", "problem"
+MANY_FLOWS = 10                  #: more healthy ESP flows than this are summed up in one finding
 TYPICAL_NAT_UDP_TIMEOUT = 30.0   #: seconds; RFC 4787 REQ-5 asks for >= 120 s, many home routers use 30-60
 AUTH_NOTIFIES = main_mode.AUTH_NOTIFIES
 
@@ -273,9 +274,17 @@ def diagnose_dataplane(obs, nat: bool) -> list[Finding]:
     by_pair: dict[tuple[str, str], int] = {}
     for x in flows:
         by_pair[(x.src.ip, x.dst.ip)] = by_pair.get((x.src.ip, x.dst.ip), 0) + 1
+    answered = [x for x in flows if (x.dst.ip, x.src.ip) in by_pair]
+    if len(answered) > MANY_FLOWS:          # one line for the healthy majority; one-way flows stay listed
+        f.append(Finding(OK, f"{len(answered)} ESP flows (SPIs) with traffic both ways",
+                         f"{sum(len(x.times) for x in answered)} packets; the first: " + ", ".join(
+                             f"0x{x.spi:08x} {x.src} → {x.dst}" for x in answered[:3]) + ".",
+                         tuple(x.indexes[0] for x in answered[:8]), Reason.ESP_FLOWS))
     for x in flows:
         form = "ESP-in-UDP" if x.encapsulated else "ESP (protocol 50)"
         if (x.dst.ip, x.src.ip) in by_pair:
+            if len(answered) > MANY_FLOWS:
+                continue
             f.append(Finding(OK, f"{form} SPI 0x{x.spi:08x}: {len(x.times)} packet(s) {x.src} → {x.dst}",
                              "Traffic flows, and there is traffic the other way too.", (x.indexes[0],), Reason.ESP_FLOWS))
         else:

@@ -11,6 +11,7 @@ capture point saw. IKEv2 (version 0x20) is read by `ikev2`. Every step is O(1) p
 from __future__ import annotations
 
 import hashlib
+import struct
 from dataclasses import dataclass, field
 
 from ..capture_read import Capture
@@ -20,6 +21,7 @@ from . import dialects
 from .packets import Address, IpPacket, Reassembler, ip_parts
 from .payloads import notify_v1, sa_summary, walk
 
+_UDP_HEADER = struct.Struct("!HHH").unpack_from
 HASH_BY_LENGTH = {16: "md5", 20: "sha1", 32: "sha256", 48: "sha384", 64: "sha512"}
 _EXCHANGE_NAMES = {1: "Base", 3: "Authentication Only", 5: "INFO", 6: "Mode Config", 33: "New Group Mode",
                    **dialects.AUTHIP_EXCHANGES}
@@ -168,7 +170,7 @@ def _one(obs: Observations, n: int, t: float, ip: IpPacket) -> None:
         return
     if len(body) < 8:
         raise DecodeError("UDP", 0, "truncated UDP header")
-    sport, dport, length = (int.from_bytes(body[i:i + 2], "big") for i in (0, 2, 4))
+    sport, dport, length = _UDP_HEADER(body)
     if length > len(body) or (length < 8 and not (ip.version == 6 and length == 0)):
         raise DecodeError("UDP", 4, f"UDP length {length} does not fit {len(body)} bytes (a snap length cut it?)")
     payload = body[8:length or len(body)]
