@@ -3,8 +3,9 @@
 Our own reader rather than scapy's, chosen by measuring and by what a diagnosis needs: on a
 100k-packet pcap (`python -m natt_core bench`) scapy's `RawPcapReader` only iterates the records,
 2-5x faster than ours iterates them *and* strips every link layer down to IP; either is a small
-part of diagnosing the file (about a fifth), so speed does not decide. What does: it numbers frames exactly as Wireshark does (every record
-counts, also ARP, STP or a link type we cannot read), reads bytes already in memory (an upload),
+part of diagnosing the file (about a fifth), so speed does not decide. What does: it numbers
+frames exactly as Wireshark does (every record counts, also ARP, STP or a link type we cannot
+read), reads bytes already in memory (an upload),
 and keeps going where a reader that raises would lose the whole file: a cut last record, unknown
 pcapng blocks, an empty if_tsresol option, a record claiming a huge length.
 
