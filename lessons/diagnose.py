@@ -95,21 +95,33 @@ if data is None:
     st.info("No capture yet: upload one, or pick a capture from the lab to see what a diagnosis looks like.",
             icon=":material/upload_file:")
     st.stop()
-try:
-    result = diagnose(data)
-except NattError as e:
-    st.error(f"**{name}** could not be read as a capture: {e}", icon=":material/broken_image:")
+def read(data: bytes, name: str, key: str, interface: str | None = None):
+    """The diagnosis of one file, or None after one clear line saying why it cannot be read."""
+    try:
+        return diagnose(data, interface)
+    except NattError as e:
+        st.error(f"**{name}** could not be read as a capture: {e}", icon=":material/broken_image:")
+        return None
+
+
+result = read(data, name, "dx")
+if result is None:
     st.stop()
-st.caption(f"{name} · {result.capture.format}")
+points = result.capture.interfaces
+if len(points) > 1:
+    point = st.selectbox("This file holds several capture points: diagnose", points, key="dx:interface")
+    if point != result.interface:
+        result = diagnose(data, point)
+st.caption(f"{name} · {result.capture.format} · {result.capture.frames} frames")
+if result.capture.notes:
+    st.warning(f"**{name}**: only part of the file could be read — " + "; ".join(result.capture.notes),
+               icon=":material/content_cut:")
 render_headline(result)
 render_summary(result)
 render_findings(result)
 if other is not None:
-    try:
-        other_result = diagnose(other)
-    except NattError as e:
-        st.error(f"**{other_name}** could not be read as a capture: {e}", icon=":material/broken_image:")
-    else:
+    other_result = read(other, other_name, "dx2")
+    if other_result is not None:
         render_comparison(compare(result.capture, other_result.capture), result, other_result, (name, other_name),
                           "dx")
 render_packets(result, "dx")

@@ -46,6 +46,8 @@ def add_arguments(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
                    help="runs per median for the handshake figures (default 15)")
     p.add_argument("--clients", type=_client_counts, default=(10, 100, 1000), metavar="N,N,...",
                    help="multi-client sizes (default 10,100,1000)")
+    p.add_argument("--diagnose-packets", type=_positive, default=100_000, metavar="N",
+                   help="packets in the synthetic capture diagnosed (default 100000)")
     return p
 
 
@@ -128,9 +130,55 @@ def main(argv: list[str]) -> int:
         ok = sum(1 for k, p in trace.report["peers"].items() if k != "server" and p["phase2"] == "established")
         print(f"  multi-client {n:5d} clients: {elapsed:7.2f} s total, {elapsed / n * 1e3:7.2f} ms per client "
               f"({ok}/{n} connected)")
+    print("\n".join(diagnose_lines(args.diagnose_packets)))
     if not live_wanted(args):
         print(f"  live interop with strongSwan: skipped (--no-live or {NO_LIVE_ENV}=1)")
         return 0
     from .live.interop import bench_lines   # real UDP, a real NAT, strongSwan; skipped without root/charon
     print("\n".join(bench_lines(Scenario("client-behind-nat", "bench", ""))))
     return 0
+
+
+def diagnose_lines(n: int = 100_000) -> list[str]:
+    """`diagnose` on a synthetic capture of n packets (IKE exchanges, ESP both ways, keepalives),
+    and our capture reader against scapy's raw readers on the same bytes."""
+    import os
+    import tempfile
+
+    from .analysis import diagnose
+    from .capture_read import read_capture
+    from .lab.export import capture_files
+    from .lab.presets import preset
+    from .lab.scenario import run
+    from .pcap import pcap_bytes
+
+    base = [p for _, p in capture_files(run(preset("client-behind-nat")))["internet"]]
+    def variant(packet: bytes, r: int) -> bytes:
+        """Repetition r of a packet as another connection: its own cookie or ESP SPI."""
+        udp = packet[9] == 17 and len(packet) > 36
+        at = 28 if udp and packet[22:24] == b"\x01\xf4" else 32 if udp and packet[28:32] == bytes(4) else 28
+        return packet[:at] + (r + 1).to_bytes(4, "big") + packet[at + 4:] if len(packet) > at + 8 else packet
+    data = pcap_bytes([(i * 0.001, variant(base[i % len(base)], i // len(base))) for i in range(n)])
+    t = time.perf_counter()
+    d = diagnose(data)
+    t_diag = time.perf_counter() - t
+    t = time.perf_counter()
+    read_capture(data)
+    t_ours = time.perf_counter() - t
+    lines = [f"  diagnose, {n} packets ({len(data) / 1e6:.1f} MB pcap):       {t_diag:8.2f} s "
+             f"({len(d.exchanges)} exchange(s), headline: {d.headline.title})",
+             f"  capture reader (ours), same file:                 {t_ours:8.2f} s"]
+    try:
+        from scapy.utils import RawPcapReader
+    except ImportError:
+        return lines
+    with tempfile.NamedTemporaryFile(suffix=".pcap", delete=False) as f:
+        f.write(data)
+    try:
+        t = time.perf_counter()
+        with RawPcapReader(f.name) as reader:
+            count = sum(1 for _ in reader)
+        lines.append(f"  scapy RawPcapReader, same file ({count} records):  {time.perf_counter() - t:8.2f} s")
+    finally:
+        os.unlink(f.name)
+    return lines

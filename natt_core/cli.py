@@ -62,29 +62,54 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+MAX_CAPTURE = 256 * 1024 * 1024   #: bytes read from one capture file: /dev/zero or a huge file cannot exhaust memory
+
+
 def _read(path: str) -> bytes:
+    """The file's bytes, refusing at once what is no capture (its first four bytes say so)."""
+    from .capture_read import CAPTURE_MAGICS
     try:
-        return sys.stdin.buffer.read() if path == "-" else open(path, "rb").read()
+        f = sys.stdin.buffer if path == "-" else open(path, "rb")
+        with f:
+            head = f.read(4)
+            if head not in CAPTURE_MAGICS:
+                raise _UsageError(f"{path} is not a pcap or pcapng file (starts with {head.hex() or 'nothing'}); "
+                                  "save the capture as .pcap or .pcapng")
+            data = head + f.read(MAX_CAPTURE)
     except OSError as e:
         raise _UsageError(f"cannot read {path}: {e.strerror}") from None
+    if len(data) > MAX_CAPTURE:
+        raise _UsageError(f"{path} is larger than {MAX_CAPTURE // 2**20} MB; cut it to the connection attempt")
+    return data
 
 
 def _diagnose(path: str, other: str | None) -> int:
     from .analysis import diagnose
     result = diagnose(_read(path))
-    other_result = diagnose(_read(other)) if other else None
     marks = {"ok": "ok  ", "info": "info", "warning": "WARN", "problem": "FAIL"}
     h = result.headline
-    print(f"{marks[h.severity]} {h.title}")
+    print(f"{marks[h.severity]} {h.title}\n     {h.detail}")
+    cap, obs = result.capture, result.observations
+    print(f"     ({path}: {cap.format}, {cap.frames} frames, {obs.packets} IP packets diagnosed, "
+          f"{cap.skipped} skipped frame(s) that are not IP, {len(obs.undecodable)} unreadable)")
+    for note in cap.notes:
+        print(f"     not read: {note}")
     for ex in result.exchanges:
-        print(f"\nIKE {ex.initiator} -> {ex.responder} (cookies {ex.cookies}); this capture is {ex.nat.where}")
+        print(f"\nIKEv{ex.version} {ex.initiator} -> {ex.responder} ({'SPIs' if ex.version == 2 else 'cookies'} "
+              f"{ex.cookies}); this capture is {ex.nat.where}")
         for n, t, label, src, dst, again in ex.messages:
             print(f"  #{n:<4} {t:9.3f}s  {label:5} {src} -> {dst}{'  (again)' if again else ''}")
     print()
     for f in result.findings:
         packets = f" [packets {', '.join(map(str, f.packets[:8]))}]" if f.packets else ""
-        print(f"{marks[f.severity]} {f.title}{packets}\n     {f.detail}")
-    if other_result is not None:
+        print(f"{marks[f.severity]} {f.title}{packets} ({f.reason})\n     {f.detail}")
+    if other:
+        try:
+            other_result = diagnose(_read(other))
+        except (NattError, _UsageError) as e:      # the first capture's diagnosis stands
+            print(f"error: {_one_line(e)}", file=sys.stderr)
+            sys.stdout.flush()
+            return USAGE_ERROR
         _print_comparison(result, other_result, path, other)
     sys.stdout.flush()
     return 0

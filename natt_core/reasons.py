@@ -59,6 +59,43 @@ class Reason(str, Enum):
     TTL_EXPIRED = "TTL_EXPIRED"                    #: time to live ran out
     FILTERED = "FILTERED"                          #: a firewall/filtering rule refused it
 
+    # --- capture analysis (diagnose) -------------------------------------------------------
+    ALL_WELL = "ALL_WELL"                          #: every step the capture shows worked
+    NO_IPSEC_TRAFFIC = "NO_IPSEC_TRAFFIC"          #: no IKE, ESP or AH in the capture at all
+    CAPTURE_DAMAGED = "CAPTURE_DAMAGED"            #: part of the file could not be read (cut record, bad block)
+    UNREADABLE_PACKETS = "UNREADABLE_PACKETS"      #: single packets that do not decode
+    SEVERAL_CAPTURE_POINTS = "SEVERAL_CAPTURE_POINTS"  #: a pcapng holding more than one interface
+    MID_EXCHANGE = "MID_EXCHANGE"                  #: the capture starts after the exchange began
+    NO_ANSWER = "NO_ANSWER"                        #: a request that nothing answered
+    PROPOSAL_ACCEPTED = "PROPOSAL_ACCEPTED"        #: the responder chose a proposal
+    AGGRESSIVE_MODE = "AGGRESSIVE_MODE"            #: IKEv1 Aggressive Mode (identities and hash in the clear)
+    AUTHIP = "AUTHIP"                              #: Microsoft AuthIP, not IKE proper
+    NATT_AGREED = "NATT_AGREED"                    #: both peers announced a common NAT-T version
+    NATT_DRAFT_VID = "NATT_DRAFT_VID"              #: NAT-T agreed on a pre-RFC 3947 draft
+    NATT_NOT_ANSWERED = "NATT_NOT_ANSWERED"        #: the initiator offered NAT-T, the responder did not
+    NO_NATT = "NO_NATT"                            #: no NAT-T Vendor ID on either side
+    NAT_DETECTED = "NAT_DETECTED"                  #: NAT-D / NAT_DETECTION hashes show a NAT
+    NO_NAT = "NO_NAT"                              #: every NAT-D hash matches: no NAT
+    NO_NATD = "NO_NATD"                            #: no NAT discovery payloads to judge by
+    FLOATED = "FLOATED"                            #: IKE moved to UDP 4500
+    NO_FLOAT = "NO_FLOAT"                          #: a NAT was found but IKE stayed on UDP 500
+    PHASE1_UP = "PHASE1_UP"                        #: the ISAKMP SA is established
+    INITIATOR_GAVE_UP = "INITIATOR_GAVE_UP"        #: the initiator stopped without a word (own policy)
+    QUICK_MODE_DONE = "QUICK_MODE_DONE"            #: QM1-QM3 exchanged
+    QUICK_MODE_INCOMPLETE = "QUICK_MODE_INCOMPLETE"  #: Quick Mode without its full answer
+    IKEV2_SEEN = "IKEV2_SEEN"                      #: IKEv2 traffic, named from its header
+    IKEV2_COOKIE = "IKEV2_COOKIE"                  #: the IKEv2 responder asked for a COOKIE
+    IKEV2_AUTH_ANSWERED = "IKEV2_AUTH_ANSWERED"    #: IKE_AUTH answered, its outcome encrypted
+    CHILD_SA_UP = "CHILD_SA_UP"                    #: ESP follows the negotiation: the SA is up
+    ESP_FLOWS = "ESP_FLOWS"                        #: ESP both ways
+    ESP_ONE_WAY = "ESP_ONE_WAY"                    #: ESP one way, nothing back
+    ESP_PROTOCOL_50 = "ESP_PROTOCOL_50"            #: ESP as IP protocol 50 (a firewall must pass it)
+    AH_BOTH_WAYS = "AH_BOTH_WAYS"                  #: AH both ways: fine traffic that cannot cross a NAT
+    AH_ONE_WAY = "AH_ONE_WAY"                      #: AH one way, nothing back
+    IP_FRAGMENTS = "IP_FRAGMENTS"                  #: IP fragments on the path
+    KEEPALIVES = "KEEPALIVES"                      #: NAT keepalives seen
+    KEEPALIVE_INTERVAL = "KEEPALIVE_INTERVAL"      #: keepalives further apart than NATs wait
+
 
 def reason_of(value: object) -> Reason | None:
     """A Reason from its value (as read back from JSON), or None for anything else."""

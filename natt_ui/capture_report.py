@@ -11,7 +11,7 @@ import streamlit as st
 
 from natt_core.analysis import Diagnosis
 from natt_core.analysis.compare import Comparison
-from natt_core.analysis.observe import ipv4_parts
+from natt_core.analysis.packets import ip_parts
 from natt_core.errors import DecodeError
 from natt_core.wire.dissect import dissect
 from natt_view.packet import diff_table_html, field_diff, packet_views_html
@@ -28,31 +28,53 @@ def render_headline(d: Diagnosis) -> None:
 
 
 def render_summary(d: Diagnosis) -> None:
+    """The capture at a glance, before any list: counts, what was skipped, where the trouble is."""
     obs = d.observations
-    cols = st.columns(5)
-    cols[0].metric("IPv4 packets", len(d.capture.packets))
+    cols = st.columns(6)
+    cols[0].metric("IP packets", obs.packets, help=f"{obs.ipv6} of them IPv6" if obs.ipv6 else None)
     cols[1].metric("IKE exchanges", len(d.exchanges))
     cols[2].metric("ESP packets", sum(len(f.times) for f in obs.esp.values()))
-    cols[3].metric("Keepalives", len(obs.keepalives))
-    cols[4].metric("Duration", f"{obs.duration:.1f} s")
-    if d.capture.skipped:
-        st.caption(f"{d.capture.skipped} frame(s) that are not IPv4 were skipped.")
+    cols[3].metric("AH packets", len(obs.ah))
+    cols[4].metric("Keepalives", len(obs.keepalives))
+    cols[5].metric("Duration", f"{obs.duration:.1f} s")
+    counts = {s: sum(1 for f in d.findings if f.severity == s) for s in ("problem", "warning", "ok")}
+    words = [f"{counts['problem']} problem(s)", f"{counts['warning']} warning(s)", f"{counts['ok']} step(s) that worked"]
+    skipped = [f"{d.capture.skipped} frame(s) that are not IP skipped" if d.capture.skipped else "",
+               f"{len(obs.undecodable)} packet(s) unreadable" if obs.undecodable else "",
+               "part of the file unread" if d.capture.notes else ""]
+    versions = sorted({f"IKEv{e.version}" for e in d.exchanges})
+    st.caption(" · ".join([", ".join(words)] + versions + [s for s in skipped if s]))
 
 
-def render_findings(d: Diagnosis) -> None:
-    for ex in d.exchanges:
-        st.subheader(f"IKE exchange {ex.initiator} → {ex.responder}", anchor=False)
-        st.caption(f"Cookies {ex.cookies} · this capture point is {ex.nat.where}")
+PAGE = 10   #: exchanges (and data-plane findings) drawn per page
+
+
+def render_findings(d: Diagnosis, key: str = "dx") -> None:
+    exchanges = _page(d.exchanges, "IKE exchanges", f"{key}:expage:{_identity(d)}")
+    for ex in exchanges:
+        st.subheader(f"IKEv{ex.version} exchange {ex.initiator} → {ex.responder}", anchor=False)
+        st.caption(f"{'SPIs' if ex.version == 2 else 'Cookies'} {ex.cookies} · this capture point is {ex.nat.where}")
         left, right = st.columns([1, 1], gap="large")
         with left:
             for f in ex.findings:
                 _finding(f)
         with right:
-            st.html(_ladder(ex.messages))
+            st.html(_ladder(ex.messages[:200]))
+            if len(ex.messages) > 200:
+                st.caption(f"… and {len(ex.messages) - 200} more messages")
     if d.dataplane:
         st.subheader("Data plane", anchor=False)
-        for f in d.dataplane:
+        for f in _page(d.dataplane, "data-plane findings", f"{key}:dppage:{_identity(d)}"):
             _finding(f)
+
+
+def _page(items, what: str, key: str):
+    """One page of a long list, with a page picker: thousands of exchanges are not drawn at once."""
+    if len(items) <= PAGE:
+        return items
+    pages = (len(items) + PAGE - 1) // PAGE
+    page = st.number_input(f"{len(items)} {what}: page (of {pages})", 1, pages, 1, key=key)
+    return items[(page - 1) * PAGE:page * PAGE]
 
 
 def _finding(f) -> None:
@@ -75,36 +97,38 @@ def _ladder(messages) -> str:
 
 def render_packets(d: Diagnosis, key: str) -> None:
     """Any packet of the capture as the lessons show one: RFC-style field layout and hex, with the
-    bytes no NAT can touch (SPI, ciphertext, ICV, NAT-D hashes, ID) marked."""
-    packets = d.capture.packets
+    bytes no NAT can touch (SPI, ciphertext, ICV, NAT-D hashes, ID) marked. Numbers are Wireshark's."""
+    packets = [p for p in d.capture.packets if d.interface is None or p.interface == d.interface]
     if not packets:
         return
     st.subheader("The packets, field by field", anchor=False)
     labels = d.observations.labels
+    shown = packets[:5000]
 
     def name(i: int) -> str:
-        cp = packets[i]
-        return f"#{i + 1} · {cp.time:.3f} s · {labels.get(i + 1, 'other')} · {_addresses(cp.packet)}"
-    first = next((n - 1 for n in sorted(labels) if labels[n] not in ("ESP", "ESP-in-UDP", "keepalive")), 0)
-    i = st.selectbox("Packet", range(len(packets)), index=first, format_func=name,
-                     key=f"{key}:packet:{_identity(d)}")
-    packet = packets[i].packet
+        cp = shown[i]
+        return f"#{cp.frame} · {cp.time:.3f} s · {labels.get(cp.frame, 'other')} · {_addresses(cp.packet)}"
+    first = next((i for i, cp in enumerate(shown)
+                  if labels.get(cp.frame) not in (None, "ESP", "ESP-in-UDP", "keepalive", "AH")), 0)
+    i = st.selectbox("Packet" + (f" (the first {len(shown)} of {len(packets)})" if len(shown) < len(packets) else ""),
+                     range(len(shown)), index=first, format_func=name, key=f"{key}:packet:{_identity(d)}")
+    packet = shown[i].packet
     try:
         fields = dissect(packet)
     except DecodeError as e:
-        st.warning(f"Packet #{i + 1} cannot be laid out field by field: {e}")
+        st.warning(f"Packet #{shown[i].frame} cannot be laid out field by field: {e}")
         return
     st.html(packet_views_html(packet, fields))
 
 
 def _addresses(packet: bytes) -> str:
     try:
-        proto, src, dst, body = ipv4_parts(packet)
+        ip = ip_parts(packet)
     except DecodeError:
         return ""
-    if proto == 17 and len(body) >= 4:
-        return f"{src}:{int.from_bytes(body[0:2], 'big')} → {dst}:{int.from_bytes(body[2:4], 'big')}"
-    return f"{src} → {dst}"
+    if ip.proto == 17 and len(ip.payload) >= 4 and ip.fragment is None:
+        return f"{ip.src}:{int.from_bytes(ip.payload[0:2], 'big')} → {ip.dst}:{int.from_bytes(ip.payload[2:4], 'big')}"
+    return f"{ip.src} → {ip.dst}"
 
 
 def render_comparison(c: Comparison, a: Diagnosis, b: Diagnosis, names: tuple[str, str], key: str) -> None:
@@ -135,8 +159,8 @@ def render_comparison(c: Comparison, a: Diagnosis, b: Diagnosis, names: tuple[st
                      f"{labels.get(c.pairs[n].a.index, 'packet')} · {'; '.join(c.pairs[n].changes) or 'unchanged'}")
     pair = c.pairs[i]
     try:
-        before = dissect(a.capture.packets[pair.a.index - 1].packet)
-        after = dissect(b.capture.packets[pair.b.index - 1].packet)
+        before = dissect(a.capture.at_frame(pair.a.index).packet)
+        after = dissect(b.capture.at_frame(pair.b.index).packet)
     except DecodeError as e:
         st.warning(f"This pair cannot be laid out field by field: {e}")
         return
@@ -147,4 +171,11 @@ def render_comparison(c: Comparison, a: Diagnosis, b: Diagnosis, names: tuple[st
 def _identity(*diagnoses: Diagnosis) -> str:
     """A widget-key suffix per capture: a keyed selectbox keeps its old option labels in the browser
     when only the options change, so another capture must make another widget."""
-    return "-".join(f"{zlib.crc32(b''.join(p.packet for p in d.capture.packets)):08x}" for d in diagnoses)
+    return "-".join(f"{_crc(d.capture)}{d.interface or ''}" for d in diagnoses)
+
+
+def _crc(capture) -> str:
+    crc = 0
+    for p in capture.packets:
+        crc = zlib.crc32(p.packet, crc)
+    return f"{crc:08x}"

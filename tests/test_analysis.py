@@ -17,6 +17,7 @@ from natt_core.capture_read import read_capture
 from natt_core.errors import DecodeError
 from natt_core.lab.export import capture_files
 from natt_core.pcap import pcap_bytes, pcapng_bytes
+from natt_core.reasons import Reason
 
 from .conftest import run_preset
 
@@ -103,7 +104,7 @@ def test_a_healthy_client_behind_nat_is_healthy_on_both_sides(segment):
     d = diagnose(captures("client-behind-nat")[segment])
     assert d.headline.severity == "ok", d.headline
     titles = [f.title for f in d.findings]
-    assert "Both speak NAT-T: rfc3947" in titles and "Floated to UDP 4500 at MM5" in titles
+    assert "Both speak NAT-T: RFC 3947" in titles and "Floated to UDP 4500 at MM5" in titles
     assert "The initiator is behind a NAT" in titles
     (ex,) = d.exchanges
     assert ex.nat.initiator_behind_nat and not ex.nat.responder_behind_nat
@@ -145,7 +146,9 @@ def test_legacy_peers_behind_nat_show_esp_that_never_gets_an_answer():
 
 
 def test_ah_behind_nat_is_named():
-    assert headline("ah-behind-nat", "internet").title.startswith("AH packets")
+    h = headline("ah-behind-nat", "internet")
+    assert h.title == "AH one way: 192.168.1.30 → 192.168.1.10, nothing back" and "NAT-T cannot help AH" in h.detail
+    assert h.reason is Reason.AH_ONE_WAY
 
 
 def test_an_expiring_mapping_shows_as_keepalives_from_new_ports_outside_the_nat():
@@ -251,14 +254,16 @@ def test_the_cli_compares_both_sides_of_a_nat(tmp_path, capsys):
     assert out.count("only on A: ") == 10 and "MM1 192.168.11.21:500" in out
 
 
-def test_ip_fragments_are_flagged_not_misread():
-    """scapy (an independent tool) fragments a 3000-byte UDP 500 datagram; the diagnosis names the
-    fragments instead of failing to read them."""
-    from scapy.layers.inet import IP, UDP, fragment
-    big = IP(src="192.168.11.20", dst="192.168.1.10") / UDP(sport=500, dport=500) / (b"\x00" * 3000)
+def test_ip_fragments_are_flagged_and_reassembled():
+    """scapy (an independent tool) fragments a 3000-byte ESP packet; the diagnosis names the
+    fragments and reads the reassembled datagram in the frame of its last piece, as Wireshark does."""
+    from scapy.layers.inet import IP, fragment
+    big = IP(src="192.168.11.20", dst="192.168.1.10", proto=50) / (bytes.fromhex("c0ffee01 00000001") + b"\x00" * 3000)
     packets = [bytes(p) for p in fragment(big, fragsize=1400)]
     assert len(packets) == 3
     d = diagnose(pcap_bytes([(i * 0.001, p) for i, p in enumerate(packets)]))
     (frag,) = [f for f in d.findings if "IP fragment" in f.title]
-    assert frag.title.startswith("3 IP fragment") and frag.packets == (1, 2, 3)
-    assert not d.observations.undecodable
+    assert frag.title.startswith("3 IP fragment") and frag.packets == (1, 2, 3) and frag.reason is Reason.IP_FRAGMENTS
+    assert not d.observations.undecodable and d.observations.reassembled == 1
+    (flow,) = d.observations.esp.values()
+    assert flow.spi == 0xC0FFEE01 and flow.indexes == [3]

@@ -85,3 +85,27 @@ def test_a_recording_comes_with_what_charon_logged():
     at.radio(key="dx:source").set_value("A real strongSwan capture").run()
     log = "\n".join(c.value for c in at.code)
     assert "remote host is behind NAT" in log and "[ENC]" in log and not at.exception
+
+
+def _report(path: str) -> None:
+    from natt_core.analysis import diagnose
+    from natt_ui.capture_report import render_findings, render_headline, render_summary
+    d = diagnose(open(path, "rb").read())
+    render_headline(d)
+    render_summary(d)
+    render_findings(d)
+
+
+def test_a_capture_with_many_exchanges_shows_a_summary_and_pages_them(tmp_path):
+    """25 unanswered MM1s (built with scapy): a summary line first, then ten exchanges per page."""
+    from .test_diagnose_corpus import isakmp_v1, pcap, sa, udp
+    frames = [udp("10.0.0.1", "10.0.0.2", isakmp_v1(2, bytes([n + 1]) * 8, payloads=sa())) for n in range(25)]
+    path = tmp_path / "many.pcap"
+    path.write_bytes(pcap(frames, tmp_path))
+    at = AppTest.from_function(_report, args=(str(path),), default_timeout=60).run()
+    assert not at.exception
+    assert any("25 problem(s)" in c.value and "IKEv1" in c.value for c in at.caption)
+    assert len(at.subheader) == 10
+    (pager,) = at.number_input
+    pager.set_value(3).run()
+    assert len(at.subheader) == 5 and not at.exception

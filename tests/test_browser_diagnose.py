@@ -29,3 +29,23 @@ def test_upload_a_broken_file_then_a_real_capture(server, page, tmp_path):
     page.get_by_text("The pre-shared keys differ").first.wait_for()
     page.get_by_text("Floated to UDP 4500 at MM5").wait_for()
     assert "AUTHENTICATION-FAILED" in page.inner_text("body")
+
+
+def test_real_captures_from_the_corpus_in_the_browser(server, page, tmp_path):
+    """IKEv2 from tcpdump's tests is named (not "No IKE"), and a cut file is diagnosed up to the cut
+    with the file named in the warning."""
+    from pathlib import Path
+    corpus = Path(__file__).resolve().parent / "captures"
+    cut = tmp_path / "cut.pcap"
+    cut.write_bytes((corpus / "isakmp4500.pcap").read_bytes()[:-20])
+
+    page.goto(server + "/diagnose")
+    page.get_by_text("No capture yet").wait_for()
+    page.locator("input[type=file]").first.set_input_files(str(corpus / "ikev2pI2.pcap"))
+    page.get_by_text("The responder never answered IKE_SA_INIT").first.wait_for()
+    assert page.get_by_text("No IKE or ESP in this capture").count() == 0
+
+    page.locator("input[type=file]").first.set_input_files(str(cut))
+    page.get_by_text("only part of the file could be read").wait_for()
+    body = page.inner_text("body")
+    assert "cut.pcap" in body and "Floated to UDP 4500 at MM5" in body and "Traceback" not in body

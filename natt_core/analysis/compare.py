@@ -12,22 +12,22 @@ from __future__ import annotations
 from collections import defaultdict, deque
 from dataclasses import dataclass
 
-from ..addressing import Endpoint
 from ..capture_read import Capture
 from ..errors import DecodeError
 from ..wire.numbers import IPProto
-from .observe import ipv4_parts
+from .packets import Address
+from .packets import ip_parts
 
 PROTO_NAMES = {IPProto.UDP: "udp", IPProto.ESP: "esp", IPProto.AH: "ah"}
 
 
 @dataclass(frozen=True)
 class Seen:
-    index: int               #: packet number in its capture (1-based)
+    index: int               #: Wireshark's frame number in its capture
     time: float
     proto: int
-    src: Endpoint
-    dst: Endpoint
+    src: Address
+    dst: Address
 
 
 @dataclass(frozen=True)
@@ -50,9 +50,9 @@ class Pair:
 class Translation:
     """One mapping the NAT used: an endpoint as side A sees it and as side B sees it, towards one remote."""
     proto: str
-    a: Endpoint              #: e.g. the inside host 192.168.11.20:500
-    b: Endpoint              #: what it became on the other side, e.g. 192.168.1.30:54564
-    remote: Endpoint         #: the peer it talks to (as side A sees it)
+    a: Address              #: e.g. the inside host 192.168.11.20:500
+    b: Address              #: what it became on the other side, e.g. 192.168.1.30:54564
+    remote: Address         #: the peer it talks to (as side A sees it)
     sent: int                #: packets from `a` (their source was rewritten)
     received: int            #: packets to `a` (their destination was rewritten back)
     first: float
@@ -71,36 +71,39 @@ class Comparison:
     translations: tuple[Translation, ...]
 
 
-def _invariant(packet: bytes) -> tuple[int, Endpoint, Endpoint, bytes] | None:
+def _invariant(packet: bytes) -> tuple[int, Address, Address, bytes] | None:
     """(protocol, source, destination, the bytes a NAT does not rewrite)."""
     try:
-        proto, src, dst, body = ipv4_parts(packet)
+        ip = ip_parts(packet)
     except DecodeError:
         return None
+    if ip.fragment is not None:
+        return None
+    proto, src, dst, body = ip.proto, ip.src, ip.dst, ip.payload
     if proto == IPProto.UDP:
         if len(body) < 8:
             return None
         sport, dport = int.from_bytes(body[0:2], "big"), int.from_bytes(body[2:4], "big")
-        return proto, Endpoint(src, sport), Endpoint(dst, dport), body[8:]
+        return proto, Address(src, sport), Address(dst, dport), body[8:]
     if proto in (IPProto.ESP, IPProto.AH):
-        return proto, Endpoint(src), Endpoint(dst), body
+        return proto, Address(src), Address(dst), body
     return None
 
 
 def compare(a: Capture, b: Capture) -> Comparison:
     waiting: dict[tuple[int, bytes], deque[Seen]] = defaultdict(deque)
-    for n, cp in enumerate(b.packets, start=1):
+    for cp in b.packets:
         inv = _invariant(cp.packet)
         if inv:
             proto, src, dst, payload = inv
-            waiting[(proto, payload)].append(Seen(n, cp.time, proto, src, dst))
+            waiting[(proto, payload)].append(Seen(cp.frame, cp.time, proto, src, dst))
     pairs, only_a = [], []
-    for n, cp in enumerate(a.packets, start=1):
+    for cp in a.packets:
         inv = _invariant(cp.packet)
         if not inv:
             continue
         proto, src, dst, payload = inv
-        seen = Seen(n, cp.time, proto, src, dst)
+        seen = Seen(cp.frame, cp.time, proto, src, dst)
         queue = waiting.get((proto, payload))
         if queue:
             pairs.append(Pair(seen, queue.popleft(), len(payload)))

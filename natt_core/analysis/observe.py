@@ -1,81 +1,106 @@
-"""What a capture shows, packet by packet: IKE messages grouped into exchanges, ESP by SPI, keepalives.
+"""What a capture shows, packet by packet: IKE messages grouped into exchanges, ESP/AH by SPI, keepalives.
 
-Nothing here needs a key. Main Mode messages are named from what anyone can see (RFC 2409 §5:
-who sends, the E flag, the first payload); Quick Mode messages by their order within one Message
-ID (§5.5); a packet with the same bytes as an earlier one is a retransmission. NAT-D hashes are
-public too (RFC 3947 §3.2: HASH(CKY-I | CKY-R | IP | Port), the hash chosen in MM2 or told by the
-hash length), so each one is checked against the addresses this very capture point saw.
+Nothing here needs a key. An IKEv1 message is named by what it is, not by its first payload: the
+responder cookie (zero only in the initiator's first message), the exchange type, the direction
+(who started the exchange) and what its plaintext carries (SA, KE) decide MM1…MM6, AM1…AM3 and,
+per Message ID, QM1…QM3 (RFC 2409 §5, §5.4, §5.5). A packet with the same bytes as an earlier one
+is a retransmission. NAT-D hashes are public (RFC 3947 §3.2: HASH(CKY-I | CKY-R | IP | Port), the
+hash chosen in MM2 or told by its length), so each is checked against the addresses this very
+capture point saw. IKEv2 (version 0x20) is read by `ikev2`. Every step is O(1) per packet.
 """
 from __future__ import annotations
 
-import ipaddress
+import hashlib
+import struct
 from dataclasses import dataclass, field
 
-from ..addressing import Endpoint
 from ..capture_read import Capture
-from ..crypto.natd import HASH_BY_LENGTH, natd_hash
 from ..errors import DecodeError
-from ..ike.nat_t import version_of_vid, vid_name
-from ..ike.proposals import read_phase1
-from ..wire.isakmp import SA, NatD, Notification, VendorID, decode_header, decode_payloads
-from ..wire.numbers import ExchangeType, Flag, IPProto, PayloadType, Port, notify_name
-from ..wire.udp_encap import Kind, classify_4500
+from ..wire.numbers import IPProto, Port, notify_name
+from . import dialects
+from .packets import Address, IpPacket, Reassembler, ip_parts
+from .payloads import notify_v1, sa_summary, walk
 
+_UDP_HEADER = struct.Struct("!HHH").unpack_from
+HASH_BY_LENGTH = {16: "md5", 20: "sha1", 32: "sha256", 48: "sha384", 64: "sha512"}
+_EXCHANGE_NAMES = {1: "Base", 3: "Authentication Only", 5: "INFO", 6: "Mode Config", 33: "New Group Mode",
+                   **dialects.AUTHIP_EXCHANGES}
 
 
 @dataclass(frozen=True)
 class NatdCheck:
-    """One MM3/MM4's NAT-D hashes against the addresses on this capture's segment."""
-    message: str                    #: "MM3" or "MM4"
-    dst: Endpoint                   #: the packet's destination here
-    src: Endpoint                   #: the packet's source here
+    """One message's NAT-D hashes against the addresses on this capture's segment."""
+    message: str                    #: "MM3", "MM4", "AM2" or "AM3"
+    dst: Address                    #: the packet's destination here
+    src: Address                    #: the packet's source here
     dst_matches: bool               #: first NAT-D = HASH(destination here): nothing rewrote it before here
     src_matches: bool               #: a later NAT-D = HASH(source here): the sender's own address, unchanged
     src_same_ip_other_port: int | None = None   #: the sender's own port, if only the port was changed
+    from_initiator: bool = True
 
 
 @dataclass
 class IkeMessage:
-    index: int                      #: packet number in the capture (1-based, as Wireshark counts)
+    index: int                      #: Wireshark's frame number
     time: float
-    src: Endpoint
-    dst: Endpoint
+    src: Address
+    dst: Address
     on_4500: bool
     exchange: int
     message_id: int
     encrypted: bool
     from_initiator: bool
     label: str
-    payloads: tuple[str, ...]
+    payloads: tuple[int, ...]
     retransmission: bool = False
     notifications: tuple[str, ...] = ()
 
 
 @dataclass
 class Exchange:
-    """Everything sharing one initiator cookie: one ISAKMP SA negotiation and what it carried."""
+    """Everything sharing one initiator cookie (IKEv1) or initiator SPI (IKEv2)."""
     icookie: bytes
     rcookie: bytes = bytes(8)
-    initiator: Endpoint | None = None
-    responder: Endpoint | None = None
+    version: int = 1
+    initiator: Address | None = None
+    responder: Address | None = None
     messages: list[IkeMessage] = field(default_factory=list)
     vids_initiator: tuple[str, ...] = ()
     vids_responder: tuple[str, ...] = ()
-    nat_t: str | None = None        #: the version the responder answered with
+    natt_initiator: dialects.NattDialect | None = None
+    natt: dialects.NattDialect | None = None     #: the best NAT-T version the responder answered with
     hash: str | None = None         #: the phase-1 hash chosen in MM2
+    auth: int | None = None         #: the authentication method chosen (or offered) in the SA
     offered: tuple[str, ...] = ()   #: MM1's transforms, readable
     chosen: str | None = None       #: MM2's transform, readable
     natd: list[NatdCheck] = field(default_factory=list)
+    mid: bool = False               #: the capture starts after the exchange began
+    by_label: dict[str, list[IkeMessage]] = field(default_factory=dict)
+    quick: dict[int, dict] = field(default_factory=dict)   #: Message ID -> QM state
+    natd_types: set[int] = field(default_factory=set)
+
+    @property
+    def nat_t(self) -> str | None:
+        return self.natt.name if self.natt else None
+
+    @property
+    def aggressive(self) -> bool:
+        return "AM1" in self.by_label or "AM2" in self.by_label
+
+    @property
+    def authip(self) -> bool:
+        return any(m.exchange in dialects.AUTHIP_EXCHANGES for m in self.messages[:4]) or \
+            dialects.is_authip(self.vids_initiator + self.vids_responder)
 
     def of(self, label: str) -> list[IkeMessage]:
-        return [m for m in self.messages if m.label == label]
+        return self.by_label.get(label, [])
 
 
 @dataclass
 class EspFlow:
     spi: int
-    src: Endpoint
-    dst: Endpoint
+    src: Address
+    dst: Address
     encapsulated: bool              #: ESP-in-UDP (RFC 3948) rather than IP protocol 50
     times: list[float] = field(default_factory=list)
     indexes: list[int] = field(default_factory=list)
@@ -85,174 +110,222 @@ class EspFlow:
 class Observations:
     exchanges: dict[bytes, Exchange] = field(default_factory=dict)
     esp: dict[tuple, EspFlow] = field(default_factory=dict)
-    ah: list[tuple[int, Endpoint, Endpoint]] = field(default_factory=list)
-    keepalives: list[tuple[int, float, Endpoint, Endpoint]] = field(default_factory=list)
+    ah: list[tuple[int, Address, Address]] = field(default_factory=list)
+    keepalives: list[tuple[int, float, Address, Address]] = field(default_factory=list)
     undecodable: list[tuple[int, str]] = field(default_factory=list)
-    fragments: list[tuple[int, str, str, int]] = field(default_factory=list)   #: (packet, src, dst, IP protocol)
+    fragments: list[tuple[int, str, str, int]] = field(default_factory=list)   #: (frame, src, dst, IP protocol)
+    reassembled: int = 0            #: datagrams put back together from their fragments
     other: int = 0
-    labels: dict[int, str] = field(default_factory=dict)   #: packet number -> what it is (MM1, ESP, keepalive…)
+    labels: dict[int, str] = field(default_factory=dict)   #: frame number -> what it is (MM1, ESP, keepalive…)
     packets: int = 0
+    ipv6: int = 0
     duration: float = 0.0
+    seen: dict = field(default_factory=dict)     #: (initiator cookie, bytes) -> label, for retransmissions
 
 
-def observe(capture: Capture) -> Observations:
-    obs, seen = Observations(), set()
-    for n, cp in enumerate(capture.packets, start=1):
-        obs.packets, obs.duration = n, cp.time
-        if _fragment(obs, n, cp.packet):
+def observe(capture: Capture, interface: str | None = None) -> Observations:
+    """Read every packet once (of one capture point, if `interface` is given)."""
+    obs, frags = Observations(), Reassembler()
+    for cp in capture.packets:
+        if interface is not None and cp.interface != interface:
             continue
+        n = cp.frame
+        obs.packets += 1
+        obs.duration = cp.time
         try:
-            _one(obs, n, cp.time, cp.packet, seen)
+            ip = ip_parts(cp.packet)
+            obs.ipv6 += ip.version == 6
+            if ip.fragment is not None:
+                obs.fragments.append((n, ip.src, ip.dst, ip.proto))
+                obs.labels[n] = "IP fragment"
+                ip = frags.add(ip)
+                if ip is None:
+                    continue
+                obs.reassembled += 1
+            _one(obs, n, cp.time, ip)
         except DecodeError as exc:
             obs.undecodable.append((n, str(exc)))
     return obs
 
 
-def _fragment(obs: Observations, n: int, packet: bytes) -> bool:
-    """Note an IPv4 fragment (more-fragments flag or an offset): IKE with certificates and big ESP
-    packets fragment, and many NATs and firewalls drop fragments (RFC 7383 §1)."""
-    if len(packet) < 20 or packet[0] >> 4 != 4 or not int.from_bytes(packet[6:8], "big") & 0x3FFF:
-        return False
-    src, dst = (str(ipaddress.IPv4Address(packet[i:i + 4])) for i in (12, 16))
-    obs.fragments.append((n, src, dst, packet[9]))
-    obs.labels[n] = "IP fragment"
-    return True
-
-
 def ipv4_parts(packet: bytes) -> tuple[int, str, str, bytes]:
-    """(protocol, source, destination, payload), as leniently as a capture needs: header options
-    are skipped and checksums are not judged (a capture taken on the sending host shows them
-    before the network card fills them in); fragments cannot be read without reassembly."""
-    if len(packet) < 20 or packet[0] >> 4 != 4:
-        raise DecodeError("IPv4", 0, "not an IPv4 header")
-    ihl = (packet[0] & 0x0F) * 4
-    total = int.from_bytes(packet[2:4], "big")
-    if ihl < 20 or total < ihl or total > len(packet):
-        raise DecodeError("IPv4", 2, f"header length {ihl} / total length {total} do not fit {len(packet)} "
-                                     "captured bytes (a snap length cut the packet?)")
-    if int.from_bytes(packet[6:8], "big") & 0x3FFF:
-        raise DecodeError("IPv4", 6, "an IP fragment: reassembly is not done here")
-    src, dst = (str(ipaddress.IPv4Address(packet[i:i + 4])) for i in (12, 16))
-    return packet[9], src, dst, packet[ihl:total]
+    """(protocol, source, destination, payload) of an IPv4 or IPv6 packet that is not a fragment."""
+    ip = ip_parts(packet)
+    if ip.fragment is not None:
+        raise DecodeError("IP", 6, "an IP fragment: reassembly is not done here")
+    return ip.proto, ip.src, ip.dst, ip.payload
 
 
-def _one(obs: Observations, n: int, t: float, packet: bytes, seen: set) -> None:
-    proto, src_ip, dst_ip, body = ipv4_parts(packet)
-    if proto == IPProto.ESP:
-        _esp(obs, n, t, body, Endpoint(src_ip), Endpoint(dst_ip), False)
+def _one(obs: Observations, n: int, t: float, ip: IpPacket) -> None:
+    body = ip.payload
+    if ip.proto == IPProto.ESP:
+        _esp(obs, n, t, body, Address(ip.src), Address(ip.dst), False)
         return
-    if proto == IPProto.AH:
-        obs.ah.append((n, Endpoint(src_ip), Endpoint(dst_ip)))
+    if ip.proto == IPProto.AH:
+        obs.ah.append((n, Address(ip.src), Address(ip.dst)))
         obs.labels[n] = "AH"
         return
-    if proto != IPProto.UDP:
+    if ip.proto != IPProto.UDP:
         obs.other += 1
         return
-    if len(body) < 8 or int.from_bytes(body[4:6], "big") > len(body):
-        raise DecodeError("UDP", 20, "truncated UDP header or length")
-    sport, dport = int.from_bytes(body[0:2], "big"), int.from_bytes(body[2:4], "big")
-    payload = body[8:int.from_bytes(body[4:6], "big")]
-    src, dst = Endpoint(src_ip, sport), Endpoint(dst_ip, dport)
+    if len(body) < 8:
+        raise DecodeError("UDP", 0, "truncated UDP header")
+    sport, dport, length = _UDP_HEADER(body)
+    if length > len(body) or (length < 8 and not (ip.version == 6 and length == 0)):
+        raise DecodeError("UDP", 4, f"UDP length {length} does not fit {len(body)} bytes (a snap length cut it?)")
+    payload = body[8:length or len(body)]
+    src, dst = Address(ip.src, sport), Address(ip.dst, dport)
     if Port.NAT_T in (sport, dport):
-        kind, ike = classify_4500(payload)
-        if kind is Kind.KEEPALIVE:
+        if payload == b"\xff":
             obs.keepalives.append((n, t, src, dst))
             obs.labels[n] = "keepalive"
-        elif kind is Kind.ESP:
-            _esp(obs, n, t, ike, src, dst, True)
+        elif len(payload) < 4:
+            raise DecodeError("UDP-encap", 0, f"{len(payload)} bytes on 4500: neither a keepalive, IKE nor ESP")
+        elif payload[:4] == b"\x00\x00\x00\x00":
+            _ike(obs, n, t, payload[4:], src, dst, True)
         else:
-            _ike(obs, n, t, ike, src, dst, True, seen)
+            _esp(obs, n, t, payload, src, dst, True)
     elif Port.IKE in (sport, dport):
-        _ike(obs, n, t, payload, src, dst, False, seen)
+        _ike(obs, n, t, payload, src, dst, False)
     else:
         obs.other += 1
 
 
-def _esp(obs, n, t, data: bytes, src: Endpoint, dst: Endpoint, encapsulated: bool) -> None:
+def _esp(obs, n, t, data: bytes, src: Address, dst: Address, encapsulated: bool) -> None:
     if len(data) < 8:
         raise DecodeError("ESP", 0, f"{len(data)} bytes: shorter than SPI and sequence number")
     spi = int.from_bytes(data[:4], "big")
-    flow = obs.esp.setdefault((spi, src, dst), EspFlow(spi, src, dst, encapsulated))
+    key = (spi, src, dst)
+    flow = obs.esp.get(key)
+    if flow is None:
+        flow = obs.esp[key] = EspFlow(spi, src, dst, encapsulated)
     flow.times.append(t)
     flow.indexes.append(n)
     obs.labels[n] = "ESP-in-UDP" if encapsulated else "ESP"
 
 
-def _ike(obs, n, t, message: bytes, src, dst, on_4500: bool, seen: set) -> None:
-    header, body = decode_header(message)
-    ex = obs.exchanges.setdefault(header.icookie, Exchange(header.icookie))
-    if header.rcookie != bytes(8):
-        ex.rcookie = header.rcookie
-    encrypted = bool(header.flags & Flag.ENCRYPTED)
-    chain = None if encrypted else decode_payloads(header.next_payload, body, max_padding=0)
-    first_mm1 = header.exchange == ExchangeType.MAIN_MODE and header.rcookie == bytes(8)
+def _ike(obs: Observations, n, t, message: bytes, src: Address, dst: Address, on_4500: bool) -> None:
+    if len(message) < 28:
+        raise DecodeError("ISAKMP header", 0, f"truncated header: need 28 bytes, {len(message)} left")
+    version = message[17] >> 4
+    length = int.from_bytes(message[24:28], "big")
+    if version not in (1, 2):
+        raise DecodeError("ISAKMP header", 17, f"version 0x{message[17]:02x}: neither IKEv1 nor IKEv2")
+    if length < 28 or length > len(message):
+        raise DecodeError("ISAKMP header", 24, f"length field {length} but {len(message)} bytes")
+    message = message[:length]
+    if version == 2:
+        from .ikev2 import observe_v2
+        observe_v2(obs, n, t, message, src, dst, on_4500)
+        return
+    icookie, rcookie = message[0:8], message[8:16]
+    first, exchange, flags = message[16], message[18], message[19]
+    msgid = int.from_bytes(message[20:24], "big")
+    ex = obs.exchanges.get(icookie)
+    if ex is None:
+        ex = obs.exchanges[icookie] = Exchange(icookie)
+    if rcookie != bytes(8):
+        ex.rcookie = rcookie
+    encrypted = bool(flags & 1)
+    chain, broken = ([], None) if encrypted else walk(first, message[28:])
+    types = tuple(p.type for p in chain)
     if ex.initiator is None:
-        ex.initiator, ex.responder = (src, dst) if first_mm1 or not ex.messages else (dst, src)
-    from_initiator = src.ip == ex.initiator.ip and (src.ip != ex.responder.ip or src.port == ex.initiator.port)
-    retransmission = (header.icookie, message) in seen
-    seen.add((header.icookie, message))
-    msg = IkeMessage(n, t, src, dst, on_4500, header.exchange, header.message_id, encrypted, from_initiator,
-                     "", tuple(type(p).__name__ for p in chain.payloads) if chain else ("(encrypted)",),
-                     retransmission)
-    msg.label = _label(ex, msg, chain)
+        opening = rcookie == bytes(8)
+        ex.mid = not opening
+        # an opening message, or a message from the middle: its sender is taken as the initiator unless
+        # it is plainly a responder's (it carries the answer SA of MM2/AM2 with a responder cookie)
+        ex.initiator, ex.responder = (src, dst)
+        if not opening and exchange in (2, 4) and 1 in types and 4 not in types:
+            ex.initiator, ex.responder = (dst, src)
+    from_initiator = _from_initiator(ex, src, dst)
+    key = (icookie, message)
+    earlier = obs.seen.get(key)
+    msg = IkeMessage(n, t, src, dst, on_4500, exchange, msgid, encrypted, from_initiator, "", types,
+                     earlier is not None)
+    msg.label = earlier if earlier is not None else _label(ex, msg, rcookie, types)
+    obs.seen.setdefault(key, msg.label)
     obs.labels[n] = msg.label
-    if chain is not None:
-        _learn(ex, msg, chain, header)
+    if not encrypted and not msg.retransmission:
+        _learn(ex, msg, chain, icookie, rcookie)
+    if broken and not msg.retransmission:
+        obs.undecodable.append((n, f"ISAKMP {msg.label}: {broken}"))
     ex.messages.append(msg)
+    ex.by_label.setdefault(msg.label, []).append(msg)
 
 
-def _label(ex: Exchange, m: IkeMessage, chain) -> str:
-    if m.exchange == ExchangeType.MAIN_MODE:
+def _from_initiator(ex: Exchange, src: Address, dst: Address) -> bool:
+    if src == ex.initiator or dst == ex.responder and src != ex.responder:
+        return True
+    if src == ex.responder or dst == ex.initiator:
+        return False
+    if src.ip != dst.ip:
+        return src.ip == ex.initiator.ip or dst.ip == ex.responder.ip and src.ip != ex.responder.ip
+    return src.port == ex.initiator.port
+
+
+def _label(ex: Exchange, m: IkeMessage, rcookie: bytes, types: tuple[int, ...]) -> str:
+    i = m.from_initiator
+    if m.exchange == 2:                                        # Main Mode, RFC 2409 §5
         if m.encrypted:
-            return "MM5" if m.from_initiator else "MM6"
-        first = chain.payloads[0].payload_type if chain.payloads else 0
-        if first == PayloadType.SA:
-            return "MM1" if m.from_initiator else "MM2"
-        return "MM3" if m.from_initiator else "MM4"
-    if m.exchange == ExchangeType.QUICK_MODE:
-        earlier = [x for x in ex.messages if x.exchange == m.exchange and x.message_id == m.message_id]
-        if m.retransmission:
-            return next(x.label for x in earlier if x.src == m.src)
-        return f"QM{min(len({x.label for x in earlier}) + 1, 3)}"
-    if m.exchange == ExchangeType.INFORMATIONAL:
-        return "INFO"
-    return f"exchange {m.exchange}"
+            return "MM5" if i else "MM6"
+        if i:
+            return "MM1" if rcookie == bytes(8) or (1 in types and 4 not in types) else "MM3"
+        if 1 in types:
+            return "MM2"
+        if 4 in types or 10 in types:
+            return "MM4"
+        return "MM notify" if 11 in types else "MM4"
+    if m.exchange == 4:                                        # Aggressive Mode, RFC 2409 §5.4
+        if i:
+            return "AM1" if rcookie == bytes(8) or 1 in types else "AM3"
+        return "AM2"
+    if m.exchange == 32:                                       # Quick Mode, RFC 2409 §5.5, per Message ID
+        state = ex.quick.setdefault(m.message_id, {"starter": m.from_initiator, "seen": 0})
+        if m.from_initiator != state["starter"]:
+            state["seen"] = max(state["seen"], 2)
+            return "QM2"
+        label = "QM3" if state["seen"] >= 2 else "QM1"
+        state["seen"] = max(state["seen"], 3 if label == "QM3" else 1)
+        return label
+    return _EXCHANGE_NAMES.get(m.exchange, f"exchange {m.exchange}")
 
 
-
-def _learn(ex: Exchange, m: IkeMessage, chain, header) -> None:
-    vids = tuple(vid_name(p.data) for p in chain.payloads if isinstance(p, VendorID))
-    m.notifications = tuple(notify_name(p.notify_type) for p in chain.payloads if isinstance(p, Notification))
-    sa = chain.first(SA)
-    if m.label == "MM1":
-        ex.vids_initiator = vids
+def _learn(ex: Exchange, m: IkeMessage, chain, icookie: bytes, rcookie: bytes) -> None:
+    vid_bytes = [p.body for p in chain if p.type == 13]
+    vids = tuple(dialects.vid_name(v) for v in vid_bytes)
+    m.notifications = tuple(notify_name(nt[0]) for p in chain if p.type == 11 and (nt := notify_v1(p.body)))
+    if m.from_initiator:          # every Vendor ID a side sent (Cisco Unity and XAuth often come in MM3/MM4)
+        ex.vids_initiator = tuple(dict.fromkeys(ex.vids_initiator + vids))
+    else:
+        ex.vids_responder = tuple(dict.fromkeys(ex.vids_responder + vids))
+    sa_body = next((p.body for p in chain if p.type == 1), None)
+    sa = sa_summary(sa_body) if sa_body is not None else None
+    if m.label in ("MM1", "AM1"):
+        ex.natt_initiator = dialects.best_natt(vid_bytes)
         if sa is not None:
-            ex.offered = tuple(_transform_text(t) for p in sa.proposals for t in p.transforms)
-    elif m.label == "MM2":
-        ex.vids_responder = vids
-        versions = [version_of_vid(p.data) for p in chain.payloads if isinstance(p, VendorID)]
-        ex.nat_t = next((v.value for v in versions if v), None)
-        if sa is not None and sa.proposals and sa.proposals[0].transforms:
-            choice = read_phase1(sa.proposals[0].transforms[0])
-            ex.hash = choice.hash if choice else None
-            ex.chosen = _transform_text(sa.proposals[0].transforms[0])
-    hashes = [p.hash for p in chain.payloads if isinstance(p, NatD)]
-    if m.label in ("MM3", "MM4") and len(hashes) >= 2 and not m.retransmission:
-        ex.natd.append(_check_natd(ex, m, hashes, header))
+            ex.offered = sa[0]
+            if len(set(sa[1])) == 1 and ex.auth is None:
+                ex.auth = sa[1][0]
+    elif m.label in ("MM2", "AM2"):
+        ex.natt = dialects.best_natt(vid_bytes)
+        if sa is not None and sa[2] is not None:
+            ex.hash, ex.auth, ex.chosen = sa[2]["hash"], sa[2]["auth"], sa[3]
+    hashes = [p.body for p in chain if p.type in dialects.NATD_TYPES]
+    ex.natd_types.update(p.type for p in chain if p.type in dialects.NATD_TYPES)
+    if m.label in ("MM3", "MM4", "AM2", "AM3") and len(hashes) >= 2:
+        ex.natd.append(_check_natd(ex, m, hashes, icookie, rcookie))
 
 
-def _transform_text(t) -> str:
-    c = read_phase1(t)
-    return f"{c.cipher}/{c.hash}/group {c.group}" if c else f"transform {t.number} (not readable here)"
+def natd_hash(name: str, cki: bytes, ckr: bytes, where: Address) -> bytes:
+    """HASH(CKY-I | CKY-R | IP | Port), RFC 3947 §3.2, for IPv4 and IPv6 addresses."""
+    return hashlib.new(name, cki + ckr + where.packed_ip + where.port.to_bytes(2, "big")).digest()
 
 
-def _check_natd(ex: Exchange, m: IkeMessage, hashes: list[bytes], header) -> NatdCheck:
-    name = ex.hash or HASH_BY_LENGTH.get(len(hashes[0]), "sha1")
-    cki, ckr = header.icookie, header.rcookie
-
-    def h(ip: str, port: int) -> bytes:
-        return natd_hash(name, cki, ckr, ip, port)
+def _check_natd(ex: Exchange, m: IkeMessage, hashes: list[bytes], cki: bytes, ckr: bytes) -> NatdCheck:
+    name = ex.hash if ex.hash and len(hashes[0]) == hashlib.new(ex.hash).digest_size else \
+        HASH_BY_LENGTH.get(len(hashes[0]), "sha1")
     sources = set(hashes[1:])
-    other_port = next((p for p in (Port.IKE, Port.NAT_T) if p != m.src.port and h(m.src.ip, p) in sources), None)
-    return NatdCheck(m.label, m.dst, m.src, h(m.dst.ip, m.dst.port) == hashes[0], h(m.src.ip, m.src.port) in sources,
-                     other_port)
+    other_port = next((p for p in (Port.IKE, Port.NAT_T) if p != m.src.port
+                       and natd_hash(name, cki, ckr, Address(m.src.ip, p)) in sources), None)
+    return NatdCheck(m.label, m.dst, m.src, natd_hash(name, cki, ckr, m.dst) == hashes[0],
+                     natd_hash(name, cki, ckr, m.src) in sources, other_port, m.from_initiator)
