@@ -209,7 +209,7 @@ class Peer2(AuthMixin, Info2Mixin, DataPlaneMixin, PeerCore):
             sa.last_received = msg.raw
         else:
             sa.pending, sa.pending_mid = None, None
-        self._follow(sa, dgram)
+        self._follow(sa, dgram, force=kind is Msg2.AUTH_REQ)
         before = sa.state
         handler = {Msg2.AUTH_REQ: self._on_auth_request, Msg2.AUTH_RESP: self._on_auth_response,
                    Msg2.INFO_REQ: self._on_info_request, Msg2.INFO_RESP: self._on_info_response}[kind]
@@ -217,14 +217,15 @@ class Peer2(AuthMixin, Info2Mixin, DataPlaneMixin, PeerCore):
         if sa.state is before:
             sa.state = nxt
 
-    def _follow(self, sa: Ike2Sa, dgram: Datagram) -> None:
+    def _follow(self, sa: Ike2Sa, dgram: Datagram, force: bool = False) -> None:
         """§2.23: after an authenticated message, move to the peer's new address/port — unless we are
-        the one behind the NAT. A request on 4500 also floats the responder's own port."""
+        the one behind the NAT. The IKE_AUTH request always sets it (it is where the initiator
+        floated to; strongSwan does the same), and a request on 4500 floats our own port."""
         if dgram.dst.port == Port.NAT_T and sa.local.port != Port.NAT_T:
             sa.local = Endpoint(self.address, Port.NAT_T)
             sa.floated = True
             self._emit(Floated, local_port=Port.NAT_T, remote=str(dgram.src))
-        if dgram.src != sa.remote and not (sa.natd and sa.natd.self_behind_nat):
+        if dgram.src != sa.remote and (force or not (sa.natd and sa.natd.self_behind_nat)):
             old, sa.remote = sa.remote, dgram.src
             self._emit(RemoteFollowed, old=str(old), new=str(dgram.src))
 
