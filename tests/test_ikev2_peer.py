@@ -337,3 +337,31 @@ def test_tshark_decrypts_ike_auth_of_a_nated_run(tmp_path):
     assert "16391" in auth[0][3]                                         # USE_TRANSPORT_MODE, decrypted
     assert any(r[5] for r in rows) and any(r[4] for r in rows)          # ESP-in-UDP and a keepalive
     assert not any("malformed" in r[6].lower() or "incorrect" in r[6].lower() for r in rows)
+
+
+# --- bad input never escapes as an exception ---------------------------------------------------
+
+from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E402
+
+
+def _recorded_run():
+    p = pair(client_nat=True).connect()
+    data_both_ways(p)
+    p.take(p.client.check_liveness(p.now))
+    return p
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.data())
+def test_mutated_datagrams_only_produce_events(data):
+    p = _recorded_run()
+    index = data.draw(st.integers(0, len(p.wire) - 1))
+    _, d = p.wire[index]
+    payload = bytearray(d.payload)
+    for _ in range(data.draw(st.integers(1, 3))):
+        payload[data.draw(st.integers(0, len(payload) - 1))] = data.draw(st.integers(0, 255))
+    cut = data.draw(st.integers(1, len(payload)))
+    for candidate in (bytes(payload), bytes(payload[:cut])):
+        target = p.server if d.dst.ip == SERVER_IP else p.client
+        out = target.receive(replace(d, payload=candidate), p.now + 1)
+        assert all(hasattr(e, "describe") for e in out.events)

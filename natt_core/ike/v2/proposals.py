@@ -162,8 +162,8 @@ def esp_offer(policy: PeerPolicy, spi: int) -> SA:
 def choose_esp(offer: SA, policy: PeerPolicy) -> tuple[Proposal, EspChoice] | None:
     """Pick an ESP proposal; the answer carries the same number, our SPI is filled in later."""
     for p in offer.proposals:
-        if p.protocol != Protocol.ESP or len(p.spi) != 4:
-            continue
+        if p.protocol != Protocol.ESP or len(p.spi) != 4 or int.from_bytes(p.spi, "big") < 256:
+            continue   # SPIs 0-255 are reserved (RFC 4303 §2.1)
         for encr, integ in esp_suites(policy):
             e = next((t for t in p.of_type(TransformType.ENCR)
                       if t.id == encr.transform_id and t.key_length == encr.key_bits), None)
@@ -186,7 +186,7 @@ def read_esp(answer: SA, offered: SA) -> EspChoice | None:
         return None
     p = answer.proposals[0]
     mine = next((q for q in offered.proposals if q.number == p.number), None)
-    if mine is None or p.protocol != Protocol.ESP or len(p.spi) != 4:
+    if mine is None or p.protocol != Protocol.ESP or len(p.spi) != 4 or int.from_bytes(p.spi, "big") < 256:
         return None
     e, i = _one(p, TransformType.ENCR), _one(p, TransformType.INTEG)
     if not e or not i or e not in mine.transforms or i not in mine.transforms:
