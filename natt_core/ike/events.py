@@ -280,13 +280,11 @@ class IkeSaEstablished(Event):
 
 
 @dataclass(frozen=True)
-class ChildSaEstablished(Event):
-    spi_in: str
-    spi_out: str
-    mode: str              #: "tunnel", "transport", "udp-tunnel", "udp-transport"
-    ts_local: tuple[str, ...]
-    ts_remote: tuple[str, ...]
-    remote: str
+class ChildSaEstablished(Phase2Established):
+    """IKEv2's CHILD_SA; a Phase2Established (encapsulation 0: IKEv2 negotiates none, §2.23),
+    so whatever starts traffic on an IPsec SA starts it here too."""
+    ts_local: tuple[str, ...] = ()
+    ts_remote: tuple[str, ...] = ()
 
     def describe(self) -> str:
         return (f"{self.peer}: CHILD_SA up — ESP {self.mode}, SPI in {self.spi_in}, out {self.spi_out}, "

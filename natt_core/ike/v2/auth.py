@@ -67,8 +67,9 @@ class AuthMixin:
                         peer_original if transport and sa.nat_detected else None)
         sa.children.append(child)
         self.children[spi_in] = child
-        self._emit(ChildSaEstablished, spi_in=f"{spi_in:08x}", spi_out=f"{esp.spi:08x}", mode=mode,
-                   ts_local=tuple(map(str, ts_local)), ts_remote=tuple(map(str, ts_remote)), remote=str(sa.remote))
+        self._emit(ChildSaEstablished, spi_in=f"{spi_in:08x}", spi_out=f"{esp.spi:08x}", protocol="esp", mode=mode,
+                   encapsulation=0, remote=str(sa.remote), ts_local=tuple(map(str, ts_local)),
+                   ts_remote=tuple(map(str, ts_remote)))
         return child
 
     # ------------------------------------------------------------------ initiator

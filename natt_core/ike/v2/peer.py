@@ -32,6 +32,7 @@ from ..dataplane import DataPlaneMixin
 from ..events import (DroppedWithCode, Floated, InitRetried, KeepaliveReceived, MessageReceived, NatDetected,
                       PeerRefusedWithCode, RefusedWithCode, RemoteFollowed)
 from ..policy import PeerPolicy
+from ..sa import IpsecSaRow, IsakmpSaRow
 from ..states_v2 import END_STATES2, Msg2, State2, advance, classify
 from .auth import AuthMixin
 from .info import Info2Mixin
@@ -102,6 +103,20 @@ class Peer2(AuthMixin, Info2Mixin, DataPlaneMixin, PeerCore):
 
     def ike_sas(self) -> tuple[Ike2Sa, ...]:
         return tuple(self.sas.values())
+
+    def isakmp_rows(self) -> tuple[IsakmpSaRow, ...]:
+        """The IKE SAs in the IKEv1 table's shape (SPIs in the cookie columns, PRF as the hash)."""
+        return tuple(IsakmpSaRow(role=sa.role, state=sa.state.value, icookie=sa.spi_i.hex(), rcookie=sa.spi_r.hex(),
+                                 local=str(sa.local), remote=str(sa.remote),
+                                 nat_t=sa.nat_t.value if sa.nat_t else None,
+                                 self_behind_nat=bool(sa.natd and sa.natd.self_behind_nat),
+                                 peer_behind_nat=bool(sa.natd and sa.natd.peer_behind_nat),
+                                 cipher=sa.choice.encr.name if sa.choice else None,
+                                 hash=sa.choice.prf if sa.choice else None,
+                                 dh_group=sa.choice.group if sa.choice else None) for sa in self.sas.values())
+
+    def ipsec_rows(self) -> tuple[IpsecSaRow, ...]:
+        return tuple(c.row() for sa in self.sas.values() for c in sa.children)
 
     # ------------------------------------------------------------------ shared-core hooks
     def _index(self, sa) -> None:

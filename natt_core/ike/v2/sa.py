@@ -8,6 +8,7 @@ IKEv2 negotiates no encapsulation mode, §2.23).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 
 from ...addressing import Endpoint
 from ...crypto.ikev2_keys import IkeKeys
@@ -17,6 +18,10 @@ from ..sa import Answer, ChildSa, Pending
 from ..states_v2 import State2
 from .proposals import IkeChoice
 from .sk import SkCipher
+
+
+class V2NatT(Enum):
+    RFC7296 = "rfc7296"
 
 
 @dataclass
@@ -67,6 +72,20 @@ class Ike2Sa:
         return f"{self.spi_i.hex()}:{self.spi_r.hex()}"
 
     spis = cookies
+
+    @property
+    def icookie(self) -> bytes:
+        """SPIi under the IKEv1 name: both sit in the first 8 header bytes, so captures index alike."""
+        return self.spi_i
+
+    @property
+    def rcookie(self) -> bytes:
+        return self.spi_r
+
+    @property
+    def nat_t(self) -> "V2NatT | None":
+        """NAT traversal is built in: RFC 7296 §2.23 once both sent NAT_DETECTION notifies."""
+        return V2NatT.RFC7296 if self.natd else None
 
     @property
     def nat_detected(self) -> bool:
