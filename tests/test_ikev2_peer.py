@@ -26,9 +26,8 @@ from natt_core.net.nat_config import NatConfig
 from natt_core.net.network import Network
 from natt_core.pcap import pcap_bytes
 from natt_core.reasons import Reason
-from natt_core.wire.ikev2 import KE, SA, Header, Nonce, Notify, Unknown, decode_message, encode_message
-from natt_core.wire.ikev2_numbers import Exchange, HdrFlag, NotifyType
-from natt_core.wire.ip import encode_datagram
+from natt_core.wire.ikev2 import KE, Notify, Unknown, decode_message, encode_message
+from natt_core.wire.ikev2_numbers import NotifyType
 from natt_core.wire.udp_encap import classify_4500, Kind
 
 
@@ -119,6 +118,31 @@ def test_tunnel_mode_and_narrowing_with_gcm_and_ecp256():
     assert child.ts_local == ("10.10.0.2",) and child.ts_remote == ("10.20.0.1",)   # TSr ANY narrowed
     got = data_both_ways(p)
     assert got
+
+
+def test_esp_aes_gcm_child_sa_and_tamper():
+    opts = V2Options(esp_suites=("aes-gcm-16-128",))
+    p = pair(client_nat=True, copt=opts, sopt=V2Options(esp_suites=("aes-cbc-128/hmac-sha1-96", "aes-gcm-16-128")))
+    p.connect()
+    assert established(p)
+    child = p.client.latest_child()
+    assert child.outbound.cipher == "aes-gcm-16-128" and len(child.outbound.enc_key) == 20
+    data_both_ways(p)
+    esp, = p.server.send_udp(b"fresh", p.now).datagrams
+    bad = bytearray(esp.payload)
+    bad[-1] ^= 1
+    p.feed([replace(esp, payload=bytes(bad))])
+    assert "ICV" in p.of("PacketDropped", "client")[-1].reason
+    p.feed([esp, esp])   # the genuine packet is accepted once, then refused as a replay
+    assert p.of("DataReceived", "client")[-1].payload == b"fresh"
+    assert "replayed" in p.of("PacketDropped", "client")[-1].reason
+
+
+def test_esp_offer_and_answer_must_agree():
+    p = pair(copt=V2Options(esp_suites=("aes-gcm-16-128",))).connect()   # the server speaks CBC only
+    assert codes(p, "Refused", "server") == [Reason.NO_PROPOSAL]
+    assert codes(p, "PeerRefused", "client") == [Reason.NO_PROPOSAL]
+    assert established(p) and not p.client.children   # only the child failed (RFC 7296 §2.21.2)
 
 
 def test_transport_asked_tunnel_answered_is_refused():
@@ -286,13 +310,13 @@ def test_state_table_refuses_what_it_lacks():
 
 # --- the lab's NAT device, and tshark on the capture ------------------------------------------
 
-def lab_run(psk_server: str = "natt-lab"):
+def lab_run(psk_server: str = "natt-lab", options: V2Options | None = None):
     net = Network(seed=3)
     net.add_segment("lan")
     net.add_segment("internet")
     net.add_nat(Nat(NatConfig(public_ip="198.51.100.7"), random.Random(7)), "lan", "10.0.0.1", "internet")
-    client = Peer2("client", "10.0.0.2", PeerPolicy(), rng=11)
-    server = Peer2("server", "203.0.113.10", PeerPolicy(psk=psk_server), rng=12)
+    client = Peer2("client", "10.0.0.2", PeerPolicy(), rng=11, options=options)
+    server = Peer2("server", "203.0.113.10", PeerPolicy(psk=psk_server), rng=12, options=options)
     net.add_host(client, "lan", "10.0.0.2", gateway="10.0.0.1")
     net.add_host(server, "internet", "203.0.113.10")
     events, hops = [], []
@@ -318,14 +342,29 @@ def test_through_the_lab_nat():
 
 
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
-def test_tshark_decrypts_ike_auth_of_a_nated_run(tmp_path):
-    client, server, events, hops = lab_run()
+@pytest.mark.parametrize("options", [None, V2Options(ike_suites=("aes-gcm-16-128/sha256",), esp_suites=("aes-gcm-16-128",))],
+                         ids=["cbc", "gcm"])
+def test_tshark_decrypts_ike_auth_of_a_nated_run(tmp_path, options):
+    client, server, events, hops = lab_run(options=options)
     sa, = client.sas.values()
     k, c = sa.keys, sa.choice
+    integ = c.integ.wireshark_ike if c.integ else "NONE [RFC4306]"
     uat = (f'{sa.spi_i.hex()},{sa.spi_r.hex()},{k.sk_ei.hex()},{k.sk_er.hex()},"{c.encr.wireshark_ike}",'
-           f'{k.sk_ai.hex()},{k.sk_ar.hex()},"{c.integ.wireshark_ike}"')
+           f'{k.sk_ai.hex()},{k.sk_ar.hex()},"{integ}"')
+    esp = []
+    for child in client.children.values():
+        for d in (child.inbound, child.outbound):
+            label = c.encr.wireshark_esp if options else "AES-CBC [RFC3602]"
+            auth = ('"NULL","0x"' if options else f'"HMAC-SHA-1-96 [RFC2404]","0x{d.auth_key.hex()}"')
+            esp += ["-o", f'uat:esp_sa:"IPv4","*","*","0x{d.spi:08x}","{label}","0x{d.enc_key.hex()}",{auth}']
     path = tmp_path / "run.pcap"
     path.write_bytes(pcap_bytes((h.time, h.packet) for h in hops if h.segment == "internet" and h.dropped is None))
+    inner = subprocess.run(["tshark", "-r", str(path), "-o", "esp.enable_encryption_decode:TRUE",
+                            "-o", "esp.enable_authentication_check:TRUE", *esp, "-T", "fields",
+                            "-e", "udp.payload", "-e", "esp.sequence"],
+                           capture_output=True, text=True, timeout=60, check=True).stdout
+    for text in (b"hello server", b"hello client"):
+        assert text.hex() in inner                                    # tshark decrypted our ESP
     out = subprocess.run(["tshark", "-r", str(path), "-o", f"uat:ikev2_decryption_table:{uat}", "-T", "fields",
                           "-E", "separator=|", "-e", "isakmp.exchangetype", "-e", "isakmp.id.type",
                           "-e", "isakmp.auth.method", "-e", "isakmp.notify.msgtype", "-e", "udpencap.nat_keepalive",

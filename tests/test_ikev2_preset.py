@@ -9,7 +9,6 @@ import subprocess
 
 import pytest
 
-from natt_core.crypto.ikev2_keys import derive_ike_keys
 from natt_core.errors import ConfigError
 from natt_core.ike.policy import PeerPolicy
 from natt_core.lab.export import export

@@ -20,7 +20,7 @@ from natt_core.errors import ConfigError, DecodeError, IntegrityError
 from natt_core.ike.v2.sk import SkCipher, open_sk, seal
 from natt_core.ike.v2.suites import ENCR, INTEG
 from natt_core.pcap import pcap_bytes
-from natt_core.wire.ikev2 import (KE, SA, Attribute, Auth, Delete, Encrypted, Header, IDi, IDr, Message, Nonce,
+from natt_core.wire.ikev2 import (KE, SA, Attribute, Auth, Delete, Encrypted, Header, IDi, IDr, Nonce,
                                   Notify, Proposal, TrafficSelector, Transform, TSi, TSr, Unknown, Vendor,
                                   decode_message, decode_payloads, encode_message)
 from natt_core.wire.ikev2_numbers import Exchange, HdrFlag, NotifyType, Payload

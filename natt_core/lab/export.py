@@ -17,9 +17,11 @@ from .trace import Trace
 
 #: our names -> the names Wireshark's ESP preferences use
 ESP_CIPHERS = {"aes-cbc-128": "AES-CBC [RFC3602]", "aes-cbc-192": "AES-CBC [RFC3602]",
-               "aes-cbc-256": "AES-CBC [RFC3602]", "3des-cbc": "TripleDES-CBC [RFC2451]", None: "NULL"}
+               "aes-cbc-256": "AES-CBC [RFC3602]", "3des-cbc": "TripleDES-CBC [RFC2451]", None: "NULL",
+               "aes-gcm-16-128": "AES-GCM with 16 octet ICV [RFC4106]",
+               "aes-gcm-16-256": "AES-GCM with 16 octet ICV [RFC4106]"}
 ESP_INTEGRITY = {"hmac-sha1-96": "HMAC-SHA-1-96 [RFC2404]", "hmac-sha256-128": "HMAC-SHA-256-128 [RFC4868]",
-                 "hmac-md5-96": "HMAC-MD5-96 [RFC2403]"}
+                 "hmac-md5-96": "HMAC-MD5-96 [RFC2403]", None: "NULL"}
 
 
 def capture_files(trace: Trace) -> dict[str, list[tuple[float, bytes]]]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from ...crypto.ikev2_keys import child_keymat, psk_auth, signed_octets, split_child
 from ...crypto.primitives import equal
 from ...addressing import Endpoint
+from ...ipsec.esp_gcm_sa import EspGcmSa
 from ...ipsec.esp_sa import EspSa
 from ...reasons import Reason
 from ...wire.ikev2 import SA, Auth, IDi, IDr, Notify, TrafficSelector, TSi, TSr
@@ -54,12 +55,15 @@ class AuthMixin:
     def _install(self, sa: Ike2Sa, esp: EspChoice, spi_in: int, transport: bool, ts_local, ts_remote,
                  peer_original) -> ChildSa:
         """Both ESP SAs of the pair from KEYMAT (i->r keys first) and the child record."""
-        enc, integ = esp.encr.key_len, esp.integ.key_len
+        enc, integ = esp.encr.key_len, esp.integ.key_len if esp.integ else 0
         keys = split_child(child_keymat(sa.choice.prf, sa.keys.sk_d, sa.ni, sa.nr, 2 * (enc + integ)), enc, integ)
         mine, theirs = ((keys.enc_r, keys.integ_r), (keys.enc_i, keys.integ_i)) if sa.role == "initiator" else \
             ((keys.enc_i, keys.integ_i), (keys.enc_r, keys.integ_r))
-        inbound = EspSa(spi_in, esp.encr.cbc_name, mine[0], esp.integ.name, mine[1])
-        outbound = EspSa(esp.spi, esp.encr.cbc_name, theirs[0], esp.integ.name, theirs[1])
+        if esp.encr.aead:
+            inbound, outbound = EspGcmSa(spi_in, esp.encr.name, mine[0]), EspGcmSa(esp.spi, esp.encr.name, theirs[0])
+        else:
+            inbound = EspSa(spi_in, esp.encr.cbc_name, mine[0], esp.integ.name, mine[1])
+            outbound = EspSa(esp.spi, esp.encr.cbc_name, theirs[0], esp.integ.name, theirs[1])
         mode = ("udp-" if sa.nat_detected else "") + ("transport" if transport else "tunnel")
         local_inner = self.address if transport else ts_local[0].start_addr
         remote_inner = sa.remote.ip if transport else ts_remote[0].start_addr
@@ -82,7 +86,7 @@ class AuthMixin:
         idi = self._own_id(IDi)
         auth = Auth(AuthMethod.PSK, self._auth_data(sa, sa.init_request, sa.nr, sa.keys.sk_pi, idi.encode_body()))
         spi = self.random_spi()
-        offer = esp_offer(self.policy, spi)
+        offer = esp_offer(self.policy, spi, self.options)
         tsi, tsr = self._initiator_ts(sa)
         transport = not self.policy.tunnel
         sa.child_request = {"spi": spi, "offer": offer, "tsi": tsi, "tsr": tsr, "transport": transport}
@@ -152,7 +156,7 @@ class AuthMixin:
     def _answer_child(self, sa: Ike2Sa, inner) -> tuple[list, tuple | None]:
         """The CHILD_SA half of the IKE_AUTH response, and what to install once it is sent."""
         offer, tsi, tsr = _only(inner, SA), _only(inner, TSi), _only(inner, TSr)
-        picked = choose_esp(offer, self.policy) if offer else None
+        picked = choose_esp(offer, self.policy, self.options) if offer else None
         if picked is None:
             self._emit(RefusedWithCode, reason="NO_PROPOSAL_CHOSEN for the CHILD_SA (the IKE SA stays up)",
                        code=Reason.NO_PROPOSAL)

@@ -29,8 +29,8 @@ from ...wire.numbers import IPProto, Port
 from ...wire.udp_encap import Kind, classify_4500, frame_ike
 from ..core import PeerCore
 from ..dataplane import DataPlaneMixin
-from ..events import (DroppedWithCode, Floated, InitRetried, KeepaliveReceived, MessageReceived, NatDetected,
-                      PeerRefusedWithCode, RefusedWithCode, RemoteFollowed)
+from ..events import (DroppedWithCode, Floated, InitRetried, KeepaliveReceived, MessageReceived, MessageSent,
+                      NatDetected, PeerRefusedWithCode, RefusedWithCode, RemoteFollowed)
 from ..policy import PeerPolicy
 from ..sa import IpsecSaRow, IsakmpSaRow
 from ..states_v2 import END_STATES2, Msg2, State2, advance, classify
@@ -270,7 +270,6 @@ class Peer2(AuthMixin, Info2Mixin, DataPlaneMixin, PeerCore):
         message = encode_message(header, payloads)
         wire = frame_ike(message) if dgram.dst.port == Port.NAT_T else message
         self._send(dgram.src, dgram.dst.port, IPProto.UDP, wire, label)
-        from ..events import MessageSent
         self._emit(MessageSent, label=label, payloads=names(payloads), dst=str(dgram.src))
 
     # ------------------------------------------------------------------ DH

@@ -27,11 +27,15 @@ class V2Options:
     ike_suites: tuple[str, ...] | None = None   #: None: derived from the policy's ciphers and hashes
     groups: tuple[int, ...] | None = None       #: None: the policy's dh_groups
     cookie_threshold: int | None = None         #: half-open SAs before COOKIEs are required; 0 = always
+    #: ESP suites 'cipher/integrity' or an AEAD alone ('aes-gcm-16-128'); None: from the policy
+    esp_suites: tuple[str, ...] | None = None
     max_init_retries: int = 3
 
     def __post_init__(self) -> None:
         for s in self.ike_suites or ():
             parse_suite(s)
+        for s in self.esp_suites or ():
+            parse_esp_suite(s)
         for g in self.groups or ():
             if g not in GROUPS:
                 raise ConfigError(f"unsupported IKEv2 DH group {g}; choose one of {', '.join(map(str, GROUPS))}")
@@ -54,7 +58,7 @@ class IkeChoice:
 @dataclass(frozen=True)
 class EspChoice:
     encr: EncrSpec
-    integ: IntegSpec
+    integ: IntegSpec | None   #: None for AES-GCM
     spi: int       #: the peer's SPI from its proposal (what we send with)
     number: int
 
@@ -144,7 +148,20 @@ def choose_ike(offer: SA, policy: PeerPolicy, options: V2Options,
 
 # --- ESP ------------------------------------------------------------------------------------
 
-def esp_suites(policy: PeerPolicy) -> list[tuple[EncrSpec, IntegSpec]]:
+def parse_esp_suite(text: str) -> tuple[EncrSpec, IntegSpec | None]:
+    parts = text.split("/")
+    encr = encr_spec(parts[0])
+    if encr.aead and len(parts) == 1:
+        return encr, None
+    if not encr.aead and len(parts) == 2:
+        return encr, integ_spec(parts[1])
+    raise ConfigError(f"ESP suite {text!r}: write 'cipher/integrity' (e.g. aes-cbc-128/hmac-sha1-96) or an AEAD "
+                      "alone (aes-gcm-16-128)")
+
+
+def esp_suites(policy: PeerPolicy, options: V2Options | None = None) -> list[tuple[EncrSpec, IntegSpec | None]]:
+    if options and options.esp_suites:
+        return [parse_esp_suite(s) for s in options.esp_suites]
     out = [(ENCR[c], INTEG[i]) for c in policy.esp_ciphers if c in ENCR and not ENCR[c].aead
            for i in policy.esp_integrity if i in INTEG]
     if not out:
@@ -152,32 +169,36 @@ def esp_suites(policy: PeerPolicy) -> list[tuple[EncrSpec, IntegSpec]]:
     return out
 
 
-def esp_offer(policy: PeerPolicy, spi: int) -> SA:
+def _esp_transforms(e: EncrSpec, i: IntegSpec | None) -> tuple[Transform, ...]:
+    integ = (Transform(TransformType.INTEG, i.transform_id),) if i else ()
+    return (_encr_transform(e),) + integ + (Transform(TransformType.ESN, Esn.NO),)
+
+
+def esp_offer(policy: PeerPolicy, spi: int, options: V2Options | None = None) -> SA:
     spi_b = spi.to_bytes(4, "big")
-    return SA(tuple(Proposal(n, Protocol.ESP, spi_b, (_encr_transform(e), Transform(TransformType.INTEG, i.transform_id),
-                                                       Transform(TransformType.ESN, Esn.NO)))
-                    for n, (e, i) in enumerate(esp_suites(policy), start=1)))
+    return SA(tuple(Proposal(n, Protocol.ESP, spi_b, _esp_transforms(e, i))
+                    for n, (e, i) in enumerate(esp_suites(policy, options), start=1)))
 
 
-def choose_esp(offer: SA, policy: PeerPolicy) -> tuple[Proposal, EspChoice] | None:
+def choose_esp(offer: SA, policy: PeerPolicy, options: V2Options | None = None) -> tuple[Proposal, EspChoice] | None:
     """Pick an ESP proposal; the answer carries the same number, our SPI is filled in later."""
     for p in offer.proposals:
         if p.protocol != Protocol.ESP or len(p.spi) != 4 or int.from_bytes(p.spi, "big") < 256:
             continue   # SPIs 0-255 are reserved (RFC 4303 §2.1)
-        for encr, integ in esp_suites(policy):
+        for encr, integ in esp_suites(policy, options):
             e = next((t for t in p.of_type(TransformType.ENCR)
                       if t.id == encr.transform_id and t.key_length == encr.key_bits), None)
-            i = next((t for t in p.of_type(TransformType.INTEG) if t.id == integ.transform_id), None)
+            i = next((t for t in p.of_type(TransformType.INTEG) if integ and t.id == integ.transform_id), None)
+            integ_ok = bool(i) if integ else not [t for t in p.of_type(TransformType.INTEG) if t.id]
             esn_ok = not p.of_type(TransformType.ESN) or any(t.id == Esn.NO for t in p.of_type(TransformType.ESN))
-            if e and i and esn_ok and not p.of_type(TransformType.DH):
+            if e and integ_ok and esn_ok and not p.of_type(TransformType.DH):
                 return p, EspChoice(encr, integ, int.from_bytes(p.spi, "big"), p.number)
     return None
 
 
 def esp_answer(p: Proposal, choice: EspChoice, our_spi: int) -> SA:
     return SA((Proposal(p.number, Protocol.ESP, our_spi.to_bytes(4, "big"),
-                        (_encr_transform(choice.encr), Transform(TransformType.INTEG, choice.integ.transform_id),
-                         Transform(TransformType.ESN, Esn.NO))),))
+                        _esp_transforms(choice.encr, choice.integ)),))
 
 
 def read_esp(answer: SA, offered: SA) -> EspChoice | None:
@@ -189,10 +210,12 @@ def read_esp(answer: SA, offered: SA) -> EspChoice | None:
     if mine is None or p.protocol != Protocol.ESP or len(p.spi) != 4 or int.from_bytes(p.spi, "big") < 256:
         return None
     e, i = _one(p, TransformType.ENCR), _one(p, TransformType.INTEG)
-    if not e or not i or e not in mine.transforms or i not in mine.transforms:
+    if not e or e not in mine.transforms or (i and i not in mine.transforms):
         return None
-    encr, integ = encr_by_wire(e.id, e.key_length), integ_by_wire(i.id)
-    return EspChoice(encr, integ, int.from_bytes(p.spi, "big"), p.number) if encr and integ else None
+    encr, integ = encr_by_wire(e.id, e.key_length), integ_by_wire(i.id) if i else None
+    if encr is None or (integ is None) != encr.aead:
+        return None
+    return EspChoice(encr, integ, int.from_bytes(p.spi, "big"), p.number)
 
 
 # --- traffic selectors (§2.9) ---------------------------------------------------------------
