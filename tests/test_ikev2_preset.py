@@ -67,3 +67,29 @@ def test_tshark_decrypts_ike_auth_and_l2tp_from_the_exported_tables(written):
         assert len(auth) == 2 and auth[0][1] == "1" and auth[0][2]      # IDi and TS read from inside SK
         assert any(x[3] for x in rows)                                   # L2TP decrypted from ESP-in-UDP
         assert not any("malformed" in x[4].lower() or "incorrect" in x[4].lower() for x in rows)
+
+
+@pytest.mark.parametrize("client_version", [1, 2])
+def test_a_responder_accepting_both_versions(client_version):
+    from dataclasses import replace
+    s = replace(preset("client-behind-nat"), client=PeerPolicy(ike_version=client_version),
+                server=PeerPolicy(ike_version=(1, 2)))
+    report = run(s).report
+    server = report["peers"]["server"]
+    assert server["phase2"] == "established" and report["traffic"]["delivered"] == 2
+    assert server["nat_t"] == ("rfc3947" if client_version == 1 else "rfc7296")
+
+
+def test_the_other_version_is_dropped_with_a_clear_reason():
+    from dataclasses import replace
+    from natt_core.reasons import Reason
+    v1_to_v2 = run(replace(preset("client-behind-nat"), client=PeerPolicy(), server=PeerPolicy(ike_version=2),
+                           duration=30.0))
+    drops = [s for s in v1_to_v2.steps if getattr(s, "event", None) == "PacketDropped" and s.peer == "server"]
+    assert drops and "IKEv2 (0x20) only" in drops[0].text
+    assert drops[0].fields.get("code") == Reason.INVALID_MAJOR_VERSION
+    assert v1_to_v2.report["peers"]["client"]["phase1"] == "failed"
+    v2_to_v1 = run(replace(preset("client-behind-nat"), client=PeerPolicy(ike_version=2), server=PeerPolicy(),
+                           duration=30.0))
+    drops = [s for s in v2_to_v1.steps if getattr(s, "event", None) == "PacketDropped" and s.peer == "server"]
+    assert drops and "version 0x20" in drops[0].text
