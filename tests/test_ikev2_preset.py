@@ -93,3 +93,12 @@ def test_the_other_version_is_dropped_with_a_clear_reason():
                            duration=30.0))
     drops = [s for s in v2_to_v1.steps if getattr(s, "event", None) == "PacketDropped" and s.peer == "server"]
     assert drops and "version 0x20" in drops[0].text
+
+
+def test_ike_version_settings():
+    from natt_core.lab.settings import apply_settings
+    s = apply_settings(preset("no-nat"), ["client.ike_version=2", "server.ike_version=2,1"])
+    assert s.client.ike_version == 2 and s.server.ike_version == (1, 2)
+    for bad in ("client.ike_version=3", "client.ike_version=2,2", "server.ike_version=x"):
+        with pytest.raises(ConfigError):
+            apply_settings(preset("no-nat"), [bad])

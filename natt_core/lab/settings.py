@@ -76,6 +76,14 @@ def _groups(text: str) -> tuple[int, ...]:
     return _comma_list(text, int, "DH group numbers", "14,2", empty_ok=False)
 
 
+def _versions(text: str) -> int | tuple[int, ...]:
+    """'2' -> 2; '1,2' -> (1, 2): a peer that answers both IKE versions."""
+    versions = _comma_list(text, int, "IKE versions", "1,2", empty_ok=False)
+    if not set(versions) <= {1, 2} or len(set(versions)) != len(versions):
+        raise ConfigError("IKE version must be 1, 2 or 1,2")
+    return versions[0] if len(versions) == 1 else tuple(sorted(versions))
+
+
 def _ports(text: str) -> tuple[int, ...]:
     """'500,4500' -> (500, 4500); '' or 'none' -> () (nothing forwarded)."""
     ports = _comma_list(text, int, "UDP port numbers", "500,4500", empty_ok=True)
@@ -137,6 +145,8 @@ KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     "seed": ("scenario", "seed", _int),
     "server.keepalive_interval": ("server", "keepalive_interval", _seconds),
     "server.nat_t_role": ("server", "nat_t_role", _choice("full", "client-only")),
+    "client.ike_version": ("client", "ike_version", _versions),
+    "server.ike_version": ("server", "ike_version", _versions),
     "nat.port_allocation": ("nat", "port_allocation", ALLOCATION),
     "nat.mapping": ("nat", "mapping", BEHAVIOUR),
     "nat.filtering": ("nat", "filtering", BEHAVIOUR),
