@@ -404,3 +404,28 @@ def test_mutated_datagrams_only_produce_events(data):
         target = p.server if d.dst.ip == SERVER_IP else p.client
         out = target.receive(replace(d, payload=candidate), p.now + 1)
         assert all(hasattr(e, "describe") for e in out.events)
+
+
+@pytest.mark.parametrize("pfs", [None, 14])
+@pytest.mark.parametrize("starter", ["client", "server"])
+def test_rekey_child_sa(pfs, starter):
+    p = pair(PeerPolicy(pfs_group=pfs), PeerPolicy(pfs_group=pfs), client_nat=True).connect()
+    old = {name: set(getattr(p, name).children) for name in ("client", "server")}
+    peer = getattr(p, starter)
+    p.take(peer.rekey_child(p.now))
+    request = [e for e in p.of("MessageSent", starter) if e.label == "CREATE_CHILD_SA (rekey)"]
+    assert request and request[0].payloads[0] == "N(REKEY_SA)" and ("KE" in request[0].payloads) == bool(pfs)
+    for name in ("client", "server"):
+        now = set(getattr(p, name).children)
+        assert len(now) == 1 and not now & old[name]      # a new pair, the old one deleted
+    assert len(p.of("SaDeleted")) == 2
+    data_both_ways(p)
+
+
+def test_rekey_with_mismatched_pfs_keeps_the_old_child():
+    p = pair(PeerPolicy(pfs_group=14), PeerPolicy(pfs_group=None), client_nat=True).connect()
+    before = set(p.client.children)
+    p.take(p.client.rekey_child(p.now))
+    assert codes(p, "PeerRefused", "client") == [Reason.PEER_REFUSED]
+    assert set(p.client.children) == before
+    data_both_ways(p)

@@ -46,6 +46,8 @@ class Msg2(Enum):
     INIT_RESP = "IKE_SA_INIT response"
     AUTH_REQ = "IKE_AUTH request"
     AUTH_RESP = "IKE_AUTH response"
+    CHILD_REQ = "CREATE_CHILD_SA request"
+    CHILD_RESP = "CREATE_CHILD_SA response"
     INFO_REQ = "INFORMATIONAL request"
     INFO_RESP = "INFORMATIONAL response"
     DELETE = "delete"     #: the local decision to delete the IKE SA
@@ -58,6 +60,8 @@ TRANSITIONS: dict[tuple[State2, Msg2], State2] = {
     (State2.I_AUTH_SENT, Msg2.AUTH_RESP): State2.ESTABLISHED,
     (State2.R_START, Msg2.INIT_REQ): State2.R_INIT_DONE,
     (State2.R_INIT_DONE, Msg2.AUTH_REQ): State2.ESTABLISHED,
+    (State2.ESTABLISHED, Msg2.CHILD_REQ): State2.ESTABLISHED,
+    (State2.ESTABLISHED, Msg2.CHILD_RESP): State2.ESTABLISHED,
     (State2.ESTABLISHED, Msg2.INFO_REQ): State2.ESTABLISHED,
     (State2.ESTABLISHED, Msg2.INFO_RESP): State2.ESTABLISHED,
     (State2.ESTABLISHED, Msg2.DELETE): State2.DELETING,
@@ -85,6 +89,7 @@ def classify(exchange: int, response: bool) -> Msg2 | None:
     """Which message this is, from the exchange type and the R flag; None if not handled."""
     from ..wire.ikev2_numbers import Exchange
     table = {Exchange.IKE_SA_INIT: (Msg2.INIT_REQ, Msg2.INIT_RESP), Exchange.IKE_AUTH: (Msg2.AUTH_REQ, Msg2.AUTH_RESP),
+             Exchange.CREATE_CHILD_SA: (Msg2.CHILD_REQ, Msg2.CHILD_RESP),
              Exchange.INFORMATIONAL: (Msg2.INFO_REQ, Msg2.INFO_RESP)}
     pair = table.get(exchange)
     return pair[response] if pair else None

@@ -53,11 +53,16 @@ class AuthMixin:
                    dh_group=c.group, floated=sa.floated)
 
     def _install(self, sa: Ike2Sa, esp: EspChoice, spi_in: int, transport: bool, ts_local, ts_remote,
-                 peer_original) -> ChildSa:
-        """Both ESP SAs of the pair from KEYMAT (i->r keys first) and the child record."""
+                 peer_original, *, nonces: tuple[bytes, bytes] | None = None, g_ir: bytes | None = None,
+                 we_initiated: bool | None = None, message_id: int = 1) -> ChildSa:
+        """Both ESP SAs of the pair from KEYMAT and the child record. `nonces` and `we_initiated`
+        are those of the exchange that made the pair (IKE_AUTH: the IKE SA's; a rekey: its own),
+        because KEYMAT's i->r keys are the exchange initiator's (§2.17)."""
+        ni, nr = nonces or (sa.ni, sa.nr)
+        initiator = sa.role == "initiator" if we_initiated is None else we_initiated
         enc, integ = esp.encr.key_len, esp.integ.key_len if esp.integ else 0
-        keys = split_child(child_keymat(sa.choice.prf, sa.keys.sk_d, sa.ni, sa.nr, 2 * (enc + integ)), enc, integ)
-        mine, theirs = ((keys.enc_r, keys.integ_r), (keys.enc_i, keys.integ_i)) if sa.role == "initiator" else \
+        keys = split_child(child_keymat(sa.choice.prf, sa.keys.sk_d, ni, nr, 2 * (enc + integ), g_ir), enc, integ)
+        mine, theirs = ((keys.enc_r, keys.integ_r), (keys.enc_i, keys.integ_i)) if initiator else \
             ((keys.enc_i, keys.integ_i), (keys.enc_r, keys.integ_r))
         if esp.encr.aead:
             inbound, outbound = EspGcmSa(spi_in, esp.encr.name, mine[0]), EspGcmSa(esp.spi, esp.encr.name, theirs[0])
@@ -67,9 +72,11 @@ class AuthMixin:
         mode = ("udp-" if sa.nat_detected else "") + ("transport" if transport else "tunnel")
         local_inner = self.address if transport else ts_local[0].start_addr
         remote_inner = sa.remote.ip if transport else ts_remote[0].start_addr
-        child = ChildSa(sa, 1, "esp", mode, 0, spi_in, esp.spi, inbound, outbound, local_inner, remote_inner,
-                        peer_original if transport and sa.nat_detected else None)
+        child = ChildSa(sa, message_id, "esp", mode, 0, spi_in, esp.spi, inbound, outbound, local_inner,
+                        remote_inner, peer_original if transport and sa.nat_detected else None,
+                        pfs_shared=g_ir)
         sa.children.append(child)
+        sa.child_ts[spi_in] = (tuple(ts_local), tuple(ts_remote), transport, peer_original)
         self.children[spi_in] = child
         self._emit(ChildSaEstablished, spi_in=f"{spi_in:08x}", spi_out=f"{esp.spi:08x}", protocol="esp", mode=mode,
                    encapsulation=0, remote=str(sa.remote), ts_local=tuple(map(str, ts_local)),

@@ -36,6 +36,7 @@ from ..sa import IpsecSaRow, IsakmpSaRow
 from ..states_v2 import END_STATES2, Msg2, State2, advance, classify
 from .auth import AuthMixin
 from .info import Info2Mixin
+from .rekey import RekeyMixin
 from .proposals import V2Options, choose_ike, ike_groups, ike_offer, read_ike
 from .sa import Ike2Sa
 from .sk import SkCipher, open_sk, seal
@@ -65,7 +66,7 @@ def critical_unknown(payloads) -> Unknown | None:
     return next((p for p in payloads if isinstance(p, Unknown) and p.critical), None)
 
 
-class Peer2(AuthMixin, Info2Mixin, DataPlaneMixin, PeerCore):
+class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
     """One IKEv2 participant; it can initiate (`connect`) and answer any number of initiators."""
 
     def __init__(self, name: str, address: str, policy: PeerPolicy, rng: random.Random | int = 0,
@@ -227,6 +228,7 @@ class Peer2(AuthMixin, Info2Mixin, DataPlaneMixin, PeerCore):
         self._follow(sa, dgram, force=kind is Msg2.AUTH_REQ)
         before = sa.state
         handler = {Msg2.AUTH_REQ: self._on_auth_request, Msg2.AUTH_RESP: self._on_auth_response,
+                   Msg2.CHILD_REQ: self._on_child_request, Msg2.CHILD_RESP: self._on_child_response,
                    Msg2.INFO_REQ: self._on_info_request, Msg2.INFO_RESP: self._on_info_response}[kind]
         handler(sa, dgram, msg, inner)
         if sa.state is before:

@@ -59,6 +59,8 @@ class Ike2Sa:
     init_answer: Answer | None = None  #: responder: the IKE_SA_INIT response, resent on duplicates
     pending: Pending | None = None
     children: list[ChildSa] = field(default_factory=list)
+    #: by inbound SPI: (local TS, remote TS, transport, peer's original addresses), for rekeying
+    child_ts: dict = field(default_factory=dict)
     reason: str | None = None
     failure: str | None = None
     code: str | None = None
