@@ -384,9 +384,10 @@ from hypothesis import HealthCheck, given, settings, strategies as st  # noqa: E
 
 
 def _recorded_run():
-    p = pair(client_nat=True).connect()
+    p = pair(PeerPolicy(pfs_group=2), PeerPolicy(pfs_group=2), client_nat=True).connect()
     data_both_ways(p)
     p.take(p.client.check_liveness(p.now))
+    p.take(p.server.rekey_child(p.now))
     return p
 
 

@@ -13,7 +13,7 @@ from ...crypto.primitives import MODP, dh_private, dh_public, dh_shared
 from ...errors import DecodeError, IntegrityError
 from ...reasons import Reason
 from ...wire.ikev2 import KE, SA, Delete, Nonce, Notify, TSi, TSr
-from ...wire.ikev2_numbers import Exchange, NotifyType, Protocol
+from ...wire.ikev2_numbers import Exchange, NotifyType, Protocol, notify2_name
 from ..events import PeerRefusedWithCode, RefusedWithCode
 from ..states_v2 import State2
 from .proposals import choose_esp, esp_answer, esp_offer, read_esp
@@ -103,7 +103,7 @@ class RekeyMixin:
         req, sa.pending_kind = sa.child_request, ""
         for p in inner:
             if isinstance(p, Notify) and p.notify_type < 16384:
-                self._emit(PeerRefusedWithCode, reason=f"the rekey was refused ({NotifyType(p.notify_type).name}); "
+                self._emit(PeerRefusedWithCode, reason=f"the rekey was refused ({notify2_name(p.notify_type)}); "
                                                        "the old CHILD_SA stays", code=Reason.PEER_REFUSED)
                 return
         answer, nonce = _only(inner, SA), _only(inner, Nonce)
@@ -112,7 +112,11 @@ class RekeyMixin:
             self._emit(RefusedWithCode, reason="the CREATE_CHILD_SA answer is not one of our proposals",
                        code=Reason.NO_PROPOSAL)
             return
-        g_ir = self._pfs(req["dh"], _only(inner, KE))
+        try:
+            g_ir = self._pfs(req["dh"], _only(inner, KE))
+        except IntegrityError as exc:
+            self._emit(RefusedWithCode, reason=f"the CREATE_CHILD_SA answer: {exc}", code=Reason.INVALID_KE)
+            return
         old = req["old"]
         ts_local, ts_remote, _, _ = sa.child_ts[old.spi_in]
         self._install(sa, esp, req["spi"], req["transport"], ts_local, ts_remote, req["original"],
