@@ -10,6 +10,7 @@ Sources (each value below is copied from the named file, not computed here):
   tests/iketests/src/java/com/android/internal/net/ipsec/ike/message/IkeAuthPskPayloadTest.java,
   commit 12620b7218f6e092ad6a8de6ba4ba16a1c09509a (HMAC-SHA1 PRF, PSK "juniper123").
 * PRF_HMAC_SHA2_256: RFC 4868 §2.7.2.1 test case 1 (32-byte key 0x0b.., "Hi There").
+* ECP-256: RFC 5903 §8.1 (the same values in many independent test suites).
 * NAT detection: the IKE_SA_INIT of Wireshark's ikev2-decrypt-aes128ccm12.pcap, as quoted in
   scapy test/contrib/ikev2.uts (SPIs and addresses in /work/shared/reference/ikev2-facts.md §4.1).
 """
@@ -119,3 +120,21 @@ def test_natd_hash_from_a_real_capture():
     assert natd2_hash(spi_i, bytes(8), "192.168.1.14", 500) == H("3e721b46be07d53111425d7f80d2c6e220c6072e")
     assert natd2_hash(spi_i, spi_r, "192.168.1.14", 500) == H("7a0785273d59203829a697550f31cbb94eb72b43")
     assert natd2_hash(spi_i, spi_r, "192.168.1.2", 500) == H("c3e58a8cc9933ce0b78f2a50e8de80134e12ce31")
+
+
+# --- ECP-256 (IKEv2 group 19): RFC 5903 §8.1 -------------------------------------------------
+
+def test_rfc5903_ecp256():
+    from natt_core.crypto.primitives import ecp256_public, ecp256_shared
+    i = int("C88F01F510D9AC3F70A292DAA2316DE544E9AAB8AFE84049C62A9C57862D1433", 16)
+    r = int("C6EF9C5D78AE012A011164ACB397CE2088685D8F06BF9BE0B283AB46476BEE53", 16)
+    gi = H("DAD0B65394221CF9B051E1FECA5787D098DFE637FC90B9EF945D0C3772581180"
+           "5271A0461CDB8252D61F1C456FA3E59AB1F45B33ACCF5F58389E0577B8990BB3")
+    gr = H("D12DFB5289C8D4F81208B70270398C342296970A0BCCB74C736FC7554494BF63"
+           "56FBF3CA366CC23E8157854C13C58D6AAC23F046ADA30F8353E74F33039872AB")
+    assert ecp256_public(i) == gi and ecp256_public(r) == gr          # KE data is x | y (RFC 5903 §7)
+    z = H("D6840F6B42F6EDAFD13116E0E12565202FEF8E9ECE7DCE03812464D04B9442DE")
+    assert ecp256_shared(i, gr) == z and ecp256_shared(r, gi) == z    # g^ir is x only
+    from natt_core.errors import IntegrityError
+    with pytest.raises(IntegrityError):
+        ecp256_shared(i, gr[:32] + bytes(32))                          # not on the curve
