@@ -10,6 +10,7 @@ Sources (each value below is copied from the named file, not computed here):
   tests/iketests/src/java/com/android/internal/net/ipsec/ike/message/IkeAuthPskPayloadTest.java,
   commit 12620b7218f6e092ad6a8de6ba4ba16a1c09509a (HMAC-SHA1 PRF, PSK "juniper123").
 * PRF_HMAC_SHA2_256: RFC 4868 §2.7.2.1 test case 1 (32-byte key 0x0b.., "Hi There").
+* AES-GCM: McGrew & Viega, The Galois/Counter Mode of Operation, Test Case 4 (the NIST vectors).
 * ECP-256: RFC 5903 §8.1 (the same values in many independent test suites).
 * NAT detection: the IKE_SA_INIT of Wireshark's ikev2-decrypt-aes128ccm12.pcap, as quoted in
   scapy test/contrib/ikev2.uts (SPIs and addresses in /work/shared/reference/ikev2-facts.md §4.1).
@@ -138,3 +139,23 @@ def test_rfc5903_ecp256():
     from natt_core.errors import IntegrityError
     with pytest.raises(IntegrityError):
         ecp256_shared(i, gr[:32] + bytes(32))                          # not on the curve
+
+
+# --- AES-GCM: McGrew & Viega, "The Galois/Counter Mode of Operation", Test Case 4 ------------
+
+def test_gcm_test_case_4_and_truncated_icv():
+    from natt_core.crypto.primitives import gcm_decrypt, gcm_encrypt
+    from natt_core.errors import IntegrityError
+    key, nonce = H("feffe9928665731c6d6a8f9467308308"), H("cafebabefacedbaddecaf888")
+    plain = H("d9313225f88406e5a55909c5aff5269a86a7a9531534f7da2e4c303d8a318a72"
+              "1c3c0c95956809532fcf0e2449a6b525b16aedf5aa0de657ba637b39")
+    aad = H("feedfacedeadbeeffeedfacedeadbeefabaddad2")
+    cipher = H("42831ec2217774244b7221b784d0d49ce3aa212f2c02a4e035c17e2329aca12e"
+               "21d514b25466931c7d8f6a5aac84aa051ba30b396a0aac973d58e091")
+    tag = H("5bc94fbc3221a5db94fae95ae7121a47")
+    assert gcm_encrypt(key, nonce, plain, aad) == cipher + tag
+    assert gcm_encrypt(key, nonce, plain, aad, icv_len=12) == cipher + tag[:12]   # GCM-12: the tag truncated
+    assert gcm_decrypt(key, nonce, cipher + tag, aad) == plain
+    assert gcm_decrypt(key, nonce, cipher + tag[:8], aad, icv_len=8) == plain
+    with pytest.raises(IntegrityError):
+        gcm_decrypt(key, nonce, cipher + tag, aad + b"x")
