@@ -388,6 +388,7 @@ def _recorded_run():
     data_both_ways(p)
     p.take(p.client.check_liveness(p.now))
     p.take(p.server.rekey_child(p.now))
+    p.take(p.client.rekey_ike(p.now))
     return p
 
 
@@ -430,3 +431,22 @@ def test_rekey_with_mismatched_pfs_keeps_the_old_child():
     assert codes(p, "PeerRefused", "client") == [Reason.PEER_REFUSED]
     assert set(p.client.children) == before
     data_both_ways(p)
+
+
+def test_rekey_ike_sa_from_both_sides_keeps_the_child_sas():
+    p = pair(client_nat=True).connect()
+    spis = (set(p.client.children), set(p.server.children))
+    first = next(iter(p.client.sas.values()))
+    for starter in ("client", "server"):
+        p.take(getattr(p, starter).rekey_ike(p.now))
+        for peer in (p.client, p.server):
+            live = [sa for sa in peer.sas.values() if sa.state is State2.ESTABLISHED]
+            assert len(live) == 1 and live[0].children
+            assert live[0].role == ("initiator" if peer.name == starter else "responder")   # §2.18
+        data_both_ways(p)
+    assert (set(p.client.children), set(p.server.children)) == spis     # the CHILD_SAs moved, unchanged
+    live, = [sa for sa in p.client.sas.values() if sa.state is State2.ESTABLISHED]
+    assert live.spi_i != first.spi_i and live.keys.sk_d != first.keys.sk_d
+    assert first.state is State2.DELETED and len(p.of("IkeSaEstablished", "client")) == 3
+    p.take(p.client.check_liveness(p.now))
+    assert p.of("LivenessChecked", "client")

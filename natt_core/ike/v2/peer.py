@@ -295,9 +295,12 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
 
     def _derive(self, sa: Ike2Sa, g_ir: bytes) -> None:
         c = sa.choice
-        sa.keys = derive_ike_keys(c.prf, sa.ni, sa.nr, g_ir, sa.spi_i, sa.spi_r, c.encr.key_len,
-                                  c.integ.key_len if c.integ else 0)
-        k = sa.keys
+        self._set_keys(sa, derive_ike_keys(c.prf, sa.ni, sa.nr, g_ir, sa.spi_i, sa.spi_r, c.encr.key_len,
+                                           c.integ.key_len if c.integ else 0))
+
+    def _set_keys(self, sa: Ike2Sa, keys) -> None:
+        """Install SK_*; what the original initiator sends uses SK_ei/SK_ai (§2.14)."""
+        c, sa.keys, k = sa.choice, keys, keys
         i_side = SkCipher(c.encr, k.sk_ei, c.integ, k.sk_ai)
         r_side = SkCipher(c.encr, k.sk_er, c.integ, k.sk_ar)
         sa.send_cipher, sa.recv_cipher = (i_side, r_side) if sa.role == "initiator" else (r_side, i_side)

@@ -92,15 +92,16 @@ def _encr_transform(e: EncrSpec) -> Transform:
     return Transform(TransformType.ENCR, e.transform_id, (Attribute(KEY_LENGTH_ATTR, e.key_bits),))
 
 
-def ike_offer(policy: PeerPolicy, options: V2Options) -> SA:
-    """One proposal per suite, each with every acceptable group (the first is the KE we send)."""
+def ike_offer(policy: PeerPolicy, options: V2Options, spi: bytes = b"") -> SA:
+    """One proposal per suite, each with every acceptable group (the first is the KE we send).
+    `spi` is empty for IKE_SA_INIT and the new 8-byte SPI when rekeying the IKE SA (§1.3.2)."""
     groups = [Transform(TransformType.DH, g) for g in ike_groups(policy, options)]
     proposals = []
     for n, (encr, integ, prf) in enumerate(ike_suites(policy, options), start=1):
         ts = [_encr_transform(encr), Transform(TransformType.PRF, PRF[prf])]
         if integ:
             ts.append(Transform(TransformType.INTEG, integ.transform_id))
-        proposals.append(Proposal(n, Protocol.IKE, b"", tuple(ts + groups)))
+        proposals.append(Proposal(n, Protocol.IKE, spi, tuple(ts + groups)))
     return SA(tuple(proposals))
 
 
@@ -121,14 +122,14 @@ def read_ike(p: Proposal) -> IkeChoice | None:
     return IkeChoice(encr, integ, prf, d.id, p.number)
 
 
-def choose_ike(offer: SA, policy: PeerPolicy, options: V2Options,
-               ke_group: int | None = None) -> tuple[Proposal, IkeChoice] | None:
+def choose_ike(offer: SA, policy: PeerPolicy, options: V2Options, ke_group: int | None = None,
+               spi_size: int = 0) -> tuple[Proposal, IkeChoice] | None:
     """The first offered proposal we accept, reduced to one transform per type (§2.7). Among the
     groups both accept, the one the initiator's KE already uses wins (no INVALID_KE round trip)."""
     ours = ike_suites(policy, options)
     groups = ike_groups(policy, options)
     for p in offer.proposals:
-        if p.protocol != Protocol.IKE or p.spi:
+        if p.protocol != Protocol.IKE or len(p.spi) != spi_size:
             continue
         offered_groups = [t.id for t in p.of_type(TransformType.DH)]
         common = [g for g in groups if g in offered_groups]
@@ -142,7 +143,7 @@ def choose_ike(offer: SA, policy: PeerPolicy, options: V2Options,
             i = next((t for t in p.of_type(TransformType.INTEG) if integ and t.id == integ.transform_id), None)
             if e and f and (i if integ else not p.of_type(TransformType.INTEG)):
                 picked = (e, f) + ((i,) if i else ()) + (Transform(TransformType.DH, group),)
-                return Proposal(p.number, Protocol.IKE, b"", picked), IkeChoice(encr, integ, prf, group, p.number)
+                return Proposal(p.number, Protocol.IKE, p.spi, picked), IkeChoice(encr, integ, prf, group, p.number)
     return None
 
 

@@ -61,6 +61,7 @@ class Ike2Sa:
     children: list[ChildSa] = field(default_factory=list)
     #: by inbound SPI: (local TS, remote TS, transport, peer's original addresses), for rekeying
     child_ts: dict = field(default_factory=dict)
+    rekeyed_by: "Ike2Sa | None" = field(default=None, repr=False)   #: the IKE SA that replaced this one
     reason: str | None = None
     failure: str | None = None
     code: str | None = None
