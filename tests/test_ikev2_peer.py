@@ -450,3 +450,33 @@ def test_rekey_ike_sa_from_both_sides_keeps_the_child_sas():
     assert first.state is State2.DELETED and len(p.of("IkeSaEstablished", "client")) == 3
     p.take(p.client.check_liveness(p.now))
     assert p.of("LivenessChecked", "client")
+
+
+def test_a_failed_responder_still_answers_a_retransmitted_ike_auth():
+    p = pair(PeerPolicy(psk="one"), PeerPolicy(psk="two"))
+    lost = []
+    p.drop = lambda d: d.label.startswith("IKE_AUTH response") and not lost and not lost.append(d)
+    p.connect()
+    assert lost and codes(p, "AuthenticationFailed", "server") == [Reason.AUTH_FAILED]
+    p.drop = None
+    p.advance(1.5)                          # the client retransmits IKE_AUTH; the cached answer comes back
+    assert codes(p, "AuthenticationFailed", "client") == [Reason.AUTH_FAILED]
+    again = [d.payload for _, d in p.wire if d.label.startswith("IKE_AUTH response")]
+    assert again == [lost[0].payload]
+
+
+def test_an_unknown_critical_payload_inside_sk_is_answered_and_the_sa_goes_on():
+    from natt_core.ike.v2.sk import seal
+    from natt_core.wire.ikev2 import Header
+    from natt_core.wire.ikev2_numbers import Exchange, HdrFlag
+    p = pair().connect()
+    sa, = p.client.sas.values()
+    mid = sa.next_mid_out
+    sa.next_mid_out += 1
+    sa.pending_mid = mid
+    forged = seal(Header(sa.spi_i, sa.spi_r, 0, Exchange.INFORMATIONAL, HdrFlag.INITIATOR, mid),
+                  [Unknown(200, b"?", True)], sa.send_cipher, bytes(16))
+    p.feed([Datagram(Endpoint(CLIENT_IP, 500), Endpoint(SERVER_IP, 500), 17, forged)])
+    assert codes(p, "PacketDropped", "server") == [Reason.UNSUPPORTED_CRITICAL_PAYLOAD]
+    p.take(p.client.check_liveness(p.now))
+    assert p.of("LivenessChecked", "client")

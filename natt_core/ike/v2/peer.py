@@ -185,17 +185,17 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
         if sa is None or sa.keys is None:
             self._drop(f"no IKE SA for SPIs {h.spi_i.hex()}:{h.spi_r.hex()}", Reason.UNKNOWN_SA)
             return
+        request = not h.is_response
+        if request and h.message_id == sa.next_mid_in - 1 and msg.raw == sa.last_received and sa.last_answer:
+            self._resend(sa, sa.last_answer)   # a retransmission: the same answer, even from a failed SA
+            return
         if sa.state in END_STATES2:
             self._drop(f"this IKE SA has ended ({sa.reason or sa.state.value})", Reason.UNEXPECTED_MESSAGE)
             return
         if sa.floated and dgram.dst.port == Port.IKE:
             self._drop("IKE on port 500 for an SA that moved to 4500 (RFC 7296 §2.23)", Reason.WRONG_PORT_AFTER_FLOAT)
             return
-        request = not h.is_response
         if request:
-            if h.message_id == sa.next_mid_in - 1 and msg.raw == sa.last_received and sa.last_answer:
-                self._resend(sa, sa.last_answer)
-                return
             if h.message_id != sa.next_mid_in:
                 self._drop(f"request with message ID {h.message_id}, expected {sa.next_mid_in}: replayed or stale "
                            "(RFC 7296 §2.2)", Reason.MESSAGE_ID_REPLAY)
@@ -215,6 +215,8 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
             self._drop(f"{kind.value}: {exc}", Reason.DECRYPT_FAILED)
             return
         if request and (bad := critical_unknown(inner)):
+            sa.next_mid_in += 1            # answered: the message ID is used (§2.5)
+            sa.last_received = msg.raw
             self._respond(sa, h, h.exchange, [Notify(NotifyType.UNSUPPORTED_CRITICAL_PAYLOAD, bytes([bad.type]))],
                           f"{Exchange(h.exchange).name} response")
             self._drop(f"payload type {bad.type} is unknown and marked critical", Reason.UNSUPPORTED_CRITICAL_PAYLOAD)
