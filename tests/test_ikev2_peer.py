@@ -480,3 +480,13 @@ def test_an_unknown_critical_payload_inside_sk_is_answered_and_the_sa_goes_on():
     assert codes(p, "PacketDropped", "server") == [Reason.UNSUPPORTED_CRITICAL_PAYLOAD]
     p.take(p.client.check_liveness(p.now))
     assert p.of("LivenessChecked", "client")
+
+
+def test_initiator_may_start_on_4500():
+    """§2.23: IKE may use 4500 (with the non-ESP marker) from the first IKE_SA_INIT on."""
+    p = pair(client_nat=True)
+    p.take(p.client.connect(SERVER_IP, p.now, remote_port=4500))
+    assert established(p) and not p.of("Floated", "client")
+    ike = [d for _, d in p.wire if d.proto == 17 and d.label.startswith("IKE")]
+    assert all(d.dst.port == 4500 and d.payload[:4] == bytes(4) for d in ike)
+    data_both_ways(p)
