@@ -97,6 +97,20 @@ def story_ikev2_client_behind_nat(r, s, out, text):
     assert not s["ike_sas"] and sa["ike_version"] == 2 and (out / "ikev2_decryption_table.txt").exists()
 
 
+def story_ikev2_no_nat(r, s, out, text):
+    assert all(up(p) and p["nat_t"] == "rfc7296" and not p["floated"] for p in r["peers"].values())
+    assert r["traffic"] == {"sent": 2, "delivered": 2} and s["ikev2_sas"]
+    packets = rdpcap(str(out / "internet.pcap"))
+    assert any(p[IP].proto == 50 for p in packets)
+    assert not any(UDP in p and 4500 in (p[UDP].sport, p[UDP].dport) for p in packets)
+
+
+def story_ikev2_behind_nat(r, s, out, text):
+    """IKEv2 has no AssumeUDPEncapsulationContextOnSendRule: a server behind NAT, or two NATs, connect."""
+    assert all(up(p) and p["nat_t"] == "rfc7296" and p["floated"] for p in r["peers"].values())
+    assert r["traffic"]["delivered"] == r["traffic"]["sent"] > 0
+
+
 def _payload_types(isakmp: bytes) -> list[int]:
     """Walk the generic payload headers of a plaintext ISAKMP message (RFC 2408 §3.1, §3.2)."""
     types, nxt, at = [], isakmp[16], 28
@@ -210,6 +224,12 @@ STORIES = [
     ("dh-group-mismatch", ("client.dh_groups=14",), story_dh(False)),
     ("double-nat", (), story_double_nat),
     ("ikev2-client-behind-nat", (), story_ikev2_client_behind_nat),
+    ("ikev2-client-behind-nat", ("server.ike_version=1,2",), story_ikev2_client_behind_nat),
+    ("client-behind-nat", ("server.ike_version=1,2",), story_client_behind_nat),
+    ("no-nat", ("client.ike_version=2", "server.ike_version=2"), story_ikev2_no_nat),
+    ("server-behind-nat", ("client.ike_version=2", "server.ike_version=2"), story_ikev2_behind_nat),
+    ("both-behind-nat", ("client.ike_version=2", "server.ike_version=2"), story_ikev2_behind_nat),
+    ("double-nat", ("client.ike_version=2", "server.ike_version=2"), story_ikev2_behind_nat),
 ]
 
 
