@@ -102,3 +102,13 @@ def test_ike_version_settings():
     for bad in ("client.ike_version=3", "client.ike_version=2,2", "server.ike_version=x"):
         with pytest.raises(ConfigError):
             apply_settings(preset("no-nat"), [bad])
+
+
+def test_the_playground_steps_through_the_ikev2_preset():
+    from pathlib import Path
+    from streamlit.testing.v1 import AppTest
+    root = Path(__file__).resolve().parents[1]
+    at = AppTest.from_file(str(root / "lessons/playground.py"), default_timeout=120).run()
+    at.selectbox(key="pg:scenario").set_value("ikev2-client-behind-nat").run()
+    assert not at.exception and not at.error
+    assert any(s.value.startswith("Step 1 of") and "IKE_SA_INIT" in s.value for s in at.subheader)
