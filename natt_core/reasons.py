@@ -29,6 +29,9 @@ class Reason(str, Enum):
     REPEATED_REJECT = "REPEATED_REJECT"            #: the same bytes as a message rejected before
     UNAUTHENTICATED = "UNAUTHENTICATED"            #: an unencrypted notification that cannot be believed
     DECRYPT_FAILED = "DECRYPT_FAILED"              #: an encrypted IKE message we cannot decrypt
+    UNSUPPORTED_CRITICAL_PAYLOAD = "UNSUPPORTED_CRITICAL_PAYLOAD"  #: IKEv2: an unknown payload marked critical
+    INVALID_MAJOR_VERSION = "INVALID_MAJOR_VERSION"  #: an IKE version this peer does not speak
+    MESSAGE_ID_REPLAY = "MESSAGE_ID_REPLAY"        #: IKEv2: an old or unexpected message ID (replayed or stale)
 
     # --- negotiation and authentication ----------------------------------------------------
     NO_PROPOSAL = "NO_PROPOSAL"                    #: no acceptable proposal (NO-PROPOSAL-CHOSEN)
@@ -36,6 +39,10 @@ class Reason(str, Enum):
     AUTH_FAILED = "AUTH_FAILED"                    #: HASH/AUTH did not verify (wrong pre-shared key)
     PEER_REFUSED = "PEER_REFUSED"                  #: the peer told us it refused
     GAVE_UP = "GAVE_UP"                            #: the retransmission schedule ran out
+    INVALID_KE = "INVALID_KE"                      #: IKEv2: the KE group is not the one chosen (INVALID_KE_PAYLOAD)
+    COOKIE_REQUIRED = "COOKIE_REQUIRED"            #: IKEv2: the responder asks for a COOKIE first (DoS protection)
+    TS_UNACCEPTABLE = "TS_UNACCEPTABLE"            #: IKEv2: no overlap between the traffic selectors
+    MODE_MISMATCH = "MODE_MISMATCH"                #: IKEv2: transport mode asked for, tunnel mode answered
 
     # --- data plane ------------------------------------------------------------------------
     ICV = "ICV"                                    #: ESP/AH integrity check failed

@@ -91,6 +91,26 @@ def story_client_behind_nat(r, s, out, text, version="rfc3947"):
     assert {c["mode"] for c in s["child_sas"]} == {"udp-transport"}
 
 
+def story_ikev2_client_behind_nat(r, s, out, text):
+    story_client_behind_nat(r, s, out, text, version="rfc7296")
+    sa, = s["ikev2_sas"]
+    assert not s["ike_sas"] and sa["ike_version"] == 2 and (out / "ikev2_decryption_table.txt").exists()
+
+
+def story_ikev2_no_nat(r, s, out, text):
+    assert all(up(p) and p["nat_t"] == "rfc7296" and not p["floated"] for p in r["peers"].values())
+    assert r["traffic"] == {"sent": 2, "delivered": 2} and s["ikev2_sas"]
+    packets = rdpcap(str(out / "internet.pcap"))
+    assert any(p[IP].proto == 50 for p in packets)
+    assert not any(UDP in p and 4500 in (p[UDP].sport, p[UDP].dport) for p in packets)
+
+
+def story_ikev2_behind_nat(r, s, out, text):
+    """IKEv2 has no AssumeUDPEncapsulationContextOnSendRule: a server behind NAT, or two NATs, connect."""
+    assert all(up(p) and p["nat_t"] == "rfc7296" and p["floated"] for p in r["peers"].values())
+    assert r["traffic"]["delivered"] == r["traffic"]["sent"] > 0
+
+
 def _payload_types(isakmp: bytes) -> list[int]:
     """Walk the generic payload headers of a plaintext ISAKMP message (RFC 2408 §3.1, §3.2)."""
     types, nxt, at = [], isakmp[16], 28
@@ -203,6 +223,13 @@ STORIES = [
     ("dh-group-mismatch", (), story_dh(True)),
     ("dh-group-mismatch", ("client.dh_groups=14",), story_dh(False)),
     ("double-nat", (), story_double_nat),
+    ("ikev2-client-behind-nat", (), story_ikev2_client_behind_nat),
+    ("ikev2-client-behind-nat", ("server.ike_version=1,2",), story_ikev2_client_behind_nat),
+    ("client-behind-nat", ("server.ike_version=1,2",), story_client_behind_nat),
+    ("no-nat", ("client.ike_version=2", "server.ike_version=2"), story_ikev2_no_nat),
+    ("server-behind-nat", ("client.ike_version=2", "server.ike_version=2"), story_ikev2_behind_nat),
+    ("both-behind-nat", ("client.ike_version=2", "server.ike_version=2"), story_ikev2_behind_nat),
+    ("double-nat", ("client.ike_version=2", "server.ike_version=2"), story_ikev2_behind_nat),
 ]
 
 
@@ -233,7 +260,7 @@ def check_report_shape(r: dict, name: str) -> None:
         assert p["role"] == ("responder" if peer_name == "server" else "initiator")
         assert p["phase1"] in STATUS and p["phase2"] in STATUS
         assert p["reason"] is None or (isinstance(p["reason"], str) and p["reason"])
-        assert p["nat_t"] in ("rfc3947", "draft-02", "draft-02n", "draft-03", None)
+        assert p["nat_t"] in ("rfc3947", "draft-02", "draft-02n", "draft-03", "rfc7296", None)
         assert p["dh_group"] is None or isinstance(p["dh_group"], int)
         assert set(p["behind_nat"]) == {"self", "peer"} and all(isinstance(v, bool) for v in p["behind_nat"].values())
         assert isinstance(p["floated"], bool) and isinstance(p["keepalives_sent"], int)
@@ -249,7 +276,10 @@ def _hex(value: str, length: int | None = None) -> bool:
 
 def check_secrets_shape(s: dict) -> None:
     """natt-lab-secrets/1, exactly the fields promised, in the promised encodings."""
-    assert set(s) == {"format", "ike_sas", "child_sas"} and s["format"] == "natt-lab-secrets/1"
+    assert set(s) - {"ikev2_sas"} == {"format", "ike_sas", "child_sas"} and s["format"] == "natt-lab-secrets/1"
+    for sa in s.get("ikev2_sas", ()):
+        assert _hex(sa["spi_i"], 16) and _hex(sa["spi_r"], 16) and sa["ike_version"] == 2
+        assert all(_hex(sa[k]) for k in ("skeyseed", "sk_d", "sk_ei", "sk_er", "sk_pi", "sk_pr"))
     modulus_bytes = {1: 96, 2: 128, 5: 192, 14: 256}  # RFC 2409 §6.1/6.2, RFC 3526 §2/§3
     key_bytes = {"3des-cbc": 24, "aes-cbc-128": 16, "aes-cbc-192": 24, "aes-cbc-256": 32}
     for sa in s["ike_sas"]:

@@ -244,3 +244,64 @@ def dh_shared(group: ModpGroup, private: int, peer_public: bytes) -> bytes:
     peer = serialization.load_der_public_key(der)
     shared = _private_key(group, private).exchange(peer)  # type: ignore[arg-type]
     return shared.rjust(group.length, b"\x00")
+
+
+# --------------------------------------------------------------------------------------------
+# AES-GCM (RFC 5282 for IKEv2 SK, RFC 4106 for ESP): key | 4-byte salt, 8-byte explicit IV
+
+GCM_SALT = 4
+GCM_IV = 8
+
+
+def gcm_encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes, icv_len: int = 16) -> bytes:
+    """Ciphertext | ICV; `nonce` is salt | IV (12 bytes). An 8- or 12-byte ICV is the full tag
+    truncated (NIST SP 800-38D §5.2.1.2)."""
+    if len(nonce) != GCM_SALT + GCM_IV:
+        raise ConfigError(f"AES-GCM needs a 12-byte nonce (salt | IV), got {len(nonce)}")
+    enc = Cipher(algorithms.AES(key), modes.GCM(nonce, min_tag_length=icv_len)).encryptor()
+    enc.authenticate_additional_data(aad)
+    ct = enc.update(plaintext) + enc.finalize()
+    return ct + enc.tag[:icv_len]
+
+
+def gcm_decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes, icv_len: int = 16) -> bytes:
+    """Verify and decrypt ciphertext | ICV; IntegrityError when the ICV does not verify."""
+    if len(data) < icv_len:
+        raise DecodeError("AES-GCM", 0, f"{len(data)} bytes cannot hold a {icv_len}-byte ICV")
+    ct, tag = data[:-icv_len], data[-icv_len:]
+    dec = Cipher(algorithms.AES(key), modes.GCM(nonce, tag, min_tag_length=icv_len)).decryptor()
+    dec.authenticate_additional_data(aad)
+    try:
+        return dec.update(ct) + dec.finalize()
+    except Exception:
+        raise IntegrityError("AES-GCM ICV mismatch: the message was altered or the key is wrong") from None
+
+
+# --------------------------------------------------------------------------------------------
+# ECP-256 (RFC 5903; IKEv2 group 19): KE data is x | y, the shared secret is x only
+
+ECP256_LEN = 64
+
+
+def ecp256_private(rng: random.Random) -> int:
+    """A private scalar in [1, n-1] from the caller's rng (deterministic runs)."""
+    n = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+    return rng.randrange(1, n)
+
+
+def ecp256_public(private: int) -> bytes:
+    from cryptography.hazmat.primitives.asymmetric import ec
+    nums = ec.derive_private_key(private, ec.SECP256R1()).public_key().public_numbers()
+    return nums.x.to_bytes(32, "big") + nums.y.to_bytes(32, "big")
+
+
+def ecp256_shared(private: int, peer_public: bytes) -> bytes:
+    """The x-coordinate of d * Q (RFC 5903 §7); a point not on the curve is an IntegrityError."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    if len(peer_public) != ECP256_LEN:
+        raise IntegrityError(f"ECP-256 public value is {len(peer_public)} bytes, expected 64")
+    try:
+        peer = ec.EllipticCurvePublicKey.from_encoded_point(ec.SECP256R1(), b"\x04" + peer_public)
+    except ValueError:
+        raise IntegrityError("ECP-256 public value is not a point on the curve") from None
+    return ec.derive_private_key(private, ec.SECP256R1()).exchange(ec.ECDH(), peer)

@@ -221,3 +221,97 @@ class SaDeleted(Event):
     def describe(self) -> str:
         who = "the peer deleted" if self.by_peer else "deletes"
         return f"{self.peer}: {who} {self.what}"
+
+
+# --- IKEv2 (RFC 7296) ------------------------------------------------------------------------
+# The coded variants carry a `natt_core.reasons.Reason` and keep their base class's `kind`, so
+# views that count drops, refusals and failures read them unchanged.
+
+@dataclass(frozen=True)
+class DroppedWithCode(PacketDropped):
+    code: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "PacketDropped"
+
+
+@dataclass(frozen=True)
+class RefusedWithCode(Refused):
+    code: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "Refused"
+
+
+@dataclass(frozen=True)
+class PeerRefusedWithCode(PeerRefused):
+    code: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "PeerRefused"
+
+
+@dataclass(frozen=True)
+class AuthFailedWithCode(AuthenticationFailed):
+    code: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "AuthenticationFailed"
+
+
+@dataclass(frozen=True)
+class InitRetried(Event):
+    """IKE_SA_INIT sent again as the responder asked: with its COOKIE, or in another DH group."""
+    why: str
+    code: str
+
+    def describe(self) -> str:
+        return f"{self.peer} sends IKE_SA_INIT again: {self.why}"
+
+
+@dataclass(frozen=True)
+class IkeSaEstablished(Event):
+    spis: str
+    remote: str
+    encr: str
+    prf: str
+    dh_group: int
+    floated: bool
+
+    def describe(self) -> str:
+        port = " on UDP 4500" if self.floated else ""
+        return f"{self.peer}: IKE SA {self.spis} established with {self.remote}{port} ({self.encr}, PRF {self.prf}, DH group {self.dh_group})"
+
+
+@dataclass(frozen=True)
+class ChildSaEstablished(Phase2Established):
+    """IKEv2's CHILD_SA; a Phase2Established (encapsulation 0: IKEv2 negotiates none, §2.23),
+    so whatever starts traffic on an IPsec SA starts it here too."""
+    ts_local: tuple[str, ...] = ()
+    ts_remote: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        return (f"{self.peer}: CHILD_SA up — ESP {self.mode}, SPI in {self.spi_in}, out {self.spi_out}, "
+                f"TS {', '.join(self.ts_local)} ⇄ {', '.join(self.ts_remote)}")
+
+
+@dataclass(frozen=True)
+class RemoteFollowed(Event):
+    """The peer's address/port changed and an authenticated message came from the new one (§2.23)."""
+    old: str
+    new: str
+
+    def describe(self) -> str:
+        return f"{self.peer}: remote endpoint changed from {self.old} to {self.new}"
+
+
+@dataclass(frozen=True)
+class LivenessChecked(Event):
+    remote: str
+
+    def describe(self) -> str:
+        return f"{self.peer}: the peer at {self.remote} answered the liveness check"

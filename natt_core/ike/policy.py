@@ -31,6 +31,7 @@ NAT_T_ROLES = tuple(NAT_T_SPOKEN_AS)
 ASSUME_UDP_RULES = (0, 1, 2)
 #: the text of "no such registry value": not a Windows peer (assume_udp_rule=None)
 RULE_UNSET = "none"
+IKE_VERSIONS = (1, 2, (1, 2))
 
 
 def _choice(name: str, value, choices) -> None:
@@ -72,12 +73,18 @@ class PeerPolicy:
     retransmit_tries: int = 10
     ike_lifetime: int = 28800
     ipsec_lifetime: int = 3600
+    #: 1: IKEv1 (RFC 2409) with RFC 3947 NAT-T; 2: IKEv2 (RFC 7296) with its §2.23 NAT traversal;
+    #: (1, 2): answer both (a responder as strongSwan's version = 0; it initiates with IKEv2)
+    ike_version: int | tuple[int, ...] = 1
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
         if not isinstance(self.psk, str) or not self.psk:
             raise ConfigError("the pre-shared key must not be empty")
         _choice("NAT-T support", self.nat_t, NAT_T)
+        if isinstance(self.ike_version, tuple) and len(self.ike_version) == 1:
+            object.__setattr__(self, "ike_version", self.ike_version[0])
+        _choice("IKE version", self.ike_version, IKE_VERSIONS)
         _choice("NAT-T role", self.nat_t_role, NAT_T_ROLES)
         if self.assume_udp_rule is not None:
             _choice("AssumeUDPEncapsulationContextOnSendRule", self.assume_udp_rule, ASSUME_UDP_RULES)

@@ -64,6 +64,11 @@ PRESETS: dict[str, Scenario] = {s.name: s for s in (
              "The client offers groups 14 and 2, the server accepts only 2: phase 1 uses group 2. "
              "Set client.dh_groups=14 and no proposal is chosen.",
              client=PeerPolicy(dh_groups=(14, 2)), server=PeerPolicy(dh_groups=(2,))),
+    Scenario("ikev2-client-behind-nat", "IKEv2: client behind NAPT",
+             "The same NAT with IKEv2 (RFC 7296): NAT detection rides in IKE_SA_INIT as two notifies, "
+             "the client moves to UDP 4500 for IKE_AUTH, the first CHILD_SA comes up in that same "
+             "exchange, and L2TP flows in ESP-in-UDP — four IKE messages where IKEv1 needs nine.",
+             client=PeerPolicy(ike_version=2), server=PeerPolicy(ike_version=2), duration=60.0),
     Scenario("double-nat", "Home NAT behind a carrier NAT",
              "The client's NAT sits behind a carrier-grade NAT: two translations, but NAT-D only needs "
              "to see a difference, so the client floats to 4500 and connects.",

@@ -106,14 +106,19 @@ def _where(hop) -> str:
     return f"{'on the way to' if hop.drop_code == Reason.LINK_LOSS else 'by'} {device}: {hop.dropped}"
 
 
+def _is(sa, state: State) -> bool:
+    """IKEv1 and IKEv2 SA states share their names (ESTABLISHED, FAILED, DELETED)."""
+    return sa.state.value == state.value
+
+
 def _peer_report(name: str, host, index: _Index) -> dict:
     peer = host.peer
     sas = list(peer.sas.values())
-    p1 = _status(sas, lambda sa: sa.state is State.ESTABLISHED or (sa.state is State.DELETED and sa.keys))
+    p1 = _status(sas, lambda sa: _is(sa, State.ESTABLISHED) or (_is(sa, State.DELETED) and sa.keys))
     p2 = "not-started" if p1 != "established" else _status(sas, lambda sa: bool(sa.children))
     failed_sa = next((sa for sa in sas if sa.reason), None)
     reason, code = (failed_sa.reason, failed_sa.code) if failed_sa else (None, None)
-    if failed_sa is not None and failed_sa.state is State.FAILED and failed_sa.failure == "gave-up":
+    if failed_sa is not None and _is(failed_sa, State.FAILED) and failed_sa.failure == "gave-up":
         lost = _dropped_exchange(failed_sa, index)
         if lost:
             reason, code = f"{reason}: {lost[0]}", lost[1] or code
@@ -125,7 +130,7 @@ def _peer_report(name: str, host, index: _Index) -> dict:
         if dropped is not None:
             reason = f"{dropped.label or 'a packet'} from {name} was dropped {_where(dropped)}"
             code = reason_of(dropped.drop_code)
-    main = next((sa for sa in sas if sa.state is State.ESTABLISHED), sas[-1] if sas else None)
+    main = next((sa for sa in sas if _is(sa, State.ESTABLISHED)), sas[-1] if sas else None)
     natd = main.natd if main else None
     return {
         "role": "initiator" if host.role == "client" else "responder",
@@ -135,7 +140,7 @@ def _peer_report(name: str, host, index: _Index) -> dict:
         "behind_nat": {"self": bool(natd and natd.self_behind_nat), "peer": bool(natd and natd.peer_behind_nat)},
         "floated": any(sa.floated for sa in sas),
         "keepalives_sent": sum(sa.keepalives_sent for sa in sas),
-        "isakmp_sas": sum(1 for sa in sas if sa.state is State.ESTABLISHED),
+        "isakmp_sas": sum(1 for sa in sas if _is(sa, State.ESTABLISHED)),
         "ipsec_sas": sum(len(sa.children) for sa in sas),
     }
 
@@ -159,29 +164,25 @@ def build_report(scenario, hosts, events, steps, net) -> dict:
 
 def build_secrets(hosts) -> dict:
     """natt-lab-secrets/1: enough to recompute every key from the capture. Each IKE SA once, as its
-    initiator knew it (as its responder did if the initiator never got keys), with the IV of
-    every message either side encrypted."""
-    ike, child = [], []
-    seen_children, seen_cookies = set(), set()
+    initiator knew it (as its responder did if the initiator never got keys); IKEv1 SAs with the IV
+    of every message either side encrypted, IKEv2 SAs under `ikev2_sas`."""
+    ike, ike2, child = [], [], []
+    seen_children, seen_sas = set(), set()
     sas = [sa for host in hosts.values() for sa in host.peer.sas.values()]
     ivs: dict[bytes, list] = {}
     for sa in sas:
-        ivs.setdefault(sa.icookie, []).extend(sa.sealed_ivs)
-    for sa in sorted(sas, key=lambda sa: sa.role is not Role.INITIATOR):     # stable: initiators first
-        if not sa.keys or sa.icookie in seen_cookies:
+        if not hasattr(sa, "spi_i"):
+            ivs.setdefault(sa.icookie, []).extend(sa.sealed_ivs)
+    for sa in sorted(sas, key=lambda sa: sa.role != Role.INITIATOR):     # stable: initiators first
+        v2 = hasattr(sa, "spi_i")
+        key = (2, sa.spi_i) if v2 else (1, sa.icookie)
+        if not sa.keys or key in seen_sas:
             continue
-        seen_cookies.add(sa.icookie)
-        k = sa.keys
-        ike.append({"initiator_cookie": sa.icookie.hex(), "responder_cookie": sa.rcookie.hex(),
-                    "psk": sa.policy.psk, "dh_group": sa.choice.group, "dh_shared_secret": sa.gxy.hex(),
-                    "hash": sa.choice.hash, "cipher": sa.choice.cipher, "skeyid": k.skeyid.hex(),
-                    "skeyid_d": k.skeyid_d.hex(), "skeyid_a": k.skeyid_a.hex(), "skeyid_e": k.skeyid_e.hex(),
-                    "encryption_key": k.enc_key.hex(),
-                    "quick_modes": [{"message_id": f"{qe.message_id:08x}",
-                                     "pfs_dh_shared_secret": qe.pfs_shared.hex() if qe.pfs_shared else None}
-                                    for qe in sa.quick.values()],
-                    "ivs": [{"message_id": f"{mid:08x}", "first_block": first.hex(), "iv": iv.hex()}
-                            for mid, first, iv in ivs.get(sa.icookie, ())]})
+        seen_sas.add(key)
+        if v2:
+            ike2.append(_ikev2_secrets(sa))
+        else:
+            ike.append(_ikev1_secrets(sa, ivs.get(sa.icookie, ())))
         for c in sa.children:
             for sa_dir in (c.inbound, c.outbound):
                 if sa_dir.spi in seen_children:
@@ -192,4 +193,32 @@ def build_secrets(hosts) -> dict:
                               "encryption_key": sa_dir.enc_key.hex() if esp else "",
                               "integrity": sa_dir.integrity, "integrity_key": sa_dir.auth_key.hex(),
                               "mode": c.mode})
-    return {"format": "natt-lab-secrets/1", "ike_sas": ike, "child_sas": child}
+    out = {"format": "natt-lab-secrets/1", "ike_sas": ike, "child_sas": child}
+    if ike2:
+        out["ikev2_sas"] = ike2
+    return out
+
+
+def _ikev1_secrets(sa, ivs) -> dict:
+    """An ISAKMP SA's keys (RFC 2409 §5), what they were made from, and the IVs it used."""
+    k = sa.keys
+    return {"initiator_cookie": sa.icookie.hex(), "responder_cookie": sa.rcookie.hex(),
+            "psk": sa.policy.psk, "dh_group": sa.choice.group, "dh_shared_secret": sa.gxy.hex(),
+            "hash": sa.choice.hash, "cipher": sa.choice.cipher, "skeyid": k.skeyid.hex(),
+            "skeyid_d": k.skeyid_d.hex(), "skeyid_a": k.skeyid_a.hex(), "skeyid_e": k.skeyid_e.hex(),
+            "encryption_key": k.enc_key.hex(),
+            "quick_modes": [{"message_id": f"{qe.message_id:08x}",
+                             "pfs_dh_shared_secret": qe.pfs_shared.hex() if qe.pfs_shared else None}
+                            for qe in sa.quick.values()],
+            "ivs": [{"message_id": f"{mid:08x}", "first_block": first.hex(), "iv": iv.hex()}
+                    for mid, first, iv in ivs]}
+
+
+def _ikev2_secrets(sa) -> dict:
+    """An IKEv2 SA's keys (RFC 7296 §2.14) and what they were made from."""
+    k, c = sa.keys, sa.choice
+    return {"ike_version": 2, "spi_i": sa.spi_i.hex(), "spi_r": sa.spi_r.hex(), "psk": sa.policy.psk,
+            "dh_group": c.group, "prf": c.prf, "encryption": c.encr.name, "integrity": c.integ.name if c.integ else None,
+            "nonce_i": sa.ni.hex(), "nonce_r": sa.nr.hex(), "skeyseed": k.skeyseed.hex(), "sk_d": k.sk_d.hex(),
+            "sk_ai": k.sk_ai.hex(), "sk_ar": k.sk_ar.hex(), "sk_ei": k.sk_ei.hex(), "sk_er": k.sk_er.hex(),
+            "sk_pi": k.sk_pi.hex(), "sk_pr": k.sk_pr.hex()}

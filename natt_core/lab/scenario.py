@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 
 from ..addressing import Endpoint
 from ..errors import ConfigError
-from ..ike.peer import Peer
+from ..ike.factory import make_peer
 from ..ike.policy import PeerPolicy
 from ..net.impair import Impairment
 from ..net.nat import Forward, Nat, NatConfig
@@ -265,12 +265,12 @@ def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
     hosts: dict[str, L2tpHost] = {}
     names = s.peer_names
     for i, name in enumerate(names[:-1]):
-        peer = Peer(name, s.client_address(i + 1), s.client, rng=random.Random(rng.random()))
+        peer = make_peer(name, s.client_address(i + 1), s.client, rng=random.Random(rng.random()))
         host = L2tpHost(peer, "client", server_target, start_at=0.002 * i,
                         sends=tuple(x for x in s.sends if x.sender == "client"))
         net.add_host(host, "client-lan", peer.address, gateway=NAT_INSIDE)
         hosts[name] = host
-    server = Peer("server", server_ip, s.server, rng=random.Random(rng.random()))
+    server = make_peer("server", server_ip, s.server, rng=random.Random(rng.random()))
     hosts["server"] = L2tpHost(server, "server", sends=tuple(x for x in s.sends if x.sender == "server"))
     net.add_host(hosts["server"], "server-lan" if s.server_behind_nat else "internet", server_ip,
                  gateway=SERVER_NAT_INSIDE if s.server_behind_nat else None)

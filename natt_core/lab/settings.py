@@ -93,6 +93,14 @@ def _groups(text: str) -> tuple[int, ...]:
     return groups
 
 
+def _versions(text: str) -> int | tuple[int, ...]:
+    """'2' -> 2; '1,2' -> (1, 2): a peer that answers both IKE versions."""
+    versions = _comma_list(text, int, "IKE versions", "1,2", empty_ok=False)
+    if not set(versions) <= {1, 2} or len(set(versions)) != len(versions):
+        raise ConfigError("IKE version must be 1, 2 or 1,2")
+    return versions[0] if len(versions) == 1 else tuple(sorted(versions))
+
+
 def _ports(text: str) -> tuple[int, ...]:
     """'500,4500' -> (500, 4500); '' or 'none' -> () (nothing forwarded)."""
     ports = _comma_list(text, int, "UDP port numbers", "500,4500", empty_ok=True)
@@ -169,6 +177,8 @@ KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     "seed": ("scenario", "seed", _int),
     "server.keepalive_interval": ("server", "keepalive_interval", _seconds),
     "server.nat_t_role": ("server", "nat_t_role", _of("server.nat_t_role")),
+    "client.ike_version": ("client", "ike_version", _versions),
+    "server.ike_version": ("server", "ike_version", _versions),
     "nat.port_allocation": ("nat", "port_allocation", _of("nat.port_allocation")),
     "nat.mapping": ("nat", "mapping", _of("nat.mapping")),
     "nat.filtering": ("nat", "filtering", _of("nat.filtering")),

@@ -200,6 +200,10 @@ def _l2tp(out: _Out, at: int, data: bytes, protected: str | None) -> None:
 # --- ISAKMP --------------------------------------------------------------------------------------
 
 def _isakmp(out: _Out, at: int, message: bytes) -> None:
+    if len(message) > 17 and message[17] >> 4 == 2:      # IKEv2 (RFC 7296 §3.1)
+        from .dissect_ikev2 import dissect_ikev2
+        dissect_ikev2(out, at, message)
+        return
     header, body = isakmp.decode_header(message)
     lay = "ISAKMP"
     out.add("initiator cookie", at, 8, header.icookie.hex(), lay)

@@ -1,0 +1,249 @@
+"""What an IKEv2 peer offers and accepts: IKE and ESP proposals, and traffic selector narrowing.
+
+RFC 7296 §2.7 (proposal choice: one transform of each type, AEAD proposals without INTEG),
+§3.3 (SA payload), §2.9 (narrowing: the responder answers with a subset of what was asked).
+The offer is derived from the IKEv1 `PeerPolicy` (same PSK, groups, ciphers) plus `V2Options`
+for what IKEv1 has no word for (AES-GCM, PRF, cookies).
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+
+from ...errors import ConfigError
+from ...wire.ikev2 import SA, Attribute, Proposal, TrafficSelector, Transform
+from ...wire.ikev2_numbers import KEY_LENGTH_ATTR, Esn, Protocol, TransformType
+from ..policy import PeerPolicy
+from .suites import (ENCR, GROUPS, INTEG, PRF, EncrSpec, IntegSpec, encr_by_wire, encr_spec, integ_by_wire,
+                     integ_spec, prf_by_wire)
+
+#: IKEv1 hash name -> (IKEv2 PRF, IKEv2 integrity) for suites derived from a PeerPolicy
+_FROM_HASH = {"sha1": ("sha1", "hmac-sha1-96"), "sha256": ("sha256", "hmac-sha256-128")}
+
+
+@dataclass(frozen=True)
+class V2Options:
+    """IKEv2 knobs beyond the shared policy. Suites read `encr/integ/prf` or `encr/prf` (AEAD)."""
+    ike_suites: tuple[str, ...] | None = None   #: None: derived from the policy's ciphers and hashes
+    groups: tuple[int, ...] | None = None       #: None: the policy's dh_groups
+    cookie_threshold: int | None = None         #: half-open SAs before COOKIEs are required; 0 = always
+    #: ESP suites 'cipher/integrity' or an AEAD alone ('aes-gcm-16-128'); None: from the policy
+    esp_suites: tuple[str, ...] | None = None
+    max_init_retries: int = 3
+
+    def __post_init__(self) -> None:
+        for s in self.ike_suites or ():
+            parse_suite(s)
+        for s in self.esp_suites or ():
+            parse_esp_suite(s)
+        for g in self.groups or ():
+            if g not in GROUPS:
+                raise ConfigError(f"unsupported IKEv2 DH group {g}; choose one of {', '.join(map(str, GROUPS))}")
+
+
+@dataclass(frozen=True)
+class IkeChoice:
+    encr: EncrSpec
+    integ: IntegSpec | None
+    prf: str
+    group: int
+    number: int = 1
+
+    @property
+    def name(self) -> str:
+        return "/".join(x for x in (self.encr.name, self.integ.name if self.integ else "", f"prf-{self.prf}",
+                                    f"group-{self.group}") if x)
+
+
+@dataclass(frozen=True)
+class EspChoice:
+    encr: EncrSpec
+    integ: IntegSpec | None   #: None for AES-GCM
+    spi: int       #: the peer's SPI from its proposal (what we send with)
+    number: int
+
+
+def parse_suite(text: str) -> tuple[EncrSpec, IntegSpec | None, str]:
+    parts = text.split("/")
+    encr = encr_spec(parts[0])
+    if encr.aead and len(parts) == 2 and parts[1] in PRF:
+        return encr, None, parts[1]
+    if not encr.aead and len(parts) == 3 and parts[2] in PRF:
+        return encr, integ_spec(parts[1]), parts[2]
+    raise ConfigError(f"IKEv2 suite {text!r}: write 'cipher/integrity/prf' (e.g. aes-cbc-128/hmac-sha1-96/sha1) "
+                      f"or 'aead/prf' (e.g. aes-gcm-16-128/sha256)")
+
+
+def ike_suites(policy: PeerPolicy, options: V2Options) -> list[tuple[EncrSpec, IntegSpec | None, str]]:
+    if options.ike_suites:
+        return [parse_suite(s) for s in options.ike_suites]
+    out = [(ENCR[c], INTEG[_FROM_HASH[h][1]], _FROM_HASH[h][0]) for c in policy.ike_ciphers if c in ENCR
+           for h in policy.ike_hashes if h in _FROM_HASH]
+    if not out:
+        raise ConfigError("no IKEv2 suite in this policy: IKEv2 here speaks AES-CBC/AES-GCM with SHA-1/SHA-256")
+    return out
+
+
+def ike_groups(policy: PeerPolicy, options: V2Options) -> tuple[int, ...]:
+    return tuple(options.groups or policy.dh_groups)
+
+
+def _encr_transform(e: EncrSpec) -> Transform:
+    return Transform(TransformType.ENCR, e.transform_id, (Attribute(KEY_LENGTH_ATTR, e.key_bits),))
+
+
+def ike_offer(policy: PeerPolicy, options: V2Options, spi: bytes = b"") -> SA:
+    """One proposal per suite, each with every acceptable group (the first is the KE we send).
+    `spi` is empty for IKE_SA_INIT and the new 8-byte SPI when rekeying the IKE SA (§1.3.2)."""
+    groups = [Transform(TransformType.DH, g) for g in ike_groups(policy, options)]
+    proposals = []
+    for n, (encr, integ, prf) in enumerate(ike_suites(policy, options), start=1):
+        ts = [_encr_transform(encr), Transform(TransformType.PRF, PRF[prf])]
+        if integ:
+            ts.append(Transform(TransformType.INTEG, integ.transform_id))
+        proposals.append(Proposal(n, Protocol.IKE, spi, tuple(ts + groups)))
+    return SA(tuple(proposals))
+
+
+def _one(p: Proposal, ttype: int) -> Transform | None:
+    return p.of_type(ttype)[0] if p.of_type(ttype) else None
+
+
+def read_ike(p: Proposal) -> IkeChoice | None:
+    """The single choice a responder's answer (one transform per type) stands for."""
+    if p.protocol != Protocol.IKE or any(len(p.of_type(t)) > 1 for t in TransformType):
+        return None
+    e, f, i, d = (_one(p, t) for t in (TransformType.ENCR, TransformType.PRF, TransformType.INTEG, TransformType.DH))
+    encr = encr_by_wire(e.id, e.key_length) if e else None
+    prf = prf_by_wire(f.id) if f else None
+    integ = integ_by_wire(i.id) if i else None
+    if encr is None or prf is None or d is None or (encr.aead != (i is None)) or (i and integ is None):
+        return None
+    return IkeChoice(encr, integ, prf, d.id, p.number)
+
+
+def choose_ike(offer: SA, policy: PeerPolicy, options: V2Options, ke_group: int | None = None,
+               spi_size: int = 0) -> tuple[Proposal, IkeChoice] | None:
+    """The first offered proposal we accept, reduced to one transform per type (§2.7). Among the
+    groups both accept, the one the initiator's KE already uses wins (no INVALID_KE round trip)."""
+    ours = ike_suites(policy, options)
+    groups = ike_groups(policy, options)
+    for p in offer.proposals:
+        if p.protocol != Protocol.IKE or len(p.spi) != spi_size:
+            continue
+        offered_groups = [t.id for t in p.of_type(TransformType.DH)]
+        common = [g for g in groups if g in offered_groups]
+        if not common:
+            continue
+        group = ke_group if ke_group in common else common[0]
+        for encr, integ, prf in ours:
+            e = next((t for t in p.of_type(TransformType.ENCR)
+                      if t.id == encr.transform_id and t.key_length == encr.key_bits), None)
+            f = next((t for t in p.of_type(TransformType.PRF) if t.id == PRF[prf]), None)
+            i = next((t for t in p.of_type(TransformType.INTEG) if integ and t.id == integ.transform_id), None)
+            if e and f and (i if integ else not p.of_type(TransformType.INTEG)):
+                picked = (e, f) + ((i,) if i else ()) + (Transform(TransformType.DH, group),)
+                return Proposal(p.number, Protocol.IKE, p.spi, picked), IkeChoice(encr, integ, prf, group, p.number)
+    return None
+
+
+# --- ESP ------------------------------------------------------------------------------------
+
+def parse_esp_suite(text: str) -> tuple[EncrSpec, IntegSpec | None]:
+    parts = text.split("/")
+    encr = encr_spec(parts[0])
+    if encr.aead and len(parts) == 1:
+        return encr, None
+    if not encr.aead and len(parts) == 2:
+        return encr, integ_spec(parts[1])
+    raise ConfigError(f"ESP suite {text!r}: write 'cipher/integrity' (e.g. aes-cbc-128/hmac-sha1-96) or an AEAD "
+                      "alone (aes-gcm-16-128)")
+
+
+def esp_suites(policy: PeerPolicy, options: V2Options | None = None) -> list[tuple[EncrSpec, IntegSpec | None]]:
+    if options and options.esp_suites:
+        return [parse_esp_suite(s) for s in options.esp_suites]
+    out = [(ENCR[c], INTEG[i]) for c in policy.esp_ciphers if c in ENCR and not ENCR[c].aead
+           for i in policy.esp_integrity if i in INTEG]
+    if not out:
+        raise ConfigError("no IKEv2 ESP suite in this policy: AES-CBC with HMAC-SHA1-96 or HMAC-SHA256-128")
+    return out
+
+
+def _esp_transforms(e: EncrSpec, i: IntegSpec | None) -> tuple[Transform, ...]:
+    integ = (Transform(TransformType.INTEG, i.transform_id),) if i else ()
+    return (_encr_transform(e),) + integ + (Transform(TransformType.ESN, Esn.NO),)
+
+
+def esp_offer(policy: PeerPolicy, spi: int, options: V2Options | None = None) -> SA:
+    spi_b = spi.to_bytes(4, "big")
+    return SA(tuple(Proposal(n, Protocol.ESP, spi_b, _esp_transforms(e, i))
+                    for n, (e, i) in enumerate(esp_suites(policy, options), start=1)))
+
+
+def choose_esp(offer: SA, policy: PeerPolicy, options: V2Options | None = None) -> tuple[Proposal, EspChoice] | None:
+    """Pick an ESP proposal; the answer carries the same number, our SPI is filled in later."""
+    for p in offer.proposals:
+        if p.protocol != Protocol.ESP or len(p.spi) != 4 or int.from_bytes(p.spi, "big") < 256:
+            continue   # SPIs 0-255 are reserved (RFC 4303 §2.1)
+        for encr, integ in esp_suites(policy, options):
+            e = next((t for t in p.of_type(TransformType.ENCR)
+                      if t.id == encr.transform_id and t.key_length == encr.key_bits), None)
+            i = next((t for t in p.of_type(TransformType.INTEG) if integ and t.id == integ.transform_id), None)
+            integ_ok = bool(i) if integ else not [t for t in p.of_type(TransformType.INTEG) if t.id]
+            esn_ok = not p.of_type(TransformType.ESN) or any(t.id == Esn.NO for t in p.of_type(TransformType.ESN))
+            if e and integ_ok and esn_ok and not p.of_type(TransformType.DH):
+                return p, EspChoice(encr, integ, int.from_bytes(p.spi, "big"), p.number)
+    return None
+
+
+def esp_answer(p: Proposal, choice: EspChoice, our_spi: int) -> SA:
+    return SA((Proposal(p.number, Protocol.ESP, our_spi.to_bytes(4, "big"),
+                        _esp_transforms(choice.encr, choice.integ)),))
+
+
+def read_esp(answer: SA, offered: SA) -> EspChoice | None:
+    """The responder's ESP answer, checked against what we offered."""
+    if len(answer.proposals) != 1:
+        return None
+    p = answer.proposals[0]
+    mine = next((q for q in offered.proposals if q.number == p.number), None)
+    if mine is None or p.protocol != Protocol.ESP or len(p.spi) != 4 or int.from_bytes(p.spi, "big") < 256:
+        return None
+    e, i = _one(p, TransformType.ENCR), _one(p, TransformType.INTEG)
+    if not e or e not in mine.transforms or (i and i not in mine.transforms):
+        return None
+    encr, integ = encr_by_wire(e.id, e.key_length), integ_by_wire(i.id) if i else None
+    if encr is None or (integ is None) != encr.aead:
+        return None
+    return EspChoice(encr, integ, int.from_bytes(p.spi, "big"), p.number)
+
+
+# --- traffic selectors (§2.9) ---------------------------------------------------------------
+
+ANY = TrafficSelector("0.0.0.0", "255.255.255.255")
+
+
+def _ip(a: str) -> int:
+    return int(ipaddress.IPv4Address(a))
+
+
+def intersect(a: TrafficSelector, b: TrafficSelector) -> TrafficSelector | None:
+    """The overlap of two selectors (addresses, ports, protocol with 0 = any), or None."""
+    if a.ip_proto and b.ip_proto and a.ip_proto != b.ip_proto:
+        return None
+    lo, hi = max(_ip(a.start_addr), _ip(b.start_addr)), min(_ip(a.end_addr), _ip(b.end_addr))
+    plo, phi = max(a.start_port, b.start_port), min(a.end_port, b.end_port)
+    if lo > hi or plo > phi:
+        return None
+    return TrafficSelector(str(ipaddress.IPv4Address(lo)), str(ipaddress.IPv4Address(hi)),
+                           a.ip_proto or b.ip_proto, plo, phi)
+
+
+def narrow(asked: tuple[TrafficSelector, ...], allowed: TrafficSelector) -> tuple[TrafficSelector, ...]:
+    return tuple(x for x in (intersect(t, allowed) for t in asked) if x is not None)
+
+
+def with_address(ts: TrafficSelector, addr: str) -> TrafficSelector:
+    """The same selector for a single other address (§2.23.1 transport-mode substitution)."""
+    return TrafficSelector(addr, addr, ts.ip_proto, ts.start_port, ts.end_port)

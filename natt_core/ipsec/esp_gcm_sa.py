@@ -1,0 +1,66 @@
+"""One direction of an ESP SA with AES-GCM-16 (RFC 4106): the AEAD sibling of `EspSa`.
+
+    SPI(4) | Seq(4) | IV(8) | E(payload | padding 1,2,3.. | pad length | next header) | ICV(16)
+
+The key is the cipher key plus a 4-byte salt (RFC 4106 §8.1, the tail of the KEYMAT slice);
+nonce = salt | IV, AAD = SPI | Seq (§5, no ESN). Padding only aligns to 4 bytes (§3.2). Inbound
+order as `EspSa`: SPI, the anti-replay check, the ICV (GCM's tag), and the window moves last.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from ..crypto.primitives import GCM_IV, GCM_SALT, gcm_decrypt, gcm_encrypt
+from ..errors import ConfigError, DecodeError
+from ..wire.esp import ESP_HEADER_LEN, pad_plaintext, split_esp, strip_trailer
+from .esp_sa import MAX_SEQ, ReplayWindow, SpiMismatchError, check_spi
+
+ICV_LEN = 16
+KEY_LENS = {"aes-gcm-16-128": 16 + GCM_SALT, "aes-gcm-16-256": 32 + GCM_SALT}
+
+
+@dataclass
+class EspGcmSa:
+    spi: int
+    cipher: str          #: "aes-gcm-16-128" or "aes-gcm-16-256"
+    enc_key: bytes       #: key | salt
+    integrity: None = None
+    auth_key: bytes = b""
+    seq: int = 0
+    replay_window: int = 64
+    window: ReplayWindow = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        check_spi(self.spi)
+        if self.cipher not in KEY_LENS:
+            raise ConfigError(f"unknown ESP AEAD cipher {self.cipher!r}; choose one of {', '.join(KEY_LENS)}")
+        if len(self.enc_key) != KEY_LENS[self.cipher]:
+            raise ConfigError(f"{self.cipher} needs a {KEY_LENS[self.cipher]}-byte key (salt included)")
+        self.window = ReplayWindow(self.replay_window)
+
+    def _split(self) -> tuple[bytes, bytes]:
+        return self.enc_key[:-GCM_SALT], self.enc_key[-GCM_SALT:]
+
+    def protect(self, next_header: int, payload: bytes, rng: random.Random) -> bytes:
+        if self.seq >= MAX_SEQ:
+            raise ConfigError("ESP sequence numbers exhausted: the SA must be rekeyed (RFC 4303 §3.3.3)")
+        self.seq += 1
+        key, salt = self._split()
+        iv = rng.getrandbits(8 * GCM_IV).to_bytes(GCM_IV, "big")
+        head = self.spi.to_bytes(4, "big") + self.seq.to_bytes(4, "big")
+        return head + iv + gcm_encrypt(key, salt + iv, pad_plaintext(payload, next_header, 4), head, ICV_LEN)
+
+    def unprotect(self, data: bytes) -> tuple[int, bytes]:
+        header, rest = split_esp(data)
+        if len(rest) < GCM_IV + 4 + ICV_LEN:
+            raise DecodeError("ESP", ESP_HEADER_LEN, f"{len(data)} bytes cannot hold header, 8-byte IV, trailer "
+                                                     f"and a {ICV_LEN}-byte ICV")
+        if header.spi != self.spi:
+            raise SpiMismatchError(f"SPI 0x{header.spi:08x} does not belong to this SA (expected 0x{self.spi:08x})")
+        self.window.check(header.seq)
+        key, salt = self._split()
+        plaintext = gcm_decrypt(key, salt + rest[:GCM_IV], rest[GCM_IV:], data[:ESP_HEADER_LEN], ICV_LEN)
+        self.window.accept(header.seq)
+        payload, next_header = strip_trailer(plaintext, ESP_HEADER_LEN + GCM_IV)
+        return next_header, payload

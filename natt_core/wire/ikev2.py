@@ -1,0 +1,520 @@
+"""IKEv2 messages: the header, the generic payload header and every payload body (RFC 7296 §3).
+
+Strict: anything that does not parse raises `DecodeError` (and nothing else). Unknown payload
+types are kept as `Unknown` with their critical bit, so the peer can answer
+UNSUPPORTED_CRITICAL_PAYLOAD (§2.5) instead of the decoder guessing. The SK payload (§3.14) is
+decoded here only as its opaque body: opening it needs keys (`natt_core.crypto.ikev2_sk`).
+
+    msg = decode_message(data)          # Message(header, payloads, raw)
+    data = encode_message(header, payloads)
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+from ..errors import ConfigError, DecodeError
+from .codec import Reader, Writer
+from .ikev2_numbers import VERSION, HdrFlag, Payload, TsType
+
+HEADER_LEN = 28
+GENERIC_LEN = 4
+CRITICAL = 0x80
+
+
+def _check(what: str, value, bits: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
+        raise ConfigError(f"{what} must be an integer 0..{(1 << bits) - 1}, got {value!r}")
+
+
+def _checkb(what: str, value, sizes) -> None:
+    if not isinstance(value, bytes) or (sizes is not None and len(value) not in sizes):
+        raise ConfigError(f"{what} must be bytes of length {sizes}, got {value!r:.40}")
+
+
+# --- header ------------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Header:
+    """The 28-byte IKE header (RFC 7296 §3.1); `length` is filled in by the encoder."""
+    spi_i: bytes
+    spi_r: bytes
+    next_payload: int
+    exchange: int
+    flags: int = 0
+    message_id: int = 0
+    length: int = 0
+    version: int = VERSION
+
+    def __post_init__(self) -> None:
+        _checkb("SPIi", self.spi_i, (8,))
+        _checkb("SPIr", self.spi_r, (8,))
+        for name, bits in (("next_payload", 8), ("exchange", 8), ("flags", 8), ("message_id", 32),
+                           ("length", 32), ("version", 8)):
+            _check(f"Header.{name}", getattr(self, name), bits)
+
+    @property
+    def is_response(self) -> bool:
+        return bool(self.flags & HdrFlag.RESPONSE)
+
+    @property
+    def from_initiator(self) -> bool:
+        return bool(self.flags & HdrFlag.INITIATOR)
+
+    def encode(self, length: int) -> bytes:
+        return (self.spi_i + self.spi_r + bytes([self.next_payload, self.version, self.exchange, self.flags])
+                + self.message_id.to_bytes(4, "big") + length.to_bytes(4, "big"))
+
+
+def decode_header(data: bytes) -> tuple[Header, bytes]:
+    """Header and the bytes after it; the Length field must equal the message size.
+
+    Only the major version is checked here (a major version above 2 is the peer's business:
+    INVALID_MAJOR_VERSION); the minor version is ignored as §3.1 asks."""
+    r = Reader(data, "IKEv2 header")
+    spi_i, spi_r = r.bytes(8, "SPIi"), r.bytes(8, "SPIr")
+    nxt, version, exchange, flags = r.u8(), r.u8(), r.u8(), r.u8()
+    mid, length = r.u32(), r.u32()
+    if version >> 4 != 2:
+        raise DecodeError("IKEv2 header", 17, f"version 0x{version:02x} is not IKEv2 (major 2)")
+    if length != len(data):
+        raise DecodeError("IKEv2 header", 24, f"Length field says {length} bytes, message has {len(data)}")
+    if spi_i == bytes(8):
+        raise DecodeError("IKEv2 header", 0, "initiator SPI is zero")
+    return Header(spi_i, spi_r, nxt, exchange, flags, mid, length, version), r.rest()
+
+
+# --- payload bodies ----------------------------------------------------------------------------
+
+class Body:
+    """A payload body: `payload_type`, `encode_body()`, `decode_body(reader)`."""
+    payload_type: ClassVar[int]
+
+    def encode_body(self) -> bytes:  # pragma: no cover - every subclass overrides
+        raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class Attribute:
+    """A transform attribute: an int value is TV (AF=1, 2 bytes), bytes are TLV (§3.3.5)."""
+    type: int
+    value: int | bytes
+
+    def __post_init__(self) -> None:
+        _check("Attribute.type", self.type, 15)
+        if isinstance(self.value, int):
+            _check("Attribute value", self.value, 16)
+        else:
+            _checkb("Attribute value", self.value, None)
+            _check("Attribute length", len(self.value), 16)
+
+    def encode(self) -> bytes:
+        if isinstance(self.value, int):
+            return (0x8000 | self.type).to_bytes(2, "big") + self.value.to_bytes(2, "big")
+        return self.type.to_bytes(2, "big") + len(self.value).to_bytes(2, "big") + self.value
+
+    @classmethod
+    def decode(cls, r: Reader) -> "Attribute":
+        word = r.u16("attribute type")
+        if word & 0x8000:
+            return cls(word & 0x7FFF, r.u16("attribute value"))
+        return cls(word, r.bytes(r.u16("attribute length"), "attribute value"))
+
+
+@dataclass(frozen=True)
+class Transform:
+    type: int
+    id: int
+    attributes: tuple[Attribute, ...] = ()
+
+    def __post_init__(self) -> None:
+        _check("Transform.type", self.type, 8)
+        _check("Transform.id", self.id, 16)
+
+    @property
+    def key_length(self) -> int | None:
+        return next((a.value for a in self.attributes if a.type == 14 and isinstance(a.value, int)), None)
+
+    def encode(self, last: bool) -> bytes:
+        attrs = b"".join(a.encode() for a in self.attributes)
+        return bytes([0 if last else 3, 0]) + (8 + len(attrs)).to_bytes(2, "big") + \
+            bytes([self.type, 0]) + self.id.to_bytes(2, "big") + attrs
+
+
+@dataclass(frozen=True)
+class Proposal:
+    number: int
+    protocol: int
+    spi: bytes
+    transforms: tuple[Transform, ...]
+
+    def __post_init__(self) -> None:
+        _check("Proposal.number", self.number, 8)
+        _check("Proposal.protocol", self.protocol, 8)
+        _checkb("Proposal.spi", self.spi, None)
+        _check("SPI size", len(self.spi), 8)
+        _check("number of transforms", len(self.transforms), 8)
+
+    def of_type(self, ttype: int) -> tuple[Transform, ...]:
+        return tuple(t for t in self.transforms if t.type == ttype)
+
+    def encode(self, last: bool) -> bytes:
+        ts = b"".join(t.encode(i == len(self.transforms) - 1) for i, t in enumerate(self.transforms))
+        body = bytes([self.number, self.protocol, len(self.spi), len(self.transforms)]) + self.spi + ts
+        length = 4 + len(body)
+        _check("proposal length", length, 16)
+        return bytes([0 if last else 2, 0]) + length.to_bytes(2, "big") + body
+
+
+def _substructures(r: Reader, more: int, what: str):
+    """Walk proposals (more=2) or transforms (more=3): each starts Last/More, RESERVED, Length."""
+    while True:
+        start = r.offset
+        flag, _reserved, length = r.u8(f"{what} last/more"), r.u8(), r.u16(f"{what} length")
+        if length < 4:
+            raise DecodeError(r.layer, start, f"{what} length {length} is shorter than its header")
+        sub = r.sub(length - 4, what=what)
+        yield sub
+        if flag == 0:
+            return
+        if flag != more:
+            raise DecodeError(r.layer, start, f"{what} last/more field is {flag}, must be 0 or {more}")
+
+
+@dataclass(frozen=True)
+class SA(Body):
+    payload_type: ClassVar[int] = Payload.SA
+    proposals: tuple[Proposal, ...]
+
+    def encode_body(self) -> bytes:
+        if not self.proposals:
+            raise ConfigError("an SA payload needs at least one proposal")
+        return b"".join(p.encode(i == len(self.proposals) - 1) for i, p in enumerate(self.proposals))
+
+    @classmethod
+    def decode_body(cls, r: Reader) -> "SA":
+        proposals = []
+        for pr in _substructures(r, 2, "proposal"):
+            number, protocol, spi_size, count = pr.u8(), pr.u8(), pr.u8(), pr.u8()
+            spi = pr.bytes(spi_size, "SPI")
+            transforms = []
+            if count:
+                for tr in _substructures(pr, 3, "transform"):
+                    ttype, _rsv, tid = tr.u8("transform type"), tr.u8(), tr.u16("transform ID")
+                    attrs = []
+                    while tr.remaining():
+                        attrs.append(Attribute.decode(tr))
+                    transforms.append(Transform(ttype, tid, tuple(attrs)))
+            if len(transforms) != count:
+                raise DecodeError(pr.layer, pr.offset, f"proposal says {count} transforms, carries {len(transforms)}")
+            pr.expect_end()
+            proposals.append(Proposal(number, protocol, spi, tuple(transforms)))
+        r.expect_end()
+        return cls(tuple(proposals))
+
+
+@dataclass(frozen=True)
+class KE(Body):
+    payload_type: ClassVar[int] = Payload.KE
+    group: int
+    data: bytes
+
+    def encode_body(self) -> bytes:
+        _check("KE.group", self.group, 16)
+        return self.group.to_bytes(2, "big") + b"\x00\x00" + self.data
+
+    @classmethod
+    def decode_body(cls, r: Reader) -> "KE":
+        group = r.u16("DH group")
+        r.bytes(2, "reserved")
+        return cls(group, r.rest())
+
+
+@dataclass(frozen=True)
+class _Typed(Body):
+    """ID and AUTH share `Type(1) | RESERVED(3) | data`."""
+    kind: int
+    data: bytes
+
+    def encode_body(self) -> bytes:
+        _check(f"{type(self).__name__} type", self.kind, 8)
+        return bytes([self.kind, 0, 0, 0]) + self.data
+
+    @classmethod
+    def decode_body(cls, r: Reader):
+        kind = r.u8("type")
+        r.bytes(3, "reserved")
+        return cls(kind, r.rest())
+
+
+@dataclass(frozen=True)
+class IDi(_Typed):
+    payload_type: ClassVar[int] = Payload.IDI
+
+
+@dataclass(frozen=True)
+class IDr(_Typed):
+    payload_type: ClassVar[int] = Payload.IDR
+
+
+@dataclass(frozen=True)
+class Auth(_Typed):
+    payload_type: ClassVar[int] = Payload.AUTH
+
+
+@dataclass(frozen=True)
+class Nonce(Body):
+    payload_type: ClassVar[int] = Payload.NONCE
+    data: bytes
+
+    def encode_body(self) -> bytes:
+        return self.data
+
+    @classmethod
+    def decode_body(cls, r: Reader) -> "Nonce":
+        data = r.rest()
+        if not 16 <= len(data) <= 256:
+            raise DecodeError(r.layer, r.base, f"nonce of {len(data)} bytes; RFC 7296 §3.9 wants 16..256")
+        return cls(data)
+
+
+@dataclass(frozen=True)
+class Notify(Body):
+    payload_type: ClassVar[int] = Payload.NOTIFY
+    notify_type: int
+    data: bytes = b""
+    protocol: int = 0
+    spi: bytes = b""
+
+    def encode_body(self) -> bytes:
+        _check("Notify.type", self.notify_type, 16)
+        _check("Notify.protocol", self.protocol, 8)
+        _check("Notify SPI size", len(self.spi), 8)
+        return bytes([self.protocol, len(self.spi)]) + self.notify_type.to_bytes(2, "big") + self.spi + self.data
+
+    @classmethod
+    def decode_body(cls, r: Reader) -> "Notify":
+        protocol, spi_size, ntype = r.u8("protocol"), r.u8("SPI size"), r.u16("notify type")
+        spi = r.bytes(spi_size, "SPI")
+        return cls(ntype, r.rest(), protocol, spi)
+
+
+@dataclass(frozen=True)
+class Delete(Body):
+    payload_type: ClassVar[int] = Payload.DELETE
+    protocol: int
+    spis: tuple[bytes, ...] = ()
+
+    def encode_body(self) -> bytes:
+        _check("Delete.protocol", self.protocol, 8)
+        size = len(self.spis[0]) if self.spis else 0
+        if any(len(s) != size for s in self.spis):
+            raise ConfigError("every SPI in one Delete payload must have the same size")
+        _check("Delete SPI size", size, 8)
+        _check("number of SPIs", len(self.spis), 16)
+        return bytes([self.protocol, size]) + len(self.spis).to_bytes(2, "big") + b"".join(self.spis)
+
+    @classmethod
+    def decode_body(cls, r: Reader) -> "Delete":
+        protocol, size, count = r.u8("protocol"), r.u8("SPI size"), r.u16("number of SPIs")
+        spis = tuple(r.bytes(size, "SPI") for _ in range(count))
+        r.expect_end()
+        return cls(protocol, spis)
+
+
+@dataclass(frozen=True)
+class Vendor(Body):
+    payload_type: ClassVar[int] = Payload.VENDOR
+    data: bytes
+
+    def encode_body(self) -> bytes:
+        return self.data
+
+    @classmethod
+    def decode_body(cls, r: Reader) -> "Vendor":
+        return cls(r.rest())
+
+
+@dataclass(frozen=True)
+class TrafficSelector:
+    """One IPv4 range selector (TS_IPV4_ADDR_RANGE, §3.13.1); proto 0 and ports 0-65535 = any."""
+    start_addr: str
+    end_addr: str
+    ip_proto: int = 0
+    start_port: int = 0
+    end_port: int = 65535
+
+    def __post_init__(self) -> None:
+        for a in (self.start_addr, self.end_addr):
+            try:
+                ipaddress.IPv4Address(a)
+            except ValueError:
+                raise ConfigError(f"traffic selector address {a!r} is not IPv4") from None
+        _check("TS protocol", self.ip_proto, 8)
+        _check("TS start port", self.start_port, 16)
+        _check("TS end port", self.end_port, 16)
+
+    @classmethod
+    def host(cls, addr: str, ip_proto: int = 0, port: int | None = None) -> "TrafficSelector":
+        return cls(addr, addr, ip_proto, *((port, port) if port is not None else (0, 65535)))
+
+    def encode(self) -> bytes:
+        return (bytes([TsType.IPV4_ADDR_RANGE, self.ip_proto]) + (16).to_bytes(2, "big")
+                + self.start_port.to_bytes(2, "big") + self.end_port.to_bytes(2, "big")
+                + ipaddress.IPv4Address(self.start_addr).packed + ipaddress.IPv4Address(self.end_addr).packed)
+
+    def __str__(self) -> str:
+        addr = self.start_addr if self.start_addr == self.end_addr else f"{self.start_addr}-{self.end_addr}"
+        proto = f"/{self.ip_proto}" if self.ip_proto else ""
+        ports = "" if (self.start_port, self.end_port) == (0, 65535) else (
+            f":{self.start_port}" if self.start_port == self.end_port else f":{self.start_port}-{self.end_port}")
+        return f"{addr}{proto}{ports}"
+
+
+@dataclass(frozen=True)
+class _TS(Body):
+    selectors: tuple[TrafficSelector, ...]
+
+    def encode_body(self) -> bytes:
+        if not 1 <= len(self.selectors) <= 255:
+            raise ConfigError("a TS payload carries 1..255 traffic selectors")
+        return bytes([len(self.selectors), 0, 0, 0]) + b"".join(s.encode() for s in self.selectors)
+
+    @classmethod
+    def decode_body(cls, r: Reader):
+        count = r.u8("number of TSs")
+        r.bytes(3, "reserved")
+        out = []
+        for _ in range(count):
+            start = r.offset
+            ts_type, proto, length = r.u8("TS type"), r.u8("IP protocol"), r.u16("TS length")
+            if ts_type != TsType.IPV4_ADDR_RANGE or length != 16:
+                raise DecodeError(r.layer, start, f"traffic selector type {ts_type} length {length}: "
+                                                  "only TS_IPV4_ADDR_RANGE (7, 16 bytes) is spoken here")
+            sp, ep = r.u16("start port"), r.u16("end port")
+            sa, ea = r.bytes(4, "start address"), r.bytes(4, "end address")
+            out.append(TrafficSelector(str(ipaddress.IPv4Address(sa)), str(ipaddress.IPv4Address(ea)), proto, sp, ep))
+        r.expect_end()
+        if not out:
+            raise DecodeError(r.layer, r.base, "a TS payload with no traffic selector")
+        return cls(tuple(out))
+
+
+@dataclass(frozen=True)
+class TSi(_TS):
+    payload_type: ClassVar[int] = Payload.TSI
+
+
+@dataclass(frozen=True)
+class TSr(_TS):
+    payload_type: ClassVar[int] = Payload.TSR
+
+
+@dataclass(frozen=True)
+class Encrypted(Body):
+    """The SK payload as it travels: `first_inner` is the type its generic header names, `data`
+    is IV | ciphertext | ICV (split and opened by `natt_core.crypto.ikev2_sk`)."""
+    payload_type: ClassVar[int] = Payload.SK
+    first_inner: int
+    data: bytes
+
+    def encode_body(self) -> bytes:
+        return self.data
+
+
+@dataclass(frozen=True)
+class Unknown(Body):
+    """A payload type this decoder does not know (or one it does not decode, like CERT)."""
+    type: int
+    body: bytes
+    critical: bool = False
+
+    @property
+    def payload_type(self) -> int:  # type: ignore[override]
+        return self.type
+
+    def encode_body(self) -> bytes:
+        return self.body
+
+
+BODIES: dict[int, type] = {c.payload_type: c for c in (SA, KE, IDi, IDr, Auth, Nonce, Notify, Delete, Vendor,
+                                                       TSi, TSr)}
+
+
+# --- chains and messages -----------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Message:
+    header: Header
+    payloads: tuple[Body, ...]
+    raw: bytes = field(default=b"", compare=False, repr=False)  #: the bytes decoded
+
+    def all(self, cls) -> tuple:
+        return tuple(p for p in self.payloads if isinstance(p, cls))
+
+    def notifies(self, ntype: int) -> tuple[Notify, ...]:
+        return tuple(p for p in self.payloads if isinstance(p, Notify) and p.notify_type == ntype)
+
+    @property
+    def encrypted(self) -> Encrypted | None:
+        return self.payloads[-1] if self.payloads and isinstance(self.payloads[-1], Encrypted) else None
+
+
+def encode_payloads(payloads, last_next: int = Payload.NONE) -> bytes:
+    """The chained payloads; the last one's Next Payload is `last_next` (SK: its first inner type)."""
+    out = Writer()
+    for i, p in enumerate(payloads):
+        if isinstance(p, Encrypted):
+            if i != len(payloads) - 1:
+                raise ConfigError("the SK payload must be the last payload")
+            nxt = p.first_inner
+        else:
+            nxt = payloads[i + 1].payload_type if i + 1 < len(payloads) else last_next
+        body = p.encode_body()
+        length = GENERIC_LEN + len(body)
+        _check("payload length", length, 16)
+        flags = CRITICAL if isinstance(p, Unknown) and p.critical else 0
+        out.u8(nxt).u8(flags).u16(length).raw(body)
+    return out.getvalue()
+
+
+def decode_payloads(first: int, data: bytes, base: int = HEADER_LEN, *, allow_sk: bool = True) -> tuple[Body, ...]:
+    """Walk a payload chain; SK must be last and take the rest of the message (§3.14)."""
+    r = Reader(data, "IKEv2 payload", base)
+    out: list[Body] = []
+    nxt = first
+    while nxt != Payload.NONE:
+        start = r.offset
+        following, flags, length = r.u8("next payload"), r.u8("flags"), r.u16("payload length")
+        if length < GENERIC_LEN:
+            raise DecodeError(r.layer, start, f"payload length {length} is shorter than its 4-byte header")
+        body = r.sub(length - GENERIC_LEN, f"IKEv2 {Payload(nxt).name if nxt in Payload._value2member_map_ else nxt}",
+                     what="payload body")
+        if nxt == Payload.SK:
+            if not allow_sk:
+                raise DecodeError(r.layer, start, "an SK payload inside an SK payload")
+            if r.remaining():
+                raise DecodeError(r.layer, start, f"{r.remaining()} bytes after the SK payload, which must be last")
+            out.append(Encrypted(following, body.rest()))
+            return tuple(out)
+        cls = BODIES.get(nxt)
+        out.append(cls.decode_body(body) if cls else Unknown(nxt, body.rest(), bool(flags & CRITICAL)))
+        body.expect_end()
+        nxt = following
+    r.expect_end()
+    return tuple(out)
+
+
+def encode_message(header: Header, payloads) -> bytes:
+    """Header + chain; the header's Next Payload and Length are computed here."""
+    chain = encode_payloads(payloads)
+    first = payloads[0].payload_type if payloads else Payload.NONE
+    h = Header(header.spi_i, header.spi_r, first, header.exchange, header.flags, header.message_id,
+               version=header.version)
+    return h.encode(HEADER_LEN + len(chain)) + chain
+
+
+def decode_message(data: bytes) -> Message:
+    header, rest = decode_header(data)
+    return Message(header, decode_payloads(header.next_payload, rest), bytes(data))
