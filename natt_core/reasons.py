@@ -29,6 +29,9 @@ class Reason(str, Enum):
     REPEATED_REJECT = "REPEATED_REJECT"            #: the same bytes as a message rejected before
     UNAUTHENTICATED = "UNAUTHENTICATED"            #: an unencrypted notification that cannot be believed
     DECRYPT_FAILED = "DECRYPT_FAILED"              #: an encrypted IKE message we cannot decrypt
+    HALF_OPEN_LIMIT = "HALF_OPEN_LIMIT"            #: too many half-open (unauthenticated) phase-1 SAs in total
+    HALF_OPEN_SOURCE_LIMIT = "HALF_OPEN_SOURCE_LIMIT"  #: too many half-open phase-1 SAs from this source address
+    DUPLICATE_ELSEWHERE = "DUPLICATE_ELSEWHERE"    #: a repeat of a message that came from another address
 
     # --- negotiation and authentication ----------------------------------------------------
     NO_PROPOSAL = "NO_PROPOSAL"                    #: no acceptable proposal (NO-PROPOSAL-CHOSEN)

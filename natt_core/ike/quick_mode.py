@@ -140,7 +140,8 @@ class QuickModeMixin:
             reply.append(KE(qe.pfs_public))
         reply += list(qe.ids)
         if qe.chosen.encapsulation in UDP_TRANSPORT:
-            reply += self._nat_oa(sa, dgram.src.ip, self.address)
+            # the initiator as phase 1 authenticated it, not this packet's (unauthenticated) source
+            reply += self._nat_oa(sa, sa.remote.ip, self.address)
         digest = qm_hash2(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, encode_payloads(reply))
         message = self._seal_qm(sa, qe, digest, reply)
         self._send_ike(sa, message, "QM2", payload_names([Hash(digest)] + reply), encrypted=True, answering=qe,
