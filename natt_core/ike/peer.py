@@ -175,6 +175,12 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         sa.peer_ips.add(dgram.src.ip)
         sa.last_active = self.now
 
+    def _follow(self, sa: IkeSa, dgram: Datagram) -> None:
+        """Called only for a new message whose HASH verified: the peer is where it came from now
+        (states.follows_peer: RFC 3947 §7, the side not behind a NAT)."""
+        if dgram.src != sa.remote and follows_peer(sa.floated, bool(sa.natd and sa.natd.self_behind_nat)):
+            sa.remote = dgram.src
+
     def _answer_repeat(self, sa: IkeSa, exchange, dgram: Datagram) -> None:
         """An exact repeat of the last accepted message: the same answer, only at an address this
         exchange came from (states.repeat_answered_at); a repeat never moves the SA."""
@@ -216,14 +222,13 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         if msg is Msg.QM1:
             self._on_qm1(sa, qe, dgram, header, body)
         elif msg is Msg.QM2:
-            self._on_qm2(sa, qe, header, body)
+            self._on_qm2(sa, qe, dgram, header, body)
         else:
-            self._on_qm3(sa, qe, header, body)
+            self._on_qm3(sa, qe, dgram, header, body)
         if new:   # only once HASH(1) verified: forged Message IDs leave no state behind
             sa.quick[header.message_id] = qe
         self._accepted(sa, qe, message, dgram)
-        if dgram.src != sa.remote and follows_peer(sa.floated, bool(sa.natd and sa.natd.self_behind_nat)):
-            sa.remote = dgram.src   # a new authenticated message: the peer is where it came from now
+        self._follow(sa, dgram)
         if answer_to(msg) is None:
             qe.last_answer = None   # it ended the exchange: a repeat of it gets nothing
         self._out_events.insert(mark, MessageReceived(self.now, self.name, msg.value, ("HASH", "…"), str(dgram.src)))
