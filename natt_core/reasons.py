@@ -32,6 +32,9 @@ class Reason(str, Enum):
     UNSUPPORTED_CRITICAL_PAYLOAD = "UNSUPPORTED_CRITICAL_PAYLOAD"  #: IKEv2: an unknown payload marked critical
     INVALID_MAJOR_VERSION = "INVALID_MAJOR_VERSION"  #: an IKE version this peer does not speak
     MESSAGE_ID_REPLAY = "MESSAGE_ID_REPLAY"        #: IKEv2: an old or unexpected message ID (replayed or stale)
+    HALF_OPEN_LIMIT = "HALF_OPEN_LIMIT"            #: too many half-open (unauthenticated) phase-1 SAs in total
+    HALF_OPEN_SOURCE_LIMIT = "HALF_OPEN_SOURCE_LIMIT"  #: too many half-open phase-1 SAs from this source address
+    DUPLICATE_ELSEWHERE = "DUPLICATE_ELSEWHERE"    #: a repeat of a message that came from another address
 
     # --- negotiation and authentication ----------------------------------------------------
     NO_PROPOSAL = "NO_PROPOSAL"                    #: no acceptable proposal (NO-PROPOSAL-CHOSEN)

@@ -8,16 +8,20 @@ from __future__ import annotations
 
 import heapq
 import random
+from collections import deque
 
 from ..addressing import Datagram, Endpoint, check_ipv4
 from ..output import Event, Output
 from ..reasons import Reason
 from ..wire.numbers import IPProto, Port
 from ..wire.udp_encap import KEEPALIVE, frame_ike
-from .events import GaveUp, KeepaliveSent, MessageSent, Retransmitted
+from .events import GaveUp, HalfOpenForgotten, KeepaliveSent, MessageSent, Retransmitted
 from .policy import PeerPolicy
 from .sa import Answer, ChildSa, IkeSa, Pending
-from .states import END_STATES, State
+from .states import END_STATES, State, forgotten_when_idle
+
+#: how many forgotten SAs that ended with a reason are kept, so a report can still say why
+ENDED_KEPT = 16
 
 
 class PeerCore:
@@ -32,7 +36,11 @@ class PeerCore:
         self._initiated: dict[bytes, IkeSa] = {}        #: our SAs by initiator cookie
         self._mm1_seen: dict[tuple[bytes, Endpoint], IkeSa] = {}
         self.children: dict[int, ChildSa] = {}           #: by inbound SPI
-        self._timers: list[tuple[float, int, IkeSa, str]] = []
+        self._timers: list[tuple[float, int, IkeSa, str]] = []   #: at most one live entry per (SA, kind)
+        self._half_open_total = 0
+        self._half_open_by_ip: dict[str, int] = {}
+        #: responder SAs forgotten after failing (newest last): why they failed, for reports
+        self.ended: deque[IkeSa] = deque(maxlen=ENDED_KEPT)
         self._timer_seq = 0
         self._ident = self.rng.randrange(1, 0xFFFF)
         self._out_datagrams: list[Datagram] = []
@@ -86,11 +94,12 @@ class PeerCore:
             sa.pending = None
         return wire
 
-    def _resend(self, sa: IkeSa, answer: Answer) -> None:
-        """Answer a retransmitted message with the same bytes we answered it with before."""
-        self._send(sa.remote, sa.local.port, IPProto.UDP, answer.wire, answer.label)
+    def _resend(self, sa: IkeSa, answer: Answer, to: Endpoint) -> None:
+        """Answer a retransmitted message with the same bytes we answered it with before, at `to`
+        (states.repeat_answered_at: where that message may be answered)."""
+        self._send(to, sa.local.port, IPProto.UDP, answer.wire, answer.label)
         self._note_sent(sa)
-        self._emit(MessageSent, label=answer.label, payloads=("(same bytes as before)",), dst=str(sa.remote),
+        self._emit(MessageSent, label=answer.label, payloads=("(same bytes as before)",), dst=str(to),
                    retransmission=1)
 
     def _note_sent(self, sa: IkeSa) -> None:
@@ -105,14 +114,62 @@ class PeerCore:
         if sa.reason is None:
             sa.reason, sa.code = reason, code
         sa.pending = None
+        sa.last_active = self.now
+
+    # ------------------------------------------------------------------ half-open limits
+    def _half_open_from(self, ip: str) -> tuple[int, int]:
+        """(half-open SAs in total, from this IP): what states.half_open_refusal decides on."""
+        return self._half_open_total, self._half_open_by_ip.get(ip, 0)
+
+    def _open_half(self, sa: IkeSa) -> None:
+        """A new responder SA takes a half-open slot and its expiry timer."""
+        sa.half_open, sa.last_active = True, self.now
+        self._half_open_total += 1
+        self._half_open_by_ip[sa.origin.ip] = self._half_open_by_ip.get(sa.origin.ip, 0) + 1
+        self._arm(sa, self.now + self.policy.half_open_timeout, "expire")
+
+    def _settle(self, sa: IkeSa, force: bool = False) -> None:
+        """Give back the half-open slot once the SA authenticated, or is forgotten (idempotent)."""
+        if not sa.half_open or not (sa.authenticated or force):
+            return
+        sa.half_open = False
+        self._half_open_total -= 1
+        left = self._half_open_by_ip[sa.origin.ip] - 1
+        if left:
+            self._half_open_by_ip[sa.origin.ip] = left
+        else:
+            del self._half_open_by_ip[sa.origin.ip]
+
+    def _expire(self, sa: IkeSa) -> None:
+        """Forget a responder SA that never authenticated: its slot, its indexes, its timers."""
+        self._settle(sa, force=True)
+        self.sas.pop((sa.icookie, sa.rcookie), None)
+        self._mm1_seen.pop((sa.icookie, sa.origin), None)
+        sa.armed.clear()          # every heap entry left for it is now stale
+        sa.pending = None
+        if sa.reason:
+            self.ended.append(sa)
+        self._emit(HalfOpenForgotten, cookies=sa.cookies, state=sa.state.value, src=str(sa.origin),
+                   idle=self.policy.half_open_timeout)
 
     # ------------------------------------------------------------------ timers
     def _arm(self, sa: IkeSa, when: float, what: str) -> None:
+        """Schedule one kind of timer for an SA; an SA never has two live entries of one kind
+        (a later time is left to the earlier entry, which re-arms itself when it comes)."""
+        live = sa.armed.get(what)
+        if live is not None and live[0] <= when + 1e-9:
+            return
         self._timer_seq += 1
+        sa.armed[what] = (when, self._timer_seq)
         heapq.heappush(self._timers, (when, self._timer_seq, sa, what))
 
     def _due(self, sa: IkeSa, what: str) -> float | None:
         """When this timer should really fire now (timers in the heap may be stale)."""
+        if what == "expire":
+            if sa.authenticated or not forgotten_when_idle(sa.role, sa.authenticated):
+                return None
+            idle = sa.last_active + self.policy.half_open_timeout
+            return max(idle, sa.pending.deadline) if sa.pending else idle
         if sa.state in END_STATES:
             return None
         if what == "retransmit":
@@ -123,10 +180,15 @@ class PeerCore:
 
     def next_timer(self) -> float | None:
         while self._timers:
-            when, _, sa, what = self._timers[0]
+            when, seq, sa, what = self._timers[0]
+            live = sa.armed.get(what)
+            if live is None or live[1] != seq:      # superseded or cancelled
+                heapq.heappop(self._timers)
+                continue
             due = self._due(sa, what)
             if due is None or due > when + 1e-9:
                 heapq.heappop(self._timers)
+                del sa.armed[what]
                 if due is not None:
                     self._arm(sa, due, what)
                 continue
@@ -137,10 +199,13 @@ class PeerCore:
         self._begin(now)
         while (when := self.next_timer()) is not None and when <= now + 1e-9:
             _, _, sa, what = heapq.heappop(self._timers)
+            del sa.armed[what]
             if what == "retransmit":
                 self._retransmit(sa)
-            else:
+            elif what == "keepalive":
                 self._keepalive(sa)
+            else:
+                self._expire(sa)
         return self._finish()
 
     def _retransmit(self, sa: IkeSa) -> None:

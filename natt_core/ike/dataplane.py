@@ -17,6 +17,7 @@ from ..wire.ip import (OFF_UDP_CHECKSUM, decode_datagram, encode_datagram, encod
 from ..wire.numbers import IdType, IPProto, Port
 from .events import DataReceived, DataSent, PacketDropped
 from .sa import ChildSa
+from .states import follows_peer
 
 
 def _packed(*ips: str) -> bytes:
@@ -80,7 +81,8 @@ class DataPlaneMixin:
                        code=self._integrity_code(child, dgram, layer, exc), layer=layer, spi=f"{spi:08x}")
             return
         sa = child.ike
-        if child.udp_encapsulated and dgram.src != sa.remote and not (sa.natd and sa.natd.self_behind_nat):
+        if child.udp_encapsulated and dgram.src != sa.remote and follows_peer(
+                sa.floated, bool(sa.natd and sa.natd.self_behind_nat)):
             sa.remote = dgram.src  # RFC 3947 §7: the non-NATed side follows the last authenticated packet
         if next_header == IPProto.IPIP:
             self._deliver_tunnel(child, inner)

@@ -176,6 +176,20 @@ class GaveUp(Event):
 
 
 @dataclass(frozen=True)
+class HalfOpenForgotten(Event):
+    """A responder SA that never authenticated was idle for the half-open timeout: it is gone,
+    timers and all (strongSwan's charon.half_open_timeout)."""
+    cookies: str
+    state: str
+    src: str
+    idle: float
+
+    def describe(self) -> str:
+        return (f"{self.peer} forgets the unauthenticated ISAKMP SA {self.cookies} from {self.src} "
+                f"({self.state}) after {self.idle:g} s without progress")
+
+
+@dataclass(frozen=True)
 class KeepaliveSent(Event):
     dst: str
 

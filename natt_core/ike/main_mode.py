@@ -23,8 +23,8 @@ from .proposals import choose_phase1, phase1_answer, phase1_offer, read_phase1, 
 from .sa import IkeSa
 from .seal import seal, unseal
 from .states import AUTH_COMPLAINTS, AUTH_NOTIFIES, UNREADABLE  # noqa: F401  (re-exported: decided in states)
-from .states import (MAIN_MODE, Family, Msg, Role, advance,
-                     complaint_explains_give_up, notify_ends, plain_notify_noted, unreadable_is_evidence)
+from .states import (MAIN_MODE, Family, Msg, Role, advance, complaint_explains_give_up, notify_ends,
+                     plain_notify_noted, retransmitted, unreadable_is_evidence)
 
 ZERO_COOKIE = bytes(8)
 NONCE_LEN = 32
@@ -142,7 +142,7 @@ class MainModeMixin:
         proposal, transform, sa.choice = picked
         payloads = [phase1_answer(proposal, transform)] + ([VendorID(sa.nat_t.vid)] if sa.nat_t else [])
         message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.MAIN_MODE), payloads)
-        self._send_ike(sa, message, "MM2", payload_names(payloads), expect_answer=True, answering=sa)
+        self._send_ike(sa, message, "MM2", payload_names(payloads), expect_answer=retransmitted(Msg.MM2), answering=sa)
 
     def _on_mm3(self, sa: IkeSa, dgram: Datagram, header: Header, chain) -> None:
         self._take_ke(sa, chain, "MM3")
@@ -319,6 +319,8 @@ class MainModeMixin:
 
     def _established(self, sa: IkeSa) -> None:
         sa.reason = sa.code = None
+        sa.authenticated = True
+        self._settle(sa)
         c = sa.choice
         self._emit(Phase1Established, cookies=sa.cookies, remote=str(sa.remote),
                    nat_t=sa.nat_t.value if sa.nat_t else None, dh_group=c.group, cipher=c.cipher, hash=c.hash)

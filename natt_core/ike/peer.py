@@ -29,8 +29,9 @@ from .policy import PeerPolicy
 from .quick_mode import QuickModeMixin
 from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
 from .states import (MAIN_MODE, QUICK_MODE, Family, Msg, Repeat, Role, Shape, State, admit, advance, answer_to,
-                     classify, classify_main_mode, expected, family_of, found_by_initiator_cookie,
-                     learns_responder_cookie, opening_state, repeat, starts_next, wrong_port_after_float)
+                     classify, classify_main_mode, expected, family_of, follows_peer, found_by_initiator_cookie,
+                     half_open_refusal, learns_responder_cookie, opening_state, repeat, repeat_answered_at,
+                     starts_next, wrong_port_after_float)
 
 
 class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, PeerCore):
@@ -113,11 +114,17 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
             key = (header.icookie, dgram.src)
             if key in self._mm1_seen:
                 return self._mm1_seen[key]
+            refusal = half_open_refusal(*self._half_open_from(dgram.src.ip), self.policy.half_open_limit,
+                                        self.policy.half_open_per_source)
+            if refusal is not None:
+                self._emit(PacketDropped, reason=refusal[0], code=refusal[1])
+                return None
             local = Endpoint(self.address, dgram.dst.port)
             sa = IkeSa(Role.RESPONDER, opens, header.icookie, self.rng.randbytes(8), local, dgram.src,
-                       self.policy, created=self.now)
+                       self.policy, created=self.now, origin=dgram.src)
             self._mm1_seen[key] = sa
             self._index(sa)
+            self._open_half(sa)
             return sa
         mine = self._initiated.get(header.icookie)
         if mine is not None and learns_responder_cookie(mine.state, header.rcookie != ZERO_COOKIE):
@@ -136,8 +143,7 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         admit(Family.MAIN_MODE, sa.state, sa.reason)
         again = repeat(message, sa.last_received, sa.last_rejected)
         if again is Repeat.ANSWER_AGAIN:
-            if sa.last_answer:
-                self._resend(sa, sa.last_answer)
+            self._answer_repeat(sa, sa, dgram)
             return
         if again is Repeat.DROP_AGAIN:
             self._emit(PacketDropped, reason="the same bytes as a message rejected before (a retransmission of it)",
@@ -154,7 +160,7 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         except Exception:
             sa.last_answer = previous      # rejected: a retransmission of the old message still gets its answer
             raise
-        sa.last_received = message
+        self._accepted(sa, sa, message, dgram)
         if answer_to(msg) is None:
             sa.last_answer = None      # it ended the exchange: a repeat of it gets nothing
         if sa.state is not State.FAILED:
@@ -162,6 +168,29 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
             sa.state = nxt
             if then is QUICK_MODE:
                 self._start_quick_mode(sa)
+
+    def _accepted(self, sa: IkeSa, exchange, message: bytes, dgram: Datagram) -> None:
+        """Remember an accepted message: its bytes and where it came from (for repeats)."""
+        exchange.last_received, exchange.last_from = message, dgram.src
+        sa.peer_ips.add(dgram.src.ip)
+        sa.last_active = self.now
+
+    def _follow(self, sa: IkeSa, dgram: Datagram) -> None:
+        """Called only for a new message whose HASH verified: the peer is where it came from now
+        (states.follows_peer: RFC 3947 §7, the side not behind a NAT)."""
+        if dgram.src != sa.remote and follows_peer(sa.floated, bool(sa.natd and sa.natd.self_behind_nat)):
+            sa.remote = dgram.src
+
+    def _answer_repeat(self, sa: IkeSa, exchange, dgram: Datagram) -> None:
+        """An exact repeat of the last accepted message: the same answer, only at an address this
+        exchange came from (states.repeat_answered_at); a repeat never moves the SA."""
+        to = repeat_answered_at(dgram.src, exchange.last_from, sa.peer_ips)
+        if to is None:
+            self._emit(PacketDropped, reason=f"a copy of the last message from {exchange.last_from}, now from "
+                                             f"{dgram.src}: a repeat is answered only where the exchange came from",
+                       code=Reason.DUPLICATE_ELSEWHERE)
+        elif exchange.last_answer:
+            self._resend(sa, exchange.last_answer, to)
 
     def _main_mode_step(self, sa: IkeSa, dgram, header, body, msg: Msg, encrypted: bool, mark: int) -> None:
         if encrypted:
@@ -179,8 +208,7 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         admit(Family.QUICK_MODE, sa.state)
         qe = sa.quick.get(header.message_id)
         if qe is not None and repeat(message, qe.last_received) is Repeat.ANSWER_AGAIN:
-            if qe.last_answer:
-                self._resend(sa, qe.last_answer)
+            self._answer_repeat(sa, qe, dgram)
             return
         new = qe is None
         msg = classify(QUICK_MODE, sa.role.other, Shape.NEW_ID if new else Shape.KNOWN_ID)
@@ -194,12 +222,13 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         if msg is Msg.QM1:
             self._on_qm1(sa, qe, dgram, header, body)
         elif msg is Msg.QM2:
-            self._on_qm2(sa, qe, header, body)
+            self._on_qm2(sa, qe, dgram, header, body)
         else:
-            self._on_qm3(sa, qe, header, body)
+            self._on_qm3(sa, qe, dgram, header, body)
         if new:   # only once HASH(1) verified: forged Message IDs leave no state behind
             sa.quick[header.message_id] = qe
-        qe.last_received = message
+        self._accepted(sa, qe, message, dgram)
+        self._follow(sa, dgram)
         if answer_to(msg) is None:
             qe.last_answer = None   # it ended the exchange: a repeat of it gets nothing
         self._out_events.insert(mark, MessageReceived(self.now, self.name, msg.value, ("HASH", "…"), str(dgram.src)))

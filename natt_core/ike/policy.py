@@ -72,6 +72,17 @@ class PeerPolicy:
     retransmit_max_interval: float = 4.0
     retransmit_tries: int = 10
     ike_lifetime: int = 28800
+    #: Half-open (unauthenticated) responder ISAKMP SAs held at once, in total. Modelled on
+    #: strongSwan's charon.init_limit_half_open and libreswan's max-halfopen-ike (50,000 on a real
+    #: server); a lab peer needs far fewer: 1000 clients behind one NAT keep about 5 half-open.
+    half_open_limit: int = 500
+    #: ... and from one source IP address: strongSwan's charon.block_threshold (5 per peer IP).
+    #: Every client behind a NAT shares its public address, so the lab's default is larger.
+    half_open_per_source: int = 50
+    #: Seconds a responder SA that never authenticated is kept after its last accepted message
+    #: (or the end of its retransmissions) before it is forgotten: strongSwan's
+    #: charon.half_open_timeout (30 s). Its timers go with it.
+    half_open_timeout: float = 30.0
     ipsec_lifetime: int = 3600
     #: 1: IKEv1 (RFC 2409) with RFC 3947 NAT-T; 2: IKEv2 (RFC 7296) with its §2.23 NAT traversal;
     #: (1, 2): answer both (a responder as strongSwan's version = 0; it initiates with IKEv2)
@@ -103,6 +114,12 @@ class PeerPolicy:
             check_ipv4(self.inner_address)
         if self.retransmit_tries < 1 or self.retransmit_interval <= 0:
             raise ConfigError("retransmission needs at least one try and a positive interval")
+        for name in ("half_open_limit", "half_open_per_source"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"{name.replace('_', ' ')} must be a whole number of SAs, 1 or more, not {value!r}")
+        if not (isinstance(self.half_open_timeout, (int, float)) and 0 < self.half_open_timeout < float("inf")):
+            raise ConfigError(f"half-open timeout must be a positive number of seconds, not {self.half_open_timeout!r}")
 
     @property
     def nat_t_versions(self) -> tuple[NattVersion, ...]:

@@ -78,7 +78,7 @@ class QuickModeMixin:
         message = self._seal_qm(sa, qe, digest, after)
         self._send_ike(sa, message, "QM1", payload_names([Hash(digest)] + after), encrypted=True, expect_answer=True)
 
-    def _on_qm2(self, sa: IkeSa, qe: QuickExchange, header: Header, body: bytes) -> None:
+    def _on_qm2(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
         opened, after = self._open_qm(sa, qe, header, body, "QM2")
         expected = qm_hash2(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, after)
         if only(opened.chain, Hash, "QM2").data != expected:
@@ -99,6 +99,7 @@ class QuickModeMixin:
         qe.iv = opened.last_block
         digest = qm_hash3(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, qe.nr_b)
         message = self._seal_qm(sa, qe, digest, [])
+        self._follow(sa, dgram)
         self._send_ike(sa, message, "QM3", ("HASH",), encrypted=True, expect_answer=False, answering=qe)
         self._install_child(sa, qe)
 
@@ -117,6 +118,7 @@ class QuickModeMixin:
         if len(oas) >= 2:
             qe.nat_oa_i = (_addr(oas[0]), _addr(oas[1]))
         qe.iv = opened.last_block
+        self._follow(sa, dgram)
         expected = self._encapsulation(sa)
         picked = choose_phase2(offer, self.policy, expected)
         if picked is None:
@@ -140,19 +142,23 @@ class QuickModeMixin:
             reply.append(KE(qe.pfs_public))
         reply += list(qe.ids)
         if qe.chosen.encapsulation in UDP_TRANSPORT:
-            reply += self._nat_oa(sa, dgram.src.ip, self.address)
+            # our NAT-OAi names the initiator's public IP as its phase-1 exchange began (MM1's
+            # source), never the source of this packet or of MM5, which no HASH covers: a copy of
+            # either could arrive first from anywhere and would be baked into the IPsec SAs
+            reply += self._nat_oa(sa, (sa.origin or sa.remote).ip, self.address)
         digest = qm_hash2(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, encode_payloads(reply))
         message = self._seal_qm(sa, qe, digest, reply)
         self._send_ike(sa, message, "QM2", payload_names([Hash(digest)] + reply), encrypted=True, answering=qe,
                                         expect_answer=True)
 
-    def _on_qm3(self, sa: IkeSa, qe: QuickExchange, header: Header, body: bytes) -> None:
+    def _on_qm3(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
         opened, _ = self._open_qm(sa, qe, header, body, "QM3")
         expected = qm_hash3(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, qe.nr_b)
         if only(opened.chain, Hash, "QM3").data != expected:
             raise IntegrityError("HASH(3) does not verify", Reason.AUTH_FAILED)
         qe.iv = opened.last_block
         sa.pending = None
+        self._follow(sa, dgram)      # before the child takes the peer's address
         self._install_child(sa, qe)
 
     # ------------------------------------------------------------------ shared

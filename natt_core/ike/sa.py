@@ -63,6 +63,7 @@ class QuickExchange:
     nat_oa_i: tuple[str, str] | None = None   #: the initiator's NAT-OAi, NAT-OAr
     nat_oa_r: tuple[str, str] | None = None   #: the responder's NAT-OAi, NAT-OAr
     last_received: bytes = b""
+    last_from: Endpoint | None = None          #: where last_received came from (repeats are answered there)
     last_answer: Answer | None = None
     child: "ChildSa | None" = None
 
@@ -96,6 +97,13 @@ class IkeSa:
     id_sent: bytes = b""              #: our ID payload body
     id_received: bytes = b""
     last_received: bytes = b""        #: bytes of the last message that moved the state
+    last_from: Endpoint | None = None  #: where it came from: a repeat is answered only there
+    peer_ips: set[str] = field(default_factory=set)  #: IPs this SA's accepted messages came from
+    origin: Endpoint | None = None    #: a responder's: where MM1 came from (its half-open source)
+    authenticated: bool = False       #: reached ESTABLISHED once (no longer half-open, never expires)
+    half_open: bool = False           #: counted against the peer's half-open limits right now
+    last_active: float = 0.0          #: the last accepted message or retransmission (half-open expiry)
+    armed: dict[str, tuple[float, int]] = field(default_factory=dict)  #: timer kind -> its one live (when, seq)
     last_answer: Answer | None = None  #: what we sent in reply to it (resent on duplicates)
     last_rejected: bytes = b""
     pending: Pending | None = None

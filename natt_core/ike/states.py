@@ -29,7 +29,9 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import Mapping
 
+from ..addressing import Endpoint
 from ..errors import ProtocolError
+from ..reasons import Reason
 from ..wire.numbers import ExchangeType, NotifyType, PayloadType, Port
 
 
@@ -239,6 +241,16 @@ AUTH_EVIDENCE_STATE = State.I_EXPECT_MM6
 AUTH_EVIDENCE_GIVE_UP = Msg.MM5
 
 
+#: Limits against floods and spoofing (who may open state, what is answered where, who moves the peer).
+#: A responder SA is half-open from MM1 until it authenticates, and counts against the half-open
+#: limits (in total and per source address) until then or until it is forgotten: a failed one
+#: still holds memory. Answers sent before the peer has shown it receives at the address it claims (MM3 echoes our
+#: cookie) are sent once and never retransmitted, as libreswan's pluto does for MAIN_R1: a forged
+#: MM1 gets one packet, and a lost MM2 is recovered by the initiator's MM1 retransmission, which is
+#: answered again with the same bytes.
+SENT_ONCE = frozenset({Msg.MM2})
+
+
 # ---------------------------------------------------------------------------------------- queries
 
 def advance(state: State, msg: Msg) -> State:
@@ -351,6 +363,45 @@ def unreadable_is_evidence(state: State, family: Family | None) -> bool:
 def complaint_explains_give_up(label: str, complaint: str | None) -> bool:
     """Whether a kept complaint explains giving up on the message with this label."""
     return label == AUTH_EVIDENCE_GIVE_UP.value and complaint in AUTH_COMPLAINTS
+
+
+def half_open_refusal(total: int, from_source: int, limit: int, per_source: int) -> tuple[str, Reason] | None:
+    """Why a new MM1 may not open a half-open SA now (None: it may). Nothing is kept and nothing
+    answered for a refused one, so a flood costs no state and reflects nothing."""
+    if total >= limit:
+        return f"{total} half-open ISAKMP SAs already (the limit is {limit}): MM1 not answered", Reason.HALF_OPEN_LIMIT
+    if from_source >= per_source:
+        return (f"{from_source} half-open ISAKMP SAs from this address already (the limit is {per_source}): "
+                "MM1 not answered", Reason.HALF_OPEN_SOURCE_LIMIT)
+    return None
+
+
+def retransmitted(msg: Msg) -> bool:
+    """Whether we retransmit this message while waiting for its answer (SENT_ONCE: never)."""
+    return msg not in SENT_ONCE
+
+
+def forgotten_when_idle(role: Role, authenticated: bool) -> bool:
+    """A responder SA that never authenticated is forgotten once idle for the half-open timeout."""
+    return role is Role.RESPONDER and not authenticated
+
+
+def repeat_answered_at(src: Endpoint, original: Endpoint | None, peer_ips: frozenset[str] | set[str]) -> Endpoint | None:
+    """Where an exact repeat of the last accepted message is answered (None: nowhere, it is dropped).
+
+    Only at an address this exchange has come from: the original's, or another port of an IP
+    the exchange's accepted messages came from (the initiator's retransmission through its NAT,
+    or the genuine copy of a message a forged copy overtook). A copy sent from anywhere else is
+    not answered: a repeat never moves the SA and never reflects an answer to a third party."""
+    if src == original:
+        return original
+    return src if src.ip in peer_ips else None
+
+
+def follows_peer(floated: bool, self_behind_nat: bool) -> bool:
+    """RFC 3947 §7 / RFC 3948: once NAT-T is in use the side that is not behind a NAT follows the
+    address of the latest new authenticated message; the NATed side never changes it."""
+    return floated and not self_behind_nat
 
 
 # ---------------------------------------------------------------------------------------- the diagram

@@ -113,7 +113,7 @@ def _is(sa, state: State) -> bool:
 
 def _peer_report(name: str, host, index: _Index) -> dict:
     peer = host.peer
-    sas = list(peer.sas.values())
+    sas = [*getattr(peer, "ended", ()), *peer.sas.values()]     # failed SAs the peer has forgotten still say why
     p1 = _status(sas, lambda sa: _is(sa, State.ESTABLISHED) or (_is(sa, State.DELETED) and sa.keys))
     p2 = "not-started" if p1 != "established" else _status(sas, lambda sa: bool(sa.children))
     failed_sa = next((sa for sa in sas if sa.reason), None)

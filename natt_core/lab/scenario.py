@@ -43,6 +43,13 @@ CARRIER_NAT_OUTSIDE, CGNAT_INSIDE = "10.64.0.30", "10.64.0.1"
 TOPOLOGIES = ("client-nat", "server-nat", "both-nat", "double-nat")
 MAX_CLIENTS = 1000
 SENDERS = ("client", "server")
+#: A run's work is bounded, so no setting can make the app run forever or grow without bound.
+#: Keepalives are the one periodic sender: RFC 3948 §4 suggests 20 s; below a second is no lesson.
+MIN_KEEPALIVE = 1.0
+MAX_RUN_PACKETS = 250_000     #: packets leaving a segment (hops) in one run
+MAX_RUN_EVENTS = 500_000      #: peer and network events in one run
+MAX_RUN_STEPS = 2_000_000     #: virtual-clock callbacks in one run
+HOPS_PER_KEEPALIVE = 3        #: segments a keepalive crosses at most (client-lan, carrier, internet)
 
 
 class FieldError(ConfigError):
@@ -201,7 +208,23 @@ class Scenario:
             raise FieldError("clients", f"{self.clients} clients from {self.addresses.client} run past "
                              "255.255.255.255; choose a lower first client address") from None
         self._check_distinct(str(last))
+        self._check_work()
         return self
+
+    def _check_work(self) -> None:
+        """Refuse up front a keepalive that would flood the run (the run loop has a hard cap too)."""
+        for side, senders in (("client", self.clients), ("server", 1)):
+            interval = getattr(self, side).keepalive_interval
+            key = f"{side}.keepalive_interval"
+            if interval < MIN_KEEPALIVE:
+                raise FieldError(key, f"must be at least {MIN_KEEPALIVE:g} s (RFC 3948 §4 suggests 20 s), "
+                                      f"not {interval:g} s")
+            packets = senders * self.duration / interval * HOPS_PER_KEEPALIVE
+            if packets > MAX_RUN_PACKETS:
+                raise FieldError(key, f"{interval:g} s keepalives from {senders} {side}{'s' if senders > 1 else ''} "
+                                      f"over {self.duration:g} s would be about {packets:,.0f} packets, more than "
+                                      f"a run may carry ({MAX_RUN_PACKETS:,}); raise the interval, shorten the "
+                                      f"duration or use fewer clients")
 
     def _check_distinct(self, last_client: str) -> None:
         a = self.addresses
@@ -277,9 +300,39 @@ def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
     return net, hosts
 
 
+class RunTooLarge(ConfigError):
+    """A run needed more work than any lesson does (MAX_RUN_PACKETS, MAX_RUN_EVENTS)."""
+
+
+class _Budget:
+    """Counts a run's packets and events; stops the run with a clear message past the caps."""
+
+    def __init__(self, net: Network, duration: float):
+        self.net, self.duration, self.packets, self.events = net, duration, 0, 0
+        net.on_hop.append(self._hop)
+        net.on_event.append(self._event)
+
+    def _stop(self, what: str, limit: int) -> None:
+        raise RunTooLarge(f"the run stopped at t={self.net.clock.now:g} s of {self.duration:g} s: more than "
+                          f"{limit:,} {what}, more than any lesson needs; shorten the duration, use fewer "
+                          "clients or raise the keepalive interval")
+
+    def _hop(self, _record) -> None:
+        self.packets += 1
+        if self.packets > MAX_RUN_PACKETS:
+            self._stop("packets", MAX_RUN_PACKETS)
+
+    def _event(self, _event) -> None:
+        self.events += 1
+        if self.events > MAX_RUN_EVENTS:
+            self._stop("events", MAX_RUN_EVENTS)
+
+
 def run(s: Scenario, snapshots: bool | None = None) -> Trace:
-    """Run a scenario to its duration and return its Trace (validated first: nothing half-runs)."""
+    """Run a scenario to its duration and return its Trace (validated first: nothing half-runs;
+    bounded: a run that needs more work than MAX_RUN_* stops with RunTooLarge)."""
     net, hosts = build(s)
+    _Budget(net, s.duration)
     recorder = Recorder(net, hosts, snapshots=s.clients <= 20 if snapshots is None else snapshots)
-    net.run(s.duration)
+    net.run(s.duration, max_steps=MAX_RUN_STEPS)
     return recorder.finish(s)

@@ -241,9 +241,10 @@ class Network:
         self.deliver(fn(self.clock.now), host_name)
         self._sync_timer(host_name)
 
-    def run(self, until: float) -> None:
-        """Advance virtual time to `until`, delivering packets and firing timers in order."""
-        self.clock.run_until(until)
+    def run(self, until: float, max_steps: int = 10_000_000) -> None:
+        """Advance virtual time to `until`, delivering packets and firing timers in order
+        (ConfigError after `max_steps` clock callbacks: a run's work is bounded)."""
+        self.clock.run_until(until, max_steps)
 
     def _sync_timer(self, name: str) -> None:
         """Keep exactly one clock entry per host, at the time its next_timer() asks for."""

@@ -34,6 +34,7 @@ from ..events import (DroppedWithCode, Floated, InitRetried, KeepaliveReceived, 
 from ..policy import PeerPolicy
 from ..sa import IpsecSaRow, IsakmpSaRow
 from ..states_v2 import END_STATES2, Msg2, State2, advance, classify
+from ..states import repeat_answered_at
 from .auth import AuthMixin
 from .info import Info2Mixin
 from .rekey import RekeyMixin
@@ -187,7 +188,14 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
             return
         request = not h.is_response
         if request and h.message_id == sa.next_mid_in - 1 and msg.raw == sa.last_received and sa.last_answer:
-            self._resend(sa, sa.last_answer)   # a retransmission: the same answer, even from a failed SA
+            # a retransmission: the same answer, even from a failed SA, but only where the peer is
+            # (states.repeat_answered_at): a copy from elsewhere never reflects an answer
+            to = repeat_answered_at(dgram.src, sa.remote, {sa.remote.ip})
+            if to is None:
+                self._drop(f"a copy of the last request from {sa.remote}, now from {dgram.src}: a repeat is "
+                           f"answered only where the exchange came from", Reason.DUPLICATE_ELSEWHERE)
+            else:
+                self._resend(sa, sa.last_answer, to)
             return
         if sa.state in END_STATES2:
             self._drop(f"this IKE SA has ended ({sa.reason or sa.state.value})", Reason.UNEXPECTED_MESSAGE)
@@ -416,7 +424,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
         known = self._half_open.get(key)
         if known is not None:
             if msg.raw == known.init_request and known.init_answer:
-                self._resend(known, known.init_answer)
+                self._resend(known, known.init_answer, dgram.src)   # keyed by its source: the original's
             else:
                 self._drop("a second, different IKE_SA_INIT for an SA already answered", Reason.UNEXPECTED_MESSAGE)
             return

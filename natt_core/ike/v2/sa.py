@@ -68,6 +68,12 @@ class Ike2Sa:
     peer_notify: str | None = None
     last_sent_4500: float = 0.0
     keepalives_sent: int = 0
+    # the timer bookkeeping natt_core.ike.core keeps for every SA it schedules (see IkeSa)
+    armed: dict[str, tuple[float, int]] = field(default_factory=dict)
+    last_active: float = 0.0
+    half_open: bool = False
+    authenticated: bool = False
+    origin: Endpoint | None = None
 
     @property
     def cookies(self) -> str:
