@@ -87,16 +87,9 @@ def _ike_plaintexts(trace: Trace, steps: tuple[Journey, ...]) -> dict[bytes, Ope
     return out
 
 
-_CACHE: dict[int, tuple[Trace, dict[bytes, Opened]]] = {}
-
-
 def open_step(trace: Trace, j: Journey) -> Opened | None:
     """The decrypted inside of this step's packet (IKE or ESP), or None if nothing to open."""
-    hit = _CACHE.get(id(trace))
-    if hit is None or hit[0] is not trace:
-        if len(_CACHE) > 16:
-            _CACHE.clear()
-        hit = _CACHE[id(trace)] = (trace, _ike_plaintexts(trace, journeys(trace)))
+    opened = trace.memo("natt_view.decrypt.ike", lambda t: _ike_plaintexts(t, journeys(t)))
     try:
         inner = _inner(j.first.packet)
     except NattError:
@@ -105,7 +98,7 @@ def open_step(trace: Trace, j: Journey) -> Opened | None:
         return None
     kind, data = inner
     if kind == "ike":
-        return hit[1].get(data)
+        return opened.get(data)
     return _open_esp(trace, data)
 
 

@@ -25,19 +25,19 @@ class Recorder:
         self.events: list[Event] = []
         self._last: dict[tuple[str, str], tuple] = {}
         net.on_hop.append(self._hop)
-        net.on_event.append(self._event)
+        net.on_event_for.append(self._event)
         if snapshots:  # without snapshots nobody needs the table after every change (O(n) each)
             net.on_nat_change.append(self._nat)
 
     def _hop(self, r: HopRecord) -> None:
         changes = tuple(Change(c.name, c.offset, c.old, c.new) for c in r.changes)
         self.steps.append(Hop(len(self.steps), r.time, r.segment, r.device, r.direction, r.src_host, r.dst_host,
-                              r.label, r.packet, r.before, changes, r.dropped, r.note))
+                              r.label, r.packet, r.before, changes, r.dropped, r.note, r.packet_id, r.copy_of))
 
-    def _event(self, e: Event) -> None:
+    def _event(self, e: Event, packet_id: int | None) -> None:
         data = {f.name: _plain(getattr(e, f.name)) for f in fields(e) if f.name not in ("time", "peer")}
         data = {k: v for k, v in data.items() if not hasattr(v, "__dataclass_fields__")}
-        self.steps.append(PeerEvent(len(self.steps), e.time, e.peer, e.kind, e.describe(), data))
+        self.steps.append(PeerEvent(len(self.steps), e.time, e.peer, e.kind, e.describe(), data, packet_id))
         self.events.append(e)
         if self.snapshots and e.peer in self.hosts:
             self._snap_peer(e.peer, e.time)

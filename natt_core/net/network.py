@@ -66,6 +66,10 @@ class HopRecord:
     """Why a NAT helper chose the receiver, and link effects ('duplicate copy', 'held back ...')."""
     label: str = ""
     """What the sending host meant (Datagram.label: 'MM5', 'ESP-in-UDP', 'keepalive')."""
+    packet_id: int = 0
+    """The packet's identity: given when a host sends it, kept through NATs, delays and reordering."""
+    copy_of: int | None = None
+    """For a copy a link made (duplication): the id of the packet it copies; the copy has its own id."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +118,8 @@ class Network:
         self.rng = random.Random(seed)
         self.on_hop: list[Callable[[HopRecord], None]] = []
         self.on_event: list[Callable[[Event], None]] = []
+        self.on_event_for: list[Callable[[Event, int | None], None]] = []
+        """Like on_event, with the id of the packet the event belongs to (None: no packet)."""
         self.on_nat_change: list[Callable[[str, float, tuple[MappingRow, ...]], None]] = []
         self._segments: dict[str, _Segment] = {}
         self._hosts: dict[str, _Port] = {}
@@ -125,6 +131,7 @@ class Network:
         self._nat_wake: dict[str, Timer] = {}
         self._nat_version: dict[str, int] = {}
         self._seq = 0
+        self._packets = 0   # the last packet id given out
 
     # ----------------------------------------------------------------- building the topology
     def add_segment(self, name: str, impairment: Impairment | None = None) -> None:
@@ -218,20 +225,32 @@ class Network:
         return self._hosts[name].info.address
 
     # ----------------------------------------------------------------- driving hosts
-    def deliver(self, output: Output, sender: str) -> None:
-        """Record a host's events and put its datagrams on its segment."""
+    def deliver(self, output: Output, sender: str, cause: int | None = None) -> None:
+        """Record a host's events and put its datagrams on its segment, each with a new packet id.
+
+        `cause` is the id of the packet whose delivery produced `output` (None for a timer); every
+        event is told which packet it belongs to (see `event_owners`)."""
         port = self._hosts.get(sender)
         if port is None:
             raise ConfigError(f"unknown host {sender!r}; hosts: {', '.join(self._hosts) or 'none'}")
-        for event in output.events:
-            for cb in self.on_event:
-                cb(event)
-        for dgram in output.datagrams:
+        dgrams = output.datagrams
+        first = self._packets + 1
+        self._packets += len(dgrams)
+        if output.events:
+            for event, owner in zip(output.events, event_owners(output, first, cause)):
+                self._emit(event, owner)
+        for pid, dgram in enumerate(dgrams, first):
             try:
                 packet = encode_datagram(dgram)
             except (ValueError, OverflowError) as exc:
                 raise ConfigError(f"{sender} sent a datagram that cannot be encoded: {exc}") from None
-            self._transmit(port, packet, sender, None, (), 0, dgram.label)
+            self._transmit(port, packet, sender, None, (), 0, dgram.label, "", pid, None)
+
+    def _emit(self, event: Event, packet_id: int | None) -> None:
+        for cb in self.on_event:
+            cb(event)
+        for cb in self.on_event_for:
+            cb(event, packet_id)
 
     def start(self, host_name: str, fn: Callable[[float], Output]) -> None:
         """Call fn(now) -- e.g. `peer.start` -- and deliver what it returns."""
@@ -311,63 +330,72 @@ class Network:
 
     def _record(self, time: float, sent: float, sender: _Port, receiver: _Port | None, packet: bytes,
                 before: bytes | None, changes: tuple[FieldChange, ...], dropped: str | None,
-                src_host: str, note: str = "", label: str = "") -> None:
+                src_host: str, note: str, label: str, pid: int, copy_of: int | None) -> None:
         self._seq += 1
         rec = HopRecord(time, sender.info.segment, sender.info.device,
                         self._direction(sender, receiver), packet, before, changes, dropped,
-                        src_host, receiver.info.device if receiver else None, self._seq, sent, note, label)
+                        src_host, receiver.info.device if receiver else None, self._seq, sent, note, label,
+                        pid, copy_of)
         for cb in self.on_hop:
             cb(rec)
 
     def _transmit(self, sender: _Port, packet: bytes, src_host: str, before: bytes | None,
-                  changes: tuple[FieldChange, ...], hops: int, label: str = "", why: str = "") -> None:
+                  changes: tuple[FieldChange, ...], hops: int, label: str, why: str,
+                  pid: int, copy_of: int | None) -> None:
+        """Put packet `pid` on the sender's segment; a duplicating link makes a copy with a new id."""
         now = self.clock.now
         seg = self._segments[sender.info.segment]
         dst = str(ipaddress.IPv4Address(packet[16:20])) if len(packet) >= 20 else "?"
         receiver, reason = self._next_hop(seg, dst, sender)
         if receiver is None or hops > MAX_HOPS:
             reason = reason or f"routing loop: more than {MAX_HOPS} devices crossed"
-            self._record(now, now, sender, None, packet, before, changes, reason, src_host, label=label)
+            self._record(now, now, sender, None, packet, before, changes, reason, src_host, "", label,
+                         pid, copy_of)
             return
         plan = seg.impairment.plan(self.rng)
         if not plan:
             self._record(now, now, sender, receiver, packet, before, changes,
-                         f"{LOST} {seg.name!r} ({seg.impairment.describe()})", src_host, label=label)
+                         f"{LOST} {seg.name!r} ({seg.impairment.describe()})", src_host, "", label,
+                         pid, copy_of)
             return
-        for delay, note in plan:
-            note = "; ".join(n for n in (why, note) if n)
-            self.clock.call_at(now + delay, lambda t, n=note: self._arrive(
-                t, now, sender, receiver, packet, before, changes, src_host, n, hops, label))
+        for k, (delay, note) in enumerate(plan):
+            note = "; ".join(x for x in (why, note) if x)
+            ident, original = pid, copy_of
+            if k:   # the link's extra copy: a packet of its own
+                self._packets += 1
+                ident, original = self._packets, pid
+            self.clock.call_at(now + delay, lambda t, n=note, i=ident, o=original: self._arrive(
+                t, now, sender, receiver, packet, before, changes, src_host, n, hops, label, i, o))
 
     def _arrive(self, t: float, sent: float, sender: _Port, receiver: _Port, packet: bytes,
                 before: bytes | None, changes: tuple[FieldChange, ...], src_host: str, note: str,
-                hops: int, label: str = "") -> None:
+                hops: int, label: str, pid: int, copy_of: int | None) -> None:
         args = (t, sent, sender, receiver, packet, before, changes)
         if receiver.host is not None:
             try:
                 dgram = decode_datagram(packet)
             except DecodeError as exc:
-                self._record(*args, f"{receiver.info.device} cannot decode the packet: {exc}", src_host, note, label)
+                self._record(*args, f"{receiver.info.device} cannot decode the packet: {exc}", src_host, note,
+                             label, pid, copy_of)
                 return
-            self._record(*args, None, src_host, note, label)
+            self._record(*args, None, src_host, note, label, pid, copy_of)
             name = receiver.info.device
-            self.deliver(receiver.host.receive(dgram, t), name)
+            self.deliver(receiver.host.receive(dgram, t), name, pid)
             self._sync_timer(name)
             return
         nat = receiver.nat
         outbound = receiver.info.kind == "nat-inside"
         tr = nat.outbound(packet, t) if outbound else nat.inbound(packet, t)
-        self._record(*args, tr.drop_reason, src_host, note, label)
+        self._record(*args, tr.drop_reason, src_host, note, label, pid, copy_of)
         self._nat_changed(nat, t)
         if tr.packet is not None:
-            self._transmit(receiver.peer, tr.packet, src_host, packet, tr.changes, hops + 1, label, tr.note)
+            self._transmit(receiver.peer, tr.packet, src_host, packet, tr.changes, hops + 1, label, tr.note,
+                           pid, copy_of)
 
     # ----------------------------------------------------------------- NAT tables on the clock
     def _nat_changed(self, nat: Nat, now: float) -> None:
         for row in nat.expire(now):
-            event = NatMappingExpired(now, nat.name, row)
-            for cb in self.on_event:
-                cb(event)
+            self._emit(NatMappingExpired(now, nat.name, row), None)
         if nat.version != self._nat_version[nat.name]:
             self._nat_version[nat.name] = nat.version
             if self.on_nat_change:
@@ -389,6 +417,38 @@ class Network:
     def _nat_tick(self, nat: Nat, now: float) -> None:
         self._nat_wake.pop(nat.name, None)
         self._nat_changed(nat, now)
+
+
+#: events in which a host announces a datagram it sends: one per datagram, in sending order
+SENDING_EVENTS = ("MessageSent", "DataSent", "KeepaliveSent", "Retransmitted")
+
+
+def _announces(event: Event, label: str) -> bool:
+    """Whether a sending event can describe a datagram with this label."""
+    if event.kind == "KeepaliveSent":
+        return label == "keepalive"
+    wanted = getattr(event, "label", None)
+    return wanted is None or wanted == label
+
+
+def event_owners(output: Output, first_id: int, cause: int | None) -> list[int | None]:
+    """The packet each event of `output` belongs to, whose datagrams get ids from `first_id` on.
+
+    A sending event belongs to the datagram it announces: hosts emit one per datagram, in the
+    order they send, so the n-th sending event goes with the next datagram it can describe. Any
+    other event belongs to `cause`, the packet whose delivery produced the output (None when a
+    timer did)."""
+    owners: list[int | None] = []
+    dgrams, nxt = output.datagrams, 0
+    for event in output.events:
+        owner = cause
+        if event.kind in SENDING_EVENTS:
+            for i in range(nxt, len(dgrams)):
+                if _announces(event, dgrams[i].label):
+                    owner, nxt = first_id + i, i + 1
+                    break
+        owners.append(owner)
+    return owners
 
 
 def capture_points(records: Iterable[HopRecord]) -> list[tuple[str, list[tuple[float, bytes, str | None]]]]:
