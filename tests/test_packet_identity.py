@@ -175,7 +175,8 @@ def test_network_ids_copies_and_event_owners():
     net.add_host(Sink("s"), "lan", "10.0.0.2")
     hops, events = [], []
     net.on_hop.append(hops.append)
-    net.on_event_for.append(lambda e, pid: events.append((e.kind, e.peer, getattr(e, "label", ""), pid)))
+    net.on_events.append(lambda batch, ids: events.extend(
+        (e.kind, e.peer, getattr(e, "label", ""), pid) for e, pid in zip(batch, ids)))
     net.run(1.0)
     # a and b get ids 1 and 2 when sent; each link copy gets the next free id and names its original
     assert [(h.label, h.packet_id, h.copy_of, h.note) for h in hops] == [

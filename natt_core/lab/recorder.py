@@ -1,12 +1,14 @@
 """Turns the network's callbacks into Trace steps and table snapshots, then the final Trace."""
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from dataclasses import asdict, fields, is_dataclass
 
 from ..net.network import HopRecord, Network
 from ..output import Event
 from .report import build_report, build_secrets
 from .trace import Change, Hop, PeerEvent, Snapshot, Trace
+
+_FLAT = (str, int, float, bool, type(None))
 
 
 def _plain(value):
@@ -17,6 +19,36 @@ def _plain(value):
     return value
 
 
+_EVENT_FIELDS: dict[type, tuple[str, ...]] = {}
+_ROW_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _event_fields(cls: type) -> tuple[str, ...]:
+    """The fields an event adds to `time` and `peer`, looked up once per event class."""
+    names = _EVENT_FIELDS.get(cls)
+    if names is None:
+        names = _EVENT_FIELDS[cls] = tuple(f.name for f in fields(cls) if f.name not in ("time", "peer"))
+    return names
+
+
+def _row_dict(row) -> dict:
+    """A table row as a dict (what `asdict` gives), without deep-copying flat values."""
+    names = _ROW_FIELDS.get(type(row))
+    if names is None:
+        names = _ROW_FIELDS[type(row)] = tuple(f.name for f in fields(row))
+    out = {}
+    for name in names:
+        value = getattr(row, name)
+        if not isinstance(value, _FLAT) and not (type(value) is tuple and all(isinstance(v, _FLAT) for v in value)):
+            return asdict(row)
+        out[name] = value
+    return out
+
+
+def _rows(rows) -> tuple[dict, ...]:
+    return tuple(_row_dict(r) for r in rows)
+
+
 class Recorder:
     def __init__(self, net: Network, hosts: dict, snapshots: bool = True):
         self.net, self.hosts, self.snapshots = net, hosts, snapshots
@@ -25,43 +57,54 @@ class Recorder:
         self.events: list[Event] = []
         self._last: dict[tuple[str, str], tuple] = {}
         net.on_hop.append(self._hop)
-        net.on_event_for.append(self._event)
+        net.on_events.append(self._events)
         if snapshots:  # without snapshots nobody needs the table after every change (O(n) each)
             net.on_nat_change.append(self._nat)
 
     def _hop(self, r: HopRecord) -> None:
-        changes = tuple(Change(c.name, c.offset, c.old, c.new) for c in r.changes)
+        changes = tuple(Change(c.name, c.offset, c.old, c.new) for c in r.changes) if r.changes else ()
         self.steps.append(Hop(len(self.steps), r.time, r.segment, r.device, r.direction, r.src_host, r.dst_host,
                               r.label, r.packet, r.before, changes, r.dropped, r.note, r.packet_id, r.copy_of))
 
-    def _event(self, e: Event, packet_id: int | None) -> None:
-        data = {f.name: _plain(getattr(e, f.name)) for f in fields(e) if f.name not in ("time", "peer")}
-        data = {k: v for k, v in data.items() if not hasattr(v, "__dataclass_fields__")}
-        self.steps.append(PeerEvent(len(self.steps), e.time, e.peer, e.kind, e.describe(), data, packet_id))
-        self.events.append(e)
-        if self.snapshots and e.peer in self.hosts:
-            self._snap_peer(e.peer, e.time)
+    def _events(self, events: tuple[Event, ...], packet_ids: list[int | None]) -> None:
+        """One host's events of one output: the host's tables are the same after each of them, so
+        they are snapshotted once, at the first."""
+        first = len(self.steps)
+        steps = self.steps
+        for e, packet_id in zip(events, packet_ids):
+            data = {}
+            for name in _event_fields(type(e)):
+                value = getattr(e, name)
+                if not is_dataclass(value):
+                    data[name] = _plain(value)
+            steps.append(PeerEvent(len(steps), e.time, e.peer, e.kind, e.describe(), data, packet_id))
+        self.events.extend(events)
+        if self.snapshots:
+            for name in dict.fromkeys(e.peer for e in events):
+                if name in self.hosts:
+                    at = next(i for i, e in enumerate(events) if e.peer == name)
+                    self._snap_peer(name, events[at].time, first + at)
 
-    def _snap_peer(self, name: str, time: float) -> None:
+    def _snap_peer(self, name: str, time: float, step: int) -> None:
         peer = self.hosts[name].peer
         for table, rows in (("isakmp", peer.isakmp_rows()), ("ipsec", peer.ipsec_rows())):
             if self._last.get((name, table)) != rows:
                 self._last[(name, table)] = rows
-                self.snaps.append(Snapshot(len(self.steps) - 1, time, name, table, tuple(asdict(r) for r in rows)))
+                self.snaps.append(Snapshot(step, time, name, table, _rows(rows)))
 
     def _nat(self, name: str, time: float, rows) -> None:
-        self.snaps.append(Snapshot(len(self.steps) - 1, time, name, "nat", tuple(asdict(r) for r in rows)))
+        self.snaps.append(Snapshot(len(self.steps) - 1, time, name, "nat", _rows(rows)))
 
     def finish(self, scenario) -> Trace:
         end = self.net.clock.now
         last = len(self.steps) - 1
         for name in self.hosts:
             self._last.pop((name, "isakmp"), None), self._last.pop((name, "ipsec"), None)
-            self._snap_peer(name, end)
+            self._snap_peer(name, end, last)
         for att in self.net.topology():
             if att.kind == "nat-inside":
                 rows = self.net.nat(att.device).table(end)
-                self.snaps.append(Snapshot(last, end, att.device, "nat", tuple(asdict(r) for r in rows)))
+                self.snaps.append(Snapshot(last, end, att.device, "nat", _rows(rows)))
         topology = tuple(asdict(a) for a in self.net.topology())
         report = build_report(scenario, self.hosts, self.events, self.steps, self.net)
         return Trace(_scenario_dict(scenario), topology, tuple(self.steps), tuple(self.snaps), report,

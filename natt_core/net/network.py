@@ -118,8 +118,9 @@ class Network:
         self.rng = random.Random(seed)
         self.on_hop: list[Callable[[HopRecord], None]] = []
         self.on_event: list[Callable[[Event], None]] = []
-        self.on_event_for: list[Callable[[Event, int | None], None]] = []
-        """Like on_event, with the id of the packet the event belongs to (None: no packet)."""
+        self.on_events: list[Callable[[tuple[Event, ...], list[int | None]], None]] = []
+        """Once per batch (one host output, or a NAT's expiries): the events and, for each, the id of
+        the packet it belongs to (None: no packet)."""
         self.on_nat_change: list[Callable[[str, float, tuple[MappingRow, ...]], None]] = []
         self._segments: dict[str, _Segment] = {}
         self._hosts: dict[str, _Port] = {}
@@ -237,8 +238,7 @@ class Network:
         first = self._packets + 1
         self._packets += len(dgrams)
         if output.events:
-            for event, owner in zip(output.events, event_owners(output, first, cause)):
-                self._emit(event, owner)
+            self._emit(output.events, event_owners(output, first, cause))
         for pid, dgram in enumerate(dgrams, first):
             try:
                 packet = encode_datagram(dgram)
@@ -246,11 +246,12 @@ class Network:
                 raise ConfigError(f"{sender} sent a datagram that cannot be encoded: {exc}") from None
             self._transmit(port, packet, sender, None, (), 0, dgram.label, "", pid, None)
 
-    def _emit(self, event: Event, packet_id: int | None) -> None:
+    def _emit(self, events: tuple[Event, ...], packet_ids: list[int | None]) -> None:
         for cb in self.on_event:
-            cb(event)
-        for cb in self.on_event_for:
-            cb(event, packet_id)
+            for event in events:
+                cb(event)
+        for batch in self.on_events:
+            batch(events, packet_ids)
 
     def start(self, host_name: str, fn: Callable[[float], Output]) -> None:
         """Call fn(now) -- e.g. `peer.start` -- and deliver what it returns."""
@@ -394,8 +395,9 @@ class Network:
 
     # ----------------------------------------------------------------- NAT tables on the clock
     def _nat_changed(self, nat: Nat, now: float) -> None:
-        for row in nat.expire(now):
-            self._emit(NatMappingExpired(now, nat.name, row), None)
+        expired = nat.expire(now)
+        if expired:
+            self._emit(tuple(NatMappingExpired(now, nat.name, row) for row in expired), [None] * len(expired))
         if nat.version != self._nat_version[nat.name]:
             self._nat_version[nat.name] = nat.version
             if self.on_nat_change:
