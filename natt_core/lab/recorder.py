@@ -1,7 +1,8 @@
 """Turns the network's callbacks into Trace steps and table snapshots, then the final Trace."""
 from __future__ import annotations
 
-from dataclasses import asdict, fields, is_dataclass
+from copy import deepcopy
+from dataclasses import fields
 
 from ..net.network import HopRecord, Network
 from ..output import Event
@@ -31,22 +32,26 @@ def _event_fields(cls: type) -> tuple[str, ...]:
     return names
 
 
-def _row_dict(row) -> dict:
-    """A table row as a dict (what `asdict` gives), without deep-copying flat values."""
-    names = _ROW_FIELDS.get(type(row))
-    if names is None:
-        names = _ROW_FIELDS[type(row)] = tuple(f.name for f in fields(row))
-    out = {}
-    for name in names:
-        value = getattr(row, name)
-        if not isinstance(value, _FLAT) and not (type(value) is tuple and all(isinstance(v, _FLAT) for v in value)):
-            return asdict(row)
-        out[name] = value
-    return out
+def _data(value):
+    """What `dataclasses.asdict` makes of a value, with field names looked up once per class and
+    flat values (str, numbers, None) taken as they are instead of deep-copied."""
+    kind = type(value)
+    if kind in _FLAT:
+        return value
+    names = _ROW_FIELDS.get(kind)
+    if names is None and hasattr(kind, "__dataclass_fields__"):
+        names = _ROW_FIELDS[kind] = tuple(f.name for f in fields(value))
+    if names is not None:
+        return {name: _data(getattr(value, name)) for name in names}
+    if kind is tuple or kind is list:
+        return kind(_data(v) for v in value)
+    if kind is dict:
+        return {_data(k): _data(v) for k, v in value.items()}
+    return deepcopy(value)
 
 
 def _rows(rows) -> tuple[dict, ...]:
-    return tuple(_row_dict(r) for r in rows)
+    return tuple(_data(r) for r in rows)
 
 
 class Recorder:
@@ -75,7 +80,9 @@ class Recorder:
             data = {}
             for name in _event_fields(type(e)):
                 value = getattr(e, name)
-                if not is_dataclass(value):
+                if type(value) in _FLAT:
+                    data[name] = value
+                elif not hasattr(type(value), "__dataclass_fields__"):   # nested rows stay out
                     data[name] = _plain(value)
             steps.append(PeerEvent(len(steps), e.time, e.peer, e.kind, e.describe(), data, packet_id))
         self.events.extend(events)
@@ -105,14 +112,14 @@ class Recorder:
             if att.kind == "nat-inside":
                 rows = self.net.nat(att.device).table(end)
                 self.snaps.append(Snapshot(last, end, att.device, "nat", _rows(rows)))
-        topology = tuple(asdict(a) for a in self.net.topology())
+        topology = _rows(self.net.topology())
         report = build_report(scenario, self.hosts, self.events, self.steps, self.net)
         return Trace(_scenario_dict(scenario), topology, tuple(self.steps), tuple(self.snaps), report,
                      build_secrets(self.hosts))
 
 
 def _scenario_dict(s) -> dict:
-    d = asdict(s)
+    d = _data(s)
     for key in ("client", "server"):
         d[key].pop("extra", None)
     return d

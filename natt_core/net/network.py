@@ -13,9 +13,9 @@ gateway. A NAT answers on its outside segment for its public address(es).
 """
 from __future__ import annotations
 
-import ipaddress
 import random
 from dataclasses import dataclass
+from socket import inet_ntoa
 from typing import Callable, Iterable, Protocol
 
 from ..addressing import Datagram, check_ipv4
@@ -346,7 +346,7 @@ class Network:
         """Put packet `pid` on the sender's segment; a duplicating link makes a copy with a new id."""
         now = self.clock.now
         seg = self._segments[sender.info.segment]
-        dst = str(ipaddress.IPv4Address(packet[16:20])) if len(packet) >= 20 else "?"
+        dst = inet_ntoa(packet[16:20]) if len(packet) >= 20 else "?"
         receiver, reason = self._next_hop(seg, dst, sender)
         if receiver is None or hops > MAX_HOPS:
             reason = reason or f"routing loop: more than {MAX_HOPS} devices crossed"
