@@ -90,6 +90,8 @@ class _Mapping:
     alive: bool = True
     _row: MappingRow | None = None
 
+    _allowed: tuple[str, ...] | None = None
+
     def refresh(self, now: float) -> None:
         if self.timeout is not None:
             self.expires = now + self.timeout
@@ -98,14 +100,16 @@ class _Mapping:
     def permit(self, key: object) -> None:
         if key is not None and key not in self.permits:
             self.permits[key] = None
-            self._row = None
+            self._row = self._allowed = None
 
     def row(self) -> MappingRow:
+        """The table line; rebuilt after a refresh (the expiry moved), the rest kept."""
         if self._row is None:
-            allowed = tuple(k if isinstance(k, str) else f"{k[0]}:{k[1]}" for k in self.permits)
-            name = PROTO_NAMES.get(self.proto, "ip")
-            self._row = MappingRow(name, str(self.inside), str(self.outside), self.remote,
-                                   self.expires, self.kind, self.spi, allowed)
+            if self._allowed is None:
+                self._allowed = tuple(k if isinstance(k, str) else f"{k[0]}:{k[1]}" for k in self.permits)
+            row = self._row = MappingRow(PROTO_NAMES.get(self.proto, "ip"), str(self.inside), str(self.outside),
+                                         self.remote, self.expires, self.kind, self.spi, self._allowed)
+            return row
         return self._row
 
 
@@ -234,7 +238,9 @@ class Nat:
         except DecodeError as exc:
             return Translation(None, (), str(exc))
         cfg = self.config
-        mode = {IPProto.ESP: cfg.esp, IPProto.AH: cfg.ah}.get(p.proto)
+        proto = p.proto
+        mode = None if proto == IPProto.UDP else cfg.esp if proto == IPProto.ESP else cfg.ah if proto == IPProto.AH \
+            else None
         if mode == "drop":
             name = label(IPProto, p.proto)
             return Translation(None, (), f"{name} (IP protocol {p.proto}) dropped: this device does "

@@ -130,8 +130,10 @@ class Rewriter:
         old_sum = int.from_bytes(self.buf[off:off + 2], "big")
         if not words or (udp and old_sum == 0):
             return  # RFC 768: a UDP checksum of 0 means "none" and stays 0
-        new_sum = incremental_update(old_sum, b"".join(o for o, _ in words),
-                                     b"".join(n for _, n in words))
+        if len(words) == 1:
+            new_sum = incremental_update(old_sum, words[0][0], words[0][1])
+        else:
+            new_sum = incremental_update(old_sum, b"".join([o for o, _ in words]), b"".join([n for _, n in words]))
         if udp and new_sum == 0:
             new_sum = 0xFFFF
         self._put(name, off, new_sum.to_bytes(2, "big"), f"0x{old_sum:04x}", f"0x{new_sum:04x}")
