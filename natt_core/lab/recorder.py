@@ -7,7 +7,7 @@ from dataclasses import fields
 from ..net.network import HopRecord, Network
 from ..output import Event
 from .report import build_report, build_secrets
-from .trace import Change, Hop, PeerEvent, Snapshot, Trace
+from .trace import Change, Hop, PeerEvent, Snapshot, Trace, record
 
 _FLAT = (str, int, float, bool, type(None))
 
@@ -67,9 +67,10 @@ class Recorder:
             net.on_nat_change.append(self._nat)
 
     def _hop(self, r: HopRecord) -> None:
-        changes = tuple(Change(c.name, c.offset, c.old, c.new) for c in r.changes) if r.changes else ()
-        self.steps.append(Hop(len(self.steps), r.time, r.segment, r.device, r.direction, r.src_host, r.dst_host,
-                              r.label, r.packet, r.before, changes, r.dropped, r.note, r.packet_id, r.copy_of))
+        changes = tuple(record(Change, c.name, c.offset, c.old, c.new) for c in r.changes) if r.changes else ()
+        self.steps.append(record(Hop, len(self.steps), r.time, r.segment, r.device, r.direction, r.src_host,
+                                 r.dst_host, r.label, r.packet, r.before, changes, r.dropped, r.note, r.packet_id,
+                                 r.copy_of))
 
     def _events(self, events: tuple[Event, ...], packet_ids: list[int | None]) -> None:
         """One host's events of one output: the host's tables are the same after each of them, so
@@ -84,7 +85,7 @@ class Recorder:
                     data[name] = value
                 elif not hasattr(type(value), "__dataclass_fields__"):   # nested rows stay out
                     data[name] = _plain(value)
-            steps.append(PeerEvent(len(steps), e.time, e.peer, e.kind, e.describe(), data, packet_id))
+            steps.append(record(PeerEvent, len(steps), e.time, e.peer, e.kind, e.describe(), data, packet_id))
         self.events.extend(events)
         if self.snapshots:
             for name in dict.fromkeys(e.peer for e in events):
