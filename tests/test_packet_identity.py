@@ -193,3 +193,13 @@ def test_event_owners_pairs_each_sending_event_with_its_own_datagram():
     out = Output(tuple(d), (Event(0, "p"), MessageSent(0, "p", "MM3"), MessageSent(0, "p", "MM9")))
     assert event_owners(out, 10, cause=7) == [7, 12, 7]   # MM3 skips the others; MM9 announces nothing here
     assert event_owners(Output(events=(Event(0, "p"),)), 1, cause=None) == [None]
+
+
+def test_fast_records_equal_the_constructed_ones():
+    from natt_core.lab.trace import Hop
+    from natt_core.net.records import record
+    full = (3, 0.5, "lan", "client", "outbound", "client", "nat", "MM1", b"\x45", None, (), None, "", 7, None)
+    fast, slow = record(Hop, *full), Hop(*full)
+    assert fast == slow and repr(fast) == repr(slow) and fast.kind == "hop"
+    short = record(Hop, *full[:9])                                   # defaults come from the real constructor
+    assert short == Hop(*full[:9]) and short.packet_id == 0 and short.copy_of is None

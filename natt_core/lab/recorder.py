@@ -7,7 +7,8 @@ from dataclasses import fields
 from ..net.network import HopRecord, Network
 from ..output import Event
 from .report import build_report, build_secrets
-from .trace import Change, Hop, PeerEvent, Snapshot, Trace, record
+from ..net.records import record
+from .trace import Change, Hop, PeerEvent, Snapshot, Trace
 
 _FLAT = (str, int, float, bool, type(None))
 

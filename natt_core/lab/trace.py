@@ -9,26 +9,9 @@ from __future__ import annotations
 
 import base64
 import json
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any, Callable
-
-
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-
-
-def record(cls: type, *values):
-    """`cls(*values)` for one of the trace's frozen records, built without the frozen `__init__`'s
-    per-field `object.__setattr__` (a run makes tens of thousands of hops, events and changes).
-    Only when every field is given, in order; otherwise the real constructor fills the defaults."""
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
-    if len(values) != len(names):
-        return cls(*values)
-    obj = object.__new__(cls)
-    obj.__dict__.update(zip(names, values))
-    return obj
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from ..wire.ip import decode_datagram, encode_datagram
 from .clock import Timer, VirtualClock
 from .impair import PERFECT, Impairment
 from .nat import FieldChange, MappingRow, Nat, fmt_time
+from .records import record
 
 MAX_HOPS = 16          # a packet crossing more devices than this is in a routing loop
 MAX_TIMER_SPINS = 1000  # on_timer calls at one instant before a host is declared stuck
@@ -333,10 +334,10 @@ class Network:
                 before: bytes | None, changes: tuple[FieldChange, ...], dropped: str | None,
                 src_host: str, note: str, label: str, pid: int, copy_of: int | None) -> None:
         self._seq += 1
-        rec = HopRecord(time, sender.info.segment, sender.info.device,
-                        self._direction(sender, receiver), packet, before, changes, dropped,
-                        src_host, receiver.info.device if receiver else None, self._seq, sent, note, label,
-                        pid, copy_of)
+        rec = record(HopRecord, time, sender.info.segment, sender.info.device,
+                     self._direction(sender, receiver), packet, before, changes, dropped,
+                     src_host, receiver.info.device if receiver else None, self._seq, sent, note, label,
+                     pid, copy_of)
         for cb in self.on_hop:
             cb(rec)
 

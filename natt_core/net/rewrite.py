@@ -16,6 +16,7 @@ from ..wire.ip import (IPV4_HEADER_LEN, OFF_DPORT, OFF_IP_CHECKSUM, OFF_IP_DST, 
                        OFF_SPORT, OFF_TCP_CHECKSUM, OFF_UDP_CHECKSUM, decode_ipv4_header,
                        decode_udp, incremental_update)
 from ..wire.numbers import IPProto, label
+from .records import record
 
 
 @dataclass(frozen=True)
@@ -105,7 +106,7 @@ class Rewriter:
         if old == new:
             return None
         self.buf[off:off + len(new)] = new
-        self.changes.append(FieldChange(name, off, shown_old, shown_new, len(new)))
+        self.changes.append(record(FieldChange, name, off, shown_old, shown_new, len(new)))
         return old
 
     def address(self, which: str, ip: str) -> None:
