@@ -37,6 +37,7 @@ from ..addressing import Endpoint, check_ipv4
 from ..errors import ConfigError, DecodeError
 from ..wire.numbers import IPProto, Port, label
 from .nat_config import BEHAVIOURS, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS, Forward, NatConfig
+from .records import record
 from .rewrite import FieldChange, PacketFields, Rewriter, parse_packet
 
 PROTO_NAMES = {IPProto.UDP: "udp", IPProto.TCP: "tcp", IPProto.ESP: "esp", IPProto.AH: "ah"}
@@ -107,8 +108,8 @@ class _Mapping:
         if self._row is None:
             if self._allowed is None:
                 self._allowed = tuple(k if isinstance(k, str) else f"{k[0]}:{k[1]}" for k in self.permits)
-            row = self._row = MappingRow(PROTO_NAMES.get(self.proto, "ip"), str(self.inside), str(self.outside),
-                                         self.remote, self.expires, self.kind, self.spi, self._allowed)
+            row = self._row = record(MappingRow, PROTO_NAMES.get(self.proto, "ip"), str(self.inside),
+                                     str(self.outside), self.remote, self.expires, self.kind, self.spi, self._allowed)
             return row
         return self._row
 
@@ -263,7 +264,7 @@ class Nat:
         if port is not None:
             rw.port(which, port)
         out, changes = rw.finish()
-        return Translation(out, changes, None, m.row() if m else None)
+        return record(Translation, out, changes, None, m.row() if m else None, "")
 
     # ----------------------------------------------------------------- 1:1 static
     def _static(self, packet: bytes, p: PacketFields, outbound: bool) -> Translation:

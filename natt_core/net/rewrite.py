@@ -67,7 +67,7 @@ def parse_packet(packet: bytes) -> PacketFields:
         if total == n and not flags_frag & 0x3FFF and words == 0xFFFF:
             sport, dport, length = _UDP.unpack_from(packet, IPV4_HEADER_LEN)
             if length == n - IPV4_HEADER_LEN:
-                return PacketFields(proto, inet_ntoa(src), inet_ntoa(dst), sport, dport)
+                return record(PacketFields, proto, inet_ntoa(src), inet_ntoa(dst), sport, dport, None)
     return _parse_checked(packet)
 
 
