@@ -11,12 +11,22 @@ from dataclasses import dataclass, field
 from .errors import ConfigError
 
 
+_CANONICAL: dict[str, str] = {}   # every Endpoint checks its address: remember the answers
+
+
 def check_ipv4(text: str) -> str:
     """Return the canonical dotted form of an IPv4 address or raise ConfigError."""
+    if type(text) is str:
+        known = _CANONICAL.get(text)
+        if known is not None:
+            return known
     try:
-        return str(ipaddress.IPv4Address(text))
+        canonical = str(ipaddress.IPv4Address(text))
     except (ipaddress.AddressValueError, ValueError) as exc:
         raise ConfigError(f"invalid IPv4 address {text!r}: {exc}") from None
+    if type(text) is str and len(_CANONICAL) < 1 << 16:
+        _CANONICAL[text] = canonical
+    return canonical
 
 
 def check_port(port: int) -> int:

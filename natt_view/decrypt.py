@@ -8,7 +8,6 @@ crypto is natt_core's (which uses `cryptography`).
 """
 from __future__ import annotations
 
-import weakref
 from dataclasses import dataclass
 
 from natt_core.crypto.primitives import cbc_decrypt, cipher_spec
@@ -87,23 +86,9 @@ def _ike_plaintexts(trace: Trace, steps: tuple[Journey, ...]) -> dict[bytes, Ope
     return out
 
 
-_RECENT = 8
-#: the opened IKE messages of the last few traces, each held by a weak reference to its trace: the
-#: entry goes with the trace, and a new trace can never be mistaken for a dead one
-_CACHE: list[tuple[weakref.ref, dict[bytes, Opened]]] = []
-
-
-def _ike_of(trace: Trace) -> dict[bytes, Opened]:
-    for ref, opened in _CACHE:
-        if ref() is trace:
-            return opened
-    opened = _ike_plaintexts(trace, journeys(trace))
-    _CACHE[:] = [(r, o) for r, o in _CACHE if r() is not None][-(_RECENT - 1):] + [(weakref.ref(trace), opened)]
-    return opened
-
-
 def open_step(trace: Trace, j: Journey) -> Opened | None:
     """The decrypted inside of this step's packet (IKE or ESP), or None if nothing to open."""
+    opened = trace.memo("natt_view.decrypt.ike", lambda t: _ike_plaintexts(t, journeys(t)))
     try:
         inner = _inner(j.first.packet)
     except NattError:
@@ -112,7 +97,7 @@ def open_step(trace: Trace, j: Journey) -> Opened | None:
         return None
     kind, data = inner
     if kind == "ike":
-        return _ike_of(trace).get(data)
+        return opened.get(data)
     return _open_esp(trace, data)
 
 

@@ -175,7 +175,7 @@ def sequence_svg(trace: Trace, steps: tuple[Journey, ...], current: int, window:
         mid = (a + b) / 2 if a is not None and b is not None else (a or LEFT) + 40
         out.append(f'<text x="{mid:.0f}" y="{y - 5:.0f}" text-anchor="middle" font-size="15" '
                    f'font-weight="{700 if is_current else 500}" fill="{colour}" paint-order="stroke" '
-                   f'stroke="#ffffff" stroke-width="4">{escape(j.label)}</text>')
+                   f'stroke="#ffffff" stroke-width="4">{escape(j.shown_label)}</text>')
         if link is not None:
             out.append("</a>")
     if lo > 1 or lo + window <= len(steps):

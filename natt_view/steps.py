@@ -1,13 +1,13 @@
 """Lesson steps from a Trace: one step per packet journey, sender to receiver through every NAT.
 
-The trace records a packet once per segment it crosses; a NAT's hop carries the bytes it received
-(`before`), so the hops of one packet chain by `hop.before == previous.packet`. A step is that
-chain, plus the peer events it caused, plus the trace index at which its tables are shown.
-Everything here is computed from the trace alone: no engine is re-run.
+The network gives every datagram an id when a host sends it and keeps it on every segment and
+through every NAT rewrite, so a step is simply the hops of one packet id, plus the peer events the
+trace says belong to that packet, plus the trace index at which its tables are shown. A duplicate
+a link made is a packet of its own (`Hop.copy_of`) and so a step of its own; nothing is matched
+by bytes. Everything here is computed from the trace alone: no engine is re-run.
 """
 from __future__ import annotations
 
-from collections import OrderedDict
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -16,10 +16,11 @@ from natt_core.errors import NattError
 from natt_core.ike.nat_t import vid_name
 from natt_core.ipsec.esp_sa import integrity_spec
 from natt_core.lab.trace import Hop, PeerEvent, Trace
+from natt_core.net.network import SENDING_EVENTS
 from natt_core.wire.dissect import Field, dissect
 
 #: events that announce the packet about to be sent: shown with the journey they start
-SENDER_EVENTS = ("MessageSent", "DataSent", "KeepaliveSent", "Retransmitted")
+SENDER_EVENTS = SENDING_EVENTS
 #: events the step view leaves out because the packet itself shows them
 QUIET_EVENTS = ("MessageSent",)
 
@@ -31,10 +32,26 @@ class Journey:
     hops: tuple[Hop, ...]            #: one per segment, in order
     events: tuple[PeerEvent, ...]    #: what the peers said about it, in trace order
     last_step: int                   #: trace index at which tables are shown
+    copy_of: int | None = None
+    """For a duplicate a link made: the step number of the journey of the packet it copies."""
 
     @property
     def label(self) -> str:
         return self.hops[0].label
+
+    @property
+    def packet_id(self) -> int:
+        """The packet's id in the trace (every hop of the journey carries it)."""
+        return self.hops[0].packet_id
+
+    @property
+    def is_copy(self) -> bool:
+        return self.hops[0].copy_of is not None
+
+    @property
+    def shown_label(self) -> str:
+        """The label as a lesson shows it: a duplicate says that it is one."""
+        return f"{self.label} (copy)" if self.is_copy else self.label
 
     @property
     def sender(self) -> str:
@@ -67,68 +84,48 @@ class Journey:
 
     def title(self) -> str:
         end = f"dropped at {self.last.dst_host or self.last.segment}" if self.dropped else self.receiver
+        if self.is_copy:
+            of = f" of step {self.copy_of}" if self.copy_of else ""
+            return (f"{self.label} (duplicate{of}, made on {self.first.segment}): "
+                    f"{self.sender} → {end}")
         return f"{self.label}: {self.sender} → {end}"
 
 
-_CACHE: "OrderedDict[int, tuple[Trace, tuple[Journey, ...]]]" = OrderedDict()
-_CACHE_SIZE = 32
-
-
 def journeys(trace: Trace) -> tuple[Journey, ...]:
-    """The trace as lesson steps; memoised per trace object (traces are immutable, not hashable)."""
-    hit = _CACHE.get(id(trace))
-    if hit is not None and hit[0] is trace:
-        _CACHE.move_to_end(id(trace))
-        return hit[1]
-    result = _build(trace)
-    _CACHE[id(trace)] = (trace, result)
-    while len(_CACHE) > _CACHE_SIZE:
-        _CACHE.popitem(last=False)
-    return result
+    """The trace as lesson steps, computed once per trace object (kept on the trace itself)."""
+    return trace.memo("natt_view.steps.journeys", _build)
 
 
 def _build(trace: Trace) -> tuple[Journey, ...]:
+    """Hops grouped by packet id, in the order each packet first appears; events by their packet."""
     chains: list[list[Hop]] = []
-    open_by_packet: dict[bytes, int] = {}
+    by_id: dict[int, int] = {}
     for hop in trace.hops:
-        index = open_by_packet.pop(hop.before, None) if hop.before is not None else None
+        index = by_id.get(hop.packet_id) if hop.packet_id else None
         if index is None:
+            index = len(chains)
             chains.append([hop])
-            index = len(chains) - 1
+            if hop.packet_id:
+                by_id[hop.packet_id] = index
         else:
             chains[index].append(hop)
-        if hop.dropped is None:
-            open_by_packet[hop.packet] = index
     events: list[list[PeerEvent]] = [[] for _ in chains]
-    firsts = [c[0].step for c in chains]
     lasts = [c[-1].step for c in chains]
     for e in trace.events:
-        events[_owner(e, chains, firsts, lasts)].append(e)
+        index = by_id.get(e.packet_id) if e.packet_id else None
+        events[_unowned(e, lasts) if index is None else index].append(e)
     out = []
     for i, chain in enumerate(chains):
         last = max([chain[-1].step] + [e.step for e in events[i]])
-        out.append(Journey(i + 1, tuple(chain), tuple(events[i]), last))
+        original = by_id.get(chain[0].copy_of) if chain[0].copy_of else None
+        out.append(Journey(i + 1, tuple(chain), tuple(events[i]), last,
+                           None if original is None else original + 1))
     return tuple(out)
 
 
-def _sent_kind(e: PeerEvent):
-    """Which packet labels a sender-side event announces."""
-    if e.event == "KeepaliveSent":
-        return lambda label: label == "keepalive"
-    if e.event == "DataSent":
-        return lambda label: label in ("ESP", "ESP-in-UDP", "AH")
-    wanted = e.fields.get("label")
-    return (lambda label: label == wanted) if wanted else (lambda label: True)
-
-
-def _owner(e: PeerEvent, chains, firsts, lasts) -> int:
-    """Sender-side events belong to the sender's next such packet; the rest to the packet just
-    delivered (the one whose last hop is the newest before the event)."""
-    if e.event in SENDER_EVENTS:
-        matches = _sent_kind(e)
-        for i, chain in enumerate(chains):
-            if firsts[i] > e.step and chain[0].src_host == e.peer and matches(chain[0].label):
-                return i
+def _unowned(e: PeerEvent, lasts: list[int]) -> int:
+    """Where an event of no packet (a timer's, or a packet still in flight at the end) is shown:
+    with the journey that ended last before it happened (the first journey if none had)."""
     best = 0
     for i, last in enumerate(lasts):
         if last < e.step and last >= lasts[best]:
@@ -158,7 +155,7 @@ def fields_of(trace: Trace, packet: bytes) -> tuple[Field, ...]:
 
 
 def _sizes_key(trace: Trace) -> tuple:
-    return tuple(sorted(esp_sizes(trace).items()))
+    return trace.memo("natt_view.steps.esp_sizes", lambda t: tuple(sorted(esp_sizes(t).items())))
 
 
 @lru_cache(maxsize=512)

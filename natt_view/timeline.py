@@ -42,7 +42,7 @@ def ticks(trace: Trace) -> list[Tick]:
             lane = "L2TP data (ESP)"
         else:
             lane = "IKE messages"
-        out.append(Tick(j.time, lane, j.index, f"{j.label}: {j.sender} → {j.receiver}", bool(j.dropped)))
+        out.append(Tick(j.time, lane, j.index, f"{j.shown_label}: {j.sender} → {j.receiver}", bool(j.dropped)))
     return out
 
 

@@ -1,13 +1,17 @@
 """Turns the network's callbacks into Trace steps and table snapshots, then the final Trace."""
 from __future__ import annotations
 
-from dataclasses import asdict, fields
+from copy import deepcopy
+from dataclasses import fields
 from enum import Enum
 
 from ..net.network import HopRecord, Network
 from ..output import Event
 from .report import build_report, build_secrets
+from ..net.records import record
 from .trace import Change, Hop, PeerEvent, Snapshot, Trace
+
+_FLAT = (str, int, float, bool, type(None))
 
 
 def _plain(value):
@@ -20,6 +24,40 @@ def _plain(value):
     return value
 
 
+_EVENT_FIELDS: dict[type, tuple[str, ...]] = {}
+_ROW_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _event_fields(cls: type) -> tuple[str, ...]:
+    """The fields an event adds to `time` and `peer`, looked up once per event class."""
+    names = _EVENT_FIELDS.get(cls)
+    if names is None:
+        names = _EVENT_FIELDS[cls] = tuple(f.name for f in fields(cls) if f.name not in ("time", "peer"))
+    return names
+
+
+def _data(value):
+    """What `dataclasses.asdict` makes of a value, with field names looked up once per class and
+    flat values (str, numbers, None) taken as they are instead of deep-copied."""
+    kind = type(value)
+    if kind in _FLAT:
+        return value
+    names = _ROW_FIELDS.get(kind)
+    if names is None and hasattr(kind, "__dataclass_fields__"):
+        names = _ROW_FIELDS[kind] = tuple(f.name for f in fields(value))
+    if names is not None:
+        return {name: _data(getattr(value, name)) for name in names}
+    if kind is tuple or kind is list:
+        return kind(_data(v) for v in value)
+    if kind is dict:
+        return {_data(k): _data(v) for k, v in value.items()}
+    return deepcopy(value)
+
+
+def _rows(rows) -> tuple[dict, ...]:
+    return tuple(_data(r) for r in rows)
+
+
 class Recorder:
     def __init__(self, net: Network, hosts: dict, snapshots: bool = True):
         self.net, self.hosts, self.snapshots = net, hosts, snapshots
@@ -28,52 +66,65 @@ class Recorder:
         self.events: list[Event] = []
         self._last: dict[tuple[str, str], tuple] = {}
         net.on_hop.append(self._hop)
-        net.on_event.append(self._event)
+        net.on_events.append(self._events)
         if snapshots:  # without snapshots nobody needs the table after every change (O(n) each)
             net.on_nat_change.append(self._nat)
 
     def _hop(self, r: HopRecord) -> None:
-        changes = tuple(Change(c.name, c.offset, c.old, c.new) for c in r.changes)
-        self.steps.append(Hop(len(self.steps), r.time, r.segment, r.device, r.direction, r.src_host, r.dst_host,
-                              r.label, r.packet, r.before, changes, r.dropped,
-                              r.drop_code.value if r.drop_code else None, r.note))
+        changes = tuple(record(Change, c.name, c.offset, c.old, c.new) for c in r.changes) if r.changes else ()
+        self.steps.append(record(Hop, len(self.steps), r.time, r.segment, r.device, r.direction, r.src_host,
+                                 r.dst_host, r.label, r.packet, r.before, changes, r.dropped,
+                                 r.drop_code.value if r.drop_code else None, r.note, r.packet_id, r.copy_of))
 
-    def _event(self, e: Event) -> None:
-        data = {f.name: _plain(getattr(e, f.name)) for f in fields(e) if f.name not in ("time", "peer")}
-        data = {k: v for k, v in data.items() if not hasattr(v, "__dataclass_fields__")}
-        self.steps.append(PeerEvent(len(self.steps), e.time, e.peer, e.kind, e.describe(), data))
-        self.events.append(e)
-        if self.snapshots and e.peer in self.hosts:
-            self._snap_peer(e.peer, e.time)
+    def _events(self, events: tuple[Event, ...], packet_ids: list[int | None]) -> None:
+        """One host's events of one output: the host's tables are the same after each of them, so
+        they are snapshotted once, at the first."""
+        first = len(self.steps)
+        steps = self.steps
+        for e, packet_id in zip(events, packet_ids):
+            data = {}
+            for name in _event_fields(type(e)):
+                value = getattr(e, name)
+                if type(value) in _FLAT:
+                    data[name] = value
+                elif not hasattr(type(value), "__dataclass_fields__"):   # nested rows stay out
+                    data[name] = _plain(value)
+            steps.append(record(PeerEvent, len(steps), e.time, e.peer, e.kind, e.describe(), data, packet_id))
+        self.events.extend(events)
+        if self.snapshots:
+            for name in dict.fromkeys(e.peer for e in events):
+                if name in self.hosts:
+                    at = next(i for i, e in enumerate(events) if e.peer == name)
+                    self._snap_peer(name, events[at].time, first + at)
 
-    def _snap_peer(self, name: str, time: float) -> None:
+    def _snap_peer(self, name: str, time: float, step: int) -> None:
         peer = self.hosts[name].peer
         for table, rows in (("isakmp", peer.isakmp_rows()), ("ipsec", peer.ipsec_rows())):
             if self._last.get((name, table)) != rows:
                 self._last[(name, table)] = rows
-                self.snaps.append(Snapshot(len(self.steps) - 1, time, name, table, tuple(asdict(r) for r in rows)))
+                self.snaps.append(Snapshot(step, time, name, table, _rows(rows)))
 
     def _nat(self, name: str, time: float, rows) -> None:
-        self.snaps.append(Snapshot(len(self.steps) - 1, time, name, "nat", tuple(asdict(r) for r in rows)))
+        self.snaps.append(Snapshot(len(self.steps) - 1, time, name, "nat", _rows(rows)))
 
     def finish(self, scenario) -> Trace:
         end = self.net.clock.now
         last = len(self.steps) - 1
         for name in self.hosts:
             self._last.pop((name, "isakmp"), None), self._last.pop((name, "ipsec"), None)
-            self._snap_peer(name, end)
+            self._snap_peer(name, end, last)
         for att in self.net.topology():
             if att.kind == "nat-inside":
                 rows = self.net.nat(att.device).table(end)
-                self.snaps.append(Snapshot(last, end, att.device, "nat", tuple(asdict(r) for r in rows)))
-        topology = tuple(asdict(a) for a in self.net.topology())
+                self.snaps.append(Snapshot(last, end, att.device, "nat", _rows(rows)))
+        topology = _rows(self.net.topology())
         report = build_report(scenario, self.hosts, self.events, self.steps, self.net)
         return Trace(_scenario_dict(scenario), topology, tuple(self.steps), tuple(self.snaps), report,
                      build_secrets(self.hosts))
 
 
 def _scenario_dict(s) -> dict:
-    d = asdict(s)
+    d = _data(s)
     for key in ("client", "server"):
         d[key].pop("extra", None)
     return d

@@ -10,7 +10,8 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from functools import cached_property
+from typing import Any, Callable
 
 
 @dataclass(frozen=True)
@@ -37,6 +38,11 @@ class Hop:
     dropped: str | None = None
     drop_code: str | None = None   #: the code beside `dropped` (a natt_core.reasons.Reason value)
     note: str = ""
+    packet_id: int = 0
+    """Which packet this is: one id per datagram a host sent, kept on every segment and through
+    every NAT rewrite, delay and reordering (0: not known, e.g. a trace saved before ids)."""
+    copy_of: int | None = None
+    """For a duplicate a link made: the id of the packet it copies (the copy has its own id)."""
 
     kind = "hop"
 
@@ -49,6 +55,9 @@ class PeerEvent:
     event: str
     text: str
     fields: dict = field(default_factory=dict, compare=False, hash=False)
+    packet_id: int | None = None
+    """The packet the event belongs to: the one whose delivery caused it, or for a sending event
+    (MessageSent, DataSent, ...) the one it sent; None when it concerns no packet (a timer)."""
 
     kind = "event"
 
@@ -72,13 +81,27 @@ class Trace:
     report: dict
     secrets: dict
 
-    @property
+    @cached_property
     def hops(self) -> tuple[Hop, ...]:
         return tuple(s for s in self.steps if isinstance(s, Hop))
 
-    @property
+    @cached_property
     def events(self) -> tuple[PeerEvent, ...]:
         return tuple(s for s in self.steps if isinstance(s, PeerEvent))
+
+    def memo(self, key: str, build: Callable[["Trace"], Any]) -> Any:
+        """`build(self)`, computed once per trace object and kept on it.
+
+        A trace never changes, so whatever a view derives from it (the lesson steps, opened
+        ciphertexts) can live as long as the trace does and no longer; a cache keyed by `id()`
+        could hand one trace's steps to another that reused a freed trace's address."""
+        memo = self.__dict__.get("_memo")
+        if memo is None:
+            memo = {}
+            object.__setattr__(self, "_memo", memo)
+        if key not in memo:
+            memo[key] = build(self)
+        return memo[key]
 
     def table_at(self, owner: str, table: str, step: int) -> tuple[dict, ...]:
         """The newest snapshot of `owner`'s table taken at or before `step`."""

@@ -50,7 +50,9 @@ class Impairment:
         return not (self.loss or self.duplicate or self.reorder or self.jitter)
 
     def plan(self, rng: random.Random) -> list[tuple[float, str]]:
-        """(delay, note) per copy that arrives: [] = lost, two entries = duplicated."""
+        """(delay, note) per copy that arrives: [] = lost, one entry = the packet itself (perhaps
+        held back), a second entry = the duplicate the link made, which the network treats as a
+        packet of its own."""
         if self.loss and rng.random() < self.loss:
             return []
         base, note = self.delay, ""

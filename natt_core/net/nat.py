@@ -38,6 +38,7 @@ from ..errors import ConfigError, DecodeError
 from ..reasons import Reason
 from ..wire.numbers import IPProto, Port, label
 from .nat_config import BEHAVIOURS, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS, Forward, NatConfig
+from .records import record
 from .rewrite import FieldChange, PacketFields, Rewriter, parse_packet
 
 PROTO_NAMES = {IPProto.UDP: "udp", IPProto.TCP: "tcp", IPProto.ESP: "esp", IPProto.AH: "ah"}
@@ -104,6 +105,8 @@ class _Mapping:
     alive: bool = True
     _row: MappingRow | None = None
 
+    _allowed: tuple[str, ...] | None = None
+
     def refresh(self, now: float) -> None:
         if self.timeout is not None:
             self.expires = now + self.timeout
@@ -112,14 +115,16 @@ class _Mapping:
     def permit(self, key: object) -> None:
         if key is not None and key not in self.permits:
             self.permits[key] = None
-            self._row = None
+            self._row = self._allowed = None
 
     def row(self) -> MappingRow:
+        """The table line; rebuilt after a refresh (the expiry moved), the rest kept."""
         if self._row is None:
-            allowed = tuple(k if isinstance(k, str) else f"{k[0]}:{k[1]}" for k in self.permits)
-            name = PROTO_NAMES.get(self.proto, "ip")
-            self._row = MappingRow(name, str(self.inside), str(self.outside), self.remote,
-                                   self.expires, self.kind, self.spi, allowed)
+            if self._allowed is None:
+                self._allowed = tuple(k if isinstance(k, str) else f"{k[0]}:{k[1]}" for k in self.permits)
+            row = self._row = record(MappingRow, PROTO_NAMES.get(self.proto, "ip"), str(self.inside),
+                                     str(self.outside), self.remote, self.expires, self.kind, self.spi, self._allowed)
+            return row
         return self._row
 
 
@@ -249,7 +254,9 @@ class Nat:
         except DecodeError as exc:
             return _drop(str(exc), decode_drop_code(packet))
         cfg = self.config
-        mode = {IPProto.ESP: cfg.esp, IPProto.AH: cfg.ah}.get(p.proto)
+        proto = p.proto
+        mode = None if proto == IPProto.UDP else cfg.esp if proto == IPProto.ESP else cfg.ah if proto == IPProto.AH \
+            else None
         if mode == "drop":
             name = label(IPProto, p.proto)
             return _drop(f"{name} (IP protocol {p.proto}) dropped: this device does not pass {name} "
@@ -272,7 +279,7 @@ class Nat:
         if port is not None:
             rw.port(which, port)
         out, changes = rw.finish()
-        return Translation(out, changes, None, m.row() if m else None)
+        return record(Translation, out, changes, None, m.row() if m else None, "")
 
     # ----------------------------------------------------------------- 1:1 static
     def _static(self, packet: bytes, p: PacketFields, outbound: bool) -> Translation:

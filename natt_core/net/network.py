@@ -13,9 +13,9 @@ gateway. A NAT answers on its outside segment for its public address(es).
 """
 from __future__ import annotations
 
-import ipaddress
 import random
 from dataclasses import dataclass
+from socket import inet_ntoa
 from typing import Callable, Iterable, Protocol
 
 from ..addressing import Datagram, check_ipv4
@@ -26,6 +26,7 @@ from .clock import Timer, VirtualClock
 from .impair import PERFECT, Impairment
 from ..reasons import Reason
 from .nat import FieldChange, MappingRow, Nat, decode_drop_code, fmt_time
+from .records import record
 
 MAX_HOPS = 16          # a packet crossing more devices than this is in a routing loop
 MAX_TIMER_SPINS = 1000  # on_timer calls at one instant before a host is declared stuck
@@ -69,6 +70,10 @@ class HopRecord:
     """What the sending host meant (Datagram.label: 'MM5', 'ESP-in-UDP', 'keepalive')."""
     drop_code: Reason | None = None
     """The code beside `dropped` (natt_core.reasons)."""
+    packet_id: int = 0
+    """The packet's identity: given when a host sends it, kept through NATs, delays and reordering."""
+    copy_of: int | None = None
+    """For a copy a link made (duplication): the id of the packet it copies; the copy has its own id."""
 
 
 @dataclass(frozen=True)
@@ -117,6 +122,9 @@ class Network:
         self.rng = random.Random(seed)
         self.on_hop: list[Callable[[HopRecord], None]] = []
         self.on_event: list[Callable[[Event], None]] = []
+        self.on_events: list[Callable[[tuple[Event, ...], list[int | None]], None]] = []
+        """Once per batch (one host output, or a NAT's expiries): the events and, for each, the id of
+        the packet it belongs to (None: no packet)."""
         self.on_nat_change: list[Callable[[str, float, tuple[MappingRow, ...]], None]] = []
         self._segments: dict[str, _Segment] = {}
         self._hosts: dict[str, _Port] = {}
@@ -128,6 +136,7 @@ class Network:
         self._nat_wake: dict[str, Timer] = {}
         self._nat_version: dict[str, int] = {}
         self._seq = 0
+        self._packets = 0   # the last packet id given out
 
     # ----------------------------------------------------------------- building the topology
     def add_segment(self, name: str, impairment: Impairment | None = None) -> None:
@@ -221,20 +230,32 @@ class Network:
         return self._hosts[name].info.address
 
     # ----------------------------------------------------------------- driving hosts
-    def deliver(self, output: Output, sender: str) -> None:
-        """Record a host's events and put its datagrams on its segment."""
+    def deliver(self, output: Output, sender: str, cause: int | None = None) -> None:
+        """Record a host's events and put its datagrams on its segment, each with a new packet id.
+
+        `cause` is the id of the packet whose delivery produced `output` (None for a timer); every
+        event is told which packet it belongs to (see `event_owners`)."""
         port = self._hosts.get(sender)
         if port is None:
             raise ConfigError(f"unknown host {sender!r}; hosts: {', '.join(self._hosts) or 'none'}")
-        for event in output.events:
-            for cb in self.on_event:
-                cb(event)
-        for dgram in output.datagrams:
+        dgrams = output.datagrams
+        first = self._packets + 1
+        self._packets += len(dgrams)
+        if output.events:
+            self._emit(output.events, event_owners(output, first, cause))
+        for pid, dgram in enumerate(dgrams, first):
             try:
                 packet = encode_datagram(dgram)
             except (ValueError, OverflowError) as exc:
                 raise ConfigError(f"{sender} sent a datagram that cannot be encoded: {exc}") from None
-            self._transmit(port, packet, sender, None, (), 0, dgram.label)
+            self._transmit(port, packet, sender, None, (), 0, dgram.label, "", pid, None)
+
+    def _emit(self, events: tuple[Event, ...], packet_ids: list[int | None]) -> None:
+        for cb in self.on_event:
+            for event in events:
+                cb(event)
+        for batch in self.on_events:
+            batch(events, packet_ids)
 
     def start(self, host_name: str, fn: Callable[[float], Output]) -> None:
         """Call fn(now) -- e.g. `peer.start` -- and deliver what it returns."""
@@ -315,69 +336,76 @@ class Network:
 
     def _record(self, time: float, sent: float, sender: _Port, receiver: _Port | None, packet: bytes,
                 before: bytes | None, changes: tuple[FieldChange, ...], dropped: str | None,
-                src_host: str, note: str = "", label: str = "", drop_code: Reason | None = None) -> None:
+                src_host: str, note: str, label: str, pid: int, copy_of: int | None,
+                drop_code: Reason | None = None) -> None:
         self._seq += 1
-        rec = HopRecord(time, sender.info.segment, sender.info.device,
-                        self._direction(sender, receiver), packet, before, changes, dropped,
-                        src_host, receiver.info.device if receiver else None, self._seq, sent, note, label,
-                        drop_code)
+        rec = record(HopRecord, time, sender.info.segment, sender.info.device,
+                     self._direction(sender, receiver), packet, before, changes, dropped,
+                     src_host, receiver.info.device if receiver else None, self._seq, sent, note, label,
+                     drop_code, pid, copy_of)
         for cb in self.on_hop:
             cb(rec)
 
     def _transmit(self, sender: _Port, packet: bytes, src_host: str, before: bytes | None,
-                  changes: tuple[FieldChange, ...], hops: int, label: str = "", why: str = "") -> None:
+                  changes: tuple[FieldChange, ...], hops: int, label: str, why: str,
+                  pid: int, copy_of: int | None) -> None:
+        """Put packet `pid` on the sender's segment; a duplicating link makes a copy with a new id."""
         now = self.clock.now
         seg = self._segments[sender.info.segment]
-        dst = str(ipaddress.IPv4Address(packet[16:20])) if len(packet) >= 20 else "?"
+        dst = inet_ntoa(packet[16:20]) if len(packet) >= 20 else "?"
         receiver, reason = self._next_hop(seg, dst, sender)
         if receiver is None or hops > MAX_HOPS:
             # a loop ends where a real packet's TTL would run out
             code = Reason.NO_ROUTE if reason else Reason.TTL_EXPIRED
             reason = reason or f"routing loop: more than {MAX_HOPS} devices crossed"
-            self._record(now, now, sender, None, packet, before, changes, reason, src_host, label=label,
-                         drop_code=code)
+            self._record(now, now, sender, None, packet, before, changes, reason, src_host, "", label,
+                         pid, copy_of, code)
             return
         plan = seg.impairment.plan(self.rng)
         if not plan:
             self._record(now, now, sender, receiver, packet, before, changes,
-                         f"{LOST} {seg.name!r} ({seg.impairment.describe()})", src_host, label=label,
-                         drop_code=Reason.LINK_LOSS)
+                         f"{LOST} {seg.name!r} ({seg.impairment.describe()})", src_host, "", label,
+                         pid, copy_of, Reason.LINK_LOSS)
             return
-        for delay, note in plan:
-            note = "; ".join(n for n in (why, note) if n)
-            self.clock.call_at(now + delay, lambda t, n=note: self._arrive(
-                t, now, sender, receiver, packet, before, changes, src_host, n, hops, label))
+        for k, (delay, note) in enumerate(plan):
+            note = "; ".join(x for x in (why, note) if x)
+            ident, original = pid, copy_of
+            if k:   # the link's extra copy: a packet of its own
+                self._packets += 1
+                ident, original = self._packets, pid
+            self.clock.call_at(now + delay, lambda t, n=note, i=ident, o=original: self._arrive(
+                t, now, sender, receiver, packet, before, changes, src_host, n, hops, label, i, o))
 
     def _arrive(self, t: float, sent: float, sender: _Port, receiver: _Port, packet: bytes,
                 before: bytes | None, changes: tuple[FieldChange, ...], src_host: str, note: str,
-                hops: int, label: str = "") -> None:
+                hops: int, label: str, pid: int, copy_of: int | None) -> None:
         args = (t, sent, sender, receiver, packet, before, changes)
         if receiver.host is not None:
             try:
                 dgram = decode_datagram(packet)
             except DecodeError as exc:
-                self._record(*args, f"{receiver.info.device} cannot decode the packet: {exc}", src_host, note, label,
-                             decode_drop_code(packet))
+                self._record(*args, f"{receiver.info.device} cannot decode the packet: {exc}", src_host, note,
+                             label, pid, copy_of, decode_drop_code(packet))
                 return
-            self._record(*args, None, src_host, note, label)
+            self._record(*args, None, src_host, note, label, pid, copy_of)
             name = receiver.info.device
-            self.deliver(receiver.host.receive(dgram, t), name)
+            self.deliver(receiver.host.receive(dgram, t), name, pid)
             self._sync_timer(name)
             return
         nat = receiver.nat
         outbound = receiver.info.kind == "nat-inside"
         tr = nat.outbound(packet, t) if outbound else nat.inbound(packet, t)
-        self._record(*args, tr.drop_reason, src_host, note, label, tr.drop_code)
+        self._record(*args, tr.drop_reason, src_host, note, label, pid, copy_of, tr.drop_code)
         self._nat_changed(nat, t)
         if tr.packet is not None:
-            self._transmit(receiver.peer, tr.packet, src_host, packet, tr.changes, hops + 1, label, tr.note)
+            self._transmit(receiver.peer, tr.packet, src_host, packet, tr.changes, hops + 1, label, tr.note,
+                           pid, copy_of)
 
     # ----------------------------------------------------------------- NAT tables on the clock
     def _nat_changed(self, nat: Nat, now: float) -> None:
-        for row in nat.expire(now):
-            event = NatMappingExpired(now, nat.name, row)
-            for cb in self.on_event:
-                cb(event)
+        expired = nat.expire(now)
+        if expired:
+            self._emit(tuple(NatMappingExpired(now, nat.name, row) for row in expired), [None] * len(expired))
         if nat.version != self._nat_version[nat.name]:
             self._nat_version[nat.name] = nat.version
             if self.on_nat_change:
@@ -399,6 +427,38 @@ class Network:
     def _nat_tick(self, nat: Nat, now: float) -> None:
         self._nat_wake.pop(nat.name, None)
         self._nat_changed(nat, now)
+
+
+#: events in which a host announces a datagram it sends: one per datagram, in sending order
+SENDING_EVENTS = ("MessageSent", "DataSent", "KeepaliveSent", "Retransmitted")
+
+
+def _announces(event: Event, label: str) -> bool:
+    """Whether a sending event can describe a datagram with this label."""
+    if event.kind == "KeepaliveSent":
+        return label == "keepalive"
+    wanted = getattr(event, "label", None)
+    return wanted is None or wanted == label
+
+
+def event_owners(output: Output, first_id: int, cause: int | None) -> list[int | None]:
+    """The packet each event of `output` belongs to, whose datagrams get ids from `first_id` on.
+
+    A sending event belongs to the datagram it announces: hosts emit one per datagram, in the
+    order they send, so the n-th sending event goes with the next datagram it can describe. Any
+    other event belongs to `cause`, the packet whose delivery produced the output (None when a
+    timer did)."""
+    owners: list[int | None] = []
+    dgrams, nxt = output.datagrams, 0
+    for event in output.events:
+        owner = cause
+        if event.kind in SENDING_EVENTS:
+            for i in range(nxt, len(dgrams)):
+                if _announces(event, dgrams[i].label):
+                    owner, nxt = first_id + i, i + 1
+                    break
+        owners.append(owner)
+    return owners
 
 
 def capture_points(records: Iterable[HopRecord]) -> list[tuple[str, list[tuple[float, bytes, str | None]]]]:

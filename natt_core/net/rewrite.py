@@ -7,14 +7,16 @@ addresses, RFC 768/793), and records every field it changed so a lesson can poin
 """
 from __future__ import annotations
 
-import ipaddress
+import struct
 from dataclasses import dataclass
+from socket import inet_aton, inet_ntoa
 
 from ..errors import DecodeError
 from ..wire.ip import (IPV4_HEADER_LEN, OFF_DPORT, OFF_IP_CHECKSUM, OFF_IP_DST, OFF_IP_SRC,
                        OFF_SPORT, OFF_TCP_CHECKSUM, OFF_UDP_CHECKSUM, decode_ipv4_header,
                        decode_udp, incremental_update)
 from ..wire.numbers import IPProto, label
+from .records import record
 
 
 @dataclass(frozen=True)
@@ -44,8 +46,32 @@ class PacketFields:
         return f"{name} {self.src} -> {self.dst}{spi}"
 
 
+_IPV4 = struct.Struct("!BBHHHBBH4s4s")
+_WORDS = struct.Struct("!10H")
+_UDP = struct.Struct("!HHH")
+
+
 def parse_packet(packet: bytes) -> PacketFields:
-    """The fields a NAT looks at; raises DecodeError for anything malformed."""
+    """The fields a NAT looks at; raises DecodeError for anything malformed.
+
+    Every packet a NAT sees goes through here, so a well-formed UDP packet is read with a few
+    struct calls after the same checks the wire decoder makes (version, header length, total
+    length, header checksum, no fragment, UDP length); anything else goes through the wire
+    decoders, which say exactly what is wrong."""
+    n = len(packet)
+    if n >= IPV4_HEADER_LEN + 8 and packet[0] == 0x45 and packet[9] == IPProto.UDP:
+        _, _, total, _, flags_frag, _, proto, _, src, dst = _IPV4.unpack_from(packet)
+        words = sum(_WORDS.unpack_from(packet))
+        words = (words & 0xFFFF) + (words >> 16)
+        words = (words & 0xFFFF) + (words >> 16)
+        if total == n and not flags_frag & 0x3FFF and words == 0xFFFF:
+            sport, dport, length = _UDP.unpack_from(packet, IPV4_HEADER_LEN)
+            if length == n - IPV4_HEADER_LEN:
+                return record(PacketFields, proto, inet_ntoa(src), inet_ntoa(dst), sport, dport, None)
+    return _parse_checked(packet)
+
+
+def _parse_checked(packet: bytes) -> PacketFields:
     ip, body = decode_ipv4_header(packet)
     base = IPV4_HEADER_LEN
     if ip.proto == IPProto.UDP:
@@ -80,13 +106,13 @@ class Rewriter:
         if old == new:
             return None
         self.buf[off:off + len(new)] = new
-        self.changes.append(FieldChange(name, off, shown_old, shown_new, len(new)))
+        self.changes.append(record(FieldChange, name, off, shown_old, shown_new, len(new)))
         return old
 
     def address(self, which: str, ip: str) -> None:
         off = OFF_IP_SRC if which == "source" else OFF_IP_DST
-        new = ipaddress.IPv4Address(ip).packed
-        shown = str(ipaddress.IPv4Address(bytes(self.buf[off:off + 4])))
+        new = inet_aton(ip)   # `ip` comes from the NAT's validated config or table
+        shown = inet_ntoa(bytes(self.buf[off:off + 4]))
         old = self._put(f"IPv4 {which} address", off, new, shown, ip)
         if old is not None:
             self.ip_words.append((old, new))
@@ -105,8 +131,10 @@ class Rewriter:
         old_sum = int.from_bytes(self.buf[off:off + 2], "big")
         if not words or (udp and old_sum == 0):
             return  # RFC 768: a UDP checksum of 0 means "none" and stays 0
-        new_sum = incremental_update(old_sum, b"".join(o for o, _ in words),
-                                     b"".join(n for _, n in words))
+        if len(words) == 1:
+            new_sum = incremental_update(old_sum, words[0][0], words[0][1])
+        else:
+            new_sum = incremental_update(old_sum, b"".join([o for o, _ in words]), b"".join([n for _, n in words]))
         if udp and new_sum == 0:
             new_sum = 0xFFFF
         self._put(name, off, new_sum.to_bytes(2, "big"), f"0x{old_sum:04x}", f"0x{new_sum:04x}")
