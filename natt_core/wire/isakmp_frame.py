@@ -20,10 +20,9 @@ GENERIC_HEADER_LEN = 4
 
 def _check(what: str, value: int, bits: int) -> None:
     """Reject a value that does not fit its wire width here, not deep inside `struct.pack`."""
-    if type(value) is int and 0 <= value < 1 << bits:
+    if isinstance(value, int) and value.__class__ is not bool and 0 <= value < 1 << bits:
         return
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
-        raise ConfigError(f"{what} must be an integer 0..{(1 << bits) - 1}, got {value!r}")
+    raise ConfigError(f"{what} must be an integer 0..{(1 << bits) - 1}, got {value!r}")
 
 
 class _Fields:
@@ -32,7 +31,9 @@ class _Fields:
 
     def __post_init__(self) -> None:
         for name, bits in self._WIDTHS.items():
-            _check(f"{type(self).__name__}.{name}", getattr(self, name), bits)
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 <= value < 1 << bits or value.__class__ is bool:
+                _check(f"{type(self).__name__}.{name}", value, bits)
 
 
 _new = object.__new__
@@ -95,7 +96,8 @@ class Header(_Fields):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not all(isinstance(c, bytes) and len(c) == 8 for c in (self.icookie, self.rcookie)):
+        icookie, rcookie = self.icookie, self.rcookie
+        if not (isinstance(icookie, bytes) and isinstance(rcookie, bytes) and len(icookie) == len(rcookie) == 8):
             raise ConfigError("both cookies must be 8 bytes")
 
     @property

@@ -65,14 +65,19 @@ class Attribute:
     tlv: bool = False
 
     def __post_init__(self) -> None:
-        _check("attribute type", self.type, 15)
-        value, tlv = self.value, bool(self.tlv)
+        kind, value, tlv = self.type, self.value, self.tlv
+        if not isinstance(kind, int) or not 0 <= kind <= 0x7FFF or kind.__class__ is bool:
+            _check("attribute type", kind, 15)
+        if tlv is False and isinstance(value, int) and 0 <= value <= 0xFFFF and value.__class__ is not bool:
+            return  # the common case, a TV attribute: already normalised
+        tlv = bool(tlv)
         if isinstance(value, (bytes, bytearray)):
             if len(value) > 0xFFFF:
                 raise ConfigError(f"attribute {self.type}: TLV value longer than 65535 bytes")
             value, tlv = (int.from_bytes(value, "big") if len(value) == 4 else bytes(value)), True
         else:
-            _check(f"attribute {self.type} value", value, 32)
+            if not isinstance(value, int) or not 0 <= value < 1 << 32:
+                _check(f"attribute {self.type} value", value, 32)
             tlv = tlv or value > 0xFFFF
         object.__setattr__(self, "value", value)
         object.__setattr__(self, "tlv", tlv)
@@ -89,6 +94,12 @@ class Attribute:
         return _decode_attributes(r, 1)[0]
 
 
+#: Decoded TV attributes, shared: they are immutable, and the same few (life type, group, hash,
+#: ...) recur in every transform of every offer. Bounded, so hostile input cannot grow it.
+_TV: dict[int, Attribute] = {}
+_TV_MAX = 4096
+
+
 def _decode_attributes(r: Reader, limit: int = -1) -> tuple[Attribute, ...]:
     """Attributes until the reader ends (or `limit` of them), normalised as `Attribute` is."""
     data, pos, end = r.data, r.pos, len(r.data)
@@ -101,7 +112,13 @@ def _decode_attributes(r: Reader, limit: int = -1) -> tuple[Attribute, ...]:
             (ATTRIBUTE_TLV if short else ATTRIBUTE_TV).read(r)
         af_type, value = _HH.unpack_from(data, pos)
         if af_type & 0x8000:
-            out.append(_build(Attribute, {"type": af_type & 0x7FFF, "value": value, "tlv": False}))
+            key = af_type << 16 | value
+            attr = _TV.get(key)
+            if attr is None:
+                attr = _build(Attribute, {"type": af_type & 0x7FFF, "value": value, "tlv": False})
+                if len(_TV) < _TV_MAX:
+                    _TV[key] = attr
+            out.append(attr)
             pos += 4
             continue
         pos += 4
