@@ -9,9 +9,6 @@ from __future__ import annotations
 
 import dataclasses
 import shutil
-import subprocess
-import xml.etree.ElementTree as ET
-from collections import defaultdict
 from functools import lru_cache
 
 import pytest
@@ -21,13 +18,14 @@ from natt_core.addressing import Endpoint
 from natt_core.errors import ConfigError, DecodeError
 from natt_core.lab.presets import preset
 from natt_core.lab.scenario import run
-from natt_core.pcap import pcap_bytes
 from natt_core.wire import esp, ip, isakmp, l2tp
 from natt_core.wire import dissect as dissect_mod
 from natt_core.wire.dissect import dissect, dissect_inner
 from natt_core.wire.layout import Layout
 from natt_core.wire.numbers import ExchangeType, IPProto, PayloadType
 from natt_core.wire.udp_encap import carried
+
+from tests.test_dissect import _tshark_positions
 
 u8, u16, u32 = st.integers(0, 0xFF), st.integers(0, 0xFFFF), st.integers(0, 0xFFFFFFFF)
 ICOOKIE, RCOOKIE = bytes.fromhex("0123456789abcdef"), bytes.fromhex("fedcba9876543210")
@@ -310,17 +308,7 @@ ORACLE = {("SA payload", "DOI"): "isakmp.sa.doi", ("SA payload", "situation"): "
 @pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 def test_sa_fields_match_tshark(tmp_path):
     packets = [p for p in _trace_packets() if any(f.layer.startswith("Proposal") for f in dissect(p))]
-    path = tmp_path / "sa.pcap"
-    path.write_bytes(pcap_bytes((i * 0.001, p) for i, p in enumerate(packets)))
-    pdml = subprocess.run(["tshark", "-r", str(path), "-T", "pdml"], capture_output=True, check=True,
-                          timeout=60).stdout
-    frames = []
-    for packet in ET.fromstring(pdml).iter("packet"):
-        seen: dict[str, set[tuple[int, int]]] = defaultdict(set)
-        for f in packet.iter("field"):
-            if f.get("name") and f.get("pos") is not None:
-                seen[f.get("name")].add((int(f.get("pos")), int(f.get("size"))))
-        frames.append(seen)
+    frames = _tshark_positions(tuple(packets), tmp_path)
     checked = 0
     for packet, tshark in zip(packets, frames):
         for f in dissect(packet):

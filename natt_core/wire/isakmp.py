@@ -14,7 +14,7 @@ proposals) and `isakmp_payloads` (one class per payload type). Every name stays 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Sequence
 
 from ..errors import DecodeError
@@ -40,7 +40,7 @@ def encode_message(header: Header, payloads: Sequence[Payload]) -> bytes:
     """A plaintext message: header (next payload and length filled in) + payload chain."""
     body = encode_payloads(payloads)
     first = payloads[0].payload_type if payloads else PayloadType.NONE
-    return encode_header(replace(header, next_payload=first), len(body)) + body
+    return encode_header(header, len(body), first) + body
 
 
 @dataclass(frozen=True)

@@ -105,11 +105,13 @@ class Header(_Fields):
         return bool(self.flags & Flag.ENCRYPTED)
 
 
-def encode_header(h: Header, body_len: int) -> bytes:
-    """The header bytes with length = 28 + body_len (whatever `h.length` says)."""
+def encode_header(h: Header, body_len: int, next_payload: int | None = None) -> bytes:
+    """The header bytes with length = 28 + body_len (whatever `h.length` says), and
+    `next_payload` instead of `h.next_payload` when given."""
     _check("message length", HEADER_LEN + body_len, 32)
-    return HEADER.pack(h.icookie, h.rcookie, h.next_payload, h.version, h.exchange, h.flags,
-                       h.message_id, HEADER_LEN + body_len)
+    first = h.next_payload if next_payload is None else next_payload
+    return HEADER.pack(h.icookie, h.rcookie, first, h.version, h.exchange, h.flags, h.message_id,
+                       HEADER_LEN + body_len)
 
 
 def decode_header(data: bytes) -> tuple[Header, bytes]:

@@ -193,9 +193,8 @@ class Layout:
         IPv4 fields; `context` is passed to the renderers (e.g. a Vendor ID's name).
         """
         values = self.struct.unpack_from(data, at)
-        row = dict(zip(self.names, values))
-        if context:
-            row.update(context)
+        row = dict(context) if context else {}
+        row.update(zip(self.names, values))  # a field's own value wins over the context
         out: list[Field] = []
         pos = at
         lay = layer or self.name
