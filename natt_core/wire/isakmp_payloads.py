@@ -38,8 +38,9 @@ def _vendor(value: bytes, row: dict) -> str:
     return short_hex(value) + (f" = {name(value)}" if name else "")
 
 
-def _opaque(label: str, show=show_size_hex, **kw) -> Layout:
-    return Layout(label, Part("data", None, label, show, **kw))
+def _opaque(name: str, show=show_size_hex) -> Layout:
+    """A body that is one byte string (KE, Nonce, HASH, Vendor ID, types without a class)."""
+    return Layout(name, Part("data", None, name, show))
 
 
 #: RFC 2408 §3.4 with the IPsec DOI situation (RFC 2407 §4.6.1)
