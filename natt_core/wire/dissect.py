@@ -16,13 +16,12 @@ from . import isakmp
 from .esp import AH_HEADER, ESP_HEADER, ESP_PROTECTED, ESP_SEALED, decode_ah, split_esp
 from .isakmp_frame import GENERIC, HEADER
 from .isakmp_payloads import BODY_LAYOUTS, PAYLOAD_NAMES, UNKNOWN_BODY
-from .isakmp_proposals import ATTRIBUTE_TLV, ATTRIBUTE_TV, PROPOSAL, TRANSFORM
+from .isakmp_proposals import PROPOSAL, TRANSFORM, attribute_fields
 from .ip import IPV4_HEADER, UDP_HEADER, decode_ipv4_header, decode_udp
 from .l2tp import L2TP_HEADER
 from .layout import (AH_COVERED, ENCRYPTED, ICV, ID_PAYLOAD, NATD_HASH, SPI, Field, Layout, Part,
                      show_size)
-from .numbers import (AuthAlgorithm, AuthMethod, EncapsulationMode, HashAlg, IpsecAttr, IPProto,
-                      LifeType, PayloadType, Phase1Attr, Phase1Cipher, Port, ProtocolId, label)
+from .numbers import IPProto, PayloadType, Port, label
 from .udp_encap import KEEPALIVE_LAYOUT, MARKER_LAYOUT, Kind, classify_4500
 
 __all__ = ["AH_COVERED", "ENCRYPTED", "ICV", "ID_PAYLOAD", "NATD_HASH", "SPI", "Field", "dissect",
@@ -214,34 +213,6 @@ def _proposals(out: _Out, base: int, raw: bytes, pos: int) -> None:
             a = out.layout(GENERIC, transform, base + pos + t, layer=tlayer)
             a = out.layout(TRANSFORM, transform, base + pos + t, a, layer=tlayer,
                            context={"protocol": protocol})
-            _attributes(out, base + pos + t + a, transform[a:], tlayer, protocol)
+            out.fields += attribute_fields(transform[a:], base + pos + t + a, tlayer, protocol)
             t += t_len
         pos += length
-
-
-_VALUE_NAMES = {(Phase1Attr, Phase1Attr.ENCRYPTION): Phase1Cipher, (Phase1Attr, Phase1Attr.HASH): HashAlg,
-                (Phase1Attr, Phase1Attr.AUTH_METHOD): AuthMethod, (Phase1Attr, Phase1Attr.LIFE_TYPE): LifeType,
-                (IpsecAttr, IpsecAttr.ENCAPSULATION_MODE): EncapsulationMode,
-                (IpsecAttr, IpsecAttr.AUTH_ALGORITHM): AuthAlgorithm, (IpsecAttr, IpsecAttr.LIFE_TYPE): LifeType}
-
-
-def _attributes(out: _Out, at: int, data: bytes, layer: str, protocol: int) -> None:
-    """One field per attribute, named by its class: Oakley's in phase 1 (RFC 2409 App. A), the
-    IPsec DOI's in phase 2; sizes from the TV and TLV layouts of the codec."""
-    classes = Phase1Attr if protocol == ProtocolId.ISAKMP else IpsecAttr
-    pos = 0
-    while pos < len(data):
-        af_type, word = ATTRIBUTE_TV.struct.unpack_from(data, pos)
-        kind = af_type & 0x7FFF
-        name = label(classes, kind).replace("_", " ").lower()
-        if af_type & 0x8000:
-            size, text = ATTRIBUTE_TV.size, str(word)
-            names = _VALUE_NAMES.get((classes, kind))
-            if names is not None:
-                text += f" ({label(names, word)})"
-        else:
-            size = ATTRIBUTE_TLV.size + word
-            value = data[pos + ATTRIBUTE_TLV.size:pos + size]
-            text = str(int.from_bytes(value, "big")) if word <= 4 else f"0x{value.hex()}"
-        out.fields.append(Field(name, at + pos, size, text, layer))
-        pos += size

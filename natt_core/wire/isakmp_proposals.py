@@ -13,8 +13,9 @@ from typing import Callable, Sequence
 from ..errors import ConfigError, DecodeError
 from .codec import Reader
 from .isakmp_frame import _block, _build, _check, _Fields, _generic
-from .layout import Layout, Part, named, show_hex
-from .numbers import AhTransform, EspTransform, PayloadType, ProtocolId, label
+from .layout import Field, Layout, Part, named, show_hex
+from .numbers import (AhTransform, AuthAlgorithm, AuthMethod, EncapsulationMode, EspTransform, HashAlg,
+                      IpsecAttr, LifeType, PayloadType, Phase1Attr, Phase1Cipher, ProtocolId, label)
 
 #: RFC 2408 §3.3: AF bit set → TV (a 16-bit value follows the type) ...
 ATTRIBUTE_TV = Layout("attribute", Part("af_type", 2, "attribute type"), Part("value", 2, "attribute value"))
@@ -23,6 +24,35 @@ ATTRIBUTE_TLV = Layout("attribute", Part("af_type", 2, "attribute type"), Part("
                        Part("value", "length", "attribute value", show_hex))
 _HH = ATTRIBUTE_TV.struct
 _HHI = struct.Struct("!HHI")
+
+
+_VALUE_NAMES = {(Phase1Attr, Phase1Attr.ENCRYPTION): Phase1Cipher, (Phase1Attr, Phase1Attr.HASH): HashAlg,
+                (Phase1Attr, Phase1Attr.AUTH_METHOD): AuthMethod, (Phase1Attr, Phase1Attr.LIFE_TYPE): LifeType,
+                (IpsecAttr, IpsecAttr.ENCAPSULATION_MODE): EncapsulationMode,
+                (IpsecAttr, IpsecAttr.AUTH_ALGORITHM): AuthAlgorithm, (IpsecAttr, IpsecAttr.LIFE_TYPE): LifeType}
+
+
+def attribute_fields(data: bytes, at: int, layer: str, protocol: int) -> list[Field]:
+    """A view of already-decoded attributes, one field each (TV or TLV by the layouts above),
+    named by their class: Oakley's in phase 1 (RFC 2409 App. A), the IPsec DOI's in phase 2."""
+    classes = Phase1Attr if protocol == ProtocolId.ISAKMP else IpsecAttr
+    out, pos = [], 0
+    while pos < len(data):
+        af_type, word = _HH.unpack_from(data, pos)
+        kind = af_type & 0x7FFF
+        name = label(classes, kind).replace("_", " ").lower()
+        if af_type & 0x8000:
+            size, text = ATTRIBUTE_TV.size, str(word)
+            names = _VALUE_NAMES.get((classes, kind))
+            if names is not None:
+                text += f" ({label(names, word)})"
+        else:
+            size = ATTRIBUTE_TLV.size + word
+            value = data[pos + ATTRIBUTE_TLV.size:pos + size]
+            text = str(int.from_bytes(value, "big")) if word <= 4 else f"0x{value.hex()}"
+        out.append(Field(name, at + pos, size, text, layer))
+        pos += size
+    return out
 
 
 def _transform_id(value: int, row: dict) -> str:
