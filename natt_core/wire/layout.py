@@ -103,7 +103,7 @@ _CODES = {1: "B", 2: "H", 4: "I"}
 class Layout:
     """The parts of one header or body; `struct` covers the fixed-size prefix."""
     __slots__ = ("name", "parts", "fixed", "tail", "struct", "size", "names", "offsets", "_zero",
-                 "_zeros", "_tail_plan")
+                 "_zeros", "_tail_plan", "_rest_only")
 
     def __init__(self, name: str, *parts: Part):
         self.name = name
@@ -128,6 +128,7 @@ class Layout:
         index = {p.name: i for i, p in enumerate(self.fixed)}
         self._tail_plan = tuple((p, index[p.size] if isinstance(p.size, str) else None)
                                 for p in self.tail if not p.nested)
+        self._rest_only = len(self._tail_plan) == 1 and self._tail_plan[0][0].size is None
 
     def __repr__(self) -> str:
         return f"Layout({self.name!r}, {', '.join(self.names)})"
@@ -159,6 +160,8 @@ class Layout:
 
     def read_tail(self, r, values: tuple) -> tuple:
         """The variable parts after the fixed prefix, up to the first nested one."""
+        if self._rest_only:                       # the common case: one field to the end
+            return values + (r.rest(),)
         out = []
         for part, index in self._tail_plan:
             if part.size is None:
