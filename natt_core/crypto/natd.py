@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Sequence
 
 from ..addressing import check_ipv4, check_port
@@ -25,8 +26,14 @@ def natd_hash(hash_name: str, cky_i: bytes, cky_r: bytes, ip: str, port: int) ->
     for name, cookie in (("CKY-I", cky_i), ("CKY-R", cky_r)):
         if len(cookie) != COOKIE_LEN:
             raise ConfigError(f"{name} must be {COOKIE_LEN} bytes, got {len(cookie)}")
-    packed = ipaddress.IPv4Address(check_ipv4(ip)).packed
-    return digest(hash_name, cky_i + cky_r + packed + check_port(port).to_bytes(2, "big"))
+    return digest(hash_name, cky_i + cky_r + _ip_port(ip, port))
+
+
+@lru_cache(maxsize=4096)
+def _ip_port(ip: str, port: int) -> bytes:
+    """IP | Port as NAT-D hashes them; cached, as a peer hashes the same few addresses again and
+    again (a bad address raises and is not cached)."""
+    return ipaddress.IPv4Address(check_ipv4(ip)).packed + check_port(port).to_bytes(2, "big")
 
 
 @dataclass(frozen=True)

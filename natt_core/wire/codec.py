@@ -13,9 +13,10 @@ from ..errors import DecodeError
 
 class Reader:
     """Sequential reader; `offset` is absolute within the original buffer for error messages."""
+    __slots__ = ("data", "pos", "layer", "base")
 
     def __init__(self, data: bytes, layer: str, base: int = 0):
-        self.data = bytes(data)
+        self.data = data if type(data) is bytes else bytes(data)
         self.pos = 0
         self.layer = layer
         self.base = base
@@ -47,7 +48,9 @@ class Reader:
         return int.from_bytes(self.bytes(4, what), "big")
 
     def rest(self) -> bytes:
-        return self.bytes(self.remaining())
+        out = self.data[self.pos:]
+        self.pos = len(self.data)
+        return out
 
     def sub(self, n: int, layer: str | None = None, what: str = "block") -> "Reader":
         """A Reader over the next n bytes (consumed here), for a length-prefixed block."""

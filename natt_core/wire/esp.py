@@ -9,11 +9,34 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ConfigError, DecodeError
-from .codec import Reader, Writer
+from .codec import Reader
+from .layout import (AH_COVERED, ENCRYPTED, ICV, SPI, Layout, Part, hexed, named, show_short_hex,
+                     show_size)
+from .numbers import IPProto
 
-ESP_HEADER_LEN = 8
+#: RFC 4303 §2.1, §2.2: the cleartext start of every ESP packet, then what the SA protects
+ESP_HEADER = Layout("ESP", Part("spi", 4, "SPI", hexed(8), SPI),
+                    Part("seq", 4, "sequence number", protected=ICV))
+#: What follows the header, seen without the SA ...
+ESP_SEALED = Layout("ESP", Part("protected", None, "IV + ciphertext + ICV", show_size, ENCRYPTED))
+#: ... and once the SA's IV and ICV lengths are known (context iv_len, icv_len)
+ESP_PROTECTED = Layout("ESP", Part("iv", lambda row, left: row["iv_len"], "IV", show_short_hex, ICV),
+                       Part("ciphertext", lambda row, left: left - row["icv_len"],
+                            "ciphertext (payload + padding + pad length + next header)", show_size, ENCRYPTED),
+                       Part("icv", None, "ICV", show_short_hex, ICV))
+#: RFC 4302 §2: the ICV length follows from Payload Length
+AH_HEADER = Layout("AH", Part("next_header", 1, "next header", named(IPProto), AH_COVERED),
+                   Part("payload_len", 1, "payload length",
+                        lambda v, row: f"{v} ({(v + 2) * 4} bytes)", AH_COVERED),
+                   Part("reserved", 2, "reserved", protected=AH_COVERED),
+                   Part("spi", 4, "SPI", hexed(8), SPI),
+                   Part("seq", 4, "sequence number", protected=AH_COVERED),
+                   Part("icv", lambda row, left: (row["payload_len"] + 2) * 4 - AH_HEADER.size, "ICV",
+                        show_short_hex, ICV))
+
+ESP_HEADER_LEN = ESP_HEADER.size
 ESP_TRAILER_LEN = 2  #: Pad Length and Next Header, after the padding (RFC 4303 §2.4-§2.6)
-AH_FIXED_LEN = 12  #: Next Header, Payload Len, Reserved, SPI, Sequence Number
+AH_FIXED_LEN = AH_HEADER.size  #: Next Header, Payload Len, Reserved, SPI, Sequence Number
 
 
 def _check_u32(what: str, value: int) -> None:
@@ -34,7 +57,7 @@ class EspHeader:
             raise ConfigError("ESP SPI 0 is reserved and would read as a non-ESP marker")
 
     def encode(self) -> bytes:
-        return Writer().u32(self.spi).u32(self.seq).getvalue()
+        return ESP_HEADER.pack(self.spi, self.seq)
 
 
 def split_esp(data: bytes) -> tuple[EspHeader, bytes]:
@@ -42,10 +65,15 @@ def split_esp(data: bytes) -> tuple[EspHeader, bytes]:
     r = Reader(data, "ESP")
     if len(data) < ESP_HEADER_LEN:
         raise r.fail(f"truncated header: need {ESP_HEADER_LEN} bytes, {len(data)} left")
-    spi, seq = r.u32("SPI"), r.u32("sequence number")
+    spi, seq = ESP_HEADER.read(r)
     if spi == 0:
         raise r.fail("SPI 0 is reserved (a non-ESP marker, not ESP)", at=0)
     return EspHeader(spi, seq), r.rest()
+
+
+def join_esp(header: EspHeader, protected: bytes) -> bytes:
+    """The inverse of `split_esp`: header, then IV | ciphertext | ICV as they are."""
+    return header.encode() + protected
 
 
 def pad_plaintext(payload: bytes, next_header: int, block_size: int = 4) -> bytes:
@@ -88,11 +116,18 @@ class AhHeader:
     spi: int
     seq: int
     icv: bytes
+    reserved: int = 0  #: sent as zero; a receiver ignores it (RFC 4302 §2.3) but keeps it for the ICV
 
     @property
     def length(self) -> int:
         """Bytes of the whole AH, fixed part and ICV."""
         return (self.payload_len + 2) * 4
+
+    def encode(self) -> bytes:
+        """The inverse of `decode_ah`: the header with its ICV, exactly as received."""
+        if len(self.icv) != self.length - AH_FIXED_LEN:
+            raise ConfigError(f"payload length {self.payload_len} needs a {self.length - AH_FIXED_LEN}-byte ICV")
+        return AH_HEADER.pack(self.next_header, self.payload_len, self.reserved, self.spi, self.seq) + self.icv
 
 
 def decode_ah(data: bytes) -> tuple[AhHeader, bytes]:
@@ -100,8 +135,8 @@ def decode_ah(data: bytes) -> tuple[AhHeader, bytes]:
     r = Reader(data, "AH")
     if len(data) < AH_FIXED_LEN:
         raise r.fail(f"truncated header: need {AH_FIXED_LEN} bytes, {len(data)} left")
-    next_header, payload_len, _reserved = r.u8(), r.u8(), r.u16()
-    spi, seq = r.u32("SPI"), r.u32("sequence number")
+    values = AH_HEADER.read(r)
+    next_header, payload_len, reserved, spi, seq = values
     total = (payload_len + 2) * 4
     if total < AH_FIXED_LEN:
         raise r.fail(f"payload length {payload_len} gives {total} bytes, less than 12", at=1)
@@ -110,8 +145,8 @@ def decode_ah(data: bytes) -> tuple[AhHeader, bytes]:
                      at=1)
     if spi == 0:
         raise r.fail("SPI 0 is reserved", at=4)
-    icv = r.bytes(total - AH_FIXED_LEN, "ICV")
-    return AhHeader(next_header, payload_len, spi, seq, icv), r.rest()
+    icv = AH_HEADER.read_tail(r, values)[-1]
+    return AhHeader(next_header, payload_len, spi, seq, icv, reserved), r.rest()
 
 
 def encode_ah(next_header: int, spi: int, seq: int, icv: bytes, payload: bytes) -> bytes:
@@ -125,5 +160,4 @@ def encode_ah(next_header: int, spi: int, seq: int, icv: bytes, payload: bytes) 
     _check_u32("sequence number", seq)
     if spi == 0:
         raise ConfigError("AH SPI 0 is reserved")
-    w = Writer().u8(next_header).u8(payload_len).u16(0).u32(spi).u32(seq)
-    return w.raw(icv).raw(payload).getvalue()
+    return AH_HEADER.pack(next_header, payload_len, 0, spi, seq) + bytes(icv) + payload

@@ -7,30 +7,72 @@ Field offsets are named constants so a NAT can say exactly which bytes it change
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..errors import DecodeError
 from ..addressing import Datagram, Endpoint
 from .codec import Reader
+from .layout import Layout, Part, hexed, named
 from .numbers import IPProto
 
-IPV4_HEADER_LEN = 20
-UDP_HEADER_LEN = 8
+
+def _dotted(value: bytes, row: dict) -> str:
+    return socket.inet_ntoa(value)
+
+
+def _udp_checksum(value: int, row: dict) -> str:
+    return f"0x{value:04x}" + (" (not used)" if value == 0 else "")
+
+
+#: RFC 791 §3.1 without options; `ah` marks what the AH ICV covers (RFC 4302 §3.3.3.1.1.1)
+IPV4_HEADER = Layout(
+    "IPv4",
+    Part("version_ihl", 1, "version / IHL", lambda v, row: f"{v >> 4} / {v & 15}", ah=True),
+    Part("tos", 1, "DSCP / ECN", hexed(2)),
+    Part("total_length", 2, "total length", ah=True),
+    Part("ident", 2, "identification", hexed(4), ah=True),
+    Part("flags_frag", 2, "flags / fragment offset",
+         lambda v, row: f"{'DF' if v & 0x4000 else '-'}, offset {v & 0x1FFF}"),
+    Part("ttl", 1, "TTL"),
+    Part("proto", 1, "protocol", named(IPProto), ah=True),
+    Part("checksum", 2, "header checksum", hexed(4)),
+    Part("src", 4, "source address", _dotted, ah=True, raw=True),
+    Part("dst", 4, "destination address", _dotted, ah=True, raw=True),
+)
+#: RFC 768
+UDP_HEADER = Layout(
+    "UDP",
+    Part("sport", 2, "source port"),
+    Part("dport", 2, "destination port"),
+    Part("length", 2, "length"),
+    Part("checksum", 2, "checksum", _udp_checksum),
+)
+
+IPV4_HEADER_LEN = IPV4_HEADER.size
+UDP_HEADER_LEN = UDP_HEADER.size
 
 # Byte offsets inside an IPv4 header without options.
-OFF_IP_TOTAL_LEN = 2
-OFF_IP_IDENT = 4
-OFF_IP_TTL = 8
-OFF_IP_PROTO = 9
-OFF_IP_CHECKSUM = 10
-OFF_IP_SRC = 12
-OFF_IP_DST = 16
+OFF_IP_TOTAL_LEN = IPV4_HEADER.offset("total_length")
+OFF_IP_IDENT = IPV4_HEADER.offset("ident")
+OFF_IP_TTL = IPV4_HEADER.offset("ttl")
+OFF_IP_PROTO = IPV4_HEADER.offset("proto")
+OFF_IP_CHECKSUM = IPV4_HEADER.offset("checksum")
+OFF_IP_SRC = IPV4_HEADER.offset("src")
+OFF_IP_DST = IPV4_HEADER.offset("dst")
 # Offsets inside a UDP or TCP header (relative to the transport header).
-OFF_SPORT = 0
-OFF_DPORT = 2
-OFF_UDP_LEN = 4
-OFF_UDP_CHECKSUM = 6
+OFF_SPORT = UDP_HEADER.offset("sport")
+OFF_DPORT = UDP_HEADER.offset("dport")
+OFF_UDP_LEN = UDP_HEADER.offset("length")
+OFF_UDP_CHECKSUM = UDP_HEADER.offset("checksum")
 OFF_TCP_CHECKSUM = 16
+
+
+@lru_cache(maxsize=4096)
+def _packed(ip: str) -> bytes:
+    """A dotted IPv4 address as 4 bytes, strictly (ipaddress refuses what inet_aton would take)."""
+    return ipaddress.IPv4Address(ip).packed
 
 
 def ones_complement_sum(data: bytes, start: int = 0) -> int:
@@ -63,8 +105,7 @@ def incremental_update(checksum: int, old: bytes, new: bytes) -> int:
 
 
 def pseudo_header(src: str, dst: str, proto: int, length: int) -> bytes:
-    return (ipaddress.IPv4Address(src).packed + ipaddress.IPv4Address(dst).packed
-            + bytes([0, proto]) + length.to_bytes(2, "big"))
+    return _packed(src) + _packed(dst) + bytes([0, proto]) + length.to_bytes(2, "big")
 
 
 def transport_checksum(src: str, dst: str, proto: int, segment: bytes) -> int:
@@ -80,12 +121,11 @@ def encode_udp(src: Endpoint, dst: Endpoint, payload: bytes, checksum: bool = Tr
     length = UDP_HEADER_LEN + len(payload)
     if length > 0xFFFF:
         raise ValueError("UDP datagram too long")
-    head = src.port.to_bytes(2, "big") + dst.port.to_bytes(2, "big") + length.to_bytes(2, "big")
-    seg = head + b"\x00\x00" + payload
+    seg = UDP_HEADER.pack(src.port, dst.port, length, 0) + payload
     if not checksum:
         return seg
     value = transport_checksum(src.ip, dst.ip, IPProto.UDP, seg)
-    return head + value.to_bytes(2, "big") + payload
+    return UDP_HEADER.pack(src.port, dst.port, length, value) + payload
 
 
 @dataclass(frozen=True)
@@ -95,11 +135,15 @@ class UdpHeader:
     length: int
     checksum: int
 
+    def encode(self) -> bytes:
+        """The inverse of `decode_udp`: the 8 header bytes as they were (checksum included)."""
+        return UDP_HEADER.pack(self.sport, self.dport, self.length, self.checksum)
+
 
 def decode_udp(data: bytes, base: int = 0) -> tuple[UdpHeader, bytes]:
     """Split a UDP segment; the length field must match exactly."""
     r = Reader(data, "UDP", base)
-    hdr = UdpHeader(r.u16("source port"), r.u16("destination port"), r.u16("length"), r.u16("checksum"))
+    hdr = UdpHeader(*UDP_HEADER.read(r))
     if hdr.length != len(data):
         raise DecodeError("UDP", base + OFF_UDP_LEN, f"length field {hdr.length} but {len(data)} bytes")
     return hdr, r.rest()
@@ -120,10 +164,13 @@ def encode_ipv4_header(src: str, dst: str, proto: int, payload_len: int, ident: 
     total = IPV4_HEADER_LEN + payload_len
     if total > 0xFFFF:
         raise ValueError("IPv4 packet too long")
-    head = (bytes([0x45, tos]) + total.to_bytes(2, "big") + ident.to_bytes(2, "big")
-            + flags_frag.to_bytes(2, "big") + bytes([ttl, proto]) + b"\x00\x00"
-            + ipaddress.IPv4Address(src).packed + ipaddress.IPv4Address(dst).packed)
-    return head[:10] + internet_checksum(head).to_bytes(2, "big") + head[12:]
+    return _ipv4(tos, total, ident, flags_frag, ttl, proto, _packed(src), _packed(dst))
+
+
+def _ipv4(tos: int, total: int, ident: int, flags_frag: int, ttl: int, proto: int, src: bytes,
+          dst: bytes) -> bytes:
+    head = IPV4_HEADER.pack(0x45, tos, total, ident, flags_frag, ttl, proto, 0, src, dst)
+    return head[:OFF_IP_CHECKSUM] + internet_checksum(head).to_bytes(2, "big") + head[OFF_IP_CHECKSUM + 2:]
 
 
 def encode_datagram(d: Datagram) -> bytes:
@@ -147,24 +194,23 @@ class IPv4Header:
     src: str
     dst: str
 
+    def encode(self) -> bytes:
+        """The inverse of `decode_ipv4_header`: 20 bytes with the header checksum recomputed."""
+        return _ipv4(self.tos, self.total_length, self.ident, self.flags_frag, self.ttl, self.proto,
+                     _packed(self.src), _packed(self.dst))
+
 
 def decode_ipv4_header(packet: bytes) -> tuple[IPv4Header, bytes]:
     """Parse and validate an option-less IPv4 header; return it and the payload."""
     r = Reader(packet, "IPv4")
-    vihl = r.u8("version/IHL")
+    vihl = r.u8("version / IHL")
     if vihl >> 4 != 4:
         raise DecodeError("IPv4", 0, f"version {vihl >> 4}, expected 4")
     if vihl & 0x0F != 5:
         raise DecodeError("IPv4", 0, f"IHL {vihl & 0x0F} not supported (options)")
-    tos = r.u8()
-    total = r.u16("total length")
-    ident = r.u16()
-    ff = r.u16()
-    ttl = r.u8()
-    proto = r.u8()
-    csum = r.u16()
-    src = str(ipaddress.IPv4Address(r.bytes(4, "source address")))
-    dst = str(ipaddress.IPv4Address(r.bytes(4, "destination address")))
+    r.pos = 0
+    vihl, tos, total, ident, ff, ttl, proto, csum, src, dst = IPV4_HEADER.read(r)
+    src, dst = socket.inet_ntoa(src), socket.inet_ntoa(dst)
     if total != len(packet):
         raise DecodeError("IPv4", OFF_IP_TOTAL_LEN, f"total length {total} but {len(packet)} bytes")
     if internet_checksum(packet[:IPV4_HEADER_LEN]) != 0:

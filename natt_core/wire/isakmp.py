@@ -14,7 +14,7 @@ proposals) and `isakmp_payloads` (one class per payload type). Every name stays 
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Sequence
 
 from ..errors import DecodeError
@@ -33,14 +33,14 @@ from .numbers import PayloadType, label
 def encode_payloads(payloads: Sequence[Payload]) -> bytes:
     """The payload chain; the only place next-payload bytes and lengths are computed."""
     types = [p.payload_type for p in payloads[1:]] + [PayloadType.NONE]
-    return b"".join(_generic(nxt, p.encode_body()) for p, nxt in zip(payloads, types))
+    return b"".join([_generic(nxt, p.encode_body()) for p, nxt in zip(payloads, types)])
 
 
 def encode_message(header: Header, payloads: Sequence[Payload]) -> bytes:
     """A plaintext message: header (next payload and length filled in) + payload chain."""
     body = encode_payloads(payloads)
     first = payloads[0].payload_type if payloads else PayloadType.NONE
-    return encode_header(replace(header, next_payload=first), len(body)) + body
+    return encode_header(header, len(body), first) + body
 
 
 @dataclass(frozen=True)
@@ -59,24 +59,31 @@ class PayloadChain:
         return tuple(p for p in self.payloads if isinstance(p, kind))
 
 
+_NO_DECODER = ("ISAKMP payload", None)
+_WHAT: dict[int, str] = {}  #: "SA payload", ... for error messages, named once per type
+
+
 def decode_payloads(first_type: int, body: bytes, *, base: int = HEADER_LEN,
                     max_padding: int = 0) -> PayloadChain:
     """Decode a payload chain strictly; up to `max_padding` bytes may follow (CBC padding)."""
     r = Reader(body, "ISAKMP payload", base)
+    data = r.data
     payloads: list[Payload] = []
     raws: list[bytes] = []
     kind = first_type
-    while kind != PayloadType.NONE:
+    while kind:
         start = r.pos
-        layer, decoder = _DECODERS.get(kind, ("ISAKMP payload", None))
-        nxt, sub = _block(r, "ISAKMP payload", f"{label(PayloadType, kind)} payload", 4)
+        layer, decoder = _DECODERS.get(kind, _NO_DECODER)
+        what = _WHAT.get(kind) or _WHAT.setdefault(kind, f"{label(PayloadType, kind)} payload")
+        nxt, sub = _block(r, "ISAKMP payload", what, 4)
         sub.layer = layer
         if decoder is None:
             payloads.append(Unknown(kind, sub.rest()))
         else:
             payloads.append(decoder(sub))
-            sub.expect_end()
-        raws.append(r.data[start:r.pos])
+            if sub.pos != len(sub.data):
+                sub.expect_end()
+        raws.append(data[start:r.pos])
         kind = nxt
     if r.remaining() > max_padding:
         raise r.fail(f"{r.remaining()} trailing bytes after the last payload")

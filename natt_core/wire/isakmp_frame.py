@@ -10,17 +10,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ConfigError, DecodeError
-from .codec import Reader, Writer
-from .numbers import Flag
+from .codec import Reader
+from .layout import Layout, Part, hexed, named, show_hex
+from .numbers import ExchangeType, Flag, PayloadType
 
 HEADER_LEN = 28
 GENERIC_HEADER_LEN = 4
 
 
 def _check(what: str, value: int, bits: int) -> None:
-    """Reject a value that does not fit its wire width here, not deep inside `to_bytes`."""
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
-        raise ConfigError(f"{what} must be an integer 0..{(1 << bits) - 1}, got {value!r}")
+    """Reject a value that does not fit its wire width here, not deep inside `struct.pack`."""
+    if isinstance(value, int) and value.__class__ is not bool and 0 <= value < 1 << bits:
+        return
+    raise ConfigError(f"{what} must be an integer 0..{(1 << bits) - 1}, got {value!r}")
 
 
 class _Fields:
@@ -29,10 +31,54 @@ class _Fields:
 
     def __post_init__(self) -> None:
         for name, bits in self._WIDTHS.items():
-            _check(f"{type(self).__name__}.{name}", getattr(self, name), bits)
+            value = getattr(self, name)
+            if not isinstance(value, int) or not 0 <= value < 1 << bits or value.__class__ is bool:
+                _check(f"{type(self).__name__}.{name}", value, bits)
+
+
+_new = object.__new__
+_set = object.__setattr__
+
+
+def _build(cls, fields: dict):
+    """An instance from decoded wire values, skipping `__init__`: the decoder already checked
+    everything `__post_init__` would (struct widths bound the integers). `fields` must name
+    every dataclass field."""
+    obj = _new(cls)
+    _set(obj, "__dict__", fields)
+    return obj
 
 
 # --- header ------------------------------------------------------------------------------------
+
+def _flags(value: int, row: dict) -> str:
+    names = [n for bit, n in ((Flag.ENCRYPTED, "E"), (Flag.COMMIT, "C"), (Flag.AUTH_ONLY, "A")) if value & bit]
+    return f"0x{value:02x} {'+'.join(names) or '-'}"
+
+
+#: RFC 2408 §3.1
+HEADER = Layout(
+    "ISAKMP",
+    Part("icookie", 8, "initiator cookie", show_hex, raw=True),
+    Part("rcookie", 8, "responder cookie", show_hex, raw=True),
+    Part("next_payload", 1, "next payload", named(PayloadType)),
+    Part("version", 1, "version", lambda v, row: f"{v >> 4}.{v & 15}"),
+    Part("exchange", 1, "exchange type", named(ExchangeType)),
+    Part("flags", 1, "flags", _flags),
+    Part("message_id", 4, "message ID", hexed(8)),
+    Part("length", 4, "length"),
+)
+
+#: RFC 2408 §3.2; also frames proposals and transforms (§3.5, §3.6)
+GENERIC = Layout(
+    "ISAKMP payload",
+    Part("next", 1, "next payload", named(PayloadType)),
+    Part("reserved", 1, "reserved", zero=True),
+    Part("length", 2, "payload length"),
+)
+_GENERIC_PACK = GENERIC.struct.pack
+_GENERIC_UNPACK = GENERIC.struct.unpack_from
+
 
 @dataclass(frozen=True)
 class Header(_Fields):
@@ -50,7 +96,8 @@ class Header(_Fields):
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        if not all(isinstance(c, bytes) and len(c) == 8 for c in (self.icookie, self.rcookie)):
+        icookie, rcookie = self.icookie, self.rcookie
+        if not (isinstance(icookie, bytes) and isinstance(rcookie, bytes) and len(icookie) == len(rcookie) == 8):
             raise ConfigError("both cookies must be 8 bytes")
 
     @property
@@ -58,29 +105,32 @@ class Header(_Fields):
         return bool(self.flags & Flag.ENCRYPTED)
 
 
-def encode_header(h: Header, body_len: int) -> bytes:
-    """The header bytes with length = 28 + body_len (whatever `h.length` says)."""
+def encode_header(h: Header, body_len: int, next_payload: int | None = None) -> bytes:
+    """The header bytes with length = 28 + body_len (whatever `h.length` says), and
+    `next_payload` instead of `h.next_payload` when given."""
     _check("message length", HEADER_LEN + body_len, 32)
-    return (Writer().raw(h.icookie).raw(h.rcookie).u8(h.next_payload).u8(h.version)
-            .u8(h.exchange).u8(h.flags).u32(h.message_id).u32(HEADER_LEN + body_len).getvalue())
+    first = h.next_payload if next_payload is None else next_payload
+    return HEADER.pack(h.icookie, h.rcookie, first, h.version, h.exchange, h.flags, h.message_id,
+                       HEADER_LEN + body_len)
 
 
 def decode_header(data: bytes) -> tuple[Header, bytes]:
     """Parse and validate the header of a whole message; return it and the body after it."""
-    r = Reader(data, "ISAKMP header")
+    data = bytes(data)
     if len(data) < HEADER_LEN:
-        raise r.fail(f"truncated header: need {HEADER_LEN} bytes, {len(data)} left")
-    icookie, rcookie = r.bytes(8), r.bytes(8)
-    next_payload, version, exchange, flags = r.u8(), r.u8(), r.u8(), r.u8()
-    message_id, length = r.u32(), r.u32()
+        raise DecodeError("ISAKMP header", 0, f"truncated header: need {HEADER_LEN} bytes, {len(data)} left")
+    icookie, rcookie, next_payload, version, exchange, flags, message_id, length = \
+        HEADER.struct.unpack_from(data)
     if version >> 4 != 1:
-        raise r.fail(f"version 0x{version:02x}: major {version >> 4}, expected 1", at=17)
+        raise DecodeError("ISAKMP header", 17, f"version 0x{version:02x}: major {version >> 4}, expected 1")
     if length != len(data):
-        raise r.fail(f"length field {length} but {len(data)} bytes", at=24)
+        raise DecodeError("ISAKMP header", 24, f"length field {length} but {len(data)} bytes")
     if icookie == bytes(8):
-        raise r.fail("initiator cookie is zero", at=0)
-    header = Header(icookie, rcookie, next_payload, exchange, flags, message_id, length, version)
-    return header, r.rest()
+        raise DecodeError("ISAKMP header", 0, "initiator cookie is zero")
+    header = _build(Header, {"icookie": icookie, "rcookie": rcookie, "next_payload": next_payload,
+                             "exchange": exchange, "flags": flags, "message_id": message_id,
+                             "length": length, "version": version})
+    return header, data[HEADER_LEN:]
 
 
 # --- generic payload header ----------------------------------------------------------------------
@@ -90,18 +140,23 @@ def _generic(next_type: int, body: bytes) -> bytes:
     length = GENERIC_HEADER_LEN + len(body)
     if length > 0xFFFF:
         raise ConfigError(f"payload of {length} bytes does not fit the 16-bit length field")
-    return Writer().u8(next_type).u8(0).u16(length).raw(body).getvalue()
+    return _GENERIC_PACK(next_type, 0, length) + body
 
 
 def _block(r: Reader, layer: str, what: str, min_len: int) -> tuple[int, Reader]:
     """Read a generic header; return (next type, a Reader over exactly the rest of the block)."""
-    at = r.offset
-    if r.remaining() < GENERIC_HEADER_LEN:
-        raise DecodeError(layer, at, f"truncated {what} header: need 4 bytes, {r.remaining()} left")
-    nxt, _reserved, length = r.u8(), r.u8(), r.u16()
+    pos = r.pos
+    at = r.base + pos
+    left = len(r.data) - pos
+    if left < GENERIC_HEADER_LEN:
+        raise DecodeError(layer, at, f"truncated {what} header: need 4 bytes, {left} left")
+    nxt, reserved, length = _GENERIC_UNPACK(r.data, pos)
     if length < min_len:
         raise DecodeError(layer, at + 2, f"{what} length {length} is less than {min_len}")
-    if length - GENERIC_HEADER_LEN > r.remaining():
-        left = r.remaining() + GENERIC_HEADER_LEN
+    if length > left:
         raise DecodeError(layer, at + 2, f"{what} length {length} exceeds the {left} bytes left")
-    return nxt, r.sub(length - GENERIC_HEADER_LEN, layer, what)
+    if reserved:
+        raise DecodeError(layer, at + 1, f"{what} reserved byte is 0x{reserved:02x}, must be zero")
+    end = pos + length
+    r.pos = end
+    return nxt, Reader(r.data[pos + GENERIC_HEADER_LEN:end], layer, at + GENERIC_HEADER_LEN)

@@ -8,19 +8,87 @@ chooses and knows how to encode and strictly decode its body; `summary` is its o
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Callable, Union
 
 from ..errors import ConfigError
-from .codec import Reader, Writer
-from .isakmp_frame import _check, _Fields
-from .isakmp_proposals import Proposal, _decode_list, _encode_list
+from .codec import Reader
+from .isakmp_frame import _build, _check, _Fields
+from .isakmp_proposals import Proposal, _cached, _decode_list, _encode_list
+from .layout import (ID_PAYLOAD, NATD_HASH, Layout, Part, hexed, named, show_hex, show_reserved,
+                     show_short_hex, show_size_hex, short_hex)
 from .numbers import IdType, NotifyType, PayloadType, ProtocolId, label
 
 #: Data length per address ID type (RFC 2407 §4.6.2.1); other ID types carry free-form data.
 ID_ADDRESS_LEN = {1: 4, 4: 8, 5: 16, 6: 32, 7: 8, 8: 32}
 #: NAT-OA carries exactly one IPv4 or IPv6 address (RFC 3947 §5.2).
 NAT_OA_ADDRESS_LEN = {IdType.IPV4_ADDR: 4, IdType.IPV6_ADDR: 16}
+
+
+# --- the body layouts (after the generic payload header) -----------------------------------------
+
+def _id_text(value: bytes, row: dict) -> str:
+    if row["id_type"] == IdType.IPV4_ADDR and len(value) == 4:
+        return str(ipaddress.IPv4Address(value))
+    return value.decode("ascii", "replace")
+
+
+def _vendor(value: bytes, row: dict) -> str:
+    name = row.get("vid_name")
+    return short_hex(value) + (f" = {name(value)}" if name else "")
+
+
+def _opaque(name: str, show=show_size_hex) -> Layout:
+    """A body that is one byte string (KE, Nonce, HASH, Vendor ID, types without a class)."""
+    return Layout(name, Part("data", None, name, show))
+
+
+#: RFC 2408 §3.4 with the IPsec DOI situation (RFC 2407 §4.6.1)
+SA_BODY = Layout("SA", Part("doi", 4, "DOI", lambda v, row: f"{v} (IPsec)" if v == 1 else str(v)),
+                 Part("situation", 4, "situation", hexed(8)),
+                 Part("proposals", None, "proposals", nested=True))
+#: RFC 2407 §4.6.2: every byte is checked by the peer, so a NAT cannot rewrite it
+ID_BODY = Layout("ID", Part("id_type", 1, "ID type", named(IdType, False), ID_PAYLOAD),
+                 Part("protocol", 1, "protocol ID", protected=ID_PAYLOAD),
+                 Part("port", 2, "port", protected=ID_PAYLOAD),
+                 Part("data", None, "identification data", _id_text, ID_PAYLOAD))
+#: RFC 2408 §3.14 (IPsec DOI, RFC 2407 §4.6.3)
+NOTIFICATION_BODY = Layout("Notification", Part("doi", 4, "DOI"),
+                           Part("protocol_id", 1, "protocol ID", named(ProtocolId, False)),
+                           Part("spi_size", 1, "SPI size"), Part("notify_type", 2, "notify type"),
+                           Part("spi", "spi_size", "SPI", show_hex),
+                           Part("data", None, "notification data", show_short_hex))
+#: RFC 2408 §3.15
+DELETE_BODY = Layout("Delete", Part("doi", 4, "DOI"),
+                     Part("protocol_id", 1, "protocol ID", named(ProtocolId, False)),
+                     Part("spi_size", 1, "SPI size"), Part("count", 2, "number of SPIs"),
+                     Part("spis", None, "SPIs", show_short_hex))
+#: RFC 3947 §5.2
+NAT_OA_BODY = Layout("NAT-OA", Part("id_type", 1, "ID type", named(IdType, False)),
+                     Part("reserved", 3, "reserved", show_reserved, zero=True, raw=True),
+                     Part("address", None, "original address",
+                          lambda v, row: str(ipaddress.ip_address(v))))
+#: RFC 3947 §3.2: the first NAT-D hashes the destination, the later ones the sender itself
+NAT_D_BODY = Layout("NAT-D", Part("hash", None, "HASH(CKY-I | CKY-R | {which} IP | {which} port)",
+                                  show_short_hex, NATD_HASH))
+KE_BODY = _opaque("g^x (public DH value)")
+NONCE_BODY = _opaque("nonce data")
+HASH_BODY = _opaque("hash data")
+VENDOR_ID_BODY = _opaque("Vendor ID (MD5 of a string)", _vendor)
+UNKNOWN_BODY = _opaque("payload data")
+
+#: What a view calls each payload type, and the layout of its body.
+PAYLOAD_NAMES = {PayloadType.SA: "SA", PayloadType.KE: "KE", PayloadType.ID: "ID", PayloadType.HASH: "HASH",
+                 PayloadType.NONCE: "Nonce", PayloadType.NOTIFICATION: "Notification",
+                 PayloadType.DELETE: "Delete", PayloadType.VENDOR_ID: "Vendor ID",
+                 PayloadType.NAT_D: "NAT-D", PayloadType.NAT_D_DRAFT: "NAT-D (draft)",
+                 PayloadType.NAT_OA: "NAT-OA", PayloadType.NAT_OA_DRAFT: "NAT-OA (draft)"}
+BODY_LAYOUTS = {PayloadType.SA: SA_BODY, PayloadType.KE: KE_BODY, PayloadType.ID: ID_BODY,
+                PayloadType.HASH: HASH_BODY, PayloadType.NONCE: NONCE_BODY,
+                PayloadType.NOTIFICATION: NOTIFICATION_BODY, PayloadType.DELETE: DELETE_BODY,
+                PayloadType.VENDOR_ID: VENDOR_ID_BODY, PayloadType.NAT_D: NAT_D_BODY,
+                PayloadType.NAT_D_DRAFT: NAT_D_BODY, PayloadType.NAT_OA: NAT_OA_BODY,
+                PayloadType.NAT_OA_DRAFT: NAT_OA_BODY}
 
 
 class _Payload(_Fields):
@@ -46,14 +114,15 @@ class SA(_Payload):
             raise ConfigError("an SA payload needs at least one proposal")
 
     def encode_body(self) -> bytes:
-        w = Writer().u32(self.doi).u32(self.situation)
-        return w.raw(_encode_list(PayloadType.PROPOSAL, self.proposals)).getvalue()
+        return _cached(self, lambda: SA_BODY.pack(self.doi, self.situation)
+                       + _encode_list(PayloadType.PROPOSAL, self.proposals))
 
     @classmethod
     def decode_body(cls, r: Reader) -> "SA":
-        doi, situation = r.u32("DOI"), r.u32("situation")
+        wire = r.data
+        doi, situation = SA_BODY.read(r)
         proposals = _decode_list(r, PayloadType.PROPOSAL, "proposal", "SA", Proposal.decode_body)
-        return cls(proposals, doi, situation)
+        return _build(cls, {"proposals": proposals, "doi": doi, "situation": situation, "_wire": wire})
 
 
 @dataclass(frozen=True)
@@ -66,7 +135,7 @@ class _Opaque(_Payload):
 
     @classmethod
     def decode_body(cls, r: Reader):
-        return cls(r.rest())
+        return _build(cls, {"data": r.rest()})
 
 
 @dataclass(frozen=True)
@@ -115,17 +184,17 @@ class ID(_Payload):
         return cls(IdType.IPV4_ADDR, protocol, port, ipaddress.IPv4Address(ip).packed)
 
     def encode_body(self) -> bytes:
-        return Writer().u8(self.id_type).u8(self.protocol).u16(self.port).raw(self.data).getvalue()
+        return ID_BODY.pack(self.id_type, self.protocol, self.port) + self.data
 
     @classmethod
     def decode_body(cls, r: Reader) -> "ID":
         start = r.offset
-        id_type, protocol, port, data = r.u8("ID type"), r.u8("protocol"), r.u16("port"), r.rest()
+        id_type, protocol, port, data = ID_BODY.read_all(r)
         need = ID_ADDRESS_LEN.get(id_type)
         if need is not None and len(data) != need:
             raise r.fail(f"ID type {label(IdType, id_type)} needs {need} bytes of data, "
                          f"{len(data)} present", at=start)
-        return cls(id_type, protocol, port, data)
+        return _build(cls, {"id_type": id_type, "protocol": protocol, "port": port, "data": data})
 
 
 @dataclass(frozen=True)
@@ -145,15 +214,14 @@ class Notification(_Payload):
             raise ConfigError("notification SPI longer than 255 bytes")
 
     def encode_body(self) -> bytes:
-        w = Writer().u32(self.doi).u8(self.protocol_id).u8(len(self.spi)).u16(self.notify_type)
-        return w.raw(self.spi).raw(self.data).getvalue()
+        return (NOTIFICATION_BODY.pack(self.doi, self.protocol_id, len(self.spi), self.notify_type)
+                + self.spi + self.data)
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Notification":
-        doi, protocol_id, spi_size = r.u32("DOI"), r.u8("protocol ID"), r.u8("SPI size")
-        notify_type = r.u16("notify type")
-        spi = r.bytes(spi_size, "SPI")
-        return cls(notify_type, protocol_id, spi, r.rest(), doi)
+        doi, protocol_id, _spi_size, notify_type, spi, data = NOTIFICATION_BODY.read_all(r)
+        return _build(cls, {"notify_type": notify_type, "protocol_id": protocol_id, "spi": spi,
+                            "data": data, "doi": doi})
 
 
 @dataclass(frozen=True)
@@ -174,17 +242,19 @@ class Delete(_Payload):
             raise ConfigError(f"every SPI in this Delete must be {self.spi_size} bytes")
 
     def encode_body(self) -> bytes:
-        w = Writer().u32(self.doi).u8(self.protocol_id).u8(self.spi_size).u16(len(self.spis))
-        return w.raw(b"".join(self.spis)).getvalue()
+        return DELETE_BODY.pack(self.doi, self.protocol_id, self.spi_size, len(self.spis)) + b"".join(self.spis)
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Delete":
-        doi, protocol_id, spi_size = r.u32("DOI"), r.u8("protocol ID"), r.u8("SPI size")
-        count = r.u16("SPI count")
+        values = DELETE_BODY.read(r)
+        doi, protocol_id, spi_size, count = values
         if r.remaining() != count * spi_size:
             raise r.fail(f"{count} SPIs of {spi_size} bytes need {count * spi_size} bytes, "
                          f"{r.remaining()} present")
-        return cls(protocol_id, tuple(r.bytes(spi_size) for _ in range(count)), spi_size, doi)
+        spis = DELETE_BODY.read_tail(r, values)[-1]
+        return _build(cls, {"protocol_id": protocol_id, "doi": doi, "spi_size": spi_size,
+                            "spis": tuple(spis[i:i + spi_size] for i in range(0, count * spi_size, spi_size))
+                            if spi_size else (b"",) * count})
 
 
 @dataclass(frozen=True)
@@ -201,8 +271,8 @@ class NatD(_Payload):
         return bytes(self.hash)
 
     @classmethod
-    def decode_body(cls, r: Reader) -> "NatD":
-        return cls(r.rest())
+    def decode_body(cls, r: Reader, draft: bool = False) -> "NatD":
+        return _build(cls, {"hash": r.rest(), "draft": draft})
 
 
 @dataclass(frozen=True)
@@ -231,16 +301,16 @@ class NatOA(_Payload):
         return PayloadType.NAT_OA_DRAFT if self.draft else PayloadType.NAT_OA
 
     def encode_body(self) -> bytes:
-        return Writer().u8(self.id_type).raw(bytes(3)).raw(self.address).getvalue()
+        return NAT_OA_BODY.pack(self.id_type, bytes(3)) + self.address
 
     @classmethod
-    def decode_body(cls, r: Reader) -> "NatOA":
+    def decode_body(cls, r: Reader, draft: bool = False) -> "NatOA":
         start = r.offset
-        id_type, _reserved, address = r.u8("ID type"), r.bytes(3, "reserved"), r.rest()
+        id_type, _reserved, address = NAT_OA_BODY.read_all(r)
         if len(address) != NAT_OA_ADDRESS_LEN.get(id_type):
             raise r.fail(f"ID type {id_type} with {len(address)} address bytes; expected "
                          "1 (IPv4, 4 bytes) or 5 (IPv6, 16 bytes)", at=start)
-        return cls(id_type, address)
+        return _build(cls, {"id_type": id_type, "address": address, "draft": draft})
 
 
 @dataclass(frozen=True)
@@ -275,10 +345,10 @@ _DECODERS: dict[int, tuple[str, Callable[[Reader], Payload]]] = {
     PayloadType.DELETE: ("ISAKMP Delete", Delete.decode_body),
     PayloadType.VENDOR_ID: ("ISAKMP Vendor ID", VendorID.decode_body),
     PayloadType.NAT_D: ("ISAKMP NAT-D", NatD.decode_body),
-    PayloadType.NAT_D_DRAFT: ("ISAKMP NAT-D", lambda r: replace(NatD.decode_body(r), draft=True)),
+    PayloadType.NAT_D_DRAFT: ("ISAKMP NAT-D", lambda r: NatD.decode_body(r, True)),
     PayloadType.NAT_OA: ("ISAKMP NAT-OA", NatOA.decode_body),
     PayloadType.NAT_OA_DRAFT: ("ISAKMP NAT-OA",
-                               lambda r: replace(NatOA.decode_body(r), draft=True)),
+                               lambda r: NatOA.decode_body(r, True)),
 }
 
 

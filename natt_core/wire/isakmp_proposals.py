@@ -6,13 +6,80 @@ by the generic payload header, chained with their own type as "next" and 0 on th
 """
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from typing import Callable, Sequence
 
 from ..errors import ConfigError, DecodeError
-from .codec import Reader, Writer
-from .isakmp_frame import _block, _check, _Fields, _generic
-from .numbers import PayloadType
+from .codec import Reader
+from .isakmp_frame import _block, _build, _check, _Fields, _generic
+from .layout import Field, Layout, Part, named, show_hex
+from .numbers import (AhTransform, AuthAlgorithm, AuthMethod, EncapsulationMode, EspTransform, HashAlg,
+                      IpsecAttr, LifeType, PayloadType, Phase1Attr, Phase1Cipher, ProtocolId, label)
+
+#: RFC 2408 §3.3: AF bit set → TV (a 16-bit value follows the type) ...
+ATTRIBUTE_TV = Layout("attribute", Part("af_type", 2, "attribute type"), Part("value", 2, "attribute value"))
+#: ... AF bit clear → TLV (a length, then that many bytes)
+ATTRIBUTE_TLV = Layout("attribute", Part("af_type", 2, "attribute type"), Part("length", 2, "attribute length"),
+                       Part("value", "length", "attribute value", show_hex))
+_HH = ATTRIBUTE_TV.struct
+_HHI = struct.Struct("!HHI")
+
+
+_VALUE_NAMES = {(Phase1Attr, Phase1Attr.ENCRYPTION): Phase1Cipher, (Phase1Attr, Phase1Attr.HASH): HashAlg,
+                (Phase1Attr, Phase1Attr.AUTH_METHOD): AuthMethod, (Phase1Attr, Phase1Attr.LIFE_TYPE): LifeType,
+                (IpsecAttr, IpsecAttr.ENCAPSULATION_MODE): EncapsulationMode,
+                (IpsecAttr, IpsecAttr.AUTH_ALGORITHM): AuthAlgorithm, (IpsecAttr, IpsecAttr.LIFE_TYPE): LifeType}
+
+
+def attribute_fields(data: bytes, at: int, layer: str, protocol: int) -> list[Field]:
+    """A view of already-decoded attributes, one field each (TV or TLV by the layouts above),
+    named by their class: Oakley's in phase 1 (RFC 2409 App. A), the IPsec DOI's in phase 2."""
+    classes = Phase1Attr if protocol == ProtocolId.ISAKMP else IpsecAttr
+    out, pos = [], 0
+    while pos < len(data):
+        af_type, word = _HH.unpack_from(data, pos)
+        kind = af_type & 0x7FFF
+        name = label(classes, kind).replace("_", " ").lower()
+        if af_type & 0x8000:
+            size, text = ATTRIBUTE_TV.size, str(word)
+            names = _VALUE_NAMES.get((classes, kind))
+            if names is not None:
+                text += f" ({label(names, word)})"
+        else:
+            size = ATTRIBUTE_TLV.size + word
+            value = data[pos + ATTRIBUTE_TLV.size:pos + size]
+            text = str(int.from_bytes(value, "big")) if word <= 4 else f"0x{value.hex()}"
+        out.append(Field(name, at + pos, size, text, layer))
+        pos += size
+    return out
+
+
+def _transform_id(value: int, row: dict) -> str:
+    """Transform IDs are KEY_IKE in phase 1 and the ESP/AH ID tables in phase 2 (RFC 2407 §4.4)."""
+    ids = {ProtocolId.ESP: EspTransform, ProtocolId.AH: AhTransform}.get(row.get("protocol"))
+    return f"{value} ({label(ids, value)})" if ids else f"{value} (KEY_IKE)"
+
+
+#: RFC 2408 §3.6, after the generic header
+TRANSFORM = Layout(
+    "Transform",
+    Part("number", 1, "transform #"),
+    Part("transform_id", 1, "transform ID", _transform_id),
+    Part("reserved", 2, "reserved", zero=True),
+    Part("attributes", None, "SA attributes", nested=True),
+)
+
+#: RFC 2408 §3.5, after the generic header
+PROPOSAL = Layout(
+    "Proposal",
+    Part("number", 1, "proposal #"),
+    Part("protocol_id", 1, "protocol ID", named(ProtocolId)),
+    Part("spi_size", 1, "SPI size"),
+    Part("count", 1, "number of transforms"),
+    Part("spi", "spi_size", "SPI", show_hex),
+    Part("transforms", None, "transforms", nested=True),
+)
 
 
 @dataclass(frozen=True)
@@ -28,30 +95,82 @@ class Attribute:
     tlv: bool = False
 
     def __post_init__(self) -> None:
-        _check("attribute type", self.type, 15)
-        value, tlv = self.value, bool(self.tlv)
+        kind, value, tlv = self.type, self.value, self.tlv
+        if not isinstance(kind, int) or not 0 <= kind <= 0x7FFF or kind.__class__ is bool:
+            _check("attribute type", kind, 15)
+        if tlv is False and isinstance(value, int) and 0 <= value <= 0xFFFF and value.__class__ is not bool:
+            return  # the common case, a TV attribute: already normalised
+        tlv = bool(tlv)
         if isinstance(value, (bytes, bytearray)):
             if len(value) > 0xFFFF:
                 raise ConfigError(f"attribute {self.type}: TLV value longer than 65535 bytes")
             value, tlv = (int.from_bytes(value, "big") if len(value) == 4 else bytes(value)), True
         else:
-            _check(f"attribute {self.type} value", value, 32)
+            if not isinstance(value, int) or not 0 <= value < 1 << 32:
+                _check(f"attribute {self.type} value", value, 32)
             tlv = tlv or value > 0xFFFF
         object.__setattr__(self, "value", value)
         object.__setattr__(self, "tlv", tlv)
 
     def encode(self) -> bytes:
         if not self.tlv:
-            return Writer().u16(0x8000 | self.type).u16(self.value).getvalue()
-        data = self.value.to_bytes(4, "big") if isinstance(self.value, int) else self.value
-        return Writer().u16(self.type).u16(len(data)).raw(data).getvalue()
+            return _HH.pack(0x8000 | self.type, self.value)
+        if isinstance(self.value, int):
+            return _HHI.pack(self.type, 4, self.value)
+        return _HH.pack(self.type, len(self.value)) + self.value
 
     @classmethod
     def decode(cls, r: Reader) -> "Attribute":
-        af_type = r.u16("attribute type")
+        return _decode_attributes(r, 1)[0]
+
+
+#: Decoded TV attributes, shared: they are immutable, and the same few (life type, group, hash,
+#: ...) recur in every transform of every offer. Bounded, so hostile input cannot grow it.
+_TV: dict[int, Attribute] = {}
+_TV_MAX = 4096
+
+
+def _decode_attributes(r: Reader, limit: int = -1) -> tuple[Attribute, ...]:
+    """Attributes until the reader ends (or `limit` of them), normalised as `Attribute` is."""
+    data, pos, end = r.data, r.pos, len(r.data)
+    out = []
+    while pos < end and limit:
+        limit -= 1
+        if end - pos < 4:
+            r.pos = pos
+            short = end - pos >= 2 and not data[pos] & 0x80
+            (ATTRIBUTE_TLV if short else ATTRIBUTE_TV).read(r)
+        af_type, value = _HH.unpack_from(data, pos)
         if af_type & 0x8000:
-            return cls(af_type & 0x7FFF, r.u16("attribute value"))
-        return cls(af_type, r.bytes(r.u16("attribute length"), "attribute value"), tlv=True)
+            key = af_type << 16 | value
+            attr = _TV.get(key)
+            if attr is None:
+                attr = _build(Attribute, {"type": af_type & 0x7FFF, "value": value, "tlv": False})
+                if len(_TV) < _TV_MAX:
+                    _TV[key] = attr
+            out.append(attr)
+            pos += 4
+            continue
+        pos += 4
+        if end - pos < value:
+            raise DecodeError(r.layer, r.base + pos, f"truncated attribute value: need {value} bytes, "
+                                                     f"{end - pos} left")
+        raw = data[pos:pos + value]
+        pos += value
+        out.append(_build(Attribute, {"type": af_type, "tlv": True,
+                                      "value": int.from_bytes(raw, "big") if value == 4 else raw}))
+    r.pos = pos
+    return tuple(out)
+
+
+def _cached(obj, encode: Callable[[], bytes]) -> bytes:
+    """The object's body bytes, computed once: these dataclasses are frozen, and a decoded one
+    keeps the exact bytes it came from (decoding round-trips, so they are its encoding)."""
+    d = obj.__dict__
+    wire = d.get("_wire")
+    if wire is None:
+        wire = d["_wire"] = encode()
+    return wire
 
 
 @dataclass(frozen=True)
@@ -75,16 +194,15 @@ class Transform(_Fields):
         return default
 
     def encode_body(self) -> bytes:
-        w = Writer().u8(self.number).u8(self.transform_id).u16(0)
-        return w.raw(b"".join(a.encode() for a in self.attributes)).getvalue()
+        return _cached(self, lambda: TRANSFORM.pack(self.number, self.transform_id, 0)
+                       + b"".join([a.encode() for a in self.attributes]))
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Transform":
-        number, transform_id, _reserved = r.u8("transform number"), r.u8("transform ID"), r.u16()
-        attrs = []
-        while r.remaining():
-            attrs.append(Attribute.decode(r))
-        return cls(number, transform_id, tuple(attrs))
+        wire = r.data
+        number, transform_id, _reserved = TRANSFORM.read(r)
+        return _build(cls, {"number": number, "transform_id": transform_id,
+                            "attributes": _decode_attributes(r), "_wire": wire})
 
 
 @dataclass(frozen=True)
@@ -103,28 +221,27 @@ class Proposal(_Fields):
             raise ConfigError("a proposal needs an SPI of at most 255 bytes and 1..255 transforms")
 
     def encode_body(self) -> bytes:
-        w = Writer().u8(self.number).u8(self.protocol_id).u8(len(self.spi))
-        w.u8(len(self.transforms)).raw(self.spi)
-        return w.raw(_encode_list(PayloadType.TRANSFORM, self.transforms)).getvalue()
+        return _cached(self, lambda: PROPOSAL.pack(self.number, self.protocol_id, len(self.spi),
+                                                   len(self.transforms)) + self.spi
+                       + _encode_list(PayloadType.TRANSFORM, self.transforms))
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Proposal":
-        start = r.offset
-        number, protocol_id = r.u8("proposal number"), r.u8("protocol ID")
-        spi_size, count = r.u8("SPI size"), r.u8("transform count")
-        spi = r.bytes(spi_size, "SPI")
+        start, wire = r.offset, r.data
+        number, protocol_id, _spi_size, count, spi = PROPOSAL.read_all(r)
         transforms = _decode_list(r, PayloadType.TRANSFORM, "transform", "proposal",
                                   Transform.decode_body)
         if count != len(transforms):
             raise r.fail(f"transform count {count} but {len(transforms)} transforms", at=start + 3)
-        return cls(number, protocol_id, spi, transforms)
+        return _build(cls, {"number": number, "protocol_id": protocol_id, "spi": spi,
+                            "transforms": transforms, "_wire": wire})
 
 
 def _encode_list(own_type: int, items: Sequence[Transform | Proposal]) -> bytes:
     """Transforms in a proposal / proposals in an SA: next byte = own type, 0 on the last."""
     last = len(items) - 1
-    return b"".join(_generic(own_type if i < last else PayloadType.NONE, x.encode_body())
-                    for i, x in enumerate(items))
+    return b"".join([_generic(own_type if i < last else PayloadType.NONE, x.encode_body())
+                     for i, x in enumerate(items)])
 
 
 def _decode_list(r: Reader, own_type: int, what: str, parent: str, decode: Callable) -> tuple:

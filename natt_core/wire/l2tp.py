@@ -8,8 +8,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import IntEnum
 
-from ..errors import DecodeError
+from ..errors import ConfigError, DecodeError
 from .codec import Reader
+from .layout import Layout, Part, hexed, show_short_hex, show_size
 
 
 class MessageType(IntEnum):
@@ -22,26 +23,98 @@ class MessageType(IntEnum):
 
 CONTROL_FLAGS = 0xC802
 AVP_MANDATORY = 0x8000
+AVP_HIDDEN = 0x4000
+_AVP_BITS = 0xFC00    #: M, H and the four reserved bits above the 10-bit length (RFC 2661 §4.1)
+
+#: RFC 2661 §3.1, a control message (T, L and S set: length, Ns and Nr present)
+L2TP_HEADER = Layout("L2TP", Part("flags", 2, "flags / version", hexed(4)), Part("length", 2, "length"),
+                     Part("tunnel_id", 2, "tunnel ID"), Part("session_id", 2, "session ID"),
+                     Part("ns", 2, "Ns"), Part("nr", 2, "Nr"), Part("avps", None, "AVPs", show_size))
+#: RFC 2661 §4.1
+AVP_HEADER = Layout("L2TP AVP", Part("bits_length", 2, "M / H / length", hexed(4)),
+                    Part("vendor", 2, "vendor ID"), Part("attr", 2, "attribute type"),
+                    Part("value", lambda row, left: (row["bits_length"] & 0x3FF) - 6, "attribute value",
+                         show_short_hex))
 
 
-def _avp(attr: int, value: bytes, mandatory: bool = True) -> bytes:
-    length = 6 + len(value)
-    return ((AVP_MANDATORY if mandatory else 0) | length).to_bytes(2, "big") + b"\x00\x00" + \
-        attr.to_bytes(2, "big") + value
+@dataclass(frozen=True)
+class Avp:
+    """One attribute-value pair; `bits` holds M (mandatory), H (hidden) and the reserved bits."""
+    attr: int
+    value: bytes
+    bits: int = AVP_MANDATORY
+    vendor: int = 0
+
+    def __post_init__(self) -> None:
+        if self.bits & ~_AVP_BITS or not 0 <= self.attr <= 0xFFFF or not 0 <= self.vendor <= 0xFFFF:
+            raise ConfigError("AVP bits must lie in 0xFC00; attribute and vendor are 16-bit")
+        if len(self.value) + 6 > 0x3FF:
+            raise ConfigError(f"AVP value of {len(self.value)} bytes does not fit the 10-bit length")
+
+    @property
+    def mandatory(self) -> bool:
+        return bool(self.bits & AVP_MANDATORY)
+
+    def encode(self) -> bytes:
+        return AVP_HEADER.pack(self.bits | (6 + len(self.value)), self.vendor, self.attr) + self.value
+
+
+@dataclass(frozen=True)
+class L2tpControl:
+    """A whole control message: the header fields and its AVPs in order (empty for a ZLB ack)."""
+    tunnel_id: int
+    session_id: int
+    ns: int
+    nr: int
+    avps: tuple[Avp, ...] = ()
+    flags: int = CONTROL_FLAGS
+
+    def encode(self) -> bytes:
+        """The inverse of `decode_l2tp`; the length field is computed."""
+        body = b"".join(a.encode() for a in self.avps)
+        length = L2TP_HEADER.size + len(body)
+        if length > 0xFFFF:
+            raise ConfigError("L2TP message longer than 65535 bytes")
+        return L2TP_HEADER.pack(self.flags, length, self.tunnel_id, self.session_id, self.ns, self.nr) + body
+
+
+def _avp(attr: int, value: bytes, mandatory: bool = True) -> Avp:
+    return Avp(attr, value, AVP_MANDATORY if mandatory else 0)
 
 
 def control_message(kind: MessageType, tunnel_id: int = 0, ns: int = 0, nr: int = 0,
                     host_name: str = "natt-lab", assigned_tunnel: int = 1) -> bytes:
     """A complete L2TP control message of the given type with the AVPs RFC 2661 requires for it."""
-    avps = _avp(0, int(kind).to_bytes(2, "big"))
+    avps = [_avp(0, int(kind).to_bytes(2, "big"))]
     if kind in (MessageType.SCCRQ, MessageType.SCCRP):
-        avps += _avp(2, bytes([1, 0]))                            # Protocol Version 1.0
-        avps += _avp(3, (3).to_bytes(4, "big"))                   # Framing Capabilities: sync+async
-        avps += _avp(7, host_name.encode())                       # Host Name
-        avps += _avp(9, assigned_tunnel.to_bytes(2, "big"))       # Assigned Tunnel ID
-    length = 12 + len(avps)
-    return (CONTROL_FLAGS.to_bytes(2, "big") + length.to_bytes(2, "big") + tunnel_id.to_bytes(2, "big")
-            + b"\x00\x00" + ns.to_bytes(2, "big") + nr.to_bytes(2, "big") + avps)
+        avps += [_avp(2, bytes([1, 0])),                            # Protocol Version 1.0
+                 _avp(3, (3).to_bytes(4, "big")),                   # Framing Capabilities: sync+async
+                 _avp(7, host_name.encode()),                       # Host Name
+                 _avp(9, assigned_tunnel.to_bytes(2, "big"))]       # Assigned Tunnel ID
+    return L2tpControl(tunnel_id, 0, ns, nr, tuple(avps)).encode()
+
+
+def decode_l2tp(data: bytes) -> L2tpControl:
+    """A control message, strictly: T, L and S set, O and P clear, version 2 (RFC 2661 §3.1), the
+    length field exact, every AVP length within the message and its reserved bits zero."""
+    r = Reader(data, "L2TP")
+    flags, length, tunnel, session, ns, nr = L2TP_HEADER.read(r)
+    if flags & 0xC80F != 0xC802 or flags & 0x0300:
+        raise DecodeError("L2TP", 0, f"not an L2TPv2 control message (flags 0x{flags:04x})")
+    if length != len(data):
+        raise DecodeError("L2TP", 2, f"length field {length} but {len(data)} bytes")
+    avps = []
+    while r.remaining():
+        at = r.offset
+        values = AVP_HEADER.read(r)
+        bits_length, vendor, attr = values
+        if bits_length & 0x3C00:
+            raise DecodeError("L2TP", at, f"AVP reserved bits set (0x{bits_length:04x})")
+        if bits_length & 0x3FF < 6:
+            raise DecodeError("L2TP", at, f"AVP length {bits_length & 0x3FF} is less than 6")
+        value = AVP_HEADER.read_tail(r, values)[-1]
+        avps.append(Avp(attr, value, bits_length & _AVP_BITS, vendor))
+    return L2tpControl(tunnel, session, ns, nr, tuple(avps), flags)
 
 
 @dataclass(frozen=True)
@@ -61,15 +134,8 @@ class ControlMessage:
 
 def decode_control(data: bytes) -> ControlMessage:
     """Parse the header and the Message Type AVP; DecodeError if it is not a control message."""
-    r = Reader(data, "L2TP")
-    flags = r.u16("flags/version")
-    if flags & 0xC000 != 0xC000 or flags & 0x000F != 2:
-        raise DecodeError("L2TP", 0, f"not an L2TPv2 control message (flags 0x{flags:04x})")
-    length = r.u16("length")
-    if length != len(data):
-        raise DecodeError("L2TP", 2, f"length field {length} but {len(data)} bytes")
-    tunnel, _session, ns, nr = r.u16(), r.u16(), r.u16(), r.u16()
-    head, _vendor, attr = r.u16("AVP header"), r.u16(), r.u16()
-    if attr != 0 or head & 0x03FF != 8:
+    message = decode_l2tp(data)
+    first = message.avps[0] if message.avps else None
+    if first is None or first.attr != 0 or first.vendor != 0 or len(first.value) != 2:
         raise DecodeError("L2TP", 12, "the first AVP must be an 8-byte Message Type")
-    return ControlMessage(r.u16("message type"), tunnel, ns, nr)
+    return ControlMessage(int.from_bytes(first.value, "big"), message.tunnel_id, message.ns, message.nr)

@@ -11,6 +11,7 @@ from enum import Enum
 
 from ..errors import DecodeError
 from .ip import IPV4_HEADER_LEN, decode_ipv4_header, decode_udp
+from .layout import Layout, Part, hexed
 from .numbers import IPProto, Port
 
 NON_ESP_MARKER = b"\x00\x00\x00\x00"
@@ -69,3 +70,9 @@ def carried(packet: bytes) -> Carried | None:
         return Carried({Kind.IKE: "ike", Kind.ESP: "esp", Kind.KEEPALIVE: "keepalive"}[kind], *ends,
                        rest if kind is Kind.IKE else payload if kind is Kind.ESP else b"")
     return Carried("ike", *ends, payload) if Port.IKE in (udp.sport, udp.dport) else None
+
+
+#: RFC 3948 §2.2 and §2.3 as a view shows them
+MARKER_LAYOUT = Layout("UDP-encap", Part("marker", 4, "non-ESP marker",
+                                         lambda v, row: "00 00 00 00 → IKE follows", raw=True))
+KEEPALIVE_LAYOUT = Layout("UDP-encap", Part("keepalive", 1, "NAT-keepalive", hexed(2)))
