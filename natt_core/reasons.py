@@ -36,6 +36,11 @@ class Reason(str, Enum):
     AUTH_FAILED = "AUTH_FAILED"                    #: HASH/AUTH did not verify (wrong pre-shared key)
     PEER_REFUSED = "PEER_REFUSED"                  #: the peer told us it refused
     GAVE_UP = "GAVE_UP"                            #: the retransmission schedule ran out
+    LCP_NEGOTIATION_FAILED = "LCP_NEGOTIATION_FAILED"  #: PPP LCP did not open (Max-Configure, no common options, peer terminated)
+    PPP_AUTH_PROTOCOL_REFUSED = "PPP_AUTH_PROTOCOL_REFUSED"  #: no PPP authentication protocol both sides allow
+    PPP_AUTH_FAILED = "PPP_AUTH_FAILED"            #: PAP/CHAP/MS-CHAPv2 credentials refused (MS-CHAPv2 E=691)
+    PPP_AUTHENTICATOR_INVALID = "PPP_AUTHENTICATOR_INVALID"  #: the server's MS-CHAPv2 S= did not verify
+    IPCP_FAILED = "IPCP_FAILED"                    #: IPCP did not open: no address from the pool, or no agreement
 
     # --- data plane ------------------------------------------------------------------------
     ICV = "ICV"                                    #: ESP/AH integrity check failed
