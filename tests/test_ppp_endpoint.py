@@ -259,3 +259,22 @@ def test_tshark_dissects_ppp_in_l2tp_without_malformed_packets(tmp_path):
     chap = subprocess.run(["tshark", "-r", str(path), "-Y", "chap.code == 3", "-T", "fields", "-e", "chap.message"],
                           capture_output=True, text=True, check=True).stdout
     assert chap.startswith("S=") and "M=Access granted" in chap
+
+
+from hypothesis import given, settings, strategies as st  # noqa: E402
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.sampled_from([0xC021, 0x8021, 0xC223, 0xC023, 0x0021, 0x80FD]), st.binary(max_size=60),
+       st.sampled_from(["start", "open"]))
+def test_any_frame_in_any_phase_gives_events_never_exceptions(proto, body, phase):
+    if phase == "open":
+        c, s, link = pair()
+    else:
+        c = PppEndpoint("client", PppPolicy(), rng=1)
+        s = PppEndpoint("server", PppPolicy(), rng=2)
+        c.start(0.0), s.start(0.0)
+    for end in (c, s):
+        out = end.receive(wire.encode_frame(proto, body), 1.0)
+        assert all(hasattr(e, "describe") for e in out.events)
+        end.on_timer(100.0)
