@@ -278,3 +278,11 @@ def test_any_frame_in_any_phase_gives_events_never_exceptions(proto, body, phase
         out = end.receive(wire.encode_frame(proto, body), 1.0)
         assert all(hasattr(e, "describe") for e in out.events)
         end.on_timer(100.0)
+
+
+def test_max_failure_turns_naks_into_a_reject():
+    s = PppEndpoint("server", PppPolicy(max_failure=3), rng=2)
+    s.start(0.0)
+    stubborn = wire.encode_frame(wire.Proto.LCP, wire.ControlPacket(1, 9, (wire.mru(64),)).encode())
+    codes = [wire.decode(s.receive(stubborn, 0.0).frames[0]).packet.code for _ in range(5)]
+    assert codes == [3, 3, 3, 4, 4]          # RFC 1661 §4.6 Max-Failure: after 3 Naks, Configure-Reject
