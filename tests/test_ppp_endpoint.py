@@ -286,3 +286,9 @@ def test_max_failure_turns_naks_into_a_reject():
     stubborn = wire.encode_frame(wire.Proto.LCP, wire.ControlPacket(1, 9, (wire.mru(64),)).encode())
     codes = [wire.decode(s.receive(stubborn, 0.0).frames[0]).packet.code for _ in range(5)]
     assert codes == [3, 3, 3, 4, 4]          # RFC 1661 §4.6 Max-Failure: after 3 Naks, Configure-Reject
+
+
+def test_chap_md5_known_answer():
+    from natt_core.ppp.auth import chap_md5
+    # RFC 1994 §4.1 value = MD5(Identifier | secret | Challenge); vector from the project's L2TP/PPP facts (§2.4)
+    assert chap_md5(1, "secret", bytes(range(16))).hex() == "740e86463bda3a4d7017d6e0fba0699d"
