@@ -1,5 +1,5 @@
 """`python -m natt_core scenarios | run NAME [--set KEY=VALUE ...] [--seed N] [--out DIR]`
-`| config NAME --for strongswan [--peer server|client] [--set KEY=VALUE ...]`
+`| config NAME --for strongswan|libreswan|windows [--peer server|client] [--set KEY=VALUE ...] [--out DIR]`
 `| diagnose CAPTURE [OTHER_SIDE]` (a pcap/pcapng of a real connection: where NAT-T went wrong, without
 keys; with a second capture from the other side of the NAT, also what the NAT did)
 `| bench [--no-live] [--repeat N] [--clients N,N,...]` (natt_core.bench).
@@ -12,6 +12,7 @@ import argparse
 import os
 import sys
 from dataclasses import replace
+from pathlib import Path
 
 from .errors import NattError
 from .lab.export import export
@@ -42,15 +43,19 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--seed", type=int)
     r.add_argument("--out", metavar="DIR")
     r.add_argument("--verbose", action="store_true", help="also print every MessageSent event")
-    c = sub.add_parser("config", help="print a strongSwan swanctl.conf for one peer of a scenario",
-                       description="Print a swanctl.conf with which strongSwan's charon stands in for the "
-                       "scenario's server (default), so the scenario's clients can dial a real one, or with "
-                       "--peer client for a client that dials the scenario's server. Addresses, proposals, "
-                       "PSK, mode and traffic selectors come from the scenario (after --set).")
+    c = sub.add_parser("config", help="print the configuration files of a real peer for a scenario",
+                       description="Print the files with which a real peer stands in for the scenario's server "
+                       "(default) or, with --peer client, for its client: strongSwan's swanctl.conf; libreswan's "
+                       "ipsec.conf and ipsec.secrets (the server also gets xl2tpd.conf, options.xl2tpd and "
+                       "chap-secrets); for Windows (a client only) the PowerShell Add-VpnConnection line and, "
+                       "when the topology needs it, the AssumeUDPEncapsulationContextOnSendRule registry line. "
+                       "Addresses, proposals, PSK, mode and traffic selectors come from the scenario (after --set).")
     c.add_argument("name")
-    c.add_argument("--for", dest="target", required=True, choices=["strongswan"], help="the IKE daemon")
-    c.add_argument("--peer", choices=["server", "client"], default="server",
-                   help="which peer of the scenario strongSwan plays (default: server)")
+    c.add_argument("--for", dest="target", required=True, choices=["strongswan", "libreswan", "windows"],
+                   help="the real peer")
+    c.add_argument("--out", metavar="DIR", help="write each file into DIR instead of printing them")
+    c.add_argument("--peer", choices=["server", "client"],
+                   help="which peer of the scenario the real one plays (default: server; client for windows)")
     c.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
                    help="vary the scenario first, as for run")
     d = sub.add_parser("diagnose", help="say where NAT-T went wrong in a pcap/pcapng capture (no keys needed)")
@@ -141,6 +146,25 @@ def _silence_stdout() -> None:
         pass
 
 
+def _config(args) -> int:
+    """Print (or write with --out) the files of the real peer; several files get `==> name <==` headers."""
+    from .lab.config_files import config_files
+    peer = args.peer or ("client" if args.target == "windows" else "server")
+    files = config_files(apply_settings(preset(args.name), args.settings), args.target, peer)
+    if args.out:
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, text in files.items():
+            (out / name).write_text(text)
+        print(f"wrote {len(files)} files to {out}: {', '.join(files)}")
+        return 0
+    for i, (name, text) in enumerate(files.items()):
+        if len(files) > 1:
+            print(("\n" if i else "") + f"==> {name} <==")
+        print(text, end="")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     try:
@@ -155,9 +179,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "diagnose":
             return _diagnose(args.capture, args.other)
         if args.command == "config":
-            from .lab.strongswan_config import swanctl_conf
-            print(swanctl_conf(apply_settings(preset(args.name), args.settings), args.peer), end="")
-            return 0
+            return _config(args)
         scenario = apply_settings(preset(args.name), args.settings)
         if args.seed is not None:
             scenario = replace(scenario, seed=args.seed)

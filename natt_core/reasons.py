@@ -46,6 +46,11 @@ class Reason(str, Enum):
     COOKIE_REQUIRED = "COOKIE_REQUIRED"            #: IKEv2: the responder asks for a COOKIE first (DoS protection)
     TS_UNACCEPTABLE = "TS_UNACCEPTABLE"            #: IKEv2: no overlap between the traffic selectors
     MODE_MISMATCH = "MODE_MISMATCH"                #: IKEv2: transport mode asked for, tunnel mode answered
+    LCP_NEGOTIATION_FAILED = "LCP_NEGOTIATION_FAILED"  #: PPP LCP did not open (Max-Configure, no common options, peer terminated)
+    PPP_AUTH_PROTOCOL_REFUSED = "PPP_AUTH_PROTOCOL_REFUSED"  #: no PPP authentication protocol both sides allow
+    PPP_AUTH_FAILED = "PPP_AUTH_FAILED"            #: PAP/CHAP/MS-CHAPv2 credentials refused (MS-CHAPv2 E=691)
+    PPP_AUTHENTICATOR_INVALID = "PPP_AUTHENTICATOR_INVALID"  #: the server's MS-CHAPv2 S= did not verify
+    IPCP_FAILED = "IPCP_FAILED"                    #: IPCP did not open: no address from the pool, or no agreement
 
     # --- data plane ------------------------------------------------------------------------
     ICV = "ICV"                                    #: ESP/AH integrity check failed
