@@ -29,6 +29,7 @@ from ...wire.numbers import IPProto, Port
 from ...wire.udp_encap import Kind, classify_4500, frame_ike
 from ..core import PeerCore
 from ..dataplane import DataPlaneMixin
+from ..major_version import major
 from ..events import (PacketDropped, Floated, InitRetried, KeepaliveReceived, MessageReceived, MessageSent,
                       NatDetected, PeerRefused, Refused, RemoteFollowed)
 from ..policy import PeerPolicy
@@ -162,9 +163,8 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
             self._drop(f"nothing listens on UDP {dgram.dst.port}", Reason.NO_LISTENER, "UDP")
 
     def _receive_ike(self, dgram: Datagram, message: bytes) -> None:
-        if len(message) > 17 and message[17] >> 4 != 2:
-            self._drop(f"IKE version 0x{message[17]:02x}: this peer speaks IKEv2 (0x20) only",
-                       Reason.INVALID_MAJOR_VERSION)
+        if major(message) not in (None, 2):
+            self._other_version(dgram, message, 2)
             return
         msg = decode_message(message)
         h = msg.header
