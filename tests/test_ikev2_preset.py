@@ -86,13 +86,14 @@ def test_the_other_version_is_dropped_with_a_clear_reason():
     v1_to_v2 = run(replace(preset("client-behind-nat"), client=PeerPolicy(), server=PeerPolicy(ike_version=2),
                            duration=30.0))
     drops = [s for s in v1_to_v2.steps if getattr(s, "event", None) == "PacketDropped" and s.peer == "server"]
-    assert drops and "IKEv2 (0x20) only" in drops[0].text
+    assert drops and "speaks IKEv2 only: answered with INVALID_MAJOR_VERSION" in drops[0].text
     assert drops[0].fields.get("code") == Reason.INVALID_MAJOR_VERSION
     assert v1_to_v2.report["peers"]["client"]["phase1"] == "failed"
     v2_to_v1 = run(replace(preset("client-behind-nat"), client=PeerPolicy(ike_version=2), server=PeerPolicy(),
                            duration=30.0))
     drops = [s for s in v2_to_v1.steps if getattr(s, "event", None) == "PacketDropped" and s.peer == "server"]
-    assert drops and "version 0x20" in drops[0].text
+    assert drops and "speaks IKEv1 only" in drops[0].text
+    assert drops[0].fields.get("code") == Reason.INVALID_MAJOR_VERSION
 
 
 def test_ike_version_settings():
@@ -112,3 +113,24 @@ def test_the_playground_steps_through_the_ikev2_preset():
     at.selectbox(key="pg:scenario").set_value("ikev2-client-behind-nat").run()
     assert not at.exception and not at.error
     assert any(s.value.startswith("Step 1 of") and "IKE_SA_INIT" in s.value for s in at.subheader)
+
+
+def test_the_ikev2_options_are_reachable_through_set():
+    """AES-GCM suites, group 19 and the COOKIE threshold from --set lines reach the peers' policies,
+    and the run negotiates them."""
+    from natt_core.lab.settings import apply_settings
+    s = apply_settings(preset("ikev2-client-behind-nat"),
+                       ["client.ikev2_suites=aes-gcm-16-128/sha256", "server.ikev2_suites=aes-gcm-16-128/sha256",
+                        "client.esp_suites=aes-gcm-16-128", "server.esp_suites=aes-gcm-16-128",
+                        "client.ikev2_dh_groups=19", "server.ikev2_dh_groups=19,14", "server.cookie_threshold=0"])
+    assert s.client.v2.ike_suites == ("aes-gcm-16-128/sha256",) and s.server.v2.cookie_threshold == 0
+    assert s.client.v2.groups == (19,) and s.server.v2.groups == (19, 14)
+    trace = run(s)
+    sa, = trace.secrets["ikev2_sas"]
+    assert sa["encryption"] == "aes-gcm-16-128" and sa["prf"] == "sha256" and sa["dh_group"] == 19
+    assert {c["cipher"] for c in trace.secrets["child_sas"]} == {"aes-gcm-16-128"}
+    kinds = [e.event for e in trace.events]
+    assert "InitRetried" in kinds          # the COOKIE round trip the threshold 0 asks for
+    assert kinds.count("ChildSaEstablished") == 2
+    with pytest.raises(ConfigError, match="choose one of"):
+        apply_settings(preset("ikev2-client-behind-nat"), ["client.ikev2_suites=aes-gcm-16-128"])

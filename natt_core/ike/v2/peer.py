@@ -73,7 +73,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
     def __init__(self, name: str, address: str, policy: PeerPolicy, rng: random.Random | int = 0,
                  options: V2Options | None = None):
         super().__init__(name, address, policy, rng)
-        self.options = options or V2Options()
+        self.options = options or policy.v2   # the policy's, unless a caller overrides them
         self._half_open: dict[tuple[bytes, Endpoint], Ike2Sa] = {}
         self._cookie_secret = self.rng.randbytes(16)
         ike_offer(policy, self.options)   # a policy with no IKEv2 suite fails here, not mid-handshake
