@@ -69,6 +69,36 @@ def test_tshark_decrypts_ike_auth_and_l2tp_from_the_exported_tables(written):
         assert not any("malformed" in x[4].lower() or "incorrect" in x[4].lower() for x in rows)
 
 
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+@pytest.mark.parametrize("name", ["ikev2-no-nat", "ikev2-client-behind-nat", "ikev2-double-nat",
+                                  "ikev2-server-behind-nat"])
+def test_tshark_decrypts_ike_auth_and_esp_of_every_ikev2_preset(name, tmp_path):
+    """Every capture the preset exports: IKE_AUTH opened with ikev2_decryption_table.txt (IDi and the
+    traffic selectors read from inside SK), every ESP packet decrypted with esp_sa.txt to L2TP,
+    and no malformed packet or bad checksum anywhere."""
+    export(run(preset(name)), tmp_path)
+    uat = []
+    for line in (tmp_path / "ikev2_decryption_table.txt").read_text().splitlines():
+        uat += ["-o", f"uat:ikev2_decryption_table:{line}"]
+    for line in (tmp_path / "esp_sa.txt").read_text().splitlines():
+        uat += ["-o", f"uat:esp_sa:{line}"]
+    pcaps = sorted(tmp_path.glob("*.pcap"))
+    assert pcaps
+    for pcap in pcaps:
+        r = subprocess.run(["tshark", "-r", str(pcap), "-o", "esp.enable_encryption_decode:TRUE", *uat,
+                            "-T", "fields", "-E", "separator=|", "-e", "isakmp.exchangetype", "-e", "isakmp.id.type",
+                            "-e", "isakmp.ts.start_ipv4", "-e", "esp.spi", "-e", "l2tp.avp.message_type",
+                            "-e", "_ws.expert", "-e", "_ws.malformed"],
+                           capture_output=True, text=True, timeout=60)
+        assert r.returncode == 0, r.stderr
+        rows = [x.split("|") for x in r.stdout.splitlines()]
+        auth = [x for x in rows if x[0] == "35"]
+        assert len(auth) == 2 and all(x[1] and x[2] for x in auth), (pcap.name, auth)   # IDi/IDr, TSi
+        esp = [x for x in rows if x[3]]
+        assert esp and all(x[4] for x in esp), pcap.name                 # every ESP packet carries L2TP
+        assert not any(x[6] or "malformed" in x[5].lower() or "incorrect" in x[5].lower() for x in rows), pcap.name
+
+
 @pytest.mark.parametrize("client_version", [1, 2])
 def test_a_responder_accepting_both_versions(client_version):
     from dataclasses import replace
