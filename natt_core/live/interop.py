@@ -168,8 +168,8 @@ def why_not_live() -> str | None:
 
 
 def bench_lines(base: Scenario, repeat: int = 5) -> list[str]:
-    """MM + QM time at our peer (MM1 to IPsec SA up), median of `repeat` live runs, for each
-    direction and topology the live tests cover."""
+    """Handshake time at our peer (MM1 to the IPsec SA up; IKEv2: IKE_SA_INIT to the CHILD_SA up),
+    median of `repeat` live runs, for each direction and topology the live tests cover."""
     import os
     import statistics
     import tempfile
@@ -185,6 +185,10 @@ def bench_lines(base: Scenario, repeat: int = 5) -> list[str]:
         ("our initiator (rule 2) -> charon behind 500/4500 forwards",
          replace(behind, client=replace(behind.client, assume_udp_rule=2)), "to-charon", "forward"),
         ("charon -> our responder behind 500/4500 forwards", behind, "from-charon", "forward"),
+        ("IKEv2: our initiator -> charon, client behind MASQUERADE",
+         live_scenario(preset("ikev2-client-behind-nat")), "to-charon", "masquerade"),
+        ("IKEv2: charon -> our responder, charon behind MASQUERADE",
+         live_scenario(preset("ikev2-client-behind-nat")), "from-charon", "masquerade"),
     )
     lines = []
     with tempfile.TemporaryDirectory(prefix="natt-live-bench-") as tmp:
