@@ -42,6 +42,7 @@ if v1 is not None and v2 is not None:
     st.dataframe(counts[1:], hide_index=True, width="stretch")
     steps1, steps2 = journeys(v1), journeys(v2)
     index = step_controls(steps1, KEY, start=1)
+    st.query_params["step"] = str(index)       # a deep link to this pair of steps
     row = next((r for r in rows if index in r.v1_steps), None)
     if row is not None:
         st.info(f"**{row.topic.name}.** {row.topic.story}")
