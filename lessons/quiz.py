@@ -14,7 +14,8 @@ from natt_view.quiz import BUILDERS, NoAnswer
 KEY = "quiz"
 #: question -> the preset of the lesson page its link opens
 SOURCES = {"port": "client-behind-nat", "natd": "client-behind-nat", "exam": "legacy-behind-nat",
-           "refuse": "server-behind-nat", "second": "multi-client-helper", "keepalive": "keepalive-vs-timeout"}
+           "refuse": "server-behind-nat", "second": "multi-client-helper", "keepalive": "keepalive-vs-timeout",
+           "ikev2-natd": "ikev2-client-behind-nat", "ikev2-float": "ikev2-client-behind-nat"}
 
 
 def _reveal(qkey: str) -> None:

@@ -7,7 +7,7 @@ Payload numbers, encapsulation values, ports, Vendor IDs: every value computed f
 import streamlit as st
 
 from natt_core.ike.nat_t import DPD_VID, OTHER_VIDS, NattVersion, vendor_id
-from natt_core.ike.states import dot as state_diagram
+from natt_core.ike.states import TABLES, dot as state_diagram
 from natt_core.wire.numbers import EncapsulationMode, ExchangeType, PayloadType, Port
 from natt_core.wire.udp_encap import KEEPALIVE, NON_ESP_MARKER
 from natt_ui.step_view import inject_css
@@ -58,12 +58,14 @@ rows += [{"name": name, "string": repr(text.decode()), "MD5": vendor_id(text).he
          for name, text in OTHER_VIDS.items()]
 rows.append({"name": "DPD (RFC 3706)", "string": "(a constant, not an MD5)", "MD5": DPD_VID.hex(), "NAT-D / NAT-OA": ""})
 st.dataframe(rows, hide_index=True, width="stretch")
-st.subheader("The IKEv1 state table", anchor=False)
+st.subheader("The IKEv1 and IKEv2 state tables", anchor=False)
 st.caption("Drawn from the engine's own transition table (natt_core.ike.states), so it is exactly what the "
            "peers enforce: a message not on an arrow is dropped. Blue states are the initiator's, orange the "
            "responder's, green both; the dashed arrow is the initiator starting Quick Mode once MM6 has "
-           "authenticated the responder.")
-st.graphviz_chart(state_diagram(), width="stretch")
+           "authenticated the responder. IKEv2 needs two tables: four messages set up the IKE SA and its "
+           "first CHILD_SA, then either side may begin CREATE_CHILD_SA or INFORMATIONAL.")
+for protocol in TABLES:
+    st.graphviz_chart(state_diagram(name=protocol), width="stretch")
 st.subheader("Formulas and RFC sections", anchor=False)
 st.markdown("""
 | what | formula / rule | where |

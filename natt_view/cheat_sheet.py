@@ -10,6 +10,7 @@ from html import escape
 
 from natt_core.ike.nat_t import NattVersion, vendor_id
 from natt_core.ike.policy import PeerPolicy
+from natt_core.wire.ikev2_numbers import NotifyType as Notify2
 from natt_core.wire.numbers import EncapsulationMode, IpsecAttr, PayloadType, Port
 from natt_core.wire.udp_encap import KEEPALIVE, NON_ESP_MARKER
 
@@ -107,7 +108,11 @@ behind a NAT</b>.</li>
 (the default); never to {int(Port.IKE)}.</li>
 <li>Not a liveness check: that is DPD (RFC 3706).</li></ul>
 <h2>NAT-OA (RFC 3947 §5.2)</h2><p>Quick Mode 1 and 2, transport mode only: the original addresses, so the
-receiver can fix the inner TCP/UDP checksum (RFC 3948 §3.1.2).</p></div>
+receiver can fix the inner TCP/UDP checksum (RFC 3948 §3.1.2).</p>
+<h2>IKEv2 (RFC 7296 §2.23)</h2><p>No Vendor IDs: NAT-T is built in. IKE_SA_INIT carries notifies
+NAT_DETECTION_SOURCE_IP ({int(Notify2.NAT_DETECTION_SOURCE_IP)}) and _DESTINATION_IP
+({int(Notify2.NAT_DETECTION_DESTINATION_IP)}) = SHA-1(SPIi | SPIr | IP | port); IKE_AUTH moves to UDP
+{int(Port.NAT_T)}; no NAT-OA (traffic selectors). 4 messages, not 9.</p></div>
 <div class="box wide"><h2>NAT-T Vendor IDs = MD5 of the string (RFC 3947 §3.1)</h2>
 <table><tr><th>version</th><th>string hashed</th><th>Vendor ID (MD5)</th><th>NAT-D / NAT-OA</th>
 <th>UDP tunnel / transport</th></tr>{vids}</table></div>

@@ -19,7 +19,7 @@ from natt_core.wire.numbers import IPProto
 from .steps import Journey, journeys
 
 #: peer events that mean "this is where it went wrong"
-FAILURE_EVENTS = ("PacketDropped", "Refused", "GaveUp")
+FAILURE_EVENTS = ("PacketDropped", "Refused", "GaveUp", "AuthenticationFailed")
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,8 @@ def failures(trace: Trace) -> list[Failure]:
         for e in j.events:
             if e.event not in FAILURE_EVENTS:
                 continue
-            kind = {"PacketDropped": "dropped by a peer", "Refused": "refused", "GaveUp": "gave up"}[e.event]
+            kind = {"PacketDropped": "dropped by a peer", "Refused": "refused", "GaveUp": "gave up",
+                    "AuthenticationFailed": "refused"}[e.event]
             reason = e.fields.get("reason") or e.text
             out.append(Failure(j.index, j.label, e.peer, kind, reason, reason_of(e.fields.get("code"))))
     return out

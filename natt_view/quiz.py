@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 from natt_core.lab.trace import Trace
 from natt_core.reasons import Reason
 
-from .field_facts import first_failure, first_step, keepalive_times, peer_up, ports_of, refusal
+from .field_facts import first_failure, first_step, keepalive_times, peer_up, ports_of, refusal, step_of_event
+from .steps import journeys
 from .workbench import natd_cases, natd_check
 
 
@@ -141,5 +142,44 @@ def keepalive_sender(trace: Trace) -> Question:
         options, answer, f"In the run, {counts}.", "nat-timeouts", first.index if first else 1)
 
 
+def ikev2_nat_found(trace: Trace) -> Question:
+    """RFC 7296 §2.23: the NAT is found from IKE_SA_INIT's notifies, before any key exists."""
+    found = next((e for e in trace.events if e.event == "NatDetected" and e.fields.get("self_behind_nat")), None)
+    j = step_of_event(trace, found) if found is not None else None
+    if j is None:
+        raise NoAnswer("nobody in this run finds itself behind a NAT")
+    ike = [k for k in journeys(trace)[:j.index] if k.label not in ("ESP-in-UDP", "keepalive")]
+    options = ("in IKE_SA_INIT, from the NAT_DETECTION notifies, after 2 messages",
+               "in IKE_AUTH, after 4 messages", "in the 3rd and 4th messages, as IKEv1's MM3/MM4",
+               "only after Vendor IDs announced NAT-T")
+    answer = options[0] if j.label.startswith("IKE_SA_INIT") and len(ike) == 2 else \
+        options[1] if j.label.startswith("IKE_AUTH") else options[2]
+    return Question(
+        "ikev2-natd", "IKEv2, client behind a NAPT: when does the client learn that it is behind a NAT?",
+        options, answer,
+        f"Step {j.index}, {j.label} (IKE message {len(ike)} of the run): {found.text}", "playground",
+        j.index, {"scenario": trace.report.get("scenario", "ikev2-client-behind-nat")})
+
+
+def ikev2_first_on_4500(trace: Trace) -> Question:
+    """RFC 7296 §2.23: after NAT detection, IKE moves to UDP 4500 with the IKE_AUTH request."""
+    first = None
+    for label in ("IKE_SA_INIT", "IKE_SA_INIT response", "IKE_AUTH", "IKE_AUTH response"):
+        j = first_step(trace, label)
+        ports = ports_of(j.first.packet) if j else None
+        if ports and 4500 in ports[1:]:
+            first = j
+            break
+    options = ("IKE_SA_INIT", "IKE_SA_INIT response", "IKE_AUTH", "none: IKE stays on UDP 500")
+    answer = first.label if first is not None else options[3]
+    return Question(
+        "ikev2-float", "IKEv2, client behind a NAPT: which is the first IKE message on UDP 4500?", options,
+        answer, (f"{first.title()}, from port {ports_of(first.first.packet)[1]} to "
+                 f"{ports_of(first.first.packet)[2]}, behind the non-ESP marker" if first else
+                 "No IKE message of this run used UDP 4500."), "playground",
+        first.index if first else 1, {"scenario": trace.report.get("scenario", "ikev2-client-behind-nat")})
+
+
 BUILDERS = {"port": port_after_mm4, "natd": natd_mismatch, "second": second_client, "exam": exam_question,
-            "refuse": who_refuses, "keepalive": keepalive_sender}
+            "refuse": who_refuses, "keepalive": keepalive_sender, "ikev2-natd": ikev2_nat_found,
+            "ikev2-float": ikev2_first_on_4500}

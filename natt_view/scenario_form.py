@@ -79,6 +79,18 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
         FormField("nat2.forwards", "UDP ports forwarded to the server",
                   help="comma-separated, e.g. 500,4500; 'none' forwards nothing (napt only)"),
     ),
+    "IKEv2 (when a peer speaks it)": (
+        FormField("client.ikev2_suites", "Client IKE suites (offered)", _pick("client.ikev2_suites"),
+                  "none = derived from the shared ciphers and hashes"),
+        FormField("server.ikev2_suites", "Server IKE suites (accepted)", _pick("server.ikev2_suites")),
+        FormField("client.esp_suites", "Client ESP suites (offered)", _pick("client.esp_suites")),
+        FormField("server.esp_suites", "Server ESP suites (accepted)", _pick("server.esp_suites")),
+        FormField("client.ikev2_dh_groups", "Client DH groups", _pick("client.ikev2_dh_groups"),
+                  "19 = ECP-256; none = the DH groups above"),
+        FormField("server.ikev2_dh_groups", "Server DH groups", _pick("server.ikev2_dh_groups")),
+        FormField("server.cookie_threshold", "Server COOKIE threshold (half-open SAs)",
+                  help="0 = always ask for a COOKIE (RFC 7296 §2.6); none = never"),
+    ),
     "Link and traffic": (
         FormField("link.loss", "Packet loss on every link (0 to 1)"),
         FormField("link.duplicate", "Duplicated packets on every link (0 to 1)",
@@ -111,6 +123,8 @@ def value_of(s: Scenario, key: str) -> str:
         return ",".join(str(p) for p in s.server_forwards) or "none"
     obj = {"scenario": s, "client": s.client, "both": s.client, "server": s.server, "nat": s.nat,
            "nat2": s.second_nat, "address": s.addresses}[where]
+    if name.startswith("v2."):   # PeerPolicy.v2, the IKEv2 options
+        obj, name = obj.v2, name[3:]
     value = getattr(obj, name)
     if key == "client.assume_udp_rule":
         return rule_text(value)

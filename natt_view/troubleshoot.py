@@ -3,8 +3,9 @@
 Every symptom names a preset and --set lines that make the engine fail the way the field does, and
 the complete --set lines of the run that fixes it; the page runs both, so no fix is only asserted.
 The causes are those of RFC 3947 §3-§4 (NAT-D, the float to 4500, keepalives), RFC 3948 §2-§4
-(UDP encapsulation), RFC 3715 §2 (AH, checksums, IPsec helpers) and Microsoft KB 926179/947234
-(AssumeUDPEncapsulationContextOnSendRule).
+(UDP encapsulation), RFC 3715 §2 (AH, checksums, IPsec helpers), Microsoft KB 926179/947234
+(AssumeUDPEncapsulationContextOnSendRule), and for IKEv2 RFC 7296 §2.23 (NAT detection in
+IKE_SA_INIT, the move to 4500 at IKE_AUTH), §2.15 (AUTH) and §2.7 (proposals).
 
 Pasted text is matched by plain keyword rules an admin can check by eye: text and keywords are
 lower-cased and `_`/`-` read as spaces; a keyword matches at the start of a word, and keywords of
@@ -179,6 +180,55 @@ SYMPTOMS: tuple[Symptom, ...] = (
         ("authentication failed", "invalid hash", "pre shared", "psk", "shared secret", "does not decrypt",
          "payload malformed"),
         None, (), "", failure=(Reason.AUTH_FAILED, Reason.DECRYPT_FAILED)),
+)
+
+#: IKEv2 behind NAT (Windows' built-in IKEv2 client, strongSwan, cloud gateways)
+SYMPTOMS += (
+    Symptom(
+        "ikev2-13801", "IKEv2: error 13801, \"IKE authentication credentials are unacceptable\"",
+        "The Windows IKEv2 client stops with **error 13801** (or **13806**, \"IKE failed to find a valid "
+        "machine certificate\"); the server log shows **AUTHENTICATION_FAILED** answering **IKE_AUTH**. "
+        "IKE_SA_INIT went fine, so the NAT is not the problem: the float to 4500 already worked.",
+        "ikev2-client-behind-nat", ("client.psk=not-the-servers-secret",), (),
+        "Make the **credentials match**. With a pre-shared key: the same key on both sides. With certificates "
+        "(what 13801/13806 usually mean): the server certificate's name must be the address the client dials, "
+        "it needs the Server Authentication EKU, and its root CA must be in the client's computer store.",
+        "IKE_AUTH carries each side's AUTH payload (RFC 7296 §2.15), a MAC over its first message keyed by "
+        "the PSK (or a signature by its certificate). This lab reproduces it with PSKs: the server's check "
+        "of the client's AUTH fails and it answers AUTHENTICATION_FAILED.",
+        ("13801", "13806", "credentials are unacceptable", "machine certificate", "ikev2 authentication"),
+        None, (), "", failure=(Reason.AUTH_FAILED,)),
+    Symptom(
+        "ikev2-no-proposal", "IKEv2: NO_PROPOSAL_CHOSEN in IKE_SA_INIT (error 13868, policy match)",
+        "The server answers the very first message, **IKE_SA_INIT**, with **NO_PROPOSAL_CHOSEN**; Windows "
+        "says **error 13868** (\"policy match error\"). The client offers only AES-GCM-256, the server "
+        "accepts only AES-CBC-128 with SHA-1.",
+        "ikev2-client-behind-nat",
+        ("client.ikev2_suites=aes-gcm-16-256/sha256", "server.ikev2_suites=aes-cbc-128/hmac-sha1-96/sha1"),
+        ("client.ikev2_suites=aes-gcm-16-256/sha256",
+         "server.ikev2_suites=aes-gcm-16-256/sha256,aes-cbc-128/hmac-sha1-96/sha1"),
+        "Give both ends **a common IKE suite** (cipher, integrity, PRF and DH group): here let the server "
+        "accept AES-GCM-256 with PRF SHA-256 too. On Windows, `Set-VpnConnectionIPsecConfiguration` sets the "
+        "client's suite.",
+        "The responder picks one proposal of IKE_SA_INIT (RFC 7296 §2.7); with nothing in common it refuses "
+        "before any key exists, and before NAT detection can matter.",
+        ("13868", "policy match", "ikev2 proposal", "ikev2 no proposal"),
+        None, (), "", failure=(Reason.NO_PROPOSAL,)),
+    Symptom(
+        "ikev2-auth-lost", "IKEv2: IKE_SA_INIT answered, then IKE_AUTH is never answered",
+        "The first exchange works, then the client retransmits **IKE_AUTH** until it gives up (Windows: "
+        "**error 809** or **13801** after a timeout). The server log shows IKE_SA_INIT and nothing after. "
+        "Two causes look the same: the router in front of the server forwards **only UDP 500**, or the "
+        "IKE_AUTH message is **lost to IP fragmentation** (certificates make it larger than the path MTU "
+        "and a NAT or firewall drops the fragments).",
+        "ikev2-server-behind-nat", ("nat2.forwards=500",), ("nat2.forwards=500,4500",),
+        "Forward **UDP 4500** to the server as well as 500. If 4500 is open and IKE_AUTH still vanishes, "
+        "look at its size: enable **IKEv2 fragmentation** (RFC 7383) on both ends, or let the fragments "
+        "through. (This lab does not model fragmentation; its run reproduces the 4500 case.)",
+        "With a NAT found in IKE_SA_INIT, IKE_AUTH is the first message on UDP 4500 (RFC 7296 §2.23): "
+        "anything that stops 4500 (or stops large UDP datagrams) stops the handshake exactly there.",
+        ("ike auth", "ikev2 fragmentation", "fragment", "13801 timeout", "ike sa init"),
+        None, (), "", failure=(Reason.NAT_NO_MAPPING,)),
 )
 
 BY_KEY: dict[str, Symptom] = {s.key: s for s in SYMPTOMS}

@@ -4,7 +4,10 @@ NAT-D (RFC 3947 §3.2): each NAT-D payload is HASH(CKY-I | CKY-R | IP | port). T
 the hashes really carried by MM3/MM4 in the trace, recomputes them with natt_core.crypto.natd from
 the addresses as they *arrived* (which a student may edit), and gives the verdict. HASH is the
 phase-1 hash the peers negotiated: as secrets.json records it, or as MM2's chosen transform
-says on the wire, never guessed from a hash's length. The demux view
+says on the wire, never guessed from a hash's length. IKEv2 (RFC 7296 §2.23) carries the same
+hash as two notifies in IKE_SA_INIT: NAT_DETECTION_DESTINATION_IP (16389) and _SOURCE_IP (16388),
+over the SPIs instead of the cookies, always SHA-1; the workbench reads them as
+(destination, sources...) so one verdict function serves both versions. The demux view
 classifies every datagram on UDP 4500 with natt_core.wire.udp_encap.classify_4500 (RFC 3948 §2).
 """
 from __future__ import annotations
@@ -79,8 +82,22 @@ def negotiated_hashes(trace: Trace) -> dict[bytes, str]:
     return names
 
 
+def _ikev2_natd(ike: bytes) -> tuple[bytes, bytes, tuple[bytes, ...]] | None:
+    """(SPIi, SPIr, (destination hash, source hashes...)) of an IKEv2 message with both NAT
+    detection notifies (RFC 7296 §2.23), else None. DecodeError for malformed bytes."""
+    from natt_core.wire.ikev2 import Notify, decode_message as decode_v2
+    from natt_core.wire.ikev2_numbers import NotifyType
+    msg = decode_v2(ike)
+    of = lambda t: tuple(p.data for p in msg.payloads if isinstance(p, Notify) and p.notify_type == t)
+    dest, sources = of(NotifyType.NAT_DETECTION_DESTINATION_IP), of(NotifyType.NAT_DETECTION_SOURCE_IP)
+    if not dest or not sources:
+        return None
+    return msg.header.spi_i, msg.header.spi_r, dest[:1] + sources
+
+
 def natd_cases(trace: Trace) -> list[NatdCase]:
-    """Every delivered plaintext message of the trace that carries NAT-D payloads (MM3, MM4)."""
+    """Every delivered plaintext message of the trace that carries NAT-D payloads (MM3, MM4; the
+    IKEv2 IKE_SA_INIT request and response)."""
     out = []
     hashes_of = negotiated_hashes(trace)
     for j in journeys(trace):
@@ -91,6 +108,12 @@ def natd_cases(trace: Trace) -> list[NatdCase]:
             if first is None or last is None or last.kind != "ike":
                 continue
             ike = last.data
+            if len(ike) >= 28 and ike[17] >> 4 == 2:        # IKEv2: the notifies, SHA-1 over the SPIs
+                found = _ikev2_natd(ike)
+                if found is not None:
+                    out.append(NatdCase(j, "sha1", found[0], found[1], first.src, first.dst, last.src, last.dst,
+                                        found[2]))
+                continue
             if len(ike) < 28 or ike[19] & 1:
                 continue
             header, chain = decode_message(ike)

@@ -45,6 +45,16 @@ def test_answers_follow_the_run():
     assert quiz.keepalive_sender(trace("no-nat")).answer == "neither"
 
 
+def test_ikev2_questions_are_answered_by_the_run():
+    q = quiz.ikev2_nat_found(trace("ikev2-client-behind-nat"))
+    assert q.answer.startswith("in IKE_SA_INIT") and "IKE message 2" in q.explanation
+    assert q.link().startswith("/playground?step=2&scenario=ikev2-client-behind-nat")
+    assert quiz.ikev2_first_on_4500(trace("ikev2-client-behind-nat")).answer == "IKE_AUTH"
+    assert quiz.ikev2_first_on_4500(trace("ikev2-no-nat")).answer.startswith("none")
+    with pytest.raises(quiz.NoAnswer):
+        quiz.ikev2_nat_found(trace("ikev2-no-nat"))
+
+
 def test_link_is_a_deep_link():
     q = quiz.Question("k", "p?", ("a", "b"), "a", "because", "nat-d", 3, {"nat": "static"})
     assert q.link() == "/nat-d?step=3&nat=static"
@@ -54,7 +64,7 @@ def test_link_is_a_deep_link():
 def test_quiz_page_grades_and_links():
     at = AppTest.from_file(str(ROOT / "lessons/quiz.py"), default_timeout=60).run()
     assert not at.exception and not at.error
-    assert len(at.radio) == 6 and "Score: 0 of 0 revealed" in at.markdown[1].value
+    assert len(at.radio) == 8 and "Score: 0 of 0 revealed" in at.markdown[1].value
     assert at.button(key="quiz:port:reveal").disabled                     # predict first
     at.radio(key="quiz:port").set_value("UDP 4500").run()
     at.button(key="quiz:port:reveal").click().run()

@@ -171,6 +171,7 @@ def test_cheat_sheet_numbers_match_the_rfcs():
     assert "exactly 1 byte <code>ff</code>" in sheet                   # RFC 3948 §2.3
     assert "starts <code>00 00 00 00</code>" in sheet                  # RFC 3948 §2.2
     assert "HASH = H(CKY-I | CKY-R | IP | port)" in sheet              # RFC 3947 §3.2
+    assert "NAT_DETECTION_SOURCE_IP (16388)" in sheet and "_DESTINATION_IP\n(16389)" in sheet   # RFC 7296 §3.10.1
     assert "after 20 s without sending" in sheet                       # RFC 3948 §4 default
     assert ("REG ADD HKLM\\SYSTEM\\CurrentControlSet\\Services\\PolicyAgent /v "
             "AssumeUDPEncapsulationContextOnSendRule /t REG_DWORD /d 2 /f") in sheet

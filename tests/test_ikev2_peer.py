@@ -17,7 +17,7 @@ import pytest
 from .helpers import CLIENT_IP, NAT_IP, SERVER_IP, SERVER_NAT_IP, SERVER_PRIVATE, Pair, forward, napt
 from natt_core.addressing import Datagram, Endpoint
 from natt_core.ike.policy import PeerPolicy
-from natt_core.ike.states_v2 import State2, advance, Msg2
+from natt_core.ike.states import State2, advance, Msg2
 from natt_core.ike.v2.peer import Peer2
 from natt_core.ike.v2.proposals import V2Options
 from natt_core.errors import ProtocolError

@@ -111,6 +111,25 @@ def story_ikev2_behind_nat(r, s, out, text):
     assert r["traffic"]["delivered"] == r["traffic"]["sent"] > 0
 
 
+def story_ikev2_preset(behind: str | None):
+    """The IKEv2 presets: the NAT verdicts say who is behind the NAT, and that side keeps it open."""
+    def story(r, s, out, text):
+        c, srv = r["peers"]["client"], r["peers"]["server"]
+        sa, = s["ikev2_sas"]
+        assert c["ike_version"] == srv["ike_version"] == 2 and not s["ike_sas"]
+        assert c["ike_spis"] == srv["ike_spis"] == f'{sa["spi_i"]}:{sa["spi_r"]}'
+        if behind is None:
+            story_ikev2_no_nat(r, s, out, text)
+            return
+        story_ikev2_behind_nat(r, s, out, text)
+        natted, other = (c, srv) if behind == "client" else (srv, c)
+        assert natted["behind_nat"] == {"self": True, "peer": False} and other["behind_nat"] == {"self": False,
+                                                                                                 "peer": True}
+        assert natted["keepalives_sent"] > 0 and other["keepalives_sent"] == 0
+        assert {c["mode"] for c in s["child_sas"]} == {"udp-transport"}
+    return story
+
+
 def _payload_types(isakmp: bytes) -> list[int]:
     """Walk the generic payload headers of a plaintext ISAKMP message (RFC 2408 §3.1, §3.2)."""
     types, nxt, at = [], isakmp[16], 28
@@ -224,6 +243,10 @@ STORIES = [
     ("dh-group-mismatch", ("client.dh_groups=14",), story_dh(False)),
     ("double-nat", (), story_double_nat),
     ("ikev2-client-behind-nat", (), story_ikev2_client_behind_nat),
+    ("ikev2-client-behind-nat", (), story_ikev2_preset("client")),
+    ("ikev2-no-nat", (), story_ikev2_preset(None)),
+    ("ikev2-double-nat", (), story_ikev2_preset("client")),
+    ("ikev2-server-behind-nat", (), story_ikev2_preset("server")),
     ("ikev2-client-behind-nat", ("server.ike_version=1,2",), story_ikev2_client_behind_nat),
     ("client-behind-nat", ("server.ike_version=1,2",), story_client_behind_nat),
     ("no-nat", ("client.ike_version=2", "server.ike_version=2"), story_ikev2_no_nat),
@@ -246,7 +269,8 @@ def test_the_cli_run_tells_the_story(root, name, settings, story):
     story(report, secrets, out, text)
 
 
-PEER_KEYS = {"role", "phase1", "phase2", "reason", "nat_t", "dh_group", "behind_nat", "floated", "keepalives_sent"}
+PEER_KEYS = {"role", "phase1", "phase2", "reason", "nat_t", "dh_group", "behind_nat", "floated", "keepalives_sent",
+             "ike_version", "ike_spis"}
 STATUS = {"established", "failed", "not-started"}
 
 
@@ -264,6 +288,7 @@ def check_report_shape(r: dict, name: str) -> None:
         assert p["dh_group"] is None or isinstance(p["dh_group"], int)
         assert set(p["behind_nat"]) == {"self", "peer"} and all(isinstance(v, bool) for v in p["behind_nat"].values())
         assert isinstance(p["floated"], bool) and isinstance(p["keepalives_sent"], int)
+        assert p["ike_version"] in (1, 2, None) and (p["ike_spis"] is None or _hex(p["ike_spis"].replace(":", ""), 32))
     assert set(r["traffic"]) == {"sent", "delivered"}
     for nat in r["nats"].values():
         for m in nat["mappings"]:

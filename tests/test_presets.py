@@ -169,6 +169,21 @@ def test_double_nat_floats_through_both_nats():
     assert t.report["traffic"]["delivered"] == 2
 
 
+@pytest.mark.parametrize("name,client_nat,server_nat,cgnat", [
+    ("ikev2-no-nat", False, False, False), ("ikev2-client-behind-nat", True, False, False),
+    ("ikev2-double-nat", True, False, True), ("ikev2-server-behind-nat", False, True, False)])
+def test_ikev2_presets_detect_the_nat_where_it_is(name, client_nat, server_nat, cgnat):
+    t = trace_of(name)
+    c, srv = peers(t)["client"], peers(t)["server"]
+    assert up(c) and up(srv) and c["ike_version"] == srv["ike_version"] == 2
+    assert c["behind_nat"] == {"self": client_nat, "peer": server_nat}
+    assert srv["behind_nat"] == {"self": server_nat, "peer": client_nat}
+    assert c["floated"] == srv["floated"] == (client_nat or server_nat)
+    assert (c["keepalives_sent"] > 0) == client_nat and (srv["keepalives_sent"] > 0) == server_nat
+    assert ("cgnat" in t.report["nats"]) == cgnat and t.report["traffic"]["delivered"] == 2
+    assert sum(1 for e in t.events if e.event == "MessageSent") == 4    # IKE_SA_INIT and IKE_AUTH, no retries
+
+
 def test_mode_tunnel_sets_both_peers():
     s = apply_settings(preset("client-behind-nat"), ["mode=tunnel"])
     assert s.client.mode == s.server.mode == "tunnel"

@@ -14,7 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from natt_core.ike.states import MAIN_MODE, QUICK_MODE, STARTS_NEXT, TABLES, TRANSITIONS, Msg, Role, State, dot
+from natt_core.ike.states import (MAIN_MODE, QUICK_MODE, STARTS_NEXT, TABLES, Msg, Role, State, diagrams, dot)
+
+#: IKEv1's transitions: what `dot()` draws by default
+TRANSITIONS = {k: v for t in TABLES["IKEv1"] for k, v in t.transitions.items()}
 
 ROOT = Path(__file__).resolve().parents[1]
 EDGE = re.compile(r'^\s*(\w+) -> (\w+) \[(.*)\];$', re.M)
@@ -85,19 +88,25 @@ def test_the_engine_doc_carries_the_generated_diagram():
     begin, end = "<!-- BEGIN generated: python -m natt_core.ike.states -->", "<!-- END generated -->"
     found = re.search(re.escape(begin) + r"\n```dot\n(.*?)```\n" + re.escape(end), doc, re.S)
     assert found, "docs/ENGINE.md lost its generated state diagram section"
-    assert found.group(1) == dot(), ("docs/ENGINE.md's state diagram differs from the table: replace the block "
+    assert "digraph IKEv2 {" in found.group(1)
+    assert found.group(1) == diagrams(), ("docs/ENGINE.md's state diagram differs from the table: replace the block "
                                      "with the output of `python -m natt_core.ike.states`")
 
 
 def test_every_protocol_gets_its_own_diagram():
+    assert set(TABLES) == {"IKEv1", "IKEv2"}
     for protocol, tables in TABLES.items():
         text = dot(name=protocol)
         assert text.startswith(f"digraph {protocol} {{")
         assert edges(text)[0] == set().union(*(table_edges(t.transitions) for t in tables))
+    # IKEv2 sets up its IKE SA and first CHILD_SA in four messages, then either side may begin more
+    solid, dashed = edges(dot(name="IKEv2"))
+    assert ("R_INIT_DONE", "ESTABLISHED", "IKE_AUTH request") in solid and not dashed
+    assert ("ESTABLISHED", "DELETING", "delete") in solid
 
 
 def test_the_reference_page_draws_the_same_diagram():
     from streamlit.testing.v1 import AppTest
     at = AppTest.from_file(str(ROOT / "lessons" / "reference.py"), default_timeout=60).run()
     assert not at.exception, at.exception
-    assert [c.proto.spec for c in at.get("graphviz_chart")] == [dot()]
+    assert [c.proto.spec for c in at.get("graphviz_chart")] == [dot(name=p) for p in TABLES] == [dot(), dot(name="IKEv2")]

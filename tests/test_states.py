@@ -115,7 +115,7 @@ def test_the_four_paths_through_the_table(start, messages, end):
 def test_each_role_consumes_only_the_other_roles_messages():
     from_responder = {Msg.MM2, Msg.MM4, Msg.MM6, Msg.QM2}
     from_initiator = {Msg.MM1, Msg.MM3, Msg.MM5, Msg.QM1, Msg.QM3}
-    for (state, msg), nxt in TRANSITIONS.items():
+    for (state, msg), nxt in ((k, v) for t in TABLES["IKEv1"] for k, v in t.transitions.items()):
         if state.name.startswith(("I_", "QI_")):
             assert msg in from_responder | {Msg.START}, (state, msg)
         elif state.name.startswith(("R_", "QR_")):
@@ -125,6 +125,25 @@ def test_each_role_consumes_only_the_other_roles_messages():
         assert nxt not in END_STATES   # failing and deleting are decisions, never table moves
     for state in END_STATES | {State.ESTABLISHED, State.QM_DONE}:
         assert expected(state) == ()
+
+
+def test_ikev2_setup_takes_four_messages_and_each_role_consumes_the_others():
+    """RFC 7296 §1.2: IKE_SA_INIT and IKE_AUTH, a request and a response each, set up the IKE SA."""
+    from natt_core.ike.states import IKEV2_SA_SETUP, Msg2, State2, classify_v2
+    from natt_core.wire.ikev2_numbers import Exchange
+    for start, messages in ((State2.I_START, (Msg2.START, Msg2.INIT_RESP, Msg2.AUTH_RESP)),
+                            (State2.R_START, (Msg2.INIT_REQ, Msg2.AUTH_REQ))):
+        state = start
+        for msg in messages:
+            assert expected(state) == (msg,)
+            state = advance(state, msg)
+        assert state is State2.ESTABLISHED
+    assert len([m for m in IKEV2_SA_SETUP.answers if m is not Msg2.START]) == 4
+    assert classify_v2(Exchange.IKE_AUTH, False) is Msg2.AUTH_REQ
+    assert classify_v2(Exchange.INFORMATIONAL, True) is Msg2.INFO_RESP
+    assert classify_v2(99, False) is None
+    with pytest.raises(ProtocolError):
+        advance(State2.R_INIT_DONE, Msg2.INIT_REQ)   # a second IKE_SA_INIT on a half-open SA
 
 
 # ------------------------------------------------------------------------------------------ peer level
@@ -326,7 +345,7 @@ def test_roles_are_an_enum_inside_and_strings_outside():
     assert [sa.role for sa in pair.server.sas.values()] == [Role.RESPONDER]
     assert [r.role for r in pair.client.isakmp_rows() + pair.server.isakmp_rows()] == ["initiator", "responder"]
     assert all(type(r.role) is str for r in pair.server.isakmp_rows())
-    assert set(TABLES) == {"IKEv1"} and TABLES["IKEv1"] == IKEV1
+    assert set(TABLES) == {"IKEv1", "IKEv2"} and TABLES["IKEv1"] == IKEV1
 
 
 def test_the_peer_obeys_whatever_the_table_says(monkeypatch):

@@ -75,7 +75,64 @@ def expected_esp(policy: PeerPolicy) -> list[str]:
             for t in offer.proposals[0].transforms]
 
 
-@pytest.mark.parametrize("name", list(PRESETS))
+# IKEv2 wire values (RFC 7296 §3.3.2, IANA "IKEv2 Transform Type" registries) in strongSwan's words
+V2_ENC = {(12, 128): "aes128", (12, 256): "aes256", (20, 128): "aes128gcm16", (20, 256): "aes256gcm16"}
+V2_INTEG = {2: "sha1", 12: "sha256"}
+V2_PRF = {2: "prfsha1", 5: "prfsha256"}
+V2_GROUP = {2: "modp1024", 14: "modp2048", 19: "ecp256"}
+IKEV1_PRESETS = [n for n, s in PRESETS.items() if s.client.ike_version == 1 and s.server.ike_version == 1]
+IKEV2_PRESETS = [n for n, s in PRESETS.items() if n.startswith("ikev2-")]
+
+
+def expected_ikev2(policy: PeerPolicy) -> tuple[list[str], list[str]]:
+    """The engine's own IKE_SA_INIT and IKE_AUTH offers, transform by transform, in strongSwan's words."""
+    from natt_core.ike.v2.proposals import esp_offer, ike_offer
+    from natt_core.wire.ikev2_numbers import TransformType as T
+
+    def words(p, with_prf: bool) -> str:
+        enc = p.of_type(T.ENCR)[0]
+        out = [V2_ENC[(enc.id, enc.key_length)]] + [V2_INTEG[t.id] for t in p.of_type(T.INTEG)]
+        if with_prf:
+            out += [V2_PRF[t.id] for t in p.of_type(T.PRF)] + [V2_GROUP[t.id] for t in p.of_type(T.DH)]
+        return "-".join(out)
+    return ([words(p, True) for p in ike_offer(policy, policy.v2).proposals],
+            [words(p, False) for p in esp_offer(policy, 0x1000, policy.v2).proposals])
+
+
+@pytest.mark.parametrize("name", IKEV2_PRESETS)
+@pytest.mark.parametrize("peer", ["server", "client"])
+def test_every_ikev2_preset_gives_an_ikev2_config_matching_the_engines_offer(name, peer):
+    s = PRESETS[name]
+    c = conn(swanctl_conf(s, peer), name)
+    policy = s.server if peer == "server" else s.client
+    assert c["version"] == "2" and "aggressive" not in c
+    ike, esp = expected_ikev2(policy)
+    assert c["proposals"].split(", ") == ike == ["aes128-sha1-prfsha1-modp2048-modp1024"]
+    assert c["children"][name]["esp_proposals"].split(", ") == esp
+
+
+def test_ikev2_gcm_and_group_19_from_set_reach_the_config():
+    from natt_core.lab.settings import apply_settings
+    s = apply_settings(preset("ikev2-client-behind-nat"),
+                       ["server.ikev2_suites=aes-gcm-16-256/sha256,aes-cbc-256/hmac-sha256-128/sha256",
+                        "server.esp_suites=aes-gcm-16-128", "server.ikev2_dh_groups=19,14"])
+    c = conn(swanctl_conf(s, "server"), s.name)
+    ike, esp = expected_ikev2(s.server)
+    assert c["proposals"].split(", ") == ike == ["aes256gcm16-prfsha256-ecp256-modp2048",
+                                                 "aes256-sha256-prfsha256-ecp256-modp2048"]
+    assert c["children"][s.name]["esp_proposals"] == "aes128gcm16" and esp == ["aes128gcm16"]
+
+
+def test_a_peer_answering_both_versions_is_version_0():
+    s = preset("client-behind-nat")
+    s = replace(s, server=replace(s.server, ike_version=(1, 2)))
+    c = conn(swanctl_conf(s, "server"), s.name)
+    assert c["version"] == "0"
+    assert c["proposals"].split(", ")[:1] == ["aes128-sha1-prfsha1-modp2048-modp1024"]
+    assert set(expected_ike(s.server)) <= set(c["proposals"].split(", "))
+
+
+@pytest.mark.parametrize("name", IKEV1_PRESETS)
 @pytest.mark.parametrize("peer", ["server", "client"])
 def test_every_preset_gives_a_well_formed_ikev1_psk_config(name, peer):
     s = PRESETS[name]

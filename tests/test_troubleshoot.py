@@ -37,6 +37,9 @@ EXPECTED_FAILURE = {        # symptom -> (who stops it, a word of the engine's r
     "ah-through-nat": ("server", "ICV"),
     "no-proposal": ("server", "NO-PROPOSAL-CHOSEN"),
     "psk-mismatch": ("server", "MM5"),
+    "ikev2-13801": ("server", "AUTH does not verify"),
+    "ikev2-no-proposal": ("server", "NO_PROPOSAL_CHOSEN"),
+    "ikev2-auth-lost": ("server-nat", "4500"),
 }
 
 
@@ -60,6 +63,10 @@ def test_each_failure_is_the_one_the_symptom_describes():
     ("AH packets dropped: ICV mismatch", "ah-through-nat"),
     ("only UDP 500 is forwarded, not 4500", "udp4500-not-forwarded"),
     ("L2TP inner UDP checksum does not verify", "l2tp-no-natt"),
+    ("Error 13801: IKE authentication credentials are unacceptable", "ikev2-13801"),
+    ("error 13806 IKE failed to find valid machine certificate", "ikev2-13801"),
+    ("Error 13868: Policy match error", "ikev2-no-proposal"),
+    ("IKE_SA_INIT answered but IKE_AUTH retransmitted, IKEv2 fragmentation?", "ikev2-auth-lost"),
 ])
 def test_match_picks_the_symptom(text, key):
     hits = match(text)

@@ -19,7 +19,7 @@ from cryptography.hazmat.primitives import constant_time, hashes, hmac, serializ
 from cryptography.hazmat.primitives.asymmetric import dh
 from cryptography.hazmat.primitives.ciphers import Cipher
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
-from cryptography.hazmat.primitives.ciphers.modes import CBC
+from cryptography.hazmat.primitives.ciphers.modes import CBC, GCM
 
 from ..errors import ConfigError, DecodeError, IntegrityError
 from ..wire.numbers import HashAlg
@@ -262,7 +262,7 @@ def gcm_encrypt(key: bytes, nonce: bytes, plaintext: bytes, aad: bytes, icv_len:
     truncated (NIST SP 800-38D §5.2.1.2)."""
     if len(nonce) != GCM_SALT + GCM_IV:
         raise ConfigError(f"AES-GCM needs a 12-byte nonce (salt | IV), got {len(nonce)}")
-    enc = Cipher(algorithms.AES(key), modes.GCM(nonce, min_tag_length=icv_len)).encryptor()
+    enc = Cipher(AES(key), GCM(nonce, min_tag_length=icv_len)).encryptor()
     enc.authenticate_additional_data(aad)
     ct = enc.update(plaintext) + enc.finalize()
     return ct + enc.tag[:icv_len]
@@ -273,7 +273,7 @@ def gcm_decrypt(key: bytes, nonce: bytes, data: bytes, aad: bytes, icv_len: int 
     if len(data) < icv_len:
         raise DecodeError("AES-GCM", 0, f"{len(data)} bytes cannot hold a {icv_len}-byte ICV")
     ct, tag = data[:-icv_len], data[-icv_len:]
-    dec = Cipher(algorithms.AES(key), modes.GCM(nonce, tag, min_tag_length=icv_len)).decryptor()
+    dec = Cipher(AES(key), GCM(nonce, tag, min_tag_length=icv_len)).decryptor()
     dec.authenticate_additional_data(aad)
     try:
         return dec.update(ct) + dec.finalize()

@@ -15,7 +15,8 @@ from ..output import Event, Output
 from ..reasons import Reason
 from ..wire.numbers import IPProto, Port
 from ..wire.udp_encap import KEEPALIVE, frame_ike
-from .events import GaveUp, HalfOpenForgotten, KeepaliveSent, MessageSent, Retransmitted
+from .events import GaveUp, HalfOpenForgotten, KeepaliveSent, MessageSent, PacketDropped, Retransmitted
+from .major_version import answer as version_answer
 from .policy import PeerPolicy
 from .sa import Answer, ChildSa, IkeSa, Pending
 from .states import END_STATES, State, forgotten_when_idle
@@ -66,6 +67,17 @@ class PeerCore:
               zero_checksum: bool = False) -> None:
         self._out_datagrams.append(Datagram(Endpoint(self.address, src_port), dst, proto, payload,
                                             ident=self.next_ident(), zero_udp_checksum=zero_checksum, label=label))
+
+    def _other_version(self, dgram: Datagram, message: bytes, speaks: int) -> None:
+        """An IKE message of a major version this peer does not speak: answered with
+        INVALID_MAJOR_VERSION or ignored, as strongSwan does (see `major_version`); nothing is kept."""
+        wire, why = version_answer(message, speaks)
+        if wire is not None:
+            port = dgram.dst.port
+            label = "INFO INVALID-MAJOR-VERSION" if speaks == 1 else "INFORMATIONAL response"
+            self._send(dgram.src, port, IPProto.UDP, frame_ike(wire) if port == Port.NAT_T else wire, label)
+            self._emit(MessageSent, label=label, payloads=("N(INVALID_MAJOR_VERSION)",), dst=str(dgram.src))
+        self._emit(PacketDropped, reason=why, code=Reason.INVALID_MAJOR_VERSION)
 
     # ------------------------------------------------------------------ IKE messages
     def _wire_payload(self, sa: IkeSa, message: bytes) -> bytes:

@@ -238,50 +238,12 @@ class SaDeleted(Event):
 
 
 # --- IKEv2 (RFC 7296) ------------------------------------------------------------------------
-# The coded variants carry a `natt_core.reasons.Reason` and keep their base class's `kind`, so
-# views that count drops, refusals and failures read them unchanged.
-
-@dataclass(frozen=True)
-class DroppedWithCode(PacketDropped):
-    code: str | None = None
-
-    @property
-    def kind(self) -> str:
-        return "PacketDropped"
-
-
-@dataclass(frozen=True)
-class RefusedWithCode(Refused):
-    code: str | None = None
-
-    @property
-    def kind(self) -> str:
-        return "Refused"
-
-
-@dataclass(frozen=True)
-class PeerRefusedWithCode(PeerRefused):
-    code: str | None = None
-
-    @property
-    def kind(self) -> str:
-        return "PeerRefused"
-
-
-@dataclass(frozen=True)
-class AuthFailedWithCode(AuthenticationFailed):
-    code: str | None = None
-
-    @property
-    def kind(self) -> str:
-        return "AuthenticationFailed"
-
 
 @dataclass(frozen=True)
 class InitRetried(Event):
     """IKE_SA_INIT sent again as the responder asked: with its COOKIE, or in another DH group."""
     why: str
-    code: str
+    code: Reason
 
     def describe(self) -> str:
         return f"{self.peer} sends IKE_SA_INIT again: {self.why}"

@@ -28,6 +28,7 @@ from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
 from .policy import PeerPolicy
 from .quick_mode import QuickModeMixin
 from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
+from .major_version import major
 from .states import (MAIN_MODE, QUICK_MODE, Family, Msg, Repeat, Role, Shape, State, admit, advance, answer_to,
                      classify, classify_main_mode, expected, family_of, follows_peer, found_by_initiator_cookie,
                      half_open_refusal, learns_responder_cookie, opening_state, repeat, repeat_answered_at,
@@ -69,6 +70,9 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
                        layer="UDP")
 
     def _receive_ike(self, dgram: Datagram, message: bytes) -> None:
+        if major(message) not in (None, 1):
+            self._other_version(dgram, message, 1)
+            return
         header, body = decode_header(message)
         if header.version != 0x10:
             raise DecodeError("ISAKMP header", 17, f"version 0x{header.version:02x}: only IKEv1.0 (0x10) is spoken here")

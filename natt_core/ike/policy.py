@@ -13,6 +13,7 @@ from ..addressing import check_ipv4
 from ..errors import ConfigError
 from .nat_t import SUPPORT, NattVersion, versions_for
 from .states import Role
+from .v2.options import V2Options
 
 PHASE1_CIPHERS = ("aes-cbc-128", "aes-cbc-192", "aes-cbc-256", "3des-cbc")
 HASHES = ("sha1", "sha256", "md5")
@@ -87,6 +88,8 @@ class PeerPolicy:
     #: 1: IKEv1 (RFC 2409) with RFC 3947 NAT-T; 2: IKEv2 (RFC 7296) with its §2.23 NAT traversal;
     #: (1, 2): answer both (a responder as strongSwan's version = 0; it initiates with IKEv2)
     ike_version: int | tuple[int, ...] = 1
+    #: what only IKEv2 has words for: AES-GCM and PRF suites, group 19, the COOKIE threshold
+    v2: V2Options = field(default_factory=V2Options)
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:

@@ -1,4 +1,5 @@
-"""IKEv1 states and the tables that decide which message is legal when (RFC 2409 §5, §5.5, §5.7).
+"""IKE states and the tables that decide which message is legal when (IKEv1: RFC 2409 §5, §5.5, §5.7;
+IKEv2: RFC 7296 §1.2-§1.4).
 
 Theory of operation
 -------------------
@@ -11,8 +12,11 @@ before they touch a message; they never keep their own idea of "what comes next"
 their events themselves. A refusal is a `ProtocolError` (reported as an UNEXPECTED_MESSAGE drop).
 
 Rule 2: a table is data (dicts and frozensets) and a second protocol's tables sit beside these:
-IKEv2 adds its own `State`/`Msg` enums and `ExchangeTable`s, lists them in `TABLES`, and the same
-queries (`advance`, `expected`, `classify`, `opening_state`, `answer_to`, `dot`) serve it.
+IKEv2 has its own `State2`/`Msg2` enums and `ExchangeTable`s, listed in `TABLES`, and the same
+queries (`advance`, `expected`, `classify`, `opening_state`, `answer_to`, `dot`) serve it. IKEv2
+tells messages apart by exchange type and the R flag (`classify_v2`); its message IDs (window 1,
+§2.3) and the cached answer to a repeated request (§2.1) are decided beside the table, and
+IKE_SA_INIT answers carrying COOKIE or INVALID_KE_PAYLOAD keep `I_INIT_SENT` (sent again, §2.6/§1.2).
 
 Rule 3: failing and deleting are decisions, never table moves: any state can become `FAILED`
 (refusal, authentication failure, giving up) or `DELETED` (a Delete payload), and neither is in
@@ -32,6 +36,7 @@ from typing import Mapping
 from ..addressing import Endpoint
 from ..errors import ProtocolError
 from ..reasons import Reason
+from ..wire.ikev2_numbers import Exchange
 from ..wire.numbers import ExchangeType, NotifyType, PayloadType, Port
 
 
@@ -172,8 +177,89 @@ QUICK_MODE = ExchangeTable(
         (State.QR_EXPECT_QM3, Msg.QM3): State.QM_DONE,
     })
 
-#: Every exchange table, grouped by protocol (IKEv2's tables go beside IKEv1's).
-TABLES: dict[str, tuple[ExchangeTable, ...]] = {"IKEv1": (MAIN_MODE, QUICK_MODE)}
+
+# ---------------------------------------------------------------------------------------- IKEv2
+
+class State2(Enum):
+    """Where an IKEv2 SA stands (RFC 7296 §1.2-§1.4), named after what it waits for."""
+    #: initiator: nothing sent yet
+    I_START = "I_START"
+    #: sent IKE_SA_INIT (SA, KE, Ni, NAT-D notifies); waiting for the response
+    I_INIT_SENT = "I_INIT_SENT"
+    #: sent IKE_AUTH (IDi, AUTH, SAi2, TSi, TSr), on 4500 if a NAT was found; waiting for it
+    I_AUTH_SENT = "I_AUTH_SENT"
+    #: responder: waiting for IKE_SA_INIT
+    R_START = "R_START"
+    #: answered IKE_SA_INIT; waiting for IKE_AUTH
+    R_INIT_DONE = "R_INIT_DONE"
+    #: the IKE SA is authenticated (and its first CHILD_SA installed, unless refused)
+    ESTABLISHED = "ESTABLISHED"
+    #: we sent a Delete for the IKE SA; waiting for the (empty) response
+    DELETING = "DELETING"
+    FAILED = "FAILED"
+    DELETED = "DELETED"
+
+
+class Msg2(Enum):
+    """IKEv2 messages as the receiver classifies them: exchange type and the R flag (§3.1)."""
+    START = "start"
+    INIT_REQ = "IKE_SA_INIT request"
+    INIT_RESP = "IKE_SA_INIT response"
+    AUTH_REQ = "IKE_AUTH request"
+    AUTH_RESP = "IKE_AUTH response"
+    CHILD_REQ = "CREATE_CHILD_SA request"
+    CHILD_RESP = "CREATE_CHILD_SA response"
+    INFO_REQ = "INFORMATIONAL request"
+    INFO_RESP = "INFORMATIONAL response"
+    DELETE = "delete"     #: the local decision to delete the IKE SA
+
+
+#: IKEv2's "shape" is the exchange type in the header; who sent it is the exchange's role, read
+#: from the R flag (a request comes from the exchange's initiator, §3.1).
+IKEV2_SA_SETUP = ExchangeTable(
+    protocol="IKEv2", name="IKE_SA_INIT + IKE_AUTH", rfc="RFC 7296 §1.2",
+    begins={Role.INITIATOR: State2.I_START, Role.RESPONDER: State2.R_START},
+    shapes={(Role.INITIATOR, Exchange.IKE_SA_INIT): Msg2.INIT_REQ,
+            (Role.RESPONDER, Exchange.IKE_SA_INIT): Msg2.INIT_RESP,
+            (Role.INITIATOR, Exchange.IKE_AUTH): Msg2.AUTH_REQ,
+            (Role.RESPONDER, Exchange.IKE_AUTH): Msg2.AUTH_RESP},
+    answers={Msg2.INIT_REQ: Msg2.INIT_RESP, Msg2.INIT_RESP: Msg2.AUTH_REQ, Msg2.AUTH_REQ: Msg2.AUTH_RESP,
+             Msg2.AUTH_RESP: None},
+    transitions={
+        (State2.I_START, Msg2.START): State2.I_INIT_SENT,
+        (State2.I_INIT_SENT, Msg2.INIT_RESP): State2.I_AUTH_SENT,
+        (State2.I_AUTH_SENT, Msg2.AUTH_RESP): State2.ESTABLISHED,
+        (State2.R_START, Msg2.INIT_REQ): State2.R_INIT_DONE,
+        (State2.R_INIT_DONE, Msg2.AUTH_REQ): State2.ESTABLISHED,
+    })
+
+#: Exchanges of an established IKE SA; either side may begin one (§1.3, §1.4). Deleting the IKE SA
+#: is a local decision that waits for the peer's (empty) INFORMATIONAL response.
+IKEV2_ESTABLISHED = ExchangeTable(
+    protocol="IKEv2", name="CREATE_CHILD_SA + INFORMATIONAL", rfc="RFC 7296 §1.3-§1.4",
+    begins={Role.INITIATOR: State2.ESTABLISHED, Role.RESPONDER: State2.ESTABLISHED},
+    shapes={(Role.INITIATOR, Exchange.CREATE_CHILD_SA): Msg2.CHILD_REQ,
+            (Role.RESPONDER, Exchange.CREATE_CHILD_SA): Msg2.CHILD_RESP,
+            (Role.INITIATOR, Exchange.INFORMATIONAL): Msg2.INFO_REQ,
+            (Role.RESPONDER, Exchange.INFORMATIONAL): Msg2.INFO_RESP},
+    answers={Msg2.CHILD_REQ: Msg2.CHILD_RESP, Msg2.CHILD_RESP: None, Msg2.INFO_REQ: Msg2.INFO_RESP,
+             Msg2.INFO_RESP: None},
+    transitions={
+        (State2.ESTABLISHED, Msg2.CHILD_REQ): State2.ESTABLISHED,
+        (State2.ESTABLISHED, Msg2.CHILD_RESP): State2.ESTABLISHED,
+        (State2.ESTABLISHED, Msg2.INFO_REQ): State2.ESTABLISHED,
+        (State2.ESTABLISHED, Msg2.INFO_RESP): State2.ESTABLISHED,
+        (State2.ESTABLISHED, Msg2.DELETE): State2.DELETING,
+        (State2.DELETING, Msg2.INFO_RESP): State2.DELETED,
+        (State2.DELETING, Msg2.INFO_REQ): State2.DELETING,
+    })
+
+#: Terminal IKEv2 states: nothing more is accepted.
+END_STATES2 = frozenset({State2.FAILED, State2.DELETED})
+
+#: Every exchange table, grouped by protocol.
+TABLES: dict[str, tuple[ExchangeTable, ...]] = {"IKEv1": (MAIN_MODE, QUICK_MODE),
+                                                "IKEv2": (IKEV2_SA_SETUP, IKEV2_ESTABLISHED)}
 
 #: (state, message) -> next state, over every table. Anything missing is refused with ProtocolError.
 TRANSITIONS: dict[tuple[State, Msg], State] = {
@@ -293,6 +379,12 @@ def classify(table: ExchangeTable, sender: Role, shape: Shape | None) -> Msg | N
 def classify_main_mode(sender: Role, encrypted: bool, first_payload: int) -> Msg | None:
     """Which Main Mode message this is, from who sent it and what it starts with."""
     return classify(MAIN_MODE, sender, main_mode_shape(encrypted, first_payload))
+
+
+def classify_v2(exchange: int, response: bool) -> Msg2 | None:
+    """Which IKEv2 message this is, from the exchange type and the R flag; None if not spoken here."""
+    sender = Role.RESPONDER if response else Role.INITIATOR
+    return next((m for t in TABLES["IKEv2"] if (m := classify(t, sender, exchange)) is not None), None)
 
 
 def opening_state(table: ExchangeTable, receiver: Role) -> State | None:
@@ -450,10 +542,13 @@ def dot(tables: tuple[ExchangeTable, ...] | None = None,
     for table in tables:
         for (state, msg), nxt in table.transitions.items():
             sender = table.sender(msg)
-            tip = f"sent by the {sender.value}" if sender else "the local decision to begin"
+            tip = (f"sent by the {sender.value}" if sender else
+                   "the local decision to begin" if msg.value == "start" else "a local decision")
             out.append(f'  {state.name} -> {nxt.name} [label="{msg.value}", tooltip="{tip}"];')
     for (state, msg), follow in starts.items():
-        owner = next(t for t in tables if (state, msg) in t.transitions)
+        owner = next((t for t in tables if (state, msg) in t.transitions), None)
+        if owner is None:    # a move of another protocol's tables
+            continue
         role = role_of(owner, state)
         nxt = owner.transitions[(state, msg)]
         out.append(f'  {nxt.name} -> {follow.begins[role].name} [style=dashed, '
@@ -462,5 +557,10 @@ def dot(tables: tuple[ExchangeTable, ...] | None = None,
     return "\n".join(out) + "\n"
 
 
+def diagrams() -> str:
+    """Every protocol's diagram, one DOT graph each (what the Reference page and docs/ENGINE.md show)."""
+    return "".join(dot(name=name) for name in TABLES)
+
+
 if __name__ == "__main__":   # python -m natt_core.ike.states  prints the DOT text docs/ENGINE.md carries
-    print(dot(), end="")
+    print(diagrams(), end="")

@@ -1,4 +1,5 @@
-"""The lessons: named Scenarios, each a situation users meet with IKEv1 and NAT (RFC 3947/3948).
+"""The lessons: named Scenarios, each a situation users meet with IKE and NAT (IKEv1: RFC 3947/3948;
+IKEv2: RFC 7296 §2.23).
 
 Each preset has a title and a one-paragraph story; `python -m natt_core scenarios` lists them and
 `--set` (see settings.py) varies them. The topology and addresses are those of scenario.py.
@@ -11,6 +12,7 @@ from .apps import Send
 from .scenario import NatSettings, Scenario
 
 LEGACY = PeerPolicy(nat_t="none")
+V2 = PeerPolicy(ike_version=2)
 
 PRESETS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("no-nat", "No NAT on the path",
@@ -68,7 +70,23 @@ PRESETS: dict[str, Scenario] = {s.name: s for s in (
              "The same NAT with IKEv2 (RFC 7296): NAT detection rides in IKE_SA_INIT as two notifies, "
              "the client moves to UDP 4500 for IKE_AUTH, the first CHILD_SA comes up in that same "
              "exchange, and L2TP flows in ESP-in-UDP — four IKE messages where IKEv1 needs nine.",
-             client=PeerPolicy(ike_version=2), server=PeerPolicy(ike_version=2), duration=60.0),
+             client=V2, server=V2, duration=60.0),
+    Scenario("ikev2-no-nat", "IKEv2: no NAT on the path",
+             "IKEv2 through a plain router: both NAT_DETECTION notifies of IKE_SA_INIT match what each "
+             "side sees, so IKE_AUTH stays on UDP 500, ESP travels as IP protocol 50 and no keepalive "
+             "is sent.",
+             client=V2, server=V2, nat=NatSettings(kind="none")),
+    Scenario("ikev2-double-nat", "IKEv2: home NAT behind a carrier NAT",
+             "Two translations between client and server: the NAT_DETECTION_SOURCE_IP hash still only "
+             "needs to differ, so the client moves to UDP 4500 for IKE_AUTH, keeps both NATs' mappings "
+             "open with keepalives, and ESP-in-UDP crosses both.",
+             topology="double-nat", client=V2, server=V2, duration=60.0),
+    Scenario("ikev2-server-behind-nat", "IKEv2: server behind NAT with 500/4500 forwarded",
+             "The server's NAT forwards UDP 500 and 4500 to it. The NAT_DETECTION_DESTINATION_IP hash "
+             "tells the server it is the one behind the NAT, so it sends the keepalives; the client moves "
+             "to 4500 for IKE_AUTH and both use ESP-in-UDP. IKEv2 knows no Windows-style refusal of a "
+             "server behind NAT.",
+             topology="server-nat", client=V2, server=V2, duration=60.0),
     Scenario("double-nat", "Home NAT behind a carrier NAT",
              "The client's NAT sits behind a carrier-grade NAT: two translations, but NAT-D only needs "
              "to see a difference, so the client floats to 4500 and connects.",

@@ -134,6 +134,9 @@ def _peer_report(name: str, host, index: _Index) -> dict:
     natd = main.natd if main else None
     return {
         "role": "initiator" if host.role == "client" else "responder",
+        "ike_version": 2 if main is not None and hasattr(main, "spi_i") else 1 if main is not None else None,
+        #: the IKE SA's SPI pair (IKEv1: the cookies), initiator's first, as "spi_i:spi_r" in hex
+        "ike_spis": f"{main.icookie.hex()}:{main.rcookie.hex()}" if main is not None else None,
         "phase1": p1, "phase2": p2, "reason": reason, "reason_code": code.value if code else None,
         "nat_t": main.nat_t.value if main and main.nat_t else None,
         "dh_group": main.choice.group if main and main.choice else None,

@@ -19,6 +19,7 @@ from typing import Callable
 
 from ..errors import ConfigError
 from ..ike.policy import ASSUME_UDP_RULES, DH_GROUPS, MODES, NAT_T, NAT_T_ROLES, PROTOCOLS, RULE_UNSET
+from ..ike.v2.suites import ENCR, GROUPS, INTEG, PRF
 from ..net.nat_config import BEHAVIOURS, HELPERS, KINDS, PORT_ALLOCATIONS
 from ..wire.l2tp import MessageType
 from .apps import Send
@@ -101,6 +102,51 @@ def _versions(text: str) -> int | tuple[int, ...]:
     return versions[0] if len(versions) == 1 else tuple(sorted(versions))
 
 
+#: IKEv2 suites as --set spells them: 'cipher/integrity/prf', or 'aead/prf' (RFC 7296 §3.3.3)
+IKEV2_SUITES = tuple(f"{e}/{i}/{p}" if i else f"{e}/{p}" for e in ENCR
+                     for i in (("",) if ENCR[e].aead else INTEG) for p in PRF)
+#: ESP suites for IKEv2 CHILD_SAs: 'cipher/integrity', or an AEAD alone (RFC 4106 AES-GCM)
+ESP_SUITES = tuple(f"{e}/{i}" if i else e for e in ENCR for i in (("",) if ENCR[e].aead else INTEG))
+#: IKEv2 DH group offers: the usual lists of GROUPS (14, 2, 19: ECP-256 only IKEv2 speaks here);
+#: 'none' first, here and in the suite choices: what the shared policy's ciphers, hashes and groups give
+IKEV2_GROUP_OFFERS = ("none", "19", "14", "19,14", "14,19", "14,2", "2")
+
+
+def _suites(vocabulary: tuple[str, ...]) -> Callable[[str], tuple[str, ...] | None]:
+    """'a,b' -> ('a', 'b'), each one of `vocabulary`; '', 'none' or 'policy' -> None (derived from the
+    shared policy's ciphers and hashes)."""
+    def suites(text: str) -> tuple[str, ...] | None:
+        if text.strip().lower() in ("", "none", "policy"):
+            return None
+        names = tuple(x.strip() for x in text.split(","))
+        for name in names:
+            if name not in vocabulary:
+                raise ConfigError(f"{name!r} is not a suite; choose one of {', '.join(vocabulary)}")
+        return names
+    return suites
+
+
+def _v2_groups(text: str) -> tuple[int, ...] | None:
+    """'19,14' -> (19, 14); '', 'none' or 'policy' -> None (the shared policy's dh_groups)."""
+    if text.strip().lower() in ("", "none", "policy"):
+        return None
+    groups = _comma_list(text, int, "DH group numbers", "19,14", empty_ok=False)
+    for g in groups:
+        if g not in GROUPS:
+            raise ConfigError(f"IKEv2 DH group {g} is not supported; choose one of {', '.join(map(str, GROUPS))}")
+    return groups
+
+
+def _threshold(text: str) -> int | None:
+    """Half-open SAs before COOKIEs are required (0: always); 'none': never."""
+    if text.strip().lower() == "none":
+        return None
+    value = _int(text)
+    if value < 0:
+        raise ConfigError("expected 0 or more half-open SAs, or none")
+    return value
+
+
 def _ports(text: str) -> tuple[int, ...]:
     """'500,4500' -> (500, 4500); '' or 'none' -> () (nothing forwarded)."""
     ports = _comma_list(text, int, "UDP port numbers", "500,4500", empty_ok=True)
@@ -146,6 +192,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "nat.kind": KINDS, "nat2.kind": KINDS, "nat.helper": HELPERS, "nat2.helper": HELPERS,
     "nat.port_allocation": PORT_ALLOCATIONS, "nat2.port_allocation": PORT_ALLOCATIONS,
     "nat.mapping": BEHAVIOURS, "nat.filtering": BEHAVIOURS,
+    "client.ikev2_suites": ("none",) + IKEV2_SUITES, "server.ikev2_suites": ("none",) + IKEV2_SUITES,
+    "client.esp_suites": ("none",) + ESP_SUITES, "server.esp_suites": ("none",) + ESP_SUITES,
+    "client.ikev2_dh_groups": IKEV2_GROUP_OFFERS, "server.ikev2_dh_groups": IKEV2_GROUP_OFFERS,
 }
 
 
@@ -196,6 +245,14 @@ KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     "link.reorder": ("scenario", "reorder", _fraction),
     "traffic.client": ("traffic", "client", _times),
     "traffic.server": ("traffic", "server", _times),
+    # IKEv2 only (the policy's `v2`); each takes a comma list, or 'policy' for the shared policy's
+    "client.ikev2_suites": ("client", "v2.ike_suites", _suites(IKEV2_SUITES)),
+    "server.ikev2_suites": ("server", "v2.ike_suites", _suites(IKEV2_SUITES)),
+    "client.esp_suites": ("client", "v2.esp_suites", _suites(ESP_SUITES)),
+    "server.esp_suites": ("server", "v2.esp_suites", _suites(ESP_SUITES)),
+    "client.ikev2_dh_groups": ("client", "v2.groups", _v2_groups),
+    "server.ikev2_dh_groups": ("server", "v2.groups", _v2_groups),
+    "server.cookie_threshold": ("server", "v2.cookie_threshold", _threshold),
 }
 
 
@@ -230,7 +287,11 @@ def apply_setting(s: Scenario, key: str, value: object) -> Scenario:
             return replace(s, sends=kept + tuple(Send(t, name, MessageType.HELLO.name) for t in value))
         changes = {}
         for side in (("client", "server") if where == "both" else (where,)):
-            changes[side] = replace(getattr(s, side), **{name: value})
+            policy = getattr(s, side)
+            if name.startswith("v2."):    # PeerPolicy.v2: the IKEv2 options
+                changes[side] = replace(policy, v2=replace(policy.v2, **{name[3:]: value}))
+            else:
+                changes[side] = replace(policy, **{name: value})
         return replace(s, **changes)
     except ConfigError as e:
         reason = e.reason if isinstance(e, FieldError) else str(e)
@@ -244,5 +305,5 @@ def apply_settings(s: Scenario, texts: list[str]) -> Scenario:
     return s.validate()
 
 
-__all__ = ["CHOICES", "DH_OFFERS", "KEYS", "RULE_TEXT", "FieldError", "NatSettings", "apply_setting",
+__all__ = ["CHOICES", "DH_OFFERS", "ESP_SUITES", "IKEV2_SUITES", "KEYS", "RULE_TEXT", "FieldError", "NatSettings", "apply_setting",
            "apply_settings", "parse_setting", "rule_text"]

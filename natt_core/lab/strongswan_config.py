@@ -1,4 +1,4 @@
-"""A swanctl.conf that lets strongSwan stand in for one peer of a scenario (IKEv1, PSK, RFC 3947).
+"""A swanctl.conf that lets strongSwan stand in for one peer of a scenario (IKEv1 or IKEv2, PSK).
 
 `swanctl_conf(scenario, "server")` describes the scenario's server so that the scenario's
 client (our engine, or a real one) can talk to a real charon instead; `"client"` describes a
@@ -13,6 +13,10 @@ What is translated, and from where:
   tunnel mode the client proposes (its inner address, the server address it dialled), the
   server sends from its own inner address.
 - identities: an FQDN if the policy has one, else the peer's own IPv4 address (ID_IPV4_ADDR).
+- IKEv2 (`ike_version` 2; `version = 0` for a peer that answers both): one proposal per IKE suite
+  of the IKEv2 offer (ike/v2/proposals.py) with every group, e.g. aes128-sha1-prfsha1-modp2048 or
+  aes128gcm16-prfsha256-ecp256, and ESP suites such as aes128-sha1 or aes128gcm16. The first
+  CHILD_SA rides in IKE_AUTH, so a PFS group only matters when it is rekeyed.
 Things swanctl.conf cannot say (NAT-T announcements, keepalive interval, the Windows rule) are
 written as comments, so a class sees what differs from the scenario.
 """
@@ -22,6 +26,7 @@ import base64
 
 from ..errors import ConfigError
 from ..ike.policy import PeerPolicy
+from ..ike.v2.proposals import esp_suites, ike_groups, ike_suites
 from ..wire.numbers import Port
 from .scenario import CLIENT_BASE, SERVER_NAT_PUBLIC, SERVER_PRIVATE, SERVER_PUBLIC, Scenario
 
@@ -31,6 +36,11 @@ ESP_CIPHER = {"aes-cbc-128": "aes128", "aes-cbc-256": "aes256", "3des-cbc": "3de
 HASH = {"sha1": "sha1", "sha256": "sha256", "md5": "md5"}
 INTEGRITY = {"hmac-sha1-96": "sha1", "hmac-sha256-128": "sha256", "hmac-md5-96": "md5"}
 MODP = {2: "modp1024", 14: "modp2048"}   # RFC 2409 §6.2 group 2, RFC 3526 §3 group 14
+#: IKEv2 names (ike/v2/suites.py) in strongSwan's words ("IKEv2 Cipher Suites", docs.strongswan.org)
+V2_ENCR = {"aes-cbc-128": "aes128", "aes-cbc-256": "aes256", "aes-gcm-16-128": "aes128gcm16",
+           "aes-gcm-16-256": "aes256gcm16"}
+V2_PRF = {"sha1": "prfsha1", "sha256": "prfsha256"}
+V2_GROUP = {**MODP, 19: "ecp256"}                 # RFC 5903 §3.1 group 19
 CLIENT_LAN = f"{CLIENT_BASE - 19}/24"      # 192.168.11.0/24
 L2TP = f"[udp/{int(Port.L2TP)}]"
 
@@ -45,6 +55,23 @@ def child_proposals(p: PeerPolicy) -> list[str]:
     if p.protocol == "ah":
         return [f"{INTEGRITY[i]}{pfs}" for i in p.esp_integrity]
     return [f"{ESP_CIPHER[c]}-{INTEGRITY[i]}{pfs}" for c in p.esp_ciphers for i in p.esp_integrity]
+
+
+def ikev2_proposals(p: PeerPolicy) -> list[str]:
+    """IKEv2 proposals in the engine's order: one per suite, each with every group of the offer."""
+    groups = "-".join(V2_GROUP[g] for g in ike_groups(p, p.v2))
+    return ["-".join([V2_ENCR[e.name]] + ([INTEGRITY[i.name]] if i else []) + [V2_PRF[prf], groups])
+            for e, i, prf in ike_suites(p, p.v2)]
+
+
+def ikev2_child_proposals(p: PeerPolicy) -> list[str]:
+    pfs = f"-{V2_GROUP[p.pfs_group]}" if p.pfs_group else ""
+    return ["-".join([V2_ENCR[e.name]] + ([INTEGRITY[i.name]] if i else [])) + pfs for e, i in esp_suites(p, p.v2)]
+
+
+def _version(p: PeerPolicy) -> int:
+    """swanctl's `version`: 1, 2, or 0 for a peer that speaks both."""
+    return p.ike_version if isinstance(p.ike_version, int) else 0
 
 
 def _secret(psk: str) -> str:
@@ -111,19 +138,26 @@ def swanctl_conf(s: Scenario, peer: str = "server") -> str:
         else:
             local_ts = remote_ts = f"dynamic{L2TP}"
     name = s.name
+    version = _version(me)
     proposals_key = "ah_proposals" if me.protocol == "ah" else "esp_proposals"
+    if version == 1:
+        ike, child = ike_proposals(me), child_proposals(me)
+    else:   # version 2, or 0 (both): charon initiates with IKEv2 and picks per message as a responder
+        ike = ikev2_proposals(me) + (ike_proposals(me) if version == 0 else [])
+        child = ikev2_child_proposals(me) + (child_proposals(me) if version == 0 else [])
+        child = list(dict.fromkeys(child))
     lines = [f"# {s.title} — the scenario's {peer}, for strongSwan (swanctl --load-all --file <this file>)",
              f"# made by: python -m natt_core config {name} --for strongswan --peer {peer} [--set KEY=VALUE ...]"]
     lines += [f"# note: {n}" for n in _notes(s, me, peer)]
     lines += [
         "connections {",
         f"    {name} {{",
-        "        version = 1",
-        "        aggressive = no",
+        f"        version = {version}",
+        *(["        aggressive = no"] if version != 2 else []),
         "        encap = no",
         f"        local_addrs = {local_addrs}",
         f"        remote_addrs = {remote_addrs}",
-        f"        proposals = {', '.join(ike_proposals(me))}",
+        f"        proposals = {', '.join(ike)}",
         f"        rekey_time = {me.ike_lifetime}s",
         "        local {",
         "            auth = psk",
@@ -136,7 +170,7 @@ def swanctl_conf(s: Scenario, peer: str = "server") -> str:
         "        children {",
         f"            {name} {{",
         f"                mode = {me.mode}",
-        f"                {proposals_key} = {', '.join(child_proposals(me))}",
+        f"                {proposals_key} = {', '.join(child)}",
         f"                local_ts = {local_ts}",
         f"                remote_ts = {remote_ts}",
         f"                rekey_time = {me.ipsec_lifetime}s",

@@ -175,6 +175,7 @@ class NotifyType(IntEnum):
     """RFC 2408 §3.14.1 errors and RFC 2407 §4.6.3 status types."""
     INVALID_PAYLOAD_TYPE = 1
     DOI_NOT_SUPPORTED = 2
+    INVALID_MAJOR_VERSION = 5
     INVALID_COOKIE = 4
     INVALID_EXCHANGE_TYPE = 7
     INVALID_FLAGS = 8

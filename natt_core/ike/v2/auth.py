@@ -16,8 +16,8 @@ from ...ipsec.esp_sa import EspSa
 from ...reasons import Reason
 from ...wire.ikev2 import SA, Auth, IDi, IDr, Notify, TrafficSelector, TSi, TSr
 from ...wire.ikev2_numbers import AuthMethod, Exchange, IdType, NotifyType, notify2_name
-from ..events import (AuthFailedWithCode, ChildSaEstablished, IkeSaEstablished, PeerRefusedWithCode,
-                      RefusedWithCode)
+from ..events import (AuthenticationFailed, ChildSaEstablished, IkeSaEstablished, PeerRefused,
+                      Refused)
 from ..sa import ChildSa
 from .proposals import ANY, EspChoice, choose_esp, esp_answer, esp_offer, narrow, read_esp, with_address
 from .sa import Ike2Sa
@@ -104,37 +104,37 @@ class AuthMixin:
     def _on_auth_response(self, sa: Ike2Sa, dgram, msg, inner) -> None:
         if _has(inner, NotifyType.AUTHENTICATION_FAILED):
             reason = "the responder answered AUTHENTICATION_FAILED: our AUTH did not verify (the pre-shared keys differ)"
-            self._emit(AuthFailedWithCode, reason=reason, code=Reason.AUTH_FAILED)
+            self._emit(AuthenticationFailed, reason=reason, code=Reason.AUTH_FAILED)
             self._fail(sa, f"authentication failed: {reason}", "authentication", Reason.AUTH_FAILED)
             return
         idr, auth = _only(inner, IDr), _only(inner, Auth)
         if idr is None or auth is None:
             errors = [notify2_name(p.notify_type) for p in inner if isinstance(p, Notify) and p.notify_type < 16384]
             reason = f"IKE_AUTH refused: {', '.join(errors) or 'no IDr/AUTH in the response'}"
-            self._emit(PeerRefusedWithCode, reason=reason, code=Reason.PEER_REFUSED)
+            self._emit(PeerRefused, reason=reason, code=Reason.PEER_REFUSED)
             self._fail(sa, reason, "refused", Reason.PEER_REFUSED)
             return
         expected = self._auth_data(sa, sa.init_response, sa.ni, sa.keys.sk_pr, idr.encode_body())
         if auth.kind != AuthMethod.PSK or not equal(auth.data, expected):
             reason = "the responder's AUTH does not verify: it used another pre-shared key"
-            self._emit(AuthFailedWithCode, reason=reason, code=Reason.AUTH_FAILED)
+            self._emit(AuthenticationFailed, reason=reason, code=Reason.AUTH_FAILED)
             self._fail(sa, f"authentication failed: {reason}", "authentication", Reason.AUTH_FAILED)
             return
         self._established(sa)
         req = sa.child_request
         for p in inner:
             if isinstance(p, Notify) and p.notify_type in CHILD_ERRORS:
-                self._emit(PeerRefusedWithCode, reason=f"{notify2_name(p.notify_type)}: no CHILD_SA (the IKE SA stays up)",
+                self._emit(PeerRefused, reason=f"{notify2_name(p.notify_type)}: no CHILD_SA (the IKE SA stays up)",
                            code=CHILD_ERRORS[p.notify_type])
                 return
         answer, tsi, tsr = _only(inner, SA), _only(inner, TSi), _only(inner, TSr)
         esp = read_esp(answer, req["offer"]) if answer else None
         if esp is None or tsi is None or tsr is None:
-            self._emit(RefusedWithCode, reason="the CHILD_SA answer is not one of our ESP proposals", code=Reason.NO_PROPOSAL)
+            self._emit(Refused, reason="the CHILD_SA answer is not one of our ESP proposals", code=Reason.NO_PROPOSAL)
             return
         transport = _has(inner, NotifyType.USE_TRANSPORT_MODE)
         if req["transport"] and not transport:
-            self._emit(RefusedWithCode, reason="we asked for transport mode and the responder set up tunnel mode "
+            self._emit(Refused, reason="we asked for transport mode and the responder set up tunnel mode "
                                                "(RFC 7296 §1.3.1: the initiator must not use it)", code=Reason.MODE_MISMATCH)
             return
         # §2.23.1: the answer's selectors are the addresses the responder's checksums were made with
@@ -149,7 +149,7 @@ class AuthMixin:
             reason = "the initiator's AUTH does not verify: it used another pre-shared key"
             self._respond(sa, msg.header, Exchange.IKE_AUTH, [Notify(NotifyType.AUTHENTICATION_FAILED)],
                           "IKE_AUTH response (AUTHENTICATION_FAILED)")
-            self._emit(AuthFailedWithCode, reason=reason, code=Reason.AUTH_FAILED)
+            self._emit(AuthenticationFailed, reason=reason, code=Reason.AUTH_FAILED)
             self._fail(sa, f"authentication failed: {reason}", "authentication", Reason.AUTH_FAILED)
             return
         idr = self._own_id(IDr)
@@ -165,7 +165,7 @@ class AuthMixin:
         offer, tsi, tsr = _only(inner, SA), _only(inner, TSi), _only(inner, TSr)
         picked = choose_esp(offer, self.policy, self.options) if offer else None
         if picked is None:
-            self._emit(RefusedWithCode, reason="NO_PROPOSAL_CHOSEN for the CHILD_SA (the IKE SA stays up)",
+            self._emit(Refused, reason="NO_PROPOSAL_CHOSEN for the CHILD_SA (the IKE SA stays up)",
                        code=Reason.NO_PROPOSAL)
             return [Notify(NotifyType.NO_PROPOSAL_CHOSEN)], None
         proposal, esp = picked
@@ -180,7 +180,7 @@ class AuthMixin:
         local = TrafficSelector.host(self.address if transport else (self.policy.inner_address or self.address))
         got_i, got_r = narrow(subst_i, ANY), narrow(subst_r, local)
         if not got_i or not got_r:
-            self._emit(RefusedWithCode, reason=f"TS_UNACCEPTABLE: {', '.join(map(str, asked_r)) or 'nothing'} does "
+            self._emit(Refused, reason=f"TS_UNACCEPTABLE: {', '.join(map(str, asked_r)) or 'nothing'} does "
                                                f"not include {local}", code=Reason.TS_UNACCEPTABLE)
             return [Notify(NotifyType.TS_UNACCEPTABLE)], None
         spi_in = self.random_spi()

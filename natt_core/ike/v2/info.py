@@ -9,8 +9,8 @@ from __future__ import annotations
 from ...reasons import Reason
 from ...wire.ikev2 import Delete, Notify
 from ...wire.ikev2_numbers import Exchange, Protocol, notify2_name
-from ..events import LivenessChecked, PeerRefusedWithCode, SaDeleted
-from ..states_v2 import Msg2, State2, advance
+from ..events import LivenessChecked, PeerRefused, SaDeleted
+from ..states import Msg2, State2, advance
 from .sa import Ike2Sa
 
 
@@ -58,7 +58,7 @@ class Info2Mixin:
                 if ours:
                     answer.append(Delete(Protocol.ESP, tuple(c.spi_in.to_bytes(4, "big") for c in ours)))
             elif isinstance(p, Notify) and p.notify_type < 16384:
-                self._emit(PeerRefusedWithCode, reason=f"{notify2_name(p.notify_type)} (authenticated notification)",
+                self._emit(PeerRefused, reason=f"{notify2_name(p.notify_type)} (authenticated notification)",
                            code=Reason.PEER_REFUSED)
         self._respond(sa, msg.header, Exchange.INFORMATIONAL, answer, "INFORMATIONAL response")
 

@@ -29,12 +29,12 @@ from ...wire.numbers import IPProto, Port
 from ...wire.udp_encap import Kind, classify_4500, frame_ike
 from ..core import PeerCore
 from ..dataplane import DataPlaneMixin
-from ..events import (DroppedWithCode, Floated, InitRetried, KeepaliveReceived, MessageReceived, MessageSent,
-                      NatDetected, PeerRefusedWithCode, RefusedWithCode, RemoteFollowed)
+from ..major_version import major
+from ..events import (PacketDropped, Floated, InitRetried, KeepaliveReceived, MessageReceived, MessageSent,
+                      NatDetected, PeerRefused, Refused, RemoteFollowed)
 from ..policy import PeerPolicy
 from ..sa import IpsecSaRow, IsakmpSaRow
-from ..states_v2 import END_STATES2, Msg2, State2, advance, classify
-from ..states import repeat_answered_at
+from ..states import END_STATES2, Msg2, State2, advance, classify_v2, repeat_answered_at
 from .auth import AuthMixin
 from .info import Info2Mixin
 from .rekey import RekeyMixin
@@ -73,7 +73,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
     def __init__(self, name: str, address: str, policy: PeerPolicy, rng: random.Random | int = 0,
                  options: V2Options | None = None):
         super().__init__(name, address, policy, rng)
-        self.options = options or V2Options()
+        self.options = options or policy.v2   # the policy's, unless a caller overrides them
         self._half_open: dict[tuple[bytes, Endpoint], Ike2Sa] = {}
         self._cookie_secret = self.rng.randbytes(16)
         ike_offer(policy, self.options)   # a policy with no IKEv2 suite fails here, not mid-handshake
@@ -141,7 +141,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
         return None
 
     def _drop(self, reason: str, code: Reason, layer: str = "IKE") -> None:
-        self._emit(DroppedWithCode, reason=reason, layer=layer, code=code)
+        self._emit(PacketDropped, reason=reason, layer=layer, code=code)
 
     # ------------------------------------------------------------------ demultiplexing
     def _dispatch(self, dgram: Datagram) -> None:
@@ -163,13 +163,12 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
             self._drop(f"nothing listens on UDP {dgram.dst.port}", Reason.NO_LISTENER, "UDP")
 
     def _receive_ike(self, dgram: Datagram, message: bytes) -> None:
-        if len(message) > 17 and message[17] >> 4 != 2:
-            self._drop(f"IKE version 0x{message[17]:02x}: this peer speaks IKEv2 (0x20) only",
-                       Reason.INVALID_MAJOR_VERSION)
+        if major(message) not in (None, 2):
+            self._other_version(dgram, message, 2)
             return
         msg = decode_message(message)
         h = msg.header
-        kind = classify(h.exchange, h.is_response)
+        kind = classify_v2(h.exchange, h.is_response)
         if kind is None:
             self._drop(f"exchange type {h.exchange} is not supported here", Reason.UNSUPPORTED_PROTOCOL)
         elif kind is Msg2.INIT_REQ:
@@ -408,7 +407,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
         self._send_init(sa)
 
     def _refused_by_peer(self, sa: Ike2Sa, reason: str, code: Reason) -> None:
-        self._emit(PeerRefusedWithCode, reason=reason, code=code)
+        self._emit(PeerRefused, reason=reason, code=code)
         self._fail(sa, reason, "refused", code)
 
     # ------------------------------------------------------------------ IKE_SA_INIT, responder
@@ -443,20 +442,20 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
             got = msg.notifies(NotifyType.COOKIE)
             if not got or not equal(got[0].data, expected):
                 self._plain_reply(dgram, h, [Notify(NotifyType.COOKIE, expected)], "IKE_SA_INIT response (COOKIE)")
-                self._emit(RefusedWithCode, reason=f"{half_open} half-open SAs: a COOKIE is required before any state "
+                self._emit(Refused, reason=f"{half_open} half-open SAs: a COOKIE is required before any state "
                                                    "is kept (RFC 7296 §2.6)", code=Reason.COOKIE_REQUIRED)
                 return
         picked = choose_ike(offer, self.policy, self.options, ke.group)
         if picked is None:
             self._plain_reply(dgram, h, [Notify(NotifyType.NO_PROPOSAL_CHOSEN)], "IKE_SA_INIT response (NO_PROPOSAL_CHOSEN)")
-            self._emit(RefusedWithCode, reason="NO_PROPOSAL_CHOSEN: none of the offered IKE proposals is acceptable",
+            self._emit(Refused, reason="NO_PROPOSAL_CHOSEN: none of the offered IKE proposals is acceptable",
                        code=Reason.NO_PROPOSAL)
             return
         answer, choice = picked
         if ke.group != choice.group:
             self._plain_reply(dgram, h, [Notify(NotifyType.INVALID_KE_PAYLOAD, choice.group.to_bytes(2, "big"))],
                               "IKE_SA_INIT response (INVALID_KE_PAYLOAD)")
-            self._emit(RefusedWithCode, reason=f"KE in group {ke.group}, but group {choice.group} was chosen: "
+            self._emit(Refused, reason=f"KE in group {ke.group}, but group {choice.group} was chosen: "
                                                "INVALID_KE_PAYLOAD", code=Reason.INVALID_KE)
             return
         sa = Ike2Sa("responder", State2.R_START, h.spi_i, self.rng.randbytes(8), Endpoint(self.address, dgram.dst.port),

@@ -2,8 +2,8 @@
 
 RFC 7296 §2.7 (proposal choice: one transform of each type, AEAD proposals without INTEG),
 §3.3 (SA payload), §2.9 (narrowing: the responder answers with a subset of what was asked).
-The offer is derived from the IKEv1 `PeerPolicy` (same PSK, groups, ciphers) plus `V2Options`
-for what IKEv1 has no word for (AES-GCM, PRF, cookies).
+The offer is derived from the IKEv1 `PeerPolicy` (same PSK, groups, ciphers) plus its `v2`
+(`options.V2Options`) for what IKEv1 has no word for (AES-GCM, PRF, cookies).
 """
 from __future__ import annotations
 
@@ -14,31 +14,11 @@ from ...errors import ConfigError
 from ...wire.ikev2 import SA, Attribute, Proposal, TrafficSelector, Transform
 from ...wire.ikev2_numbers import KEY_LENGTH_ATTR, Esn, Protocol, TransformType
 from ..policy import PeerPolicy
-from .suites import (ENCR, GROUPS, INTEG, PRF, EncrSpec, IntegSpec, encr_by_wire, encr_spec, integ_by_wire,
-                     integ_spec, prf_by_wire)
+from .options import V2Options, parse_esp_suite, parse_suite  # noqa: F401  (V2Options re-exported)
+from .suites import ENCR, INTEG, PRF, EncrSpec, IntegSpec, encr_by_wire, integ_by_wire, prf_by_wire
 
 #: IKEv1 hash name -> (IKEv2 PRF, IKEv2 integrity) for suites derived from a PeerPolicy
 _FROM_HASH = {"sha1": ("sha1", "hmac-sha1-96"), "sha256": ("sha256", "hmac-sha256-128")}
-
-
-@dataclass(frozen=True)
-class V2Options:
-    """IKEv2 knobs beyond the shared policy. Suites read `encr/integ/prf` or `encr/prf` (AEAD)."""
-    ike_suites: tuple[str, ...] | None = None   #: None: derived from the policy's ciphers and hashes
-    groups: tuple[int, ...] | None = None       #: None: the policy's dh_groups
-    cookie_threshold: int | None = None         #: half-open SAs before COOKIEs are required; 0 = always
-    #: ESP suites 'cipher/integrity' or an AEAD alone ('aes-gcm-16-128'); None: from the policy
-    esp_suites: tuple[str, ...] | None = None
-    max_init_retries: int = 3
-
-    def __post_init__(self) -> None:
-        for s in self.ike_suites or ():
-            parse_suite(s)
-        for s in self.esp_suites or ():
-            parse_esp_suite(s)
-        for g in self.groups or ():
-            if g not in GROUPS:
-                raise ConfigError(f"unsupported IKEv2 DH group {g}; choose one of {', '.join(map(str, GROUPS))}")
 
 
 @dataclass(frozen=True)
@@ -61,17 +41,6 @@ class EspChoice:
     integ: IntegSpec | None   #: None for AES-GCM
     spi: int       #: the peer's SPI from its proposal (what we send with)
     number: int
-
-
-def parse_suite(text: str) -> tuple[EncrSpec, IntegSpec | None, str]:
-    parts = text.split("/")
-    encr = encr_spec(parts[0])
-    if encr.aead and len(parts) == 2 and parts[1] in PRF:
-        return encr, None, parts[1]
-    if not encr.aead and len(parts) == 3 and parts[2] in PRF:
-        return encr, integ_spec(parts[1]), parts[2]
-    raise ConfigError(f"IKEv2 suite {text!r}: write 'cipher/integrity/prf' (e.g. aes-cbc-128/hmac-sha1-96/sha1) "
-                      f"or 'aead/prf' (e.g. aes-gcm-16-128/sha256)")
 
 
 def ike_suites(policy: PeerPolicy, options: V2Options) -> list[tuple[EncrSpec, IntegSpec | None, str]]:
@@ -148,17 +117,6 @@ def choose_ike(offer: SA, policy: PeerPolicy, options: V2Options, ke_group: int 
 
 
 # --- ESP ------------------------------------------------------------------------------------
-
-def parse_esp_suite(text: str) -> tuple[EncrSpec, IntegSpec | None]:
-    parts = text.split("/")
-    encr = encr_spec(parts[0])
-    if encr.aead and len(parts) == 1:
-        return encr, None
-    if not encr.aead and len(parts) == 2:
-        return encr, integ_spec(parts[1])
-    raise ConfigError(f"ESP suite {text!r}: write 'cipher/integrity' (e.g. aes-cbc-128/hmac-sha1-96) or an AEAD "
-                      "alone (aes-gcm-16-128)")
-
 
 def esp_suites(policy: PeerPolicy, options: V2Options | None = None) -> list[tuple[EncrSpec, IntegSpec | None]]:
     if options and options.esp_suites:

@@ -21,8 +21,8 @@ from ...errors import DecodeError, IntegrityError
 from ...reasons import Reason
 from ...wire.ikev2 import KE, SA, Delete, Nonce, Notify, TSi, TSr
 from ...wire.ikev2_numbers import Exchange, NotifyType, Protocol, notify2_name
-from ..events import PeerRefusedWithCode, RefusedWithCode
-from ..states_v2 import State2
+from ..events import PeerRefused, Refused
+from ..states import State2
 from .proposals import choose_esp, choose_ike, esp_answer, esp_offer, ike_offer, read_esp, read_ike
 from .sa import Ike2Sa
 
@@ -116,7 +116,7 @@ class RekeyMixin:
             reply = Notify(NotifyType.INVALID_KE_PAYLOAD, picked[1].group.to_bytes(2, "big")) if picked \
                 else Notify(NotifyType.NO_PROPOSAL_CHOSEN)
             self._respond(sa, msg.header, Exchange.CREATE_CHILD_SA, [reply], "CREATE_CHILD_SA response")
-            self._emit(RefusedWithCode, reason="IKE SA rekey: no acceptable proposal or KE group",
+            self._emit(Refused, reason="IKE SA rekey: no acceptable proposal or KE group",
                        code=Reason.INVALID_KE if picked else Reason.NO_PROPOSAL)
             return
         answer, choice = picked
@@ -135,7 +135,7 @@ class RekeyMixin:
         choice = read_ike(answer.proposals[0]) if answer and len(answer.proposals) == 1 else None
         if choice is None or nonce is None or ke is None or len(answer.proposals[0].spi) != 8 \
                 or ke.group != req["dh"].group or choice.group != req["dh"].group:
-            self._emit(RefusedWithCode, reason="the IKE SA rekey answer is not one of our proposals",
+            self._emit(Refused, reason="the IKE SA rekey answer is not one of our proposals",
                        code=Reason.NO_PROPOSAL)
             return
         g_ir = self._shared(req["dh"], ke.data)
@@ -157,7 +157,7 @@ class RekeyMixin:
             self._respond(sa, msg.header, Exchange.CREATE_CHILD_SA, [Notify(NotifyType.CHILD_SA_NOT_FOUND if old is None
                                                                            else NotifyType.NO_PROPOSAL_CHOSEN)],
                           "CREATE_CHILD_SA response")
-            self._emit(RefusedWithCode, reason=f"CREATE_CHILD_SA refused: {what} (only CHILD_SA rekeys are "
+            self._emit(Refused, reason=f"CREATE_CHILD_SA refused: {what} (only CHILD_SA rekeys are "
                                                "answered here)", code=Reason.NO_IPSEC_SA)
             return
         picked = choose_esp(offer, self.policy, self.options)
@@ -166,7 +166,7 @@ class RekeyMixin:
             reply = Notify(NotifyType.INVALID_KE_PAYLOAD, wanted.to_bytes(2, "big")) if picked and wanted and ke \
                 else Notify(NotifyType.NO_PROPOSAL_CHOSEN)
             self._respond(sa, msg.header, Exchange.CREATE_CHILD_SA, [reply], "CREATE_CHILD_SA response")
-            self._emit(RefusedWithCode, reason="CREATE_CHILD_SA: no acceptable proposal / PFS group",
+            self._emit(Refused, reason="CREATE_CHILD_SA: no acceptable proposal / PFS group",
                        code=Reason.INVALID_KE if reply.notify_type == NotifyType.INVALID_KE_PAYLOAD else Reason.NO_PROPOSAL)
             return
         proposal, esp = picked
@@ -188,7 +188,7 @@ class RekeyMixin:
         req, kind, sa.pending_kind = sa.child_request, sa.pending_kind, ""
         for p in inner:
             if isinstance(p, Notify) and p.notify_type < 16384:
-                self._emit(PeerRefusedWithCode, reason=f"the rekey was refused ({notify2_name(p.notify_type)}); "
+                self._emit(PeerRefused, reason=f"the rekey was refused ({notify2_name(p.notify_type)}); "
                                                        "the old CHILD_SA stays", code=Reason.PEER_REFUSED)
                 return
         if kind == "rekey-ike":
@@ -197,13 +197,13 @@ class RekeyMixin:
         answer, nonce = _only(inner, SA), _only(inner, Nonce)
         esp = read_esp(answer, req["offer"]) if answer else None
         if esp is None or nonce is None:
-            self._emit(RefusedWithCode, reason="the CREATE_CHILD_SA answer is not one of our proposals",
+            self._emit(Refused, reason="the CREATE_CHILD_SA answer is not one of our proposals",
                        code=Reason.NO_PROPOSAL)
             return
         try:
             g_ir = self._pfs(req["dh"], _only(inner, KE))
         except IntegrityError as exc:
-            self._emit(RefusedWithCode, reason=f"the CREATE_CHILD_SA answer: {exc}", code=Reason.INVALID_KE)
+            self._emit(Refused, reason=f"the CREATE_CHILD_SA answer: {exc}", code=Reason.INVALID_KE)
             return
         old = req["old"]
         ts_local, ts_remote, _, _ = sa.child_ts[old.spi_in]

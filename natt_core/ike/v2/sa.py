@@ -15,7 +15,7 @@ from ...crypto.ikev2_keys import IkeKeys
 from ...crypto.natd import NatdVerdict
 from ..policy import PeerPolicy
 from ..sa import Answer, ChildSa, Pending
-from ..states_v2 import State2
+from ..states import State2
 from .proposals import IkeChoice
 from .sk import SkCipher
 
