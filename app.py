@@ -10,6 +10,7 @@ from __future__ import annotations
 import streamlit as st
 
 from natt_ui.catalog import ROOT, SECTIONS, catalog
+from natt_ui.guard import run_page
 
 
 def pages() -> dict[str, list]:
@@ -23,4 +24,4 @@ def pages() -> dict[str, list]:
 
 st.set_page_config(page_title="NAT-T Lab", page_icon=":material/lan:", layout="wide",
                    initial_sidebar_state="expanded")
-st.navigation(pages(), expanded=True).run()
+run_page(st.navigation(pages(), expanded=True))

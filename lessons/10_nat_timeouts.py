@@ -8,6 +8,7 @@ import streamlit as st
 from natt_ui.downloads import download_panel
 from natt_ui.field_lesson import verdict
 from natt_ui.lesson import Lesson, handout_button, load_run
+from natt_ui.safe import plain
 from natt_ui.step_view import inject_css, projector_toggle, render_step, step_controls
 from natt_view.field_facts import first_failure, keepalive_times, mapping_lives
 from natt_view.steps import journeys
@@ -43,9 +44,11 @@ def _query_int(name: str, options: tuple[int, ...], default: int) -> int:
     try:
         value = int(raw) if raw is not None else default
     except ValueError:
-        value = default
+        value = None
     if value not in options:
-        st.warning(f"Ignoring `{name}={raw}` in the link: choose one of {', '.join(map(str, options))}.")
+        # kept for the session: the page reruns on its own (time jumps), and the note must not vanish
+        st.session_state.setdefault(f"{KEY}:link-notes", []).append(
+            f"Ignoring {name}={plain(raw)} in the link: choose one of {', '.join(map(str, options))}.")
         value = default
     return value
 
@@ -80,6 +83,8 @@ st.sidebar.markdown("### What if…")
 for name, options, default in (("keepalive", KEEPALIVES, PRESET_KEEPALIVE), ("timeout", TIMEOUTS, PRESET_TIMEOUT)):
     if f"{KEY}:{name}" not in st.session_state:
         st.session_state[f"{KEY}:{name}"] = _query_int(name, options, default)
+for note in st.session_state.get(f"{KEY}:link-notes", ()):
+    st.warning(note)
 keepalive = st.sidebar.select_slider("Client keepalive interval (s)", options=KEEPALIVES, key=f"{KEY}:keepalive",
                                      help="Seconds without sending after which the side behind the NAT sends 0xFF.")
 timeout = st.sidebar.select_slider("NAT UDP timeout (s)", options=TIMEOUTS, key=f"{KEY}:timeout",

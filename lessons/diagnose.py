@@ -16,6 +16,7 @@ from natt_core.lab.presets import PRESETS
 from natt_core.pcap import pcap_bytes
 from natt_ui.capture_report import render_comparison, render_findings, render_headline, render_packets, render_summary
 from natt_ui.runs import get_trace
+from natt_ui.safe import plain
 from natt_ui.step_view import inject_css
 
 MAX_UPLOAD = 50 * 1024 * 1024
@@ -45,7 +46,7 @@ def uploaded(label: str, key: str):
     if upload is None:
         return None, None
     if upload.size > MAX_UPLOAD:
-        st.error(f"{upload.name} is {upload.size / 1e6:.0f} MB; cut it to the connection attempt "
+        st.error(f"{plain(upload.name)} is {upload.size / 1e6:.0f} MB; cut it to the connection attempt "
                  f"(at most {MAX_UPLOAD // 2**20} MB).")
         st.stop()
     return upload.getvalue(), upload.name
@@ -98,9 +99,9 @@ if data is None:
 try:
     result = diagnose(data)
 except NattError as e:
-    st.error(f"**{name}** could not be read as a capture: {e}", icon=":material/broken_image:")
+    st.error(f"**{plain(name)}** could not be read as a capture: {plain(e, 400)}", icon=":material/broken_image:")
     st.stop()
-st.caption(f"{name} · {result.capture.format}")
+st.caption(f"{plain(name)} · {result.capture.format}")
 render_headline(result)
 render_summary(result)
 render_findings(result)
@@ -108,7 +109,7 @@ if other is not None:
     try:
         other_result = diagnose(other)
     except NattError as e:
-        st.error(f"**{other_name}** could not be read as a capture: {e}", icon=":material/broken_image:")
+        st.error(f"**{plain(other_name)}** could not be read as a capture: {plain(e, 400)}", icon=":material/broken_image:")
     else:
         render_comparison(compare(result.capture, other_result.capture), result, other_result, (name, other_name),
                           "dx")

@@ -8,6 +8,7 @@ import streamlit as st
 
 from natt_core.errors import NattError
 from natt_ui.runs import get_trace
+from natt_ui.safe import plain
 from natt_ui.step_view import inject_css, projector_toggle
 from natt_view.field_facts import first_failure, success
 from natt_view.troubleshoot import BY_KEY, SYMPTOMS, cli, lesson_url, match, playground_url
@@ -27,7 +28,7 @@ if f"{KEY}:symptom" not in st.session_state:            # a shared link: ?sympto
     wanted = st.query_params.get("symptom")
     st.session_state[f"{KEY}:symptom"] = wanted if wanted in BY_KEY else None
     if wanted is not None and wanted not in BY_KEY:
-        st.warning(f"Unknown symptom `{wanted}` in the link; pick one below.")
+        st.warning(f"Unknown symptom {plain(wanted)} in the link; pick one below.")
 
 pick, paste = st.columns(2, gap="large")
 with pick:

@@ -57,6 +57,10 @@ class Reason(str, Enum):
     TTL_EXPIRED = "TTL_EXPIRED"                    #: time to live ran out
     FILTERED = "FILTERED"                          #: a firewall/filtering rule refused it
 
+    # --- the app around the engine ---------------------------------------------------------
+    BAD_INPUT = "BAD_INPUT"                        #: a value from a link, form or file the app cannot use
+    APP_ERROR = "APP_ERROR"                        #: a page failed unexpectedly (a bug, logged on the server)
+
 
 def reason_of(value: object) -> Reason | None:
     """A Reason from its value (as read back from JSON), or None for anything else."""

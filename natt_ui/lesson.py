@@ -21,6 +21,7 @@ from natt_view.steps import Journey, journeys
 from natt_view.tables import outcome_lines
 
 from .downloads import download_panel
+from .safe import plain
 from .runs import get_trace, scenario_for
 from .step_view import inject_css, projector_toggle, render_step, step_controls
 from .switches import render_switches
@@ -59,7 +60,7 @@ def load_run(preset: str, settings: tuple[str, ...]) -> Trace | None:
     try:
         return get_trace(preset, settings)
     except NattError as e:
-        st.error(f"This combination cannot run: {e}")
+        st.error(f"This combination cannot run: {plain(e, 400)}")
         return None
 
 

@@ -10,6 +10,7 @@ import streamlit as st
 
 from natt_core.lab.presets import PRESETS, preset
 from natt_view.scenario_form import BLANK as REQUIRED
+from natt_ui.safe import plain
 from natt_view.scenario_form import BLANK_BASE, FIELDS, SECTIONS, FormField, check, values_of
 
 PREFIX = "pg"
@@ -42,6 +43,11 @@ def load_link(sets: list[str]) -> None:
     submit()
 
 
+def is_secret(setting: str) -> bool:
+    """A `--set` line that carries a pre-shared key: kept out of links (URLs end up in logs and chats)."""
+    return setting.partition("=")[0].strip().endswith(".psk")
+
+
 def on_start_change() -> None:
     load(st.session_state[f"{PREFIX}:scenario"])
 
@@ -63,7 +69,7 @@ def _field(col, f: FormField, errors: dict[str, str]) -> None:
             if current not in f.choices:
                 # a shared link asked for a value the list does not have: say which, then show a valid one
                 if message is not None and current:
-                    message = f"`{current}` is not on the list; {message}"
+                    message = f"{current} is not on the list; {message}"
                     errors[f.key] = message
                 st.session_state[wkey(f.key)] = f.choices[0]
             st.selectbox(f.label, f.choices, key=wkey(f.key), help=f.help or None)
@@ -71,7 +77,7 @@ def _field(col, f: FormField, errors: dict[str, str]) -> None:
             st.text_input(f.label, key=wkey(f.key), help=f.help or None,
                           placeholder="required" if f.key in REQUIRED else None)
         if message is not None:
-            st.error(f"**{f.key}**: {message}", icon=":material/error:")
+            st.error(f"**{f.key}**: {plain(message, 300)}", icon=":material/error:")
 
 
 def render_form() -> None:
@@ -84,7 +90,7 @@ def render_form() -> None:
             for i, f in enumerate(fields):
                 _field(cols[i % 3], f, errors)
         if "_form" in errors:
-            st.error(f"This combination cannot run: {errors['_form']}")
+            st.error(f"This combination cannot run: {plain(errors['_form'], 300)}")
         st.form_submit_button("Run this scenario", type="primary", icon=":material/play_arrow:",
                               on_click=submit, key=f"{PREFIX}:submit")
     if errors:

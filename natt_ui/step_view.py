@@ -25,6 +25,8 @@ from natt_view.steps import Journey, fields_of, journey_changes, journeys
 from natt_view.tables import events_html, ipsec_rows, isakmp_rows, nat_devices, nat_rows, peers
 from natt_view.theme import CSS, legend_html
 
+from .safe import plain
+
 CIRCLED = "①②③④⑤⑥⑦⑧⑨"
 
 #: a click on `svg.natt-seq a[data-step]` anywhere on the page becomes this component's "jump"
@@ -66,10 +68,10 @@ def _step_from_query(n: int) -> int | None:
     try:
         value = int(raw)
     except ValueError:
-        st.warning(f"Ignoring `step={raw}` in the link: it must be a step number from 1 to {n}.")
+        st.warning(f"Ignoring step={plain(raw)} in the link: it must be a step number from 1 to {n}.")
         return None
     if not 1 <= value <= n:
-        st.warning(f"This run has {n} steps; `step={raw}` is out of range, showing the nearest one.")
+        st.warning(f"This run has {n} steps; step={plain(raw)} is out of range, showing the nearest one.")
         return min(max(value, 1), n)
     return value
 

@@ -13,6 +13,8 @@ import streamlit as st
 
 from natt_core.lab.scenario import Scenario
 
+from .safe import plain
+
 
 @dataclass(frozen=True)
 class Switch:
@@ -84,7 +86,7 @@ def _from_query(sw: Switch, opts: list[str]) -> str | None:
         return None
     value = dict(sw.aliases).get(raw, raw)
     if value not in opts:
-        st.warning(f"Ignoring `{sw.name}={raw}` in the link: choose one of {', '.join(opts)}.")
+        st.warning(f"Ignoring {sw.name}={plain(raw)} in the link: choose one of {', '.join(opts)}.")
         return None
     return value
 

@@ -82,7 +82,7 @@ def test_bad_links_warn_instead_of_failing():
     at = open_page("lessons/01_main_mode.py", step="banana", nat="carrier-pigeon")
     assert not at.exception
     warnings = " ".join(w.value for w in at.warning)
-    assert "step=banana" in warnings and "nat=carrier-pigeon" in warnings
+    assert "step=` banana `" in warnings and "nat=` carrier-pigeon `" in warnings   # as text: a code span
     at = open_page("lessons/01_main_mode.py", step="999")
     assert not at.exception and at.session_state["l1:step"] == len(at.get("select_slider")[0].options)
 
