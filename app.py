@@ -11,6 +11,7 @@ import streamlit as st
 
 from natt_ui.catalog import ROOT, SECTIONS, catalog
 from natt_ui.guard import run_page
+from natt_ui.present import sidebar_switch
 
 
 def pages() -> dict[str, list]:
@@ -24,4 +25,6 @@ def pages() -> dict[str, list]:
 
 st.set_page_config(page_title="NAT-T Lab", page_icon=":material/lan:", layout="wide",
                    initial_sidebar_state="expanded")
-run_page(st.navigation(pages(), expanded=True))
+page = st.navigation(pages(), expanded=True)
+sidebar_switch()
+run_page(page)

@@ -8,8 +8,9 @@ import streamlit as st
 from natt_ui.downloads import download_panel
 from natt_ui.field_lesson import verdict
 from natt_ui.lesson import Lesson, handout_button, load_run
+from natt_ui.present import set_query
 from natt_ui.safe import plain
-from natt_ui.step_view import inject_css, projector_toggle, render_step, step_controls
+from natt_ui.step_view import inject_css, render_step, step_controls
 from natt_view.field_facts import first_failure, keepalive_times, mapping_lives
 from natt_view.steps import journeys
 from natt_view.tables import outcome_lines
@@ -70,7 +71,6 @@ def _goto(skey: str, step: int) -> None:
 
 
 inject_css()
-projector_toggle()
 LESSON = Lesson(key=KEY, title="NAT timeouts vs keepalives", preset=PRESET, narrative=NARRATIVE, pace="12 minutes",
                 goal="read a timeline of NAT mappings and keepalives, say who sends the keepalives, and choose an "
                      "interval that keeps the tunnel alive.")
@@ -148,7 +148,7 @@ if marks:
     ff[3].selectbox("Jump to a moment", [f"step {s} · {t}" for s, t in marks], index=None,
                     placeholder="Jump to a moment…", key=f"{KEY}:moment", on_change=_moment, args=(skey,))
 index = step_controls(steps, KEY, start=failure.step if failure is not None else 1)
-st.query_params.from_dict({"step": str(index), **params})
+set_query({"step": str(index), **params})
 with timeline:
     st.markdown("### Timeline on the virtual clock")
     st.markdown(timeline_svg(trace, steps[index - 1].time), unsafe_allow_html=True)

@@ -12,13 +12,13 @@ from natt_ui.field_lesson import verdict
 from natt_ui.lesson import load_run
 from natt_ui.playground_form import (BLANK, is_secret, load, load_link, on_start_change, render_form, start_label,
                                      start_options)
+from natt_ui.present import set_query
 from natt_ui.safe import plain
-from natt_ui.step_view import inject_css, projector_toggle, render_step, step_controls
+from natt_ui.step_view import inject_css, render_step, step_controls
 from natt_view.steps import journeys
 from natt_view.tables import outcome_lines
 
 inject_css()
-projector_toggle()
 st.title("Playground", anchor=False)
 st.markdown("Set up the peers, one or two NATs, the link and the traffic, then press **Run**. The run is "
             "the real engine on the virtual network. Step through it with the lesson views, and download "
@@ -69,5 +69,5 @@ shared = [s for s in ran if not is_secret(s)]
 if len(shared) < len(ran):
     st.caption("The pre-shared keys are not in this page's link (a link is easily shared): whoever opens it "
                "runs the scenario's own keys unless they type theirs into the form.")
-st.query_params.from_dict({"scenario": base, "step": str(index), **({"set": shared} if shared else {})})
+set_query({"scenario": base, "step": str(index), **({"set": shared} if shared else {})})
 render_step(trace, index, steps=steps)

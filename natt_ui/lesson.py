@@ -21,9 +21,11 @@ from natt_view.steps import Journey, journeys
 from natt_view.tables import outcome_lines
 
 from .downloads import download_panel
+from . import present
+from .present import set_query
 from .safe import plain
 from .runs import get_trace, scenario_for
-from .step_view import inject_css, projector_toggle, render_step, step_controls
+from .step_view import inject_css, render_step, step_controls
 from .switches import render_switches
 
 
@@ -83,14 +85,13 @@ def render_lesson(lesson: Lesson) -> tuple[Trace, Journey] | None:
     inject_css()
     st.title(lesson.title, anchor=False)
     st.markdown(f"**Goal:** {lesson.goal}" + (f" · *pace: {lesson.pace}*" if lesson.pace else ""))
-    with st.expander("The story in plain words", expanded=True):
+    with st.expander("The story in plain words", expanded=not present.on()):
         st.markdown(lesson.narrative)
     try:
         base = scenario_for(lesson.preset, lesson.settings)
     except NattError as e:
         st.error(f"This lesson's scenario is invalid: {e}")
         return None
-    projector_toggle()
     st.sidebar.markdown("### What if…")
     settings, params = render_switches(lesson.switches, base, lesson.key)
     trace = load_run(lesson.preset, lesson.settings + settings)
@@ -108,7 +109,7 @@ def render_lesson(lesson: Lesson) -> tuple[Trace, Journey] | None:
     if lesson.summary is not None:
         lesson.summary(trace)
     index = step_controls(steps, lesson.key, start=_start_index(trace, steps, lesson.start))
-    st.query_params.from_dict({"step": str(index), **params})
+    set_query({"step": str(index), **params})
     j = steps[index - 1]
     render_step(trace, index, note=lesson.notes.get(j.label), steps=steps)
     if lesson.extra is not None:

@@ -49,7 +49,7 @@ def test_page_loads_and_opens_on_its_failure(path, key):
     at = open_page(path)
     assert not at.exception, at.exception
     assert fails(at), errors(at)
-    assert at.get("graphviz_chart") and "natt-seq" in text(at)
+    assert "natt-topo" in text(at) and "natt-seq" in text(at)
 
 
 def test_ipsec_meets_nat_names_the_check_and_nat_t_fixes_it():

@@ -35,7 +35,7 @@ def test_playground_from_a_blank_form_to_a_finished_run(server, page):
     run.click()
     page.get_by_role("heading", name=re.compile(r"^Step 1 of \d+")).wait_for()
     page.get_by_text("It works.").wait_for()
-    page.locator("[data-testid='stGraphVizChart'] svg text", has_text="198.51.100.7").wait_for()
+    page.locator(".natt-topo svg text", has_text="198.51.100.7").wait_for()
     page.locator("svg.natt-seq").wait_for()
     page.get_by_role("button", name=re.compile("Next")).click()
     page.get_by_role("heading", name=re.compile(r"^Step 2 of \d+")).wait_for()
