@@ -16,6 +16,7 @@ import streamlit as st
 
 from natt_core.errors import NattError
 from natt_core.lab.trace import Trace
+from natt_view.diagrams import plain_routers
 from natt_view.handout import lesson_handout_html
 from natt_view.steps import Journey, journeys
 from natt_view.tables import outcome_lines
@@ -101,6 +102,10 @@ def render_lesson(lesson: Lesson) -> tuple[Trace, Journey] | None:
     if not steps:
         st.warning("Nothing was sent in this run.")
         return None
+    for router in plain_routers(trace):
+        st.info(f"In this run the box in the middle (**{router}**) is a **plain router, not a NAT**: it forwards "
+                "every packet without rewriting an address or a port, so nothing here is translated.",
+                icon=":material/router:")
     with st.sidebar.expander("Outcome of this run", expanded=True):
         for line in outcome_lines(trace):
             st.markdown(line)

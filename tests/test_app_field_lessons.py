@@ -187,3 +187,19 @@ def test_lesson_7_shows_what_the_client_side_update_changed():
     updated = body[body.index("Windows 2000 + 818043", i):]
     assert "✓ connects · group 14" in updated                   # NAT-T server: DH 2048 and UDP encapsulation
     assert updated.count("✗") >= 1                              # the client-only NAT-T server still cannot serve it
+
+
+
+@pytest.mark.parametrize("path", ["lessons/07_l2tp_end_to_end.py", "lessons/08_server_behind_nat.py"])
+def test_lessons_7_and_8_say_when_the_box_in_the_middle_is_a_plain_router(path):
+    at = open_page(path)
+    assert not at.exception
+    assert any("plain router" in c.value and "nat.kind=none" in c.value for c in at.caption)
+
+
+def test_a_step_view_says_when_the_nat_is_a_plain_router():
+    at = open_page("lessons/03_nat_d.py", nat="none")
+    assert not at.exception
+    assert any("plain router, not a NAT" in i.value for i in at.info)
+    assert "plain router, no NAT" in " ".join(m.value for m in at.markdown)     # the topology says so too
+    assert not any("plain router" in i.value for i in open_page("lessons/03_nat_d.py").info)
