@@ -30,7 +30,10 @@ def fill(at: AppTest, **values: str) -> AppTest:
         try:
             at.text_input(key=key).set_value(v)
         except KeyError:
-            at.selectbox(key=key).set_value(v)
+            try:
+                at.selectbox(key=key).set_value(v)
+            except KeyError:                    # a field this topology does not use: hidden, kept
+                at.session_state[key] = v
     at.button(key="pg:submit").click()
     return at.run()
 
@@ -92,7 +95,8 @@ def test_blank_form_runs_nothing_then_a_filled_form_runs():
     ("server.keepalive_interval", "soon", "number of seconds"),
 ])
 def test_bad_input_gets_a_message_beside_its_field_and_no_run(field, value, words):
-    at = fill(blank(), **GOOD)
+    server_side = field.startswith(("nat2.", "server.keepalive", "address.server_"))    # fields both-nat uses
+    at = fill(blank(), **GOOD, **({"topology": "both-nat"} if server_side else {}))
     assert ran(at)
     at = fill(at, **{field: value})
     assert not at.exception
@@ -166,9 +170,9 @@ def test_nat_behaviour_link_and_server_keepalive_fields_reach_the_run():
     at = fill(blank(), **GOOD)
     assert at.selectbox(key="pg:f:nat.mapping").value == "endpoint-independent"       # the preset's values
     assert at.selectbox(key="pg:f:nat.filtering").value == "address-and-port-dependent"
-    assert at.text_input(key="pg:f:server.keepalive_interval").value == "20"
+    assert at.session_state["pg:f:server.keepalive_interval"] == "20"               # hidden: client-nat
     assert at.text_input(key="pg:f:link.duplicate").value == "0"
-    at = fill(at, topology="server-nat", **{"client.assume_udp_rule": "2"})
+    at = fill(at, topology="both-nat", **{"client.assume_udp_rule": "2"})
     assert ran(at)
     before = steps_total(at)
     at = fill(at, **{"server.keepalive_interval": "5", "nat.mapping": "address-dependent",
@@ -212,3 +216,23 @@ def test_sequence_row_links_carry_the_playground_run():
     again.run()
     assert not again.exception and ran(again) and again.session_state["pg:run:step"] == 4
     assert again.selectbox(key="pg:f:nat.kind").value == "static"
+
+
+def test_the_blank_form_asks_only_for_what_its_topology_uses():
+    at = blank()
+    keys = {w.key for w in at.text_input}
+    assert {"pg:f:address.client", "pg:f:address.nat_public", "pg:f:address.server"} <= keys
+    assert not keys & {"pg:f:address.server_private", "pg:f:address.server_nat_public", "pg:f:nat2.timeout"}
+    at = fill(at, **{k: v for k, v in GOOD.items() if k not in ("address.server_private", "address.server_nat_public")})
+    assert ran(at) and not at.error
+    at.selectbox(key="pg:f:topology").set_value("server-nat").run()
+    keys = {w.key for w in at.text_input}
+    assert {"pg:f:address.server_private", "pg:f:address.server_nat_public"} <= keys
+    assert "pg:f:address.server" not in keys and "pg:f:nat.timeout" not in keys
+
+
+def test_the_nat_inside_address_follows_the_client_subnet():
+    at = fill(blank(), **{**GOOD, "address.client": "10.20.30.40"})
+    assert ran(at)
+    topo = " ".join(m.value for m in at.markdown if "natt-topo" in m.value)
+    assert "in 10.20.30.1" in topo and "192.168.11.1" not in topo
