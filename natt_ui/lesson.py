@@ -113,10 +113,17 @@ def render_lesson(lesson: Lesson) -> tuple[Trace, Journey] | None:
     handout_button(trace, lesson, settings)
     if lesson.summary is not None:
         lesson.summary(trace)
+    return trace, _step_view(trace, steps, lesson, params)
+
+
+@st.fragment
+def _step_view(trace: Trace, steps: tuple[Journey, ...], lesson: Lesson, params: dict[str, str]) -> Journey:
+    """Everything that depends on the step, as a fragment: Next, Previous, the keys and a sequence row
+    rerun only this part, not the narrative, switches, downloads and sidebar above it."""
     index = step_controls(steps, lesson.key, start=_start_index(trace, steps, lesson.start))
     set_query({"step": str(index), **params})
     j = steps[index - 1]
     render_step(trace, index, note=lesson.notes.get(j.label), steps=steps)
     if lesson.extra is not None:
         lesson.extra(trace, j)
-    return trace, j
+    return j

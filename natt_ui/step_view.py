@@ -21,6 +21,7 @@ from natt_core.errors import DecodeError
 from natt_core.lab.trace import Trace
 from natt_view.decrypt import open_step
 from natt_view.handout import topology_svg
+from natt_view.matrix import grid_html
 from natt_view.diagrams import sequence_svg, topology_dot
 from natt_view.packet import diff_lens_text, diff_table_html, field_diff, packet_views_html
 from natt_view.rosetta import step_log
@@ -73,9 +74,8 @@ export default function ({ parentElement, data, setTriggerValue }) {
 _SYNC_JS = _STATE_JS + """
 function scrollToFocus(doc) {
   for (const box of doc.querySelectorAll(".natt-pk[data-focus]")) {
-    const pane0 = box.querySelector(".natt-scroll");
-    const f = box.getAttribute("data-focus"), done = f + ":" + (pane0 ? pane0.clientHeight : 0);
-    if (box.dataset.scrolled === done) continue;      // again when the box changed height (projector CSS)
+    const f = box.getAttribute("data-focus");
+    if (box.dataset.scrolled === f) continue;         // no layout read for a box already done
     const cell = box.querySelector('.natt-rfc [data-f="' + f + '"]');
     const pane = box.querySelector(".natt-scroll");
     if (!cell || !pane || !pane.clientHeight) continue;
@@ -86,7 +86,7 @@ function scrollToFocus(doc) {
       if (Math.abs(d) < 2) break;
       pane.scrollTop += d;
     }
-    box.dataset.scrolled = done;
+    box.dataset.scrolled = f;
   }
 }
 export default function ({ parentElement, data }) {
@@ -104,7 +104,12 @@ export default function ({ parentElement, data }) {
   }
   st.shown = data.step;
   scrollToFocus(doc);
-  const seen = new MutationObserver(() => scrollToFocus(doc));
+  let queued = false;                                  // one check per frame, however many mutations
+  const seen = new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; scrollToFocus(doc); });
+  });
   seen.observe(doc.body, { childList: true, subtree: true });
   const stop = setTimeout(() => seen.disconnect(), 4000);
   return () => { clearTimeout(stop); seen.disconnect(); };
@@ -293,23 +298,25 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
                  + (" · as sent" if n == 0 else f" · after {h.device}") for n, h in enumerate(j.hops)]
         opened = open_step(trace, j)
         extra = (["Diff inside ↔ outside"] if len(j.hops) > 1 else []) + (["Decrypted inside"] if opened else [])
-        tabs = st.tabs(names + extra)
-        for n in range(len(j.hops)):
-            with tabs[n]:
-                _packet_tab(trace, j, n, changed)
-        if opened is not None:
-            with tabs[-1]:
-                st.caption(f"What the NAT could not read: {opened.how}.")
-                if opened.fields:
-                    st.html(packet_views_html(opened.plaintext, opened.fields))
-        if len(j.hops) > 1:
-            with tabs[len(j.hops)]:
-                try:
-                    rows = field_diff(fields_of(trace, j.first.packet), fields_of(trace, j.last.packet))
-                except DecodeError as e:
-                    st.error(f"These bytes do not parse: {e}")
-                else:
-                    st.html(diff_table_html(rows, f"on {j.first.segment}", f"on {j.last.segment}"))
+        # one view drawn at a time (tabs would draw every segment's layout and hex on every step)
+        views = names + extra
+        pick = st.segmented_control("Segment", list(range(len(views))), format_func=views.__getitem__, default=0,
+                                    required=True, key=f"hop:{trace.report.get('scenario')}:{len(steps)}:{index}",
+                                    label_visibility="collapsed")
+        shown = views[pick or 0]
+        if (pick or 0) < len(j.hops):
+            _packet_tab(trace, j, pick or 0, changed)
+        elif shown == "Decrypted inside" and opened is not None:
+            st.caption(f"What the NAT could not read: {opened.how}.")
+            if opened.fields:
+                st.html(packet_views_html(opened.plaintext, opened.fields))
+        else:
+            try:
+                rows = field_diff(fields_of(trace, j.first.packet), fields_of(trace, j.last.packet))
+            except DecodeError as e:
+                st.error(f"These bytes do not parse: {e}")
+            else:
+                st.html(diff_table_html(rows, f"on {j.first.segment}", f"on {j.last.segment}"))
     if projector:
         with st.expander("Details of this step: what the peers said, and the NAT and SA tables"):
             _said(trace, j)
@@ -326,8 +333,9 @@ def _said(trace: Trace, j: Journey) -> None:
 
 
 def _table(rows: list[dict], empty: str) -> None:
+    """A plain HTML table: these change on every step, and a data grid costs far more to draw."""
     if rows:
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.html(grid_html(rows, mono=tuple(rows[0])[1:]))
     else:
         st.caption(empty)
 
