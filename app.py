@@ -23,7 +23,8 @@ def pages() -> dict[str, list]:
     return {s: p for s, p in found.items() if p}
 
 
-st.set_page_config(page_title="NAT-T Lab", page_icon=":material/lan:", layout="wide",
+# the icon is a file of ours: a material-symbol icon would be fetched from fonts.gstatic.com (offline classrooms)
+st.set_page_config(page_title="NAT-T Lab", page_icon=str(ROOT / "assets" / "icon.png"), layout="wide",
                    initial_sidebar_state="expanded")
 page = st.navigation(pages(), expanded=True)
 sidebar_switch()
