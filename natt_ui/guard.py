@@ -28,12 +28,17 @@ def failure_message(error: Exception) -> tuple[Reason, str]:
                               "server's log; reload the page, or go back one step.")
 
 
+def show_failure(error: Exception, where: object) -> None:
+    """The message and reason code for `error`; a bug's traceback goes to the server log only."""
+    code, text = failure_message(error)
+    if code is Reason.APP_ERROR:
+        log.exception("%s failed", where)
+    st.error(f"{text}\n\nReason code: **{code}**", icon=":material/error:")
+
+
 def run_page(page) -> None:
     """Run a Streamlit page; turn any exception into a message with its reason code."""
     try:
         page.run()
     except Exception as error:                   # noqa: BLE001 - the last line before the browser
-        code, text = failure_message(error)
-        if code is Reason.APP_ERROR:
-            log.exception("page %s failed", getattr(page, "url_path", page))
-        st.error(f"{text}\n\nReason code: **{code}**", icon=":material/error:")
+        show_failure(error, f"page {getattr(page, 'url_path', page)}")

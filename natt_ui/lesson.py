@@ -23,6 +23,7 @@ from natt_view.tables import outcome_lines
 
 from .downloads import download_panel
 from . import present
+from .guard import show_failure
 from .present import set_query
 from .safe import plain
 from .runs import get_trace, scenario_for
@@ -117,13 +118,17 @@ def render_lesson(lesson: Lesson) -> tuple[Trace, Journey] | None:
 
 
 @st.fragment
-def _step_view(trace: Trace, steps: tuple[Journey, ...], lesson: Lesson, params: dict[str, str]) -> Journey:
+def _step_view(trace: Trace, steps: tuple[Journey, ...], lesson: Lesson, params: dict[str, str]) -> Journey | None:
     """Everything that depends on the step, as a fragment: Next, Previous, the keys and a sequence row
     rerun only this part, not the narrative, switches, downloads and sidebar above it."""
-    index = step_controls(steps, lesson.key, start=_start_index(trace, steps, lesson.start))
-    set_query({"step": str(index), **params})
-    j = steps[index - 1]
-    render_step(trace, index, note=lesson.notes.get(j.label), steps=steps)
-    if lesson.extra is not None:
-        lesson.extra(trace, j)
-    return j
+    try:                       # a fragment rerun does not pass through app.py's run_page
+        index = step_controls(steps, lesson.key, start=_start_index(trace, steps, lesson.start))
+        set_query({"step": str(index), **params})
+        j = steps[index - 1]
+        render_step(trace, index, note=lesson.notes.get(j.label), steps=steps)
+        if lesson.extra is not None:
+            lesson.extra(trace, j)
+        return j
+    except Exception as error:                   # noqa: BLE001 - shown as a message with its reason code
+        show_failure(error, f"lesson {lesson.key}")
+        return None
