@@ -10,6 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from natt_ui.catalog import ROOT, SECTIONS, catalog
+from natt_ui.guard import run_page
+from natt_ui.present import sidebar_switch
 
 
 def pages() -> dict[str, list]:
@@ -21,6 +23,9 @@ def pages() -> dict[str, list]:
     return {s: p for s, p in found.items() if p}
 
 
-st.set_page_config(page_title="NAT-T Lab", page_icon=":material/lan:", layout="wide",
+# the icon is a file of ours: a material-symbol icon would be fetched from fonts.gstatic.com (offline classrooms)
+st.set_page_config(page_title="NAT-T Lab", page_icon=str(ROOT / "assets" / "icon.png"), layout="wide",
                    initial_sidebar_state="expanded")
-st.navigation(pages(), expanded=True).run()
+page = st.navigation(pages(), expanded=True)
+sidebar_switch()
+run_page(page)

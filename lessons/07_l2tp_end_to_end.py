@@ -65,7 +65,8 @@ def extra(trace, journey):
     st.markdown(f"The server's router forwards UDP **{', '.join(map(str, forwards)) or 'nothing'}** in this run.")
 
     st.markdown("### What each topology needs")
-    st.caption("One engine run per row, with the DH settings from the sidebar and both ports forwarded.")
+    st.caption("One engine run per row, with the DH settings from the sidebar and both ports forwarded. " + "“no NAT” is the same network with the box in the middle as a **plain router** (`nat.kind=none`): it "
+               "forwards every packet unchanged, so NAT-D finds no NAT and ESP needs no UDP.")
     dh = tuple(s for s in chosen_settings(PRESET, BASE, SWITCHES, KEY) if s.startswith(("client.dh", "server.dh")))
     rows = []
     for name, sets in (("no NAT", ("topology=client-nat", "nat.kind=none")),

@@ -75,7 +75,8 @@ def extra(trace, journey):
 
     st.markdown("### Which values permit which topologies")
     st.caption("Each cell is a separate engine run of this scenario with that rule and topology. "
-               "▶ marks the run shown above.")
+               "▶ marks the run shown above. " + "“no NAT” is the same network with the box in the middle as a **plain router** (`nat.kind=none`): it "
+               "forwards every packet unchanged, so NAT-D finds no NAT and ESP needs no UDP.")
     now_topo = trace.scenario.get("topology")
     now_rule = trace.scenario.get("client", {}).get("assume_udp_rule")
     no_nat = trace.scenario.get("nat", {}).get("kind") == "none"

@@ -9,7 +9,9 @@ from natt_core.reasons import Reason
 from natt_ui.downloads import download_panel
 from natt_ui.field_lesson import verdict
 from natt_ui.lesson import Lesson, handout_button, load_run
-from natt_ui.step_view import inject_css, projector_toggle, render_step, step_controls
+from natt_ui.present import set_query
+from natt_ui.safe import plain
+from natt_ui.step_view import inject_css, render_step, step_controls
 from natt_view.field_facts import first_failure, keepalive_times, mapping_lives
 from natt_view.steps import journeys
 from natt_view.tables import outcome_lines
@@ -44,9 +46,11 @@ def _query_int(name: str, options: tuple[int, ...], default: int) -> int:
     try:
         value = int(raw) if raw is not None else default
     except ValueError:
-        value = default
+        value = None
     if value not in options:
-        st.warning(f"Ignoring `{name}={raw}` in the link: choose one of {', '.join(map(str, options))}.")
+        # kept for the session: the page reruns on its own (time jumps), and the note must not vanish
+        st.session_state.setdefault(f"{KEY}:link-notes", []).append(
+            f"Ignoring {name}={plain(raw)} in the link: choose one of {', '.join(map(str, options))}.")
         value = default
     return value
 
@@ -68,7 +72,6 @@ def _goto(skey: str, step: int) -> None:
 
 
 inject_css()
-projector_toggle()
 LESSON = Lesson(key=KEY, title="NAT timeouts vs keepalives", preset=PRESET, narrative=NARRATIVE, pace="12 minutes",
                 goal="read a timeline of NAT mappings and keepalives, say who sends the keepalives, and choose an "
                      "interval that keeps the tunnel alive.")
@@ -81,6 +84,8 @@ st.sidebar.markdown("### What if…")
 for name, options, default in (("keepalive", KEEPALIVES, PRESET_KEEPALIVE), ("timeout", TIMEOUTS, PRESET_TIMEOUT)):
     if f"{KEY}:{name}" not in st.session_state:
         st.session_state[f"{KEY}:{name}"] = _query_int(name, options, default)
+for note in st.session_state.get(f"{KEY}:link-notes", ()):
+    st.warning(note)
 keepalive = st.sidebar.select_slider("Client keepalive interval (s)", options=KEEPALIVES, key=f"{KEY}:keepalive",
                                      help="Seconds without sending after which the side behind the NAT sends 0xFF.")
 timeout = st.sidebar.select_slider("NAT UDP timeout (s)", options=TIMEOUTS, key=f"{KEY}:timeout",
@@ -144,7 +149,7 @@ if marks:
     ff[3].selectbox("Jump to a moment", [f"step {s} · {t}" for s, t in marks], index=None,
                     placeholder="Jump to a moment…", key=f"{KEY}:moment", on_change=_moment, args=(skey,))
 index = step_controls(steps, KEY, start=failure.step if failure is not None else 1)
-st.query_params.from_dict({"step": str(index), **params})
+set_query({"step": str(index), **params})
 with timeline:
     st.markdown("### Timeline on the virtual clock")
     st.markdown(timeline_svg(trace, steps[index - 1].time), unsafe_allow_html=True)

@@ -16,6 +16,7 @@ from natt_core.lab.presets import PRESETS
 from natt_core.pcap import pcap_bytes
 from natt_ui.capture_report import render_comparison, render_findings, render_headline, render_packets, render_summary
 from natt_ui.runs import get_trace
+from natt_ui.safe import plain
 from natt_ui.step_view import inject_css
 
 MAX_UPLOAD = 50 * 1024 * 1024
@@ -45,7 +46,7 @@ def uploaded(label: str, key: str):
     if upload is None:
         return None, None
     if upload.size > MAX_UPLOAD:
-        st.error(f"{upload.name} is {upload.size / 1e6:.0f} MB; cut it to the connection attempt "
+        st.error(f"{plain(upload.name)} is {upload.size / 1e6:.0f} MB; cut it to the connection attempt "
                  f"(at most {MAX_UPLOAD // 2**20} MB).")
         st.stop()
     return upload.getvalue(), upload.name
@@ -100,7 +101,7 @@ def read(data: bytes, name: str, key: str, interface: str | None = None):
     try:
         return diagnose(data, interface)
     except NattError as e:
-        st.error(f"**{name}** could not be read as a capture: {e}", icon=":material/broken_image:")
+        st.error(f"**{plain(name)}** could not be read as a capture: {plain(e, 400)}", icon=":material/broken_image:")
         return None
 
 
@@ -112,9 +113,9 @@ if len(points) > 1:
     point = st.selectbox("This file holds several capture points: diagnose", points, key="dx:interface")
     if point != result.interface:
         result = diagnose(data, point)
-st.caption(f"{name} · {result.capture.format} · {result.capture.frames} frames")
+st.caption(f"{plain(name)} · {result.capture.format} · {result.capture.frames} frames")
 if result.capture.notes:
-    st.warning(f"**{name}**: only part of the file could be read — " + "; ".join(result.capture.notes),
+    st.warning(f"**{plain(name)}**: only part of the file could be read — " + plain("; ".join(result.capture.notes), 800),
                icon=":material/content_cut:")
 render_headline(result)
 render_summary(result)

@@ -10,14 +10,15 @@ from natt_core.lab.presets import PRESETS
 from natt_ui.downloads import download_panel
 from natt_ui.field_lesson import verdict
 from natt_ui.lesson import load_run
-from natt_ui.playground_form import (BLANK, load, load_link, on_start_change, render_form, start_label,
+from natt_ui.playground_form import (BLANK, is_secret, load, load_link, on_start_change, render_form, start_label,
                                      start_options)
-from natt_ui.step_view import inject_css, projector_toggle, render_step, step_controls
+from natt_ui.present import set_query
+from natt_ui.safe import plain
+from natt_ui.step_view import inject_css, render_step, step_controls
 from natt_view.steps import journeys
 from natt_view.tables import outcome_lines
 
 inject_css()
-projector_toggle()
 st.title("Playground", anchor=False)
 st.markdown("Set up the peers, one or two NATs, the link and the traffic, then press **Run**. The run is "
             "the real engine on the virtual network. Step through it with the lesson views, and download "
@@ -26,7 +27,7 @@ st.markdown("Set up the peers, one or two NATs, the link and the traffic, then p
 if "pg:scenario" not in st.session_state:
     wanted = st.query_params.get("scenario", BLANK)
     if wanted not in PRESETS and wanted != BLANK:
-        st.warning(f"Unknown scenario `{wanted}` in the link; starting from a blank form.")
+        st.warning(f"Unknown scenario {plain(wanted)} in the link; starting from a blank form.")
         wanted = BLANK
     st.session_state["pg:scenario"] = wanted
     load(wanted, reset_step=False)
@@ -56,13 +57,17 @@ with st.sidebar.expander("Outcome of this run", expanded=True):
         st.markdown(line)
 st.markdown("### Verdict of this run")
 verdict(trace, "pg:run", show_failure=st.warning)
-st.caption("Same run on the command line: `python -m natt_core run " + base
-           + "".join(f" --set '{s}'" for s in ran) + "`")
+st.caption("Same run on the command line:")
+st.code("python -m natt_core run " + base + "".join(f" --set '{s}'" for s in ran), language="bash", wrap_lines=True)
 download_panel(trace, "pg:run")
 steps = journeys(trace)
 if not steps:
     st.warning("Nothing was sent in this run.")
     st.stop()
 index = step_controls(steps, "pg:run")
-st.query_params.from_dict({"scenario": base, "step": str(index), **({"set": list(ran)} if ran else {})})
+shared = [s for s in ran if not is_secret(s)]
+if len(shared) < len(ran):
+    st.caption("The pre-shared keys are not in this page's link (a link is easily shared): whoever opens it "
+               "runs the scenario's own keys unless they type theirs into the form.")
+set_query({"scenario": base, "step": str(index), **({"set": shared} if shared else {})})
 render_step(trace, index, steps=steps)

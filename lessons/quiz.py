@@ -8,7 +8,7 @@ import streamlit as st
 
 from natt_core.errors import NattError
 from natt_ui.runs import get_trace
-from natt_ui.step_view import inject_css, projector_toggle
+from natt_ui.step_view import inject_css
 from natt_view.quiz import BUILDERS, NoAnswer
 
 KEY = "quiz"
@@ -40,7 +40,6 @@ def questions():
 
 
 inject_css()
-projector_toggle()
 st.html("<style>[data-testid='stRadio'] label p { font-size:1.15rem; line-height:1.5; }</style>")
 st.title("Quiz: predict, then reveal", anchor=False)
 st.markdown("Choose your prediction first, then press **Reveal**. Each answer comes from a run of the "

@@ -8,7 +8,9 @@ import streamlit as st
 
 from natt_core.errors import NattError
 from natt_ui.runs import get_trace
-from natt_ui.step_view import inject_css, projector_toggle
+from natt_ui.present import set_query
+from natt_ui.safe import plain
+from natt_ui.step_view import inject_css
 from natt_view.field_facts import first_failure, success
 from natt_view.troubleshoot import BY_KEY, SYMPTOMS, cli, lesson_url, match, playground_url
 
@@ -17,7 +19,6 @@ WHO = {"refused": "{} refused to go on", "dropped by a peer": "{} dropped the pa
        "dropped by a NAT": "the router {} dropped the packet", "gave up": "{} gave up"}
 
 inject_css()
-projector_toggle()
 st.title("Troubleshooter: from a symptom to the fix", anchor=False)
 st.markdown("Say what you see, or paste the error message or log line. The page runs a scenario that fails "
             "the same way, shows where it fails in the engine's own words, then runs it again with the fix "
@@ -27,7 +28,7 @@ if f"{KEY}:symptom" not in st.session_state:            # a shared link: ?sympto
     wanted = st.query_params.get("symptom")
     st.session_state[f"{KEY}:symptom"] = wanted if wanted in BY_KEY else None
     if wanted is not None and wanted not in BY_KEY:
-        st.warning(f"Unknown symptom `{wanted}` in the link; pick one below.")
+        st.warning(f"Unknown symptom {plain(wanted)} in the link; pick one below.")
 
 pick, paste = st.columns(2, gap="large")
 with pick:
@@ -55,11 +56,11 @@ if chosen is None:
     chosen = st.session_state.get(f"{KEY}:symptom")
 if chosen is None:
     st.info("Choose a symptom or paste a message to start.")
-    st.query_params.clear()
+    set_query({})
     st.stop()
 
 symptom = BY_KEY[chosen]
-st.query_params.from_dict({"symptom": symptom.key})
+set_query({"symptom": symptom.key})
 st.header(symptom.title, anchor=False, divider="gray")
 st.markdown("**What you see.** " + symptom.seen)
 

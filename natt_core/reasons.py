@@ -110,6 +110,9 @@ class Reason(str, Enum):
     IP_FRAGMENTS = "IP_FRAGMENTS"                  #: IP fragments on the path
     KEEPALIVES = "KEEPALIVES"                      #: NAT keepalives seen
     KEEPALIVE_INTERVAL = "KEEPALIVE_INTERVAL"      #: keepalives further apart than NATs wait
+    # --- the app around the engine ---------------------------------------------------------
+    BAD_INPUT = "BAD_INPUT"                        #: a value from a link, form or file the app cannot use
+    APP_ERROR = "APP_ERROR"                        #: a page failed unexpectedly (a bug, logged on the server)
 
 
 def reason_of(value: object) -> Reason | None:

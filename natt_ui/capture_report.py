@@ -14,6 +14,7 @@ from natt_core.analysis.compare import Comparison
 from natt_core.analysis.packets import ip_parts
 from natt_core.errors import DecodeError
 from natt_core.wire.dissect import dissect
+from natt_ui.safe import plain
 from natt_view.packet import diff_table_html, field_diff, packet_views_html
 
 ICONS = {"ok": ":material/check_circle:", "info": ":material/info:", "warning": ":material/warning:",
@@ -135,7 +136,7 @@ def render_comparison(c: Comparison, a: Diagnosis, b: Diagnosis, names: tuple[st
     """What the NAT did between two capture points: its mappings, what it dropped, and any packet
     of both sides with the fields that differ."""
     st.subheader("What the NAT did", anchor=False)
-    st.caption(f"Side A: {names[0]} · side B: {names[1]} · {len(c.pairs)} packets seen on both sides, "
+    st.caption(f"Side A: {plain(names[0])} · side B: {plain(names[1])} · {len(c.pairs)} packets seen on both sides, "
                "paired by the bytes no NAT rewrites (the IKE message, the ESP packet).")
     if c.translations:
         st.dataframe([{"protocol": t.proto, "side A": str(t.a), "side B": str(t.b), "talking to (A)": str(t.remote),

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import ast
 import re
+import threading
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -40,6 +42,18 @@ def page_info(path: Path) -> PageInfo:
     return PageInfo(path, section.group(1) if section else "Lessons", title, description, slug)
 
 
+_PARSE = threading.Lock()
+
+
+@lru_cache(maxsize=256)
+def _cached_info(path: Path, mtime_ns: int) -> PageInfo:
+    # one parse per file version, under a lock: app.py runs for every session at once, and CPython
+    # 3.11's ast.parse is not safe to run in several threads together ("recursion depth mismatch")
+    with _PARSE:
+        return page_info(path)
+
+
 def catalog(root: Path = ROOT) -> list[PageInfo]:
-    """Every page, in file-name order."""
-    return [page_info(p) for p in sorted((root / "lessons").glob("*.py")) if not p.name.startswith("_")]
+    """Every page, in file-name order (read once per file version, not on every run)."""
+    return [_cached_info(p, p.stat().st_mtime_ns) for p in sorted((root / "lessons").glob("*.py"))
+            if not p.name.startswith("_")]

@@ -16,13 +16,18 @@ import streamlit as st
 
 from natt_core.errors import NattError
 from natt_core.lab.trace import Trace
+from natt_view.diagrams import plain_routers
 from natt_view.handout import lesson_handout_html
 from natt_view.steps import Journey, journeys
 from natt_view.tables import outcome_lines
 
 from .downloads import download_panel
+from . import present
+from .guard import show_failure
+from .present import set_query
+from .safe import plain
 from .runs import get_trace, scenario_for
-from .step_view import inject_css, projector_toggle, render_step, step_controls
+from .step_view import inject_css, render_step, step_controls
 from .switches import render_switches
 
 
@@ -59,7 +64,7 @@ def load_run(preset: str, settings: tuple[str, ...]) -> Trace | None:
     try:
         return get_trace(preset, settings)
     except NattError as e:
-        st.error(f"This combination cannot run: {e}")
+        st.error(f"This combination cannot run: {plain(e, 400)}")
         return None
 
 
@@ -82,14 +87,13 @@ def render_lesson(lesson: Lesson) -> tuple[Trace, Journey] | None:
     inject_css()
     st.title(lesson.title, anchor=False)
     st.markdown(f"**Goal:** {lesson.goal}" + (f" · *pace: {lesson.pace}*" if lesson.pace else ""))
-    with st.expander("The story in plain words", expanded=True):
+    with st.expander("The story in plain words", expanded=not present.on()):
         st.markdown(lesson.narrative)
     try:
         base = scenario_for(lesson.preset, lesson.settings)
     except NattError as e:
         st.error(f"This lesson's scenario is invalid: {e}")
         return None
-    projector_toggle()
     st.sidebar.markdown("### What if…")
     settings, params = render_switches(lesson.switches, base, lesson.key)
     trace = load_run(lesson.preset, lesson.settings + settings)
@@ -99,6 +103,10 @@ def render_lesson(lesson: Lesson) -> tuple[Trace, Journey] | None:
     if not steps:
         st.warning("Nothing was sent in this run.")
         return None
+    for router in plain_routers(trace):
+        st.info(f"In this run the box in the middle (**{router}**) is a **plain router, not a NAT**: it forwards "
+                "every packet without rewriting an address or a port, so nothing here is translated.",
+                icon=":material/router:")
     with st.sidebar.expander("Outcome of this run", expanded=True):
         for line in outcome_lines(trace):
             st.markdown(line)
@@ -106,10 +114,21 @@ def render_lesson(lesson: Lesson) -> tuple[Trace, Journey] | None:
     handout_button(trace, lesson, settings)
     if lesson.summary is not None:
         lesson.summary(trace)
-    index = step_controls(steps, lesson.key, start=_start_index(trace, steps, lesson.start))
-    st.query_params.from_dict({"step": str(index), **params})
-    j = steps[index - 1]
-    render_step(trace, index, note=lesson.notes.get(j.label), steps=steps)
-    if lesson.extra is not None:
-        lesson.extra(trace, j)
-    return trace, j
+    return trace, _step_view(trace, steps, lesson, params)
+
+
+@st.fragment
+def _step_view(trace: Trace, steps: tuple[Journey, ...], lesson: Lesson, params: dict[str, str]) -> Journey | None:
+    """Everything that depends on the step, as a fragment: Next, Previous, the keys and a sequence row
+    rerun only this part, not the narrative, switches, downloads and sidebar above it."""
+    try:                       # a fragment rerun does not pass through app.py's run_page
+        index = step_controls(steps, lesson.key, start=_start_index(trace, steps, lesson.start))
+        set_query({"step": str(index), **params})
+        j = steps[index - 1]
+        render_step(trace, index, note=lesson.notes.get(j.label), steps=steps)
+        if lesson.extra is not None:
+            lesson.extra(trace, j)
+        return j
+    except Exception as error:                   # noqa: BLE001 - shown as a message with its reason code
+        show_failure(error, f"lesson {lesson.key}")
+        return None

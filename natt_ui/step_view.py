@@ -11,6 +11,8 @@ projector mode, open expanders) stays as it is.
 """
 from __future__ import annotations
 
+import re
+from functools import lru_cache
 from urllib.parse import urlencode
 
 import streamlit as st
@@ -18,6 +20,8 @@ import streamlit as st
 from natt_core.errors import DecodeError
 from natt_core.lab.trace import Trace
 from natt_view.decrypt import open_step
+from natt_view.handout import topology_svg
+from natt_view.matrix import grid_html
 from natt_view.diagrams import sequence_svg, topology_dot
 from natt_view.packet import diff_lens_text, diff_table_html, field_diff, packet_views_html
 from natt_view.rosetta import step_log
@@ -25,38 +29,101 @@ from natt_view.steps import Journey, fields_of, journey_changes, journeys
 from natt_view.tables import events_html, ipsec_rows, isakmp_rows, nat_devices, nat_rows, peers
 from natt_view.theme import CSS, legend_html
 
+from . import present
+from .safe import plain
+
 CIRCLED = "①②③④⑤⑥⑦⑧⑨"
 
-#: a click on `svg.natt-seq a[data-step]` anywhere on the page becomes this component's "jump"
-#: trigger (plain clicks only: a middle or modifier click still opens the row's deep link)
-_JUMP_JS = """
-export default function ({ parentElement, setTriggerValue }) {
+#: Browser side of the step controls. `natt_step_keys` (mounted before the buttons) turns a plain
+#: click on a sequence row and every ←/→ press into a "jump" trigger carrying the *absolute* step
+#: wanted, so presses made while the server is still busy are never lost: the last one wins and
+#: already counts the earlier ones. `natt_step_sync` (mounted once the step is known) tells the
+#: page which step is shown, and scrolls each packet layout to the field the step is about.
+_STATE_JS = "const S = (window.__nattSteps = window.__nattSteps || {});"
+_KEYS_JS = _STATE_JS + """
+export default function ({ parentElement, data, setTriggerValue }) {
   const doc = parentElement.ownerDocument || document;
+  const st = S[data.key] || (S[data.key] = { target: null, sent: null, at: 0, n: 1 });
+  const go = (to) => {
+    if (st.target === null) return;
+    to = Math.min(Math.max(to, 1), st.n);
+    if (to === st.target) return;
+    st.target = to; st.sent = to; st.at = Date.now();
+    setTriggerValue("jump", to);
+  };
   const onClick = (event) => {
     const row = event.target.closest ? event.target.closest("svg.natt-seq a[data-step]") : null;
     if (!row || event.button !== 0 || event.ctrlKey || event.metaKey || event.shiftKey || event.altKey) return;
     event.preventDefault();
-    setTriggerValue("jump", Number(row.getAttribute("data-step")));
+    go(Number(row.getAttribute("data-step")));
+  };
+  const onKey = (event) => {
+    if (event.key !== "ArrowLeft" && event.key !== "ArrowRight") return;
+    if (event.ctrlKey || event.metaKey || event.altKey || event.shiftKey) return;
+    const t = event.target;
+    if (t && t.closest && t.closest("input, textarea, select, [contenteditable=true], [role=slider], [role=tab], " +
+                                    "[role=radio], [role=option], [role=listbox], [role=combobox]")) return;
+    event.preventDefault();
+    go(st.target + (event.key === "ArrowRight" ? 1 : -1));
   };
   doc.addEventListener("click", onClick, true);
-  return () => doc.removeEventListener("click", onClick, true);
+  doc.addEventListener("keydown", onKey, true);
+  return () => { doc.removeEventListener("click", onClick, true); doc.removeEventListener("keydown", onKey, true); };
 }
 """
-_jump_listener = st.components.v2.component("natt_seq_jump", html='<span class="natt-jump"></span>',
-                                            js=_JUMP_JS, isolate_styles=False)
+_SYNC_JS = _STATE_JS + """
+function scrollToFocus(doc) {
+  for (const box of doc.querySelectorAll(".natt-pk[data-focus]")) {
+    const f = box.getAttribute("data-focus");
+    if (box.dataset.scrolled === f) continue;         // no layout read for a box already done
+    const cell = box.querySelector('.natt-rfc [data-f="' + f + '"]');
+    const pane = box.querySelector(".natt-scroll");
+    if (!cell || !pane || !pane.clientHeight) continue;
+    // client rects are zoomed in projector mode, scrollTop is not: measure the zoom, then correct twice
+    const zoom = pane.getBoundingClientRect().height / pane.offsetHeight || 1;
+    for (let i = 0; i < 3; i++) {
+      const d = (cell.getBoundingClientRect().top - pane.getBoundingClientRect().top) / zoom - 40;
+      if (Math.abs(d) < 2) break;
+      pane.scrollTop += d;
+    }
+    box.dataset.scrolled = f;
+  }
+}
+export default function ({ parentElement, data }) {
+  const doc = parentElement.ownerDocument || document;
+  const st = S[data.key] || (S[data.key] = { target: null, sent: null, at: 0, n: 1 });
+  st.n = data.n;
+  if (st.sent === null || st.sent === data.step || Date.now() - st.at > 2500) {
+    st.target = data.step; st.sent = null;
+  }
+  if (data.present && st.shown !== undefined && st.shown !== data.step) {
+    // projector: a new step scrolls the controls to the top, so the step fills the screen below them
+    const prev = [...doc.querySelectorAll("button")].find((b) => b.textContent.includes("Previous"));
+    const row = prev && prev.closest('[data-testid="stHorizontalBlock"]');
+    if (row) row.scrollIntoView({ block: "start", behavior: "instant" });   // scroll-margin: natt_ui.present
+  }
+  st.shown = data.step;
+  scrollToFocus(doc);
+  let queued = false;                                  // one check per frame, however many mutations
+  const seen = new MutationObserver(() => {
+    if (queued) return;
+    queued = true;
+    requestAnimationFrame(() => { queued = false; scrollToFocus(doc); });
+  });
+  seen.observe(doc.body, { childList: true, subtree: true });
+  const stop = setTimeout(() => seen.disconnect(), 4000);
+  return () => { clearTimeout(stop); seen.disconnect(); };
+}
+"""
+_keys = st.components.v2.component("natt_step_keys", html='<span class="natt-jump"></span>', js=_KEYS_JS,
+                                   isolate_styles=False)
+_sync = st.components.v2.component("natt_step_sync", html='<span class="natt-jump"></span>', js=_SYNC_JS,
+                                   isolate_styles=False)
 
 
 def inject_css() -> None:
-    """The app's CSS, plus larger text in projector mode; harmless to call on every page run."""
+    """The app's CSS; harmless to call on every page run (projector mode adds its own: natt_ui.present)."""
     st.html(CSS)
-    if st.session_state.get("projector"):
-        st.html('<style>[data-testid="stMainBlockContainer"] { zoom: 1.25; }</style>')
-
-
-def projector_toggle() -> None:
-    """A sidebar switch for classroom projection: everything in the main area 25 % larger."""
-    st.sidebar.toggle("Projector: larger text", key="projector",
-                      help="Zooms the lesson area for a projector; the sidebar stays as it is.")
 
 
 def _step_from_query(n: int) -> int | None:
@@ -66,10 +133,10 @@ def _step_from_query(n: int) -> int | None:
     try:
         value = int(raw)
     except ValueError:
-        st.warning(f"Ignoring `step={raw}` in the link: it must be a step number from 1 to {n}.")
+        st.warning(f"Ignoring step={plain(raw)} in the link: it must be a step number from 1 to {n}.")
         return None
     if not 1 <= value <= n:
-        st.warning(f"This run has {n} steps; `step={raw}` is out of range, showing the nearest one.")
+        st.warning(f"This run has {n} steps; step={plain(raw)} is out of range, showing the nearest one.")
         return min(max(value, 1), n)
     return value
 
@@ -82,27 +149,45 @@ def _move(key: str, delta: int, n: int) -> None:
     st.session_state[key] = min(max(st.session_state[key] + delta, 1), n)
 
 
+def _query_step() -> int | None:
+    try:
+        return int(st.query_params.get("step", ""))
+    except ValueError:
+        return None
+
+
 def step_controls(steps: tuple[Journey, ...], key: str, start: int = 1) -> int:
-    """Previous / next buttons (also ← / → keys) and a slider to jump; returns the 1-based step."""
+    """Previous / next buttons (and ← / →, see _KEYS_JS) and a slider to jump; returns the 1-based step.
+
+    The step is kept three ways: the slider's widget state; a copy that outlives the page (Streamlit
+    forgets a page's widgets when you leave it, the lesson should not); and the link's `?step=`,
+    which is a browser history entry per step, so a query that differs from the one this page last
+    wrote is Back or Forward and wins."""
     n = len(steps)
-    skey = f"{key}:step"
+    skey, kept, written = f"{key}:step", f"{key}:step:kept", f"{key}:step:url"
+    asked = _query_step()
     if skey not in st.session_state:
-        st.session_state[skey] = _step_from_query(n) or min(max(start, 1), n)
-    # a click on a row of the sequence diagram (before the slider exists, so it may still be moved)
-    jump = _jump_listener(key=f"{key}:seqjump", on_jump_change=_ignore, height=0).jump
+        st.session_state[skey] = _step_from_query(n) or st.session_state.get(kept) or min(max(start, 1), n)
+    elif asked is not None and written in st.session_state and asked != st.session_state[written]:
+        st.session_state[skey] = asked                                  # Back / Forward
+    # a click on a sequence row or an arrow key (before the slider exists, so it may still be moved)
+    jump = _keys(key=f"{key}:seqjump", data={"key": key}, on_jump_change=_ignore, height=0).jump
     if isinstance(jump, int) and not isinstance(jump, bool):
         st.session_state[skey] = jump
     st.session_state[skey] = min(max(int(st.session_state[skey]), 1), n)
     left, mid, right = st.columns([1.7, 6.6, 1.7], vertical_alignment="bottom")
     left.button("◀ Previous", key=f"{key}:prev", on_click=_move, args=(skey, -1, n), width="stretch",
-                disabled=st.session_state[skey] <= 1, shortcut="Left")
+                disabled=st.session_state[skey] <= 1, help="Previous step (← key)")
     right.button("Next ▶", key=f"{key}:next", on_click=_move, args=(skey, 1, n), width="stretch",
-                 disabled=st.session_state[skey] >= n, shortcut="Right", type="primary")
+                 disabled=st.session_state[skey] >= n, type="primary", help="Next step (→ key)")
     if n > 1:
         titles = {j.index: j.title() for j in steps}
         mid.select_slider("Jump to step", options=list(range(1, n + 1)), key=skey,
                           format_func=lambda i: f"{i} · {titles[i]}")
-    return st.session_state[skey]
+    index = st.session_state[skey]
+    st.session_state[kept] = st.session_state[written] = index
+    _sync(key=f"{key}:sync", data={"key": key, "n": n, "step": index, "present": present.on()}, height=0)
+    return index
 
 
 def _packet_tab(trace: Trace, j: Journey, n: int, changed: frozenset[int]) -> None:
@@ -112,7 +197,53 @@ def _packet_tab(trace: Trace, j: Journey, n: int, changed: frozenset[int]) -> No
     except DecodeError as e:
         st.error(f"These bytes do not parse: {e}")
         return
-    st.html(packet_views_html(hop.packet, fields, changed))
+    st.html(focused(packet_views_html(hop.packet, fields, changed), focus_field(fields)))
+
+
+#: what a step is about, by layer, most telling first: the layout opens at the first field found
+FOCUS_LAYERS = ("NAT-D", "NAT-OA", "Vendor ID", "UDP-encap", "ESP", "AH", "Delete", "Notification", "ID payload",
+                "Hash payload", "SA payload")
+
+
+def focus_field(fields) -> int | None:
+    """The number (dissection position, `data-f`) of the field a step is about, or None."""
+    fields = list(fields)
+    for layer in FOCUS_LAYERS:
+        for n, f in enumerate(fields):
+            if f.layer.startswith(layer):
+                return n
+    return None
+
+
+def focused(views_html: str, focus: int | None) -> str:
+    """Mark a packet box with its focus field (scrolled to by _SYNC_JS) and outline that field."""
+    if focus is None:
+        return views_html
+    box = f'<div class="natt-pk" data-focus="{focus}">'
+    rule = (f'<style>.natt-pk[data-focus="{focus}"] .natt-rfc [data-f="{focus}"] '
+            '{ box-shadow: inset 0 0 0 3px #1565c0; }</style>')
+    return rule + views_html.replace('<div class="natt-pk">', box, 1)
+
+
+@lru_cache(maxsize=1024)
+def _topology_html(dot: str) -> str | None:
+    """Graphviz's SVG for this DOT, drawn once per process (runs are deterministic, so a step's DOT
+    repeats for every student), sized to its column; None without the `dot` binary."""
+    svg = topology_svg(dot)
+    if svg is None:
+        return None
+    svg = re.sub(r'<svg width="[^"]*" height="[^"]*"', '<svg width="100%"', svg, count=1)
+    svg = re.sub(r"<!--.*?-->", "", svg).replace("\n", " ")        # one markdown HTML block
+    return f'<div class="natt-topo" data-dot-lines="{dot.count(chr(10)) + 1}">{svg}</div>'
+
+
+def topology(dot: str) -> None:
+    """The topology, drawn on the server (a browser-side Graphviz re-layout on every step is slow)."""
+    html_ = _topology_html(dot)
+    if html_ is None:
+        st.graphviz_chart(dot, width="stretch")
+    else:
+        st.markdown(html_, unsafe_allow_html=True)
 
 
 def _step_link():
@@ -146,16 +277,20 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
         first_fields = None
     lens = diff_lens_text(j.hops, first_fields)
     st.html(f'<div class="natt-lens{" drop" if j.dropped else ""}"><b>Diff lens:</b> {lens}</div>')
-    st.graphviz_chart(topology_dot(trace, j), width="stretch")
+    projector = present.on()
+    if not projector:
+        topology(topology_dot(trace, j))
     left, right = st.columns([1, 1], gap="medium")
     with left:
-        st.markdown("**Sequence**")
+        if projector:                         # one screen: both pictures beside the packet
+            topology(topology_dot(trace, j))
+        else:
+            st.markdown("**Sequence**")
         svg = sequence_svg(trace, steps, index, link=_step_link())
         st.markdown(f'<div class="natt-seqbox">{svg}</div>', unsafe_allow_html=True)
-        st.caption("Click a row to open that step.")
-        st.markdown("**What the peers said**")
-        st.html(events_html(j))
-        _charon_log(trace, j)
+        if not projector:
+            st.caption("Click a row to open that step.")
+            _said(trace, j)
     with right:
         st.markdown("**The packet on each segment**")
         st.html(legend_html())
@@ -163,30 +298,44 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
                  + (" · as sent" if n == 0 else f" · after {h.device}") for n, h in enumerate(j.hops)]
         opened = open_step(trace, j)
         extra = (["Diff inside ↔ outside"] if len(j.hops) > 1 else []) + (["Decrypted inside"] if opened else [])
-        tabs = st.tabs(names + extra)
-        for n in range(len(j.hops)):
-            with tabs[n]:
-                _packet_tab(trace, j, n, changed)
-        if opened is not None:
-            with tabs[-1]:
-                st.caption(f"What the NAT could not read: {opened.how}.")
-                if opened.fields:
-                    st.html(packet_views_html(opened.plaintext, opened.fields))
-        if len(j.hops) > 1:
-            with tabs[len(j.hops)]:
-                try:
-                    rows = field_diff(fields_of(trace, j.first.packet), fields_of(trace, j.last.packet))
-                except DecodeError as e:
-                    st.error(f"These bytes do not parse: {e}")
-                else:
-                    st.html(diff_table_html(rows, f"on {j.first.segment}", f"on {j.last.segment}"))
-    render_tables(trace, j)
+        # one view drawn at a time (tabs would draw every segment's layout and hex on every step)
+        views = names + extra
+        pick = st.segmented_control("Segment", list(range(len(views))), format_func=views.__getitem__, default=0,
+                                    required=True, key=f"hop:{trace.report.get('scenario')}:{len(steps)}:{index}",
+                                    label_visibility="collapsed")
+        shown = views[pick or 0]
+        if (pick or 0) < len(j.hops):
+            _packet_tab(trace, j, pick or 0, changed)
+        elif shown == "Decrypted inside" and opened is not None:
+            st.caption(f"What the NAT could not read: {opened.how}.")
+            if opened.fields:
+                st.html(packet_views_html(opened.plaintext, opened.fields))
+        else:
+            try:
+                rows = field_diff(fields_of(trace, j.first.packet), fields_of(trace, j.last.packet))
+            except DecodeError as e:
+                st.error(f"These bytes do not parse: {e}")
+            else:
+                st.html(diff_table_html(rows, f"on {j.first.segment}", f"on {j.last.segment}"))
+    if projector:
+        with st.expander("Details of this step: what the peers said, and the NAT and SA tables"):
+            _said(trace, j)
+            render_tables(trace, j)
+    else:
+        render_tables(trace, j)
     return j
 
 
+def _said(trace: Trace, j: Journey) -> None:
+    st.markdown("**What the peers said**")
+    st.html(events_html(j))
+    _charon_log(trace, j)
+
+
 def _table(rows: list[dict], empty: str) -> None:
+    """A plain HTML table: these change on every step, and a data grid costs far more to draw."""
     if rows:
-        st.dataframe(rows, hide_index=True, width="stretch")
+        st.html(grid_html(rows, mono=tuple(rows[0])[1:]))
     else:
         st.caption(empty)
 

@@ -15,6 +15,8 @@ from natt_core.ike.policy import NAT_T
 from natt_core.lab.scenario import Scenario
 from natt_core.lab.settings import CHOICES, DH_OFFERS
 
+from .safe import plain
+
 
 @dataclass(frozen=True)
 class Switch:
@@ -84,7 +86,7 @@ def _from_query(sw: Switch, opts: list[str]) -> str | None:
         return None
     value = dict(sw.aliases).get(raw, raw)
     if value not in opts:
-        st.warning(f"Ignoring `{sw.name}={raw}` in the link: choose one of {', '.join(opts)}.")
+        st.warning(f"Ignoring {sw.name}={plain(raw)} in the link: choose one of {', '.join(opts)}.")
         return None
     return value
 
@@ -100,12 +102,14 @@ def render_switches(names: tuple[str, ...], base: Scenario, key: str,
         preset_value = sw.current(base)
         opts = _options(sw, preset_value)
         wkey = f"{key}:sw:{name}"
-        if wkey not in st.session_state:
-            st.session_state[wkey] = _from_query(sw, opts) or preset_value
+        if wkey not in st.session_state:        # a fresh visit: the link, else the last choice on this page
+            kept = st.session_state.get(f"{wkey}:kept")
+            st.session_state[wkey] = _from_query(sw, opts) or (kept if kept in opts else preset_value)
         value = box.segmented_control(sw.label, opts, key=wkey, required=True, help=sw.help,
                                       format_func=lambda v, p=preset_value: f"{v} (preset)" if v == p else v)
         if value is None:
             value = preset_value
+        st.session_state[f"{wkey}:kept"] = value
         if value != preset_value:
             settings += sw.settings(value)
             params[name] = value

@@ -10,6 +10,7 @@ import streamlit as st
 from natt_core.errors import NattError
 from natt_core.lab.trace import Trace
 from natt_core.wire.numbers import EncapsulationMode
+from natt_ui.safe import plain
 from natt_view.overhead import esp_budget, largest_inner
 from natt_view.steps import Journey, journeys
 from natt_view.workbench import (demux_rows, keepalive_senders, natd_cases, natd_check, translation_sentence,
@@ -60,7 +61,7 @@ def natd_workbench(trace: Trace, key: str, journey: Journey | None = None) -> No
     try:
         verdict = natd_check(case, _parse(*src), _parse(*dst))
     except NattError as e:
-        st.error(f"Cannot hash that: {e}")
+        st.error(f"Cannot hash that: {plain(e, 200)}")
         return
     rows = [
         {"NAT-D payload": "1st: destination", "in the packet": case.received[0].hex(),

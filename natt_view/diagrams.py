@@ -52,6 +52,17 @@ def _addresses(trace: Trace, device: str) -> list[str]:
     return out
 
 
+def plain_routers(trace: Trace) -> list[str]:
+    """Devices drawn where a NAT usually sits that are configured as plain routers (`nat.kind=none`):
+    they forward packets without rewriting an address or port."""
+    routers = []
+    for device, key in (("nat", "nat"), ("server-nat", "nat2")):
+        cfg = trace.scenario.get(key) or {}
+        if cfg.get("kind") == "none" and any(a["device"] == device for a in trace.topology):
+            routers.append(device)
+    return routers
+
+
 def topology_dot(trace: Trace, journey: Journey | None = None) -> str:
     """DOT source: devices as boxes, segments as labelled links, the journey's path highlighted."""
     path: dict[tuple[str, str, str], int] = {}
@@ -68,8 +79,9 @@ def topology_dot(trace: Trace, journey: Journey | None = None) -> str:
              'node [shape=box style="rounded,filled" fontname="Helvetica" fontsize=20 penwidth=1.6 '
              'fillcolor="#eceff1" color="#37474f" margin="0.12,0.05"];',
              'edge [fontname="Helvetica" fontsize=17 color="#78909c" penwidth=2 fontcolor="#37474f"];']
+    routers = plain_routers(trace)
     for name in devices(trace):
-        label = "\n".join([name] + _addresses(trace, name))
+        label = "\n".join([name + (" (plain router, no NAT)" if name in routers else "")] + _addresses(trace, name))
         style = []
         kinds = {a["kind"] for a in trace.topology if a["device"] == name}
         if kinds != {"host"}:

@@ -52,7 +52,7 @@ CSS = f"""
 .natt-hex .off {{ color:#607d8b; margin-right:.8em; }}
 .natt-hex b {{ font-weight:500; padding:0 .14em; border-radius:2px; }}
 .natt-hex b.sep {{ margin-left:.6em; }}
-.natt-scroll {{ max-height:34rem; overflow:auto; padding-right:.3rem; }}
+.natt-scroll {{ max-height:82vh; overflow:auto; padding-right:.3rem; position:relative; }}
 .natt-lens {{ border-left:6px solid {TRANSLATED}; background:#fff8e1; padding:.6rem .9rem; font-size:1.08rem;
   color:{INK}; border-radius:4px; margin:.3rem 0 .6rem 0; }}
 .natt-lens.drop {{ border-left-color:{DROPPED}; background:#ffebee; }}
@@ -68,6 +68,7 @@ CSS = f"""
 [data-testid="stElementContainer"]:has(.natt-jump) {{ display:none; }}
 .natt-seq a.natt-row, .natt-seq a.natt-row text {{ cursor:pointer; text-decoration:none !important; }}
 .natt-seq a.natt-row:hover rect.hit {{ fill:#cfd8dc; fill-opacity:.55; }}
+.natt-topo svg {{ display:block; height:auto; max-height:17rem; margin:0 auto .4rem auto; }}
 .natt-seq text {{ font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; }}
 </style>
 """

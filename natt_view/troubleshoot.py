@@ -166,19 +166,22 @@ SYMPTOMS: tuple[Symptom, ...] = (
         "on the server, and prefer it over the weak group 2 (modp1024).",
         "The responder picks one of the initiator's proposals; if none has a DH group (or cipher) it allows, "
         "it refuses at MM1 before any key is made.",
-        ("no proposal", "proposal", "dh group", "modp", "diffie hellman", "transform"),
+        ("no proposal", "proposal", "dh group", "modp", "diffie hellman", "transform", "789", "security layer"),
         None, (), "", failure=(Reason.NO_PROPOSAL,)),
     Symptom(
         "psk-mismatch", "Authentication failed: the pre-shared keys differ",
         "Phase 1 gets as far as the identity messages (MM5), then fails: **AUTHENTICATION-FAILED**, "
-        "**INVALID-HASH-INFORMATION** or \"MM5 does not decrypt\" in the server log.",
+        "**INVALID-HASH-INFORMATION** or \"MM5 does not decrypt\" in the server log. Windows says **error 789** "
+        "(\"the L2TP connection attempt failed because the security layer encountered a processing error during "
+        "initial negotiations\"): the IPsec negotiation itself failed, unlike **error 809**, where the server's "
+        "answers never get through at all.",
         "client-behind-nat", ("client.psk=not-the-servers-secret",), (),
         "Type the **same pre-shared key on both sides** (watch for trailing spaces, keyboard layout and "
         "which key the server picks for this client's ID or address).",
         "Both peers derive their encryption keys from the PSK; with different keys the server cannot decrypt "
         "the client's MM5, so the identity and hash in it never check.",
         ("authentication failed", "invalid hash", "pre shared", "psk", "shared secret", "does not decrypt",
-         "payload malformed"),
+         "payload malformed", "789", "security layer", "processing error", "initial negotiations"),
         None, (), "", failure=(Reason.AUTH_FAILED, Reason.DECRYPT_FAILED)),
 )
 

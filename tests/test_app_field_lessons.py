@@ -50,7 +50,7 @@ def test_page_loads_and_opens_on_its_failure(path, key):
     at = open_page(path)
     assert not at.exception, at.exception
     assert fails(at), errors(at)
-    assert at.get("graphviz_chart") and "natt-seq" in text(at)
+    assert "natt-topo" in text(at) and "natt-seq" in text(at)
 
 
 def test_ipsec_meets_nat_names_the_check_and_nat_t_fixes_it():
@@ -125,7 +125,7 @@ def test_timeouts_deep_link_and_bad_values():
     at = open_page("lessons/10_nat_timeouts.py", keepalive="10", timeout="300", step="3")
     assert works(at) and at.session_state["l10:step"] == 3
     at = open_page("lessons/10_nat_timeouts.py", keepalive="7")
-    assert not at.exception and any("keepalive=7" in w.value for w in at.warning)
+    assert not at.exception and any("keepalive=` 7 `" in w.value for w in at.warning)
 
 
 def test_l2tp_end_to_end_forward_4500_fixes_it_and_rules_come_from_the_run():
@@ -188,3 +188,19 @@ def test_lesson_7_shows_what_the_client_side_update_changed():
     updated = body[body.index("Windows 2000 + 818043", i):]
     assert "✓ connects · group 14" in updated                   # NAT-T server: DH 2048 and UDP encapsulation
     assert updated.count("✗") >= 1                              # the client-only NAT-T server still cannot serve it
+
+
+
+@pytest.mark.parametrize("path", ["lessons/07_l2tp_end_to_end.py", "lessons/08_server_behind_nat.py"])
+def test_lessons_7_and_8_say_when_the_box_in_the_middle_is_a_plain_router(path):
+    at = open_page(path)
+    assert not at.exception
+    assert any("plain router" in c.value and "nat.kind=none" in c.value for c in at.caption)
+
+
+def test_a_step_view_says_when_the_nat_is_a_plain_router():
+    at = open_page("lessons/03_nat_d.py", nat="none")
+    assert not at.exception
+    assert any("plain router, not a NAT" in i.value for i in at.info)
+    assert "plain router, no NAT" in " ".join(m.value for m in at.markdown)     # the topology says so too
+    assert not any("plain router" in i.value for i in open_page("lessons/03_nat_d.py").info)

@@ -37,9 +37,10 @@ def test_walk_lesson_3_and_flip_a_switch(server, page):
     page.locator("svg.natt-seq").wait_for()
     seq = page.locator("svg.natt-seq text").all_text_contents()
     assert {"client", "nat", "server", "MM3"} <= set(seq)
-    page.locator("[data-testid='stGraphVizChart'] svg text", has_text="client-lan").wait_for()
-    topo = page.locator("[data-testid='stGraphVizChart'] svg text").all_text_contents()
+    page.locator(".natt-topo svg text", has_text="client-lan").wait_for()
+    topo = page.locator(".natt-topo svg text").all_text_contents()
     assert any("client-lan" in t for t in topo) and any("192.168.1.30" in t for t in topo)
+    page.locator("table.natt-rfc td.natt-t span.n", has_text="source port").first.wait_for()   # drawn after the pictures
     names = " ".join(page.locator("table.natt-rfc td.natt-t span.n").all_text_contents())
     assert "source address" in names and "source port" in names
     protected = " ".join(page.locator("table.natt-rfc td.natt-p span.n").all_text_contents())

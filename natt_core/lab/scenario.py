@@ -174,6 +174,19 @@ class Scenario:
         return clients + ("server",)
 
     @property
+    def nat_inside(self) -> str:
+        """The client NAT's inside address: 192.168.11.1 while any client is in 192.168.11.0/24, else
+        .1 of the first client's /24 (.254 when a client takes .1), so it follows the clients' subnet."""
+        first = ipaddress.IPv4Address(self.addresses.client)
+        last = int(first) + self.clients - 1
+        default = ipaddress.IPv4Network(f"{NAT_INSIDE}/24", strict=False)
+        if int(first) <= int(default.broadcast_address) and last >= int(default.network_address):
+            return NAT_INSIDE
+        net = ipaddress.IPv4Network(f"{first}/24", strict=False)
+        gateway = net.network_address + 1
+        return str(gateway if not int(first) <= int(gateway) <= last else net.broadcast_address - 1)
+
+    @property
     def server_behind_nat(self) -> bool:
         return self.topology in ("server-nat", "both-nat")
 
@@ -232,7 +245,7 @@ class Scenario:
     def _check_distinct(self, last_client: str) -> None:
         a = self.addresses
         used: dict[str, str] = {}
-        fixed = [("the client NAT's inside address", NAT_INSIDE), ("address.nat_public", a.nat_public)]
+        fixed = [("the client NAT's inside address", self.nat_inside), ("address.nat_public", a.nat_public)]
         if self.topology == "double-nat":
             fixed += [("the carrier network", CARRIER_NAT_OUTSIDE), ("the carrier network", CGNAT_INSIDE)]
         if self.server_behind_nat:
@@ -276,7 +289,7 @@ def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
                     "carrier", CGNAT_INSIDE, "internet")
     public = CARRIER_NAT_OUTSIDE if s.topology == "double-nat" else a.nat_public
     cfg = _nat_config(replace(s.nat, kind=client_nat_kind), name="nat", public_ip=public)
-    net.add_nat(Nat(cfg, random.Random(rng.random())), "client-lan", NAT_INSIDE, outside_segment,
+    net.add_nat(Nat(cfg, random.Random(rng.random())), "client-lan", s.nat_inside, outside_segment,
                 gateway=CGNAT_INSIDE if s.topology == "double-nat" else None)
     server_ip, server_target = a.server, a.server
     if s.server_behind_nat:
@@ -294,7 +307,7 @@ def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
         peer = make_peer(name, s.client_address(i + 1), s.client, rng=random.Random(rng.random()))
         host = L2tpHost(peer, "client", server_target, start_at=0.002 * i,
                         sends=tuple(x for x in s.sends if x.sender == "client"))
-        net.add_host(host, "client-lan", peer.address, gateway=NAT_INSIDE)
+        net.add_host(host, "client-lan", peer.address, gateway=s.nat_inside)
         hosts[name] = host
     server = make_peer("server", server_ip, s.server, rng=random.Random(rng.random()))
     hosts["server"] = L2tpHost(server, "server", sends=tuple(x for x in s.sends if x.sender == "server"))
