@@ -13,10 +13,23 @@ import os
 import re
 import shutil
 import signal
+import socket
 import subprocess
 from pathlib import Path
 
 from .netns import Lab, LabError, end_process, wait_for
+
+
+def _accepts(path: Path) -> bool:
+    """Whether a Unix socket at `path` takes a connection now."""
+    if not path.exists():
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as s:
+        try:
+            s.connect(str(path))
+        except OSError:
+            return False
+    return True
 
 CHARON = "/usr/lib/ipsec/charon"
 #: openssl is there for 3DES (no des plugin is packaged); the rest are the plugins MM/QM with PSK need.
@@ -107,7 +120,8 @@ class Charon:
         self.proc = self.lab.popen("unshare", "-m", "--propagation", "private", "sh", "-c",
                                    f"mount -t tmpfs natt-run /run && exec {CHARON}", ns=self.ns, env=env,
                                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        if not wait_for(lambda: vici.exists() or self.proc.poll() is not None, timeout):
+        # the socket file appears before charon accepts on it: wait until a connection succeeds
+        if not wait_for(lambda: _accepts(vici) or self.proc.poll() is not None, timeout):
             raise LabError(f"charon in {self.ns} did not open its vici socket within {timeout} s")
         if self.proc.poll() is not None:
             raise LabError(f"charon in {self.ns} exited with {self.proc.returncode}: {self.log()[-2000:]}")
