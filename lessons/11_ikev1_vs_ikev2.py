@@ -8,7 +8,7 @@ import streamlit as st
 
 from natt_core.errors import DecodeError
 from natt_ui.lesson import load_run
-from natt_ui.step_view import inject_css, projector_toggle, step_controls
+from natt_ui.step_view import inject_css, step_controls
 from natt_view.packet import diff_lens_text, packet_views_html
 from natt_view.steps import fields_of, journey_changes, journeys
 from natt_view.versions import count_lines, side_by_side, synced_step
@@ -31,7 +31,6 @@ CHILD_SA comes up in that same exchange, so the traffic selectors replace NAT-OA
 Step through the IKEv1 run on the left: the right follows with the IKEv2 step that does the same
 job. The packet views, the diff lens and the hex are the same as in every other lesson.
 """)
-projector_toggle()
 v1, v2 = load_run(V1, ()), load_run(V2, ())
 if v1 is not None and v2 is not None:
     rows = side_by_side(v1, v2)
@@ -42,7 +41,6 @@ if v1 is not None and v2 is not None:
     st.dataframe(counts[1:], hide_index=True, width="stretch")
     steps1, steps2 = journeys(v1), journeys(v2)
     index = step_controls(steps1, KEY, start=1)
-    st.query_params["step"] = str(index)       # a deep link to this pair of steps
     row = next((r for r in rows if index in r.v1_steps), None)
     if row is not None:
         st.info(f"**{row.topic.name}.** {row.topic.story}")
