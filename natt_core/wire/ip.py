@@ -79,10 +79,12 @@ def ones_complement_sum(data: bytes, start: int = 0) -> int:
     """The 16-bit one's-complement sum of data (odd length padded with a zero byte)."""
     if len(data) % 2:
         data = data + b"\x00"
-    total = start + sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
+    # 65536 = 1 (mod 65535), so the whole buffer read as one big number is congruent to the sum
+    # of its 16-bit words; end-around carries keep a non-zero sum in 1..0xFFFF, never 0
+    total = start + int.from_bytes(data, "big")
+    if not total:
+        return 0
+    return (total - 1) % 0xFFFF + 1
 
 
 def internet_checksum(data: bytes) -> int:
@@ -94,13 +96,12 @@ def incremental_update(checksum: int, old: bytes, new: bytes) -> int:
     """RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), over every 16-bit word of old → new."""
     if len(old) != len(new) or len(old) % 2:
         raise ValueError("old and new must have the same even length")
-    total = ~checksum & 0xFFFF
-    for i in range(0, len(old), 2):
-        m = int.from_bytes(old[i:i + 2], "big")
-        m2 = int.from_bytes(new[i:i + 2], "big")
-        total += (~m & 0xFFFF) + m2
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
+    start = ~checksum & 0xFFFF
+    # the word-by-word sum is start + k*0xFFFF - sum(m) + sum(m'), congruent (mod 0xFFFF) to the
+    # big-number form below (see ones_complement_sum); it is exactly zero only when every term is
+    if not start and not any(new) and old == b"\xff" * len(old):
+        return 0xFFFF
+    total = (start - int.from_bytes(old, "big") + int.from_bytes(new, "big") - 1) % 0xFFFF + 1
     return ~total & 0xFFFF
 
 
