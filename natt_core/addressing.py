@@ -6,6 +6,7 @@ IPv4 bytes (and back) so NAT devices and captures see exactly what a wire would 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
@@ -50,7 +51,7 @@ class Endpoint:
 
     @property
     def packed_ip(self) -> bytes:
-        return ipaddress.IPv4Address(self.ip).packed
+        return socket.inet_aton(self.ip)  # `ip` is already canonical dotted IPv4 (__post_init__)
 
 
 @dataclass(frozen=True)

@@ -70,7 +70,7 @@ OFF_TCP_CHECKSUM = 16
 
 
 @lru_cache(maxsize=4096)
-def _packed(ip: str) -> bytes:
+def packed_ipv4(ip: str) -> bytes:
     """A dotted IPv4 address as 4 bytes, strictly (ipaddress refuses what inet_aton would take)."""
     return ipaddress.IPv4Address(ip).packed
 
@@ -106,7 +106,7 @@ def incremental_update(checksum: int, old: bytes, new: bytes) -> int:
 
 
 def pseudo_header(src: str, dst: str, proto: int, length: int) -> bytes:
-    return _packed(src) + _packed(dst) + bytes([0, proto]) + length.to_bytes(2, "big")
+    return packed_ipv4(src) + packed_ipv4(dst) + bytes([0, proto]) + length.to_bytes(2, "big")
 
 
 def transport_checksum(src: str, dst: str, proto: int, segment: bytes) -> int:
@@ -165,7 +165,7 @@ def encode_ipv4_header(src: str, dst: str, proto: int, payload_len: int, ident: 
     total = IPV4_HEADER_LEN + payload_len
     if total > 0xFFFF:
         raise ValueError("IPv4 packet too long")
-    return _ipv4(tos, total, ident, flags_frag, ttl, proto, _packed(src), _packed(dst))
+    return _ipv4(tos, total, ident, flags_frag, ttl, proto, packed_ipv4(src), packed_ipv4(dst))
 
 
 def _ipv4(tos: int, total: int, ident: int, flags_frag: int, ttl: int, proto: int, src: bytes,
@@ -198,7 +198,7 @@ class IPv4Header:
     def encode(self) -> bytes:
         """The inverse of `decode_ipv4_header`: 20 bytes with the header checksum recomputed."""
         return _ipv4(self.tos, self.total_length, self.ident, self.flags_frag, self.ttl, self.proto,
-                     _packed(self.src), _packed(self.dst))
+                     packed_ipv4(self.src), packed_ipv4(self.dst))
 
 
 def decode_ipv4_header(packet: bytes) -> tuple[IPv4Header, bytes]:
