@@ -43,8 +43,11 @@ class Endpoint:
     port: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ip", check_ipv4(self.ip))
-        check_port(self.port)
+        ip, port = self.ip, self.port
+        if type(ip) is not str or _CANONICAL.get(ip) is not ip:   # not already known canonical
+            object.__setattr__(self, "ip", check_ipv4(ip))
+        if type(port) is not int or not 0 <= port <= 65535:
+            check_port(port)
 
     def __str__(self) -> str:
         return f"{self.ip}:{self.port}" if self.port else self.ip
