@@ -6,6 +6,7 @@ IPv4 bytes (and back) so NAT devices and captures see exactly what a wire would 
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
@@ -42,15 +43,18 @@ class Endpoint:
     port: int = 0
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "ip", check_ipv4(self.ip))
-        check_port(self.port)
+        ip, port = self.ip, self.port
+        if type(ip) is not str or _CANONICAL.get(ip) is not ip:   # not already known canonical
+            object.__setattr__(self, "ip", check_ipv4(ip))
+        if type(port) is not int or not 0 <= port <= 65535:
+            check_port(port)
 
     def __str__(self) -> str:
         return f"{self.ip}:{self.port}" if self.port else self.ip
 
     @property
     def packed_ip(self) -> bytes:
-        return ipaddress.IPv4Address(self.ip).packed
+        return socket.inet_aton(self.ip)  # `ip` is already canonical dotted IPv4 (__post_init__)
 
 
 @dataclass(frozen=True)

@@ -33,9 +33,13 @@ _HASHES = {"md5": hashes.MD5, "sha1": hashes.SHA1, "sha256": hashes.SHA256}
 HASH_BY_ATTR = {HashAlg.MD5: "md5", HashAlg.SHA1: "sha1", HashAlg.SHA2_256: "sha256"}
 
 
+#: one instance per hash: they hold no state, and building one per call showed in profiles
+_HASH_OBJECTS = {name: cls() for name, cls in _HASHES.items()}
+
+
 def _hash(hash_name: str) -> hashes.HashAlgorithm:
     try:
-        return _HASHES[hash_name]()
+        return _HASH_OBJECTS[hash_name]
     except KeyError:
         raise ConfigError(f"unknown hash {hash_name!r}; choose one of {sorted(_HASHES)}") from None
 

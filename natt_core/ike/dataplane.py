@@ -13,7 +13,7 @@ from ..addressing import Datagram, Endpoint
 from ..errors import DecodeError, IntegrityError
 from ..reasons import Reason
 from ..wire.ip import (OFF_UDP_CHECKSUM, decode_datagram, encode_datagram, encode_ipv4_header, encode_udp,
-                       incremental_update, udp_checksum_ok)
+                       incremental_update, packed_ipv4, udp_checksum_ok)
 from ..wire.numbers import IdType, IPProto, Port
 from .events import DataReceived, DataSent, PacketDropped
 from .sa import ChildSa
@@ -21,7 +21,7 @@ from .states import follows_peer
 
 
 def _packed(*ips: str) -> bytes:
-    return b"".join(ipaddress.IPv4Address(ip).packed for ip in ips)
+    return b"".join(packed_ipv4(ip) for ip in ips)
 
 
 class DataPlaneMixin:

@@ -92,11 +92,13 @@ def versions_for(setting: str) -> tuple[NattVersion, ...]:
         raise ConfigError(f"unknown NAT-T support {setting!r}; choose one of {', '.join(SUPPORT)}") from None
 
 
+#: each NAT-T Vendor ID and each other known one's first 8 bytes, hashed once at import
+_VERSION_BY_VID = {vendor_id(text): version for version, text in VID_TEXT.items()}
+_OTHER_BY_PREFIX = {vendor_id(text)[:8]: name for name, text in reversed(OTHER_VIDS.items())}
+
+
 def version_of_vid(data: bytes) -> NattVersion | None:
-    for version in NattVersion:
-        if data == version.vid:
-            return version
-    return None
+    return _VERSION_BY_VID.get(bytes(data))
 
 
 def vid_name(data: bytes) -> str:
@@ -106,10 +108,8 @@ def vid_name(data: bytes) -> str:
         return f"NAT-T {version.value}"
     if data == DPD_VID:
         return "DPD (RFC 3706)"
-    for name, text in OTHER_VIDS.items():
-        if len(data) >= 8 and data[:8] == vendor_id(text)[:8]:
-            return name
-    return data.hex()
+    name = _OTHER_BY_PREFIX.get(bytes(data[:8])) if len(data) >= 8 else None
+    return name or data.hex()
 
 
 def best_common(ours: tuple[NattVersion, ...], theirs: tuple[NattVersion, ...]) -> NattVersion | None:

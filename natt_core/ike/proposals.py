@@ -8,6 +8,7 @@ proposal; its encapsulation mode says whether the SA is UDP-encapsulated (RFC 39
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..wire.isakmp import SA, Attribute, Proposal, Transform
 from ..wire.numbers import (AhTransform, AuthAlgorithm, AuthMethod, EncapsulationMode, EspTransform,
@@ -38,10 +39,21 @@ def _lookup(table: dict, wanted) -> str | None:
 # ----------------------------------------------------------------------------------- phase 1
 
 def phase1_offer(policy: PeerPolicy) -> SA:
+    """The phase-1 SA payload a policy offers; built once per setting (an SA is immutable, and
+    every MM1 sent and every MM2 checked needs it)."""
+    key = (policy.dh_groups, policy.ike_ciphers, policy.ike_hashes, policy.ike_lifetime)
+    try:
+        return _phase1_offer(*key)
+    except TypeError:   # an unhashable setting: build it afresh
+        return _phase1_offer.__wrapped__(*key)
+
+
+@lru_cache(maxsize=256)
+def _phase1_offer(dh_groups, ike_ciphers, ike_hashes, ike_lifetime) -> SA:
     transforms = []
-    for group in policy.dh_groups:
-        for cipher in policy.ike_ciphers:
-            for hash_name in policy.ike_hashes:
+    for group in dh_groups:
+        for cipher in ike_ciphers:
+            for hash_name in ike_hashes:
                 enc, bits = _P1_CIPHER[cipher]
                 attrs = [Attribute(Phase1Attr.ENCRYPTION, enc)]
                 if bits:
@@ -50,7 +62,7 @@ def phase1_offer(policy: PeerPolicy) -> SA:
                           Attribute(Phase1Attr.AUTH_METHOD, AuthMethod.PRE_SHARED_KEY),
                           Attribute(Phase1Attr.GROUP, group),
                           Attribute(Phase1Attr.LIFE_TYPE, LifeType.SECONDS),
-                          Attribute(Phase1Attr.LIFE_DURATION, policy.ike_lifetime)]
+                          Attribute(Phase1Attr.LIFE_DURATION, ike_lifetime)]
                 transforms.append(Transform(len(transforms) + 1, KEY_IKE, tuple(attrs)))
     return SA((Proposal(1, ProtocolId.ISAKMP, b"", tuple(transforms)),))
 

@@ -46,9 +46,13 @@ def _data(value):
     if names is None and hasattr(kind, "__dataclass_fields__"):
         names = _ROW_FIELDS[kind] = tuple(f.name for f in fields(value))
     if names is not None:
-        return {name: _data(getattr(value, name)) for name in names}
+        out = {}
+        for name in names:   # most fields are flat: no call for them
+            v = getattr(value, name)
+            out[name] = v if type(v) in _FLAT else _data(v)
+        return out
     if kind is tuple or kind is list:
-        return kind(_data(v) for v in value)
+        return kind([v if type(v) in _FLAT else _data(v) for v in value])
     if kind is dict:
         return {_data(k): _data(v) for k, v in value.items()}
     return deepcopy(value)

@@ -6,16 +6,19 @@ from __future__ import annotations
 from dataclasses import fields
 
 _FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+_new = object.__new__
+_set = object.__setattr__
 
 
 def record(cls: type, *values):
     """`cls(*values)` for a frozen dataclass without `__post_init__`, when every field is given in
     order; otherwise the real constructor runs (and fills the defaults)."""
-    names = _FIELD_NAMES.get(cls)
-    if names is None:
+    try:
+        names = _FIELD_NAMES[cls]
+    except KeyError:
         names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
     if len(values) != len(names):
         return cls(*values)
-    obj = object.__new__(cls)
-    obj.__dict__.update(zip(names, values))
+    obj = _new(cls)
+    _set(obj, "__dict__", dict(zip(names, values)))
     return obj

@@ -70,7 +70,7 @@ OFF_TCP_CHECKSUM = 16
 
 
 @lru_cache(maxsize=4096)
-def _packed(ip: str) -> bytes:
+def packed_ipv4(ip: str) -> bytes:
     """A dotted IPv4 address as 4 bytes, strictly (ipaddress refuses what inet_aton would take)."""
     return ipaddress.IPv4Address(ip).packed
 
@@ -79,10 +79,12 @@ def ones_complement_sum(data: bytes, start: int = 0) -> int:
     """The 16-bit one's-complement sum of data (odd length padded with a zero byte)."""
     if len(data) % 2:
         data = data + b"\x00"
-    total = start + sum(int.from_bytes(data[i:i + 2], "big") for i in range(0, len(data), 2))
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
-    return total
+    # 65536 = 1 (mod 65535), so the whole buffer read as one big number is congruent to the sum
+    # of its 16-bit words; end-around carries keep a non-zero sum in 1..0xFFFF, never 0
+    total = start + int.from_bytes(data, "big")
+    if not total:
+        return 0
+    return (total - 1) % 0xFFFF + 1
 
 
 def internet_checksum(data: bytes) -> int:
@@ -94,18 +96,17 @@ def incremental_update(checksum: int, old: bytes, new: bytes) -> int:
     """RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), over every 16-bit word of old → new."""
     if len(old) != len(new) or len(old) % 2:
         raise ValueError("old and new must have the same even length")
-    total = ~checksum & 0xFFFF
-    for i in range(0, len(old), 2):
-        m = int.from_bytes(old[i:i + 2], "big")
-        m2 = int.from_bytes(new[i:i + 2], "big")
-        total += (~m & 0xFFFF) + m2
-    while total >> 16:
-        total = (total & 0xFFFF) + (total >> 16)
+    start = ~checksum & 0xFFFF
+    # the word-by-word sum is start + k*0xFFFF - sum(m) + sum(m'), congruent (mod 0xFFFF) to the
+    # big-number form below (see ones_complement_sum); it is exactly zero only when every term is
+    if not start and not any(new) and old == b"\xff" * len(old):
+        return 0xFFFF
+    total = (start - int.from_bytes(old, "big") + int.from_bytes(new, "big") - 1) % 0xFFFF + 1
     return ~total & 0xFFFF
 
 
 def pseudo_header(src: str, dst: str, proto: int, length: int) -> bytes:
-    return _packed(src) + _packed(dst) + bytes([0, proto]) + length.to_bytes(2, "big")
+    return packed_ipv4(src) + packed_ipv4(dst) + bytes([0, proto]) + length.to_bytes(2, "big")
 
 
 def transport_checksum(src: str, dst: str, proto: int, segment: bytes) -> int:
@@ -164,7 +165,7 @@ def encode_ipv4_header(src: str, dst: str, proto: int, payload_len: int, ident: 
     total = IPV4_HEADER_LEN + payload_len
     if total > 0xFFFF:
         raise ValueError("IPv4 packet too long")
-    return _ipv4(tos, total, ident, flags_frag, ttl, proto, _packed(src), _packed(dst))
+    return _ipv4(tos, total, ident, flags_frag, ttl, proto, packed_ipv4(src), packed_ipv4(dst))
 
 
 def _ipv4(tos: int, total: int, ident: int, flags_frag: int, ttl: int, proto: int, src: bytes,
@@ -197,7 +198,7 @@ class IPv4Header:
     def encode(self) -> bytes:
         """The inverse of `decode_ipv4_header`: 20 bytes with the header checksum recomputed."""
         return _ipv4(self.tos, self.total_length, self.ident, self.flags_frag, self.ttl, self.proto,
-                     _packed(self.src), _packed(self.dst))
+                     packed_ipv4(self.src), packed_ipv4(self.dst))
 
 
 def decode_ipv4_header(packet: bytes) -> tuple[IPv4Header, bytes]:
