@@ -8,6 +8,7 @@ import streamlit as st
 
 from natt_core.errors import DecodeError
 from natt_ui.lesson import load_run
+from natt_ui.present import set_query
 from natt_ui.step_view import inject_css, step_controls
 from natt_view.packet import diff_lens_text, packet_views_html
 from natt_view.steps import fields_of, journey_changes, journeys
@@ -41,6 +42,7 @@ if v1 is not None and v2 is not None:
     st.dataframe(counts[1:], hide_index=True, width="stretch")
     steps1, steps2 = journeys(v1), journeys(v2)
     index = step_controls(steps1, KEY, start=1)
+    set_query({"step": str(index)})             # a deep link to this pair of steps, a history entry per step
     row = next((r for r in rows if index in r.v1_steps), None)
     if row is not None:
         st.info(f"**{row.topic.name}.** {row.topic.story}")
