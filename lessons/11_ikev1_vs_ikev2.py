@@ -8,6 +8,7 @@ import streamlit as st
 
 from natt_core.errors import DecodeError
 from natt_ui.lesson import load_run
+from natt_ui import present
 from natt_ui.present import set_query
 from natt_ui.step_view import inject_css, step_controls
 from natt_view.packet import diff_lens_text, packet_views_html
@@ -21,7 +22,7 @@ inject_css()
 st.title("IKEv1 vs IKEv2: the same NAT, two protocols", anchor=False)
 st.markdown("**Goal:** say where IKEv2 does what IKEv1's NAT-T does, and why it needs four messages "
             "instead of nine. · *pace: 15 minutes*")
-with st.expander("The story in plain words", expanded=True):
+with st.expander("The story in plain words", expanded=not present.on()):   # folded on a projector
     st.markdown("""
 Both runs go through **the same NAPT** with the client behind it. IKEv1 (RFC 2409) needed NAT
 traversal bolted on (RFC 3947): Vendor IDs to agree on it, NAT-D payloads to find the NAT, a float
@@ -47,7 +48,8 @@ if v1 is not None and v2 is not None:
     if row is not None:
         st.info(f"**{row.topic.name}.** {row.topic.story}")
     paired = synced_step(rows, index)
-    for col, trace, steps, n, name in ((a, v1, steps1, index, "IKEv1"), (b, v2, steps2, paired, "IKEv2")):
+    left, right = st.columns(2)                  # below the controls: Next stays above the packets
+    for col, trace, steps, n, name in ((left, v1, steps1, index, "IKEv1"), (right, v2, steps2, paired, "IKEv2")):
         with col:
             if n is None:
                 st.subheader(f"{name}: no counterpart", anchor=False)
