@@ -20,6 +20,7 @@ from ..wire import ikev2 as codec
 from ..wire.codec import Reader
 from .observe import Exchange, IkeMessage, NatdCheck, Observations
 from .packets import Address
+from .payloads import walk
 
 EXCHANGES = {34: "IKE_SA_INIT", 35: "IKE_AUTH", 36: "CREATE_CHILD_SA", 37: "INFORMATIONAL",
              38: "IKE_SESSION_RESUME", 43: "IKE_INTERMEDIATE"}
@@ -72,11 +73,31 @@ def _decode(message: bytes):
         except DecodeError as e:
             return header, (), None, None, str(e)
     try:
-        payloads = codec.decode_payloads(header.next_payload, rest)
+        payloads, error = codec.decode_payloads(header.next_payload, rest), None
     except DecodeError as e:
-        return header, (), None, None, str(e)
+        payloads, error = _lenient(header.next_payload, rest), str(e)
     sk = next((p for p in payloads if isinstance(p, codec.Encrypted)), None)
-    return header, payloads, None, (len(sk.data) if sk else None), None
+    return header, payloads, None, (len(sk.data) if sk else None), error
+
+
+def _lenient(first: int, rest: bytes) -> tuple:
+    """The chain the strict decoder refused, one payload at a time: each body the codec accepts is
+    kept decoded (so a capture's NAT_DETECTION notifies still count beside an odd SA), the rest raw."""
+    out = []
+    for p in walk(first, rest)[0]:
+        if p.type == SK:
+            out.append(codec.Encrypted(0, p.body))
+            continue
+        cls = codec.BODIES.get(p.type)
+        try:
+            r = Reader(p.body, f"IKEv2 payload {p.type}")
+            body = cls.decode_body(r) if cls else None
+            if body is not None:
+                r.expect_end()
+        except DecodeError:
+            body = None
+        out.append(body or codec.Unknown(p.type, p.body))
+    return tuple(out)
 
 
 def observe_v2(obs: Observations, n: int, t: float, message: bytes, src: Address, dst: Address,
@@ -104,7 +125,7 @@ def observe_v2(obs: Observations, n: int, t: float, message: bytes, src: Address
                      label, types, again, tuple(k for k, _ in notes), notes, sk_len, fragment, len(message))
     obs.labels[n] = label
     if not again:
-        if exchange == 34 and not error:
+        if exchange == 34:
             _learn_init(ex, msg, payloads, spi_i, spi_r)
         if error:
             obs.undecodable.append((n, f"IKEv2 {label}: {error}"))
