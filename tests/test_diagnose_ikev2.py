@@ -212,3 +212,29 @@ def test_redirect_invalid_ke_and_an_odd_payload(tmp_path):
     # a 4-byte nonce breaks RFC 7296 §3.9: the message is still named, and the refusal is a finding about it
     odd = by[Reason.IKEV2_UNDECODABLE]
     assert odd.packets == (1,) and "nonce" in odd.detail and labels(d)[1] == "IKE_SA_INIT request"
+
+
+def test_intermediate_and_an_informational_after_ike_auth_are_named_and_read(tmp_path):
+    """IKE_INTERMEDIATE (RFC 9242, exchange 43) before IKE_AUTH; the IKE_AUTH response is large, no
+    ESP follows, and the initiator sends IKE_AUTH again and then an INFORMATIONAL: refused, inferred."""
+    from scapy.contrib.ikev2 import IKEv2_Encrypted, IKEv2_KE, IKEv2_Nonce, IKEv2_SA
+    i, r = b"\x51" * 8, b"\x52" * 8
+    a, b = "10.3.0.1", "10.3.0.2"
+    sk = IKEv2_Encrypted(next_payload=35, load=bytes(200))
+    msgs = [(a, _ikev2(i, bytes(8), 34, False, IKEv2_SA() / IKEv2_KE(group=14, ke=b"k" * 256) / IKEv2_Nonce(nonce=b"n" * 32))),
+            (b, _ikev2(i, r, 34, True, IKEv2_SA() / IKEv2_KE(group=14, ke=b"k" * 256) / IKEv2_Nonce(nonce=b"n" * 32))),
+            (a, _ikev2(i, r, 43, False, sk, msgid=1)), (b, _ikev2(i, r, 43, True, sk, msgid=1)),
+            (a, _ikev2(i, r, 35, False, sk, msgid=2)), (b, _ikev2(i, r, 35, True, sk, msgid=2)),
+            (a, _ikev2(i, r, 35, False, IKEv2_Encrypted(next_payload=35, load=bytes(208)), msgid=2)),
+            (a, _ikev2(i, r, 37, False, sk, msgid=3))]
+    frames = [_udp(src, b if src == a else a, m) for src, m in msgs]
+    path = tmp_path / "i.pcap"
+    path.write_bytes(_pcap(frames, tmp_path))
+    d = diagnose(path.read_bytes())
+    assert labels(d) == tshark_labels(path)
+    assert labels(d)[3] == "IKE_INTERMEDIATE request" and labels(d)[8] == "INFORMATIONAL request"
+    refused = next(f for f in d.findings if f.reason is Reason.IKEV2_AUTH_REFUSED)
+    assert "INFORMATIONAL follows (frame 8" in refused.detail and "again 1 time" in refused.detail
+    assert "only" not in refused.detail.split("INFORMATIONAL")[0]      # the answer was not small
+    counted = next(f for f in d.findings if f.reason is Reason.IKEV2_EXCHANGES)
+    assert counted.title == "1 IKE_INTERMEDIATE exchange(s), 1 answered; 1 INFORMATIONAL exchange(s), 0 answered"
