@@ -101,6 +101,15 @@ class Reason(str, Enum):
     IKEV2_SEEN = "IKEV2_SEEN"                      #: IKEv2 traffic, named from its header
     IKEV2_COOKIE = "IKEV2_COOKIE"                  #: the IKEv2 responder asked for a COOKIE
     IKEV2_AUTH_ANSWERED = "IKEV2_AUTH_ANSWERED"    #: IKE_AUTH answered, its outcome encrypted
+    IKEV2_INVALID_KE = "IKEV2_INVALID_KE"          #: the IKEv2 responder asked for another DH group
+    IKEV2_REDIRECT = "IKEV2_REDIRECT"              #: the IKEv2 responder redirected the client (RFC 5685)
+    IKEV2_AUTH_REFUSED = "IKEV2_AUTH_REFUSED"      #: IKE_AUTH refused (seen in the clear, or inferred)
+    IKEV2_AUTH_OUTCOME_UNKNOWN = "IKEV2_AUTH_OUTCOME_UNKNOWN"  #: IKE_AUTH answered, no CHILD_SA traffic follows
+    IKEV2_FRAGMENTS = "IKEV2_FRAGMENTS"            #: RFC 7383 IKE fragments (SKF)
+    IKEV2_FRAGMENTATION = "IKEV2_FRAGMENTATION"    #: IKEV2_FRAGMENTATION_SUPPORTED announced
+    IKEV2_EXCHANGES = "IKEV2_EXCHANGES"            #: IKE_INTERMEDIATE, CREATE_CHILD_SA, INFORMATIONAL counted
+    IKEV2_UNDECODABLE = "IKEV2_UNDECODABLE"        #: an IKEv2 message the strict decoder refused
+    CHILD_SA_ONE_WAY = "CHILD_SA_ONE_WAY"          #: new ESP SPIs after IKE_AUTH in one direction only
     CHILD_SA_UP = "CHILD_SA_UP"                    #: ESP follows the negotiation: the SA is up
     ESP_FLOWS = "ESP_FLOWS"                        #: ESP both ways
     ESP_ONE_WAY = "ESP_ONE_WAY"                    #: ESP one way, nothing back

@@ -72,7 +72,7 @@ def nat_verdict(ex) -> NatVerdict:
 
 def diagnose_exchange(ex, obs) -> list[Finding]:
     if ex.version == 2:
-        from .ikev2 import diagnose_v2
+        from .ikev2_findings import diagnose_v2
         return diagnose_v2(ex, obs, nat_verdict(ex), _natd_finding)
     f: list[Finding] = []
     aggressive = ex.aggressive

@@ -54,6 +54,10 @@ class IkeMessage:
     payloads: tuple[int, ...]
     retransmission: bool = False
     notifications: tuple[str, ...] = ()
+    notify_data: tuple[tuple[str, bytes], ...] = ()   #: IKEv2: (notify name, its data), in the clear
+    sk_len: int | None = None       #: IKEv2: bytes in the SK/SKF payload body (IV | ciphertext | ICV)
+    fragment: tuple[int, int] | None = None   #: IKEv2 RFC 7383: (fragment number, total fragments)
+    size: int = 0                   #: the IKE message's length
 
 
 @dataclass
@@ -78,6 +82,7 @@ class Exchange:
     by_label: dict[str, list[IkeMessage]] = field(default_factory=dict)
     quick: dict[int, dict] = field(default_factory=dict)   #: Message ID -> QM state
     natd_types: set[int] = field(default_factory=set)
+    undecodable: list[tuple[int, str]] = field(default_factory=list)   #: IKEv2: (frame, what the decoder said)
 
     @property
     def nat_t(self) -> str | None:

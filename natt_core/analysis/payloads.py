@@ -50,13 +50,6 @@ def notify_v1(body: bytes) -> tuple[int, bytes] | None:
     return int.from_bytes(body[6:8], "big"), body[8 + body[5]:]
 
 
-def notify_v2(body: bytes) -> tuple[int, bytes] | None:
-    """(notify type, data) of an IKEv2 Notify (RFC 7296 §3.10): protocol(1) SPI size(1) type(2) SPI data."""
-    if len(body) < 4 or 4 + body[1] > len(body):
-        return None
-    return int.from_bytes(body[2:4], "big"), body[4 + body[1]:]
-
-
 def sa_v1(body: bytes) -> SA | None:
     """The IKEv1 SA payload (DOI, situation, proposals, transforms), or None if it does not decode."""
     try:
