@@ -7,10 +7,11 @@ names, sizes and the marks of what a NAT cannot rewrite are described there, nev
 """
 from __future__ import annotations
 
-from .ikev2 import decode_message
+from .ikev2 import decode_message, decode_payloads
 from .ikev2_layouts import (ATTR_TLV, ATTR_TV, BODY_LAYOUTS, GENERIC, HEADER, NATD_BODY, PROPOSAL, SELECTOR,
                             TRANSFORM, UNKNOWN_BODY)
 from .ikev2_numbers import NotifyType, Payload, TransformType
+from .layout import Field
 from .numbers import label
 
 _NATD = {NotifyType.NAT_DETECTION_SOURCE_IP: "source", NotifyType.NAT_DETECTION_DESTINATION_IP: "destination"}
@@ -19,11 +20,25 @@ _NATD = {NotifyType.NAT_DETECTION_SOURCE_IP: "source", NotifyType.NAT_DETECTION_
 def dissect_ikev2(out, at: int, message: bytes) -> None:
     """Add the fields of one IKEv2 message starting at absolute offset `at` (marker already skipped)."""
     msg = decode_message(message)
-    pos = out.layout(HEADER, message, at)
-    kind = msg.header.next_payload
-    for _ in msg.payloads:
-        size = int.from_bytes(message[pos + 2:pos + 4], "big")
-        raw = message[pos:pos + size]
+    _chain(out, at, msg.header.next_payload, message, out.layout(HEADER, message, at), len(msg.payloads))
+
+
+def dissect_ikev2_chain(first_type: int, plaintext: bytes) -> tuple[Field, ...]:
+    """The fields of an opened SK payload's inner chain (IDs, AUTH, SA, TS …), offsets relative
+    to the plaintext; raises DecodeError as the codec does."""
+    from .dissect import _Out
+    data = bytes(plaintext)
+    count = len(decode_payloads(first_type, data, base=0, allow_sk=False))
+    out = _Out()
+    _chain(out, 0, first_type, data, 0, count)
+    return out.sorted()
+
+
+def _chain(out, at: int, kind: int, data: bytes, pos: int, count: int) -> None:
+    """`count` payloads of data[pos:], already validated by the codec; data[0] sits at `at`."""
+    for _ in range(count):
+        size = int.from_bytes(data[pos + 2:pos + 4], "big")
+        raw = data[pos:pos + size]
         _payload(out, at + pos, kind, raw)
         kind, pos = raw[0], pos + size
 

@@ -67,7 +67,7 @@ class Header:
         return bool(self.flags & HdrFlag.INITIATOR)
 
     def encode(self, length: int) -> bytes:
-        return HEADER.pack(self.spi_i, self.spi_r, self.next_payload, self.version, self.exchange, self.flags,
+        return HEADER.struct.pack(self.spi_i, self.spi_r, self.next_payload, self.version, self.exchange, self.flags,
                            self.message_id, length)
 
 
@@ -113,8 +113,8 @@ class Attribute:
 
     def encode(self) -> bytes:
         if isinstance(self.value, int):
-            return ATTR_TV.pack(0x8000 | self.type, self.value)
-        return ATTR_TLV.pack(self.type, len(self.value)) + self.value
+            return ATTR_TV.struct.pack(0x8000 | self.type, self.value)
+        return ATTR_TLV.struct.pack(self.type, len(self.value)) + self.value
 
     @classmethod
     def decode(cls, r: Reader) -> "Attribute":
@@ -141,7 +141,7 @@ class Transform:
 
     def encode(self, last: bool) -> bytes:
         attrs = b"".join(a.encode() for a in self.attributes)
-        return TRANSFORM.pack(0 if last else 3, 0, TRANSFORM.size + len(attrs), self.type, 0, self.id) + attrs
+        return TRANSFORM.struct.pack(0 if last else 3, 0, TRANSFORM.size + len(attrs), self.type, 0, self.id) + attrs
 
 
 @dataclass(frozen=True)
@@ -165,7 +165,7 @@ class Proposal:
         ts = b"".join(t.encode(i == len(self.transforms) - 1) for i, t in enumerate(self.transforms))
         length = PROPOSAL.size + len(self.spi) + len(ts)
         _check("proposal length", length, 16)
-        return PROPOSAL.pack(0 if last else 2, 0, length, self.number, self.protocol, len(self.spi),
+        return PROPOSAL.struct.pack(0 if last else 2, 0, length, self.number, self.protocol, len(self.spi),
                              len(self.transforms)) + self.spi + ts
 
 
@@ -224,7 +224,7 @@ class KE(Body):
 
     def encode_body(self) -> bytes:
         _check("KE.group", self.group, 16)
-        return KE_BODY.pack(self.group, b"\x00\x00") + self.data
+        return KE_BODY.struct.pack(self.group, b"\x00\x00") + self.data
 
     @classmethod
     def decode_body(cls, r: Reader) -> "KE":
@@ -241,7 +241,7 @@ class _Typed(Body):
 
     def encode_body(self) -> bytes:
         _check(f"{type(self).__name__} type", self.kind, 8)
-        return self._LAYOUT.pack(self.kind, b"\x00\x00\x00") + self.data
+        return self._LAYOUT.struct.pack(self.kind, b"\x00\x00\x00") + self.data
 
     @classmethod
     def decode_body(cls, r: Reader):
@@ -293,7 +293,7 @@ class Notify(Body):
         _check("Notify.type", self.notify_type, 16)
         _check("Notify.protocol", self.protocol, 8)
         _check("Notify SPI size", len(self.spi), 8)
-        return NOTIFY_BODY.pack(self.protocol, len(self.spi), self.notify_type) + self.spi + self.data
+        return NOTIFY_BODY.struct.pack(self.protocol, len(self.spi), self.notify_type) + self.spi + self.data
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Notify":
@@ -314,7 +314,7 @@ class Delete(Body):
             raise ConfigError("every SPI in one Delete payload must have the same size")
         _check("Delete SPI size", size, 8)
         _check("number of SPIs", len(self.spis), 16)
-        return DELETE_BODY.pack(self.protocol, size, len(self.spis)) + b"".join(self.spis)
+        return DELETE_BODY.struct.pack(self.protocol, size, len(self.spis)) + b"".join(self.spis)
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Delete":
@@ -361,7 +361,7 @@ class TrafficSelector:
         return cls(addr, addr, ip_proto, *((port, port) if port is not None else (0, 65535)))
 
     def encode(self) -> bytes:
-        return SELECTOR.pack(TsType.IPV4_ADDR_RANGE, self.ip_proto, SELECTOR.size, self.start_port,
+        return SELECTOR.struct.pack(TsType.IPV4_ADDR_RANGE, self.ip_proto, SELECTOR.size, self.start_port,
                              self.end_port, socket.inet_aton(self.start_addr), socket.inet_aton(self.end_addr))
 
     def __str__(self) -> str:
@@ -379,7 +379,7 @@ class _TS(Body):
     def encode_body(self) -> bytes:
         if not 1 <= len(self.selectors) <= 255:
             raise ConfigError("a TS payload carries 1..255 traffic selectors")
-        return TS_BODY.pack(len(self.selectors), b"\x00\x00\x00") + b"".join(s.encode() for s in self.selectors)
+        return TS_BODY.struct.pack(len(self.selectors), b"\x00\x00\x00") + b"".join(s.encode() for s in self.selectors)
 
     @classmethod
     def decode_body(cls, r: Reader):
