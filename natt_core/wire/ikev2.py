@@ -20,6 +20,7 @@ from .codec import Reader, Writer
 from .ikev2_layouts import (ATTR_TLV, ATTR_TV, AUTH_BODY, DELETE_BODY, GENERIC, HEADER, ID_BODY, KE_BODY,
                             NOTIFY_BODY, PROPOSAL, SELECTOR, TRANSFORM, TS_BODY)
 from .ikev2_numbers import VERSION, HdrFlag, Payload, TsType
+from .isakmp_frame import _build
 
 HEADER_LEN = HEADER.size        # 28
 GENERIC_LEN = GENERIC.size      # 4
@@ -84,7 +85,9 @@ def decode_header(data: bytes) -> tuple[Header, bytes]:
         raise DecodeError("IKEv2 header", 24, f"Length field says {length} bytes, message has {len(data)}")
     if spi_i == bytes(8):
         raise DecodeError("IKEv2 header", 0, "initiator SPI is zero")
-    return Header(spi_i, spi_r, nxt, exchange, flags, mid, length, version), r.rest()
+    # built without __post_init__: the struct widths already bound every field it would check
+    return _build(Header, {"spi_i": spi_i, "spi_r": spi_r, "next_payload": nxt, "exchange": exchange,
+                           "flags": flags, "message_id": mid, "length": length, "version": version}), r.rest()
 
 
 # --- payload bodies ----------------------------------------------------------------------------
@@ -120,9 +123,9 @@ class Attribute:
     def decode(cls, r: Reader) -> "Attribute":
         if r.pos < len(r.data) and r.data[r.pos] & 0x80:
             word, value = ATTR_TV.read(r)
-            return cls(word & 0x7FFF, value)
+            return _build(cls, {"type": word & 0x7FFF, "value": value})   # widths bound by the struct
         word, _length, value = ATTR_TLV.read_all(r)
-        return cls(word, value)
+        return _build(cls, {"type": word, "value": value})
 
 
 @dataclass(frozen=True)
@@ -207,11 +210,12 @@ class SA(Body):
                     attrs = []
                     while tr.remaining():
                         attrs.append(Attribute.decode(tr))
-                    transforms.append(Transform(ttype, tid, tuple(attrs)))
+                    transforms.append(_build(Transform, {"type": ttype, "id": tid, "attributes": tuple(attrs)}))
             if len(transforms) != count:
                 raise DecodeError(pr.layer, pr.offset, f"proposal says {count} transforms, carries {len(transforms)}")
             pr.expect_end()
-            proposals.append(Proposal(number, protocol, spi, tuple(transforms)))
+            proposals.append(_build(Proposal, {"number": number, "protocol": protocol, "spi": spi,
+                                               "transforms": tuple(transforms)}))
         r.expect_end()
         return cls(tuple(proposals))
 
@@ -394,7 +398,8 @@ class _TS(Body):
                 raise DecodeError(r.layer, start, f"traffic selector type {ts_type} length {length}: "
                                                   "only TS_IPV4_ADDR_RANGE (7, 16 bytes) is spoken here")
             _type, proto, _length, sp, ep, sa, ea = SELECTOR.read(r)
-            out.append(TrafficSelector(socket.inet_ntoa(sa), socket.inet_ntoa(ea), proto, sp, ep))
+            out.append(_build(TrafficSelector, {"start_addr": socket.inet_ntoa(sa), "end_addr": socket.inet_ntoa(ea),
+                                                 "ip_proto": proto, "start_port": sp, "end_port": ep}))
         r.expect_end()
         if not out:
             raise DecodeError(r.layer, r.base, "a TS payload with no traffic selector")
