@@ -13,6 +13,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import ClassVar
 
 from ..errors import ConfigError, DecodeError
@@ -25,6 +26,7 @@ from .isakmp_frame import _build
 HEADER_LEN = HEADER.size        # 28
 GENERIC_LEN = GENERIC.size      # 4
 _GENERIC_PACK = GENERIC.struct.pack
+_HEADER_PACK = HEADER.struct.pack
 CRITICAL = 0x80
 
 
@@ -341,6 +343,16 @@ class Vendor(Body):
         return cls(r.rest())
 
 
+@lru_cache(maxsize=1024)
+def _is_ipv4(text: str) -> bool:
+    """Dotted-quad IPv4 as `ipaddress` reads it; a peer builds the same few selectors again and again."""
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class TrafficSelector:
     """One IPv4 range selector (TS_IPV4_ADDR_RANGE, §3.13.1); proto 0 and ports 0-65535 = any."""
@@ -352,10 +364,8 @@ class TrafficSelector:
 
     def __post_init__(self) -> None:
         for a in (self.start_addr, self.end_addr):
-            try:
-                ipaddress.IPv4Address(a)
-            except ValueError:
-                raise ConfigError(f"traffic selector address {a!r} is not IPv4") from None
+            if a.__class__ is not str or not _is_ipv4(a):
+                raise ConfigError(f"traffic selector address {a!r} is not IPv4")
         _check("TS protocol", self.ip_proto, 8)
         _check("TS start port", self.start_port, 16)
         _check("TS end port", self.end_port, 16)
@@ -515,9 +525,8 @@ def encode_message(header: Header, payloads) -> bytes:
     """Header + chain; the header's Next Payload and Length are computed here."""
     chain = encode_payloads(payloads)
     first = payloads[0].payload_type if payloads else Payload.NONE
-    h = Header(header.spi_i, header.spi_r, first, header.exchange, header.flags, header.message_id,
-               version=header.version)
-    return h.encode(HEADER_LEN + len(chain)) + chain
+    return _HEADER_PACK(header.spi_i, header.spi_r, first, header.version, header.exchange, header.flags,
+                        header.message_id, HEADER_LEN + len(chain)) + chain
 
 
 def decode_message(data: bytes) -> Message:
