@@ -67,3 +67,32 @@ def test_mutations_raise_decode_error_only(data):
         dissect(bytes(packet))
     except DecodeError:
         pass
+
+
+def test_inner_chain_of_an_sk_payload():
+    """What an opened SK payload carries is rendered through the same layouts: the IDs marked as
+    what AUTH signs, the traffic selectors read back as addresses."""
+    from natt_core.wire.dissect import ID_PAYLOAD
+    from natt_core.wire.dissect_ikev2 import dissect_ikev2_chain
+    from natt_core.wire.ikev2 import (IDi, Auth, Attribute, Proposal, SA, TrafficSelector, Transform, TSi, TSr,
+                                      encode_payloads)
+    sa = SA((Proposal(1, 3, bytes.fromhex("c0ffee01"), (Transform(1, 12, (Attribute(14, 128),)),
+                                                          Transform(3, 12), Transform(5, 0))),))
+    inner = (IDi(1, bytes([10, 0, 0, 2])), Auth(2, bytes(range(32))), sa,
+             TSi((TrafficSelector.host("10.0.0.2", 17, 1701),)), TSr((TrafficSelector("10.0.0.0", "10.0.0.255"),)))
+    plain = encode_payloads(inner)
+    fields = dissect_ikev2_chain(inner[0].payload_type, plain)
+    at = 0
+    for f in fields:
+        assert f.offset == at and f.length > 0, f
+        at = f.end
+    assert at == len(plain)
+    by = {(f.layer, f.name): f for f in fields}
+    assert {f.name for f in fields if f.protected == ID_PAYLOAD} == {"ID type", "reserved", "identification data"}
+    assert by[("IDI payload", "identification data")].value == "0a000002"
+    assert by[("Proposal #1", "SPI")].value == "c0ffee01"
+    assert by[("Transform ENCR 12", "attribute value")].value == "128"
+    assert by[("TSR payload selector", "ending address")].value == "10.0.0.255"
+    assert by[("TSI payload selector", "start port")].offset == plain.index(bytes([7, 17, 0, 16])) + 4
+    with pytest.raises(DecodeError):
+        dissect_ikev2_chain(inner[0].payload_type, plain[:-1])

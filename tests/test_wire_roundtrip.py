@@ -331,3 +331,110 @@ def test_sa_fields_match_tshark(tmp_path):
                     assert (f.offset, f.length) in tshark[theirs], (f, theirs, tshark[theirs])
                     checked += 1
     assert checked >= 7 * 2
+
+
+# --- IKEv2: the same checks over wire.ikev2_layouts ---------------------------------------------
+
+from natt_core.wire import ikev2, ikev2_layouts  # noqa: E402
+from tests.test_wire_ikev2 import bodies as v2_bodies, headers as v2_headers  # noqa: E402
+
+v2_sk = st.builds(ikev2.Encrypted, st.sampled_from([0, 35, 39, 44]), st.binary(min_size=1, max_size=48))
+
+
+def _v2_packet(msg: bytes) -> bytes:
+    return ip.encode_datagram(Datagram(Endpoint("192.0.2.1", 500), Endpoint("198.51.100.2", 500), IPProto.UDP, msg))
+
+
+@FUZZ
+@given(v2_headers, st.lists(v2_bodies, max_size=5), st.lists(v2_sk, max_size=1))
+def test_ikev2_messages_round_trip_and_tile(header, ps, sk):
+    """decode → encode gives the same bytes, and the view walks them with the codec's layouts."""
+    msg = ikev2.encode_message(header, ps + sk)
+    decoded = ikev2.decode_message(msg)
+    assert decoded.payloads == tuple(ps + sk)
+    assert ikev2.encode_message(decoded.header, decoded.payloads) == msg
+    pos = 0
+    for f in dissect(_v2_packet(msg)):
+        assert f.offset == pos and f.length > 0, f
+        pos = f.end
+    assert pos == IPV4_UDP + len(msg)
+
+
+IPV4_UDP = ip.IPV4_HEADER_LEN + ip.UDP_HEADER_LEN
+
+
+@lru_cache(maxsize=1)
+def _v2_packets() -> tuple[bytes, ...]:
+    trace = run(preset("ikev2-client-behind-nat"))
+    return tuple(dict.fromkeys(h.packet for h in trace.hops if (h.label or "").startswith(("IKE_", "INFO"))))
+
+
+def _v2_messages() -> tuple[bytes, ...]:
+    found = (carried(packet) for packet in _v2_packets())
+    return tuple(c.data for c in found if c is not None and c.kind == "ike")
+
+
+@FUZZ
+@given(st.data())
+def test_mutated_ikev2_messages_round_trip_or_decode_error(data):
+    """Re-encoding what decoded gives the same bytes, except in the fields the layouts call
+    reserved (RFC 7296 §3.2: sent as zero, ignored on receipt)."""
+    msg = _mutate(data, data.draw(st.sampled_from(_v2_messages())))
+    if len(msg) >= 28 and data.draw(st.booleans()):
+        msg = msg[:24] + len(msg).to_bytes(4, "big") + msg[28:]
+    try:
+        decoded = ikev2.decode_message(msg)
+    except DecodeError:
+        return
+    again = ikev2.encode_message(decoded.header, decoded.payloads)
+    assert len(again) == len(msg)
+    reserved = {i - IPV4_UDP for f in dissect(_v2_packet(msg)) if "reserved" in f.name for i in range(f.offset, f.end)}
+    assert [i for i, (a, b) in enumerate(zip(msg, again)) if a != b and i not in reserved] == []
+    assert ikev2.decode_message(again) == decoded
+
+
+def test_ikev2_field_names_come_from_its_layouts():
+    labels = {p.label for v in vars(ikev2_layouts).values() if isinstance(v, Layout) for p in v.parts}
+    labels |= {label.format(which=w) for label in labels for w in ("source", "destination")}
+    names = set()
+    for packet in _v2_packets():
+        for f in dissect(packet):
+            assert f.name in labels or f.offset < IPV4_UDP + 4, f     # IPv4, UDP, the non-ESP marker
+            names.add(f.name)
+    assert {"initiator SPI", "critical / reserved", "proposal #", "transform ID", "attribute value", "DH group",
+            "nonce", "notify type", "SHA-1(SPIi | SPIr | source IP | source port)"} <= names
+    assert (ikev2_layouts.HEADER.offset("message_id"), ikev2_layouts.HEADER.offset("length"),
+            ikev2.HEADER_LEN, ikev2.GENERIC_LEN) == (20, 24, 28, 4)                      # RFC 7296 §3.1
+
+
+V2_ORACLE = {("IKEv2", "initiator SPI"): {"isakmp.ispi"}, ("IKEv2", "responder SPI"): {"isakmp.rspi"},
+             ("IKEv2", "exchange type"): {"isakmp.exchangetype"}, ("IKEv2", "message ID"): {"isakmp.messageid"},
+             ("IKEv2", "length"): {"isakmp.length"}, ("", "next payload"): {"isakmp.nextpayload"},
+             ("", "last substruc"): {"isakmp.nextpayload"}, ("", "critical / reserved"): {"isakmp.criticalpayload"},
+             ("", "payload length"): {"isakmp.payloadlength"}, ("", "proposal length"): {"isakmp.payloadlength"},
+             ("", "transform length"): {"isakmp.payloadlength"}, ("Proposal", "proposal #"): {"isakmp.prop.number"},
+             ("Proposal", "protocol ID"): {"isakmp.prop.protoid"},
+             ("Proposal", "number of transforms"): {"isakmp.prop.transforms"},
+             ("Transform", "transform type"): {"isakmp.tf.type"},
+             ("Transform", "transform ID"): {f"isakmp.tf.id.{t}" for t in ("encr", "prf", "integ", "dh", "esn")},
+             ("Transform", "attribute format / type"): {"isakmp.ike2.attr.type"},
+             ("Transform", "attribute value"): {"isakmp.ike2.attr.value"},
+             ("KE", "DH group"): {"isakmp.key_exchange.dh_group"},
+             ("KE", "key exchange data"): {"isakmp.key_exchange.data"}, ("NONCE", "nonce"): {"isakmp.nonce"},
+             ("NOTIFY", "notify type"): {"isakmp.notify.msgtype"},
+             ("NOTIFY", "protocol ID"): {"isakmp.notify.protoid"}, ("NOTIFY", "SHA-1("): {"isakmp.notify.data"}}
+
+
+@pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
+def test_ikev2_fields_sit_where_tshark_puts_them(tmp_path):
+    packets = _v2_packets()
+    frames = _tshark_positions(packets, tmp_path)
+    checked = set()
+    for packet, tshark in zip(packets, frames):
+        for f in dissect(packet):
+            for (layer, name), theirs in V2_ORACLE.items():
+                if f.layer.startswith(layer) and f.name.startswith(name) and f.offset >= IPV4_UDP:
+                    spots = set().union(*(tshark.get(t, set()) for t in theirs))
+                    assert (f.offset, f.length) in spots, (f, theirs, spots)
+                    checked.add((layer, name))
+    assert checked == set(V2_ORACLE)

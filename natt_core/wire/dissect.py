@@ -61,12 +61,6 @@ class _Out:
         self.fields += fields
         return end
 
-    def add(self, name: str, offset: int, length: int, value: str, layer: str,
-            protected: str | None = None) -> None:
-        """One field by hand: only the IKEv2 dissector still describes its fields this way."""
-        if length > 0:
-            self.fields.append(Field(name, offset, length, value, layer, protected))
-
     def sorted(self) -> tuple[Field, ...]:
         return tuple(sorted(self.fields, key=lambda f: f.offset))
 

@@ -11,15 +11,22 @@ decoded here only as its opaque body: opening it needs keys (`natt_core.crypto.i
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import ClassVar
 
 from ..errors import ConfigError, DecodeError
 from .codec import Reader, Writer
+from .ikev2_layouts import (ATTR_TLV, ATTR_TV, AUTH_BODY, DELETE_BODY, GENERIC, HEADER, ID_BODY, KE_BODY,
+                            NOTIFY_BODY, PROPOSAL, SELECTOR, TRANSFORM, TS_BODY)
 from .ikev2_numbers import VERSION, HdrFlag, Payload, TsType
+from .isakmp_frame import _build
 
-HEADER_LEN = 28
-GENERIC_LEN = 4
+HEADER_LEN = HEADER.size        # 28
+GENERIC_LEN = GENERIC.size      # 4
+_GENERIC_PACK = GENERIC.struct.pack
+_HEADER_PACK = HEADER.struct.pack
 CRITICAL = 0x80
 
 
@@ -63,8 +70,8 @@ class Header:
         return bool(self.flags & HdrFlag.INITIATOR)
 
     def encode(self, length: int) -> bytes:
-        return (self.spi_i + self.spi_r + bytes([self.next_payload, self.version, self.exchange, self.flags])
-                + self.message_id.to_bytes(4, "big") + length.to_bytes(4, "big"))
+        return HEADER.struct.pack(self.spi_i, self.spi_r, self.next_payload, self.version, self.exchange, self.flags,
+                           self.message_id, length)
 
 
 def decode_header(data: bytes) -> tuple[Header, bytes]:
@@ -73,16 +80,16 @@ def decode_header(data: bytes) -> tuple[Header, bytes]:
     Only the major version is checked here (a major version above 2 is the peer's business:
     INVALID_MAJOR_VERSION); the minor version is ignored as §3.1 asks."""
     r = Reader(data, "IKEv2 header")
-    spi_i, spi_r = r.bytes(8, "SPIi"), r.bytes(8, "SPIr")
-    nxt, version, exchange, flags = r.u8(), r.u8(), r.u8(), r.u8()
-    mid, length = r.u32(), r.u32()
+    spi_i, spi_r, nxt, version, exchange, flags, mid, length = HEADER.read(r)
     if version >> 4 != 2:
         raise DecodeError("IKEv2 header", 17, f"version 0x{version:02x} is not IKEv2 (major 2)")
     if length != len(data):
         raise DecodeError("IKEv2 header", 24, f"Length field says {length} bytes, message has {len(data)}")
     if spi_i == bytes(8):
         raise DecodeError("IKEv2 header", 0, "initiator SPI is zero")
-    return Header(spi_i, spi_r, nxt, exchange, flags, mid, length, version), r.rest()
+    # built without __post_init__: the struct widths already bound every field it would check
+    return _build(Header, {"spi_i": spi_i, "spi_r": spi_r, "next_payload": nxt, "exchange": exchange,
+                           "flags": flags, "message_id": mid, "length": length, "version": version}), r.rest()
 
 
 # --- payload bodies ----------------------------------------------------------------------------
@@ -111,15 +118,16 @@ class Attribute:
 
     def encode(self) -> bytes:
         if isinstance(self.value, int):
-            return (0x8000 | self.type).to_bytes(2, "big") + self.value.to_bytes(2, "big")
-        return self.type.to_bytes(2, "big") + len(self.value).to_bytes(2, "big") + self.value
+            return ATTR_TV.struct.pack(0x8000 | self.type, self.value)
+        return ATTR_TLV.struct.pack(self.type, len(self.value)) + self.value
 
     @classmethod
     def decode(cls, r: Reader) -> "Attribute":
-        word = r.u16("attribute type")
-        if word & 0x8000:
-            return cls(word & 0x7FFF, r.u16("attribute value"))
-        return cls(word, r.bytes(r.u16("attribute length"), "attribute value"))
+        if r.pos < len(r.data) and r.data[r.pos] & 0x80:
+            word, value = ATTR_TV.read(r)
+            return _build(cls, {"type": word & 0x7FFF, "value": value})   # widths bound by the struct
+        word, _length, value = ATTR_TLV.read_all(r)
+        return _build(cls, {"type": word, "value": value})
 
 
 @dataclass(frozen=True)
@@ -138,8 +146,7 @@ class Transform:
 
     def encode(self, last: bool) -> bytes:
         attrs = b"".join(a.encode() for a in self.attributes)
-        return bytes([0 if last else 3, 0]) + (8 + len(attrs)).to_bytes(2, "big") + \
-            bytes([self.type, 0]) + self.id.to_bytes(2, "big") + attrs
+        return TRANSFORM.struct.pack(0 if last else 3, 0, TRANSFORM.size + len(attrs), self.type, 0, self.id) + attrs
 
 
 @dataclass(frozen=True)
@@ -161,21 +168,23 @@ class Proposal:
 
     def encode(self, last: bool) -> bytes:
         ts = b"".join(t.encode(i == len(self.transforms) - 1) for i, t in enumerate(self.transforms))
-        body = bytes([self.number, self.protocol, len(self.spi), len(self.transforms)]) + self.spi + ts
-        length = 4 + len(body)
+        length = PROPOSAL.size + len(self.spi) + len(ts)
         _check("proposal length", length, 16)
-        return bytes([0 if last else 2, 0]) + length.to_bytes(2, "big") + body
+        return PROPOSAL.struct.pack(0 if last else 2, 0, length, self.number, self.protocol, len(self.spi),
+                             len(self.transforms)) + self.spi + ts
 
 
-def _substructures(r: Reader, more: int, what: str):
-    """Walk proposals (more=2) or transforms (more=3): each starts Last/More, RESERVED, Length."""
+def _substructures(r: Reader, more: int, what: str, layout):
+    """Walk proposals (more=2) or transforms (more=3): each starts Last/More, RESERVED, Length,
+    then the rest of `layout`'s fixed prefix; yields those values and a reader over the rest."""
     while True:
         start = r.offset
-        flag, _reserved, length = r.u8(f"{what} last/more"), r.u8(), r.u16(f"{what} length")
-        if length < 4:
+        values = layout.read(r)
+        flag, length = values[0], values[2]
+        if length < layout.size:
             raise DecodeError(r.layer, start, f"{what} length {length} is shorter than its header")
-        sub = r.sub(length - 4, what=what)
-        yield sub
+        sub = r.sub(length - layout.size, what=what)
+        yield values, sub
         if flag == 0:
             return
         if flag != more:
@@ -195,21 +204,20 @@ class SA(Body):
     @classmethod
     def decode_body(cls, r: Reader) -> "SA":
         proposals = []
-        for pr in _substructures(r, 2, "proposal"):
-            number, protocol, spi_size, count = pr.u8(), pr.u8(), pr.u8(), pr.u8()
+        for (_, _, _, number, protocol, spi_size, count), pr in _substructures(r, 2, "proposal", PROPOSAL):
             spi = pr.bytes(spi_size, "SPI")
             transforms = []
             if count:
-                for tr in _substructures(pr, 3, "transform"):
-                    ttype, _rsv, tid = tr.u8("transform type"), tr.u8(), tr.u16("transform ID")
+                for (_, _, _, ttype, _, tid), tr in _substructures(pr, 3, "transform", TRANSFORM):
                     attrs = []
                     while tr.remaining():
                         attrs.append(Attribute.decode(tr))
-                    transforms.append(Transform(ttype, tid, tuple(attrs)))
+                    transforms.append(_build(Transform, {"type": ttype, "id": tid, "attributes": tuple(attrs)}))
             if len(transforms) != count:
                 raise DecodeError(pr.layer, pr.offset, f"proposal says {count} transforms, carries {len(transforms)}")
             pr.expect_end()
-            proposals.append(Proposal(number, protocol, spi, tuple(transforms)))
+            proposals.append(_build(Proposal, {"number": number, "protocol": protocol, "spi": spi,
+                                               "transforms": tuple(transforms)}))
         r.expect_end()
         return cls(tuple(proposals))
 
@@ -222,30 +230,29 @@ class KE(Body):
 
     def encode_body(self) -> bytes:
         _check("KE.group", self.group, 16)
-        return self.group.to_bytes(2, "big") + b"\x00\x00" + self.data
+        return KE_BODY.struct.pack(self.group, b"\x00\x00") + self.data
 
     @classmethod
     def decode_body(cls, r: Reader) -> "KE":
-        group = r.u16("DH group")
-        r.bytes(2, "reserved")
-        return cls(group, r.rest())
+        group, _reserved, data = KE_BODY.read_all(r)
+        return cls(group, data)
 
 
 @dataclass(frozen=True)
 class _Typed(Body):
-    """ID and AUTH share `Type(1) | RESERVED(3) | data`."""
+    """ID and AUTH share `Type(1) | RESERVED(3) | data` (ID_BODY, AUTH_BODY)."""
+    _LAYOUT: ClassVar = ID_BODY
     kind: int
     data: bytes
 
     def encode_body(self) -> bytes:
         _check(f"{type(self).__name__} type", self.kind, 8)
-        return bytes([self.kind, 0, 0, 0]) + self.data
+        return self._LAYOUT.struct.pack(self.kind, b"\x00\x00\x00") + self.data
 
     @classmethod
     def decode_body(cls, r: Reader):
-        kind = r.u8("type")
-        r.bytes(3, "reserved")
-        return cls(kind, r.rest())
+        kind, _reserved, data = cls._LAYOUT.read_all(r)
+        return cls(kind, data)
 
 
 @dataclass(frozen=True)
@@ -261,6 +268,7 @@ class IDr(_Typed):
 @dataclass(frozen=True)
 class Auth(_Typed):
     payload_type: ClassVar[int] = Payload.AUTH
+    _LAYOUT: ClassVar = AUTH_BODY
 
 
 @dataclass(frozen=True)
@@ -291,13 +299,12 @@ class Notify(Body):
         _check("Notify.type", self.notify_type, 16)
         _check("Notify.protocol", self.protocol, 8)
         _check("Notify SPI size", len(self.spi), 8)
-        return bytes([self.protocol, len(self.spi)]) + self.notify_type.to_bytes(2, "big") + self.spi + self.data
+        return NOTIFY_BODY.struct.pack(self.protocol, len(self.spi), self.notify_type) + self.spi + self.data
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Notify":
-        protocol, spi_size, ntype = r.u8("protocol"), r.u8("SPI size"), r.u16("notify type")
-        spi = r.bytes(spi_size, "SPI")
-        return cls(ntype, r.rest(), protocol, spi)
+        protocol, _spi_size, ntype, spi, data = NOTIFY_BODY.read_all(r)
+        return cls(ntype, data, protocol, spi)
 
 
 @dataclass(frozen=True)
@@ -313,11 +320,11 @@ class Delete(Body):
             raise ConfigError("every SPI in one Delete payload must have the same size")
         _check("Delete SPI size", size, 8)
         _check("number of SPIs", len(self.spis), 16)
-        return bytes([self.protocol, size]) + len(self.spis).to_bytes(2, "big") + b"".join(self.spis)
+        return DELETE_BODY.struct.pack(self.protocol, size, len(self.spis)) + b"".join(self.spis)
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Delete":
-        protocol, size, count = r.u8("protocol"), r.u8("SPI size"), r.u16("number of SPIs")
+        protocol, size, count = DELETE_BODY.read(r)
         spis = tuple(r.bytes(size, "SPI") for _ in range(count))
         r.expect_end()
         return cls(protocol, spis)
@@ -336,6 +343,16 @@ class Vendor(Body):
         return cls(r.rest())
 
 
+@lru_cache(maxsize=1024)
+def _is_ipv4(text: str) -> bool:
+    """Dotted-quad IPv4 as `ipaddress` reads it; a peer builds the same few selectors again and again."""
+    try:
+        ipaddress.IPv4Address(text)
+    except ValueError:
+        return False
+    return True
+
+
 @dataclass(frozen=True)
 class TrafficSelector:
     """One IPv4 range selector (TS_IPV4_ADDR_RANGE, §3.13.1); proto 0 and ports 0-65535 = any."""
@@ -347,10 +364,8 @@ class TrafficSelector:
 
     def __post_init__(self) -> None:
         for a in (self.start_addr, self.end_addr):
-            try:
-                ipaddress.IPv4Address(a)
-            except ValueError:
-                raise ConfigError(f"traffic selector address {a!r} is not IPv4") from None
+            if a.__class__ is not str or not _is_ipv4(a):
+                raise ConfigError(f"traffic selector address {a!r} is not IPv4")
         _check("TS protocol", self.ip_proto, 8)
         _check("TS start port", self.start_port, 16)
         _check("TS end port", self.end_port, 16)
@@ -360,9 +375,8 @@ class TrafficSelector:
         return cls(addr, addr, ip_proto, *((port, port) if port is not None else (0, 65535)))
 
     def encode(self) -> bytes:
-        return (bytes([TsType.IPV4_ADDR_RANGE, self.ip_proto]) + (16).to_bytes(2, "big")
-                + self.start_port.to_bytes(2, "big") + self.end_port.to_bytes(2, "big")
-                + ipaddress.IPv4Address(self.start_addr).packed + ipaddress.IPv4Address(self.end_addr).packed)
+        return SELECTOR.struct.pack(TsType.IPV4_ADDR_RANGE, self.ip_proto, SELECTOR.size, self.start_port,
+                             self.end_port, socket.inet_aton(self.start_addr), socket.inet_aton(self.end_addr))
 
     def __str__(self) -> str:
         addr = self.start_addr if self.start_addr == self.end_addr else f"{self.start_addr}-{self.end_addr}"
@@ -379,22 +393,23 @@ class _TS(Body):
     def encode_body(self) -> bytes:
         if not 1 <= len(self.selectors) <= 255:
             raise ConfigError("a TS payload carries 1..255 traffic selectors")
-        return bytes([len(self.selectors), 0, 0, 0]) + b"".join(s.encode() for s in self.selectors)
+        return TS_BODY.struct.pack(len(self.selectors), b"\x00\x00\x00") + b"".join(s.encode() for s in self.selectors)
 
     @classmethod
     def decode_body(cls, r: Reader):
-        count = r.u8("number of TSs")
-        r.bytes(3, "reserved")
+        count, _reserved = TS_BODY.read(r)
         out = []
         for _ in range(count):
             start = r.offset
-            ts_type, proto, length = r.u8("TS type"), r.u8("IP protocol"), r.u16("TS length")
-            if ts_type != TsType.IPV4_ADDR_RANGE or length != 16:
+            data = r.data
+            if len(data) - r.pos >= 4 and (data[r.pos] != TsType.IPV4_ADDR_RANGE
+                                           or data[r.pos + 2:r.pos + 4] != b"\x00\x10"):
+                ts_type, length = data[r.pos], int.from_bytes(data[r.pos + 2:r.pos + 4], "big")
                 raise DecodeError(r.layer, start, f"traffic selector type {ts_type} length {length}: "
                                                   "only TS_IPV4_ADDR_RANGE (7, 16 bytes) is spoken here")
-            sp, ep = r.u16("start port"), r.u16("end port")
-            sa, ea = r.bytes(4, "start address"), r.bytes(4, "end address")
-            out.append(TrafficSelector(str(ipaddress.IPv4Address(sa)), str(ipaddress.IPv4Address(ea)), proto, sp, ep))
+            _type, proto, _length, sp, ep, sa, ea = SELECTOR.read(r)
+            out.append(_build(TrafficSelector, {"start_addr": socket.inet_ntoa(sa), "end_addr": socket.inet_ntoa(ea),
+                                                 "ip_proto": proto, "start_port": sp, "end_port": ep}))
         r.expect_end()
         if not out:
             raise DecodeError(r.layer, r.base, "a TS payload with no traffic selector")
@@ -475,7 +490,7 @@ def encode_payloads(payloads, last_next: int = Payload.NONE) -> bytes:
         length = GENERIC_LEN + len(body)
         _check("payload length", length, 16)
         flags = CRITICAL if isinstance(p, Unknown) and p.critical else 0
-        out.u8(nxt).u8(flags).u16(length).raw(body)
+        out.raw(_GENERIC_PACK(nxt, flags, length)).raw(body)
     return out.getvalue()
 
 
@@ -486,7 +501,7 @@ def decode_payloads(first: int, data: bytes, base: int = HEADER_LEN, *, allow_sk
     nxt = first
     while nxt != Payload.NONE:
         start = r.offset
-        following, flags, length = r.u8("next payload"), r.u8("flags"), r.u16("payload length")
+        following, flags, length = GENERIC.read(r)
         if length < GENERIC_LEN:
             raise DecodeError(r.layer, start, f"payload length {length} is shorter than its 4-byte header")
         body = r.sub(length - GENERIC_LEN, f"IKEv2 {Payload(nxt).name if nxt in Payload._value2member_map_ else nxt}",
@@ -510,9 +525,8 @@ def encode_message(header: Header, payloads) -> bytes:
     """Header + chain; the header's Next Payload and Length are computed here."""
     chain = encode_payloads(payloads)
     first = payloads[0].payload_type if payloads else Payload.NONE
-    h = Header(header.spi_i, header.spi_r, first, header.exchange, header.flags, header.message_id,
-               version=header.version)
-    return h.encode(HEADER_LEN + len(chain)) + chain
+    return _HEADER_PACK(header.spi_i, header.spi_r, first, header.version, header.exchange, header.flags,
+                        header.message_id, HEADER_LEN + len(chain)) + chain
 
 
 def decode_message(data: bytes) -> Message:
