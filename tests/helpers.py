@@ -21,6 +21,10 @@ SERVER_IP = "192.168.1.10"
 SERVER_PRIVATE = "10.0.0.10"    # a server behind its own NAT
 SERVER_NAT_IP = "192.168.1.40"
 
+#: L2TP packets of one client's call when nothing is lost (RFC 2661 §5.8, §7.2): SCCRQ, SCCRP,
+#: SCCCN, ICRQ, ZLB, ICRP, ICCN, ZLB. A reliably delivered HELLO adds itself and its ZLB.
+L2TP_CALL = 8
+
 
 def napt(inside: str, outside: str, port_offset: int = 61000):
     """Rewrite inside:port <-> outside:(port+offset); ESP/AH get only the address rewritten."""

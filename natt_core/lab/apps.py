@@ -1,8 +1,10 @@
 """Hosts of the lab: an IKE peer plus the L2TP application that rides on it.
 
-The client starts Main Mode at its start time and, once its IPsec SA is up, sends an L2TP SCCRQ;
-the server answers every SCCRQ with an SCCRP on the SA it came from. Scheduled sends (e.g. an
-L2TP HELLO after ten idle minutes) test whether the NAT mapping is still there.
+The client starts Main Mode at its start time and, once its IPsec SA is up, opens an L2TP control
+connection and one call over it (`natt_core.l2tp.control`: SCCRQ/SCCRP/SCCCN, ICRQ/ICRP/ICCN, with
+Ns/Nr, ZLB acks and retransmission); the server answers each tunnel on the SA it came from.
+Scheduled sends (e.g. an L2TP HELLO after ten idle minutes) test whether the NAT mapping is still
+there; a HELLO is delivered reliably, so a dead path clears the tunnel (RFC 2661 §6.5).
 """
 from __future__ import annotations
 
@@ -11,8 +13,10 @@ from dataclasses import dataclass
 from ..errors import DecodeError
 from ..ike.events import DataReceived, Phase2Established
 from ..ike.peer import Peer
-from ..output import Output
-from ..wire.l2tp import MessageType, control_message, decode_control
+from ..l2tp.control import ControlConnection
+from ..output import Event, Output
+from ..reasons import Reason
+from ..wire.l2tp import MessageType, control_message
 
 
 @dataclass(frozen=True)
@@ -23,8 +27,27 @@ class Send:
     message: str = "HELLO"
 
 
+@dataclass(frozen=True)
+class L2tpState(Event):
+    """The L2TP tunnel or call reached a state (RFC 2661 §7), or ended and why."""
+    layer: str = "L2TP tunnel"
+    state: str = ""
+    text: str = ""
+    code: Reason | None = None
+
+    def describe(self) -> str:
+        return f"{self.peer}: {self.text}"
+
+
+class _Link:
+    """One control connection and the IPsec SA its packets ride on."""
+
+    def __init__(self, cc: ControlConnection, child):
+        self.cc, self.child, self.reported = cc, child, 0
+
+
 class L2tpHost:
-    """A network host: the sans-IO IKE peer with an L2TP client or server on top."""
+    """A network host: the sans-IO IKE peer with an L2TP client (LAC) or server (LNS) on top."""
 
     def __init__(self, peer: Peer, role: str, server_ip: str | None = None, start_at: float = 0.0,
                  sends: tuple[Send, ...] = ()):
@@ -34,6 +57,8 @@ class L2tpHost:
         self._agenda = sorted([(start_at, "connect", None)] if role == "client" else [])
         self._agenda += sorted((s.at, "send", s.message) for s in sends)
         self._agenda.sort(key=lambda item: item[0])
+        self.links: dict[int, _Link] = {}      #: by our inbound SPI
+        self._next_id = 1
         self.sent = 0
 
     @property
@@ -41,7 +66,9 @@ class L2tpHost:
         return self.peer.name
 
     def next_timer(self) -> float | None:
-        times = [t for t in (self.peer.next_timer(), self._agenda[0][0] if self._agenda else None) if t is not None]
+        times = [self.peer.next_timer(), self._agenda[0][0] if self._agenda else None,
+                 *(link.cc.next_timer() for link in self.links.values())]
+        times = [t for t in times if t is not None]
         return min(times) if times else None
 
     def on_timer(self, now: float) -> Output:
@@ -52,6 +79,10 @@ class L2tpHost:
                 out += self._react(self.peer.connect(self.server_ip, now), now)
             else:
                 out += self._send_all(MessageType[message], now)
+        for link in list(self.links.values()):
+            t = link.cc.next_timer()
+            if t is not None and t <= now:
+                out += self._emit(link, link.cc.on_timer(now), now)
         t = self.peer.next_timer()
         if t is not None and t <= now:
             out += self._react(self.peer.on_timer(now), now)
@@ -61,24 +92,78 @@ class L2tpHost:
         return self._react(self.peer.receive(dgram, now), now)
 
     def _send_all(self, kind: MessageType, now: float) -> Output:
+        """A scheduled send on every tunnel: HELLO and StopCCN through the control connection."""
         out = Output()
-        for sa in self.peer.sas.values():
-            for child in sa.children[-1:]:
-                out += self.peer.send_udp(control_message(kind, host_name=self.name), now, child=child)
+        for link in list(self.links.values()):
+            if kind == MessageType.HELLO:
+                out += self._emit(link, link.cc.hello(now), now)
+            elif kind == MessageType.STOPCCN:
+                out += self._emit(link, link.cc.stop(now), now)
+            else:       # any other message type, unsequenced, to show what a peer does with it
+                out += self.peer.send_udp(control_message(kind, tunnel_id=link.cc.peer_tunnel, host_name=self.name),
+                                          now, child=link.child)
         return out
+
+    def _emit(self, link: _Link, packets: list[bytes], now: float) -> Output:
+        """Send a control connection's packets on its SA and report its new states as events."""
+        out = Output()
+        for data in packets:
+            out += self.peer.send_udp(data, now, child=link.child)
+        notes = link.cc.notes[link.reported:]
+        link.reported = len(link.cc.notes)
+        return out + Output((), tuple(L2tpState(n.time, self.name, n.layer, n.state or "", n.text, n.code)
+                                      for n in notes))
+
+    def _new_link(self, child, role: str) -> _Link:
+        link = _Link(ControlConnection(role, self._next_id, host_name=self.name, session_id=self._next_id), child)
+        self._next_id = self._next_id % 0xFFFF + 1
+        self.links[child.spi_in] = link
+        return link
+
+    def _rebind(self, link: _Link, child) -> _Link:
+        """Carry the tunnel on to the newer SA (quick mode re-key): L2TP does not notice IPsec."""
+        self.links = {spi: k for spi, k in self.links.items() if k is not link}
+        link.child = child
+        self.links[child.spi_in] = link
+        return link
 
     def _react(self, out: Output, now: float) -> Output:
         extra = Output()
         for event in out.events:
             if isinstance(event, Phase2Established) and self.role == "client":
-                extra += self.peer.send_udp(control_message(MessageType.SCCRQ, host_name=self.name), now)
-            elif isinstance(event, DataReceived) and self.role == "server":
+                child = self.peer.children.get(int(event.spi_in, 16))
+                if child is None or child.spi_in in self.links:
+                    continue
+                if self.links:                      # a new SA for the same tunnel (phase 2 re-key)
+                    self._rebind(next(iter(self.links.values())), child)
+                    continue
+                link = self._new_link(child, "lac")
+                extra += self._emit(link, link.cc.start(now), now)
+            elif isinstance(event, DataReceived):
+                spi = int(event.spi, 16)
+                link = self.links.get(spi)
+                if link is None and self.role == "server":
+                    child = self.peer.children.get(spi)
+                    if child is None:
+                        continue
+                    same_ike = [k for k in self.links.values() if k.child.ike is child.ike]
+                    link = self._rebind(same_ike[0], child) if same_ike else self._new_link(child, "lns")
+                if link is None:
+                    continue
                 try:
-                    message = decode_control(event.payload)
+                    packets = link.cc.receive(event.payload, now)
                 except DecodeError:
                     continue
-                child = self.peer.children.get(int(event.spi, 16))
-                if message.kind == MessageType.SCCRQ and child is not None:
-                    extra += self.peer.send_udp(control_message(MessageType.SCCRP, host_name=self.name),
-                                                now, child=child)
+                extra += self._emit(link, packets, now)
         return out + extra
+
+    def vpn(self) -> dict:
+        """The client's VPN, layer by layer, as report.json shows it. PPP does not run over the call
+        yet: its layers say `not-started`."""
+        link = next(iter(self.links.values()), None)
+        tunnel = link.cc.tunnel_state if link else "not-started"
+        session = link.cc.session_state if link and link.cc.session_state != "idle" else "not-started"
+        ended = next((n for n in reversed(link.cc.notes) if n.code), None) if link else None
+        return {"l2tp_tunnel": tunnel, "l2tp_session": session, "ppp_auth": "not-started", "address": None,
+                "ping": False, "reason": ended.text if ended else None,
+                "reason_code": ended.code.value if ended else None}
