@@ -12,6 +12,7 @@ from natt_core.lab.export import export
 from natt_core.lab.presets import preset
 from natt_core.lab.scenario import run
 from natt_core.lab.settings import apply_settings
+from natt_core.ppp.endpoint import PppPolicy
 
 tshark = pytest.mark.skipif(shutil.which("tshark") is None, reason="tshark is not installed")
 
@@ -31,10 +32,10 @@ def test_reordering_link_still_brings_the_call_up(seed):
     assert t.report["traffic"]["delivered"] > 0
 
 
-def test_report_says_the_ppp_layers_have_not_started():
+def test_report_has_the_call_and_the_ppp_address():
     vpn = vpn_of(run(preset("client-behind-nat")))
-    assert vpn == {"l2tp_tunnel": "established", "l2tp_session": "established", "ppp_auth": "not-started",
-                   "address": None, "ping": False, "reason": None, "reason_code": None}
+    assert vpn == {"l2tp_tunnel": "established", "l2tp_session": "established", "ppp_auth": "succeeded",
+                   "address": "10.99.0.10", "ping": True, "reason": None, "reason_code": None}
 
 
 def test_legacy_client_clears_its_tunnel_for_want_of_an_ack():
@@ -78,3 +79,13 @@ def test_tshark_reads_the_whole_ladder_with_the_rfc_header_fields(name, tmp_path
         icrp, iccn = l2tp[5], l2tp[6]
         assert icrp[3] == l2tp[3][7] and iccn[3] == icrp[7] != "0"          # session IDs: the peer's
     assert ladders >= 2                                                      # both sides of the NAT
+
+
+def test_wrong_ppp_password_is_ppp_auth_failed_in_the_report():
+    """IKE and L2TP come up; the server's MS-CHAPv2 refuses the password (E=691, RFC 2759 §6)."""
+    t = run(preset("client-behind-nat").with_(ppp=PppPolicy(password="not-the-password")))
+    vpn = vpn_of(t)
+    assert t.report["peers"]["client"]["phase2"] == "established"
+    assert (vpn["l2tp_tunnel"], vpn["l2tp_session"]) == ("established", "established")
+    assert vpn["ppp_auth"] == "failed" and vpn["address"] is None
+    assert vpn["reason_code"] == "PPP_AUTH_FAILED"

@@ -8,14 +8,22 @@ there; a HELLO is delivered reliably, so a dead path clears the tunnel (RFC 2661
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from ..errors import DecodeError
 from ..ike.events import DataReceived, Phase2Established
 from ..ike.peer import Peer
 from ..l2tp.control import ControlConnection
+from ..l2tp.data import decode_data, encode_data, is_data
 from ..output import Event, Output
+from ..ppp import events as ppp_events
+from ..ppp.endpoint import PppEndpoint, PppPolicy
+from ..ppp.options import AddressPool
 from ..reasons import Reason
+from ..addressing import Datagram, Endpoint
+from ..wire.icmp import ECHO_REPLY, ECHO_REQUEST, ICMP_PROTO, Echo, decode_echo
+from ..wire.ip import decode_datagram, encode_datagram
 from ..wire.l2tp import MessageType, control_message
 
 
@@ -39,19 +47,35 @@ class L2tpState(Event):
         return f"{self.peer}: {self.text}"
 
 
+@dataclass(frozen=True)
+class PppState(Event):
+    """What the PPP endpoint on a call reported (RFC 1661 phases, authentication, IPCP)."""
+    layer: str = "PPP"
+    text: str = ""
+    code: Reason | None = None
+
+    def describe(self) -> str:
+        return f"{self.peer}: {self.text}"
+
+
 class _Link:
-    """One control connection and the IPsec SA its packets ride on."""
+    """One control connection, the PPP endpoint on its call, and the IPsec SA its packets ride on."""
 
     def __init__(self, cc: ControlConnection, child):
         self.cc, self.child, self.reported = cc, child, 0
+        self.ppp: PppEndpoint | None = None
+        self.auth = "not-started"
+        self.ping = False
 
 
 class L2tpHost:
     """A network host: the sans-IO IKE peer with an L2TP client (LAC) or server (LNS) on top."""
 
     def __init__(self, peer: Peer, role: str, server_ip: str | None = None, start_at: float = 0.0,
-                 sends: tuple[Send, ...] = ()):
+                 sends: tuple[Send, ...] = (), ppp: PppPolicy | None = None):
         self.peer = peer
+        self.ppp_policy = ppp or PppPolicy()
+        self.pool = AddressPool(*self.ppp_policy.pool) if role == "server" else None
         self.role = role
         self.server_ip = server_ip
         self._agenda = sorted([(start_at, "connect", None)] if role == "client" else [])
@@ -67,7 +91,8 @@ class L2tpHost:
 
     def next_timer(self) -> float | None:
         times = [self.peer.next_timer(), self._agenda[0][0] if self._agenda else None,
-                 *(link.cc.next_timer() for link in self.links.values())]
+                 *(link.cc.next_timer() for link in self.links.values()),
+                 *(link.ppp.next_timer() for link in self.links.values() if link.ppp)]
         times = [t for t in times if t is not None]
         return min(times) if times else None
 
@@ -83,6 +108,9 @@ class L2tpHost:
             t = link.cc.next_timer()
             if t is not None and t <= now:
                 out += self._emit(link, link.cc.on_timer(now), now)
+            t = link.ppp.next_timer() if link.ppp else None
+            if t is not None and t <= now:
+                out += self._ppp(link, link.ppp.on_timer(now), now)
         t = self.peer.next_timer()
         if t is not None and t <= now:
             out += self._react(self.peer.on_timer(now), now)
@@ -111,8 +139,57 @@ class L2tpHost:
             out += self.peer.send_udp(data, now, child=link.child)
         notes = link.cc.notes[link.reported:]
         link.reported = len(link.cc.notes)
-        return out + Output((), tuple(L2tpState(n.time, self.name, n.layer, n.state or "", n.text, n.code)
-                                      for n in notes))
+        out += Output((), tuple(L2tpState(n.time, self.name, n.layer, n.state or "", n.text, n.code)
+                                for n in notes))
+        if link.ppp is None and link.cc.session_state == "established":     # the call is up: PPP starts
+            role = "client" if link.cc.role == "lac" else "server"
+            link.ppp = PppEndpoint(role, self.ppp_policy, rng=random.Random(f"ppp-{self.name}-{link.cc.tunnel_id}"),
+                                   pool=self.pool, client_id=f"{link.child.ike.remote}/{link.cc.peer_tunnel}")
+            out += self._ppp(link, link.ppp.start(now), now)
+        return out
+
+    def _ppp(self, link: _Link, result, now: float) -> Output:
+        """Send PPP frames as L2TP data messages of the call; report what PPP said."""
+        out = Output()
+        if link.cc.session_state == "established":
+            for frame in result.frames:
+                out += self.peer.send_udp(encode_data(link.cc.peer_tunnel, link.cc.peer_session, frame), now,
+                                          child=link.child)
+        notes = []
+        for e in result.events:
+            if isinstance(e, ppp_events.AuthSucceeded):
+                link.auth = "succeeded"
+            elif isinstance(e, ppp_events.AuthFailed) or (isinstance(e, ppp_events.LinkFailed)
+                                                          and e.code == Reason.PPP_AUTH_FAILED):
+                link.auth = "failed"
+            elif isinstance(e, ppp_events.StateReached) and e.state == "Authenticate" and link.auth == "not-started":
+                link.auth = "started"
+            notes.append(PppState(now, self.name, "PPP", e.describe(), getattr(e, "code", None)))
+            if isinstance(e, ppp_events.AddressAssigned) and link.cc.role == "lac":
+                notes.append(PppState(now, self.name, "PPP", f"pings {e.peer_address} from {e.address} through the VPN"))
+                out += self._ppp(link, link.ppp.send_ip(_ping(e.address, e.peer_address, ECHO_REQUEST), now), now)
+            elif isinstance(e, ppp_events.IpReceived):
+                out += self._icmp(link, e.packet, now, notes)
+        return out + Output((), tuple(notes))
+
+    def _icmp(self, link: _Link, packet: bytes, now: float, notes: list) -> Output:
+        """The LNS answers an echo to its end of the link; the LAC notes the reply to its ping."""
+        try:
+            d = decode_datagram(packet)
+            echo = decode_echo(d.payload) if d.proto == ICMP_PROTO else None
+        except DecodeError as exc:
+            notes.append(PppState(now, self.name, "PPP", f"IPv4 packet dropped: {exc}", Reason.INNER_MALFORMED))
+            return Output()
+        if echo is None or d.dst.ip != link.ppp.address:
+            return Output()
+        if echo.type == ECHO_REQUEST:
+            notes.append(PppState(now, self.name, "PPP", f"answers the ping from {d.src.ip}"))
+            reply = encode_datagram(Datagram(d.dst, d.src, ICMP_PROTO, echo.reply().encode()))
+            return self._ppp(link, link.ppp.send_ip(reply, now), now)
+        if echo.type == ECHO_REPLY and echo.ident == _PING_ID:
+            link.ping = True
+            notes.append(PppState(now, self.name, "PPP", f"ping reply from {d.src.ip}: the VPN carries IP both ways"))
+        return Output()
 
     def _new_link(self, child, role: str) -> _Link:
         link = _Link(ControlConnection(role, self._next_id, host_name=self.name, session_id=self._next_id), child)
@@ -142,6 +219,14 @@ class L2tpHost:
             elif isinstance(event, DataReceived):
                 spi = int(event.spi, 16)
                 link = self.links.get(spi)
+                if link is not None and is_data(event.payload):
+                    try:
+                        tunnel, session, frame = decode_data(event.payload)
+                    except DecodeError:
+                        continue
+                    if link.ppp is not None and (tunnel, session) == (link.cc.tunnel_id, link.cc.session_id):
+                        extra += self._ppp(link, link.ppp.receive(frame, now), now)
+                    continue
                 if link is None and self.role == "server":
                     child = self.peer.children.get(spi)
                     if child is None:
@@ -158,12 +243,25 @@ class L2tpHost:
         return out + extra
 
     def vpn(self) -> dict:
-        """The client's VPN, layer by layer, as report.json shows it. PPP does not run over the call
-        yet: its layers say `not-started`."""
+        """The client's VPN, layer by layer, as report.json shows it, with the first failing layer's
+        reason (L2TP, then PPP)."""
         link = next(iter(self.links.values()), None)
         tunnel = link.cc.tunnel_state if link else "not-started"
         session = link.cc.session_state if link and link.cc.session_state != "idle" else "not-started"
         ended = next((n for n in reversed(link.cc.notes) if n.code), None) if link else None
-        return {"l2tp_tunnel": tunnel, "l2tp_session": session, "ppp_auth": "not-started", "address": None,
-                "ping": False, "reason": ended.text if ended else None,
-                "reason_code": ended.code.value if ended else None}
+        reason, code = (ended.text, ended.code) if ended else (None, None)
+        ppp = link.ppp if link else None
+        if reason is None and ppp is not None and ppp.failed is not None:
+            reason, code = ppp.failed.describe(), ppp.failed.code
+        return {"l2tp_tunnel": tunnel, "l2tp_session": session, "ppp_auth": link.auth if link else "not-started",
+                "address": ppp.address if ppp else None, "ping": bool(link and link.ping), "reason": reason,
+                "reason_code": code.value if code else None}
+
+
+_PING_ID = 0x4C32      #: the echo identifier of the client's ping ("L2")
+
+
+def _ping(src: str, dst: str, kind: int) -> bytes:
+    """An IPv4 ICMP echo (RFC 792) of 32 bytes of data, as Windows' ping sends."""
+    data = bytes(range(0x61, 0x61 + 23)) + bytes(range(0x61, 0x61 + 9))     # "abc...wabcdefghi"
+    return encode_datagram(Datagram(Endpoint(src), Endpoint(dst), ICMP_PROTO, Echo(kind, _PING_ID, 1, data).encode()))
