@@ -89,3 +89,19 @@ def test_wrong_ppp_password_is_ppp_auth_failed_in_the_report():
     assert (vpn["l2tp_tunnel"], vpn["l2tp_session"]) == ("established", "established")
     assert vpn["ppp_auth"] == "failed" and vpn["address"] is None
     assert vpn["reason_code"] == "PPP_AUTH_FAILED"
+
+
+@tshark
+def test_tshark_dissects_the_whole_stack_from_the_decrypted_capture(tmp_path):
+    """IP / UDP 4500 / ESP (decrypted with esp_sa.txt) / UDP 1701 / L2TP / PPP / LCP, MS-CHAPv2,
+    IPCP and the ICMP echo pair with good checksums: no malformed packet, no expert warning."""
+    export(run(preset("client-behind-nat")), tmp_path)
+    keys = [a for line in (tmp_path / "esp_sa.txt").read_text().splitlines() for a in ("-o", f"uat:esp_sa:{line}")]
+    rows = _tshark(tmp_path / "internet.pcap", keys, "frame.protocols", "_ws.malformed", "_ws.expert.message",
+                   "chap.code", "icmp.type", "icmp.checksum.status")
+    protocols = {r[0] for r in rows}
+    for tail in ("esp:udp:l2tp", "l2tp:ppp:lcp", "l2tp:ppp:chap", "l2tp:ppp:ipcp", "l2tp:ppp:ip:icmp:data"):
+        assert any(p.endswith(tail) for p in protocols), (tail, protocols)
+    assert not any(r[1] or r[2] for r in rows), [r for r in rows if r[1] or r[2]]
+    assert sorted(r[3] for r in rows if r[3]) == ["1", "2", "3"]             # Challenge, Response, Success
+    assert [(r[4], r[5]) for r in rows if r[4]] == [("8", "1"), ("0", "1")]    # request, reply; checksums good

@@ -2,7 +2,9 @@
 
 The client starts Main Mode at its start time and, once its IPsec SA is up, opens an L2TP control
 connection and one call over it (`natt_core.l2tp.control`: SCCRQ/SCCRP/SCCCN, ICRQ/ICRP/ICCN, with
-Ns/Nr, ZLB acks and retransmission); the server answers each tunnel on the SA it came from.
+Ns/Nr, ZLB acks and retransmission); the server answers each tunnel on the SA it came from. Once
+the call is up, both ends run PPP (`natt_core.ppp`: LCP, MS-CHAPv2, IPCP) in L2TP data messages,
+and the client pings the server's end of the PPP link from the address IPCP gave it.
 Scheduled sends (e.g. an L2TP HELLO after ten idle minutes) test whether the NAT mapping is still
 there; a HELLO is delivered reliably, so a dead path clears the tunnel (RFC 2661 §6.5).
 """
