@@ -96,3 +96,17 @@ def test_hello_and_stopccn():
     assert kind_of(stop[0]) == "STOPCCN"
     lns.receive(stop[0], 101)
     assert lns.tunnel_state == lns.session_state == "closed" and lns.notes[-1].code == Reason.L2TP_STOPPED
+
+
+def test_data_header_as_linux_sends_it_and_with_every_optional_field():
+    from natt_core.errors import DecodeError
+    from natt_core.l2tp.data import decode_data, encode_data, is_data
+    frame = bytes.fromhex("ff03c021010100040000")
+    assert encode_data(50177, 18910, frame) == bytes.fromhex("0002c40149de") + frame     # RFC 2661 §3.1
+    # L, S and O set: length, Ns/Nr, an offset size of 2 and two bytes of padding
+    full = bytes.fromhex("4a02") + (16 + len(frame)).to_bytes(2, "big") + bytes.fromhex("0001000200050000" "0002aaaa")
+    assert decode_data(full + frame) == (1, 2, frame) and is_data(full + frame)
+    with pytest.raises(DecodeError):
+        decode_data(bytes.fromhex("c802000c0000000000000000"))                            # a control message
+    with pytest.raises(DecodeError):
+        decode_data(bytes.fromhex("4002ffff00010002"))                                    # length past the end
