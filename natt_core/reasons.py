@@ -51,6 +51,8 @@ class Reason(str, Enum):
     PPP_AUTH_FAILED = "PPP_AUTH_FAILED"            #: PAP/CHAP/MS-CHAPv2 credentials refused (MS-CHAPv2 E=691)
     PPP_AUTHENTICATOR_INVALID = "PPP_AUTHENTICATOR_INVALID"  #: the server's MS-CHAPv2 S= did not verify
     IPCP_FAILED = "IPCP_FAILED"                    #: IPCP did not open: no address from the pool, or no agreement
+    L2TP_NO_ACK = "L2TP_NO_ACK"                    #: an L2TP control message was never acknowledged (RFC 2661 §5.8)
+    L2TP_STOPPED = "L2TP_STOPPED"                  #: the peer closed the L2TP tunnel (StopCCN) or a call (CDN)
 
     # --- data plane ------------------------------------------------------------------------
     ICV = "ICV"                                    #: ESP/AH integrity check failed

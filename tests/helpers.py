@@ -21,6 +21,13 @@ SERVER_IP = "192.168.1.10"
 SERVER_PRIVATE = "10.0.0.10"    # a server behind its own NAT
 SERVER_NAT_IP = "192.168.1.40"
 
+#: L2TP packets of one client's call when nothing is lost: the control ladder (RFC 2661 §5.8, §7.2:
+#: SCCRQ, SCCRP, SCCCN, ICRQ, ZLB, ICRP, ICCN, ZLB) and the PPP frames in data messages that bring
+#: the link up (LCP, MS-CHAPv2, IPCP: 15) and the client's ping and its reply (2). A reliably
+#: delivered HELLO adds itself and its ZLB.
+L2TP_CONTROL, PPP_FRAMES = 8, 17
+L2TP_CALL = L2TP_CONTROL + PPP_FRAMES
+
 
 def napt(inside: str, outside: str, port_offset: int = 61000):
     """Rewrite inside:port <-> outside:(port+offset); ESP/AH get only the address rewritten."""

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from natt_core.lab.presets import PRESETS
+from tests.helpers import L2TP_CALL
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -57,7 +58,7 @@ def test_run_writes_every_file(written):
     assert set(secrets) == {"format", "ike_sas", "child_sas"}
     assert secrets["format"] == "natt-lab-secrets/1"
     report = json.loads((out / "report.json").read_text())
-    assert report["scenario"] == "client-behind-nat" and report["traffic"]["delivered"] == 2
+    assert report["scenario"] == "client-behind-nat" and report["traffic"]["delivered"] == L2TP_CALL
     esp = (out / "esp_sa.txt").read_text().splitlines()
     assert len(esp) == len(secrets["child_sas"]) == 2
     for line, sa in zip(esp, secrets["child_sas"]):

@@ -213,7 +213,7 @@ def test_download_and_print_handout_and_cheat_sheet(server, page):
         button.click()
     assert info.value.suggested_filename.endswith("-handout.html")
     html = Path(info.value.path()).read_text("utf-8")
-    assert "Step 13 of 13" in html and "NAT-D: who is behind NAT" in html
+    assert "Step 36 of 36" in html and "NAT-D: who is behind NAT" in html
     page.goto(server + "/reference")
     button = page.get_by_role("button", name=re.compile("NAT-T on one page"))
     button.wait_for()

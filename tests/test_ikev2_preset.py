@@ -14,6 +14,7 @@ from natt_core.ike.policy import PeerPolicy
 from natt_core.lab.export import export
 from natt_core.lab.presets import preset
 from natt_core.lab.scenario import run
+from tests.helpers import L2TP_CALL
 
 
 @pytest.fixture(scope="module")
@@ -87,7 +88,7 @@ def test_tshark_decrypts_ike_auth_and_esp_of_every_ikev2_preset(name, tmp_path):
     for pcap in pcaps:
         r = subprocess.run(["tshark", "-r", str(pcap), "-o", "esp.enable_encryption_decode:TRUE", *uat,
                             "-T", "fields", "-E", "separator=|", "-e", "isakmp.exchangetype", "-e", "isakmp.id.type",
-                            "-e", "isakmp.ts.start_ipv4", "-e", "esp.spi", "-e", "l2tp.avp.message_type",
+                            "-e", "isakmp.ts.start_ipv4", "-e", "esp.spi", "-e", "l2tp.type",
                             "-e", "_ws.expert", "-e", "_ws.malformed"],
                            capture_output=True, text=True, timeout=60)
         assert r.returncode == 0, r.stderr
@@ -106,7 +107,7 @@ def test_a_responder_accepting_both_versions(client_version):
                 server=PeerPolicy(ike_version=(1, 2)))
     report = run(s).report
     server = report["peers"]["server"]
-    assert server["phase2"] == "established" and report["traffic"]["delivered"] == 2
+    assert server["phase2"] == "established" and report["traffic"]["delivered"] == L2TP_CALL
     assert server["nat_t"] == ("rfc3947" if client_version == 1 else "rfc7296")
 
 

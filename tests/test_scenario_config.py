@@ -18,6 +18,7 @@ from natt_core.wire.ip import decode_ipv4_header
 from natt_view.scenario_form import FIELDS, check, value_of, values_of
 
 from .conftest import run_preset
+from .helpers import L2TP_CALL
 
 trace = run_preset   # the shared memoised runner (tests/conftest.py)
 
@@ -76,7 +77,8 @@ def test_second_nat_settings_reach_the_device():
 
 def test_traffic_settings_schedule_hellos():
     t = trace("client-behind-nat", "traffic.client=20,40", "traffic.server=50")
-    assert t.report["traffic"]["sent"] == 2 + 2 + 1 and t.report["traffic"]["delivered"] == 5
+    # three HELLOs, each acknowledged by a ZLB (RFC 2661 §5.8)
+    assert t.report["traffic"]["sent"] == t.report["traffic"]["delivered"] == L2TP_CALL + 3 * 2
 
 
 @pytest.mark.parametrize("setting,field,words", [

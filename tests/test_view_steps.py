@@ -45,7 +45,8 @@ def test_events_follow_their_packet():
     assert any(e.event == "NatDetected" and e.peer == "server" for e in by_label["MM3"].events)
     assert any(e.event == "Floated" and e.peer == "client" for e in by_label["MM4"].events)
     esp = [j for j in steps if j.label == "ESP-in-UDP"][0]
-    assert [e.event for e in esp.events] == ["DataSent", "DataReceived"]
+    # the SCCRQ: sent, decrypted, then the L2TP state each end reached (RFC 2661 §7.2)
+    assert [e.event for e in esp.events] == ["DataSent", "DataReceived", "L2tpState"]
 
 
 def test_double_nat_journey_crosses_three_segments_and_two_nats():

@@ -344,8 +344,13 @@ def _keepalives(obs: Observations) -> list[Finding]:
                          "and again: its mapping expired between packets. The far side keeps sending to the old "
                          "port, so its traffic dies. Send keepalives more often than the NAT's UDP timeout.",
                          tuple(n for n, _, _, _ in obs.keepalives[:5]), Reason.NAT_MAPPING_EXPIRED))
-    if gaps and max(gaps) > TYPICAL_NAT_UDP_TIMEOUT:
-        f.append(Finding(WARNING, f"{max(gaps):.0f} s between keepalives",
+    # RFC 3948 §4: a keepalive is sent only when nothing else was, so ESP-in-UDP from the same
+    # sender refreshes the mapping as well; the longest silence is what the NAT sees
+    sent = sorted(times + [t for flow in obs.esp.values() if flow.encapsulated and flow.src.ip in senders
+                           for t in flow.times if times[0] <= t <= times[-1]])
+    idle = [b - a for a, b in zip(sent, sent[1:])]
+    if idle and max(idle) > TYPICAL_NAT_UDP_TIMEOUT:
+        f.append(Finding(WARNING, f"{max(idle):.0f} s between keepalives",
                          f"Many NATs forget an idle UDP mapping after {TYPICAL_NAT_UDP_TIMEOUT:.0f}-60 s; with a "
                          "longer interval traffic from the far side finds no mapping. 20 s is the usual default.",
                          (), Reason.KEEPALIVE_INTERVAL))

@@ -1,18 +1,32 @@
 """Hosts of the lab: an IKE peer plus the L2TP application that rides on it.
 
-The client starts Main Mode at its start time and, once its IPsec SA is up, sends an L2TP SCCRQ;
-the server answers every SCCRQ with an SCCRP on the SA it came from. Scheduled sends (e.g. an
-L2TP HELLO after ten idle minutes) test whether the NAT mapping is still there.
+The client starts Main Mode at its start time and, once its IPsec SA is up, opens an L2TP control
+connection and one call over it (`natt_core.l2tp.control`: SCCRQ/SCCRP/SCCCN, ICRQ/ICRP/ICCN, with
+Ns/Nr, ZLB acks and retransmission); the server answers each tunnel on the SA it came from. Once
+the call is up, both ends run PPP (`natt_core.ppp`: LCP, MS-CHAPv2, IPCP) in L2TP data messages,
+and the client pings the server's end of the PPP link from the address IPCP gave it.
+Scheduled sends (e.g. an L2TP HELLO after ten idle minutes) test whether the NAT mapping is still
+there; a HELLO is delivered reliably, so a dead path clears the tunnel (RFC 2661 §6.5).
 """
 from __future__ import annotations
 
+import random
 from dataclasses import dataclass
 
 from ..errors import DecodeError
 from ..ike.events import DataReceived, Phase2Established
 from ..ike.peer import Peer
-from ..output import Output
-from ..wire.l2tp import MessageType, control_message, decode_control
+from ..l2tp.control import ControlConnection
+from ..l2tp.data import decode_data, encode_data, is_data
+from ..output import Event, Output
+from ..ppp import events as ppp_events
+from ..ppp.endpoint import PppEndpoint, PppPolicy
+from ..ppp.options import AddressPool
+from ..reasons import Reason
+from ..addressing import Datagram, Endpoint
+from ..wire.icmp import ECHO_REPLY, ECHO_REQUEST, ICMP_PROTO, Echo, decode_echo
+from ..wire.ip import decode_datagram, encode_datagram
+from ..wire.l2tp import MessageType, control_message
 
 
 @dataclass(frozen=True)
@@ -23,17 +37,54 @@ class Send:
     message: str = "HELLO"
 
 
+@dataclass(frozen=True)
+class L2tpState(Event):
+    """The L2TP tunnel or call reached a state (RFC 2661 §7), or ended and why."""
+    layer: str = "L2TP tunnel"
+    state: str = ""
+    text: str = ""
+    code: Reason | None = None
+
+    def describe(self) -> str:
+        return f"{self.peer}: {self.text}"
+
+
+@dataclass(frozen=True)
+class PppState(Event):
+    """What the PPP endpoint on a call reported (RFC 1661 phases, authentication, IPCP)."""
+    layer: str = "PPP"
+    text: str = ""
+    code: Reason | None = None
+
+    def describe(self) -> str:
+        return f"{self.peer}: {self.text}"
+
+
+class _Link:
+    """One control connection, the PPP endpoint on its call, and the IPsec SA its packets ride on."""
+
+    def __init__(self, cc: ControlConnection, child):
+        self.cc, self.child, self.reported = cc, child, 0
+        self.ppp: PppEndpoint | None = None
+        self.auth = "not-started"
+        self.ping = False
+
+
 class L2tpHost:
-    """A network host: the sans-IO IKE peer with an L2TP client or server on top."""
+    """A network host: the sans-IO IKE peer with an L2TP client (LAC) or server (LNS) on top."""
 
     def __init__(self, peer: Peer, role: str, server_ip: str | None = None, start_at: float = 0.0,
-                 sends: tuple[Send, ...] = ()):
+                 sends: tuple[Send, ...] = (), ppp: PppPolicy | None = None):
         self.peer = peer
+        self.ppp_policy = ppp or PppPolicy()
+        self.pool = AddressPool(*self.ppp_policy.pool) if role == "server" else None
         self.role = role
         self.server_ip = server_ip
         self._agenda = sorted([(start_at, "connect", None)] if role == "client" else [])
         self._agenda += sorted((s.at, "send", s.message) for s in sends)
         self._agenda.sort(key=lambda item: item[0])
+        self.links: dict[int, _Link] = {}      #: by our inbound SPI
+        self._next_id = 1
         self.sent = 0
 
     @property
@@ -41,7 +92,10 @@ class L2tpHost:
         return self.peer.name
 
     def next_timer(self) -> float | None:
-        times = [t for t in (self.peer.next_timer(), self._agenda[0][0] if self._agenda else None) if t is not None]
+        times = [self.peer.next_timer(), self._agenda[0][0] if self._agenda else None,
+                 *(link.cc.next_timer() for link in self.links.values()),
+                 *(link.ppp.next_timer() for link in self.links.values() if link.ppp)]
+        times = [t for t in times if t is not None]
         return min(times) if times else None
 
     def on_timer(self, now: float) -> Output:
@@ -52,6 +106,13 @@ class L2tpHost:
                 out += self._react(self.peer.connect(self.server_ip, now), now)
             else:
                 out += self._send_all(MessageType[message], now)
+        for link in list(self.links.values()):
+            t = link.cc.next_timer()
+            if t is not None and t <= now:
+                out += self._emit(link, link.cc.on_timer(now), now)
+            t = link.ppp.next_timer() if link.ppp else None
+            if t is not None and t <= now:
+                out += self._ppp(link, link.ppp.on_timer(now), now)
         t = self.peer.next_timer()
         if t is not None and t <= now:
             out += self._react(self.peer.on_timer(now), now)
@@ -61,24 +122,148 @@ class L2tpHost:
         return self._react(self.peer.receive(dgram, now), now)
 
     def _send_all(self, kind: MessageType, now: float) -> Output:
+        """A scheduled send on every tunnel: HELLO and StopCCN through the control connection."""
         out = Output()
-        for sa in self.peer.sas.values():
-            for child in sa.children[-1:]:
-                out += self.peer.send_udp(control_message(kind, host_name=self.name), now, child=child)
+        for link in list(self.links.values()):
+            if kind == MessageType.HELLO:
+                out += self._emit(link, link.cc.hello(now), now)
+            elif kind == MessageType.STOPCCN:
+                out += self._emit(link, link.cc.stop(now), now)
+            else:       # any other message type, unsequenced, to show what a peer does with it
+                out += self.peer.send_udp(control_message(kind, tunnel_id=link.cc.peer_tunnel, host_name=self.name),
+                                          now, child=link.child)
         return out
+
+    def _emit(self, link: _Link, packets: list[bytes], now: float) -> Output:
+        """Send a control connection's packets on its SA and report its new states as events."""
+        out = Output()
+        for data in packets:
+            out += self.peer.send_udp(data, now, child=link.child)
+        notes = link.cc.notes[link.reported:]
+        link.reported = len(link.cc.notes)
+        out += Output((), tuple(L2tpState(n.time, self.name, n.layer, n.state or "", n.text, n.code)
+                                for n in notes))
+        if link.ppp is None and link.cc.session_state == "established":     # the call is up: PPP starts
+            role = "client" if link.cc.role == "lac" else "server"
+            link.ppp = PppEndpoint(role, self.ppp_policy, rng=random.Random(f"ppp-{self.name}-{link.cc.tunnel_id}"),
+                                   pool=self.pool, client_id=f"{link.child.ike.remote}/{link.cc.peer_tunnel}")
+            out += self._ppp(link, link.ppp.start(now), now)
+        return out
+
+    def _ppp(self, link: _Link, result, now: float) -> Output:
+        """Send PPP frames as L2TP data messages of the call; report what PPP said."""
+        out = Output()
+        if link.cc.session_state == "established":
+            for frame in result.frames:
+                out += self.peer.send_udp(encode_data(link.cc.peer_tunnel, link.cc.peer_session, frame), now,
+                                          child=link.child)
+        notes = []
+        for e in result.events:
+            if isinstance(e, ppp_events.AuthSucceeded):
+                link.auth = "succeeded"
+            elif isinstance(e, ppp_events.AuthFailed) or (isinstance(e, ppp_events.LinkFailed)
+                                                          and e.code == Reason.PPP_AUTH_FAILED):
+                link.auth = "failed"
+            elif isinstance(e, ppp_events.StateReached) and e.state == "Authenticate" and link.auth == "not-started":
+                link.auth = "started"
+            notes.append(PppState(now, self.name, "PPP", e.describe(), getattr(e, "code", None)))
+            if isinstance(e, ppp_events.AddressAssigned) and link.cc.role == "lac":
+                notes.append(PppState(now, self.name, "PPP", f"pings {e.peer_address} from {e.address} through the VPN"))
+                out += self._ppp(link, link.ppp.send_ip(_ping(e.address, e.peer_address, ECHO_REQUEST), now), now)
+            elif isinstance(e, ppp_events.IpReceived):
+                out += self._icmp(link, e.packet, now, notes)
+        return out + Output((), tuple(notes))
+
+    def _icmp(self, link: _Link, packet: bytes, now: float, notes: list) -> Output:
+        """The LNS answers an echo to its end of the link; the LAC notes the reply to its ping."""
+        try:
+            d = decode_datagram(packet)
+            echo = decode_echo(d.payload) if d.proto == ICMP_PROTO else None
+        except DecodeError as exc:
+            notes.append(PppState(now, self.name, "PPP", f"IPv4 packet dropped: {exc}", Reason.INNER_MALFORMED))
+            return Output()
+        if echo is None or d.dst.ip != link.ppp.address:
+            return Output()
+        if echo.type == ECHO_REQUEST:
+            notes.append(PppState(now, self.name, "PPP", f"answers the ping from {d.src.ip}"))
+            reply = encode_datagram(Datagram(d.dst, d.src, ICMP_PROTO, echo.reply().encode()))
+            return self._ppp(link, link.ppp.send_ip(reply, now), now)
+        if echo.type == ECHO_REPLY and echo.ident == _PING_ID:
+            link.ping = True
+            notes.append(PppState(now, self.name, "PPP", f"ping reply from {d.src.ip}: the VPN carries IP both ways"))
+        return Output()
+
+    def _new_link(self, child, role: str) -> _Link:
+        link = _Link(ControlConnection(role, self._next_id, host_name=self.name, session_id=self._next_id), child)
+        self._next_id = self._next_id % 0xFFFF + 1
+        self.links[child.spi_in] = link
+        return link
+
+    def _rebind(self, link: _Link, child) -> _Link:
+        """Carry the tunnel on to the newer SA (quick mode re-key): L2TP does not notice IPsec."""
+        self.links = {spi: k for spi, k in self.links.items() if k is not link}
+        link.child = child
+        self.links[child.spi_in] = link
+        return link
 
     def _react(self, out: Output, now: float) -> Output:
         extra = Output()
         for event in out.events:
             if isinstance(event, Phase2Established) and self.role == "client":
-                extra += self.peer.send_udp(control_message(MessageType.SCCRQ, host_name=self.name), now)
-            elif isinstance(event, DataReceived) and self.role == "server":
+                child = self.peer.children.get(int(event.spi_in, 16))
+                if child is None or child.spi_in in self.links:
+                    continue
+                if self.links:                      # a new SA for the same tunnel (phase 2 re-key)
+                    self._rebind(next(iter(self.links.values())), child)
+                    continue
+                link = self._new_link(child, "lac")
+                extra += self._emit(link, link.cc.start(now), now)
+            elif isinstance(event, DataReceived):
+                spi = int(event.spi, 16)
+                link = self.links.get(spi)
+                if link is not None and is_data(event.payload):
+                    try:
+                        tunnel, session, frame = decode_data(event.payload)
+                    except DecodeError:
+                        continue
+                    if link.ppp is not None and (tunnel, session) == (link.cc.tunnel_id, link.cc.session_id):
+                        extra += self._ppp(link, link.ppp.receive(frame, now), now)
+                    continue
+                if link is None and self.role == "server":
+                    child = self.peer.children.get(spi)
+                    if child is None:
+                        continue
+                    same_ike = [k for k in self.links.values() if k.child.ike is child.ike]
+                    link = self._rebind(same_ike[0], child) if same_ike else self._new_link(child, "lns")
+                if link is None:
+                    continue
                 try:
-                    message = decode_control(event.payload)
+                    packets = link.cc.receive(event.payload, now)
                 except DecodeError:
                     continue
-                child = self.peer.children.get(int(event.spi, 16))
-                if message.kind == MessageType.SCCRQ and child is not None:
-                    extra += self.peer.send_udp(control_message(MessageType.SCCRP, host_name=self.name),
-                                                now, child=child)
+                extra += self._emit(link, packets, now)
         return out + extra
+
+    def vpn(self) -> dict:
+        """The client's VPN, layer by layer, as report.json shows it, with the first failing layer's
+        reason (L2TP, then PPP)."""
+        link = next(iter(self.links.values()), None)
+        tunnel = link.cc.tunnel_state if link else "not-started"
+        session = link.cc.session_state if link and link.cc.session_state != "idle" else "not-started"
+        ended = next((n for n in reversed(link.cc.notes) if n.code), None) if link else None
+        reason, code = (ended.text, ended.code) if ended else (None, None)
+        ppp = link.ppp if link else None
+        if reason is None and ppp is not None and ppp.failed is not None:
+            reason, code = ppp.failed.describe(), ppp.failed.code
+        return {"l2tp_tunnel": tunnel, "l2tp_session": session, "ppp_auth": link.auth if link else "not-started",
+                "address": ppp.address if ppp else None, "ping": bool(link and link.ping), "reason": reason,
+                "reason_code": code.value if code else None}
+
+
+_PING_ID = 0x4C32      #: the echo identifier of the client's ping ("L2")
+
+
+def _ping(src: str, dst: str, kind: int) -> bytes:
+    """An IPv4 ICMP echo (RFC 792) of 32 bytes of data, as Windows' ping sends."""
+    data = bytes(range(0x61, 0x61 + 23)) + bytes(range(0x61, 0x61 + 9))     # "abc...wabcdefghi"
+    return encode_datagram(Datagram(Endpoint(src), Endpoint(dst), ICMP_PROTO, Echo(kind, _PING_ID, 1, data).encode()))

@@ -130,6 +130,7 @@ def _peer_report(name: str, host, index: _Index) -> dict:
         if dropped is not None:
             reason = f"{dropped.label or 'a packet'} from {name} was dropped {_where(dropped)}"
             code = reason_of(dropped.drop_code)
+    vpn = host.vpn() if host.role == "client" else None
     main = next((sa for sa in sas if _is(sa, State.ESTABLISHED)), sas[-1] if sas else None)
     natd = main.natd if main else None
     return {
@@ -145,6 +146,7 @@ def _peer_report(name: str, host, index: _Index) -> dict:
         "keepalives_sent": sum(sa.keepalives_sent for sa in sas),
         "isakmp_sas": sum(1 for sa in sas if _is(sa, State.ESTABLISHED)),
         "ipsec_sas": sum(len(sa.children) for sa in sas),
+        **({"vpn": vpn} if vpn is not None else {}),
     }
 
 

@@ -34,6 +34,7 @@ from ..net.nat_config import BEHAVIOURS, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOC
 from ..net.network import Network
 from ..wire.l2tp import MessageType
 from ..wire.numbers import IPProto, Port
+from ..ppp.endpoint import PppPolicy
 from .apps import L2tpHost, Send
 from .recorder import Recorder
 from .trace import Trace
@@ -140,6 +141,8 @@ class Scenario:
     nat2: NatSettings | None = None
     #: UDP ports the server's NAT forwards to the server (napt only; a 1:1 NAT passes every port)
     server_forwards: tuple[int, ...] = (Port.IKE, Port.NAT_T)
+    #: PPP over the L2TP call: the client's credentials, the server's users and address pool
+    ppp: PppPolicy = field(default_factory=PppPolicy)
 
     def __post_init__(self) -> None:
         if self.topology not in TOPOLOGIES:
@@ -306,11 +309,11 @@ def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
     for i, name in enumerate(names[:-1]):
         peer = make_peer(name, s.client_address(i + 1), s.client, rng=random.Random(rng.random()))
         host = L2tpHost(peer, "client", server_target, start_at=0.002 * i,
-                        sends=tuple(x for x in s.sends if x.sender == "client"))
+                        sends=tuple(x for x in s.sends if x.sender == "client"), ppp=s.ppp)
         net.add_host(host, "client-lan", peer.address, gateway=s.nat_inside)
         hosts[name] = host
     server = make_peer("server", server_ip, s.server, rng=random.Random(rng.random()))
-    hosts["server"] = L2tpHost(server, "server", sends=tuple(x for x in s.sends if x.sender == "server"))
+    hosts["server"] = L2tpHost(server, "server", sends=tuple(x for x in s.sends if x.sender == "server"), ppp=s.ppp)
     net.add_host(hosts["server"], "server-lan" if s.server_behind_nat else "internet", server_ip,
                  gateway=SERVER_NAT_INSIDE if s.server_behind_nat else None)
     return net, hosts

@@ -134,8 +134,8 @@ class PppEndpoint:
         return self._flush()
 
     def next_timer(self) -> float | None:
-        times = [t for t in (self.lcp.timer_at, self.ipcp and self.ipcp.timer_at,
-                             self.auth and self.auth.timer_at) if t is not None]
+        auth = self.auth.timer_at if self.auth is not None and self.phase == "Authenticate" else None
+        times = [t for t in (self.lcp.timer_at, self.ipcp and self.ipcp.timer_at, auth) if t is not None]
         return min(times) if times else None
 
     def on_timer(self, now: float) -> Output:

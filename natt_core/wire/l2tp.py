@@ -19,6 +19,10 @@ class MessageType(IntEnum):
     SCCCN = 3
     STOPCCN = 4
     HELLO = 6
+    ICRQ = 10
+    ICRP = 11
+    ICCN = 12
+    CDN = 14
 
 
 CONTROL_FLAGS = 0xC802

@@ -1,0 +1,44 @@
+"""L2TP data messages: the header that carries one PPP frame of a call (RFC 2661 §3.1, §5.3, §5.4).
+
+We send the Linux kernel's form (flags 0x0002: no length, no sequence numbers, no offset; then the
+peer's tunnel and session IDs) and accept every optional field on receipt.
+"""
+from __future__ import annotations
+
+from ..errors import DecodeError
+
+DATA_FLAGS = 0x0002
+_T, _L, _S, _O = 0x8000, 0x4000, 0x0800, 0x0200
+
+
+def encode_data(tunnel_id: int, session_id: int, frame: bytes) -> bytes:
+    return DATA_FLAGS.to_bytes(2, "big") + tunnel_id.to_bytes(2, "big") + session_id.to_bytes(2, "big") + frame
+
+
+def is_data(data: bytes) -> bool:
+    """A data message has the T bit clear (§3.1); control messages have it set."""
+    return len(data) >= 2 and not data[0] & 0x80
+
+
+def decode_data(data: bytes) -> tuple[int, int, bytes]:
+    """(tunnel ID, session ID, PPP frame); DecodeError if it is not an L2TPv2 data message."""
+    if len(data) < 6:
+        raise DecodeError("L2TP", 0, f"a data message needs at least 6 bytes, not {len(data)}")
+    flags = int.from_bytes(data[:2], "big")
+    if flags & _T or flags & 0x000F != 2:
+        raise DecodeError("L2TP", 0, f"not an L2TPv2 data message (flags 0x{flags:04x})")
+    at, end = 2, len(data)
+    if flags & _L:
+        end = int.from_bytes(data[2:4], "big")
+        at = 4
+        if end > len(data) or end < 6:
+            raise DecodeError("L2TP", 2, f"length field {end} but {len(data)} bytes")
+    tunnel, session = int.from_bytes(data[at:at + 2], "big"), int.from_bytes(data[at + 2:at + 4], "big")
+    at += 4 + (4 if flags & _S else 0)
+    if flags & _O:
+        if at + 2 > end:
+            raise DecodeError("L2TP", at, "offset size field missing")
+        at += 2 + int.from_bytes(data[at:at + 2], "big")
+    if at > end:
+        raise DecodeError("L2TP", at, "the header is longer than the message")
+    return tunnel, session, data[at:end]
