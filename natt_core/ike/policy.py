@@ -85,6 +85,10 @@ class PeerPolicy:
     #: charon.half_open_timeout (30 s). Its timers go with it.
     half_open_timeout: float = 30.0
     ipsec_lifetime: int = 3600
+    #: NAT-OA in QM1/QM2 of a UDP-Encapsulated-Transport SA (RFC 3947 §5.2). False: a responder that
+    #: leaves it out when it is not behind NAT, as Linux stacks with xl2tpd often do; the receiver may
+    #: then skip the inner checksum check (RFC 3948 §3.1.2)
+    send_nat_oa: bool = True
     #: 1: IKEv1 (RFC 2409) with RFC 3947 NAT-T; 2: IKEv2 (RFC 7296) with its §2.23 NAT traversal;
     #: (1, 2): answer both (a responder as strongSwan's version = 0; it initiates with IKEv2)
     ike_version: int | tuple[int, ...] = 1

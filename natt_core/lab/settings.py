@@ -56,6 +56,21 @@ def _rule(text: str) -> int | None:
     return RULE_TEXT[text]
 
 
+#: yes/no switches as text
+YES_NO: dict[str, bool] = {"yes": True, "no": False}
+
+
+def _yes_no(text: str) -> bool:
+    if text not in YES_NO:
+        raise ConfigError(f"choose one of {', '.join(YES_NO)}")
+    return YES_NO[text]
+
+
+def yes_no_text(flag: bool) -> str:
+    """The --set spelling of a yes/no switch (the inverse of `_yes_no`)."""
+    return "yes" if flag else "no"
+
+
 def _seconds(text: str) -> float:
     try:
         value = float(text)
@@ -188,6 +203,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "mode": MODES, "protocol": PROTOCOLS, "topology": TOPOLOGIES,
     "client.nat_t": NAT_T, "server.nat_t": NAT_T, "server.nat_t_role": NAT_T_ROLES,
     "client.assume_udp_rule": tuple(RULE_TEXT),
+    "client.send_nat_oa": tuple(YES_NO), "server.send_nat_oa": tuple(YES_NO),
     "client.dh_groups": DH_OFFERS, "server.dh_groups": DH_OFFERS,
     "nat.kind": KINDS, "nat2.kind": KINDS, "nat.helper": HELPERS, "nat2.helper": HELPERS,
     "nat.port_allocation": PORT_ALLOCATIONS, "nat2.port_allocation": PORT_ALLOCATIONS,
@@ -252,6 +268,8 @@ KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     "server.esp_suites": ("server", "v2.esp_suites", _suites(ESP_SUITES)),
     "client.ikev2_dh_groups": ("client", "v2.groups", _v2_groups),
     "server.ikev2_dh_groups": ("server", "v2.groups", _v2_groups),
+    "client.send_nat_oa": ("client", "send_nat_oa", _yes_no),
+    "server.send_nat_oa": ("server", "send_nat_oa", _yes_no),
     "server.cookie_threshold": ("server", "v2.cookie_threshold", _threshold),
 }
 
@@ -306,4 +324,4 @@ def apply_settings(s: Scenario, texts: list[str]) -> Scenario:
 
 
 __all__ = ["CHOICES", "DH_OFFERS", "ESP_SUITES", "IKEV2_SUITES", "KEYS", "RULE_TEXT", "FieldError", "NatSettings", "apply_setting",
-           "apply_settings", "parse_setting", "rule_text"]
+           "apply_settings", "parse_setting", "rule_text", "yes_no_text"]
