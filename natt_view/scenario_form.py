@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from natt_core.errors import ConfigError
 from natt_core.lab.presets import preset
 from natt_core.lab.scenario import FieldError, Scenario
-from natt_core.lab.settings import CHOICES, KEYS, apply_settings, parse_setting, rule_text, yes_no_text
+from natt_core.lab.settings import CHOICES, KEYS, apply_settings, parse_setting, rule_text
 
 
 @dataclass(frozen=True)
@@ -48,11 +48,15 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
                   "client-only: an older server that speaks NAT-T only when it initiates, never as responder"),
         FormField("client.assume_udp_rule", "Client: Windows AssumeUDPEncapsulationContextOnSendRule",
                   _pick("client.assume_udp_rule"), "none = the client is not Windows"),
+        FormField("client.profile", "Client stack", _pick("client.profile"),
+                  "what a real stack sends and accepts (Vendor IDs, proposals, NAT-OA, Windows rule); "
+                  "none = the lab's own settings"),
+        FormField("server.profile", "Server stack", _pick("server.profile")),
         FormField("client.send_nat_oa", "Client sends NAT-OA", _pick("client.send_nat_oa"),
                   "in Quick Mode for UDP-Encapsulated-Transport (RFC 3947 §5.2)"),
         FormField("server.send_nat_oa", "Server sends NAT-OA", _pick("server.send_nat_oa"),
-                  "no = a Linux-like server that leaves it out; the client then skips the inner checksum "
-                  "check (RFC 3948 §3.1.2)"),
+                  "no = a libreswan server that leaves it out of QM2; the client then skips the inner "
+                  "checksum check (RFC 3948 §3.1.2)"),
         FormField("client.dh_groups", "Client DH groups (offered, best first)", _pick("client.dh_groups")),
         FormField("server.dh_groups", "Server DH groups (accepted)", _pick("server.dh_groups")),
         FormField("client.psk", "Client pre-shared key"),
@@ -133,8 +137,6 @@ def value_of(s: Scenario, key: str) -> str:
     value = getattr(obj, name)
     if key == "client.assume_udp_rule":
         return rule_text(value)
-    if isinstance(value, bool):
-        return yes_no_text(value)
     if value is None:
         return "none"
     if isinstance(value, tuple):

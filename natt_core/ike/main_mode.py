@@ -67,7 +67,7 @@ class MainModeMixin:
         sa.state = advance(sa.state, Msg.START)
         offer = phase1_offer(self.policy)
         sa.sai_b = offer.encode_body()
-        payloads = [offer] + [VendorID(v.vid) for v in self.policy.nat_t_versions]
+        payloads = [offer] + [VendorID(v) for v in self.policy.vendor_id_data([v.vid for v in self.policy.nat_t_versions])]
         message = encode_message(Header(sa.icookie, ZERO_COOKIE, 0, ExchangeType.MAIN_MODE), payloads)
         self._initiated[sa.icookie] = sa
         self._index(sa)
@@ -140,7 +140,8 @@ class MainModeMixin:
             self._fail(sa, reason, "refused", Reason.NO_PROPOSAL)
             return
         proposal, transform, sa.choice = picked
-        payloads = [phase1_answer(proposal, transform)] + ([VendorID(sa.nat_t.vid)] if sa.nat_t else [])
+        nat_t = [sa.nat_t.vid] if sa.nat_t else []
+        payloads = [phase1_answer(proposal, transform)] + [VendorID(v) for v in self.policy.vendor_id_data(nat_t)]
         message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.MAIN_MODE), payloads)
         self._send_ike(sa, message, "MM2", payload_names(payloads), expect_answer=retransmitted(Msg.MM2), answering=sa)
 
