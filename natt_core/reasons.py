@@ -53,6 +53,7 @@ class Reason(str, Enum):
     IPCP_FAILED = "IPCP_FAILED"                    #: IPCP did not open: no address from the pool, or no agreement
     L2TP_NO_ACK = "L2TP_NO_ACK"                    #: an L2TP control message was never acknowledged (RFC 2661 §5.8)
     L2TP_STOPPED = "L2TP_STOPPED"                  #: the peer closed the L2TP tunnel (StopCCN) or a call (CDN)
+    PSK_MISMATCH_LIKELY = "PSK_MISMATCH_LIKELY"    #: no MM6, but the responder kept re-sending MM4: it cannot read our MM5
 
     # --- data plane ------------------------------------------------------------------------
     ICV = "ICV"                                    #: ESP/AH integrity check failed

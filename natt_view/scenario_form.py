@@ -48,6 +48,15 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
                   "client-only: an older server that speaks NAT-T only when it initiates, never as responder"),
         FormField("client.assume_udp_rule", "Client: Windows AssumeUDPEncapsulationContextOnSendRule",
                   _pick("client.assume_udp_rule"), "none = the client is not Windows"),
+        FormField("client.profile", "Client stack", _pick("client.profile"),
+                  "what a real stack sends and accepts (Vendor IDs, proposals, NAT-OA, Windows rule); "
+                  "none = the lab's own settings"),
+        FormField("server.profile", "Server stack", _pick("server.profile")),
+        FormField("client.send_nat_oa", "Client sends NAT-OA", _pick("client.send_nat_oa"),
+                  "in Quick Mode for UDP-Encapsulated-Transport (RFC 3947 §5.2)"),
+        FormField("server.send_nat_oa", "Server sends NAT-OA", _pick("server.send_nat_oa"),
+                  "no = a libreswan server that leaves it out of QM2; the client then skips the inner "
+                  "checksum check (RFC 3948 §3.1.2)"),
         FormField("client.dh_groups", "Client DH groups (offered, best first)", _pick("client.dh_groups")),
         FormField("server.dh_groups", "Server DH groups (accepted)", _pick("server.dh_groups")),
         FormField("client.psk", "Client pre-shared key"),

@@ -53,7 +53,7 @@ def test_names_and_errors():
     # as they appear on the wire in public captures (Wireshark's packet-isakmp.c VID table lists the same)
     ("09002689dfd6b712", "XAuth"),                                   # 8 bytes only
     ("12f5f28c457168a9702d9fe274cc0100", "Cisco Unity"),            # version 1.0 in the last two bytes
-    ("1e2b516905991c7d7c96fcbfb587e46100000004", "MS NT5 ISAKMPOAKLEY"),   # Windows 2000 (+ version 4)
+    ("1e2b516905991c7d7c96fcbfb587e46100000004", "MS NT5 ISAKMPOAKLEY v4"),   # XP SP2/2003: version 4
     ("882fe56d6fd20dbc2251613b2ebe5beb", "strongSwan"),
     ("4a131c81070358455c5728f20e95452f", "NAT-T rfc3947"),
 ])

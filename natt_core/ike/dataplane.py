@@ -3,7 +3,10 @@
 Transport mode carries the UDP segment (for L2TP: UDP 1701) whose checksum covers the sender's
 own addresses; tunnel mode carries a whole inner IPv4 packet. With NAT-T, ESP rides in UDP 4500
 (checksum 0, RFC 3948 §2.1); the receiver fixes the inner checksum with the peer's NAT-OA
-addresses (RFC 3948 §3.1.2). Without NAT-T, nothing can fix it — and the drop reason says so.
+addresses (RFC 3948 §3.1.2). A UDP-encapsulated transport SA without the peer's NAT-OA is accepted
+as Linux and Windows accept it: ESP authenticated the segment, so the inner checksum check is
+skipped (RFC 3948 §3.1.2 allows it) and the DataReceived note says so. Without NAT-T, nothing can
+fix it — and the drop reason says so.
 """
 from __future__ import annotations
 
@@ -137,7 +140,12 @@ class DataPlaneMixin:
             fixup = (f"inner UDP checksum 0x{checksum:04x} fixed up to 0x{fixed:04x}: NAT-OA says the sender "
                      f"used {child.peer_original[0]} → {child.peer_original[1]}, the packet arrived as "
                      f"{src} → {dst} (RFC 3948 §3.1.2)")
-        if not udp_checksum_ok(src, dst, segment):
+        verified = udp_checksum_ok(src, dst, segment)
+        if not verified and child.udp_encapsulated and not child.peer_original:
+            fixup = (f"inner UDP checksum 0x{checksum:04x} does not verify for {src} → {dst} and the peer sent no "
+                     "NAT-OA to fix it with; ESP authenticated the segment, so the check is skipped, as Linux "
+                     "and Windows do (RFC 3948 §3.1.2)")
+        elif not verified:
             self._emit(PacketDropped, layer="ESP", spi=f"{child.spi_in:08x}", code=Reason.CHECKSUM_AFTER_NAT,
                        reason=(
                 f"inner UDP checksum 0x{checksum:04x} does not verify for {src} → {dst}: the sender computed it "

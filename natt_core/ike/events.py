@@ -144,6 +144,17 @@ class AuthenticationFailed(Event):
 
 
 @dataclass(frozen=True)
+class NegotiationFailed(Event):
+    """The final word on a negotiation this peer started: it has ended and will not be retried."""
+    what: str
+    reason: str
+    code: Reason
+
+    def describe(self) -> str:
+        return f"{self.peer}: {self.what} failed — {self.reason}"
+
+
+@dataclass(frozen=True)
 class PacketDropped(Event):
     """A datagram this peer would not accept, and exactly why."""
     reason: str

@@ -10,7 +10,7 @@ from ..errors import DecodeError, IntegrityError
 from ..reasons import Reason
 from ..wire.isakmp import Delete, Hash, Header, Notification, encode_payloads
 from ..wire.numbers import ExchangeType, NotifyType, ProtocolId, label
-from .events import PeerRefused, SaDeleted
+from .events import NegotiationFailed, PeerRefused, SaDeleted
 from .main_mode import notify_code, payload_names
 from .sa import IkeSa
 from .seal import seal, unseal
@@ -66,6 +66,7 @@ class InformationalMixin:
                         sa.pending = None
                         sa.reason = "the responder chose none of our Quick Mode proposals (NO-PROPOSAL-CHOSEN)"
                         sa.code = Reason.NO_PROPOSAL
+                        self._emit(NegotiationFailed, what="phase 2 (Quick Mode)", reason=sa.reason, code=sa.code)
 
     def _on_delete(self, sa: IkeSa, d: Delete) -> None:
         if d.protocol_id == ProtocolId.ISAKMP:

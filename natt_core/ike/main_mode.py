@@ -16,15 +16,15 @@ from ..reasons import Reason
 from ..wire.isakmp import ID, KE, SA, Hash, Header, NatD, Nonce, Notification, VendorID, encode_message
 from ..wire.numbers import ExchangeType, IdType, IPProto, NotifyType, Port, notify_name
 from ..wire.udp_encap import frame_ike
-from .events import (AuthenticationFailed, Floated, MessageSent, NatDetected, PacketDropped, PeerRefused,
-                     Phase1Established, Refused, VendorIdsSeen)
+from .events import (AuthenticationFailed, Floated, MessageSent, NatDetected, NegotiationFailed, PacketDropped,
+                     PeerRefused, Phase1Established, Refused, VendorIdsSeen)
 from .nat_t import best_common, version_of_vid, vid_name
 from .proposals import choose_phase1, phase1_answer, phase1_offer, read_phase1, same_transform
 from .sa import IkeSa
 from .seal import seal, unseal
 from .states import AUTH_COMPLAINTS, AUTH_NOTIFIES, UNREADABLE  # noqa: F401  (re-exported: decided in states)
 from .states import (MAIN_MODE, Family, Msg, Role, advance, complaint_explains_give_up, notify_ends,
-                     plain_notify_noted, retransmitted, unreadable_is_evidence)
+                     plain_notify_noted, repeat_is_evidence, retransmitted, unreadable_is_evidence)
 
 ZERO_COOKIE = bytes(8)
 NONCE_LEN = 32
@@ -67,7 +67,7 @@ class MainModeMixin:
         sa.state = advance(sa.state, Msg.START)
         offer = phase1_offer(self.policy)
         sa.sai_b = offer.encode_body()
-        payloads = [offer] + [VendorID(v.vid) for v in self.policy.nat_t_versions]
+        payloads = [offer] + [VendorID(v) for v in self.policy.vendor_id_data([v.vid for v in self.policy.nat_t_versions])]
         message = encode_message(Header(sa.icookie, ZERO_COOKIE, 0, ExchangeType.MAIN_MODE), payloads)
         self._initiated[sa.icookie] = sa
         self._index(sa)
@@ -140,7 +140,8 @@ class MainModeMixin:
             self._fail(sa, reason, "refused", Reason.NO_PROPOSAL)
             return
         proposal, transform, sa.choice = picked
-        payloads = [phase1_answer(proposal, transform)] + ([VendorID(sa.nat_t.vid)] if sa.nat_t else [])
+        nat_t = [sa.nat_t.vid] if sa.nat_t else []
+        payloads = [phase1_answer(proposal, transform)] + [VendorID(v) for v in self.policy.vendor_id_data(nat_t)]
         message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.MAIN_MODE), payloads)
         self._send_ike(sa, message, "MM2", payload_names(payloads), expect_answer=retransmitted(Msg.MM2), answering=sa)
 
@@ -303,6 +304,7 @@ class MainModeMixin:
             if notify_ends(sa.state, n.notify_type, authenticated=False):
                 self._fail(sa, "the responder chose none of our phase-1 proposals (NO-PROPOSAL-CHOSEN)", "refused",
                            Reason.NO_PROPOSAL)
+                self._emit(NegotiationFailed, what="phase 1 (Main Mode)", reason=sa.reason, code=sa.code)
 
     def _note_unreadable_answer(self, sa: IkeSa, family: Family | None) -> None:
         """An encrypted Informational answering our MM5 that our keys cannot open is how a responder
@@ -311,11 +313,24 @@ class MainModeMixin:
         if unreadable_is_evidence(sa.state, family):
             sa.peer_notify = sa.peer_notify or UNREADABLE
 
+    def _note_repeat(self, sa: IkeSa, message: bytes) -> None:
+        """A byte-exact repeat of the MM4 we accepted, while we wait for MM6: kept as evidence."""
+        if message == sa.last_received and repeat_is_evidence(sa.role, sa.state):
+            sa.mm4_repeats += 1
+
     def _on_gave_up(self, sa: IkeSa, label: str) -> None:
         if complaint_explains_give_up(label, sa.peer_notify):
             reason = f"the responder answered MM5 with {sa.peer_notify}: the pre-shared keys probably differ"
             self._emit(AuthenticationFailed, reason=reason, code=Reason.AUTH_FAILED)
             sa.reason, sa.failure, sa.code = f"authentication failed: {reason}", "authentication", Reason.AUTH_FAILED
+        elif label == Msg.MM5.value and sa.mm4_repeats:
+            # still a give-up (lost MM5s make a responder re-send MM4 too, and the lab's report names
+            # such losses), but the likely cause is named with its own code
+            reason = (f"no MM6, but the responder re-sent MM4 {sa.mm4_repeats} time(s): it never accepted our MM5, "
+                      "which it cannot decrypt when its pre-shared key differs (RFC 2409 §5) — the pre-shared "
+                      "keys probably differ")
+            self._emit(AuthenticationFailed, reason=reason, code=Reason.PSK_MISMATCH_LIKELY)
+            sa.reason, sa.code = f"{sa.reason}; {reason}", Reason.PSK_MISMATCH_LIKELY
 
     def _established(self, sa: IkeSa) -> None:
         sa.reason = sa.code = None

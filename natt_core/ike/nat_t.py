@@ -74,10 +74,9 @@ OTHER_VIDS = {
     "FRAGMENTATION": b"FRAGMENTATION",
     "MS-Negotiation Discovery Capable": b"MS-Negotiation Discovery Capable",
     "Vid-Initial-Contact": b"Vid-Initial-Contact",
+    "IKE CGA version 1": b"IKE CGA version 1",
 }
 DPD_VID = bytes.fromhex("afcad71368a1f1c96b8696fc77570100")  # RFC 3706: a constant, not an MD5
-
-
 @functools.lru_cache(maxsize=64)
 def vendor_id(text: bytes) -> bytes:
     """A Vendor ID as RFC 3947 defines it: the MD5 of the string, no terminating NUL (computed once
@@ -90,6 +89,29 @@ def versions_for(setting: str) -> tuple[NattVersion, ...]:
         return SUPPORT[setting]
     except KeyError:
         raise ConfigError(f"unknown NAT-T support {setting!r}; choose one of {', '.join(SUPPORT)}") from None
+
+
+#: the place among a policy's `vendor_ids` where its NAT-T Vendor IDs go (first when it is absent)
+NAT_T_SLOT = "nat-t"
+
+
+def ms_nt5_vid(version: int) -> bytes:
+    """MS NT5 ISAKMPOAKLEY: MD5 of the text, then a 4-byte big-endian version (2 Windows 2000,
+    4 XP SP2/Server 2003, 5 Vista; ike-scan's fingerprint labels, Wireshark's ms_nt5_isakmpoakley_type)."""
+    return vendor_id(OTHER_VIDS["MS NT5 ISAKMPOAKLEY"]) + version.to_bytes(4, "big")
+
+
+#: the other Vendor IDs a policy may announce, by the name its `vendor_ids` uses (see ike/profiles.py)
+VENDOR_IDS: dict[str, bytes] = {
+    "ms-nt5-v2": ms_nt5_vid(2), "ms-nt5-v4": ms_nt5_vid(4), "ms-nt5-v5": ms_nt5_vid(5),
+    # Windows sends FRAGMENTATION "without capabilities", the plain 16-byte MD5 (strongSwan isakmp_vendor.c)
+    "fragmentation": vendor_id(OTHER_VIDS["FRAGMENTATION"]),
+    "vid-initial-contact": vendor_id(OTHER_VIDS["Vid-Initial-Contact"]),
+    "ms-negotiation-discovery": vendor_id(OTHER_VIDS["MS-Negotiation Discovery Capable"]),
+    "ike-cga-v1": vendor_id(OTHER_VIDS["IKE CGA version 1"]),
+    "xauth": vendor_id(OTHER_VIDS["XAuth"])[:8],   # XAuth is sent as the MD5's first 8 bytes
+    "dpd": DPD_VID,
+}
 
 
 #: each NAT-T Vendor ID and each other known one's first 8 bytes, hashed once at import
@@ -109,6 +131,8 @@ def vid_name(data: bytes) -> str:
     if data == DPD_VID:
         return "DPD (RFC 3706)"
     name = _OTHER_BY_PREFIX.get(bytes(data[:8])) if len(data) >= 8 else None
+    if name == "MS NT5 ISAKMPOAKLEY" and len(data) == 20:
+        return f"{name} v{int.from_bytes(data[16:], 'big')}"
     return name or data.hex()
 
 

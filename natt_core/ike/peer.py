@@ -87,6 +87,7 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
             return
         if wrong_port_after_float(sa.floated, dgram.dst.port):
             self._note_unreadable_answer(sa, family)
+            self._note_repeat(sa, message)
             self._emit(PacketDropped, reason="IKE on port 500 for an SA that floated to 4500 (RFC 3947 §4: discard)",
                        code=Reason.WRONG_PORT_AFTER_FLOAT)
             return
@@ -147,6 +148,7 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         admit(Family.MAIN_MODE, sa.state, sa.reason)
         again = repeat(message, sa.last_received, sa.last_rejected)
         if again is Repeat.ANSWER_AGAIN:
+            self._note_repeat(sa, message)
             self._answer_repeat(sa, sa, dgram)
             return
         if again is Repeat.DROP_AGAIN:

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 
 from ..addressing import check_ipv4
 from ..errors import ConfigError
-from .nat_t import SUPPORT, NattVersion, versions_for
+from .nat_t import NAT_T_SLOT, SUPPORT, VENDOR_IDS, NattVersion, versions_for
+from .profiles import PROFILE_NAMES
 from .states import Role
 from .v2.options import V2Options
 
@@ -33,6 +34,12 @@ ASSUME_UDP_RULES = (0, 1, 2)
 #: the text of "no such registry value": not a Windows peer (assume_udp_rule=None)
 RULE_UNSET = "none"
 IKE_VERSIONS = (1, 2, (1, 2))
+#: NAT-OA in Quick Mode for UDP-Encapsulated-Transport: always (RFC 3947 §5.2, strongSwan, Windows),
+#: never (libreswan/Openswan as responder: ikev1_quick.c), or only when this host is behind a NAT
+#: (libreswan/Openswan as initiator: st_nated_host)
+NAT_OA_SENDING = ("yes", "no", "when-behind-nat")
+#: names a policy's `vendor_ids` may use: nat_t.VENDOR_IDS, and the NAT-T slot
+VENDOR_ID_NAMES = (*VENDOR_IDS, NAT_T_SLOT)
 
 
 def _choice(name: str, value, choices) -> None:
@@ -85,6 +92,18 @@ class PeerPolicy:
     #: charon.half_open_timeout (30 s). Its timers go with it.
     half_open_timeout: float = 30.0
     ipsec_lifetime: int = 3600
+    #: NAT-OA in QM1/QM2 of a UDP-Encapsulated-Transport SA (RFC 3947 §5.2), one of NAT_OA_SENDING.
+    #: "no": a libreswan responder that leaves it out; the receiver may then skip the inner checksum
+    #: check (RFC 3948 §3.1.2)
+    send_nat_oa: str = "yes"
+    #: other Vendor IDs sent in MM1/MM2, by nat_t.VENDOR_IDS name, in order; NAT_T_SLOT marks where the
+    #: NAT-T ones go (first when absent)
+    vendor_ids: tuple[str, ...] = ()
+    #: exactly the NAT-T versions announced, when a real stack sent fewer than `nat_t` implies
+    #: (Windows XP SP2: only draft-02 with the newline); None: SUPPORT[nat_t]
+    nat_t_announce: tuple[NattVersion, ...] | None = None
+    #: the ike/profiles.py stack this policy was set from ("none": no profile)
+    profile: str = "none"
     #: 1: IKEv1 (RFC 2409) with RFC 3947 NAT-T; 2: IKEv2 (RFC 7296) with its §2.23 NAT traversal;
     #: (1, 2): answer both (a responder as strongSwan's version = 0; it initiates with IKEv2)
     ike_version: int | tuple[int, ...] = 1
@@ -100,6 +119,13 @@ class PeerPolicy:
             object.__setattr__(self, "ike_version", self.ike_version[0])
         _choice("IKE version", self.ike_version, IKE_VERSIONS)
         _choice("NAT-T role", self.nat_t_role, NAT_T_ROLES)
+        _choice("NAT-OA sending", self.send_nat_oa, NAT_OA_SENDING)
+        _choice("profile", self.profile, ("none", *PROFILE_NAMES))
+        for name in self.vendor_ids:
+            _choice("Vendor ID", name, VENDOR_ID_NAMES)
+        if self.nat_t_announce is not None:
+            for v in self.nat_t_announce:
+                _choice("announced NAT-T version", v, tuple(NattVersion))
         if self.assume_udp_rule is not None:
             _choice("AssumeUDPEncapsulationContextOnSendRule", self.assume_udp_rule, ASSUME_UDP_RULES)
         _subset("DH groups", self.dh_groups, DH_GROUPS)
@@ -126,7 +152,18 @@ class PeerPolicy:
 
     @property
     def nat_t_versions(self) -> tuple[NattVersion, ...]:
-        return versions_for(self.nat_t)
+        return versions_for(self.nat_t) if self.nat_t_announce is None else self.nat_t_announce
+
+    def vendor_id_data(self, nat_t_vids: list[bytes]) -> list[bytes]:
+        """Every Vendor ID for MM1/MM2, in this policy's order, the NAT-T ones in their slot."""
+        names = self.vendor_ids if NAT_T_SLOT in self.vendor_ids else (NAT_T_SLOT, *self.vendor_ids)
+        out: list[bytes] = []
+        for name in names:
+            out += nat_t_vids if name == NAT_T_SLOT else [VENDOR_IDS[name]]
+        return out
+
+    def sends_nat_oa(self, behind_nat: bool) -> bool:
+        return self.send_nat_oa == "yes" or (self.send_nat_oa == "when-behind-nat" and behind_nat)
 
     def speaks_nat_t_as(self, role: Role) -> bool:
         """Whether this peer announces and honours NAT-T when it plays this IKE role."""

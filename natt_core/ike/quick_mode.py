@@ -72,7 +72,7 @@ class QuickModeMixin:
         qe.ids = (ID(IdType.IPV4_ADDR, 17, Port.L2TP, Endpoint(inner).packed_ip),
                   ID(IdType.IPV4_ADDR, 17, Port.L2TP, Endpoint(sa.remote.ip).packed_ip))
         after += list(qe.ids)
-        if encap in UDP_TRANSPORT:
+        if encap in UDP_TRANSPORT and self.policy.sends_nat_oa(bool(sa.natd and sa.natd.self_behind_nat)):
             after += self._nat_oa(sa, self.address, sa.remote.ip)
         digest = qm_hash1(sa.choice.hash, sa.keys.skeyid_a, mid, encode_payloads(after))
         message = self._seal_qm(sa, qe, digest, after)
@@ -141,7 +141,8 @@ class QuickModeMixin:
             self._take_pfs(qe, opened.chain)
             reply.append(KE(qe.pfs_public))
         reply += list(qe.ids)
-        if qe.chosen.encapsulation in UDP_TRANSPORT:
+        if qe.chosen.encapsulation in UDP_TRANSPORT and self.policy.sends_nat_oa(
+                bool(sa.natd and sa.natd.self_behind_nat)):
             # our NAT-OAi names the initiator's public IP as its phase-1 exchange began (MM1's
             # source), never the source of this packet or of MM5, which no HASH covers: a copy of
             # either could arrive first from anywhere and would be baked into the IPsec SAs

@@ -113,6 +113,7 @@ class IkeSa:
     failure: str | None = None        #: why it ended, as a kind: refused / authentication / gave-up
     code: Reason | None = None        #: the code beside `reason` (set and cleared with it)
     peer_notify: str | None = None    #: an unauthenticated notification the peer sent us
+    mm4_repeats: int = 0              #: MM4 repeats received while waiting for MM6 (PSK-mismatch evidence)
     last_sent_4500: float = 0.0       #: for the keepalive timer
     keepalives_sent: int = 0
     #: (message ID, first ciphertext block, IV) of every message this side encrypted: the IVs

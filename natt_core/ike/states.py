@@ -296,6 +296,12 @@ ADMITTED_IN: dict[Family, tuple[frozenset[State], str, str]] = {
     Family.INFORMATIONAL: (INFORMATIONAL_STATES, "Informational", "encrypted Informational before keys exist"),
     Family.PLAIN_INFORMATIONAL: (frozenset(State), "Informational", ""),
 }
+#: ... and what an ended SA says instead: its keys existed, so "before keys exist" would blame the
+#: wrong thing (a peer's Delete crossing our own is the usual case)
+ENDED_REFUSAL: dict[Family, str] = {
+    Family.INFORMATIONAL: "encrypted Informational for an ISAKMP SA that has already ended ({why}): "
+                          "it crossed our own Delete or failure, and is ignored",
+}
 
 #: Our own initiated ISAKMP SA is found by its initiator cookie alone in these cases: MM2 tells us
 #: the responder's cookie while we wait for it, and a responder may complain (Informational)
@@ -360,6 +366,8 @@ def family_of(exchange: int, encrypted: bool) -> Family | None:
 def admit(family: Family, state: State, why: str = "") -> None:
     """Refuse (ProtocolError) a family's message in an ISAKMP SA state that does not admit it."""
     states, label, refusal = ADMITTED_IN[family]
+    if state in END_STATES and family in ENDED_REFUSAL:
+        raise ProtocolError(state.value, label, ENDED_REFUSAL[family].format(why=why or state.value))
     if state not in states:
         raise ProtocolError(state.value, label, refusal.format(why=why or state.value))
 
@@ -450,6 +458,13 @@ def notify_ends(state: State, notify_type: int, authenticated: bool) -> bool:
 def unreadable_is_evidence(state: State, family: Family | None) -> bool:
     """An encrypted Informational our keys cannot open, answering MM5, hints at another PSK."""
     return state is AUTH_EVIDENCE_STATE and family is Family.INFORMATIONAL
+
+
+def repeat_is_evidence(role: Role, state: State) -> bool:
+    """A repeat of MM4 while we wait for MM6: the responder never accepted our MM5, which it cannot
+    decrypt when its pre-shared key differs (RFC 2409 §5: the keys derive from it); Windows and racoon
+    re-send MM4 then instead of answering."""
+    return role is Role.INITIATOR and state is AUTH_EVIDENCE_STATE
 
 
 def complaint_explains_give_up(label: str, complaint: str | None) -> bool:

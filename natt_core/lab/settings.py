@@ -18,7 +18,8 @@ from itertools import permutations
 from typing import Callable
 
 from ..errors import ConfigError
-from ..ike.policy import ASSUME_UDP_RULES, DH_GROUPS, MODES, NAT_T, NAT_T_ROLES, PROTOCOLS, RULE_UNSET
+from ..ike.policy import ASSUME_UDP_RULES, DH_GROUPS, MODES, NAT_OA_SENDING, NAT_T, NAT_T_ROLES, PROTOCOLS, RULE_UNSET
+from ..ike.profiles import PROFILE_NAMES, apply_profile
 from ..ike.v2.suites import ENCR, GROUPS, INTEG, PRF
 from ..net.nat_config import BEHAVIOURS, HELPERS, KINDS, PORT_ALLOCATIONS
 from ..wire.l2tp import MessageType
@@ -188,6 +189,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "mode": MODES, "protocol": PROTOCOLS, "topology": TOPOLOGIES,
     "client.nat_t": NAT_T, "server.nat_t": NAT_T, "server.nat_t_role": NAT_T_ROLES,
     "client.assume_udp_rule": tuple(RULE_TEXT),
+    "client.send_nat_oa": NAT_OA_SENDING, "server.send_nat_oa": NAT_OA_SENDING,
+    "client.profile": ("none", *PROFILE_NAMES), "server.profile": ("none", *PROFILE_NAMES),
     "client.dh_groups": DH_OFFERS, "server.dh_groups": DH_OFFERS,
     "nat.kind": KINDS, "nat2.kind": KINDS, "nat.helper": HELPERS, "nat2.helper": HELPERS,
     "nat.port_allocation": PORT_ALLOCATIONS, "nat2.port_allocation": PORT_ALLOCATIONS,
@@ -252,6 +255,11 @@ KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     "server.esp_suites": ("server", "v2.esp_suites", _suites(ESP_SUITES)),
     "client.ikev2_dh_groups": ("client", "v2.groups", _v2_groups),
     "server.ikev2_dh_groups": ("server", "v2.groups", _v2_groups),
+    "client.send_nat_oa": ("client", "send_nat_oa", _of("client.send_nat_oa")),
+    "server.send_nat_oa": ("server", "send_nat_oa", _of("server.send_nat_oa")),
+    # a real stack's whole policy (ike/profiles.py); later keys may still change any part of it
+    "client.profile": ("client", "profile", _of("client.profile")),
+    "server.profile": ("server", "profile", _of("server.profile")),
     "server.cookie_threshold": ("server", "v2.cookie_threshold", _threshold),
 }
 
@@ -288,7 +296,9 @@ def apply_setting(s: Scenario, key: str, value: object) -> Scenario:
         changes = {}
         for side in (("client", "server") if where == "both" else (where,)):
             policy = getattr(s, side)
-            if name.startswith("v2."):    # PeerPolicy.v2: the IKEv2 options
+            if name == "profile":
+                changes[side] = apply_profile(policy, value, side)
+            elif name.startswith("v2."):    # PeerPolicy.v2: the IKEv2 options
                 changes[side] = replace(policy, v2=replace(policy.v2, **{name[3:]: value}))
             else:
                 changes[side] = replace(policy, **{name: value})
