@@ -98,29 +98,39 @@ def packet_layout_html(fields: Iterable[Field], changed: frozenset[int] = frozen
 
 def hex_html(packet: bytes, fields: Iterable[Field], changed: frozenset[int] = frozenset(),
              width: int = 16) -> str:
-    """A hex dump: offset, then `width` bytes per row, each byte coloured by its field."""
+    """A hex dump: offset, then `width` bytes per row, each byte coloured by its field.
+
+    Kept light (it is redrawn on every step): a byte carries only its field number and a tint class
+    named after the colour (one rule per colour, so dumps on one page never clash); the field's
+    title (the tooltip) sits on its first byte and on its layout cell."""
     owner: dict[int, Field] = {}
     index: dict[int, int] = {}
     for n, f in enumerate(fields):
         for i in range(f.offset, f.end):
             owner[i], index[i] = f, n
     tints: dict[str, str] = {}
-    out = ['<div class="natt-hex">']
+    used: set[str] = set()
+    out = []
     for start in range(0, len(packet), width):
         parts = [f'<span class="off">{start:04x}</span>']
         for i in range(start, min(start + width, len(packet))):
             f = owner.get(i)
             cls = "natt-t" if i in changed else ("natt-p" if f is not None and f.protected else "")
+            if not cls and f is not None:
+                tint = _tint(f.layer, tints)
+                used.add(tint)
+                cls = "k" + tint.lstrip("#")
             if i % width == width // 2:
                 cls += " sep"
-            style = f' style="background:{_tint(f.layer, tints)}"' if f is not None and "natt-" not in cls else ""
-            title = f' title="{_title(f)}"' if f is not None else ""
+            attrs = f' class="{cls.strip()}"' if cls.strip() else ""
             if f is not None:            # focusable by a click (not by Tab): a click pins the highlight
-                title += f' data-f="{index[i]}" tabindex="-1"'
-            parts.append(f'<b class="{cls.strip()}"{style}{title}>{packet[i]:02x}</b>')
+                if i == f.offset:
+                    attrs += f' title="{_title(f)}"'
+                attrs += f' data-f="{index[i]}" tabindex="-1"'
+            parts.append(f'<b{attrs}>{packet[i]:02x}</b>')
         out.append('<div class="row">' + "".join(parts) + "</div>")
-    out.append("</div>")
-    return "".join(out)
+    rules = "".join(f".natt-hex b.k{t.lstrip('#')}{{background:{t}}}" for t in sorted(used))
+    return f'<div class="natt-hex">{"<style>" + rules + "</style>" if rules else ""}' + "".join(out) + "</div>"
 
 
 def link_css(count: int) -> str:
