@@ -28,4 +28,5 @@ def test_walk_lesson_11_side_by_side(server, page):
         "IPsec SA" in page.locator("[data-testid='stAlert']").first.inner_text()
     page.goto(server + "/ikev1-vs-ikev2?step=5")
     _heading(page, "IKEv2 · step 3 of 31 — IKE_AUTH")
+    page.locator(".natt-lens").nth(1).wait_for()             # drawn just after the heading, not with it
     assert page.locator(".natt-lens").count() == 2          # the same diff lens on both sides
