@@ -362,6 +362,6 @@ def render_tables(trace: Trace, j: Journey) -> None:
 
 
 #: the state section's own layout (NAT tables side by side, as columns did)
-_STATE_CSS = ("<style>.natt-state h4{margin:1rem 0 .5rem 0;font-weight:600}"
+_STATE_CSS = ("<style>.natt-state h4{margin:1rem 0 .5rem 0;font-size:1.25rem;font-weight:600}"
               ".natt-nats{display:flex;gap:1rem;flex-wrap:wrap}.natt-nats>div{flex:1 1 0;min-width:14rem}"
               ".natt-state .natt-empty{color:rgba(49,51,63,.6);font-size:.875rem}</style>")
