@@ -12,6 +12,7 @@ projector mode, open expanders) stays as it is.
 from __future__ import annotations
 
 import re
+from html import escape
 from functools import lru_cache
 from urllib.parse import urlencode
 
@@ -292,8 +293,7 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
             st.caption("Click a row to open that step.")
             _said(trace, j)
     with right:
-        st.markdown("**The packet on each segment**")
-        st.html(legend_html())
+        st.html("<p><b>The packet on each segment</b></p>" + legend_html())
         names = [f"{CIRCLED[n] if n < len(CIRCLED) else n + 1} {h.segment}"
                  + (" · as sent" if n == 0 else f" · after {h.device}") for n, h in enumerate(j.hops)]
         opened = open_step(trace, j)
@@ -327,30 +327,41 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
 
 
 def _said(trace: Trace, j: Journey) -> None:
-    st.markdown("**What the peers said**")
-    st.html(events_html(j))
+    st.html("<p><b>What the peers said</b></p>" + events_html(j))
     _charon_log(trace, j)
 
 
-def _table(rows: list[dict], empty: str) -> None:
+def _table_html(rows: list[dict], empty: str) -> str:
     """A plain HTML table: these change on every step, and a data grid costs far more to draw."""
     if rows:
-        st.html(grid_html(rows, mono=tuple(rows[0])[1:]))
-    else:
-        st.caption(empty)
+        return grid_html(rows, mono=tuple(rows[0])[1:])
+    return f'<p class="natt-empty">{escape(empty)}</p>'
 
 
 def render_tables(trace: Trace, j: Journey) -> None:
-    """NAT tables, then every peer's SAs in one table per phase, so both views sit row by row."""
+    """NAT tables, then every peer's SAs in one table per phase, so both views sit row by row.
+
+    One HTML element for the whole section: each element is a message and a redraw in the
+    browser, and this part changes on every step."""
     at = j.last_step
-    st.markdown(f"#### State after this step (t = {trace.steps[at].time:.3f} s)")
+    parts = [f'<div class="natt-state"><h4>State after this step (t = {trace.steps[at].time:.3f} s)</h4>']
     nats = nat_devices(trace)
-    for col, name in zip(st.columns(len(nats)) if nats else [], nats):
-        with col:
-            st.markdown(f"**NAT table of {name}**")
-            _table(nat_rows(trace, name, at), "Empty: no live translation at this moment (none yet, or all expired).")
+    if nats:
+        parts.append('<div class="natt-nats">')
+        for name in nats:
+            parts.append(f"<div><p><b>NAT table of {escape(name)}</b></p>" + _table_html(
+                nat_rows(trace, name, at), "Empty: no live translation at this moment (none yet, or all expired).")
+                + "</div>")
+        parts.append("</div>")
     names = peers(trace)
-    st.markdown("**ISAKMP SAs (phase 1)** — cookies and endpoints *as each peer sees them*")
-    _table([r for p in names for r in isakmp_rows(trace, p, at)], "none yet")
-    st.markdown("**IPsec SAs (phase 2)** — SPIs, mode, encapsulation value, NAT-OA")
-    _table([r for p in names for r in ipsec_rows(trace, p, at)], "none yet")
+    parts.append("<p><b>ISAKMP SAs (phase 1)</b> — cookies and endpoints <i>as each peer sees them</i></p>")
+    parts.append(_table_html([r for p in names for r in isakmp_rows(trace, p, at)], "none yet"))
+    parts.append("<p><b>IPsec SAs (phase 2)</b> — SPIs, mode, encapsulation value, NAT-OA</p>")
+    parts.append(_table_html([r for p in names for r in ipsec_rows(trace, p, at)], "none yet"))
+    st.html(_STATE_CSS + "".join(parts) + "</div>")
+
+
+#: the state section's own layout (NAT tables side by side, as columns did)
+_STATE_CSS = ("<style>.natt-state h4{margin:1rem 0 .5rem 0;font-size:1.25rem;font-weight:600}"
+              ".natt-nats{display:flex;gap:1rem;flex-wrap:wrap}.natt-nats>div{flex:1 1 0;min-width:14rem}"
+              ".natt-state .natt-empty{color:rgba(49,51,63,.6);font-size:.875rem}</style>")

@@ -35,6 +35,16 @@ def _cls(f: Field, changed: frozenset[int]) -> str:
     return "natt-p" if f.protected else ""
 
 
+def _tint_class(tint: str) -> str:
+    """A class named after the colour: one CSS rule per colour instead of a style on every cell."""
+    return "k" + tint.lstrip("#")
+
+
+def _tint_rules(scope: str, used: set[str]) -> str:
+    rules = "".join(f"{scope} .{_tint_class(t)}{{background:{t}}}" for t in sorted(used))
+    return f"<style>{rules}</style>" if rules else ""
+
+
 def _title(f: Field) -> str:
     why = f" — NAT cannot touch: {f.protected}" if f.protected else ""
     return escape(f"{f.layer}: {f.name} = {f.value} (bytes {f.offset}..{f.end - 1}){why}", quote=True)
@@ -44,6 +54,7 @@ def packet_layout_html(fields: Iterable[Field], changed: frozenset[int] = frozen
     """An RFC-style table: a header row of bit numbers, then one row per 32-bit word."""
     fields = list(fields)
     tints: dict[str, str] = {}
+    used_tints: set[str] = set()
     head = "".join(f"<th>{b % 10 if b % 10 else b // 10}</th>" for b in range(32))
     rows = [f'<table class="natt-rfc"><colgroup>{"<col>" * 32}</colgroup><tr>{head}</tr>']
     cells: list[str] = []
@@ -67,13 +78,14 @@ def packet_layout_html(fields: Iterable[Field], changed: frozenset[int] = frozen
             used = f.offset % 4
             if used:
                 cells.append(f'<td class="gap" colspan="{used * 8}"></td>')
-        style = f'style="background:{_tint(f.layer, tints)}"'
-        cls = _cls(f, changed)
+        tint = _tint(f.layer, tints)
+        used_tints.add(tint)
+        cls = _cls(f, changed) or _tint_class(tint)        # a mark (translated, protected) paints its own
         mark = f'data-f="{n}" title="{_title(f)}"'
         label = f'<span class="n">{escape(f.name)}</span><span class="v">{escape(f.value)}</span>'
         if f.length > COLLAPSE_AT and used == 0:
             flush(pad=False)
-            rows.append(f'<tr><td colspan="32" class="long {cls}" {style} {mark}>'
+            rows.append(f'<tr><td colspan="32" class="long {cls}" {mark}>'
                         f'<span class="n">{escape(f.name)} · {f.length} bytes</span>'
                         f'<span class="v">{escape(f.value)}</span></td></tr>')
             used = f.end % 4
@@ -85,7 +97,7 @@ def packet_layout_html(fields: Iterable[Field], changed: frozenset[int] = frozen
         while remaining:
             take = min(remaining, 4 - used)
             content = label if first else '<span class="n">…</span>'
-            cells.append(f'<td colspan="{take * 8}" class="{cls}" {style} {mark}>{content}</td>')
+            cells.append(f'<td colspan="{take * 8}" class="{cls}" {mark}>{content}</td>')
             first = False
             used += take
             remaining -= take
@@ -93,34 +105,43 @@ def packet_layout_html(fields: Iterable[Field], changed: frozenset[int] = frozen
                 flush(pad=False)
     flush(pad=True)
     rows.append("</table>")
-    return "".join(rows)
+    return _tint_rules(".natt-rfc", used_tints) + "".join(rows)
 
 
 def hex_html(packet: bytes, fields: Iterable[Field], changed: frozenset[int] = frozenset(),
              width: int = 16) -> str:
-    """A hex dump: offset, then `width` bytes per row, each byte coloured by its field."""
+    """A hex dump: offset, then `width` bytes per row, each byte coloured by its field.
+
+    Kept light (it is redrawn on every step): a byte carries only its field number and a tint class
+    named after the colour (one rule per colour, so dumps on one page never clash); the field's
+    title (the tooltip) sits on its first byte and on its layout cell."""
     owner: dict[int, Field] = {}
     index: dict[int, int] = {}
     for n, f in enumerate(fields):
         for i in range(f.offset, f.end):
             owner[i], index[i] = f, n
     tints: dict[str, str] = {}
-    out = ['<div class="natt-hex">']
+    used: set[str] = set()
+    out = []
     for start in range(0, len(packet), width):
         parts = [f'<span class="off">{start:04x}</span>']
         for i in range(start, min(start + width, len(packet))):
             f = owner.get(i)
             cls = "natt-t" if i in changed else ("natt-p" if f is not None and f.protected else "")
+            if not cls and f is not None:
+                tint = _tint(f.layer, tints)
+                used.add(tint)
+                cls = _tint_class(tint)
             if i % width == width // 2:
                 cls += " sep"
-            style = f' style="background:{_tint(f.layer, tints)}"' if f is not None and "natt-" not in cls else ""
-            title = f' title="{_title(f)}"' if f is not None else ""
+            attrs = f' class="{cls.strip()}"' if cls.strip() else ""
             if f is not None:            # focusable by a click (not by Tab): a click pins the highlight
-                title += f' data-f="{index[i]}" tabindex="-1"'
-            parts.append(f'<b class="{cls.strip()}"{style}{title}>{packet[i]:02x}</b>')
+                if i == f.offset:
+                    attrs += f' title="{_title(f)}"'
+                attrs += f' data-f="{index[i]}" tabindex="-1"'
+            parts.append(f'<b{attrs}>{packet[i]:02x}</b>')
         out.append('<div class="row">' + "".join(parts) + "</div>")
-    out.append("</div>")
-    return "".join(out)
+    return '<div class="natt-hex">' + _tint_rules(".natt-hex", used) + "".join(out) + "</div>"
 
 
 def link_css(count: int) -> str:

@@ -47,5 +47,6 @@ def test_real_captures_from_the_corpus_in_the_browser(server, page, tmp_path):
 
     page.locator("input[type=file]").first.set_input_files(str(cut))
     page.get_by_text("only part of the file could be read").wait_for()
+    page.get_by_text("Floated to UDP 4500 at MM5").first.wait_for()     # the report follows the warning
     body = page.inner_text("body")
     assert "cut.pcap" in body and "Floated to UDP 4500 at MM5" in body and "Traceback" not in body
