@@ -14,8 +14,9 @@ from ..addressing import Datagram, Endpoint, check_ipv4
 from ..output import Event, Output
 from ..reasons import Reason
 from ..wire.numbers import IPProto, Port
-from ..wire.udp_encap import KEEPALIVE, frame_ike
-from .events import GaveUp, HalfOpenForgotten, KeepaliveSent, MessageSent, PacketDropped, Retransmitted
+from ..wire.udp_encap import KEEPALIVE, Kind, classify_4500, frame_ike
+from .events import (GaveUp, HalfOpenForgotten, KeepaliveReceived, KeepaliveSent, MessageSent, PacketDropped,
+                     Retransmitted)
 from .major_version import answer as version_answer
 from .policy import PeerPolicy
 from .sa import Answer, ChildSa, IkeSa, Pending
@@ -27,6 +28,33 @@ ENDED_KEPT = 16
 
 class PeerCore:
     """State shared by every part of a peer: its SAs, its clock-free timers, its output buffer."""
+
+    #: whether this peer's data plane takes AH (IKEv1 negotiates it; IKEv2 here only ESP)
+    HANDLES_AH = True
+
+    def _dispatch(self, dgram: Datagram) -> None:
+        """Which part of the peer a datagram goes to: ESP/AH, IKE on 500, or what arrives on 4500
+        (RFC 3948 §2.2: a keepalive, IKE behind the non-ESP marker, or ESP)."""
+        if dgram.proto == IPProto.ESP:
+            self._receive_ipsec(dgram, dgram.payload, "ESP")
+        elif dgram.proto == IPProto.AH and self.HANDLES_AH:
+            self._receive_ipsec(dgram, dgram.payload, "AH")
+        elif dgram.proto != IPProto.UDP:
+            self._emit(PacketDropped, reason=f"IP protocol {dgram.proto} is not handled",
+                       code=Reason.UNSUPPORTED_PROTOCOL, layer="IP")
+        elif dgram.dst.port == Port.NAT_T:
+            kind, body = classify_4500(dgram.payload)
+            if kind is Kind.KEEPALIVE:
+                self._emit(KeepaliveReceived, src=str(dgram.src))
+            elif kind is Kind.IKE:
+                self._receive_ike(dgram, body)
+            else:
+                self._receive_ipsec(dgram, body, "ESP")
+        elif dgram.dst.port == Port.IKE:
+            self._receive_ike(dgram, dgram.payload)
+        else:
+            self._emit(PacketDropped, reason=f"nothing listens on UDP {dgram.dst.port}", code=Reason.NO_LISTENER,
+                       layer="UDP")
 
     def __init__(self, name: str, address: str, policy: PeerPolicy, rng: random.Random | int = 0):
         self.name = name

@@ -18,11 +18,10 @@ from ..errors import DecodeError, IntegrityError, ProtocolError
 from ..output import Output
 from ..reasons import Reason
 from ..wire.isakmp import decode_header, decode_payloads
-from ..wire.numbers import ExchangeType, Flag, IPProto, Port
-from ..wire.udp_encap import Kind, classify_4500
+from ..wire.numbers import ExchangeType, Flag
 from .core import PeerCore
 from .dataplane import DataPlaneMixin
-from .events import KeepaliveReceived, MessageReceived, PacketDropped
+from .events import MessageReceived, PacketDropped
 from .informational import InformationalMixin
 from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
 from .policy import PeerPolicy
@@ -47,28 +46,6 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         return self._finish()
 
     # ------------------------------------------------------------------ demultiplexing
-    def _dispatch(self, dgram: Datagram) -> None:
-        if dgram.proto == IPProto.ESP:
-            self._receive_ipsec(dgram, dgram.payload, "ESP")
-        elif dgram.proto == IPProto.AH:
-            self._receive_ipsec(dgram, dgram.payload, "AH")
-        elif dgram.proto != IPProto.UDP:
-            self._emit(PacketDropped, reason=f"IP protocol {dgram.proto} is not handled",
-                       code=Reason.UNSUPPORTED_PROTOCOL, layer="IP")
-        elif dgram.dst.port == Port.NAT_T:
-            kind, body = classify_4500(dgram.payload)
-            if kind is Kind.KEEPALIVE:
-                self._emit(KeepaliveReceived, src=str(dgram.src))
-            elif kind is Kind.IKE:
-                self._receive_ike(dgram, body)
-            else:
-                self._receive_ipsec(dgram, body, "ESP")
-        elif dgram.dst.port == Port.IKE:
-            self._receive_ike(dgram, dgram.payload)
-        else:
-            self._emit(PacketDropped, reason=f"nothing listens on UDP {dgram.dst.port}", code=Reason.NO_LISTENER,
-                       layer="UDP")
-
     def _receive_ike(self, dgram: Datagram, message: bytes) -> None:
         if major(message) not in (None, 1):
             self._other_version(dgram, message, 1)

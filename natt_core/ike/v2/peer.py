@@ -26,11 +26,11 @@ from ...reasons import Reason
 from ...wire.ikev2 import KE, SA, Body, Header, Message, Nonce, Notify, Unknown, decode_message, encode_message
 from ...wire.ikev2_numbers import Exchange, HdrFlag, NotifyType, notify2_name
 from ...wire.numbers import IPProto, Port
-from ...wire.udp_encap import Kind, classify_4500, frame_ike
+from ...wire.udp_encap import frame_ike
 from ..core import PeerCore
 from ..dataplane import DataPlaneMixin
 from ..major_version import major
-from ..events import (PacketDropped, Floated, InitRetried, KeepaliveReceived, MessageReceived, MessageSent,
+from ..events import (PacketDropped, Floated, InitRetried, MessageReceived, MessageSent,
                       NatDetected, PeerRefused, Refused, RemoteFollowed)
 from ..policy import PeerPolicy
 from ..sa import IpsecSaRow, IsakmpSaRow
@@ -69,6 +69,8 @@ def critical_unknown(payloads) -> Unknown | None:
 
 class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
     """One IKEv2 participant; it can initiate (`connect`) and answer any number of initiators."""
+
+    HANDLES_AH = False   # IKEv2 here negotiates ESP only: AH is "not handled", as before
 
     def __init__(self, name: str, address: str, policy: PeerPolicy, rng: random.Random | int = 0,
                  options: V2Options | None = None):
@@ -144,24 +146,6 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
         self._emit(PacketDropped, reason=reason, layer=layer, code=code)
 
     # ------------------------------------------------------------------ demultiplexing
-    def _dispatch(self, dgram: Datagram) -> None:
-        if dgram.proto == IPProto.ESP:
-            self._receive_ipsec(dgram, dgram.payload, "ESP")
-        elif dgram.proto != IPProto.UDP:
-            self._drop(f"IP protocol {dgram.proto} is not handled", Reason.UNSUPPORTED_PROTOCOL, "IP")
-        elif dgram.dst.port == Port.NAT_T:
-            kind, body = classify_4500(dgram.payload)
-            if kind is Kind.KEEPALIVE:
-                self._emit(KeepaliveReceived, src=str(dgram.src))
-            elif kind is Kind.IKE:
-                self._receive_ike(dgram, body)
-            else:
-                self._receive_ipsec(dgram, body, "ESP")
-        elif dgram.dst.port == Port.IKE:
-            self._receive_ike(dgram, dgram.payload)
-        else:
-            self._drop(f"nothing listens on UDP {dgram.dst.port}", Reason.NO_LISTENER, "UDP")
-
     def _receive_ike(self, dgram: Datagram, message: bytes) -> None:
         if major(message) not in (None, 2):
             self._other_version(dgram, message, 2)
