@@ -10,6 +10,8 @@ there; a HELLO is delivered reliably, so a dead path clears the tunnel (RFC 2661
 """
 from __future__ import annotations
 
+import heapq
+import itertools
 import random
 from dataclasses import dataclass
 
@@ -68,6 +70,12 @@ class _Link:
         self.ppp: PppEndpoint | None = None
         self.auth = "not-started"
         self.ping = False
+        self.order = 0                 #: its place in the host's `links` (timers fire in that order)
+        self.due: float | None = None  #: when its control connection or PPP next wants the clock
+
+    def next_timer(self) -> float | None:
+        times = [t for t in (self.cc.next_timer(), self.ppp.next_timer() if self.ppp else None) if t is not None]
+        return min(times) if times else None
 
 
 class L2tpHost:
@@ -84,6 +92,10 @@ class L2tpHost:
         self._agenda += sorted((s.at, "send", s.message) for s in sends)
         self._agenda.sort(key=lambda item: item[0])
         self.links: dict[int, _Link] = {}      #: by our inbound SPI
+        # every link's next timer in a heap (stale entries skipped), so a server with a thousand
+        # tunnels does not ask each of them on every packet
+        self._due: list[tuple[float, int, _Link]] = []
+        self._seq = itertools.count()
         self._next_id = 1
         self.sent = 0
 
@@ -92,11 +104,25 @@ class L2tpHost:
         return self.peer.name
 
     def next_timer(self) -> float | None:
-        times = [self.peer.next_timer(), self._agenda[0][0] if self._agenda else None,
-                 *(link.cc.next_timer() for link in self.links.values()),
-                 *(link.ppp.next_timer() for link in self.links.values() if link.ppp)]
+        times = [self.peer.next_timer(), self._agenda[0][0] if self._agenda else None, self._links_due()]
         times = [t for t in times if t is not None]
         return min(times) if times else None
+
+    def _touch(self, link: _Link) -> None:
+        """Note a link's next timer after anything that may have moved it (its cc or PPP was called)."""
+        link.due = link.next_timer()
+        if link.due is not None:
+            heapq.heappush(self._due, (link.due, next(self._seq), link))
+
+    def _links_due(self) -> float | None:
+        """The earliest link timer; entries a later _touch replaced, or of a link no longer in
+        `links`, are dropped on the way."""
+        while self._due:
+            t, _, link = self._due[0]
+            if link.due == t and self.links.get(link.child.spi_in) is link:
+                return t
+            heapq.heappop(self._due)
+        return None
 
     def on_timer(self, now: float) -> Output:
         out = Output()
@@ -106,13 +132,18 @@ class L2tpHost:
                 out += self._react(self.peer.connect(self.server_ip, now), now)
             else:
                 out += self._send_all(MessageType[message], now)
-        for link in list(self.links.values()):
+        due: dict[int, _Link] = {}
+        while (t := self._links_due()) is not None and t <= now:
+            link = heapq.heappop(self._due)[2]
+            due[id(link)] = link
+        for link in sorted(due.values(), key=lambda k: k.order):      # as they stand in `links`
             t = link.cc.next_timer()
             if t is not None and t <= now:
                 out += self._emit(link, link.cc.on_timer(now), now)
             t = link.ppp.next_timer() if link.ppp else None
             if t is not None and t <= now:
                 out += self._ppp(link, link.ppp.on_timer(now), now)
+            self._touch(link)
         t = self.peer.next_timer()
         if t is not None and t <= now:
             out += self._react(self.peer.on_timer(now), now)
@@ -148,6 +179,7 @@ class L2tpHost:
             link.ppp = PppEndpoint(role, self.ppp_policy, rng=random.Random(f"ppp-{self.name}-{link.cc.tunnel_id}"),
                                    pool=self.pool, client_id=f"{link.child.ike.remote}/{link.cc.peer_tunnel}")
             out += self._ppp(link, link.ppp.start(now), now)
+        self._touch(link)
         return out
 
     def _ppp(self, link: _Link, result, now: float) -> Output:
@@ -172,6 +204,7 @@ class L2tpHost:
                 out += self._ppp(link, link.ppp.send_ip(_ping(e.address, e.peer_address, ECHO_REQUEST), now), now)
             elif isinstance(e, ppp_events.IpReceived):
                 out += self._icmp(link, e.packet, now, notes)
+        self._touch(link)
         return out + Output((), tuple(notes))
 
     def _icmp(self, link: _Link, packet: bytes, now: float, notes: list) -> Output:
@@ -197,6 +230,7 @@ class L2tpHost:
         link = _Link(ControlConnection(role, self._next_id, host_name=self.name, session_id=self._next_id), child)
         self._next_id = self._next_id % 0xFFFF + 1
         self.links[child.spi_in] = link
+        link.order = next(self._seq)
         return link
 
     def _rebind(self, link: _Link, child) -> _Link:
@@ -204,6 +238,8 @@ class L2tpHost:
         self.links = {spi: k for spi, k in self.links.items() if k is not link}
         link.child = child
         self.links[child.spi_in] = link
+        link.order = next(self._seq)           # re-inserted: last in `links`, as the dict has it
+        self._touch(link)
         return link
 
     def _react(self, out: Output, now: float) -> Output:
@@ -267,3 +303,4 @@ def _ping(src: str, dst: str, kind: int) -> bytes:
     """An IPv4 ICMP echo (RFC 792) of 32 bytes of data, as Windows' ping sends."""
     data = bytes(range(0x61, 0x61 + 23)) + bytes(range(0x61, 0x61 + 9))     # "abc...wabcdefghi"
     return encode_datagram(Datagram(Endpoint(src), Endpoint(dst), ICMP_PROTO, Echo(kind, _PING_ID, 1, data).encode()))
+
