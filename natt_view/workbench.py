@@ -27,6 +27,22 @@ from .steps import Journey, journeys
 
 
 
+
+def _ike_messages(trace: Trace, labels: tuple[str, ...]):
+    """(journey, header, payload chain) of every IKEv1 message with one of these labels, as sent;
+    messages that do not decode are left out (the step view says why)."""
+    for j in journeys(trace):
+        if j.label not in labels:
+            continue
+        try:
+            c = carried(j.first.packet)
+            if c is None or c.kind != "ike":
+                continue
+            header, chain = decode_message(c.data)
+        except DecodeError:
+            continue
+        yield j, header, chain
+
 def _endpoints(packet: bytes) -> tuple[tuple[str, int], tuple[str, int], bytes] | None:
     """(source, destination, UDP payload) of a UDP packet, else None."""
     ip, body = decode_ipv4_header(packet)
@@ -63,16 +79,7 @@ def negotiated_hashes(trace: Trace) -> dict[bytes, str]:
             names[bytes.fromhex(sa["initiator_cookie"])] = sa["hash"]
         except (KeyError, ValueError):
             continue
-    for j in journeys(trace):
-        if j.label != "MM2":
-            continue
-        try:
-            c = carried(j.first.packet)
-            if c is None or c.kind != "ike":
-                continue
-            header, chain = decode_message(c.data)
-        except DecodeError:
-            continue
+    for j, header, chain in _ike_messages(trace, ("MM2",)):
         sa = chain.first(SA)
         if header.icookie in names or sa is None or not sa.proposals or not sa.proposals[0].transforms:
             continue
@@ -208,16 +215,7 @@ def vid_rows(trace: Trace) -> list[dict]:
     from natt_core.ike.nat_t import NattVersion, vendor_id, version_of_vid
     from natt_core.wire.isakmp import VendorID
     announced: dict[str, set[str]] = {}
-    for j in journeys(trace):
-        if j.label not in ("MM1", "MM2"):
-            continue
-        try:
-            c = carried(j.first.packet)
-            if c is None or c.kind != "ike":
-                continue
-            _, chain = decode_message(c.data)
-        except DecodeError:
-            continue
+    for j, _, chain in _ike_messages(trace, ("MM1", "MM2")):
         for p in chain.all(VendorID):
             version = version_of_vid(p.data)
             if version is not None:
