@@ -4,7 +4,6 @@ Upload a pcap or pcapng of a failing VPN connection and read, without any key, w
 """
 # section: Playground
 # url: diagnose
-from pathlib import Path
 
 import streamlit as st
 
@@ -13,6 +12,8 @@ from natt_core.analysis.compare import compare
 from natt_core.errors import NattError
 from natt_core.lab.export import capture_files
 from natt_core.lab.presets import PRESETS
+from natt_core.live.record import ASSETS as RECORDINGS_DIR
+from natt_core.live.record import RECORDINGS as LIVE_RECORDINGS
 from natt_core.pcap import pcap_bytes
 from natt_ui.capture_report import render_comparison, render_findings, render_headline, render_packets, render_summary
 from natt_ui.runs import get_trace
@@ -20,12 +21,8 @@ from natt_ui.safe import plain
 from natt_ui.step_view import inject_css
 
 MAX_UPLOAD = 50 * 1024 * 1024
-RECORDED = Path(__file__).resolve().parents[1] / "assets" / "captures"
-RECORDINGS = {  # file stem -> what was recorded (python -m natt_core's live lab, strongSwan 5.9.8)
-    "strongswan-responder": "our client behind a Linux MASQUERADE NAT dials strongSwan",
-    "strongswan-initiator": "strongSwan behind the NAT dials our server",
-    "strongswan-wrong-psk": "our client dials strongSwan with another pre-shared key",
-}
+RECORDED = RECORDINGS_DIR
+RECORDINGS = {stem: r.what for stem, r in LIVE_RECORDINGS.items()}   # python -m natt_core.live.record
 
 inject_css()
 st.title("Diagnose a capture", anchor=False)
@@ -66,8 +63,12 @@ elif source == "A real strongSwan capture":
     data, name = path.read_bytes(), path.name
     opposite = RECORDED / f"{stem}.{'server-side' if side == 'client-side' else 'client-side'}.pcap"
     other, other_name = opposite.read_bytes(), opposite.name
-    st.caption("Recorded with tcpdump on both sides of a real Linux NAT between network namespaces, with "
-               "strongSwan's charon on one end and this project's engine on the other. charon ran with "
+    both_charon = LIVE_RECORDINGS[stem].direction == "charon-to-charon"
+    ends = ("strongSwan's charon on both ends, with IKE fragmentation on and a small fragment_size, so "
+            "the fragments are strongSwan's own" if both_charon else
+            "strongSwan's charon on one end and this project's engine on the other")
+    st.caption(f"Recorded with tcpdump on both sides of a real Linux NAT between network namespaces, with {ends}. "
+               "charon ran with "
                "kernel-libipsec, which makes it *fake its own NAT-D hash* to force UDP encapsulation: that is "
                "why the strongSwan side looks as if it were behind a NAT too.")
     with st.expander("What charon logged during this recording (its IKE, ENC, NET and CHD lines)"):

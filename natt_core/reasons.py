@@ -109,6 +109,7 @@ class Reason(str, Enum):
     IKEV2_AUTH_REFUSED = "IKEV2_AUTH_REFUSED"      #: IKE_AUTH refused (seen in the clear, or inferred)
     IKEV2_AUTH_OUTCOME_UNKNOWN = "IKEV2_AUTH_OUTCOME_UNKNOWN"  #: IKE_AUTH answered, no CHILD_SA traffic follows
     IKEV2_FRAGMENTS = "IKEV2_FRAGMENTS"            #: RFC 7383 IKE fragments (SKF)
+    IKEV1_FRAGMENTS = "IKEV1_FRAGMENTS"            #: IKEv1 fragments (payload 132, strongSwan/Windows/Cisco)
     IKEV2_FRAGMENTATION = "IKEV2_FRAGMENTATION"    #: IKEV2_FRAGMENTATION_SUPPORTED announced
     IKEV2_EXCHANGES = "IKEV2_EXCHANGES"            #: IKE_INTERMEDIATE, CREATE_CHILD_SA, INFORMATIONAL counted
     IKEV2_UNDECODABLE = "IKEV2_UNDECODABLE"        #: an IKEv2 message the strict decoder refused

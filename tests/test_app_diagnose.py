@@ -109,3 +109,15 @@ def test_a_capture_with_many_exchanges_shows_a_summary_and_pages_them(tmp_path):
     (pager,) = at.number_input
     pager.set_value(3).run()
     assert len(at.subheader) == 5 and not at.exception
+
+
+def test_strongswans_own_ike_fragments_are_joined_on_the_page():
+    at = AppTest.from_file(PAGE, default_timeout=60).run()
+    at.radio(key="dx:source").set_value("A real strongSwan capture").run()
+    at.selectbox(key="dx:recording").set_value("strongswan-ikev1-fragments").run()
+    assert not at.exception and any("fragments are strongSwan's own" in c.value for c in at.caption)
+    assert any("No problem found" in s.value for s in at.success)
+    assert any("**IKE fragments (IKEv1): 6 message(s)" in m.value for m in at.markdown)
+    assert any("joined from 3 IKE fragments" in h.proto.body for h in at.get("html"))     # the ladder
+    at.selectbox(key="dx:recording").set_value("strongswan-ikev2-fragments").run()
+    assert not at.exception and any("No problem found" in s.value for s in at.success)

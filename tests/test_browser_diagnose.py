@@ -50,3 +50,20 @@ def test_real_captures_from_the_corpus_in_the_browser(server, page, tmp_path):
     page.get_by_text("Floated to UDP 4500 at MM5").first.wait_for()     # the report follows the warning
     body = page.inner_text("body")
     assert "cut.pcap" in body and "Floated to UDP 4500 at MM5" in body and "Traceback" not in body
+
+
+def test_a_real_strongswan_ikev2_recording_from_both_sides_of_the_nat(server, page):
+    """IKEv2 recorded live through a Linux NAT: the CHILD_SA is found up, and the second capture
+    (the other side of the NAT) shows what the NAT rewrote."""
+    from pathlib import Path
+    recorded = Path(__file__).resolve().parents[1] / "assets" / "captures"
+    page.goto(server + "/diagnose")
+    page.get_by_text("No capture yet").wait_for()
+    page.locator("input[type=file]").first.set_input_files(str(recorded / "strongswan-ikev2-responder.client-side.pcap"))
+    page.get_by_text("IKE_AUTH answered, and ESP flows both ways").first.wait_for()
+    page.get_by_text("Also have a capture from the other side of the NAT").click()
+    page.locator("input[type=file]").nth(1).set_input_files(str(recorded / "strongswan-ikev2-responder.server-side.pcap"))
+    page.get_by_text("packets seen on both sides").first.wait_for()
+    body = page.inner_text("body")
+    assert "No IKE or ESP" not in body and "Traceback" not in body
+    assert "side B: strongswan-ikev2-responder.server-side.pcap" in body

@@ -150,9 +150,12 @@ def test_fuzzed_captures_from_tcpdump_get_a_diagnosis_not_a_crash(name):
     assert d.headline.title and all(f.reason for f in d.findings)
 
 
-@pytest.mark.parametrize("name", FILES)
+RECORDED = CORPUS.parents[1] / "assets" / "captures"      # the live lab's strongSwan recordings
+
+
+@pytest.mark.parametrize("name", FILES + sorted(f"recorded/{p.name}" for p in RECORDED.glob("*.pcap")))
 def test_every_truncation_and_mutation_is_a_decode_error_or_a_diagnosis(name):
-    data = (CORPUS / name).read_bytes()
+    data = (RECORDED / name.split("/", 1)[1] if name.startswith("recorded/") else CORPUS / name).read_bytes()
     rng = random.Random(name)
     variants = [data[:cut] for cut in range(0, len(data), max(1, len(data) // 60))]
     for _ in range(60):

@@ -62,6 +62,14 @@ class Diagnosis:
         return Finding("ok", "No problem found", "Every step that the capture shows worked.", (), Reason.ALL_WELL)
 
 
+def _shown(m) -> str:
+    """A message's label, saying when it was joined from IKEv1 fragments."""
+    if not m.fragment_frames:
+        return m.label
+    f = m.fragment_frames
+    return f"{m.label} (joined from {len(f)} IKE fragments, frames {f[0]}–{f[-1]})"
+
+
 def diagnose(data: bytes, interface: str | None = None) -> Diagnosis:
     """Read, observe, judge: O(packets) all the way."""
     capture = read_capture(data)
@@ -74,7 +82,7 @@ def diagnose(data: bytes, interface: str | None = None) -> Diagnosis:
         verdict = nat_verdict(ex)
         reports.append(ExchangeReport(
             f"{ex.icookie.hex()}:{ex.rcookie.hex()}", str(ex.initiator), str(ex.responder), verdict,
-            tuple((m.index, m.time, m.label, str(m.src), str(m.dst), m.retransmission) for m in ex.messages),
+            tuple((m.index, m.time, _shown(m), str(m.src), str(m.dst), m.retransmission) for m in ex.messages),
             tuple(diagnose_exchange(ex, obs)), ex.version))
     nat = any(r.nat.initiator_behind_nat or r.nat.responder_behind_nat for r in reports)
     dataplane = diagnose_dataplane(obs, nat)

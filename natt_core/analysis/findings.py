@@ -90,6 +90,14 @@ def diagnose_exchange(ex, obs) -> list[Finding]:
         f.append(Finding(INFO, "Aggressive Mode", "Three messages instead of six; the identities travel in the "
                          "clear, and with a pre-shared key AM2's hash can be attacked offline (RFC 2409 §5.4).",
                          ids(first[:1] + second[:1]), Reason.AGGRESSIVE_MODE))
+    joined = [m for m in ex.messages if m.fragment_frames]
+    if joined:
+        parts = "; ".join(f"{m.label}: {len(m.fragment_frames)}" for m in joined)
+        f.append(Finding(INFO, f"IKE fragments (IKEv1): {len(joined)} message(s) split by IKE itself",
+                         "Fragment payloads (132, the FRAGMENTATION Vendor ID's scheme of strongSwan, Windows and "
+                         "Cisco) carry slices of a message too big for one datagram, so no IP fragment has to cross "
+                         f"a NAT; each was joined here and read as a whole ({parts} fragments).",
+                         tuple(n for m in joined[:3] for n in m.fragment_frames), Reason.IKEV1_FRAGMENTS))
     if not first:
         f.append(Finding(INFO, "The capture starts after the exchange began",
                          f"No {p1[0]} for cookie {ex.icookie.hex()} (the first message here is {ex.messages[0].label}): "

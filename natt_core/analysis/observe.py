@@ -18,6 +18,7 @@ from ..capture_read import Capture
 from ..errors import DecodeError
 from ..wire.numbers import IPProto, Port, notify_name
 from . import dialects
+from .ikev1_fragments import V1Fragments, is_fragment
 from .packets import Address, IpPacket, Reassembler, ip_parts
 from .payloads import notify_v1, sa_summary, walk
 
@@ -58,6 +59,7 @@ class IkeMessage:
     sk_len: int | None = None       #: IKEv2: bytes in the SK/SKF payload body (IV | ciphertext | ICV)
     fragment: tuple[int, int] | None = None   #: IKEv2 RFC 7383: (fragment number, total fragments)
     size: int = 0                   #: the IKE message's length
+    fragment_frames: tuple[int, ...] = ()   #: IKEv1: the frames of the IKE fragments it was joined from
 
 
 @dataclass
@@ -126,6 +128,7 @@ class Observations:
     ipv6: int = 0
     duration: float = 0.0
     seen: dict = field(default_factory=dict)     #: (initiator cookie, bytes) -> label, for retransmissions
+    v1_fragments: V1Fragments = field(default_factory=V1Fragments)   #: IKEv1 fragments waiting for the rest
 
 
 def observe(capture: Capture, interface: str | None = None) -> Observations:
@@ -223,6 +226,9 @@ def _ike(obs: Observations, n, t, message: bytes, src: Address, dst: Address, on
         from .ikev2 import observe_v2
         observe_v2(obs, n, t, message, src, dst, on_4500)
         return
+    if is_fragment(message):
+        _ike_fragment(obs, n, t, message, src, dst, on_4500)
+        return
     icookie, rcookie = message[0:8], message[8:16]
     first, exchange, flags = message[16], message[18], message[19]
     msgid = int.from_bytes(message[20:24], "big")
@@ -256,6 +262,23 @@ def _ike(obs: Observations, n, t, message: bytes, src: Address, dst: Address, on
         obs.undecodable.append((n, f"ISAKMP {msg.label}: {broken}"))
     ex.messages.append(msg)
     ex.by_label.setdefault(msg.label, []).append(msg)
+
+
+def _ike_fragment(obs: Observations, n, t, message: bytes, src: Address, dst: Address, on_4500: bool) -> None:
+    """An IKEv1 fragment: wait for the rest, then observe the whole message at this frame."""
+    obs.labels[n] = "IKE fragment"
+    done = obs.v1_fragments.add(n, message, src)
+    if done is None:
+        return
+    whole, frames = done
+    if len(whole) < 28 or whole[17] >> 4 != 1 or whole[16] == 132:
+        raise DecodeError("IKEv1 fragments", 0, f"frames {', '.join(map(str, frames))} join into no IKEv1 message")
+    _ike(obs, n, t, whole, src, dst, on_4500)
+    ex = obs.exchanges[whole[0:8]]
+    m = ex.messages[-1]
+    m.fragment_frames = frames
+    for k, frame in enumerate(frames, 1):
+        obs.labels[frame] = f"{m.label} (IKE fragment {k}/{len(frames)})"
 
 
 def _from_initiator(ex: Exchange, src: Address, dst: Address) -> bool:

@@ -50,10 +50,12 @@ def charon_missing() -> str | None:
     return None
 
 
-def strongswan_conf(workdir: Path) -> str:
-    """charon's own settings: just the plugins we need, a vici socket and a detailed log."""
+def strongswan_conf(workdir: Path, extra: dict[str, str] | None = None) -> str:
+    """charon's own settings: just the plugins we need, a vici socket and a detailed log, plus
+    `extra` charon options (e.g. fragment_size)."""
+    more = "".join(f"    {key} = {value}\n" for key, value in (extra or {}).items())
     return f"""charon {{
-    load_modular = no
+{more}    load_modular = no
     load = {PLUGINS}
     install_routes = yes
     retransmit_tries = 2
@@ -84,8 +86,9 @@ def strongswan_conf(workdir: Path) -> str:
 class Charon:
     """One charon daemon in `ns`, configured by `swanctl_conf`; a context manager."""
 
-    def __init__(self, lab: Lab, ns: str, swanctl_conf: str, name: str = "charon"):
-        self.lab, self.ns = lab, ns
+    def __init__(self, lab: Lab, ns: str, swanctl_conf: str, name: str = "charon",
+                 settings: dict[str, str] | None = None):
+        self.lab, self.ns, self.settings = lab, ns, settings
         self.dir = lab.workdir / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.swanctl_conf = swanctl_conf
@@ -111,7 +114,7 @@ class Charon:
         self.stop()
 
     def start(self, timeout: float = 10.0) -> None:
-        (self.dir / "strongswan.conf").write_text(strongswan_conf(self.dir))
+        (self.dir / "strongswan.conf").write_text(strongswan_conf(self.dir, self.settings))
         (self.dir / "swanctl.conf").write_text(self.swanctl_conf)
         vici = self.dir / "charon.vici"
         if vici.exists():
