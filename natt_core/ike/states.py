@@ -72,13 +72,13 @@ class State(Enum):
     #: phase 1 complete: the ISAKMP SA is authenticated
     ESTABLISHED = "ESTABLISHED"
     #: Aggressive Mode initiator: nothing sent yet
-    AI_START = "AI_START"
+    I_AM_START = "I_AM_START"
     #: sent AM1 (SA, KE, Ni, IDii, VIDs); waiting for SA, KE, Nr, IDir, NAT-D, HASH_R (AM2)
-    AI_EXPECT_AM2 = "AI_EXPECT_AM2"
+    I_EXPECT_AM2 = "I_EXPECT_AM2"
     #: Aggressive Mode responder: waiting for AM1
-    AR_EXPECT_AM1 = "AR_EXPECT_AM1"
+    R_EXPECT_AM1 = "R_EXPECT_AM1"
     #: sent AM2; waiting for the encrypted NAT-D, HASH_I (AM3), on 4500 if a NAT was found
-    AR_EXPECT_AM3 = "AR_EXPECT_AM3"
+    R_EXPECT_AM3 = "R_EXPECT_AM3"
     #: Quick Mode initiator: nothing sent yet
     QI_START = "QI_START"
     #: sent QM1 (HASH(1), SA, Ni, IDs, NAT-OA); waiting for QM2
@@ -180,15 +180,15 @@ MAIN_MODE = ExchangeTable(
 #: (HDR*) and strongSwan requires (message.c: HASH must be encrypted in an AGGRESSIVE request).
 AGGRESSIVE_MODE = ExchangeTable(
     protocol="IKEv1", name="Aggressive Mode", rfc="RFC 2409 §5.4",
-    begins={Role.INITIATOR: State.AI_START, Role.RESPONDER: State.AR_EXPECT_AM1},
+    begins={Role.INITIATOR: State.I_AM_START, Role.RESPONDER: State.R_EXPECT_AM1},
     shapes={(Role.INITIATOR, Shape.SA_FIRST): Msg.AM1, (Role.RESPONDER, Shape.SA_FIRST): Msg.AM2,
             (Role.INITIATOR, Shape.ENCRYPTED): Msg.AM3},
     answers={Msg.AM1: Msg.AM2, Msg.AM2: Msg.AM3, Msg.AM3: None},
     transitions={
-        (State.AI_START, Msg.START): State.AI_EXPECT_AM2,
-        (State.AI_EXPECT_AM2, Msg.AM2): State.ESTABLISHED,
-        (State.AR_EXPECT_AM1, Msg.AM1): State.AR_EXPECT_AM3,
-        (State.AR_EXPECT_AM3, Msg.AM3): State.ESTABLISHED,
+        (State.I_AM_START, Msg.START): State.I_EXPECT_AM2,
+        (State.I_EXPECT_AM2, Msg.AM2): State.ESTABLISHED,
+        (State.R_EXPECT_AM1, Msg.AM1): State.R_EXPECT_AM3,
+        (State.R_EXPECT_AM3, Msg.AM3): State.ESTABLISHED,
     })
 
 #: Quick Mode messages are all encrypted and start with HASH: they are told apart by who sent them
@@ -297,7 +297,7 @@ TRANSITIONS: dict[tuple[State, Msg], State] = {
 #: A table move that starts another exchange at once: the initiator begins Quick Mode as soon as
 #: MM6 (or AM2, whose HASH_R it verified before sending AM3) authenticates the responder (RFC 2409 §5.5).
 STARTS_NEXT: dict[tuple[State, Msg], ExchangeTable] = {(State.I_EXPECT_MM6, Msg.MM6): QUICK_MODE,
-                                                       (State.AI_EXPECT_AM2, Msg.AM2): QUICK_MODE}
+                                                       (State.I_EXPECT_AM2, Msg.AM2): QUICK_MODE}
 
 #: The phase-1 exchange families and their tables: which one a header's exchange type opens.
 PHASE1_TABLES: dict[Family, ExchangeTable] = {Family.MAIN_MODE: MAIN_MODE, Family.AGGRESSIVE_MODE: AGGRESSIVE_MODE}
@@ -306,7 +306,7 @@ PHASE1_TABLES: dict[Family, ExchangeTable] = {Family.MAIN_MODE: MAIN_MODE, Famil
 END_STATES = frozenset({State.FAILED, State.DELETED})
 
 #: States in which encrypted Informational exchanges (delete, notify) are accepted: phase-1 keys exist.
-INFORMATIONAL_STATES = frozenset({State.I_EXPECT_MM6, State.R_EXPECT_MM5, State.AR_EXPECT_AM3, State.ESTABLISHED})
+INFORMATIONAL_STATES = frozenset({State.I_EXPECT_MM6, State.R_EXPECT_MM5, State.R_EXPECT_AM3, State.ESTABLISHED})
 
 #: The ISAKMP SA states in which `delete()` deletes an SA and announces it with Delete payloads
 #: (RFC 2409 §5.7): only an authenticated SA can carry them; one still negotiating is left alone.
@@ -342,7 +342,7 @@ ENDED_REFUSAL: dict[Family, str] = {
 #: Our own initiated ISAKMP SA is found by its initiator cookie alone in these cases: MM2 tells us
 #: the responder's cookie while we wait for it, and a responder may complain (Informational)
 #: before we ever learned its cookie.
-LEARNS_RESPONDER_COOKIE = frozenset({State.I_EXPECT_MM2, State.AI_EXPECT_AM2})
+LEARNS_RESPONDER_COOKIE = frozenset({State.I_EXPECT_MM2, State.I_EXPECT_AM2})
 FOUND_BY_INITIATOR_COOKIE = frozenset({Family.INFORMATIONAL, Family.PLAIN_INFORMATIONAL})
 
 #: RFC 3947 §4: once an SA floated to 4500, IKE arriving on these ports is discarded.
@@ -357,9 +357,9 @@ FIRST_STATUS_NOTIFY = 16384
 #: strongSwan's AUTHENTICATION-FAILED when Aggressive Mode PSK is not allowed: aggressive_mode.c).
 ENDS_EXCHANGE: dict[bool, frozenset[tuple[State, NotifyType]]] = {
     False: frozenset({(State.I_EXPECT_MM2, NotifyType.NO_PROPOSAL_CHOSEN),
-                      (State.AI_EXPECT_AM2, NotifyType.NO_PROPOSAL_CHOSEN),
-                      (State.AI_EXPECT_AM2, NotifyType.INVALID_EXCHANGE_TYPE),
-                      (State.AI_EXPECT_AM2, NotifyType.AUTHENTICATION_FAILED)}),   # unauthenticated
+                      (State.I_EXPECT_AM2, NotifyType.NO_PROPOSAL_CHOSEN),
+                      (State.I_EXPECT_AM2, NotifyType.INVALID_EXCHANGE_TYPE),
+                      (State.I_EXPECT_AM2, NotifyType.AUTHENTICATION_FAILED)}),   # unauthenticated
     True: frozenset({(State.QI_EXPECT_QM2, NotifyType.NO_PROPOSAL_CHOSEN)}),   # under the ISAKMP SA
 }
 
@@ -649,7 +649,7 @@ def dot(tables: tuple[ExchangeTable, ...] | None = None,
         role = role_of(owner, state)
         nxt = owner.transitions[(state, msg)]
         out.append(f'  {nxt.name} -> {follow.begins[role].name} [style=dashed, '
-                   f'label="{role.value} starts {follow.name}"];')
+                   f'label="{role.value} starts {follow.name} after {msg.value}"];')
     out.append("}")
     return "\n".join(out) + "\n"
 
