@@ -52,6 +52,7 @@ class AggressiveModeMixin:
         sa = IkeSa(Role.INITIATOR, AGGRESSIVE_MODE.begins[Role.INITIATOR], self.rng.randbytes(8), ZERO_COOKIE,
                    Endpoint(self.address, Port.IKE), Endpoint(remote_ip, remote_port), self.policy, created=now)
         sa.state = advance(sa.state, Msg.START)
+        sa.exchange = AGGRESSIVE_MODE.name
         offer = self._aggressive_offer()
         sa.sai_b = offer.encode_body()
         group = MODP[self.policy.dh_groups[0]]
@@ -101,6 +102,7 @@ class AggressiveModeMixin:
     def _on_am1(self, sa: IkeSa, dgram: Datagram, header: Header, chain) -> None:
         """Refuse unless configured for Aggressive Mode; else choose, compute g^xy and SKEYID at
         once, and answer with AM2 (HASH_R, our identity, NAT-D of both ends)."""
+        sa.exchange = AGGRESSIVE_MODE.name
         offer = only(chain, SA, "AM1")
         sa.sai_b = raw_body(chain, offer)
         ours = self.policy.nat_t_versions if self.policy.speaks_nat_t_as(Role.RESPONDER) else ()
