@@ -50,9 +50,12 @@ def charon_missing() -> str | None:
     return None
 
 
-def strongswan_conf(workdir: Path) -> str:
-    """charon's own settings: just the plugins we need, a vici socket and a detailed log."""
-    return f"""charon {{
+def strongswan_conf(workdir: Path, aggressive_psk: bool = False) -> str:
+    """charon's own settings: just the plugins we need, a vici socket and a detailed log; and, for a
+    connection with `aggressive = yes`, the switch without which charon refuses Aggressive Mode with
+    a pre-shared key (aggressive_mode.c: "Aggressive Mode PSK disabled for security reasons")."""
+    dont_care = "\n    i_dont_care_about_security_and_use_aggressive_mode_psk = yes" if aggressive_psk else ""
+    return f"""charon {{{dont_care}
     load_modular = no
     load = {PLUGINS}
     install_routes = yes
@@ -111,7 +114,8 @@ class Charon:
         self.stop()
 
     def start(self, timeout: float = 10.0) -> None:
-        (self.dir / "strongswan.conf").write_text(strongswan_conf(self.dir))
+        aggressive = "aggressive = yes" in self.swanctl_conf
+        (self.dir / "strongswan.conf").write_text(strongswan_conf(self.dir, aggressive_psk=aggressive))
         (self.dir / "swanctl.conf").write_text(self.swanctl_conf)
         vici = self.dir / "charon.vici"
         if vici.exists():
