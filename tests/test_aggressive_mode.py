@@ -176,3 +176,13 @@ def test_a_lost_am2_is_recovered_by_the_am1_retransmission_and_am2_is_sent_once(
     forged.drop = lambda d: d.dst.ip == forged.client.address     # the forger never answers
     forged.advance(60)
     assert [d.label for _, d in forged.wire if d.src.ip == forged.server.address] == ["AM2"]
+
+
+def test_the_responder_chooses_only_a_transform_of_am1s_ke_group():
+    """AM1 carries KE before anything is chosen, so it offers one group (RFC 2409 §5.4); a responder
+    preferring another group still picks the offered one, and refuses when it cannot."""
+    pair = make_pair(replace(AM, dh_groups=(2,)), replace(AM, dh_groups=(14, 2))).connect()
+    assert [e.dh_group for e in pair.of("Phase1Established")] == [2, 2]
+    pair = make_pair(replace(AM, dh_groups=(14,)), replace(AM, dh_groups=(2,))).connect()
+    assert [d.label for _, d in pair.wire] == ["AM1", "INFO NO-PROPOSAL-CHOSEN"]
+    assert pair.of("NegotiationFailed", "client")[0].code is Reason.NO_PROPOSAL

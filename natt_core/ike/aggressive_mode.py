@@ -114,7 +114,10 @@ class AggressiveModeMixin:
             self._notify_plain(sa, REFUSAL_NOTIFY)
             self._fail(sa, reason, "refused", Reason.AGGRESSIVE_MODE_REFUSED)
             return
-        picked = choose_phase1(offer, self.policy)
+        # AM1's KE is already made: only a transform of its group can be chosen (RFC 2409 §5.4)
+        ke_len = len(only(chain, KE, "AM1").data)
+        groups = tuple(g for g in self.policy.dh_groups if MODP[g].length == ke_len)
+        picked = choose_phase1(offer, replace(self.policy, dh_groups=groups)) if groups else None
         if picked is None:
             self._refuse_no_proposal(sa)
             return
