@@ -642,10 +642,9 @@ def dot(tables: tuple[ExchangeTable, ...] | None = None,
             tip = (f"sent by the {sender.value}" if sender else
                    "the local decision to begin" if msg.value == "start" else "a local decision")
             out.append(f'  {state.name} -> {nxt.name} [label="{msg.value}", tooltip="{tip}"];')
-    for (state, msg), follow in starts.items():
-        owner = next((t for t in tables if (state, msg) in t.transitions), None)
-        if owner is None:    # a move of another protocol's tables
-            continue
+    # in the tables' own order, so the text does not depend on how `starts` was filled
+    for owner, (state, msg) in ((t, key) for t in tables for key in t.transitions if key in starts):
+        follow = starts[(state, msg)]
         role = role_of(owner, state)
         nxt = owner.transitions[(state, msg)]
         out.append(f'  {nxt.name} -> {follow.begins[role].name} [style=dashed, '
