@@ -54,6 +54,7 @@ class Reason(str, Enum):
     L2TP_NO_ACK = "L2TP_NO_ACK"                    #: an L2TP control message was never acknowledged (RFC 2661 §5.8)
     L2TP_STOPPED = "L2TP_STOPPED"                  #: the peer closed the L2TP tunnel (StopCCN) or a call (CDN)
     PSK_MISMATCH_LIKELY = "PSK_MISMATCH_LIKELY"    #: no MM6, but the responder kept re-sending MM4: it cannot read our MM5
+    AGGRESSIVE_MODE_REFUSED = "AGGRESSIVE_MODE_REFUSED"  #: the responder is not configured for IKEv1 Aggressive Mode
 
     # --- data plane ------------------------------------------------------------------------
     ICV = "ICV"                                    #: ESP/AH integrity check failed

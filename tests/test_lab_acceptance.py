@@ -223,6 +223,20 @@ def story_double_nat(r, s, out, text):
     assert set(r["nats"]) == {"nat", "cgnat"} and r["traffic"]["delivered"] == L2TP_CALL
 
 
+def story_aggressive(settings_case):
+    def check(r, s, out, text):
+        c, srv = r["peers"]["client"], r["peers"]["server"]
+        if settings_case == "ok":
+            assert all(up(p) and p["phase1_exchange"] == "Aggressive Mode" and p["floated"] for p in (c, srv))
+            assert c["behind_nat"] == {"self": True, "peer": False} and r["traffic"]["delivered"] == L2TP_CALL
+            assert len(s["ike_sas"]) == 1
+        elif settings_case == "refused":
+            assert c["reason_code"] == srv["reason_code"] == "AGGRESSIVE_MODE_REFUSED" and c["phase1"] == "failed"
+        else:
+            assert c["reason_code"] == "AUTH_FAILED" and "HASH_R" in c["reason"] and c["phase1"] == "failed"
+    return check
+
+
 STORIES = [
     ("no-nat", (), story_no_nat),
     ("legacy-behind-nat", (), story_legacy),
@@ -243,6 +257,9 @@ STORIES = [
     ("dh-group-mismatch", (), story_dh(True)),
     ("dh-group-mismatch", ("client.dh_groups=14",), story_dh(False)),
     ("double-nat", (), story_double_nat),
+    ("aggressive-mode-psk", (), story_aggressive("ok")),
+    ("aggressive-mode-psk", ("server.mode=main",), story_aggressive("refused")),
+    ("aggressive-mode-psk", ("server.psk=another-key",), story_aggressive("mismatch")),
     ("ikev2-client-behind-nat", (), story_ikev2_client_behind_nat),
     ("ikev2-client-behind-nat", (), story_ikev2_preset("client")),
     ("ikev2-no-nat", (), story_ikev2_preset(None)),

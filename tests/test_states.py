@@ -24,7 +24,7 @@ import pytest
 from natt_core.addressing import Datagram
 from natt_core.errors import ProtocolError
 from natt_core.ike.peer import Peer
-from natt_core.ike.states import (ADMITTED_IN, END_STATES, INFORMATIONAL_STATES, MAIN_MODE, QUICK_MODE, STARTS_NEXT,
+from natt_core.ike.states import (ADMITTED_IN, AGGRESSIVE_MODE, END_STATES, INFORMATIONAL_STATES, MAIN_MODE, QUICK_MODE, STARTS_NEXT,
                                   TABLES, TRANSITIONS, Family, Msg, Role, Shape, State, admit, advance, answer_to,
                                   classify, classify_main_mode, expected, family_of, notify_ends, opening_state,
                                   role_of, wrong_port_after_float)
@@ -103,6 +103,8 @@ def test_advance_follows_the_table_or_refuses(state, msg):
     # RFC 2409 §5.5: QM1 and QM3 from the initiator, QM2 from the responder
     (State.QI_START, (Msg.START, Msg.QM2), State.QM_DONE),
     (State.QR_EXPECT_QM1, (Msg.QM1, Msg.QM3), State.QM_DONE),
+    (State.I_AM_START, (Msg.START, Msg.AM2), State.ESTABLISHED),
+    (State.R_EXPECT_AM1, (Msg.AM1, Msg.AM3), State.ESTABLISHED),
 ])
 def test_the_four_paths_through_the_table(start, messages, end):
     state = start
@@ -113,8 +115,8 @@ def test_the_four_paths_through_the_table(start, messages, end):
 
 
 def test_each_role_consumes_only_the_other_roles_messages():
-    from_responder = {Msg.MM2, Msg.MM4, Msg.MM6, Msg.QM2}
-    from_initiator = {Msg.MM1, Msg.MM3, Msg.MM5, Msg.QM1, Msg.QM3}
+    from_responder = {Msg.MM2, Msg.MM4, Msg.MM6, Msg.AM2, Msg.QM2}
+    from_initiator = {Msg.MM1, Msg.MM3, Msg.MM5, Msg.AM1, Msg.AM3, Msg.QM1, Msg.QM3}
     for (state, msg), nxt in ((k, v) for t in TABLES["IKEv1"] for k, v in t.transitions.items()):
         if state.name.startswith(("I_", "QI_")):
             assert msg in from_responder | {Msg.START}, (state, msg)
@@ -258,7 +260,7 @@ def test_every_state_of_a_real_handshake_against_every_message(nat, role, point,
 
 # ------------------------------------------------------------------------------------------ the rest of the table
 
-IKEV1 = (MAIN_MODE, QUICK_MODE)
+IKEV1 = (MAIN_MODE, AGGRESSIVE_MODE, QUICK_MODE)
 
 
 @pytest.mark.parametrize("table", IKEV1, ids=lambda t: t.name)

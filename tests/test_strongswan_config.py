@@ -138,7 +138,7 @@ def test_every_preset_gives_a_well_formed_ikev1_psk_config(name, peer):
     s = PRESETS[name]
     c = conn(swanctl_conf(s, peer), name)
     policy = s.server if peer == "server" else s.client
-    assert (c["version"], c["aggressive"], c["encap"]) == ("1", "no", "no")
+    assert (c["version"], c["aggressive"], c["encap"]) == ("1", "yes" if policy.aggressive else "no", "no")
     assert c["local"]["auth"] == c["remote"]["auth"] == "psk"
     assert c["proposals"].split(", ") == expected_ike(policy)
     child = c["children"][name]

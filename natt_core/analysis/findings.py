@@ -63,11 +63,21 @@ def nat_verdict(ex) -> NatVerdict:
         where.append(f"{'inside' if r_inside else 'outside'} the responder's NAT")
     judged_i = i_inside or i_outside or (mine is not None and theirs is not None)
     judged_r = r_inside or r_outside or (mine is not None and theirs is not None)
+    if not where and theirs is not None and mine is None and _floated_at_am3(ex):
+        return NatVerdict(True, False, "outside the initiator's NAT: AM2's hashes match here, yet the initiator "
+                          "moved to UDP 4500 for AM3, so they showed it a NAT between it and this point (its own "
+                          "NAT-D travel encrypted in AM3, RFC 3947 §4)")
     if not where and not (mine and theirs):
         return NatVerdict(None if not judged_i else False, None if not judged_r else False,
                           "not known: only one side's NAT-D hashes are in this capture, and they match")
     return NatVerdict(i_outside or i_inside if judged_i else None, r_outside or r_inside if judged_r else None,
                       " and ".join(where) or "on a path without NAT (every hash matches these addresses)")
+
+
+def _floated_at_am3(ex) -> bool:
+    """Aggressive Mode whose AM3 went to UDP 4500: the initiator found a NAT in AM2's NAT-D."""
+    am3 = ex.of("AM3") if ex.aggressive else []
+    return bool(am3) and am3[0].on_4500
 
 
 def diagnose_exchange(ex, obs) -> list[Finding]:
@@ -161,6 +171,11 @@ def diagnose_exchange(ex, obs) -> list[Finding]:
 def _aggressive_rest(f: list, ex, mm, nat: bool, infos) -> None:
     ids = lambda ms: tuple(m.index for m in ms)                                  # noqa: E731
     if mm["AM3"]:
+        if mm["AM3"][0].on_4500:
+            f.append(Finding(OK, "The initiator moved to UDP 4500 for AM3",
+                             "AM2's NAT-D showed it a NAT, so AM3 and everything after it travel on UDP 4500 behind "
+                             "the non-ESP marker (RFC 3947 §4); AM3 itself, with the initiator's NAT-D, is encrypted.",
+                             ids(mm["AM3"][:1]), Reason.FLOATED))
         f.append(Finding(OK, "Phase 1 established (AM3 answered AM2)", dialects.proof_of(ex.auth) + ".",
                          ids(mm["AM3"][:1]), Reason.PHASE1_UP))
         if nat and not mm["AM3"][0].on_4500 and ex.natt and ex.natt.floats:

@@ -23,8 +23,8 @@ from .proposals import choose_phase1, phase1_answer, phase1_offer, read_phase1, 
 from .sa import IkeSa
 from .seal import seal, unseal
 from .states import AUTH_COMPLAINTS, AUTH_NOTIFIES, UNREADABLE  # noqa: F401  (re-exported: decided in states)
-from .states import (MAIN_MODE, Family, Msg, Role, advance, complaint_explains_give_up, notify_ends,
-                     plain_notify_noted, repeat_is_evidence, retransmitted, unreadable_is_evidence)
+from .states import (MAIN_MODE, Family, Msg, Role, advance, complaint_explains_give_up, ended_by_notify, notify_ends,
+                     phase1_name, plain_notify_noted, repeat_is_evidence, retransmitted, unreadable_is_evidence)
 
 ZERO_COOKIE = bytes(8)
 NONCE_LEN = 32
@@ -60,7 +60,10 @@ def raw_body(chain, payload) -> bytes:
 class MainModeMixin:
     # ------------------------------------------------------------------ initiator
     def connect(self, remote_ip: str, now: float, remote_port: int = Port.IKE):
-        """Start Main Mode towards a responder: send MM1 (SA offer and NAT-T Vendor IDs)."""
+        """Start Main Mode towards a responder: send MM1 (SA offer and NAT-T Vendor IDs); or
+        Aggressive Mode, when the policy says so (aggressive_mode.py)."""
+        if self.policy.aggressive:
+            return self._connect_aggressive(remote_ip, now, remote_port)
         self._begin(now)
         sa = IkeSa(Role.INITIATOR, MAIN_MODE.begins[Role.INITIATOR], self.rng.randbytes(8), ZERO_COOKIE,
                    Endpoint(self.address, Port.IKE), Endpoint(remote_ip, remote_port), self.policy, created=now)
@@ -75,30 +78,27 @@ class MainModeMixin:
         return self._finish()
 
     def _on_mm2(self, sa: IkeSa, dgram: Datagram, header: Header, chain) -> None:
-        answer = only(chain, SA, "MM2")
-        if len(answer.proposals) != 1 or len(answer.proposals[0].transforms) != 1:
-            raise DecodeError("IKE", 0, "MM2 must carry exactly one proposal with one transform")
-        chosen = answer.proposals[0].transforms[0]
-        offered = phase1_offer(self.policy).proposals[0].transforms
-        if not any(same_transform(chosen, t) for t in offered) or read_phase1(chosen) is None:
-            raise IntegrityError("MM2 chose a transform we never offered", Reason.NO_PROPOSAL)
-        sa.choice = read_phase1(chosen)
+        self._take_choice(sa, chain, "MM2", phase1_offer(self.policy))
         self._learn_nat_t(sa, chain, ours=self.policy.nat_t_versions)
         self._send_ke(sa, "MM3", to=sa.remote)
+
+    def _take_choice(self, sa: IkeSa, chain, label: str, offer: SA) -> None:
+        """The responder's chosen transform: exactly one, and one we offered."""
+        answer = only(chain, SA, label)
+        if len(answer.proposals) != 1 or len(answer.proposals[0].transforms) != 1:
+            raise DecodeError("IKE", 0, f"{label} must carry exactly one proposal with one transform")
+        chosen = answer.proposals[0].transforms[0]
+        offered = offer.proposals[0].transforms
+        if not any(same_transform(chosen, t) for t in offered) or read_phase1(chosen) is None:
+            raise IntegrityError(f"{label} chose a transform we never offered", Reason.NO_PROPOSAL)
+        sa.choice = read_phase1(chosen)
 
     def _on_mm4(self, sa: IkeSa, dgram: Datagram, header: Header, chain) -> None:
         self._take_ke(sa, chain, "MM4")
         self._check_natd(sa, chain, dgram)
         sa.iv = phase1_iv(sa.choice.hash, sa.gx, sa.gy, CIPHERS[sa.choice.cipher].block)
-        if refusal := self._windows_refusal(sa):
-            self._emit(Refused, reason=refusal, code=Reason.NATD_MISMATCH_REFUSED_BY_RULE)
-            self._fail(sa, refusal, "refused", Reason.NATD_MISMATCH_REFUSED_BY_RULE)
+        if not self._float_if_nat(sa):
             return
-        if sa.nat_detected:
-            sa.local = Endpoint(self.address, Port.NAT_T)
-            sa.remote = Endpoint(sa.remote.ip, Port.NAT_T)
-            sa.floated = True
-            self._emit(Floated, local_port=Port.NAT_T, remote=str(sa.remote))
         id_payload = self._own_id(sa)
         sa.id_sent = id_payload.encode_body()
         digest = hash_i(sa.choice.hash, sa.keys.skeyid, sa.gx, sa.gy, sa.icookie, sa.rcookie, sa.sai_b, sa.id_sent)
@@ -107,6 +107,20 @@ class MainModeMixin:
         sa.iv = sealed.last_block
         self._send_ike(sa, sealed.message, "MM5", payload_names(payloads), encrypted=True, expect_answer=True,
                        answering=sa)
+
+    def _float_if_nat(self, sa: IkeSa) -> bool:
+        """The initiator after the NAT-D verdict: refused by the Windows rule (False), else moved to
+        UDP 4500 if a NAT was found (RFC 3947 §4), for the next message and all that follow."""
+        if refusal := self._windows_refusal(sa):
+            self._emit(Refused, reason=refusal, code=Reason.NATD_MISMATCH_REFUSED_BY_RULE)
+            self._fail(sa, refusal, "refused", Reason.NATD_MISMATCH_REFUSED_BY_RULE)
+            return False
+        if sa.nat_detected:
+            sa.local = Endpoint(self.address, Port.NAT_T)
+            sa.remote = Endpoint(sa.remote.ip, Port.NAT_T)
+            sa.floated = True
+            self._emit(Floated, local_port=Port.NAT_T, remote=str(sa.remote))
+        return True
 
     def _on_mm6(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> None:
         try:
@@ -132,12 +146,7 @@ class MainModeMixin:
         ours = self.policy.nat_t_versions if self.policy.speaks_nat_t_as(Role.RESPONDER) else ()
         self._learn_nat_t(sa, chain, ours=ours)
         if picked is None:
-            groups = ", ".join(str(g) for g in self.policy.dh_groups)
-            reason = (f"NO-PROPOSAL-CHOSEN: none of the offered phase-1 transforms is acceptable "
-                      f"(we support DH groups {groups}, ciphers {', '.join(self.policy.ike_ciphers)})")
-            self._emit(Refused, reason=reason, code=Reason.NO_PROPOSAL)
-            self._notify_plain(sa, NotifyType.NO_PROPOSAL_CHOSEN)
-            self._fail(sa, reason, "refused", Reason.NO_PROPOSAL)
+            self._refuse_no_proposal(sa)
             return
         proposal, transform, sa.choice = picked
         nat_t = [sa.nat_t.vid] if sa.nat_t else []
@@ -167,11 +176,7 @@ class MainModeMixin:
             raise IntegrityError("HASH_I mismatch", Reason.AUTH_FAILED)
         sa.id_received = id_body
         sa.iv = opened.last_block
-        if dgram.dst.port == Port.NAT_T and not sa.floated:
-            sa.floated = True
-            sa.local = Endpoint(self.address, Port.NAT_T)
-            self._emit(Floated, local_port=Port.NAT_T, remote=str(dgram.src))
-        sa.remote = dgram.src  # RFC 3947 §3/§7: answer to where the authenticated packet came from
+        self._take_authenticated_address(sa, dgram)
         id_payload = self._own_id(sa)
         sa.id_sent = id_payload.encode_body()
         digest = hash_r(sa.choice.hash, sa.keys.skeyid, sa.gx, sa.gy, sa.rcookie, sa.icookie, sa.sai_b, sa.id_sent)
@@ -183,6 +188,24 @@ class MainModeMixin:
         self._established(sa)
 
     # ------------------------------------------------------------------ shared steps
+    def _take_authenticated_address(self, sa: IkeSa, dgram: Datagram) -> None:
+        """The responder, once the initiator's HASH verified: float with it if it came on 4500, and
+        answer to where the authenticated packet came from (RFC 3947 §3/§7)."""
+        if dgram.dst.port == Port.NAT_T and not sa.floated:
+            sa.floated = True
+            sa.local = Endpoint(self.address, Port.NAT_T)
+            self._emit(Floated, local_port=Port.NAT_T, remote=str(dgram.src))
+        sa.remote = dgram.src
+
+    def _refuse_no_proposal(self, sa: IkeSa) -> None:
+        """None of the offered phase-1 transforms is acceptable: NO-PROPOSAL-CHOSEN, and the SA fails."""
+        groups = ", ".join(str(g) for g in self.policy.dh_groups)
+        reason = (f"NO-PROPOSAL-CHOSEN: none of the offered phase-1 transforms is acceptable "
+                  f"(we support DH groups {groups}, ciphers {', '.join(self.policy.ike_ciphers)})")
+        self._emit(Refused, reason=reason, code=Reason.NO_PROPOSAL)
+        self._notify_plain(sa, NotifyType.NO_PROPOSAL_CHOSEN)
+        self._fail(sa, reason, "refused", Reason.NO_PROPOSAL)
+
     def _learn_nat_t(self, sa: IkeSa, chain, ours) -> None:
         vids = [p.data for p in chain.payloads if isinstance(p, VendorID)]
         sa.peer_vids = tuple(vids)
@@ -201,13 +224,18 @@ class MainModeMixin:
         else:
             sa.nr_b = nonce
             self._derive_phase1(sa)
-        payloads = [KE(sa.gx), Nonce(nonce)]
-        if sa.nat_t:
-            draft = sa.nat_t.is_draft
-            payloads += [NatD(natd_hash(sa.choice.hash, sa.icookie, sa.rcookie, to.ip, to.port), draft),
-                         NatD(natd_hash(sa.choice.hash, sa.icookie, sa.rcookie, self.address, sa.local.port), draft)]
+        payloads = [KE(sa.gx), Nonce(nonce)] + self._natd_payloads(sa, to)
         message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.MAIN_MODE), payloads)
         return self._send_ike(sa, message, label, payload_names(payloads), expect_answer=True, answering=sa)
+
+    def _natd_payloads(self, sa: IkeSa, to: Endpoint) -> list:
+        """RFC 3947 §3.2: the hash of where this packet goes, then of where it comes from (none
+        without NAT-T)."""
+        if not sa.nat_t:
+            return []
+        draft = sa.nat_t.is_draft
+        return [NatD(natd_hash(sa.choice.hash, sa.icookie, sa.rcookie, to.ip, to.port), draft),
+                NatD(natd_hash(sa.choice.hash, sa.icookie, sa.rcookie, self.address, sa.local.port), draft)]
 
     def _take_ke(self, sa: IkeSa, chain, label: str) -> None:
         group = MODP[sa.choice.group]
@@ -233,15 +261,18 @@ class MainModeMixin:
             sa.keys = phase1_keys(c.hash, self.policy.psk.encode(), sa.ni_b, sa.nr_b, sa.gxy,
                                   sa.icookie, sa.rcookie, CIPHERS[c.cipher].key_len)
 
-    def _check_natd(self, sa: IkeSa, chain, dgram: Datagram) -> None:
+    def _check_natd(self, sa: IkeSa, chain, dgram: Datagram, local_port: int | None = None) -> None:
+        """Judge the peer's NAT-D hashes against where the packet came from and our own address
+        (`local_port`: the port it arrived on, when that is not yet the SA's, as AM3 on 4500)."""
         hashes = [p.hash for p in chain.payloads if isinstance(p, NatD)]
         if not sa.nat_t or not hashes:
             return
+        port = sa.local.port if local_port is None else local_port
         v = evaluate_natd(sa.choice.hash, sa.icookie, sa.rcookie, hashes,
-                          local=(self.address, sa.local.port), remote_seen=(dgram.src.ip, dgram.src.port))
+                          local=(self.address, port), remote_seen=(dgram.src.ip, dgram.src.port))
         sa.natd = v
         self._emit(NatDetected, self_behind_nat=v.self_behind_nat, peer_behind_nat=v.peer_behind_nat,
-                   local=f"{self.address}:{sa.local.port}", peer_seen=str(dgram.src),
+                   local=f"{self.address}:{port}", peer_seen=str(dgram.src),
                    expected_self=v.expected_self.hex(), received_dest=v.received_dest.hex(),
                    expected_peer=v.expected_peer.hex(), received_sources=tuple(h.hex() for h in v.received_sources))
 
@@ -302,9 +333,10 @@ class MainModeMixin:
             sa.peer_notify = name
             self._emit(PeerRefused, reason=f"{name} (unauthenticated notification)", code=notify_code(n.notify_type))
             if notify_ends(sa.state, n.notify_type, authenticated=False):
-                self._fail(sa, "the responder chose none of our phase-1 proposals (NO-PROPOSAL-CHOSEN)", "refused",
-                           Reason.NO_PROPOSAL)
-                self._emit(NegotiationFailed, what="phase 1 (Main Mode)", reason=sa.reason, code=sa.code)
+                reason, code = ended_by_notify(n.notify_type)
+                what = f"phase 1 ({phase1_name(sa.state)})"
+                self._fail(sa, reason, "refused", code)
+                self._emit(NegotiationFailed, what=what, reason=sa.reason, code=sa.code)
 
     def _note_unreadable_answer(self, sa: IkeSa, family: Family | None) -> None:
         """An encrypted Informational answering our MM5 that our keys cannot open is how a responder

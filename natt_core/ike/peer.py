@@ -23,18 +23,19 @@ from .core import PeerCore
 from .dataplane import DataPlaneMixin
 from .events import MessageReceived, PacketDropped
 from .informational import InformationalMixin
+from .aggressive_mode import AggressiveModeMixin
 from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
 from .policy import PeerPolicy
 from .quick_mode import QuickModeMixin
 from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
 from .major_version import major
 from .states import (MAIN_MODE, QUICK_MODE, Family, Msg, Repeat, Role, Shape, State, admit, advance, answer_to,
-                     classify, classify_main_mode, expected, family_of, follows_peer, found_by_initiator_cookie,
-                     half_open_refusal, learns_responder_cookie, opening_state, repeat, repeat_answered_at,
-                     starts_next, wrong_port_after_float)
+                     classify, family_of, follows_peer, found_by_initiator_cookie, half_open_refusal,
+                     learns_responder_cookie, main_mode_shape, opening_state, opens_phase1, phase1_table, repeat,
+                     repeat_answered_at, starts_next, wrong_port_after_float)
 
 
-class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, PeerCore):
+class Peer(MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, PeerCore):
     """One IKE participant; it can initiate (`connect`) and answer any number of initiators."""
 
     def receive(self, dgram: Datagram, now: float) -> Output:
@@ -55,8 +56,8 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
             raise DecodeError("ISAKMP header", 17, f"version 0x{header.version:02x}: only IKEv1.0 (0x10) is spoken here")
         if header.flags & ~Flag.ENCRYPTED:
             raise DecodeError("ISAKMP header", 19, f"flags 0x{header.flags:02x}: commit/authentication-only are not supported")
-        if header.exchange == ExchangeType.MAIN_MODE and header.message_id:
-            raise DecodeError("ISAKMP header", 20, "Main Mode messages must have Message ID 0")
+        if header.exchange in (ExchangeType.MAIN_MODE, ExchangeType.AGGRESSIVE) and header.message_id:
+            raise DecodeError("ISAKMP header", 20, "Main and Aggressive Mode messages must have Message ID 0")
         encrypted = bool(header.flags & Flag.ENCRYPTED)
         family = family_of(header.exchange, encrypted)
         sa = self._find_sa(dgram, header, family)
@@ -69,8 +70,8 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
                        code=Reason.WRONG_PORT_AFTER_FLOAT)
             return
         try:
-            if family is Family.MAIN_MODE:
-                self._main_mode(sa, dgram, header, body, message, encrypted)
+            if phase1_table(family) is not None:
+                self._main_mode(sa, dgram, header, body, message, encrypted, family)
             elif family is Family.QUICK_MODE:
                 self._quick_mode(sa, dgram, header, body, message)
             elif family in (Family.INFORMATIONAL, Family.PLAIN_INFORMATIONAL):
@@ -90,9 +91,8 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         sa = self.sas.get((header.icookie, header.rcookie))
         if sa is not None:
             return sa
-        opens = opening_state(MAIN_MODE, Role.RESPONDER)
-        if header.rcookie == ZERO_COOKIE and family is Family.MAIN_MODE and classify_main_mode(
-                Role.INITIATOR, bool(header.flags), header.next_payload) in expected(opens):
+        opens = opens_phase1(family, bool(header.flags), header.next_payload)
+        if header.rcookie == ZERO_COOKIE and opens is not None:
             key = (header.icookie, dgram.src)
             if key in self._mm1_seen:
                 return self._mm1_seen[key]
@@ -121,8 +121,10 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         return None
 
     # ------------------------------------------------------------------ exchanges
-    def _main_mode(self, sa: IkeSa, dgram, header, body, message: bytes, encrypted: bool) -> None:
-        admit(Family.MAIN_MODE, sa.state, sa.reason)
+    def _main_mode(self, sa: IkeSa, dgram, header, body, message: bytes, encrypted: bool,
+                   family: Family = Family.MAIN_MODE) -> None:
+        """A phase-1 message: Main Mode, or Aggressive Mode (the same repeats and table moves)."""
+        admit(family, sa.state, sa.reason)
         again = repeat(message, sa.last_received, sa.last_rejected)
         if again is Repeat.ANSWER_AGAIN:
             self._note_repeat(sa, message)
@@ -132,14 +134,16 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
             self._emit(PacketDropped, reason="the same bytes as a message rejected before (a retransmission of it)",
                        code=Reason.REPEATED_REJECT)
             return
-        msg = classify_main_mode(sa.role.other, encrypted, header.next_payload)
+        table = phase1_table(family)
+        msg = classify(table, sa.role.other, main_mode_shape(encrypted, header.next_payload))
         if msg is None:
-            raise DecodeError("IKE", 28, f"Main Mode message starting with payload {header.next_payload}")
+            raise DecodeError("IKE", 28, f"{table.name} message starting with payload {header.next_payload}")
         nxt = advance(sa.state, msg)
         mark = len(self._out_events)
         previous, sa.last_answer = sa.last_answer, None   # whatever answers this message replaces it
         try:
-            self._main_mode_step(sa, dgram, header, body, msg, encrypted, mark)
+            step = self._main_mode_step if table is MAIN_MODE else self._aggressive_mode_step
+            step(sa, dgram, header, body, msg, encrypted, mark)
         except Exception:
             sa.last_answer = previous      # rejected: a retransmission of the old message still gets its answer
             raise

@@ -22,6 +22,10 @@ DH_GROUPS = (2, 14)
 ESP_CIPHERS = ("aes-cbc-128", "aes-cbc-256", "3des-cbc")
 INTEGRITIES = ("hmac-sha1-96", "hmac-sha256-128", "hmac-md5-96")
 MODES = ("transport", "tunnel")
+#: the phase-1 exchange: Main Mode (RFC 2409 §5.4, identities encrypted) or Aggressive Mode (§5.4,
+#: three messages, identities and HASH_R in the clear). An initiator uses it; a responder with
+#: "aggressive" also answers Aggressive Mode (Main Mode always), as strongSwan's `aggressive = yes`
+PHASE1_MODES = ("main", "aggressive")
 PROTOCOLS = ("esp", "ah")
 NAT_T = tuple(reversed(SUPPORT))  #: rfc3947, draft-03, draft-02, none (best first): the nat_t.SUPPORT settings
 #: NAT-T role -> the IKE roles in which the peer speaks NAT-T ("client-only": an older server that
@@ -67,6 +71,8 @@ class PeerPolicy:
     ike_ciphers: tuple[str, ...] = ("aes-cbc-128", "3des-cbc")
     ike_hashes: tuple[str, ...] = ("sha1",)
     mode: str = "transport"
+    #: one of PHASE1_MODES
+    phase1_mode: str = "main"
     protocol: str = "esp"
     esp_ciphers: tuple[str, ...] = ("aes-cbc-128", "3des-cbc")
     esp_integrity: tuple[str, ...] = ("hmac-sha1-96",)
@@ -132,6 +138,7 @@ class PeerPolicy:
         _subset("phase-1 ciphers", self.ike_ciphers, PHASE1_CIPHERS)
         _subset("phase-1 hashes", self.ike_hashes, HASHES)
         _choice("mode", self.mode, MODES)
+        _choice("phase-1 mode", self.phase1_mode, PHASE1_MODES)
         _choice("protocol", self.protocol, PROTOCOLS)
         _subset("ESP ciphers", self.esp_ciphers, ESP_CIPHERS)
         _subset("ESP integrity", self.esp_integrity, INTEGRITIES)
@@ -168,6 +175,11 @@ class PeerPolicy:
     def speaks_nat_t_as(self, role: Role) -> bool:
         """Whether this peer announces and honours NAT-T when it plays this IKE role."""
         return role in NAT_T_SPOKEN_AS[self.nat_t_role]
+
+    @property
+    def aggressive(self) -> bool:
+        """Whether this peer initiates, and answers, IKEv1 Aggressive Mode."""
+        return self.phase1_mode == "aggressive"
 
     @property
     def tunnel(self) -> bool:

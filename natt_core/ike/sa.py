@@ -79,6 +79,8 @@ class IkeSa:
     remote: Endpoint                  #: where we send: the peer as its packets arrive
     policy: PeerPolicy
     created: float = 0.0
+    #: the phase-1 exchange: "Main Mode" or "Aggressive Mode" (states.PHASE1_TABLES names)
+    exchange: str = "Main Mode"
     sai_b: bytes = b""
     choice: Phase1Choice | None = None
     peer_vids: tuple[bytes, ...] = ()

@@ -71,6 +71,14 @@ class State(Enum):
     R_EXPECT_MM5 = "R_EXPECT_MM5"
     #: phase 1 complete: the ISAKMP SA is authenticated
     ESTABLISHED = "ESTABLISHED"
+    #: Aggressive Mode initiator: nothing sent yet
+    I_AM_START = "I_AM_START"
+    #: sent AM1 (SA, KE, Ni, IDii, VIDs); waiting for SA, KE, Nr, IDir, NAT-D, HASH_R (AM2)
+    I_EXPECT_AM2 = "I_EXPECT_AM2"
+    #: Aggressive Mode responder: waiting for AM1
+    R_EXPECT_AM1 = "R_EXPECT_AM1"
+    #: sent AM2; waiting for the encrypted NAT-D, HASH_I (AM3), on 4500 if a NAT was found
+    R_EXPECT_AM3 = "R_EXPECT_AM3"
     #: Quick Mode initiator: nothing sent yet
     QI_START = "QI_START"
     #: sent QM1 (HASH(1), SA, Ni, IDs, NAT-OA); waiting for QM2
@@ -88,7 +96,7 @@ class State(Enum):
 
 
 class Msg(Enum):
-    """The messages of Main Mode and Quick Mode, as the receiver classifies them."""
+    """The messages of Main Mode, Aggressive Mode and Quick Mode, as the receiver classifies them."""
     START = "start"   #: the local decision to begin (not a wire message)
     MM1 = "MM1"
     MM2 = "MM2"
@@ -96,6 +104,9 @@ class Msg(Enum):
     MM4 = "MM4"
     MM5 = "MM5"
     MM6 = "MM6"
+    AM1 = "AM1"
+    AM2 = "AM2"
+    AM3 = "AM3"
     QM1 = "QM1"
     QM2 = "QM2"
     QM3 = "QM3"
@@ -113,6 +124,7 @@ class Shape(Enum):
 class Family(Enum):
     """The exchange an ISAKMP header names, as far as this engine speaks it."""
     MAIN_MODE = "Main Mode"
+    AGGRESSIVE_MODE = "Aggressive Mode"
     QUICK_MODE = "Quick Mode"
     INFORMATIONAL = "Informational"              #: encrypted under the ISAKMP SA (RFC 2409 §5.7)
     PLAIN_INFORMATIONAL = "plain Informational"  #: unencrypted: anyone who saw the cookies could send it
@@ -160,6 +172,23 @@ MAIN_MODE = ExchangeTable(
         (State.R_EXPECT_MM1, Msg.MM1): State.R_EXPECT_MM3,
         (State.R_EXPECT_MM3, Msg.MM3): State.R_EXPECT_MM5,
         (State.R_EXPECT_MM5, Msg.MM5): State.ESTABLISHED,
+    })
+
+#: Aggressive Mode with pre-shared keys (RFC 2409 §5.4) and NAT-T (RFC 3947 §4): three messages
+#: where Main Mode needs six, so the identities and HASH_R travel in the clear. AM1 and AM2 are
+#: plain and start with SA; AM3 (NAT-D, NAT-D, HASH_I) is encrypted, as RFC 3947 §4 draws it
+#: (HDR*) and strongSwan requires (message.c: HASH must be encrypted in an AGGRESSIVE request).
+AGGRESSIVE_MODE = ExchangeTable(
+    protocol="IKEv1", name="Aggressive Mode", rfc="RFC 2409 §5.4",
+    begins={Role.INITIATOR: State.I_AM_START, Role.RESPONDER: State.R_EXPECT_AM1},
+    shapes={(Role.INITIATOR, Shape.SA_FIRST): Msg.AM1, (Role.RESPONDER, Shape.SA_FIRST): Msg.AM2,
+            (Role.INITIATOR, Shape.ENCRYPTED): Msg.AM3},
+    answers={Msg.AM1: Msg.AM2, Msg.AM2: Msg.AM3, Msg.AM3: None},
+    transitions={
+        (State.I_AM_START, Msg.START): State.I_EXPECT_AM2,
+        (State.I_EXPECT_AM2, Msg.AM2): State.ESTABLISHED,
+        (State.R_EXPECT_AM1, Msg.AM1): State.R_EXPECT_AM3,
+        (State.R_EXPECT_AM3, Msg.AM3): State.ESTABLISHED,
     })
 
 #: Quick Mode messages are all encrypted and start with HASH: they are told apart by who sent them
@@ -258,7 +287,7 @@ IKEV2_ESTABLISHED = ExchangeTable(
 END_STATES2 = frozenset({State2.FAILED, State2.DELETED})
 
 #: Every exchange table, grouped by protocol.
-TABLES: dict[str, tuple[ExchangeTable, ...]] = {"IKEv1": (MAIN_MODE, QUICK_MODE),
+TABLES: dict[str, tuple[ExchangeTable, ...]] = {"IKEv1": (MAIN_MODE, AGGRESSIVE_MODE, QUICK_MODE),
                                                 "IKEv2": (IKEV2_SA_SETUP, IKEV2_ESTABLISHED)}
 
 #: (state, message) -> next state, over every table. Anything missing is refused with ProtocolError.
@@ -266,14 +295,18 @@ TRANSITIONS: dict[tuple[State, Msg], State] = {
     key: nxt for tables in TABLES.values() for table in tables for key, nxt in table.transitions.items()}
 
 #: A table move that starts another exchange at once: the initiator begins Quick Mode as soon as
-#: MM6 authenticates the responder (RFC 2409 §5.5).
-STARTS_NEXT: dict[tuple[State, Msg], ExchangeTable] = {(State.I_EXPECT_MM6, Msg.MM6): QUICK_MODE}
+#: MM6 (or AM2, whose HASH_R it verified before sending AM3) authenticates the responder (RFC 2409 §5.5).
+STARTS_NEXT: dict[tuple[State, Msg], ExchangeTable] = {(State.I_EXPECT_MM6, Msg.MM6): QUICK_MODE,
+                                                       (State.I_EXPECT_AM2, Msg.AM2): QUICK_MODE}
+
+#: The phase-1 exchange families and their tables: which one a header's exchange type opens.
+PHASE1_TABLES: dict[Family, ExchangeTable] = {Family.MAIN_MODE: MAIN_MODE, Family.AGGRESSIVE_MODE: AGGRESSIVE_MODE}
 
 #: Terminal states: nothing more is accepted.
 END_STATES = frozenset({State.FAILED, State.DELETED})
 
 #: States in which encrypted Informational exchanges (delete, notify) are accepted: phase-1 keys exist.
-INFORMATIONAL_STATES = frozenset({State.I_EXPECT_MM6, State.R_EXPECT_MM5, State.ESTABLISHED})
+INFORMATIONAL_STATES = frozenset({State.I_EXPECT_MM6, State.R_EXPECT_MM5, State.R_EXPECT_AM3, State.ESTABLISHED})
 
 #: The ISAKMP SA states in which `delete()` deletes an SA and announces it with Delete payloads
 #: (RFC 2409 §5.7): only an authenticated SA can carry them; one still negotiating is left alone.
@@ -283,6 +316,8 @@ DELETE_SENT_IN = frozenset({State.ESTABLISHED})
 FAMILIES: dict[tuple[int, bool], Family] = {
     (ExchangeType.MAIN_MODE, False): Family.MAIN_MODE,
     (ExchangeType.MAIN_MODE, True): Family.MAIN_MODE,
+    (ExchangeType.AGGRESSIVE, False): Family.AGGRESSIVE_MODE,
+    (ExchangeType.AGGRESSIVE, True): Family.AGGRESSIVE_MODE,
     (ExchangeType.QUICK_MODE, True): Family.QUICK_MODE,
     (ExchangeType.INFORMATIONAL, True): Family.INFORMATIONAL,
     (ExchangeType.INFORMATIONAL, False): Family.PLAIN_INFORMATIONAL,
@@ -292,6 +327,7 @@ FAMILIES: dict[tuple[int, bool], Family] = {
 #: Main Mode stays admitted after ESTABLISHED so a repeated MM5/MM6 is still answered (or not).
 ADMITTED_IN: dict[Family, tuple[frozenset[State], str, str]] = {
     Family.MAIN_MODE: (frozenset(State) - END_STATES, "MM", "this ISAKMP SA has ended ({why})"),
+    Family.AGGRESSIVE_MODE: (frozenset(State) - END_STATES, "AM", "this ISAKMP SA has ended ({why})"),
     Family.QUICK_MODE: (frozenset({State.ESTABLISHED}), "QM", "Quick Mode before phase 1 is established"),
     Family.INFORMATIONAL: (INFORMATIONAL_STATES, "Informational", "encrypted Informational before keys exist"),
     Family.PLAIN_INFORMATIONAL: (frozenset(State), "Informational", ""),
@@ -306,7 +342,7 @@ ENDED_REFUSAL: dict[Family, str] = {
 #: Our own initiated ISAKMP SA is found by its initiator cookie alone in these cases: MM2 tells us
 #: the responder's cookie while we wait for it, and a responder may complain (Informational)
 #: before we ever learned its cookie.
-LEARNS_RESPONDER_COOKIE = frozenset({State.I_EXPECT_MM2})
+LEARNS_RESPONDER_COOKIE = frozenset({State.I_EXPECT_MM2, State.I_EXPECT_AM2})
 FOUND_BY_INITIATOR_COOKIE = frozenset({Family.INFORMATIONAL, Family.PLAIN_INFORMATIONAL})
 
 #: RFC 3947 §4: once an SA floated to 4500, IKE arriving on these ports is discarded.
@@ -316,9 +352,14 @@ DISCARDED_AFTER_FLOAT = frozenset({Port.IKE})
 FIRST_STATUS_NOTIFY = 16384
 
 #: Notifications that end an exchange in a state. Unencrypted ones are believed only where nothing
-#: better can be known: NO-PROPOSAL-CHOSEN answering MM1, before any key exists.
+#: better can be known: NO-PROPOSAL-CHOSEN answering MM1 or AM1, before any key exists; and a
+#: refusal of Aggressive Mode itself answering AM1 (INVALID-EXCHANGE-TYPE, RFC 2408 §3.14.1, or
+#: strongSwan's AUTHENTICATION-FAILED when Aggressive Mode PSK is not allowed: aggressive_mode.c).
 ENDS_EXCHANGE: dict[bool, frozenset[tuple[State, NotifyType]]] = {
-    False: frozenset({(State.I_EXPECT_MM2, NotifyType.NO_PROPOSAL_CHOSEN)}),   # unauthenticated
+    False: frozenset({(State.I_EXPECT_MM2, NotifyType.NO_PROPOSAL_CHOSEN),
+                      (State.I_EXPECT_AM2, NotifyType.NO_PROPOSAL_CHOSEN),
+                      (State.I_EXPECT_AM2, NotifyType.INVALID_EXCHANGE_TYPE),
+                      (State.I_EXPECT_AM2, NotifyType.AUTHENTICATION_FAILED)}),   # unauthenticated
     True: frozenset({(State.QI_EXPECT_QM2, NotifyType.NO_PROPOSAL_CHOSEN)}),   # under the ISAKMP SA
 }
 
@@ -340,7 +381,21 @@ AUTH_EVIDENCE_GIVE_UP = Msg.MM5
 #: cookie) are sent once and never retransmitted, as libreswan's pluto does for MAIN_R1: a forged
 #: MM1 gets one packet, and a lost MM2 is recovered by the initiator's MM1 retransmission, which is
 #: answered again with the same bytes.
-SENT_ONCE = frozenset({Msg.MM2})
+#: AM2 likewise, as libreswan's pluto does for AGGR_R1 (answered again only on a duplicate AM1):
+#: a forged AM1 already costs the responder a DH computation, it should not cost ten answers too.
+SENT_ONCE = frozenset({Msg.MM2, Msg.AM2})
+
+#: Why an exchange ended, when an unauthenticated notification ends it (ENDS_EXCHANGE), and its code.
+ENDED_BY_NOTIFY: dict[NotifyType, tuple[str, Reason]] = {
+    NotifyType.NO_PROPOSAL_CHOSEN: ("the responder chose none of our phase-1 proposals (NO-PROPOSAL-CHOSEN)",
+                                    Reason.NO_PROPOSAL),
+    NotifyType.INVALID_EXCHANGE_TYPE: ("the responder does not accept Aggressive Mode (INVALID-EXCHANGE-TYPE "
+                                       "answering AM1)", Reason.AGGRESSIVE_MODE_REFUSED),
+    NotifyType.AUTHENTICATION_FAILED: ("the responder refused Aggressive Mode before any key existed "
+                                       "(AUTHENTICATION-FAILED answering AM1: strongSwan's answer when no "
+                                       "connection allows Aggressive Mode with a pre-shared key)",
+                                       Reason.AGGRESSIVE_MODE_REFUSED),
+}
 
 
 # ---------------------------------------------------------------------------------------- queries
@@ -377,6 +432,33 @@ def main_mode_shape(encrypted: bool, first_payload: int) -> Shape | None:
     if encrypted:
         return Shape.ENCRYPTED
     return {PayloadType.SA: Shape.SA_FIRST, PayloadType.KE: Shape.KE_FIRST}.get(first_payload)
+
+
+def phase1_table(family: Family | None) -> ExchangeTable | None:
+    """The phase-1 exchange table of a family (Main or Aggressive Mode); None for the others."""
+    return PHASE1_TABLES.get(family)
+
+
+def opens_phase1(family: Family | None, encrypted: bool, first_payload: int) -> State | None:
+    """Where a message with a zero responder cookie opens a responder's phase-1 SA: the opening
+    state of its family's table, when it is that table's first message (MM1, AM1); else None."""
+    table = phase1_table(family)
+    if table is None:
+        return None
+    opens = opening_state(table, Role.RESPONDER)
+    msg = classify(table, Role.INITIATOR, main_mode_shape(encrypted, first_payload))
+    return opens if opens is not None and msg in expected(opens) else None
+
+
+def phase1_name(state: State) -> str:
+    """Which phase-1 exchange an SA waiting in this state is in ("Main Mode", "Aggressive Mode")."""
+    return next((t.name for t in PHASE1_TABLES.values() if any(s is state for s, _ in t.transitions)),
+                MAIN_MODE.name)
+
+
+def ended_by_notify(notify_type: int) -> tuple[str, Reason]:
+    """Why an exchange ended that an unauthenticated notification ended (see ENDS_EXCHANGE)."""
+    return ENDED_BY_NOTIFY.get(notify_type, (f"the responder refused ({notify_type})", Reason.PEER_REFUSED))
 
 
 def classify(table: ExchangeTable, sender: Role, shape: Shape | None) -> Msg | None:
@@ -560,14 +642,13 @@ def dot(tables: tuple[ExchangeTable, ...] | None = None,
             tip = (f"sent by the {sender.value}" if sender else
                    "the local decision to begin" if msg.value == "start" else "a local decision")
             out.append(f'  {state.name} -> {nxt.name} [label="{msg.value}", tooltip="{tip}"];')
-    for (state, msg), follow in starts.items():
-        owner = next((t for t in tables if (state, msg) in t.transitions), None)
-        if owner is None:    # a move of another protocol's tables
-            continue
+    # in the tables' own order, so the text does not depend on how `starts` was filled
+    for owner, (state, msg) in ((t, key) for t in tables for key in t.transitions if key in starts):
+        follow = starts[(state, msg)]
         role = role_of(owner, state)
         nxt = owner.transitions[(state, msg)]
         out.append(f'  {nxt.name} -> {follow.begins[role].name} [style=dashed, '
-                   f'label="{role.value} starts {follow.name}"];')
+                   f'label="{role.value} starts {follow.name} after {msg.value}"];')
     out.append("}")
     return "\n".join(out) + "\n"
 

@@ -88,6 +88,7 @@ def ipsec_conf(s: Scenario, peer: str = "server") -> str:
         f"conn {s.name}",
         "    ikev2=no",
         "    authby=secret",
+        *(["    aggressive=yes"] if me.aggressive else []),
         f"    type={me.mode}",
         f"    left={left}",
         f"    leftid={leftid}",

@@ -13,6 +13,7 @@ from .scenario import NatSettings, Scenario
 
 LEGACY = PeerPolicy(nat_t="none")
 V2 = PeerPolicy(ike_version=2)
+AGGRESSIVE = PeerPolicy(phase1_mode="aggressive")
 
 PRESETS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("no-nat", "No NAT on the path",
@@ -87,6 +88,13 @@ PRESETS: dict[str, Scenario] = {s.name: s for s in (
              "to 4500 for IKE_AUTH and both use ESP-in-UDP. IKEv2 knows no Windows-style refusal of a "
              "server behind NAT.",
              topology="server-nat", client=V2, server=V2, duration=60.0),
+    Scenario("aggressive-mode-psk", "Aggressive Mode with a pre-shared key, client behind NAPT",
+             "Three messages instead of six: AM1 carries the client's identity in the clear, AM2 the "
+             "server's identity, the NAT-D hashes and HASH_R. AM2's NAT-D shows the NAT, so the client "
+             "sends AM3 (NAT-D and HASH_I, encrypted) on UDP 4500 and Quick Mode follows there. Anyone "
+             "who captured AM1 and AM2 can test guesses of the pre-shared key offline against HASH_R; "
+             "set server.mode=main and the server refuses Aggressive Mode (AGGRESSIVE_MODE_REFUSED).",
+             client=AGGRESSIVE, server=AGGRESSIVE, duration=60.0),
     Scenario("double-nat", "Home NAT behind a carrier NAT",
              "The client's NAT sits behind a carrier-grade NAT: two translations, but NAT-D only needs "
              "to see a difference, so the client floats to 4500 and connects.",

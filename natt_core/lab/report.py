@@ -139,6 +139,8 @@ def _peer_report(name: str, host, index: _Index) -> dict:
         #: the IKE SA's SPI pair (IKEv1: the cookies), initiator's first, as "spi_i:spi_r" in hex
         "ike_spis": f"{main.icookie.hex()}:{main.rcookie.hex()}" if main is not None else None,
         "phase1": p1, "phase2": p2, "reason": reason, "reason_code": code.value if code else None,
+        #: IKEv1's phase-1 exchange ("Main Mode", "Aggressive Mode"); null for IKEv2
+        "phase1_exchange": getattr(main, "exchange", None),
         "nat_t": main.nat_t.value if main and main.nat_t else None,
         "dh_group": main.choice.group if main and main.choice else None,
         "behind_nat": {"self": bool(natd and natd.self_behind_nat), "peer": bool(natd and natd.peer_behind_nat)},

@@ -18,7 +18,8 @@ from itertools import permutations
 from typing import Callable
 
 from ..errors import ConfigError
-from ..ike.policy import ASSUME_UDP_RULES, DH_GROUPS, MODES, NAT_OA_SENDING, NAT_T, NAT_T_ROLES, PROTOCOLS, RULE_UNSET
+from ..ike.policy import (ASSUME_UDP_RULES, DH_GROUPS, MODES, NAT_OA_SENDING, NAT_T, NAT_T_ROLES, PHASE1_MODES, PROTOCOLS,
+                          RULE_UNSET)
 from ..ike.profiles import PROFILE_NAMES, apply_profile
 from ..ike.v2.suites import ENCR, GROUPS, INTEG, PRF
 from ..net.nat_config import BEHAVIOURS, HELPERS, KINDS, PORT_ALLOCATIONS
@@ -188,6 +189,7 @@ DH_OFFERS = tuple(",".join(map(str, p)) for n in range(len(DH_GROUPS), 0, -1)
 CHOICES: dict[str, tuple[str, ...]] = {
     "mode": MODES, "protocol": PROTOCOLS, "topology": TOPOLOGIES,
     "client.nat_t": NAT_T, "server.nat_t": NAT_T, "server.nat_t_role": NAT_T_ROLES,
+    "client.mode": PHASE1_MODES, "server.mode": PHASE1_MODES,
     "client.assume_udp_rule": tuple(RULE_TEXT),
     "client.send_nat_oa": NAT_OA_SENDING, "server.send_nat_oa": NAT_OA_SENDING,
     "client.profile": ("none", *PROFILE_NAMES), "server.profile": ("none", *PROFILE_NAMES),
@@ -230,6 +232,9 @@ KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     "server.keepalive_interval": ("server", "keepalive_interval", _seconds),
     "server.nat_t_role": ("server", "nat_t_role", _of("server.nat_t_role")),
     "client.ike_version": ("client", "ike_version", _versions),
+    # the phase-1 exchange (Main or Aggressive Mode); "mode" alone is the IPsec mode of both
+    "client.mode": ("client", "phase1_mode", _of("client.mode")),
+    "server.mode": ("server", "phase1_mode", _of("server.mode")),
     "server.ike_version": ("server", "ike_version", _versions),
     "nat.port_allocation": ("nat", "port_allocation", _of("nat.port_allocation")),
     "nat.mapping": ("nat", "mapping", _of("nat.mapping")),

@@ -102,6 +102,9 @@ def _notes(s: Scenario, me: PeerPolicy, peer: str) -> list[str]:
     if me.keepalive_interval != 20.0:
         notes.append(f"keepalive interval {me.keepalive_interval:g} s: set charon.keep_alive = "
                      f"{me.keepalive_interval:g}s in strongswan.conf (RFC 3948 §4 default: 20 s)")
+    if me.aggressive:
+        notes.append("Aggressive Mode with a PSK: charon refuses it unless strongswan.conf sets "
+                     "charon.i_dont_care_about_security_and_use_aggressive_mode_psk = yes")
     if me.protocol == "ah":
         notes.append("AH cannot cross a NAT (its ICV covers the IP addresses): expect failure behind NAT")
     if me.mode == "tunnel":
@@ -153,7 +156,7 @@ def swanctl_conf(s: Scenario, peer: str = "server") -> str:
         "connections {",
         f"    {name} {{",
         f"        version = {version}",
-        *(["        aggressive = no"] if version != 2 else []),
+        *([f"        aggressive = {'yes' if me.aggressive else 'no'}"] if version != 2 else []),
         "        encap = no",
         f"        local_addrs = {local_addrs}",
         f"        remote_addrs = {remote_addrs}",

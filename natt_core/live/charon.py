@@ -50,10 +50,14 @@ def charon_missing() -> str | None:
     return None
 
 
-def strongswan_conf(workdir: Path, extra: dict[str, str] | None = None) -> str:
-    """charon's own settings: just the plugins we need, a vici socket and a detailed log, plus
-    `extra` charon options (e.g. fragment_size)."""
+def strongswan_conf(workdir: Path, extra: dict[str, str] | None = None, aggressive_psk: bool = False) -> str:
+    """charon's own settings: just the plugins we need, a vici socket and a detailed log; `extra`
+    charon options (e.g. fragment_size); and, for a connection with `aggressive = yes`, the switch
+    without which charon refuses Aggressive Mode with a pre-shared key (aggressive_mode.c:
+    "Aggressive Mode PSK disabled for security reasons")."""
     more = "".join(f"    {key} = {value}\n" for key, value in (extra or {}).items())
+    if aggressive_psk:
+        more += "    i_dont_care_about_security_and_use_aggressive_mode_psk = yes\n"
     return f"""charon {{
 {more}    load_modular = no
     load = {PLUGINS}
@@ -114,7 +118,8 @@ class Charon:
         self.stop()
 
     def start(self, timeout: float = 10.0) -> None:
-        (self.dir / "strongswan.conf").write_text(strongswan_conf(self.dir, self.settings))
+        aggressive = "aggressive = yes" in self.swanctl_conf
+        (self.dir / "strongswan.conf").write_text(strongswan_conf(self.dir, self.settings, aggressive_psk=aggressive))
         (self.dir / "swanctl.conf").write_text(self.swanctl_conf)
         vici = self.dir / "charon.vici"
         if vici.exists():
