@@ -21,6 +21,7 @@ from ..wire.isakmp import decode_header, decode_payloads
 from ..wire.numbers import ExchangeType, Flag
 from .core import PeerCore
 from .dataplane import DataPlaneMixin
+from .dpd import DpdMixin
 from .events import MessageReceived, PacketDropped
 from .informational import InformationalMixin
 from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
@@ -29,12 +30,12 @@ from .quick_mode import QuickModeMixin
 from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
 from .major_version import major
 from .states import (MAIN_MODE, QUICK_MODE, Family, Msg, Repeat, Role, Shape, State, admit, advance, answer_to,
-                     classify, classify_main_mode, expected, family_of, follows_peer, found_by_initiator_cookie,
+                     classify, classify_main_mode, expected, family_of, found_by_initiator_cookie,
                      half_open_refusal, learns_responder_cookie, opening_state, repeat, repeat_answered_at,
                      starts_next, wrong_port_after_float)
 
 
-class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, PeerCore):
+class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DpdMixin, DataPlaneMixin, PeerCore):
     """One IKE participant; it can initiate (`connect`) and answer any number of initiators."""
 
     def receive(self, dgram: Datagram, now: float) -> Output:
@@ -53,8 +54,10 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         header, body = decode_header(message)
         if header.version != 0x10:
             raise DecodeError("ISAKMP header", 17, f"version 0x{header.version:02x}: only IKEv1.0 (0x10) is spoken here")
-        if header.flags & ~Flag.ENCRYPTED:
-            raise DecodeError("ISAKMP header", 19, f"flags 0x{header.flags:02x}: commit/authentication-only are not supported")
+        if header.flags & ~(Flag.ENCRYPTED | Flag.COMMIT):
+            # the commit bit is tolerated and ignored, as libreswan (ikev1.c: "ignoring flag") and
+            # strongSwan (parsed, never acted on) do; authentication-only is not spoken here
+            raise DecodeError("ISAKMP header", 19, f"flags 0x{header.flags:02x}: authentication-only is not supported")
         if header.exchange == ExchangeType.MAIN_MODE and header.message_id:
             raise DecodeError("ISAKMP header", 20, "Main Mode messages must have Message ID 0")
         encrypted = bool(header.flags & Flag.ENCRYPTED)
@@ -74,7 +77,7 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
             elif family is Family.QUICK_MODE:
                 self._quick_mode(sa, dgram, header, body, message)
             elif family in (Family.INFORMATIONAL, Family.PLAIN_INFORMATIONAL):
-                self._informational(sa, header, body, family)
+                self._informational(sa, header, body, family, dgram)
             else:
                 self._emit(PacketDropped, reason=f"exchange type {header.exchange} is not supported here",
                            code=Reason.UNSUPPORTED_PROTOCOL)
@@ -92,7 +95,7 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
             return sa
         opens = opening_state(MAIN_MODE, Role.RESPONDER)
         if header.rcookie == ZERO_COOKIE and family is Family.MAIN_MODE and classify_main_mode(
-                Role.INITIATOR, bool(header.flags), header.next_payload) in expected(opens):
+                Role.INITIATOR, bool(header.flags & Flag.ENCRYPTED), header.next_payload) in expected(opens):
             key = (header.icookie, dgram.src)
             if key in self._mm1_seen:
                 return self._mm1_seen[key]
@@ -159,10 +162,9 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         sa.last_active = self.now
 
     def _follow(self, sa: IkeSa, dgram: Datagram) -> None:
-        """Called only for a new message whose HASH verified: the peer is where it came from now
-        (states.follows_peer: RFC 3947 §7, the side not behind a NAT)."""
-        if dgram.src != sa.remote and follows_peer(sa.floated, bool(sa.natd and sa.natd.self_behind_nat)):
-            sa.remote = dgram.src
+        """Called only for a new Quick Mode message whose HASH verified: the peer is alive and, on the
+        side states.follows_peer allows (RFC 3947 §7), where it came from now (dpd.py)."""
+        self._authenticated_from(sa, dgram, "Quick Mode")
 
     def _answer_repeat(self, sa: IkeSa, exchange, dgram: Datagram) -> None:
         """An exact repeat of the last accepted message: the same answer, only at an address this
@@ -218,12 +220,12 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
         if qe.state is not State.FAILED:
             qe.state = nxt
 
-    def _informational(self, sa: IkeSa, header, body: bytes, family: Family) -> None:
+    def _informational(self, sa: IkeSa, header, body: bytes, family: Family, dgram: Datagram | None = None) -> None:
         admit(family, sa.state)
         if family is Family.PLAIN_INFORMATIONAL:
             self._on_plain_notify(sa, decode_payloads(header.next_payload, body))
         else:
-            self._on_encrypted_info(sa, header, body)
+            self._on_encrypted_info(sa, header, body, dgram)
 
     # ------------------------------------------------------------------ views
     def isakmp_rows(self) -> tuple[IsakmpSaRow, ...]:
