@@ -24,7 +24,7 @@ from ..addressing import Datagram
 from ..errors import DecodeError
 from ..reasons import Reason
 from ..wire.isakmp import Notification
-from ..wire.numbers import NotifyType, ProtocolId, label
+from ..wire.numbers import NotifyType, ProtocolId, label, notify_name
 from .events import LivenessChecked, MessageReceived, PacketDropped, RemoteFollowed
 from .liveness_events import DeadPeerDetected, DpdNotNegotiated, InitialContactReceived, StatusNotifyReceived
 from .nat_t import DPD_VID
@@ -165,7 +165,7 @@ class DpdMixin:
         elif kind == NotifyType.INITIAL_CONTACT:
             self._initial_contact(sa)
         else:
-            self._emit(StatusNotifyReceived, notify=label(NotifyType, kind).replace("_", "-"), exchange=exchange)
+            self._emit(StatusNotifyReceived, notify=notify_name(kind), exchange=exchange)
 
     def _on_dpd(self, sa: IkeSa, n: Notification, dgram: Datagram | None) -> None:
         if len(n.spi) != 16 or len(n.data) != 4:
