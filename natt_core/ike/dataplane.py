@@ -39,9 +39,10 @@ class DataPlaneMixin:
         """Protect one inner UDP datagram (L2TP by default) with an IPsec SA and send it."""
         self._begin(now)
         child = child or self.latest_child()
-        if child is None:
-            self._emit(PacketDropped, reason="no IPsec SA to protect the traffic with", code=Reason.NO_IPSEC_SA,
-                       layer="IPsec")
+        if child is None or self.children.get(child.spi_in) is not child:
+            why = "no IPsec SA to protect the traffic with" if child is None else (
+                f"the IPsec SA {child.spi_in:08x}/{child.spi_out:08x} it was meant for has been deleted")
+            self._emit(PacketDropped, reason=why, code=Reason.NO_IPSEC_SA, layer="IPsec")
             return self._finish()
         src, dst = Endpoint(child.local_inner, sport), Endpoint(child.remote_inner, dport)
         if child.tunnel:
