@@ -196,3 +196,22 @@ def test_a_server_behind_port_forwards_follows_too():
     # the client, behind a dynamic NAT and the initiator, never follows (RFC 3947 §7)
     assert not follows_peer(True, True, True, initiator=True) and follows_peer(True, True, True, initiator=False)
     assert SERVER_NAT_IP in str(next(iter(p.client.sas.values())).remote)
+
+
+def test_a_status_notification_in_quick_mode_is_status():
+    """QM2 carrying a status notification (here REPLAY-STATUS, 24577, covered by HASH(2)) completes."""
+    p = make_pair(client_nat=True)
+    answer_oa = p.server._nat_oa
+    p.server._nat_oa = lambda sa, i, r: answer_oa(sa, i, r) + [Notification(24577, protocol_id=ProtocolId.ISAKMP)]
+    p.connect()
+    assert len(p.client.ipsec_rows()) == len(p.server.ipsec_rows()) == 1
+    assert not p.of("PeerRefused") and not p.of("PacketDropped")
+
+
+def test_traffic_for_a_deleted_ipsec_sa_is_not_sent():
+    p = make_pair(ANSWERS, PROBES, client_nat=True).connect()
+    child = p.server.latest_child()
+    p.drop = lambda d: d.dst.ip in (CLIENT_IP, NAT_IP)
+    p.advance(300.0)                                    # DPD cleared the SAs
+    out = p.server.send_udp(b"\xc8\x02" + bytes(10), p.now, child=child)
+    assert not out.datagrams and [e.code for e in out.events] == [Reason.NO_IPSEC_SA]
