@@ -215,3 +215,25 @@ def test_traffic_for_a_deleted_ipsec_sa_is_not_sent():
     p.advance(300.0)                                    # DPD cleared the SAs
     out = p.server.send_udp(b"\xc8\x02" + bytes(10), p.now, child=child)
     assert not out.datagrams and [e.code for e in out.events] == [Reason.NO_IPSEC_SA]
+
+
+def test_the_commit_bits_fourth_quick_mode_message_is_taken_as_status():
+    """A responder that set the commit bit sends HDR*(E, C), HASH(4), N(CONNECTED) after QM3, HASH(4) =
+    prf(SKEYID_a, M-ID | N) as racoon builds it; the initiator notes the status and keeps its SA."""
+    from natt_core.crypto.ike_keys import info_hash
+    from natt_core.ike.seal import seal
+    from natt_core.wire.isakmp import Hash, encode_payloads
+    from natt_core.wire.numbers import ExchangeType
+    from natt_core.wire.udp_encap import frame_ike
+    p = make_pair(client_nat=True).connect()
+    sa = next(iter(p.server.sas.values()))
+    qe = next(iter(sa.quick.values()))
+    child = qe.child
+    n = Notification(NotifyType.CONNECTED, protocol_id=ProtocolId.ESP, spi=child.spi_in.to_bytes(4, "big"))
+    digest = info_hash(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, encode_payloads([n]))
+    message = bytearray(seal(sa, ExchangeType.QUICK_MODE, qe.message_id, [Hash(digest), n], qe.iv).message)
+    message[19] |= 0x02                                             # the commit bit
+    qm3 = [d for _, d in p.wire if d.label == "QM3"][-1]              # as it reached the server
+    p.feed([replace(qm3, src=qm3.dst, dst=qm3.src, payload=frame_ike(bytes(message)), label="QM4")])
+    assert [e.notify for e in p.of("StatusNotifyReceived", "client")] == ["CONNECTED"]
+    assert not p.of("PacketDropped", "client") and len(p.client.ipsec_rows()) == 1

@@ -21,7 +21,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
 from ..addressing import Datagram
-from ..errors import DecodeError
+from ..crypto.ike_keys import info_hash
+from ..errors import DecodeError, IntegrityError, ProtocolError
 from ..reasons import Reason
 from ..wire.isakmp import Notification
 from ..wire.numbers import NotifyType, ProtocolId, label, notify_name
@@ -218,6 +219,22 @@ class DpdMixin:
                                                 or (p.notify_type == NotifyType.INITIAL_CONTACT and p.data)):
                 raise DecodeError("IKE", 0, f"{label_text}: notification {p.notify_type} is not well formed "
                                             "(DOI, protocol or SPI)")
+
+    def _quick_mode_connected(self, sa: IkeSa, qe, header, body: bytes) -> None:
+        """A fourth Quick Mode message after QM3: a responder that set the commit bit (Windows) sends
+        HDR*, HASH(4), N(CONNECTED), HASH(4) = prf(SKEYID_a, M-ID | N) as racoon's quick_r4send builds
+        it (RFC 2408 §3.1). The SA is already in use, as libreswan and strongSwan ("ignoring fourth
+        Quick Mode message") treat it; the status is noted, anything else refused."""
+        opened, after = self._open_qm(sa, qe, header, body, "QM4")
+        if opened.chain.payloads[0].data != info_hash(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, after):
+            raise IntegrityError("HASH(4) does not verify", Reason.AUTH_FAILED)
+        notes = opened.chain.payloads[1:]
+        if not notes or not all(isinstance(n, Notification) and n.notify_type >= 16384 for n in notes):
+            raise ProtocolError(State.QM_DONE.value, "QM", "a Quick Mode message after QM3 that is not a status "
+                                                           "notification (the commit bit's CONNECTED)")
+        qe.iv = opened.last_block
+        for n in notes:
+            self._emit(StatusNotifyReceived, notify=notify_name(n.notify_type), exchange="Quick Mode")
 
     def _main_mode_notifies(self, sa: IkeSa, chain, dgram: Datagram) -> None:
         """Status notifications inside an authenticated MM5/MM6 (INITIAL-CONTACT above all)."""

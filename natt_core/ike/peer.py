@@ -195,6 +195,9 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DpdMixin, DataPlan
         if qe is not None and repeat(message, qe.last_received) is Repeat.ANSWER_AGAIN:
             self._answer_repeat(sa, qe, dgram)
             return
+        if qe is not None and qe.state is State.QM_DONE and sa.role is Role.INITIATOR:
+            self._quick_mode_connected(sa, qe, header, body)     # the commit bit's fourth message (dpd.py)
+            return
         new = qe is None
         msg = classify(QUICK_MODE, sa.role.other, Shape.NEW_ID if new else Shape.KNOWN_ID)
         if new:
