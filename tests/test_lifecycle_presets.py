@@ -152,3 +152,14 @@ def test_tshark_decrypts_the_dpd_informationals_with_the_exported_key(tmp_path):
     acks = [int(r["isakmp.notify.data.dpd.are_you_there_ack"]) for r in info if r["isakmp.notify.msgtype"] == "36137"]
     assert all(r["isakmp.flag_e"] == "1" for r in info) and len(asks) == 5 and acks == asks[:1]
     assert asks == list(range(asks[0], asks[0] + 5))          # a new number for every R-U-THERE (RFC 3706 §7)
+
+
+def test_exported_configs_carry_the_scenarios_dpd():
+    from natt_core.lab.libreswan_config import ipsec_conf
+    from natt_core.lab.presets import preset
+    from natt_core.lab.strongswan_config import swanctl_conf
+    gone = preset("dpd-peer-gone")
+    assert "dpd_delay = 30s" in swanctl_conf(gone, "server") and "dpd_timeout = 120s" in swanctl_conf(gone, "server")
+    assert "dpddelay=30" in ipsec_conf(gone, "server") and "dpdtimeout=120" in ipsec_conf(gone, "server")
+    plain = preset("client-behind-nat")
+    assert "dpd" not in swanctl_conf(plain, "server") and "dpd" not in ipsec_conf(plain, "server")
