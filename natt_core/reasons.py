@@ -35,6 +35,7 @@ class Reason(str, Enum):
     HALF_OPEN_LIMIT = "HALF_OPEN_LIMIT"            #: too many half-open (unauthenticated) phase-1 SAs in total
     HALF_OPEN_SOURCE_LIMIT = "HALF_OPEN_SOURCE_LIMIT"  #: too many half-open phase-1 SAs from this source address
     DUPLICATE_ELSEWHERE = "DUPLICATE_ELSEWHERE"    #: a repeat of a message that came from another address
+    DPD_SEQUENCE = "DPD_SEQUENCE"                  #: an R-U-THERE-ACK answering no R-U-THERE we sent (RFC 3706 §6.1)
 
     # --- negotiation and authentication ----------------------------------------------------
     NO_PROPOSAL = "NO_PROPOSAL"                    #: no acceptable proposal (NO-PROPOSAL-CHOSEN)
@@ -55,6 +56,8 @@ class Reason(str, Enum):
     L2TP_STOPPED = "L2TP_STOPPED"                  #: the peer closed the L2TP tunnel (StopCCN) or a call (CDN)
     PSK_MISMATCH_LIKELY = "PSK_MISMATCH_LIKELY"    #: no MM6, but the responder kept re-sending MM4: it cannot read our MM5
     AGGRESSIVE_MODE_REFUSED = "AGGRESSIVE_MODE_REFUSED"  #: the responder is not configured for IKEv1 Aggressive Mode
+    DPD_PEER_DEAD = "DPD_PEER_DEAD"                #: no answer to R-U-THERE for dpd_timeout: the peer's SAs were cleared (RFC 3706)
+    INITIAL_CONTACT = "INITIAL_CONTACT"            #: the peer's INITIAL-CONTACT replaced the SAs of its earlier connection
 
     # --- data plane ------------------------------------------------------------------------
     ICV = "ICV"                                    #: ESP/AH integrity check failed
@@ -77,6 +80,8 @@ class Reason(str, Enum):
     LINK_LOSS = "LINK_LOSS"                        #: the link's impairment lost it
     TTL_EXPIRED = "TTL_EXPIRED"                    #: time to live ran out
     FILTERED = "FILTERED"                          #: a firewall/filtering rule refused it
+    NAT_MAPPING_FLUSHED = "NAT_MAPPING_FLUSHED"    #: the NAT dropped its mappings at once (a reboot or flush), not for idleness
+    HOST_DOWN = "HOST_DOWN"                        #: the receiving host is switched off (a lab action)
 
     # --- capture analysis (diagnose) -------------------------------------------------------
     ALL_WELL = "ALL_WELL"                          #: every step the capture shows worked

@@ -218,6 +218,24 @@ def story_dh(ok):
     return check
 
 
+def story_dpd_peer_gone(dead: bool):
+    def check(r, s, out, text):
+        srv = r["peers"]["server"]
+        assert srv["reason_code"] == ("DPD_PEER_DEAD" if dead else None)
+        assert (srv["isakmp_sas"], srv["ipsec_sas"]) == ((0, 0) if dead else (1, 1))
+    return check
+
+
+def story_nat_rebinding(survives: bool, hellos: int = 2):
+    def check(r, s, out, text):
+        assert all(up(p) for p in r["peers"].values())
+        if survives:     # every HELLO and its ZLB delivered
+            assert r["traffic"]["sent"] == r["traffic"]["delivered"] == L2TP_CALL + 2 * hellos
+        else:
+            assert r["peers"]["server"]["reason_code"] == "NAT_MAPPING_FLUSHED"
+    return check
+
+
 def story_double_nat(r, s, out, text):
     assert all(up(p) and p["floated"] for p in r["peers"].values())
     assert set(r["nats"]) == {"nat", "cgnat"} and r["traffic"]["delivered"] == L2TP_CALL
@@ -260,6 +278,11 @@ STORIES = [
     ("aggressive-mode-psk", (), story_aggressive("ok")),
     ("aggressive-mode-psk", ("server.mode=main",), story_aggressive("refused")),
     ("aggressive-mode-psk", ("server.psk=another-key",), story_aggressive("mismatch")),
+    ("dpd-peer-gone", (), story_dpd_peer_gone(True)),
+    ("dpd-peer-gone", ("client.profile=windows-xp-sp2",), story_dpd_peer_gone(False)),
+    ("nat-rebinding", (), story_nat_rebinding(True)),
+    ("nat-rebinding", ("traffic.client=none",), story_nat_rebinding(False)),
+    ("nat-rebinding", ("traffic.client=none", "client.dpd_delay=30"), story_nat_rebinding(True, hellos=1)),
     ("ikev2-client-behind-nat", (), story_ikev2_client_behind_nat),
     ("ikev2-client-behind-nat", (), story_ikev2_preset("client")),
     ("ikev2-no-nat", (), story_ikev2_preset(None)),
@@ -427,7 +450,8 @@ def test_exported_ikev1_key_decrypts_mm5_and_mm6(dissected):
         main_mode_encrypted = [row for row in rows if row["isakmp.exchangetype"] == "2" and row["isakmp.flag_e"] == "1"]
         assert len(main_mode_encrypted) == 2, pcap
         mm5, mm6 = main_mode_encrypted
-        assert mm5["isakmp.typepayload"] == mm6["isakmp.typepayload"] == "5,8"      # ID, HASH (RFC 2409 §5)
+        assert mm5["isakmp.typepayload"] == "5,8,11"     # ID, HASH (RFC 2409 §5), N(INITIAL-CONTACT)
+        assert mm6["isakmp.typepayload"] == "5,8"
         assert (mm5["isakmp.id.data.ipv4_addr"], mm6["isakmp.id.data.ipv4_addr"]) == (CLIENT, SERVER)
         hidden = [row for row in plain if row["isakmp.exchangetype"] == "2" and row["isakmp.flag_e"] == "1"]
         assert len(hidden) == 2 and not any(row["isakmp.id.data.ipv4_addr"] for row in hidden)

@@ -110,9 +110,25 @@ def test_every_bit_flip_of_an_encrypted_message_is_rejected_and_changes_nothing(
     s = step(label)
     for bit in range(len(s.message.payload) * 8):
         server = copy.deepcopy(s.server)
+        if bit == COMMIT_BIT:
+            continue       # tolerated and ignored: test_the_commit_bit_is_tolerated_and_ignored
         out = server.receive(replace(s.message, payload=flipped(s.message.payload, bit)), 1.0)
         reject_checks(label, server, out)
         genuine_still_works(server, s, 1.1)
+
+
+#: the ISAKMP header's commit flag (0x02 of the flags byte, RFC 2408 §3.1) behind the 4-byte non-ESP marker
+COMMIT_BIT = (4 + 19) * 8 + 6
+
+
+@pytest.mark.parametrize("label", ["MM5", "QM1"])
+def test_the_commit_bit_is_tolerated_and_ignored(label):
+    """libreswan ("doesn't implement this feature ... ignoring flag", ikev1.c) and strongSwan (parses
+    it, never reads it) ignore the commit bit: the message gets exactly the genuine answer."""
+    s = step(label)
+    assert s.message.payload[COMMIT_BIT // 8] & 0x02 == 0
+    out = copy.deepcopy(s.server).receive(replace(s.message, payload=flipped(s.message.payload, COMMIT_BIT)), 1.0)
+    assert [d.payload for d in out.datagrams] == [s.answer] and not drops(out)
 
 
 # ------------------------------------------------------------------------------------------ ESP/AH

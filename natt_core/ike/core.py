@@ -216,6 +216,8 @@ class PeerCore:
             return sa.pending.deadline if sa.pending else None
         if what == "keepalive" and sa.sends_keepalives:
             return sa.last_sent_4500 + self.policy.keepalive_interval
+        if what == "dpd":
+            return self._dpd_due(sa)
         return None
 
     def next_timer(self) -> float | None:
@@ -244,6 +246,8 @@ class PeerCore:
                 self._retransmit(sa)
             elif what == "keepalive":
                 self._keepalive(sa)
+            elif what == "dpd":
+                self._dpd_fire(sa)
             else:
                 self._expire(sa)
         return self._finish()

@@ -39,9 +39,10 @@ class DataPlaneMixin:
         """Protect one inner UDP datagram (L2TP by default) with an IPsec SA and send it."""
         self._begin(now)
         child = child or self.latest_child()
-        if child is None:
-            self._emit(PacketDropped, reason="no IPsec SA to protect the traffic with", code=Reason.NO_IPSEC_SA,
-                       layer="IPsec")
+        if child is None or self.children.get(child.spi_in) is not child:
+            why = "no IPsec SA to protect the traffic with" if child is None else (
+                f"the IPsec SA {child.spi_in:08x}/{child.spi_out:08x} it was meant for has been deleted")
+            self._emit(PacketDropped, reason=why, code=Reason.NO_IPSEC_SA, layer="IPsec")
             return self._finish()
         src, dst = Endpoint(child.local_inner, sport), Endpoint(child.remote_inner, dport)
         if child.tunnel:
@@ -84,9 +85,7 @@ class DataPlaneMixin:
                        code=self._integrity_code(child, dgram, layer, exc), layer=layer, spi=f"{spi:08x}")
             return
         sa = child.ike
-        if child.udp_encapsulated and dgram.src != sa.remote and follows_peer(
-                sa.floated, bool(sa.natd and sa.natd.self_behind_nat)):
-            sa.remote = dgram.src  # RFC 3947 §7: the non-NATed side follows the last authenticated packet
+        self._ipsec_authenticated(sa, dgram, child, layer)
         if next_header == IPProto.IPIP:
             self._deliver_tunnel(child, inner)
         elif next_header == IPProto.UDP:
@@ -94,6 +93,14 @@ class DataPlaneMixin:
         else:
             self._emit(PacketDropped, reason=f"inner protocol {next_header} is not carried here",
                        code=Reason.INNER_PROTOCOL, layer=layer, spi=f"{spi:08x}")
+
+    def _ipsec_authenticated(self, sa, dgram: Datagram, child: ChildSa, layer: str) -> None:
+        """A packet the SA verified (anti-replay included) came from `dgram.src`: RFC 3947 §7, the
+        non-NATed side follows it. IKEv1 peers refine this in dpd.py (liveness, the responder
+        behind port forwards, RemoteFollowed)."""
+        if child.udp_encapsulated and dgram.src != sa.remote and follows_peer(
+                sa.floated, bool(sa.natd and sa.natd.self_behind_nat)):
+            sa.remote = dgram.src
 
     @staticmethod
     def _integrity_code(child: ChildSa, dgram: Datagram, layer: str, exc: Exception) -> Reason:

@@ -242,10 +242,13 @@ class DataReceived(Event):
 class SaDeleted(Event):
     what: str
     by_peer: bool
+    #: why, when it was not a Delete payload: DPD_PEER_DEAD, INITIAL_CONTACT (None: a Delete)
+    code: Reason | None = None
 
     def describe(self) -> str:
         who = "the peer deleted" if self.by_peer else "deletes"
-        return f"{self.peer}: {who} {self.what}"
+        why = {Reason.DPD_PEER_DEAD: " (dead peer)", Reason.INITIAL_CONTACT: " (replaced after INITIAL-CONTACT)"}
+        return f"{self.peer}: {who} {self.what}{why.get(self.code, '')}"
 
 
 # --- IKEv2 (RFC 7296) ------------------------------------------------------------------------
@@ -288,12 +291,16 @@ class ChildSaEstablished(Phase2Established):
 
 @dataclass(frozen=True)
 class RemoteFollowed(Event):
-    """The peer's address/port changed and an authenticated message came from the new one (§2.23)."""
+    """The peer's address/port changed and a new authenticated message came from the new one: IKEv2
+    §2.23; IKEv1 RFC 3947 §7 "recovering from the expiring NAT mappings" (Quick Mode, Informational
+    incl. DPD, ESP-in-UDP). `via` names the message that moved it."""
     old: str
     new: str
+    via: str = ""
 
     def describe(self) -> str:
-        return f"{self.peer}: remote endpoint changed from {self.old} to {self.new}"
+        by = f" (an authenticated {self.via} came from there)" if self.via else ""
+        return f"{self.peer}: remote endpoint changed from {self.old} to {self.new}{by}"
 
 
 @dataclass(frozen=True)

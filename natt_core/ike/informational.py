@@ -14,7 +14,7 @@ from .events import NegotiationFailed, PeerRefused, SaDeleted
 from .main_mode import notify_code, payload_names
 from .sa import IkeSa
 from .seal import seal, unseal
-from .states import State, notify_ends, sends_delete
+from .states import State, is_status, notify_ends, sends_delete
 
 
 class InformationalMixin:
@@ -36,14 +36,15 @@ class InformationalMixin:
     def _send_info_notify(self, sa: IkeSa, name: str) -> None:
         self._send_info(sa, [Notification(NotifyType[name], protocol_id=ProtocolId.ISAKMP)], f"INFO {name}")
 
-    def _send_info(self, sa: IkeSa, payloads: list, label_text: str) -> None:
+    def _send_info(self, sa: IkeSa, payloads: list, label_text: str, aside: bool = False) -> None:
+        """An encrypted Informational; `aside` (DPD) leaves any retransmission armed."""
         mid = self.rng.randrange(1, 1 << 32)
         digest = info_hash(sa.choice.hash, sa.keys.skeyid_a, mid, encode_payloads(payloads))
         sealed = seal(sa, ExchangeType.INFORMATIONAL, mid, [Hash(digest)] + payloads, self._qm_iv(sa, mid))
         self._send_ike(sa, sealed.message, label_text, payload_names([Hash(digest)] + payloads), encrypted=True,
-                       expect_answer=False)
+                       expect_answer=None if aside else False)
 
-    def _on_encrypted_info(self, sa: IkeSa, header: Header, body: bytes) -> None:
+    def _on_encrypted_info(self, sa: IkeSa, header: Header, body: bytes, dgram=None) -> None:
         try:
             opened = unseal(sa, header, body, self._qm_iv(sa, header.message_id))
         except DecodeError as exc:
@@ -54,9 +55,15 @@ class InformationalMixin:
         after = b"".join(chain.raw[1:])
         if chain.payloads[0].data != info_hash(sa.choice.hash, sa.keys.skeyid_a, header.message_id, after):
             raise IntegrityError("Informational HASH(1) does not verify", Reason.AUTH_FAILED)
+        if not self._info_is_new(sa, header.message_id):
+            return
+        if dgram is not None and sa.state is State.ESTABLISHED:
+            self._authenticated_from(sa, dgram, "Informational")
         for p in chain.payloads[1:]:
             if isinstance(p, Delete):
                 self._on_delete(sa, p)
+            elif isinstance(p, Notification) and is_status(p.notify_type):
+                self._on_status_notify(sa, p, dgram, "Informational")
             elif isinstance(p, Notification):
                 name = label(NotifyType, p.notify_type).replace("_", "-")
                 self._emit(PeerRefused, reason=f"{name} (authenticated notification)", code=notify_code(p.notify_type))
@@ -78,11 +85,12 @@ class InformationalMixin:
             self.children.pop(child.spi_in, None)
             self._emit(SaDeleted, what=f"IPsec SA {child.spi_in:08x}/{child.spi_out:08x}", by_peer=True)
 
-    def _forget(self, sa: IkeSa, by_peer: bool) -> None:
+    def _forget(self, sa: IkeSa, by_peer: bool, code=None) -> None:
+        """Delete an ISAKMP SA and its IPsec SAs; `code` says why when no Delete payload did it."""
         for child in sa.children:
             self.children.pop(child.spi_in, None)
-            self._emit(SaDeleted, what=f"IPsec SA {child.spi_in:08x}/{child.spi_out:08x}", by_peer=by_peer)
+            self._emit(SaDeleted, what=f"IPsec SA {child.spi_in:08x}/{child.spi_out:08x}", by_peer=by_peer, code=code)
         sa.children.clear()
         sa.state = State.DELETED
         sa.pending = None
-        self._emit(SaDeleted, what=f"ISAKMP SA {sa.cookies}", by_peer=by_peer)
+        self._emit(SaDeleted, what=f"ISAKMP SA {sa.cookies}", by_peer=by_peer, code=code)

@@ -102,7 +102,7 @@ class MainModeMixin:
         id_payload = self._own_id(sa)
         sa.id_sent = id_payload.encode_body()
         digest = hash_i(sa.choice.hash, sa.keys.skeyid, sa.gx, sa.gy, sa.icookie, sa.rcookie, sa.sai_b, sa.id_sent)
-        payloads = [id_payload, Hash(digest)]
+        payloads = [id_payload, Hash(digest)] + self._initial_contact_payload(sa)
         sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
         sa.iv = sealed.last_block
         self._send_ike(sa, sealed.message, "MM5", payload_names(payloads), encrypted=True, expect_answer=True,
@@ -126,6 +126,7 @@ class MainModeMixin:
         try:
             opened = unseal(sa, header, body, sa.iv)
             id_payload, digest = only(opened.chain, ID, "MM6"), only(opened.chain, Hash, "MM6")
+            self._check_main_mode_notifies(sa, opened.chain, "MM6")
         except DecodeError as exc:
             raise IntegrityError(f"MM6 does not decrypt to a valid message under our keys ({exc.reason})",
                                  Reason.DECRYPT_FAILED) from None
@@ -137,6 +138,7 @@ class MainModeMixin:
         sa.id_received = id_body
         sa.iv = sa.last_phase1_block = opened.last_block
         self._established(sa)
+        self._main_mode_notifies(sa, opened.chain, dgram)
 
     # ------------------------------------------------------------------ responder
     def _on_mm1(self, sa: IkeSa, dgram: Datagram, header: Header, chain) -> None:
@@ -164,6 +166,7 @@ class MainModeMixin:
         try:
             opened = unseal(sa, header, body, sa.iv)
             id_payload, digest = only(opened.chain, ID, "MM5"), only(opened.chain, Hash, "MM5")
+            self._check_main_mode_notifies(sa, opened.chain, "MM5")
         except DecodeError as exc:
             self._auth_failed(sa, "MM5 does not decrypt to a valid message under our keys: the pre-shared "
                                   "keys differ (or the message was altered in transit)", dgram)
@@ -186,6 +189,7 @@ class MainModeMixin:
         self._send_ike(sa, sealed.message, "MM6", payload_names(payloads), encrypted=True, expect_answer=False,
                        answering=sa)
         self._established(sa)
+        self._main_mode_notifies(sa, opened.chain, dgram)     # INITIAL-CONTACT: dpd.py
 
     # ------------------------------------------------------------------ shared steps
     def _take_authenticated_address(self, sa: IkeSa, dgram: Datagram) -> None:
@@ -371,3 +375,4 @@ class MainModeMixin:
         c = sa.choice
         self._emit(Phase1Established, cookies=sa.cookies, remote=str(sa.remote),
                    nat_t=sa.nat_t.value if sa.nat_t else None, dh_group=c.group, cipher=c.cipher, hash=c.hash)
+        self._dpd_start(sa)

@@ -21,21 +21,21 @@ from ..wire.isakmp import decode_header, decode_payloads
 from ..wire.numbers import ExchangeType, Flag
 from .core import PeerCore
 from .dataplane import DataPlaneMixin
+from .dpd import DpdMixin
 from .events import MessageReceived, PacketDropped
 from .informational import InformationalMixin
 from .aggressive_mode import AggressiveModeMixin
 from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
-from .policy import PeerPolicy
 from .quick_mode import QuickModeMixin
 from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
 from .major_version import major
 from .states import (MAIN_MODE, QUICK_MODE, Family, Msg, Repeat, Role, Shape, State, admit, advance, answer_to,
-                     classify, family_of, follows_peer, found_by_initiator_cookie, half_open_refusal,
+                     classify, family_of, found_by_initiator_cookie, half_open_refusal,
                      learns_responder_cookie, main_mode_shape, opening_state, opens_phase1, phase1_table, repeat,
                      repeat_answered_at, starts_next, wrong_port_after_float)
 
 
-class Peer(MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, PeerCore):
+class Peer(MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixin, DpdMixin, DataPlaneMixin, PeerCore):
     """One IKE participant; it can initiate (`connect`) and answer any number of initiators."""
 
     def receive(self, dgram: Datagram, now: float) -> Output:
@@ -54,8 +54,10 @@ class Peer(MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixi
         header, body = decode_header(message)
         if header.version != 0x10:
             raise DecodeError("ISAKMP header", 17, f"version 0x{header.version:02x}: only IKEv1.0 (0x10) is spoken here")
-        if header.flags & ~Flag.ENCRYPTED:
-            raise DecodeError("ISAKMP header", 19, f"flags 0x{header.flags:02x}: commit/authentication-only are not supported")
+        if header.flags & ~(Flag.ENCRYPTED | Flag.COMMIT):
+            # the commit bit is tolerated and ignored, as libreswan (ikev1.c: "ignoring flag") and
+            # strongSwan (parsed, never acted on) do; authentication-only is not spoken here
+            raise DecodeError("ISAKMP header", 19, f"flags 0x{header.flags:02x}: authentication-only is not supported")
         if header.exchange in (ExchangeType.MAIN_MODE, ExchangeType.AGGRESSIVE) and header.message_id:
             raise DecodeError("ISAKMP header", 20, "Main and Aggressive Mode messages must have Message ID 0")
         encrypted = bool(header.flags & Flag.ENCRYPTED)
@@ -75,7 +77,7 @@ class Peer(MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixi
             elif family is Family.QUICK_MODE:
                 self._quick_mode(sa, dgram, header, body, message)
             elif family in (Family.INFORMATIONAL, Family.PLAIN_INFORMATIONAL):
-                self._informational(sa, header, body, family)
+                self._informational(sa, header, body, family, dgram)
             else:
                 self._emit(PacketDropped, reason=f"exchange type {header.exchange} is not supported here",
                            code=Reason.UNSUPPORTED_PROTOCOL)
@@ -91,7 +93,7 @@ class Peer(MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixi
         sa = self.sas.get((header.icookie, header.rcookie))
         if sa is not None:
             return sa
-        opens = opens_phase1(family, bool(header.flags), header.next_payload)
+        opens = opens_phase1(family, bool(header.flags & Flag.ENCRYPTED), header.next_payload)
         if header.rcookie == ZERO_COOKIE and opens is not None:
             key = (header.icookie, dgram.src)
             if key in self._mm1_seen:
@@ -163,10 +165,9 @@ class Peer(MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixi
         sa.last_active = self.now
 
     def _follow(self, sa: IkeSa, dgram: Datagram) -> None:
-        """Called only for a new message whose HASH verified: the peer is where it came from now
-        (states.follows_peer: RFC 3947 §7, the side not behind a NAT)."""
-        if dgram.src != sa.remote and follows_peer(sa.floated, bool(sa.natd and sa.natd.self_behind_nat)):
-            sa.remote = dgram.src
+        """Called only for a new Quick Mode message whose HASH verified: the peer is alive and, on the
+        side states.follows_peer allows (RFC 3947 §7), where it came from now (dpd.py)."""
+        self._authenticated_from(sa, dgram, "Quick Mode")
 
     def _answer_repeat(self, sa: IkeSa, exchange, dgram: Datagram) -> None:
         """An exact repeat of the last accepted message: the same answer, only at an address this
@@ -197,6 +198,9 @@ class Peer(MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixi
         if qe is not None and repeat(message, qe.last_received) is Repeat.ANSWER_AGAIN:
             self._answer_repeat(sa, qe, dgram)
             return
+        if qe is not None and qe.state is State.QM_DONE and sa.role is Role.INITIATOR:
+            self._quick_mode_connected(sa, qe, header, body)     # the commit bit's fourth message (dpd.py)
+            return
         new = qe is None
         msg = classify(QUICK_MODE, sa.role.other, Shape.NEW_ID if new else Shape.KNOWN_ID)
         if new:
@@ -222,12 +226,12 @@ class Peer(MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixi
         if qe.state is not State.FAILED:
             qe.state = nxt
 
-    def _informational(self, sa: IkeSa, header, body: bytes, family: Family) -> None:
+    def _informational(self, sa: IkeSa, header, body: bytes, family: Family, dgram: Datagram | None = None) -> None:
         admit(family, sa.state)
         if family is Family.PLAIN_INFORMATIONAL:
             self._on_plain_notify(sa, decode_payloads(header.next_payload, body))
         else:
-            self._on_encrypted_info(sa, header, body)
+            self._on_encrypted_info(sa, header, body, dgram)
 
     # ------------------------------------------------------------------ views
     def isakmp_rows(self) -> tuple[IsakmpSaRow, ...]:

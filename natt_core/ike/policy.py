@@ -108,6 +108,16 @@ class PeerPolicy:
     #: exactly the NAT-T versions announced, when a real stack sent fewer than `nat_t` implies
     #: (Windows XP SP2: only draft-02 with the newline); None: SUPPORT[nat_t]
     nat_t_announce: tuple[NattVersion, ...] | None = None
+    #: RFC 3706 DPD: seconds without hearing from the peer before an R-U-THERE (0: never send one;
+    #: the default of strongSwan, dpdaction=none, and of libreswan without dpddelay). Any value
+    #: announces the DPD Vendor ID; an authenticated R-U-THERE is always answered.
+    dpd_delay: float = 0.0
+    #: seconds from the first unanswered R-U-THERE until the peer is declared dead and its SAs are
+    #: cleared (strongSwan ipsec.conf dpdtimeout default 150 s, starter/confread.c)
+    dpd_timeout: float = 150.0
+    #: send INITIAL-CONTACT in MM5 when we hold no SA with that peer (strongSwan main_mode.c
+    #: add_initial_contact, on by default), so the responder replaces a lost earlier connection's SAs
+    initial_contact: bool = True
     #: the ike/profiles.py stack this policy was set from ("none": no profile)
     profile: str = "none"
     #: 1: IKEv1 (RFC 2409) with RFC 3947 NAT-T; 2: IKEv2 (RFC 7296) with its §2.23 NAT traversal;
@@ -156,6 +166,14 @@ class PeerPolicy:
                 raise ConfigError(f"{name.replace('_', ' ')} must be a whole number of SAs, 1 or more, not {value!r}")
         if not (isinstance(self.half_open_timeout, (int, float)) and 0 < self.half_open_timeout < float("inf")):
             raise ConfigError(f"half-open timeout must be a positive number of seconds, not {self.half_open_timeout!r}")
+        if isinstance(self.dpd_delay, bool) or not (isinstance(self.dpd_delay, (int, float))
+                                                    and 0 <= self.dpd_delay < float("inf")):
+            raise ConfigError(f"DPD delay must be 0 (off) or a positive number of seconds, not {self.dpd_delay!r}")
+        if isinstance(self.dpd_timeout, bool) or not (isinstance(self.dpd_timeout, (int, float))
+                                                      and 0 < self.dpd_timeout < float("inf")):
+            raise ConfigError(f"DPD timeout must be a positive number of seconds, not {self.dpd_timeout!r}")
+        if not isinstance(self.initial_contact, bool):
+            raise ConfigError(f"initial_contact must be True or False, not {self.initial_contact!r}")
 
     @property
     def nat_t_versions(self) -> tuple[NattVersion, ...]:
@@ -164,6 +182,8 @@ class PeerPolicy:
     def vendor_id_data(self, nat_t_vids: list[bytes]) -> list[bytes]:
         """Every Vendor ID for MM1/MM2, in this policy's order, the NAT-T ones in their slot."""
         names = self.vendor_ids if NAT_T_SLOT in self.vendor_ids else (NAT_T_SLOT, *self.vendor_ids)
+        if self.dpd_delay and "dpd" not in names:
+            names = (*names, "dpd")      # a peer that sends R-U-THERE announces it, last as libreswan does
         out: list[bytes] = []
         for name in names:
             out += nat_t_vids if name == NAT_T_SLOT else [VENDOR_IDS[name]]

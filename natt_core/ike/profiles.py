@@ -17,11 +17,19 @@ Sources, short names used below:
   libreswan libreswan ikev1_quick.c / ikev1_nat.c (NAT-OA only from quick_outI1, only if NATed),
             ikev1_vendorid.c out_v1VID_set (FRAGMENTATION, DPD, then the NAT-T VID), ipsec.conf
             (retransmit-interval 500 ms doubling, retransmit-timeout 60 s); issue #26 (Vista/7 MM1)
-  hwdsl2    hwdsl2/setup-ipsec-vpn vpnsetup (ikelifetime=24h, salifetime=24h, pfs=no, transport)
+  hwdsl2    hwdsl2/setup-ipsec-vpn vpnsetup (ikelifetime=24h, salifetime=24h, pfs=no, transport;
+            dpddelay=30, dpdtimeout=300, dpdaction=clear in create_vpn_config)
   charon    strongSwan isakmp_vendor.c (XAuth, DPD, RFC 3947, draft-02\\n), quick_mode.c
             add_nat_oa_payloads (NAT-OA in QM1 and QM2 whenever UDP-encapsulated transport),
-            charon.opt (retransmit 4 s x 1.8, 5 retransmissions), ipsec.conf (ikelifetime 3h, lifetime 1h)
+            charon.opt (retransmit 4 s x 1.8, 5 retransmissions), ipsec.conf (ikelifetime 3h, lifetime 1h;
+            dpdaction=none by default: DPD answered, never asked; dpdtimeout 150 s, starter/confread.c)
   Linux     net/ipv4/esp4.c: UDP-encapsulated transport sets CHECKSUM_UNNECESSARY (RFC 3948 §3.1.2)
+
+Dead peer detection (RFC 3706): no recorded Windows MM1 above carries the DPD Vendor ID (linogate,
+libreswan #26, ike-scan), so a Windows peer is never asked R-U-THERE and never asks (dpd_delay 0);
+xl2tpd/libreswan as hwdsl2 sets it up asks after 30 s and clears after 300 s; strongSwan announces
+DPD but asks only when dpdaction is set. INITIAL-CONTACT in MM5 is the engine's default (strongSwan
+sends it); whether Windows sends it beside its Vid-Initial-Contact Vendor ID is unverified.
 
 What the engine cannot speak is left out and said so: ECP groups 19/20 (Vista SP1+ offers them
 first; its IKEv1 here has MODP 2 and 14 only), GSS-API Vendor IDs of Windows 2000 (unverified in a
@@ -96,7 +104,8 @@ PROFILES: dict[str, dict[str, dict]] = {
         "nat_t": "rfc3947", "nat_t_announce": (NattVersion.RFC3947, NattVersion.DRAFT_03, NattVersion.DRAFT_02N,
                                                  NattVersion.DRAFT_02),
         "vendor_ids": ("fragmentation", "dpd", "nat-t"), "ike_lifetime": 86400, "ipsec_lifetime": 86400,
-        "pfs_group": None, "retransmit_interval": 0.5, "retransmit_max_interval": 32.0, "retransmit_tries": 7},
+        "pfs_group": None, "retransmit_interval": 0.5, "retransmit_max_interval": 32.0, "retransmit_tries": 7,
+        "dpd_delay": 30.0, "dpd_timeout": 300.0},
         "client": {"send_nat_oa": "when-behind-nat"},
         "server": {"send_nat_oa": "no"}},
     # strongSwan charon (IKEv1): XAuth, DPD, RFC 3947, draft-02\n (charon isakmp_vendor.c); NAT-OA in

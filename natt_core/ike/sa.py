@@ -118,6 +118,9 @@ class IkeSa:
     mm4_repeats: int = 0              #: MM4 repeats received while waiting for MM6 (PSK-mismatch evidence)
     last_sent_4500: float = 0.0       #: for the keepalive timer
     keepalives_sent: int = 0
+    #: liveness once established (ike/dpd.py LiveState): when the peer was last heard, DPD numbers,
+    #: the Informational Message IDs seen (a replay of one moves nothing)
+    live: object = None
     #: (message ID, first ciphertext block, IV) of every message this side encrypted: the IVs
     #: secrets.json records, so a decrypting view uses the engine's IVs instead of re-deriving them
     sealed_ivs: list[tuple[int, bytes, bytes]] = field(default_factory=list)

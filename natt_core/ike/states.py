@@ -527,6 +527,12 @@ def found_by_initiator_cookie(family: Family | None) -> bool:
     return family in FOUND_BY_INITIATOR_COOKIE
 
 
+def is_status(notify_type: int) -> bool:
+    """RFC 2408 §3.14.1: 16384 and above is a status (DPD, INITIAL-CONTACT, RESPONDER-LIFETIME,
+    CONNECTED), never a refusal; below it, an error."""
+    return notify_type >= FIRST_STATUS_NOTIFY
+
+
 def plain_notify_noted(notify_type: int) -> bool:
     """An unauthenticated error notification is noted and reported; a status one is ignored."""
     return notify_type < FIRST_STATUS_NOTIFY
@@ -587,10 +593,14 @@ def repeat_answered_at(src: Endpoint, original: Endpoint | None, peer_ips: froze
     return src if src.ip in peer_ips else None
 
 
-def follows_peer(floated: bool, self_behind_nat: bool) -> bool:
+def follows_peer(floated: bool, self_behind_nat: bool, peer_behind_nat: bool = True, initiator: bool = True) -> bool:
     """RFC 3947 §7 / RFC 3948: once NAT-T is in use the side that is not behind a NAT follows the
-    address of the latest new authenticated message; the NATed side never changes it."""
-    return floated and not self_behind_nat
+    address of the latest new authenticated message of a peer behind a NAT; the side behind a
+    dynamic NAT never changes it. A responder behind a NAT is taken to sit behind a static one
+    (port forwards: nothing could reach it otherwise) and follows too, as strongSwan's
+    ike_sa.c update_hosts does ("only update other's address if we are behind a static NAT,
+    which we assume is the case if we are not initiator")."""
+    return floated and peer_behind_nat and (not self_behind_nat or not initiator)
 
 
 # ---------------------------------------------------------------------------------------- the diagram

@@ -103,6 +103,14 @@ class L2tpHost:
     def name(self) -> str:
         return self.peer.name
 
+    def restart(self, peer: Peer, now: float) -> None:
+        """Switched on again after a power cut (lab/schedule.py): a fresh IKE peer that remembers no
+        SA and no tunnel; a client connects anew at once, scheduled sends still to come stay."""
+        self.peer, self.links, self._due = peer, {}, []
+        self._agenda = [a for a in self._agenda if a[1] != "connect"]
+        if self.role == "client":
+            self._agenda.insert(0, (now, "connect", None))
+
     def next_timer(self) -> float | None:
         times = [self.peer.next_timer(), self._agenda[0][0] if self._agenda else None, self._links_due()]
         times = [t for t in times if t is not None]

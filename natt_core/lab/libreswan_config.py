@@ -105,9 +105,9 @@ def ipsec_conf(s: Scenario, peer: str = "server") -> str:
         f"    nat-ikev1-method={NAT_METHOD[me.nat_t]}",
         "    encapsulation=auto",
         "    rekey=no",
-        "    dpddelay=30",
-        "    dpdtimeout=300",
-        "    dpdaction=clear",
+        # RFC 3706 DPD as the scenario has it (hwdsl2's L2TP server: dpddelay=30, dpdtimeout=300)
+        *([f"    dpddelay={me.dpd_delay:g}", f"    dpdtimeout={me.dpd_timeout:g}", "    dpdaction=clear"]
+          if me.dpd_delay else []),
         f"    auto={'add' if peer == 'server' else 'start'}",
     ]
     return "\n".join(lines) + "\n"

@@ -10,10 +10,13 @@ from ..errors import ConfigError
 from ..ike.policy import PeerPolicy
 from .apps import Send
 from .scenario import NatSettings, Scenario
+from .schedule import Action
 
 LEGACY = PeerPolicy(nat_t="none")
 V2 = PeerPolicy(ike_version=2)
 AGGRESSIVE = PeerPolicy(phase1_mode="aggressive")
+#: announces the DPD Vendor ID and answers R-U-THERE, never asks (strongSwan's default, dpdaction=none)
+ANSWERS_DPD = PeerPolicy(vendor_ids=("dpd",))
 
 PRESETS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("no-nat", "No NAT on the path",
@@ -95,6 +98,25 @@ PRESETS: dict[str, Scenario] = {s.name: s for s in (
              "who captured AM1 and AM2 can test guesses of the pre-shared key offline against HASH_R; "
              "set server.mode=main and the server refuses Aggressive Mode (AGGRESSIVE_MODE_REFUSED).",
              client=AGGRESSIVE, server=AGGRESSIVE, duration=60.0),
+    Scenario("dpd-peer-gone", "The client vanishes: dead peer detection (RFC 3706)",
+             "The tunnel is up when the client is switched off at t=60 s, without a word. The server asks "
+             "an idle peer R-U-THERE after 30 s of silence (dpd_delay) and keeps asking every 30 s; 120 s "
+             "after the first unanswered one (dpd_timeout) it declares the peer dead and clears its ISAKMP "
+             "and IPsec SAs: report.json says DPD_PEER_DEAD. NAT keepalives prove nothing (RFC 3948 §4). "
+             "With client.profile=windows-xp-sp2, a client that sends no DPD Vendor ID, the server never "
+             "asks and keeps the dead client's SAs.",
+             client=ANSWERS_DPD, server=PeerPolicy(dpd_delay=30.0, dpd_timeout=120.0),
+             actions=(Action(60.0, "switch-off", "client"),), duration=240.0),
+    Scenario("nat-rebinding", "The NAT forgets the mapping mid-session",
+             "At t=90 s the client's NAT flushes its mappings, as a reboot does. The client's next keepalive "
+             "opens a new mapping with a new public port; the server does not move for it (a keepalive "
+             "proves nothing). At t=120 s the client's L2TP HELLO comes in ESP-in-UDP from the new port, "
+             "authenticated, so the server follows it (RFC 3947 §7) and its own HELLO at t=150 s reaches "
+             "the client. What if only the server spoke (traffic.client=none)? Its HELLO dies at the NAT "
+             "and L2TP gives up; add client.dpd_delay=30 and the client's R-U-THERE re-teaches the server "
+             "its port.",
+             server=ANSWERS_DPD, actions=(Action(90.0, "flush", "nat"),),
+             sends=(Send(120.0, "client", "HELLO"), Send(150.0, "server", "HELLO")), duration=180.0),
     Scenario("double-nat", "Home NAT behind a carrier NAT",
              "The client's NAT sits behind a carrier-grade NAT: two translations, but NAT-D only needs "
              "to see a difference, so the client floats to 4500 and connects.",

@@ -115,7 +115,9 @@ def _peer_report(name: str, host, index: _Index) -> dict:
     peer = host.peer
     sas = [*getattr(peer, "ended", ()), *peer.sas.values()]     # failed SAs the peer has forgotten still say why
     p1 = _status(sas, lambda sa: _is(sa, State.ESTABLISHED) or (_is(sa, State.DELETED) and sa.keys))
-    p2 = "not-started" if p1 != "established" else _status(sas, lambda sa: bool(sa.children))
+    # an IPsec SA since deleted (a Delete, DPD, INITIAL-CONTACT) was established: the reason says what ended it
+    p2 = "not-started" if p1 != "established" else _status(
+        sas, lambda sa: bool(sa.children) or any(qe.child for qe in getattr(sa, "quick", {}).values()))
     failed_sa = next((sa for sa in sas if sa.reason), None)
     reason, code = (failed_sa.reason, failed_sa.code) if failed_sa else (None, None)
     if failed_sa is not None and _is(failed_sa, State.FAILED) and failed_sa.failure == "gave-up":

@@ -37,6 +37,7 @@ from ..wire.numbers import IPProto, Port
 from ..ppp.endpoint import PppPolicy
 from .apps import L2tpHost, Send
 from .recorder import Recorder
+from .schedule import Action, schedule
 from .trace import Trace
 
 CLIENT_BASE = ipaddress.IPv4Address("192.168.11.0") + 19   # client1 = 192.168.11.20
@@ -143,6 +144,8 @@ class Scenario:
     server_forwards: tuple[int, ...] = (Port.IKE, Port.NAT_T)
     #: PPP over the L2TP call: the client's credentials, the server's users and address pool
     ppp: PppPolicy = field(default_factory=PppPolicy)
+    #: what happens at a set time: a NAT flushes its mappings, a host is switched off or rebooted
+    actions: tuple[Action, ...] = ()
 
     def __post_init__(self) -> None:
         if self.topology not in TOPOLOGIES:
@@ -167,6 +170,12 @@ class Scenario:
             if not 0 <= s.at <= self.duration:
                 raise FieldError(f"traffic.{s.sender}", f"a send at t={s.at:g} s is outside the run "
                                  f"(0..{self.duration:g} s); raise the duration or send earlier")
+        for a in self.actions:
+            if not isinstance(a, Action):
+                raise FieldError("actions", f"an action needs a time, what and target, not {a!r}")
+            if a.at > self.duration:
+                raise FieldError(action_key(a), f"t={a.at:g} s is outside the run (0..{self.duration:g} s); "
+                                 "raise the duration or choose an earlier time")
 
     def with_(self, **changes) -> "Scenario":
         return replace(self, **changes)
@@ -228,6 +237,9 @@ class Scenario:
                              "255.255.255.255; choose a lower first client address") from None
         self._check_distinct(str(last))
         self._check_work()
+        if self.topology == "client-nat" and any(a.target == "nat2" for a in self.actions):
+            raise FieldError("nat2.flush_at", "topology client-nat has no second NAT; choose server-nat, both-nat "
+                             "or double-nat, or flush nat")
         return self
 
     def _check_work(self) -> None:
@@ -238,6 +250,10 @@ class Scenario:
             if interval < MIN_KEEPALIVE:
                 raise FieldError(key, f"must be at least {MIN_KEEPALIVE:g} s (RFC 3948 §4 suggests 20 s), "
                                       f"not {interval:g} s")
+            delay = getattr(self, side).dpd_delay
+            if delay and delay < MIN_KEEPALIVE:
+                raise FieldError(f"{side}.dpd_delay", f"must be 0 (off) or at least {MIN_KEEPALIVE:g} s (real "
+                                 f"stacks use 30 s), not {delay:g} s")
             packets = senders * self.duration / interval * HOPS_PER_KEEPALIVE
             if packets > MAX_RUN_PACKETS:
                 raise FieldError(key, f"{interval:g} s keepalives from {senders} {side}{'s' if senders > 1 else ''} "
@@ -267,6 +283,12 @@ class Scenario:
             if first <= ipaddress.IPv4Address(ip) <= last:
                 span = a.client if first == last else f"{a.client}..{last_client}"
                 raise FieldError("address.client", f"the client address {span} includes {ip}, already used by {who}")
+
+
+def action_key(a: Action) -> str:
+    """The --set key an action comes from (for messages beside the right field)."""
+    verb = {"flush": "flush", "switch-off": "off", "reboot": "reboot"}[a.what]
+    return f"{a.target}.{verb}_at"
 
 
 def _nat_config(n: NatSettings, **kw) -> NatConfig:
@@ -316,6 +338,7 @@ def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
     hosts["server"] = L2tpHost(server, "server", sends=tuple(x for x in s.sends if x.sender == "server"), ppp=s.ppp)
     net.add_host(hosts["server"], "server-lan" if s.server_behind_nat else "internet", server_ip,
                  gateway=SERVER_NAT_INSIDE if s.server_behind_nat else None)
+    schedule(net, hosts, s)
     return net, hosts
 
 

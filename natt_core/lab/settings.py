@@ -26,6 +26,7 @@ from ..net.nat_config import BEHAVIOURS, HELPERS, KINDS, PORT_ALLOCATIONS
 from ..wire.l2tp import MessageType
 from .apps import Send
 from .scenario import TOPOLOGIES, FieldError, NatSettings, Scenario
+from .schedule import Action
 
 
 def _choice(*choices: str) -> Callable[[str], str]:
@@ -66,6 +67,19 @@ def _seconds(text: str) -> float:
     if not 0 < value < float("inf"):
         raise ConfigError("expected a positive number of seconds")
     return value
+
+
+def _seconds_or_off(text: str) -> float:
+    """'30' -> 30.0; '0' or 'off' -> 0.0 (the feature is off)."""
+    if text.strip().lower() in ("0", "off", "no", "none"):
+        return 0.0
+    return _seconds(text)
+
+
+def _yes_no(text: str) -> bool:
+    if text.strip().lower() not in ("yes", "no"):
+        raise ConfigError("choose one of yes, no")
+    return text.strip().lower() == "yes"
 
 
 def _fraction(text: str) -> float:
@@ -266,6 +280,17 @@ KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     "client.profile": ("client", "profile", _of("client.profile")),
     "server.profile": ("server", "profile", _of("server.profile")),
     "server.cookie_threshold": ("server", "v2.cookie_threshold", _threshold),
+    # liveness (RFC 3706 DPD, INITIAL-CONTACT) and what happens at a set time (lab/schedule.py)
+    "client.dpd_delay": ("client", "dpd_delay", _seconds_or_off),
+    "server.dpd_delay": ("server", "dpd_delay", _seconds_or_off),
+    "client.dpd_timeout": ("client", "dpd_timeout", _seconds),
+    "server.dpd_timeout": ("server", "dpd_timeout", _seconds),
+    "client.initial_contact": ("client", "initial_contact", _yes_no),
+    "nat.flush_at": ("action", "flush:nat", _times),
+    "nat2.flush_at": ("action", "flush:nat2", _times),
+    "client.off_at": ("action", "switch-off:client", _times),
+    "server.off_at": ("action", "switch-off:server", _times),
+    "client.reboot_at": ("action", "reboot:client", _times),
 }
 
 
@@ -298,6 +323,10 @@ def apply_setting(s: Scenario, key: str, value: object) -> Scenario:
         if where == "traffic":
             kept = tuple(x for x in s.sends if x.sender != name)
             return replace(s, sends=kept + tuple(Send(t, name, MessageType.HELLO.name) for t in value))
+        if where == "action":
+            what, target = name.split(":")
+            kept = tuple(a for a in s.actions if (a.what, a.target) != (what, target))
+            return replace(s, actions=kept + tuple(Action(t, what, target) for t in value))
         changes = {}
         for side in (("client", "server") if where == "both" else (where,)):
             policy = getattr(s, side)

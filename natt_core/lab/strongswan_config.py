@@ -162,6 +162,9 @@ def swanctl_conf(s: Scenario, peer: str = "server") -> str:
         f"        remote_addrs = {remote_addrs}",
         f"        proposals = {', '.join(ike)}",
         f"        rekey_time = {me.ike_lifetime}s",
+        # RFC 3706 DPD as the scenario has it (swanctl.conf: dpd_delay; dpd_timeout is IKEv1's)
+        *([f"        dpd_delay = {me.dpd_delay:g}s", f"        dpd_timeout = {me.dpd_timeout:g}s"]
+          if me.dpd_delay else []),
         "        local {",
         "            auth = psk",
         f"            id = {local_id}",
@@ -177,6 +180,7 @@ def swanctl_conf(s: Scenario, peer: str = "server") -> str:
         f"                local_ts = {local_ts}",
         f"                remote_ts = {remote_ts}",
         f"                rekey_time = {me.ipsec_lifetime}s",
+        *(["                dpd_action = clear"] if me.dpd_delay else []),
         "            }",
         "        }",
         "    }",

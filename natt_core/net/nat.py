@@ -203,6 +203,16 @@ class Nat:
             else:  # refreshed since it was queued: queue it again at its real expiry
                 heapq.heappush(heap, (m.expires, m.id, m))
 
+    def flush(self, now: float) -> list[MappingRow]:
+        """Forget every mapping made by traffic at once, as a reboot or a "clear NAT table" does;
+        forwards and 1:1 pairs are configuration and stay. Later packets for them are dropped with
+        NAT_MAPPING_FLUSHED, and the next packet out gets a new mapping (usually a new port)."""
+        gone = [m for m in self._live.values() if m.kind not in ("forward", "static")]
+        for m in gone:
+            self._remove(m, f"the NAT flushed its mappings at t={fmt_time(now)}s", Reason.NAT_MAPPING_FLUSHED)
+        self._last_sender.clear()
+        return [m.row() for m in gone]
+
     def next_expiry(self) -> float | None:
         """Earliest time a mapping may expire (may be early after a refresh; never late)."""
         while self._heap and not self._heap[0][2].alive:

@@ -90,6 +90,24 @@ class NatMappingExpired(Event):
 
 
 @dataclass(frozen=True)
+class NatMappingsFlushed(Event):
+    """A NAT dropped every mapping traffic had made, at once (a reboot, a table flush)."""
+    rows: tuple[MappingRow, ...] = ()
+
+    def describe(self) -> str:
+        return f"{self.peer} flushes its {len(self.rows)} mapping(s): the next packet out gets a new public port"
+
+
+@dataclass(frozen=True)
+class HostPower(Event):
+    """A lab action: a host is switched off (nothing in or out, its timers stop) or on again."""
+    on: bool = False
+
+    def describe(self) -> str:
+        return f"{self.peer} is switched {'on again: it remembers no SA and connects anew' if self.on else 'off'}"
+
+
+@dataclass(frozen=True)
 class Attachment:
     """One interface of a device on a segment, for topology diagrams."""
     kind: str  # "host" | "nat-inside" | "nat-outside"
@@ -137,6 +155,7 @@ class Network:
         self._nat_version: dict[str, int] = {}
         self._seq = 0
         self._packets = 0   # the last packet id given out
+        self._off: set[str] = set()   # hosts switched off (lab actions)
 
     # ----------------------------------------------------------------- building the topology
     def add_segment(self, name: str, impairment: Impairment | None = None) -> None:
@@ -267,9 +286,31 @@ class Network:
         (ConfigError after `max_steps` clock callbacks: a run's work is bounded)."""
         self.clock.run_until(until, max_steps)
 
+    # ----------------------------------------------------------------- lab actions
+    def flush_nat(self, name: str) -> None:
+        """The NAT `name` forgets every mapping traffic made (see Nat.flush)."""
+        nat, now = self.nat(name), self.clock.now
+        rows = nat.flush(now)
+        self._emit((NatMappingsFlushed(now, name, tuple(rows)),), [None])
+        self._nat_changed(nat, now)
+
+    def switch_off(self, name: str) -> None:
+        """Host `name` is off: packets to it are dropped (HOST_DOWN), it sends nothing, its timers stop."""
+        self._hosts[name]  # noqa: B018 (KeyError for an unknown host)
+        self._off.add(name)
+        self._emit((HostPower(self.clock.now, name, on=False),), [None])
+        self._sync_timer(name)
+
+    def switch_on(self, name: str, restart: Callable[[float], None]) -> None:
+        """Host `name` is on again; `restart(now)` gives it its fresh state (a reboot)."""
+        self._off.discard(name)
+        restart(self.clock.now)
+        self._emit((HostPower(self.clock.now, name, on=True),), [None])
+        self._sync_timer(name)
+
     def _sync_timer(self, name: str) -> None:
         """Keep exactly one clock entry per host, at the time its next_timer() asks for."""
-        t = self._hosts[name].host.next_timer()
+        t = None if name in self._off else self._hosts[name].host.next_timer()
         current = self._timers.get(name)
         if t is not None:
             t = max(float(t), self.clock.now)
@@ -283,6 +324,8 @@ class Network:
 
     def _fire_timer(self, name: str, now: float) -> None:
         self._timers.pop(name, None)
+        if name in self._off:
+            return
         host = self._hosts[name].host
         due = host.next_timer()
         if due is not None and due <= now:
@@ -380,6 +423,10 @@ class Network:
                 before: bytes | None, changes: tuple[FieldChange, ...], src_host: str, note: str,
                 hops: int, label: str, pid: int, copy_of: int | None) -> None:
         args = (t, sent, sender, receiver, packet, before, changes)
+        if receiver.host is not None and receiver.info.device in self._off:
+            self._record(*args, f"{receiver.info.device} is switched off", src_host, note, label, pid, copy_of,
+                         Reason.HOST_DOWN)
+            return
         if receiver.host is not None:
             try:
                 dgram = decode_datagram(packet)

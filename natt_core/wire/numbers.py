@@ -192,6 +192,9 @@ class NotifyType(IntEnum):
     AUTHENTICATION_FAILED = 24
     INVALID_HASH_INFORMATION = 23
     INITIAL_CONTACT = 24578
+    CONNECTED = 16384          #: RFC 2408 §3.14.1: the answer to the commit bit (a status)
+    R_U_THERE = 36136          #: RFC 3706 §5.3: Dead Peer Detection request
+    R_U_THERE_ACK = 36137      #: RFC 3706 §5.3: its answer, echoing the sequence number
 
 
 def notify_name(number: int) -> str:
