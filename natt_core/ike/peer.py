@@ -18,10 +18,11 @@ from ..errors import DecodeError, IntegrityError, ProtocolError
 from ..output import Output
 from ..reasons import Reason
 from ..wire.isakmp import decode_header, decode_payloads
-from ..wire.numbers import ExchangeType, Flag
+from ..wire.numbers import ExchangeType, Flag, PayloadType
 from .core import PeerCore
 from .dataplane import DataPlaneMixin
 from .events import MessageReceived, PacketDropped
+from .fragmentation import IkeFragmentationMixin
 from .informational import InformationalMixin
 from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
 from .policy import PeerPolicy
@@ -34,7 +35,7 @@ from .states import (MAIN_MODE, QUICK_MODE, Family, Msg, Repeat, Role, Shape, St
                      starts_next, wrong_port_after_float)
 
 
-class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, PeerCore):
+class Peer(IkeFragmentationMixin, MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, PeerCore):
     """One IKE participant; it can initiate (`connect`) and answer any number of initiators."""
 
     def receive(self, dgram: Datagram, now: float) -> Output:
@@ -51,6 +52,11 @@ class Peer(MainModeMixin, QuickModeMixin, InformationalMixin, DataPlaneMixin, Pe
             self._other_version(dgram, message, 1)
             return
         header, body = decode_header(message)
+        if header.next_payload == PayloadType.FRAGMENT:   # IKEv1 fragmentation (ike/fragmentation.py)
+            message = self._ike_fragment(dgram, header, body)
+            if message is None:
+                return
+            header, body = decode_header(message)
         if header.version != 0x10:
             raise DecodeError("ISAKMP header", 17, f"version 0x{header.version:02x}: only IKEv1.0 (0x10) is spoken here")
         if header.flags & ~Flag.ENCRYPTED:

@@ -37,8 +37,10 @@ from ..addressing import Endpoint, check_ipv4
 from ..errors import ConfigError, DecodeError
 from ..reasons import Reason
 from ..wire.numbers import IPProto, Port, label
-from .nat_config import BEHAVIOURS, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS, Forward, NatConfig
+from .nat_config import BEHAVIOURS, FRAGMENT_MODES, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS, Forward, NatConfig
 from .records import record
+from .fragments import is_fragment
+from .nat_fragments import NatFragments
 from .rewrite import FieldChange, PacketFields, Rewriter, parse_packet
 
 PROTO_NAMES = {IPProto.UDP: "udp", IPProto.TCP: "tcp", IPProto.ESP: "esp", IPProto.AH: "ah"}
@@ -128,7 +130,7 @@ class _Mapping:
         return self._row
 
 
-class Nat:
+class Nat(NatFragments):
     """One NAT device: `outbound` (inside -> outside) and `inbound` translate or drop packets."""
 
     def __init__(self, config: NatConfig, rng: random.Random):
@@ -150,6 +152,7 @@ class Nat:
         self._static_in: dict[str, str] = {}
         self._static_out: dict[str, str] = {}
         self._static_rows: dict[str, _Mapping] = {}
+        NatFragments.__init__(self)
         for f in config.forwards:
             outside = Endpoint(config.public_ip, f.public_port)
             self._add(_Mapping(0, f.proto, f.inside, outside, "forward",
@@ -249,10 +252,15 @@ class Nat:
 
     def _translate(self, packet: bytes, now: float, outbound: bool) -> Translation:
         self._expire_due(now)
+        if is_fragment(packet):
+            return self._fragment(packet, now, outbound)
         try:
             p = parse_packet(packet)
         except DecodeError as exc:
             return _drop(str(exc), decode_drop_code(packet))
+        return self._translate_fields(packet, p, now, outbound)
+
+    def _translate_fields(self, packet: bytes, p: PacketFields, now: float, outbound: bool) -> Translation:
         cfg = self.config
         proto = p.proto
         mode = None if proto == IPProto.UDP else cfg.esp if proto == IPProto.ESP else cfg.ah if proto == IPProto.AH \
@@ -454,5 +462,5 @@ class Nat:
         return _drop(f"no mapping for {p.describe()}{why}", recent[1] if recent else Reason.NAT_NO_MAPPING)
 
 
-__all__ = ["BEHAVIOURS", "HELPERS", "IPSEC_MODES", "KINDS", "PORT_ALLOCATIONS", "FieldChange", "Forward",
+__all__ = ["BEHAVIOURS", "FRAGMENT_MODES", "HELPERS", "IPSEC_MODES", "KINDS", "PORT_ALLOCATIONS", "FieldChange", "Forward",
            "MappingRow", "Nat", "NatConfig", "Translation", "decode_drop_code", "fmt_time", "parse_packet"]
