@@ -197,3 +197,30 @@ def test_tshark_reassembles_the_lab_fragments_with_no_malformed_packet(mode, tmp
                             "-Y", "ip.fragments", "-T", "fields", "-e", "isakmp.exchangetype"],
                            capture_output=True, text=True, timeout=60)
     assert whole.stdout.split() == (["2", "2"] if mode == "pass" else [])   # MM3 and MM4, reassembled
+
+
+def test_a_fragment_before_its_first_is_held_and_sent_on_translated_after_it():
+    from natt_core.net.nat import Nat, NatConfig
+    nat = Nat(NatConfig(public_ip="192.168.1.30"), random.Random(1))
+    first, second = fragment(_udp(400, ident=9), 296)
+    early = nat.outbound(second, 0.0)
+    assert early.packet is None and early.drop_reason is None and "held" in early.note
+    tr = nat.outbound(first, 0.01)
+    assert [old for old, _ in tr.released] == [second]
+    r = Reassembler()
+    r.add(tr.packet, 0.02)
+    whole = r.add(tr.released[0][1].packet, 0.02).packet
+    d = decode_datagram(whole)                       # the UDP checksum over the whole datagram verifies
+    assert d.src.ip == "192.168.1.30" and d.payload == decode_datagram(_udp(400, df=True, ident=9)).payload
+
+
+def test_reordered_fragments_still_cross_a_passing_nat():
+    held_somewhere = False
+    for seed in range(1, 12):
+        t = _run(*SMALL, "link.reorder=0.5", f"seed={seed}")
+        held = [h for h in t.hops if "held by nat" in h.note]
+        released = [h for h in t.hops if "held until its first fragment came" in h.note]
+        assert len(released) == len(held) and all(h.dropped is None for h in released)
+        assert t.report["peers"]["client"]["phase2"] == "established", seed
+        held_somewhere |= bool(held)
+    assert held_somewhere

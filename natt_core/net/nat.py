@@ -77,6 +77,8 @@ class Translation:
     """Why the device chose this inside host when the packet itself could not say (helpers)."""
     drop_code: Reason | None = None
     """The code beside `drop_reason` (natt_core.reasons)."""
+    released: tuple = ()
+    """Fragments held back until this one (their first) came: (bytes as held, Translation) each."""
 
 
 def _drop(reason: str, code: Reason, mapping: MappingRow | None = None) -> Translation:

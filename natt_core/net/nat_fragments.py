@@ -5,8 +5,9 @@ later ones carry nothing but IP addresses and the identification. So a NAT that 
 translates the first one like any packet (ports, and the UDP checksum, which covers the whole
 datagram, with the RFC 1624 update) and remembers, per datagram (source, destination, protocol,
 identification: RFC 791 §3.2), which address it rewrote, to rewrite the later fragments the same
-way -- RFC 4787 REQ-14. A later fragment that arrives before its first is dropped: this NAT
-learns from the first fragment and does not hold fragments back.
+way -- RFC 4787 REQ-14, which asks for fragments in and out of order. A later fragment that
+arrives before its first is held back (at most HOLD fragments, for MEMORY_SECONDS) and sent on,
+translated, right after its first fragment.
 
 'drop' is the classic home-router failure (every fragment dropped); 'first-only' passes the first
 fragment and drops the rest, as NATs that looked only for ports did. Either way the receiver never
@@ -15,6 +16,7 @@ completes the datagram. The memory is bounded: at most MEMORY datagrams, each fo
 from __future__ import annotations
 
 from collections import OrderedDict
+from dataclasses import replace
 
 from ..errors import DecodeError
 from ..reasons import Reason
@@ -25,6 +27,7 @@ from .rewrite import PacketFields, Rewriter
 
 MEMORY = 1024            #: datagrams whose first fragment's translation is remembered
 MEMORY_SECONDS = 30.0    #: how long (Linux's ipfrag_time)
+HOLD = 64                #: later fragments held back until their first fragment comes
 _NO_L4 = -1              #: Rewriter protocol for a later fragment: only the IPv4 header checksum
 
 
@@ -50,6 +53,8 @@ class NatFragments:
     def __init__(self) -> None:
         #: (outbound, src, dst, proto, ident) -> (time, which address, new address, mapping row)
         self._frag_memory: OrderedDict[tuple, tuple] = OrderedDict()
+        #: fragments that came before their first: key -> [(time, packet)], HOLD at most in all
+        self._frag_held: OrderedDict[tuple, list] = OrderedDict()
 
     def _fragment(self, packet: bytes, now: float, outbound: bool):
         from .nat import Translation, _drop   # nat.py mixes this class in
@@ -70,14 +75,34 @@ class NatFragments:
             tr = self._translate_fields(packet, p, now, outbound)
             if tr.packet is not None:
                 self._remember(key, now, tr)
+                held = self._frag_held.pop(key, ())
+                if held:
+                    which, ip, row = self._recall(key, now)
+                    done = tuple((old, self._later(old, which, ip, row)) for t, old in held if now - t <= MEMORY_SECONDS)
+                    tr = replace(tr, released=done)
             return tr
         known = self._recall(key, now)
         if known is None:
             if self.config.kind == "none":
                 return Translation(packet)
-            return _drop(f"{where}: its first fragment has not been seen, so this NAT does not know whom it "
-                         "belongs to (it learns that from the first fragment's ports)", Reason.FRAGMENT_DROPPED)
-        which, ip, row = known
+            return self._hold(key, packet, now, where)
+        return self._later(packet, *known)
+
+    def _hold(self, key: tuple, packet: bytes, now: float, where: str):
+        from .nat import Translation, _drop
+        held = self._frag_held
+        while held and now - next(iter(held.values()))[0][0] > MEMORY_SECONDS:
+            held.popitem(last=False)
+        if sum(map(len, held.values())) >= HOLD:
+            return _drop(f"{where}: its first fragment has not come and this NAT already holds {HOLD} "
+                         "fragments", Reason.REASSEMBLY_LIMIT)
+        held.setdefault(key, []).append((now, packet))
+        return Translation(None, note=f"held by {self.config.name}: its first fragment (with the ports) has not "
+                                      "come yet; it is sent on right after it")
+
+    def _later(self, packet: bytes, which, ip, row):
+        """A later fragment rewritten the way its first fragment was."""
+        from .nat import Translation
         rw = Rewriter(packet, _NO_L4)
         if which:
             rw.address(which, ip)

@@ -150,6 +150,7 @@ class Network:
         self._fragments: dict[int, tuple[int, int, int]] = {}   # piece id -> (original id, number, count)
         self._reassembly: dict[str, Reassembler] = {}           # per host: its kernel's reassembly queue
         self._pmtu: dict[str, dict[str, int]] = {}              # per host: destination -> path MTU learnt
+        self._held: dict[tuple[str, bytes], tuple] = {}         # fragments a NAT holds for their first
 
     # ----------------------------------------------------------------- building the topology
     def add_segment(self, name: str, impairment: Impairment | None = None, mtu: int = DEFAULT_MTU) -> None:
@@ -447,11 +448,23 @@ class Network:
         nat = receiver.nat
         outbound = receiver.info.kind == "nat-inside"
         tr = nat.outbound(packet, t) if outbound else nat.inbound(packet, t)
-        self._record(*args, tr.drop_reason, src_host, note, label, pid, copy_of, tr.drop_code)
+        held = tr.packet is None and tr.drop_reason is None
+        self._record(*args, tr.drop_reason, src_host, "; ".join(x for x in (note, tr.note if held else "") if x),
+                     label, pid, copy_of, tr.drop_code)
         self._nat_changed(nat, t)
+        if held:     # a fragment waiting for its first (net/nat_fragments.py): remembered until released
+            if len(self._held) >= 4 * PMTU_ENTRIES:
+                del self._held[next(iter(self._held))]
+            self._held[(nat.name, packet)] = (src_host, hops, label, pid, copy_of)
         if tr.packet is not None:
             self._transmit(receiver.peer, tr.packet, src_host, packet, tr.changes, hops + 1, label, tr.note,
                            pid, copy_of)
+        for before, later in tr.released:
+            kept = self._held.pop((nat.name, before), None)
+            if kept is not None and later.packet is not None:
+                src, h, lab, ident, original = kept
+                self._transmit(receiver.peer, later.packet, src, before, later.changes, h + 1, lab,
+                               "held until its first fragment came", ident, original)
 
     # ----------------------------------------------------------------- fragments and "too big"
     def _too_big(self, seg: _Segment, sender: _Port, packet: bytes, src_host: str, before: bytes | None,
