@@ -18,7 +18,7 @@ code 4) with the next-hop MTU of RFC 1191 §4; `read_frag_needed` reads it back.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from socket import inet_ntoa
 
 from ..errors import DecodeError
@@ -155,12 +155,9 @@ def read_frag_needed(src: str, icmp: bytes) -> FragNeeded | None:
 class _Partial:
     started: float
     first: bytes | None = None          #: the header of the offset-0 fragment
-    pieces: dict[int, bytes] = None     #: offset -> data
+    pieces: dict[int, bytes] = field(default_factory=dict)   #: offset -> data
     end: int | None = None              #: total payload length, known from the last fragment
     size: int = 0
-
-    def __post_init__(self) -> None:
-        self.pieces = {}
 
 
 @dataclass(frozen=True)
