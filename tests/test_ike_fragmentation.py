@@ -151,3 +151,13 @@ def test_tshark_dissects_and_reassembles_the_ike_fragments(tmp_path):
     rows = [line.split("\t") for line in r.stdout.splitlines()]
     # MM3 and MM4: fragment ID 1, the last is #2, and tshark reassembled each (isakmp.fragments)
     assert len(rows) == 2 and all(row[:2] == ["0x0001", "2"] and row[2] for row in rows), rows
+
+
+def test_an_ike_fragment_dissects_through_its_layout():
+    from natt_core.wire.dissect import dissect
+    t = _run(*SMALL, "nat.fragments=drop", *BOTH)
+    last = next(h for h in t.hops if h.label == "MM3 (IKE fragment 2/2)")
+    fields = {f.name: f for f in dissect(last.packet)}
+    assert fields["fragment ID"].value == "1" and fields["fragment number"].value == "2"
+    assert fields["flags"].value == "0x01 (LAST)" and fields["fragment ID"].layer == "IKE fragment payload"
+    assert fields["fragment data (a piece of the whole IKE message)"].end == len(last.packet)

@@ -46,6 +46,7 @@ def test_the_lesson_page_runs_and_its_switches_change_the_verdict():
     assert not at.exception and not at.error, (at.exception, [e.value for e in at.error])
     assert any("It works" in s.value for s in at.success)
     assert any("IKE fragments" in m.value for m in at.markdown)
+    assert any("IKE fragment 1/2" in s.value for s in at.subheader)       # it opens on the first IKE fragment
     at.session_state["l12:sw:ike_frag"] = "no"
     at.session_state["l12:sw:fragments"] = "first-only"
     at.run()
