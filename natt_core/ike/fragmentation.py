@@ -142,7 +142,7 @@ class IkeFragmentationMixin:
             return None
         frag = frags[0]
         key = (header.icookie, header.rcookie)
-        if key not in self.sas:
+        if key not in self.sas and header.icookie not in self._initiated:   # ours awaiting MM2 counts too
             self._emit(PacketDropped, reason=f"IKE fragment for unknown cookies {header.icookie.hex()}:"
                                              f"{header.rcookie.hex()}", code=Reason.UNKNOWN_SA)
             return None
