@@ -161,3 +161,20 @@ def test_an_ike_fragment_dissects_through_its_layout():
     assert fields["fragment ID"].value == "1" and fields["fragment number"].value == "2"
     assert fields["flags"].value == "0x01 (LAST)" and fields["fragment ID"].layer == "IKE fragment payload"
     assert fields["fragment data (a piece of the whole IKE message)"].end == len(last.packet)
+
+
+def test_every_big_message_on_500_and_4500_crosses_as_ike_fragments(tmp_path):
+    tiny = ["client.ike_fragmentation=yes", "server.ike_fragmentation=yes",
+            "client.ike_fragment_size=128", "server.ike_fragment_size=128"]
+    t = _run(*tiny)
+    assert t.report["peers"]["client"]["phase2"] == "established"
+    split = {h.label.split(" (")[0] for h in t.hops if "(IKE fragment" in h.label}
+    assert {"MM2", "MM3", "MM4", "QM1", "QM2"} <= split                 # MM2 too: before the cookie is known
+    assert all(len(h.packet) <= 128 for h in t.hops if "(IKE fragment" in h.label)
+    qm1 = next(h for h in t.hops if h.label.startswith("QM1 (IKE fragment 1/"))
+    assert qm1.packet[20 + 8:20 + 12] == bytes(4)                        # on 4500, behind the non-ESP marker
+    if shutil.which("tshark"):
+        export(t, tmp_path)
+        bad = subprocess.run(["tshark", "-r", str(tmp_path / "client-lan.pcap"), "-Y",
+                              "_ws.malformed || _ws.expert.severity >= error"], capture_output=True, text=True, timeout=60)
+        assert bad.returncode == 0 and bad.stdout == "", bad.stdout
