@@ -76,6 +76,8 @@ class Reason(str, Enum):
     NAT_HELPER = "NAT_HELPER"                      #: an IPsec helper/ALG interfered
     NAT_MISDELIVERED = "NAT_MISDELIVERED"          #: a NAT handed IPsec to an inside host that does not own its SPI
     FRAGMENT_DROPPED = "FRAGMENT_DROPPED"          #: an IP fragment a device would not pass
+    FRAGMENTATION_NEEDED = "FRAGMENTATION_NEEDED"  #: DF set and too big for the next link (ICMP 3/4 sent back)
+    REASSEMBLY_LIMIT = "REASSEMBLY_LIMIT"          #: a receiver's bounded reassembly state (IP or IKE fragments) is full
     NO_ROUTE = "NO_ROUTE"                          #: nowhere to send it
     LINK_LOSS = "LINK_LOSS"                        #: the link's impairment lost it
     TTL_EXPIRED = "TTL_EXPIRED"                    #: time to live ran out

@@ -70,6 +70,16 @@ SWITCHES: dict[str, Switch] = {s.name: s for s in (
            "Seconds without sending after which the side behind NAT sends a 0xFF keepalive."),
     Switch("timeout", "NAT UDP timeout (s)", ("30", "120", "300"), lambda s: f"{s.nat.timeout:g}",
            lambda v: [f"nat.timeout={v}"], "How long the NAT keeps an idle UDP mapping."),
+    Switch("fragments", "NAT and IP fragments", CHOICES["nat.fragments"], lambda s: s.nat.fragments,
+           lambda v: [f"nat.fragments={v}"], "pass: translate every fragment; drop: drop them all (many home "
+           "routers); first-only: pass the first fragment (it has the ports) and drop the rest."),
+    Switch("ike_frag", "IKE fragmentation on both peers", CHOICES["client.ike_fragmentation"],
+           lambda s: "yes" if s.client.ike_fragmentation and s.server.ike_fragmentation else "no",
+           lambda v: [f"client.ike_fragmentation={v}", f"server.ike_fragmentation={v}"],
+           "Both peers announce the FRAGMENTATION Vendor ID and split a big IKE message into UDP datagrams "
+           "that fit, so no IP fragment is needed."),
+    Switch("mtu", "Link MTU (bytes)", ("296", "576", "1500"), lambda s: str(s.mtu), lambda v: [f"link.mtu={v}"],
+           "The largest IP packet the links carry (1500: Ethernet; 296: RFC 1191's low-delay PPP)."),
 )}
 
 

@@ -70,6 +70,12 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
                   help="sent only while the client finds itself behind a NAT (RFC 3947 §3.2)"),
         FormField("server.keepalive_interval", "Server keepalive interval (s)",
                   help="sent only when the server finds itself behind a NAT (server-nat, both-nat)"),
+        FormField("client.ike_fragmentation", "Client IKE fragmentation", _pick("client.ike_fragmentation"),
+                  "announce the FRAGMENTATION Vendor ID and split big IKE messages (payload 132)"),
+        FormField("server.ike_fragmentation", "Server IKE fragmentation", _pick("server.ike_fragmentation")),
+        FormField("client.ike_fragment_size", "Client IKE fragment size (bytes)",
+                  help="the largest IP datagram an IKE fragment makes; strongSwan's default is 1280"),
+        FormField("server.ike_fragment_size", "Server IKE fragment size (bytes)"),
     ),
     "The client's NAT": (
         FormField("nat.kind", "Kind", _pick("nat.kind"), "none = a plain router"),
@@ -82,12 +88,15 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
         FormField("nat.filtering", "Filtering (RFC 4787 §5)", _pick("nat.filtering"),
                   "who may answer through a mapping: anyone (endpoint-independent), only addresses the "
                   "inside host sent to, or only those exact address and port pairs"),
+        FormField("nat.fragments", "IP fragments", _pick("nat.fragments"),
+                  "pass: translate every fragment; drop: drop them all; first-only: only the first (with the ports)"),
     ),
     "The second NAT (server's or carrier)": (
         FormField("nat2.kind", "Kind", _pick("nat2.kind", without=("none",))),   # a second NAT, not a router
         FormField("nat2.port_allocation", "Port allocation", _pick("nat2.port_allocation")),
         FormField("nat2.timeout", "UDP idle timeout (s)"),
         FormField("nat2.helper", "IPsec helper", _pick("nat2.helper")),
+        FormField("nat2.fragments", "IP fragments", _pick("nat2.fragments")),
         FormField("nat2.forwards", "UDP ports forwarded to the server",
                   help="comma-separated, e.g. 500,4500; 'none' forwards nothing (napt only)"),
     ),
@@ -105,6 +114,9 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
     ),
     "Link and traffic": (
         FormField("link.loss", "Packet loss on every link (0 to 1)"),
+        FormField("link.mtu", "MTU of the LANs (bytes)", help="the largest IP packet a link carries; 1500 on "
+                  "Ethernet, at least 68 (RFC 791)"),
+        FormField("link.wan_mtu", "MTU between the NATs (bytes)", help="e.g. 1492 for PPPoE; none = as the LANs"),
         FormField("link.duplicate", "Duplicated packets on every link (0 to 1)",
                   help="share of packets delivered twice; the peers must answer a repeat with the same bytes"),
         FormField("link.reorder", "Reordered packets on every link (0 to 1)",
@@ -138,6 +150,8 @@ def value_of(s: Scenario, key: str) -> str:
     if name.startswith("v2."):   # PeerPolicy.v2, the IKEv2 options
         obj, name = obj.v2, name[3:]
     value = getattr(obj, name)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if key == "client.assume_udp_rule":
         return rule_text(value)
     if value is None:

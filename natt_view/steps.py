@@ -49,9 +49,17 @@ class Journey:
         return self.hops[0].copy_of is not None
 
     @property
+    def fragment(self) -> tuple[int, ...]:
+        """(number, count) for an IPv4 fragment (Hop.fragment), else ()."""
+        return tuple(getattr(self.hops[0], "fragment", ()) or ())
+
+    @property
     def shown_label(self) -> str:
-        """The label as a lesson shows it: a duplicate says that it is one."""
-        return f"{self.label} (copy)" if self.is_copy else self.label
+        """The label as a lesson shows it: a duplicate says that it is one, a fragment which one."""
+        label = f"{self.label} (copy)" if self.is_copy else self.label
+        if self.fragment:
+            label = f"{label}, IP fragment {self.fragment[0]} of {self.fragment[1]}"
+        return label
 
     @property
     def sender(self) -> str:
@@ -88,6 +96,8 @@ class Journey:
             of = f" of step {self.copy_of}" if self.copy_of else ""
             return (f"{self.label} (duplicate{of}, made on {self.first.segment}): "
                     f"{self.sender} → {end}")
+        if self.fragment:
+            return f"{self.shown_label}: {self.sender} → {end}"
         return f"{self.label}: {self.sender} → {end}"
 
 

@@ -103,7 +103,7 @@ EXPECTED = {
     "windows-server-2003-rras": ([NT5, D02N], "4", True),
     "linux-xl2tpd": ([FRAG, "RFC 3706 DPD (Dead Peer Detection)", RFC, "draft-ietf-ipsec-nat-t-ike-03", D02N,
                       "draft-ietf-ipsec-nat-t-ike-02"], "", True),
-    "strongswan": (["XAUTH", "RFC 3706 DPD (Dead Peer Detection)", RFC, D02N], "", True),
+    "strongswan": (["XAUTH", "RFC 3706 DPD (Dead Peer Detection)", FRAG, RFC, D02N], "", True),
 }
 
 

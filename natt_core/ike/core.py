@@ -121,7 +121,7 @@ class PeerCore:
         wire = self._wire_payload(sa, message)
         if answering is not None:
             answering.last_answer = Answer(label, wire)
-        self._send(sa.remote, sa.local.port, IPProto.UDP, wire, label)
+        self._send_ike_wire(sa, sa.remote, wire, label)
         self._note_sent(sa)
         self._emit(MessageSent, label=label, payloads=tuple(payload_names), dst=str(sa.remote), encrypted=encrypted)
         if expect_answer is None:
@@ -134,10 +134,14 @@ class PeerCore:
             sa.pending = None
         return wire
 
+    def _send_ike_wire(self, sa: IkeSa, dst: Endpoint, wire: bytes, label: str) -> None:
+        """One IKE message's UDP payload on the SA's port (IKEv1 fragmentation splits it here)."""
+        self._send(dst, sa.local.port, IPProto.UDP, wire, label)
+
     def _resend(self, sa: IkeSa, answer: Answer, to: Endpoint) -> None:
         """Answer a retransmitted message with the same bytes we answered it with before, at `to`
         (states.repeat_answered_at: where that message may be answered)."""
-        self._send(to, sa.local.port, IPProto.UDP, answer.wire, answer.label)
+        self._send_ike_wire(sa, to, answer.wire, answer.label)
         self._note_sent(sa)
         self._emit(MessageSent, label=answer.label, payloads=("(same bytes as before)",), dst=str(to),
                    retransmission=1)
@@ -263,7 +267,7 @@ class PeerCore:
         p.attempt += 1
         p.interval = min(p.interval * 2, self.policy.retransmit_max_interval)
         p.deadline = self.now + p.interval
-        self._send(sa.remote, sa.local.port, IPProto.UDP, p.payload, p.label)
+        self._send_ike_wire(sa, sa.remote, p.payload, p.label)
         self._note_sent(sa)
         self._emit(Retransmitted, label=p.label, attempt=p.attempt)
         self._arm(sa, p.deadline, "retransmit")

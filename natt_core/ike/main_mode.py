@@ -18,6 +18,7 @@ from ..wire.numbers import ExchangeType, IdType, IPProto, NotifyType, Port, noti
 from ..wire.udp_encap import frame_ike
 from .events import (AuthenticationFailed, Floated, MessageSent, NatDetected, NegotiationFailed, PacketDropped,
                      PeerRefused, Phase1Established, Refused, VendorIdsSeen)
+from .fragmentation import announces_fragmentation
 from .nat_t import best_common, version_of_vid, vid_name
 from .proposals import choose_phase1, phase1_answer, phase1_offer, read_phase1, same_transform
 from .sa import IkeSa
@@ -152,7 +153,8 @@ class MainModeMixin:
             return
         proposal, transform, sa.choice = picked
         nat_t = [sa.nat_t.vid] if sa.nat_t else []
-        payloads = [phase1_answer(proposal, transform)] + [VendorID(v) for v in self.policy.vendor_id_data(nat_t)]
+        payloads = [phase1_answer(proposal, transform)] + [VendorID(v) for v in self.policy.vendor_id_data(
+            nat_t, peer_fragments=announces_fragmentation(sa.peer_vids))]
         message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.MAIN_MODE), payloads)
         self._send_ike(sa, message, "MM2", payload_names(payloads), expect_answer=retransmitted(Msg.MM2), answering=sa)
 

@@ -106,6 +106,9 @@ VENDOR_IDS: dict[str, bytes] = {
     "ms-nt5-v2": ms_nt5_vid(2), "ms-nt5-v4": ms_nt5_vid(4), "ms-nt5-v5": ms_nt5_vid(5),
     # Windows sends FRAGMENTATION "without capabilities", the plain 16-byte MD5 (strongSwan isakmp_vendor.c)
     "fragmentation": vendor_id(OTHER_VIDS["FRAGMENTATION"]),
+    # strongSwan sends it with the capability word 0x80000000: "fragmentation of Main and Aggressive
+    # Mode messages" (isakmp_vendor.c, after racoon)
+    "fragmentation-ike": vendor_id(OTHER_VIDS["FRAGMENTATION"]) + (0x80000000).to_bytes(4, "big"),
     "vid-initial-contact": vendor_id(OTHER_VIDS["Vid-Initial-Contact"]),
     "ms-negotiation-discovery": vendor_id(OTHER_VIDS["MS-Negotiation Discovery Capable"]),
     "ike-cga-v1": vendor_id(OTHER_VIDS["IKE CGA version 1"]),

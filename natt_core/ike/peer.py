@@ -18,11 +18,12 @@ from ..errors import DecodeError, IntegrityError, ProtocolError
 from ..output import Output
 from ..reasons import Reason
 from ..wire.isakmp import decode_header, decode_payloads
-from ..wire.numbers import ExchangeType, Flag
+from ..wire.numbers import ExchangeType, Flag, PayloadType
 from .core import PeerCore
 from .dataplane import DataPlaneMixin
 from .dpd import DpdMixin
 from .events import MessageReceived, PacketDropped
+from .fragmentation import IkeFragmentationMixin
 from .informational import InformationalMixin
 from .aggressive_mode import AggressiveModeMixin
 from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
@@ -35,7 +36,8 @@ from .states import (MAIN_MODE, QUICK_MODE, Family, Msg, Repeat, Role, Shape, St
                      repeat_answered_at, starts_next, wrong_port_after_float)
 
 
-class Peer(MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixin, DpdMixin, DataPlaneMixin, PeerCore):
+class Peer(IkeFragmentationMixin, MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixin, DpdMixin,
+           DataPlaneMixin, PeerCore):
     """One IKE participant; it can initiate (`connect`) and answer any number of initiators."""
 
     def receive(self, dgram: Datagram, now: float) -> Output:
@@ -52,6 +54,11 @@ class Peer(MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixi
             self._other_version(dgram, message, 1)
             return
         header, body = decode_header(message)
+        if header.next_payload == PayloadType.FRAGMENT:   # IKEv1 fragmentation (ike/fragmentation.py)
+            message = self._ike_fragment(dgram, header, body)
+            if message is None:
+                return
+            header, body = decode_header(message)
         if header.version != 0x10:
             raise DecodeError("ISAKMP header", 17, f"version 0x{header.version:02x}: only IKEv1.0 (0x10) is spoken here")
         if header.flags & ~(Flag.ENCRYPTED | Flag.COMMIT):

@@ -44,6 +44,8 @@ IKE_VERSIONS = (1, 2, (1, 2))
 NAT_OA_SENDING = ("yes", "no", "when-behind-nat")
 #: names a policy's `vendor_ids` may use: nat_t.VENDOR_IDS, and the NAT-T slot
 VENDOR_ID_NAMES = (*VENDOR_IDS, NAT_T_SLOT)
+#: the names of the FRAGMENTATION Vendor ID: sent exactly when `ike_fragmentation` is on
+FRAGMENTATION_VIDS = ("fragmentation", "fragmentation-ike")
 
 
 def _choice(name: str, value, choices) -> None:
@@ -125,6 +127,11 @@ class PeerPolicy:
     ike_version: int | tuple[int, ...] = 1
     #: what only IKEv2 has words for: AES-GCM and PRF suites, group 19, the COOKIE threshold
     v2: V2Options = field(default_factory=V2Options)
+    #: IKEv1 fragmentation (ike/fragmentation.py): announce the FRAGMENTATION Vendor ID and, once the
+    #: peer announced it too, send a message bigger than `ike_fragment_size` as fragments (payload 132)
+    ike_fragmentation: bool = False
+    #: the largest IP datagram an IKE fragment makes: strongSwan's charon.fragment_size, 1280 (charon.opt)
+    ike_fragment_size: int = 1280
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -164,6 +171,11 @@ class PeerPolicy:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be a whole number of SAs, 1 or more, not {value!r}")
+        if not isinstance(self.ike_fragmentation, bool):
+            raise ConfigError(f"IKE fragmentation must be True or False, not {self.ike_fragmentation!r}")
+        if isinstance(self.ike_fragment_size, bool) or not isinstance(self.ike_fragment_size, int) \
+                or not 128 <= self.ike_fragment_size <= 65535:
+            raise ConfigError(f"IKE fragment size must be 128..65535 bytes, not {self.ike_fragment_size!r}")
         if not (isinstance(self.half_open_timeout, (int, float)) and 0 < self.half_open_timeout < float("inf")):
             raise ConfigError(f"half-open timeout must be a positive number of seconds, not {self.half_open_timeout!r}")
         if isinstance(self.dpd_delay, bool) or not (isinstance(self.dpd_delay, (int, float))
@@ -179,11 +191,17 @@ class PeerPolicy:
     def nat_t_versions(self) -> tuple[NattVersion, ...]:
         return versions_for(self.nat_t) if self.nat_t_announce is None else self.nat_t_announce
 
-    def vendor_id_data(self, nat_t_vids: list[bytes]) -> list[bytes]:
-        """Every Vendor ID for MM1/MM2, in this policy's order, the NAT-T ones in their slot."""
+    def vendor_id_data(self, nat_t_vids: list[bytes], peer_fragments: bool = True) -> list[bytes]:
+        """Every Vendor ID for MM1/MM2, in this policy's order, the NAT-T ones in their slot;
+        FRAGMENTATION when `ike_fragmentation` is on and (answering, `peer_fragments`) the initiator
+        announced it too, as strongSwan's isakmp_vendor.c does."""
         names = self.vendor_ids if NAT_T_SLOT in self.vendor_ids else (NAT_T_SLOT, *self.vendor_ids)
         if self.dpd_delay and "dpd" not in names:
             names = (*names, "dpd")      # a peer that sends R-U-THERE announces it, last as libreswan does
+        if not (self.ike_fragmentation and peer_fragments):
+            names = tuple(n for n in names if n not in FRAGMENTATION_VIDS)
+        elif not any(n in FRAGMENTATION_VIDS for n in names):
+            names = (*names, "fragmentation-ike")
         out: list[bytes] = []
         for name in names:
             out += nat_t_vids if name == NAT_T_SLOT else [VENDOR_IDS[name]]

@@ -33,7 +33,9 @@ sends it); whether Windows sends it beside its Vid-Initial-Contact Vendor ID is 
 
 What the engine cannot speak is left out and said so: ECP groups 19/20 (Vista SP1+ offers them
 first; its IKEv1 here has MODP 2 and 14 only), GSS-API Vendor IDs of Windows 2000 (unverified in a
-PSK MM1), IKEv1 fragmentation itself (only its Vendor ID is announced). The engine's retransmission
+PSK MM1). Every profile that announces FRAGMENTATION has `ike_fragmentation` on, so it also
+splits and reassembles IKE fragments (ike/fragmentation.py; fragment size 1280, charon.opt; the
+Windows fragment size is unverified). The engine's retransmission
 doubles from `retransmit_interval` up to `retransmit_max_interval`.
 """
 from __future__ import annotations
@@ -65,7 +67,8 @@ PROFILES: dict[str, dict[str, dict]] = {
     # so it behaves as rule 2
     "windows-2000-818043": {"both": {
         "nat_t": "draft-02", "nat_t_announce": (NattVersion.DRAFT_02N,),
-        "vendor_ids": ("ms-nt5-v2", "fragmentation", "nat-t"), "dh_groups": (2,), **_PRE_VISTA_CRYPTO,
+        "vendor_ids": ("ms-nt5-v2", "fragmentation", "nat-t"), "ike_fragmentation": True, "dh_groups": (2,),
+        **_PRE_VISTA_CRYPTO,
         **_WINDOWS_LIFETIMES, **_WINDOWS_BACKOFF},
         "client": {"assume_udp_rule": 2}},
     # Windows XP SP2: MM1 = MS NT5 v4, FRAGMENTATION, draft-02\n, Vid-Initial-Contact (linogate, two
@@ -73,7 +76,8 @@ PROFILES: dict[str, dict[str, dict]] = {
     # AssumeUDPEncapsulationContextOnSendRule 0: refuses a server behind NAT (KB885407, KB926179)
     "windows-xp-sp2": {"both": {
         "nat_t": "draft-02", "nat_t_announce": (NattVersion.DRAFT_02N,),
-        "vendor_ids": ("ms-nt5-v4", "fragmentation", "nat-t", "vid-initial-contact"), "dh_groups": (14, 2),
+        "vendor_ids": ("ms-nt5-v4", "fragmentation", "nat-t", "vid-initial-contact"), "ike_fragmentation": True,
+        "dh_groups": (14, 2),
         **_PRE_VISTA_CRYPTO, **_WINDOWS_LIFETIMES, **_WINDOWS_BACKOFF},
         "client": {"assume_udp_rule": 0}},
     # Windows Vista: MS NT5 v5 (ike-scan), RFC 3947, draft-02\n, FRAGMENTATION, MS-Negotiation
@@ -82,7 +86,7 @@ PROFILES: dict[str, dict[str, dict]] = {
     # its ECP offers left out, KB949856); rule 0 kept from XP SP2 (KB926179)
     "windows-vista": {"both": {
         "nat_t": "rfc3947", "vendor_ids": ("ms-nt5-v5", "nat-t", "fragmentation", "ms-negotiation-discovery",
-                                           "vid-initial-contact", "ike-cga-v1"),
+                                           "vid-initial-contact", "ike-cga-v1"), "ike_fragmentation": True,
         "dh_groups": (14, 2), "ike_ciphers": ("aes-cbc-256", "aes-cbc-128", "3des-cbc"), "ike_hashes": ("sha1",),
         "esp_ciphers": ("aes-cbc-256", "aes-cbc-128", "3des-cbc"), "esp_integrity": ("hmac-sha1-96",),
         **_WINDOWS_LIFETIMES},
@@ -103,16 +107,19 @@ PROFILES: dict[str, dict[str, dict]] = {
     "linux-xl2tpd": {"both": {
         "nat_t": "rfc3947", "nat_t_announce": (NattVersion.RFC3947, NattVersion.DRAFT_03, NattVersion.DRAFT_02N,
                                                  NattVersion.DRAFT_02),
-        "vendor_ids": ("fragmentation", "dpd", "nat-t"), "ike_lifetime": 86400, "ipsec_lifetime": 86400,
+        "vendor_ids": ("fragmentation", "dpd", "nat-t"), "ike_fragmentation": True, "ike_lifetime": 86400, "ipsec_lifetime": 86400,
         "pfs_group": None, "retransmit_interval": 0.5, "retransmit_max_interval": 32.0, "retransmit_tries": 7,
         "dpd_delay": 30.0, "dpd_timeout": 300.0},
         "client": {"send_nat_oa": "when-behind-nat"},
         "server": {"send_nat_oa": "no"}},
-    # strongSwan charon (IKEv1): XAuth, DPD, RFC 3947, draft-02\n (charon isakmp_vendor.c); NAT-OA in
+    # strongSwan charon (IKEv1): XAuth, DPD, FRAGMENTATION with capability 0x80000000 (fragmentation=yes,
+    # the swanctl.opt default; a responder only if the initiator sent it), RFC 3947, draft-02\n (charon
+    # isakmp_vendor.c; the recorded assets/captures/strongswan-initiator MM1); NAT-OA in
     # QM1 and QM2 whenever UDP-encapsulated transport (charon quick_mode.c); ikelifetime 3h, lifetime
     # 1h (ipsec.conf); 4 s then x1.8, 5 retransmissions (charon.opt; doubled here: 4, 8, 16, 32, 42)
     "strongswan": {"both": {
-        "nat_t": "rfc3947", "vendor_ids": ("xauth", "dpd", "nat-t"), "send_nat_oa": "yes",
+        "nat_t": "rfc3947", "vendor_ids": ("xauth", "dpd", "fragmentation-ike", "nat-t"), "ike_fragmentation": True,
+        "send_nat_oa": "yes",
         "ike_lifetime": 10800, "ipsec_lifetime": 3600,
         "retransmit_interval": 4.0, "retransmit_max_interval": 42.0, "retransmit_tries": 6}},
 }

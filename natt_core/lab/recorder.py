@@ -78,7 +78,8 @@ class Recorder:
         changes = tuple(record(Change, c.name, c.offset, c.old, c.new) for c in r.changes) if r.changes else ()
         self.steps.append(record(Hop, len(self.steps), r.time, r.segment, r.device, r.direction, r.src_host,
                                  r.dst_host, r.label, r.packet, r.before, changes, r.dropped,
-                                 r.drop_code.value if r.drop_code else None, r.note, r.packet_id, r.copy_of))
+                                 r.drop_code.value if r.drop_code else None, r.note, r.packet_id, r.copy_of,
+                                 r.fragment_of, r.fragment))
 
     def _events(self, events: tuple[Event, ...], packet_ids: list[int | None]) -> None:
         """One host's events of one output: the host's tables are the same after each of them, so

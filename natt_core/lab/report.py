@@ -18,7 +18,9 @@ from __future__ import annotations
 
 from ..errors import DecodeError
 from ..ike.states import Role, State
+from ..net.fragments import read_fragment
 from ..reasons import Reason, reason_of
+from ..wire.numbers import IPProto, Port
 from ..wire.udp_encap import carried
 
 DATA_LABELS = ("ESP", "ESP-in-UDP", "AH")
@@ -43,6 +45,24 @@ def ike_initiator_cookie(packet: bytes) -> bytes | None:
     return bytes(c.data[:8])
 
 
+def _fragment_cookie(packet: bytes) -> bytes | None:
+    """The initiator cookie in a first IPv4 fragment of IKE (the later ones carry no header)."""
+    try:
+        f = read_fragment(packet)
+    except DecodeError:
+        return None
+    body = f.payload
+    if not f.first or f.proto != IPProto.UDP or len(body) < 8:
+        return None
+    ports = {int.from_bytes(body[0:2], "big"), int.from_bytes(body[2:4], "big")}
+    ike = body[8:]
+    if Port.NAT_T in ports and ike[:4] == bytes(4):
+        ike = ike[4:]
+    elif Port.IKE not in ports:
+        return None
+    return bytes(ike[:8]) if len(ike) >= ISAKMP_HEADER_LEN else None
+
+
 class _Index:
     """The run's peer events and dropped hops, grouped once for every peer's report.
 
@@ -57,11 +77,16 @@ class _Index:
         self.first_data_drop: dict[str, object] = {}  # sender -> first dropped ESP/AH hop
         self.by_cookie: dict[bytes, list] = {}        # initiator cookie -> dropped IKE hops
         delivered: dict[str, object] = {}             # host -> the last hop delivered to it
+        fragment_cookie: dict[int, bytes] = {}        # fragmented packet id -> its initiator cookie
         for s in steps:
             if s.kind == "event":
                 if s.event == "PacketDropped" and s.fields.get("layer") in DATA_LAYERS:
                     self._charge(s, delivered.get(s.peer), spi_owner)
                 continue
+            if getattr(s, "fragment_of", None) is not None and s.fragment_of not in fragment_cookie:
+                cookie = _fragment_cookie(s.packet)
+                if cookie is not None:
+                    fragment_cookie[s.fragment_of] = cookie
             if not s.dropped:
                 if s.dst_host in hosts:
                     delivered[s.dst_host] = s
@@ -69,7 +94,7 @@ class _Index:
             self.first_drop.setdefault(s.src_host, s)
             if s.label in DATA_LABELS:
                 self.first_data_drop.setdefault(s.src_host, s)
-            cookie = ike_initiator_cookie(s.packet)
+            cookie = ike_initiator_cookie(s.packet) or fragment_cookie.get(getattr(s, "fragment_of", None))
             if cookie is not None:
                 self.by_cookie.setdefault(cookie, []).append(s)
 

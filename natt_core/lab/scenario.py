@@ -30,7 +30,8 @@ from ..ike.factory import make_peer
 from ..ike.policy import PeerPolicy
 from ..net.impair import Impairment
 from ..net.nat import Forward, Nat, NatConfig
-from ..net.nat_config import BEHAVIOURS, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS
+from ..net.fragments import MAX_MTU, MIN_MTU
+from ..net.nat_config import BEHAVIOURS, FRAGMENT_MODES, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS
 from ..net.network import Network
 from ..wire.l2tp import MessageType
 from ..wire.numbers import IPProto, Port
@@ -103,12 +104,14 @@ class NatSettings:
     helper: str = "none"
     esp: str = "address-only"
     ah: str = "address-only"
+    #: IPv4 fragments: pass, drop or first-only (net/nat_fragments.py)
+    fragments: str = "pass"
 
     def check(self, prefix: str) -> None:
         """Each field on its own; `prefix` ("nat" or "nat2") names the device in the error."""
         for name, choices in (("kind", KINDS), ("port_allocation", PORT_ALLOCATIONS), ("mapping", BEHAVIOURS),
                               ("filtering", BEHAVIOURS), ("helper", HELPERS), ("esp", IPSEC_MODES),
-                              ("ah", IPSEC_MODES)):
+                              ("ah", IPSEC_MODES), ("fragments", FRAGMENT_MODES)):
             _pick(f"{prefix}.{name}", getattr(self, name), choices)
         t = self.timeout
         if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0 < t < float("inf"):
@@ -146,6 +149,11 @@ class Scenario:
     ppp: PppPolicy = field(default_factory=PppPolicy)
     #: what happens at a set time: a NAT flushes its mappings, a host is switched off or rebooted
     actions: tuple[Action, ...] = ()
+    #: the largest IPv4 packet of the LANs (client-lan, server-lan); Ethernet's 1500 by default
+    mtu: int = 1500
+    #: the same for the segments between the NATs (internet, carrier): a PPPoE line is 1492
+    #: (RFC 2516 §7); None = the same as `mtu`
+    wan_mtu: int | None = None
 
     def __post_init__(self) -> None:
         if self.topology not in TOPOLOGIES:
@@ -158,6 +166,12 @@ class Scenario:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v <= 1:
                 raise FieldError(f"link.{name}", f"must be a fraction from 0 to 1, not {v!r}")
+        for name, value in (("mtu", self.mtu), ("wan_mtu", self.wan_mtu)):
+            if value is None and name == "wan_mtu":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int) or not MIN_MTU <= value <= MAX_MTU:
+                raise FieldError(f"link.{name}", f"must be a whole number of bytes {MIN_MTU}..{MAX_MTU} "
+                                 f"(RFC 791: every link carries at least {MIN_MTU}), not {value!r}")
         ports = self.server_forwards
         if not isinstance(ports, tuple) or any(isinstance(p, bool) or not isinstance(p, int) or not 1 <= p <= 65535
                                                for p in ports):
@@ -293,7 +307,7 @@ def action_key(a: Action) -> str:
 
 def _nat_config(n: NatSettings, **kw) -> NatConfig:
     return NatConfig(kind=n.kind, port_allocation=n.port_allocation, mapping=n.mapping, filtering=n.filtering,
-                     udp_timeout=n.timeout, helper=n.helper, esp=n.esp, ah=n.ah, **kw)
+                     udp_timeout=n.timeout, helper=n.helper, esp=n.esp, ah=n.ah, fragments=n.fragments, **kw)
 
 
 def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
@@ -303,12 +317,13 @@ def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
     net = Network(seed=s.seed)
     rng = random.Random(s.seed)
     link = Impairment(loss=s.loss, duplicate=s.duplicate, reorder=s.reorder)
-    net.add_segment("client-lan", link)
-    net.add_segment("internet", link)
+    wan_mtu = s.mtu if s.wan_mtu is None else s.wan_mtu
+    net.add_segment("client-lan", link, mtu=s.mtu)
+    net.add_segment("internet", link, mtu=wan_mtu)
     client_nat_kind = "none" if s.topology == "server-nat" else s.nat.kind
     outside_segment = "internet"
     if s.topology == "double-nat":
-        net.add_segment("carrier", link)
+        net.add_segment("carrier", link, mtu=wan_mtu)
         outside_segment = "carrier"
         net.add_nat(Nat(_nat_config(s.second_nat, name="cgnat", public_ip=a.nat_public), random.Random(rng.random())),
                     "carrier", CGNAT_INSIDE, "internet")
@@ -319,7 +334,7 @@ def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
     server_ip, server_target = a.server, a.server
     if s.server_behind_nat:
         n2 = s.second_nat
-        net.add_segment("server-lan", link)
+        net.add_segment("server-lan", link, mtu=s.mtu)
         server_ip, server_target = a.server_private, a.server_nat_public
         forwards = () if n2.kind != "napt" else tuple(
             Forward(IPProto.UDP, p, Endpoint(server_ip, p)) for p in s.server_forwards)

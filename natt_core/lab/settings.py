@@ -22,7 +22,7 @@ from ..ike.policy import (ASSUME_UDP_RULES, DH_GROUPS, MODES, NAT_OA_SENDING, NA
                           RULE_UNSET)
 from ..ike.profiles import PROFILE_NAMES, apply_profile
 from ..ike.v2.suites import ENCR, GROUPS, INTEG, PRF
-from ..net.nat_config import BEHAVIOURS, HELPERS, KINDS, PORT_ALLOCATIONS
+from ..net.nat_config import BEHAVIOURS, FRAGMENT_MODES, HELPERS, KINDS, PORT_ALLOCATIONS
 from ..wire.l2tp import MessageType
 from .apps import Send
 from .scenario import TOPOLOGIES, FieldError, NatSettings, Scenario
@@ -74,12 +74,6 @@ def _seconds_or_off(text: str) -> float:
     if text.strip().lower() in ("0", "off", "no", "none"):
         return 0.0
     return _seconds(text)
-
-
-def _yes_no(text: str) -> bool:
-    if text.strip().lower() not in ("yes", "no"):
-        raise ConfigError("choose one of yes, no")
-    return text.strip().lower() == "yes"
 
 
 def _fraction(text: str) -> float:
@@ -195,6 +189,7 @@ def _psk(text: str) -> str:
     return text
 
 
+YES_NO = ("yes", "no")
 #: DH group offers as text, best (largest) first: "14,2", "2,14", "14", "2" for DH_GROUPS (2, 14)
 DH_OFFERS = tuple(",".join(map(str, p)) for n in range(len(DH_GROUPS), 0, -1)
                   for p in permutations(sorted(DH_GROUPS, reverse=True), n))
@@ -211,6 +206,8 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "nat.kind": KINDS, "nat2.kind": KINDS, "nat.helper": HELPERS, "nat2.helper": HELPERS,
     "nat.port_allocation": PORT_ALLOCATIONS, "nat2.port_allocation": PORT_ALLOCATIONS,
     "nat.mapping": BEHAVIOURS, "nat.filtering": BEHAVIOURS,
+    "nat.fragments": FRAGMENT_MODES, "nat2.fragments": FRAGMENT_MODES,
+    "client.ike_fragmentation": YES_NO, "server.ike_fragmentation": YES_NO,
     "client.ikev2_suites": ("none",) + IKEV2_SUITES, "server.ikev2_suites": ("none",) + IKEV2_SUITES,
     "client.esp_suites": ("none",) + ESP_SUITES, "server.esp_suites": ("none",) + ESP_SUITES,
     "client.ikev2_dh_groups": IKEV2_GROUP_OFFERS, "server.ikev2_dh_groups": IKEV2_GROUP_OFFERS,
@@ -219,6 +216,17 @@ CHOICES: dict[str, tuple[str, ...]] = {
 
 def _of(key: str) -> Callable[[str], str]:
     return _choice(*CHOICES[key])
+
+
+def _yes_no(text: str) -> bool:
+    if text not in YES_NO:
+        raise ConfigError(f"choose one of {', '.join(YES_NO)}")
+    return text == "yes"
+
+
+def _wan_mtu(text: str) -> int | None:
+    """A number of bytes, or 'none': the same MTU as the LANs (link.mtu)."""
+    return None if text.strip().lower() in ("", "none") else _int(text)
 
 
 #: key -> (where: "scenario" | "client" | "server" | "both" | "nat" | "nat2" | "address" | "traffic",
@@ -291,6 +299,15 @@ KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     "client.off_at": ("action", "switch-off:client", _times),
     "server.off_at": ("action", "switch-off:server", _times),
     "client.reboot_at": ("action", "reboot:client", _times),
+    # IPv4 fragmentation (net/fragments.py) and IKEv1 fragmentation (ike/fragmentation.py)
+    "link.mtu": ("scenario", "mtu", _int),
+    "link.wan_mtu": ("scenario", "wan_mtu", _wan_mtu),
+    "nat.fragments": ("nat", "fragments", _of("nat.fragments")),
+    "nat2.fragments": ("nat2", "fragments", _of("nat2.fragments")),
+    "client.ike_fragmentation": ("client", "ike_fragmentation", _yes_no),
+    "server.ike_fragmentation": ("server", "ike_fragmentation", _yes_no),
+    "client.ike_fragment_size": ("client", "ike_fragment_size", _int),
+    "server.ike_fragment_size": ("server", "ike_fragment_size", _int),
 }
 
 

@@ -43,6 +43,10 @@ class Hop:
     every NAT rewrite, delay and reordering (0: not known, e.g. a trace saved before ids)."""
     copy_of: int | None = None
     """For a duplicate a link made: the id of the packet it copies (the copy has its own id)."""
+    fragment_of: int | None = None
+    """For an IPv4 fragment: the id of the packet it is a piece of."""
+    fragment: tuple[int, ...] = ()
+    """For an IPv4 fragment: (number, count)."""
 
     kind = "hop"
 
@@ -125,6 +129,7 @@ class Trace:
             kind = s.pop("kind")
             if kind == "hop":
                 s["changes"] = tuple(Change(**c) for c in s["changes"])
+                s["fragment"] = tuple(s.get("fragment", ()))
                 steps.append(Hop(**s))
             else:
                 steps.append(PeerEvent(**s))

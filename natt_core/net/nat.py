@@ -37,8 +37,10 @@ from ..addressing import Endpoint, check_ipv4
 from ..errors import ConfigError, DecodeError
 from ..reasons import Reason
 from ..wire.numbers import IPProto, Port, label
-from .nat_config import BEHAVIOURS, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS, Forward, NatConfig
+from .nat_config import BEHAVIOURS, FRAGMENT_MODES, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS, Forward, NatConfig
 from .records import record
+from .fragments import is_fragment
+from .nat_fragments import NatFragments
 from .rewrite import FieldChange, PacketFields, Rewriter, parse_packet
 
 PROTO_NAMES = {IPProto.UDP: "udp", IPProto.TCP: "tcp", IPProto.ESP: "esp", IPProto.AH: "ah"}
@@ -75,6 +77,8 @@ class Translation:
     """Why the device chose this inside host when the packet itself could not say (helpers)."""
     drop_code: Reason | None = None
     """The code beside `drop_reason` (natt_core.reasons)."""
+    released: tuple = ()
+    """Fragments held back until this one (their first) came: (bytes as held, Translation) each."""
 
 
 def _drop(reason: str, code: Reason, mapping: MappingRow | None = None) -> Translation:
@@ -128,7 +132,7 @@ class _Mapping:
         return self._row
 
 
-class Nat:
+class Nat(NatFragments):
     """One NAT device: `outbound` (inside -> outside) and `inbound` translate or drop packets."""
 
     def __init__(self, config: NatConfig, rng: random.Random):
@@ -150,6 +154,7 @@ class Nat:
         self._static_in: dict[str, str] = {}
         self._static_out: dict[str, str] = {}
         self._static_rows: dict[str, _Mapping] = {}
+        NatFragments.__init__(self)
         for f in config.forwards:
             outside = Endpoint(config.public_ip, f.public_port)
             self._add(_Mapping(0, f.proto, f.inside, outside, "forward",
@@ -259,10 +264,15 @@ class Nat:
 
     def _translate(self, packet: bytes, now: float, outbound: bool) -> Translation:
         self._expire_due(now)
+        if is_fragment(packet):
+            return self._fragment(packet, now, outbound)
         try:
             p = parse_packet(packet)
         except DecodeError as exc:
             return _drop(str(exc), decode_drop_code(packet))
+        return self._translate_fields(packet, p, now, outbound)
+
+    def _translate_fields(self, packet: bytes, p: PacketFields, now: float, outbound: bool) -> Translation:
         cfg = self.config
         proto = p.proto
         mode = None if proto == IPProto.UDP else cfg.esp if proto == IPProto.ESP else cfg.ah if proto == IPProto.AH \
@@ -464,5 +474,5 @@ class Nat:
         return _drop(f"no mapping for {p.describe()}{why}", recent[1] if recent else Reason.NAT_NO_MAPPING)
 
 
-__all__ = ["BEHAVIOURS", "HELPERS", "IPSEC_MODES", "KINDS", "PORT_ALLOCATIONS", "FieldChange", "Forward",
+__all__ = ["BEHAVIOURS", "FRAGMENT_MODES", "HELPERS", "IPSEC_MODES", "KINDS", "PORT_ALLOCATIONS", "FieldChange", "Forward",
            "MappingRow", "Nat", "NatConfig", "Translation", "decode_drop_code", "fmt_time", "parse_packet"]

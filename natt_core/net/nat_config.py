@@ -18,6 +18,10 @@ PORT_ALLOCATIONS = ("preserve", "sequential", "random")
 BEHAVIOURS = ("endpoint-independent", "address-dependent", "address-and-port-dependent")
 IPSEC_MODES = ("drop", "address-only", "spi-track")
 HELPERS = ("none", "static-port-500", "esp-last-client")
+#: what a NAT does with IPv4 fragments (RFC 4787 REQ-14 asks it to pass them, in order and out of
+#: order): 'pass' translates every fragment, 'drop' drops every one (the classic home-router
+#: failure), 'first-only' translates the first (it has the ports) and drops the rest
+FRAGMENT_MODES = ("pass", "drop", "first-only")
 
 
 def _choice(what: str, value: object, choices: tuple[str, ...]) -> None:
@@ -77,6 +81,9 @@ class NatConfig:
     are dropped until it idles out (udp_timeout). 'esp-last-client': inbound ESP from a remote
     goes to the inside host that last sent IKE (UDP with port 500) or ESP to it, whatever the SPI."""
 
+    fragments: str = "pass"
+    """IPv4 fragments, one of FRAGMENT_MODES."""
+
     def __post_init__(self) -> None:
         if not isinstance(self.name, str) or not self.name:
             raise ConfigError(f"NAT name must be a non-empty string, got {self.name!r}")
@@ -84,7 +91,8 @@ class NatConfig:
         set_("public_ip", check_ipv4(self.public_ip))
         for what, choices in (("kind", KINDS), ("port_allocation", PORT_ALLOCATIONS),
                               ("mapping", BEHAVIOURS), ("filtering", BEHAVIOURS),
-                              ("esp", IPSEC_MODES), ("ah", IPSEC_MODES), ("helper", HELPERS)):
+                              ("esp", IPSEC_MODES), ("ah", IPSEC_MODES), ("helper", HELPERS),
+                              ("fragments", FRAGMENT_MODES)):
             _choice(what, getattr(self, what), choices)
         _seconds("udp_timeout", self.udp_timeout)
         _seconds("tcp_timeout", self.tcp_timeout)

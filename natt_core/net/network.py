@@ -21,16 +21,21 @@ from typing import Callable, Iterable, Protocol
 from ..addressing import Datagram, check_ipv4
 from ..errors import ConfigError, DecodeError
 from ..output import Event, Output
+from ..wire.icmp import ICMP_PROTO
 from ..wire.ip import decode_datagram, encode_datagram
 from .clock import Timer, VirtualClock
 from .impair import PERFECT, Impairment
 from ..reasons import Reason
 from .nat import FieldChange, MappingRow, Nat, decode_drop_code, fmt_time
+from .fragments import DF, MAX_MTU, MIN_MTU, Reassembler, flags_frag, frag_needed, fragment, is_fragment, \
+    read_frag_needed
 from .records import record
 
 MAX_HOPS = 16          # a packet crossing more devices than this is in a routing loop
 MAX_TIMER_SPINS = 1000  # on_timer calls at one instant before a host is declared stuck
 LOST = "lost on segment"  # how every drop reason for a link loss begins
+DEFAULT_MTU = 1500      # Ethernet
+PMTU_ENTRIES = 256      # destinations whose path MTU one host remembers (from ICMP 3/4)
 
 
 class Host(Protocol):
@@ -74,6 +79,10 @@ class HopRecord:
     """The packet's identity: given when a host sends it, kept through NATs, delays and reordering."""
     copy_of: int | None = None
     """For a copy a link made (duplication): the id of the packet it copies; the copy has its own id."""
+    fragment_of: int | None = None
+    """For an IPv4 fragment: the id of the packet it is a piece of (its own id is its own)."""
+    fragment: tuple[int, int] = ()
+    """For an IPv4 fragment: (number, count), e.g. (2, 2) for the second of two."""
 
 
 @dataclass(frozen=True)
@@ -130,6 +139,7 @@ class _Segment:
     name: str
     impairment: Impairment
     addresses: dict[str, _Port]
+    mtu: int = DEFAULT_MTU
 
 
 class Network:
@@ -156,15 +166,32 @@ class Network:
         self._seq = 0
         self._packets = 0   # the last packet id given out
         self._off: set[str] = set()   # hosts switched off (lab actions)
+        self._fragments: dict[int, tuple[int, int, int]] = {}   # piece id -> (original id, number, count)
+        self._reassembly: dict[str, Reassembler] = {}           # per host: its kernel's reassembly queue
+        self._pmtu: dict[str, dict[str, int]] = {}              # per host: destination -> path MTU learnt
+        self._held: dict[tuple[str, bytes], tuple] = {}         # fragments a NAT holds for their first
 
     # ----------------------------------------------------------------- building the topology
-    def add_segment(self, name: str, impairment: Impairment | None = None) -> None:
+    def add_segment(self, name: str, impairment: Impairment | None = None, mtu: int = DEFAULT_MTU) -> None:
+        """A link; `mtu` is the largest IPv4 packet it carries (RFC 791: at least 68)."""
         if not isinstance(name, str) or not name or name in self._segments:
             raise ConfigError(f"segment name {name!r} must be a new non-empty string "
                               f"(have: {', '.join(self._segments) or 'none'})")
         if impairment is not None and not isinstance(impairment, Impairment):
             raise ConfigError("impairment must be an Impairment")
-        self._segments[name] = _Segment(name, impairment or PERFECT, {})
+        if isinstance(mtu, bool) or not isinstance(mtu, int) or not MIN_MTU <= mtu <= MAX_MTU:
+            raise ConfigError(f"MTU of segment {name!r} must be a whole number {MIN_MTU}..{MAX_MTU}, not {mtu!r}")
+        self._segments[name] = _Segment(name, impairment or PERFECT, {}, mtu)
+
+    def reassembly(self, host: str) -> Reassembler:
+        """The host's IPv4 reassembly queue (bounded; see net.fragments)."""
+        return self._reassembly.setdefault(host, Reassembler())
+
+    def path_mtu(self, host: str, dst: str) -> int:
+        """What `host` sends to `dst` in one piece: its link's MTU, or less once an ICMP 3/4 said so."""
+        port = self._hosts[host]
+        mtu = self._segments[port.info.segment].mtu
+        return min(mtu, self._pmtu.get(host, {}).get(dst, mtu))
 
     def _segment(self, name: str) -> _Segment:
         try:
@@ -267,7 +294,24 @@ class Network:
                 packet = encode_datagram(dgram)
             except (ValueError, OverflowError) as exc:
                 raise ConfigError(f"{sender} sent a datagram that cannot be encoded: {exc}") from None
-            self._transmit(port, packet, sender, None, (), 0, dgram.label, "", pid, None)
+            mtu = self.path_mtu(sender, dgram.dst.ip)
+            if len(packet) <= mtu:
+                self._transmit(port, packet, sender, None, (), 0, dgram.label, "", pid, None)
+                continue
+            # the sender's own IP layer fragments what does not fit, without DF (Linux, IP_PMTUDISC_WANT)
+            for piece, ident in self._pieces(fragment(packet, mtu), pid):
+                self._transmit(port, piece, sender, None, (), 0, dgram.label,
+                               f"fragmented by {sender} for MTU {mtu}", ident, None)
+
+    def _pieces(self, pieces: list[bytes], pid: int) -> list[tuple[bytes, int]]:
+        """Give each fragment of packet `pid` an id of its own, remembering whose piece it is."""
+        root = self._fragments.get(pid, (pid,))[0]
+        out = []
+        for number, piece in enumerate(pieces, 1):
+            self._packets += 1
+            self._fragments[self._packets] = (root, number, len(pieces))
+            out.append((piece, self._packets))
+        return out
 
     def _emit(self, events: tuple[Event, ...], packet_ids: list[int | None]) -> None:
         for cb in self.on_event:
@@ -382,10 +426,11 @@ class Network:
                 src_host: str, note: str, label: str, pid: int, copy_of: int | None,
                 drop_code: Reason | None = None) -> None:
         self._seq += 1
+        piece = self._fragments.get(pid)
         rec = record(HopRecord, time, sender.info.segment, sender.info.device,
                      self._direction(sender, receiver), packet, before, changes, dropped,
                      src_host, receiver.info.device if receiver else None, self._seq, sent, note, label,
-                     drop_code, pid, copy_of)
+                     drop_code, pid, copy_of, piece[0] if piece else None, piece[1:] if piece else ())
         for cb in self.on_hop:
             cb(rec)
 
@@ -404,6 +449,9 @@ class Network:
             self._record(now, now, sender, None, packet, before, changes, reason, src_host, "", label,
                          pid, copy_of, code)
             return
+        if len(packet) > seg.mtu and sender.nat is not None:
+            self._too_big(seg, sender, packet, src_host, before, changes, hops, label, why, pid, copy_of)
+            return
         plan = seg.impairment.plan(self.rng)
         if not plan:
             self._record(now, now, sender, receiver, packet, before, changes,
@@ -416,6 +464,8 @@ class Network:
             if k:   # the link's extra copy: a packet of its own
                 self._packets += 1
                 ident, original = self._packets, pid
+                if pid in self._fragments:
+                    self._fragments[ident] = self._fragments[pid]
             self.clock.call_at(now + delay, lambda t, n=note, i=ident, o=original: self._arrive(
                 t, now, sender, receiver, packet, before, changes, src_host, n, hops, label, i, o))
 
@@ -427,6 +477,9 @@ class Network:
             self._record(*args, f"{receiver.info.device} is switched off", src_host, note, label, pid, copy_of,
                          Reason.HOST_DOWN)
             return
+        if receiver.host is not None and (is_fragment(packet) or packet[9:10] == bytes([ICMP_PROTO])):
+            if self._ip_layer(args, src_host, note, label, pid, copy_of):
+                return
         if receiver.host is not None:
             try:
                 dgram = decode_datagram(packet)
@@ -442,11 +495,81 @@ class Network:
         nat = receiver.nat
         outbound = receiver.info.kind == "nat-inside"
         tr = nat.outbound(packet, t) if outbound else nat.inbound(packet, t)
-        self._record(*args, tr.drop_reason, src_host, note, label, pid, copy_of, tr.drop_code)
+        held = tr.packet is None and tr.drop_reason is None
+        self._record(*args, tr.drop_reason, src_host, "; ".join(x for x in (note, tr.note if held else "") if x),
+                     label, pid, copy_of, tr.drop_code)
         self._nat_changed(nat, t)
+        if held:     # a fragment waiting for its first (net/nat_fragments.py): remembered until released
+            if len(self._held) >= 4 * PMTU_ENTRIES:
+                del self._held[next(iter(self._held))]
+            self._held[(nat.name, packet)] = (src_host, hops, label, pid, copy_of)
         if tr.packet is not None:
             self._transmit(receiver.peer, tr.packet, src_host, packet, tr.changes, hops + 1, label, tr.note,
                            pid, copy_of)
+        for before, later in tr.released:
+            kept = self._held.pop((nat.name, before), None)
+            if kept is not None and later.packet is not None:
+                src, h, lab, ident, original = kept
+                self._transmit(receiver.peer, later.packet, src, before, later.changes, h + 1, lab,
+                               "held until its first fragment came", ident, original)
+
+    # ----------------------------------------------------------------- fragments and "too big"
+    def _too_big(self, seg: _Segment, sender: _Port, packet: bytes, src_host: str, before: bytes | None,
+                 changes: tuple[FieldChange, ...], hops: int, label: str, why: str, pid: int,
+                 copy_of: int | None) -> None:
+        """A router's packet larger than the next link: fragmented, or with DF dropped and answered
+        with ICMP Fragmentation Needed from the interface it came in on (RFC 1191 §4)."""
+        now = self.clock.now
+        if not flags_frag(packet) & DF:
+            for piece, ident in self._pieces(fragment(packet, seg.mtu), pid):
+                self._transmit(sender, piece, src_host, before, changes, hops, label,
+                               f"fragmented by {sender.info.device} for MTU {seg.mtu}", ident, copy_of)
+            return
+        self._record(now, now, sender, None, packet, before, changes,
+                     f"{len(packet)} bytes with DF set, but segment {seg.name!r} carries at most {seg.mtu}: "
+                     f"{sender.info.device} drops it and answers ICMP Fragmentation Needed (MTU {seg.mtu})",
+                     src_host, why, label, pid, copy_of, Reason.FRAGMENTATION_NEEDED)
+        inside = sender.peer
+        original = before if before is not None else packet
+        self._packets += 1
+        self._transmit(inside, frag_needed(inside.info.address, original, seg.mtu), sender.info.device, None, (),
+                       hops + 1, "ICMP fragmentation needed", "", self._packets, None)
+
+    def _ip_layer(self, args: tuple, src_host: str, note: str, label: str, pid: int,
+                  copy_of: int | None) -> bool:
+        """What a host's kernel does before any application sees a packet: reassemble fragments
+        (RFC 815, bounded) and learn path MTUs from ICMP 3/4. True when the packet went no further."""
+        t, receiver, packet = args[0], args[3], args[4]
+        name = receiver.info.device
+        if not is_fragment(packet):
+            try:
+                told = read_frag_needed(inet_ntoa(packet[12:16]), packet[20:])
+            except DecodeError as exc:
+                self._record(*args, f"{name} cannot decode the packet: {exc}", src_host, note, label, pid,
+                             copy_of, Reason.MALFORMED)
+                return True
+            if told is None:
+                return False
+            table = self._pmtu.setdefault(name, {})
+            if told.dst in table or len(table) < PMTU_ENTRIES:
+                table[told.dst] = min(table.get(told.dst, told.mtu), told.mtu)
+            self._record(*args, None, src_host, f"{name} now sends at most {told.mtu} bytes to {told.dst} in one "
+                         "piece (path MTU)", label, pid, copy_of)
+            return True
+        done = self.reassembly(name).add(packet, t)
+        dgram, dropped, code = None, done.dropped, done.code
+        if done.packet is not None:
+            try:
+                dgram = decode_datagram(done.packet)
+            except DecodeError as exc:
+                dropped, code = f"{name} reassembled a datagram it cannot decode: {exc}", decode_drop_code(done.packet)
+        said = (f"completed the datagram ({done.pieces} fragments reassembled by {name})" if dgram
+                else "held for reassembly" if not dropped else "")
+        self._record(*args, dropped, src_host, "; ".join(x for x in (note, said) if x), label, pid, copy_of, code)
+        if dgram is not None:
+            self.deliver(receiver.host.receive(dgram, t), name, pid)
+            self._sync_timer(name)
+        return True
 
     # ----------------------------------------------------------------- NAT tables on the clock
     def _nat_changed(self, nat: Nat, now: float) -> None:
@@ -485,7 +608,7 @@ def _announces(event: Event, label: str) -> bool:
     if event.kind == "KeepaliveSent":
         return label == "keepalive"
     wanted = getattr(event, "label", None)
-    return wanted is None or wanted == label
+    return wanted is None or wanted == label or label.startswith(f"{wanted} (")
 
 
 def event_owners(output: Output, first_id: int, cause: int | None) -> list[int | None]:

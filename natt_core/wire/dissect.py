@@ -34,6 +34,7 @@ def _blob(label: str, layer: str, protected: str | None = None) -> Layout:
 
 
 _IP_PAYLOAD = _blob("payload", "IP payload")
+_FRAGMENT = _blob("fragment data (reassembled with the other fragments by the receiver)", "IP fragment")
 _UDP_PAYLOAD = _blob("UDP payload", "UDP payload")
 _AH_PAYLOAD = _blob("protected payload", "AH payload", AH_COVERED)
 _SHORT_L2TP = _blob("L2TP", "L2TP")
@@ -75,10 +76,12 @@ def dissect(packet: bytes, esp_sizes: Mapping[int, tuple[int, int]] | None = Non
     Raises DecodeError for bytes that are not a well-formed packet.
     """
     data = bytes(packet)
-    ip, body = decode_ipv4_header(data)
+    ip, body = decode_ipv4_header(data, fragments=True)
     out = _Out(vid_name)
     at = out.layout(IPV4_HEADER, data, 0, ah=ip.proto == IPProto.AH)
-    if ip.proto == IPProto.UDP:
+    if ip.flags_frag & 0x3FFF:
+        _fragment(out, at, ip, body)
+    elif ip.proto == IPProto.UDP:
         _udp(out, at, body, esp_sizes or {})
     elif ip.proto == IPProto.ESP:
         _esp(out, at, body, esp_sizes or {})
@@ -87,6 +90,16 @@ def dissect(packet: bytes, esp_sizes: Mapping[int, tuple[int, int]] | None = Non
     else:
         out.layout(_IP_PAYLOAD, body, at)
     return out.sorted()
+
+
+def _fragment(out: _Out, at: int, ip, body: bytes) -> None:
+    """A piece of a datagram (RFC 791 §2.3): the first carries the UDP header (its length and
+    checksum are the whole datagram's), the rest only data; the receiver reassembles them."""
+    if not ip.flags_frag & 0x1FFF and ip.proto == IPProto.UDP and len(body) >= UDP_HEADER.size:
+        at += out.layout(UDP_HEADER, body, at, labels={"length": "length (of the whole datagram)",
+                                                      "checksum": "checksum (over the whole datagram)"})
+        body = body[UDP_HEADER.size:]
+    out.layout(_FRAGMENT, body, at)
 
 
 def _udp(out: _Out, base: int, segment: bytes, esp_sizes) -> None:

@@ -34,7 +34,8 @@ IPV4_HEADER = Layout(
     Part("total_length", 2, "total length", ah=True),
     Part("ident", 2, "identification", hexed(4), ah=True),
     Part("flags_frag", 2, "flags / fragment offset",
-         lambda v, row: f"{'DF' if v & 0x4000 else '-'}, offset {v & 0x1FFF}"),
+         lambda v, row: f"{'DF' if v & 0x4000 else '-'}{', MF' if v & 0x2000 else ''}, offset {v & 0x1FFF}"
+                        + (f" (byte {(v & 0x1FFF) * 8})" if v & 0x1FFF else "")),
     Part("ttl", 1, "TTL"),
     Part("proto", 1, "protocol", named(IPProto), ah=True),
     Part("checksum", 2, "header checksum", hexed(4)),
@@ -201,8 +202,9 @@ class IPv4Header:
                      packed_ipv4(self.src), packed_ipv4(self.dst))
 
 
-def decode_ipv4_header(packet: bytes) -> tuple[IPv4Header, bytes]:
-    """Parse and validate an option-less IPv4 header; return it and the payload."""
+def decode_ipv4_header(packet: bytes, fragments: bool = False) -> tuple[IPv4Header, bytes]:
+    """Parse and validate an option-less IPv4 header; return it and the payload. A fragment is a
+    DecodeError unless `fragments` (a host sees only whole datagrams: net/fragments.py reassembles)."""
     r = Reader(packet, "IPv4")
     vihl = r.u8("version / IHL")
     if vihl >> 4 != 4:
@@ -216,7 +218,7 @@ def decode_ipv4_header(packet: bytes) -> tuple[IPv4Header, bytes]:
         raise DecodeError("IPv4", OFF_IP_TOTAL_LEN, f"total length {total} but {len(packet)} bytes")
     if internet_checksum(packet[:IPV4_HEADER_LEN]) != 0:
         raise DecodeError("IPv4", OFF_IP_CHECKSUM, "bad header checksum")
-    if ff & 0x3FFF:
+    if ff & 0x3FFF and not fragments:
         raise DecodeError("IPv4", 6, "fragments are not supported")
     return IPv4Header(vihl, tos, total, ident, ff, ttl, proto, csum, src, dst), r.rest()
 

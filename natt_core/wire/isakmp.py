@@ -21,7 +21,7 @@ from ..errors import DecodeError
 from .codec import Reader
 from .isakmp_frame import (GENERIC_HEADER_LEN, HEADER_LEN, Header, _block, _check, _Fields, _generic,
                            decode_header, encode_header)
-from .isakmp_payloads import (_DECODERS, ID, ID_ADDRESS_LEN, KE, NAT_OA_ADDRESS_LEN, SA, Delete, Hash,
+from .isakmp_payloads import (_DECODERS, ID, ID_ADDRESS_LEN, KE, NAT_OA_ADDRESS_LEN, SA, Delete, Fragment, Hash,
                               NatD, NatOA, Nonce, Notification, Payload, Unknown, VendorID, _Opaque,
                               _Payload, summary)
 from .isakmp_proposals import Attribute, Proposal, Transform, _decode_list, _encode_list
@@ -99,7 +99,7 @@ def decode_message(data: bytes) -> tuple[Header, PayloadChain]:
 
 
 __all__ = ["GENERIC_HEADER_LEN", "HEADER_LEN", "ID_ADDRESS_LEN", "NAT_OA_ADDRESS_LEN", "ID", "KE", "SA",
-           "Attribute", "Delete", "Hash", "Header", "NatD", "NatOA", "Nonce", "Notification", "Payload",
+           "Attribute", "Delete", "Fragment", "Hash", "Header", "NatD", "NatOA", "Nonce", "Notification", "Payload",
            "PayloadChain", "Proposal", "Transform", "Unknown", "VendorID", "decode_header", "decode_message",
            "decode_payloads", "encode_header", "encode_message", "encode_payloads", "summary",
            "_DECODERS", "_Fields", "_Opaque", "_Payload", "_block", "_check", "_decode_list", "_encode_list",

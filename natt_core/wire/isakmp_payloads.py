@@ -71,6 +71,11 @@ NAT_OA_BODY = Layout("NAT-OA", Part("id_type", 1, "ID type", named(IdType, False
 #: RFC 3947 §3.2: the first NAT-D hashes the destination, the later ones the sender itself
 NAT_D_BODY = Layout("NAT-D", Part("hash", None, "HASH(CKY-I | CKY-R | {which} IP | {which} port)",
                                   show_short_hex, NATD_HASH))
+#: IKEv1 fragment (strongSwan fragment_payload.c): fragment ID, number (from 1), flags (LAST = 1)
+FRAGMENT_BODY = Layout("Fragment", Part("fragment_id", 2, "fragment ID"),
+                       Part("number", 1, "fragment number"),
+                       Part("flags", 1, "flags", lambda v, row: f"0x{v:02x}" + (" (LAST)" if v & 1 else "")),
+                       Part("data", None, "fragment data (a piece of the whole IKE message)", show_size_hex))
 KE_BODY = _opaque("g^x (public DH value)")
 NONCE_BODY = _opaque("nonce data")
 HASH_BODY = _opaque("hash data")
@@ -82,13 +87,14 @@ PAYLOAD_NAMES = {PayloadType.SA: "SA", PayloadType.KE: "KE", PayloadType.ID: "ID
                  PayloadType.NONCE: "Nonce", PayloadType.NOTIFICATION: "Notification",
                  PayloadType.DELETE: "Delete", PayloadType.VENDOR_ID: "Vendor ID",
                  PayloadType.NAT_D: "NAT-D", PayloadType.NAT_D_DRAFT: "NAT-D (draft)",
-                 PayloadType.NAT_OA: "NAT-OA", PayloadType.NAT_OA_DRAFT: "NAT-OA (draft)"}
+                 PayloadType.NAT_OA: "NAT-OA", PayloadType.NAT_OA_DRAFT: "NAT-OA (draft)",
+                 PayloadType.FRAGMENT: "IKE fragment"}
 BODY_LAYOUTS = {PayloadType.SA: SA_BODY, PayloadType.KE: KE_BODY, PayloadType.ID: ID_BODY,
                 PayloadType.HASH: HASH_BODY, PayloadType.NONCE: NONCE_BODY,
                 PayloadType.NOTIFICATION: NOTIFICATION_BODY, PayloadType.DELETE: DELETE_BODY,
                 PayloadType.VENDOR_ID: VENDOR_ID_BODY, PayloadType.NAT_D: NAT_D_BODY,
                 PayloadType.NAT_D_DRAFT: NAT_D_BODY, PayloadType.NAT_OA: NAT_OA_BODY,
-                PayloadType.NAT_OA_DRAFT: NAT_OA_BODY}
+                PayloadType.NAT_OA_DRAFT: NAT_OA_BODY, PayloadType.FRAGMENT: FRAGMENT_BODY}
 
 
 class _Payload(_Fields):
@@ -314,6 +320,37 @@ class NatOA(_Payload):
 
 
 @dataclass(frozen=True)
+class Fragment(_Payload):
+    """One piece of an IKEv1 message too big for one datagram (strongSwan fragment_payload.c,
+    the FRAGMENTATION Vendor ID's extension): the pieces' data, in number order, is the message."""
+    fragment_id: int
+    number: int
+    last: bool
+    data: bytes
+    payload_type = PayloadType.FRAGMENT
+    _WIDTHS = {"fragment_id": 16, "number": 8}
+    LAST = 0x01
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if self.number == 0:
+            raise ConfigError("IKE fragment numbers start at 1")
+
+    def encode_body(self) -> bytes:
+        return FRAGMENT_BODY.pack(self.fragment_id, self.number, self.LAST if self.last else 0) + bytes(self.data)
+
+    @classmethod
+    def decode_body(cls, r: Reader) -> "Fragment":
+        fragment_id, number, flags, data = FRAGMENT_BODY.read_all(r)
+        if number == 0:
+            raise r.fail("fragment number 0 (strongSwan's verify() refuses it: numbers start at 1)")
+        if flags & ~cls.LAST:
+            raise r.fail(f"fragment flags 0x{flags:02x}: only LAST (0x01) is defined")
+        return _build(cls, {"fragment_id": fragment_id, "number": number, "last": bool(flags & cls.LAST),
+                            "data": data})
+
+
+@dataclass(frozen=True)
 class Unknown(_Payload):
     """Any payload type without a class here (CERT, SIG, ...), kept as raw body bytes."""
     type: int
@@ -333,7 +370,7 @@ class Unknown(_Payload):
         return bytes(self.body)
 
 
-Payload = Union[SA, KE, ID, Hash, Nonce, Notification, Delete, VendorID, NatD, NatOA, Unknown]
+Payload = Union[SA, KE, ID, Hash, Nonce, Notification, Delete, VendorID, NatD, NatOA, Fragment, Unknown]
 
 _DECODERS: dict[int, tuple[str, Callable[[Reader], Payload]]] = {
     PayloadType.SA: ("ISAKMP SA", SA.decode_body),
@@ -349,6 +386,7 @@ _DECODERS: dict[int, tuple[str, Callable[[Reader], Payload]]] = {
     PayloadType.NAT_OA: ("ISAKMP NAT-OA", NatOA.decode_body),
     PayloadType.NAT_OA_DRAFT: ("ISAKMP NAT-OA",
                                lambda r: NatOA.decode_body(r, True)),
+    PayloadType.FRAGMENT: ("ISAKMP fragment", Fragment.decode_body),
 }
 
 
@@ -367,6 +405,8 @@ def summary(p: Payload) -> str:
         return f"D({label(ProtocolId, p.protocol_id)}, {len(p.spis)} SPI(s))"
     if isinstance(p, NatOA):
         return f"NAT-OA{draft} {p.ip}"
+    if isinstance(p, Fragment):
+        return f"FRAG id {p.fragment_id} #{p.number}{' LAST' if p.last else ''} {len(p.data)} B"
     body = p.encode_body()
     name = "NAT-D" if isinstance(p, NatD) else label(PayloadType, p.payload_type)
     return f"{name}{draft} {len(body)} B {body[:4].hex()}{'…' if len(body) > 4 else ''}"

@@ -67,6 +67,7 @@ class PayloadType(IntEnum):
     NAT_OA = 21
     NAT_D_DRAFT = 130
     NAT_OA_DRAFT = 131
+    FRAGMENT = 132  #: IKEv1 fragmentation (a Microsoft/Cisco extension; strongSwan PLV1_FRAGMENT)
 
 
 class DOI(IntEnum):
