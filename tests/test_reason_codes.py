@@ -141,7 +141,10 @@ def test_the_nat_names_fragments_and_protocols_it_cannot_translate():
     assert tr.packet is None and tr.drop_code is Reason.FRAGMENT_DROPPED
     later = bytearray(encode_ipv4_header("192.168.11.20", "192.168.1.10", IPProto.UDP, len(body),
                                          flags_frag=0x0002) + body)     # offset 16: no ports, first never seen
-    assert nat.outbound(bytes(later), 0).drop_code is Reason.FRAGMENT_DROPPED
+    held = nat.outbound(bytes(later), 0)         # a passing NAT holds it until its first fragment comes
+    assert held.packet is None and held.drop_code is None and "held" in held.note
+    first_only = Nat(NatConfig(public_ip="192.168.1.30", fragments="first-only"), random.Random(1))
+    assert first_only.outbound(bytes(later), 0).drop_code is Reason.FRAGMENT_DROPPED
     gre = encode_ipv4_header("192.168.11.20", "192.168.1.10", 47, len(body)) + body
     assert nat.outbound(gre, 0).drop_code is Reason.NAT_UNSUPPORTED_PROTOCOL
     assert nat.outbound(b"\x45\x00", 0).drop_code is Reason.MALFORMED
