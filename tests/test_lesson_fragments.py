@@ -10,7 +10,7 @@ from natt_core.lab.settings import apply_settings
 from natt_view.fragments import big_messages
 
 ROOT = Path(__file__).resolve().parents[1]
-LESSON = ROOT / "lessons" / "12_fragments.py"
+LESSON = ROOT / "lessons" / "13_fragments.py"
 
 
 def _lesson_run(*extra: str):

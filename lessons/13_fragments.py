@@ -1,4 +1,4 @@
-"""12 · Too big for the link: IP fragments and IKE fragmentation
+"""13 · Too big for the link: IP fragments and IKE fragmentation
 
 A Main Mode message larger than the path, the IP fragments its sender makes, a NAT that drops
 them, and IKEv1 fragmentation (the FRAGMENTATION Vendor ID, payload 132) that avoids them.
