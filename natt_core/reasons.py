@@ -54,6 +54,8 @@ class Reason(str, Enum):
     L2TP_NO_ACK = "L2TP_NO_ACK"                    #: an L2TP control message was never acknowledged (RFC 2661 §5.8)
     L2TP_STOPPED = "L2TP_STOPPED"                  #: the peer closed the L2TP tunnel (StopCCN) or a call (CDN)
     PSK_MISMATCH_LIKELY = "PSK_MISMATCH_LIKELY"    #: no MM6, but the responder kept re-sending MM4: it cannot read our MM5
+    IKE_SA_EXPIRED = "IKE_SA_EXPIRED"              #: the ISAKMP SA reached its hard lifetime without a rekey
+    IPSEC_SA_EXPIRED = "IPSEC_SA_EXPIRED"          #: an IPsec SA reached its hard lifetime (seconds or kilobytes) without a rekey
 
     # --- data plane ------------------------------------------------------------------------
     ICV = "ICV"                                    #: ESP/AH integrity check failed

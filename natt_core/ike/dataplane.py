@@ -28,6 +28,13 @@ def _packed(*ips: str) -> bytes:
 
 
 class DataPlaneMixin:
+    def _current_child(self, child):
+        """The SA traffic for `child` goes to (ike/rekey.py follows rekeys; here: itself)."""
+        return child
+
+    def _count_bytes(self, child, outbound: bool, n: int) -> None:
+        """Bytes protected per SA, for kilobyte lifetimes (ike/rekey.py; nothing here)."""
+
     def latest_child(self) -> ChildSa | None:
         for sa in reversed(list(self.sas.values())):
             if sa.children:
@@ -38,7 +45,7 @@ class DataPlaneMixin:
                  child: ChildSa | None = None):
         """Protect one inner UDP datagram (L2TP by default) with an IPsec SA and send it."""
         self._begin(now)
-        child = child or self.latest_child()
+        child = self._current_child(child or self.latest_child())
         if child is None:
             self._emit(PacketDropped, reason="no IPsec SA to protect the traffic with", code=Reason.NO_IPSEC_SA,
                        layer="IPsec")
@@ -61,6 +68,7 @@ class DataPlaneMixin:
                 self._note_sent(sa)
             else:
                 self._send(Endpoint(sa.remote.ip), 0, IPProto.ESP, esp, "ESP")
+        self._count_bytes(child, True, len(inner))
         self._emit(DataSent, spi=f"{child.spi_out:08x}", inner=f"UDP {src} → {dst}", size=len(payload))
         return self._finish()
 
@@ -83,6 +91,7 @@ class DataPlaneMixin:
             self._emit(PacketDropped, reason=self._explain_integrity(child, dgram, layer, exc),
                        code=self._integrity_code(child, dgram, layer, exc), layer=layer, spi=f"{spi:08x}")
             return
+        self._count_bytes(child, False, len(inner))
         sa = child.ike
         if child.udp_encapsulated and dgram.src != sa.remote and follows_peer(
                 sa.floated, bool(sa.natd and sa.natd.self_behind_nat)):

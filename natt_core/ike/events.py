@@ -242,6 +242,8 @@ class DataReceived(Event):
 class SaDeleted(Event):
     what: str
     by_peer: bool
+    phase: int = 0       #: 1: an ISAKMP SA, 2: an IPsec SA pair
+    sa: str = ""         #: its name: "icookie:rcookie" or "spi_in/spi_out" in hex
 
     def describe(self) -> str:
         who = "the peer deleted" if self.by_peer else "deletes"
