@@ -124,10 +124,10 @@ class LifecycleMixin:
 
     # ------------------------------------------------------------------ data plane
     def _current_child(self, child):
-        """Traffic goes to the newest SA of a rekeyed chain (make-before-break)."""
-        while child is not None and getattr(child, "replaced_by", None) is not None and child.replaced_by.live:
+        """Traffic goes to the newest SA of a rekeyed chain (make-before-break); none once it is gone."""
+        while child is not None and child.replaced_by is not None and child.replaced_by.live:
             child = child.replaced_by
-        return child
+        return child if child is not None and child.live else None
 
     def _count_bytes(self, child, outbound: bool, n: int) -> None:
         """Inner bytes per direction; the kilobyte limit rekeys (soft) or clears (hard) the SA."""

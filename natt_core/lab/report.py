@@ -20,6 +20,7 @@ from ..errors import DecodeError
 from ..ike.states import Role, State
 from ..reasons import Reason, reason_of
 from ..wire.udp_encap import carried
+from . import lifecycle
 
 DATA_LABELS = ("ESP", "ESP-in-UDP", "AH")
 DATA_LAYERS = ("ESP", "AH", "IPsec", "ESP trailer")
@@ -161,8 +162,10 @@ def build_report(scenario, hosts, events, steps, net) -> dict:
     sent = sum(1 for e in events if e.kind == "DataSent")
     delivered = sum(1 for e in events if e.kind == "DataReceived")
     index = _Index(steps, hosts)
+    gens = lifecycle.from_events(events)
     return {"scenario": scenario.name,
-            "peers": {name: _peer_report(name, host, index) for name, host in hosts.items()},
+            "peers": {name: {**_peer_report(name, host, index), "sa_generations": lifecycle.report_block(gens, name)}
+                      for name, host in hosts.items()},
             "traffic": {"sent": sent, "delivered": delivered},
             "nats": nats}
 
@@ -188,7 +191,7 @@ def build_secrets(hosts) -> dict:
             ike2.append(_ikev2_secrets(sa))
         else:
             ike.append(_ikev1_secrets(sa, ivs.get(sa.icookie, ())))
-        for c in sa.children:
+        for c in [*sa.children, *getattr(sa, "past_children", ())]:     # rekeyed and expired ones too
             for sa_dir in (c.inbound, c.outbound):
                 if sa_dir.spi in seen_children:
                     continue
