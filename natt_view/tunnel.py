@@ -170,3 +170,23 @@ def table(trace: Trace) -> list[dict]:
              "replaced at (s)": None if g.replaced_at is None else round(g.replaced_at, 3),
              "gone at (s)": None if g.end is None else round(g.end, 3), "how it ended": g.ended or "alive"}
             for g in from_trace(trace)]
+
+
+def lost_packets(trace: Trace) -> list:
+    """Protected packets that found no SA (the trace's PacketDropped with NO_IPSEC_SA): what a
+    broken rekey would lose."""
+    return [s for s in trace.steps if getattr(s, "kind", "") == "event" and s.event == "PacketDropped"
+            and s.fields.get("code") == "NO_IPSEC_SA"]
+
+
+def moments(trace: Trace, steps) -> list[tuple[int, str]]:
+    """(lesson step, what happened) for rekeys begun and expiries: the first packet at or after each."""
+    times = [j.time for j in steps]
+    out = []
+    for e in events(trace):
+        if e.kind not in ("SaRekeyStarted", "SaExpired") or e.peer == "server" and e.kind == "SaRekeyStarted":
+            continue
+        at = next((i + 1 for i, t in enumerate(times) if t >= e.time - 1e-9), len(times))
+        what = "rekey" if e.kind == "SaRekeyStarted" else "expiry"
+        out.append((at, f"phase-{'1' if 'ISAKMP' in e.lane else '2'} {what} at {e.time:.0f} s ({e.peer})"))
+    return out
