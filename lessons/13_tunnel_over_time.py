@@ -14,7 +14,7 @@ from natt_view.tunnel import legend, lost_packets, moments, summary, table, tunn
 
 KEY, PRESET = "l13", "rekey"
 PHASE2 = (30, 60, 120, 300)
-KILOBYTES = (0, 2, 5, 20)
+KILOBYTES = (0, 1, 2)
 PRESET_PHASE2 = 60
 
 inject_css()
@@ -27,7 +27,7 @@ Keys do not live forever. Each SA carries a **lifetime** in its proposal: second
 SAs also kilobytes of traffic (RFC 2407 §4.5). The responder may want a shorter one: it answers the
 proposal as offered and adds a **RESPONDER-LIFETIME** notification, and the initiator adopts it.
 
-Here the client offers 120 s IPsec SAs, the server takes **60 s**. Some time before an SA would
+An L2TP HELLO crosses the tunnel every second. The client offers 120 s IPsec SAs, the server takes **60 s**. Some time before an SA would
 expire (the *margin*, 15 % here as in strongSwan's defaults), the client runs a **new Quick Mode**.
 Traffic moves to the new SA at once, and the old one is **deleted** with a Delete payload 5 s
 later, so nothing still in flight is lost: *make before break*. At 255 s the 300 s ISAKMP SA is
@@ -36,12 +36,25 @@ replaced by a **new Main Mode**; the IPsec SAs move onto it and the old ISAKMP S
 Switch rekeying off and watch the SAs **expire** instead: traffic stops until someone connects again.
 """)
 
+
+
+def _from_link(name: str, options: tuple, default):
+    """A what-if value from the page's link (?p2=30&kb=5&rekey=no); anything else is the default."""
+    raw = st.query_params.get(name)
+    return next((o for o in options if str(o) == raw), default)
+
+
+for name, options, default in (("p2", PHASE2, PRESET_PHASE2), ("kb", KILOBYTES, 0)):
+    if f"{KEY}:{name}" not in st.session_state:
+        st.session_state[f"{KEY}:{name}"] = _from_link(name, options, default)
+if f"{KEY}:rekey" not in st.session_state:
+    st.session_state[f"{KEY}:rekey"] = _from_link("rekey", ("yes", "no"), "yes") == "yes"
 st.sidebar.markdown("### What if…")
-phase2 = st.sidebar.select_slider("Server's IPsec SA lifetime (s)", options=PHASE2, value=PRESET_PHASE2,
-                                  key=f"{KEY}:p2", help="The client offers 120 s; the shorter one wins.")
-kilobytes = st.sidebar.select_slider("IPsec SA lifetime (KB, 0 = none)", options=KILOBYTES, value=0,
-                                     key=f"{KEY}:kb", help="Both peers' kilobyte limit for an IPsec SA.")
-rekey = st.sidebar.toggle("Client rekeys before expiry", value=True, key=f"{KEY}:rekey")
+phase2 = st.sidebar.select_slider("Server's IPsec SA lifetime (s)", options=PHASE2, key=f"{KEY}:p2",
+                                  help="The client offers 120 s; the shorter one wins.")
+kilobytes = st.sidebar.select_slider("IPsec SA lifetime (KB, 0 = none)", options=KILOBYTES, key=f"{KEY}:kb",
+                                     help="Both peers' kilobyte limit for an IPsec SA; the HELLOs carry about 1.7 KB a minute.")
+rekey = st.sidebar.toggle("Client rekeys before expiry", key=f"{KEY}:rekey")
 settings, params = [], {}
 if phase2 != PRESET_PHASE2:
     settings.append(f"server.ipsec_lifetime={phase2}")

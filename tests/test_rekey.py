@@ -159,6 +159,8 @@ def test_phase1_rekey_rehomes_the_ipsec_sas_and_deletes_the_old_isakmp_sa():
     assert not pair.of("Phase2Established")[2:]                      # no new Quick Mode: re-homed
     _send(pair, pair.client, 40, 1)
     assert pair.of("DataReceived", "server") and not pair.of("PacketDropped")
+    pair.advance(10)
+    assert not pair.of("Retransmitted") and new.state.value == "ESTABLISHED"     # MM6 ended the exchange
 
 
 # ------------------------------------------------------------------ the lab preset
@@ -173,6 +175,7 @@ def test_the_rekey_preset_shows_several_phase2_rekeys_and_one_phase1_rekey(rekey
     gens = rekey_run.report["peers"]["client"]["sa_generations"]
     assert len(gens["phase1"]) == 2 and len(gens["phase2"]) >= 6
     assert counts["expiries"] == 0 and counts["rekeys"] >= 7
+    assert not [e for e in rekey_run.steps if getattr(e, "event", "") in ("Retransmitted", "PacketDropped", "GaveUp")]
     for side in ("client", "server"):
         g = rekey_run.report["peers"][side]["sa_generations"]
         assert all(x["replaced_by"] and x["end"] is not None for x in g["phase1"][:-1] + g["phase2"][:-1])

@@ -155,6 +155,9 @@ class LifecycleMixin:
     def _expire_child(self, sa, child, limit: str) -> None:
         self._emit(SaExpired, phase=2, sa=child.name, limit=limit, lifetime=child.life.describe(),
                    code=Reason.IPSEC_SA_EXPIRED)
+        if child.replaced_by is None and sa.reason is None:     # nothing carries its traffic on: say why
+            sa.reason = f"IPsec SA {child.name} expired ({limit} limit of {child.life.describe()}) without a rekey"
+            sa.code = Reason.IPSEC_SA_EXPIRED
         self._remove_child(sa, child)
 
     def _remove_child(self, sa, child) -> None:
@@ -189,6 +192,7 @@ class LifecycleMixin:
         if old is None or not old.children or old.state is not State.ESTABLISHED:
             super()._start_quick_mode(sa)
             return
+        sa.pending = None              # MM6 answered MM5, and no Quick Mode follows to replace it
         self._rehome(old, sa)
         self._send_info(old, [Delete(ProtocolId.ISAKMP, (old.icookie + old.rcookie,), spi_size=16)],
                         "INFO Delete (ISAKMP SA)")
