@@ -235,3 +235,19 @@ def test_tshark_decrypts_the_deletes_and_responder_lifetime_with_nothing_malform
     assert deleted_esp == {g["sa"].split("/")[0] for g in client["phase2"][:-1]}     # the client's inbound SPIs
     assert {row[2] for row in rows if row[1] == "1"} == {client["phase1"][0]["sa"].replace(":", "")}
     assert sum(row[0] == "24576" for row in rows) == len(client["phase2"])          # one per QM2
+
+
+def test_a_run_that_would_rekey_without_end_is_refused_up_front():
+    with pytest.raises(ConfigError) as exc:
+        apply_settings(preset("client-behind-nat"), ["duration=86400", "client.ipsec_lifetime=10"])
+    assert exc.value.field == "client.ipsec_lifetime" and "rekeys" in str(exc.value)
+    apply_settings(preset("client-behind-nat"), ["duration=86400", "client.ipsec_lifetime=10", "client.rekey=no"])
+
+
+def test_rekeyed_isakmp_sas_leave_the_sa_list_but_keep_their_keys(rekey_run):
+    last = {}
+    for snap in rekey_run.snapshots:
+        if snap.table == "isakmp":
+            last[snap.owner] = snap.rows
+    assert [len(last["client"]), len(last["server"])] == [1, 1]
+    assert len(rekey_run.secrets["ike_sas"]) == 2        # both generations, for Wireshark's decryption table

@@ -90,6 +90,11 @@ def hard_seconds(created: float, life: Life) -> float:
     return created + life.seconds
 
 
+def rekeys_in(duration: float, ike_lifetime: int, ipsec_lifetime: int) -> int:
+    """About how many rekeys (both phases) one initiator makes in `duration` seconds."""
+    return int(duration // (ipsec_lifetime * (1 - MARGIN)) + duration // (ike_lifetime * (1 - MARGIN)))
+
+
 def kb_state(bytes_done: int, life: Life) -> str | None:
     """'hard' when the kilobyte limit is reached, 'soft' past the margin, else None."""
     if not life.kilobytes:

@@ -197,6 +197,20 @@ class LifecycleMixin:
         self._send_info(old, [Delete(ProtocolId.ISAKMP, (old.icookie + old.rcookie,), spi_size=16)],
                         "INFO Delete (ISAKMP SA)")
         self._forget(old, by_peer=False)
+        self._retire(old)
+
+    def _retire(self, sa) -> None:
+        """A rekeyed ISAKMP SA leaves the SA database (its keys stay in `retired` for secrets.json),
+        so a long run's SA list, and every snapshot of it, stays as short as a real one."""
+        self.sas.pop((sa.icookie, sa.rcookie), None)
+        if self._initiated.get(sa.icookie) is sa:
+            del self._initiated[sa.icookie]
+        if sa.origin is not None:
+            self._mm1_seen.pop((sa.icookie, sa.origin), None)
+        sa.armed.clear()
+        if not hasattr(self, "retired"):
+            self.retired = []
+        self.retired.append(sa)
 
     def _rehome(self, old, new) -> None:
         for c in old.children:
@@ -217,7 +231,7 @@ class LifecycleMixin:
 
     def _on_delete(self, sa, d: Delete) -> None:
         """The peer deleted an SA: an ISAKMP SA replaced by a rekey hands its IPsec SAs on first."""
-        before = list(sa.children)
+        before, heir = list(sa.children), None
         if d.protocol_id == ProtocolId.ISAKMP and sa.children:
             heir = self._heir(sa)
             if heir is not None:
@@ -226,6 +240,8 @@ class LifecycleMixin:
         for c in before:
             if not any(c is x for x in c.ike.children):
                 self._bury(c.ike, c)
+        if heir is not None:
+            self._retire(sa)
 
     def _expire_ike(self, sa) -> None:
         """Hard lifetime without a successor: delete everything on it and say why."""

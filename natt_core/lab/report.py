@@ -176,7 +176,7 @@ def build_secrets(hosts) -> dict:
     of every message either side encrypted, IKEv2 SAs under `ikev2_sas`."""
     ike, ike2, child = [], [], []
     seen_children, seen_sas = set(), set()
-    sas = [sa for host in hosts.values() for sa in host.peer.sas.values()]
+    sas = [sa for host in hosts.values() for sa in (*host.peer.sas.values(), *getattr(host.peer, "retired", ()))]
     ivs: dict[bytes, list] = {}
     for sa in sas:
         if not hasattr(sa, "spi_i"):
