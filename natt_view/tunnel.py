@@ -56,8 +56,10 @@ class Lane:
 
 
 def lane_name(g: Generation) -> str:
-    what = "ISAKMP" if g.phase == 1 else "IPsec"
-    return f"{g.peer} · {what} #{g.number} {g.sa}"
+    """'client · ISAKMP #2 80e194fb…' (the initiator cookie, shortened) or 'client · IPsec #3 in/out SPIs'."""
+    if g.phase == 1:
+        return f"{g.peer} · ISAKMP #{g.number} {g.sa[:8]}…"
+    return f"{g.peer} · IPsec #{g.number} {g.sa}"
 
 
 def lanes(trace: Trace) -> list[Lane]:
