@@ -251,3 +251,13 @@ def test_rekeyed_isakmp_sas_leave_the_sa_list_but_keep_their_keys(rekey_run):
             last[snap.owner] = snap.rows
     assert [len(last["client"]), len(last["server"])] == [1, 1]
     assert len(rekey_run.secrets["ike_sas"]) == 2        # both generations, for Wireshark's decryption table
+
+
+def test_a_new_lifecycle_kind_is_drawn_with_one_line(rekey_run, monkeypatch):
+    from natt_view import tunnel
+    monkeypatch.setitem(tunnel.MARKS, "KeepaliveSent", tunnel.Mark("•", "#000", "keepalive"))
+    monkeypatch.setitem(tunnel.MARKS, "DataSent", tunnel.Mark("·", "#000", "data"))
+    evs = [e for e in tunnel.events(rekey_run) if e.kind == "DataSent"]
+    assert evs and {e.lane for e in evs} == {"client · events", "server · events"}    # no `sa`: the peer's lane
+    assert "client · events" in [lane.name for lane in tunnel.lanes(rekey_run)]
+    assert tunnel.tunnel_svg(rekey_run).count(">·<title>") == len(evs)
