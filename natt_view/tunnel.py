@@ -186,7 +186,7 @@ def moments(trace: Trace, steps) -> list[tuple[int, str]]:
     times = [j.time for j in steps]
     out = []
     for e in events(trace):
-        if e.kind not in ("SaRekeyStarted", "SaExpired") or e.peer == "server" and e.kind == "SaRekeyStarted":
+        if e.kind not in ("SaRekeyStarted", "SaExpired"):
             continue
         at = next((i + 1 for i, t in enumerate(times) if t >= e.time - 1e-9), len(times))
         what = "rekey" if e.kind == "SaRekeyStarted" else "expiry"
