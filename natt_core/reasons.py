@@ -58,6 +58,8 @@ class Reason(str, Enum):
     AGGRESSIVE_MODE_REFUSED = "AGGRESSIVE_MODE_REFUSED"  #: the responder is not configured for IKEv1 Aggressive Mode
     DPD_PEER_DEAD = "DPD_PEER_DEAD"                #: no answer to R-U-THERE for dpd_timeout: the peer's SAs were cleared (RFC 3706)
     INITIAL_CONTACT = "INITIAL_CONTACT"            #: the peer's INITIAL-CONTACT replaced the SAs of its earlier connection
+    IKE_SA_EXPIRED = "IKE_SA_EXPIRED"              #: the ISAKMP SA reached its hard lifetime without a rekey
+    IPSEC_SA_EXPIRED = "IPSEC_SA_EXPIRED"          #: an IPsec SA reached its hard lifetime (seconds or kilobytes) without a rekey
 
     # --- data plane ------------------------------------------------------------------------
     ICV = "ICV"                                    #: ESP/AH integrity check failed

@@ -77,6 +77,17 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
                   help="the largest IP datagram an IKE fragment makes; strongSwan's default is 1280"),
         FormField("server.ike_fragment_size", "Server IKE fragment size (bytes)"),
     ),
+    "Lifetimes and rekeying": (
+        FormField("client.ike_lifetime", "Client phase-1 lifetime (s)", help="offered in MM1 (RFC 2409 App. A)"),
+        FormField("server.ike_lifetime", "Server phase-1 lifetime (s)", help="the server holds the shorter one"),
+        FormField("client.ipsec_lifetime", "Client phase-2 lifetime (s)", help="offered in QM1 (RFC 2407 §4.5)"),
+        FormField("server.ipsec_lifetime", "Server phase-2 lifetime (s)",
+                  help="a shorter one is sent back as RESPONDER-LIFETIME"),
+        FormField("client.ipsec_lifetime_kb", "Client phase-2 lifetime (KB)", help="0 = no kilobyte limit"),
+        FormField("server.ipsec_lifetime_kb", "Server phase-2 lifetime (KB)", help="0 = no kilobyte limit"),
+        FormField("client.rekey", "Client rekeys before expiry", _pick("client.rekey"),
+                  help="no = the SAs expire at their hard lifetime"),
+    ),
     "The client's NAT": (
         FormField("nat.kind", "Kind", _pick("nat.kind"), "none = a plain router"),
         FormField("nat.port_allocation", "Port allocation", _pick("nat.port_allocation")),
@@ -154,6 +165,8 @@ def value_of(s: Scenario, key: str) -> str:
         return "yes" if value else "no"
     if key == "client.assume_udp_rule":
         return rule_text(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if value is None:
         return "none"
     if isinstance(value, tuple):

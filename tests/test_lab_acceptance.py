@@ -206,6 +206,21 @@ def story_keepalive(survives):
     return check
 
 
+def story_rekey(rekeys):
+    def check(r, s, out, text):
+        c, srv = r["peers"]["client"], r["peers"]["server"]
+        gens = c["sa_generations"]
+        if rekeys:   # 330 s: a phase-2 rekey every 51 s of 60, one phase-1 rekey at 255 s of 300
+            assert up(c) and up(srv) and c["reason"] is None and srv["reason"] is None
+            assert len(gens["phase1"]) == 2 and len(gens["phase2"]) == 7
+            assert r["traffic"]["sent"] == r["traffic"]["delivered"] and c["vpn"]["l2tp_tunnel"] == "established"
+            assert len(s["child_sas"]) == 2 * len(gens["phase2"])      # the rekeyed SAs' keys too
+        else:
+            assert c["reason_code"] == "IPSEC_SA_EXPIRED" and srv["reason_code"] == "IKE_SA_EXPIRED"
+            assert gens["phase2"][0]["ended"] == "expired (seconds)" and len(gens["phase2"]) == 1
+    return check
+
+
 def story_dh(ok):
     def check(r, s, out, text):
         c = r["peers"]["client"]
@@ -283,6 +298,8 @@ STORIES = [
     ("nat-rebinding", (), story_nat_rebinding(True)),
     ("nat-rebinding", ("traffic.client=none",), story_nat_rebinding(False)),
     ("nat-rebinding", ("traffic.client=none", "client.dpd_delay=30"), story_nat_rebinding(True, hellos=1)),
+    ("rekey", (), story_rekey(True)),
+    ("rekey", ("client.rekey=no",), story_rekey(False)),
     ("ikev2-client-behind-nat", (), story_ikev2_client_behind_nat),
     ("ikev2-client-behind-nat", (), story_ikev2_preset("client")),
     ("ikev2-no-nat", (), story_ikev2_preset(None)),

@@ -222,7 +222,16 @@ class PeerCore:
             return sa.last_sent_4500 + self.policy.keepalive_interval
         if what == "dpd":
             return self._dpd_due(sa)
+        if what == "lifetime":
+            return self._lifecycle_due(sa)
         return None
+
+    def _lifecycle_due(self, sa) -> float | None:
+        """When an SA's lifetime timer fires (ike/rekey.py; none here)."""
+        return None
+
+    def _lifecycle(self, sa) -> None:
+        """Soft and hard lifetimes (ike/rekey.py; nothing here)."""
 
     def next_timer(self) -> float | None:
         while self._timers:
@@ -252,6 +261,8 @@ class PeerCore:
                 self._keepalive(sa)
             elif what == "dpd":
                 self._dpd_fire(sa)
+            elif what == "lifetime":
+                self._lifecycle(sa)
             else:
                 self._expire(sa)
         return self._finish()

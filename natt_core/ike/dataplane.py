@@ -28,6 +28,13 @@ def _packed(*ips: str) -> bytes:
 
 
 class DataPlaneMixin:
+    def _current_child(self, child):
+        """The SA traffic for `child` goes to (ike/rekey.py follows rekeys; here: itself)."""
+        return child
+
+    def _count_bytes(self, child, outbound: bool, n: int) -> None:
+        """Bytes protected per SA, for kilobyte lifetimes (ike/rekey.py; nothing here)."""
+
     def latest_child(self) -> ChildSa | None:
         for sa in reversed(list(self.sas.values())):
             if sa.children:
@@ -38,10 +45,11 @@ class DataPlaneMixin:
                  child: ChildSa | None = None):
         """Protect one inner UDP datagram (L2TP by default) with an IPsec SA and send it."""
         self._begin(now)
-        child = child or self.latest_child()
+        asked = child or self.latest_child()
+        child = self._current_child(asked)
         if child is None or self.children.get(child.spi_in) is not child:
-            why = "no IPsec SA to protect the traffic with" if child is None else (
-                f"the IPsec SA {child.spi_in:08x}/{child.spi_out:08x} it was meant for has been deleted")
+            why = "no IPsec SA to protect the traffic with" if asked is None else (
+                f"the IPsec SA {asked.spi_in:08x}/{asked.spi_out:08x} it was meant for has been deleted")
             self._emit(PacketDropped, reason=why, code=Reason.NO_IPSEC_SA, layer="IPsec")
             return self._finish()
         src, dst = Endpoint(child.local_inner, sport), Endpoint(child.remote_inner, dport)
@@ -62,6 +70,7 @@ class DataPlaneMixin:
                 self._note_sent(sa)
             else:
                 self._send(Endpoint(sa.remote.ip), 0, IPProto.ESP, esp, "ESP")
+        self._count_bytes(child, True, len(inner))
         self._emit(DataSent, spi=f"{child.spi_out:08x}", inner=f"UDP {src} → {dst}", size=len(payload))
         return self._finish()
 
@@ -84,6 +93,7 @@ class DataPlaneMixin:
             self._emit(PacketDropped, reason=self._explain_integrity(child, dgram, layer, exc),
                        code=self._integrity_code(child, dgram, layer, exc), layer=layer, spi=f"{spi:08x}")
             return
+        self._count_bytes(child, False, len(inner))
         sa = child.ike
         self._ipsec_authenticated(sa, dgram, child, layer)
         if next_header == IPProto.IPIP:

@@ -244,6 +244,8 @@ class SaDeleted(Event):
     by_peer: bool
     #: why, when it was not a Delete payload: DPD_PEER_DEAD, INITIAL_CONTACT (None: a Delete)
     code: Reason | None = None
+    phase: int = 0       #: 1: an ISAKMP SA, 2: an IPsec SA pair
+    sa: str = ""         #: its name: "icookie:rcookie" or "spi_in/spi_out" in hex
 
     def describe(self) -> str:
         who = "the peer deleted" if self.by_peer else "deletes"

@@ -83,14 +83,16 @@ class InformationalMixin:
         for child in [c for c in sa.children if c.spi_out in gone]:
             sa.children.remove(child)
             self.children.pop(child.spi_in, None)
-            self._emit(SaDeleted, what=f"IPsec SA {child.spi_in:08x}/{child.spi_out:08x}", by_peer=True)
+            self._emit(SaDeleted, what=f"IPsec SA {child.name}", by_peer=True, phase=2, sa=child.name)
 
     def _forget(self, sa: IkeSa, by_peer: bool, code=None) -> None:
         """Delete an ISAKMP SA and its IPsec SAs; `code` says why when no Delete payload did it."""
         for child in sa.children:
             self.children.pop(child.spi_in, None)
-            self._emit(SaDeleted, what=f"IPsec SA {child.spi_in:08x}/{child.spi_out:08x}", by_peer=by_peer, code=code)
+            self._emit(SaDeleted, what=f"IPsec SA {child.name}", by_peer=by_peer, code=code,
+                       phase=2, sa=child.name)
         sa.children.clear()
         sa.state = State.DELETED
         sa.pending = None
-        self._emit(SaDeleted, what=f"ISAKMP SA {sa.cookies}", by_peer=by_peer, code=code)
+        self._emit(SaDeleted, what=f"ISAKMP SA {sa.cookies}", by_peer=by_peer, code=code, phase=1,
+                   sa=sa.cookies)

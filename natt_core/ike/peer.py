@@ -28,6 +28,7 @@ from .informational import InformationalMixin
 from .aggressive_mode import AggressiveModeMixin
 from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
 from .quick_mode import QuickModeMixin
+from .rekey import LifecycleMixin
 from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
 from .major_version import major
 from .states import (MAIN_MODE, QUICK_MODE, Family, Msg, Repeat, Role, Shape, State, admit, advance, answer_to,
@@ -36,8 +37,8 @@ from .states import (MAIN_MODE, QUICK_MODE, Family, Msg, Repeat, Role, Shape, St
                      repeat_answered_at, starts_next, wrong_port_after_float)
 
 
-class Peer(IkeFragmentationMixin, MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixin, DpdMixin,
-           DataPlaneMixin, PeerCore):
+class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixin,
+           DpdMixin, DataPlaneMixin, PeerCore):
     """One IKE participant; it can initiate (`connect`) and answer any number of initiators."""
 
     def receive(self, dgram: Datagram, now: float) -> Output:

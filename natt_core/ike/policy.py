@@ -42,6 +42,9 @@ IKE_VERSIONS = (1, 2, (1, 2))
 #: never (libreswan/Openswan as responder: ikev1_quick.c), or only when this host is behind a NAT
 #: (libreswan/Openswan as initiator: st_nated_host)
 NAT_OA_SENDING = ("yes", "no", "when-behind-nat")
+#: the shortest lifetimes a policy takes (seconds; kilobytes 0 = no kilobyte limit): a rekey every few
+#: seconds teaches nothing and would only fill a run
+LIFETIME_MINIMA = {"ike_lifetime": 60, "ipsec_lifetime": 10, "ipsec_lifetime_kb": 0}
 #: names a policy's `vendor_ids` may use: nat_t.VENDOR_IDS, and the NAT-T slot
 VENDOR_ID_NAMES = (*VENDOR_IDS, NAT_T_SLOT)
 #: the names of the FRAGMENTATION Vendor ID: sent exactly when `ike_fragmentation` is on
@@ -100,6 +103,10 @@ class PeerPolicy:
     #: charon.half_open_timeout (30 s). Its timers go with it.
     half_open_timeout: float = 30.0
     ipsec_lifetime: int = 3600
+    #: phase-2 kilobyte limit per IPsec SA (RFC 2407 §4.5 life type 2); 0: seconds only
+    ipsec_lifetime_kb: int = 0
+    #: rekey an SA this peer initiated before its lifetime ends (ike/rekey.py); False: let it expire
+    rekey: bool = True
     #: NAT-OA in QM1/QM2 of a UDP-Encapsulated-Transport SA (RFC 3947 §5.2), one of NAT_OA_SENDING.
     #: "no": a libreswan responder that leaves it out; the receiver may then skip the inner checksum
     #: check (RFC 3948 §3.1.2)
@@ -176,6 +183,13 @@ class PeerPolicy:
         if isinstance(self.ike_fragment_size, bool) or not isinstance(self.ike_fragment_size, int) \
                 or not 128 <= self.ike_fragment_size <= 65535:
             raise ConfigError(f"IKE fragment size must be 128..65535 bytes, not {self.ike_fragment_size!r}")
+        for name, low in LIFETIME_MINIMA.items():
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or not (value == 0 == low or low <= value <= 1 << 31):
+                raise ConfigError(f"{name.replace('_', ' ')} must be a whole number from {max(low, 1)} to {1 << 31}"
+                                  f"{' (0: none)' if not low else ''}, not {value!r}")
+        if not isinstance(self.rekey, bool):
+            raise ConfigError(f"rekey must be yes or no, not {self.rekey!r}")
         if not (isinstance(self.half_open_timeout, (int, float)) and 0 < self.half_open_timeout < float("inf")):
             raise ConfigError(f"half-open timeout must be a positive number of seconds, not {self.half_open_timeout!r}")
         if isinstance(self.dpd_delay, bool) or not (isinstance(self.dpd_delay, (int, float))

@@ -13,6 +13,7 @@ from functools import lru_cache
 from ..wire.isakmp import SA, Attribute, Proposal, Transform
 from ..wire.numbers import (AhTransform, AuthAlgorithm, AuthMethod, EncapsulationMode, EspTransform,
                             HashAlg, IpsecAttr, LifeType, Phase1Attr, Phase1Cipher, ProtocolId)
+from .lifetimes import Life
 from .policy import PeerPolicy
 from .sa import Phase1Choice
 
@@ -124,8 +125,8 @@ class ChildChoice:
 
 def phase2_offer(policy: PeerPolicy, spi: bytes, encapsulation: int) -> SA:
     transforms = []
-    common = [Attribute(IpsecAttr.LIFE_TYPE, LifeType.SECONDS), Attribute(IpsecAttr.LIFE_DURATION, policy.ipsec_lifetime),
-              Attribute(IpsecAttr.ENCAPSULATION_MODE, encapsulation)]
+    common = Life(policy.ipsec_lifetime, policy.ipsec_lifetime_kb).attributes(2) + [
+        Attribute(IpsecAttr.ENCAPSULATION_MODE, encapsulation)]
     if policy.pfs_group:
         common.append(Attribute(IpsecAttr.GROUP, policy.pfs_group))
     if policy.protocol == "ah":

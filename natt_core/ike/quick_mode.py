@@ -33,6 +33,13 @@ def _addr(payload) -> str:
 
 
 class QuickModeMixin:
+    def _lifetime_reply(self, qe: QuickExchange, transform) -> list:
+        """Payloads that tell the initiator our lifetime (ike/rekey.py; none here)."""
+        return []
+
+    def _adopt_lifetime(self, qe: QuickExchange, transform, chain) -> None:
+        """Take the responder's lifetime from QM2 (ike/rekey.py; nothing here)."""
+
     def _encapsulation(self, sa: IkeSa) -> int:
         """What this peer proposes/expects: UDP-encapsulated only when NAT-D found a NAT (ESP only)."""
         if sa.nat_detected and self.policy.protocol == "esp":
@@ -90,6 +97,7 @@ class QuickModeMixin:
         if not any(same_transform(chosen, t) for t in qe.proposal.proposals[0].transforms):
             raise IntegrityError("QM2 chose a transform we never offered", Reason.NO_PROPOSAL)
         qe.chosen = read_phase2(answer.proposals[0].protocol_id, chosen)
+        self._adopt_lifetime(qe, chosen, opened.chain)
         qe.spi_out = int.from_bytes(answer.proposals[0].spi, "big")
         qe.nr_b = only(opened.chain, Nonce, "QM2").data
         self._take_pfs(qe, opened.chain)
@@ -147,6 +155,7 @@ class QuickModeMixin:
             # source), never the source of this packet or of MM5, which no HASH covers: a copy of
             # either could arrive first from anywhere and would be baked into the IPsec SAs
             reply += self._nat_oa(sa, (sa.origin or sa.remote).ip, self.address)
+        reply += self._lifetime_reply(qe, transform)      # RESPONDER-LIFETIME when ours is shorter
         digest = qm_hash2(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, encode_payloads(reply))
         message = self._seal_qm(sa, qe, digest, reply)
         self._send_ike(sa, message, "QM2", payload_names([Hash(digest)] + reply), encrypted=True, answering=qe,

@@ -66,6 +66,7 @@ class QuickExchange:
     last_from: Endpoint | None = None          #: where last_received came from (repeats are answered there)
     last_answer: Answer | None = None
     child: "ChildSa | None" = None
+    life: object = None                        #: lifetimes.Life this exchange settled on
 
 
 @dataclass
@@ -124,6 +125,12 @@ class IkeSa:
     #: (message ID, first ciphertext block, IV) of every message this side encrypted: the IVs
     #: secrets.json records, so a decrypting view uses the engine's IVs instead of re-deriving them
     sealed_ivs: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+    # --- lifecycle (ike/rekey.py) ---
+    life: object = None               #: lifetimes.Life in force once established
+    established_at: float | None = None
+    rekey_of: "IkeSa | None" = None   #: the SA this one is the phase-1 rekey of (until it takes over)
+    rekeying: bool = False            #: a successor is being negotiated
+    past_children: list["ChildSa"] = field(default_factory=list)  #: deleted or expired IPsec SAs (secrets)
 
     @property
     def cookies(self) -> str:
@@ -169,6 +176,19 @@ class ChildSa:
     keymat_in: bytes = b""
     keymat_out: bytes = b""
     pfs_shared: bytes | None = None
+    # --- lifecycle (ike/rekey.py) ---
+    life: object = None               #: lifetimes.Life in force
+    created: float = 0.0
+    bytes_in: int = 0                 #: inner bytes unprotected with the inbound SA (kilobyte limit)
+    bytes_out: int = 0                #: inner bytes protected with the outbound SA
+    rekeying: bool = False            #: a new Quick Mode for it is under way
+    replaced_by: "ChildSa | None" = None  #: its successor: traffic moves there (make-before-break)
+    retire_at: float | None = None    #: when its Delete goes out (rekeyed by this side)
+    live: bool = True
+
+    @property
+    def name(self) -> str:
+        return f"{self.spi_in:08x}/{self.spi_out:08x}"
 
     @property
     def udp_encapsulated(self) -> bool:

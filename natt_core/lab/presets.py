@@ -117,6 +117,15 @@ PRESETS: dict[str, Scenario] = {s.name: s for s in (
              "its port.",
              server=ANSWERS_DPD, actions=(Action(90.0, "flush", "nat"),),
              sends=(Send(120.0, "client", "HELLO"), Send(150.0, "server", "HELLO")), duration=180.0),
+    Scenario("rekey", "Rekeying: the tunnel over time",
+             "Short lifetimes and an L2TP HELLO every second. The client offers 120 s IPsec SAs, the server "
+             "takes 60 s and says so with RESPONDER-LIFETIME. 15 % before each SA would expire the client "
+             "runs a new Quick Mode, traffic moves to the new SA and the old one is deleted 5 s later; at "
+             "255 s a new Main Mode replaces the 300 s ISAKMP SA, the IPsec SAs move onto it and the old "
+             "ISAKMP SA is deleted. Not one packet is lost. Set client.rekey=no and the SAs expire instead.",
+             client=PeerPolicy(ike_lifetime=300, ipsec_lifetime=120),
+             server=PeerPolicy(ike_lifetime=300, ipsec_lifetime=60),
+             sends=tuple(Send(float(t), "client", "HELLO") for t in range(20, 330)), duration=330.0),
     Scenario("double-nat", "Home NAT behind a carrier NAT",
              "The client's NAT sits behind a carrier-grade NAT: two translations, but NAT-D only needs "
              "to see a difference, so the client floats to 4500 and connects.",

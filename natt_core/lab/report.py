@@ -22,6 +22,7 @@ from ..net.fragments import read_fragment
 from ..reasons import Reason, reason_of
 from ..wire.numbers import IPProto, Port
 from ..wire.udp_encap import carried
+from . import lifecycle
 
 DATA_LABELS = ("ESP", "ESP-in-UDP", "AH")
 DATA_LAYERS = ("ESP", "AH", "IPsec", "ESP trailer")
@@ -190,8 +191,10 @@ def build_report(scenario, hosts, events, steps, net) -> dict:
     sent = sum(1 for e in events if e.kind == "DataSent")
     delivered = sum(1 for e in events if e.kind == "DataReceived")
     index = _Index(steps, hosts)
+    gens = lifecycle.from_events(events)
     return {"scenario": scenario.name,
-            "peers": {name: _peer_report(name, host, index) for name, host in hosts.items()},
+            "peers": {name: {**_peer_report(name, host, index), "sa_generations": lifecycle.report_block(gens, name)}
+                      for name, host in hosts.items()},
             "traffic": {"sent": sent, "delivered": delivered},
             "nats": nats}
 
@@ -202,7 +205,7 @@ def build_secrets(hosts) -> dict:
     of every message either side encrypted, IKEv2 SAs under `ikev2_sas`."""
     ike, ike2, child = [], [], []
     seen_children, seen_sas = set(), set()
-    sas = [sa for host in hosts.values() for sa in host.peer.sas.values()]
+    sas = [sa for host in hosts.values() for sa in (*host.peer.sas.values(), *getattr(host.peer, "retired", ()))]
     ivs: dict[bytes, list] = {}
     for sa in sas:
         if not hasattr(sa, "spi_i"):
@@ -217,7 +220,7 @@ def build_secrets(hosts) -> dict:
             ike2.append(_ikev2_secrets(sa))
         else:
             ike.append(_ikev1_secrets(sa, ivs.get(sa.icookie, ())))
-        for c in sa.children:
+        for c in [*sa.children, *getattr(sa, "past_children", ())]:     # rekeyed and expired ones too
             for sa_dir in (c.inbound, c.outbound):
                 if sa_dir.spi in seen_children:
                     continue

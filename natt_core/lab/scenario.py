@@ -27,6 +27,7 @@ from dataclasses import dataclass, field, replace
 from ..addressing import Endpoint
 from ..errors import ConfigError
 from ..ike.factory import make_peer
+from ..ike.lifetimes import rekeys_in
 from ..ike.policy import PeerPolicy
 from ..net.impair import Impairment
 from ..net.nat import Forward, Nat, NatConfig
@@ -56,6 +57,7 @@ MAX_RUN_PACKETS = 250_000     #: packets leaving a segment (hops) in one run
 MAX_RUN_EVENTS = 500_000      #: peer and network events in one run
 MAX_RUN_STEPS = 2_000_000     #: virtual-clock callbacks in one run
 HOPS_PER_KEEPALIVE = 3        #: segments a keepalive crosses at most (client-lan, carrier, internet)
+MAX_RUN_REKEYS = 600          #: rekeys (phase 1 and 2, every client) one run may make
 
 
 class FieldError(ConfigError):
@@ -274,6 +276,14 @@ class Scenario:
                                       f"over {self.duration:g} s would be about {packets:,.0f} packets, more than "
                                       f"a run may carry ({MAX_RUN_PACKETS:,}); raise the interval, shorten the "
                                       f"duration or use fewer clients")
+
+        c = self.client
+        rekeys = self.clients * rekeys_in(self.duration, c.ike_lifetime, c.ipsec_lifetime) if c.rekey else 0
+        if rekeys > MAX_RUN_REKEYS:
+            raise FieldError("client.ipsec_lifetime", f"{c.ipsec_lifetime} s IPsec and {c.ike_lifetime} s ISAKMP "
+                             f"lifetimes over {self.duration:g} s would mean about {rekeys:,} rekeys, more than a run "
+                             f"may make ({MAX_RUN_REKEYS:,}); raise the lifetimes, shorten the duration or use fewer "
+                             "clients")
 
     def _check_distinct(self, last_client: str) -> None:
         a = self.addresses

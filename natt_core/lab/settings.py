@@ -174,6 +174,12 @@ def _times(text: str) -> tuple[float, ...]:
     return times
 
 
+def _yes_no(text: str) -> bool:
+    if text not in YES_NO:
+        raise ConfigError(f"choose one of {', '.join(YES_NO)}")
+    return text == "yes"
+
+
 def _ipv4(text: str) -> str:
     if not text:
         raise ConfigError("required: an IPv4 address, e.g. 192.0.2.7")
@@ -189,6 +195,7 @@ def _psk(text: str) -> str:
     return text
 
 
+#: a switch as --set spells it
 YES_NO = ("yes", "no")
 #: DH group offers as text, best (largest) first: "14,2", "2,14", "14", "2" for DH_GROUPS (2, 14)
 DH_OFFERS = tuple(",".join(map(str, p)) for n in range(len(DH_GROUPS), 0, -1)
@@ -211,17 +218,12 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "client.ikev2_suites": ("none",) + IKEV2_SUITES, "server.ikev2_suites": ("none",) + IKEV2_SUITES,
     "client.esp_suites": ("none",) + ESP_SUITES, "server.esp_suites": ("none",) + ESP_SUITES,
     "client.ikev2_dh_groups": IKEV2_GROUP_OFFERS, "server.ikev2_dh_groups": IKEV2_GROUP_OFFERS,
+    "client.rekey": YES_NO,
 }
 
 
 def _of(key: str) -> Callable[[str], str]:
     return _choice(*CHOICES[key])
-
-
-def _yes_no(text: str) -> bool:
-    if text not in YES_NO:
-        raise ConfigError(f"choose one of {', '.join(YES_NO)}")
-    return text == "yes"
 
 
 def _wan_mtu(text: str) -> int | None:
@@ -308,6 +310,10 @@ KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     "server.ike_fragmentation": ("server", "ike_fragmentation", _yes_no),
     "client.ike_fragment_size": ("client", "ike_fragment_size", _int),
     "server.ike_fragment_size": ("server", "ike_fragment_size", _int),
+    # lifetimes (ike/lifetimes.py): seconds for both phases, kilobytes for phase 2 (0: none)
+    **{f"{side}.{name}": (side, name, _int) for side in ("client", "server")
+       for name in ("ike_lifetime", "ipsec_lifetime", "ipsec_lifetime_kb")},
+    "client.rekey": ("client", "rekey", _yes_no),
 }
 
 

@@ -192,6 +192,7 @@ class NotifyType(IntEnum):
     INVALID_ID_INFORMATION = 18
     AUTHENTICATION_FAILED = 24
     INVALID_HASH_INFORMATION = 23
+    RESPONDER_LIFETIME = 24576
     INITIAL_CONTACT = 24578
     CONNECTED = 16384          #: RFC 2408 §3.14.1: the answer to the commit bit (a status)
     R_U_THERE = 36136          #: RFC 3706 §5.3: Dead Peer Detection request
