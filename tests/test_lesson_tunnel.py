@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-PAGE = str(Path(__file__).resolve().parents[1] / "lessons" / "13_tunnel_over_time.py")
+PAGE = str(Path(__file__).resolve().parents[1] / "lessons" / "14_tunnel_over_time.py")
 
 
 def _metrics(at) -> dict[str, str]:

@@ -1,4 +1,4 @@
-"""13 · The tunnel over time
+"""14 · The tunnel over time
 
 SA lifetimes, RESPONDER-LIFETIME, make-before-break rekeys and expiry on the virtual clock
 (RFC 2409 §5.5, RFC 2407 §4.5 and §4.6.3.1, RFC 2408 §3.15).
