@@ -35,6 +35,10 @@ MARKS: dict[str, Mark] = {
     "LifetimeAdopted": Mark("↧", "#6a1b9a", "responder's shorter lifetime adopted"),
     "RemoteFollowed": Mark("⇄", TRANSLATED, "peer's address changed"),
     "LivenessChecked": Mark("♥", "#00838f", "liveness check answered"),
+    "DeadPeerDetected": Mark("☠", DROPPED, "peer declared dead (DPD): its SAs cleared"),
+    "InitialContactReceived": Mark("↺", "#ef6c00", "INITIAL-CONTACT: the peer says it holds no other SA (older ones are replaced)"),
+    "NatMappingsFlushed": Mark("⌫", TRANSLATED, "the NAT forgot its mappings"),
+    "HostPower": Mark("⏻", MUTED, "a host switched off or on"),
 }
 
 
