@@ -34,6 +34,7 @@ from ..net.nat_config import BEHAVIOURS, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOC
 from ..net.network import Network
 from ..wire.l2tp import MessageType
 from ..wire.numbers import IPProto, Port
+from ..ipsec.spd import Spd, keying_for
 from ..ppp.endpoint import PppPolicy
 from .apps import L2tpHost, Send
 from .recorder import Recorder
@@ -313,7 +314,8 @@ def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
         net.add_host(host, "client-lan", peer.address, gateway=s.nat_inside)
         hosts[name] = host
     server = make_peer("server", server_ip, s.server, rng=random.Random(rng.random()))
-    hosts["server"] = L2tpHost(server, "server", sends=tuple(x for x in s.sends if x.sender == "server"), ppp=s.ppp)
+    hosts["server"] = L2tpHost(server, "server", sends=tuple(x for x in s.sends if x.sender == "server"), ppp=s.ppp,
+                               spd=Spd(keying_for(s.server.profile)))
     net.add_host(hosts["server"], "server-lan" if s.server_behind_nat else "internet", server_ip,
                  gateway=SERVER_NAT_INSIDE if s.server_behind_nat else None)
     return net, hosts
