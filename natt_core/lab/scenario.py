@@ -144,6 +144,8 @@ class Scenario:
     server_forwards: tuple[int, ...] = (Port.IKE, Port.NAT_T)
     #: PPP over the L2TP call: the client's credentials, the server's users and address pool
     ppp: PppPolicy = field(default_factory=PppPolicy)
+    #: the server's PPP side where it differs (server.ppp_* keys); None: the server is set up as `ppp`
+    ppp_server: PppPolicy | None = None
 
     def __post_init__(self) -> None:
         if self.topology not in TOPOLOGIES:
@@ -168,6 +170,11 @@ class Scenario:
             if not 0 <= s.at <= self.duration:
                 raise FieldError(f"traffic.{s.sender}", f"a send at t={s.at:g} s is outside the run "
                                  f"(0..{self.duration:g} s); raise the duration or send earlier")
+
+    @property
+    def server_ppp(self) -> PppPolicy:
+        """The PPP policy of the server: its users, its authentication preference, its pool."""
+        return self.ppp_server or self.ppp
 
     def with_(self, **changes) -> "Scenario":
         return replace(self, **changes)
@@ -314,7 +321,7 @@ def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
         net.add_host(host, "client-lan", peer.address, gateway=s.nat_inside)
         hosts[name] = host
     server = make_peer("server", server_ip, s.server, rng=random.Random(rng.random()))
-    hosts["server"] = L2tpHost(server, "server", sends=tuple(x for x in s.sends if x.sender == "server"), ppp=s.ppp,
+    hosts["server"] = L2tpHost(server, "server", sends=tuple(x for x in s.sends if x.sender == "server"), ppp=s.server_ppp,
                                spd=Spd(keying_for(s.server.profile)))
     net.add_host(hosts["server"], "server-lan" if s.server_behind_nat else "internet", server_ip,
                  gateway=SERVER_NAT_INSIDE if s.server_behind_nat else None)
