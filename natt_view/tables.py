@@ -111,6 +111,11 @@ def outcome_lines(trace: Trace) -> list[str]:
             line += ", floated to 4500"
         if p.get("reason"):
             line += f" — {p['reason']}"
+        vpn = p.get("vpn")
+        if vpn:
+            line += (f"; VPN up: PPP address {vpn['address']}, ping answered" if vpn.get("ping") else
+                     f"; VPN down (L2TP tunnel {vpn.get('l2tp_tunnel')}, PPP authentication {vpn.get('ppp_auth')})"
+                     + (f": {vpn['reason_code']}" if vpn.get("reason_code") else ""))
         lines.append(line)
     t = trace.report.get("traffic", {})
     lines.append(f"L2TP messages sent {t.get('sent', 0)}, delivered {t.get('delivered', 0)}")
