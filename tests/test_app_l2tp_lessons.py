@@ -81,3 +81,30 @@ def test_lesson_9_windows_case_every_client_connects_with_its_own_spd_entry():
     assert "It works" in " ".join(s.value for s in at.success)
     body = html_text(at)
     assert body.count("active") >= 2 and "replaced" not in body
+
+
+def test_real_world_configs_are_offered_beside_the_scenario_and_built_when_clicked():
+    import io
+    import zipfile
+
+    from natt_core.lab.presets import preset
+    from natt_core.lab.settings import apply_settings
+    from natt_ui.downloads import lazy_configs
+
+    at = open_page("lessons/09_several_clients.py", case="linux-server")
+    assert not at.exception
+    labels = [el.proto.label for el in at.sidebar.get("download_button")]
+    assert {"strongSwan (swanctl.conf)", "libreswan + xl2tpd", "Windows client (PowerShell)"} <= set(labels)
+    scenario = apply_settings(preset("multi-client-helper"), ["nat.helper=none", "server.profile=linux-xl2tpd",
+                                                              "client.ppp_auth=chap-md5"])
+    built = {name: build() for name, build, *_ in lazy_configs(scenario)}
+    assert set(built) == {f"multi-client-helper-{t}.zip" for t in ("strongswan", "libreswan", "windows")}
+    files = {t: zipfile.ZipFile(io.BytesIO(b)) for t, b in built.items()}
+    libreswan = files["multi-client-helper-libreswan.zip"]
+    assert {"server/ipsec.conf", "server/xl2tpd.conf", "server/chap-secrets", "client/ipsec.conf"} <= set(
+        libreswan.namelist())
+    assert "type=transport" in libreswan.read("server/ipsec.conf").decode()
+    windows = files["multi-client-helper-windows.zip"]
+    assert windows.namelist() == ["client/add-vpn.ps1"]
+    assert "Add-VpnConnection" in windows.read("client/add-vpn.ps1").decode()
+    assert {"server/swanctl.conf", "client/swanctl.conf"} == set(files["multi-client-helper-strongswan.zip"].namelist())
