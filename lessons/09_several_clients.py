@@ -59,8 +59,10 @@ the Linux kernel keys its IPsec policies by *selector*: server:1701 ⇄ client:1
 the client's address is rewritten to the NAT's public address. Both clients behind one NAT give
 the **same selector**, so the second client's SA replaces the first one's policy. The server
 then drops what client 1's SA decrypts, and encrypts client 1's L2TP for client 2. Look at the
-server's **SPD** below. libreswan and the popular setup scripts call this a known limitation for
-L2TP/IPsec (use IKEv2 or IPsec/XAuth instead); only a patched kernel (KLIPS SAref) told such
+server's **SPD** below. Openswan said so in 2006 ("one will, but not multiple"); users of the
+popular setup scripts report that when a second user connects, "the other user who was already
+connected is not able to do anything", and libreswan's maintainers call it expected for
+L2TP/IPsec (use IKEv2 or IPsec/XAuth instead). Only a patched kernel (KLIPS SAref) told such
 clients apart.
 """
 

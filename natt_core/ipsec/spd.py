@@ -12,10 +12,17 @@ the policies for them one of two ways (RFC 3948 §5.2):
   libreswan does the same for transport mode), so every client behind one NAT gets the *same*
   selector `server:1701 <-> NATpublic:1701`. The newest SA's policy replaces the older one: what the
   server sends to that selector is encrypted for the newest client, and a packet the older SA
-  decrypts fails the inbound policy check (XfrmInTmplMismatch). libreswan issues #322/#427 ("two
-  Windows clients behind the same NAT ... only one works", called expected for L2TP/IPsec) and the
-  hwdsl2/setup-ipsec-vpn README (a known limitation: use IKEv2 or IPsec/XAuth) report it; only
-  KLIPS' SAref with a patched kernel and xl2tpd's `ipsec saref` told such clients apart.
+  decrypts fails the inbound policy check (XfrmInTmplMismatch). What Linux really did:
+  - Openswan's statement on transport mode and L2TP (users list, May 2006, msg 009487): "NETKEY
+    uses the external IP as an SA identifier ... multiple clients connecting from behind the same
+    home firewall will not work. One will, but not multiple."
+  - libreswan #322 ("Two Win10 computer behind same NAT: only one works"; a maintainer: "if you are
+    doing l2tp-over-ipsec - then this is expected behaviour") and #427 (the same with tunnel mode).
+  - hwdsl2/setup-ipsec-vpn #110: "Once another user connects, they can use the VPN fine but the
+    other user who was already connected is not able to do anything" -- the newest wins, as here;
+    #987/#274: a known limitation, use IKEv2 or IPsec/XAuth.
+  Only KLIPS' SAref with a patched kernel and xl2tpd's `ipsec saref` told such clients apart; a
+  RouterOS server does it with per-port policies (generate-policy=port-strict), i.e. "per-sa".
 
 The table is what the lessons and report.json show as the server's SPD.
 """
