@@ -99,6 +99,7 @@ class Spd:
         self.entries: list[_Entry] = []
         self._by_spi: dict[int, _Entry] = {}
         self._active: dict[object, _Entry] = {}
+        self._by_ike: dict[int, _Entry] = {}       #: the newest entry of each ISAKMP SA (its re-keys move it on)
 
     @staticmethod
     def selector_of(child) -> Selector:
@@ -116,10 +117,11 @@ class Spd:
         entry = _Entry(self.selector_of(child), child, now)
         key = self._key(entry)
         old = self._active.get(key)
-        if self.keying == "per-sa":     # a re-key keeps its peer's port but has new SPIs: match by peer
-            old = next((e for e in self._active.values() if e.replaced_by is None and e.child.ike is child.ike), None)
+        if self.keying == "per-sa":     # a re-key keeps its peer's port but has new SPIs: match by ISAKMP SA
+            old = self._by_ike.get(id(child.ike))
             if old is not None:
                 self._active.pop(self._key(old), None)
+        self._by_ike[id(child.ike)] = entry
         self.entries.append(entry)
         self._by_spi[child.spi_in] = entry
         self._active[key] = entry
