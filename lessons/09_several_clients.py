@@ -17,7 +17,7 @@ KEY, PRESET = "l9", "multi-client-helper"
 
 #: the three cases: label, the preset that tells it, and the --set lines that make it from PRESET
 CASES = {
-    "helper": ("NAT with an IPsec helper (keeps port 500)", "multi-client-helper", ()),
+    "helper": ("NAT with an IPsec helper (keeps port 500)", "multi-client-helper", ("nat.helper=static-port-500",)),
     "napt": ("Plain NAPT, Windows Server 2003 RRAS-like server (one SA per client)", "multi-client",
              ("nat.helper=none",)),
     "linux-server": ("Plain NAPT, Linux server (libreswan + xl2tpd, XFRM selectors)", "multi-client-linux-server",

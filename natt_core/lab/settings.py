@@ -180,7 +180,7 @@ def _ppp_auth(text: str) -> tuple[str, ...]:
     names = tuple(x.strip() for x in text.split(","))
     for name in names:
         if name not in PPP_AUTH:
-            raise ConfigError(f"{name!r} is not a PPP authentication; choose from {', '.join(PPP_AUTH)}")
+            raise ConfigError(f"{name!r} is not a PPP authentication; choose one of {', '.join(PPP_AUTH)}")
     return names
 
 
@@ -200,6 +200,8 @@ def _psk(text: str) -> str:
 
 #: PPP authentication methods as --set spells them, the Windows default first
 PPP_AUTH = tuple(AUTH_OPTIONS)
+#: a server's preference orders: every ordering of every choice of methods, the longest first
+PPP_AUTH_ORDERS = tuple(",".join(p) for n in range(len(PPP_AUTH), 0, -1) for p in permutations(PPP_AUTH, n))
 
 #: DH group offers as text, best (largest) first: "14,2", "2,14", "14", "2" for DH_GROUPS (2, 14)
 DH_OFFERS = tuple(",".join(map(str, p)) for n in range(len(DH_GROUPS), 0, -1)
@@ -219,7 +221,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "client.ikev2_suites": ("none",) + IKEV2_SUITES, "server.ikev2_suites": ("none",) + IKEV2_SUITES,
     "client.esp_suites": ("none",) + ESP_SUITES, "server.esp_suites": ("none",) + ESP_SUITES,
     "client.ikev2_dh_groups": IKEV2_GROUP_OFFERS, "server.ikev2_dh_groups": IKEV2_GROUP_OFFERS,
-    "client.ppp_auth": PPP_AUTH, "server.ppp_auth": PPP_AUTH,
+    "client.ppp_auth": PPP_AUTH, "server.ppp_auth": PPP_AUTH_ORDERS,
 }
 
 
