@@ -1,18 +1,28 @@
 """7 · L2TP/IPsec end to end
 
-The firewall and port-forward rules a deployment needs, and which DH group is used (RFC 3947 §4, RFC 3948 §2, RFC 3193).
+The firewall and port-forward rules a deployment needs, which DH group is used, and the VPN phase by phase: IKE, the L2TP tunnel and session, PPP (LCP, authentication, IPCP) and a ping (RFC 3947 §4, RFC 3948 §2, RFC 3193, RFC 2661, RFC 1661).
 """
 # url: l2tp-end-to-end
 import streamlit as st
 
-from natt_ui.field_lesson import cell, chosen_settings, grid, run_matrix, verdict
+from natt_core.lab.settings import CHOICES
+from natt_ui.field_lesson import cell, chosen_settings, grid, jump_button, run_matrix, verdict
 from natt_ui.lesson import Lesson, render_lesson
 from natt_ui.runs import get_trace
+from natt_ui.switches import SWITCHES as ALL_SWITCHES, Switch
+from natt_view.decrypt import open_step
 from natt_view.field_facts import wire_rules
+from natt_view.packet import packet_views_html
+from natt_view.phases import PHASES, phase_of_step, phases
+from natt_view.steps import fields_of
 
 KEY, PRESET = "l7", "server-behind-nat"
 BASE = ("client.assume_udp_rule=2", "nat2.forwards=500")
-SWITCHES = ("forwards", "dh", "server_dh")
+ALL_SWITCHES.setdefault("server_nat_oa", Switch(
+    "server_nat_oa", "Server sends NAT-OA in QM2", CHOICES["server.send_nat_oa"], lambda s: s.server.send_nat_oa,
+    lambda v: [f"server.send_nat_oa={v}"], "yes: as strongSwan and RFC 3947 §5.2 do; no: as libreswan/Openswan "
+    "do when the server itself is not behind NAT; when-behind-nat: only then."))
+SWITCHES = ("forwards", "dh", "server_dh", "server_nat_oa")
 GROUP_NAMES = {2: "group 2 (1024-bit MODP)", 14: "group 14 (2048-bit MODP)"}
 
 NARRATIVE = """
@@ -31,6 +41,16 @@ Under the step view you will find:
 - **which Diffie-Hellman group is used**: group 14 (2048-bit) only when *both* sides have it. An
   updated client offers 14 first and still offers 2, and an old server that has only 2 settles
   on 2. Try the DH switches.
+
+Once the forward is fixed, the run goes all the way: IKE, then inside ESP the **L2TP tunnel**
+(SCCRQ, SCCRP, SCCCN) and **session** (ICRQ, ICRP, ICCN), then PPP in the call: **LCP**,
+**authentication** (MS-CHAPv2, as Windows does), **IPCP** gives the client its address, and the
+client **pings** the server's end of the link. The phase buttons above the steps jump to each
+phase; a step inside ESP shows PPP inside L2TP inside ESP, opened with the run's own keys.
+
+Last, **NAT-OA**: a Linux (libreswan) server that is not behind NAT sends none in QM2. The client
+accepts the SA anyway and skips the inner checksum check, as Linux and Windows do; try the
+**Server sends NAT-OA** switch.
 """
 
 
@@ -52,9 +72,85 @@ def _group(trace) -> str:
 def summary(trace):
     st.markdown("### Verdict of this run")
     verdict(trace, KEY, "The router forwards both IKE ports, so the float to 4500 reaches the server.")
+    phase_navigator(trace)
+
+
+def phase_navigator(trace):
+    """One button per phase of the VPN: a jump to its first step; a phase the run never reached is
+    greyed out, so the class sees at a glance how far the connection got."""
+    reached = {p.name: p for p in phases(trace)}
+    st.markdown("**Jump to a phase**")
+    cols = st.columns(len(PHASES))
+    for col, name in zip(cols, PHASES):
+        p = reached.get(name)
+        with col:
+            if p is None:
+                st.button(f"{name} · —", key=f"{KEY}:phase:{name}", disabled=True, width="stretch",
+                          help="This run never got here.")
+            else:
+                jump_button(KEY, p.first, f"{name} · {len(p.steps)}", f"phase:{name}")
+    vpn = trace.report.get("peers", {}).get("client", {}).get("vpn") or {}
+    if vpn:
+        st.caption(f"The client's VPN: L2TP tunnel {vpn.get('l2tp_tunnel')}, session {vpn.get('l2tp_session')}, "
+                   f"PPP authentication {vpn.get('ppp_auth')}, address {vpn.get('address') or 'none'}, "
+                   f"ping {'answered' if vpn.get('ping') else 'not answered'}"
+                   + (f" — {vpn['reason_code']}" if vpn.get("reason_code") else "") + ".")
+
+
+def this_step_layers(trace, journey):
+    """Where the current step sits among the phases, and, inside ESP, its layers opened."""
+    name = phase_of_step(trace, journey.index)
+    own = next((p for p in phases(trace) if p.name == name), None)
+    if own is None:
+        return
+    at = own.steps.index(journey.index) + 1
+    st.markdown(f"### This step in the VPN: **{name}**, packet {at} of {len(own.steps)}")
+    opened = open_step(trace, journey) if "ESP" in journey.label else None
+    if opened is None or not opened.fields:
+        return
+    try:
+        outer = list(dict.fromkeys(f.layer for f in fields_of(trace, journey.first.packet)))
+    except Exception:                                   # noqa: BLE001 - the step view already says so
+        outer = ["IPv4", "ESP"]
+    inner = list(dict.fromkeys(f.layer for f in opened.fields))
+    st.markdown("**Layers, outside in:** " + " › ".join(f"`{x}`" for x in outer + inner))
+    st.caption(f"The inside, {opened.how}. What the NAT saw stops at ESP; everything after it is encrypted.")
+    st.html(packet_views_html(opened.plaintext, opened.fields))
+
+
+def _nat_oa_row(label: str, t) -> dict:
+    """What QM2 carried and what the client did with the server's L2TP without it."""
+    ev = t.events
+    qm = next((e for e in ev if e.peer == "client" and e.event == "Phase2Established"), None)
+    got = next((e for e in ev if e.peer == "client" and e.event == "DataReceived"), None)
+    said = (got.fields.get("checksum_fixup") or "the inner checksum verified as it is") if got else "nothing arrived"
+    vpn = t.report["peers"]["client"].get("vpn") or {}
+    return {"server": label,
+            "NAT-OA the client received": " / ".join(qm.fields.get("nat_oa") or ()) or "none" if qm else "no SA",
+            "the client on the first L2TP packet": said,
+            "result": "✓ ping answered" if vpn.get("ping") else f"✗ {vpn.get('reason_code') or 'no ping'}"}
+
+
+def nat_oa_section():
+    st.markdown("### A server that sends no NAT-OA")
+    st.caption("Two engine runs, client behind NAPT: the server sends NAT-OA in QM2 (strongSwan; RFC 3947 §5.2), "
+               "or none (libreswan/Openswan when the server is not behind NAT: only QM1's initiator adds it). "
+               "Without NAT-OA the client cannot fix up the inner UDP checksum, which the server computed over "
+               "the NAT's public address; ESP has already authenticated the segment, so the client skips the "
+               "check (RFC 3948 §3.1.2), as the Linux kernel and Windows do.")
+    chosen = st.session_state.get(f"{KEY}:sw:server_nat_oa", "yes")
+    rows = []
+    for value, label in (("yes", "sends NAT-OA (strongSwan)"), ("no", "sends none (libreswan)")):
+        row = _nat_oa_row(label, get_trace("client-behind-nat", (f"server.send_nat_oa={value}",)))
+        if value == chosen:
+            row["server"] = "▶ " + row["server"]
+        rows.append(row)
+    grid(rows)
 
 
 def extra(trace, journey):
+    this_step_layers(trace, journey)
+    nat_oa_section()
     st.markdown("### The rules this run needed")
     st.caption("Every protocol and destination port the client sent across the internet towards the "
                "server, grouped. These are the inbound rules a firewall or port forward in front of the "

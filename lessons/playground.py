@@ -13,6 +13,7 @@ from natt_ui.lesson import load_run
 from natt_ui.playground_form import (BLANK, is_secret, load, load_link, on_start_change, render_form, start_label,
                                      start_options)
 from natt_ui.present import set_query
+from natt_ui.runs import scenario_for
 from natt_ui.safe import plain
 from natt_ui.step_view import inject_css, render_step, step_controls
 from natt_view.steps import journeys
@@ -59,7 +60,7 @@ st.markdown("### Verdict of this run")
 verdict(trace, "pg:run", show_failure=st.warning)
 st.caption("Same run on the command line:")
 st.code("python -m natt_core run " + base + "".join(f" --set '{s}'" for s in ran), language="bash", wrap_lines=True)
-download_panel(trace, "pg:run")
+download_panel(trace, "pg:run", scenario=scenario_for(base, ran))
 steps = journeys(trace)
 if not steps:
     st.warning("Nothing was sent in this run.")

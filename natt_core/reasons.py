@@ -68,6 +68,8 @@ class Reason(str, Enum):
     CHECKSUM_AFTER_NAT = "CHECKSUM_AFTER_NAT"      #: inner TCP/UDP checksum wrong after NAT, no NAT-OA fix-up
     INNER_MALFORMED = "INNER_MALFORMED"            #: the decrypted inner packet does not parse
     INNER_PROTOCOL = "INNER_PROTOCOL"              #: an inner protocol this host does not carry
+    SPD_SELECTOR_TAKEN = "SPD_SELECTOR_TAKEN"      #: a newer SA installed the same selector: its policy now names that SA
+    SPD_POLICY_MISMATCH = "SPD_POLICY_MISMATCH"    #: decrypted by an SA that its selector's policy no longer names (Linux XfrmInTmplMismatch)
 
     # --- network and NAT -------------------------------------------------------------------
     NAT_NO_MAPPING = "NAT_NO_MAPPING"              #: inbound packet with no mapping at the NAT

@@ -62,6 +62,11 @@ def verdict(trace: Trace, key: str, ok_text: str = "", show_failure: Callable[[s
         return None
     f = first_failure(trace)
     if f is None:
+        down = next(((n, p["vpn"]) for n, p in trace.report.get("peers", {}).items()
+                     if p.get("vpn") and not p["vpn"].get("ping") and p["vpn"].get("reason")), None)
+        if down is not None:         # IKE and delivery fine, the VPN above them not (e.g. a wrong PPP password)
+            show(f"**It fails** for {down[0]}'s VPN: {down[1]['reason']} ({down[1].get('reason_code')})")
+            return None
         show(f"**It fails**: L2TP messages sent {t.get('sent', 0)}, delivered {t.get('delivered', 0)}.")
         return None
     show(f"**It fails at step {f.step} ({f.label})**: {f.where} — {f.kind}: {f.reason}")

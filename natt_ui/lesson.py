@@ -110,7 +110,7 @@ def render_lesson(lesson: Lesson) -> tuple[Trace, Journey] | None:
     with st.sidebar.expander("Outcome of this run", expanded=True):
         for line in outcome_lines(trace):
             st.markdown(line)
-    download_panel(trace, lesson.key)
+    download_panel(trace, lesson.key, scenario=scenario_for(lesson.preset, lesson.settings + settings))
     handout_button(trace, lesson, settings)
     if lesson.summary is not None:
         lesson.summary(trace)

@@ -62,8 +62,9 @@ def load_link(sets: list[str]) -> None:
 
 
 def is_secret(setting: str) -> bool:
-    """A `--set` line that carries a pre-shared key: kept out of links (URLs end up in logs and chats)."""
-    return setting.partition("=")[0].strip().endswith(".psk")
+    """A `--set` line that carries a pre-shared key or a PPP password: kept out of links (URLs end up
+    in logs and chats)."""
+    return setting.partition("=")[0].strip().endswith((".psk", ".ppp_password"))
 
 
 def on_start_change() -> None:

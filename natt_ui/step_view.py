@@ -27,7 +27,7 @@ from natt_view.diagrams import sequence_svg, topology_dot
 from natt_view.packet import diff_lens_text, diff_table_html, field_diff, packet_views_html
 from natt_view.rosetta import step_log
 from natt_view.steps import Journey, fields_of, journey_changes, journeys
-from natt_view.tables import events_html, ipsec_rows, isakmp_rows, nat_devices, nat_rows, peers
+from natt_view.tables import events_html, ipsec_rows, isakmp_rows, nat_devices, nat_rows, peers, spd_rows
 from natt_view.theme import CSS, legend_html
 
 from . import present
@@ -358,6 +358,10 @@ def render_tables(trace: Trace, j: Journey) -> None:
     parts.append(_table_html([r for p in names for r in isakmp_rows(trace, p, at)], "none yet"))
     parts.append("<p><b>IPsec SAs (phase 2)</b> — SPIs, mode, encapsulation value, NAT-OA</p>")
     parts.append(_table_html([r for p in names for r in ipsec_rows(trace, p, at)], "none yet"))
+    spd = spd_rows(trace, "server", at)
+    if len(spd) > 1:              # several clients: which SA the server's policies name for each
+        parts.append("<p><b>The server's SPD</b> — the selector each SA installed, and which one decides</p>")
+        parts.append(_table_html(spd, ""))
     st.html(_STATE_CSS + "".join(parts) + "</div>")
 
 

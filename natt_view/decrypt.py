@@ -20,6 +20,7 @@ from natt_core.wire.isakmp import decode_header
 from natt_core.wire.udp_encap import carried
 
 from .steps import Journey, journeys
+from .vpn_layers import data_message_fields
 
 #: how RFC 2409 Appendix B says the recorded IV came about, for the first message of an exchange
 #: (phase 1: message ID 0; Quick Mode and Informational: any other) and for the ones after it
@@ -112,7 +113,7 @@ def _open_esp(trace: Trace, data: bytes) -> Opened | None:
             next_header, payload = sa.unprotect(data)
         except NattError as e:
             return Opened(b"", (), f"could not open with SA 0x{spi}: {e}")
-        return Opened(payload, dissect_inner(next_header, payload),
+        return Opened(payload, data_message_fields(payload) or dissect_inner(next_header, payload),
                       f"ICV verified and decrypted with ESP SA 0x{spi} ({c['cipher']}, {c['integrity']}) "
                       f"from secrets.json; next header {next_header}")
     return None

@@ -34,11 +34,13 @@ class Failure:
 
 
 def success(trace: Trace) -> bool:
-    """Every peer has phase 1 and 2 up and every L2TP message sent was delivered."""
+    """Every peer has phase 1 and 2 up, every L2TP message sent was delivered, and every client's VPN
+    answered its ping (so a wrong PPP password is a failure too)."""
     peers = trace.report.get("peers", {})
     traffic = trace.report.get("traffic", {})
     up = all(p["phase1"] == "established" and p["phase2"] == "established" for p in peers.values())
-    return bool(peers) and up and traffic.get("sent", 0) > 0 and traffic.get("delivered") == traffic.get("sent")
+    vpn = all(p["vpn"].get("ping") for p in peers.values() if p.get("vpn"))   # PPP up and the ping answered
+    return bool(peers) and up and vpn and traffic.get("sent", 0) > 0 and traffic.get("delivered") == traffic.get("sent")
 
 
 def peer_up(trace: Trace, peer: str) -> bool:

@@ -42,16 +42,19 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
         FormField("address.server_nat_public", "Server NAT's public address"),
     ),
     "Peers": (
+        # first: a stack sets many fields at once, and the fields after it may still change any of them
+        FormField("client.profile", "Client stack", _pick("client.profile"),
+                  "what a real stack sends and accepts (Vendor IDs, proposals, NAT-OA, Windows rule); "
+                  "none = the lab's own settings"),
+        FormField("server.profile", "Server stack", _pick("server.profile"),
+                  "linux-xl2tpd and strongswan key IPsec policies by selector (Linux XFRM): two clients "
+                  "behind one NAT collide; windows-server-2003-rras keeps one SA per client"),
         FormField("client.nat_t", "Client NAT-T support", _pick("client.nat_t")),
         FormField("server.nat_t", "Server NAT-T support", _pick("server.nat_t")),
         FormField("server.nat_t_role", "Server NAT-T role", _pick("server.nat_t_role"),
                   "client-only: an older server that speaks NAT-T only when it initiates, never as responder"),
         FormField("client.assume_udp_rule", "Client: Windows AssumeUDPEncapsulationContextOnSendRule",
                   _pick("client.assume_udp_rule"), "none = the client is not Windows"),
-        FormField("client.profile", "Client stack", _pick("client.profile"),
-                  "what a real stack sends and accepts (Vendor IDs, proposals, NAT-OA, Windows rule); "
-                  "none = the lab's own settings"),
-        FormField("server.profile", "Server stack", _pick("server.profile")),
         FormField("client.send_nat_oa", "Client sends NAT-OA", _pick("client.send_nat_oa"),
                   "in Quick Mode for UDP-Encapsulated-Transport (RFC 3947 §5.2)"),
         FormField("server.send_nat_oa", "Server sends NAT-OA", _pick("server.send_nat_oa"),
@@ -87,6 +90,17 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
         FormField("server.ipsec_lifetime_kb", "Server phase-2 lifetime (KB)", help="0 = no kilobyte limit"),
         FormField("client.rekey", "Client rekeys before expiry", _pick("client.rekey"),
                   help="no = the SAs expire at their hard lifetime"),
+    ),
+    "PPP inside the L2TP call": (
+        FormField("client.ppp_auth", "Client PPP authentication", _pick("client.ppp_auth"),
+                  "mschapv2 = the Windows default (RFC 2759); chap-md5 (RFC 1994); pap (RFC 1334)"),
+        FormField("client.ppp_user", "Client PPP user name"),
+        FormField("client.ppp_password", "Client PPP password"),
+        FormField("server.ppp_auth", "Server PPP authentication (preference order)", _pick("server.ppp_auth"),
+                  "the methods the server allows, the one it asks for first"),
+        FormField("server.ppp_user", "Server's PPP account: user name"),
+        FormField("server.ppp_password", "Server's PPP account: password",
+                  help="a different password from the client's fails at the PPP layer (PPP_AUTH_FAILED)"),
     ),
     "The client's NAT": (
         FormField("nat.kind", "Kind", _pick("nat.kind"), "none = a plain router"),
@@ -156,8 +170,11 @@ def value_of(s: Scenario, key: str) -> str:
         return ",".join(_num(x.at) for x in s.sends if x.sender == name)
     if key == "nat2.forwards":
         return ",".join(str(p) for p in s.server_forwards) or "none"
+    if where == "ppp_server" and name != "auth":           # the server's one account
+        user, password = next(iter(s.server_ppp.users.items()), (s.server_ppp.user, s.server_ppp.password))
+        return user if name == "user" else password
     obj = {"scenario": s, "client": s.client, "both": s.client, "server": s.server, "nat": s.nat,
-           "nat2": s.second_nat, "address": s.addresses}[where]
+           "nat2": s.second_nat, "address": s.addresses, "ppp": s.ppp, "ppp_server": s.server_ppp}[where]
     if name.startswith("v2."):   # PeerPolicy.v2, the IKEv2 options
         obj, name = obj.v2, name[3:]
     value = getattr(obj, name)

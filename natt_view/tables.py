@@ -58,6 +58,36 @@ def ipsec_rows(trace: Trace, peer: str, step: int) -> list[dict]:
     return out
 
 
+def spd_rows(trace: Trace, peer: str, step: int) -> list[dict]:
+    """A server's security policy database (natt_core.ipsec.spd): the selector each IPsec SA
+    installed, the client it names (as seen after the NAT) and whether it still decides."""
+    return [{"selector": r.get("selector"), "told apart by": r.get("key"), "client seen at": r.get("peer"),
+             "cookies (I:R)": r.get("cookies"), "SPI in": r.get("spi_in"), "SPI out": r.get("spi_out"),
+             "state": ("✓ " if r.get("state") == "active" else "✗ ") + str(r.get("state")),
+             "note": r.get("note") or "—"} for r in trace.table_at(peer, "spd", step)]
+
+
+def ipsec_pairs(trace: Trace, server: str = "server") -> list[dict]:
+    """Each client's IPsec SAs beside the server's SA for the same traffic: the client's inbound SPI
+    is the server's outbound one and back (final snapshots)."""
+    last = len(trace.steps) - 1
+    theirs = {r.get("spi_out"): r for r in trace.table_at(server, "ipsec", last)}
+    rows = []
+    for peer in (p for p in peers(trace) if p != server):
+        mine = trace.table_at(peer, "ipsec", last)
+        if not mine:
+            rows.append({"client": peer, "client SPI in / out": "— no IPsec SA —", "server SPI in / out": "—",
+                         "mode": "—", "server sees client at": "—", "same SA on both": "✗ none"})
+        for r in mine:
+            other = theirs.get(r.get("spi_in"))
+            rows.append({"client": peer, "client SPI in / out": f"{r.get('spi_in')} / {r.get('spi_out')}",
+                         "server SPI in / out": f"{other.get('spi_in')} / {other.get('spi_out')}" if other else "—",
+                         "mode": r.get("mode"), "server sees client at": other.get("remote") if other else "—",
+                         "same SA on both": "✓ SPIs match" if other and other.get("spi_in") == r.get("spi_out")
+                         else "✗ server has no such SA"})
+    return rows
+
+
 def events_html(j: Journey) -> str:
     """The peers' own sentences about this packet, in order, as an HTML list."""
     items = []
@@ -81,6 +111,11 @@ def outcome_lines(trace: Trace) -> list[str]:
             line += ", floated to 4500"
         if p.get("reason"):
             line += f" — {p['reason']}"
+        vpn = p.get("vpn")
+        if vpn:
+            line += (f"; VPN up: PPP address {vpn['address']}, ping answered" if vpn.get("ping") else
+                     f"; VPN down (L2TP tunnel {vpn.get('l2tp_tunnel')}, PPP authentication {vpn.get('ppp_auth')})"
+                     + (f": {vpn['reason_code']}" if vpn.get("reason_code") else ""))
         lines.append(line)
     t = trace.report.get("traffic", {})
     lines.append(f"L2TP messages sent {t.get('sent', 0)}, delivered {t.get('delivered', 0)}")

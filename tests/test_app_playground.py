@@ -236,3 +236,22 @@ def test_the_nat_inside_address_follows_the_client_subnet():
     assert ran(at)
     topo = " ".join(m.value for m in at.markdown if "natt-topo" in m.value)
     assert "in 10.20.30.1" in topo and "192.168.11.1" not in topo
+
+
+def test_profiles_and_ppp_settings_from_the_form_reach_the_run():
+    """A peer profile chosen in the form changes the run (a Linux server: two clients behind one NAT
+    collide in its SPD); a wrong PPP password fails at the PPP layer; passwords stay out of the link."""
+    at = blank()
+    at.selectbox(key="pg:scenario").set_value("multi-client").run()
+    assert ran(at) and any("It works" in s.value for s in at.success)
+    assert "linux-xl2tpd" in at.selectbox(key="pg:f:server.profile").options
+    at = fill(at, **{"server.profile": "linux-xl2tpd"})
+    assert ran(at) and not at.exception
+    assert "--set 'server.profile=linux-xl2tpd'" in " ".join(c.value for c in at.code)
+    assert any("It fails" in w.value and "same selector" in w.value for w in at.warning)
+    at = fill(at, **{"server.profile": "none", "client.ppp_password": "not-the-password"})
+    assert ran(at) and any("It fails" in w.value for w in at.warning)
+    assert "PPP_AUTH_FAILED" in " ".join(m.value for m in at.sidebar.markdown)
+    assert any("PPP_AUTH_FAILED" in w.value for w in at.warning)
+    sets = at.query_params.get("set") or []
+    assert not any("ppp_password" in s for s in (sets if isinstance(sets, list) else [sets]))

@@ -194,6 +194,16 @@ def story_multi_client_helper(r, s, out, text):
     assert "held by 192.168.11.20:500" in c2["reason"]
 
 
+def story_multi_client_linux_server(r, s, out, text):
+    """IKE comes up for both clients; the selector-keyed SPD lets only the newest SA's client through."""
+    assert all(up(p) for p in r["peers"].values())
+    c1, c2 = r["peers"]["client1"]["vpn"], r["peers"]["client2"]["vpn"]
+    assert c2["ping"] and not c1["ping"] and c1["reason_code"] == "SPD_POLICY_MISMATCH"
+    spd = r["peers"]["server"]["spd"]
+    assert spd["keying"] == "selector" and [e["state"] for e in spd["entries"]] == ["replaced", "active"]
+    assert len({e["selector"] for e in spd["entries"]}) == 1
+
+
 def story_keepalive(survives):
     def check(r, s, out, text):
         c, srv = r["peers"]["client"], r["peers"]["server"]
@@ -285,6 +295,7 @@ STORIES = [
     ("multi-client", (), story_multi_client(2)),
     ("multi-client", ("clients=7",), story_multi_client(7)),
     ("multi-client-helper", (), story_multi_client_helper),
+    ("multi-client-linux-server", (), story_multi_client_linux_server),
     ("keepalive-vs-timeout", (), story_keepalive(False)),
     ("keepalive-vs-timeout", ("client.keepalive_interval=20",), story_keepalive(True)),
     ("dh-group-mismatch", (), story_dh(True)),

@@ -28,6 +28,8 @@ BASE = "client-behind-nat"
 NOT_OFFERED = {
     "topology": {"double-nat"},   # the field lessons' topology switch: one NAT per side at most
     "nat2.kind": {"none"},        # the form's second NAT is a NAT; "none" would be no second device
+    # lesson 9's case switch picks only the Linux server; the playground form offers every stack
+    "server.profile": {p for p in CHOICES["server.profile"] if p != "linux-xl2tpd"},
 }
 
 

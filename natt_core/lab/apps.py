@@ -16,7 +16,8 @@ import random
 from dataclasses import dataclass
 
 from ..errors import DecodeError
-from ..ike.events import DataReceived, Phase2Established
+from ..ike.events import DataReceived, PacketDropped, Phase2Established
+from ..ipsec.spd import Spd
 from ..ike.peer import Peer
 from ..l2tp.control import ControlConnection
 from ..l2tp.data import decode_data, encode_data, is_data
@@ -52,6 +53,17 @@ class L2tpState(Event):
 
 
 @dataclass(frozen=True)
+class SpdChanged(Event):
+    """The server's security policy database changed, or decided where a packet goes (ipsec/spd.py)."""
+    layer: str = "SPD"
+    text: str = ""
+    code: Reason | None = None
+
+    def describe(self) -> str:
+        return f"{self.peer}: {self.text}"
+
+
+@dataclass(frozen=True)
 class PppState(Event):
     """What the PPP endpoint on a call reported (RFC 1661 phases, authentication, IPCP)."""
     layer: str = "PPP"
@@ -70,6 +82,7 @@ class _Link:
         self.ppp: PppEndpoint | None = None
         self.auth = "not-started"
         self.ping = False
+        self.misdirected = False       #: the SPD sent its packets through another client's SA
         self.order = 0                 #: its place in the host's `links` (timers fire in that order)
         self.due: float | None = None  #: when its control connection or PPP next wants the clock
 
@@ -82,8 +95,10 @@ class L2tpHost:
     """A network host: the sans-IO IKE peer with an L2TP client (LAC) or server (LNS) on top."""
 
     def __init__(self, peer: Peer, role: str, server_ip: str | None = None, start_at: float = 0.0,
-                 sends: tuple[Send, ...] = (), ppp: PppPolicy | None = None):
+                 sends: tuple[Send, ...] = (), ppp: PppPolicy | None = None, spd: Spd | None = None):
         self.peer = peer
+        self.spd = spd if role == "server" else None   #: which SA protects L2TP to which client
+        self.refused: dict[int, tuple[str, Reason]] = {}  #: the client's inbound SPI -> why we dropped its L2TP
         self.ppp_policy = ppp or PppPolicy()
         self.pool = AddressPool(*self.ppp_policy.pool) if role == "server" else None
         self.role = role
@@ -169,15 +184,38 @@ class L2tpHost:
             elif kind == MessageType.STOPCCN:
                 out += self._emit(link, link.cc.stop(now), now)
             else:       # any other message type, unsequenced, to show what a peer does with it
-                out += self.peer.send_udp(control_message(kind, tunnel_id=link.cc.peer_tunnel, host_name=self.name),
-                                          now, child=link.child)
+                out += self._send(link, control_message(kind, tunnel_id=link.cc.peer_tunnel, host_name=self.name), now)
         return out
+
+    def _send(self, link: _Link, data: bytes, now: float) -> Output:
+        """One L2TP packet of a link, protected by the SA the SPD names for its peer: the link's own
+        SA, except on a selector-keyed server whose selector a newer SA took (RFC 3948 §5.2)."""
+        child = self.spd.outbound(link.child) if self.spd else link.child
+        note = ()
+        if child is not link.child and not link.misdirected:
+            link.misdirected = True
+            note = (SpdChanged(now, self.name, "SPD", f"L2TP for tunnel {link.cc.peer_tunnel} of {link.child.ike.remote} "
+                               f"leaves through the SA of {child.ike.remote} (SPI out 0x{child.spi_out:08x}): the policy "
+                               f"for {self.spd.selector_of(child)} names that SA now", Reason.SPD_SELECTOR_TAKEN),)
+        return self.peer.send_udp(data, now, child=child) + Output((), note)
+
+    def _install(self, child, now: float) -> Output:
+        """Note a new IPsec SA in the server's SPD; say when it took another client's selector."""
+        old = self.spd.install(child, now)
+        sel = self.spd.selector_of(child)
+        if old is None:
+            text = f"SPD: {sel} -> the SA of {child.ike.remote} (SPI out 0x{child.spi_out:08x}), keyed {self.spd.keying}"
+            return Output((), (SpdChanged(now, self.name, "SPD", text),))
+        text = (f"SPD: {sel} now names the SA of {child.ike.remote} (SPI out 0x{child.spi_out:08x}); the policy "
+                f"of {old.child.ike.remote} (SPI out 0x{old.child.spi_out:08x}) had the same selector and is replaced: "
+                "both clients are behind one NAT and the kernel keys policies by selector")
+        return Output((), (SpdChanged(now, self.name, "SPD", text, Reason.SPD_SELECTOR_TAKEN),))
 
     def _emit(self, link: _Link, packets: list[bytes], now: float) -> Output:
         """Send a control connection's packets on its SA and report its new states as events."""
         out = Output()
         for data in packets:
-            out += self.peer.send_udp(data, now, child=link.child)
+            out += self._send(link, data, now)
         notes = link.cc.notes[link.reported:]
         link.reported = len(link.cc.notes)
         out += Output((), tuple(L2tpState(n.time, self.name, n.layer, n.state or "", n.text, n.code)
@@ -195,8 +233,7 @@ class L2tpHost:
         out = Output()
         if link.cc.session_state == "established":
             for frame in result.frames:
-                out += self.peer.send_udp(encode_data(link.cc.peer_tunnel, link.cc.peer_session, frame), now,
-                                          child=link.child)
+                out += self._send(link, encode_data(link.cc.peer_tunnel, link.cc.peer_session, frame), now)
         notes = []
         for e in result.events:
             if isinstance(e, ppp_events.AuthSucceeded):
@@ -253,7 +290,11 @@ class L2tpHost:
     def _react(self, out: Output, now: float) -> Output:
         extra = Output()
         for event in out.events:
-            if isinstance(event, Phase2Established) and self.role == "client":
+            if isinstance(event, Phase2Established) and self.spd is not None:
+                child = self.peer.children.get(int(event.spi_in, 16))
+                if child is not None and not child.tunnel:
+                    extra += self._install(child, now)
+            elif isinstance(event, Phase2Established) and self.role == "client":
                 child = self.peer.children.get(int(event.spi_in, 16))
                 if child is None or child.spi_in in self.links:
                     continue
@@ -264,6 +305,13 @@ class L2tpHost:
                 extra += self._emit(link, link.cc.start(now), now)
             elif isinstance(event, DataReceived):
                 spi = int(event.spi, 16)
+                if self.spd is not None and spi in self.peer.children:
+                    verdict = self.spd.inbound(self.peer.children[spi])
+                    if not verdict.ok:
+                        self.refused.setdefault(self.peer.children[spi].spi_out, (verdict.text, verdict.code))
+                        extra += Output((), (PacketDropped(now, self.name, f"policy check: {verdict.text}", verdict.code,
+                                                           layer="IPsec", spi=f"{spi:08x}"),))
+                        continue
                 link = self.links.get(spi)
                 if link is not None and is_data(event.payload):
                     try:
@@ -287,6 +335,10 @@ class L2tpHost:
                     continue
                 extra += self._emit(link, packets, now)
         return out + extra
+
+    def spd_rows(self) -> tuple:
+        """The server's SPD as table rows (empty for a client)."""
+        return self.spd.rows() if self.spd else ()
 
     def vpn(self) -> dict:
         """The client's VPN, layer by layer, as report.json shows it, with the first failing layer's

@@ -14,7 +14,7 @@ def config_files(s: Scenario, target: str, peer: str = "server") -> dict[str, st
         return {"swanctl.conf": swanctl_conf(s, peer)}
     if target == "libreswan":
         from .libreswan_config import libreswan_files
-        return libreswan_files(s, peer)
+        return libreswan_files(s, peer, s.server_ppp)
     if target == "windows":
         if peer != "client":
             raise ConfigError("the Windows configuration is for the scenario's client: use --peer client")

@@ -48,5 +48,11 @@ def summary(trace: Trace) -> list[str]:
         line += ", floated to 4500" if p["floated"] else ""
         if p["reason"]:
             line += f"\n    reason: {p['reason']}"
+        vpn = p.get("vpn")
+        if vpn:
+            line += (f"\n    vpn: L2TP tunnel {vpn['l2tp_tunnel']}, session {vpn['l2tp_session']}, PPP authentication "
+                     f"{vpn['ppp_auth']}, address {vpn['address'] or 'none'}, ping {'answered' if vpn['ping'] else 'no'}")
+            if vpn.get("reason_code"):
+                line += f"\n    vpn reason ({vpn['reason_code']}): {vpn['reason']}"
         out.append(line)
     return out

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from ..errors import ConfigError
 from ..ike.policy import PeerPolicy
+from ..ike.profiles import apply_profile
 from .apps import Send
 from .scenario import NatSettings, Scenario
 from .schedule import Action
@@ -17,6 +18,7 @@ V2 = PeerPolicy(ike_version=2)
 AGGRESSIVE = PeerPolicy(phase1_mode="aggressive")
 #: announces the DPD Vendor ID and answers R-U-THERE, never asks (strongSwan's default, dpdaction=none)
 ANSWERS_DPD = PeerPolicy(vendor_ids=("dpd",))
+LINUX_SERVER = apply_profile(PeerPolicy(), "linux-xl2tpd", "server")
 
 PRESETS: dict[str, Scenario] = {s.name: s for s in (
     Scenario("no-nat", "No NAT on the path",
@@ -54,6 +56,13 @@ PRESETS: dict[str, Scenario] = {s.name: s for s in (
              "Several clients share the NAT's public address; each IKE and ESP-in-UDP flow gets its own "
              "translated port, so every client connects and the server holds one SA per client.",
              clients=2),
+    Scenario("multi-client-linux-server", "Several clients behind one NAPT, Linux L2TP/IPsec server",
+             "The NAT translates cleanly, as in multi-client, but the server is Linux (libreswan and "
+             "xl2tpd). Its kernel keys IPsec policies by selector, and both clients are seen from the "
+             "NAT's public address with L2TP source port 1701: one selector for two SAs. client2's SA "
+             "replaces client1's policy, so the server drops what client1's SA decrypts and encrypts "
+             "client1's L2TP for client2: IKE is up for both, only one VPN connects.",
+             clients=2, server=LINUX_SERVER),
     Scenario("multi-client-helper", "Several clients behind a NAT with an IPsec helper",
              "The NAT keeps source port 500 for IKE (a common 'IPsec passthrough' helper), so its state "
              "is just public:500 <-> server:500. client1 holds it; client2's MM1 from port 500 to the same "

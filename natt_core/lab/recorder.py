@@ -103,8 +103,12 @@ class Recorder:
                     self._snap_peer(name, events[at].time, first + at)
 
     def _snap_peer(self, name: str, time: float, step: int) -> None:
-        peer = self.hosts[name].peer
-        for table, rows in (("isakmp", peer.isakmp_rows()), ("ipsec", peer.ipsec_rows())):
+        host = self.hosts[name]
+        peer = host.peer
+        tables = [("isakmp", peer.isakmp_rows()), ("ipsec", peer.ipsec_rows())]
+        if getattr(host, "spd", None) is not None:
+            tables.append(("spd", host.spd_rows()))
+        for table, rows in tables:
             if self._last.get((name, table)) != rows:
                 self._last[(name, table)] = rows
                 self.snaps.append(Snapshot(step, time, name, table, _rows(rows)))
@@ -116,7 +120,8 @@ class Recorder:
         end = self.net.clock.now
         last = len(self.steps) - 1
         for name in self.hosts:
-            self._last.pop((name, "isakmp"), None), self._last.pop((name, "ipsec"), None)
+            for table in ("isakmp", "ipsec", "spd"):
+                self._last.pop((name, table), None)
             self._snap_peer(name, end, last)
         for att in self.net.topology():
             if att.kind == "nat-inside":

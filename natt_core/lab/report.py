@@ -73,6 +73,8 @@ class _Index:
 
     def __init__(self, steps, hosts):
         spi_owner = {spi: name for name, host in hosts.items() for spi in host.peer.children}
+        #: a client's inbound SPI -> why a server's SPD dropped what that client sent (ipsec/spd.py)
+        self.spd_refused = {spi: why for host in hosts.values() for spi, why in getattr(host, "refused", {}).items()}
         self.data_drop: dict[str, tuple] = {}         # peer -> (reason, code) of the first data-plane refusal
         self.first_drop: dict[str, object] = {}       # sender -> first dropped hop
         self.first_data_drop: dict[str, object] = {}  # sender -> first dropped ESP/AH hop
@@ -159,6 +161,10 @@ def _peer_report(name: str, host, index: _Index) -> dict:
             reason = f"{dropped.label or 'a packet'} from {name} was dropped {_where(dropped)}"
             code = reason_of(dropped.drop_code)
     vpn = host.vpn() if host.role == "client" else None
+    if vpn is not None and not vpn["ping"]:     # the server's SPD refused this client's SA: that is why
+        why = next((index.spd_refused[spi] for spi in peer.children if spi in index.spd_refused), None)
+        if why is not None:
+            vpn = {**vpn, "reason": f"the server's policy check dropped its L2TP: {why[0]}", "reason_code": why[1].value}
     main = next((sa for sa in sas if _is(sa, State.ESTABLISHED)), sas[-1] if sas else None)
     natd = main.natd if main else None
     return {
@@ -177,7 +183,14 @@ def _peer_report(name: str, host, index: _Index) -> dict:
         "isakmp_sas": sum(1 for sa in sas if _is(sa, State.ESTABLISHED)),
         "ipsec_sas": sum(len(sa.children) for sa in sas),
         **({"vpn": vpn} if vpn is not None else {}),
+        **({"spd": {"keying": host.spd.keying, "entries": [_spd_row(r) for r in host.spd_rows()]}}
+           if getattr(host, "spd", None) is not None else {}),
     }
+
+
+def _spd_row(row) -> dict:
+    return {"selector": row.selector, "peer": row.peer, "cookies": row.cookies, "spi_in": row.spi_in,
+            "spi_out": row.spi_out, "state": row.state, "note": row.note}
 
 
 def build_report(scenario, hosts, events, steps, net) -> dict:
@@ -189,7 +202,9 @@ def build_report(scenario, hosts, events, steps, net) -> dict:
             nats[att.device] = {"mappings": [{"proto": r.proto, "inside": r.inside, "outside": r.outside}
                                              for r in rows]}
     sent = sum(1 for e in events if e.kind == "DataSent")
-    delivered = sum(1 for e in events if e.kind == "DataReceived")
+    # a packet the server's policy check refused after decrypting it never reached L2TP (ipsec/spd.py)
+    delivered = sum(1 for e in events if e.kind == "DataReceived") - sum(
+        1 for e in events if e.kind == "PacketDropped" and e.code == Reason.SPD_POLICY_MISMATCH)
     index = _Index(steps, hosts)
     gens = lifecycle.from_events(events)
     return {"scenario": scenario.name,

@@ -36,6 +36,7 @@ from ..net.nat_config import BEHAVIOURS, FRAGMENT_MODES, HELPERS, IPSEC_MODES, K
 from ..net.network import Network
 from ..wire.l2tp import MessageType
 from ..wire.numbers import IPProto, Port
+from ..ipsec.spd import Spd, keying_for
 from ..ppp.endpoint import PppPolicy
 from .apps import L2tpHost, Send
 from .recorder import Recorder
@@ -156,6 +157,8 @@ class Scenario:
     #: the same for the segments between the NATs (internet, carrier): a PPPoE line is 1492
     #: (RFC 2516 §7); None = the same as `mtu`
     wan_mtu: int | None = None
+    #: the server's PPP side where it differs (server.ppp_* keys); None: the server is set up as `ppp`
+    ppp_server: PppPolicy | None = None
 
     def __post_init__(self) -> None:
         if self.topology not in TOPOLOGIES:
@@ -192,6 +195,11 @@ class Scenario:
             if a.at > self.duration:
                 raise FieldError(action_key(a), f"t={a.at:g} s is outside the run (0..{self.duration:g} s); "
                                  "raise the duration or choose an earlier time")
+
+    @property
+    def server_ppp(self) -> PppPolicy:
+        """The PPP policy of the server: its users, its authentication preference, its pool."""
+        return self.ppp_server or self.ppp
 
     def with_(self, **changes) -> "Scenario":
         return replace(self, **changes)
@@ -360,7 +368,8 @@ def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
         net.add_host(host, "client-lan", peer.address, gateway=s.nat_inside)
         hosts[name] = host
     server = make_peer("server", server_ip, s.server, rng=random.Random(rng.random()))
-    hosts["server"] = L2tpHost(server, "server", sends=tuple(x for x in s.sends if x.sender == "server"), ppp=s.ppp)
+    hosts["server"] = L2tpHost(server, "server", sends=tuple(x for x in s.sends if x.sender == "server"), ppp=s.server_ppp,
+                               spd=Spd(keying_for(s.server.profile)))
     net.add_host(hosts["server"], "server-lan" if s.server_behind_nat else "internet", server_ip,
                  gateway=SERVER_NAT_INSIDE if s.server_behind_nat else None)
     schedule(net, hosts, s)

@@ -23,6 +23,7 @@ from ..ike.policy import (ASSUME_UDP_RULES, DH_GROUPS, MODES, NAT_OA_SENDING, NA
 from ..ike.profiles import PROFILE_NAMES, apply_profile
 from ..ike.v2.suites import ENCR, GROUPS, INTEG, PRF
 from ..net.nat_config import BEHAVIOURS, FRAGMENT_MODES, HELPERS, KINDS, PORT_ALLOCATIONS
+from ..ppp.options import AUTH_OPTIONS
 from ..wire.l2tp import MessageType
 from .apps import Send
 from .scenario import TOPOLOGIES, FieldError, NatSettings, Scenario
@@ -189,6 +190,23 @@ def _ipv4(text: str) -> str:
         raise ConfigError(f"{text!r} is not an IPv4 address (four numbers 0-255, e.g. 192.0.2.7)") from None
 
 
+def _ppp_auth(text: str) -> tuple[str, ...]:
+    """'mschapv2' or, for a server's preference order, 'mschapv2,chap-md5' (RFC 1994/2759, RFC 1334)."""
+    names = tuple(x.strip() for x in text.split(","))
+    for name in names:
+        if name not in PPP_AUTH:
+            raise ConfigError(f"{name!r} is not a PPP authentication; choose one of {', '.join(PPP_AUTH)}")
+    return names
+
+
+def _ppp_text(what: str) -> Callable[[str], str]:
+    def parse(text: str) -> str:
+        if not text or len(text) > 64 or not text.isprintable():
+            raise ConfigError(f"the PPP {what} must be 1..64 printable characters")
+        return text
+    return parse
+
+
 def _psk(text: str) -> str:
     if not text:
         raise ConfigError("the pre-shared key must not be empty")
@@ -197,6 +215,11 @@ def _psk(text: str) -> str:
 
 #: a switch as --set spells it
 YES_NO = ("yes", "no")
+#: PPP authentication methods as --set spells them, the Windows default first
+PPP_AUTH = tuple(AUTH_OPTIONS)
+#: a server's preference orders: every ordering of every choice of methods, the longest first
+PPP_AUTH_ORDERS = tuple(",".join(p) for n in range(len(PPP_AUTH), 0, -1) for p in permutations(PPP_AUTH, n))
+
 #: DH group offers as text, best (largest) first: "14,2", "2,14", "14", "2" for DH_GROUPS (2, 14)
 DH_OFFERS = tuple(",".join(map(str, p)) for n in range(len(DH_GROUPS), 0, -1)
                   for p in permutations(sorted(DH_GROUPS, reverse=True), n))
@@ -219,6 +242,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "client.esp_suites": ("none",) + ESP_SUITES, "server.esp_suites": ("none",) + ESP_SUITES,
     "client.ikev2_dh_groups": IKEV2_GROUP_OFFERS, "server.ikev2_dh_groups": IKEV2_GROUP_OFFERS,
     "client.rekey": YES_NO,
+    "client.ppp_auth": PPP_AUTH, "server.ppp_auth": PPP_AUTH_ORDERS,
 }
 
 
@@ -314,6 +338,14 @@ KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     **{f"{side}.{name}": (side, name, _int) for side in ("client", "server")
        for name in ("ike_lifetime", "ipsec_lifetime", "ipsec_lifetime_kb")},
     "client.rekey": ("client", "rekey", _yes_no),
+    # PPP inside the L2TP call (natt_core.ppp): the client's credentials and the method it accepts;
+    # the server's account and preference order (unset: the server is set up as the client)
+    "client.ppp_user": ("ppp", "user", _ppp_text("user name")),
+    "client.ppp_password": ("ppp", "password", _ppp_text("password")),
+    "client.ppp_auth": ("ppp", "auth", _ppp_auth),
+    "server.ppp_user": ("ppp_server", "user", _ppp_text("user name")),
+    "server.ppp_password": ("ppp_server", "password", _ppp_text("password")),
+    "server.ppp_auth": ("ppp_server", "auth", _ppp_auth),
 }
 
 
@@ -343,6 +375,10 @@ def apply_setting(s: Scenario, key: str, value: object) -> Scenario:
             return replace(s, nat2=replace(s.second_nat, **{name: value}))
         if where == "address":
             return replace(s, addresses=replace(s.addresses, **{name: value}))
+        if where == "ppp":
+            return replace(s, ppp=replace(s.ppp, **{name: value}))
+        if where == "ppp_server":
+            return replace(s, ppp_server=_server_ppp(s.server_ppp, name, value))
         if where == "traffic":
             kept = tuple(x for x in s.sends if x.sender != name)
             return replace(s, sends=kept + tuple(Send(t, name, MessageType.HELLO.name) for t in value))
@@ -363,6 +399,15 @@ def apply_setting(s: Scenario, key: str, value: object) -> Scenario:
     except ConfigError as e:
         reason = e.reason if isinstance(e, FieldError) else str(e)
         raise FieldError(key, reason, f"invalid value {value!r} for {key}: {reason}") from None
+
+
+def _server_ppp(ppp, name: str, value):
+    """The server's PPP policy with its one account's user or password, or its auth order, changed."""
+    (user, password), = list(ppp.users.items())[:1] or [(ppp.user, ppp.password)]
+    if name == "auth":
+        return replace(ppp, auth=value)
+    user, password = (value, password) if name == "user" else (user, value)
+    return replace(ppp, users={user: password})
 
 
 def apply_settings(s: Scenario, texts: list[str]) -> Scenario:

@@ -72,7 +72,7 @@ class Snapshot:
     step: int
     time: float
     owner: str
-    table: str                      #: "nat", "isakmp" or "ipsec"
+    table: str                      #: "nat", "isakmp", "ipsec" or "spd" (a server's policies)
     rows: tuple[dict, ...]
 
 
