@@ -54,6 +54,10 @@ class Reason(str, Enum):
     L2TP_NO_ACK = "L2TP_NO_ACK"                    #: an L2TP control message was never acknowledged (RFC 2661 §5.8)
     L2TP_STOPPED = "L2TP_STOPPED"                  #: the peer closed the L2TP tunnel (StopCCN) or a call (CDN)
     PSK_MISMATCH_LIKELY = "PSK_MISMATCH_LIKELY"    #: no MM6, but the responder kept re-sending MM4: it cannot read our MM5
+    CERT_UNTRUSTED = "CERT_UNTRUSTED"              #: the peer's certificate does not chain to a CA we trust (or none was sent)
+    CERT_INVALID = "CERT_INVALID"                  #: a CERT payload that is not a usable X.509 signing certificate
+    SIG_INVALID = "SIG_INVALID"                    #: SIG_I/SIG_R does not verify with the certificate's public key
+    ID_MISMATCH = "ID_MISMATCH"                    #: the ID payload names someone the certificate does not
 
     # --- data plane ------------------------------------------------------------------------
     ICV = "ICV"                                    #: ESP/AH integrity check failed

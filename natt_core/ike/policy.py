@@ -38,6 +38,16 @@ IKE_VERSIONS = (1, 2, (1, 2))
 #: never (libreswan/Openswan as responder: ikev1_quick.c), or only when this host is behind a NAT
 #: (libreswan/Openswan as initiator: st_nated_host)
 NAT_OA_SENDING = ("yes", "no", "when-behind-nat")
+#: phase-1 authentication (RFC 2409 §5): pre-shared key (method 1), RSA signatures with X.509
+#: certificates (method 3), ECDSA P-256 signatures (RFC 4754: method 9)
+AUTH_METHODS = ("psk", "rsa-sig", "ecdsa-sig")
+#: the phase-1 ID payload's type. "auto": ID_IPV4_ADDR (FQDN when `identity` is set) with a PSK,
+#: the certificate's subject (ID_DER_ASN1_DN) with certificates, as Windows sends it
+ID_TYPES = ("auto", "ipv4", "fqdn", "der-asn1-dn")
+#: the certificates MM5/MM6 carry: the machine's and its issuing CA's (Windows), or the machine's alone
+CERT_CHAINS = ("full", "machine")
+#: who issued this peer's machine certificate: the lab CA both peers trust, or a rogue CA nobody trusts
+CERT_ISSUERS = ("lab", "rogue")
 #: names a policy's `vendor_ids` may use: nat_t.VENDOR_IDS, and the NAT-T slot
 VENDOR_ID_NAMES = (*VENDOR_IDS, NAT_T_SLOT)
 
@@ -109,6 +119,14 @@ class PeerPolicy:
     ike_version: int | tuple[int, ...] = 1
     #: what only IKEv2 has words for: AES-GCM and PRF suites, group 19, the COOKIE threshold
     v2: V2Options = field(default_factory=V2Options)
+    #: one of AUTH_METHODS; with certificates the lab PKI (crypto/pki.py) issues this peer's
+    auth: str = "psk"
+    #: one of ID_TYPES
+    id_type: str = "auto"
+    #: one of CERT_CHAINS: "full" sends machine + intermediate (what makes MM5/MM6 big)
+    cert_chain: str = "full"
+    #: one of CERT_ISSUERS
+    cert_issuer: str = "lab"
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -121,6 +139,16 @@ class PeerPolicy:
         _choice("NAT-T role", self.nat_t_role, NAT_T_ROLES)
         _choice("NAT-OA sending", self.send_nat_oa, NAT_OA_SENDING)
         _choice("profile", self.profile, ("none", *PROFILE_NAMES))
+        _choice("authentication", self.auth, AUTH_METHODS)
+        _choice("ID type", self.id_type, ID_TYPES)
+        _choice("certificate chain", self.cert_chain, CERT_CHAINS)
+        _choice("certificate issuer", self.cert_issuer, CERT_ISSUERS)
+        if self.auth != "psk" and self.ike_version != 1:
+            raise ConfigError(f"{self.auth} authentication is implemented for IKEv1 Main Mode only; "
+                              "use ike_version 1 or psk")
+        if self.id_type == "der-asn1-dn" and self.auth == "psk":
+            raise ConfigError("ID type der-asn1-dn names a certificate subject: it needs rsa-sig or ecdsa-sig "
+                              "authentication, not psk")
         for name in self.vendor_ids:
             _choice("Vendor ID", name, VENDOR_ID_NAMES)
         if self.nat_t_announce is not None:
@@ -168,6 +196,10 @@ class PeerPolicy:
     def speaks_nat_t_as(self, role: Role) -> bool:
         """Whether this peer announces and honours NAT-T when it plays this IKE role."""
         return role in NAT_T_SPOKEN_AS[self.nat_t_role]
+
+    @property
+    def uses_certificates(self) -> bool:
+        return self.auth != "psk"
 
     @property
     def tunnel(self) -> bool:

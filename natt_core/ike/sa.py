@@ -25,6 +25,7 @@ class Phase1Choice:
     group: int
     key_len: int
     lifetime: int
+    auth: str = "psk"     #: policy.AUTH_METHODS: how MM5/MM6 authenticate
 
 
 @dataclass(frozen=True)
@@ -119,6 +120,10 @@ class IkeSa:
     #: (message ID, first ciphertext block, IV) of every message this side encrypted: the IVs
     #: secrets.json records, so a decrypting view uses the engine's IVs instead of re-deriving them
     sealed_ivs: list[tuple[int, bytes, bytes]] = field(default_factory=list)
+    #: certificate authentication: the CAs the peer's CR payloads named (DER Names), and the
+    #: peer's verified certificate chain (DER, machine first) for reports and views
+    peer_cas: tuple[bytes, ...] = ()
+    peer_certs: tuple[bytes, ...] = ()
 
     @property
     def cookies(self) -> str:
