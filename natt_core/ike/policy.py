@@ -42,7 +42,8 @@ NAT_OA_SENDING = ("yes", "no", "when-behind-nat")
 #: certificates (method 3), ECDSA P-256 signatures (RFC 4754: method 9)
 AUTH_METHODS = ("psk", "rsa-sig", "ecdsa-sig")
 #: the phase-1 ID payload's type. "auto": ID_IPV4_ADDR (FQDN when `identity` is set) with a PSK,
-#: the certificate's subject (ID_DER_ASN1_DN) with certificates, as Windows sends it
+#: the certificate's subject (ID_DER_ASN1_DN) with certificates, as Windows sends it. With a PSK,
+#: der-asn1-dn sends the subject the lab PKI gives this machine (a DN is only a name)
 ID_TYPES = ("auto", "ipv4", "fqdn", "der-asn1-dn")
 #: the certificates MM5/MM6 carry: the machine's and its issuing CA's (Windows), or the machine's alone
 CERT_CHAINS = ("full", "machine")
@@ -146,9 +147,6 @@ class PeerPolicy:
         if self.auth != "psk" and self.ike_version != 1:
             raise ConfigError(f"{self.auth} authentication is implemented for IKEv1 Main Mode only; "
                               "use ike_version 1 or psk")
-        if self.id_type == "der-asn1-dn" and self.auth == "psk":
-            raise ConfigError("ID type der-asn1-dn names a certificate subject: it needs rsa-sig or ecdsa-sig "
-                              "authentication, not psk")
         for name in self.vendor_ids:
             _choice("Vendor ID", name, VENDOR_ID_NAMES)
         if self.nat_t_announce is not None:

@@ -49,7 +49,7 @@ def trust_anchors() -> tuple[x509.Certificate, ...]:
 
 def credentials(name: str, address: str, policy) -> pki.Machine:
     """This peer's machine certificate and key, issued by the lab (or rogue) CA."""
-    return pki.machine(name, address, KEY_TYPE[policy.auth], PKI_SEED, policy.cert_issuer)
+    return pki.machine(name, address, KEY_TYPE.get(policy.auth, "rsa"), PKI_SEED, policy.cert_issuer)
 
 
 def sig_hash(sa: IkeSa, initiator: bool, id_body: bytes) -> bytes:

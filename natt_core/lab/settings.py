@@ -199,7 +199,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "client.ikev2_suites": ("none",) + IKEV2_SUITES, "server.ikev2_suites": ("none",) + IKEV2_SUITES,
     "client.esp_suites": ("none",) + ESP_SUITES, "server.esp_suites": ("none",) + ESP_SUITES,
     "client.ikev2_dh_groups": IKEV2_GROUP_OFFERS, "server.ikev2_dh_groups": IKEV2_GROUP_OFFERS,
-    "auth": AUTH_METHODS, "client.auth": AUTH_METHODS, "server.auth": AUTH_METHODS, "client.id_type": ID_TYPES, "server.id_type": ID_TYPES,
+    "client.auth": AUTH_METHODS, "server.auth": AUTH_METHODS, "client.id_type": ID_TYPES, "server.id_type": ID_TYPES,
     "client.cert_chain": CERT_CHAINS, "server.cert_chain": CERT_CHAINS,
     "client.cert_issuer": CERT_ISSUERS, "server.cert_issuer": CERT_ISSUERS,
 }
@@ -266,7 +266,6 @@ KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     "server.profile": ("server", "profile", _of("server.profile")),
     "server.cookie_threshold": ("server", "v2.cookie_threshold", _threshold),
     # phase-1 authentication: pre-shared key or certificates from the lab PKI (crypto/pki.py)
-    "auth": ("both", "auth", _of("auth")),
     "client.auth": ("client", "auth", _of("client.auth")),
     "server.auth": ("server", "auth", _of("server.auth")),
     "client.id_type": ("client", "id_type", _of("client.id_type")),
