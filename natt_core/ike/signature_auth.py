@@ -10,7 +10,8 @@ whole chain is sent, as Windows does) and SIG instead of HASH:
     ECDSA P-256 (method 9, RFC 4754): HASH computed with HMAC-SHA-256, signed as a prehashed
     digest, the signature r | s (32 bytes each)
 
-The receiver checks, in order: a certificate was sent and parses (CERT_INVALID), it chains to
+The receiver checks, in order (with the issuing CA it holds, when the peer sends only its own
+certificate): a certificate was sent and parses (CERT_INVALID), it chains to
 the lab CA (CERT_UNTRUSTED), the ID payload names what the certificate names (ID_MISMATCH), and
 the signature verifies with the certificate's key (SIG_INVALID).
 """
@@ -45,6 +46,12 @@ PKI_SEED = 1
 def trust_anchors() -> tuple[x509.Certificate, ...]:
     """The CAs every lab peer trusts: the lab root."""
     return (pki.hierarchy(PKI_SEED, "lab").root.cert,)
+
+
+def held_cas() -> tuple[x509.Certificate, ...]:
+    """CA certificates a lab peer keeps (as strongSwan's x509ca/ or a Windows intermediate store):
+    the lab's issuing CA, so a peer that sends only its machine certificate is still verified."""
+    return (pki.hierarchy(PKI_SEED, "lab").intermediate.cert,)
 
 
 def credentials(name: str, address: str, policy) -> pki.Machine:
@@ -139,7 +146,7 @@ class SignatureAuthMixin:
         try:
             certs = _certificates(chain, label)
             leaf = next((c for c in certs if not pki._is_ca(c)), certs[0])
-            path = pki.verify_chain(leaf, tuple(c for c in certs if c is not leaf), trust_anchors())
+            path = pki.verify_chain(leaf, tuple(c for c in certs if c is not leaf) + held_cas(), trust_anchors())
             if not _signs(leaf):
                 raise pki.CertError(f"the certificate '{leaf.subject.rfc4514_string()}' may not sign "
                                     "(no digitalSignature key usage, RFC 4945 §5.1.3.2)", Reason.CERT_INVALID.value)
