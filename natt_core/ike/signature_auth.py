@@ -33,6 +33,7 @@ from ..crypto.ike_keys import hash_i, hash_r
 from ..errors import IntegrityError
 from ..reasons import Reason
 from ..wire.isakmp import ID, Cert, CertRequest, Sig
+from ..wire.isakmp_cert import same_dn
 from ..wire.numbers import CertEncoding, IdType, Port
 from .sa import IkeSa
 
@@ -94,7 +95,7 @@ def verify_signature(public_key, digest: bytes, signature: bytes) -> bool:
 def id_matches(id_payload: ID, cert: x509.Certificate) -> bool:
     """Whether the ID names the certificate's holder: its subject DN, or a SAN DNS name / IP."""
     if id_payload.id_type == IdType.DER_ASN1_DN:
-        return id_payload.data == cert.subject.public_bytes()
+        return same_dn(id_payload.data, cert.subject.public_bytes())
     try:
         san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:

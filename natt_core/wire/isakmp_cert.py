@@ -47,26 +47,44 @@ def _oid(body: bytes) -> str:
     return ".".join(map(str, arcs))
 
 
+def dn_parts(der: bytes) -> tuple[tuple[str, str], ...]:
+    """The (attribute OID, value) pairs of a DER Name in ASN.1 order, whatever string type each
+    value uses (PrintableString, UTF8String …): what two DNs are compared by (RFC 5280 §7.1).
+    ValueError when the bytes are not a Name."""
+    tag, names, end = _tlv(der, 0)
+    if tag != 0x30 or end != len(der):
+        raise ValueError("not a SEQUENCE")
+    parts, at = [], 0
+    while at < len(names):
+        tag, rdn, at = _tlv(names, at)
+        if tag != 0x31:
+            raise ValueError("not a SET")
+        pos = 0
+        while pos < len(rdn):
+            _, atv, pos = _tlv(rdn, pos)
+            otag, oid, vat = _tlv(atv, 0)
+            _, value, _ = _tlv(atv, vat)
+            if otag != 0x06 or not oid:
+                raise ValueError("no OID")
+            parts.append((_oid(oid), value.decode("utf-8", "replace")))
+    return tuple(parts)
+
+
+def same_dn(a: bytes, b: bytes) -> bool:
+    """Whether two DER Names name the same subject: same attributes in order, values compared
+    without case and surrounding spaces (RFC 4518 in short); bytes that are not Names never match."""
+    try:
+        pa, pb = dn_parts(a), dn_parts(b)
+    except ValueError:
+        return False
+    return [(o, v.strip().casefold()) for o, v in pa] == [(o, v.strip().casefold()) for o, v in pb]
+
+
 def dn_text(der: bytes) -> str:
     """'CN=server.natt-lab.example,OU=Machines,…' (RFC 4514 order: last RDN first) for a DER
     Name (ID_DER_ASN1_DN, a CR's authority); hex when the bytes are not one."""
     try:
-        tag, names, end = _tlv(der, 0)
-        if tag != 0x30 or end != len(der):
-            raise ValueError("not a SEQUENCE")
-        parts, at = [], 0
-        while at < len(names):
-            tag, rdn, at = _tlv(names, at)
-            pos = 0
-            while pos < len(rdn):
-                _, atv, pos = _tlv(rdn, pos)
-                otag, oid, vat = _tlv(atv, 0)
-                _, value, _ = _tlv(atv, vat)
-                if otag != 0x06 or not oid:
-                    raise ValueError("no OID")
-                name = _oid(oid)
-                parts.append(f"{_DN_NAMES.get(name, name)}={value.decode('utf-8', 'replace')}")
-        return ",".join(reversed(parts))
+        return ",".join(f"{_DN_NAMES.get(oid, oid)}={value}" for oid, value in reversed(dn_parts(der)))
     except ValueError:
         return der[:16].hex() + ("…" if len(der) > 16 else "")
 
