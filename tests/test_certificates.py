@@ -316,3 +316,43 @@ def test_secrets_and_export_hold_the_pki(tmp_path):
     assert hashlib.sha256(block["ca"].encode()).digest() == hashlib.sha256(pki.pem(pki.hierarchy(1).root.cert)).digest()
     psk = run(preset("client-behind-nat"))
     assert "certificates" not in psk.secrets
+
+
+# ---- views and the lesson ---------------------------------------------------------------------------
+
+def test_dn_ids_compare_as_names_whatever_the_string_type():
+    from cryptography.x509.name import _ASN1Type
+
+    from natt_core.wire.isakmp_cert import dn_text, same_dn
+    cert = pki.machine("server", SERVER_IP).cert
+    printable = x509.Name([x509.NameAttribute(a.oid, a.value, _ASN1Type.PrintableString) for a in cert.subject])
+    assert printable.public_bytes() != cert.subject.public_bytes()      # other bytes, as charon sends them
+    assert same_dn(printable.public_bytes(), cert.subject.public_bytes())
+    assert not same_dn(pki.machine("client", CLIENT_IP).cert.subject.public_bytes(), cert.subject.public_bytes())
+    assert not same_dn(b"\x30\x03junk", cert.subject.public_bytes())
+    reordered = x509.Name(list(reversed(list(cert.subject)))).public_bytes()
+    assert not same_dn(reordered, cert.subject.public_bytes())
+    assert dn_text(cert.subject.public_bytes()) == cert.subject.rfc4514_string()
+
+
+def test_lesson_notes_switch_to_the_certificate_variant():
+    from natt_view.lesson_notes import note_for
+    notes = {"MM5": "hash", "MM5|certificates": "cert"}
+    assert note_for(notes, "MM5", {"client": {"auth": "psk"}}) == "hash"
+    assert note_for(notes, "MM5", {"client": {"auth": "ecdsa-sig"}}) == "cert"
+    assert note_for(notes, "MM1", {"client": {"auth": "rsa-sig"}}) is None
+
+
+def test_lesson_1_with_certificates_tells_what_cert_and_sig_prove():
+    from pathlib import Path
+
+    from streamlit.testing.v1 import AppTest
+    at = AppTest.from_file(str(Path(__file__).resolve().parents[1] / "lessons/01_main_mode.py"), default_timeout=90)
+    at.query_params["auth"] = "rsa-sig"
+    at.query_params["step"] = "5"
+    at.run()
+    assert not at.exception, at.exception
+    assert not at.error, [e.value for e in at.error]
+    infos = " ".join(i.value for i in at.info)
+    assert "SIG_I" in infos and "proves the sender holds that key" in infos, infos
+    assert at.query_params["auth"] in ("rsa-sig", ["rsa-sig"])
