@@ -356,3 +356,13 @@ def test_lesson_1_with_certificates_tells_what_cert_and_sig_prove():
     infos = " ".join(i.value for i in at.info)
     assert "SIG_I" in infos and "proves the sender holds that key" in infos, infos
     assert at.query_params["auth"] in ("rsa-sig", ["rsa-sig"])
+
+
+def test_report_json_names_the_failed_check():
+    trace = run(apply_settings(preset("client-behind-nat"), ["client.auth=rsa-sig", "server.auth=rsa-sig",
+                                                             "client.cert_issuer=rogue"]))
+    server, client = trace.report["peers"]["server"], trace.report["peers"]["client"]
+    assert server["phase1"] == "failed" and server["reason_code"] == "CERT_UNTRUSTED"
+    assert "Rogue Networks Root CA" in server["reason"]
+    # the client only hears an unauthenticated AUTHENTICATION-FAILED: evidence, reported when it gives up
+    assert client["phase1"] == "failed" and client["reason_code"] == "AUTH_FAILED"
