@@ -231,7 +231,7 @@ def verify_chain(leaf: x509.Certificate, others: tuple[x509.Certificate, ...],
     for _ in range(4):
         if any(current.issuer == a.subject and _signed_by(current, a) for a in anchors):
             return tuple(path)
-        issuer = next((c for c in pool if c.subject == current.issuer and c not in path and _is_ca(c)
+        issuer = next((c for c in pool if c.subject == current.issuer and c not in path and is_ca(c)
                        and _signed_by(current, c)), None)
         if issuer is None:
             break
@@ -241,7 +241,8 @@ def verify_chain(leaf: x509.Certificate, others: tuple[x509.Certificate, ...],
                     f"(issuer '{current.issuer.rfc4514_string()}' is not trusted)", "CERT_UNTRUSTED")
 
 
-def _is_ca(cert: x509.Certificate) -> bool:
+def is_ca(cert: x509.Certificate) -> bool:
+    """Whether basicConstraints says CA (RFC 5280 §4.2.1.9); a certificate without it is not one."""
     try:
         return cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
     except x509.ExtensionNotFound:

@@ -36,6 +36,7 @@ from ..wire.isakmp import ID, Cert, CertRequest, Sig
 from ..wire.isakmp_cert import same_dn
 from ..wire.numbers import CertEncoding, IdType, Port
 from .sa import IkeSa
+from .states import Role
 
 #: ECDSA (RFC 4754 §7 / strongSwan keymat_v1): HASH_I/HASH_R with this prf, whatever was negotiated
 ECDSA_PRF = "sha256"
@@ -64,7 +65,7 @@ def sig_hash(sa: IkeSa, initiator: bool, id_body: bytes) -> bytes:
     """HASH_I (initiator=True) or HASH_R as the signer computes it (RFC 2409 §5; RFC 4754 for ECDSA)."""
     prf = ECDSA_PRF if sa.choice.auth == "ecdsa-sig" else sa.choice.hash
     mine, theirs = sa.gx, sa.gy
-    gxi, gxr = (mine, theirs) if (sa.role.value == "initiator") else (theirs, mine)
+    gxi, gxr = (mine, theirs) if sa.role is Role.INITIATOR else (theirs, mine)
     if initiator:
         return hash_i(prf, sa.keys.skeyid, gxi, gxr, sa.icookie, sa.rcookie, sa.sai_b, id_body)
     return hash_r(prf, sa.keys.skeyid, gxr, gxi, sa.rcookie, sa.icookie, sa.sai_b, id_body)
@@ -137,7 +138,7 @@ class SignatureAuthMixin:
         """[ID, CERT (machine), CERT (issuing CA) when the full chain is sent, SIG] for MM5/MM6."""
         me = self._credentials()
         certs = [me.cert] + ([me.intermediate] if self.policy.cert_chain == "full" else [])
-        initiator = sa.role.value == "initiator"
+        initiator = sa.role is Role.INITIATOR
         signature = sign(me.key, sig_hash(sa, initiator, sa.id_sent))
         return [id_payload, *(Cert(c.public_bytes(Encoding.DER)) for c in certs), Sig(signature)]
 
@@ -146,7 +147,7 @@ class SignatureAuthMixin:
         failure with the code of the first check that failed, raised as IntegrityError."""
         try:
             certs = _certificates(chain, label)
-            leaf = next((c for c in certs if not pki._is_ca(c)), certs[0])
+            leaf = next((c for c in certs if not pki.is_ca(c)), certs[0])
             path = pki.verify_chain(leaf, tuple(c for c in certs if c is not leaf) + held_cas(), trust_anchors())
             if not _signs(leaf):
                 raise pki.CertError(f"the certificate '{leaf.subject.rfc4514_string()}' may not sign "
@@ -157,7 +158,7 @@ class SignatureAuthMixin:
             sigs = [p for p in chain.payloads if isinstance(p, Sig)]
             if len(sigs) != 1:
                 raise pki.CertError(f"{label} carries {len(sigs)} SIG payloads, expected one", Reason.SIG_INVALID.value)
-            initiator = sa.role.value == "responder"      # we check what the other side signed
+            initiator = sa.role is Role.RESPONDER      # we check what the other side signed
             digest = sig_hash(sa, initiator, id_body)
             if not verify_signature(leaf.public_key(), digest, sigs[0].data):
                 which = "SIG_I" if initiator else "SIG_R"

@@ -318,7 +318,7 @@ class NatOA(_Payload):
 
 @dataclass(frozen=True)
 class Unknown(_Payload):
-    """Any payload type without a class here (CERT, SIG, ...), kept as raw body bytes."""
+    """Any payload type without a class (CERT, CR and SIG have theirs in isakmp_cert), kept as raw body bytes."""
     type: int
     body: bytes
 
