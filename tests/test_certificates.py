@@ -314,8 +314,27 @@ def test_secrets_and_export_hold_the_pki(tmp_path):
     block = trace.secrets["certificates"]
     assert set(block["peers"]) == {"client", "server"}
     assert hashlib.sha256(block["ca"].encode()).digest() == hashlib.sha256(pki.pem(pki.hierarchy(1).root.cert)).digest()
+    from cryptography.hazmat.primitives.serialization import pkcs12
+    bundle = pkcs12.load_pkcs12((tmp_path / "certs" / "client.p12").read_bytes(), b"natt-lab")
+    assert bundle.cert.certificate.subject.rfc4514_string().startswith("CN=client.natt-lab.example")
+    assert bundle.key.public_key().public_numbers() == bundle.cert.certificate.public_key().public_numbers()
     psk = run(preset("client-behind-nat"))
     assert "certificates" not in psk.secrets
+
+
+def test_real_peer_configs_follow_certificate_authentication():
+    from natt_core.lab.config_files import config_files
+    s = apply_settings(preset("client-behind-nat"), ["client.auth=rsa-sig", "server.auth=rsa-sig"])
+    swan = config_files(s, "strongswan", "server")
+    assert set(swan) == {"swanctl.conf", "x509/server.pem", "x509ca/ca.pem", "x509ca/intermediate.pem",
+                         "private/server.key"}
+    conf = swan["swanctl.conf"]
+    assert "auth = pubkey" in conf and "certs = server.pem" in conf and "secrets {" not in conf
+    assert 'id = "C=US, O=NAT-T Lab, OU=Machines, CN=server.natt-lab.example"' in conf
+    win = config_files(s, "windows", "client")["add-vpn.ps1"]
+    assert "-L2tpPsk" not in win and "Import-PfxCertificate" in win
+    assert "-L2tpPsk" in config_files(preset("client-behind-nat"), "windows", "client")["add-vpn.ps1"]
+    assert "not translated for libreswan" in next(iter(config_files(s, "libreswan", "server").values()))
 
 
 # ---- views and the lesson ---------------------------------------------------------------------------

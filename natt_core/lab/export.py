@@ -15,7 +15,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..pcap import write_pcap
-from .cert_files import certificate_files
+from .cert_files import certificate_binaries, certificate_files
 from .trace import Trace
 
 #: our names -> the names Wireshark's ESP preferences use
@@ -86,8 +86,12 @@ def export(trace: Trace, out: str | Path) -> list[Path]:
                        ("report.json", json.dumps(trace.report, indent=2) + "\n")):
         (root / name).write_text(text)
         written.append(root / name)
-    for name, text in certificate_files(trace.secrets.get("certificates")).items():
+    block = trace.secrets.get("certificates")
+    for name, text in certificate_files(block).items():
         (root / name).parent.mkdir(exist_ok=True)
         (root / name).write_text(text)
+        written.append(root / name)
+    for name, data in certificate_binaries(block).items():
+        (root / name).write_bytes(data)
         written.append(root / name)
     return written
