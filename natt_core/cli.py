@@ -155,6 +155,7 @@ def _config(args) -> int:
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         for name, text in files.items():
+            (out / name).parent.mkdir(parents=True, exist_ok=True)   # swanctl's x509/, private/ …
             (out / name).write_text(text)
         print(f"wrote {len(files)} files to {out}: {', '.join(files)}")
         return 0

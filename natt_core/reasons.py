@@ -60,6 +60,10 @@ class Reason(str, Enum):
     INITIAL_CONTACT = "INITIAL_CONTACT"            #: the peer's INITIAL-CONTACT replaced the SAs of its earlier connection
     IKE_SA_EXPIRED = "IKE_SA_EXPIRED"              #: the ISAKMP SA reached its hard lifetime without a rekey
     IPSEC_SA_EXPIRED = "IPSEC_SA_EXPIRED"          #: an IPsec SA reached its hard lifetime (seconds or kilobytes) without a rekey
+    CERT_UNTRUSTED = "CERT_UNTRUSTED"              #: the peer's certificate does not chain to a CA we trust (or none was sent)
+    CERT_INVALID = "CERT_INVALID"                  #: a CERT payload that is not a usable X.509 signing certificate
+    SIG_INVALID = "SIG_INVALID"                    #: SIG_I/SIG_R does not verify with the certificate's public key
+    ID_MISMATCH = "ID_MISMATCH"                    #: the ID payload names someone the certificate does not
 
     # --- data plane ------------------------------------------------------------------------
     ICV = "ICV"                                    #: ESP/AH integrity check failed

@@ -16,6 +16,7 @@ import streamlit as st
 
 from natt_core.errors import NattError
 from natt_core.lab.trace import Trace
+from natt_view.lesson_notes import note_for
 from natt_view.diagrams import plain_routers
 from natt_view.handout import lesson_handout_html
 from natt_view.steps import Journey, journeys
@@ -125,7 +126,7 @@ def _step_view(trace: Trace, steps: tuple[Journey, ...], lesson: Lesson, params:
         index = step_controls(steps, lesson.key, start=_start_index(trace, steps, lesson.start))
         set_query({"step": str(index), **params})
         j = steps[index - 1]
-        render_step(trace, index, note=lesson.notes.get(j.label), steps=steps)
+        render_step(trace, index, note=note_for(lesson.notes, j.label, trace.scenario), steps=steps)
         if lesson.extra is not None:
             lesson.extra(trace, j)
         return j

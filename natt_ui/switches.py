@@ -63,6 +63,10 @@ SWITCHES: dict[str, Switch] = {s.name: s for s in (
            lambda v: [f"client.dh_groups={v}"], "The Diffie-Hellman groups the client offers, best first."),
     Switch("server_dh", "Server DH groups", DH_OFFERS, lambda s: _groups(s.server.dh_groups),
            lambda v: [f"server.dh_groups={v}"], "The Diffie-Hellman groups the server accepts."),
+    Switch("auth", "Authentication (both peers)", CHOICES["client.auth"], lambda s: s.client.auth,
+           lambda v: [f"client.auth={v}", f"server.auth={v}"],
+           "psk: HASH_I/HASH_R prove knowledge of a shared key. rsa-sig / ecdsa-sig: machine certificates "
+           "from the lab CA, CERT and SIG in MM5/MM6 (RFC 2409 §5.1)."),
     Switch("mode", "IPsec mode", CHOICES["mode"], lambda s: s.client.mode,
            lambda v: [f"mode={v}"], "Transport (L2TP/IPsec) or tunnel mode on both peers."),
     Switch("keepalive", "Client keepalive interval (s)", ("10", "20", "60"),

@@ -16,6 +16,7 @@ from typing import Iterable, Mapping
 from natt_core.errors import DecodeError
 from natt_core.lab.trace import Trace
 
+from .lesson_notes import note_for
 from .diagrams import sequence_svg, topology_dot
 from .packet import diff_lens_text, packet_layout_html
 from .steps import Journey, fields_of, journey_changes, journeys
@@ -299,6 +300,6 @@ def lesson_handout_html(trace: Trace, title: str, goal: str, narrative_markdown:
     parts.append(f"<section><h2>How to read the packet layouts</h2>{_legend()}<p class=\"meta\">Each layout is "
                  "the packet as it crossed one segment, in 32-bit rows like the RFC diagrams; long fields "
                  "take one dashed row.</p></section>")
-    parts += [_step_html(trace, j, len(steps), notes.get(j.label)) for j in steps]
+    parts += [_step_html(trace, j, len(steps), note_for(notes, j.label, trace.scenario)) for j in steps]
     parts.append(_outcome_html(trace))
     return _document(f"{title} — handout", "".join(parts))

@@ -102,6 +102,21 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
         FormField("server.ppp_password", "Server's PPP account: password",
                   help="a different password from the client's fails at the PPP layer (PPP_AUTH_FAILED)"),
     ),
+    "Authentication (IKEv1 Main Mode)": (
+        FormField("client.auth", "Client authentication", _pick("client.auth"),
+                  "psk = pre-shared key (HASH in MM5/MM6); rsa-sig / ecdsa-sig = machine certificates from "
+                  "the lab CA (CERT and SIG in MM5/MM6, RFC 2409 §5.1); both sides must agree"),
+        FormField("server.auth", "Server authentication", _pick("server.auth")),
+        FormField("client.id_type", "Client ID type", _pick("client.id_type"),
+                  "auto = IPv4 address with a PSK, the certificate's subject DN with certificates"),
+        FormField("server.id_type", "Server ID type", _pick("server.id_type")),
+        FormField("client.cert_chain", "Client sends", _pick("client.cert_chain"),
+                  "full = machine + issuing CA certificate, as Windows does (MM5 grows past 2000 bytes)"),
+        FormField("server.cert_chain", "Server sends", _pick("server.cert_chain")),
+        FormField("client.cert_issuer", "Client certificate issued by", _pick("client.cert_issuer"),
+                  "rogue = a CA the server does not trust: MM5 fails with CERT_UNTRUSTED"),
+        FormField("server.cert_issuer", "Server certificate issued by", _pick("server.cert_issuer")),
+    ),
     "The client's NAT": (
         FormField("nat.kind", "Kind", _pick("nat.kind"), "none = a plain router"),
         FormField("nat.port_allocation", "Port allocation", _pick("nat.port_allocation")),

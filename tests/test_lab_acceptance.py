@@ -370,16 +370,17 @@ def _hex(value: str, length: int | None = None) -> bool:
 
 def check_secrets_shape(s: dict) -> None:
     """natt-lab-secrets/1, exactly the fields promised, in the promised encodings."""
-    assert set(s) - {"ikev2_sas"} == {"format", "ike_sas", "child_sas"} and s["format"] == "natt-lab-secrets/1"
+    assert set(s) - {"ikev2_sas", "certificates"} == {"format", "ike_sas", "child_sas"} and s["format"] == "natt-lab-secrets/1"
     for sa in s.get("ikev2_sas", ()):
         assert _hex(sa["spi_i"], 16) and _hex(sa["spi_r"], 16) and sa["ike_version"] == 2
         assert all(_hex(sa[k]) for k in ("skeyseed", "sk_d", "sk_ei", "sk_er", "sk_pi", "sk_pr"))
     modulus_bytes = {1: 96, 2: 128, 5: 192, 14: 256}  # RFC 2409 §6.1/6.2, RFC 3526 §2/§3
     key_bytes = {"3des-cbc": 24, "aes-cbc-128": 16, "aes-cbc-192": 24, "aes-cbc-256": 32}
     for sa in s["ike_sas"]:
-        assert set(sa) == {"initiator_cookie", "responder_cookie", "psk", "dh_group", "dh_shared_secret", "hash",
-                           "cipher", "skeyid", "skeyid_d", "skeyid_a", "skeyid_e", "encryption_key", "quick_modes",
-                           "ivs"}
+        assert set(sa) == {"initiator_cookie", "responder_cookie", "psk", "auth", "dh_group", "dh_shared_secret",
+                           "hash", "cipher", "skeyid", "skeyid_d", "skeyid_a", "skeyid_e", "encryption_key",
+                           "quick_modes", "ivs"}
+        assert sa["auth"] in ("psk", "rsa-sig", "ecdsa-sig")
         assert _hex(sa["initiator_cookie"], 16) and _hex(sa["responder_cookie"], 16)
         assert isinstance(sa["psk"], str) and sa["hash"] in ("md5", "sha1", "sha256")
         assert _hex(sa["dh_shared_secret"], 2 * modulus_bytes[sa["dh_group"]])

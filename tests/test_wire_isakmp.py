@@ -17,8 +17,8 @@ from scapy.packet import NoPayload, Padding, Raw
 from scapy.utils import wrpcap
 
 from natt_core.errors import ConfigError, DecodeError
-from natt_core.wire.isakmp import (HEADER_LEN, ID, KE, SA, Attribute, Delete, Hash, Header, NatD,
-                                   NatOA, Nonce, Notification, Proposal, Transform, Unknown,
+from natt_core.wire.isakmp import (HEADER_LEN, ID, KE, SA, Attribute, Cert, CertRequest, Delete, Hash, Header, NatD,
+                                   NatOA, Nonce, Notification, Proposal, Sig, Transform, Unknown,
                                    VendorID, decode_header, decode_message, decode_payloads,
                                    encode_header, encode_message, encode_payloads, summary)
 from natt_core.wire.numbers import (AuthAlgorithm, EncapsulationMode, EspTransform, ExchangeType,
@@ -88,7 +88,7 @@ EVERY_PAYLOAD = [
     Delete(ProtocolId.ESP, (b"\x01\x02\x03\x04",), 4),
     VendorID(V.RFC3947_VID), NatD(b"\x11" * 20), NatD(b"\x22" * 16, draft=True),
     NatOA.from_ip("10.0.0.2"), NatOA.from_ip("2001:db8::1"), NatOA.from_ip("10.0.0.3", draft=True),
-    Unknown(PayloadType.CERT, b"cert"), Unknown(PayloadType.SIG, b""),
+    Cert(b"cert"), Sig(b""), CertRequest(b""), CertRequest(b"\x30\x00"), Unknown(15, b"not a known type"),
 ]
 
 
@@ -284,7 +284,9 @@ payloads = st.one_of(
     st.builds(NatD, st.binary(max_size=32), st.booleans()),
     st.builds(NatOA, st.just(1), st.binary(min_size=4, max_size=4), st.booleans()),
     st.builds(NatOA, st.just(5), st.binary(min_size=16, max_size=16), st.booleans()),
-    st.builds(Unknown, st.sampled_from([2, 3, 6, 7, 9, 14, 15, 16, 200]), st.binary(max_size=16)))
+    st.builds(Cert, st.binary(max_size=32), u8), st.builds(CertRequest, st.binary(max_size=16), u8),
+    st.builds(Sig, st.binary(max_size=32)),
+    st.builds(Unknown, st.sampled_from([2, 3, 14, 15, 16, 200]), st.binary(max_size=16)))
 
 
 @settings(max_examples=200, deadline=None)

@@ -52,7 +52,9 @@ payloads = st.one_of(
     st.builds(isakmp.NatD, st.binary(max_size=32), st.booleans()),
     st.builds(isakmp.NatOA, st.just(1), st.binary(min_size=4, max_size=4), st.booleans()),
     st.builds(isakmp.NatOA, st.just(5), st.binary(min_size=16, max_size=16), st.booleans()),
-    st.builds(isakmp.Unknown, st.sampled_from([6, 7, 9, 14, 15, 16, 200]), st.binary(max_size=16)))
+    st.builds(isakmp.Cert, st.binary(max_size=32), u8), st.builds(isakmp.CertRequest, st.binary(max_size=16), u8),
+    st.builds(isakmp.Sig, st.binary(max_size=32)),
+    st.builds(isakmp.Unknown, st.sampled_from([14, 15, 16, 200]), st.binary(max_size=16)))
 headers = st.builds(isakmp.Header, st.binary(min_size=8, max_size=8).filter(any), st.binary(min_size=8, max_size=8),
                     st.just(0), u8, u8.filter(lambda f: not f & 1), u32)
 

@@ -38,8 +38,8 @@ def skeyid_psk(hash_name: str, psk: bytes, ni_b: bytes, nr_b: bytes) -> bytes:
 def skeyid_sig(hash_name: str, ni_b: bytes, nr_b: bytes, gxy: bytes) -> bytes:
     """SKEYID for signature authentication: the nonces key the prf over g^xy (§5).
 
-    The lab authenticates with PSK only; this variant exists because the published NIST
-    SP 800-135 IKEv1 vectors use it, which lets the SKEYID_d/a/e code be checked against them.
+    Used by certificate (RSA/ECDSA) authentication; the published NIST SP 800-135 IKEv1 vectors
+    use it too, which lets the SKEYID_d/a/e code be checked against them.
     """
     return prf(hash_name, ni_b + nr_b, gxy)
 
@@ -81,7 +81,17 @@ def expand_enc_key(hash_name: str, skeyid_e: bytes, key_len: int) -> bytes:
 def phase1_keys(hash_name: str, psk: bytes, ni_b: bytes, nr_b: bytes, gxy: bytes,
                 cky_i: bytes, cky_r: bytes, key_len: int) -> Phase1Keys:
     """The whole PSK key schedule for one ISAKMP SA."""
-    skeyid = skeyid_psk(hash_name, psk, ni_b, nr_b)
+    return phase1_keys_from(hash_name, skeyid_psk(hash_name, psk, ni_b, nr_b), gxy, cky_i, cky_r, key_len)
+
+
+def phase1_keys_sig(hash_name: str, ni_b: bytes, nr_b: bytes, gxy: bytes,
+                    cky_i: bytes, cky_r: bytes, key_len: int) -> Phase1Keys:
+    """The whole key schedule for signature (certificate) authentication."""
+    return phase1_keys_from(hash_name, skeyid_sig(hash_name, ni_b, nr_b, gxy), gxy, cky_i, cky_r, key_len)
+
+
+def phase1_keys_from(hash_name: str, skeyid: bytes, gxy: bytes, cky_i: bytes, cky_r: bytes,
+                     key_len: int) -> Phase1Keys:
     d, a, e = derive_skeyid_dae(hash_name, skeyid, gxy, cky_i, cky_r)
     return Phase1Keys(skeyid, d, a, e, expand_enc_key(hash_name, e, key_len))
 

@@ -1,4 +1,4 @@
-"""Main Mode with pre-shared keys and NAT-T (RFC 2409 §5.4, RFC 3947 §3-§4).
+"""Main Mode with pre-shared keys or certificates, and NAT-T (RFC 2409 §5.1/§5.4, RFC 3947 §3-§4).
 
 MM1/MM2 choose the transform and the NAT-T version (Vendor IDs); MM3/MM4 exchange KE, nonces and
 NAT-D hashes and derive SKEYID; MM5/MM6 are encrypted and authenticate with HASH_I/HASH_R. If a
@@ -8,7 +8,7 @@ responder answers to the address and port it saw.
 from __future__ import annotations
 
 from ..addressing import Datagram, Endpoint
-from ..crypto.ike_keys import hash_i, hash_r, phase1_iv, phase1_keys
+from ..crypto.ike_keys import hash_i, hash_r, phase1_iv, phase1_keys, phase1_keys_sig
 from ..crypto.natd import evaluate_natd, natd_hash
 from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
 from ..errors import DecodeError, IntegrityError
@@ -23,6 +23,7 @@ from .nat_t import best_common, version_of_vid, vid_name
 from .proposals import choose_phase1, phase1_answer, phase1_offer, read_phase1, same_transform
 from .sa import IkeSa
 from .seal import seal, unseal
+from .signature_auth import SignatureAuthMixin
 from .states import AUTH_COMPLAINTS, AUTH_NOTIFIES, UNREADABLE  # noqa: F401  (re-exported: decided in states)
 from .states import (MAIN_MODE, Family, Msg, Role, advance, complaint_explains_give_up, ended_by_notify, notify_ends,
                      phase1_name, plain_notify_noted, repeat_is_evidence, retransmitted, unreadable_is_evidence)
@@ -58,7 +59,7 @@ def raw_body(chain, payload) -> bytes:
     return chain.raw[chain.payloads.index(payload)][4:]
 
 
-class MainModeMixin:
+class MainModeMixin(SignatureAuthMixin):
     # ------------------------------------------------------------------ initiator
     def connect(self, remote_ip: str, now: float, remote_port: int = Port.IKE):
         """Start Main Mode towards a responder: send MM1 (SA offer and NAT-T Vendor IDs); or
@@ -102,8 +103,12 @@ class MainModeMixin:
             return
         id_payload = self._own_id(sa)
         sa.id_sent = id_payload.encode_body()
-        digest = hash_i(sa.choice.hash, sa.keys.skeyid, sa.gx, sa.gy, sa.icookie, sa.rcookie, sa.sai_b, sa.id_sent)
-        payloads = [id_payload, Hash(digest)] + self._initial_contact_payload(sa)
+        if sa.choice.auth != "psk":
+            payloads = self._signed_payloads(sa, id_payload)
+        else:
+            digest = hash_i(sa.choice.hash, sa.keys.skeyid, sa.gx, sa.gy, sa.icookie, sa.rcookie, sa.sai_b, sa.id_sent)
+            payloads = [id_payload, Hash(digest)]
+        payloads += self._initial_contact_payload(sa)
         sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
         sa.iv = sealed.last_block
         self._send_ike(sa, sealed.message, "MM5", payload_names(payloads), encrypted=True, expect_answer=True,
@@ -126,14 +131,17 @@ class MainModeMixin:
     def _on_mm6(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> None:
         try:
             opened = unseal(sa, header, body, sa.iv)
-            id_payload, digest = only(opened.chain, ID, "MM6"), only(opened.chain, Hash, "MM6")
+            id_payload = only(opened.chain, ID, "MM6")
+            digest = None if sa.choice.auth != "psk" else only(opened.chain, Hash, "MM6")
             self._check_main_mode_notifies(sa, opened.chain, "MM6")
         except DecodeError as exc:
             raise IntegrityError(f"MM6 does not decrypt to a valid message under our keys ({exc.reason})",
                                  Reason.DECRYPT_FAILED) from None
         id_body = raw_body(opened.chain, id_payload)
-        expected = hash_r(sa.choice.hash, sa.keys.skeyid, sa.gy, sa.gx, sa.rcookie, sa.icookie, sa.sai_b, id_body)
-        if digest.data != expected:
+        if digest is None:
+            self._check_signed(sa, opened.chain, id_payload, id_body, "MM6")
+        elif digest.data != hash_r(sa.choice.hash, sa.keys.skeyid, sa.gy, sa.gx, sa.rcookie, sa.icookie, sa.sai_b,
+                                   id_body):
             self._auth_failed(sa, "HASH_R does not verify: the responder used another pre-shared key")
             raise IntegrityError("HASH_R mismatch", Reason.AUTH_FAILED)
         sa.id_received = id_body
@@ -167,7 +175,8 @@ class MainModeMixin:
     def _on_mm5(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> None:
         try:
             opened = unseal(sa, header, body, sa.iv)
-            id_payload, digest = only(opened.chain, ID, "MM5"), only(opened.chain, Hash, "MM5")
+            id_payload = only(opened.chain, ID, "MM5")
+            digest = None if sa.choice.auth != "psk" else only(opened.chain, Hash, "MM5")
             self._check_main_mode_notifies(sa, opened.chain, "MM5")
         except DecodeError as exc:
             self._auth_failed(sa, "MM5 does not decrypt to a valid message under our keys: the pre-shared "
@@ -175,8 +184,10 @@ class MainModeMixin:
             raise IntegrityError(f"MM5 does not decrypt to a valid message ({exc.reason})",
                                  Reason.DECRYPT_FAILED) from None
         id_body = raw_body(opened.chain, id_payload)
-        expected = hash_i(sa.choice.hash, sa.keys.skeyid, sa.gy, sa.gx, sa.icookie, sa.rcookie, sa.sai_b, id_body)
-        if digest.data != expected:
+        if digest is None:
+            self._check_signed(sa, opened.chain, id_payload, id_body, "MM5", dgram)
+        elif digest.data != hash_i(sa.choice.hash, sa.keys.skeyid, sa.gy, sa.gx, sa.icookie, sa.rcookie, sa.sai_b,
+                                   id_body):
             self._auth_failed(sa, "HASH_I does not verify: the initiator used another pre-shared key", dgram)
             raise IntegrityError("HASH_I mismatch", Reason.AUTH_FAILED)
         sa.id_received = id_body
@@ -184,8 +195,11 @@ class MainModeMixin:
         self._take_authenticated_address(sa, dgram)
         id_payload = self._own_id(sa)
         sa.id_sent = id_payload.encode_body()
-        digest = hash_r(sa.choice.hash, sa.keys.skeyid, sa.gx, sa.gy, sa.rcookie, sa.icookie, sa.sai_b, sa.id_sent)
-        payloads = [id_payload, Hash(digest)]
+        if sa.choice.auth != "psk":
+            payloads = self._signed_payloads(sa, id_payload)
+        else:
+            digest = hash_r(sa.choice.hash, sa.keys.skeyid, sa.gx, sa.gy, sa.rcookie, sa.icookie, sa.sai_b, sa.id_sent)
+            payloads = [id_payload, Hash(digest)]
         sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
         sa.iv = sa.last_phase1_block = sealed.last_block
         self._send_ike(sa, sealed.message, "MM6", payload_names(payloads), encrypted=True, expect_answer=False,
@@ -207,7 +221,8 @@ class MainModeMixin:
         """None of the offered phase-1 transforms is acceptable: NO-PROPOSAL-CHOSEN, and the SA fails."""
         groups = ", ".join(str(g) for g in self.policy.dh_groups)
         reason = (f"NO-PROPOSAL-CHOSEN: none of the offered phase-1 transforms is acceptable "
-                  f"(we support DH groups {groups}, ciphers {', '.join(self.policy.ike_ciphers)})")
+                  f"(we support DH groups {groups}, ciphers {', '.join(self.policy.ike_ciphers)}, "
+                  f"authentication {self.policy.auth})")
         self._emit(Refused, reason=reason, code=Reason.NO_PROPOSAL)
         self._notify_plain(sa, NotifyType.NO_PROPOSAL_CHOSEN)
         self._fail(sa, reason, "refused", Reason.NO_PROPOSAL)
@@ -230,7 +245,10 @@ class MainModeMixin:
         else:
             sa.nr_b = nonce
             self._derive_phase1(sa)
-        payloads = [KE(sa.gx), Nonce(nonce)] + self._natd_payloads(sa, to)
+        payloads = [KE(sa.gx), Nonce(nonce)]
+        if sa.choice.auth != "psk":
+            payloads += self._cert_requests()
+        payloads += self._natd_payloads(sa, to)
         message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.MAIN_MODE), payloads)
         return self._send_ike(sa, message, label, payload_names(payloads), expect_answer=True, answering=sa)
 
@@ -255,6 +273,7 @@ class MainModeMixin:
             sa.gx = dh_public(group, sa.dh_private)
         sa.gy = ke.data
         sa.gxy = dh_shared(group, sa.dh_private, sa.gy)
+        self._note_cert_requests(sa, chain)
         if sa.role is Role.INITIATOR:
             sa.nr_b = nonce.data
             self._derive_phase1(sa)
@@ -264,6 +283,10 @@ class MainModeMixin:
     def _derive_phase1(self, sa: IkeSa) -> None:
         if sa.gxy:
             c = sa.choice
+            if c.auth != "psk":   # SKEYID = prf(Ni_b | Nr_b, g^xy) (RFC 2409 §5)
+                sa.keys = phase1_keys_sig(c.hash, sa.ni_b, sa.nr_b, sa.gxy, sa.icookie, sa.rcookie,
+                                          CIPHERS[c.cipher].key_len)
+                return
             sa.keys = phase1_keys(c.hash, self.policy.psk.encode(), sa.ni_b, sa.nr_b, sa.gxy,
                                   sa.icookie, sa.rcookie, CIPHERS[c.cipher].key_len)
 
@@ -297,14 +320,17 @@ class MainModeMixin:
         return None
 
     def _own_id(self, sa: IkeSa) -> ID:
+        if self.policy.uses_certificates or self.policy.id_type != "auto":
+            return self._id_for(sa)
         proto, port = (0, 0) if sa.nat_t else (17, Port.IKE)
         if self.policy.identity:
             return ID(IdType.FQDN, proto, port, self.policy.identity.encode())
         return ID(IdType.IPV4_ADDR, proto, port, Endpoint(self.address).packed_ip)
 
-    def _auth_failed(self, sa: IkeSa, reason: str, dgram: Datagram | None = None) -> None:
-        sa.reason, sa.failure, sa.code = f"authentication failed: {reason}", "authentication", Reason.AUTH_FAILED
-        self._emit(AuthenticationFailed, reason=reason, code=Reason.AUTH_FAILED)
+    def _auth_failed(self, sa: IkeSa, reason: str, dgram: Datagram | None = None,
+                     code: Reason = Reason.AUTH_FAILED) -> None:
+        sa.reason, sa.failure, sa.code = f"authentication failed: {reason}", "authentication", code
+        self._emit(AuthenticationFailed, reason=reason, code=code)
         if sa.role is Role.RESPONDER:
             self._notify_plain(sa, NotifyType.AUTHENTICATION_FAILED, reply_to=dgram)
 
@@ -358,7 +384,9 @@ class MainModeMixin:
 
     def _on_gave_up(self, sa: IkeSa, label: str) -> None:
         if complaint_explains_give_up(label, sa.peer_notify):
-            reason = f"the responder answered MM5 with {sa.peer_notify}: the pre-shared keys probably differ"
+            cause = ("it rejected our certificate or signature" if sa.choice and sa.choice.auth != "psk"
+                     else "the pre-shared keys probably differ")
+            reason = f"the responder answered MM5 with {sa.peer_notify}: {cause}"
             self._emit(AuthenticationFailed, reason=reason, code=Reason.AUTH_FAILED)
             sa.reason, sa.failure, sa.code = f"authentication failed: {reason}", "authentication", Reason.AUTH_FAILED
         elif label == Msg.MM5.value and sa.mm4_repeats:

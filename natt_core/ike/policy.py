@@ -45,6 +45,17 @@ NAT_OA_SENDING = ("yes", "no", "when-behind-nat")
 #: the shortest lifetimes a policy takes (seconds; kilobytes 0 = no kilobyte limit): a rekey every few
 #: seconds teaches nothing and would only fill a run
 LIFETIME_MINIMA = {"ike_lifetime": 60, "ipsec_lifetime": 10, "ipsec_lifetime_kb": 0}
+#: phase-1 authentication (RFC 2409 §5): pre-shared key (method 1), RSA signatures with X.509
+#: certificates (method 3), ECDSA P-256 signatures (RFC 4754: method 9)
+AUTH_METHODS = ("psk", "rsa-sig", "ecdsa-sig")
+#: the phase-1 ID payload's type. "auto": ID_IPV4_ADDR (FQDN when `identity` is set) with a PSK,
+#: the certificate's subject (ID_DER_ASN1_DN) with certificates, as Windows sends it. With a PSK,
+#: der-asn1-dn sends the subject the lab PKI gives this machine (a DN is only a name)
+ID_TYPES = ("auto", "ipv4", "fqdn", "der-asn1-dn")
+#: the certificates MM5/MM6 carry: the machine's and its issuing CA's (Windows), or the machine's alone
+CERT_CHAINS = ("full", "machine")
+#: who issued this peer's machine certificate: the lab CA both peers trust, or a rogue CA nobody trusts
+CERT_ISSUERS = ("lab", "rogue")
 #: names a policy's `vendor_ids` may use: nat_t.VENDOR_IDS, and the NAT-T slot
 VENDOR_ID_NAMES = (*VENDOR_IDS, NAT_T_SLOT)
 #: the names of the FRAGMENTATION Vendor ID: sent exactly when `ike_fragmentation` is on
@@ -139,6 +150,14 @@ class PeerPolicy:
     ike_fragmentation: bool = False
     #: the largest IP datagram an IKE fragment makes: strongSwan's charon.fragment_size, 1280 (charon.opt)
     ike_fragment_size: int = 1280
+    #: one of AUTH_METHODS; with certificates the lab PKI (crypto/pki.py) issues this peer's
+    auth: str = "psk"
+    #: one of ID_TYPES
+    id_type: str = "auto"
+    #: one of CERT_CHAINS: "full" sends machine + intermediate (what makes MM5/MM6 big)
+    cert_chain: str = "full"
+    #: one of CERT_ISSUERS
+    cert_issuer: str = "lab"
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -151,6 +170,13 @@ class PeerPolicy:
         _choice("NAT-T role", self.nat_t_role, NAT_T_ROLES)
         _choice("NAT-OA sending", self.send_nat_oa, NAT_OA_SENDING)
         _choice("profile", self.profile, ("none", *PROFILE_NAMES))
+        _choice("authentication", self.auth, AUTH_METHODS)
+        _choice("ID type", self.id_type, ID_TYPES)
+        _choice("certificate chain", self.cert_chain, CERT_CHAINS)
+        _choice("certificate issuer", self.cert_issuer, CERT_ISSUERS)
+        if self.auth != "psk" and self.ike_version != 1:
+            raise ConfigError(f"{self.auth} authentication is implemented for IKEv1 Main Mode only; "
+                              "use ike_version 1 or psk")
         for name in self.vendor_ids:
             _choice("Vendor ID", name, VENDOR_ID_NAMES)
         if self.nat_t_announce is not None:
@@ -163,6 +189,9 @@ class PeerPolicy:
         _subset("phase-1 hashes", self.ike_hashes, HASHES)
         _choice("mode", self.mode, MODES)
         _choice("phase-1 mode", self.phase1_mode, PHASE1_MODES)
+        if self.auth != "psk" and self.phase1_mode == "aggressive":
+            raise ConfigError(f"{self.auth} authentication is implemented for Main Mode only; "
+                              "Aggressive Mode here uses a pre-shared key")
         _choice("protocol", self.protocol, PROTOCOLS)
         _subset("ESP ciphers", self.esp_ciphers, ESP_CIPHERS)
         _subset("ESP integrity", self.esp_integrity, INTEGRITIES)
@@ -232,6 +261,8 @@ class PeerPolicy:
     def aggressive(self) -> bool:
         """Whether this peer initiates, and answers, IKEv1 Aggressive Mode."""
         return self.phase1_mode == "aggressive"
+    def uses_certificates(self) -> bool:
+        return self.auth != "psk"
 
     @property
     def tunnel(self) -> bool:

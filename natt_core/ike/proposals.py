@@ -22,6 +22,8 @@ KEY_IKE = 1  #: the ISAKMP transform ID (RFC 2407 §4.4.1)
 _P1_CIPHER = {"aes-cbc-128": (Phase1Cipher.AES_CBC, 128), "aes-cbc-192": (Phase1Cipher.AES_CBC, 192),
               "aes-cbc-256": (Phase1Cipher.AES_CBC, 256), "3des-cbc": (Phase1Cipher.TRIPLE_DES_CBC, 0)}
 _HASH = {"md5": HashAlg.MD5, "sha1": HashAlg.SHA1, "sha256": HashAlg.SHA2_256}
+#: policy.AUTH_METHODS -> the Oakley authentication method (RFC 2409 App. A; RFC 4754 §5)
+_AUTH = {"psk": AuthMethod.PRE_SHARED_KEY, "rsa-sig": AuthMethod.RSA_SIG, "ecdsa-sig": AuthMethod.ECDSA_256}
 _ESP_CIPHER = {"aes-cbc-128": (EspTransform.ESP_AES, 128), "aes-cbc-256": (EspTransform.ESP_AES, 256),
                "3des-cbc": (EspTransform.ESP_3DES, 0)}
 _INTEGRITY = {"hmac-md5-96": AuthAlgorithm.HMAC_MD5, "hmac-sha1-96": AuthAlgorithm.HMAC_SHA,
@@ -42,7 +44,7 @@ def _lookup(table: dict, wanted) -> str | None:
 def phase1_offer(policy: PeerPolicy) -> SA:
     """The phase-1 SA payload a policy offers; built once per setting (an SA is immutable, and
     every MM1 sent and every MM2 checked needs it)."""
-    key = (policy.dh_groups, policy.ike_ciphers, policy.ike_hashes, policy.ike_lifetime)
+    key = (policy.dh_groups, policy.ike_ciphers, policy.ike_hashes, policy.ike_lifetime, policy.auth)
     try:
         return _phase1_offer(*key)
     except TypeError:   # an unhashable setting: build it afresh
@@ -50,7 +52,7 @@ def phase1_offer(policy: PeerPolicy) -> SA:
 
 
 @lru_cache(maxsize=256)
-def _phase1_offer(dh_groups, ike_ciphers, ike_hashes, ike_lifetime) -> SA:
+def _phase1_offer(dh_groups, ike_ciphers, ike_hashes, ike_lifetime, auth="psk") -> SA:
     transforms = []
     for group in dh_groups:
         for cipher in ike_ciphers:
@@ -60,7 +62,7 @@ def _phase1_offer(dh_groups, ike_ciphers, ike_hashes, ike_lifetime) -> SA:
                 if bits:
                     attrs.append(Attribute(Phase1Attr.KEY_LENGTH, bits))
                 attrs += [Attribute(Phase1Attr.HASH, _HASH[hash_name]),
-                          Attribute(Phase1Attr.AUTH_METHOD, AuthMethod.PRE_SHARED_KEY),
+                          Attribute(Phase1Attr.AUTH_METHOD, _AUTH[auth]),
                           Attribute(Phase1Attr.GROUP, group),
                           Attribute(Phase1Attr.LIFE_TYPE, LifeType.SECONDS),
                           Attribute(Phase1Attr.LIFE_DURATION, ike_lifetime)]
@@ -89,11 +91,13 @@ def read_phase1(t: Transform) -> Phase1Choice | None:
     enc, bits, group = _number(t, Phase1Attr.ENCRYPTION), _number(t, Phase1Attr.KEY_LENGTH, 0), _number(t, Phase1Attr.GROUP)
     cipher = _lookup(_P1_CIPHER, (enc, bits if enc == Phase1Cipher.AES_CBC else 0))
     hash_name = _lookup(_HASH, _number(t, Phase1Attr.HASH))
-    if t.transform_id != KEY_IKE or _number(t, Phase1Attr.AUTH_METHOD) != AuthMethod.PRE_SHARED_KEY:
+    auth = _lookup(_AUTH, _number(t, Phase1Attr.AUTH_METHOD))
+    if t.transform_id != KEY_IKE or auth is None:
         return None
     if cipher is None or hash_name is None or group is None:
         return None
-    return Phase1Choice(cipher, hash_name, group, (bits or 192) // 8, _number(t, Phase1Attr.LIFE_DURATION, 28800))
+    return Phase1Choice(cipher, hash_name, group, (bits or 192) // 8, _number(t, Phase1Attr.LIFE_DURATION, 28800),
+                        auth)
 
 
 def choose_phase1(offer: SA, policy: PeerPolicy) -> tuple[Proposal, Transform, Phase1Choice] | None:
@@ -103,7 +107,8 @@ def choose_phase1(offer: SA, policy: PeerPolicy) -> tuple[Proposal, Transform, P
             continue
         for t in proposal.transforms:
             c = read_phase1(t)
-            if c and c.cipher in policy.ike_ciphers and c.hash in policy.ike_hashes and c.group in policy.dh_groups:
+            if (c and c.cipher in policy.ike_ciphers and c.hash in policy.ike_hashes and c.group in policy.dh_groups
+                    and c.auth == policy.auth):
                 return proposal, t, c
     return None
 

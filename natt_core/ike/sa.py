@@ -25,6 +25,7 @@ class Phase1Choice:
     group: int
     key_len: int
     lifetime: int
+    auth: str = "psk"     #: policy.AUTH_METHODS: how MM5/MM6 authenticate
 
 
 @dataclass(frozen=True)
@@ -131,6 +132,10 @@ class IkeSa:
     rekey_of: "IkeSa | None" = None   #: the SA this one is the phase-1 rekey of (until it takes over)
     rekeying: bool = False            #: a successor is being negotiated
     past_children: list["ChildSa"] = field(default_factory=list)  #: deleted or expired IPsec SAs (secrets)
+    #: certificate authentication: the CAs the peer's CR payloads named (DER Names), and the
+    #: peer's verified certificate chain (DER, machine first) for reports and views
+    peer_cas: tuple[bytes, ...] = ()
+    peer_certs: tuple[bytes, ...] = ()
 
     @property
     def cookies(self) -> str:

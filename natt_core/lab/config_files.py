@@ -10,8 +10,8 @@ TARGETS = ("strongswan", "libreswan", "windows")
 def config_files(s: Scenario, target: str, peer: str = "server") -> dict[str, str]:
     """File name -> text for `target` playing the scenario's `peer`."""
     if target == "strongswan":
-        from .strongswan_config import swanctl_conf
-        return {"swanctl.conf": swanctl_conf(s, peer)}
+        from .strongswan_config import swanctl_conf, swanctl_files
+        return {"swanctl.conf": swanctl_conf(s, peer), **swanctl_files(s, peer)}
     if target == "libreswan":
         from .libreswan_config import libreswan_files
         return libreswan_files(s, peer, s.server_ppp)

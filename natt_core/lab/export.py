@@ -4,7 +4,9 @@ Files: `<segment>.pcap` (classic libpcap, raw IPv4, every hop seen on that segme
 `esp_sa.txt` (Wireshark's ESP SA table, UAT `esp_sa`, one line per SA direction, RFC 4303 SPIs),
 `ikev1_decryption_table.txt` (Wireshark's IKEv1 table: initiator cookie, encryption key;
 RFC 2409 §5), for IKEv2 runs `ikev2_decryption_table.txt` (UAT `ikev2_decryption_table`: SPIs,
-SK_ei, SK_er, cipher, SK_ai, SK_ar, integrity; RFC 7296 §2.14), `secrets.json` and `report.json`.
+SK_ei, SK_er, cipher, SK_ai, SK_ar, integrity; RFC 7296 §2.14), `secrets.json` and `report.json`;
+with certificate authentication also `certs/` (the lab CA, each peer's certificate and key:
+lab/cert_files.py).
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 from ..pcap import write_pcap
+from .cert_files import certificate_binaries, certificate_files
 from .trace import Trace
 
 #: our names -> the names Wireshark's ESP preferences use
@@ -82,5 +85,13 @@ def export(trace: Trace, out: str | Path) -> list[Path]:
                        ("secrets.json", json.dumps(trace.secrets, indent=2) + "\n"),
                        ("report.json", json.dumps(trace.report, indent=2) + "\n")):
         (root / name).write_text(text)
+        written.append(root / name)
+    block = trace.secrets.get("certificates")
+    for name, text in certificate_files(block).items():
+        (root / name).parent.mkdir(exist_ok=True)
+        (root / name).write_text(text)
+        written.append(root / name)
+    for name, data in certificate_binaries(block).items():
+        (root / name).write_bytes(data)
         written.append(root / name)
     return written

@@ -68,6 +68,9 @@ def ipsec_conf(s: Scenario, peer: str = "server") -> str:
         notes.append("tunnel mode: L2TP/IPsec uses transport mode; this conn follows the scenario")
     if me.assume_udp_rule is not None:
         notes.append(f"AssumeUDPEncapsulationContextOnSendRule={me.assume_udp_rule} is a Windows setting")
+    if me.auth != "psk":
+        notes.append(f"authentication {me.auth} is not translated for libreswan (its certificates live in an NSS "
+                     "database): this conn uses the pre-shared key; strongSwan's config carries the certificates")
     if peer == "server":
         left, leftid = server_ip, me.identity and f"@{me.identity}" or server_ip
         right, rightid, rightport = "%any", "%any", "17/%any"

@@ -248,6 +248,9 @@ def build_secrets(hosts) -> dict:
     out = {"format": "natt-lab-secrets/1", "ike_sas": ike, "child_sas": child}
     if ike2:
         out["ikev2_sas"] = ike2
+    from .cert_files import certificate_secrets
+    if certs := certificate_secrets(host.peer for host in hosts.values()):
+        out["certificates"] = certs
     return out
 
 
@@ -255,7 +258,7 @@ def _ikev1_secrets(sa, ivs) -> dict:
     """An ISAKMP SA's keys (RFC 2409 §5), what they were made from, and the IVs it used."""
     k = sa.keys
     return {"initiator_cookie": sa.icookie.hex(), "responder_cookie": sa.rcookie.hex(),
-            "psk": sa.policy.psk, "dh_group": sa.choice.group, "dh_shared_secret": sa.gxy.hex(),
+            "psk": sa.policy.psk, "auth": sa.choice.auth, "dh_group": sa.choice.group, "dh_shared_secret": sa.gxy.hex(),
             "hash": sa.choice.hash, "cipher": sa.choice.cipher, "skeyid": k.skeyid.hex(),
             "skeyid_d": k.skeyid_d.hex(), "skeyid_a": k.skeyid_a.hex(), "skeyid_e": k.skeyid_e.hex(),
             "encryption_key": k.enc_key.hex(),

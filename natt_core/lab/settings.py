@@ -18,8 +18,8 @@ from itertools import permutations
 from typing import Callable
 
 from ..errors import ConfigError
-from ..ike.policy import (ASSUME_UDP_RULES, DH_GROUPS, MODES, NAT_OA_SENDING, NAT_T, NAT_T_ROLES, PHASE1_MODES, PROTOCOLS,
-                          RULE_UNSET)
+from ..ike.policy import (ASSUME_UDP_RULES, AUTH_METHODS, CERT_CHAINS, CERT_ISSUERS, DH_GROUPS, ID_TYPES, MODES,
+                          NAT_OA_SENDING, NAT_T, NAT_T_ROLES, PHASE1_MODES, PROTOCOLS, RULE_UNSET)
 from ..ike.profiles import PROFILE_NAMES, apply_profile
 from ..ike.v2.suites import ENCR, GROUPS, INTEG, PRF
 from ..net.nat_config import BEHAVIOURS, FRAGMENT_MODES, HELPERS, KINDS, PORT_ALLOCATIONS
@@ -243,6 +243,9 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "client.ikev2_dh_groups": IKEV2_GROUP_OFFERS, "server.ikev2_dh_groups": IKEV2_GROUP_OFFERS,
     "client.rekey": YES_NO,
     "client.ppp_auth": PPP_AUTH, "server.ppp_auth": PPP_AUTH_ORDERS,
+    "client.auth": AUTH_METHODS, "server.auth": AUTH_METHODS, "client.id_type": ID_TYPES, "server.id_type": ID_TYPES,
+    "client.cert_chain": CERT_CHAINS, "server.cert_chain": CERT_CHAINS,
+    "client.cert_issuer": CERT_ISSUERS, "server.cert_issuer": CERT_ISSUERS,
 }
 
 
@@ -346,6 +349,15 @@ KEYS: dict[str, tuple[str, str, Callable[[str], object]]] = {
     "server.ppp_user": ("ppp_server", "user", _ppp_text("user name")),
     "server.ppp_password": ("ppp_server", "password", _ppp_text("password")),
     "server.ppp_auth": ("ppp_server", "auth", _ppp_auth),
+    # phase-1 authentication: pre-shared key or certificates from the lab PKI (crypto/pki.py)
+    "client.auth": ("client", "auth", _of("client.auth")),
+    "server.auth": ("server", "auth", _of("server.auth")),
+    "client.id_type": ("client", "id_type", _of("client.id_type")),
+    "server.id_type": ("server", "id_type", _of("server.id_type")),
+    "client.cert_chain": ("client", "cert_chain", _of("client.cert_chain")),
+    "server.cert_chain": ("server", "cert_chain", _of("server.cert_chain")),
+    "client.cert_issuer": ("client", "cert_issuer", _of("client.cert_issuer")),
+    "server.cert_issuer": ("server", "cert_issuer", _of("server.cert_issuer")),
 }
 
 

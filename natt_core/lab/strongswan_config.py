@@ -13,6 +13,10 @@ What is translated, and from where:
   tunnel mode the client proposes (its inner address, the server address it dialled), the
   server sends from its own inner address.
 - identities: an FQDN if the policy has one, else the peer's own IPv4 address (ID_IPV4_ADDR).
+- certificates (`auth` rsa-sig / ecdsa-sig): `auth = pubkey`, `certs` = the machine certificate
+  the lab PKI issues this peer, the ID its `id_type` asks for (by default the certificate's
+  subject DN); `swanctl_files` gives the files for swanctl's x509/, x509ca/ (the lab root and
+  issuing CA) and private/ directories, next to swanctl.conf (SWANCTL_DIR).
 - IKEv2 (`ike_version` 2; `version = 0` for a peer that answers both): one proposal per IKE suite
   of the IKEv2 offer (ike/v2/proposals.py) with every group, e.g. aes128-sha1-prfsha1-modp2048 or
   aes128gcm16-prfsha256-ecp256, and ESP suites such as aes128-sha1 or aes128gcm16. The first
@@ -24,6 +28,7 @@ from __future__ import annotations
 
 import base64
 
+from ..crypto import pki
 from ..errors import ConfigError
 from ..ike.policy import PeerPolicy
 from ..ike.v2.proposals import esp_suites, ike_groups, ike_suites
@@ -85,6 +90,48 @@ def _identity(p: PeerPolicy, address: str) -> str:
     return p.identity or address
 
 
+def _dn(machine: pki.Machine) -> str:
+    """strongSwan's spelling of a certificate subject: ASN.1 order, 'C=US, O=…, CN=…'."""
+    return '"' + ", ".join(f"{a.rfc4514_attribute_name}={a.value}" for a in machine.cert.subject) + '"'
+
+
+def _cert_id(p: PeerPolicy, name: str, address: str) -> str:
+    """The ID a certificate peer sends, as swanctl writes it (ike/signature_auth.py `_id_for`)."""
+    from ..ike.signature_auth import credentials
+    kind = "der-asn1-dn" if p.id_type == "auto" else p.id_type
+    if kind == "der-asn1-dn":
+        return _dn(credentials(name, address, p))
+    if kind == "fqdn":
+        return p.identity or pki.fqdn_of(name)
+    return address
+
+
+def _addresses(s: Scenario, peer: str) -> str:
+    return (SERVER_PRIVATE if s.server_behind_nat else SERVER_PUBLIC) if peer == "server" else s.client_address(1)
+
+
+def swanctl_files(s: Scenario, peer: str = "server") -> dict[str, str]:
+    """The credential files swanctl loads from its directories when `peer` uses certificates:
+    x509/<peer>.pem, x509ca/ca.pem and intermediate.pem, private/<peer>.key (PKCS#8)."""
+    from ..ike.signature_auth import PKI_SEED, credentials
+    me = s.server if peer == "server" else s.client
+    if me.auth == "psk":
+        return {}
+    machine = credentials(peer, _addresses(s, peer), me)
+    lab = pki.hierarchy(PKI_SEED, "lab")
+    return {f"x509/{peer}.pem": pki.pem(machine.cert).decode(), "x509ca/ca.pem": pki.pem(lab.root.cert).decode(),
+            "x509ca/intermediate.pem": pki.pem(lab.intermediate.cert).decode(),
+            f"private/{peer}.key": pki.key_pem(machine.key).decode()}
+
+
+def _auth_block(me: PeerPolicy, peer: str, local_id: str, remote_id: str) -> list[str]:
+    auth = "pubkey" if me.auth != "psk" else "psk"
+    return ["        local {", f"            auth = {auth}",
+            *([f"            certs = {peer}.pem"] if me.auth != "psk" else []),
+            f"            id = {local_id}", "        }",
+            "        remote {", f"            auth = {auth}", f"            id = {remote_id}", "        }"]
+
+
 def _host(ip: str) -> str:
     return f"{ip}/32{L2TP}"
 
@@ -112,6 +159,11 @@ def _notes(s: Scenario, me: PeerPolicy, peer: str) -> list[str]:
                      "peer's IKE address, or IKE itself would be routed into the tunnel")
     if s.clients > 1:
         notes.append(f"the scenario has {s.clients} clients; one connection serves them all")
+    if me.auth != "psk":
+        notes.append(f"{me.auth}: put the files of `python -m natt_core config … --for strongswan --out DIR` "
+                     "(x509/, x509ca/, private/) beside this swanctl.conf and set SWANCTL_DIR=DIR")
+        if me.cert_chain == "machine":
+            notes.append("cert_chain=machine: charon decides itself which CA certificates it sends")
     return notes
 
 
@@ -140,6 +192,10 @@ def swanctl_conf(s: Scenario, peer: str = "server") -> str:
             remote_ts = _host(other.inner_address or server_target)
         else:
             local_ts = remote_ts = f"dynamic{L2TP}"
+    if me.auth != "psk":
+        other_name = "client" if peer == "server" else "server"
+        local_id = _cert_id(me, peer, _addresses(s, peer))
+        remote_id = "%any" if peer == "server" else _cert_id(other, other_name, _addresses(s, other_name))
     name = s.name
     version = _version(me)
     proposals_key = "ah_proposals" if me.protocol == "ah" else "esp_proposals"
@@ -165,14 +221,7 @@ def swanctl_conf(s: Scenario, peer: str = "server") -> str:
         # RFC 3706 DPD as the scenario has it (swanctl.conf: dpd_delay; dpd_timeout is IKEv1's)
         *([f"        dpd_delay = {me.dpd_delay:g}s", f"        dpd_timeout = {me.dpd_timeout:g}s"]
           if me.dpd_delay else []),
-        "        local {",
-        "            auth = psk",
-        f"            id = {local_id}",
-        "        }",
-        "        remote {",
-        "            auth = psk",
-        f"            id = {remote_id}",
-        "        }",
+        *_auth_block(me, peer, local_id, remote_id),
         "        children {",
         f"            {name} {{",
         f"                mode = {me.mode}",
@@ -185,10 +234,7 @@ def swanctl_conf(s: Scenario, peer: str = "server") -> str:
         "        }",
         "    }",
         "}",
-        "secrets {",
-        f"    ike-{name} {{",
-        f"        secret = {_secret(me.psk)}",
-        "    }",
-        "}",
     ]
+    if me.auth == "psk":
+        lines += ["secrets {", f"    ike-{name} {{", f"        secret = {_secret(me.psk)}", "    }", "}"]
     return "\n".join(lines) + "\n"

@@ -57,9 +57,18 @@ def windows_ps1(s: Scenario, auth: tuple[str, ...] = ("mschapv2",), encryption: 
                   reg_add(value)]
     elif have:
         lines.append(f"# The scenario sets AssumeUDPEncapsulationContextOnSendRule={have}; this topology does not need it.")
+    psk = f"-L2tpPsk {_quote(s.client.psk)} "
+    if s.client.auth != "psk":   # no -L2tpPsk: Windows authenticates IKE with a machine certificate
+        psk = ""
+        lines += ["# Machine certificate (IKE auth): from certs/ of `python -m natt_core run … --out DIR`, import the",
+                  "# lab root and the client's certificate with its key (certs/client.p12, password natt-lab):",
+                  "Import-Certificate -FilePath ca.pem -CertStoreLocation Cert:\\LocalMachine\\Root",
+                  "Import-Certificate -FilePath intermediate.pem -CertStoreLocation Cert:\\LocalMachine\\CA",
+                  "Import-PfxCertificate -FilePath client.p12 -CertStoreLocation Cert:\\LocalMachine\\My "
+                  "-Password (ConvertTo-SecureString natt-lab -AsPlainText -Force)"]
     lines += [
         f"Add-VpnConnection -Name {_quote('NAT-T Lab ' + s.name)} -ServerAddress {_quote(server)} "
-        f"-TunnelType L2tp -L2tpPsk {_quote(s.client.psk)} -AuthenticationMethod {methods} "
+        f"-TunnelType L2tp {psk}-AuthenticationMethod {methods} "
         f"-EncryptionLevel {encryption} -RememberCredential -Force -PassThru",
     ]
     return "\n".join(lines) + "\n"

@@ -33,7 +33,8 @@ def _accepts(path: Path) -> bool:
 
 CHARON = "/usr/lib/ipsec/charon"
 #: openssl is there for 3DES (no des plugin is packaged); the rest are the plugins MM/QM with PSK need.
-PLUGINS = ("random nonce aes sha1 sha2 md5 hmac gmp openssl kdf pem pkcs1 x509 pubkey "
+#: pkcs8 reads the private keys certificate authentication puts in swanctl's private/ directory.
+PLUGINS = ("random nonce aes sha1 sha2 md5 hmac gmp openssl kdf pem pkcs1 pkcs8 x509 pubkey "
            "socket-default kernel-libipsec kernel-netlink vici")
 
 
@@ -91,11 +92,14 @@ class Charon:
     """One charon daemon in `ns`, configured by `swanctl_conf`; a context manager."""
 
     def __init__(self, lab: Lab, ns: str, swanctl_conf: str, name: str = "charon",
-                 settings: dict[str, str] | None = None):
+                 settings: dict[str, str] | None = None, files: dict[str, str] | None = None):
         self.lab, self.ns, self.settings = lab, ns, settings
         self.dir = lab.workdir / name
         self.dir.mkdir(parents=True, exist_ok=True)
         self.swanctl_conf = swanctl_conf
+        #: credentials for swanctl's directories (x509/, x509ca/, private/), relative to self.dir,
+        #: which is swanctl's SWANCTL_DIR (lab/strongswan_config.py `swanctl_files`)
+        self.files = dict(files or {})
         self.proc: subprocess.Popen | None = None
 
     @property
@@ -121,6 +125,9 @@ class Charon:
         aggressive = "aggressive = yes" in self.swanctl_conf
         (self.dir / "strongswan.conf").write_text(strongswan_conf(self.dir, self.settings, aggressive_psk=aggressive))
         (self.dir / "swanctl.conf").write_text(self.swanctl_conf)
+        for rel, text in self.files.items():
+            (self.dir / rel).parent.mkdir(parents=True, exist_ok=True)
+            (self.dir / rel).write_text(text)
         vici = self.dir / "charon.vici"
         if vici.exists():
             vici.unlink()
@@ -136,7 +143,7 @@ class Charon:
         self.swanctl("--load-all", "--noprompt", "--file", str(self.dir / "swanctl.conf"))
 
     def swanctl(self, *args: str, check: bool = True, timeout: float = 15) -> str:
-        env = dict(os.environ, STRONGSWAN_CONF=str(self.dir / "strongswan.conf"))
+        env = dict(os.environ, STRONGSWAN_CONF=str(self.dir / "strongswan.conf"), SWANCTL_DIR=str(self.dir))
         r = subprocess.run(["swanctl", *args, "--uri", self.uri], capture_output=True, text=True,
                            timeout=timeout, env=env)
         if check and r.returncode:

@@ -35,7 +35,7 @@ from pathlib import Path
 from ..errors import ConfigError
 from ..ike.factory import make_peer
 from ..lab.scenario import Scenario
-from ..lab.strongswan_config import swanctl_conf
+from ..lab.strongswan_config import swanctl_conf, swanctl_files
 from ..wire.numbers import Port
 from .charon import Charon
 from .driver import LiveDriver
@@ -112,7 +112,8 @@ def run_interop(s: Scenario, direction: str, workdir: str | Path, *, nat: str = 
             lab.add_address(lab.client, s.client.inner_address or CLIENT_INNER)
             echo = lab.echo(lab.client, s.client.inner_address or CLIENT_INNER, int(Port.L2TP))
             conf = swanctl_conf(s, "client")
-        with Charon(lab, charon_ns, conf) as charon:
+        charon_side = "server" if direction == "to-charon" else "client"
+        with Charon(lab, charon_ns, conf, files=swanctl_files(s, charon_side)) as charon:
             peer = make_peer("client" if direction == "to-charon" else "server", ours_ip, policy, rng=seed)
             driver = LiveDriver.bind(peer, lambda ip, port: lab.udp_socket(ours_ns, ip, port))
             result = LiveResult(direction, driver, captures=result_caps, echo_seen=echo)

@@ -25,6 +25,7 @@ from .isakmp_payloads import (_DECODERS, ID, ID_ADDRESS_LEN, KE, NAT_OA_ADDRESS_
                               NatD, NatOA, Nonce, Notification, Payload, Unknown, VendorID, _Opaque,
                               _Payload, summary)
 from .isakmp_proposals import Attribute, Proposal, Transform, _decode_list, _encode_list
+from .isakmp_cert import Cert, CertRequest, Sig  # registers CERT, CR and SIG with the chain decoder
 from .numbers import PayloadType, label
 
 
@@ -99,8 +100,8 @@ def decode_message(data: bytes) -> tuple[Header, PayloadChain]:
 
 
 __all__ = ["GENERIC_HEADER_LEN", "HEADER_LEN", "ID_ADDRESS_LEN", "NAT_OA_ADDRESS_LEN", "ID", "KE", "SA",
-           "Attribute", "Delete", "Fragment", "Hash", "Header", "NatD", "NatOA", "Nonce", "Notification", "Payload",
-           "PayloadChain", "Proposal", "Transform", "Unknown", "VendorID", "decode_header", "decode_message",
+           "Attribute", "Cert", "CertRequest", "Delete", "Fragment", "Hash", "Header", "NatD", "NatOA", "Nonce",
+           "Notification", "Payload", "PayloadChain", "Proposal", "Sig", "Transform", "Unknown", "VendorID", "decode_header", "decode_message",
            "decode_payloads", "encode_header", "encode_message", "encode_payloads", "summary",
            "_DECODERS", "_Fields", "_Opaque", "_Payload", "_block", "_check", "_decode_list", "_encode_list",
            "_generic"]

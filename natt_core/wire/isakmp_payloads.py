@@ -30,6 +30,9 @@ NAT_OA_ADDRESS_LEN = {IdType.IPV4_ADDR: 4, IdType.IPV6_ADDR: 16}
 def _id_text(value: bytes, row: dict) -> str:
     if row["id_type"] == IdType.IPV4_ADDR and len(value) == 4:
         return str(ipaddress.IPv4Address(value))
+    if row["id_type"] == IdType.DER_ASN1_DN:
+        from .isakmp_cert import dn_text
+        return dn_text(value)
     return value.decode("ascii", "replace")
 
 
@@ -352,7 +355,7 @@ class Fragment(_Payload):
 
 @dataclass(frozen=True)
 class Unknown(_Payload):
-    """Any payload type without a class here (CERT, SIG, ...), kept as raw body bytes."""
+    """Any payload type without a class (CERT, CR and SIG have theirs in isakmp_cert), kept as raw body bytes."""
     type: int
     body: bytes
 
@@ -397,7 +400,7 @@ def summary(p: Payload) -> str:
         return f"SA ({len(p.proposals)} proposal(s))"
     if isinstance(p, ID):
         text = (str(ipaddress.ip_address(p.data)) if p.id_type in NAT_OA_ADDRESS_LEN
-                else p.data.decode("ascii", "replace"))
+                else _id_text(p.data, {"id_type": p.id_type}))
         return f"ID {label(IdType, p.id_type)} {text} proto {p.protocol} port {p.port}"
     if isinstance(p, Notification):
         return f"N({label(NotifyType, p.notify_type)})"

@@ -109,7 +109,10 @@ class HashAlg(IntEnum):
 
 
 class AuthMethod(IntEnum):
+    """RFC 2409 Appendix A; ECDSA_256 from RFC 4754 §5 (P-256, HASH_I by HMAC-SHA-256)."""
     PRE_SHARED_KEY = 1
+    RSA_SIG = 3
+    ECDSA_256 = 9
 
 
 class LifeType(IntEnum):
@@ -170,6 +173,12 @@ class IdType(IntEnum):
     USER_FQDN = 3
     IPV4_ADDR_SUBNET = 4
     IPV6_ADDR = 5
+    DER_ASN1_DN = 9  #: a certificate subject's DER Name (RFC 2407 §4.6.2.1, RFC 4945 §3.1.5)
+
+
+class CertEncoding(IntEnum):
+    """CERT/CR encodings, RFC 2408 §3.9."""
+    X509_SIGNATURE = 4
 
 
 class NotifyType(IntEnum):
