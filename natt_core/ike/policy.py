@@ -261,6 +261,8 @@ class PeerPolicy:
     def aggressive(self) -> bool:
         """Whether this peer initiates, and answers, IKEv1 Aggressive Mode."""
         return self.phase1_mode == "aggressive"
+
+    @property
     def uses_certificates(self) -> bool:
         return self.auth != "psk"
 
