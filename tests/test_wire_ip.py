@@ -162,3 +162,31 @@ def test_mutated_packet_decodes_or_decode_error(pos, byte, cut):
 def test_udp_round_trip(src, dst, sport, dport, payload, ident, ttl, zero):
     d = Datagram(Endpoint(src, sport), Endpoint(dst, dport), IPProto.UDP, payload, ident, ttl, zero)
     assert decode_datagram(encode_datagram(d)) == d
+
+
+def _outcome(fn, packet):
+    try:
+        return fn(packet)
+    except DecodeError as exc:
+        return ("error", exc.layer, exc.offset, str(exc))
+
+
+@settings(max_examples=300, deadline=None)
+@given(proto=st.sampled_from([IPProto.UDP, IPProto.ESP, 51, 1]), payload=st.binary(max_size=40),
+       zero=st.booleans(), flips=st.lists(st.tuples(st.integers(0, 80), st.integers(1, 255)), max_size=3),
+       cut=st.integers(0, 6))
+def test_the_one_read_decoder_agrees_with_the_step_by_step_one(proto, payload, zero, flips, cut):
+    """Valid, bit-flipped and truncated packets: the same Datagram (all fields) or the same DecodeError."""
+    from natt_core.wire.ip import _decode_datagram_checked
+    d = Datagram(Endpoint("192.168.1.10", 4500), Endpoint("203.0.113.5", 500), proto, payload, ident=7,
+                 zero_udp_checksum=zero)
+    packet = bytearray(encode_datagram(d))
+    for at, xor in flips:
+        if at < len(packet):
+            packet[at] ^= xor
+    packet = bytes(packet[:len(packet) - cut])
+    fast, slow = _outcome(decode_datagram, packet), _outcome(_decode_datagram_checked, packet)
+    assert fast == slow
+    if not isinstance(fast, tuple):
+        assert (fast.zero_udp_checksum, fast.ident, fast.ttl, fast.label) == (
+            slow.zero_udp_checksum, slow.ident, slow.ttl, slow.label)

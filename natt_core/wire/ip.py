@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import struct
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -221,8 +222,54 @@ def decode_ipv4_header(packet: bytes) -> tuple[IPv4Header, bytes]:
     return IPv4Header(vihl, tos, total, ident, ff, ttl, proto, csum, src, dst), r.rest()
 
 
+_IPV4 = struct.Struct("!BBHHHBBH4s4s")            #: an option-less IPv4 header
+_IPV4_UDP = struct.Struct("!BBHHHBBH4s4sHHHH")   #: ... and a UDP header
+_ENDPOINTS: dict[tuple[bytes, int], Endpoint] = {}   #: Endpoints are immutable: one per address and port
+_new, _set = object.__new__, object.__setattr__
+
+
+def _endpoint(packed: bytes, port: int) -> Endpoint:
+    """The Endpoint for 4 address bytes off the wire (always valid dotted IPv4) and a 16-bit port."""
+    ep = _ENDPOINTS.get((packed, port))
+    if ep is None:
+        if len(_ENDPOINTS) >= 1 << 16:
+            _ENDPOINTS.clear()
+        ep = _ENDPOINTS[(packed, port)] = Endpoint(socket.inet_ntoa(packed), port)
+    return ep
+
+
+def _datagram(src: Endpoint, dst: Endpoint, proto: int, payload: bytes, ident: int, ttl: int,
+              zero_checksum: bool) -> Datagram:
+    d = _new(Datagram)
+    _set(d, "__dict__", {"src": src, "dst": dst, "proto": proto, "payload": payload, "ident": ident, "ttl": ttl,
+                         "zero_udp_checksum": zero_checksum, "label": ""})
+    return d
+
+
 def decode_datagram(packet: bytes) -> Datagram:
-    """Parse IPv4 bytes into a Datagram; UDP checksums are verified when non-zero."""
+    """Parse IPv4 bytes into a Datagram; UDP checksums are verified when non-zero.
+
+    A well-formed packet takes one struct read; anything the fast path does not accept is parsed
+    again step by step, so every malformed packet gets the same DecodeError as always."""
+    n = len(packet)
+    if type(packet) is bytes and n >= 20 and packet[0] == 0x45 and not ones_complement_sum(packet[:20]) ^ 0xFFFF:
+        if packet[9] == IPProto.UDP and n >= 28:
+            _v, _tos, total, ident, ff, ttl, proto, _c, src, dst, sport, dport, length, csum = \
+                _IPV4_UDP.unpack_from(packet)
+            if total == n and not ff & 0x3FFF and length == n - 20 and (
+                    not csum or ones_complement_sum(src + dst + b"\x00\x11" + length.to_bytes(2, "big")
+                                                    + packet[20:]) == 0xFFFF):
+                return _datagram(_endpoint(src, sport), _endpoint(dst, dport), proto, packet[28:], ident, ttl,
+                                 csum == 0)
+        elif packet[9] != IPProto.UDP:
+            _v, _tos, total, ident, ff, ttl, proto, _c, src, dst = _IPV4.unpack_from(packet)
+            if total == n and not ff & 0x3FFF:
+                return _datagram(_endpoint(src, 0), _endpoint(dst, 0), proto, packet[20:], ident, ttl, False)
+    return _decode_datagram_checked(packet)
+
+
+def _decode_datagram_checked(packet: bytes) -> Datagram:
+    """decode_datagram step by step, with the DecodeError that names what is wrong."""
     ip, body = decode_ipv4_header(packet)
     if ip.proto == IPProto.UDP:
         udp, payload = decode_udp(body, IPV4_HEADER_LEN)
