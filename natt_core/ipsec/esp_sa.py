@@ -21,6 +21,7 @@ from ..errors import ConfigError, DecodeError, IntegrityError
 from ..reasons import Reason
 from ..wire.esp import ESP_HEADER_LEN, pad_plaintext, split_esp, strip_trailer
 from ..crypto.primitives import KeyedCbc, KeyedHmac, cipher_spec, equal, prf
+from ..net.records import fast_init_all
 
 MAX_SEQ = 0xFFFFFFFF  #: 32-bit counter without ESN; it must not wrap (RFC 4303 §3.3.3)
 
@@ -195,3 +196,7 @@ class EspSa:
         plaintext = self._cbc.decrypt(iv, ciphertext)
         payload, next_header = strip_trailer(plaintext, ESP_HEADER_LEN + block)
         return next_header, payload
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -37,8 +37,9 @@ class VirtualClock:
 
     def call_at(self, t: float, fn: Callback) -> Timer:
         """Schedule fn(t) at absolute virtual time t (not in the past)."""
-        if not isinstance(t, (int, float)) or isinstance(t, bool) or math.isnan(t):
-            raise ConfigError(f"timer time must be a number, got {t!r}")
+        if type(t) is not float or t != t:   # the common case first: a float that is not NaN
+            if not isinstance(t, (int, float)) or isinstance(t, bool) or math.isnan(t):
+                raise ConfigError(f"timer time must be a number, got {t!r}")
         if t < self.now:
             raise ConfigError(f"cannot schedule at t={t} in the past (now is t={self.now})")
         self._seq += 1
@@ -74,14 +75,18 @@ class VirtualClock:
         if t < self.now:
             raise ConfigError(f"cannot run back to t={t} (now is t={self.now})")
         steps = 0
-        while True:
-            nxt = self.next_time()
-            if nxt is None or nxt > t:
+        heap, pop = self._heap, heapq.heappop
+        while True:   # step() inlined: one look at the heap per callback
+            while heap and heap[0][2].cancelled:
+                pop(heap)
+            if not heap or heap[0][0] > t:
                 break
             if steps >= max_steps:
                 raise ConfigError(f"more than {max_steps} callbacks before t={t}: "
                                   f"a timer keeps rescheduling itself at t={self.now}")
-            self.step()
+            when, _, timer = pop(heap)
+            self.now = when
+            timer.callback(when)
             steps += 1
         self.now = float(t)
         return steps

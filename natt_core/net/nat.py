@@ -40,6 +40,7 @@ from ..wire.numbers import IPProto, Port, label
 from .nat_config import BEHAVIOURS, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS, Forward, NatConfig
 from .records import record
 from .rewrite import FieldChange, PacketFields, Rewriter, parse_packet
+from .records import fast_init_all
 
 PROTO_NAMES = {IPProto.UDP: "udp", IPProto.TCP: "tcp", IPProto.ESP: "esp", IPProto.AH: "ah"}
 RECENT_LIMIT = 4096  # expired/stolen mappings remembered for drop reasons
@@ -456,3 +457,7 @@ class Nat:
 
 __all__ = ["BEHAVIOURS", "HELPERS", "IPSEC_MODES", "KINDS", "PORT_ALLOCATIONS", "FieldChange", "Forward",
            "MappingRow", "Nat", "NatConfig", "Translation", "decode_drop_code", "fmt_time", "parse_packet"]
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -17,6 +17,7 @@ from ..addressing import Datagram, Endpoint
 from .codec import Reader
 from .layout import Layout, Part, hexed, named
 from .numbers import IPProto
+from ..net.records import fast_init_all
 
 
 def _dotted(value: bytes, row: dict) -> str:
@@ -278,3 +279,7 @@ def _decode_datagram_checked(packet: bytes) -> Datagram:
         return Datagram(Endpoint(ip.src, udp.sport), Endpoint(ip.dst, udp.dport), ip.proto, payload,
                         ip.ident, ip.ttl, zero_udp_checksum=udp.checksum == 0)
     return Datagram(Endpoint(ip.src), Endpoint(ip.dst), ip.proto, body, ip.ident, ip.ttl)
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())
