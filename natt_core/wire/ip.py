@@ -177,11 +177,35 @@ def _ipv4(tos: int, total: int, ident: int, flags_frag: int, ttl: int, proto: in
 
 
 def encode_datagram(d: Datagram) -> bytes:
-    """The real IPv4 packet for a Datagram (UDP header built here for proto 17)."""
-    body = d.payload
-    if d.proto == IPProto.UDP:
-        body = encode_udp(d.src, d.dst, d.payload, checksum=not d.zero_udp_checksum)
-    return encode_ipv4_header(d.src.ip, d.dst.ip, d.proto, len(body), d.ident, d.ttl) + body
+    """The real IPv4 packet for a Datagram (UDP header built here for proto 17): the same bytes as
+    `encode_ipv4_header(...) + encode_udp(...)`, packed in one go."""
+    payload, proto = d.payload, d.proto
+    src, dst = packed_ipv4(d.src.ip), packed_ipv4(d.dst.ip)
+    if proto != IPProto.UDP:
+        total = IPV4_HEADER_LEN + len(payload)
+        if total > 0xFFFF:
+            raise ValueError("IPv4 packet too long")
+        return _ipv4(0, total, d.ident, 0x4000, d.ttl, proto, src, dst) + payload
+    length = UDP_HEADER_LEN + len(payload)
+    if length > 0xFFFF:
+        raise ValueError("UDP datagram too long")
+    sport, dport = d.src.port, d.dst.port
+    checksum = 0
+    if not d.zero_udp_checksum:
+        checksum = ~ones_complement_sum(src + dst + _UDP_PSEUDO_PROTO + _UDP_HEADER_PACK(length, sport, dport, length, 0)
+                                        + payload) & 0xFFFF or 0xFFFF   # RFC 768: a computed 0 is sent as all ones
+    total = IPV4_HEADER_LEN + length
+    if total > 0xFFFF:
+        raise ValueError("IPv4 packet too long")
+    ident, ttl = d.ident, d.ttl
+    head = _IPV4_UDP_PACK(0x45, 0, total, ident, 0x4000, ttl, proto, 0, src, dst, sport, dport, length, checksum)
+    header_sum = ~ones_complement_sum(head[:IPV4_HEADER_LEN]) & 0xFFFF
+    return head[:OFF_IP_CHECKSUM] + header_sum.to_bytes(2, "big") + head[OFF_IP_CHECKSUM + 2:] + payload
+
+
+#: the pseudo-header's zero and protocol bytes, then its UDP length (RFC 768), then the UDP header
+_UDP_PSEUDO_PROTO = bytes([0, IPProto.UDP])
+_UDP_HEADER_PACK = struct.Struct("!HHHHH").pack   # pseudo-header length, then sport, dport, length, checksum
 
 
 @dataclass(frozen=True)
@@ -225,6 +249,7 @@ def decode_ipv4_header(packet: bytes) -> tuple[IPv4Header, bytes]:
 
 _IPV4 = struct.Struct("!BBHHHBBH4s4s")            #: an option-less IPv4 header
 _IPV4_UDP = struct.Struct("!BBHHHBBH4s4sHHHH")   #: ... and a UDP header
+_IPV4_UDP_PACK = _IPV4_UDP.pack
 _ENDPOINTS: dict[tuple[bytes, int], Endpoint] = {}   #: Endpoints are immutable: one per address and port
 _new, _set = object.__new__, object.__setattr__
 
