@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import ConfigError
+from .records import fast_init_all
 
 Callback = Callable[[float], None]
 
@@ -103,3 +104,7 @@ class VirtualClock:
             self.step()
             steps += 1
         return steps
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())
