@@ -10,6 +10,7 @@ import socket
 from dataclasses import dataclass, field
 
 from .errors import ConfigError
+from .net.records import fast_init_all
 
 
 _CANONICAL: dict[str, str] = {}   # every Endpoint checks its address: remember the answers
@@ -74,3 +75,7 @@ class Datagram:
 
     def __repr__(self) -> str:
         return f"Datagram({self.src} -> {self.dst}, proto={self.proto}, {len(self.payload)} bytes)"
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

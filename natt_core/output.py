@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from .addressing import Datagram
+from .net.records import fast_init_all
 
 
 @dataclass(frozen=True)
@@ -35,3 +36,7 @@ class Output:
 
 
 EMPTY = Output()
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -57,3 +57,17 @@ def test_the_view_benchmark_runs_on_the_ui_side():
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     assert "step change, all views of one step (natt_view)" in r.stdout
+
+
+def test_the_scenario_baseline_counts_what_the_run_encrypted():
+    """IKEv1 encrypts MM5, MM6 and the three Quick Mode messages (RFC 2409 §5, §5.5); every ESP
+    packet the peers sent (one DataSent event each) is counted once, not once per segment."""
+    from natt_core.bench import scenario_crypto, scenario_crypto_counted
+    from .conftest import run_preset
+    trace = run_preset("client-behind-nat")
+    counted = scenario_crypto_counted(trace)
+    assert len(counted.ike_ciphertexts) == 5 and all(n % 16 == 0 for n in counted.ike_ciphertexts)
+    assert len(counted.esp_packets) == sum(1 for e in trace.events if e.event == "DataSent") > 0
+    assert all(n > 0 and n % 16 == 0 and signed == n + 8 + 16 for n, signed in counted.esp_packets)
+    assert counted.mschapv2 and (counted.esp_cipher, counted.esp_integrity) == ("aes-cbc-128", "hmac-sha1-96")
+    scenario_crypto(counted)()   # runs: the work itself is timed only by the bench

@@ -162,3 +162,51 @@ def test_mutated_packet_decodes_or_decode_error(pos, byte, cut):
 def test_udp_round_trip(src, dst, sport, dport, payload, ident, ttl, zero):
     d = Datagram(Endpoint(src, sport), Endpoint(dst, dport), IPProto.UDP, payload, ident, ttl, zero)
     assert decode_datagram(encode_datagram(d)) == d
+
+
+def _outcome(fn, packet):
+    try:
+        return fn(packet)
+    except DecodeError as exc:
+        return ("error", exc.layer, exc.offset, str(exc))
+
+
+@settings(max_examples=300, deadline=None)
+@given(proto=st.sampled_from([IPProto.UDP, IPProto.ESP, 51, 1]), payload=st.binary(max_size=40),
+       zero=st.booleans(), flips=st.lists(st.tuples(st.integers(0, 80), st.integers(1, 255)), max_size=3),
+       cut=st.integers(0, 6))
+def test_the_one_read_decoder_agrees_with_the_step_by_step_one(proto, payload, zero, flips, cut):
+    """Valid, bit-flipped and truncated packets: the same Datagram (all fields) or the same DecodeError."""
+    from natt_core.wire.ip import _decode_datagram_checked
+    d = Datagram(Endpoint("192.168.1.10", 4500), Endpoint("203.0.113.5", 500), proto, payload, ident=7,
+                 zero_udp_checksum=zero)
+    packet = bytearray(encode_datagram(d))
+    for at, xor in flips:
+        if at < len(packet):
+            packet[at] ^= xor
+    packet = bytes(packet[:len(packet) - cut])
+    fast, slow = _outcome(decode_datagram, packet), _outcome(_decode_datagram_checked, packet)
+    assert fast == slow
+    if not isinstance(fast, tuple):
+        assert (fast.zero_udp_checksum, fast.ident, fast.ttl, fast.label) == (
+            slow.zero_udp_checksum, slow.ident, slow.ttl, slow.label)
+
+
+@settings(max_examples=300, deadline=None)
+@given(proto=st.sampled_from([IPProto.UDP, IPProto.ESP, 51]), payload=st.binary(max_size=64), zero=st.booleans(),
+       ident=st.integers(0, 0xFFFF), ttl=st.integers(0, 255), ports=st.tuples(st.integers(0, 65535), st.integers(0, 65535)))
+def test_encode_datagram_is_the_ip_header_and_udp_built_step_by_step(proto, payload, zero, ident, ttl, ports):
+    udp = proto == IPProto.UDP
+    src, dst = Endpoint("10.1.2.3", ports[0] if udp else 0), Endpoint("198.51.100.7", ports[1] if udp else 0)
+    d = Datagram(src, dst, proto, payload, ident=ident, ttl=ttl, zero_udp_checksum=zero)
+    body = encode_udp(src, dst, payload, checksum=not zero) if udp else payload
+    from natt_core.wire.ip import encode_ipv4_header
+    assert encode_datagram(d) == encode_ipv4_header(src.ip, dst.ip, proto, len(body), ident, ttl) + body
+
+
+def test_encode_datagram_refuses_what_does_not_fit():
+    big = Datagram(Endpoint("10.0.0.1", 1), Endpoint("10.0.0.2", 2), IPProto.UDP, bytes(0xFFFF - 7))
+    with pytest.raises(ValueError, match="UDP datagram too long"):
+        encode_datagram(big)
+    with pytest.raises(ValueError, match="IPv4 packet too long"):
+        encode_datagram(Datagram(Endpoint("10.0.0.1", 1), Endpoint("10.0.0.2", 2), IPProto.UDP, bytes(0xFFFF - 20)))

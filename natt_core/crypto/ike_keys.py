@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from .primitives import digest, prf
+from ..net.records import fast_init_all
 
 
 def _mid(message_id: int) -> bytes:
@@ -180,3 +181,7 @@ def split_keymat(keymat: bytes, enc_len: int, auth_len: int) -> tuple[bytes, byt
     if len(keymat) < enc_len + auth_len:
         raise ConfigError(f"KEYMAT has {len(keymat)} bytes, need {enc_len} + {auth_len}")
     return keymat[:enc_len], keymat[enc_len:enc_len + auth_len]
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

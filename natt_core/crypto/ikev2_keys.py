@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 from ..errors import ConfigError
 from .primitives import digest, digest_size, prf
+from ..net.records import fast_init_all
 
 KEY_PAD = b"Key Pad for IKEv2"  #: 17 ASCII bytes, no NUL (§2.15)
 
@@ -121,3 +122,7 @@ def natd2_hash(spi_i: bytes, spi_r: bytes, ip: str, port: int) -> bytes:
     if not 0 <= port <= 65535:
         raise ConfigError(f"port {port} out of range")
     return digest("sha1", spi_i + spi_r + ipaddress.ip_address(ip).packed + port.to_bytes(2, "big"))
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

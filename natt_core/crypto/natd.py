@@ -15,6 +15,7 @@ from typing import Sequence
 from ..addressing import check_ipv4, check_port
 from ..errors import ConfigError, DecodeError
 from .primitives import digest
+from ..net.records import fast_init_all
 
 COOKIE_LEN = 8
 #: the phase-1 hash a NAT-D payload was made with, told by its length (when MM2 is not at hand)
@@ -74,3 +75,7 @@ def evaluate_natd(hash_name: str, cky_i: bytes, cky_r: bytes, received: Sequence
         expected_peer=expected_peer,
         received_sources=sources,
     )
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

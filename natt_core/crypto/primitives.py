@@ -58,6 +58,24 @@ def prf(hash_name: str, key: bytes, data: bytes) -> bytes:
     return h.finalize()
 
 
+class KeyedHmac:
+    """HMAC under one key for many messages (an SA's integrity key), truncated to `length` bytes:
+    the key is processed once and each message starts from a copy of that state (RFC 2104 §4)."""
+    __slots__ = ("_keyed", "length")
+
+    def __init__(self, hash_name: str, key: bytes, length: int | None = None):
+        self._keyed = hmac.HMAC(key, _hash(hash_name))
+        self.length = _hash(hash_name).digest_size if length is None else length
+
+    def __deepcopy__(self, memo) -> "KeyedHmac":
+        return self   # never changed after __init__ (each message works on a copy): safe to share
+
+    def digest(self, data: bytes) -> bytes:
+        h = self._keyed.copy()
+        h.update(data)
+        return h.finalize()[:self.length]
+
+
 def digest_size(hash_name: str) -> int:
     return _hash(hash_name).digest_size
 
@@ -125,6 +143,43 @@ def cbc_decrypt(cipher: str, key: bytes, iv: bytes, ciphertext: bytes) -> bytes:
                                     f"non-empty multiple of the {spec.block}-byte block")
     dec = c.decryptor()
     return dec.update(ciphertext) + dec.finalize()
+
+
+class KeyedCbc:
+    """One CBC key for many messages (an SA's encryption key): the algorithm object is built and
+    its key checked once; each message still gets its own context and IV."""
+    __slots__ = ("name", "block", "_algo")
+
+    def __init__(self, name: str, key: bytes):
+        spec = cipher_spec(name)
+        if len(key) != spec.key_len:
+            raise ConfigError(f"{name} needs a {spec.key_len}-byte key, got {len(key)} bytes")
+        self.name, self.block = name, spec.block
+        self._algo = TripleDES(key) if name == "3des-cbc" else AES(key)
+
+    def __deepcopy__(self, memo) -> "KeyedCbc":
+        return self   # immutable: a key and its algorithm object
+
+    def _cipher(self, iv: bytes) -> Cipher:
+        if len(iv) != self.block:
+            raise ConfigError(f"{self.name} needs a {self.block}-byte IV, got {len(iv)} bytes")
+        return Cipher(self._algo, CBC(iv))
+
+    def encrypt(self, iv: bytes, plaintext: bytes) -> bytes:
+        """As `cbc_encrypt`."""
+        if len(plaintext) % self.block:
+            raise ValueError(f"{self.name}: plaintext of {len(plaintext)} bytes is not a multiple of "
+                             f"the {self.block}-byte block; pad it first")
+        enc = self._cipher(iv).encryptor()
+        return enc.update(plaintext) + enc.finalize()
+
+    def decrypt(self, iv: bytes, ciphertext: bytes) -> bytes:
+        """As `cbc_decrypt`."""
+        if not ciphertext or len(ciphertext) % self.block:
+            raise DecodeError("CBC", 0, f"{self.name}: ciphertext of {len(ciphertext)} bytes is not a "
+                                        f"non-empty multiple of the {self.block}-byte block")
+        dec = self._cipher(iv).decryptor()
+        return dec.update(ciphertext) + dec.finalize()
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from ..output import Event
 from ..reasons import Reason
+from ..net.records import fast_init_all
 
 
 @dataclass(frozen=True)
@@ -311,3 +312,7 @@ class LivenessChecked(Event):
 
     def describe(self) -> str:
         return f"{self.peer}: the peer at {self.remote} answered the liveness check"
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

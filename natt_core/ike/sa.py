@@ -15,6 +15,7 @@ from ..reasons import Reason
 from .nat_t import NattVersion
 from .policy import PeerPolicy
 from .states import Role, State
+from ..net.records import fast_init_all
 
 
 @dataclass(frozen=True)
@@ -240,3 +241,7 @@ class IpsecSaRow:
     local: str
     remote: str
     nat_oa: tuple[str, ...]
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -21,6 +21,7 @@ from ..wire.ip import (IPV4_HEADER_LEN, OFF_IP_CHECKSUM, OFF_IP_DST, OFF_IP_PROT
 from ..wire.numbers import IPProto
 from ..crypto.primitives import equal
 from .esp_sa import MAX_SEQ, SpiMismatchError, check_spi, compute_icv, integrity_spec
+from ..net.records import fast_init_all
 
 OFF_IP_TOS = 1
 OFF_IP_FLAGS_FRAG = 6
@@ -113,3 +114,7 @@ class AhSa:
                 f"with source {src} and destination {dst} (seq {seq}); a NAT that rewrote "
                 f"either address breaks AH", Reason.ICV)
         return ah.next_header, payload
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

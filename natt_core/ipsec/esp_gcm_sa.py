@@ -15,6 +15,7 @@ from ..crypto.primitives import GCM_IV, GCM_SALT, gcm_decrypt, gcm_encrypt
 from ..errors import ConfigError, DecodeError
 from ..wire.esp import ESP_HEADER_LEN, pad_plaintext, split_esp, strip_trailer
 from .esp_sa import MAX_SEQ, ReplayWindow, SpiMismatchError, check_spi
+from ..net.records import fast_init_all
 
 ICV_LEN = 16
 KEY_LENS = {"aes-gcm-16-128": 16 + GCM_SALT, "aes-gcm-16-256": 32 + GCM_SALT}
@@ -64,3 +65,7 @@ class EspGcmSa:
         self.window.accept(header.seq)
         payload, next_header = strip_trailer(plaintext, ESP_HEADER_LEN + GCM_IV)
         return next_header, payload
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

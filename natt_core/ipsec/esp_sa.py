@@ -20,7 +20,8 @@ from typing import NamedTuple
 from ..errors import ConfigError, DecodeError, IntegrityError
 from ..reasons import Reason
 from ..wire.esp import ESP_HEADER_LEN, pad_plaintext, split_esp, strip_trailer
-from ..crypto.primitives import cbc_decrypt, cbc_encrypt, cipher_spec, equal, prf
+from ..crypto.primitives import KeyedCbc, KeyedHmac, cipher_spec, equal, prf
+from ..net.records import fast_init_all
 
 MAX_SEQ = 0xFFFFFFFF  #: 32-bit counter without ESN; it must not wrap (RFC 4303 §3.3.3)
 
@@ -119,6 +120,9 @@ class EspSa:
     seq: int = 0  #: last sequence number sent
     replay_window: int = 64  #: receive window size in packets (RFC 4303 §3.4.3); 0 disables
     window: ReplayWindow = field(init=False, repr=False)
+    #: the SA's keys made ready once (AES key schedule, keyed HMAC), not once per packet
+    _cbc: KeyedCbc = field(init=False, repr=False, compare=False)
+    _mac: KeyedHmac = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_spi(self.spi)
@@ -133,14 +137,16 @@ class EspSa:
         if not 0 <= self.replay_window <= 1024:
             raise ConfigError(f"replay window {self.replay_window} must be 0..1024")
         self.window = ReplayWindow(self.replay_window)
+        self._cbc = KeyedCbc(self.cipher, self.enc_key)
+        self._mac = KeyedHmac(ispec.hash_name, self.auth_key, ispec.icv_len)
 
     @property
     def block(self) -> int:
-        return cipher_spec(self.cipher).block
+        return self._cbc.block
 
     @property
     def icv_len(self) -> int:
-        return integrity_spec(self.integrity).icv_len
+        return self._mac.length
 
     def protect(self, next_header: int, payload: bytes, rng: random.Random) -> bytes:
         """Encrypt and authenticate one payload; returns the ESP bytes (SPI .. ICV).
@@ -151,14 +157,14 @@ class EspSa:
         if self.seq >= MAX_SEQ:
             raise ConfigError("ESP sequence numbers exhausted: the SA must be rekeyed "
                               "(RFC 4303 §3.3.3)")
-        block = self.block
+        block = self._cbc.block
         # Padding 1, 2, 3, ... up to whole cipher blocks (RFC 4303 §2.4).
         plaintext = pad_plaintext(payload, next_header, block)
         self.seq += 1
         iv = rng.getrandbits(8 * block).to_bytes(block, "big")
         head = self.spi.to_bytes(4, "big") + self.seq.to_bytes(4, "big")
-        body = head + iv + cbc_encrypt(self.cipher, self.enc_key, iv, plaintext)
-        return body + compute_icv(self.integrity, self.auth_key, body)
+        body = head + iv + self._cbc.encrypt(iv, plaintext)
+        return body + self._mac.digest(body)
 
     def unprotect(self, data: bytes) -> tuple[int, bytes]:
         """Verify and decrypt one ESP packet; returns (next_header, payload).
@@ -169,7 +175,7 @@ class EspSa:
         ("ICV mismatch") for anything altered in transit. A next header of 59 marks a dummy
         packet (RFC 4303 §2.6) which the caller should drop.
         """
-        block, icv_len = self.block, self.icv_len
+        block, icv_len = self._cbc.block, self._mac.length
         header, rest = split_esp(data)
         cipher_len = len(rest) - block - icv_len
         if cipher_len <= 0 or cipher_len % block:
@@ -182,11 +188,15 @@ class EspSa:
             raise SpiMismatchError(f"SPI 0x{spi:08x} does not belong to this SA "
                                    f"(expected 0x{self.spi:08x})")
         self.window.check(seq)
-        expected = compute_icv(self.integrity, self.auth_key, data[:-icv_len])
+        expected = self._mac.digest(data[:-icv_len])
         if not equal(icv, expected):
             raise IntegrityError(f"ICV mismatch for sequence number {seq}: received {icv.hex()}, "
                                  f"computed {expected.hex()}", Reason.ICV)
         self.window.accept(seq)
-        plaintext = cbc_decrypt(self.cipher, self.enc_key, iv, ciphertext)
+        plaintext = self._cbc.decrypt(iv, ciphertext)
         payload, next_header = strip_trailer(plaintext, ESP_HEADER_LEN + block)
         return next_header, payload
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

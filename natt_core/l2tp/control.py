@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from ..errors import DecodeError
 from ..reasons import Reason
 from ..wire.l2tp import AVP_MANDATORY, Avp, L2tpControl, MessageType, decode_l2tp
+from ..net.records import fast_init_all
 
 FIRST_TIMEOUT = 1.0       #: RFC 2661 §5.8: recommended first retransmission timeout
 MAX_TIMEOUT = 8.0         #: §5.8: a cap, if any, must be at least 8 s
@@ -240,3 +241,7 @@ class ControlConnection:
         if self.session_state not in ("idle", "closed"):
             self.session_state = "closed"
         self._set_tunnel("closed", now, text, code)
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

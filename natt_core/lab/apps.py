@@ -30,6 +30,7 @@ from ..addressing import Datagram, Endpoint
 from ..wire.icmp import ECHO_REPLY, ECHO_REQUEST, ICMP_PROTO, Echo, decode_echo
 from ..wire.ip import decode_datagram, encode_datagram
 from ..wire.l2tp import MessageType, control_message
+from ..net.records import fast_init_all
 
 
 @dataclass(frozen=True)
@@ -364,3 +365,7 @@ def _ping(src: str, dst: str, kind: int) -> bytes:
     data = bytes(range(0x61, 0x61 + 23)) + bytes(range(0x61, 0x61 + 9))     # "abc...wabcdefghi"
     return encode_datagram(Datagram(Endpoint(src), Endpoint(dst), ICMP_PROTO, Echo(kind, _PING_ID, 1, data).encode()))
 
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

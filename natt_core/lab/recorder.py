@@ -8,7 +8,7 @@ from enum import Enum
 from ..net.network import HopRecord, Network
 from ..output import Event
 from .report import build_report, build_secrets
-from ..net.records import record
+from ..net.records import builder
 from .trace import Change, Hop, PeerEvent, Snapshot, Trace
 
 _FLAT = (str, int, float, bool, type(None))
@@ -62,6 +62,9 @@ def _rows(rows) -> tuple[dict, ...]:
     return tuple(_data(r) for r in rows)
 
 
+_make_hop, _make_change, _make_event = builder(Hop), builder(Change), builder(PeerEvent)
+
+
 class Recorder:
     def __init__(self, net: Network, hosts: dict, snapshots: bool = True):
         self.net, self.hosts, self.snapshots = net, hosts, snapshots
@@ -75,11 +78,14 @@ class Recorder:
             net.on_nat_change.append(self._nat)
 
     def _hop(self, r: HopRecord) -> None:
-        changes = tuple(record(Change, c.name, c.offset, c.old, c.new) for c in r.changes) if r.changes else ()
-        self.steps.append(record(Hop, len(self.steps), r.time, r.segment, r.device, r.direction, r.src_host,
-                                 r.dst_host, r.label, r.packet, r.before, changes, r.dropped,
-                                 r.drop_code.value if r.drop_code else None, r.note, r.packet_id, r.copy_of,
-                                 r.fragment_of, r.fragment))
+        changes = r.changes
+        if changes:
+            changes = tuple([_make_change(c.name, c.offset, c.old, c.new) for c in changes])
+        steps = self.steps
+        steps.append(_make_hop(len(steps), r.time, r.segment, r.device, r.direction, r.src_host, r.dst_host,
+                               r.label, r.packet, r.before, changes, r.dropped,
+                               r.drop_code.value if r.drop_code else None, r.note, r.packet_id, r.copy_of,
+                               r.fragment_of, r.fragment))
 
     def _events(self, events: tuple[Event, ...], packet_ids: list[int | None]) -> None:
         """One host's events of one output: the host's tables are the same after each of them, so
@@ -88,13 +94,15 @@ class Recorder:
         steps = self.steps
         for e, packet_id in zip(events, packet_ids):
             data = {}
-            for name in _event_fields(type(e)):
+            cls = type(e)
+            names = _EVENT_FIELDS.get(cls) or _event_fields(cls)
+            for name in names:
                 value = getattr(e, name)
                 if type(value) in _FLAT:
                     data[name] = value
                 elif not hasattr(type(value), "__dataclass_fields__"):   # nested rows stay out
                     data[name] = _plain(value)
-            steps.append(record(PeerEvent, len(steps), e.time, e.peer, e.kind, e.describe(), data, packet_id))
+            steps.append(_make_event(len(steps), e.time, e.peer, e.kind, e.describe(), data, packet_id))
         self.events.extend(events)
         if self.snapshots:
             for name in dict.fromkeys(e.peer for e in events):

@@ -12,6 +12,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
 from typing import Any, Callable
+from ..net.records import fast_init_all
 
 
 @dataclass(frozen=True)
@@ -159,3 +160,7 @@ def _decode(value: Any) -> Any:
     if isinstance(value, list):
         return [_decode(v) for v in value]
     return value
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 from ..errors import ConfigError
+from .records import fast_init_all
 
 Callback = Callable[[float], None]
 
@@ -37,8 +38,9 @@ class VirtualClock:
 
     def call_at(self, t: float, fn: Callback) -> Timer:
         """Schedule fn(t) at absolute virtual time t (not in the past)."""
-        if not isinstance(t, (int, float)) or isinstance(t, bool) or math.isnan(t):
-            raise ConfigError(f"timer time must be a number, got {t!r}")
+        if type(t) is not float or t != t:   # the common case first: a float that is not NaN
+            if not isinstance(t, (int, float)) or isinstance(t, bool) or math.isnan(t):
+                raise ConfigError(f"timer time must be a number, got {t!r}")
         if t < self.now:
             raise ConfigError(f"cannot schedule at t={t} in the past (now is t={self.now})")
         self._seq += 1
@@ -74,14 +76,18 @@ class VirtualClock:
         if t < self.now:
             raise ConfigError(f"cannot run back to t={t} (now is t={self.now})")
         steps = 0
-        while True:
-            nxt = self.next_time()
-            if nxt is None or nxt > t:
+        heap, pop = self._heap, heapq.heappop
+        while True:   # step() inlined: one look at the heap per callback
+            while heap and heap[0][2].cancelled:
+                pop(heap)
+            if not heap or heap[0][0] > t:
                 break
             if steps >= max_steps:
                 raise ConfigError(f"more than {max_steps} callbacks before t={t}: "
                                   f"a timer keeps rescheduling itself at t={self.now}")
-            self.step()
+            when, _, timer = pop(heap)
+            self.now = when
+            timer.callback(when)
             steps += 1
         self.now = float(t)
         return steps
@@ -98,3 +104,7 @@ class VirtualClock:
             self.step()
             steps += 1
         return steps
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -42,6 +42,7 @@ from .records import record
 from .fragments import is_fragment
 from .nat_fragments import NatFragments
 from .rewrite import FieldChange, PacketFields, Rewriter, parse_packet
+from .records import fast_init_all
 
 PROTO_NAMES = {IPProto.UDP: "udp", IPProto.TCP: "tcp", IPProto.ESP: "esp", IPProto.AH: "ah"}
 RECENT_LIMIT = 4096  # expired/stolen mappings remembered for drop reasons
@@ -476,3 +477,7 @@ class Nat(NatFragments):
 
 __all__ = ["BEHAVIOURS", "FRAGMENT_MODES", "HELPERS", "IPSEC_MODES", "KINDS", "PORT_ALLOCATIONS", "FieldChange", "Forward",
            "MappingRow", "Nat", "NatConfig", "Translation", "decode_drop_code", "fmt_time", "parse_packet"]
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -30,6 +30,7 @@ from .nat import FieldChange, MappingRow, Nat, decode_drop_code, fmt_time
 from .fragments import DF, MAX_MTU, MIN_MTU, Reassembler, flags_frag, frag_needed, fragment, is_fragment, \
     read_frag_needed
 from .records import record
+from .records import fast_init_all
 
 MAX_HOPS = 16          # a packet crossing more devices than this is in a routing loop
 MAX_TIMER_SPINS = 1000  # on_timer calls at one instant before a host is declared stuck
@@ -647,3 +648,7 @@ def capture_points(records: Iterable[HopRecord]) -> list[tuple[str, list[tuple[f
             notes.append(f"dropped: {rec.dropped}")
         points.setdefault(rec.segment, []).append((rec.time, rec.packet, "; ".join(notes)))
     return list(points.items())
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -3,22 +3,84 @@ thousands of them per run (hops, rewritten fields, trace steps), and a frozen `_
 `object.__setattr__` per field."""
 from __future__ import annotations
 
-from dataclasses import fields
+from dataclasses import MISSING, fields
 
-_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
-_new = object.__new__
-_set = object.__setattr__
+_BUILDERS: dict[type, tuple[int, object]] = {}
+
+
+def _builder(cls: type) -> tuple[int, object]:
+    """A function taking every field in order and filling the instance's `__dict__` in one go
+    (field names are identifiers, so the generated source is only names)."""
+    names = tuple(f.name for f in fields(cls))
+    body = ", ".join(f"{n!r}: {n}" for n in names)
+    source = (f"def build({', '.join(names)}):\n"
+              f"    obj = _new(cls)\n"
+              f"    _set(obj, '__dict__', {{{body}}})\n"
+              f"    return obj\n")
+    space = {"_new": object.__new__, "_set": object.__setattr__, "cls": cls}
+    exec(source, space)   # noqa: S102 - the source is built from the dataclass's own field names
+    built = _BUILDERS[cls] = (len(names), space["build"])
+    return built
+
+
+def builder(cls: type):
+    """The fast constructor of `cls` itself: every field, in order, positionally."""
+    return (_BUILDERS.get(cls) or _builder(cls))[1]
 
 
 def record(cls: type, *values):
     """`cls(*values)` for a frozen dataclass without `__post_init__`, when every field is given in
     order; otherwise the real constructor runs (and fills the defaults)."""
-    try:
-        names = _FIELD_NAMES[cls]
-    except KeyError:
-        names = _FIELD_NAMES[cls] = tuple(f.name for f in fields(cls))
-    if len(values) != len(names):
+    count, build = _BUILDERS.get(cls) or _builder(cls)
+    if len(values) != count:
         return cls(*values)
-    obj = _new(cls)
-    _set(obj, "__dict__", dict(zip(names, values)))
-    return obj
+    return build(*values)
+
+
+def fast_init(cls: type) -> type:
+    """Class decorator, placed above `@dataclass`: the same `__init__` (same parameters, defaults,
+    default factories, `__post_init__`), filling the instance's `__dict__` in one assignment
+    instead of one `object.__setattr__` per field. Classes it cannot reproduce exactly (slots,
+    InitVar, keyword-only or init=False fields) keep their own."""
+    flds = fields(cls)
+    if ("__slots__" in cls.__dict__ or len(flds) != len(cls.__dataclass_fields__)
+            or any(not f.init or f.kw_only for f in flds)):
+        return cls
+    space: dict = {"_set": object.__setattr__, "_FACTORY": _FACTORY}
+    params, lines = [], []
+    for f in flds:
+        if f.default is not MISSING:
+            space[f"_d_{f.name}"] = f.default
+            params.append(f"{f.name}=_d_{f.name}")
+        elif f.default_factory is not MISSING:
+            space[f"_f_{f.name}"] = f.default_factory
+            params.append(f"{f.name}=_FACTORY")
+            lines.append(f"    if {f.name} is _FACTORY:\n        {f.name} = _f_{f.name}()\n")
+        else:
+            params.append(f.name)
+    body = ", ".join(f"{f.name!r}: {f.name}" for f in flds)
+    source = (f"def __init__(self, {', '.join(params)}):\n" + "".join(lines)
+              + f"    _set(self, '__dict__', {{{body}}})\n"
+              + ("    self.__post_init__()\n" if hasattr(cls, "__post_init__") else ""))
+    exec(source, space)   # noqa: S102 - built from the dataclass's own field names
+    init = space["__init__"]
+    init.__qualname__ = f"{cls.__qualname__}.__init__"
+    init.__doc__ = cls.__init__.__doc__
+    cls.__init__ = init
+    return cls
+
+
+class _Factory:
+    def __repr__(self) -> str:
+        return "<default factory>"
+
+
+_FACTORY = _Factory()
+
+
+def fast_init_all(namespace: dict) -> None:
+    """`fast_init` for every dataclass a module defines (call at its end with `globals()`)."""
+    name = namespace["__name__"]
+    for value in list(namespace.values()):
+        if isinstance(value, type) and value.__module__ == name and "__dataclass_fields__" in value.__dict__:
+            fast_init(value)

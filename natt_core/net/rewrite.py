@@ -17,6 +17,7 @@ from ..wire.ip import (IPV4_HEADER_LEN, OFF_DPORT, OFF_IP_CHECKSUM, OFF_IP_DST, 
                        decode_udp, incremental_update)
 from ..wire.numbers import IPProto, label
 from .records import record
+from .records import fast_init_all
 
 
 @dataclass(frozen=True)
@@ -146,3 +147,7 @@ class Rewriter:
         elif self.proto == IPProto.TCP:
             self._fix("TCP checksum", IPV4_HEADER_LEN + OFF_TCP_CHECKSUM, self.l4_words, False)
         return bytes(self.buf), tuple(self.changes)
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -21,6 +21,7 @@ from ..reasons import Reason
 from ..wire.ppp import (AuthCode, ChapPacket, MsChapV2Failure, MsChapV2Response, PapPacket, Proto,
                         decode_mschapv2_failure, decode_mschapv2_response, decode_mschapv2_success,
                         mschapv2_success)
+from ..net.records import fast_init_all
 
 ERROR_AUTHENTICATION_FAILURE = 691   # RFC 2759 §6, raserror.h
 
@@ -201,3 +202,7 @@ class AuthPeer(_Retrying):
             except DecodeError:
                 pass
         return f"{self.method} Failure: {message.decode('utf-8', 'replace')!r}"
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -24,6 +24,7 @@ from . import events as ev
 from .auth import AuthPeer, Authenticator
 from .fsm import State
 from .options import AUTH_OPTIONS, AddressPool, IpcpNegotiator, LcpNegotiator
+from ..net.records import fast_init_all
 
 PHASES = ("Dead", "Establish", "Authenticate", "Network", "Terminate")
 
@@ -280,3 +281,7 @@ class PppEndpoint:
                 self._fail("IPCP", why, Reason.IPCP_FAILED, now)
         if self.ipcp.no_address and self.failed is None:
             self._fail("IPCP", "the server refused to give us an address", Reason.IPCP_FAILED, now)
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -4,6 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..reasons import Reason
+from ..net.records import fast_init_all
 
 
 @dataclass(frozen=True)
@@ -83,3 +84,7 @@ class FrameDropped:
 
     def describe(self) -> str:
         return f"PPP frame dropped: {self.reason}"
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -15,6 +15,7 @@ from __future__ import annotations
 from enum import Enum
 
 from ..wire.ppp import Code, ControlPacket, Option
+from ..net.records import fast_init_all
 
 
 class State(Enum):
@@ -235,3 +236,7 @@ class Negotiator:
             self.state = State.REQ_SENT
             return self._scr(now)
         return []
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -18,6 +18,7 @@ from ..errors import ConfigError
 from ..wire.ppp import (ChapAlg, Code, IpcpOpt, LcpOpt, Option, Proto, accm, address_option, auth_protocol,
                         magic_number, mru)
 from .fsm import Negotiator
+from ..net.records import fast_init_all
 
 #: policy name -> the Authentication-Protocol option that asks for it
 AUTH_OPTIONS = {
@@ -226,3 +227,7 @@ class IpcpNegotiator(Negotiator):
                 self.dns_wanted.remove(o.type)    # the server has none of that kind
             elif o.type == IpcpOpt.IP_ADDRESS:
                 self.no_address = True
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -13,6 +13,7 @@ from .codec import Reader
 from .layout import (AH_COVERED, ENCRYPTED, ICV, SPI, Layout, Part, hexed, named, show_short_hex,
                      show_size)
 from .numbers import IPProto
+from ..net.records import fast_init_all
 
 #: RFC 4303 §2.1, §2.2: the cleartext start of every ESP packet, then what the SA protects
 ESP_HEADER = Layout("ESP", Part("spi", 4, "SPI", hexed(8), SPI),
@@ -161,3 +162,7 @@ def encode_ah(next_header: int, spi: int, seq: int, icv: bytes, payload: bytes) 
     if spi == 0:
         raise ConfigError("AH SPI 0 is reserved")
     return AH_HEADER.pack(next_header, payload_len, 0, spi, seq) + bytes(icv) + payload
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 from ..errors import DecodeError
 from .ip import internet_checksum
+from ..net.records import fast_init_all
 
 ICMP_PROTO = 1
 ECHO_REPLY, ECHO_REQUEST = 0, 8
@@ -35,3 +36,7 @@ def decode_echo(data: bytes) -> Echo:
     if internet_checksum(data):
         raise DecodeError("ICMP", 2, "bad ICMP checksum")
     return Echo(data[0], int.from_bytes(data[4:6], "big"), int.from_bytes(data[6:8], "big"), data[8:])
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -22,6 +22,7 @@ from .ikev2_layouts import (ATTR_TLV, ATTR_TV, AUTH_BODY, DELETE_BODY, GENERIC, 
                             NOTIFY_BODY, PROPOSAL, SELECTOR, TRANSFORM, TS_BODY)
 from .ikev2_numbers import VERSION, HdrFlag, Payload, TsType
 from .isakmp_frame import _build
+from ..net.records import fast_init_all
 
 HEADER_LEN = HEADER.size        # 28
 GENERIC_LEN = GENERIC.size      # 4
@@ -532,3 +533,7 @@ def encode_message(header: Header, payloads) -> bytes:
 def decode_message(data: bytes) -> Message:
     header, rest = decode_header(data)
     return Message(header, decode_payloads(header.next_payload, rest), bytes(data))
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import struct
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -16,6 +17,7 @@ from ..addressing import Datagram, Endpoint
 from .codec import Reader
 from .layout import Layout, Part, hexed, named
 from .numbers import IPProto
+from ..net.records import fast_init_all
 
 
 def _dotted(value: bytes, row: dict) -> str:
@@ -176,11 +178,35 @@ def _ipv4(tos: int, total: int, ident: int, flags_frag: int, ttl: int, proto: in
 
 
 def encode_datagram(d: Datagram) -> bytes:
-    """The real IPv4 packet for a Datagram (UDP header built here for proto 17)."""
-    body = d.payload
-    if d.proto == IPProto.UDP:
-        body = encode_udp(d.src, d.dst, d.payload, checksum=not d.zero_udp_checksum)
-    return encode_ipv4_header(d.src.ip, d.dst.ip, d.proto, len(body), d.ident, d.ttl) + body
+    """The real IPv4 packet for a Datagram (UDP header built here for proto 17): the same bytes as
+    `encode_ipv4_header(...) + encode_udp(...)`, packed in one go."""
+    payload, proto = d.payload, d.proto
+    src, dst = packed_ipv4(d.src.ip), packed_ipv4(d.dst.ip)
+    if proto != IPProto.UDP:
+        total = IPV4_HEADER_LEN + len(payload)
+        if total > 0xFFFF:
+            raise ValueError("IPv4 packet too long")
+        return _ipv4(0, total, d.ident, 0x4000, d.ttl, proto, src, dst) + payload
+    length = UDP_HEADER_LEN + len(payload)
+    if length > 0xFFFF:
+        raise ValueError("UDP datagram too long")
+    sport, dport = d.src.port, d.dst.port
+    checksum = 0
+    if not d.zero_udp_checksum:
+        checksum = ~ones_complement_sum(src + dst + _UDP_PSEUDO_PROTO + _UDP_HEADER_PACK(length, sport, dport, length, 0)
+                                        + payload) & 0xFFFF or 0xFFFF   # RFC 768: a computed 0 is sent as all ones
+    total = IPV4_HEADER_LEN + length
+    if total > 0xFFFF:
+        raise ValueError("IPv4 packet too long")
+    ident, ttl = d.ident, d.ttl
+    head = _IPV4_UDP_PACK(0x45, 0, total, ident, 0x4000, ttl, proto, 0, src, dst, sport, dport, length, checksum)
+    header_sum = ~ones_complement_sum(head[:IPV4_HEADER_LEN]) & 0xFFFF
+    return head[:OFF_IP_CHECKSUM] + header_sum.to_bytes(2, "big") + head[OFF_IP_CHECKSUM + 2:] + payload
+
+
+#: the pseudo-header's zero and protocol bytes, then its UDP length (RFC 768), then the UDP header
+_UDP_PSEUDO_PROTO = bytes([0, IPProto.UDP])
+_UDP_HEADER_PACK = struct.Struct("!HHHHH").pack   # pseudo-header length, then sport, dport, length, checksum
 
 
 @dataclass(frozen=True)
@@ -223,8 +249,55 @@ def decode_ipv4_header(packet: bytes, fragments: bool = False) -> tuple[IPv4Head
     return IPv4Header(vihl, tos, total, ident, ff, ttl, proto, csum, src, dst), r.rest()
 
 
+_IPV4 = struct.Struct("!BBHHHBBH4s4s")            #: an option-less IPv4 header
+_IPV4_UDP = struct.Struct("!BBHHHBBH4s4sHHHH")   #: ... and a UDP header
+_IPV4_UDP_PACK = _IPV4_UDP.pack
+_ENDPOINTS: dict[tuple[bytes, int], Endpoint] = {}   #: Endpoints are immutable: one per address and port
+_new, _set = object.__new__, object.__setattr__
+
+
+def _endpoint(packed: bytes, port: int) -> Endpoint:
+    """The Endpoint for 4 address bytes off the wire (always valid dotted IPv4) and a 16-bit port."""
+    ep = _ENDPOINTS.get((packed, port))
+    if ep is None:
+        if len(_ENDPOINTS) >= 1 << 16:
+            _ENDPOINTS.clear()
+        ep = _ENDPOINTS[(packed, port)] = Endpoint(socket.inet_ntoa(packed), port)
+    return ep
+
+
+def _datagram(src: Endpoint, dst: Endpoint, proto: int, payload: bytes, ident: int, ttl: int,
+              zero_checksum: bool) -> Datagram:
+    d = _new(Datagram)
+    _set(d, "__dict__", {"src": src, "dst": dst, "proto": proto, "payload": payload, "ident": ident, "ttl": ttl,
+                         "zero_udp_checksum": zero_checksum, "label": ""})
+    return d
+
+
 def decode_datagram(packet: bytes) -> Datagram:
-    """Parse IPv4 bytes into a Datagram; UDP checksums are verified when non-zero."""
+    """Parse IPv4 bytes into a Datagram; UDP checksums are verified when non-zero.
+
+    A well-formed packet takes one struct read; anything the fast path does not accept is parsed
+    again step by step, so every malformed packet gets the same DecodeError as always."""
+    n = len(packet)
+    if type(packet) is bytes and n >= 20 and packet[0] == 0x45 and not ones_complement_sum(packet[:20]) ^ 0xFFFF:
+        if packet[9] == IPProto.UDP and n >= 28:
+            _v, _tos, total, ident, ff, ttl, proto, _c, src, dst, sport, dport, length, csum = \
+                _IPV4_UDP.unpack_from(packet)
+            if total == n and not ff & 0x3FFF and length == n - 20 and (
+                    not csum or ones_complement_sum(src + dst + b"\x00\x11" + length.to_bytes(2, "big")
+                                                    + packet[20:]) == 0xFFFF):
+                return _datagram(_endpoint(src, sport), _endpoint(dst, dport), proto, packet[28:], ident, ttl,
+                                 csum == 0)
+        elif packet[9] != IPProto.UDP:
+            _v, _tos, total, ident, ff, ttl, proto, _c, src, dst = _IPV4.unpack_from(packet)
+            if total == n and not ff & 0x3FFF:
+                return _datagram(_endpoint(src, 0), _endpoint(dst, 0), proto, packet[20:], ident, ttl, False)
+    return _decode_datagram_checked(packet)
+
+
+def _decode_datagram_checked(packet: bytes) -> Datagram:
+    """decode_datagram step by step, with the DecodeError that names what is wrong."""
     ip, body = decode_ipv4_header(packet)
     if ip.proto == IPProto.UDP:
         udp, payload = decode_udp(body, IPV4_HEADER_LEN)
@@ -233,3 +306,7 @@ def decode_datagram(packet: bytes) -> Datagram:
         return Datagram(Endpoint(ip.src, udp.sport), Endpoint(ip.dst, udp.dport), ip.proto, payload,
                         ip.ident, ip.ttl, zero_udp_checksum=udp.checksum == 0)
     return Datagram(Endpoint(ip.src), Endpoint(ip.dst), ip.proto, body, ip.ident, ip.ttl)
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

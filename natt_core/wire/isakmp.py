@@ -27,6 +27,7 @@ from .isakmp_payloads import (_DECODERS, ID, ID_ADDRESS_LEN, KE, NAT_OA_ADDRESS_
 from .isakmp_proposals import Attribute, Proposal, Transform, _decode_list, _encode_list
 from .isakmp_cert import Cert, CertRequest, Sig  # registers CERT, CR and SIG with the chain decoder
 from .numbers import PayloadType, label
+from ..net.records import fast_init_all
 
 
 # --- the chain ---------------------------------------------------------------------------------
@@ -105,3 +106,7 @@ __all__ = ["GENERIC_HEADER_LEN", "HEADER_LEN", "ID_ADDRESS_LEN", "NAT_OA_ADDRESS
            "decode_payloads", "encode_header", "encode_message", "encode_payloads", "summary",
            "_DECODERS", "_Fields", "_Opaque", "_Payload", "_block", "_check", "_decode_list", "_encode_list",
            "_generic"]
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

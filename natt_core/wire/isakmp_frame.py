@@ -13,6 +13,7 @@ from ..errors import ConfigError, DecodeError
 from .codec import Reader
 from .layout import Layout, Part, hexed, named, show_hex
 from .numbers import ExchangeType, Flag, PayloadType
+from ..net.records import fast_init_all
 
 HEADER_LEN = 28
 GENERIC_HEADER_LEN = 4
@@ -160,3 +161,7 @@ def _block(r: Reader, layer: str, what: str, min_len: int) -> tuple[int, Reader]
     end = pos + length
     r.pos = end
     return nxt, Reader(r.data[pos + GENERIC_HEADER_LEN:end], layer, at + GENERIC_HEADER_LEN)
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

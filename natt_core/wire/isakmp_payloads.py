@@ -18,6 +18,7 @@ from .isakmp_proposals import Proposal, _cached, _decode_list, _encode_list
 from .layout import (ID_PAYLOAD, NATD_HASH, Layout, Part, hexed, named, show_hex, show_reserved,
                      show_short_hex, show_size_hex, short_hex)
 from .numbers import IdType, NotifyType, PayloadType, ProtocolId, label
+from ..net.records import fast_init_all
 
 #: Data length per address ID type (RFC 2407 §4.6.2.1); other ID types carry free-form data.
 ID_ADDRESS_LEN = {1: 4, 4: 8, 5: 16, 6: 32, 7: 8, 8: 32}
@@ -413,3 +414,7 @@ def summary(p: Payload) -> str:
     body = p.encode_body()
     name = "NAT-D" if isinstance(p, NatD) else label(PayloadType, p.payload_type)
     return f"{name}{draft} {len(body)} B {body[:4].hex()}{'…' if len(body) > 4 else ''}"
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

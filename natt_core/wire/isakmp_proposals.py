@@ -16,6 +16,7 @@ from .isakmp_frame import _block, _build, _check, _Fields, _generic
 from .layout import Field, Layout, Part, named, show_hex
 from .numbers import (AhTransform, AuthAlgorithm, AuthMethod, EncapsulationMode, EspTransform, HashAlg,
                       IpsecAttr, LifeType, PayloadType, Phase1Attr, Phase1Cipher, ProtocolId, label)
+from ..net.records import fast_init_all
 
 #: RFC 2408 §3.3: AF bit set → TV (a 16-bit value follows the type) ...
 ATTRIBUTE_TV = Layout("attribute", Part("af_type", 2, "attribute type"), Part("value", 2, "attribute value"))
@@ -263,3 +264,7 @@ def _decode_list(r: Reader, own_type: int, what: str, parent: str, decode: Calla
     if r.remaining():
         raise r.fail(f"{r.remaining()} bytes after the last {what}")
     return tuple(items)
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

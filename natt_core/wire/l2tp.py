@@ -11,6 +11,7 @@ from enum import IntEnum
 from ..errors import ConfigError, DecodeError
 from .codec import Reader
 from .layout import Layout, Part, hexed, show_short_hex, show_size
+from ..net.records import fast_init_all
 
 
 class MessageType(IntEnum):
@@ -143,3 +144,7 @@ def decode_control(data: bytes) -> ControlMessage:
     if first is None or first.attr != 0 or first.vendor != 0 or len(first.value) != 2:
         raise DecodeError("L2TP", 12, "the first AVP must be an 8-byte Message Type")
     return ControlMessage(int.from_bytes(first.value, "big"), message.tunnel_id, message.ns, message.nr)
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

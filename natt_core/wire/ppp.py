@@ -25,6 +25,7 @@ from enum import IntEnum
 from ..errors import ConfigError, DecodeError
 from .codec import Reader, Writer
 from .ip import decode_ipv4_header
+from ..net.records import fast_init_all
 
 
 class Proto(IntEnum):
@@ -451,3 +452,7 @@ def decode(data: bytes) -> Decoded:
     if frame.protocol == Proto.IPV4:
         return Decoded(frame.protocol, decode_ipv4_header(frame.info))
     return Decoded(frame.protocol, frame.info)
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -13,6 +13,7 @@ from ..errors import DecodeError
 from .ip import IPV4_HEADER_LEN, decode_ipv4_header, decode_udp
 from .layout import Layout, Part, hexed
 from .numbers import IPProto, Port
+from ..net.records import fast_init_all
 
 NON_ESP_MARKER = b"\x00\x00\x00\x00"
 KEEPALIVE = b"\xff"
@@ -76,3 +77,7 @@ def carried(packet: bytes) -> Carried | None:
 MARKER_LAYOUT = Layout("UDP-encap", Part("marker", 4, "non-ESP marker",
                                          lambda v, row: "00 00 00 00 → IKE follows", raw=True))
 KEEPALIVE_LAYOUT = Layout("UDP-encap", Part("keepalive", 1, "NAT-keepalive", hexed(2)))
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())
