@@ -218,7 +218,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "client.ikev2_suites": ("none",) + IKEV2_SUITES, "server.ikev2_suites": ("none",) + IKEV2_SUITES,
     "client.esp_suites": ("none",) + ESP_SUITES, "server.esp_suites": ("none",) + ESP_SUITES,
     "client.ikev2_dh_groups": IKEV2_GROUP_OFFERS, "server.ikev2_dh_groups": IKEV2_GROUP_OFFERS,
-    "client.rekey": YES_NO,
+    "client.rekey": YES_NO, "client.initial_contact": YES_NO,
 }
 
 
