@@ -42,6 +42,16 @@ MARKS: dict[str, Mark] = {
 }
 
 
+#: lifecycle event kind -> the few words a count, a moment or a table row uses
+SHORT: dict[str, str] = {
+    "SaRekeyStarted": "rekey", "SaRekeyed": "successor takes over", "SaDeleted": "SA deleted",
+    "SaExpired": "expiry", "LifetimeAdopted": "shorter lifetime adopted", "RemoteFollowed": "follows a new address",
+    "LivenessChecked": "R-U-THERE answered", "DeadPeerDetected": "peer declared dead",
+    "InitialContactReceived": "INITIAL-CONTACT", "NatMappingsFlushed": "NAT forgets its mappings",
+    "HostPower": "switched off or on",
+}
+
+
 @dataclass(frozen=True)
 class LifeEvent:
     time: float
@@ -107,6 +117,26 @@ def summary(trace: Trace) -> dict[str, int]:
             "expiries": sum(e.kind == "SaExpired" for e in evs)}
 
 
+def counts(trace: Trace, kinds: dict[str, str]) -> dict[str, int]:
+    """{label: how many events of that kind} for `kinds` (kind -> label), in that order."""
+    evs = events(trace)
+    return {label: sum(e.kind == kind for e in evs) for kind, label in kinds.items()}
+
+
+def _power_off(trace: Trace, end: float) -> dict[str, list[tuple[float, float]]]:
+    """peer -> the stretches it was switched off (HostPower events), for the grey shade on its lanes."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for s in trace.steps:
+        if getattr(s, "kind", "") != "event" or s.event != "HostPower":
+            continue
+        spans = out.setdefault(s.peer, [])
+        if not s.fields.get("on"):
+            spans.append((s.time, end))
+        elif spans and spans[-1][1] == end:
+            spans[-1] = (spans[-1][0], s.time)
+    return out
+
+
 def tunnel_svg(trace: Trace, now: float | None = None, width: int = 1100) -> str:
     """Bars for SA generations (violet: carrying traffic, amber: replaced, waiting for its Delete),
     lifecycle marks on them, and the current moment as a line."""
@@ -147,6 +177,17 @@ def tunnel_svg(trace: Trace, now: float | None = None, width: int = 1100) -> str
             out.append(f'<rect x="{x1:.1f}" y="{y + 6}" width="{x2 - x1:.1f}" height="{LANE - 12}" rx="2" '
                        f'fill="{TRANSLATED}" fill-opacity=".8"><title>{escape(tip)} — replaced by '
                        f'{escape(g.successor or "")}, kept until its Delete</title></rect>')
+    for peer, spans in _power_off(trace, end).items():
+        rows = [i for i, lane in enumerate(all_lanes) if lane.peer == peer]
+        if not rows:
+            continue
+        y0, y1 = TOP + min(rows) * LANE + 2, TOP + (max(rows) + 1) * LANE - 2
+        for a, b in spans:
+            out.append(f'<rect x="{x(a):.1f}" y="{y0}" width="{max(x(b) - x(a), 1):.1f}" height="{y1 - y0}" '
+                       f'fill="#eceff1" fill-opacity=".75" stroke="#b0bec5" stroke-dasharray="4 3">'
+                       f'<title>{escape(peer)} switched off {a:.0f}–{b:.0f} s: its SAs live on only in the other '
+                       f'peer\'s memory</title></rect>')
+            out.append(f'<text x="{x(a) + 6:.1f}" y="{y1 - 6}" font-size="12" fill="{MUTED}">{escape(peer)} off</text>')
     row = {lane.name: i for i, lane in enumerate(all_lanes)}
     for e in evs:
         m, y = MARKS[e.kind], TOP + row[e.lane] * LANE
@@ -185,14 +226,27 @@ def lost_packets(trace: Trace) -> list:
             and s.fields.get("code") == "NO_IPSEC_SA"]
 
 
-def moments(trace: Trace, steps) -> list[tuple[int, str]]:
-    """(lesson step, what happened) for rekeys begun and expiries: the first packet at or after each."""
-    times = [j.time for j in steps]
+def _step_at(steps, time: float) -> int:
+    """The lesson step (1-based) of the first packet at or after `time`; the last one if none."""
+    return next((j.index for j in steps if j.time >= time - 1e-9), len(steps))
+
+
+def moments(trace: Trace, steps, kinds: tuple[str, ...] = ("SaRekeyStarted", "SaExpired")) -> list[tuple[int, str]]:
+    """(lesson step, what happened) for the events of `kinds` (default: rekeys begun and expiries):
+    the first packet at or after each."""
     out = []
     for e in events(trace):
-        if e.kind not in ("SaRekeyStarted", "SaExpired"):
+        if e.kind not in kinds:
             continue
-        at = next((i + 1 for i, t in enumerate(times) if t >= e.time - 1e-9), len(times))
-        what = "rekey" if e.kind == "SaRekeyStarted" else "expiry"
-        out.append((at, f"phase-{'1' if 'ISAKMP' in e.lane else '2'} {what} at {e.time:.0f} s ({e.peer})"))
+        at = _step_at(steps, e.time)
+        if e.kind in ("SaRekeyStarted", "SaExpired"):
+            out.append((at, f"phase-{'1' if 'ISAKMP' in e.lane else '2'} {SHORT[e.kind]} at {e.time:.0f} s ({e.peer})"))
+        else:
+            out.append((at, f"{SHORT[e.kind]} at {e.time:.0f} s ({e.peer})"))
     return out
+
+
+def moment_rows(trace: Trace, steps) -> list[dict]:
+    """Every lifecycle event as a table row: when, where, what, and the lesson step to open."""
+    return [{"t (s)": round(e.time, 2), "lane": e.lane, "mark": MARKS[e.kind].symbol, "what": SHORT[e.kind],
+             "details": e.text, "step": _step_at(steps, e.time)} for e in events(trace)]
