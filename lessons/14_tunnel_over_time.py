@@ -49,7 +49,7 @@ out: both peers announce it with a **DPD Vendor ID** in Main Mode; after **30 s 
 (*dpd_delay*) the server asks **R-U-THERE** in an encrypted Informational exchange and a live client
 answers **R-U-THERE-ACK** (♥ on the server's events lane).
 
-Here the client is switched off at **60 s** (⏻, the grey shade on its lanes). The server's next
+Here the client is switched off at **60 s** (⊘, the grey shade on its lanes). The server's next
 R-U-THEREs go unanswered; it keeps asking every 30 s, and **120 s** (*dpd_timeout*) after the first
 unanswered one it declares the peer **dead** (☠) and deletes its ISAKMP and IPsec SAs (✕ on the
 server's lanes). NAT keepalives prove nothing: they carry no answer and no authentication (RFC 3948 §4).
@@ -209,9 +209,11 @@ def dpd_verdict(trace: Trace) -> None:
 
 
 def nat_verdict(trace: Trace) -> None:
-    moved = next((e for e in events(trace) if e.kind == "RemoteFollowed"), None)
+    moved = next((s for s in trace.steps if getattr(s, "kind", "") == "event" and s.event == "RemoteFollowed"), None)
     if moved is not None:
-        st.success(f"At t = {moved.time:.0f} s {plain(moved.text, 300)}")
+        via = moved.fields.get("via") or "packet"
+        st.success(f"At t = {moved.time:.0f} s an authenticated {via} came from the client's new port: the server "
+                   f"moved from {plain(moved.fields.get('old'), 60)} to {plain(moved.fields.get('new'), 60)}.")
     else:
         reason = (trace.report.get("peers", {}).get("server", {}) or {}).get("reason")
         st.warning("The server never learned the new port" + (f": {plain(reason, 300)}" if reason else "."))

@@ -38,7 +38,7 @@ MARKS: dict[str, Mark] = {
     "DeadPeerDetected": Mark("☠", DROPPED, "peer declared dead (DPD): its SAs cleared"),
     "InitialContactReceived": Mark("↺", "#ef6c00", "INITIAL-CONTACT: the peer says it holds no other SA (older ones are replaced)"),
     "NatMappingsFlushed": Mark("⌫", TRANSLATED, "the NAT forgot its mappings"),
-    "HostPower": Mark("⏻", MUTED, "a host switched off or on"),
+    "HostPower": Mark("⊘", MUTED, "a host switched off or on"),
 }
 
 
@@ -76,18 +76,24 @@ def lane_name(g: Generation) -> str:
     return f"{g.peer} · IPsec #{g.number} {g.sa}"
 
 
+def _peer_order(peer: str) -> tuple[int, str]:
+    """Clients first, then NATs, the server last: the lanes read like the wire, left to right."""
+    return ({"client": 0, "nat": 1, "nat2": 2, "server": 4}.get(peer.split("-")[0].rstrip("0123456789"), 3), peer)
+
+
 def lanes(trace: Trace) -> list[Lane]:
-    """Phase-1 lanes then phase-2 lanes per peer, in the order the peers appear; an events lane
-    per peer that has lifecycle events naming no SA."""
+    """Per peer (clients, NATs, server): its phase-1 lanes, its phase-2 lanes, then its events lane
+    if it has lifecycle events naming no SA."""
     gens = from_trace(trace)
-    peers = sorted(dict.fromkeys(g.peer for g in gens), key=lambda p: p == "server")   # clients first
+    sa_lanes = [Lane(lane_name(g), g.peer, g) for g in gens]
+    orphans = {e.lane: e.peer for e in events(trace, sa_lanes)}
+    peers = sorted(set(g.peer for g in gens) | set(orphans.values()), key=_peer_order)
     out = []
     for peer in peers:
-        out += [Lane(lane_name(g), peer, g) for g in gens if g.peer == peer and g.phase == 1]
-        out += [Lane(lane_name(g), peer, g) for g in gens if g.peer == peer and g.phase == 2]
-    orphans = {e.lane for e in events(trace, out)} - {lane.name for lane in out}
-    for name in sorted(orphans):
-        out.append(Lane(name, name.split(" · ")[0], None))
+        out += [lane for lane in sa_lanes if lane.peer == peer and lane.generation.phase == 1]
+        out += [lane for lane in sa_lanes if lane.peer == peer and lane.generation.phase == 2]
+        out += [Lane(name, peer, None) for name, p in orphans.items() if p == peer and name not in
+                {lane.name for lane in sa_lanes}]
     return out
 
 
@@ -179,15 +185,14 @@ def tunnel_svg(trace: Trace, now: float | None = None, width: int = 1100) -> str
                        f'{escape(g.successor or "")}, kept until its Delete</title></rect>')
     for peer, spans in _power_off(trace, end).items():
         rows = [i for i, lane in enumerate(all_lanes) if lane.peer == peer]
-        if not rows:
-            continue
-        y0, y1 = TOP + min(rows) * LANE + 2, TOP + (max(rows) + 1) * LANE - 2
         for a, b in spans:
-            out.append(f'<rect x="{x(a):.1f}" y="{y0}" width="{max(x(b) - x(a), 1):.1f}" height="{y1 - y0}" '
-                       f'fill="#eceff1" fill-opacity=".75" stroke="#b0bec5" stroke-dasharray="4 3">'
-                       f'<title>{escape(peer)} switched off {a:.0f}–{b:.0f} s: its SAs live on only in the other '
-                       f'peer\'s memory</title></rect>')
-            out.append(f'<text x="{x(a) + 6:.1f}" y="{y1 - 6}" font-size="12" fill="{MUTED}">{escape(peer)} off</text>')
+            for i in rows:
+                out.append(f'<rect x="{x(a):.1f}" y="{TOP + i * LANE + 2}" width="{max(x(b) - x(a), 1):.1f}" '
+                           f'height="{LANE - 4}" fill="#eceff1" fill-opacity=".75"><title>{escape(peer)} switched off '
+                           f'{a:.0f}–{b:.0f} s: its SAs live on only in its own memory</title></rect>')
+            if rows:
+                out.append(f'<text x="{x(a) + 14:.1f}" y="{TOP + max(rows) * LANE + 20}" font-size="13" '
+                           f'fill="{MUTED}">{escape(peer)} switched off</text>')
     row = {lane.name: i for i, lane in enumerate(all_lanes)}
     for e in evs:
         m, y = MARKS[e.kind], TOP + row[e.lane] * LANE
