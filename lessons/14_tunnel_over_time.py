@@ -148,7 +148,7 @@ def dpd_story() -> Story:
     timeout = st.sidebar.select_slider("Server gives up after (s) without an answer", options=DPD_TIMEOUT,
                                        key=f"{s.key}:timeout", help="server.dpd_timeout")
     xp = st.sidebar.toggle("The client is Windows XP (no DPD Vendor ID)", key=f"{s.key}:xp",
-                           help="client.profile=windows-xp-sp2: it never negotiated DPD, so it is never asked")
+                           help="Sets client.profile to windows-xp-sp2: it never negotiated DPD, so it is never asked")
     if delay != PRESET_DELAY:
         s.settings.append(f"server.dpd_delay={delay}")
         s.params["delay"] = str(delay)
