@@ -60,6 +60,7 @@ class LifeEvent:
     lane: str           #: the lane it is drawn on
     text: str
     step: int
+    packet_id: int | None = None    #: the packet whose arrival caused it; None for a timer
 
 
 @dataclass(frozen=True)
@@ -108,7 +109,7 @@ def events(trace: Trace, known: list[Lane] | None = None) -> list[LifeEvent]:
             continue
         named = s.fields.get("sa") or s.fields.get("old")
         lane = by_sa.get((s.peer, named)) or f"{s.peer} · events"
-        out.append(LifeEvent(s.time, s.peer, s.event, lane, s.text, s.step))
+        out.append(LifeEvent(s.time, s.peer, s.event, lane, s.text, s.step, getattr(s, "packet_id", None)))
     return out
 
 
@@ -231,9 +232,14 @@ def lost_packets(trace: Trace) -> list:
             and s.fields.get("code") == "NO_IPSEC_SA"]
 
 
-def _step_at(steps, time: float) -> int:
-    """The lesson step (1-based) of the first packet at or after `time`; the last one if none."""
-    return next((j.index for j in steps if j.time >= time - 1e-9), len(steps))
+def _step_at(steps, e: LifeEvent) -> int:
+    """The lesson step (1-based) of the packet that caused `e`; for a timer, the first packet at or
+    after it (the last one if none)."""
+    if e.packet_id is not None:
+        hit = next((j.index for j in steps if j.packet_id == e.packet_id), None)
+        if hit is not None:
+            return hit
+    return next((j.index for j in steps if j.time >= e.time - 1e-9), len(steps))
 
 
 def moments(trace: Trace, steps, kinds: tuple[str, ...] = ("SaRekeyStarted", "SaExpired")) -> list[tuple[int, str]]:
@@ -243,7 +249,7 @@ def moments(trace: Trace, steps, kinds: tuple[str, ...] = ("SaRekeyStarted", "Sa
     for e in events(trace):
         if e.kind not in kinds:
             continue
-        at = _step_at(steps, e.time)
+        at = _step_at(steps, e)
         if e.kind in ("SaRekeyStarted", "SaExpired"):
             out.append((at, f"phase-{'1' if 'ISAKMP' in e.lane else '2'} {SHORT[e.kind]} at {e.time:.0f} s ({e.peer})"))
         else:
@@ -254,4 +260,4 @@ def moments(trace: Trace, steps, kinds: tuple[str, ...] = ("SaRekeyStarted", "Sa
 def moment_rows(trace: Trace, steps) -> list[dict]:
     """Every lifecycle event as a table row: when, where, what, and the lesson step to open."""
     return [{"t (s)": round(e.time, 2), "lane": e.lane, "mark": MARKS[e.kind].symbol, "what": SHORT[e.kind],
-             "details": e.text, "step": _step_at(steps, e.time)} for e in events(trace)]
+             "details": e.text, "step": _step_at(steps, e)} for e in events(trace)]
