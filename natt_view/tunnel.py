@@ -195,9 +195,12 @@ def tunnel_svg(trace: Trace, now: float | None = None, width: int = 1100) -> str
                 out.append(f'<text x="{x(a) + 14:.1f}" y="{TOP + max(rows) * LANE + 20}" font-size="13" '
                            f'fill="{MUTED}">{escape(peer)} switched off</text>')
     row = {lane.name: i for i, lane in enumerate(all_lanes)}
-    for e in evs:
+    placed: dict[str, float] = {}         # lane -> x of its last mark: marks at one moment sit side by side
+    for e in sorted(evs, key=lambda e: (e.lane, e.time)):
         m, y = MARKS[e.kind], TOP + row[e.lane] * LANE
-        out.append(f'<text x="{x(e.time):.1f}" y="{y + 21}" font-size="17" font-weight="700" text-anchor="middle" '
+        xe = max(x(e.time), placed.get(e.lane, -1e9) + 15)
+        placed[e.lane] = xe
+        out.append(f'<text x="{xe:.1f}" y="{y + 21}" font-size="17" font-weight="700" text-anchor="middle" '
                    f'fill="{m.colour}">{m.symbol}<title>step {e.step} · {e.time:.3f} s · '
                    f'{escape(e.text)}</title></text>')
     if now is not None:
