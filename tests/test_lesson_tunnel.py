@@ -136,3 +136,21 @@ def test_the_liveness_fields_round_trip_through_the_form():
     assert not errors and set(changed) == {"server.dpd_delay=10", "nat.flush_at=90,120", "client.initial_contact=no"}
     changed, errors = check("dpd-peer-gone", values | {"client.reboot_at": "soon", "server.dpd_timeout": "-1"})
     assert changed == () and set(errors) == {"client.reboot_at", "server.dpd_timeout"}
+
+
+def test_a_playground_link_with_liveness_fields_fills_the_form_and_runs():
+    page = str(Path(__file__).resolve().parents[1] / "lessons" / "playground.py")
+    at = AppTest.from_file(page, default_timeout=120)
+    at.query_params["scenario"] = "dpd-peer-gone"
+    at.query_params["set"] = ["server.dpd_delay=10", "server.dpd_timeout=30", "client.initial_contact=no"]
+    at.run()
+    assert not at.exception
+    assert at.text_input(key="pg:f:server.dpd_delay").value == "10"
+    assert at.text_input(key="pg:f:client.off_at").value == "60"
+    assert at.selectbox(key="pg:f:client.initial_contact").value == "no"
+    assert any("nothing heard for 40 s" in m.value for m in at.sidebar.markdown)    # dead at 90 s, not 180 s
+    bad = AppTest.from_file(page, default_timeout=120)
+    bad.query_params["scenario"] = "dpd-peer-gone"
+    bad.query_params["set"] = ["client.reboot_at=soon"]
+    bad.run()
+    assert not bad.exception and any("client.reboot_at" in e.value for e in bad.error)
