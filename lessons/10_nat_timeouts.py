@@ -157,3 +157,5 @@ with timeline:
                "(green), L2TP data in ESP (violet), IKE (grey). ✕: dropped. The orange line is the step below. "
                "Hover a bar or tick for its details.")
 render_step(trace, index, steps=steps)
+st.caption("When the NAT forgets a mapping mid-session (a reboot) and the server must follow the client to its new "
+           "port: lesson 14, [The NAT forgets](tunnel-over-time?story=nat).")

@@ -117,6 +117,23 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
                   "rogue = a CA the server does not trust: MM5 fails with CERT_UNTRUSTED"),
         FormField("server.cert_issuer", "Server certificate issued by", _pick("server.cert_issuer")),
     ),
+    "Liveness and events": (
+        FormField("client.dpd_delay", "Client DPD: idle seconds before R-U-THERE",
+                  help="0 = the client never asks (RFC 3706 §5.3); DPD needs both Vendor IDs"),
+        FormField("server.dpd_delay", "Server DPD: idle seconds before R-U-THERE", help="0 = the server never asks"),
+        FormField("client.dpd_timeout", "Client DPD timeout (s)",
+                  help="after the first unanswered R-U-THERE, how long until the peer is declared dead"),
+        FormField("server.dpd_timeout", "Server DPD timeout (s)"),
+        FormField("client.initial_contact", "Client sends INITIAL-CONTACT", _pick("client.initial_contact"),
+                  "tells the server it holds no other SA, so the server drops older ones (RFC 2407 §4.6.3.3)"),
+        FormField("nat.flush_at", "Client's NAT forgets its mappings at (s)",
+                  help="times after the start, e.g. 90; empty = never (a NAT reboot)"),
+        FormField("nat2.flush_at", "Second NAT forgets its mappings at (s)", help="e.g. 90; empty = never"),
+        FormField("client.off_at", "Client switched off at (s)", help="without a word to the server; e.g. 60"),
+        FormField("server.off_at", "Server switched off at (s)", help="e.g. 60; empty = never"),
+        FormField("client.reboot_at", "Client reboots at (s)",
+                  help="forgets every SA and connects again, e.g. 60"),
+    ),
     "The client's NAT": (
         FormField("nat.kind", "Kind", _pick("nat.kind"), "none = a plain router"),
         FormField("nat.port_allocation", "Port allocation", _pick("nat.port_allocation")),
@@ -183,6 +200,9 @@ def value_of(s: Scenario, key: str) -> str:
     where, name, _ = KEYS[key]
     if where == "traffic":
         return ",".join(_num(x.at) for x in s.sends if x.sender == name)
+    if where == "action":
+        what, target = name.split(":")
+        return ",".join(_num(a.at) for a in s.actions if (a.what, a.target) == (what, target))
     if key == "nat2.forwards":
         return ",".join(str(p) for p in s.server_forwards) or "none"
     if where == "ppp_server" and name != "auth":           # the server's one account

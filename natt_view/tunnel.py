@@ -38,7 +38,17 @@ MARKS: dict[str, Mark] = {
     "DeadPeerDetected": Mark("☠", DROPPED, "peer declared dead (DPD): its SAs cleared"),
     "InitialContactReceived": Mark("↺", "#ef6c00", "INITIAL-CONTACT: the peer says it holds no other SA (older ones are replaced)"),
     "NatMappingsFlushed": Mark("⌫", TRANSLATED, "the NAT forgot its mappings"),
-    "HostPower": Mark("⏻", MUTED, "a host switched off or on"),
+    "HostPower": Mark("⊘", MUTED, "a host switched off or on"),
+}
+
+
+#: lifecycle event kind -> the few words a count, a moment or a table row uses
+SHORT: dict[str, str] = {
+    "SaRekeyStarted": "rekey", "SaRekeyed": "successor takes over", "SaDeleted": "SA deleted",
+    "SaExpired": "expiry", "LifetimeAdopted": "shorter lifetime adopted", "RemoteFollowed": "follows a new address",
+    "LivenessChecked": "R-U-THERE answered", "DeadPeerDetected": "peer declared dead",
+    "InitialContactReceived": "INITIAL-CONTACT", "NatMappingsFlushed": "NAT forgets its mappings",
+    "HostPower": "switched off or on",
 }
 
 
@@ -50,6 +60,7 @@ class LifeEvent:
     lane: str           #: the lane it is drawn on
     text: str
     step: int
+    packet_id: int | None = None    #: the packet whose arrival caused it; None for a timer
 
 
 @dataclass(frozen=True)
@@ -66,18 +77,24 @@ def lane_name(g: Generation) -> str:
     return f"{g.peer} · IPsec #{g.number} {g.sa}"
 
 
+def _peer_order(peer: str) -> tuple[int, str]:
+    """Clients first, then NATs, the server last: the lanes read like the wire, left to right."""
+    return ({"client": 0, "nat": 1, "nat2": 2, "server": 4}.get(peer.split("-")[0].rstrip("0123456789"), 3), peer)
+
+
 def lanes(trace: Trace) -> list[Lane]:
-    """Phase-1 lanes then phase-2 lanes per peer, in the order the peers appear; an events lane
-    per peer that has lifecycle events naming no SA."""
+    """Per peer (clients, NATs, server): its phase-1 lanes, its phase-2 lanes, then its events lane
+    if it has lifecycle events naming no SA."""
     gens = from_trace(trace)
-    peers = sorted(dict.fromkeys(g.peer for g in gens), key=lambda p: p == "server")   # clients first
+    sa_lanes = [Lane(lane_name(g), g.peer, g) for g in gens]
+    orphans = {e.lane: e.peer for e in events(trace, sa_lanes)}
+    peers = sorted(set(g.peer for g in gens) | set(orphans.values()), key=_peer_order)
     out = []
     for peer in peers:
-        out += [Lane(lane_name(g), peer, g) for g in gens if g.peer == peer and g.phase == 1]
-        out += [Lane(lane_name(g), peer, g) for g in gens if g.peer == peer and g.phase == 2]
-    orphans = {e.lane for e in events(trace, out)} - {lane.name for lane in out}
-    for name in sorted(orphans):
-        out.append(Lane(name, name.split(" · ")[0], None))
+        out += [lane for lane in sa_lanes if lane.peer == peer and lane.generation.phase == 1]
+        out += [lane for lane in sa_lanes if lane.peer == peer and lane.generation.phase == 2]
+        out += [Lane(name, peer, None) for name, p in orphans.items() if p == peer and name not in
+                {lane.name for lane in sa_lanes}]
     return out
 
 
@@ -92,7 +109,7 @@ def events(trace: Trace, known: list[Lane] | None = None) -> list[LifeEvent]:
             continue
         named = s.fields.get("sa") or s.fields.get("old")
         lane = by_sa.get((s.peer, named)) or f"{s.peer} · events"
-        out.append(LifeEvent(s.time, s.peer, s.event, lane, s.text, s.step))
+        out.append(LifeEvent(s.time, s.peer, s.event, lane, s.text, s.step, getattr(s, "packet_id", None)))
     return out
 
 
@@ -105,6 +122,26 @@ def summary(trace: Trace) -> dict[str, int]:
             "rekeys": sum(e.kind == "SaRekeyStarted" for e in evs),
             "deletes": sum(e.kind == "SaDeleted" for e in evs),
             "expiries": sum(e.kind == "SaExpired" for e in evs)}
+
+
+def counts(trace: Trace, kinds: dict[str, str]) -> dict[str, int]:
+    """{label: how many events of that kind} for `kinds` (kind -> label), in that order."""
+    evs = events(trace)
+    return {label: sum(e.kind == kind for e in evs) for kind, label in kinds.items()}
+
+
+def _power_off(trace: Trace, end: float) -> dict[str, list[tuple[float, float]]]:
+    """peer -> the stretches it was switched off (HostPower events), for the grey shade on its lanes."""
+    out: dict[str, list[tuple[float, float]]] = {}
+    for s in trace.steps:
+        if getattr(s, "kind", "") != "event" or s.event != "HostPower":
+            continue
+        spans = out.setdefault(s.peer, [])
+        if not s.fields.get("on"):
+            spans.append((s.time, end))
+        elif spans and spans[-1][1] == end:
+            spans[-1] = (spans[-1][0], s.time)
+    return out
 
 
 def tunnel_svg(trace: Trace, now: float | None = None, width: int = 1100) -> str:
@@ -147,10 +184,23 @@ def tunnel_svg(trace: Trace, now: float | None = None, width: int = 1100) -> str
             out.append(f'<rect x="{x1:.1f}" y="{y + 6}" width="{x2 - x1:.1f}" height="{LANE - 12}" rx="2" '
                        f'fill="{TRANSLATED}" fill-opacity=".8"><title>{escape(tip)} — replaced by '
                        f'{escape(g.successor or "")}, kept until its Delete</title></rect>')
+    for peer, spans in _power_off(trace, end).items():
+        rows = [i for i, lane in enumerate(all_lanes) if lane.peer == peer]
+        for a, b in spans:
+            for i in rows:
+                out.append(f'<rect x="{x(a):.1f}" y="{TOP + i * LANE + 2}" width="{max(x(b) - x(a), 1):.1f}" '
+                           f'height="{LANE - 4}" fill="#eceff1" fill-opacity=".75"><title>{escape(peer)} switched off '
+                           f'{a:.0f}–{b:.0f} s: its SAs live on only in its own memory</title></rect>')
+            if rows:
+                out.append(f'<text x="{x(a) + 14:.1f}" y="{TOP + max(rows) * LANE + 20}" font-size="13" '
+                           f'fill="{MUTED}">{escape(peer)} switched off</text>')
     row = {lane.name: i for i, lane in enumerate(all_lanes)}
-    for e in evs:
+    placed: dict[str, float] = {}         # lane -> x of its last mark: marks at one moment sit side by side
+    for e in sorted(evs, key=lambda e: (e.lane, e.time)):
         m, y = MARKS[e.kind], TOP + row[e.lane] * LANE
-        out.append(f'<text x="{x(e.time):.1f}" y="{y + 21}" font-size="17" font-weight="700" text-anchor="middle" '
+        xe = max(x(e.time), placed.get(e.lane, -1e9) + 15)
+        placed[e.lane] = xe
+        out.append(f'<text x="{xe:.1f}" y="{y + 21}" font-size="17" font-weight="700" text-anchor="middle" '
                    f'fill="{m.colour}">{m.symbol}<title>step {e.step} · {e.time:.3f} s · '
                    f'{escape(e.text)}</title></text>')
     if now is not None:
@@ -185,14 +235,32 @@ def lost_packets(trace: Trace) -> list:
             and s.fields.get("code") == "NO_IPSEC_SA"]
 
 
-def moments(trace: Trace, steps) -> list[tuple[int, str]]:
-    """(lesson step, what happened) for rekeys begun and expiries: the first packet at or after each."""
-    times = [j.time for j in steps]
+def _step_at(steps, e: LifeEvent) -> int:
+    """The lesson step (1-based) of the packet that caused `e`; for a timer, the first packet at or
+    after it (the last one if none)."""
+    if e.packet_id is not None:
+        hit = next((j.index for j in steps if j.packet_id == e.packet_id), None)
+        if hit is not None:
+            return hit
+    return next((j.index for j in steps if j.time >= e.time - 1e-9), len(steps))
+
+
+def moments(trace: Trace, steps, kinds: tuple[str, ...] = ("SaRekeyStarted", "SaExpired")) -> list[tuple[int, str]]:
+    """(lesson step, what happened) for the events of `kinds` (default: rekeys begun and expiries):
+    the first packet at or after each."""
     out = []
     for e in events(trace):
-        if e.kind not in ("SaRekeyStarted", "SaExpired"):
+        if e.kind not in kinds:
             continue
-        at = next((i + 1 for i, t in enumerate(times) if t >= e.time - 1e-9), len(times))
-        what = "rekey" if e.kind == "SaRekeyStarted" else "expiry"
-        out.append((at, f"phase-{'1' if 'ISAKMP' in e.lane else '2'} {what} at {e.time:.0f} s ({e.peer})"))
+        at = _step_at(steps, e)
+        if e.kind in ("SaRekeyStarted", "SaExpired"):
+            out.append((at, f"phase-{'1' if 'ISAKMP' in e.lane else '2'} {SHORT[e.kind]} at {e.time:.0f} s ({e.peer})"))
+        else:
+            out.append((at, f"{SHORT[e.kind]} at {e.time:.0f} s ({e.peer})"))
     return out
+
+
+def moment_rows(trace: Trace, steps) -> list[dict]:
+    """Every lifecycle event as a table row: when, where, what, and the lesson step to open."""
+    return [{"t (s)": round(e.time, 2), "lane": e.lane, "mark": MARKS[e.kind].symbol, "what": SHORT[e.kind],
+             "details": e.text, "step": _step_at(steps, e)} for e in events(trace)]

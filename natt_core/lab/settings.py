@@ -241,7 +241,7 @@ CHOICES: dict[str, tuple[str, ...]] = {
     "client.ikev2_suites": ("none",) + IKEV2_SUITES, "server.ikev2_suites": ("none",) + IKEV2_SUITES,
     "client.esp_suites": ("none",) + ESP_SUITES, "server.esp_suites": ("none",) + ESP_SUITES,
     "client.ikev2_dh_groups": IKEV2_GROUP_OFFERS, "server.ikev2_dh_groups": IKEV2_GROUP_OFFERS,
-    "client.rekey": YES_NO,
+    "client.rekey": YES_NO, "client.initial_contact": YES_NO,
     "client.ppp_auth": PPP_AUTH, "server.ppp_auth": PPP_AUTH_ORDERS,
     "client.auth": AUTH_METHODS, "server.auth": AUTH_METHODS, "client.id_type": ID_TYPES, "server.id_type": ID_TYPES,
     "client.cert_chain": CERT_CHAINS, "server.cert_chain": CERT_CHAINS,
