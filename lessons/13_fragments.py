@@ -11,14 +11,12 @@ from natt_ui.lesson import Lesson, render_lesson
 from natt_view.fragments import IKE_MARK, big_messages
 
 KEY = "l12"
-#: The scenario, in one place. With pre-shared keys no Main Mode message comes near 1500 bytes (MM3
-#: and MM4, with a 2048-bit DH value, are the biggest at 400), so the links here are made small:
-#: 296 bytes (RFC 1191's low-delay PPP), which MM1 fits and MM3/MM4 do not. With certificates
-#: (MM5/MM6 of 2 kB and more) the same story happens on an ordinary 1500-byte link: then use the
-#: preset "certificates-behind-nat" with no extra settings here.
-PRESET = "client-behind-nat"
-SETTINGS = ("link.mtu=296", "nat.fragments=drop", "client.ike_fragment_size=296", "server.ike_fragment_size=296")
-SWITCHES = ("fragments", "ike_frag", "mtu")
+#: The scenario, in one place: machine certificates (MM5/MM6 of about 2.3 kB with the chain) on
+#: ordinary 1500-byte links, through a home router that drops IP fragments. Switch authentication to
+#: psk and MM5 is small again (with pre-shared keys only a link of 296 bytes splits MM3/MM4).
+PRESET = "certificates-behind-nat"
+SETTINGS = ()
+SWITCHES = ("fragments", "ike_frag", "auth", "mtu")
 
 NARRATIVE = """
 > **The support call.** *The VPN works from the office, but from home it hangs during Main Mode.
@@ -34,9 +32,12 @@ A NAT decides by ports, so fragments are awkward for it. Many home routers **dro
 Cheaper NATs **pass only the first** and drop the rest. Either way the server never gets the whole
 message and never answers. The client retransmits the same fragments until it gives up.
 
-With certificates this happens at **MM5**: the certificate chain makes it 2 kB or more. Here the
-peers use pre-shared keys, so the links are made small instead (296 bytes). The first message that
-does not fit is **MM3**, with its 256-byte Diffie-Hellman value. The failure is the same.
+Real L2TP/IPsec deployments mostly authenticated with **machine certificates**, and that is where
+it bites: MM5 and MM6 carry the ID, the machine certificate, the issuing CA's certificate (Windows
+sends the chain) and the signature — about **2.3 kB**, more than Ethernet's 1500. Here both peers
+use RSA certificates from the lab CA and the home router **drops fragments**: MM5 never arrives.
+The responder, still waiting, re-sends MM4; the client re-sends MM5 until it gives up. Switch
+*Authentication* to **psk** and MM5 shrinks to about 200 bytes: nothing is fragmented.
 
 **The fix is IKE fragmentation.** Windows and strongSwan announce a **FRAGMENTATION Vendor ID** in
 MM1/MM2. When both peers have announced it, the IKE daemon splits a big message itself into
@@ -45,7 +46,8 @@ datagram that fits the link, so no IP fragment is needed. The NAT translates eac
 other IKE packet.
 
 Try the switches: set *NAT and IP fragments* to **pass** (a NAT that handles fragments) or **first-only**.
-Turn *IKE fragmentation* **yes**. Set *Link MTU* to **1500**, and nothing is fragmented at all.
+Turn *IKE fragmentation* **yes**. Switch *Authentication* to **psk** and MM5 fits again; with a PSK,
+a *Link MTU* of **296** splits MM3 and MM4 (the 256-byte DH values) instead.
 """
 
 

@@ -195,7 +195,9 @@ def main(argv: list[str] | None = None) -> int:
         for line in summary(trace):
             print(line)
         if args.out:
-            print(f"wrote {len(paths)} files to {args.out}: {', '.join(p.name for p in paths)}")
+            shown = ", ".join(str(Path(p).relative_to(args.out)) if Path(p).is_relative_to(args.out) else Path(p).name
+                              for p in paths)
+            print(f"wrote {len(paths)} files to {args.out}: {shown}")
         sys.stdout.flush()  # a reader that went away shows up here, not as a traceback at exit
         return 0
     except BrokenPipeError:  # `run NAME | head -3`: the reader has all it wanted

@@ -280,7 +280,23 @@ def story_aggressive(settings_case):
     return check
 
 
+def story_certificates(connects: bool):
+    def check(r, s, out, text):
+        c, srv = r["peers"]["client"], r["peers"]["server"]
+        if not connects:
+            assert c["phase1"] == srv["phase1"] == "failed" and c["reason_code"] == "FRAGMENT_DROPPED"
+            assert "MM5" in c["reason"] and "pre-shared" not in c["reason"]          # no PSK to blame
+            assert c["vpn"]["reason_code"] == "FRAGMENT_DROPPED" and not c["vpn"]["ping"]
+        else:
+            assert up(c) and up(srv) and c["vpn"]["ping"] and c["floated"]
+        assert (out / "certs" / "client.pem").exists() and "certs/ca.pem" in text      # what Wireshark and a real peer use
+    return check
+
+
 STORIES = [
+    ("certificates-behind-nat", (), story_certificates(False)),
+    ("certificates-behind-nat", ("client.ike_fragmentation=yes", "server.ike_fragmentation=yes"), story_certificates(True)),
+    ("certificates-behind-nat", ("nat.fragments=pass",), story_certificates(True)),
     ("no-nat", (), story_no_nat),
     ("legacy-behind-nat", (), story_legacy),
     ("ah-behind-nat", (), story_ah),

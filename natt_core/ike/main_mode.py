@@ -389,6 +389,11 @@ class MainModeMixin(SignatureAuthMixin):
             reason = f"the responder answered MM5 with {sa.peer_notify}: {cause}"
             self._emit(AuthenticationFailed, reason=reason, code=Reason.AUTH_FAILED)
             sa.reason, sa.failure, sa.code = f"authentication failed: {reason}", "authentication", Reason.AUTH_FAILED
+        elif label == Msg.MM5.value and sa.mm4_repeats and sa.choice and sa.choice.auth != "psk":
+            # with signatures MM5's keys come from the nonces and g^xy alone (RFC 2409 §5.1): a responder
+            # that keeps re-sending MM4 never got our MM5 — lost on the way (a NAT dropping its fragments)
+            sa.reason = (f"{sa.reason}; the responder re-sent MM4 {sa.mm4_repeats} time(s): our MM5 never reached "
+                         "it (with certificates its keys need no shared secret, so it was lost on the way)")
         elif label == Msg.MM5.value and sa.mm4_repeats:
             # still a give-up (lost MM5s make a responder re-send MM4 too, and the lab's report names
             # such losses), but the likely cause is named with its own code

@@ -16,6 +16,8 @@ from .schedule import Action
 LEGACY = PeerPolicy(nat_t="none")
 V2 = PeerPolicy(ike_version=2)
 AGGRESSIVE = PeerPolicy(phase1_mode="aggressive")
+#: RSA machine certificates with the issuing CA's beside them (Windows sends the chain)
+CERTIFICATES = PeerPolicy(auth="rsa-sig", cert_chain="full")
 #: announces the DPD Vendor ID and answers R-U-THERE, never asks (strongSwan's default, dpdaction=none)
 ANSWERS_DPD = PeerPolicy(vendor_ids=("dpd",))
 LINUX_SERVER = apply_profile(PeerPolicy(), "linux-xl2tpd", "server")
@@ -39,6 +41,15 @@ PRESETS: dict[str, Scenario] = {s.name: s for s in (
              "UDP-Encapsulated-Transport and exchange NAT-OA; keepalives hold the mapping open and L2TP "
              "flows both ways inside ESP-in-UDP.",
              duration=60.0),
+    Scenario("certificates-behind-nat", "Machine certificates through a NAT that drops IP fragments",
+             "Both peers authenticate with RSA machine certificates from the lab CA and send the full chain, as "
+             "Windows does, so MM5 and MM6 are about 2.3 kB: more than the 1500-byte Ethernet MTU. The "
+             "client's kernel sends MM5 as two IP fragments and this home router drops fragments, so MM5 "
+             "never arrives; the client retransmits until it gives up (FRAGMENT_DROPPED). With IKE "
+             "fragmentation on both sides (client.ike_fragmentation=yes, server.ike_fragmentation=yes) the "
+             "peers split MM5/MM6 themselves into UDP datagrams that fit, and it connects; so it does with a "
+             "NAT that passes fragments (nat.fragments=pass).",
+             client=CERTIFICATES, server=CERTIFICATES, nat=NatSettings(fragments="drop"), duration=60.0),
     Scenario("client-behind-nat-draft02", "Client behind NAPT, draft-02 peers",
              "Both peers speak only draft-ietf-ipsec-nat-t-ike-02: the older vendor ID, payload numbers "
              "and encapsulation-mode values, but the same float to 4500 and the same result.",

@@ -165,6 +165,9 @@ def _peer_report(name: str, host, index: _Index) -> dict:
         why = next((index.spd_refused[spi] for spi in peer.children if spi in index.spd_refused), None)
         if why is not None:
             vpn = {**vpn, "reason": f"the server's policy check dropped its L2TP: {why[0]}", "reason_code": why[1].value}
+    if vpn is not None and not vpn["ping"] and vpn.get("reason_code") is None and failed and code is not None:
+        layer = "IKE phase 1" if p1 != "established" else "IPsec (Quick Mode)"      # the VPN never got past IKE
+        vpn = {**vpn, "reason": f"{layer} failed: {reason}", "reason_code": code.value}
     main = next((sa for sa in sas if _is(sa, State.ESTABLISHED)), sas[-1] if sas else None)
     natd = main.natd if main else None
     return {
