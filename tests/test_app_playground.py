@@ -236,3 +236,13 @@ def test_the_nat_inside_address_follows_the_client_subnet():
     assert ran(at)
     topo = " ".join(m.value for m in at.markdown if "natt-topo" in m.value)
     assert "in 10.20.30.1" in topo and "192.168.11.1" not in topo
+
+
+def test_the_verdict_names_the_real_failure_not_an_early_resent_packet():
+    at = fill(fill(blank(), **GOOD), **{"link.loss": "0.2", "server.psk": "other"})
+    assert ran(at)
+    failure = " ".join(w.value for w in at.warning)
+    assert "no IPsec SA" in failure and "AUTH_FAILED" in failure, failure
+    assert "is not what ended the run" in failure and "LINK_LOSS" in failure     # the early loss, named as such
+    at.button(key="pg:run:jump:fail").click().run()
+    assert "MM5" in at.subheader[0].value
