@@ -293,12 +293,12 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
     with left:
         if projector:                         # one screen: both pictures beside the packet
             topology(topology_dot(trace, j))
-        else:
-            st.markdown("**Sequence**")
         svg = sequence_svg(trace, steps, index, link=_step_link(), stable=True)
-        st.markdown(f'<div class="natt-seqbox">{svg}</div>', unsafe_allow_html=True)
+        # heading, picture and hint as one element that stays the same from step to step
+        st.markdown(("" if projector else "**Sequence**\n\n") + f'<div class="natt-seqbox">{svg}</div>'
+                    + ("" if projector else '\n\n<p class="natt-cap">Click a row to open that step.</p>'),
+                    unsafe_allow_html=True)
         if not projector:
-            st.caption("Click a row to open that step.")
             _said(trace, j)
     with right:
         st.html("<p><b>The packet on each segment</b></p>" + legend_html())
