@@ -6,6 +6,7 @@ Mapping lifetimes against 0xFF keepalives on the virtual clock (RFC 3948 §2.3, 
 import streamlit as st
 
 from natt_core.reasons import Reason
+from natt_ui import present
 from natt_ui.downloads import download_panel
 from natt_ui.field_lesson import verdict
 from natt_ui.lesson import Lesson, handout_button, load_run
@@ -77,7 +78,8 @@ LESSON = Lesson(key=KEY, title="NAT timeouts vs keepalives", preset=PRESET, narr
                      "interval that keeps the tunnel alive.")
 st.title(LESSON.title, anchor=False)
 st.markdown(f"**Goal:** {LESSON.goal} · *pace: {LESSON.pace}*")
-with st.expander("The story in plain words", expanded=True):
+projector = present.on()      # one step per screen: story, explanations and the timeline fold or move below
+with st.expander("The story in plain words", expanded=not projector):
     st.markdown(NARRATIVE)
 
 st.sidebar.markdown("### What if…")
@@ -109,25 +111,26 @@ download_panel(trace, KEY)
 handout_button(trace, LESSON, tuple(settings))
 
 st.markdown("### Verdict of this run")
-sc = trace.scenario
-hello_at = ", ".join(f"{s['at']:g}" for s in sc["sends"] if s["sender"] == "server")
-st.markdown(f"In this run the NAT forgets an idle mapping after **{sc['nat']['timeout']:g} s**; the client sends a "
-            f"keepalive after **{sc['client']['keepalive_interval']:g} s** of silence; the server's HELLO "
-            f"leaves at t = {hello_at} s.")
 fail = verdict(trace, KEY, f"A keepalive every {keepalive} s is sooner than the NAT's {timeout} s timeout, so the "
                            "mapping the server knows never expires.")
+why = st.expander("Why: the timeout, who sends keepalives, one-way traffic") if projector else st.container()
+sc = trace.scenario
+hello_at = ", ".join(f"{s['at']:g}" for s in sc["sends"] if s["sender"] == "server")
+why.markdown(f"In this run the NAT forgets an idle mapping after **{sc['nat']['timeout']:g} s**; the client sends a "
+            f"keepalive after **{sc['client']['keepalive_interval']:g} s** of silence; the server's HELLO "
+            f"leaves at t = {hello_at} s.")
 
 senders = keepalive_times(trace)
 behind = [e.peer for e in trace.events if e.event == "NatDetected" and e.fields.get("self_behind_nat")]
 who = ", ".join(f"**{p}** ×{len(ts)}" for p, ts in senders.items()) or "nobody"
-st.markdown(f"**Who sent keepalives:** {who}. **Who found itself behind a NAT** (NAT-D in MM3/MM4): "
+why.markdown(f"**Who sent keepalives:** {who}. **Who found itself behind a NAT** (NAT-D in MM3/MM4): "
             f"{', '.join(f'**{p}**' for p in behind) or 'nobody'}. Only that side sends keepalives "
             "(RFC 3947 §3.2): it must keep its own mapping open.")
 if fail is not None and fail.code is Reason.NAT_MAPPING_EXPIRED:
     lives = [m for m in mapping_lives(trace, "nat") if m.inside.endswith(":4500")]
     if lives:
         first, now = lives[0], [m for m in lives if m.start <= trace.steps[-1].time]
-        st.markdown(f"**One-way traffic:** the server learned the client as `{first.outside}` at MM5. That "
+        why.markdown(f"**One-way traffic:** the server learned the client as `{first.outside}` at MM5. That "
                     f"mapping expired at t = {first.end:.1f} s. By the end of the run the NAT had opened "
                     f"{len(lives)} mappings for `{first.inside}`, the newest one on `{now[-1].outside}`. The "
                     "client's keepalives still reach the server through the newest mapping, but the server's "
@@ -135,7 +138,7 @@ if fail is not None and fail.code is Reason.NAT_MAPPING_EXPIRED:
 
 times = [j.time for j in steps]
 skey = f"{KEY}:step"
-timeline = st.container()
+timeline = st.container()                    # above the step; in projector mode below it (drawn last)
 ff = st.columns([1, 1, 1, 4], vertical_alignment="bottom")
 ff[0].button("+1 min", icon=":material/fast_forward:", key=f"{KEY}:ff60", on_click=_forward,
              args=(skey, times, 60.0), width="stretch")
@@ -150,12 +153,21 @@ if marks:
                     placeholder="Jump to a moment…", key=f"{KEY}:moment", on_change=_moment, args=(skey,))
 index = step_controls(steps, KEY, start=failure.step if failure is not None else 1)
 set_query({"step": str(index), **params})
-with timeline:
+
+
+def draw_timeline() -> None:
     st.markdown("### Timeline on the virtual clock")
     st.markdown(timeline_svg(trace, steps[index - 1].time), unsafe_allow_html=True)
     st.caption("Amber bars: one per NAT mapping, from its first packet until it expired. Ticks: keepalives "
-               "(green), L2TP data in ESP (violet), IKE (grey). ✕: dropped. The orange line is the step below. "
-               "Hover a bar or tick for its details.")
+               "(green), L2TP data in ESP (violet), IKE (grey). ✕: dropped. The orange line is the step "
+               f"{'above' if projector else 'below'}. Hover a bar or tick for its details.")
+
+
+if not projector:
+    with timeline:
+        draw_timeline()
 render_step(trace, index, steps=steps)
+if projector:
+    draw_timeline()
 st.caption("When the NAT forgets a mapping mid-session (a reboot) and the server must follow the client to its new "
            "port: lesson 14, [The NAT forgets](tunnel-over-time?story=nat).")

@@ -57,7 +57,7 @@ with st.sidebar.expander("Outcome of this run", expanded=True):
     for line in outcome_lines(trace):
         st.markdown(line)
 st.markdown("### Verdict of this run")
-verdict(trace, "pg:run", show_failure=st.warning)
+verdict(trace, "pg:run", show_failure=st.warning, decisive=True)
 st.caption("Same run on the command line:")
 st.code("python -m natt_core run " + base + "".join(f" --set '{s}'" for s in ran), language="bash", wrap_lines=True)
 download_panel(trace, "pg:run", scenario=scenario_for(base, ran))

@@ -4,6 +4,8 @@
 1. every view of one step drawn from a cached Trace (natt_view: dissection, field layout, hex, diff
    lens, both diagrams, the tables), over all steps of client-behind-nat;
 2. the script run of a click on Next in lesson 3 under Streamlit's AppTest (`--no-apptest` skips it).
+`--browser` adds what a person waits for in headless Chromium (natt_ui.browser_bench): page load and
+click-on-Next → settled on lessons 3 and 4.
 The engine benchmarks are `python -m natt_core bench`; this one lives here because the engine never
 imports the views.
 """
@@ -78,7 +80,23 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m natt_ui.bench", description=__doc__.splitlines()[0])
     p.add_argument("--repeat", type=int, default=5, metavar="N", help="passes over every step (default 5)")
     p.add_argument("--no-apptest", action="store_true", help="skip the Streamlit script-run figure")
+    p.add_argument("--browser", action="store_true", help="also time lessons 3 and 4 in headless Chromium")
+    p.add_argument("--lessons", nargs="+", default=None, metavar="SLUG", help="lesson URLs for --browser "
+                   "(default: nat-d float-4500)")
+    p.add_argument("--clicks", type=int, default=10, metavar="N", help="Next clicks per lesson for --browser")
+    p.add_argument("--loads", type=int, default=4, metavar="N", help="page loads per lesson for --browser")
+    p.add_argument("--app", type=Path, default=ROOT, metavar="DIR", help="the checkout whose app.py --browser "
+                   "starts (default: this one), to time a before and an after")
+    p.add_argument("--present", action="store_true", help="--browser in projector mode (present=1)")
+    p.add_argument("--browser-only", action="store_true", help="only the browser figures")
     args = p.parse_args(argv)
+    if args.browser or args.browser_only:
+        from .browser_bench import LESSONS, run_browser_bench
+        for figures in run_browser_bench(tuple(args.lessons or LESSONS), loads=args.loads, steps=args.clicks,
+                                         app_dir=args.app, present=args.present):
+            print(f"browser, {figures.line()}", flush=True)
+        if args.browser_only:
+            return 0
     median, n = step_change_views(max(args.repeat, 1))
     print(f"step change, all views of one step (natt_view): {median * 1e3:.2f} ms median of {n} steps")
     if not args.no_apptest:

@@ -15,7 +15,7 @@ from natt_core.errors import NattError
 from natt_core.lab.settings import CHOICES, rule_text
 from natt_core.lab.trace import Trace
 from natt_core.reasons import Reason
-from natt_view.field_facts import Failure, first_failure, success
+from natt_view.field_facts import Failure, Outcome, decisive_failure, first_failure, success
 from natt_view.matrix import grid_html
 
 from .runs import get_trace
@@ -50,12 +50,39 @@ def jump_button(key: str, step: int, label: str, bkey: str) -> None:
     st.button(label, key=f"{key}:jump:{bkey}", on_click=_jump, args=(key, step))
 
 
-def verdict(trace: Trace, key: str, ok_text: str = "", show_failure: Callable[[str], object] | None = None
-            ) -> Failure | None:
+#: a failed layer in the verdict's words
+LAYER_HEADS = {"IPsec": "no IPsec SA", "L2TP": "L2TP not delivered", "PPP": "PPP authentication did not succeed",
+               "ping": "no answer through the VPN", "traffic": "L2TP messages lost"}
+
+
+def outcome_text(trace: Trace, o: Outcome) -> str:
+    """The decisive failure as one markdown paragraph: the layer, the engine's reason, the codes."""
+    head = f"It fails at step {o.step.step} ({o.step.label})" if o.step else "It fails"
+    codes = f"Reason code: **{o.code or o.cause}**" + (f", caused by **{o.cause}**" if o.cause and o.code
+                                                        and o.cause is not o.code else "")
+    text = f"**{head} — {LAYER_HEADS[o.layer]}**: {o.sentence}.\n\n{codes}"
+    first = first_failure(trace)
+    if first is not None and o.step is not None and first.step < o.step.step and first.code not in (o.code, o.cause):
+        text += (f"\n\nThe first trouble on the wire ({first.label} at step {first.step}, {first.kind}, "
+                 f"{first.code or 'no code'}) is not what ended the run.")
+    return text
+
+
+def verdict(trace: Trace, key: str, ok_text: str = "", show_failure: Callable[[str], object] | None = None,
+            decisive: bool = False) -> Failure | None:
     """Success or the first failure, in the engine's words, with a jump to its step.
-    `show_failure` (default st.error) draws the failure, e.g. st.warning where red means bad input."""
+    `show_failure` (default st.error) draws the failure, e.g. st.warning where red means bad input.
+    `decisive` names what failed in the end, layer by layer from report.json (field_facts.decisive_failure),
+    instead of the first failure on the wire, which may be a packet that was later resent."""
     show = show_failure or st.error
     t = trace.report.get("traffic", {})
+    if decisive:
+        o = decisive_failure(trace)
+        if o is not None:
+            show(outcome_text(trace, o))
+            if o.step is not None:
+                jump_button(key, o.step.step, f"Show step {o.step.step}: where it fails", "fail")
+            return o.step
     if success(trace):
         st.success(f"**It works.** Every peer has phase 1 and phase 2 up, and {t.get('delivered')} of "
                    f"{t.get('sent')} L2TP messages arrived. {ok_text}")

@@ -22,9 +22,9 @@ from natt_core.errors import DecodeError
 from natt_core.lab.trace import Trace
 from natt_view.decrypt import open_step
 from natt_view.handout import topology_svg
-from natt_view.matrix import grid_html
-from natt_view.diagrams import sequence_svg, topology_dot
-from natt_view.packet import diff_lens_text, diff_table_html, field_diff, packet_views_html
+from natt_view.matrix import CSS as GRID_CSS, grid_html
+from natt_view.diagrams import current_row_css, sequence_svg, topology_dot
+from natt_view.packet import diff_lens_text, diff_table_html, field_diff, link_css, packet_views_html
 from natt_view.rosetta import step_log
 from natt_view.steps import Journey, fields_of, journey_changes, journeys
 from natt_view.tables import events_html, ipsec_rows, isakmp_rows, nat_devices, nat_rows, peers, spd_rows
@@ -122,9 +122,15 @@ _sync = st.components.v2.component("natt_step_sync", html='<span class="natt-jum
                                    isolate_styles=False)
 
 
+#: fields whose hover rules (natt_view.packet.link_css) the page holds once; a packet's own HTML
+#: carries rules only beyond these, so a step change adds no stylesheet for them
+LINKED = 128
+
+
 def inject_css() -> None:
-    """The app's CSS; harmless to call on every page run (projector mode adds its own: natt_ui.present)."""
-    st.html(CSS)
+    """The app's CSS; harmless to call on every page run (projector mode adds its own: natt_ui.present).
+    The same body on every run, so the browser keeps it (a step change does not restyle the page)."""
+    st.html(CSS + GRID_CSS + link_css(LINKED))
 
 
 def _step_from_query(n: int) -> int | None:
@@ -158,9 +164,10 @@ def _query_step() -> int | None:
 
 
 def step_controls(steps: tuple[Journey, ...], key: str, start: int = 1) -> int:
-    """Previous / next buttons (and ← / →, see _KEYS_JS) and a slider to jump; returns the 1-based step.
+    """Previous / next buttons (and ← / →, see _KEYS_JS) and a list to jump; returns the 1-based step.
 
-    The step is kept three ways: the slider's widget state; a copy that outlives the page (Streamlit
+    The list is a select box, not a slider: a slider measures itself (a forced layout of the whole
+    page) on every step. The step is kept three ways: the list's widget state; a copy that outlives the page (Streamlit
     forgets a page's widgets when you leave it, the lesson should not); and the link's `?step=`,
     which is a browser history entry per step, so a query that differs from the one this page last
     wrote is Back or Forward and wins."""
@@ -171,7 +178,7 @@ def step_controls(steps: tuple[Journey, ...], key: str, start: int = 1) -> int:
         st.session_state[skey] = _step_from_query(n) or st.session_state.get(kept) or min(max(start, 1), n)
     elif asked is not None and written in st.session_state and asked != st.session_state[written]:
         st.session_state[skey] = asked                                  # Back / Forward
-    # a click on a sequence row or an arrow key (before the slider exists, so it may still be moved)
+    # a click on a sequence row or an arrow key (before the list exists, so it may still be moved)
     jump = _keys(key=f"{key}:seqjump", data={"key": key}, on_jump_change=_ignore, height=0).jump
     if isinstance(jump, int) and not isinstance(jump, bool):
         st.session_state[skey] = jump
@@ -183,8 +190,8 @@ def step_controls(steps: tuple[Journey, ...], key: str, start: int = 1) -> int:
                  disabled=st.session_state[skey] >= n, type="primary", help="Next step (→ key)")
     if n > 1:
         titles = {j.index: j.title() for j in steps}
-        mid.select_slider("Jump to step", options=list(range(1, n + 1)), key=skey,
-                          format_func=lambda i: f"{i} · {titles[i]}")
+        mid.selectbox("Jump to step", options=list(range(1, n + 1)), key=skey,
+                      format_func=lambda i: f"{i} · {titles[i]}")
     index = st.session_state[skey]
     st.session_state[kept] = st.session_state[written] = index
     _sync(key=f"{key}:sync", data={"key": key, "n": n, "step": index, "present": present.on()}, height=0)
@@ -198,7 +205,7 @@ def _packet_tab(trace: Trace, j: Journey, n: int, changed: frozenset[int]) -> No
     except DecodeError as e:
         st.error(f"These bytes do not parse: {e}")
         return
-    st.html(focused(packet_views_html(hop.packet, fields, changed), focus_field(fields)))
+    st.html(focused(packet_views_html(hop.packet, fields, changed, linked=LINKED), focus_field(fields)))
 
 
 #: what a step is about, by layer, most telling first: the layout opens at the first field found
@@ -217,13 +224,13 @@ def focus_field(fields) -> int | None:
 
 
 def focused(views_html: str, focus: int | None) -> str:
-    """Mark a packet box with its focus field (scrolled to by _SYNC_JS) and outline that field."""
+    """Mark a packet box with its focus field (scrolled to by _SYNC_JS) and outline that field's
+    layout cells (`data-at`, styled by the page's CSS; in the hex, data-f is followed by tabindex)."""
     if focus is None:
         return views_html
     box = f'<div class="natt-pk" data-focus="{focus}">'
-    rule = (f'<style>.natt-pk[data-focus="{focus}"] .natt-rfc [data-f="{focus}"] '
-            '{ box-shadow: inset 0 0 0 3px #1565c0; }</style>')
-    return rule + views_html.replace('<div class="natt-pk">', box, 1)
+    marked = views_html.replace(f' data-f="{focus}" title="', f' data-f="{focus}" data-at title="')
+    return marked.replace('<div class="natt-pk">', box, 1)
 
 
 @lru_cache(maxsize=1024)
@@ -277,7 +284,8 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
     except DecodeError:
         first_fields = None
     lens = diff_lens_text(j.hops, first_fields)
-    st.html(f'<div class="natt-lens{" drop" if j.dropped else ""}"><b>Diff lens:</b> {lens}</div>')
+    # the row highlight of the sequence diagram rides here: the picture itself stays the same
+    st.html(current_row_css(index) + f'<div class="natt-lens{" drop" if j.dropped else ""}"><b>Diff lens:</b> {lens}</div>')
     projector = present.on()
     if not projector:
         topology(topology_dot(trace, j))
@@ -285,12 +293,12 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
     with left:
         if projector:                         # one screen: both pictures beside the packet
             topology(topology_dot(trace, j))
-        else:
-            st.markdown("**Sequence**")
-        svg = sequence_svg(trace, steps, index, link=_step_link())
-        st.markdown(f'<div class="natt-seqbox">{svg}</div>', unsafe_allow_html=True)
+        svg = sequence_svg(trace, steps, index, link=_step_link(), stable=True)
+        # heading, picture and hint as one element that stays the same from step to step
+        st.markdown(("" if projector else "**Sequence**\n\n") + f'<div class="natt-seqbox">{svg}</div>'
+                    + ("" if projector else '\n\n<p class="natt-cap">Click a row to open that step.</p>'),
+                    unsafe_allow_html=True)
         if not projector:
-            st.caption("Click a row to open that step.")
             _said(trace, j)
     with right:
         st.html("<p><b>The packet on each segment</b></p>" + legend_html())
@@ -309,7 +317,7 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
         elif shown == "Decrypted inside" and opened is not None:
             st.caption(f"What the NAT could not read: {opened.how}.")
             if opened.fields:
-                st.html(packet_views_html(opened.plaintext, opened.fields))
+                st.html(packet_views_html(opened.plaintext, opened.fields, linked=LINKED))
         else:
             try:
                 rows = field_diff(fields_of(trace, j.first.packet), fields_of(trace, j.last.packet))
@@ -334,7 +342,7 @@ def _said(trace: Trace, j: Journey) -> None:
 def _table_html(rows: list[dict], empty: str) -> str:
     """A plain HTML table: these change on every step, and a data grid costs far more to draw."""
     if rows:
-        return grid_html(rows, mono=tuple(rows[0])[1:])
+        return grid_html(rows, mono=tuple(rows[0])[1:], css=False)
     return f'<p class="natt-empty">{escape(empty)}</p>'
 
 
@@ -362,10 +370,4 @@ def render_tables(trace: Trace, j: Journey) -> None:
     if len(spd) > 1:              # several clients: which SA the server's policies name for each
         parts.append("<p><b>The server's SPD</b> — the selector each SA installed, and which one decides</p>")
         parts.append(_table_html(spd, ""))
-    st.html(_STATE_CSS + "".join(parts) + "</div>")
-
-
-#: the state section's own layout (NAT tables side by side, as columns did)
-_STATE_CSS = ("<style>.natt-state h4{margin:1rem 0 .5rem 0;font-size:1.25rem;font-weight:600}"
-              ".natt-nats{display:flex;gap:1rem;flex-wrap:wrap}.natt-nats>div{flex:1 1 0;min-width:14rem}"
-              ".natt-state .natt-empty{color:rgba(49,51,63,.6);font-size:.875rem}</style>")
+    st.html("".join(parts) + "</div>")       # its layout: natt_view.theme (.natt-state, .natt-nats)

@@ -11,6 +11,7 @@ from natt_core.errors import NattError
 from natt_core.lab.trace import Trace
 from natt_core.wire.numbers import EncapsulationMode
 from natt_ui.safe import plain
+from natt_view.matrix import grid_html
 from natt_view.overhead import esp_budget, largest_inner
 from natt_view.steps import Journey, journeys
 from natt_view.workbench import (demux_rows, keepalive_senders, natd_cases, natd_check, translation_sentence,
@@ -71,7 +72,7 @@ def natd_workbench(trace: Trace, key: str, journey: Journey | None = None) -> No
          f"recomputed by {j.receiver}": verdict.expected_peer.hex(),
          "match": "✓ same" if not verdict.peer_behind_nat else "✗ differs"},
     ]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.html(grid_html(rows, mono=("in the packet", f"recomputed by {j.receiver}"), css=False))   # lighter than a grid
     for line in verdict_sentences(case, verdict):
         (st.warning if "**" in line else st.success)(line)
     st.markdown(f"**Was only the address changed, or the port too?** {translation_sentence(case)} "
@@ -97,7 +98,8 @@ def demux_panel(trace: Trace, journey: Journey | None = None) -> None:
         if mine:
             r = mine[0]
             st.success(f"This step ({r['packet']}): first bytes `{r['first bytes']}` → **{r['verdict']}** — {r['why']}")
-    st.dataframe(rows, hide_index=True, width="stretch")
+    # redrawn on every step: one HTML table costs the browser far less than a data grid
+    st.html(f'<div class="natt-gridbox">{grid_html(rows, mono=("first bytes",), css=False)}</div>')
     senders = keepalive_senders(trace)
     if senders:
         who = ", ".join(f"{name} ×{n}" for name, n in senders.items())

@@ -125,14 +125,35 @@ def _t(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.1f} s"
 
 
+def _window_start(current: int, count: int, window: int, stable: bool) -> int:
+    """First row shown: centred on `current`, or (stable) moved in half-window pages, so the same
+    picture serves several steps in a row with at least a quarter window around the current one."""
+    if stable:
+        half = max(window // 2, 1)
+        start = ((current - 1) // half) * half + 1 - half // 2
+    else:
+        start = current - window // 2
+    return max(1, min(start, count - window + 1))
+
+
+def current_row_css(step: int) -> str:
+    """The highlight of row `step` in a `stable` ladder: the picture stays the same from step to
+    step (the browser keeps it), only this rule moves."""
+    row = f'svg.natt-seq [data-step="{step}"]'
+    return (f"<style>{row} rect.hit{{fill:#fff3e0;fill-opacity:1;stroke:{CURRENT};stroke-width:1.5}}"
+            f"{row} text:not(.x){{fill:{CURRENT};font-weight:700}}"
+            f"{row} line{{stroke:{CURRENT};stroke-width:3.5}}{row} line.drop{{stroke:{DROPPED}}}</style>")
+
+
 def sequence_svg(trace: Trace, steps: tuple[Journey, ...], current: int, window: int = 16,
-                 width: int = 560, link: Callable[[int], str] | None = None) -> str:
+                 width: int = 560, link: Callable[[int], str] | None = None, stable: bool = False) -> str:
     """An SVG ladder of the journeys around `current` (1-based), the current row highlighted; with
-    `link`, each row is an `<a>` to `link(step)` so a click on the picture moves to that step."""
+    `link`, each row is an `<a>` to `link(step)` so a click on the picture moves to that step.
+    `stable` draws no highlight (see `current_row_css`) and moves the window by pages."""
     cols = devices(trace)
     if not steps:
         return '<svg class="natt-seq" xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>'
-    lo = max(1, min(current - window // 2, len(steps) - window + 1))
+    lo = _window_start(current, len(steps), window, stable)
     shown = [j for j in steps if lo <= j.index < lo + window]
     first, last = LEFT + 56, width - 50
     span = (last - first) / max(1, len(cols) - 1)
@@ -150,8 +171,11 @@ def sequence_svg(trace: Trace, steps: tuple[Journey, ...], current: int, window:
                    f'font-weight="700" fill="#1a1a1a">{escape(name)}</text>')
     for row, j in enumerate(shown):
         y = TOP + row * ROW + ROW / 2
-        is_current = j.index == current
+        is_current = j.index == current and not stable
         colour = CURRENT if is_current else "#455a64"
+        if link is None and stable:
+            out.append(f'<g class="natt-row" data-step="{j.index}"><rect class="hit" x="2" y="{y - ROW / 2 + 1:.0f}" '
+                       f'width="{width - 4}" height="{ROW - 2}" rx="5" fill="#ffffff" fill-opacity="0"/>')
         if link is not None:
             out.append(f'<a class="natt-row" data-step="{j.index}" href="{escape(link(j.index), quote=True)}" '
                        f'target="_self" aria-label="{escape(f"go to step {j.index}: {j.title()}", quote=True)}">'
@@ -175,12 +199,13 @@ def sequence_svg(trace: Trace, steps: tuple[Journey, ...], current: int, window:
             end = b - 8 if b > a else b + 8
             if last and j.dropped:
                 end = (a + b) / 2
-            out.append(f'<line x1="{a:.0f}" y1="{y:.0f}" x2="{end:.0f}" y2="{y:.0f}" stroke="{stroke}" '
+            drop = ' class="drop"' if last and j.dropped else ""
+            out.append(f'<line{drop} x1="{a:.0f}" y1="{y:.0f}" x2="{end:.0f}" y2="{y:.0f}" stroke="{stroke}" '
                        f'stroke-width="{3.5 if is_current else 2}"{marker}/>')
             if h.changes:
                 out.append(f'<circle cx="{a:.0f}" cy="{y:.0f}" r="6" fill="{TRANSLATED}" stroke="#6d4c00"/>')
             if last and j.dropped:
-                out.append(f'<text x="{end:.0f}" y="{y + 7:.0f}" font-size="22" font-weight="700" '
+                out.append(f'<text class="x" x="{end:.0f}" y="{y + 7:.0f}" font-size="22" font-weight="700" '
                            f'text-anchor="middle" fill="{DROPPED}">✕</text>')
         # the label sits on the first leg, clear of the NAT's dot in the middle
         a, b = x.get(j.first.device), x.get(j.first.dst_host or "")
@@ -190,6 +215,8 @@ def sequence_svg(trace: Trace, steps: tuple[Journey, ...], current: int, window:
                    f'stroke="#ffffff" stroke-width="4">{escape(j.shown_label)}</text>')
         if link is not None:
             out.append("</a>")
+        elif stable:
+            out.append("</g>")
     if lo > 1 or lo + window <= len(steps):
         out.append(f'<text x="{width - 8}" y="{height - 2}" text-anchor="end" font-size="12" fill="{MUTED}">'
                    f'steps {lo}–{min(len(steps), lo + window - 1)} of {len(steps)}</text>')

@@ -84,6 +84,88 @@ def first_failure(trace: Trace, kinds: tuple[str, ...] = ("refused", "dropped by
     return min(found, key=lambda f: (f.step, kinds.index(f.kind)))
 
 
+@dataclass(frozen=True)
+class Outcome:
+    """What failed in the end, by layer, as report.json says it (not the first packet lost on the way)."""
+    layer: str             #: "IPsec" | "L2TP" | "PPP" | "ping" | "traffic"
+    who: str               #: the peer whose layer failed
+    sentence: str          #: for people: the layer, the engine's reason and what caused it
+    code: Reason | None    #: the failed layer's reason code
+    cause: Reason | None   #: the code of what made it fail, when the report names one (a drop, a loss)
+    step: Failure | None   #: the failure on the wire that shows it
+
+
+def _peer_order(name: str) -> tuple[int, str]:
+    return (0 if name.startswith("client") else 1), name
+
+
+def _shown_by(trace: Trace, who: str, *codes: Reason | None) -> Failure | None:
+    """The failure on the wire behind the first of `codes` found: the peer's own first, the earliest;
+    for a loss, the last one (an early loss was resent, the last one is what the run ended on)."""
+    for code in codes:
+        found = [f for f in failures(trace) if code is not None and f.code is code]
+        if found:
+            if code is Reason.LINK_LOSS:
+                return found[-1]
+            return min(found, key=lambda f: (f.where != who, f.step))
+    return None
+
+
+def _cause(peers: list[tuple[str, dict]]) -> tuple[str | None, Reason | None]:
+    """The first reason a peer's report gives (the server's drop that kept L2TP from arriving, a loss)."""
+    for _, p in peers:
+        if p.get("reason"):
+            return p["reason"], reason_of(p.get("reason_code"))
+    return None, None
+
+
+def _vpn_outcome(trace: Trace, name: str, vpn: dict, traffic: dict, peers: list) -> Outcome | None:
+    """The first VPN layer above IPsec that did not come up for client `name` (L2TP, then PPP, then the ping)."""
+    code = reason_of(vpn.get("reason_code"))
+    tunnel, auth = vpn.get("l2tp_tunnel"), vpn.get("ppp_auth")
+    if (tunnel != "established" and auth != "succeeded") or (code is not None and code.value.startswith("L2TP")):
+        layer, text = "L2TP", (f"the IPsec SAs are up, but {name}'s L2TP did not get through (tunnel {tunnel}, "
+                               f"session {vpn.get('l2tp_session')})")
+    elif auth != "succeeded":
+        layer, text = "PPP", (f"L2TP is up, but {name}'s PPP authentication "
+                              + ("failed" if auth == "failed" else f"never succeeded ({auth or 'not started'})"))
+    elif not vpn.get("ping"):
+        layer, text = "ping", f"PPP is up ({name} got {vpn.get('address')}), but its ping through the VPN did not come back"
+    else:
+        return None
+    why, cause = _cause(peers)
+    sentence = f"{text}" + (f": {vpn['reason']}" if vpn.get("reason") else "")
+    sentence += (f". {traffic.get('delivered', 0)} of {traffic.get('sent', 0)} L2TP messages arrived"
+                 + (f"; {why}" if why else ""))
+    return Outcome(layer, name, sentence, code, cause, _shown_by(trace, name, cause, code))
+
+
+def decisive_failure(trace: Trace) -> Outcome | None:
+    """What really failed, from report.json: a peer without an IPsec SA (and why), else the first
+    VPN layer that did not come up (L2TP, PPP, the ping), else the L2TP messages that did not
+    arrive. A packet lost early and then resent is not it; None for a run that works."""
+    peers = sorted(trace.report.get("peers", {}).items(), key=lambda kv: _peer_order(kv[0]))
+    traffic = trace.report.get("traffic", {})
+    for name, p in peers:
+        for phase, what in (("phase1", "phase 1 (the IKE SA)"), ("phase2", "phase 2 (the IPsec SA)")):
+            if p[phase] != "established":
+                code = reason_of(p.get("reason_code"))
+                return Outcome("IPsec", name, f"no IPsec SA for {name}: {what} {p[phase]}"
+                               + (f" — {p['reason']}" if p.get("reason") else ""), code, code,
+                               _shown_by(trace, name, code))
+    for name, p in peers:
+        if p.get("vpn"):
+            found = _vpn_outcome(trace, name, p["vpn"], traffic, peers)
+            if found is not None:
+                return found
+    if success(trace):
+        return None
+    why, cause = _cause(peers)
+    return Outcome("traffic", peers[0][0] if peers else "", f"the IPsec SAs are up, but {traffic.get('delivered', 0)} "
+                   f"of {traffic.get('sent', 0)} L2TP messages arrived" + (f": {why}" if why else ""), cause, cause,
+                   _shown_by(trace, peers[0][0] if peers else "", cause))
+
+
 def first_step(trace: Trace, label: str, sender: str | None = None) -> Journey | None:
     for j in journeys(trace):
         if j.label == label and (sender is None or j.sender == sender):

@@ -37,8 +37,9 @@ def _cls(text: str) -> str:
     return " ".join(out)
 
 
-def grid_html(rows: list[dict], mono: tuple[str, ...] = ()) -> str:
-    """A table from dicts with the same keys; the first key is the row name. ▶ marks the current cell."""
+def grid_html(rows: list[dict], mono: tuple[str, ...] = (), css: bool = True) -> str:
+    """A table from dicts with the same keys; the first key is the row name. ▶ marks the current cell.
+    `css=False` leaves out the stylesheet, for a page that already holds it once (`CSS`)."""
     if not rows:
         return ""
     keys = list(rows[0])
@@ -53,4 +54,4 @@ def grid_html(rows: list[dict], mono: tuple[str, ...] = ()) -> str:
                 cls += " mono"
             cells.append(f'<td class="{cls.strip()}">{escape(text)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
-    return CSS + f'<table class="natt-grid"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+    return (CSS if css else "") + f'<table class="natt-grid"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'

@@ -3,8 +3,8 @@
 The layout follows the RFC header diagrams (RFC 791 §3.1, RFC 2408 §3.1, RFC 3948 §2): 32 bit
 columns, one cell per field; fields of more than two words collapse into one dashed row. Bytes a
 NAT rewrote (`changed`, byte offsets) are amber in both views; bytes it cannot touch (encrypted or
-integrity-protected, see natt_core.wire.dissect) are violet and hatched. Every cell and byte
-carries its field's number `data-f="<n>"` (its position in the dissection), and `packet_views_html` puts
+integrity-protected, see natt_core.wire.dissect) are violet and hatched. Every cell and hex byte
+group carries its field's number `data-f="<n>"` (its position in the dissection), and `packet_views_html` puts
 both views in one box with CSS `:has()` rules, so pointing at a byte lights up its whole field in
 the hex and its cell in the layout (and back) without any script.
 """
@@ -16,7 +16,7 @@ from typing import Iterable
 from natt_core.lab.trace import Hop
 from natt_core.wire.dissect import Field
 
-from .theme import LAYER_TINTS, PAYLOAD_TINTS, POINTED, POINTED_BG
+from .theme import LAYER_TINTS, PAYLOAD_TINTS, POINTED, POINTED_BG, tint_class
 
 COLLAPSE_AT = 4      #: fields longer than this many bytes, starting on a word, take one row
 
@@ -35,16 +35,6 @@ def _cls(f: Field, changed: frozenset[int]) -> str:
     return "natt-p" if f.protected else ""
 
 
-def _tint_class(tint: str) -> str:
-    """A class named after the colour: one CSS rule per colour instead of a style on every cell."""
-    return "k" + tint.lstrip("#")
-
-
-def _tint_rules(scope: str, used: set[str]) -> str:
-    rules = "".join(f"{scope} .{_tint_class(t)}{{background:{t}}}" for t in sorted(used))
-    return f"<style>{rules}</style>" if rules else ""
-
-
 def _title(f: Field) -> str:
     why = f" — NAT cannot touch: {f.protected}" if f.protected else ""
     return escape(f"{f.layer}: {f.name} = {f.value} (bytes {f.offset}..{f.end - 1}){why}", quote=True)
@@ -54,7 +44,6 @@ def packet_layout_html(fields: Iterable[Field], changed: frozenset[int] = frozen
     """An RFC-style table: a header row of bit numbers, then one row per 32-bit word."""
     fields = list(fields)
     tints: dict[str, str] = {}
-    used_tints: set[str] = set()
     head = "".join(f"<th>{b % 10 if b % 10 else b // 10}</th>" for b in range(32))
     rows = [f'<table class="natt-rfc"><colgroup>{"<col>" * 32}</colgroup><tr>{head}</tr>']
     cells: list[str] = []
@@ -78,9 +67,7 @@ def packet_layout_html(fields: Iterable[Field], changed: frozenset[int] = frozen
             used = f.offset % 4
             if used:
                 cells.append(f'<td class="gap" colspan="{used * 8}"></td>')
-        tint = _tint(f.layer, tints)
-        used_tints.add(tint)
-        cls = _cls(f, changed) or _tint_class(tint)        # a mark (translated, protected) paints its own
+        cls = _cls(f, changed) or tint_class(_tint(f.layer, tints))   # a mark (translated, protected) paints its own
         mark = f'data-f="{n}" title="{_title(f)}"'
         label = f'<span class="n">{escape(f.name)}</span><span class="v">{escape(f.value)}</span>'
         if f.length > COLLAPSE_AT and used == 0:
@@ -105,62 +92,69 @@ def packet_layout_html(fields: Iterable[Field], changed: frozenset[int] = frozen
                 flush(pad=False)
     flush(pad=True)
     rows.append("</table>")
-    return _tint_rules(".natt-rfc", used_tints) + "".join(rows)
+    return "".join(rows)
 
 
 def hex_html(packet: bytes, fields: Iterable[Field], changed: frozenset[int] = frozenset(),
              width: int = 16) -> str:
-    """A hex dump: offset, then `width` bytes per row, each byte coloured by its field.
+    """A hex dump: offset, then `width` bytes per row, coloured by field.
 
-    Kept light (it is redrawn on every step): a byte carries only its field number and a tint class
-    named after the colour (one rule per colour, so dumps on one page never clash); the field's
-    title (the tooltip) sits on its first byte and on its layout cell."""
-    owner: dict[int, Field] = {}
-    index: dict[int, int] = {}
+    Kept light (it is redrawn on every step): the bytes of one field that share a row half and a
+    mark are one element carrying the field's number and a tint class (theme.TINT_RULES); the
+    field's title (the tooltip) sits on its first bytes and on its layout cell."""
+    owner: dict[int, tuple[int, Field]] = {}
     for n, f in enumerate(fields):
         for i in range(f.offset, f.end):
-            owner[i], index[i] = f, n
+            owner[i] = (n, f)
     tints: dict[str, str] = {}
-    used: set[str] = set()
+
+    def key(i: int) -> tuple:
+        n, f = owner.get(i, (None, None))
+        cls = "natt-t" if i in changed else ("natt-p" if f is not None and f.protected else "")
+        if not cls and f is not None:
+            cls = tint_class(_tint(f.layer, tints))
+        return n, cls, (i % width) >= width // 2
+
     out = []
     for start in range(0, len(packet), width):
         parts = [f'<span class="off">{start:04x}</span>']
-        for i in range(start, min(start + width, len(packet))):
-            f = owner.get(i)
-            cls = "natt-t" if i in changed else ("natt-p" if f is not None and f.protected else "")
-            if not cls and f is not None:
-                tint = _tint(f.layer, tints)
-                used.add(tint)
-                cls = _tint_class(tint)
-            if i % width == width // 2:
-                cls += " sep"
+        i, end = start, min(start + width, len(packet))
+        while i < end:
+            k, j = key(i), i + 1
+            while j < end and key(j) == k:
+                j += 1
+            n, cls, _ = k
+            cls += " sep" if i % width == width // 2 else ""
             attrs = f' class="{cls.strip()}"' if cls.strip() else ""
-            if f is not None:            # focusable by a click (not by Tab): a click pins the highlight
-                if i == f.offset:
+            if n is not None:            # focusable by a click (not by Tab): a click pins the highlight
+                f = owner[i][1]
+                if f.offset == i:        # the field starts in this group
                     attrs += f' title="{_title(f)}"'
-                attrs += f' data-f="{index[i]}" tabindex="-1"'
-            parts.append(f'<b{attrs}>{packet[i]:02x}</b>')
+                attrs += f' data-f="{n}" tabindex="-1"'
+            parts.append(f'<b{attrs}>{" ".join(f"{x:02x}" for x in packet[i:j])}</b>')
+            i = j
         out.append('<div class="row">' + "".join(parts) + "</div>")
-    return '<div class="natt-hex">' + _tint_rules(".natt-hex", used) + "".join(out) + "</div>"
+    return '<div class="natt-hex">' + "".join(out) + "</div>"
 
 
-def link_css(count: int) -> str:
-    """`:has()` rules for fields 0..count-1: while any cell or byte of a field is hovered or
+def link_css(count: int, start: int = 0) -> str:
+    """`:has()` rules for fields start..count-1: while any cell or byte of a field is hovered or
     focused inside a `.natt-pk` box, every cell and byte of that field is outlined."""
-    if count <= 0:
+    if count <= start:
         return ""
     sel = ",".join(f'.natt-pk:has([data-f="{n}"]:hover) [data-f="{n}"],'
-                   f'.natt-pk:has([data-f="{n}"]:focus) [data-f="{n}"]' for n in range(count))
+                   f'.natt-pk:has([data-f="{n}"]:focus) [data-f="{n}"]' for n in range(max(start, 0), count))
     return (f"<style>{sel}{{outline:3px solid {POINTED} !important;outline-offset:-3px;"
             f"box-shadow:inset 0 0 0 999px {POINTED_BG};}}</style>")
 
 
 def packet_views_html(packet: bytes, fields: Iterable[Field], changed: frozenset[int] = frozenset(),
-                      caption: str = "Hex (point at a byte: its whole field lights up here and in the layout)"
-                      ) -> str:
-    """The field layout and the hex dump in one box, linked field by field (see `link_css`)."""
+                      caption: str = "Hex (point at a byte: its whole field lights up here and in the layout)",
+                      linked: int = 0) -> str:
+    """The field layout and the hex dump in one box, linked field by field (see `link_css`); the
+    page already holds the rules for the first `linked` fields (sent once, not with every packet)."""
     fields = list(fields)
-    return (link_css(len(fields)) + '<div class="natt-pk"><div class="natt-scroll">'
+    return (link_css(len(fields), linked) + '<div class="natt-pk"><div class="natt-scroll">'
             + packet_layout_html(fields, changed) + f'</div><p class="natt-cap">{escape(caption)}</p>'
             + hex_html(packet, fields, changed) + "</div>")
 

@@ -24,6 +24,16 @@ LAYER_TINTS = {
 }
 PAYLOAD_TINTS = ("#f1f8e9", "#fffde7", "#e0f2f1", "#fbe9e7")
 
+
+def tint_class(tint: str) -> str:
+    """A class named after the colour: one CSS rule per colour instead of a style on every cell."""
+    return "k" + tint.lstrip("#")
+
+
+#: every tint's rule, once for the whole page (a packet's HTML carries only the class names)
+TINT_RULES = "".join(f".natt-rfc .{tint_class(t)},.natt-hex .{tint_class(t)}{{background:{t}}}"
+                     for t in sorted(set(LAYER_TINTS.values()) | set(PAYLOAD_TINTS)))
+
 CSS = f"""
 <style>
 .natt-legend {{ display:flex; gap:1.2rem; flex-wrap:wrap; font-size:1rem; margin:.25rem 0 .5rem 0; }}
@@ -50,6 +60,7 @@ CSS = f"""
 .natt-hex {{ font:1rem/1.55 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace; color:{INK}; }}
 .natt-hex .row {{ white-space:nowrap; }}
 .natt-hex .off {{ color:#607d8b; margin-right:.8em; }}
+.natt-hex .row {{ word-spacing:-.32em; }}
 .natt-hex b {{ font-weight:500; padding:0 .14em; border-radius:2px; }}
 .natt-hex b.sep {{ margin-left:.6em; }}
 .natt-scroll {{ max-height:82vh; overflow:auto; padding-right:.3rem; position:relative; }}
@@ -70,6 +81,13 @@ CSS = f"""
 .natt-seq a.natt-row:hover rect.hit {{ fill:#cfd8dc; fill-opacity:.55; }}
 .natt-topo svg {{ display:block; height:auto; max-height:17rem; margin:0 auto .4rem auto; }}
 .natt-seq text {{ font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; }}
+.natt-rfc td[data-at] {{ box-shadow:inset 0 0 0 3px {POINTED}; }}
+.natt-state h4 {{ margin:1rem 0 .5rem 0; font-size:1.25rem; font-weight:600; }}
+.natt-nats {{ display:flex; gap:1rem; flex-wrap:wrap; }}
+.natt-nats>div {{ flex:1 1 0; min-width:14rem; }}
+.natt-gridbox {{ max-height:24rem; overflow:auto; }}
+.natt-state .natt-empty {{ color:rgba(49,51,63,.6); font-size:.875rem; }}
+{TINT_RULES}
 </style>
 """
 

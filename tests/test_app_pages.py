@@ -84,13 +84,13 @@ def test_bad_links_warn_instead_of_failing():
     warnings = " ".join(w.value for w in at.warning)
     assert "step=` banana `" in warnings and "nat=` carrier-pigeon `" in warnings   # as text: a code span
     at = open_page("lessons/01_main_mode.py", step="999")
-    assert not at.exception and at.session_state["l1:step"] == len(at.get("select_slider")[0].options)
+    assert not at.exception and at.session_state["l1:step"] == len(at.selectbox(key="l1:step").options)
 
 
 def test_nat_t_off_changes_the_outcome():
     at = open_page("lessons/04_float_4500.py")
     assert "floated to 4500" in markdown_text(at)
-    assert "non-ESP marker 00 00 00 00" in frames_text(at)
+    assert "non-ESP marker 00 00 00 00" in html_text(at)
     at.session_state["l4:sw:nat_t"] = "off"
     at.run()
     assert_clean(at)
@@ -202,7 +202,7 @@ def test_sequence_rows_are_deep_links_that_keep_the_switches():
     at = open_page("lessons/03_nat_d.py", step="2", nat="static")
     assert_clean(at)
     links = _row_links(at)
-    total = len(at.get("select_slider")[0].options)
+    total = len(at.selectbox(key="l3:step").options)
     assert sorted(links) == list(range(1, min(total, 16) + 1))
     assert links[5] == "?step=5&nat=static"
     at.session_state["l3:sw:nat"] = "napt"                     # back to the preset: no switch in the links

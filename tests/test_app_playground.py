@@ -255,3 +255,13 @@ def test_profiles_and_ppp_settings_from_the_form_reach_the_run():
     assert any("PPP_AUTH_FAILED" in w.value for w in at.warning)
     sets = at.query_params.get("set") or []
     assert not any("ppp_password" in s for s in (sets if isinstance(sets, list) else [sets]))
+
+
+def test_the_verdict_names_the_real_failure_not_an_early_resent_packet():
+    at = fill(fill(blank(), **GOOD), **{"link.loss": "0.2", "server.psk": "other"})
+    assert ran(at)
+    failure = " ".join(w.value for w in at.warning)
+    assert "no IPsec SA" in failure and "AUTH_FAILED" in failure, failure
+    assert "is not what ended the run" in failure and "LINK_LOSS" in failure     # the early loss, named as such
+    at.button(key="pg:run:jump:fail").click().run()
+    assert "MM5" in at.subheader[0].value

@@ -38,11 +38,13 @@ def test_click_a_sequence_row_to_open_that_step(server, page):
     assert page.evaluate("() => window.__sameDocument === true")
     static = page.locator("[data-testid='stSidebar']").get_by_role("radio", name="static", exact=True)
     assert static.is_checked()
-    # the highlighted row followed the click
+    # the highlighted row followed the click (the page's rule for the current row, not the picture)
     page.wait_for_function("""() => {
         const t = Array.from(document.querySelectorAll("svg.natt-seq a[data-step='5'] text"));
-        return t.some(e => e.getAttribute('font-weight') === '700');
+        return t.some(e => getComputedStyle(e).fontWeight === '700');
     }""")
+    assert page.evaluate("""() => Array.from(document.querySelectorAll("svg.natt-seq a[data-step='4'] text"))
+        .every(e => getComputedStyle(e).fontWeight !== '700')""")
     page.locator("svg.natt-seq a[data-step='2']").click()          # and back up the ladder
     _heading(page, 2).wait_for()
     page.wait_for_function("() => location.search.includes('step=2')")
@@ -53,7 +55,7 @@ def test_pointing_at_a_byte_lights_up_its_field_in_the_layout(server, page):
     _heading(page, 3).wait_for()
     box = page.locator(".natt-pk").first
     box.wait_for()
-    byte = box.locator(".natt-hex b[data-f]").nth(12)              # IPv4 source address, first byte
+    byte = box.locator(".natt-hex b[title^='IPv4: source address']")   # its first bytes
     field = byte.get_attribute("data-f")
     cell = box.locator(f"table.natt-rfc td[data-f='{field}']").first
     other = box.locator("table.natt-rfc td[data-f='0']").first      # version / IHL: a different field
@@ -65,8 +67,8 @@ def test_pointing_at_a_byte_lights_up_its_field_in_the_layout(server, page):
     assert _outline(cell) == f"solid {POINTED_RGB}"
     assert not _outline(other).endswith(POINTED_RGB)
     siblings = box.locator(f".natt-hex b[data-f='{field}']")
-    assert siblings.count() == 4                                    # all four address bytes
-    assert all(_outline(siblings.nth(i)) == f"solid {POINTED_RGB}" for i in range(4))
+    assert " ".join(siblings.all_text_contents()).split() == ["c0", "a8", "0b", "14"]   # all four address bytes
+    assert all(_outline(siblings.nth(i)) == f"solid {POINTED_RGB}" for i in range(siblings.count()))
     byte.click()                                                    # a click pins it after the pointer leaves
     page.mouse.move(5, 5)
     assert _outline(cell) == f"solid {POINTED_RGB}"

@@ -72,7 +72,7 @@ def test_the_lesson_page_runs_and_follows_the_ikev1_step():
     subs = [s.value for s in at.subheader]
     assert any(s.startswith("IKEv1 · step 1 of") and "MM1" in s for s in subs)
     assert any(s.startswith("IKEv2 · step 1 of") and "IKE_SA_INIT" in s for s in subs)
-    at.select_slider(key="l11:step").set_value(5).run()
+    at.selectbox(key="l11:step").set_value(5).run()
     subs = [s.value for s in at.subheader]
     assert not at.exception
     assert any("MM5" in s for s in subs) and any(s.startswith("IKEv2 · step 3 of") and "IKE_AUTH" in s for s in subs)

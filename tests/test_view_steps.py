@@ -98,9 +98,17 @@ def test_layout_and_hex_mark_translated_and_protected():
     layout = packet_layout_html(fields, changed)
     assert layout.count('class="natt-t"') >= 2 and "natt-p" in layout and "source address" in layout
     dump = hex_html(esp.first.packet, fields, changed)
-    assert dump.count('<b class="natt-t"') == len(changed)
+    assert len(hex_bytes(dump, "natt-t")) == len(changed)
     protected = sum(f.length for f in fields if f.protected)
-    assert dump.count('<b class="natt-p') == protected
+    assert len(hex_bytes(dump, "natt-p")) == protected
+    assert "".join(hex_bytes(dump)) == esp.first.packet.hex()             # every byte once, in order
+
+
+def hex_bytes(dump: str, mark: str = "") -> list[str]:
+    """The bytes shown in a hex dump, only those in groups of class `mark` when given."""
+    import re
+    groups = re.findall(r'<b(?: class="([^"]*)")?[^>]*>([0-9a-f ]+)</b>', dump)
+    return [x for cls, text in groups if not mark or mark in cls.split() for x in text.split()]
 
 
 def test_sequence_svg_is_wellformed_and_highlights_the_step():
@@ -228,7 +236,8 @@ def test_hex_bytes_and_layout_cells_share_their_field_number():
     packet = j.first.packet
     fields = fields_of(t, packet)
     dump = hex_html(packet, fields)
-    byte_fields = [int(m) for m in re.findall(r'data-f="(\d+)"', dump)]
+    byte_fields = [int(n) for n, text in re.findall(r'data-f="(\d+)"[^>]*>([0-9a-f ]+)</b>', dump)
+                   for _ in text.split()]
     assert len(byte_fields) == sum(f.length for f in fields) <= len(packet)
     owner = {i: n for n, f in enumerate(fields) for i in range(f.offset, f.end)}
     assert byte_fields == [owner[i] for i in sorted(owner)]               # byte i carries the field that covers it
