@@ -134,12 +134,13 @@ def test_a_peer_answering_both_versions_is_version_0():
 
 @pytest.mark.parametrize("name", IKEV1_PRESETS)
 @pytest.mark.parametrize("peer", ["server", "client"])
-def test_every_preset_gives_a_well_formed_ikev1_psk_config(name, peer):
+def test_every_preset_gives_a_well_formed_ikev1_config(name, peer):
     s = PRESETS[name]
     c = conn(swanctl_conf(s, peer), name)
     policy = s.server if peer == "server" else s.client
     assert (c["version"], c["aggressive"], c["encap"]) == ("1", "yes" if policy.aggressive else "no", "no")
-    assert c["local"]["auth"] == c["remote"]["auth"] == "psk"
+    auth = "pubkey" if policy.uses_certificates else "psk"                   # swanctl: certificates are pubkey
+    assert c["local"]["auth"] == c["remote"]["auth"] == auth
     assert c["proposals"].split(", ") == expected_ike(policy)
     child = c["children"][name]
     assert child["mode"] == policy.mode
