@@ -184,7 +184,12 @@ def refusal(trace: Trace) -> tuple[PeerEvent, Journey | None] | None:
 def ports_of(packet: bytes) -> tuple[int, int, int] | None:
     """(IP protocol, source port, destination port) of a packet; ports 0 without UDP."""
     try:
-        ip, body = decode_ipv4_header(packet)
+        ip, body = decode_ipv4_header(packet, fragments=True)
+        if ip.proto == IPProto.UDP and ip.flags_frag & 0x3FFF and len(body) >= 4:
+            if ip.flags_frag & 0x1FFF:          # a later IP fragment: no UDP header, no ports
+                return ip.proto, 0, 0
+            # the first fragment carries the UDP header, its length field that of the whole datagram
+            return ip.proto, int.from_bytes(body[0:2], "big"), int.from_bytes(body[2:4], "big")
         if ip.proto == IPProto.UDP:
             udp, _ = decode_udp(body, 20)
             return ip.proto, udp.sport, udp.dport

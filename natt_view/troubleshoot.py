@@ -183,6 +183,38 @@ SYMPTOMS: tuple[Symptom, ...] = (
         ("authentication failed", "invalid hash", "pre shared", "psk", "shared secret", "does not decrypt",
          "payload malformed", "789", "security layer", "processing error", "initial negotiations"),
         None, (), "", failure=(Reason.AUTH_FAILED, Reason.DECRYPT_FAILED)),
+    Symptom(
+        "certs-fragments", "Works with a pre-shared key, hangs at MM5 with certificates (from home)",
+        "With **machine certificates** the connection hangs during Main Mode from home or a hotel, but works "
+        "from the office and works with a pre-shared key. The client log shows **MM5 sent again and again**; "
+        "the server log shows MM4 re-sent and never an MM5. Windows gives up with **error 809**. A capture "
+        "on the client shows MM5 leaving as **two IP fragments**.",
+        "certificates-behind-nat", (), ("client.ike_fragmentation=yes", "server.ike_fragmentation=yes"),
+        "Turn on **IKE fragmentation** on both ends (strongSwan `fragmentation = yes`, Windows Server 2012+ "
+        "and Windows 10 send the FRAGMENTATION Vendor ID by default; some older RRAS servers need the "
+        "registry/KB update), or send the machine certificate without the chain, or fix the router that "
+        "drops fragments.",
+        "The certificate chain makes MM5/MM6 about 2.3 kB, more than the 1500-byte path, so the kernel sends "
+        "IP fragments; the home router drops fragments (only the first carries the UDP ports a NAT needs). "
+        "IKE fragmentation splits the message into UDP datagrams that each fit.",
+        ("mm5", "fragment", "fragmentation", "hangs at mm5", "certificate chain", "mtu"),
+        "fragments", (), "13 · Too big for the link", failure=(Reason.FRAGMENT_DROPPED,)),
+    Symptom(
+        "linux-two-clients", "Two users behind the same NAT: when the second connects, the first one's VPN dies",
+        "Two L2TP/IPsec users in the same office (one public address) dial a **Linux** server (libreswan or "
+        "strongSwan with xl2tpd). Each works alone. When the second one connects, the first one's tunnel "
+        "goes silent although IKE shows both SAs up; xl2tpd logs timeouts for the first user.",
+        "multi-client-linux-server", (), ("server.profile=windows-server-2003-rras",),
+        "The Linux kernel's IPsec policies are keyed by (public address, UDP 1701): two clients behind one "
+        "NAT share the key and the newest SA takes it over. Serve them from a server that keeps one transport "
+        "SA per client (Windows RRAS does; the lab's fix switches the server profile), or move the clients to "
+        "IKEv2/tunnel mode with their own inner addresses.",
+        "RFC 3948 §5.2: after NAT both clients look like the same host; a selector-based SPD cannot tell "
+        "them apart, so the server checks the first client's L2TP against the second client's SA and drops it.",
+        ("same nat", "two clients", "second client", "several clients", "xl2tpd", "libreswan", "linux server",
+         "first client"),
+        "several-clients", (("case", "linux-server"),), "9 · Several clients behind one NAT",
+        failure=(Reason.SPD_POLICY_MISMATCH,)),
 )
 
 #: IKEv2 behind NAT (Windows' built-in IKEv2 client, strongSwan, cloud gateways)
@@ -227,7 +259,8 @@ SYMPTOMS += (
         "ikev2-server-behind-nat", ("nat2.forwards=500",), ("nat2.forwards=500,4500",),
         "Forward **UDP 4500** to the server as well as 500. If 4500 is open and IKE_AUTH still vanishes, "
         "look at its size: enable **IKEv2 fragmentation** (RFC 7383) on both ends, or let the fragments "
-        "through. (This lab does not model fragmentation; its run reproduces the 4500 case.)",
+        "through. (This run reproduces the 4500 case; the fragment case is the IKEv1 symptom \"hangs at MM5 "
+        "with certificates\".)",
         "With a NAT found in IKE_SA_INIT, IKE_AUTH is the first message on UDP 4500 (RFC 7296 §2.23): "
         "anything that stops 4500 (or stops large UDP datagrams) stops the handshake exactly there.",
         ("ike auth", "ikev2 fragmentation", "fragment", "13801 timeout", "ike sa init"),

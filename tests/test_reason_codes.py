@@ -196,9 +196,19 @@ def reword(monkeypatch) -> None:
     def reworded_record(self, time, sent, sender, receiver, packet, before, changes, dropped, *rest, **kw):
         record(self, time, sent, sender, receiver, packet, before, changes, dropped and REWORDED, *rest, **kw)
 
+    from dataclasses import replace as _replace
+
+    from natt_core.ipsec.spd import Spd
+    inbound = Spd.inbound
+
+    def reworded_inbound(self, child):            # the server's policy check speaks too
+        decision = inbound(self, child)
+        return decision if decision.ok else _replace(decision, text=REWORDED)
+
     monkeypatch.setattr(PeerCore, "_emit", reworded_emit)
     monkeypatch.setattr(PeerCore, "_fail", reworded_fail)
     monkeypatch.setattr(Network, "_record", reworded_record)
+    monkeypatch.setattr(Spd, "inbound", reworded_inbound)
     for cls in (ev.PacketDropped, ev.Refused, ev.PeerRefused, ev.AuthenticationFailed, ev.GaveUp, ev.NatDetected,
                 ev.Floated):
         monkeypatch.setattr(cls, "describe", lambda self: REWORDED)
@@ -209,7 +219,7 @@ def test_rewording_every_sentence_changes_no_decision(monkeypatch):
     reword(monkeypatch)
     for name, settings in RUNS:
         after = run(apply_settings(preset(name), list(settings)))
-        reasons = [e.fields["reason"] for e in after.events if "reason" in e.fields]
+        reasons = [e.fields["reason"].removeprefix("policy check: ") for e in after.events if "reason" in e.fields]
         assert all(r == REWORDED for r in reasons) and all(h.dropped in (None, REWORDED) for h in after.hops)
         assert all(e.text == REWORDED for e in after.events if e.event in FAILURE_EVENTS)
         assert decisions(after) == before[(name, settings)], (name, settings)
