@@ -5,15 +5,12 @@ responder, and charon refusing Aggressive Mode when its connection does not allo
 and caveats as test_live_interop.py (kernel-libipsec fakes charon's NAT-D, tunnel mode)."""
 from __future__ import annotations
 
-import itertools
-import os
-import subprocess
 from dataclasses import replace
 
 import pytest
 
 from natt_core.lab.presets import preset
-from natt_core.live.interop import CLIENT_INNER, SERVER_INNER, live_scenario, run_interop, why_not_live
+from natt_core.live.interop import CLIENT_INNER, SERVER_INNER, live_scenario, why_not_live
 from natt_core.live.netns import Addresses
 from natt_core.reasons import Reason
 
@@ -22,25 +19,7 @@ pytestmark = [pytest.mark.live, pytest.mark.skipif(WHY_NOT is not None, reason=f
 
 ADDR = Addresses()
 MESSAGE = b"aggressive through the tunnel"
-_serial = itertools.count()
-
-
-@pytest.fixture
-def live(tmp_path):
-    """run_interop with a unique lab tag; afterwards nothing of the lab may be left running."""
-    tags, pids = [], []
-
-    def run(scenario, direction, **kw):
-        tag = f"am{os.getpid() % 10000}-{next(_serial)}"
-        tags.append(tag)
-        result = run_interop(scenario, direction, tmp_path / tag, tag=tag, **kw)
-        pids.append(result.charon_pid)
-        return result
-    yield run
-    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert not [t for t in tags if f"natt-{t}-" in namespaces], namespaces
-    for pid in pids:
-        assert not os.path.exists(f"/proc/{pid}"), f"charon {pid} still running"
+LIVE_TAG = "am"    # the lab's namespaces: natt-am<pid>-<n>-…
 
 
 def scenario(**server):

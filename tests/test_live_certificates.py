@@ -9,41 +9,21 @@ reason, without root, charon or the network tools.
 """
 from __future__ import annotations
 
-import itertools
-import os
-import subprocess
 from dataclasses import replace
 
 import pytest
 
 from natt_core.lab.presets import preset
-from natt_core.live.interop import live_scenario, run_interop, why_not_live
+from natt_core.live.interop import live_scenario, why_not_live
 from natt_core.reasons import Reason
+
+from .conftest import FAST_GIVE_UP
 
 WHY_NOT = why_not_live()
 pytestmark = [pytest.mark.live, pytest.mark.skipif(WHY_NOT is not None, reason=f"live tests: {WHY_NOT}")]
 
 MESSAGE = b"signed, then sealed"
-_serial = itertools.count()
-FAST_GIVE_UP = dict(retransmit_interval=0.25, retransmit_max_interval=0.5, retransmit_tries=3)
-
-
-@pytest.fixture
-def live(tmp_path):
-    """run_interop with a unique lab tag; afterwards nothing of the lab may be left running."""
-    tags, pids = [], []
-
-    def run(scenario, direction, **kw):
-        tag = f"c{os.getpid() % 10000}-{next(_serial)}"
-        tags.append(tag)
-        result = run_interop(scenario, direction, tmp_path / tag, tag=tag, **kw)
-        pids.append(result.charon_pid)
-        return result
-    yield run
-    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert not [t for t in tags if f"natt-{t}-" in namespaces], namespaces
-    for pid in pids:
-        assert not os.path.exists(f"/proc/{pid}"), f"charon {pid} still running"
+LIVE_TAG = "c"     # the lab's namespaces: natt-c<pid>-<n>-…
 
 
 def scenario(auth: str, client: dict | None = None, server: dict | None = None):

@@ -10,8 +10,6 @@ what really crossed it. Skipped, with the reason, without root, charon or the ne
 """
 from __future__ import annotations
 
-import itertools
-import os
 import subprocess
 from dataclasses import replace
 
@@ -23,32 +21,13 @@ from natt_core.live.interop import CLIENT_INNER, SERVER_INNER, live_scenario, ru
 from natt_core.live.netns import PORT_RANGE, Addresses
 
 
+from .conftest import FAST_GIVE_UP
+
 WHY_NOT = why_not_live()
 pytestmark = [pytest.mark.live, pytest.mark.skipif(WHY_NOT is not None, reason=f"live tests: {WHY_NOT}")]
 
 ADDR = Addresses()
 MESSAGE = b"through the tunnel"
-_serial = itertools.count()
-#: charon's answer to a bad MM5 goes to UDP 500 and cannot be verified; our peer gives up on MM5
-FAST_GIVE_UP = dict(retransmit_interval=0.25, retransmit_max_interval=0.5, retransmit_tries=3)
-
-
-@pytest.fixture
-def live(tmp_path):
-    """run_interop with a unique lab tag; afterwards nothing of the lab may be left running."""
-    tags, pids = [], []
-
-    def run(scenario, direction, **kw):
-        tag = f"{os.getpid() % 100000}-{next(_serial)}"
-        tags.append(tag)
-        result = run_interop(scenario, direction, tmp_path / tag, tag=tag, **kw)
-        pids.append(result.charon_pid)
-        return result
-    yield run
-    namespaces = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
-    assert not [t for t in tags if f"natt-{t}-" in namespaces], namespaces
-    for pid in pids:
-        assert not os.path.exists(f"/proc/{pid}"), f"charon {pid} still running"
 
 
 def scenario(**policy):
