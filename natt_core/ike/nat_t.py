@@ -123,7 +123,7 @@ _OTHER_BY_PREFIX = {vendor_id(text)[:8]: name for name, text in reversed(OTHER_V
 
 
 def version_of_vid(data: bytes) -> NattVersion | None:
-    return _VERSION_BY_VID.get(bytes(data))
+    return _VERSION_BY_VID.get(data if type(data) is bytes else bytes(data))
 
 
 def vid_name(data: bytes) -> str:
