@@ -123,11 +123,25 @@ _OTHER_BY_PREFIX = {vendor_id(text)[:8]: name for name, text in reversed(OTHER_V
 
 
 def version_of_vid(data: bytes) -> NattVersion | None:
-    return _VERSION_BY_VID.get(bytes(data))
+    return _VERSION_BY_VID.get(data if type(data) is bytes else bytes(data))
 
 
 def vid_name(data: bytes) -> str:
-    """A readable name for any Vendor ID (for events and views)."""
+    """A readable name for any Vendor ID (for events and views); named once per distinct Vendor ID
+    (every MM1 and MM2 names the same few; bounded, so hostile input cannot grow the table)."""
+    data = bytes(data)
+    name = _NAMES.get(data)
+    if name is None:
+        name = _vid_name(data)
+        if len(_NAMES) < 1024:
+            _NAMES[data] = name
+    return name
+
+
+_NAMES: dict[bytes, str] = {}
+
+
+def _vid_name(data: bytes) -> str:
     version = version_of_vid(data)
     if version:
         return f"NAT-T {version.value}"

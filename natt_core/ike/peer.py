@@ -37,6 +37,10 @@ from .states import (MAIN_MODE, QUICK_MODE, Family, Msg, Repeat, Role, Shape, St
                      repeat_answered_at, starts_next, wrong_port_after_float)
 
 
+#: the handler of each plain Main Mode message
+_PLAIN_MM_HANDLERS = {Msg.MM1: "_on_mm1", Msg.MM2: "_on_mm2", Msg.MM3: "_on_mm3", Msg.MM4: "_on_mm4"}
+
+
 class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixin,
            DpdMixin, DataPlaneMixin, PeerCore):
     """One IKE participant; it can initiate (`connect`) and answer any number of initiators."""
@@ -196,8 +200,7 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         else:
             chain = decode_payloads(header.next_payload, body)
             received = msg.value, payload_names(chain.payloads)
-            {Msg.MM1: self._on_mm1, Msg.MM2: self._on_mm2, Msg.MM3: self._on_mm3,
-             Msg.MM4: self._on_mm4}[msg](sa, dgram, header, chain)
+            getattr(self, _PLAIN_MM_HANDLERS[msg])(sa, dgram, header, chain)
         self._out_events.insert(mark, MessageReceived(self.now, self.name, received[0], received[1], str(dgram.src)))
 
     def _quick_mode(self, sa: IkeSa, dgram, header, body, message: bytes) -> None:

@@ -129,24 +129,38 @@ class ChildChoice:
 
 
 def phase2_offer(policy: PeerPolicy, spi: bytes, encapsulation: int) -> SA:
+    """The phase-2 SA payload: one proposal with our SPI around the policy's transforms, which are
+    built once per setting (immutable, like the phase-1 offer; only the SPI is new each time)."""
+    key = (policy.protocol, policy.esp_ciphers, policy.esp_integrity, policy.ipsec_lifetime,
+           policy.ipsec_lifetime_kb, policy.pfs_group, encapsulation)
+    try:
+        protocol_id, transforms = _phase2_transforms(*key)
+    except TypeError:   # an unhashable setting: build it afresh
+        protocol_id, transforms = _phase2_transforms.__wrapped__(*key)
+    return SA((Proposal(1, protocol_id, spi, transforms),))
+
+
+@lru_cache(maxsize=256)
+def _phase2_transforms(protocol, esp_ciphers, esp_integrity, ipsec_lifetime, ipsec_lifetime_kb, pfs_group,
+                       encapsulation) -> tuple[int, tuple[Transform, ...]]:
     transforms = []
-    common = Life(policy.ipsec_lifetime, policy.ipsec_lifetime_kb).attributes(2) + [
+    common = Life(ipsec_lifetime, ipsec_lifetime_kb).attributes(2) + [
         Attribute(IpsecAttr.ENCAPSULATION_MODE, encapsulation)]
-    if policy.pfs_group:
-        common.append(Attribute(IpsecAttr.GROUP, policy.pfs_group))
-    if policy.protocol == "ah":
-        for integrity in policy.esp_integrity:
+    if pfs_group:
+        common.append(Attribute(IpsecAttr.GROUP, pfs_group))
+    if protocol == "ah":
+        for integrity in esp_integrity:
             attrs = common + [Attribute(IpsecAttr.AUTH_ALGORITHM, _INTEGRITY[integrity])]
             transforms.append(Transform(len(transforms) + 1, _AH[integrity], tuple(attrs)))
-        return SA((Proposal(1, ProtocolId.AH, spi, tuple(transforms)),))
-    for cipher in policy.esp_ciphers:
-        for integrity in policy.esp_integrity:
+        return ProtocolId.AH, tuple(transforms)
+    for cipher in esp_ciphers:
+        for integrity in esp_integrity:
             tid, bits = _ESP_CIPHER[cipher]
             attrs = common + [Attribute(IpsecAttr.AUTH_ALGORITHM, _INTEGRITY[integrity])]
             if bits:
                 attrs.append(Attribute(IpsecAttr.KEY_LENGTH, bits))
             transforms.append(Transform(len(transforms) + 1, tid, tuple(attrs)))
-    return SA((Proposal(1, ProtocolId.ESP, spi, tuple(transforms)),))
+    return ProtocolId.ESP, tuple(transforms)
 
 
 def read_phase2(protocol_id: int, t: Transform) -> ChildChoice | None:

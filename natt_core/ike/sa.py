@@ -152,14 +152,22 @@ class IkeSa:
         return bool(self.floated and self.natd and self.natd.self_behind_nat)
 
     def row(self) -> "IsakmpSaRow":
+        """The row a lesson shows, built again only when something it shows changed: the trace
+        snapshots both peers' tables after every output, and most outputs change neither."""
+        key = (self.state, self.rcookie, self.local, self.remote, self.nat_t, self.natd, self.choice)
+        memo = self.__dict__.get("_row_memo")
+        if memo is not None and memo[0] == key:    # all immutable: equal inputs, equal row
+            return memo[1]
         c = self.choice
-        return IsakmpSaRow(
+        row = IsakmpSaRow(
             role=self.role.value, state=self.state.value, icookie=self.icookie.hex(), rcookie=self.rcookie.hex(),
             local=str(self.local), remote=str(self.remote),
             nat_t=self.nat_t.value if self.nat_t else None,
             self_behind_nat=bool(self.natd and self.natd.self_behind_nat),
             peer_behind_nat=bool(self.natd and self.natd.peer_behind_nat),
             cipher=c.cipher if c else None, hash=c.hash if c else None, dh_group=c.group if c else None)
+        self._row_memo = (key, row)
+        return row
 
 
 @dataclass
@@ -205,13 +213,22 @@ class ChildSa:
         return self.mode.endswith("tunnel")
 
     def row(self) -> "IpsecSaRow":
-        local, remote = self.ike.local, self.ike.remote
-        return IpsecSaRow(
+        """Built again only when something it shows changed (see IkeSa.row)."""
+        ike = self.ike
+        local, remote = ike.local, ike.remote
+        key = (ike.icookie, ike.rcookie, local, remote, self.mode, self.protocol, self.encapsulation,
+               self.spi_in, self.spi_out, self.nat_oa)
+        memo = self.__dict__.get("_row_memo")
+        if memo is not None and memo[0] == key:
+            return memo[1]
+        row = IpsecSaRow(
             cookies=self.ike.cookies, protocol=self.protocol, mode=self.mode,
             encapsulation=self.encapsulation, spi_in=f"{self.spi_in:08x}", spi_out=f"{self.spi_out:08x}",
             local=str(local) if self.udp_encapsulated else local.ip,
             remote=str(remote) if self.udp_encapsulated else remote.ip,
             nat_oa=self.nat_oa)
+        self._row_memo = (key, row)
+        return row
 
 
 @dataclass(frozen=True)

@@ -408,9 +408,20 @@ def advance(state: State, msg: Msg) -> State:
         raise ProtocolError(state.value, msg.value, f"{msg.value} is not expected in state {state.value}") from None
 
 
+def _expected_by_state() -> dict[State, tuple[Msg, ...]]:
+    by: dict[State, list[Msg]] = {}
+    for s, m in TRANSITIONS:
+        by.setdefault(s, []).append(m)
+    return {s: tuple(ms) for s, ms in by.items()}
+
+
+#: `expected` for every state, read off TRANSITIONS once (MM1 and QM1 ask it on every arrival)
+_EXPECTED = _expected_by_state()
+
+
 def expected(state: State) -> tuple[Msg, ...]:
     """The messages a state accepts (for error messages and diagrams)."""
-    return tuple(m for (s, m) in TRANSITIONS if s is state)
+    return _EXPECTED.get(state, ())
 
 
 def family_of(exchange: int, encrypted: bool) -> Family | None:
@@ -431,7 +442,10 @@ def main_mode_shape(encrypted: bool, first_payload: int) -> Shape | None:
     """What a Main Mode message looks like from its header."""
     if encrypted:
         return Shape.ENCRYPTED
-    return {PayloadType.SA: Shape.SA_FIRST, PayloadType.KE: Shape.KE_FIRST}.get(first_payload)
+    return _PLAIN_SHAPES.get(first_payload)
+
+
+_PLAIN_SHAPES = {PayloadType.SA: Shape.SA_FIRST, PayloadType.KE: Shape.KE_FIRST}
 
 
 def phase1_table(family: Family | None) -> ExchangeTable | None:
@@ -484,13 +498,22 @@ def opening_state(table: ExchangeTable, receiver: Role) -> State | None:
     return None if Msg.START in expected(first) else first
 
 
-def answer_to(msg: Msg) -> Msg | None:
-    """What a message is answered with; None when it ends its exchange (a repeat gets nothing)."""
+def _answers() -> dict:
+    out: dict = {}
     for tables in TABLES.values():
         for table in tables:
-            if msg in table.answers:
-                return table.answers[msg]
-    return None
+            for msg, answer in table.answers.items():
+                out.setdefault(msg, answer)     # the first table that answers it, as before
+    return out
+
+
+#: every table's answers in one dict, read once (asked after every accepted message)
+_ANSWERS = _answers()
+
+
+def answer_to(msg: Msg) -> Msg | None:
+    """What a message is answered with; None when it ends its exchange (a repeat gets nothing)."""
+    return _ANSWERS.get(msg)
 
 
 def repeat(message: bytes, accepted: bytes, rejected: bytes = b"") -> Repeat | None:

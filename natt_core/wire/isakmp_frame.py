@@ -31,10 +31,30 @@ class _Fields:
     _WIDTHS: dict[str, int] = {}
 
     def __post_init__(self) -> None:
-        for name, bits in self._WIDTHS.items():
-            value = getattr(self, name)
-            if not isinstance(value, int) or not 0 <= value < 1 << bits or value.__class__ is bool:
-                _check(f"{type(self).__name__}.{name}", value, bits)
+        cls = type(self)
+        check = cls.__dict__.get("_check_widths") or _width_checker(cls)
+        check(self)
+
+
+def _slow_width(obj, name: str, bits: int) -> None:
+    """An int subclass (an IntEnum member) or a bad value: the full check, with its message."""
+    value = obj.__dict__[name]
+    if not isinstance(value, int) or not 0 <= value < 1 << bits or value.__class__ is bool:
+        _check(f"{type(obj).__name__}.{name}", value, bits)
+
+
+def _width_checker(cls: type):
+    """One function per class checking its `_WIDTHS` fields in a row, generated once (field names
+    are identifiers): a plain int in range costs a comparison, anything else the full check."""
+    lines = ["def check(obj):", "    d = obj.__dict__"]
+    for name, bits in cls._WIDTHS.items():
+        lines += [f"    v = d[{name!r}]",
+                  f"    if v.__class__ is not int or not 0 <= v < {1 << bits}:",
+                  f"        _slow(obj, {name!r}, {bits})"]
+    space = {"_slow": _slow_width}
+    exec("\n".join(lines + ["    return None"]) + "\n", space)   # noqa: S102 - built from the class's own names
+    cls._check_widths = space["check"]
+    return space["check"]
 
 
 _new = object.__new__

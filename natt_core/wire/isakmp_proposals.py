@@ -201,7 +201,11 @@ class Transform(_Fields):
     @classmethod
     def decode_body(cls, r: Reader) -> "Transform":
         wire = r.data
-        number, transform_id, _reserved = TRANSFORM.read(r)
+        if len(wire) - r.pos >= 4 and not wire[r.pos + 2] and not wire[r.pos + 3]:   # the usual case
+            number, transform_id = wire[r.pos], wire[r.pos + 1]
+            r.pos += 4
+        else:
+            number, transform_id, _reserved = TRANSFORM.read(r)   # names what is wrong
         return _build(cls, {"number": number, "transform_id": transform_id,
                             "attributes": _decode_attributes(r), "_wire": wire})
 

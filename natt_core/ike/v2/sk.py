@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Sequence
 
-from ...crypto.primitives import GCM_SALT, cbc_decrypt, cbc_encrypt, equal, gcm_decrypt, gcm_encrypt, prf
+from ...crypto.primitives import GCM_SALT, KeyedCbc, KeyedHmac, equal, gcm_decrypt, gcm_encrypt
 from ...errors import DecodeError, IntegrityError
 from ...wire.ikev2 import HEADER_LEN, Body, Header, Message, decode_payloads, encode_payloads
 from ...wire.ikev2_numbers import Payload
@@ -31,6 +31,22 @@ class SkCipher:
     @property
     def icv_len(self) -> int:
         return self.encr.aead_icv if self.encr.aead else self.integ.icv_len
+
+    @property
+    def cbc(self) -> KeyedCbc:
+        """SK_e as a CBC cipher, set up once for every message of this direction."""
+        kept = self.__dict__.get("_cbc")
+        if kept is None:
+            kept = self.__dict__["_cbc"] = KeyedCbc(self.encr.cbc_name, self.enc_key)
+        return kept
+
+    @property
+    def mac(self) -> KeyedHmac:
+        """SK_a keyed once; each message's ICV starts from a copy (truncated to the ICV length)."""
+        kept = self.__dict__.get("_mac")
+        if kept is None:
+            kept = self.__dict__["_mac"] = KeyedHmac(self.integ.hash_name, self.auth_key, self.integ.icv_len)
+        return kept
 
 
 def seal(header: Header, inner: Sequence[Body], cipher: SkCipher, iv: bytes, leading: Sequence[Body] = ()) -> bytes:
@@ -52,8 +68,8 @@ def seal(header: Header, inner: Sequence[Body], cipher: SkCipher, iv: bytes, lea
     if encr.aead:
         key, salt = cipher.enc_key[:-GCM_SALT], cipher.enc_key[-GCM_SALT:]
         return aad + iv + gcm_encrypt(key, salt + iv, plain, aad, encr.aead_icv)
-    signed = aad + iv + cbc_encrypt(encr.cbc_name, cipher.enc_key, iv, plain)
-    return signed + prf(cipher.integ.hash_name, cipher.auth_key, signed)[:cipher.integ.icv_len]
+    signed = aad + iv + cipher.cbc.encrypt(iv, plain)
+    return signed + cipher.mac.digest(signed)
 
 
 def open_sk(msg: Message, cipher: SkCipher) -> tuple[Body, ...]:
@@ -71,14 +87,14 @@ def open_sk(msg: Message, cipher: SkCipher) -> tuple[Body, ...]:
         key, salt = cipher.enc_key[:-GCM_SALT], cipher.enc_key[-GCM_SALT:]
         plain = gcm_decrypt(key, salt + iv, ct, raw[:at], icv_len)
     else:
-        expected = prf(cipher.integ.hash_name, cipher.auth_key, raw[:-icv_len])[:icv_len]
+        expected = cipher.mac.digest(raw[:-icv_len])
         if not equal(expected, raw[-icv_len:]):
             raise IntegrityError(f"SK integrity check ({cipher.integ.name}) failed: the message was altered "
                                  "or the peer's keys differ")
         ct = ct[:-icv_len]
         if len(ct) % encr.block:
             raise DecodeError("IKEv2 SK", at, f"ciphertext of {len(ct)} bytes is not whole {encr.block}-byte blocks")
-        plain = cbc_decrypt(encr.cbc_name, cipher.enc_key, iv, ct)
+        plain = cipher.cbc.decrypt(iv, ct)
     padlen = plain[-1]
     if padlen + 1 > len(plain):
         raise DecodeError("IKEv2 SK", at, f"pad length {padlen} is longer than the {len(plain)}-byte plaintext")
