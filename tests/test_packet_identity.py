@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
+import pytest
+
 from natt_core.addressing import Datagram, Endpoint
-from natt_core.lab.presets import preset
+from natt_core.lab.presets import PRESETS, preset
 from natt_core.lab.scenario import run
 from natt_core.lab.settings import apply_settings
 from natt_core.lab.trace import Trace
@@ -21,6 +23,8 @@ from natt_core.net.network import Network, event_owners
 from natt_core.output import EMPTY, Event, Output
 from natt_core.wire.numbers import IPProto
 from natt_view.steps import journeys
+
+from .conftest import run_preset
 
 SENDING = ("MessageSent", "DataSent", "KeepaliveSent", "Retransmitted")
 
@@ -203,3 +207,11 @@ def test_fast_records_equal_the_constructed_ones():
     assert fast == slow and repr(fast) == repr(slow) and fast.kind == "hop"
     short = record(Hop, *full[:9])                                   # defaults come from the real constructor
     assert short == Hop(*full[:9]) and short.packet_id == 0 and short.copy_of is None
+
+
+@pytest.mark.parametrize("name", sorted(PRESETS))
+def test_every_presets_trace_goes_through_json_and_back(name):
+    """The app caches and downloads traces as JSON: a profile's enums in the scenario included."""
+    t = run_preset(name)
+    back = Trace.from_json(t.to_json())
+    assert back.steps == t.steps and back.report == t.report

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import json
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from functools import cached_property
 from typing import Any, Callable
 from ..net.records import fast_init_all
@@ -143,6 +144,8 @@ def _step_dict(s) -> dict:
 
 
 def _encode(value: Any) -> Any:
+    if isinstance(value, Enum):          # e.g. a profile's announced NAT-T versions in the scenario
+        return value.value
     if isinstance(value, bytes):
         return {"$b64": base64.b64encode(value).decode()}
     if isinstance(value, dict):
