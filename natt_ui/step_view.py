@@ -320,9 +320,10 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
         extra = (["Diff inside ↔ outside"] if len(j.hops) > 1 else []) + (["Decrypted inside"] if opened else [])
         # one view drawn at a time (tabs would draw every segment's layout and hex on every step)
         views = names + extra
-        pick = st.segmented_control("Segment", list(range(len(views))), format_func=views.__getitem__, default=0,
-                                    required=True, key=f"hop:{trace.report.get('scenario')}:{len(steps)}:{index}",
-                                    label_visibility="collapsed")
+        # radio buttons, not a segmented control: that one measures itself (a forced layout of the
+        # whole page) every time it is drawn, and this one is drawn on every step
+        pick = st.radio("Segment", list(range(len(views))), format_func=views.__getitem__, index=0, horizontal=True,
+                        key=f"hop:{trace.report.get('scenario')}:{len(steps)}:{index}", label_visibility="collapsed")
         shown = views[pick or 0]
         if (pick or 0) < len(j.hops):
             _packet_tab(trace, j, pick or 0, changed)

@@ -41,7 +41,8 @@ def natd_workbench(trace: Trace, key: str, journey: Journey | None = None) -> No
         return
     labels = [c.label for c in cases]
     default = journey.label if journey is not None and journey.label in labels else labels[0]
-    choice = st.segmented_control("Message", labels, default=default, key=f"{key}:wb:msg", required=True)
+    # radio buttons: a segmented control measures itself (a forced page layout) on every step
+    choice = st.radio("Message", labels, index=labels.index(default), key=f"{key}:wb:msg", horizontal=True)
     case = cases[labels.index(choice or default)]
     j = case.journey
     st.markdown(
