@@ -199,13 +199,23 @@ def step_controls(steps: tuple[Journey, ...], key: str, start: int = 1) -> int:
 
 
 def _packet_tab(trace: Trace, j: Journey, n: int, changed: frozenset[int]) -> None:
-    hop = j.hops[n]
+    def build(t: Trace) -> str:
+        fields = fields_of(t, j.hops[n].packet)
+        return focused(packet_views_html(j.hops[n].packet, fields, changed, linked=LINKED), focus_field(fields))
     try:
-        fields = fields_of(trace, hop.packet)
+        html_ = step_memo(trace, j, f"packet:{n}", build)
     except DecodeError as e:
         st.error(f"These bytes do not parse: {e}")
         return
-    st.html(focused(packet_views_html(hop.packet, fields, changed, linked=LINKED), focus_field(fields)))
+    st.html(html_)
+
+
+def step_memo(trace: Trace, j: Journey, what: str, build):
+    """`build(trace)` for one step's part, computed once per trace (a run is shared by every student
+    and never changes), so going back and forth through the steps redraws HTML without rebuilding it.
+    An exception is not kept: it is raised again on the next visit."""
+    which = f"{j.index}:{j.packet_id}:{j.last_step}:{len(j.hops)}:{len(j.events)}"
+    return trace.memo(f"natt_ui.step:{which}:{what}", build)
 
 
 #: what a step is about, by layer, most telling first: the layout opens at the first field found
@@ -262,7 +272,7 @@ def _step_link():
 
 def _charon_log(trace: Trace, j: Journey) -> None:
     """The lines strongSwan's charon really logged on receiving this message (recorded, not made up)."""
-    log = step_log(trace, j)
+    log = step_memo(trace, j, "charon", lambda t: step_log(t, j))
     if log is None:
         return
     with st.expander("What strongSwan 5.9.8 logs for this message"):
@@ -279,13 +289,15 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
     st.subheader(f"Step {index} of {len(steps)} — {j.title()}", anchor=False)
     if note:
         st.info(note)
-    try:
-        first_fields = fields_of(trace, j.first.packet)
-    except DecodeError:
-        first_fields = None
-    lens = diff_lens_text(j.hops, first_fields)
-    # the row highlight of the sequence diagram rides here: the picture itself stays the same
-    st.html(current_row_css(index) + f'<div class="natt-lens{" drop" if j.dropped else ""}"><b>Diff lens:</b> {lens}</div>')
+    def lens_html(t: Trace) -> str:
+        try:
+            first_fields = fields_of(t, j.first.packet)
+        except DecodeError:
+            first_fields = None
+        lens = diff_lens_text(j.hops, first_fields)
+        # the row highlight of the sequence diagram rides here: the picture itself stays the same
+        return current_row_css(index) + f'<div class="natt-lens{" drop" if j.dropped else ""}"><b>Diff lens:</b> {lens}</div>'
+    st.html(step_memo(trace, j, "lens", lens_html))
     projector = present.on()
     if not projector:
         topology(topology_dot(trace, j))
@@ -308,9 +320,10 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
         extra = (["Diff inside ↔ outside"] if len(j.hops) > 1 else []) + (["Decrypted inside"] if opened else [])
         # one view drawn at a time (tabs would draw every segment's layout and hex on every step)
         views = names + extra
-        pick = st.segmented_control("Segment", list(range(len(views))), format_func=views.__getitem__, default=0,
-                                    required=True, key=f"hop:{trace.report.get('scenario')}:{len(steps)}:{index}",
-                                    label_visibility="collapsed")
+        # radio buttons, not a segmented control: that one measures itself (a forced layout of the
+        # whole page) every time it is drawn, and this one is drawn on every step
+        pick = st.radio("Segment", list(range(len(views))), format_func=views.__getitem__, index=0, horizontal=True,
+                        key=f"hop:{trace.report.get('scenario')}:{len(steps)}:{index}", label_visibility="collapsed")
         shown = views[pick or 0]
         if (pick or 0) < len(j.hops):
             _packet_tab(trace, j, pick or 0, changed)
@@ -335,7 +348,7 @@ def render_step(trace: Trace, index: int, note: str | None = None, steps: tuple[
 
 
 def _said(trace: Trace, j: Journey) -> None:
-    st.html("<p><b>What the peers said</b></p>" + events_html(j))
+    st.html(step_memo(trace, j, "said", lambda t: "<p><b>What the peers said</b></p>" + events_html(j)))
     _charon_log(trace, j)
 
 
@@ -351,6 +364,10 @@ def render_tables(trace: Trace, j: Journey) -> None:
 
     One HTML element for the whole section: each element is a message and a redraw in the
     browser, and this part changes on every step."""
+    st.html(step_memo(trace, j, "tables", lambda t: _tables_html(t, j)))   # layout: natt_view.theme
+
+
+def _tables_html(trace: Trace, j: Journey) -> str:
     at = j.last_step
     parts = [f'<div class="natt-state"><h4>State after this step (t = {trace.steps[at].time:.3f} s)</h4>']
     nats = nat_devices(trace)
@@ -370,4 +387,4 @@ def render_tables(trace: Trace, j: Journey) -> None:
     if len(spd) > 1:              # several clients: which SA the server's policies name for each
         parts.append("<p><b>The server's SPD</b> — the selector each SA installed, and which one decides</p>")
         parts.append(_table_html(spd, ""))
-    st.html("".join(parts) + "</div>")       # its layout: natt_view.theme (.natt-state, .natt-nats)
+    return "".join(parts) + "</div>"

@@ -34,14 +34,15 @@ def _parse(ip: str, port: str) -> tuple[str, int]:
 def natd_workbench(trace: Trace, key: str, journey: Journey | None = None) -> None:
     """Recompute both NAT-D hashes from the receiver's view; the student edits the view."""
     st.markdown("### NAT-D workbench")
-    cases = natd_cases(trace)
+    cases = trace.memo("natt_ui.natd_cases", natd_cases)      # once per run, not per step
     if not cases:
         st.info("No message in this run carries NAT-D payloads (NAT-T was not negotiated), so there is "
                 "nothing to recompute. Switch NAT-T back on to use the workbench.")
         return
     labels = [c.label for c in cases]
     default = journey.label if journey is not None and journey.label in labels else labels[0]
-    choice = st.segmented_control("Message", labels, default=default, key=f"{key}:wb:msg", required=True)
+    # radio buttons: a segmented control measures itself (a forced page layout) on every step
+    choice = st.radio("Message", labels, index=labels.index(default), key=f"{key}:wb:msg", horizontal=True)
     case = cases[labels.index(choice or default)]
     j = case.journey
     st.markdown(
@@ -88,7 +89,7 @@ def demux_panel(trace: Trace, journey: Journey | None = None) -> None:
     st.markdown("One UDP port carries three things. The receiver looks at the first bytes (RFC 3948 §2): "
                 "exactly one `ff` byte → **keepalive**; `00 00 00 00` → **non-ESP marker**, IKE follows; "
                 "anything else → those 4 bytes are the **ESP SPI** (never 0).")
-    rows = demux_rows(trace)
+    rows = trace.memo("natt_ui.demux_rows", demux_rows)
     if not rows:
         st.info("Nothing in this run used UDP 4500: without NAT (or without NAT-T) IKE stays on 500 and "
                 "ESP travels as IP protocol 50.")
@@ -100,7 +101,7 @@ def demux_panel(trace: Trace, journey: Journey | None = None) -> None:
             st.success(f"This step ({r['packet']}): first bytes `{r['first bytes']}` → **{r['verdict']}** — {r['why']}")
     # redrawn on every step: one HTML table costs the browser far less than a data grid
     st.html(f'<div class="natt-gridbox">{grid_html(rows, mono=("first bytes",), css=False)}</div>')
-    senders = keepalive_senders(trace)
+    senders = trace.memo("natt_ui.keepalive_senders", keepalive_senders)
     if senders:
         who = ", ".join(f"{name} ×{n}" for name, n in senders.items())
         st.markdown(f"**Keepalives sent by:** {who}. Only the side that found *itself* behind a NAT sends them "
