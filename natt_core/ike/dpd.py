@@ -67,6 +67,8 @@ class DpdMixin:
         """Phase 1 is up: DPD runs if we want it and the peer announced it (RFC 3706 §5.1)."""
         live = self._live(sa)
         live.heard = self.now
+        # every authenticated SA by the identity it proved, for INITIAL-CONTACT (no scan of all SAs)
+        self.__dict__.setdefault("_by_identity", {}).setdefault(sa.id_received, []).append(sa)
         if not self.policy.dpd_delay:
             return
         if DPD_VID not in sa.peer_vids:
@@ -192,8 +194,11 @@ class DpdMixin:
         """RFC 2407 §4.6.3.3, RFC 3947 §6: the authenticated peer holds no other SA with us, so every other
         SA of the same identity (not of the same address: clients behind one NAT share it) is gone
         with the connection it belonged to; strongSwan ike_sa_manager.c check_uniqueness deletes them."""
-        replaced = [old for old in self.sas.values() if old is not sa and old.authenticated
-                    and old.state not in END_STATES and old.id_received == sa.id_received]
+        index = self.__dict__.setdefault("_by_identity", {})
+        alive = [old for old in index.get(sa.id_received, ()) if old.state not in END_STATES
+                 and self.sas.get((old.icookie, old.rcookie)) is old]
+        index[sa.id_received] = alive
+        replaced = [old for old in alive if old is not sa and old.authenticated]
         for old in replaced:
             self._forget(old, by_peer=False, code=Reason.INITIAL_CONTACT)
         self._emit(InitialContactReceived, identity=_identity(sa.id_received),

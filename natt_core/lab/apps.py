@@ -108,6 +108,8 @@ class L2tpHost:
         self._agenda += sorted((s.at, "send", s.message) for s in sends)
         self._agenda.sort(key=lambda item: item[0])
         self.links: dict[int, _Link] = {}      #: by our inbound SPI
+        #: by id() of the IKE SA its child had when it was bound: a server finds a rekeyed tunnel at once
+        self._by_ike: dict[int, _Link] = {}
         # every link's next timer in a heap (stale entries skipped), so a server with a thousand
         # tunnels does not ask each of them on every packet
         self._due: list[tuple[float, int, _Link]] = []
@@ -122,7 +124,7 @@ class L2tpHost:
     def restart(self, peer: Peer, now: float) -> None:
         """Switched on again after a power cut (lab/schedule.py): a fresh IKE peer that remembers no
         SA and no tunnel; a client connects anew at once, scheduled sends still to come stay."""
-        self.peer, self.links, self._due = peer, {}, []
+        self.peer, self.links, self._due, self._by_ike = peer, {}, [], {}
         self._agenda = [a for a in self._agenda if a[1] != "connect"]
         if self.role == "client":
             self._agenda.insert(0, (now, "connect", None))
@@ -276,13 +278,25 @@ class L2tpHost:
         link = _Link(ControlConnection(role, self._next_id, host_name=self.name, session_id=self._next_id), child)
         self._next_id = self._next_id % 0xFFFF + 1
         self.links[child.spi_in] = link
+        self._by_ike.setdefault(id(child.ike), link)
         link.order = next(self._seq)
         return link
+
+    def _tunnel_of(self, ike) -> _Link | None:
+        """The tunnel already carried under this IKE SA (a phase-2 rekey), or None. The index holds
+        until a phase-1 rekey re-homes IPsec SAs onto a new IKE SA (the peer then has `retired` SAs):
+        from then on every link is asked."""
+        if getattr(self.peer, "retired", None):
+            return next((k for k in self.links.values() if k.child.ike is ike), None)
+        link = self._by_ike.get(id(ike))
+        return link if link is not None and link.child.ike is ike and self.links.get(link.child.spi_in) is link \
+            else None
 
     def _rebind(self, link: _Link, child) -> _Link:
         """Carry the tunnel on to the newer SA (quick mode re-key): L2TP does not notice IPsec."""
         self.links = {spi: k for spi, k in self.links.items() if k is not link}
         link.child = child
+        self._by_ike.setdefault(id(child.ike), link)
         self.links[child.spi_in] = link
         link.order = next(self._seq)           # re-inserted: last in `links`, as the dict has it
         self._touch(link)
@@ -326,8 +340,8 @@ class L2tpHost:
                     child = self.peer.children.get(spi)
                     if child is None:
                         continue
-                    same_ike = [k for k in self.links.values() if k.child.ike is child.ike]
-                    link = self._rebind(same_ike[0], child) if same_ike else self._new_link(child, "lns")
+                    link = self._tunnel_of(child.ike)
+                    link = self._rebind(link, child) if link else self._new_link(child, "lns")
                 if link is None:
                     continue
                 try:
