@@ -1,7 +1,7 @@
 """A lesson page in one call: narrative, what-if switches, the run, the steps, the extras.
 
 A lesson module declares a `Lesson` (plain data) and calls `render_lesson(LESSON)`; an optional
-`summary(trace)` draws the run's verdict above the steps (the first screen of a projector), and an
+`summary(trace)` draws the run's verdict above the steps (folded in projector mode), and an
 optional `extra(trace, journey)` draws lesson-specific widgets (the NAT-D workbench, the port-4500
 demultiplexer) under the shared step view. Deep links: `?step=N` plus one parameter per switch.
 A lesson opens on `start`: a packet label, or a function of the run when the step worth opening on
@@ -114,7 +114,9 @@ def render_lesson(lesson: Lesson) -> tuple[Trace, Journey] | None:
     download_panel(trace, lesson.key, scenario=scenario_for(lesson.preset, lesson.settings + settings))
     handout_button(trace, lesson, settings)
     if lesson.summary is not None:
-        lesson.summary(trace)
+        # on a projector the step is the screen: the verdict (also in the sidebar) folds above it
+        with st.expander("Verdict of this run", expanded=False) if present.on() else st.container():
+            lesson.summary(trace)
     return trace, _step_view(trace, steps, lesson, params)
 
 
