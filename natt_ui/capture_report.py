@@ -91,9 +91,9 @@ def _ladder(messages) -> str:
         for n, t, label, src, dst, retx in messages)
     return ("<style>.natt-ladder{border-collapse:collapse;font:13px ui-monospace,monospace;width:100%}"
             ".natt-ladder td,.natt-ladder th{padding:3px 6px;border-bottom:1px solid #eceff1;text-align:left;"
-            "white-space:nowrap}.natt-ladder tr.retx td{color:#90a4ae}</style>"
-            "<table class='natt-ladder'><tr><th>#</th><th>time s</th><th>message</th><th>from → to</th></tr>"
-            f"{rows}</table>")
+            "white-space:nowrap}.natt-ladder tr.retx td{color:#90a4ae}.natt-ladder-wrap{overflow-x:auto}</style>"
+            "<div class='natt-ladder-wrap'><table class='natt-ladder'><tr><th>#</th><th>time s</th><th>message</th>"
+            f"<th>from → to</th></tr>{rows}</table></div>")
 
 
 def render_packets(d: Diagnosis, key: str) -> None:

@@ -118,6 +118,6 @@ def test_strongswans_own_ike_fragments_are_joined_on_the_page():
     assert not at.exception and any("fragments are strongSwan's own" in c.value for c in at.caption)
     assert any("No problem found" in s.value for s in at.success)
     assert any("**IKE fragments (IKEv1): 6 message(s)" in m.value for m in at.markdown)
-    assert any("joined from 3 IKE fragments" in h.proto.body for h in at.get("html"))     # the ladder
+    assert any("MM1 (3 IKE fragments: #1–3)" in h.proto.body for h in at.get("html"))     # the ladder
     at.selectbox(key="dx:recording").set_value("strongswan-ikev2-fragments").run()
     assert not at.exception and any("No problem found" in s.value for s in at.success)

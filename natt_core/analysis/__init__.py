@@ -67,7 +67,7 @@ def _shown(m) -> str:
     if not m.fragment_frames:
         return m.label
     f = m.fragment_frames
-    return f"{m.label} (joined from {len(f)} IKE fragments, frames {f[0]}–{f[-1]})"
+    return f"{m.label} ({len(f)} IKE fragments: #{f[0]}–{f[-1]})"
 
 
 def diagnose(data: bytes, interface: str | None = None) -> Diagnosis:
