@@ -386,7 +386,7 @@ class _Budget:
     def __init__(self, net: Network, duration: float):
         self.net, self.duration, self.packets, self.events = net, duration, 0, 0
         net.on_hop.append(self._hop)
-        net.on_event.append(self._event)
+        net.on_events.append(self._events)   # one call per batch: it only counts them
 
     def _stop(self, what: str, limit: int) -> None:
         raise RunTooLarge(f"the run stopped at t={self.net.clock.now:g} s of {self.duration:g} s: more than "
@@ -398,8 +398,8 @@ class _Budget:
         if self.packets > MAX_RUN_PACKETS:
             self._stop("packets", MAX_RUN_PACKETS)
 
-    def _event(self, _event) -> None:
-        self.events += 1
+    def _events(self, events, _packet_ids) -> None:
+        self.events += len(events)
         if self.events > MAX_RUN_EVENTS:
             self._stop("events", MAX_RUN_EVENTS)
 
