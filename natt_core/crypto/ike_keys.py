@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ConfigError
-from .primitives import digest, prf
+from .primitives import KeyedHmac, digest, prf
 from ..net.records import fast_init_all
 
 
@@ -56,10 +56,13 @@ class Phase1Keys:
 
 def derive_skeyid_dae(hash_name: str, skeyid: bytes, gxy: bytes, cky_i: bytes,
                       cky_r: bytes) -> tuple[bytes, bytes, bytes]:
-    """(SKEYID_d, SKEYID_a, SKEYID_e): each chains the previous one and ends in 0, 1 or 2."""
-    skeyid_d = prf(hash_name, skeyid, gxy + cky_i + cky_r + b"\x00")
-    skeyid_a = prf(hash_name, skeyid, skeyid_d + gxy + cky_i + cky_r + b"\x01")
-    skeyid_e = prf(hash_name, skeyid, skeyid_a + gxy + cky_i + cky_r + b"\x02")
+    """(SKEYID_d, SKEYID_a, SKEYID_e): each chains the previous one and ends in 0, 1 or 2.
+    SKEYID keys one HMAC whose state each of the three starts from (RFC 2104 §4)."""
+    keyed = KeyedHmac(hash_name, skeyid).digest
+    tail = gxy + cky_i + cky_r
+    skeyid_d = keyed(tail + b"\x00")
+    skeyid_a = keyed(skeyid_d + tail + b"\x01")
+    skeyid_e = keyed(skeyid_a + tail + b"\x02")
     return skeyid_d, skeyid_a, skeyid_e
 
 
@@ -73,9 +76,10 @@ def expand_enc_key(hash_name: str, skeyid_e: bytes, key_len: int) -> bytes:
         raise ConfigError(f"key length must be positive, got {key_len}")
     if len(skeyid_e) >= key_len:
         return skeyid_e[:key_len]
-    blocks = [prf(hash_name, skeyid_e, b"\x00")]
+    keyed = KeyedHmac(hash_name, skeyid_e).digest
+    blocks = [keyed(b"\x00")]
     while sum(map(len, blocks)) < key_len:
-        blocks.append(prf(hash_name, skeyid_e, blocks[-1]))
+        blocks.append(keyed(blocks[-1]))
     return b"".join(blocks)[:key_len]
 
 
@@ -170,9 +174,10 @@ def keymat(hash_name: str, skeyid_d: bytes, protocol: int, spi: bytes, ni_b: byt
     if length <= 0:
         raise ConfigError(f"KEYMAT length must be positive, got {length}")
     seed = (pfs_gxy or b"") + bytes([protocol]) + spi + ni_b + nr_b
-    blocks = [prf(hash_name, skeyid_d, seed)]
+    keyed = KeyedHmac(hash_name, skeyid_d).digest   # keyed once for every block
+    blocks = [keyed(seed)]
     while sum(map(len, blocks)) < length:
-        blocks.append(prf(hash_name, skeyid_d, blocks[-1] + seed))
+        blocks.append(keyed(blocks[-1] + seed))
     return b"".join(blocks)[:length]
 
 
