@@ -7,7 +7,8 @@ Payload numbers, encapsulation values, ports, Vendor IDs: every value computed f
 import streamlit as st
 
 from natt_core.ike.nat_t import DPD_VID, OTHER_VIDS, NattVersion, vendor_id
-from natt_core.ike.states import TABLES, dot as state_diagram
+from natt_core.ike.state_diagram import dot as state_diagram
+from natt_core.ike.states import TABLES
 from natt_core.wire.numbers import EncapsulationMode, ExchangeType, PayloadType, Port
 from natt_core.wire.udp_encap import KEEPALIVE, NON_ESP_MARKER
 from natt_ui.step_view import inject_css

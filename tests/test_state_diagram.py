@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from natt_core.ike.states import (MAIN_MODE, QUICK_MODE, STARTS_NEXT, TABLES, Msg, Role, State, diagrams, dot)
+from natt_core.ike.state_diagram import diagrams, dot
+from natt_core.ike.states import MAIN_MODE, QUICK_MODE, STARTS_NEXT, TABLES, Msg, Role, State
 
 #: IKEv1's transitions: what `dot()` draws by default
 TRANSITIONS = {k: v for t in TABLES["IKEv1"] for k, v in t.transitions.items()}

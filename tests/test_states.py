@@ -27,7 +27,8 @@ from natt_core.ike.peer import Peer
 from natt_core.ike.states import (ADMITTED_IN, AGGRESSIVE_MODE, END_STATES, INFORMATIONAL_STATES, MAIN_MODE, QUICK_MODE, STARTS_NEXT,
                                   TABLES, TRANSITIONS, Family, Msg, Role, Shape, State, admit, advance, answer_to,
                                   classify, classify_main_mode, expected, family_of, notify_ends, opening_state,
-                                  role_of, wrong_port_after_float)
+                                  wrong_port_after_float)
+from natt_core.ike.state_diagram import role_of
 from natt_core.wire.ip import decode_datagram, encode_datagram
 from natt_core.wire.isakmp import decode_header
 from natt_core.wire.numbers import ExchangeType, NotifyType, Port
