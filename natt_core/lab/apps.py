@@ -41,38 +41,36 @@ class Send:
     message: str = "HELLO"
 
 
+class _Told(Event):
+    """An event whose sentence was written when it happened (its `text`)."""
+
+    def describe(self) -> str:
+        return f"{self.peer}: {self.text}"
+
+
 @dataclass(frozen=True)
-class L2tpState(Event):
+class L2tpState(_Told):
     """The L2TP tunnel or call reached a state (RFC 2661 §7), or ended and why."""
     layer: str = "L2TP tunnel"
     state: str = ""
     text: str = ""
     code: Reason | None = None
 
-    def describe(self) -> str:
-        return f"{self.peer}: {self.text}"
-
 
 @dataclass(frozen=True)
-class SpdChanged(Event):
+class SpdChanged(_Told):
     """The server's security policy database changed, or decided where a packet goes (ipsec/spd.py)."""
     layer: str = "SPD"
     text: str = ""
     code: Reason | None = None
 
-    def describe(self) -> str:
-        return f"{self.peer}: {self.text}"
-
 
 @dataclass(frozen=True)
-class PppState(Event):
+class PppState(_Told):
     """What the PPP endpoint on a call reported (RFC 1661 phases, authentication, IPCP)."""
     layer: str = "PPP"
     text: str = ""
     code: Reason | None = None
-
-    def describe(self) -> str:
-        return f"{self.peer}: {self.text}"
 
 
 class _Link:
