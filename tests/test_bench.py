@@ -71,3 +71,15 @@ def test_the_scenario_baseline_counts_what_the_run_encrypted():
     assert all(n > 0 and n % 16 == 0 and signed == n + 8 + 16 for n, signed in counted.esp_packets)
     assert counted.mschapv2 and (counted.esp_cipher, counted.esp_integrity) == ("aes-cbc-128", "hmac-sha1-96")
     scenario_crypto(counted)()   # runs: the work itself is timed only by the bench
+
+
+def test_the_engine_baseline_counts_each_encrypted_message_of_the_handshake():
+    """IKEv1: MM5, MM6, QM1-QM3 carry flag E (RFC 2408 §3.1); IKEv2: the IKE_AUTH request and
+    response carry SK (RFC 7296 §3.14). Each ciphertext is whole AES blocks."""
+    from natt_core.bench import engine_crypto, engine_handshake, ike_ciphertexts
+    for version, count in ((1, 5), (2, 2)):
+        sent: list[bytes] = []
+        engine_handshake(version=version, sent=sent)
+        sizes = ike_ciphertexts(sent)
+        assert len(sizes) == count and all(n > 0 and n % 16 == 0 for n in sizes), (version, sizes)
+        engine_crypto(14, 2, sizes)()   # runs: the work itself is timed only by the bench
