@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError, DecodeError
 from ..reasons import Reason
-from ..wire.ppp import Code, ControlPacket, IpcpOpt, Proto, decode, decode_frame, encode_frame
+from ..wire.ppp import Code, ControlPacket, IpcpOpt, Proto, decode_payload, encode_frame, frame_parts
 from . import events as ev
 from .auth import AuthPeer, Authenticator
 from .fsm import State
@@ -101,12 +101,12 @@ class PppEndpoint:
         return self._flush()
 
     def receive(self, data: bytes, now: float) -> Output:
-        try:
-            d = decode(data)
+        try:                 # the frame is split and its packet decoded once, here
+            proto, info = frame_parts(data)
+            pkt = decode_payload(proto, info)
         except DecodeError as e:
             self._events.append(ev.FrameDropped(str(e), Reason.MALFORMED))
             return self._flush()
-        proto, pkt = d.protocol, d.packet
         if proto == Proto.LCP:
             self._lcp(pkt, now)
         elif self.phase == "Dead" or self.lcp.state != State.OPENED:
@@ -125,7 +125,7 @@ class PppEndpoint:
                 self._events.append(ev.FrameDropped("IPCP before the Network phase", Reason.UNEXPECTED_MESSAGE))
         elif proto == Proto.IPV4:
             if self.address is not None:
-                self._events.append(ev.IpReceived(decode_frame(data).info))
+                self._events.append(ev.IpReceived(info))
             else:
                 self._events.append(ev.FrameDropped("IPv4 before IPCP is open", Reason.UNEXPECTED_MESSAGE))
         else:   # RFC 1661 §5.7: Protocol-Reject an unknown protocol while LCP is open
