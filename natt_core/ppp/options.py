@@ -26,12 +26,14 @@ AUTH_OPTIONS = {
     "chap-md5": auth_protocol(Proto.CHAP, ChapAlg.MD5),
     "pap": auth_protocol(Proto.PAP),
 }
+#: an Authentication-Protocol option's value -> its policy name
+_AUTH_NAMES = {v.value: k for k, v in AUTH_OPTIONS.items()}
 ZERO = "0.0.0.0"
 
 
 def auth_name(opt: Option) -> str | None:
     """The policy name of an Authentication-Protocol option, or None if we do not speak it."""
-    return next((k for k, v in AUTH_OPTIONS.items() if v == opt), None)
+    return _AUTH_NAMES.get(opt.value) if opt.type == LcpOpt.AUTH else None
 
 
 class LcpNegotiator(Negotiator):

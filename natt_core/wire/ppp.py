@@ -108,13 +108,13 @@ class Frame:
 
 
 #: `FF 03` and the 2-byte protocol of each protocol we know: the frame head Linux always sends
-_FRAME_HEAD = {p: b"\xff\x03" + p.to_bytes(2, "big") for p in Proto}
+FRAME_HEAD = {p: b"\xff\x03" + p.to_bytes(2, "big") for p in Proto}
 
 
 def encode_frame(protocol: int, info: bytes, acfc: bool = False, pfc: bool = False) -> bytes:
     """`FF 03 protocol info`; LCP is never compressed (RFC 1661 §6.5, §6.6)."""
     if not acfc and not pfc:
-        head = _FRAME_HEAD.get(protocol)
+        head = FRAME_HEAD.get(protocol)
         if head is not None:
             return head + info
     if not _valid_protocol(protocol):
