@@ -80,7 +80,7 @@ class L2tpControl:
 
     def encode(self) -> bytes:
         """The inverse of `decode_l2tp`; the length field is computed."""
-        body = b"".join([_AVP.pack(a.bits | (6 + len(a.value)), a.vendor, a.attr) + a.value for a in self.avps])
+        body = b"".join([a.encode() for a in self.avps])
         return encode_message(self.tunnel_id, self.session_id, self.ns, self.nr, body, self.flags)
 
 

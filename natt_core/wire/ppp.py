@@ -218,6 +218,8 @@ def _check_auth(layer: str, value: bytes, at: int) -> None:
 
 def decode_options(data: bytes, layer: str = "LCP", base: int = 0) -> tuple[Option, ...]:
     """`type length value` options (RFC 1661 §6), read by indexing the block directly."""
+    if type(data) is not bytes:
+        data = bytes(data)
     sizes = _IPCP_SIZES if layer == "IPCP" else _LCP_SIZES
     lcp = layer == "LCP"
     n = len(data)
