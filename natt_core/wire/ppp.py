@@ -251,9 +251,10 @@ def encode_options(options) -> bytes:
     parts = []
     for o in options:
         value = o.value
-        if len(value) > 253:
-            raise ConfigError(f"PPP option {o.type}: a value of {len(value)} bytes is too long")
-        parts += (bytes((o.type, 2 + len(value))), value)
+        size = 2 + len(value)
+        if size > 255:
+            raise ConfigError(f"PPP option {o.type}: a value of {size - 2} bytes is too long")
+        parts += (bytes((o.type, size)), value)
     return b"".join(parts)
 
 
