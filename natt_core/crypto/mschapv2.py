@@ -28,6 +28,9 @@ MPPE_MAGIC2 = b"On the client side, this is the send key; on the server side, it
 MPPE_MAGIC3 = b"On the client side, this is the receive key; on the server side, it is the send key."
 SHS_PAD1 = b"\x00" * 40
 SHS_PAD2 = b"\xf2" * 40
+#: a 7-bit value -> that value shifted left with an odd-parity bit appended (the DES key bytes)
+_ODD_PARITY = bytes((b << 1) | (bin(b).count("1") + 1) % 2 for b in range(128))
+_ECB = modes.ECB()                 #: ECB mode holds no state: one instance serves every block
 
 
 def _need(name: str, value: bytes, size: int) -> bytes:
@@ -67,25 +70,29 @@ def challenge_hash(peer_challenge: bytes, authenticator_challenge: bytes, user: 
 def des_key(key7: bytes) -> bytes:
     """The 7-to-8-byte DES key expansion (§8.6 DesEncrypt): seven key bits per byte, then an odd
     parity bit in the low bit (DES ignores parity; setting it makes the key match RFC 2759 §9.3)."""
-    bits = int.from_bytes(_need("DES key", key7, 7), "big")
-    out = bytearray()
-    for i in range(8):
-        b = ((bits >> (49 - 7 * i)) & 0x7F) << 1
-        out.append(b | (bin(b).count("1") + 1) % 2)
-    return bytes(out)
+    return _des_key(_need("DES key", key7, 7))
+
+
+def _des_key(key7: bytes) -> bytes:
+    bits = int.from_bytes(key7, "big")
+    return bytes([_ODD_PARITY[(bits >> shift) & 0x7F] for shift in (49, 42, 35, 28, 21, 14, 7, 0)])
 
 
 def des_encrypt(clear: bytes, key7: bytes) -> bytes:
     """DesEncrypt (§8.6): one DES-ECB block."""
-    key = des_key(key7)
-    enc = Cipher(TripleDES(key * 3), modes.ECB()).encryptor()
-    return enc.update(_need("DES block", clear, 8)) + enc.finalize()
+    return _des_encrypt(_need("DES block", clear, 8), _need("DES key", key7, 7))
+
+
+def _des_encrypt(clear: bytes, key7: bytes) -> bytes:
+    enc = Cipher(TripleDES(_des_key(key7) * 3), _ECB).encryptor()
+    return enc.update(clear) + enc.finalize()
 
 
 def challenge_response(challenge: bytes, password_hash: bytes) -> bytes:
     """ChallengeResponse (§8.5): the hash zero-padded to 21 bytes, three DES keys of 7 bytes."""
     z = _need("PasswordHash", password_hash, 16) + b"\x00" * 5
-    return b"".join(des_encrypt(_need("Challenge", challenge, 8), z[i:i + 7]) for i in (0, 7, 14))
+    challenge = _need("Challenge", challenge, 8)
+    return _des_encrypt(challenge, z[:7]) + _des_encrypt(challenge, z[7:14]) + _des_encrypt(challenge, z[14:])
 
 
 def generate_nt_response(authenticator_challenge: bytes, peer_challenge: bytes, user: str, password: str) -> bytes:
@@ -97,16 +104,27 @@ def generate_nt_response(authenticator_challenge: bytes, peer_challenge: bytes, 
 def generate_authenticator_response(password: str, nt_response: bytes, peer_challenge: bytes,
                                     authenticator_challenge: bytes, user: str) -> str:
     """GenerateAuthenticatorResponse (§8.7): "S=" and 40 upper-case hex digits."""
-    pwhh = hash_nt_password_hash(nt_password_hash(password))
-    digest = hashlib.sha1(pwhh + _need("NT-Response", nt_response, 24) + MAGIC1).digest()
-    chal = challenge_hash(peer_challenge, authenticator_challenge, user)
-    return "S=" + hashlib.sha1(digest + chal + MAGIC2).hexdigest().upper()
+    return authenticator_response(hash_nt_password_hash(nt_password_hash(password)), nt_response,
+                                  challenge_hash(peer_challenge, authenticator_challenge, user))
+
+
+def authenticator_response(password_hash_hash: bytes, nt_response: bytes, challenge: bytes) -> str:
+    """§8.7 from its intermediate values, as pppd's GenerateAuthenticatorResponse takes them: a side
+    that has just computed the PasswordHash and the ChallengeHash for the NT-Response reuses them."""
+    digest = hashlib.sha1(_need("PasswordHashHash", password_hash_hash, 16)
+                          + _need("NT-Response", nt_response, 24) + MAGIC1).digest()
+    return "S=" + hashlib.sha1(digest + _need("Challenge", challenge, 8) + MAGIC2).hexdigest().upper()
 
 
 def check_authenticator_response(password: str, nt_response: bytes, peer_challenge: bytes,
                                  authenticator_challenge: bytes, user: str, received: str) -> bool:
     """CheckAuthenticatorResponse (§8.8), in constant time."""
     want = generate_authenticator_response(password, nt_response, peer_challenge, authenticator_challenge, user)
+    return same_authenticator_response(want, received)
+
+
+def same_authenticator_response(want: str, received: str) -> bool:
+    """The comparison of CheckAuthenticatorResponse (§8.8), in constant time."""
     return constant_time.bytes_eq(want.encode(), received.encode("latin-1", "replace"))
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..errors import DecodeError
 from ..reasons import Reason
-from ..wire.l2tp import AVP_MANDATORY, Avp, L2tpControl, MessageType, decode_l2tp
+from ..wire.l2tp import MessageType, encode_avps, encode_message, read_l2tp
 from ..net.records import fast_init_all
 
 FIRST_TIMEOUT = 1.0       #: RFC 2661 §5.8: recommended first retransmission timeout
@@ -26,6 +26,7 @@ RESULT, VERSION, FRAMING_CAPS, HOST_NAME, ASSIGNED_TUNNEL, WINDOW = 1, 2, 3, 7, 
 ASSIGNED_SESSION, CALL_SERIAL, CONNECT_SPEED, FRAMING_TYPE = 14, 15, 24, 19
 
 _TUNNEL_SCOPE = {MessageType.SCCRQ, MessageType.SCCRP, MessageType.SCCCN, MessageType.STOPCCN, MessageType.HELLO}
+_KINDS = {int(k): k for k in MessageType}     #: Message Type AVP value -> MessageType
 
 
 def _u16(v: int) -> bytes:
@@ -55,7 +56,7 @@ class Note:
 class _Pending:
     ns: int
     kind: MessageType
-    avps: tuple[Avp, ...]
+    body: bytes                              #: the AVPs, encoded once: retransmissions differ only in Nr
     session: bool                            #: the header carries the peer's session ID
     tries: int = 0
     due: float | None = None
@@ -98,14 +99,16 @@ class ControlConnection:
         """Close the tunnel and its call (StopCCN, result 1 'general request to clear', §4.4.2)."""
         if self.tunnel_state in ("idle", "closed"):
             return []
-        out = self._send(MessageType.STOPCCN, (Avp(ASSIGNED_TUNNEL, _u16(self.tunnel_id)),
-                                               Avp(RESULT, _u16(result))), now)
+        out = self._send(MessageType.STOPCCN, ((ASSIGNED_TUNNEL, _u16(self.tunnel_id)), (RESULT, _u16(result))), now)
         self._close(now, "sent StopCCN", None)
         return out
 
     def next_timer(self) -> float | None:
-        times = [p.due for p in self._queue if p.due is not None]
-        return min(times) if times else None
+        first = None
+        for p in self._queue:
+            if p.due is not None and (first is None or p.due < first):
+                first = p.due
+        return first
 
     def on_timer(self, now: float) -> list[bytes]:
         """Retransmit what is due, with the same Ns and the current Nr; clear the tunnel after the last."""
@@ -124,23 +127,21 @@ class ControlConnection:
 
     def receive(self, data: bytes, now: float) -> list[bytes]:
         """One control message from the peer; raises DecodeError for what is not one."""
-        msg = decode_l2tp(data)
-        self._acked(msg.nr, now)
+        header, avps = read_l2tp(data)                           # (bits, vendor, attribute, value) tuples
+        ns = header[4]
+        self._acked(header[5], now)
         out = self._fill_window(now)
-        if not msg.avps:                                         # ZLB: an acknowledgement only
+        if not avps:                                             # ZLB: an acknowledgement only
             return out
-        first = msg.avps[0]
-        if first.attr != 0 or first.vendor or len(first.value) != 2:
+        _, vendor, attr, value = avps[0]
+        if attr != 0 or vendor or len(value) != 2:
             raise DecodeError("L2TP", 12, "the first AVP must be an 8-byte Message Type")
-        if msg.ns != self.nr:
+        if ns != self.nr:
             # a duplicate still gets acknowledged, else the peer retransmits for ever; a gap is dropped
-            return out + ([self._zlb()] if _before(msg.ns, self.nr) else [])
+            return out + ([self._zlb()] if _before(ns, self.nr) else [])
         self.nr = (self.nr + 1) % 0x10000
-        try:
-            kind = MessageType(int.from_bytes(first.value, "big"))
-        except ValueError:
-            kind = None
-        sent = self._handle(kind, {a.attr: a.value for a in msg.avps if not a.vendor}, now) if kind else []
+        kind = _KINDS.get(int.from_bytes(value, "big"))
+        sent = self._handle(kind, {attr: value for _, vendor, attr, value in avps if not vendor}, now) if kind else []
         out += sent
         if not sent and self.tunnel_state != "idle":
             out.append(self._zlb())
@@ -158,20 +159,20 @@ class ControlConnection:
             self._set_tunnel("established", now, "got SCCRP, sends SCCCN")
             out = self._send(MessageType.SCCCN, (), now)
             self._set_session("wait-reply", now, "sends ICRQ")
-            return out + self._send(MessageType.ICRQ, (Avp(ASSIGNED_SESSION, _u16(self.session_id)),
-                                                       Avp(CALL_SERIAL, _u32(1))), now)
+            return out + self._send(MessageType.ICRQ, ((ASSIGNED_SESSION, _u16(self.session_id)),
+                                                       (CALL_SERIAL, _u32(1))), now)
         if kind == MessageType.SCCCN and not lac and self.tunnel_state == "wait-connect":
             self._set_tunnel("established", now, "got SCCCN")
             return []
         if kind == MessageType.ICRQ and not lac and self.tunnel_state == "established":
             self.peer_session = self._peer_ids(avps, ASSIGNED_SESSION, tunnel=False)
             self._set_session("wait-connect", now, "got ICRQ, sends ICRP")
-            return self._send(MessageType.ICRP, (Avp(ASSIGNED_SESSION, _u16(self.session_id)),), now, session=True)
+            return self._send(MessageType.ICRP, ((ASSIGNED_SESSION, _u16(self.session_id)),), now, session=True)
         if kind == MessageType.ICRP and lac and self.session_state == "wait-reply":
             self.peer_session = self._peer_ids(avps, ASSIGNED_SESSION, tunnel=False)
             self._set_session("established", now, "got ICRP, sends ICCN")
-            return self._send(MessageType.ICCN, (Avp(CONNECT_SPEED, _u32(10_000_000)),      # Tx Connect Speed
-                                                 Avp(FRAMING_TYPE, _u32(1))), now, session=True)  # sync
+            return self._send(MessageType.ICCN, ((CONNECT_SPEED, _u32(10_000_000)),      # Tx Connect Speed
+                                                 (FRAMING_TYPE, _u32(1))), now, session=True)  # sync
         if kind == MessageType.ICCN and not lac and self.session_state == "wait-connect":
             self._set_session("established", now, "got ICCN")
             return []
@@ -195,21 +196,27 @@ class ControlConnection:
                 self.peer_window = int.from_bytes(window, "big")
         return int.from_bytes(value, "big")
 
-    def _start_avps(self) -> tuple[Avp, ...]:
+    def _start_avps(self) -> tuple[tuple[int, bytes], ...]:
         """SCCRQ/SCCRP: the AVPs §6.1/§6.2 require, plus our Receive Window Size."""
-        return (Avp(VERSION, bytes([1, 0])), Avp(FRAMING_CAPS, _u32(3)), Avp(HOST_NAME, self.host_name.encode()),
-                Avp(ASSIGNED_TUNNEL, _u16(self.tunnel_id)), Avp(WINDOW, _u16(self.window)))
+        return ((VERSION, b"\x01\x00"), (FRAMING_CAPS, _u32(3)), (HOST_NAME, self.host_name.encode()),
+                (ASSIGNED_TUNNEL, _u16(self.tunnel_id)), (WINDOW, _u16(self.window)))
 
     # ------------------------------------------------------------------ reliable delivery
-    def _send(self, kind: MessageType, avps: tuple[Avp, ...], now: float, session: bool = False) -> list[bytes]:
-        body = (Avp(0, _u16(int(kind)), AVP_MANDATORY),) + avps
+    def _send(self, kind: MessageType, avps: tuple[tuple[int, bytes], ...], now: float,
+              session: bool = False) -> list[bytes]:
+        """Queue a message (the Message Type AVP first, then `avps` as (attribute, value)) and send
+        what the window allows."""
+        body = encode_avps(((0, _u16(kind)),) + avps)
         self._queue.append(_Pending(self.ns, kind, body, session and kind not in _TUNNEL_SCOPE))
         self.ns = (self.ns + 1) % 0x10000
         return self._fill_window(now)
 
     def _fill_window(self, now: float) -> list[bytes]:
         """Send queued messages while fewer than the peer's window are unacknowledged (§5.8)."""
-        out, flying = [], sum(1 for p in self._queue if p.tries)
+        out, flying = [], 0
+        for p in self._queue:
+            if p.tries:
+                flying += 1
         for p in self._queue:
             if not p.tries and flying < self.peer_window:
                 out.append(self._transmit(p, now))
@@ -219,14 +226,15 @@ class ControlConnection:
     def _transmit(self, p: _Pending, now: float) -> bytes:
         p.tries += 1
         p.due = now + min(FIRST_TIMEOUT * 2 ** (p.tries - 1), MAX_TIMEOUT)
-        return L2tpControl(self.peer_tunnel, self.peer_session if p.session else 0, p.ns, self.nr, p.avps).encode()
+        return encode_message(self.peer_tunnel, self.peer_session if p.session else 0, p.ns, self.nr, p.body)
 
     def _acked(self, nr: int, now: float) -> None:
         """Everything we sent with Ns before the peer's Nr has arrived."""
-        self._queue = [p for p in self._queue if not _before(p.ns, nr)]
+        if self._queue:
+            self._queue = [p for p in self._queue if not _before(p.ns, nr)]
 
     def _zlb(self) -> bytes:
-        return L2tpControl(self.peer_tunnel, 0, self.ns, self.nr).encode()
+        return encode_message(self.peer_tunnel, 0, self.ns, self.nr)
 
     # ------------------------------------------------------------------ states
     def _set_tunnel(self, state: str, now: float, text: str, code: Reason | None = None) -> None:

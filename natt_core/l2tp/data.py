@@ -5,14 +5,17 @@ peer's tunnel and session IDs) and accept every optional field on receipt.
 """
 from __future__ import annotations
 
+import struct
+
 from ..errors import DecodeError
 
 DATA_FLAGS = 0x0002
 _T, _L, _S, _O = 0x8000, 0x4000, 0x0800, 0x0200
+_HEAD = struct.Struct("!HHH")    #: flags, tunnel ID, session ID: the header we send
 
 
 def encode_data(tunnel_id: int, session_id: int, frame: bytes) -> bytes:
-    return DATA_FLAGS.to_bytes(2, "big") + tunnel_id.to_bytes(2, "big") + session_id.to_bytes(2, "big") + frame
+    return _HEAD.pack(DATA_FLAGS, tunnel_id, session_id) + frame
 
 
 def is_data(data: bytes) -> bool:
@@ -24,7 +27,9 @@ def decode_data(data: bytes) -> tuple[int, int, bytes]:
     """(tunnel ID, session ID, PPP frame); DecodeError if it is not an L2TPv2 data message."""
     if len(data) < 6:
         raise DecodeError("L2TP", 0, f"a data message needs at least 6 bytes, not {len(data)}")
-    flags = int.from_bytes(data[:2], "big")
+    flags = data[0] << 8 | data[1]
+    if flags == DATA_FLAGS:          # the kernel's form: no length, sequence or offset fields
+        return data[2] << 8 | data[3], data[4] << 8 | data[5], data[6:]
     if flags & _T or flags & 0x000F != 2:
         raise DecodeError("L2TP", 0, f"not an L2TPv2 data message (flags 0x{flags:04x})")
     at, end = 2, len(data)

@@ -107,11 +107,13 @@ class Authenticator(_Retrying):
                     resp = decode_mschapv2_response(pkt.value)
                 except DecodeError:
                     resp = None
-                ok = bool(want is not None and resp and constant_time.bytes_eq(
-                    ms.generate_nt_response(self.challenge, resp.peer_challenge, user, want), resp.nt_response))
-                if ok:
-                    auth = ms.generate_authenticator_response(want, resp.nt_response, resp.peer_challenge,
-                                                              self.challenge, user)
+                ok = False
+                if want is not None and resp:    # GenerateNTResponse, keeping its PasswordHash and ChallengeHash
+                    password_hash = ms.nt_password_hash(want)
+                    chal = ms.challenge_hash(resp.peer_challenge, self.challenge, user)
+                    ok = constant_time.bytes_eq(ms.challenge_response(chal, password_hash), resp.nt_response)
+                if ok:          # GenerateAuthenticatorResponse from the same intermediate values (§8.7)
+                    auth = ms.authenticator_response(ms.hash_nt_password_hash(password_hash), resp.nt_response, chal)
                     msg = mschapv2_success(auth, "Access granted")
                 else:
                     msg = MsChapV2Failure(ERROR_AUTHENTICATION_FAILURE, False, self.challenge, 3,
@@ -144,7 +146,8 @@ class AuthPeer(_Retrying):
         super().__init__(restart, tries)
         self.method, self.user, self.password, self.rng = method, user, password, rng
         self.verdict: Verdict | None = None
-        self.pending: tuple[bytes, bytes, bytes] | None = None    # (challenge, peer challenge, nt response)
+        #: (PasswordHash, ChallengeHash, NT-Response) of our answer, to check the server's S= with
+        self.pending: tuple[bytes, bytes, bytes] | None = None
 
     def start(self, now: float) -> list[tuple[int, bytes]]:
         if self.method != "pap":
@@ -170,8 +173,11 @@ class AuthPeer(_Retrying):
                 if len(pkt.value) != 16:
                     return []
                 peer = self.rng.randbytes(16)
-                nt = ms.generate_nt_response(pkt.value, peer, self.user, self.password)
-                self.pending = (pkt.value, peer, nt)
+                # GenerateNTResponse (§8.1), keeping PasswordHash and ChallengeHash for the S= check
+                password_hash = ms.nt_password_hash(self.password)
+                chal = ms.challenge_hash(peer, pkt.value, self.user)
+                nt = ms.challenge_response(chal, password_hash)
+                self.pending = (password_hash, chal, nt)
                 value = MsChapV2Response(peer, nt).encode()
             return [(Proto.CHAP, ChapPacket(AuthCode.RESPONSE, pkt.identifier, value, self.user.encode()).encode())]
         if pkt.code == AuthCode.SUCCESS:
@@ -188,8 +194,14 @@ class AuthPeer(_Retrying):
         except DecodeError as e:
             return Verdict(False, self.user, f"the server's Success is malformed ({e.reason})",
                            Reason.PPP_AUTHENTICATOR_INVALID)
-        challenge, peer, nt = self.pending or (b"\x00" * 16, b"\x00" * 16, b"\x00" * 24)
-        if not ms.check_authenticator_response(self.password, nt, peer, challenge, self.user, got.auth_response):
+        if self.pending is None:       # a Success before any Challenge: checked against zeros
+            ok = ms.check_authenticator_response(self.password, b"\x00" * 24, b"\x00" * 16, b"\x00" * 16, self.user,
+                                                 got.auth_response)
+        else:                          # CheckAuthenticatorResponse (§8.8) from our answer's values
+            password_hash, chal, nt = self.pending
+            ok = ms.same_authenticator_response(
+                ms.authenticator_response(ms.hash_nt_password_hash(password_hash), nt, chal), got.auth_response)
+        if not ok:
             return Verdict(False, self.user, "the server's AuthenticatorResponse (S=) does not verify: it does "
                            "not know the password (RFC 2759 §5)", Reason.PPP_AUTHENTICATOR_INVALID)
         return Verdict(True, self.user)

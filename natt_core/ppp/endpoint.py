@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError, DecodeError
 from ..reasons import Reason
-from ..wire.ppp import Code, ControlPacket, IpcpOpt, Proto, decode, decode_frame, encode_frame
+from ..wire.ppp import FRAME_HEAD, Code, ControlPacket, IpcpOpt, Proto, decode_payload, frame_parts
 from . import events as ev
 from .auth import AuthPeer, Authenticator
 from .fsm import State
@@ -101,12 +101,12 @@ class PppEndpoint:
         return self._flush()
 
     def receive(self, data: bytes, now: float) -> Output:
-        try:
-            d = decode(data)
+        try:                 # the frame is split and its packet decoded once, here
+            proto, info = frame_parts(data)
+            pkt = decode_payload(proto, info)
         except DecodeError as e:
             self._events.append(ev.FrameDropped(str(e), Reason.MALFORMED))
             return self._flush()
-        proto, pkt = d.protocol, d.packet
         if proto == Proto.LCP:
             self._lcp(pkt, now)
         elif self.phase == "Dead" or self.lcp.state != State.OPENED:
@@ -125,7 +125,7 @@ class PppEndpoint:
                 self._events.append(ev.FrameDropped("IPCP before the Network phase", Reason.UNEXPECTED_MESSAGE))
         elif proto == Proto.IPV4:
             if self.address is not None:
-                self._events.append(ev.IpReceived(decode_frame(data).info))
+                self._events.append(ev.IpReceived(info))
             else:
                 self._events.append(ev.FrameDropped("IPv4 before IPCP is open", Reason.UNEXPECTED_MESSAGE))
         else:   # RFC 1661 §5.7: Protocol-Reject an unknown protocol while LCP is open
@@ -135,9 +135,12 @@ class PppEndpoint:
         return self._flush()
 
     def next_timer(self) -> float | None:
-        auth = self.auth.timer_at if self.auth is not None and self.phase == "Authenticate" else None
-        times = [t for t in (self.lcp.timer_at, self.ipcp and self.ipcp.timer_at, auth) if t is not None]
-        return min(times) if times else None
+        first = self.lcp.timer_at
+        for t in (self.ipcp.timer_at if self.ipcp is not None else None,
+                  self.auth.timer_at if self.auth is not None and self.phase == "Authenticate" else None):
+            if t is not None and (first is None or t < first):
+                first = t
+        return first
 
     def on_timer(self, now: float) -> Output:
         self._send(Proto.LCP, self.lcp.timeout(now))
@@ -156,7 +159,7 @@ class PppEndpoint:
     def send_ip(self, packet: bytes, now: float) -> Output:
         if self.address is None:
             raise ConfigError("no IPv4 over PPP before IPCP has opened")
-        self._frames.append(encode_frame(Proto.IPV4, packet))
+        self._frames.append(FRAME_HEAD[Proto.IPV4] + packet)
         return self._flush()
 
     def echo(self, now: float, data: bytes = b"") -> Output:
@@ -174,12 +177,18 @@ class PppEndpoint:
 
     # --- internals ----------------------------------------------------------------------------
     def _send(self, proto: int, packets) -> None:
-        self._frames.extend(encode_frame(proto, p.encode()) for p in packets)
+        """Frame packets the uncompressed way Linux sends them (FF 03, a 2-byte protocol)."""
+        head = FRAME_HEAD[proto]
+        for p in packets:
+            self._frames.append(head + p.encode())
 
     def _send_raw(self, pairs) -> None:
-        self._frames.extend(encode_frame(proto, body) for proto, body in pairs)
+        for proto, body in pairs:
+            self._frames.append(FRAME_HEAD[proto] + body)
 
     def _flush(self) -> Output:
+        if not self._frames and not self._events:
+            return _NOTHING
         out = Output(tuple(self._frames), tuple(self._events))
         self._frames, self._events = [], []
         return out
@@ -285,3 +294,4 @@ class PppEndpoint:
 
 #: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
 fast_init_all(globals())
+_NOTHING = Output()       #: what a call that sends and says nothing returns (Output is immutable)

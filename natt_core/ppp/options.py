@@ -11,8 +11,10 @@ address it assigns from its pool and the DNS servers it hands out, Rejects DNS i
 """
 from __future__ import annotations
 
+import heapq
 import ipaddress
 import random
+import socket
 
 from ..errors import ConfigError
 from ..wire.ppp import (ChapAlg, Code, IpcpOpt, LcpOpt, Option, Proto, accm, address_option, auth_protocol,
@@ -26,12 +28,14 @@ AUTH_OPTIONS = {
     "chap-md5": auth_protocol(Proto.CHAP, ChapAlg.MD5),
     "pap": auth_protocol(Proto.PAP),
 }
+#: an Authentication-Protocol option's value -> its policy name
+_AUTH_NAMES = {v.value: k for k, v in AUTH_OPTIONS.items()}
 ZERO = "0.0.0.0"
 
 
 def auth_name(opt: Option) -> str | None:
     """The policy name of an Authentication-Protocol option, or None if we do not speak it."""
-    return next((k for k, v in AUTH_OPTIONS.items() if v == opt), None)
+    return _AUTH_NAMES.get(opt.value) if opt.type == LcpOpt.AUTH else None
 
 
 class LcpNegotiator(Negotiator):
@@ -140,28 +144,35 @@ class LcpNegotiator(Negotiator):
 
 
 class AddressPool:
-    """The server's addresses for clients, handed out lowest first, one per client name."""
+    """The server's addresses for clients, handed out lowest first, one per client name.
+
+    Addresses below `_next` are leased or in the `_freed` heap, so a lease takes the heap's lowest
+    or the next fresh one: no walk over the pool per client."""
 
     def __init__(self, first: str, last: str):
         self.first, self.last = ipaddress.IPv4Address(first), ipaddress.IPv4Address(last)
         if self.last < self.first:
             raise ConfigError(f"address pool {first}-{last} is empty")
         self.leases: dict[str, str] = {}
+        self._next, self._end = int(self.first), int(self.last)
+        self._freed: list[int] = []
 
     def lease(self, client: str) -> str | None:
         if client in self.leases:
             return self.leases[client]
-        used = set(self.leases.values())
-        addr = self.first
-        while addr <= self.last:
-            if str(addr) not in used:
-                self.leases[client] = str(addr)
-                return str(addr)
-            addr += 1
-        return None
+        if self._freed:
+            n = heapq.heappop(self._freed)
+        elif self._next <= self._end:
+            n, self._next = self._next, self._next + 1
+        else:
+            return None
+        addr = self.leases[client] = socket.inet_ntoa(n.to_bytes(4, "big"))
+        return addr
 
     def release(self, client: str) -> None:
-        self.leases.pop(client, None)
+        addr = self.leases.pop(client, None)
+        if addr is not None:
+            heapq.heappush(self._freed, int.from_bytes(socket.inet_aton(addr), "big"))
 
 
 class IpcpNegotiator(Negotiator):

@@ -11,7 +11,7 @@ from enum import IntEnum
 from ..errors import ConfigError, DecodeError
 from .codec import Reader
 from .layout import Layout, Part, hexed, show_short_hex, show_size
-from ..net.records import fast_init_all
+from ..net.records import builder, fast_init_all
 
 
 class MessageType(IntEnum):
@@ -64,6 +64,10 @@ class Avp:
         return AVP_HEADER.pack(self.bits | (6 + len(self.value)), self.vendor, self.attr) + self.value
 
 
+_HEADER = L2TP_HEADER.struct   #: compiled from the layouts above: one pack/unpack per header
+_AVP = AVP_HEADER.struct
+
+
 @dataclass(frozen=True)
 class L2tpControl:
     """A whole control message: the header fields and its AVPs in order (empty for a ZLB ack)."""
@@ -76,11 +80,28 @@ class L2tpControl:
 
     def encode(self) -> bytes:
         """The inverse of `decode_l2tp`; the length field is computed."""
-        body = b"".join(a.encode() for a in self.avps)
-        length = L2TP_HEADER.size + len(body)
-        if length > 0xFFFF:
-            raise ConfigError("L2TP message longer than 65535 bytes")
-        return L2TP_HEADER.pack(self.flags, length, self.tunnel_id, self.session_id, self.ns, self.nr) + body
+        body = b"".join([a.encode() for a in self.avps])
+        return encode_message(self.tunnel_id, self.session_id, self.ns, self.nr, body, self.flags)
+
+
+def encode_avps(avps) -> bytes:
+    """(attribute, value) pairs as mandatory AVPs of vendor 0, in one block (RFC 2661 §4.1)."""
+    parts = []
+    for attr, value in avps:
+        size = 6 + len(value)
+        if size > 0x3FF:
+            raise ConfigError(f"AVP value of {len(value)} bytes does not fit the 10-bit length")
+        parts += (_AVP.pack(AVP_MANDATORY | size, 0, attr), value)
+    return b"".join(parts)
+
+
+def encode_message(tunnel_id: int, session_id: int, ns: int, nr: int, avps: bytes = b"",
+                   flags: int = CONTROL_FLAGS) -> bytes:
+    """A control message from its header fields and its already encoded AVPs."""
+    length = _HEADER.size + len(avps)
+    if length > 0xFFFF:
+        raise ConfigError("L2TP message longer than 65535 bytes")
+    return _HEADER.pack(flags, length, tunnel_id, session_id, ns, nr) + avps
 
 
 def _avp(attr: int, value: bytes, mandatory: bool = True) -> Avp:
@@ -99,27 +120,54 @@ def control_message(kind: MessageType, tunnel_id: int = 0, ns: int = 0, nr: int 
     return L2tpControl(tunnel_id, 0, ns, nr, tuple(avps)).encode()
 
 
+def read_l2tp(data: bytes) -> tuple[tuple[int, ...], list[tuple[int, int, int, bytes]]]:
+    """The header values (flags, length, tunnel, session, Ns, Nr) and the AVPs as (bits, vendor,
+    attribute, value), checked as `decode_l2tp` says; one struct read per header."""
+    if type(data) is not bytes:
+        data = bytes(data)
+    n = len(data)
+    if n < _HEADER.size:
+        L2TP_HEADER.read(Reader(data, "L2TP"))        # names the truncated field
+    header = _HEADER.unpack_from(data)
+    flags, length = header[0], header[1]
+    if flags & 0xC80F != 0xC802 or flags & 0x0300:
+        raise DecodeError("L2TP", 0, f"not an L2TPv2 control message (flags 0x{flags:04x})")
+    if length != n:
+        raise DecodeError("L2TP", 2, f"length field {length} but {n} bytes")
+    avps = []
+    at, unpack = _HEADER.size, _AVP.unpack_from
+    while at < n:
+        if n - at < 6:
+            AVP_HEADER.read(_reader_at(data, at))    # names the truncated field
+        bits_length, vendor, attr = unpack(data, at)
+        if bits_length & 0x3C00:
+            raise DecodeError("L2TP", at, f"AVP reserved bits set (0x{bits_length:04x})")
+        end = at + (bits_length & 0x3FF)
+        if end < at + 6:
+            raise DecodeError("L2TP", at, f"AVP length {bits_length & 0x3FF} is less than 6")
+        if end > n:
+            raise DecodeError("L2TP", at + 6, f"truncated attribute value: need {end - at - 6} bytes, "
+                              f"{n - at - 6} left")
+        avps.append((bits_length & _AVP_BITS, vendor, attr, data[at + 6:end]))
+        at = end
+    return header, avps
+
+
+def _reader_at(data: bytes, at: int) -> Reader:
+    r = Reader(data, "L2TP")
+    r.pos = at
+    return r
+
+
+_NEW_AVP = builder(Avp)   #: the decoder's AVPs are checked as they are read: no __post_init__ again
+
+
 def decode_l2tp(data: bytes) -> L2tpControl:
     """A control message, strictly: T, L and S set, O and P clear, version 2 (RFC 2661 §3.1), the
     length field exact, every AVP length within the message and its reserved bits zero."""
-    r = Reader(data, "L2TP")
-    flags, length, tunnel, session, ns, nr = L2TP_HEADER.read(r)
-    if flags & 0xC80F != 0xC802 or flags & 0x0300:
-        raise DecodeError("L2TP", 0, f"not an L2TPv2 control message (flags 0x{flags:04x})")
-    if length != len(data):
-        raise DecodeError("L2TP", 2, f"length field {length} but {len(data)} bytes")
-    avps = []
-    while r.remaining():
-        at = r.offset
-        values = AVP_HEADER.read(r)
-        bits_length, vendor, attr = values
-        if bits_length & 0x3C00:
-            raise DecodeError("L2TP", at, f"AVP reserved bits set (0x{bits_length:04x})")
-        if bits_length & 0x3FF < 6:
-            raise DecodeError("L2TP", at, f"AVP length {bits_length & 0x3FF} is less than 6")
-        value = AVP_HEADER.read_tail(r, values)[-1]
-        avps.append(Avp(attr, value, bits_length & _AVP_BITS, vendor))
-    return L2tpControl(tunnel, session, ns, nr, tuple(avps), flags)
+    (flags, _, tunnel, session, ns, nr), avps = read_l2tp(data)
+    return L2tpControl(tunnel, session, ns, nr, tuple([_NEW_AVP(attr, value, bits, vendor)
+                                                       for bits, vendor, attr, value in avps]), flags)
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,13 @@ Decoders are strict (lengths, known option sizes, reserved bytes) and raise only
 from __future__ import annotations
 
 import re
+import socket
+import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
 
 from ..errors import ConfigError, DecodeError
-from .codec import Reader, Writer
+from .codec import Reader
 from .ip import decode_ipv4_header
 from ..net.records import fast_init_all
 
@@ -105,8 +107,16 @@ class Frame:
     info: bytes
 
 
+#: `FF 03` and the 2-byte protocol of each protocol we know: the frame head Linux always sends
+FRAME_HEAD = {p: b"\xff\x03" + p.to_bytes(2, "big") for p in Proto}
+
+
 def encode_frame(protocol: int, info: bytes, acfc: bool = False, pfc: bool = False) -> bytes:
     """`FF 03 protocol info`; LCP is never compressed (RFC 1661 §6.5, §6.6)."""
+    if not acfc and not pfc:
+        head = FRAME_HEAD.get(protocol)
+        if head is not None:
+            return head + info
     if not _valid_protocol(protocol):
         raise ConfigError(f"0x{protocol:04x} is not a valid PPP protocol number")
     lcp = protocol == Proto.LCP
@@ -119,22 +129,33 @@ def _valid_protocol(protocol: int) -> bool:
     return 0 < protocol <= 0xFFFF and protocol & 0x0001 == 1 and not protocol & 0x0100
 
 
-def _check_protocol(protocol: int, at: int) -> None:
-    if not _valid_protocol(protocol):
-        raise DecodeError("PPP", at, f"protocol 0x{protocol:04x} is not a valid PPP protocol number")
+def frame_parts(data: bytes) -> tuple[int, bytes]:
+    """(protocol, information field) of a PPP frame with or without FF 03, with a 2- or 1-byte
+    protocol field; indexes the bytes directly (it runs once per frame)."""
+    if type(data) is not bytes:
+        data = bytes(data)
+    n = len(data)
+    at = 0
+    if data[:2] == b"\xff\x03":
+        at = 2
+    elif n and data[0] == 0xFF:
+        raise DecodeError("PPP", 1, "address FF must be followed by control 03")
+    if at >= n:
+        raise DecodeError("PPP", at, "truncated protocol: need 1 bytes, 0 left")
+    protocol = data[at]
+    if protocol & 1:                 # PFC: a 1-byte protocol is always a valid number
+        return protocol, data[at + 1:]
+    if at + 1 >= n:
+        raise DecodeError("PPP", at + 1, "truncated protocol: need 1 bytes, 0 left")
+    protocol = (protocol << 8) | data[at + 1]
+    if not protocol & 1 or protocol & 0x0100:
+        raise DecodeError("PPP", at + 1, f"protocol 0x{protocol:04x} is not a valid PPP protocol number")
+    return protocol, data[at + 2:]
 
 
 def decode_frame(data: bytes) -> Frame:
     """A PPP frame with or without FF 03, with a 2- or 1-byte protocol field."""
-    r = Reader(data, "PPP")
-    if r.remaining() >= 2 and r.data[:2] == b"\xff\x03":
-        r.bytes(2)
-    elif r.remaining() and r.data[0] == 0xFF:
-        raise DecodeError("PPP", 1, "address FF must be followed by control 03")
-    first = r.u8("protocol")
-    protocol = first if first & 1 else (first << 8) | r.u8("protocol")
-    _check_protocol(protocol, r.offset - 1)
-    return Frame(protocol, r.rest())
+    return Frame(*frame_parts(data))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -157,7 +178,8 @@ class Option:
 
     @property
     def address(self) -> str:
-        return ".".join(str(b) for b in self.value)
+        v = self.value
+        return "%d.%d.%d.%d" % (v[0], v[1], v[2], v[3]) if len(v) == 4 else ".".join(map(str, v))
 
 
 def mru(n: int) -> Option:
@@ -178,40 +200,80 @@ def auth_protocol(protocol: int, algorithm: int | None = None) -> Option:
 
 def address_option(kind: int, address: str) -> Option:
     """An IPCP address option (IP-Address, DNS, NBNS); 0.0.0.0 asks the peer for one."""
-    import ipaddress
-    try:
-        return Option(kind, ipaddress.IPv4Address(address).packed)
-    except ValueError:
+    try:   # inet_pton takes exactly what ipaddress.IPv4Address takes: a strict dotted quad
+        return Option(kind, socket.inet_pton(socket.AF_INET, address))
+    except (OSError, TypeError, UnicodeError):
         raise ConfigError(f"{address!r} is not an IPv4 address") from None
 
 
-def _check_option(layer: str, sizes: dict, opt: Option, at: int) -> None:
-    want = sizes.get(opt.type)
-    if want is not None and len(opt.value) != want:
-        raise DecodeError(layer, at, f"option {opt.type} needs {want} value bytes, has {len(opt.value)}")
-    if layer == "LCP" and opt.type == LcpOpt.AUTH:
-        if len(opt.value) < 2:
-            raise DecodeError(layer, at, "Authentication-Protocol option without a protocol")
-        proto = opt.number if len(opt.value) == 2 else int.from_bytes(opt.value[:2], "big")
-        if proto == Proto.PAP and len(opt.value) != 2:
-            raise DecodeError(layer, at, "PAP's Authentication-Protocol option is 4 bytes (RFC 1334 §3)")
-        if proto == Proto.CHAP and len(opt.value) != 3:
-            raise DecodeError(layer, at, "CHAP's Authentication-Protocol option is 5 bytes (RFC 1994 §3)")
+def _check_auth(layer: str, value: bytes, at: int) -> None:
+    if len(value) < 2:
+        raise DecodeError(layer, at, "Authentication-Protocol option without a protocol")
+    proto = int.from_bytes(value[:2], "big")
+    if proto == Proto.PAP and len(value) != 2:
+        raise DecodeError(layer, at, "PAP's Authentication-Protocol option is 4 bytes (RFC 1334 §3)")
+    if proto == Proto.CHAP and len(value) != 3:
+        raise DecodeError(layer, at, "CHAP's Authentication-Protocol option is 5 bytes (RFC 1994 §3)")
 
 
 def decode_options(data: bytes, layer: str = "LCP", base: int = 0) -> tuple[Option, ...]:
+    """`type length value` options (RFC 1661 §6), read by indexing the block directly."""
+    if type(data) is not bytes:
+        data = bytes(data)
     sizes = _IPCP_SIZES if layer == "IPCP" else _LCP_SIZES
-    r = Reader(data, layer, base)
+    lcp = layer == "LCP"
+    n = len(data)
+    at = 0
     out = []
-    while r.remaining():
-        at = r.offset
-        kind, length = r.u8("option type"), r.u8("option length")
+    while at < n:
+        if at + 1 >= n:
+            raise DecodeError(layer, base + at + 1, "truncated option length: need 1 bytes, 0 left")
+        kind, length = data[at], data[at + 1]
         if length < 2:
-            raise DecodeError(layer, at + 1, f"option length {length} is below 2")
-        opt = Option(kind, r.bytes(length - 2, f"option {kind}"))
-        _check_option(layer, sizes, opt, at)
-        out.append(opt)
+            raise DecodeError(layer, base + at + 1, f"option length {length} is below 2")
+        end = at + length
+        if end > n:
+            raise DecodeError(layer, base + at + 2,
+                              f"truncated option {kind}: need {length - 2} bytes, {n - at - 2} left")
+        value = data[at + 2:end]
+        want = sizes.get(kind)
+        if want is not None and length - 2 != want:
+            raise DecodeError(layer, base + at, f"option {kind} needs {want} value bytes, has {length - 2}")
+        if lcp and kind == LcpOpt.AUTH:
+            _check_auth(layer, value, base + at)
+        out.append(Option(kind, value))
+        at = end
     return tuple(out)
+
+
+def encode_options(options) -> bytes:
+    """The option block of a Configure packet: one join over the options' `type length value`."""
+    parts = []
+    for o in options:
+        value = o.value
+        size = 2 + len(value)
+        if size > 255:
+            raise ConfigError(f"PPP option {o.type}: a value of {size - 2} bytes is too long")
+        parts += (bytes((o.type, size)), value)
+    return b"".join(parts)
+
+
+#: `code identifier length` of LCP, IPCP, PAP and CHAP packets (RFC 1661 §5, RFC 1334 §2.2, RFC 1994 §4)
+_PACKET_HEAD = struct.Struct("!BBH")
+
+
+def _packet_head(data: bytes, layer: str, base: int, top: int) -> tuple[int, int, int]:
+    """(code, identifier, length), checked: a known code, 4 <= length <= the bytes there are."""
+    n = len(data)
+    if n < 4:
+        what, at, size = (("code", 0, 1), ("identifier", 1, 1), ("length", 2, 2), ("length", 2, 2))[n]
+        raise DecodeError(layer, base + at, f"truncated {what}: need {size} bytes, {n - at} left")
+    code, ident, length = _PACKET_HEAD.unpack_from(data)
+    if not 1 <= code <= top:
+        raise DecodeError(layer, base, f"unknown {layer} code {code}")
+    if length < 4 or length > n:
+        raise DecodeError(layer, base + 2, f"length {length} but {n} bytes")
+    return code, ident, length
 
 
 @dataclass(frozen=True)
@@ -229,15 +291,16 @@ class ControlPacket:
         return next((o for o in self.options if o.type == kind), None)
 
     def encode(self) -> bytes:
-        if self.code in CONFIG_CODES:
-            body = b"".join(o.encode() for o in self.options)
-        elif self.code in MAGIC_CODES:
+        code = self.code
+        if code in CONFIG_CODES:
+            body = encode_options(self.options)
+        elif code in MAGIC_CODES:
             body = self.magic.to_bytes(4, "big") + self.data
-        elif self.code == Code.PROTOCOL_REJECT:
+        elif code == Code.PROTOCOL_REJECT:
             body = self.rejected_protocol.to_bytes(2, "big") + self.data
         else:
             body = self.data
-        return Writer().u8(self.code).u8(self.identifier).u16(4 + len(body)).raw(body).getvalue()
+        return _PACKET_HEAD.pack(code, self.identifier, 4 + len(body)) + body
 
     @property
     def name(self) -> str:
@@ -250,21 +313,20 @@ class ControlPacket:
 def decode_control(data: bytes, layer: str = "LCP", base: int = 0) -> ControlPacket:
     """An LCP (codes 1-11) or IPCP (codes 1-7) packet; trailing padding after Length is ignored
     (RFC 1661 §5: octets outside the Length field are padding)."""
-    r = Reader(data, layer, base)
-    code, ident, length = r.u8("code"), r.u8("identifier"), r.u16("length")
-    top = 11 if layer == "LCP" else 7
-    if not 1 <= code <= top:
-        raise DecodeError(layer, base, f"unknown {layer} code {code}")
-    if length < 4 or length > len(data):
-        raise DecodeError(layer, base + 2, f"length {length} but {len(data)} bytes")
-    body = r.sub(length - 4, what="packet data")
+    if type(data) is not bytes:
+        data = bytes(data)
+    code, ident, length = _packet_head(data, layer, base, 11 if layer == "LCP" else 7)
     if code in CONFIG_CODES:
-        return ControlPacket(code, ident, decode_options(body.rest(), layer, body.base))
+        return ControlPacket(code, ident, decode_options(data[4:length], layer, base + 4))
     if code in MAGIC_CODES:
-        return ControlPacket(code, ident, magic=body.u32("magic number"), data=body.rest())
+        if length < 8:
+            raise DecodeError(layer, base + 4, f"truncated magic number: need 4 bytes, {length - 4} left")
+        return ControlPacket(code, ident, magic=int.from_bytes(data[4:8], "big"), data=data[8:length])
     if code == Code.PROTOCOL_REJECT:
-        return ControlPacket(code, ident, rejected_protocol=body.u16("rejected protocol"), data=body.rest())
-    return ControlPacket(code, ident, data=body.rest())
+        if length < 6:
+            raise DecodeError(layer, base + 4, f"truncated rejected protocol: need 2 bytes, {length - 4} left")
+        return ControlPacket(code, ident, rejected_protocol=int.from_bytes(data[4:6], "big"), data=data[6:length])
+    return ControlPacket(code, ident, data=data[4:length])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -284,7 +346,7 @@ class PapPacket:
             body = _lv(self.peer_id) + _lv(self.password)
         else:
             body = _lv(self.message)
-        return Writer().u8(self.code).u8(self.identifier).u16(4 + len(body)).raw(body).getvalue()
+        return _PACKET_HEAD.pack(self.code, self.identifier, 4 + len(body)) + body
 
 
 def _lv(b: bytes) -> bytes:
@@ -294,13 +356,10 @@ def _lv(b: bytes) -> bytes:
 
 
 def _auth_head(data: bytes, layer: str) -> tuple[int, int, Reader]:
-    r = Reader(data, layer)
-    code, ident, length = r.u8("code"), r.u8("identifier"), r.u16("length")
-    if not 1 <= code <= (3 if layer == "PAP" else 4):
-        raise DecodeError(layer, 0, f"unknown {layer} code {code}")
-    if length < 4 or length > len(data):
-        raise DecodeError(layer, 2, f"length {length} but {len(data)} bytes")
-    return code, ident, r.sub(length - 4, what="packet data")
+    if type(data) is not bytes:
+        data = bytes(data)
+    code, ident, length = _packet_head(data, layer, 0, 3 if layer == "PAP" else 4)
+    return code, ident, Reader(data[4:length], layer, 4)
 
 
 def decode_pap(data: bytes) -> PapPacket:
@@ -330,7 +389,7 @@ class ChapPacket:
             body = bytes([len(self.value)]) + self.value + self.name
         else:
             body = self.message
-        return Writer().u8(self.code).u8(self.identifier).u16(4 + len(body)).raw(body).getvalue()
+        return _PACKET_HEAD.pack(self.code, self.identifier, 4 + len(body)) + body
 
 
 def decode_chap(data: bytes) -> ChapPacket:
@@ -440,18 +499,25 @@ class Decoded:
     packet: object = field(default=None)   # ControlPacket, PapPacket, ChapPacket, (IPv4Header, payload) or bytes
 
 
+def decode_payload(protocol: int, info: bytes):
+    """The packet a frame's information field holds, by protocol (see `Decoded.packet`)."""
+    if protocol == Proto.LCP:
+        return decode_control(info, "LCP")
+    if protocol == Proto.IPCP:
+        return decode_control(info, "IPCP")
+    if protocol == Proto.CHAP:
+        return decode_chap(info)
+    if protocol == Proto.PAP:
+        return decode_pap(info)
+    if protocol == Proto.IPV4:
+        return decode_ipv4_header(info)
+    return info
+
+
 def decode(data: bytes) -> Decoded:
     """A frame and its payload, by protocol; unknown protocols keep their bytes (for Protocol-Reject)."""
-    frame = decode_frame(data)
-    if frame.protocol in LAYER:
-        return Decoded(frame.protocol, decode_control(frame.info, LAYER[frame.protocol]))
-    if frame.protocol == Proto.PAP:
-        return Decoded(frame.protocol, decode_pap(frame.info))
-    if frame.protocol == Proto.CHAP:
-        return Decoded(frame.protocol, decode_chap(frame.info))
-    if frame.protocol == Proto.IPV4:
-        return Decoded(frame.protocol, decode_ipv4_header(frame.info))
-    return Decoded(frame.protocol, frame.info)
+    protocol, info = frame_parts(data)
+    return Decoded(protocol, decode_payload(protocol, info))
 
 
 #: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
