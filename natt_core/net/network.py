@@ -423,7 +423,7 @@ class Network:
             self._sync_timer(name)
             return
         nat = receiver.nat
-        outbound = receiver.info.kind == "nat-inside"
+        outbound = receiver.info.kind == "nat-inside"   # else it came to an outside address
         tr = nat.outbound(packet, t) if outbound else nat.inbound(packet, t)
         held = tr.packet is None and tr.drop_reason is None
         said = tr.note if held else ""
