@@ -47,7 +47,8 @@ class Endpoint:
         ip, port = self.ip, self.port
         if type(ip) is not str or _CANONICAL.get(ip) is not ip:   # not already known canonical
             object.__setattr__(self, "ip", check_ipv4(ip))
-        if type(port) is not int or not 0 <= port <= 65535:
+        if not ((type(port) is int or type(port) is not bool and isinstance(port, int))   # int or IntEnum (Port.IKE)
+                and 0 <= port <= 65535):
             check_port(port)
 
     def __str__(self) -> str:

@@ -537,9 +537,9 @@ class Network:
 SENDING_EVENTS = ("MessageSent", "DataSent", "KeepaliveSent", "Retransmitted")
 
 
-def _announces(event: Event, label: str) -> bool:
-    """Whether a sending event can describe a datagram with this label."""
-    if event.kind == "KeepaliveSent":
+def _announces(event: Event, kind: str, label: str) -> bool:
+    """Whether a sending event (of this kind) can describe a datagram with this label."""
+    if kind == "KeepaliveSent":
         return label == "keepalive"
     wanted = getattr(event, "label", None)
     return wanted is None or wanted == label or label.startswith(f"{wanted} (")
@@ -556,9 +556,10 @@ def event_owners(output: Output, first_id: int, cause: int | None) -> list[int |
     dgrams, nxt = output.datagrams, 0
     for event in output.events:
         owner = cause
-        if event.kind in SENDING_EVENTS:
+        kind = type(event).__name__   # Event.kind, without a property call per event
+        if kind in SENDING_EVENTS:
             for i in range(nxt, len(dgrams)):
-                if _announces(event, dgrams[i].label):
+                if _announces(event, kind, dgrams[i].label):
                     owner, nxt = first_id + i, i + 1
                     break
         owners.append(owner)
