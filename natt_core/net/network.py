@@ -367,7 +367,8 @@ class Network:
         """Put packet `pid` on the sender's segment; a duplicating link makes a copy with a new id."""
         now = self.clock.now
         seg = sender.seg
-        dst = inet_ntoa(packet[16:20]) if len(packet) >= 20 else "?"
+        size = len(packet)
+        dst = inet_ntoa(packet[16:20]) if size >= 20 else "?"
         receiver, reason = seg.addresses.get(dst), None   # on this segment: _next_hop's first answer
         if receiver is None:
             receiver, reason = self._next_hop(seg, dst, sender)
@@ -378,7 +379,7 @@ class Network:
             self._record(now, now, sender, None, packet, before, changes, reason, src_host, "", label,
                          pid, copy_of, code)
             return
-        if len(packet) > seg.mtu and sender.nat is not None:
+        if size > seg.mtu and sender.nat is not None:
             self._too_big(seg, sender, packet, src_host, before, changes, hops, label, why, pid, copy_of)
             return
         plan = seg.steady or seg.impairment.plan(self.rng)

@@ -97,12 +97,13 @@ def internet_checksum(data: bytes) -> int:
 
 def incremental_update(checksum: int, old: bytes, new: bytes) -> int:
     """RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), over every 16-bit word of old → new."""
-    if len(old) != len(new) or len(old) % 2:
+    n = len(old)
+    if n != len(new) or n & 1:
         raise ValueError("old and new must have the same even length")
     start = ~checksum & 0xFFFF
     # the word-by-word sum is start + k*0xFFFF - sum(m) + sum(m'), congruent (mod 0xFFFF) to the
     # big-number form below (see ones_complement_sum); it is exactly zero only when every term is
-    if not start and not any(new) and old == b"\xff" * len(old):
+    if not start and not any(new) and old == b"\xff" * n:
         return 0xFFFF
     total = (start - int.from_bytes(old, "big") + int.from_bytes(new, "big") - 1) % 0xFFFF + 1
     return ~total & 0xFFFF
@@ -255,8 +256,8 @@ def decode_ipv4_header(packet: bytes, fragments: bool = False) -> tuple[IPv4Head
 
 
 _IPV4 = IPV4_HEADER.struct                        #: an option-less IPv4 header
-_IPV4_UDP = struct.Struct(IPV4_HEADER.struct.format + UDP_HEADER.struct.format[1:])   #: ... and a UDP header
-_IPV4_UDP_PACK = _IPV4_UDP.pack
+IPV4_UDP = struct.Struct(IPV4_HEADER.struct.format + UDP_HEADER.struct.format[1:])   #: ... and a UDP header
+_IPV4_UDP_PACK = IPV4_UDP.pack
 _ENDPOINTS: dict[tuple[bytes, int], Endpoint] = {}   #: Endpoints are immutable: one per address and port
 _new, _set = object.__new__, object.__setattr__
 
@@ -283,7 +284,7 @@ def decode_datagram(packet: bytes) -> Datagram:
     if type(packet) is bytes and n >= 20 and packet[0] == 0x45 and not int.from_bytes(packet[:20], "big") % 0xFFFF:
         if packet[9] == IPProto.UDP and n >= 28:
             _v, _tos, total, ident, ff, ttl, proto, _c, src, dst, sport, dport, length, csum = \
-                _IPV4_UDP.unpack_from(packet)
+                IPV4_UDP.unpack_from(packet)
             if total == n and not ff & 0x3FFF and length == n - 20 and (
                     not csum or not int.from_bytes(src + dst + b"\x00\x11" + packet[24:26] + packet[20:], "big")
                     % 0xFFFF):
