@@ -316,14 +316,16 @@ class Nat(NatFragments):
 
     def _napt_out(self, packet: bytes, p: PacketFields, now: float) -> Translation:
         cfg = self.config
-        m = self._inside.get((p.proto, p.src, p.sport))  # a forward owns its inside endpoint
+        key = (p.proto, p.src, p.sport)
+        m = self._inside.get(key)  # a forward owns its inside endpoint
         if (m is None or m.kind != "forward") and self._is_helper_500(p, p.sport):
             return self._static_500_out(packet, p, now)
         if m is None or m.kind != "forward":
             remote = (() if cfg.mapping == BEHAVIOURS[0] else (p.dst,) if cfg.mapping == BEHAVIOURS[1]
                       else (p.dst, p.dport))
-            key = (p.proto, p.src, p.sport) + remote
-            m = self._inside.get(key)
+            if remote:   # else (endpoint-independent) the key is the one just looked up
+                key += remote
+                m = self._inside.get(key)
             if m is None:
                 port = self._allocate(p, now)
                 if port is None:

@@ -158,11 +158,15 @@ def decode_udp(data: bytes, base: int = 0) -> tuple[UdpHeader, bytes]:
 
 def udp_checksum_ok(src: str, dst: str, segment: bytes) -> bool:
     """True when the UDP checksum is 0 (not used) or verifies over this pseudo-header."""
-    if len(segment) < UDP_HEADER_LEN:
+    n = len(segment)
+    if n < UDP_HEADER_LEN:
         return False
     if segment[6:8] == b"\x00\x00":
         return True
-    return ones_complement_sum(pseudo_header(src, dst, IPProto.UDP, len(segment)) + segment) == 0xFFFF
+    # the one's-complement sum is 0xFFFF exactly when the data as one number is a non-zero multiple
+    # of 0xFFFF (see decode_datagram); the protocol byte makes it non-zero
+    return not int.from_bytes(packed_ipv4(src) + packed_ipv4(dst) + _UDP_PSEUDO_PROTO + n.to_bytes(2, "big")
+                              + segment, "big") % 0xFFFF
 
 
 def encode_ipv4_header(src: str, dst: str, proto: int, payload_len: int, ident: int = 0,
