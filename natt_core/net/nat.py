@@ -38,7 +38,7 @@ from ..errors import ConfigError, DecodeError
 from ..reasons import Reason
 from ..wire.numbers import IPProto, Port, label
 from .nat_config import BEHAVIOURS, FRAGMENT_MODES, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS, Forward, NatConfig
-from .records import builder, fast_init_all, record
+from .records import builder, fast_init_all
 from .fragments import is_fragment
 from .nat_fragments import NatFragments
 from .rewrite import FieldChange, PacketFields, parse_packet, rewrite
@@ -110,6 +110,8 @@ class _Mapping:
     _row: MappingRow | None = None
 
     _allowed: tuple[str, ...] | None = None
+    _shown: tuple[str, str] | None = None
+    """inside and outside as the table shows them: they never change, the expiry does at every packet"""
 
     def refresh(self, now: float) -> None:
         if self.timeout is not None:
@@ -126,8 +128,11 @@ class _Mapping:
         if self._row is None:
             if self._allowed is None:
                 self._allowed = tuple(k if isinstance(k, str) else f"{k[0]}:{k[1]}" for k in self.permits)
-            row = self._row = record(MappingRow, PROTO_NAMES.get(self.proto, "ip"), str(self.inside),
-                                     str(self.outside), self.remote, self.expires, self.kind, self.spi, self._allowed)
+            shown = self._shown
+            if shown is None:
+                shown = self._shown = (str(self.inside), str(self.outside))
+            row = self._row = _mapping_row(PROTO_NAMES.get(self.proto, "ip"), shown[0], shown[1], self.remote,
+                                           self.expires, self.kind, self.spi, self._allowed)
             return row
         return self._row
 
@@ -476,4 +481,5 @@ __all__ = ["BEHAVIOURS", "FRAGMENT_MODES", "HELPERS", "IPSEC_MODES", "KINDS", "P
 
 #: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
 fast_init_all(globals())
-_translation = builder(Translation)   # every field in order, one call: one per translated packet
+_translation = builder(Translation)
+_mapping_row = builder(MappingRow)   # every field in order, one call: one per translated packet
