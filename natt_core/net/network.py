@@ -22,8 +22,6 @@ from ..addressing import Datagram, check_ipv4
 from ..errors import ConfigError, DecodeError
 from ..output import Event, Output
 from ..wire.icmp import ICMP_PROTO
-
-_ICMP = bytes([ICMP_PROTO])   #: the protocol byte (offset 9) of an ICMP packet
 from ..wire.ip import decode_datagram, encode_datagram
 from .clock import Timer, VirtualClock
 from .impair import PERFECT, Impairment
@@ -35,6 +33,7 @@ from .network_records import Attachment, HopRecord, HostPower, NatMappingExpired
 from .records import builder, fast_init_all
 
 _KINDS = ("host", "nat-inside", "nat-outside")   #: Attachment.kind
+_ICMP = bytes([ICMP_PROTO])   #: the protocol byte (offset 9) of an ICMP packet
 MAX_HOPS = 16          # a packet crossing more devices than this is in a routing loop
 MAX_TIMER_SPINS = 1000  # on_timer calls at one instant before a host is declared stuck
 LOST = "lost on segment"  # how every drop reason for a link loss begins
@@ -60,7 +59,7 @@ class _Segment:
 
     def __post_init__(self) -> None:
         # a perfect link draws nothing from the rng: its one plan, made once, is every packet's plan
-        self.steady = [(self.impairment.delay, "")] if self.impairment.perfect else None
+        self.steady = ((self.impairment.delay, ""),) if self.impairment.perfect else None
 
 
 @dataclass(eq=False)
