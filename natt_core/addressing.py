@@ -13,6 +13,7 @@ from .errors import ConfigError
 from .net.records import fast_init_all
 
 
+_set = object.__setattr__
 _CANONICAL: dict[str, str] = {}   # every Endpoint checks its address: remember the answers
 
 
@@ -37,25 +38,27 @@ def check_port(port: int) -> int:
     return port
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True, order=True, init=False)
 class Endpoint:
     """An IPv4 address and (for UDP/TCP) a port; port 0 for protocols without ports (ESP, AH)."""
     ip: str
     port: int = 0
 
-    def __post_init__(self) -> None:
-        ip, port = self.ip, self.port
+    def __init__(self, ip: str, port: int = 0) -> None:
+        # the checks in __init__ itself, not a __post_init__ call: the engine makes Endpoints per packet
         if type(ip) is not str or _CANONICAL.get(ip) is not ip:   # not already known canonical
-            object.__setattr__(self, "ip", check_ipv4(ip))
-        if type(port) is not int or not 0 <= port <= 65535:
+            ip = check_ipv4(ip)
+        if not ((type(port) is int or type(port) is not bool and isinstance(port, int))   # int or IntEnum (Port.IKE)
+                and 0 <= port <= 65535):
             check_port(port)
+        _set(self, "__dict__", {"ip": ip, "port": port})
 
     def __str__(self) -> str:
         return f"{self.ip}:{self.port}" if self.port else self.ip
 
     @property
     def packed_ip(self) -> bytes:
-        return socket.inet_aton(self.ip)  # `ip` is already canonical dotted IPv4 (__post_init__)
+        return socket.inet_aton(self.ip)  # `ip` is already canonical dotted IPv4 (__init__)
 
 
 @dataclass(frozen=True)

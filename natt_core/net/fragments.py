@@ -64,8 +64,8 @@ def flags_frag(packet: bytes) -> int:
 
 
 def is_fragment(packet: bytes) -> bool:
-    """MF set or a non-zero offset (RFC 791 §3.1)."""
-    return bool(flags_frag(packet) & (MF | OFFSET_MASK))
+    """MF set or a non-zero offset (RFC 791 §3.1). Asked of every packet that arrives: no call inside."""
+    return len(packet) >= 8 and bool((packet[6] << 8 | packet[7]) & (MF | OFFSET_MASK))
 
 
 def read_fragment(packet: bytes) -> FragmentInfo:

@@ -38,11 +38,10 @@ from ..errors import ConfigError, DecodeError
 from ..reasons import Reason
 from ..wire.numbers import IPProto, Port, label
 from .nat_config import BEHAVIOURS, FRAGMENT_MODES, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS, Forward, NatConfig
-from .records import record
+from .records import builder, fast_init_all
 from .fragments import is_fragment
 from .nat_fragments import NatFragments
-from .rewrite import FieldChange, PacketFields, Rewriter, parse_packet
-from .records import fast_init_all
+from .rewrite import FieldChange, PacketFields, parse_packet, rewrite
 
 PROTO_NAMES = {IPProto.UDP: "udp", IPProto.TCP: "tcp", IPProto.ESP: "esp", IPProto.AH: "ah"}
 RECENT_LIMIT = 4096  # expired/stolen mappings remembered for drop reasons
@@ -111,6 +110,8 @@ class _Mapping:
     _row: MappingRow | None = None
 
     _allowed: tuple[str, ...] | None = None
+    _shown: tuple[str, str] | None = None
+    """inside and outside as the table shows them: they never change, the expiry does at every packet"""
 
     def refresh(self, now: float) -> None:
         if self.timeout is not None:
@@ -127,8 +128,11 @@ class _Mapping:
         if self._row is None:
             if self._allowed is None:
                 self._allowed = tuple(k if isinstance(k, str) else f"{k[0]}:{k[1]}" for k in self.permits)
-            row = self._row = record(MappingRow, PROTO_NAMES.get(self.proto, "ip"), str(self.inside),
-                                     str(self.outside), self.remote, self.expires, self.kind, self.spi, self._allowed)
+            shown = self._shown
+            if shown is None:
+                shown = self._shown = (str(self.inside), str(self.outside))
+            row = self._row = _mapping_row(PROTO_NAMES.get(self.proto, "ip"), shown[0], shown[1], self.remote,
+                                           self.expires, self.kind, self.spi, self._allowed)
             return row
         return self._row
 
@@ -140,6 +144,7 @@ class Nat(NatFragments):
         if not isinstance(config, NatConfig):
             raise ConfigError(f"Nat needs a NatConfig, got {type(config).__name__}")
         self.config = config
+        self.name = config.name
         self.rng = rng
         self.version = 0
         """Bumped whenever a mapping appears, disappears or changes owner."""
@@ -163,10 +168,6 @@ class Nat(NatFragments):
                                out_key=(f.proto, f.public_port)))
         for inside_ip, public_ip in config.static_map:
             self.bind_static(inside_ip, public_ip)
-
-    @property
-    def name(self) -> str:
-        return self.config.name
 
     # ----------------------------------------------------------------- table bookkeeping
     def _add(self, m: _Mapping, now: float | None = None) -> _Mapping:
@@ -257,14 +258,15 @@ class Nat(NatFragments):
     # ----------------------------------------------------------------- entry points
     def outbound(self, packet: bytes, now: float) -> Translation:
         """A packet from inside, on its way out."""
-        return self._translate(packet, now, outbound=True)
+        return self._translate(packet, now, True)
 
     def inbound(self, packet: bytes, now: float) -> Translation:
         """A packet from outside, addressed to one of this device's outside addresses."""
-        return self._translate(packet, now, outbound=False)
+        return self._translate(packet, now, False)
 
     def _translate(self, packet: bytes, now: float, outbound: bool) -> Translation:
-        self._expire_due(now)
+        if self._heap and self._heap[0][0] <= now:
+            self._expire_due(now)
         if is_fragment(packet):
             return self._fragment(packet, now, outbound)
         try:
@@ -295,12 +297,8 @@ class Nat(NatFragments):
 
     def _rewrite(self, packet: bytes, proto: int, which: str, ip: str,
                  port: int | None, m: _Mapping | None) -> Translation:
-        rw = Rewriter(packet, proto)
-        rw.address(which, ip)
-        if port is not None:
-            rw.port(which, port)
-        out, changes = rw.finish()
-        return record(Translation, out, changes, None, m.row() if m else None, "")
+        out, changes = rewrite(packet, proto, which, ip, port)
+        return _translation(out, changes, None, (m._row or m.row()) if m else None, "", None, ())
 
     # ----------------------------------------------------------------- 1:1 static
     def _static(self, packet: bytes, p: PacketFields, outbound: bool) -> Translation:
@@ -323,14 +321,16 @@ class Nat(NatFragments):
 
     def _napt_out(self, packet: bytes, p: PacketFields, now: float) -> Translation:
         cfg = self.config
-        m = self._inside.get((p.proto, p.src, p.sport))  # a forward owns its inside endpoint
+        key = (p.proto, p.src, p.sport)
+        m = self._inside.get(key)  # a forward owns its inside endpoint
         if (m is None or m.kind != "forward") and self._is_helper_500(p, p.sport):
             return self._static_500_out(packet, p, now)
         if m is None or m.kind != "forward":
             remote = (() if cfg.mapping == BEHAVIOURS[0] else (p.dst,) if cfg.mapping == BEHAVIOURS[1]
                       else (p.dst, p.dport))
-            key = (p.proto, p.src, p.sport) + remote
-            m = self._inside.get(key)
+            if remote:   # else (endpoint-independent) the key is the one just looked up
+                key += remote
+                m = self._inside.get(key)
             if m is None:
                 port = self._allocate(p, now)
                 if port is None:
@@ -481,3 +481,5 @@ __all__ = ["BEHAVIOURS", "FRAGMENT_MODES", "HELPERS", "IPSEC_MODES", "KINDS", "P
 
 #: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
 fast_init_all(globals())
+_translation = builder(Translation)
+_mapping_row = builder(MappingRow)   # every field in order, one call: one per translated packet

@@ -23,12 +23,11 @@ from ..reasons import Reason
 from ..wire.ip import IPV4_HEADER_LEN
 from ..wire.numbers import IPProto, label
 from .fragments import FragmentInfo, read_fragment
-from .rewrite import PacketFields, Rewriter
+from .rewrite import NO_L4, PacketFields, rewrite
 
 MEMORY = 1024            #: datagrams whose first fragment's translation is remembered
 MEMORY_SECONDS = 30.0    #: how long (Linux's ipfrag_time)
 HOLD = 64                #: later fragments held back until their first fragment comes
-_NO_L4 = -1              #: Rewriter protocol for a later fragment: only the IPv4 header checksum
 
 
 def first_fragment_fields(f: FragmentInfo) -> PacketFields:
@@ -103,10 +102,7 @@ class NatFragments:
     def _later(self, packet: bytes, which, ip, row):
         """A later fragment rewritten the way its first fragment was."""
         from .nat import Translation
-        rw = Rewriter(packet, _NO_L4)
-        if which:
-            rw.address(which, ip)
-        out, changes = rw.finish()
+        out, changes = rewrite(packet, NO_L4, which, ip) if which else (packet, ())
         return Translation(out, changes, None, row, "translated like the first fragment of this datagram")
 
     def _remember(self, key: tuple, now: float, tr) -> None:

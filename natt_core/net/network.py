@@ -30,8 +30,10 @@ from .nat import FieldChange, MappingRow, Nat, decode_drop_code
 from .fragments import DF, MAX_MTU, MIN_MTU, Reassembler, flags_frag, frag_needed, fragment, is_fragment, \
     read_frag_needed
 from .network_records import Attachment, HopRecord, HostPower, NatMappingExpired, NatMappingsFlushed
-from .records import fast_init_all, record
+from .records import builder, fast_init_all
 
+_KINDS = ("host", "nat-inside", "nat-outside")   #: Attachment.kind
+_ICMP = bytes([ICMP_PROTO])   #: the protocol byte (offset 9) of an ICMP packet
 MAX_HOPS = 16          # a packet crossing more devices than this is in a routing loop
 MAX_TIMER_SPINS = 1000  # on_timer calls at one instant before a host is declared stuck
 LOST = "lost on segment"  # how every drop reason for a link loss begins
@@ -48,20 +50,25 @@ class Host(Protocol):
     def next_timer(self) -> float | None: ...
 
 
-@dataclass(eq=False)
-class _Port:
-    info: Attachment
-    host: Host | None = None
-    nat: Nat | None = None
-    peer: "_Port | None" = None  # the other interface of a NAT
-
-
 @dataclass
 class _Segment:
     name: str
     impairment: Impairment
-    addresses: dict[str, _Port]
+    addresses: dict[str, "_Port"]
     mtu: int = DEFAULT_MTU
+
+    def __post_init__(self) -> None:
+        # a perfect link draws nothing from the rng: its one plan, made once, is every packet's plan
+        self.steady = ((self.impairment.delay, ""),) if self.impairment.perfect else None
+
+
+@dataclass(eq=False)
+class _Port:
+    info: Attachment
+    seg: _Segment
+    host: Host | None = None
+    nat: Nat | None = None
+    peer: "_Port | None" = None  # the other interface of a NAT
 
 
 class Network:
@@ -111,8 +118,7 @@ class Network:
 
     def path_mtu(self, host: str, dst: str) -> int:
         """What `host` sends to `dst` in one piece: its link's MTU, or less once an ICMP 3/4 said so."""
-        port = self._hosts[host]
-        mtu = self._segments[port.info.segment].mtu
+        mtu = self._hosts[host].seg.mtu
         return min(mtu, self._pmtu.get(host, {}).get(dst, mtu))
 
     def _segment(self, name: str) -> _Segment:
@@ -123,7 +129,7 @@ class Network:
                               f"{', '.join(self._segments) or 'none'}") from None
 
     def _attach(self, port: _Port) -> _Port:
-        seg = self._segment(port.info.segment)
+        seg = port.seg
         if port.info.address in seg.addresses:
             other = seg.addresses[port.info.address].info.device
             raise ConfigError(f"address {port.info.address} is already used by {other} "
@@ -140,7 +146,8 @@ class Network:
         """Attach a host; `gateway` is where it sends traffic for other segments."""
         self._new_device(getattr(host, "name", None))
         gw = check_ipv4(gateway) if gateway is not None else None
-        port = self._attach(_Port(Attachment("host", host.name, segment, check_ipv4(address), gw), host=host))
+        port = self._attach(_Port(Attachment("host", host.name, segment, check_ipv4(address), gw),
+                                  self._segment(segment), host=host))
         self._hosts[host.name] = port
         for inside, _ in self._nats.values():
             if inside.info.segment == segment:
@@ -157,14 +164,14 @@ class Network:
         gw = check_ipv4(gateway) if gateway is not None else None
         inside_address = check_ipv4(inside_address)
         outside_ips = nat.outside_addresses() or (nat.config.public_ip,)
-        outs = [_Port(Attachment("nat-outside", nat.name, outside_segment, ip, gw), nat=nat)
-                for ip in outside_ips]
+        outs = [_Port(Attachment("nat-outside", nat.name, outside_segment, ip, gw),
+                      self._segments[outside_segment], nat=nat) for ip in outside_ips]
         taken = [ip for ip in outside_ips if ip in self._segments[outside_segment].addresses]
         if taken or inside_address in self._segments[inside_segment].addresses:
             raise ConfigError(f"address {taken[0] if taken else inside_address} is already used "
                               f"on segment {outside_segment if taken else inside_segment!r}")
-        inside = self._attach(_Port(Attachment("nat-inside", nat.name, inside_segment,
-                                               inside_address, None), nat=nat))
+        inside = self._attach(_Port(Attachment("nat-inside", nat.name, inside_segment, inside_address, None),
+                                    self._segments[inside_segment], nat=nat))
         for port in outs:
             port.peer = inside
             self._attach(port)
@@ -211,12 +218,15 @@ class Network:
         self._packets += len(dgrams)
         if output.events:
             self._emit(output.events, event_owners(output, first, cause))
+        learnt = self._pmtu.get(sender)
         for pid, dgram in enumerate(dgrams, first):
             try:
                 packet = encode_datagram(dgram)
             except (ValueError, OverflowError) as exc:
                 raise ConfigError(f"{sender} sent a datagram that cannot be encoded: {exc}") from None
-            mtu = self.path_mtu(sender, dgram.dst.ip)
+            mtu = port.seg.mtu   # path_mtu(), without a call per datagram
+            if learnt:
+                mtu = min(mtu, learnt.get(dgram.dst.ip, mtu))
             if len(packet) <= mtu:
                 self._transmit(port, packet, sender, None, (), 0, dgram.label, "", pid, None)
                 continue
@@ -286,9 +296,9 @@ class Network:
             current.cancel()
             del self._timers[name]
         if t is not None:
-            self._timers[name] = self.clock.call_at(t, lambda now, n=name: self._fire_timer(n, now))
+            self._timers[name] = self.clock.call_at(t, self._fire_timer, name)
 
-    def _fire_timer(self, name: str, now: float) -> None:
+    def _fire_timer(self, now: float, name: str) -> None:
         self._timers.pop(name, None)
         if name in self._off:
             return
@@ -333,26 +343,20 @@ class Network:
             return None, f"gateway {gw} of {sender.info.device} is not reachable on segment {seg.name!r}"
         return port, None
 
-    @staticmethod
-    def _direction(sender: _Port, receiver: _Port | None) -> str:
-        """Towards or out of a NAT's outside = 'outbound'; the reverse = 'inbound'."""
-        kinds = (receiver.info.kind if receiver else "host", sender.info.kind)
-        if kinds[0] == "nat-inside" or (kinds[0] == "host" and kinds[1] == "nat-outside"):
-            return "outbound"
-        if kinds[0] == "nat-outside" or (kinds[0] == "host" and kinds[1] == "nat-inside"):
-            return "inbound"
-        return "local"
-
     def _record(self, time: float, sent: float, sender: _Port, receiver: _Port | None, packet: bytes,
                 before: bytes | None, changes: tuple[FieldChange, ...], dropped: str | None,
                 src_host: str, note: str, label: str, pid: int, copy_of: int | None,
                 drop_code: Reason | None = None) -> None:
         self._seq += 1
         piece = self._fragments.get(pid)
-        rec = record(HopRecord, time, sender.info.segment, sender.info.device,
-                     self._direction(sender, receiver), packet, before, changes, dropped,
-                     src_host, receiver.info.device if receiver else None, self._seq, sent, note, label,
-                     drop_code, pid, copy_of, piece[0] if piece else None, piece[1:] if piece else ())
+        info = sender.info
+        if receiver is None:
+            direction, dst = _DIRECTIONS["host", info.kind], None
+        else:
+            direction, dst = _DIRECTIONS[receiver.info.kind, info.kind], receiver.info.device
+        rec = _hop_record(time, info.segment, info.device, direction, packet, before, changes, dropped,
+                          src_host, dst, self._seq, sent, note, label, drop_code, pid, copy_of,
+                          piece[0] if piece else None, piece[1:] if piece else ())
         for cb in self.on_hop:
             cb(rec)
 
@@ -361,9 +365,12 @@ class Network:
                   pid: int, copy_of: int | None) -> None:
         """Put packet `pid` on the sender's segment; a duplicating link makes a copy with a new id."""
         now = self.clock.now
-        seg = self._segments[sender.info.segment]
-        dst = inet_ntoa(packet[16:20]) if len(packet) >= 20 else "?"
-        receiver, reason = self._next_hop(seg, dst, sender)
+        seg = sender.seg
+        size = len(packet)
+        dst = inet_ntoa(packet[16:20]) if size >= 20 else "?"
+        receiver, reason = seg.addresses.get(dst), None   # on this segment: _next_hop's first answer
+        if receiver is None:
+            receiver, reason = self._next_hop(seg, dst, sender)
         if receiver is None or hops > MAX_HOPS:
             # a loop ends where a real packet's TTL would run out
             code = Reason.NO_ROUTE if reason else Reason.TTL_EXPIRED
@@ -371,38 +378,39 @@ class Network:
             self._record(now, now, sender, None, packet, before, changes, reason, src_host, "", label,
                          pid, copy_of, code)
             return
-        if len(packet) > seg.mtu and sender.nat is not None:
+        if size > seg.mtu and sender.nat is not None:
             self._too_big(seg, sender, packet, src_host, before, changes, hops, label, why, pid, copy_of)
             return
-        plan = seg.impairment.plan(self.rng)
+        plan = seg.steady or seg.impairment.plan(self.rng)
         if not plan:
             self._record(now, now, sender, receiver, packet, before, changes,
                          f"{LOST} {seg.name!r} ({seg.impairment.describe()})", src_host, "", label,
                          pid, copy_of, Reason.LINK_LOSS)
             return
         for k, (delay, note) in enumerate(plan):
-            note = "; ".join(x for x in (why, note) if x)
+            note = f"{why}; {note}" if why and note else why or note
             ident, original = pid, copy_of
             if k:   # the link's extra copy: a packet of its own
                 self._packets += 1
                 ident, original = self._packets, pid
                 if pid in self._fragments:
                     self._fragments[ident] = self._fragments[pid]
-            self.clock.call_at(now + delay, lambda t, n=note, i=ident, o=original: self._arrive(
-                t, now, sender, receiver, packet, before, changes, src_host, n, hops, label, i, o))
+            self.clock.call_at(now + delay, self._arrive, now, sender, receiver, packet, before, changes,
+                               src_host, note, hops, label, ident, original)
 
     def _arrive(self, t: float, sent: float, sender: _Port, receiver: _Port, packet: bytes,
                 before: bytes | None, changes: tuple[FieldChange, ...], src_host: str, note: str,
                 hops: int, label: str, pid: int, copy_of: int | None) -> None:
         args = (t, sent, sender, receiver, packet, before, changes)
-        if receiver.host is not None and receiver.info.device in self._off:
-            self._record(*args, f"{receiver.info.device} is switched off", src_host, note, label, pid, copy_of,
-                         Reason.HOST_DOWN)
-            return
-        if receiver.host is not None and (is_fragment(packet) or packet[9:10] == bytes([ICMP_PROTO])):
-            if self._ip_layer(args, src_host, note, label, pid, copy_of):
+        host = receiver.host
+        if host is not None:
+            if receiver.info.device in self._off:
+                self._record(*args, f"{receiver.info.device} is switched off", src_host, note, label, pid,
+                             copy_of, Reason.HOST_DOWN)
                 return
-        if receiver.host is not None:
+            if (is_fragment(packet) or packet[9:10] == _ICMP) and self._ip_layer(args, src_host, note, label,
+                                                                                pid, copy_of):
+                return
             try:
                 dgram = decode_datagram(packet)
             except DecodeError as exc:
@@ -411,25 +419,30 @@ class Network:
                 return
             self._record(*args, None, src_host, note, label, pid, copy_of)
             name = receiver.info.device
-            self.deliver(receiver.host.receive(dgram, t), name, pid)
+            self.deliver(host.receive(dgram, t), name, pid)
             self._sync_timer(name)
             return
         nat = receiver.nat
-        outbound = receiver.info.kind == "nat-inside"
+        outbound = receiver.info.kind == "nat-inside"   # else it came to an outside address
         tr = nat.outbound(packet, t) if outbound else nat.inbound(packet, t)
         held = tr.packet is None and tr.drop_reason is None
-        self._record(*args, tr.drop_reason, src_host, "; ".join(x for x in (note, tr.note if held else "") if x),
+        said = tr.note if held else ""
+        self._record(*args, tr.drop_reason, src_host, f"{note}; {said}" if note and said else note or said,
                      label, pid, copy_of, tr.drop_code)
-        self._nat_changed(nat, t)
+        name = nat.name
+        # the NAT expired what was due when it translated: unless its table changed or its wake-up
+        # already went, _nat_changed would find nothing to say and nothing to reschedule
+        if nat.version != self._nat_version[name] or name not in self._nat_wake:
+            self._nat_changed(nat, t)
         if held:     # a fragment waiting for its first (net/nat_fragments.py): remembered until released
             if len(self._held) >= 4 * PMTU_ENTRIES:
                 del self._held[next(iter(self._held))]
-            self._held[(nat.name, packet)] = (src_host, hops, label, pid, copy_of)
+            self._held[(name, packet)] = (src_host, hops, label, pid, copy_of)
         if tr.packet is not None:
             self._transmit(receiver.peer, tr.packet, src_host, packet, tr.changes, hops + 1, label, tr.note,
                            pid, copy_of)
         for before, later in tr.released:
-            kept = self._held.pop((nat.name, before), None)
+            kept = self._held.pop((name, before), None)
             if kept is not None and later.packet is not None:
                 src, h, lab, ident, original = kept
                 self._transmit(receiver.peer, later.packet, src, before, later.changes, h + 1, lab,
@@ -513,10 +526,9 @@ class Network:
             return
         if current is not None:
             current.cancel()
-        self._nat_wake[nat.name] = self.clock.call_at(max(t, self.clock.now),
-                                                      lambda now, n=nat: self._nat_tick(n, now))
+        self._nat_wake[nat.name] = self.clock.call_at(max(t, self.clock.now), self._nat_tick, nat)
 
-    def _nat_tick(self, nat: Nat, now: float) -> None:
+    def _nat_tick(self, now: float, nat: Nat) -> None:
         self._nat_wake.pop(nat.name, None)
         self._nat_changed(nat, now)
 
@@ -525,9 +537,9 @@ class Network:
 SENDING_EVENTS = ("MessageSent", "DataSent", "KeepaliveSent", "Retransmitted")
 
 
-def _announces(event: Event, label: str) -> bool:
-    """Whether a sending event can describe a datagram with this label."""
-    if event.kind == "KeepaliveSent":
+def _announces(event: Event, kind: str, label: str) -> bool:
+    """Whether a sending event (of this kind) can describe a datagram with this label."""
+    if kind == "KeepaliveSent":
         return label == "keepalive"
     wanted = getattr(event, "label", None)
     return wanted is None or wanted == label or label.startswith(f"{wanted} (")
@@ -544,9 +556,10 @@ def event_owners(output: Output, first_id: int, cause: int | None) -> list[int |
     dgrams, nxt = output.datagrams, 0
     for event in output.events:
         owner = cause
-        if event.kind in SENDING_EVENTS:
+        kind = type(event).__name__   # Event.kind, without a property call per event
+        if kind in SENDING_EVENTS:
             for i in range(nxt, len(dgrams)):
-                if _announces(event, dgrams[i].label):
+                if _announces(event, kind, dgrams[i].label):
                     owner, nxt = first_id + i, i + 1
                     break
         owners.append(owner)
@@ -573,3 +586,17 @@ def capture_points(records: Iterable[HopRecord]) -> list[tuple[str, list[tuple[f
 
 #: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
 fast_init_all(globals())
+_hop_record = builder(HopRecord)   # every field in order, one call: a HopRecord per packet per segment
+
+
+def _direction_of(receiver: str, sender: str) -> str:
+    """Towards or out of a NAT's outside = 'outbound'; the reverse = 'inbound' (by interface kinds)."""
+    if receiver == "nat-inside" or (receiver == "host" and sender == "nat-outside"):
+        return "outbound"
+    if receiver == "nat-outside" or (receiver == "host" and sender == "nat-inside"):
+        return "inbound"
+    return "local"
+
+
+#: (receiver kind, sender kind) -> direction, for every pair of interface kinds (a receiver of None is "host")
+_DIRECTIONS = {(r, s): _direction_of(r, s) for r in _KINDS for s in _KINDS}

@@ -41,10 +41,11 @@ def fast_init(cls: type) -> type:
     """Class decorator, placed above `@dataclass`: the same `__init__` (same parameters, defaults,
     default factories, `__post_init__`), filling the instance's `__dict__` in one assignment
     instead of one `object.__setattr__` per field. Classes it cannot reproduce exactly (slots,
-    InitVar, keyword-only or init=False fields) keep their own."""
+    InitVar, keyword-only or init=False fields) keep their own, and so does a class that writes
+    its own (`@dataclass(init=False)`)."""
     flds = fields(cls)
-    if ("__slots__" in cls.__dict__ or len(flds) != len(cls.__dataclass_fields__)
-            or any(not f.init or f.kw_only for f in flds)):
+    if (not cls.__dataclass_params__.init or "__slots__" in cls.__dict__
+            or len(flds) != len(cls.__dataclass_fields__) or any(not f.init or f.kw_only for f in flds)):
         return cls
     space: dict = {"_set": object.__setattr__, "_FACTORY": _FACTORY}
     params, lines = [], []

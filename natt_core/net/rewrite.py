@@ -1,23 +1,21 @@
 """Rewriting header fields of a real IPv4 packet, as a NAT does (RFC 3022 §4.1, RFC 1624).
 
 `parse_packet` pulls out the fields a NAT looks at (addresses, UDP/TCP ports, the ESP/AH SPI);
-`Rewriter` changes addresses and ports in place, keeps the IPv4 header checksum and the UDP/TCP
+`rewrite` changes an address and a port, keeps the IPv4 header checksum and the UDP/TCP
 checksum right with the RFC 1624 eqn. 3 incremental update (the pseudo-header carries both
 addresses, RFC 768/793), and records every field it changed so a lesson can point at the bytes.
 """
 from __future__ import annotations
 
-import struct
 from dataclasses import dataclass
 from socket import inet_aton, inet_ntoa
 
 from ..errors import DecodeError
-from ..wire.ip import (IPV4_HEADER_LEN, OFF_DPORT, OFF_IP_CHECKSUM, OFF_IP_DST, OFF_IP_SRC,
+from ..wire.ip import (IPV4_HEADER_LEN, IPV4_UDP, OFF_DPORT, OFF_IP_CHECKSUM, OFF_IP_DST, OFF_IP_SRC,
                        OFF_SPORT, OFF_TCP_CHECKSUM, OFF_UDP_CHECKSUM, decode_ipv4_header,
                        decode_udp, incremental_update)
 from ..wire.numbers import IPProto, label
-from .records import record
-from .records import fast_init_all
+from .records import builder, fast_init_all
 
 
 @dataclass(frozen=True)
@@ -47,11 +45,6 @@ class PacketFields:
         return f"{name} {self.src} -> {self.dst}{spi}"
 
 
-_IPV4 = struct.Struct("!BBHHHBBH4s4s")
-_WORDS = struct.Struct("!10H")
-_UDP = struct.Struct("!HHH")
-
-
 def parse_packet(packet: bytes) -> PacketFields:
     """The fields a NAT looks at; raises DecodeError for anything malformed.
 
@@ -60,15 +53,13 @@ def parse_packet(packet: bytes) -> PacketFields:
     length, header checksum, no fragment, UDP length); anything else goes through the wire
     decoders, which say exactly what is wrong."""
     n = len(packet)
-    if n >= IPV4_HEADER_LEN + 8 and packet[0] == 0x45 and packet[9] == IPProto.UDP:
-        _, _, total, _, flags_frag, _, proto, _, src, dst = _IPV4.unpack_from(packet)
-        words = sum(_WORDS.unpack_from(packet))
-        words = (words & 0xFFFF) + (words >> 16)
-        words = (words & 0xFFFF) + (words >> 16)
-        if total == n and not flags_frag & 0x3FFF and words == 0xFFFF:
-            sport, dport, length = _UDP.unpack_from(packet, IPV4_HEADER_LEN)
-            if length == n - IPV4_HEADER_LEN:
-                return record(PacketFields, proto, inet_ntoa(src), inet_ntoa(dst), sport, dport, None)
+    # the header checksum verifies when the header read as one number is a multiple of 0xFFFF
+    # (see wire.ip.decode_datagram); 0x45 makes it non-zero
+    if n >= IPV4_HEADER_LEN + 8 and packet[0] == 0x45 and packet[9] == IPProto.UDP \
+            and not int.from_bytes(packet[:IPV4_HEADER_LEN], "big") % 0xFFFF:
+        _, _, total, _, flags_frag, _, proto, _, src, dst, sport, dport, length, _ = IPV4_UDP.unpack_from(packet)
+        if total == n and not flags_frag & 0x3FFF and length == n - IPV4_HEADER_LEN:
+            return _fields(proto, inet_ntoa(src), inet_ntoa(dst), sport, dport, None)
     return _parse_checked(packet)
 
 
@@ -92,62 +83,63 @@ def _parse_checked(packet: bytes) -> PacketFields:
     return PacketFields(ip.proto, ip.src, ip.dst)
 
 
-class Rewriter:
-    """Edits a packet in place and keeps both checksums right (RFC 1624 eqn. 3)."""
+_ADDRESS = {"source": (OFF_IP_SRC, "IPv4 source address"), "destination": (OFF_IP_DST, "IPv4 destination address")}
+_PORT = {"source": IPV4_HEADER_LEN + OFF_SPORT, "destination": IPV4_HEADER_LEN + OFF_DPORT}
+#: the transport checksum covering the pseudo-header: (its name, its offset, 0 means "none" (RFC 768))
+_L4_CHECKSUM = {IPProto.UDP: ("UDP checksum", IPV4_HEADER_LEN + OFF_UDP_CHECKSUM, True),
+                IPProto.TCP: ("TCP checksum", IPV4_HEADER_LEN + OFF_TCP_CHECKSUM, False)}
+NO_L4 = -1   #: `proto` for a later fragment: no transport header, only the IPv4 header checksum
 
-    def __init__(self, packet: bytes, proto: int):
-        self.buf = bytearray(packet)
-        self.proto = proto
-        self.changes: list[FieldChange] = []
-        self.ip_words: list[tuple[bytes, bytes]] = []   # covered by the IPv4 header checksum
-        self.l4_words: list[tuple[bytes, bytes]] = []   # covered by the UDP/TCP checksum
 
-    def _put(self, name: str, off: int, new: bytes, shown_old: str, shown_new: str) -> bytes | None:
-        old = bytes(self.buf[off:off + len(new)])
-        if old == new:
-            return None
-        self.buf[off:off + len(new)] = new
-        self.changes.append(record(FieldChange, name, off, shown_old, shown_new, len(new)))
-        return old
+def rewrite(packet: bytes, proto: int, which: str, ip: str | None,
+            port: int | None = None) -> tuple[bytes, tuple[FieldChange, ...]]:
+    """The packet with its `which` ("source" or "destination") address set to `ip` (None: kept) and,
+    for UDP/TCP, that port set to `port` (None: kept); both checksums follow by RFC 1624 eqn. 3.
 
-    def address(self, which: str, ip: str) -> None:
-        off = OFF_IP_SRC if which == "source" else OFF_IP_DST
-        new = inet_aton(ip)   # `ip` comes from the NAT's validated config or table
-        shown = inet_ntoa(bytes(self.buf[off:off + 4]))
-        old = self._put(f"IPv4 {which} address", off, new, shown, ip)
-        if old is not None:
-            self.ip_words.append((old, new))
-            self.l4_words.append((old, new))  # the pseudo-header carries both addresses
+    Returns the new bytes and every field that changed, in order: address, port, IPv4 header
+    checksum, transport checksum. A NAT calls this once per packet, so it is one pass over a copy."""
+    buf = bytearray(packet)
+    changes: list[FieldChange] = []
+    ip_old = ip_new = b""   # the 16-bit words the IPv4 header checksum covers that changed
+    if ip is not None:
+        off, name = _ADDRESS[which]
+        old, new = packet[off:off + 4], inet_aton(ip)   # `ip` comes from the NAT's validated config or table
+        if old != new:
+            buf[off:off + 4] = new
+            changes.append(_change(name, off, inet_ntoa(old), ip, 4))
+            ip_old, ip_new = old, new
+    l4_old, l4_new = ip_old, ip_new   # the pseudo-header carries both addresses
+    if port is not None:
+        off = _PORT[which]
+        old, new = packet[off:off + 2], port.to_bytes(2, "big")
+        if old != new:
+            buf[off:off + 2] = new
+            name = "UDP" if proto == IPProto.UDP else "TCP"
+            changes.append(_change(f"{name} {which} port", off, str(int.from_bytes(old, "big")), str(port), 2))
+            l4_old, l4_new = l4_old + old, l4_new + new
+    if ip_old:
+        _fix(buf, changes, "IPv4 header checksum", OFF_IP_CHECKSUM, ip_old, ip_new, False)
+    l4 = _L4_CHECKSUM.get(proto)
+    if l4 is not None and l4_old:
+        _fix(buf, changes, l4[0], l4[1], l4_old, l4_new, l4[2])
+    return bytes(buf), tuple(changes)
 
-    def port(self, which: str, port: int) -> None:
-        off = IPV4_HEADER_LEN + (OFF_SPORT if which == "source" else OFF_DPORT)
-        name = "UDP" if self.proto == IPProto.UDP else "TCP"
-        new = port.to_bytes(2, "big")
-        shown = str(int.from_bytes(self.buf[off:off + 2], "big"))
-        old = self._put(f"{name} {which} port", off, new, shown, str(port))
-        if old is not None:
-            self.l4_words.append((old, new))
 
-    def _fix(self, name: str, off: int, words: list[tuple[bytes, bytes]], udp: bool) -> None:
-        old_sum = int.from_bytes(self.buf[off:off + 2], "big")
-        if not words or (udp and old_sum == 0):
-            return  # RFC 768: a UDP checksum of 0 means "none" and stays 0
-        if len(words) == 1:
-            new_sum = incremental_update(old_sum, words[0][0], words[0][1])
-        else:
-            new_sum = incremental_update(old_sum, b"".join([o for o, _ in words]), b"".join([n for _, n in words]))
-        if udp and new_sum == 0:
-            new_sum = 0xFFFF
-        self._put(name, off, new_sum.to_bytes(2, "big"), f"0x{old_sum:04x}", f"0x{new_sum:04x}")
-
-    def finish(self) -> tuple[bytes, tuple[FieldChange, ...]]:
-        self._fix("IPv4 header checksum", OFF_IP_CHECKSUM, self.ip_words, False)
-        if self.proto == IPProto.UDP:
-            self._fix("UDP checksum", IPV4_HEADER_LEN + OFF_UDP_CHECKSUM, self.l4_words, True)
-        elif self.proto == IPProto.TCP:
-            self._fix("TCP checksum", IPV4_HEADER_LEN + OFF_TCP_CHECKSUM, self.l4_words, False)
-        return bytes(self.buf), tuple(self.changes)
+def _fix(buf: bytearray, changes: list[FieldChange], name: str, off: int, old: bytes, new: bytes,
+         udp: bool) -> None:
+    """Update the checksum at `off` for the words old -> new (RFC 1624 eqn. 3)."""
+    old_sum = buf[off] << 8 | buf[off + 1]
+    if udp and old_sum == 0:
+        return  # RFC 768: a UDP checksum of 0 means "none" and stays 0
+    new_sum = incremental_update(old_sum, old, new)
+    if udp and new_sum == 0:
+        new_sum = 0xFFFF
+    if new_sum != old_sum:
+        buf[off:off + 2] = new_sum.to_bytes(2, "big")
+        changes.append(_change(name, off, f"0x{old_sum:04x}", f"0x{new_sum:04x}", 2))
 
 
 #: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
 fast_init_all(globals())
+_change = builder(FieldChange)      # every field in order, one call: a few per translated packet
+_fields = builder(PacketFields)

@@ -97,12 +97,13 @@ def internet_checksum(data: bytes) -> int:
 
 def incremental_update(checksum: int, old: bytes, new: bytes) -> int:
     """RFC 1624 eqn. 3, HC' = ~(~HC + ~m + m'), over every 16-bit word of old → new."""
-    if len(old) != len(new) or len(old) % 2:
+    n = len(old)
+    if n != len(new) or n & 1:
         raise ValueError("old and new must have the same even length")
     start = ~checksum & 0xFFFF
     # the word-by-word sum is start + k*0xFFFF - sum(m) + sum(m'), congruent (mod 0xFFFF) to the
     # big-number form below (see ones_complement_sum); it is exactly zero only when every term is
-    if not start and not any(new) and old == b"\xff" * len(old):
+    if not start and not any(new) and old == b"\xff" * n:
         return 0xFFFF
     total = (start - int.from_bytes(old, "big") + int.from_bytes(new, "big") - 1) % 0xFFFF + 1
     return ~total & 0xFFFF
@@ -114,7 +115,7 @@ def pseudo_header(src: str, dst: str, proto: int, length: int) -> bytes:
 
 def transport_checksum(src: str, dst: str, proto: int, segment: bytes) -> int:
     """UDP/TCP checksum of `segment` (its checksum field must be zero) over the pseudo-header."""
-    value = internet_checksum(pseudo_header(src, dst, proto, len(segment)) + segment)
+    value = ~ones_complement_sum(pseudo_header(src, dst, proto, len(segment)) + segment) & 0xFFFF
     if proto == IPProto.UDP and value == 0:
         value = 0xFFFF  # RFC 768: a computed zero is sent as all ones
     return value
@@ -125,11 +126,13 @@ def encode_udp(src: Endpoint, dst: Endpoint, payload: bytes, checksum: bool = Tr
     length = UDP_HEADER_LEN + len(payload)
     if length > 0xFFFF:
         raise ValueError("UDP datagram too long")
-    seg = UDP_HEADER.pack(src.port, dst.port, length, 0) + payload
+    sport, dport = src.port, dst.port
     if not checksum:
-        return seg
-    value = transport_checksum(src.ip, dst.ip, IPProto.UDP, seg)
-    return UDP_HEADER.pack(src.port, dst.port, length, value) + payload
+        return _UDP_PACK(sport, dport, length, 0) + payload
+    # the pseudo-header and the header with a zero checksum, summed with the payload (RFC 768)
+    value = ~ones_complement_sum(packed_ipv4(src.ip) + packed_ipv4(dst.ip) + _UDP_PSEUDO_PROTO
+                                 + _UDP_HEADER_PACK(length, sport, dport, length, 0) + payload) & 0xFFFF
+    return _UDP_PACK(sport, dport, length, value or 0xFFFF) + payload   # RFC 768: a computed 0 is sent as all ones
 
 
 @dataclass(frozen=True)
@@ -155,11 +158,15 @@ def decode_udp(data: bytes, base: int = 0) -> tuple[UdpHeader, bytes]:
 
 def udp_checksum_ok(src: str, dst: str, segment: bytes) -> bool:
     """True when the UDP checksum is 0 (not used) or verifies over this pseudo-header."""
-    if len(segment) < UDP_HEADER_LEN:
+    n = len(segment)
+    if n < UDP_HEADER_LEN:
         return False
     if segment[6:8] == b"\x00\x00":
         return True
-    return ones_complement_sum(pseudo_header(src, dst, IPProto.UDP, len(segment)) + segment) == 0xFFFF
+    # the one's-complement sum is 0xFFFF exactly when the data as one number is a non-zero multiple
+    # of 0xFFFF (see decode_datagram); the protocol byte makes it non-zero
+    return not int.from_bytes(packed_ipv4(src) + packed_ipv4(dst) + _UDP_PSEUDO_PROTO + n.to_bytes(2, "big")
+                              + segment, "big") % 0xFFFF
 
 
 def encode_ipv4_header(src: str, dst: str, proto: int, payload_len: int, ident: int = 0,
@@ -193,20 +200,23 @@ def encode_datagram(d: Datagram) -> bytes:
     sport, dport = d.src.port, d.dst.port
     checksum = 0
     if not d.zero_udp_checksum:
-        checksum = ~ones_complement_sum(src + dst + _UDP_PSEUDO_PROTO + _UDP_HEADER_PACK(length, sport, dport, length, 0)
-                                        + payload) & 0xFFFF or 0xFFFF   # RFC 768: a computed 0 is sent as all ones
+        # ones_complement_sum inlined (the protocol byte makes the number non-zero; an odd length is
+        # padded with a zero byte, i.e. the number times 256)
+        data = src + dst + _UDP_PSEUDO_PROTO + _UDP_HEADER_PACK(length, sport, dport, length, 0) + payload
+        checksum = ~(((int.from_bytes(data, "big") << 8 * (len(data) & 1)) - 1) % 0xFFFF + 1) & 0xFFFF or 0xFFFF
     total = IPV4_HEADER_LEN + length
     if total > 0xFFFF:
         raise ValueError("IPv4 packet too long")
     ident, ttl = d.ident, d.ttl
     head = _IPV4_UDP_PACK(0x45, 0, total, ident, 0x4000, ttl, proto, 0, src, dst, sport, dport, length, checksum)
-    header_sum = ~ones_complement_sum(head[:IPV4_HEADER_LEN]) & 0xFFFF
+    header_sum = ~((int.from_bytes(head[:IPV4_HEADER_LEN], "big") - 1) % 0xFFFF + 1) & 0xFFFF   # 0x45: non-zero
     return head[:OFF_IP_CHECKSUM] + header_sum.to_bytes(2, "big") + head[OFF_IP_CHECKSUM + 2:] + payload
 
 
 #: the pseudo-header's zero and protocol bytes, then its UDP length (RFC 768), then the UDP header
 _UDP_PSEUDO_PROTO = bytes([0, IPProto.UDP])
-_UDP_HEADER_PACK = struct.Struct("!HHHHH").pack   # pseudo-header length, then sport, dport, length, checksum
+_UDP_HEADER_PACK = struct.Struct("!H" + UDP_HEADER.struct.format[1:]).pack   # pseudo-header length, then the UDP header
+_UDP_PACK = UDP_HEADER.struct.pack
 
 
 @dataclass(frozen=True)
@@ -249,9 +259,9 @@ def decode_ipv4_header(packet: bytes, fragments: bool = False) -> tuple[IPv4Head
     return IPv4Header(vihl, tos, total, ident, ff, ttl, proto, csum, src, dst), r.rest()
 
 
-_IPV4 = struct.Struct("!BBHHHBBH4s4s")            #: an option-less IPv4 header
-_IPV4_UDP = struct.Struct("!BBHHHBBH4s4sHHHH")   #: ... and a UDP header
-_IPV4_UDP_PACK = _IPV4_UDP.pack
+_IPV4 = IPV4_HEADER.struct                        #: an option-less IPv4 header
+IPV4_UDP = struct.Struct(IPV4_HEADER.struct.format + UDP_HEADER.struct.format[1:])   #: ... and a UDP header
+_IPV4_UDP_PACK = IPV4_UDP.pack
 _ENDPOINTS: dict[tuple[bytes, int], Endpoint] = {}   #: Endpoints are immutable: one per address and port
 _new, _set = object.__new__, object.__setattr__
 
@@ -266,33 +276,39 @@ def _endpoint(packed: bytes, port: int) -> Endpoint:
     return ep
 
 
-def _datagram(src: Endpoint, dst: Endpoint, proto: int, payload: bytes, ident: int, ttl: int,
-              zero_checksum: bool) -> Datagram:
-    d = _new(Datagram)
-    _set(d, "__dict__", {"src": src, "dst": dst, "proto": proto, "payload": payload, "ident": ident, "ttl": ttl,
-                         "zero_udp_checksum": zero_checksum, "label": ""})
-    return d
-
-
 def decode_datagram(packet: bytes) -> Datagram:
     """Parse IPv4 bytes into a Datagram; UDP checksums are verified when non-zero.
 
     A well-formed packet takes one struct read; anything the fast path does not accept is parsed
     again step by step, so every malformed packet gets the same DecodeError as always."""
     n = len(packet)
-    if type(packet) is bytes and n >= 20 and packet[0] == 0x45 and not ones_complement_sum(packet[:20]) ^ 0xFFFF:
+    # a checksum verifies when the one's-complement sum is 0xFFFF (ones_complement_sum), i.e. when the
+    # data read as one number is a non-zero multiple of 0xFFFF; a pad byte for odd lengths would
+    # multiply it by 256, which is prime to 0xFFFF, so the test needs no padding
+    if type(packet) is bytes and n >= 20 and packet[0] == 0x45 and not int.from_bytes(packet[:20], "big") % 0xFFFF:
         if packet[9] == IPProto.UDP and n >= 28:
             _v, _tos, total, ident, ff, ttl, proto, _c, src, dst, sport, dport, length, csum = \
-                _IPV4_UDP.unpack_from(packet)
+                IPV4_UDP.unpack_from(packet)
             if total == n and not ff & 0x3FFF and length == n - 20 and (
-                    not csum or ones_complement_sum(src + dst + b"\x00\x11" + length.to_bytes(2, "big")
-                                                    + packet[20:]) == 0xFFFF):
-                return _datagram(_endpoint(src, sport), _endpoint(dst, dport), proto, packet[28:], ident, ttl,
-                                 csum == 0)
+                    not csum or not int.from_bytes(src + dst + b"\x00\x11" + packet[24:26] + packet[20:], "big")
+                    % 0xFFFF):
+                payload, zero = packet[28:], csum == 0
+            else:
+                return _decode_datagram_checked(packet)
         elif packet[9] != IPProto.UDP:
             _v, _tos, total, ident, ff, ttl, proto, _c, src, dst = _IPV4.unpack_from(packet)
-            if total == n and not ff & 0x3FFF:
-                return _datagram(_endpoint(src, 0), _endpoint(dst, 0), proto, packet[20:], ident, ttl, False)
+            if total != n or ff & 0x3FFF:
+                return _decode_datagram_checked(packet)
+            payload, zero, sport, dport = packet[20:], False, 0, 0
+        else:
+            return _decode_datagram_checked(packet)
+        # Endpoints from the shared table, a Datagram filled in one assignment: one call per packet
+        d = _new(Datagram)
+        _set(d, "__dict__", {"src": _ENDPOINTS.get((src, sport)) or _endpoint(src, sport),
+                             "dst": _ENDPOINTS.get((dst, dport)) or _endpoint(dst, dport), "proto": proto,
+                             "payload": payload, "ident": ident, "ttl": ttl, "zero_udp_checksum": zero,
+                             "label": ""})
+        return d
     return _decode_datagram_checked(packet)
 
 
