@@ -23,8 +23,46 @@ from .sa import ChildSa
 from .states import follows_peer
 
 
-def _packed(*ips: str) -> bytes:
-    return b"".join(packed_ipv4(ip) for ip in ips)
+class _SaMemo:
+    """What the data plane derives from one IPsec SA pair once, not per packet: its SPIs as the
+    events show them, the inner endpoints of the ports it carries (L2TP: always the same pair),
+    the NAT-OA addresses and the addresses packets arrive with, packed for the RFC 3948 §3.1.2
+    fix-up. Kept on the ChildSa itself, so it lives exactly as long as the SA; each part is built
+    again when what it came from changes."""
+    __slots__ = ("spi_in", "spi_out", "key", "src", "dst", "inner", "original", "original_packed",
+                 "arrived", "arrived_packed")
+
+    def __init__(self, child: ChildSa):
+        self.spi_in, self.spi_out = f"{child.spi_in:08x}", f"{child.spi_out:08x}"
+        self.key = self.src = self.dst = self.inner = None
+        self.original = self.original_packed = self.arrived = self.arrived_packed = None
+
+    def endpoints(self, child: ChildSa, sport: int, dport: int) -> tuple[Endpoint, Endpoint]:
+        """The inner source and destination of a datagram between these ports."""
+        key = (child.local_inner, child.remote_inner, sport, dport)
+        if self.key != key:
+            self.src, self.dst = Endpoint(key[0], sport), Endpoint(key[1], dport)
+            self.inner, self.key = f"UDP {self.src} → {self.dst}", key
+        return self.src, self.dst
+
+    def packed_original(self, original: tuple[str, str]) -> bytes:
+        """The peer's original addresses from its NAT-OA, packed."""
+        if self.original != original:
+            self.original, self.original_packed = original, packed_ipv4(original[0]) + packed_ipv4(original[1])
+        return self.original_packed
+
+    def packed_arrived(self, src: str, dst: str) -> bytes:
+        """The addresses a packet arrived with, packed (the same pair every packet, unless the peer moves)."""
+        if self.arrived != (src, dst):
+            self.arrived, self.arrived_packed = (src, dst), packed_ipv4(src) + packed_ipv4(dst)
+        return self.arrived_packed
+
+
+def _memo(child: ChildSa) -> _SaMemo:
+    memo = child.__dict__.get("_dataplane_memo")
+    if memo is None:
+        memo = child.__dict__["_dataplane_memo"] = _SaMemo(child)
+    return memo
 
 
 class DataPlaneMixin:
@@ -52,7 +90,8 @@ class DataPlaneMixin:
                 f"the IPsec SA {asked.spi_in:08x}/{asked.spi_out:08x} it was meant for has been deleted")
             self._emit(PacketDropped, reason=why, code=Reason.NO_IPSEC_SA, layer="IPsec")
             return self._finish()
-        src, dst = Endpoint(child.local_inner, sport), Endpoint(child.remote_inner, dport)
+        memo = _memo(child)
+        src, dst = memo.endpoints(child, sport, dport)
         if child.tunnel:
             inner, next_header = encode_datagram(Datagram(src, dst, IPProto.UDP, payload)), IPProto.IPIP
         else:
@@ -71,7 +110,7 @@ class DataPlaneMixin:
             else:
                 self._send(Endpoint(sa.remote.ip), 0, IPProto.ESP, esp, "ESP")
         self._count_bytes(child, True, len(inner))
-        self._emit(DataSent, spi=f"{child.spi_out:08x}", inner=f"UDP {src} → {dst}", size=len(payload))
+        self._emit(DataSent, spi=memo.spi_out, inner=memo.inner, size=len(payload))
         return self._finish()
 
     def _receive_ipsec(self, dgram: Datagram, data: bytes, layer: str) -> None:
@@ -140,18 +179,19 @@ class DataPlaneMixin:
             self._emit(PacketDropped, reason=f"inner packet after decryption: {exc}", code=Reason.INNER_MALFORMED,
                        layer="ESP", spi=f"{child.spi_in:08x}")
             return
-        self._emit(DataReceived, spi=f"{child.spi_in:08x}", inner=f"UDP {d.src} → {d.dst}", payload=d.payload)
+        self._emit(DataReceived, spi=_memo(child).spi_in, inner=f"UDP {d.src} → {d.dst}", payload=d.payload)
 
     def _deliver_transport(self, child: ChildSa, dgram: Datagram, segment: bytes) -> None:
         if len(segment) < 8:
             self._emit(PacketDropped, reason="inner UDP header truncated", code=Reason.INNER_MALFORMED, layer="ESP",
                        spi=f"{child.spi_in:08x}")
             return
+        memo = _memo(child)
         src, dst = dgram.src.ip, self.address
         checksum = int.from_bytes(segment[OFF_UDP_CHECKSUM:OFF_UDP_CHECKSUM + 2], "big")
         fixup = None
         if checksum and child.peer_original and child.peer_original != (src, dst):
-            old, new = _packed(*child.peer_original), _packed(src, dst)
+            old, new = memo.packed_original(child.peer_original), memo.packed_arrived(src, dst)
             fixed = incremental_update(checksum, old, new) or 0xFFFF  # RFC 768: 0 means "no checksum"
             segment = segment[:OFF_UDP_CHECKSUM] + fixed.to_bytes(2, "big") + segment[OFF_UDP_CHECKSUM + 2:]
             fixup = (f"inner UDP checksum 0x{checksum:04x} fixed up to 0x{fixed:04x}: NAT-OA says the sender "
@@ -170,5 +210,5 @@ class DataPlaneMixin:
                 "the NAT and, without NAT-OA, there is nothing to fix it with (RFC 3715 §2.1(b))"))
             return
         sport, dport = int.from_bytes(segment[0:2], "big"), int.from_bytes(segment[2:4], "big")
-        self._emit(DataReceived, spi=f"{child.spi_in:08x}", inner=f"UDP {src}:{sport} → {dst}:{dport}",
+        self._emit(DataReceived, spi=memo.spi_in, inner=f"UDP {src}:{sport} → {dst}:{dport}",
                    payload=segment[8:], checksum_fixup=fixup)

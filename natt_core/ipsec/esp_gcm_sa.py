@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from ..crypto.primitives import GCM_IV, GCM_SALT, gcm_decrypt, gcm_encrypt
 from ..errors import ConfigError, DecodeError
-from ..wire.esp import ESP_HEADER_LEN, pad_plaintext, split_esp, strip_trailer
+from ..wire.esp import ESP_HEADER_LEN, esp_head, pad_plaintext, read_esp_header, strip_trailer
 from .esp_sa import MAX_SEQ, ReplayWindow, SpiMismatchError, check_spi
 from ..net.records import fast_init_all
 
@@ -46,24 +46,25 @@ class EspGcmSa:
     def protect(self, next_header: int, payload: bytes, rng: random.Random) -> bytes:
         if self.seq >= MAX_SEQ:
             raise ConfigError("ESP sequence numbers exhausted: the SA must be rekeyed (RFC 4303 §3.3.3)")
-        self.seq += 1
+        self.seq = seq = self.seq + 1
         key, salt = self._split()
         iv = rng.getrandbits(8 * GCM_IV).to_bytes(GCM_IV, "big")
-        head = self.spi.to_bytes(4, "big") + self.seq.to_bytes(4, "big")
+        head = esp_head(self.spi, seq)
         return head + iv + gcm_encrypt(key, salt + iv, pad_plaintext(payload, next_header, 4), head, ICV_LEN)
 
     def unprotect(self, data: bytes) -> tuple[int, bytes]:
-        header, rest = split_esp(data)
-        if len(rest) < GCM_IV + 4 + ICV_LEN:
+        spi, seq = read_esp_header(data)
+        if len(data) - ESP_HEADER_LEN < GCM_IV + 4 + ICV_LEN:
             raise DecodeError("ESP", ESP_HEADER_LEN, f"{len(data)} bytes cannot hold header, 8-byte IV, trailer "
                                                      f"and a {ICV_LEN}-byte ICV")
-        if header.spi != self.spi:
-            raise SpiMismatchError(f"SPI 0x{header.spi:08x} does not belong to this SA (expected 0x{self.spi:08x})")
-        self.window.check(header.seq)
+        if spi != self.spi:
+            raise SpiMismatchError(f"SPI 0x{spi:08x} does not belong to this SA (expected 0x{self.spi:08x})")
+        self.window.check(seq)
         key, salt = self._split()
-        plaintext = gcm_decrypt(key, salt + rest[:GCM_IV], rest[GCM_IV:], data[:ESP_HEADER_LEN], ICV_LEN)
-        self.window.accept(header.seq)
-        payload, next_header = strip_trailer(plaintext, ESP_HEADER_LEN + GCM_IV)
+        start = ESP_HEADER_LEN + GCM_IV
+        plaintext = gcm_decrypt(key, salt + data[ESP_HEADER_LEN:start], data[start:], data[:ESP_HEADER_LEN], ICV_LEN)
+        self.window.accept(seq)
+        payload, next_header = strip_trailer(plaintext, start)
         return next_header, payload
 
 
