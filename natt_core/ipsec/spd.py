@@ -182,4 +182,4 @@ class Spd:
 
     def rows(self) -> tuple[SpdRow, ...]:
         keying = self.keying
-        return tuple(e.row(keying) for e in self.entries)
+        return tuple([e.row(keying) for e in self.entries])
