@@ -45,23 +45,21 @@ class _SaMemo:
             self.inner, self.key = f"UDP {self.src} → {self.dst}", key
         return self.src, self.dst
 
-    def packed_original(self, original: tuple[str, str]) -> bytes:
-        """The peer's original addresses from its NAT-OA, packed."""
+    def packed(self, original: tuple[str, str], src: str, dst: str) -> tuple[bytes, bytes]:
+        """The peer's original addresses from its NAT-OA and the ones a packet arrived with, packed
+        (the same two pairs every packet, unless the peer moves)."""
         if self.original != original:
             self.original, self.original_packed = original, packed_ipv4(original[0]) + packed_ipv4(original[1])
-        return self.original_packed
-
-    def packed_arrived(self, src: str, dst: str) -> bytes:
-        """The addresses a packet arrived with, packed (the same pair every packet, unless the peer moves)."""
         if self.arrived != (src, dst):
             self.arrived, self.arrived_packed = (src, dst), packed_ipv4(src) + packed_ipv4(dst)
-        return self.arrived_packed
+        return self.original_packed, self.arrived_packed
 
 
-def _memo(child: ChildSa) -> _SaMemo:
-    memo = child.__dict__.get("_dataplane_memo")
-    if memo is None:
-        memo = child.__dict__["_dataplane_memo"] = _SaMemo(child)
+_MEMO = "_dataplane_memo"   #: its attribute on the ChildSa; read per packet as `child.__dict__.get(_MEMO)`
+
+
+def _new_memo(child: ChildSa) -> _SaMemo:
+    memo = child.__dict__[_MEMO] = _SaMemo(child)
     return memo
 
 
@@ -90,7 +88,7 @@ class DataPlaneMixin:
                 f"the IPsec SA {asked.spi_in:08x}/{asked.spi_out:08x} it was meant for has been deleted")
             self._emit(PacketDropped, reason=why, code=Reason.NO_IPSEC_SA, layer="IPsec")
             return self._finish()
-        memo = _memo(child)
+        memo = child.__dict__.get(_MEMO) or _new_memo(child)
         src, dst = memo.endpoints(child, sport, dport)
         if child.tunnel:
             inner, next_header = encode_datagram(Datagram(src, dst, IPProto.UDP, payload)), IPProto.IPIP
@@ -179,19 +177,20 @@ class DataPlaneMixin:
             self._emit(PacketDropped, reason=f"inner packet after decryption: {exc}", code=Reason.INNER_MALFORMED,
                        layer="ESP", spi=f"{child.spi_in:08x}")
             return
-        self._emit(DataReceived, spi=_memo(child).spi_in, inner=f"UDP {d.src} → {d.dst}", payload=d.payload)
+        memo = child.__dict__.get(_MEMO) or _new_memo(child)
+        self._emit(DataReceived, spi=memo.spi_in, inner=f"UDP {d.src} → {d.dst}", payload=d.payload)
 
     def _deliver_transport(self, child: ChildSa, dgram: Datagram, segment: bytes) -> None:
         if len(segment) < 8:
             self._emit(PacketDropped, reason="inner UDP header truncated", code=Reason.INNER_MALFORMED, layer="ESP",
                        spi=f"{child.spi_in:08x}")
             return
-        memo = _memo(child)
+        memo = child.__dict__.get(_MEMO) or _new_memo(child)
         src, dst = dgram.src.ip, self.address
         checksum = int.from_bytes(segment[OFF_UDP_CHECKSUM:OFF_UDP_CHECKSUM + 2], "big")
         fixup = None
         if checksum and child.peer_original and child.peer_original != (src, dst):
-            old, new = memo.packed_original(child.peer_original), memo.packed_arrived(src, dst)
+            old, new = memo.packed(child.peer_original, src, dst)
             fixed = incremental_update(checksum, old, new) or 0xFFFF  # RFC 768: 0 means "no checksum"
             segment = segment[:OFF_UDP_CHECKSUM] + fixed.to_bytes(2, "big") + segment[OFF_UDP_CHECKSUM + 2:]
             fixup = (f"inner UDP checksum 0x{checksum:04x} fixed up to 0x{fixed:04x}: NAT-OA says the sender "
