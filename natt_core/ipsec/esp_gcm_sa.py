@@ -16,7 +16,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from ..crypto.primitives import GCM_IV, GCM_SALT
 from ..errors import ConfigError, DecodeError, IntegrityError
-from ..wire.esp import ESP_HEADER_LEN, esp_head, pad_plaintext, read_esp_header, strip_trailer
+from ..wire.esp import ESP_HEAD, ESP_HEADER_LEN, pad_plaintext, read_esp_header, strip_trailer
 from .esp_sa import MAX_SEQ, ReplayWindow, SpiMismatchError, check_spi
 from ..net.records import fast_init_all
 
@@ -66,7 +66,7 @@ class EspGcmSa:
             raise ConfigError("ESP sequence numbers exhausted: the SA must be rekeyed (RFC 4303 §3.3.3)")
         self.seq = seq = self.seq + 1
         iv = rng.getrandbits(8 * GCM_IV).to_bytes(GCM_IV, "big")
-        head = esp_head(self.spi, seq)
+        head = ESP_HEAD.pack(self.spi, seq)
         return head + iv + self._gcm.aead.encrypt(self._salt + iv, pad_plaintext(payload, next_header, 4), head)
 
     def unprotect(self, data: bytes) -> tuple[int, bytes]:

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from ..errors import ConfigError, DecodeError, IntegrityError
 from ..reasons import Reason
-from ..wire.esp import ESP_HEADER_LEN, esp_head, pad_plaintext, read_esp_header, strip_trailer
+from ..wire.esp import ESP_HEAD, ESP_HEADER_LEN, pad_plaintext, read_esp_header, strip_trailer
 from ..crypto.primitives import KeyedCbc, KeyedHmac, cipher_spec, equal, prf
 from ..net.records import fast_init_all
 
@@ -162,7 +162,7 @@ class EspSa:
         plaintext = pad_plaintext(payload, next_header, block)
         self.seq = seq = self.seq + 1
         iv = rng.getrandbits(8 * block).to_bytes(block, "big")
-        body = esp_head(self.spi, seq) + iv + self._cbc.encrypt(iv, plaintext)
+        body = ESP_HEAD.pack(self.spi, seq) + iv + self._cbc.encrypt(iv, plaintext)
         return body + self._mac.digest(body)
 
     def unprotect(self, data: bytes) -> tuple[int, bytes]:

@@ -37,7 +37,9 @@ AH_HEADER = Layout("AH", Part("next_header", 1, "next header", named(IPProto), A
                         show_short_hex, ICV))
 
 ESP_HEADER_LEN = ESP_HEADER.size
-_ESP_HEAD = ESP_HEADER.struct   #: SPI and sequence number, packed as the layout says
+#: SPI and sequence number as the layout packs them; an SA packs its own (valid) SPI and counter
+#: with `ESP_HEAD.pack` directly
+ESP_HEAD = ESP_HEADER.struct
 ESP_TRAILER_LEN = 2  #: Pad Length and Next Header, after the padding (RFC 4303 §2.4-§2.6)
 AH_FIXED_LEN = AH_HEADER.size  #: Next Header, Payload Len, Reserved, SPI, Sequence Number
 
@@ -68,15 +70,10 @@ def read_esp_header(data: bytes) -> tuple[int, int]:
     for an SA that reads the rest in place (no EspHeader, no copy of IV | ciphertext | ICV)."""
     if len(data) < ESP_HEADER_LEN:
         raise DecodeError("ESP", 0, f"truncated header: need {ESP_HEADER_LEN} bytes, {len(data)} left")
-    spi, seq = _ESP_HEAD.unpack_from(data)
+    spi, seq = ESP_HEAD.unpack_from(data)
     if spi == 0:
         raise DecodeError("ESP", 0, "SPI 0 is reserved (a non-ESP marker, not ESP)")
     return spi, seq
-
-
-def esp_head(spi: int, seq: int) -> bytes:
-    """The 8 cleartext bytes an SA sends first (its own SPI and counter, so not checked again)."""
-    return _ESP_HEAD.pack(spi, seq)
 
 
 def split_esp(data: bytes) -> tuple[EspHeader, bytes]:
