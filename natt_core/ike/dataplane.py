@@ -30,12 +30,20 @@ class _SaMemo:
     fix-up. Kept on the ChildSa itself, so it lives exactly as long as the SA; each part is built
     again when what it came from changes."""
     __slots__ = ("spi_in", "spi_out", "key", "src", "dst", "inner", "original", "original_packed",
-                 "arrived", "arrived_packed")
+                 "arrived", "arrived_packed", "outer")
 
     def __init__(self, child: ChildSa):
         self.spi_in, self.spi_out = f"{child.spi_in:08x}", f"{child.spi_out:08x}"
         self.key = self.src = self.dst = self.inner = None
         self.original = self.original_packed = self.arrived = self.arrived_packed = None
+        self.outer: tuple[Endpoint, Endpoint] | None = None
+
+    def outer_ends(self, local: str, remote: str) -> tuple[Endpoint, Endpoint]:
+        """Both ends of raw ESP or AH (IP addresses, no ports), built again only when one moves."""
+        outer = self.outer
+        if outer is None or outer[0].ip != local or outer[1].ip != remote:
+            self.outer = (Endpoint(local), Endpoint(remote))
+        return self.outer
 
     def endpoints(self, child: ChildSa, sport: int, dport: int) -> tuple[Endpoint, Endpoint]:
         """The inner source and destination of a datagram between these ports."""
@@ -98,15 +106,15 @@ class DataPlaneMixin:
         if child.protocol == "ah":
             ident = self.next_ident()
             data = child.outbound.protect(self.address, sa.remote.ip, ident, next_header, inner)
-            self._out_datagrams.append(Datagram(Endpoint(self.address), Endpoint(sa.remote.ip), IPProto.AH, data,
-                                                ident=ident, label="AH"))
+            local, remote = memo.outer_ends(self.address, sa.remote.ip)
+            self._out_datagrams.append(Datagram(local, remote, IPProto.AH, data, ident=ident, label="AH"))
         else:
             esp = child.outbound.protect(next_header, inner, self.rng)
             if child.udp_encapsulated:
                 self._send(sa.remote, Port.NAT_T, IPProto.UDP, esp, "ESP-in-UDP", zero_checksum=True)
                 self._note_sent(sa)
             else:
-                self._send(Endpoint(sa.remote.ip), 0, IPProto.ESP, esp, "ESP")
+                self._send(memo.outer_ends(self.address, sa.remote.ip)[1], 0, IPProto.ESP, esp, "ESP")
         self._count_bytes(child, True, len(inner))
         self._emit(DataSent, spi=memo.spi_out, inner=memo.inner, size=len(payload))
         return self._finish()
