@@ -88,6 +88,9 @@ def join_esp(header: EspHeader, protected: bytes) -> bytes:
     return header.encode() + protected
 
 
+_PADDING = bytes(range(1, 256))   #: the default padding sequence 1, 2, 3, ... (RFC 4303 §2.4)
+
+
 @lru_cache(maxsize=None)     # one table per cipher block size (4, 8, 16: a handful)
 def padding_table(block_size: int) -> tuple[bytes, ...]:
     """Entry n: Padding 1, 2, .., n then Pad Length n, for every n a block_size cipher can need.
@@ -98,9 +101,6 @@ def padding_table(block_size: int) -> tuple[bytes, ...]:
     if block_size < 1 or block_size % 4 or block_size > 256:
         raise ConfigError(f"block size {block_size} must be a multiple of 4 up to 256")
     return tuple(_PADDING[:n] + bytes((n,)) for n in range(block_size))
-
-
-_PADDING = bytes(range(1, 256))   #: the default padding sequence 1, 2, 3, ... (RFC 4303 §2.4)
 
 
 def pad_plaintext(payload: bytes, next_header: int, block_size: int = 4) -> bytes:
