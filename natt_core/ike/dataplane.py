@@ -80,7 +80,7 @@ class DataPlaneMixin:
         """Bytes protected per SA, for kilobyte lifetimes (ike/rekey.py; nothing here)."""
 
     def latest_child(self) -> ChildSa | None:
-        for sa in reversed(list(self.sas.values())):
+        for sa in reversed(self.sas.values()):      # newest first, without copying every SA
             if sa.children:
                 return sa.children[-1]
         return None
