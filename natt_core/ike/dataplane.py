@@ -23,8 +23,52 @@ from .sa import ChildSa
 from .states import follows_peer
 
 
-def _packed(*ips: str) -> bytes:
-    return b"".join(packed_ipv4(ip) for ip in ips)
+class _SaMemo:
+    """What the data plane derives from one IPsec SA pair once, not per packet: its SPIs as the
+    events show them, the inner endpoints of the ports it carries (L2TP: always the same pair),
+    the NAT-OA addresses and the addresses packets arrive with, packed for the RFC 3948 §3.1.2
+    fix-up. Kept on the ChildSa itself, so it lives exactly as long as the SA; each part is built
+    again when what it came from changes."""
+    __slots__ = ("spi_in", "spi_out", "key", "src", "dst", "inner", "original", "original_packed",
+                 "arrived", "arrived_packed", "outer")
+
+    def __init__(self, child: ChildSa):
+        self.spi_in, self.spi_out = f"{child.spi_in:08x}", f"{child.spi_out:08x}"
+        self.key = self.src = self.dst = self.inner = None
+        self.original = self.original_packed = self.arrived = self.arrived_packed = None
+        self.outer: tuple[Endpoint, Endpoint] | None = None
+
+    def outer_ends(self, local: str, remote: str) -> tuple[Endpoint, Endpoint]:
+        """Both ends of raw ESP or AH (IP addresses, no ports), built again only when one moves."""
+        outer = self.outer
+        if outer is None or outer[0].ip != local or outer[1].ip != remote:
+            self.outer = (Endpoint(local), Endpoint(remote))
+        return self.outer
+
+    def endpoints(self, child: ChildSa, sport: int, dport: int) -> tuple[Endpoint, Endpoint]:
+        """The inner source and destination of a datagram between these ports."""
+        key = (child.local_inner, child.remote_inner, sport, dport)
+        if self.key != key:
+            self.src, self.dst = Endpoint(key[0], sport), Endpoint(key[1], dport)
+            self.inner, self.key = f"UDP {self.src} → {self.dst}", key
+        return self.src, self.dst
+
+    def packed(self, original: tuple[str, str], src: str, dst: str) -> tuple[bytes, bytes]:
+        """The peer's original addresses from its NAT-OA and the ones a packet arrived with, packed
+        (the same two pairs every packet, unless the peer moves)."""
+        if self.original != original:
+            self.original, self.original_packed = original, packed_ipv4(original[0]) + packed_ipv4(original[1])
+        if self.arrived != (src, dst):
+            self.arrived, self.arrived_packed = (src, dst), packed_ipv4(src) + packed_ipv4(dst)
+        return self.original_packed, self.arrived_packed
+
+
+_MEMO = "_dataplane_memo"   #: its attribute on the ChildSa; read per packet as `child.__dict__.get(_MEMO)`
+
+
+def _new_memo(child: ChildSa) -> _SaMemo:
+    memo = child.__dict__[_MEMO] = _SaMemo(child)
+    return memo
 
 
 class DataPlaneMixin:
@@ -36,7 +80,7 @@ class DataPlaneMixin:
         """Bytes protected per SA, for kilobyte lifetimes (ike/rekey.py; nothing here)."""
 
     def latest_child(self) -> ChildSa | None:
-        for sa in reversed(list(self.sas.values())):
+        for sa in reversed(self.sas.values()):      # newest first, without copying every SA
             if sa.children:
                 return sa.children[-1]
         return None
@@ -52,7 +96,8 @@ class DataPlaneMixin:
                 f"the IPsec SA {asked.spi_in:08x}/{asked.spi_out:08x} it was meant for has been deleted")
             self._emit(PacketDropped, reason=why, code=Reason.NO_IPSEC_SA, layer="IPsec")
             return self._finish()
-        src, dst = Endpoint(child.local_inner, sport), Endpoint(child.remote_inner, dport)
+        memo = child.__dict__.get(_MEMO) or _new_memo(child)
+        src, dst = memo.endpoints(child, sport, dport)
         if child.tunnel:
             inner, next_header = encode_datagram(Datagram(src, dst, IPProto.UDP, payload)), IPProto.IPIP
         else:
@@ -61,17 +106,17 @@ class DataPlaneMixin:
         if child.protocol == "ah":
             ident = self.next_ident()
             data = child.outbound.protect(self.address, sa.remote.ip, ident, next_header, inner)
-            self._out_datagrams.append(Datagram(Endpoint(self.address), Endpoint(sa.remote.ip), IPProto.AH, data,
-                                                ident=ident, label="AH"))
+            local, remote = memo.outer_ends(self.address, sa.remote.ip)
+            self._out_datagrams.append(Datagram(local, remote, IPProto.AH, data, ident=ident, label="AH"))
         else:
             esp = child.outbound.protect(next_header, inner, self.rng)
             if child.udp_encapsulated:
                 self._send(sa.remote, Port.NAT_T, IPProto.UDP, esp, "ESP-in-UDP", zero_checksum=True)
                 self._note_sent(sa)
             else:
-                self._send(Endpoint(sa.remote.ip), 0, IPProto.ESP, esp, "ESP")
+                self._send(memo.outer_ends(self.address, sa.remote.ip)[1], 0, IPProto.ESP, esp, "ESP")
         self._count_bytes(child, True, len(inner))
-        self._emit(DataSent, spi=f"{child.spi_out:08x}", inner=f"UDP {src} → {dst}", size=len(payload))
+        self._emit(DataSent, spi=memo.spi_out, inner=memo.inner, size=len(payload))
         return self._finish()
 
     def _receive_ipsec(self, dgram: Datagram, data: bytes, layer: str) -> None:
@@ -140,18 +185,20 @@ class DataPlaneMixin:
             self._emit(PacketDropped, reason=f"inner packet after decryption: {exc}", code=Reason.INNER_MALFORMED,
                        layer="ESP", spi=f"{child.spi_in:08x}")
             return
-        self._emit(DataReceived, spi=f"{child.spi_in:08x}", inner=f"UDP {d.src} → {d.dst}", payload=d.payload)
+        memo = child.__dict__.get(_MEMO) or _new_memo(child)
+        self._emit(DataReceived, spi=memo.spi_in, inner=f"UDP {d.src} → {d.dst}", payload=d.payload)
 
     def _deliver_transport(self, child: ChildSa, dgram: Datagram, segment: bytes) -> None:
         if len(segment) < 8:
             self._emit(PacketDropped, reason="inner UDP header truncated", code=Reason.INNER_MALFORMED, layer="ESP",
                        spi=f"{child.spi_in:08x}")
             return
+        memo = child.__dict__.get(_MEMO) or _new_memo(child)
         src, dst = dgram.src.ip, self.address
         checksum = int.from_bytes(segment[OFF_UDP_CHECKSUM:OFF_UDP_CHECKSUM + 2], "big")
         fixup = None
         if checksum and child.peer_original and child.peer_original != (src, dst):
-            old, new = _packed(*child.peer_original), _packed(src, dst)
+            old, new = memo.packed(child.peer_original, src, dst)
             fixed = incremental_update(checksum, old, new) or 0xFFFF  # RFC 768: 0 means "no checksum"
             segment = segment[:OFF_UDP_CHECKSUM] + fixed.to_bytes(2, "big") + segment[OFF_UDP_CHECKSUM + 2:]
             fixup = (f"inner UDP checksum 0x{checksum:04x} fixed up to 0x{fixed:04x}: NAT-OA says the sender "
@@ -170,5 +217,5 @@ class DataPlaneMixin:
                 "the NAT and, without NAT-OA, there is nothing to fix it with (RFC 3715 §2.1(b))"))
             return
         sport, dport = int.from_bytes(segment[0:2], "big"), int.from_bytes(segment[2:4], "big")
-        self._emit(DataReceived, spi=f"{child.spi_in:08x}", inner=f"UDP {src}:{sport} → {dst}:{dport}",
+        self._emit(DataReceived, spi=memo.spi_in, inner=f"UDP {src}:{sport} → {dst}:{dport}",
                    payload=segment[8:], checksum_fixup=fixup)

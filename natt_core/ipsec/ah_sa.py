@@ -11,7 +11,7 @@ point of this module, and why NAT-T (RFC 3948) only carries ESP.
 from __future__ import annotations
 
 import ipaddress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..errors import ConfigError, DecodeError, IntegrityError
 from ..reasons import Reason
@@ -19,8 +19,8 @@ from ..wire.esp import AH_FIXED_LEN, decode_ah, encode_ah
 from ..wire.ip import (IPV4_HEADER_LEN, OFF_IP_CHECKSUM, OFF_IP_DST, OFF_IP_PROTO, OFF_IP_SRC,
                        OFF_IP_TOTAL_LEN, OFF_IP_TTL, encode_ipv4_header)
 from ..wire.numbers import IPProto
-from ..crypto.primitives import equal
-from .esp_sa import MAX_SEQ, SpiMismatchError, check_spi, compute_icv, integrity_spec
+from ..crypto.primitives import KeyedHmac, equal
+from .esp_sa import MAX_SEQ, SpiMismatchError, check_spi, integrity_spec
 from ..net.records import fast_init_all
 
 OFF_IP_TOS = 1
@@ -53,6 +53,8 @@ class AhSa:
     integrity: str  #: an esp_sa.INTEGRITY name, e.g. "hmac-sha1-96"
     auth_key: bytes
     seq: int = 0
+    #: the integrity key made ready once (keyed HMAC, truncated to the ICV), not once per packet
+    _mac: KeyedHmac = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         check_spi(self.spi)
@@ -60,6 +62,7 @@ class AhSa:
         if len(self.auth_key) != spec.key_len:
             raise ConfigError(f"{self.integrity} needs a {spec.key_len}-byte key, "
                               f"got {len(self.auth_key)}")
+        self._mac = KeyedHmac(spec.hash_name, self.auth_key, spec.icv_len)
 
     def protect(self, src: str, dst: str, ident: int, next_header: int, payload: bytes) -> bytes:
         """AH header + payload: the bytes that follow the IPv4 header.
@@ -69,12 +72,12 @@ class AhSa:
         """
         if self.seq >= MAX_SEQ:
             raise ConfigError("AH sequence numbers exhausted: the SA must be rekeyed")
-        icv_len = integrity_spec(self.integrity).icv_len
+        icv_len = self._mac.length
         field_len = _icv_field_len(icv_len)
         seq = self.seq + 1
         zeroed = encode_ah(next_header, self.spi, seq, bytes(field_len), payload)
         ip = encode_ipv4_header(src, dst, IPProto.AH, len(zeroed), ident)
-        icv = compute_icv(self.integrity, self.auth_key, zero_mutable_fields(ip) + zeroed)
+        icv = self._mac.digest(zero_mutable_fields(ip) + zeroed)
         self.seq = seq
         return encode_ah(next_header, self.spi, seq, icv + bytes(field_len - icv_len), payload)
 
@@ -93,7 +96,7 @@ class AhSa:
             raise DecodeError("IPv4", OFF_IP_TOTAL_LEN,
                               f"total length {total} but {IPV4_HEADER_LEN + len(data)} bytes")
         ah, payload = decode_ah(data)
-        icv_len = integrity_spec(self.integrity).icv_len
+        icv_len = self._mac.length
         field_len = len(ah.icv)
         if field_len != _icv_field_len(icv_len):
             raise DecodeError("AH", 1, f"payload length {ah.payload_len} gives a {field_len}-byte "
@@ -105,7 +108,7 @@ class AhSa:
                                    f"(expected 0x{self.spi:08x})")
         covered = (zero_mutable_fields(ip_header) + data[:AH_FIXED_LEN] + bytes(field_len)
                    + payload)
-        expected = compute_icv(self.integrity, self.auth_key, covered)
+        expected = self._mac.digest(covered)
         if not equal(icv, expected):
             src = ipaddress.IPv4Address(ip_header[OFF_IP_SRC:OFF_IP_SRC + 4])
             dst = ipaddress.IPv4Address(ip_header[OFF_IP_DST:OFF_IP_DST + 4])

@@ -19,7 +19,7 @@ from typing import NamedTuple
 
 from ..errors import ConfigError, DecodeError, IntegrityError
 from ..reasons import Reason
-from ..wire.esp import ESP_HEADER_LEN, pad_plaintext, split_esp, strip_trailer
+from ..wire.esp import ESP_HEAD, ESP_HEADER_LEN, pad_plaintext, read_esp_header, strip_trailer
 from ..crypto.primitives import KeyedCbc, KeyedHmac, cipher_spec, equal, prf
 from ..net.records import fast_init_all
 
@@ -160,10 +160,9 @@ class EspSa:
         block = self._cbc.block
         # Padding 1, 2, 3, ... up to whole cipher blocks (RFC 4303 §2.4).
         plaintext = pad_plaintext(payload, next_header, block)
-        self.seq += 1
+        self.seq = seq = self.seq + 1
         iv = rng.getrandbits(8 * block).to_bytes(block, "big")
-        head = self.spi.to_bytes(4, "big") + self.seq.to_bytes(4, "big")
-        body = head + iv + self._cbc.encrypt(iv, plaintext)
+        body = ESP_HEAD.pack(self.spi, seq) + iv + self._cbc.encrypt(iv, plaintext)
         return body + self._mac.digest(body)
 
     def unprotect(self, data: bytes) -> tuple[int, bytes]:
@@ -176,25 +175,27 @@ class EspSa:
         packet (RFC 4303 §2.6) which the caller should drop.
         """
         block, icv_len = self._cbc.block, self._mac.length
-        header, rest = split_esp(data)
-        cipher_len = len(rest) - block - icv_len
+        spi, seq = read_esp_header(data)
+        # IV, ciphertext and ICV are read in place: sliced once each, never copied as a whole
+        cipher_len = len(data) - ESP_HEADER_LEN - block - icv_len
         if cipher_len <= 0 or cipher_len % block:
             raise DecodeError("ESP", ESP_HEADER_LEN,
                               f"{len(data)} bytes cannot hold header, {block}-byte IV, whole "
                               f"{block}-byte ciphertext blocks and a {icv_len}-byte ICV")
-        iv, ciphertext, icv = rest[:block], rest[block:-icv_len], rest[-icv_len:]
-        spi, seq = header.spi, header.seq
         if spi != self.spi:
             raise SpiMismatchError(f"SPI 0x{spi:08x} does not belong to this SA "
                                    f"(expected 0x{self.spi:08x})")
-        self.window.check(seq)
-        expected = self._mac.digest(data[:-icv_len])
+        window = self.window
+        window.check(seq)
+        covered = len(data) - icv_len
+        icv, expected = data[covered:], self._mac.digest(data[:covered])
         if not equal(icv, expected):
             raise IntegrityError(f"ICV mismatch for sequence number {seq}: received {icv.hex()}, "
                                  f"computed {expected.hex()}", Reason.ICV)
-        self.window.accept(seq)
-        plaintext = self._cbc.decrypt(iv, ciphertext)
-        payload, next_header = strip_trailer(plaintext, ESP_HEADER_LEN + block)
+        window.accept(seq)
+        start = ESP_HEADER_LEN + block
+        plaintext = self._cbc.decrypt(data[ESP_HEADER_LEN:start], data[start:covered])
+        payload, next_header = strip_trailer(plaintext, start)
         return next_header, payload
 
 

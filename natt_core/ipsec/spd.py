@@ -84,9 +84,35 @@ def _who(child) -> str:
 
 
 class _Entry:
+    __slots__ = ("selector", "child", "installed", "replaced_by", "_row")
+
     def __init__(self, selector: Selector, child, now: float):
         self.selector, self.child, self.installed = selector, child, now
         self.replaced_by = None
+        self._row = None        #: (what the row shows that can change, the SpdRow built from it)
+
+    def row(self, keying: str) -> SpdRow:
+        """This entry's table row, built again only when something it shows changed (the peer's
+        address moves with NAT-T floating; a newer SA replaces the entry)."""
+        c, n = self.child, self.replaced_by
+        ike = c.ike
+        key = (keying, id(ike), ike.remote, ike.icookie, ike.rcookie, n, n and id(n.child.ike), n and n.child.ike.remote)
+        if self._row is not None and self._row[0] == key:
+            return self._row[1]
+        key_text = str(self.selector) if keying == "selector" else f"{self.selector} + port {ike.remote.port} + SPI"
+        note = ""
+        if n is not None:
+            note = ("re-keyed" if n.child.ike is ike else
+                    f"selector taken by SPI 0x{n.child.spi_in:08x} from {n.child.ike.remote}")
+        row = SpdRow(str(self.selector), key_text, str(ike.remote), f"{ike.icookie.hex()}:{ike.rcookie.hex()}",
+                     f"{c.spi_in:08x}", f"{c.spi_out:08x}", round(self.installed, 6),
+                     "active" if n is None else "replaced", note)
+        self._row = (key, row)
+        return row
+
+
+#: what `Spd.inbound` says about nearly every packet (frozen: one object serves them all)
+_ALLOWED = SpdDecision(True)
 
 
 class Spd:
@@ -135,9 +161,9 @@ class Spd:
         packet's selector name the SA that decrypted it?"""
         entry = self._by_spi.get(child.spi_in)
         if entry is None:       # a tunnel-mode SA: its policy is the tunnel's, not modelled here
-            return SpdDecision(True)
+            return _ALLOWED
         if entry.replaced_by is None or entry.replaced_by.child.ike is child.ike:
-            return SpdDecision(True)
+            return _ALLOWED
         newer = entry.replaced_by
         return SpdDecision(False, f"decrypted by the SA of {_who(entry.child)}, but the policy for {entry.selector} "
                                   f"now names the SA of {_who(newer.child)}: a second client behind the same NAT "
@@ -146,23 +172,14 @@ class Spd:
     def outbound(self, child):
         """The SA that really protects what the server sends to `child`'s peer: with selector
         keying, whichever SA the policy for that selector names now."""
+        if self.keying == "per-sa":
+            return child
         entry = self._by_spi.get(child.spi_in)
-        if entry is None or self.keying == "per-sa":
+        if entry is None:
             return child
         active = self._active.get(entry.selector)
         return active.child if active is not None else child
 
     def rows(self) -> tuple[SpdRow, ...]:
-        out = []
-        for e in self.entries:
-            c = e.child
-            key = str(e.selector) if self.keying == "selector" else f"{e.selector} + port {c.ike.remote.port} + SPI"
-            note = ""
-            if e.replaced_by is not None:
-                n = e.replaced_by.child
-                note = ("re-keyed" if n.ike is c.ike else
-                        f"selector taken by SPI 0x{n.spi_in:08x} from {n.ike.remote}")
-            out.append(SpdRow(str(e.selector), key, str(c.ike.remote), f"{c.ike.icookie.hex()}:{c.ike.rcookie.hex()}",
-                              f"{c.spi_in:08x}", f"{c.spi_out:08x}", round(e.installed, 6),
-                              "active" if e.replaced_by is None else "replaced", note))
-        return tuple(out)
+        keying = self.keying
+        return tuple([e.row(keying) for e in self.entries])

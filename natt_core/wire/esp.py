@@ -7,6 +7,7 @@ here; encryption and ICVs are computed by the IPsec SA code, which calls these h
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from ..errors import ConfigError, DecodeError
 from .codec import Reader
@@ -36,6 +37,9 @@ AH_HEADER = Layout("AH", Part("next_header", 1, "next header", named(IPProto), A
                         show_short_hex, ICV))
 
 ESP_HEADER_LEN = ESP_HEADER.size
+#: SPI and sequence number as the layout packs them; an SA packs its own (valid) SPI and counter
+#: with `ESP_HEAD.pack` directly
+ESP_HEAD = ESP_HEADER.struct
 ESP_TRAILER_LEN = 2  #: Pad Length and Next Header, after the padding (RFC 4303 §2.4-§2.6)
 AH_FIXED_LEN = AH_HEADER.size  #: Next Header, Payload Len, Reserved, SPI, Sequence Number
 
@@ -61,15 +65,22 @@ class EspHeader:
         return ESP_HEADER.pack(self.spi, self.seq)
 
 
+def read_esp_header(data: bytes) -> tuple[int, int]:
+    """(SPI, sequence number) of an ESP packet, with the checks of `split_esp`: the per-packet form
+    for an SA that reads the rest in place (no EspHeader, no copy of IV | ciphertext | ICV)."""
+    if len(data) < ESP_HEADER_LEN:
+        raise DecodeError("ESP", 0, f"truncated header: need {ESP_HEADER_LEN} bytes, {len(data)} left")
+    spi, seq = ESP_HEAD.unpack_from(data)
+    if spi == 0:
+        raise DecodeError("ESP", 0, "SPI 0 is reserved (a non-ESP marker, not ESP)")
+    return spi, seq
+
+
 def split_esp(data: bytes) -> tuple[EspHeader, bytes]:
     """SPI and sequence number, then the rest (IV | ciphertext | ICV) untouched."""
-    r = Reader(data, "ESP")
-    if len(data) < ESP_HEADER_LEN:
-        raise r.fail(f"truncated header: need {ESP_HEADER_LEN} bytes, {len(data)} left")
-    spi, seq = ESP_HEADER.read(r)
-    if spi == 0:
-        raise r.fail("SPI 0 is reserved (a non-ESP marker, not ESP)", at=0)
-    return EspHeader(spi, seq), r.rest()
+    data = data if type(data) is bytes else bytes(data)
+    spi, seq = read_esp_header(data)
+    return EspHeader(spi, seq), data[ESP_HEADER_LEN:]
 
 
 def join_esp(header: EspHeader, protected: bytes) -> bytes:
@@ -77,18 +88,27 @@ def join_esp(header: EspHeader, protected: bytes) -> bytes:
     return header.encode() + protected
 
 
-def pad_plaintext(payload: bytes, next_header: int, block_size: int = 4) -> bytes:
-    """payload | Padding 1, 2, 3, ... | Pad Length | Next Header, aligned to block_size.
+_PADDING = bytes(range(1, 256))   #: the default padding sequence 1, 2, 3, ... (RFC 4303 §2.4)
+
+
+@lru_cache(maxsize=None)     # one table per cipher block size (4, 8, 16: a handful)
+def padding_table(block_size: int) -> tuple[bytes, ...]:
+    """Entry n: Padding 1, 2, .., n then Pad Length n, for every n a block_size cipher can need.
 
     RFC 4303 §2.4: the padding bytes are the default monotonic sequence, and the total must be a
     multiple of the cipher block size and of 4 bytes.
     """
     if block_size < 1 or block_size % 4 or block_size > 256:
         raise ConfigError(f"block size {block_size} must be a multiple of 4 up to 256")
+    return tuple(_PADDING[:n] + bytes((n,)) for n in range(block_size))
+
+
+def pad_plaintext(payload: bytes, next_header: int, block_size: int = 4) -> bytes:
+    """payload | Padding 1, 2, 3, ... | Pad Length | Next Header, aligned to block_size."""
+    table = padding_table(block_size)
     if not 0 <= next_header <= 255:
         raise ConfigError(f"next header {next_header} must be 0..255")
-    pad_len = -(len(payload) + 2) % block_size
-    return payload + bytes(range(1, pad_len + 1)) + bytes([pad_len, next_header])
+    return payload + table[-(len(payload) + 2) % block_size] + bytes((next_header,))
 
 
 def strip_trailer(plaintext: bytes, base: int = 0) -> tuple[bytes, int]:
@@ -104,7 +124,7 @@ def strip_trailer(plaintext: bytes, base: int = 0) -> tuple[bytes, int]:
         raise DecodeError("ESP trailer", base + len(plaintext) - 2,
                           f"pad length {pad_len} exceeds the {len(plaintext) - 2} bytes before it")
     start = len(plaintext) - 2 - pad_len
-    if plaintext[start:-2] != bytes(range(1, pad_len + 1)):
+    if plaintext[start:-2] != _PADDING[:pad_len]:
         raise DecodeError("ESP trailer", base + start, "padding is not 1, 2, 3, ...")
     return plaintext[:start], next_header
 
