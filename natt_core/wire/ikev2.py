@@ -21,7 +21,7 @@ from .codec import Reader
 from .ikev2_layouts import (ATTR_TLV, ATTR_TV, AUTH_BODY, DELETE_BODY, GENERIC, HEADER, ID_BODY, KE_BODY,
                             NOTIFY_BODY, PROPOSAL, SELECTOR, TRANSFORM, TS_BODY)
 from .ikev2_numbers import VERSION, HdrFlag, Payload, TsType
-from .isakmp_frame import _build, _Fields
+from .isakmp_frame import _build, _check, _Fields
 from ..net.records import fast_init_all
 
 HEADER_LEN = HEADER.size        # 28
@@ -30,13 +30,6 @@ _GENERIC_PACK = GENERIC.struct.pack
 _GENERIC_UNPACK = GENERIC.struct.unpack_from
 _HEADER_PACK = HEADER.struct.pack
 CRITICAL = 0x80
-
-
-def _check(what: str, value, bits: int) -> None:
-    if value.__class__ is int and 0 <= value < 1 << bits:
-        return
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
-        raise ConfigError(f"{what} must be an integer 0..{(1 << bits) - 1}, got {value!r}")
 
 
 def _checkb(what: str, value, sizes) -> None:
@@ -146,10 +139,13 @@ class Transform(_Fields):
 
     @property
     def key_length(self) -> int | None:
-        return next((a.value for a in self.attributes if a.type == 14 and isinstance(a.value, int)), None)
+        for a in self.attributes:
+            if a.type == 14 and isinstance(a.value, int):
+                return a.value
+        return None
 
     def encode(self, last: bool) -> bytes:
-        attrs = b"".join(a.encode() for a in self.attributes)
+        attrs = b"".join([a.encode() for a in self.attributes])
         return TRANSFORM.struct.pack(0 if last else 3, 0, TRANSFORM.size + len(attrs), self.type, 0, self.id) + attrs
 
 
@@ -168,10 +164,11 @@ class Proposal(_Fields):
             _check("number of transforms", len(self.transforms), 8)
 
     def of_type(self, ttype: int) -> tuple[Transform, ...]:
-        return tuple(t for t in self.transforms if t.type == ttype)
+        return tuple([t for t in self.transforms if t.type == ttype])
 
     def encode(self, last: bool) -> bytes:
-        ts = b"".join(t.encode(i == len(self.transforms) - 1) for i, t in enumerate(self.transforms))
+        final = len(self.transforms) - 1
+        ts = b"".join([t.encode(i == final) for i, t in enumerate(self.transforms)])
         length = PROPOSAL.size + len(self.spi) + len(ts)
         _check("proposal length", length, 16)
         return PROPOSAL.struct.pack(0 if last else 2, 0, length, self.number, self.protocol, len(self.spi),
@@ -207,7 +204,8 @@ class SA(Body):
     def encode_body(self) -> bytes:
         if not self.proposals:
             raise ConfigError("an SA payload needs at least one proposal")
-        return b"".join(p.encode(i == len(self.proposals) - 1) for i, p in enumerate(self.proposals))
+        final = len(self.proposals) - 1
+        return b"".join([p.encode(i == final) for i, p in enumerate(self.proposals)])
 
     @classmethod
     def decode_body(cls, r: Reader) -> "SA":
@@ -409,7 +407,7 @@ class _TS(Body):
     def encode_body(self) -> bytes:
         if not 1 <= len(self.selectors) <= 255:
             raise ConfigError("a TS payload carries 1..255 traffic selectors")
-        return TS_BODY.struct.pack(len(self.selectors), b"\x00\x00\x00") + b"".join(s.encode() for s in self.selectors)
+        return TS_BODY.struct.pack(len(self.selectors), b"\x00\x00\x00") + b"".join([s.encode() for s in self.selectors])
 
     @classmethod
     def decode_body(cls, r: Reader):
@@ -482,10 +480,10 @@ class Message:
     raw: bytes = field(default=b"", compare=False, repr=False)  #: the bytes decoded
 
     def all(self, cls) -> tuple:
-        return tuple(p for p in self.payloads if isinstance(p, cls))
+        return tuple([p for p in self.payloads if isinstance(p, cls)])
 
     def notifies(self, ntype: int) -> tuple[Notify, ...]:
-        return tuple(p for p in self.payloads if isinstance(p, Notify) and p.notify_type == ntype)
+        return tuple([p for p in self.payloads if isinstance(p, Notify) and p.notify_type == ntype])
 
     @property
     def encrypted(self) -> Encrypted | None:

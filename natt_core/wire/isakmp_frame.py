@@ -20,9 +20,18 @@ HEADER_LEN = 28
 GENERIC_HEADER_LEN = 4
 
 
+#: int subclasses (IntEnums) seen passing the full check: the generated checks accept them with
+#: one set lookup. Bounded by the number of int subclasses the program defines.
+_INT_CLASSES: set[type] = set()
+
+
 def _check(what: str, value: int, bits: int) -> None:
     """Reject a value that does not fit its wire width here, not deep inside `struct.pack`."""
-    if isinstance(value, int) and value.__class__ is not bool and 0 <= value < 1 << bits:
+    cls = value.__class__
+    if (cls is int or cls in _INT_CLASSES) and 0 <= value < 1 << bits:   # no call for the usual ones
+        return
+    if isinstance(value, int) and cls is not bool and 0 <= value < 1 << bits:
+        _INT_CLASSES.add(cls)
         return
     raise ConfigError(f"{what} must be an integer 0..{(1 << bits) - 1}, got {value!r}")
 
@@ -39,17 +48,9 @@ class _Fields:
             cls.__post_init__ = _width_checker(cls)   # none at all when there is nothing to check
 
 
-#: int subclasses (IntEnums) seen passing the full check: the generated checks accept them with
-#: one set lookup. Bounded by the number of int subclasses the program defines.
-_INT_CLASSES: set[type] = set()
-
-
 def _slow_width(obj, name: str, bits: int) -> None:
     """An int subclass (an IntEnum member) or a bad value: the full check, with its message."""
-    value = obj.__dict__[name]
-    if not isinstance(value, int) or not 0 <= value < 1 << bits or value.__class__ is bool:
-        _check(f"{type(obj).__name__}.{name}", value, bits)
-    _INT_CLASSES.add(value.__class__)
+    _check(f"{type(obj).__name__}.{name}", obj.__dict__[name], bits)
 
 
 def _width_checker(cls: type):
