@@ -407,7 +407,8 @@ class _TS(Body):
     def encode_body(self) -> bytes:
         if not 1 <= len(self.selectors) <= 255:
             raise ConfigError("a TS payload carries 1..255 traffic selectors")
-        return TS_BODY.struct.pack(len(self.selectors), b"\x00\x00\x00") + b"".join([s.encode() for s in self.selectors])
+        return (TS_BODY.struct.pack(len(self.selectors), b"\x00\x00\x00")
+                + b"".join([s.encode() for s in self.selectors]))
 
     @classmethod
     def decode_body(cls, r: Reader):

@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..errors import DecodeError
-from .codec import Reader
-from .isakmp_frame import (_GENERIC_PACK, _GENERIC_UNPACK, GENERIC_HEADER_LEN, HEADER_LEN, Header, _block, _check, _Fields,
-                           _generic, _reject_block, decode_header, encode_header)
+from .isakmp_frame import (_GENERIC_PACK, _GENERIC_UNPACK, GENERIC_HEADER_LEN, HEADER_LEN, Header, _block,
+                           _check, _Fields, _generic, _reject_block, decode_header, encode_header)
 from .isakmp_payloads import (_DECODERS, ID, ID_ADDRESS_LEN, KE, NAT_OA_ADDRESS_LEN, SA, Delete, Fragment, Hash,
                               NatD, NatOA, Nonce, Notification, Payload, Unknown, VendorID, _Opaque,
                               _Payload, chain_decoders, summary)

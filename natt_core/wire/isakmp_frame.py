@@ -198,7 +198,6 @@ def _block(r: Reader, layer: str, what: str, min_len: int) -> tuple[int, Reader]
     return nxt, Reader(r.data[pos + GENERIC_HEADER_LEN:end], layer, at + GENERIC_HEADER_LEN)
 
 
-
 def _reject_block(data: bytes, pos: int, base: int, layer: str, what: str, min_len: int) -> NoReturn:
     """Raise the DecodeError `_block` gives for the bad generic header at data[pos:]: the loops
     that read generic headers inline call this when one does not add up."""

@@ -389,8 +389,6 @@ _DECODERS: dict[int, tuple[str, Callable[[Reader], Payload]]] = {
 }
 
 
-
-
 def _opaque_decoder(cls: type, name: str = "data", **fixed) -> Callable[[bytes, int], Payload]:
     """A chain decoder (body bytes, absolute offset) for a payload whose body is one byte string:
     nothing in it can be wrong, so no Reader and no checks, just the instance."""
