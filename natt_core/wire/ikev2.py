@@ -29,6 +29,7 @@ GENERIC_LEN = GENERIC.size      # 4
 _GENERIC_PACK = GENERIC.struct.pack
 _GENERIC_UNPACK = GENERIC.struct.unpack_from
 _HEADER_PACK = HEADER.struct.pack
+_HEADER_UNPACK = HEADER.struct.unpack_from
 CRITICAL = 0x80
 
 
@@ -76,17 +77,21 @@ def decode_header(data: bytes) -> tuple[Header, bytes]:
 
     Only the major version is checked here (a major version above 2 is the peer's business:
     INVALID_MAJOR_VERSION); the minor version is ignored as §3.1 asks."""
-    r = Reader(data, "IKEv2 header")
-    spi_i, spi_r, nxt, version, exchange, flags, mid, length = HEADER.read(r)
+    data = data if data.__class__ is bytes else bytes(data)
+    size = len(data)
+    if size < HEADER_LEN:
+        HEADER.read(Reader(data, "IKEv2 header"))   # raises: names the truncated field
+    spi_i, spi_r, nxt, version, exchange, flags, mid, length = _HEADER_UNPACK(data)
     if version >> 4 != 2:
         raise DecodeError("IKEv2 header", 17, f"version 0x{version:02x} is not IKEv2 (major 2)")
-    if length != len(data):
-        raise DecodeError("IKEv2 header", 24, f"Length field says {length} bytes, message has {len(data)}")
+    if length != size:
+        raise DecodeError("IKEv2 header", 24, f"Length field says {length} bytes, message has {size}")
     if spi_i == bytes(8):
         raise DecodeError("IKEv2 header", 0, "initiator SPI is zero")
     # built without __post_init__: the struct widths already bound every field it would check
     return _build(Header, {"spi_i": spi_i, "spi_r": spi_r, "next_payload": nxt, "exchange": exchange,
-                           "flags": flags, "message_id": mid, "length": length, "version": version}), r.rest()
+                           "flags": flags, "message_id": mid, "length": length, "version": version}), \
+        data[HEADER_LEN:]
 
 
 # --- payload bodies ----------------------------------------------------------------------------

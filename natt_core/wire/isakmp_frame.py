@@ -113,6 +113,7 @@ GENERIC = Layout(
 )
 _GENERIC_PACK = GENERIC.struct.pack
 _HEADER_PACK = HEADER.struct.pack
+_HEADER_UNPACK = HEADER.struct.unpack_from
 _GENERIC_UNPACK = GENERIC.struct.unpack_from
 
 
@@ -153,14 +154,14 @@ def encode_header(h: Header, body_len: int, next_payload: int | None = None) -> 
 def decode_header(data: bytes) -> tuple[Header, bytes]:
     """Parse and validate the header of a whole message; return it and the body after it."""
     data = bytes(data)
-    if len(data) < HEADER_LEN:
-        raise DecodeError("ISAKMP header", 0, f"truncated header: need {HEADER_LEN} bytes, {len(data)} left")
-    icookie, rcookie, next_payload, version, exchange, flags, message_id, length = \
-        HEADER.struct.unpack_from(data)
+    size = len(data)
+    if size < HEADER_LEN:
+        raise DecodeError("ISAKMP header", 0, f"truncated header: need {HEADER_LEN} bytes, {size} left")
+    icookie, rcookie, next_payload, version, exchange, flags, message_id, length = _HEADER_UNPACK(data)
     if version >> 4 != 1:
         raise DecodeError("ISAKMP header", 17, f"version 0x{version:02x}: major {version >> 4}, expected 1")
-    if length != len(data):
-        raise DecodeError("ISAKMP header", 24, f"length field {length} but {len(data)} bytes")
+    if length != size:
+        raise DecodeError("ISAKMP header", 24, f"length field {length} but {size} bytes")
     if icookie == bytes(8):
         raise DecodeError("ISAKMP header", 0, "initiator cookie is zero")
     header = _build(Header, {"icookie": icookie, "rcookie": rcookie, "next_payload": next_payload,
