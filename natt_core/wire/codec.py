@@ -38,23 +38,35 @@ class Reader:
         self.pos += n
         return out
 
+    # u8/u16/u32 read in place (they run for every PPP and L2TP field); past the end, `bytes`
+    # raises the error
+
     def u8(self, what: str = "field") -> int:
-        return self.bytes(1, what)[0]
+        pos, data = self.pos, self.data
+        if pos >= len(data):
+            self.bytes(1, what)
+        self.pos = pos + 1
+        return data[pos]
 
     def u16(self, what: str = "field") -> int:
-        return int.from_bytes(self.bytes(2, what), "big")
+        pos, data = self.pos, self.data
+        if pos + 2 > len(data):
+            self.bytes(2, what)
+        self.pos = pos + 2
+        return data[pos] << 8 | data[pos + 1]
 
     def u32(self, what: str = "field") -> int:
         return int.from_bytes(self.bytes(4, what), "big")
 
     def rest(self) -> bytes:
-        out = self.data[self.pos:]
-        self.pos = len(self.data)
+        data = self.data
+        out = data[self.pos:]
+        self.pos = len(data)
         return out
 
     def sub(self, n: int, layer: str | None = None, what: str = "block") -> "Reader":
         """A Reader over the next n bytes (consumed here), for a length-prefixed block."""
-        start = self.offset
+        start = self.base + self.pos
         return Reader(self.bytes(n, what), layer or self.layer, start)
 
     def expect_end(self) -> None:

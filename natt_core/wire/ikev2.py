@@ -14,26 +14,23 @@ import ipaddress
 import socket
 from dataclasses import dataclass, field
 from functools import lru_cache
-from typing import ClassVar
+from typing import ClassVar, NoReturn
 
 from ..errors import ConfigError, DecodeError
-from .codec import Reader, Writer
+from .codec import Reader
 from .ikev2_layouts import (ATTR_TLV, ATTR_TV, AUTH_BODY, DELETE_BODY, GENERIC, HEADER, ID_BODY, KE_BODY,
                             NOTIFY_BODY, PROPOSAL, SELECTOR, TRANSFORM, TS_BODY)
 from .ikev2_numbers import VERSION, HdrFlag, Payload, TsType
-from .isakmp_frame import _build
+from .isakmp_frame import _build, _check, _Fields
 from ..net.records import fast_init_all
 
 HEADER_LEN = HEADER.size        # 28
 GENERIC_LEN = GENERIC.size      # 4
 _GENERIC_PACK = GENERIC.struct.pack
+_GENERIC_UNPACK = GENERIC.struct.unpack_from
 _HEADER_PACK = HEADER.struct.pack
+_HEADER_UNPACK = HEADER.struct.unpack_from
 CRITICAL = 0x80
-
-
-def _check(what: str, value, bits: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < 1 << bits:
-        raise ConfigError(f"{what} must be an integer 0..{(1 << bits) - 1}, got {value!r}")
 
 
 def _checkb(what: str, value, sizes) -> None:
@@ -44,7 +41,7 @@ def _checkb(what: str, value, sizes) -> None:
 # --- header ------------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
-class Header:
+class Header(_Fields):
     """The 28-byte IKE header (RFC 7296 §3.1); `length` is filled in by the encoder."""
     spi_i: bytes
     spi_r: bytes
@@ -54,13 +51,13 @@ class Header:
     message_id: int = 0
     length: int = 0
     version: int = VERSION
+    _WIDTHS = {"next_payload": 8, "exchange": 8, "flags": 8, "message_id": 32, "length": 32, "version": 8}
 
-    def __post_init__(self) -> None:
-        _checkb("SPIi", self.spi_i, (8,))
-        _checkb("SPIr", self.spi_r, (8,))
-        for name, bits in (("next_payload", 8), ("exchange", 8), ("flags", 8), ("message_id", 32),
-                           ("length", 32), ("version", 8)):
-            _check(f"Header.{name}", getattr(self, name), bits)
+    def _validate(self) -> None:
+        spi_i, spi_r = self.spi_i, self.spi_r
+        if not (spi_i.__class__ is bytes and spi_r.__class__ is bytes and len(spi_i) == len(spi_r) == 8):
+            _checkb("SPIi", spi_i, (8,))
+            _checkb("SPIr", spi_r, (8,))
 
     @property
     def is_response(self) -> bool:
@@ -80,17 +77,21 @@ def decode_header(data: bytes) -> tuple[Header, bytes]:
 
     Only the major version is checked here (a major version above 2 is the peer's business:
     INVALID_MAJOR_VERSION); the minor version is ignored as §3.1 asks."""
-    r = Reader(data, "IKEv2 header")
-    spi_i, spi_r, nxt, version, exchange, flags, mid, length = HEADER.read(r)
+    data = data if data.__class__ is bytes else bytes(data)
+    size = len(data)
+    if size < HEADER_LEN:
+        HEADER.read(Reader(data, "IKEv2 header"))   # raises: names the truncated field
+    spi_i, spi_r, nxt, version, exchange, flags, mid, length = _HEADER_UNPACK(data)
     if version >> 4 != 2:
         raise DecodeError("IKEv2 header", 17, f"version 0x{version:02x} is not IKEv2 (major 2)")
-    if length != len(data):
-        raise DecodeError("IKEv2 header", 24, f"Length field says {length} bytes, message has {len(data)}")
+    if length != size:
+        raise DecodeError("IKEv2 header", 24, f"Length field says {length} bytes, message has {size}")
     if spi_i == bytes(8):
         raise DecodeError("IKEv2 header", 0, "initiator SPI is zero")
     # built without __post_init__: the struct widths already bound every field it would check
     return _build(Header, {"spi_i": spi_i, "spi_r": spi_r, "next_payload": nxt, "exchange": exchange,
-                           "flags": flags, "message_id": mid, "length": length, "version": version}), r.rest()
+                           "flags": flags, "message_id": mid, "length": length, "version": version}), \
+        data[HEADER_LEN:]
 
 
 # --- payload bodies ----------------------------------------------------------------------------
@@ -104,13 +105,16 @@ class Body:
 
 
 @dataclass(frozen=True)
-class Attribute:
+class Attribute(_Fields):
     """A transform attribute: an int value is TV (AF=1, 2 bytes), bytes are TLV (§3.3.5)."""
     type: int
     value: int | bytes
+    _WIDTHS = {"type": 15}
 
-    def __post_init__(self) -> None:
-        _check("Attribute.type", self.type, 15)
+    def _validate(self) -> None:
+        value = self.value
+        if value.__class__ is int and 0 <= value <= 0xFFFF:
+            return
         if isinstance(self.value, int):
             _check("Attribute value", self.value, 16)
         else:
@@ -132,43 +136,44 @@ class Attribute:
 
 
 @dataclass(frozen=True)
-class Transform:
+class Transform(_Fields):
     type: int
     id: int
     attributes: tuple[Attribute, ...] = ()
-
-    def __post_init__(self) -> None:
-        _check("Transform.type", self.type, 8)
-        _check("Transform.id", self.id, 16)
+    _WIDTHS = {"type": 8, "id": 16}
 
     @property
     def key_length(self) -> int | None:
-        return next((a.value for a in self.attributes if a.type == 14 and isinstance(a.value, int)), None)
+        for a in self.attributes:
+            if a.type == 14 and isinstance(a.value, int):
+                return a.value
+        return None
 
     def encode(self, last: bool) -> bytes:
-        attrs = b"".join(a.encode() for a in self.attributes)
+        attrs = b"".join([a.encode() for a in self.attributes])
         return TRANSFORM.struct.pack(0 if last else 3, 0, TRANSFORM.size + len(attrs), self.type, 0, self.id) + attrs
 
 
 @dataclass(frozen=True)
-class Proposal:
+class Proposal(_Fields):
     number: int
     protocol: int
     spi: bytes
     transforms: tuple[Transform, ...]
+    _WIDTHS = {"number": 8, "protocol": 8}
 
-    def __post_init__(self) -> None:
-        _check("Proposal.number", self.number, 8)
-        _check("Proposal.protocol", self.protocol, 8)
+    def _validate(self) -> None:
         _checkb("Proposal.spi", self.spi, None)
-        _check("SPI size", len(self.spi), 8)
-        _check("number of transforms", len(self.transforms), 8)
+        if len(self.spi) > 255 or len(self.transforms) > 255:
+            _check("SPI size", len(self.spi), 8)
+            _check("number of transforms", len(self.transforms), 8)
 
     def of_type(self, ttype: int) -> tuple[Transform, ...]:
-        return tuple(t for t in self.transforms if t.type == ttype)
+        return tuple([t for t in self.transforms if t.type == ttype])
 
     def encode(self, last: bool) -> bytes:
-        ts = b"".join(t.encode(i == len(self.transforms) - 1) for i, t in enumerate(self.transforms))
+        final = len(self.transforms) - 1
+        ts = b"".join([t.encode(i == final) for i, t in enumerate(self.transforms)])
         length = PROPOSAL.size + len(self.spi) + len(ts)
         _check("proposal length", length, 16)
         return PROPOSAL.struct.pack(0 if last else 2, 0, length, self.number, self.protocol, len(self.spi),
@@ -178,18 +183,22 @@ class Proposal:
 def _substructures(r: Reader, more: int, what: str, layout):
     """Walk proposals (more=2) or transforms (more=3): each starts Last/More, RESERVED, Length,
     then the rest of `layout`'s fixed prefix; yields those values and a reader over the rest."""
+    data, end, fixed = r.data, len(r.data), layout.size
     while True:
-        start = r.offset
+        start = r.pos
         values = layout.read(r)
         flag, length = values[0], values[2]
-        if length < layout.size:
-            raise DecodeError(r.layer, start, f"{what} length {length} is shorter than its header")
-        sub = r.sub(length - layout.size, what=what)
-        yield values, sub
+        if length < fixed:
+            raise DecodeError(r.layer, r.base + start, f"{what} length {length} is shorter than its header")
+        stop = start + length
+        if stop > end:
+            r.sub(length - fixed, what=what)   # raises: names the truncation
+        r.pos = stop
+        yield values, Reader(data[start + fixed:stop], r.layer, r.base + start + fixed)
         if flag == 0:
             return
         if flag != more:
-            raise DecodeError(r.layer, start, f"{what} last/more field is {flag}, must be 0 or {more}")
+            raise DecodeError(r.layer, r.base + start, f"{what} last/more field is {flag}, must be 0 or {more}")
 
 
 @dataclass(frozen=True)
@@ -200,7 +209,8 @@ class SA(Body):
     def encode_body(self) -> bytes:
         if not self.proposals:
             raise ConfigError("an SA payload needs at least one proposal")
-        return b"".join(p.encode(i == len(self.proposals) - 1) for i, p in enumerate(self.proposals))
+        final = len(self.proposals) - 1
+        return b"".join([p.encode(i == final) for i, p in enumerate(self.proposals)])
 
     @classmethod
     def decode_body(cls, r: Reader) -> "SA":
@@ -211,15 +221,17 @@ class SA(Body):
             if count:
                 for (_, _, _, ttype, _, tid), tr in _substructures(pr, 3, "transform", TRANSFORM):
                     attrs = []
-                    while tr.remaining():
+                    while tr.pos < len(tr.data):
                         attrs.append(Attribute.decode(tr))
                     transforms.append(_build(Transform, {"type": ttype, "id": tid, "attributes": tuple(attrs)}))
             if len(transforms) != count:
                 raise DecodeError(pr.layer, pr.offset, f"proposal says {count} transforms, carries {len(transforms)}")
-            pr.expect_end()
+            if pr.pos != len(pr.data):
+                pr.expect_end()
             proposals.append(_build(Proposal, {"number": number, "protocol": protocol, "spi": spi,
                                                "transforms": tuple(transforms)}))
-        r.expect_end()
+        if r.pos != len(r.data):
+            r.expect_end()
         return cls(tuple(proposals))
 
 
@@ -297,10 +309,13 @@ class Notify(Body):
     spi: bytes = b""
 
     def encode_body(self) -> bytes:
-        _check("Notify.type", self.notify_type, 16)
-        _check("Notify.protocol", self.protocol, 8)
-        _check("Notify SPI size", len(self.spi), 8)
-        return NOTIFY_BODY.struct.pack(self.protocol, len(self.spi), self.notify_type) + self.spi + self.data
+        ntype, protocol, spi = self.notify_type, self.protocol, self.spi
+        if not (ntype.__class__ is int and protocol.__class__ is int
+                and 0 <= ntype <= 0xFFFF and 0 <= protocol <= 0xFF and len(spi) <= 0xFF):   # the full checks
+            _check("Notify.type", ntype, 16)
+            _check("Notify.protocol", protocol, 8)
+            _check("Notify SPI size", len(spi), 8)
+        return NOTIFY_BODY.struct.pack(protocol, len(spi), ntype) + spi + self.data
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Notify":
@@ -367,9 +382,12 @@ class TrafficSelector:
         for a in (self.start_addr, self.end_addr):
             if a.__class__ is not str or not _is_ipv4(a):
                 raise ConfigError(f"traffic selector address {a!r} is not IPv4")
-        _check("TS protocol", self.ip_proto, 8)
-        _check("TS start port", self.start_port, 16)
-        _check("TS end port", self.end_port, 16)
+        proto, start, end = self.ip_proto, self.start_port, self.end_port
+        if not (proto.__class__ is int and start.__class__ is int and end.__class__ is int
+                and 0 <= proto <= 0xFF and 0 <= start <= 0xFFFF and 0 <= end <= 0xFFFF):   # the full checks
+            _check("TS protocol", proto, 8)
+            _check("TS start port", start, 16)
+            _check("TS end port", end, 16)
 
     @classmethod
     def host(cls, addr: str, ip_proto: int = 0, port: int | None = None) -> "TrafficSelector":
@@ -394,7 +412,8 @@ class _TS(Body):
     def encode_body(self) -> bytes:
         if not 1 <= len(self.selectors) <= 255:
             raise ConfigError("a TS payload carries 1..255 traffic selectors")
-        return TS_BODY.struct.pack(len(self.selectors), b"\x00\x00\x00") + b"".join(s.encode() for s in self.selectors)
+        return (TS_BODY.struct.pack(len(self.selectors), b"\x00\x00\x00")
+                + b"".join([s.encode() for s in self.selectors]))
 
     @classmethod
     def decode_body(cls, r: Reader):
@@ -467,10 +486,10 @@ class Message:
     raw: bytes = field(default=b"", compare=False, repr=False)  #: the bytes decoded
 
     def all(self, cls) -> tuple:
-        return tuple(p for p in self.payloads if isinstance(p, cls))
+        return tuple([p for p in self.payloads if isinstance(p, cls)])
 
     def notifies(self, ntype: int) -> tuple[Notify, ...]:
-        return tuple(p for p in self.payloads if isinstance(p, Notify) and p.notify_type == ntype)
+        return tuple([p for p in self.payloads if isinstance(p, Notify) and p.notify_type == ntype])
 
     @property
     def encrypted(self) -> Encrypted | None:
@@ -479,47 +498,75 @@ class Message:
 
 def encode_payloads(payloads, last_next: int = Payload.NONE) -> bytes:
     """The chained payloads; the last one's Next Payload is `last_next` (SK: its first inner type)."""
-    out = Writer()
+    parts: list[bytes] = []
+    last = len(payloads) - 1
     for i, p in enumerate(payloads):
         if isinstance(p, Encrypted):
-            if i != len(payloads) - 1:
+            if i != last:
                 raise ConfigError("the SK payload must be the last payload")
             nxt = p.first_inner
         else:
-            nxt = payloads[i + 1].payload_type if i + 1 < len(payloads) else last_next
+            nxt = payloads[i + 1].payload_type if i < last else last_next
         body = p.encode_body()
         length = GENERIC_LEN + len(body)
-        _check("payload length", length, 16)
+        if length > 0xFFFF:
+            _check("payload length", length, 16)
         flags = CRITICAL if isinstance(p, Unknown) and p.critical else 0
-        out.raw(_GENERIC_PACK(nxt, flags, length)).raw(body)
-    return out.getvalue()
+        parts += (_GENERIC_PACK(nxt, flags, length), body)
+    return b"".join(parts)
+
+
+#: the layer a payload body's DecodeErrors name: "IKEv2 SA", "IKEv2 NOTIFY", ...
+_BODY_LAYERS = {int(p): f"IKEv2 {p.name}" for p in Payload}
 
 
 def decode_payloads(first: int, data: bytes, base: int = HEADER_LEN, *, allow_sk: bool = True) -> tuple[Body, ...]:
-    """Walk a payload chain; SK must be last and take the rest of the message (§3.14)."""
-    r = Reader(data, "IKEv2 payload", base)
+    """Walk a payload chain; SK must be last and take the rest of the message (§3.14). Each
+    generic header is read inline; `_reject_generic` names whatever is wrong with one."""
+    data = data if data.__class__ is bytes else bytes(data)
+    end = len(data)
     out: list[Body] = []
-    nxt = first
+    pos, nxt = 0, first
     while nxt != Payload.NONE:
-        start = r.offset
-        following, flags, length = GENERIC.read(r)
-        if length < GENERIC_LEN:
-            raise DecodeError(r.layer, start, f"payload length {length} is shorter than its 4-byte header")
-        body = r.sub(length - GENERIC_LEN, f"IKEv2 {Payload(nxt).name if nxt in Payload._value2member_map_ else nxt}",
-                     what="payload body")
+        start = pos
+        if end - pos < GENERIC_LEN:
+            _reject_generic(data, pos, base)
+        following, flags, length = _GENERIC_UNPACK(data, pos)
+        if length < GENERIC_LEN or length > end - pos:
+            _reject_generic(data, pos, base)
+        pos += length
+        body = data[start + GENERIC_LEN:pos]
         if nxt == Payload.SK:
             if not allow_sk:
-                raise DecodeError(r.layer, start, "an SK payload inside an SK payload")
-            if r.remaining():
-                raise DecodeError(r.layer, start, f"{r.remaining()} bytes after the SK payload, which must be last")
-            out.append(Encrypted(following, body.rest()))
+                raise DecodeError("IKEv2 payload", base + start, "an SK payload inside an SK payload")
+            if pos != end:
+                raise DecodeError("IKEv2 payload", base + start,
+                                  f"{end - pos} bytes after the SK payload, which must be last")
+            out.append(Encrypted(following, body))
             return tuple(out)
         cls = BODIES.get(nxt)
-        out.append(cls.decode_body(body) if cls else Unknown(nxt, body.rest(), bool(flags & CRITICAL)))
-        body.expect_end()
+        if cls is None:
+            out.append(Unknown(nxt, body, bool(flags & CRITICAL)))
+        else:
+            r = Reader(body, _BODY_LAYERS[nxt], base + start + GENERIC_LEN)
+            out.append(cls.decode_body(r))
+            if r.pos != length - GENERIC_LEN:
+                r.expect_end()
         nxt = following
-    r.expect_end()
+    if pos != end:
+        raise DecodeError("IKEv2 payload", base + pos, f"{end - pos} trailing bytes")
     return tuple(out)
+
+
+def _reject_generic(data: bytes, pos: int, base: int) -> NoReturn:
+    """Raise the DecodeError for the bad generic payload header at data[pos:]."""
+    r = Reader(data, "IKEv2 payload", base)
+    r.pos = pos
+    _following, _flags, length = GENERIC.read(r)
+    if length < GENERIC_LEN:
+        raise DecodeError(r.layer, base + pos, f"payload length {length} is shorter than its 4-byte header")
+    r.sub(length - GENERIC_LEN, what="payload body")
+    raise AssertionError("the generic header was fine")  # pragma: no cover
 
 
 def encode_message(header: Header, payloads) -> bytes:

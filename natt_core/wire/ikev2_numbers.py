@@ -157,6 +157,9 @@ class NotifyType(IntEnum):
         return self < 16384
 
 
+_NOTIFY_NAMES = {m.value: m.name for m in NotifyType}
+
+
 def notify2_name(number: int) -> str:
     """'NO_PROPOSAL_CHOSEN' for 14, as RFC 7296 writes it; 'NOTIFY_<n>' if unknown."""
-    return NotifyType(number).name if number in NotifyType._value2member_map_ else f"NOTIFY_{number}"
+    return _NOTIFY_NAMES.get(number) or f"NOTIFY_{number}"

@@ -18,12 +18,11 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..errors import DecodeError
-from .codec import Reader
-from .isakmp_frame import (GENERIC_HEADER_LEN, HEADER_LEN, Header, _block, _check, _Fields, _generic,
-                           decode_header, encode_header)
+from .isakmp_frame import (_GENERIC_PACK, _GENERIC_UNPACK, GENERIC_HEADER_LEN, HEADER_LEN, Header, _block,
+                           _check, _Fields, _generic, _reject_block, decode_header, encode_header)
 from .isakmp_payloads import (_DECODERS, ID, ID_ADDRESS_LEN, KE, NAT_OA_ADDRESS_LEN, SA, Delete, Fragment, Hash,
                               NatD, NatOA, Nonce, Notification, Payload, Unknown, VendorID, _Opaque,
-                              _Payload, summary)
+                              _Payload, chain_decoders, summary)
 from .isakmp_proposals import Attribute, Proposal, Transform, _decode_list, _encode_list
 from .isakmp_cert import Cert, CertRequest, Sig  # registers CERT, CR and SIG with the chain decoder
 from .numbers import PayloadType, label
@@ -34,8 +33,15 @@ from ..net.records import fast_init_all
 
 def encode_payloads(payloads: Sequence[Payload]) -> bytes:
     """The payload chain; the only place next-payload bytes and lengths are computed."""
-    types = [p.payload_type for p in payloads[1:]] + [PayloadType.NONE]
-    return b"".join([_generic(nxt, p.encode_body()) for p, nxt in zip(payloads, types)])
+    parts: list[bytes] = []
+    last = len(payloads) - 1
+    for i, p in enumerate(payloads):
+        body = p.encode_body()
+        length = GENERIC_HEADER_LEN + len(body)
+        if length > 0xFFFF:
+            _generic(0, body)   # raises the ConfigError naming the length
+        parts += (_GENERIC_PACK(payloads[i + 1].payload_type if i < last else PayloadType.NONE, 0, length), body)
+    return b"".join(parts)
 
 
 def encode_message(header: Header, payloads: Sequence[Payload]) -> bytes:
@@ -61,35 +67,42 @@ class PayloadChain:
         return tuple(p for p in self.payloads if isinstance(p, kind))
 
 
-_NO_DECODER = ("ISAKMP payload", None)
-_WHAT: dict[int, str] = {}  #: "SA payload", ... for error messages, named once per type
+#: type -> (body bytes, absolute offset) -> payload; CERT, CR and SIG are registered by now
+_CHAIN = chain_decoders()
+
+
+def _what(kind: int) -> str:
+    """'SA payload', ... for error messages."""
+    return f"{label(PayloadType, kind)} payload"
 
 
 def decode_payloads(first_type: int, body: bytes, *, base: int = HEADER_LEN,
                     max_padding: int = 0) -> PayloadChain:
     """Decode a payload chain strictly; up to `max_padding` bytes may follow (CBC padding)."""
-    r = Reader(body, "ISAKMP payload", base)
-    data = r.data
+    data = body if body.__class__ is bytes else bytes(body)
+    end = len(data)
     payloads: list[Payload] = []
     raws: list[bytes] = []
-    kind = first_type
+    pos, kind = 0, first_type
     while kind:
-        start = r.pos
-        layer, decoder = _DECODERS.get(kind, _NO_DECODER)
-        what = _WHAT.get(kind) or _WHAT.setdefault(kind, f"{label(PayloadType, kind)} payload")
-        nxt, sub = _block(r, "ISAKMP payload", what, 4)
-        sub.layer = layer
-        if decoder is None:
-            payloads.append(Unknown(kind, sub.rest()))
+        # the generic header read inline (this loop runs for every payload of every message);
+        # anything wrong with it is named by the strict `_block`
+        if end - pos < GENERIC_HEADER_LEN:
+            _reject_block(data, pos, base, "ISAKMP payload", _what(kind), GENERIC_HEADER_LEN)
+        nxt, reserved, length = _GENERIC_UNPACK(data, pos)
+        if reserved or length < GENERIC_HEADER_LEN or length > end - pos:
+            _reject_block(data, pos, base, "ISAKMP payload", _what(kind), GENERIC_HEADER_LEN)
+        stop = pos + length
+        decode = _CHAIN.get(kind)
+        if decode is None:   # a type without a class: kept as its bytes
+            payloads.append(Unknown(kind, data[pos + GENERIC_HEADER_LEN:stop]))
         else:
-            payloads.append(decoder(sub))
-            if sub.pos != len(sub.data):
-                sub.expect_end()
-        raws.append(data[start:r.pos])
-        kind = nxt
-    if r.remaining() > max_padding:
-        raise r.fail(f"{r.remaining()} trailing bytes after the last payload")
-    return PayloadChain(tuple(payloads), tuple(raws), r.pos)
+            payloads.append(decode(data[pos + GENERIC_HEADER_LEN:stop], base + pos + GENERIC_HEADER_LEN))
+        raws.append(data[pos:stop])
+        pos, kind = stop, nxt
+    if end - pos > max_padding:
+        raise DecodeError("ISAKMP payload", base + pos, f"{end - pos} trailing bytes after the last payload")
+    return PayloadChain(tuple(payloads), tuple(raws), pos)
 
 
 def decode_message(data: bytes) -> tuple[Header, PayloadChain]:

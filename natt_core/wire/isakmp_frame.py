@@ -8,6 +8,7 @@ ConfigError here rather than an OverflowError deep inside an encoder.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NoReturn
 
 from ..errors import ConfigError, DecodeError
 from .codec import Reader
@@ -19,42 +20,55 @@ HEADER_LEN = 28
 GENERIC_HEADER_LEN = 4
 
 
+#: int subclasses (IntEnums) seen passing the full check: the generated checks accept them with
+#: one set lookup. Bounded by the number of int subclasses the program defines.
+_INT_CLASSES: set[type] = set()
+
+
 def _check(what: str, value: int, bits: int) -> None:
     """Reject a value that does not fit its wire width here, not deep inside `struct.pack`."""
-    if isinstance(value, int) and value.__class__ is not bool and 0 <= value < 1 << bits:
+    cls = value.__class__
+    if (cls is int or cls in _INT_CLASSES) and 0 <= value < 1 << bits:   # no call for the usual ones
+        return
+    if isinstance(value, int) and cls is not bool and 0 <= value < 1 << bits:
+        _INT_CLASSES.add(cls)
         return
     raise ConfigError(f"{what} must be an integer 0..{(1 << bits) - 1}, got {value!r}")
 
 
 class _Fields:
-    """Checks a dataclass's integer fields against their wire widths (`_WIDTHS`) on creation."""
+    """Checks a dataclass's integer fields against their wire widths (`_WIDTHS`) on creation, then
+    the class's own rules (`_validate`, when it has one). Each subclass gets its own generated
+    `__post_init__` (see `_width_checker`)."""
     _WIDTHS: dict[str, int] = {}
 
-    def __post_init__(self) -> None:
-        cls = type(self)
-        check = cls.__dict__.get("_check_widths") or _width_checker(cls)
-        check(self)
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if cls._WIDTHS or hasattr(cls, "_validate") or hasattr(cls, "__post_init__"):
+            cls.__post_init__ = _width_checker(cls)   # none at all when there is nothing to check
 
 
 def _slow_width(obj, name: str, bits: int) -> None:
     """An int subclass (an IntEnum member) or a bad value: the full check, with its message."""
-    value = obj.__dict__[name]
-    if not isinstance(value, int) or not 0 <= value < 1 << bits or value.__class__ is bool:
-        _check(f"{type(obj).__name__}.{name}", value, bits)
+    _check(f"{type(obj).__name__}.{name}", obj.__dict__[name], bits)
 
 
 def _width_checker(cls: type):
-    """One function per class checking its `_WIDTHS` fields in a row, generated once (field names
-    are identifiers): a plain int in range costs a comparison, anything else the full check."""
-    lines = ["def check(obj):", "    d = obj.__dict__"]
+    """The `__post_init__` of one class: its `_WIDTHS` fields checked in a row, generated once
+    (field names are identifiers), so a plain int or a known IntEnum in range costs a comparison
+    and no call; anything else takes the full check. Then `cls._validate`, if defined."""
+    lines = ["def __post_init__(obj):", "    d = obj.__dict__"]
     for name, bits in cls._WIDTHS.items():
         lines += [f"    v = d[{name!r}]",
-                  f"    if v.__class__ is not int or not 0 <= v < {1 << bits}:",
+                  f"    if v.__class__ is not int and v.__class__ not in _ints or not 0 <= v < {1 << bits}:",
                   f"        _slow(obj, {name!r}, {bits})"]
-    space = {"_slow": _slow_width}
+    if hasattr(cls, "_validate"):
+        lines.append("    obj._validate()")
+    space = {"_slow": _slow_width, "_ints": _INT_CLASSES}
     exec("\n".join(lines + ["    return None"]) + "\n", space)   # noqa: S102 - built from the class's own names
-    cls._check_widths = space["check"]
-    return space["check"]
+    check = space["__post_init__"]
+    check.__qualname__ = f"{cls.__qualname__}.__post_init__"
+    return check
 
 
 _new = object.__new__
@@ -98,6 +112,8 @@ GENERIC = Layout(
     Part("length", 2, "payload length"),
 )
 _GENERIC_PACK = GENERIC.struct.pack
+_HEADER_PACK = HEADER.struct.pack
+_HEADER_UNPACK = HEADER.struct.unpack_from
 _GENERIC_UNPACK = GENERIC.struct.unpack_from
 
 
@@ -115,8 +131,7 @@ class Header(_Fields):
     _WIDTHS = {"next_payload": 8, "exchange": 8, "flags": 8, "message_id": 32, "length": 32,
                "version": 8}
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _validate(self) -> None:
         icookie, rcookie = self.icookie, self.rcookie
         if not (isinstance(icookie, bytes) and isinstance(rcookie, bytes) and len(icookie) == len(rcookie) == 8):
             raise ConfigError("both cookies must be 8 bytes")
@@ -129,23 +144,24 @@ class Header(_Fields):
 def encode_header(h: Header, body_len: int, next_payload: int | None = None) -> bytes:
     """The header bytes with length = 28 + body_len (whatever `h.length` says), and
     `next_payload` instead of `h.next_payload` when given."""
-    _check("message length", HEADER_LEN + body_len, 32)
-    first = h.next_payload if next_payload is None else next_payload
-    return HEADER.pack(h.icookie, h.rcookie, first, h.version, h.exchange, h.flags, h.message_id,
-                       HEADER_LEN + body_len)
+    length = HEADER_LEN + body_len
+    if length.__class__ is not int or length >= 1 << 32:
+        _check("message length", length, 32)
+    return _HEADER_PACK(h.icookie, h.rcookie, h.next_payload if next_payload is None else next_payload,
+                        h.version, h.exchange, h.flags, h.message_id, length)
 
 
 def decode_header(data: bytes) -> tuple[Header, bytes]:
     """Parse and validate the header of a whole message; return it and the body after it."""
     data = bytes(data)
-    if len(data) < HEADER_LEN:
-        raise DecodeError("ISAKMP header", 0, f"truncated header: need {HEADER_LEN} bytes, {len(data)} left")
-    icookie, rcookie, next_payload, version, exchange, flags, message_id, length = \
-        HEADER.struct.unpack_from(data)
+    size = len(data)
+    if size < HEADER_LEN:
+        raise DecodeError("ISAKMP header", 0, f"truncated header: need {HEADER_LEN} bytes, {size} left")
+    icookie, rcookie, next_payload, version, exchange, flags, message_id, length = _HEADER_UNPACK(data)
     if version >> 4 != 1:
         raise DecodeError("ISAKMP header", 17, f"version 0x{version:02x}: major {version >> 4}, expected 1")
-    if length != len(data):
-        raise DecodeError("ISAKMP header", 24, f"length field {length} but {len(data)} bytes")
+    if length != size:
+        raise DecodeError("ISAKMP header", 24, f"length field {length} but {size} bytes")
     if icookie == bytes(8):
         raise DecodeError("ISAKMP header", 0, "initiator cookie is zero")
     header = _build(Header, {"icookie": icookie, "rcookie": rcookie, "next_payload": next_payload,
@@ -181,6 +197,15 @@ def _block(r: Reader, layer: str, what: str, min_len: int) -> tuple[int, Reader]
     end = pos + length
     r.pos = end
     return nxt, Reader(r.data[pos + GENERIC_HEADER_LEN:end], layer, at + GENERIC_HEADER_LEN)
+
+
+def _reject_block(data: bytes, pos: int, base: int, layer: str, what: str, min_len: int) -> NoReturn:
+    """Raise the DecodeError `_block` gives for the bad generic header at data[pos:]: the loops
+    that read generic headers inline call this when one does not add up."""
+    r = Reader(data, layer, base)
+    r.pos = pos
+    _block(r, layer, what, min_len)
+    raise AssertionError("the generic header was fine")  # pragma: no cover
 
 
 #: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)

@@ -13,7 +13,7 @@ from typing import Callable, Union
 
 from ..errors import ConfigError
 from .codec import Reader
-from .isakmp_frame import _build, _check, _Fields
+from .isakmp_frame import _build, _check, _Fields, _new, _set
 from .isakmp_proposals import Proposal, _cached, _decode_list, _encode_list
 from .layout import (ID_PAYLOAD, NATD_HASH, Layout, Part, hexed, named, show_hex, show_reserved,
                      show_short_hex, show_size_hex, short_hex)
@@ -117,9 +117,9 @@ class SA(_Payload):
     payload_type = PayloadType.SA
     _WIDTHS = {"doi": 32, "situation": 32}
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "proposals", tuple(self.proposals))
+    def _validate(self) -> None:
+        if self.proposals.__class__ is not tuple:
+            object.__setattr__(self, "proposals", tuple(self.proposals))
         if not self.proposals:
             raise ConfigError("an SA payload needs at least one proposal")
 
@@ -182,8 +182,7 @@ class ID(_Payload):
     payload_type = PayloadType.ID
     _WIDTHS = {"id_type": 8, "protocol": 8, "port": 16}
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _validate(self) -> None:
         need = ID_ADDRESS_LEN.get(self.id_type)
         if need is not None and len(self.data) != need:
             raise ConfigError(f"ID type {label(IdType, self.id_type)} needs {need} bytes of data")
@@ -218,8 +217,7 @@ class Notification(_Payload):
     payload_type = PayloadType.NOTIFICATION
     _WIDTHS = {"notify_type": 16, "protocol_id": 8, "doi": 32}
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _validate(self) -> None:
         if len(self.spi) > 255:
             raise ConfigError("notification SPI longer than 255 bytes")
 
@@ -244,9 +242,9 @@ class Delete(_Payload):
     payload_type = PayloadType.DELETE
     _WIDTHS = {"protocol_id": 8, "spi_size": 8, "doi": 32}
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "spis", tuple(self.spis))
+    def _validate(self) -> None:
+        if self.spis.__class__ is not tuple:
+            object.__setattr__(self, "spis", tuple(self.spis))
         _check("Delete SPI count", len(self.spis), 16)
         if any(len(s) != self.spi_size for s in self.spis):
             raise ConfigError(f"every SPI in this Delete must be {self.spi_size} bytes")
@@ -292,8 +290,7 @@ class NatOA(_Payload):
     address: bytes
     draft: bool = False  #: set by `decode_payloads` from the type; the body cannot tell
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _validate(self) -> None:
         if len(self.address) != NAT_OA_ADDRESS_LEN.get(self.id_type):
             raise ConfigError("NAT-OA needs ID type 1 with 4 address bytes or 5 with 16")
 
@@ -335,8 +332,7 @@ class Fragment(_Payload):
     _WIDTHS = {"fragment_id": 16, "number": 8}
     LAST = 0x01
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _validate(self) -> None:
         if self.number == 0:
             raise ConfigError("IKE fragment numbers start at 1")
 
@@ -360,8 +356,7 @@ class Unknown(_Payload):
     type: int
     body: bytes
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
+    def _validate(self) -> None:
         _check("payload type", self.type, 8)
         if self.type == 0 or self.type in _DECODERS:
             raise ConfigError(f"payload type {self.type} has its own class, not Unknown")
@@ -392,6 +387,41 @@ _DECODERS: dict[int, tuple[str, Callable[[Reader], Payload]]] = {
                                lambda r: NatOA.decode_body(r, True)),
     PayloadType.FRAGMENT: ("ISAKMP fragment", Fragment.decode_body),
 }
+
+
+def _opaque_decoder(cls: type, name: str = "data", **fixed) -> Callable[[bytes, int], Payload]:
+    """A chain decoder (body bytes, absolute offset) for a payload whose body is one byte string:
+    nothing in it can be wrong, so no Reader and no checks, just the instance."""
+    def from_body(body: bytes, at: int) -> Payload:
+        obj = _new(cls)
+        _set(obj, "__dict__", {name: body, **fixed})
+        return obj
+    return from_body
+
+
+def _reader_decoder(layer: str, decode: Callable[[Reader], Payload]) -> Callable[[bytes, int], Payload]:
+    """A chain decoder running a strict `decode_body` over exactly the body; errors name `layer`."""
+    def from_body(body: bytes, at: int) -> Payload:
+        r = Reader(body, layer, at)
+        payload = decode(r)
+        if r.pos != len(body):
+            r.expect_end()
+        return payload
+    return from_body
+
+
+#: The same decoders as (body bytes, absolute offset) -> payload, for `decode_payloads`: the
+#: opaque bodies skip the Reader altogether. Built by `chain_decoders` from `_DECODERS`.
+_OPAQUE_DECODERS = {PayloadType.KE: _opaque_decoder(KE), PayloadType.HASH: _opaque_decoder(Hash),
+                    PayloadType.NONCE: _opaque_decoder(Nonce), PayloadType.VENDOR_ID: _opaque_decoder(VendorID),
+                    PayloadType.NAT_D: _opaque_decoder(NatD, "hash", draft=False),
+                    PayloadType.NAT_D_DRAFT: _opaque_decoder(NatD, "hash", draft=True)}
+
+
+def chain_decoders() -> dict[int, Callable[[bytes, int], Payload]]:
+    """Every registered payload type's chain decoder (call once every module has registered)."""
+    return {int(kind): _OPAQUE_DECODERS.get(kind) or _reader_decoder(layer, decode)
+            for kind, (layer, decode) in _DECODERS.items()}
 
 
 def summary(p: Payload) -> str:

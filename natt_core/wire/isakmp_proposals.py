@@ -12,7 +12,8 @@ from typing import Callable, Sequence
 
 from ..errors import ConfigError, DecodeError
 from .codec import Reader
-from .isakmp_frame import _block, _build, _check, _Fields, _generic
+from .isakmp_frame import (_GENERIC_UNPACK, GENERIC_HEADER_LEN, _build, _check, _Fields, _generic,
+                           _reject_block)
 from .layout import Field, Layout, Part, named, show_hex
 from .numbers import (AhTransform, AuthAlgorithm, AuthMethod, EncapsulationMode, EspTransform, HashAlg,
                       IpsecAttr, LifeType, PayloadType, Phase1Attr, Phase1Cipher, ProtocolId, label)
@@ -182,9 +183,9 @@ class Transform(_Fields):
     attributes: tuple[Attribute, ...] = ()
     _WIDTHS = {"number": 8, "transform_id": 8}
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "attributes", tuple(self.attributes))
+    def _validate(self) -> None:
+        if self.attributes.__class__ is not tuple:
+            object.__setattr__(self, "attributes", tuple(self.attributes))
 
     def get(self, attr_type: int, default: object = None) -> object:
         """Value of the first attribute of this type; a TLV of at most 4 bytes comes back as int."""
@@ -219,9 +220,9 @@ class Proposal(_Fields):
     transforms: tuple[Transform, ...]
     _WIDTHS = {"number": 8, "protocol_id": 8}
 
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        object.__setattr__(self, "transforms", tuple(self.transforms))
+    def _validate(self) -> None:
+        if self.transforms.__class__ is not tuple:
+            object.__setattr__(self, "transforms", tuple(self.transforms))
         if len(self.spi) > 255 or not 1 <= len(self.transforms) <= 255:
             raise ConfigError("a proposal needs an SPI of at most 255 bytes and 1..255 transforms")
 
@@ -250,23 +251,31 @@ def _encode_list(own_type: int, items: Sequence[Transform | Proposal]) -> bytes:
 
 
 def _decode_list(r: Reader, own_type: int, what: str, parent: str, decode: Callable) -> tuple:
-    """The inverse of `_encode_list`; the chain must fill its parent exactly."""
+    """The inverse of `_encode_list`; the chain must fill its parent exactly. Each item's generic
+    header is read inline; `_reject_block` names whatever is wrong with one."""
     layer = f"ISAKMP {what}"
-    if not r.remaining():
+    data, pos, end, base = r.data, r.pos, len(r.data), r.base
+    if pos == end:
         raise r.fail(f"{parent} has no {what}")
     items = []
     while True:
-        at = r.offset
-        nxt, sub = _block(r, layer, what, 8)
-        if nxt not in (PayloadType.NONE, own_type):
-            raise DecodeError(layer, at, f"{what} next payload {nxt}, expected {own_type} or 0")
-        items.append(decode(sub))
+        start = pos
+        if end - pos < GENERIC_HEADER_LEN:
+            _reject_block(data, pos, base, layer, what, 8)
+        nxt, reserved, length = _GENERIC_UNPACK(data, pos)
+        if reserved or length < 8 or length > end - pos:
+            _reject_block(data, pos, base, layer, what, 8)
+        if nxt != PayloadType.NONE and nxt != own_type:
+            raise DecodeError(layer, base + start, f"{what} next payload {nxt}, expected {own_type} or 0")
+        pos += length
+        items.append(decode(Reader(data[start + GENERIC_HEADER_LEN:pos], layer, base + start + GENERIC_HEADER_LEN)))
         if nxt == PayloadType.NONE:
             break
-        if not r.remaining():
-            raise DecodeError(layer, at, f"says another {what} follows but the {parent} ends")
-    if r.remaining():
-        raise r.fail(f"{r.remaining()} bytes after the last {what}")
+        if pos == end:
+            raise DecodeError(layer, base + start, f"says another {what} follows but the {parent} ends")
+    r.pos = pos
+    if pos != end:
+        raise r.fail(f"{end - pos} bytes after the last {what}")
     return tuple(items)
 
 

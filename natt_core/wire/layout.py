@@ -103,7 +103,7 @@ _CODES = {1: "B", 2: "H", 4: "I"}
 class Layout:
     """The parts of one header or body; `struct` covers the fixed-size prefix."""
     __slots__ = ("name", "parts", "fixed", "tail", "struct", "size", "names", "offsets", "_zero",
-                 "_zeros", "_tail_plan", "_rest_only")
+                 "_zeros", "_tail_plan", "_rest_only", "pack")
 
     def __init__(self, name: str, *parts: Part):
         self.name = name
@@ -115,6 +115,9 @@ class Layout:
         fmt = "".join(f"{p.size}s" if p.raw or p.size not in _CODES else _CODES[p.size]
                       for p in self.fixed)
         self.struct = struct.Struct("!" + fmt)
+        #: pack(*values): the fixed-size prefix from its values in order (reserved fields included);
+        #: the compiled struct's own method, so packing a header costs one call
+        self.pack = self.struct.pack
         self.size = self.struct.size
         self.names = tuple(p.name for p in parts)
         offsets, at = [], 0
@@ -137,10 +140,6 @@ class Layout:
         """Offset of a fixed-size field inside this layout (e.g. where a NAT rewrites)."""
         return self.offsets[self.names.index(name)]
 
-    def pack(self, *values: Any) -> bytes:
-        """The fixed-size prefix from its values in order (reserved fields included)."""
-        return self.struct.pack(*values)
-
     # --- decoding -----------------------------------------------------------------------------
 
     def read(self, r) -> tuple:
@@ -161,7 +160,10 @@ class Layout:
     def read_tail(self, r, values: tuple) -> tuple:
         """The variable parts after the fixed prefix, up to the first nested one."""
         if self._rest_only:                       # the common case: one field to the end
-            return values + (r.rest(),)
+            data = r.data
+            rest = data[r.pos:]
+            r.pos = len(data)
+            return values + (rest,)
         out = []
         for part, index in self._tail_plan:
             if part.size is None:
@@ -174,7 +176,14 @@ class Layout:
         return values + tuple(out)
 
     def read_all(self, r) -> tuple:
-        return self.read_tail(r, self.read(r)) if self._tail_plan else self.read(r)
+        """The fixed prefix and the variable parts after it (`read`, then `read_tail`)."""
+        values = self.read(r)
+        if self._rest_only:                       # read_tail's common case, without the call
+            data = r.data
+            rest = data[r.pos:]
+            r.pos = len(data)
+            return values + (rest,)
+        return self.read_tail(r, values) if self._tail_plan else values
 
     def _truncated(self, r) -> DecodeError:
         left = len(r.data) - r.pos
