@@ -15,6 +15,11 @@ _FLAT = (str, int, float, bool, type(None))
 
 
 def _plain(value):
+    kind = type(value)
+    if kind is bytes:
+        return value.hex()
+    if kind is tuple:
+        return [v if type(v) in _FLAT else _plain(v) for v in value]
     if isinstance(value, Enum):   # a Reason code: its value, as JSON will read it back
         return value.value
     if isinstance(value, bytes):
@@ -22,6 +27,21 @@ def _plain(value):
     if isinstance(value, tuple):
         return [_plain(v) for v in value]
     return value
+
+
+_ROW = object()                 #: a nested row (a dataclass): PeerEvent.fields leaves it out
+_IS_ROW: dict[type, bool] = {}  # per type: asking hasattr() of a type without the attribute raises inside
+
+
+def _field(value):
+    """A non-flat event field as PeerEvent.fields keeps it, or _ROW."""
+    kind = type(value)
+    if kind is bytes:
+        return value.hex()
+    row = _IS_ROW.get(kind)
+    if row is None:
+        row = _IS_ROW[kind] = hasattr(kind, "__dataclass_fields__")
+    return _ROW if row else _plain(value)
 
 
 _EVENT_FIELDS: dict[type, tuple[str, ...]] = {}
@@ -90,25 +110,28 @@ class Recorder:
     def _events(self, events: tuple[Event, ...], packet_ids: list[int | None]) -> None:
         """One host's events of one output: the host's tables are the same after each of them, so
         they are snapshotted once, at the first."""
-        first = len(self.steps)
         steps = self.steps
+        first = len(steps)
         for e, packet_id in zip(events, packet_ids):
+            names = _EVENT_FIELDS.get(type(e)) or _event_fields(type(e))
+            own = e.__dict__          # events are plain dataclasses: their fields live there
             data = {}
-            cls = type(e)
-            names = _EVENT_FIELDS.get(cls) or _event_fields(cls)
             for name in names:
-                value = getattr(e, name)
+                value = own[name]
                 if type(value) in _FLAT:
                     data[name] = value
-                elif not hasattr(type(value), "__dataclass_fields__"):   # nested rows stay out
-                    data[name] = _plain(value)
+                elif (value := _field(value)) is not _ROW:
+                    data[name] = value
             steps.append(_make_event(len(steps), e.time, e.peer, e.kind, e.describe(), data, packet_id))
-        self.events.extend(events)
+        self.events += events
         if self.snapshots:
-            for name in dict.fromkeys(e.peer for e in events):
-                if name in self.hosts:
-                    at = next(i for i, e in enumerate(events) if e.peer == name)
-                    self._snap_peer(name, events[at].time, first + at)
+            seen = set()
+            for at, e in enumerate(events):
+                name = e.peer
+                if name not in seen:
+                    seen.add(name)
+                    if name in self.hosts:
+                        self._snap_peer(name, e.time, first + at)
 
     def _snap_peer(self, name: str, time: float, step: int) -> None:
         host = self.hosts[name]
