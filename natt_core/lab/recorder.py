@@ -92,6 +92,7 @@ class Recorder:
         self.snaps: list[Snapshot] = []
         self.events: list[Event] = []
         self._last: dict[tuple[str, str], tuple] = {}
+        self._changes: dict[tuple, Change] = {}
         net.on_hop.append(self._hop)
         net.on_events.append(self._events)
         if snapshots:  # without snapshots nobody needs the table after every change (O(n) each)
@@ -99,8 +100,15 @@ class Recorder:
 
     def _hop(self, r: HopRecord) -> None:
         changes = r.changes
-        if changes:
-            changes = tuple([_make_change(c.name, c.offset, c.old, c.new) for c in changes])
+        if changes:   # one Change per distinct rewrite: a NAT makes the same ones for every packet of a flow
+            known, shown = self._changes, []
+            for c in changes:
+                key = (c.name, c.offset, c.old, c.new)
+                change = known.get(key)
+                if change is None:
+                    change = known[key] = _make_change(*key)
+                shown.append(change)
+            changes = tuple(shown)
         steps = self.steps
         steps.append(_make_hop(len(steps), r.time, r.segment, r.device, r.direction, r.src_host, r.dst_host,
                                r.label, r.packet, r.before, changes, r.dropped,

@@ -416,10 +416,13 @@ def _run(s: Scenario, snapshots: bool | None) -> Trace:
     before the collector comes back, so the first collection frees them instead of scanning them
     as live objects and keeping them for an older generation to scan again."""
     net, hosts = build(s)
-    _Budget(net, s.duration)
-    recorder = Recorder(net, hosts, snapshots=s.clients <= 20 if snapshots is None else snapshots)
-    net.run(s.duration, max_steps=MAX_RUN_STEPS)
-    return recorder.finish(s)
+    try:
+        _Budget(net, s.duration)
+        recorder = Recorder(net, hosts, snapshots=s.clients <= 20 if snapshots is None else snapshots)
+        net.run(s.duration, max_steps=MAX_RUN_STEPS)
+        return recorder.finish(s)
+    finally:
+        net.close()     # no cycles through its timers and callbacks: reference counting frees the run
 
 
 _pause_lock = threading.Lock()
