@@ -103,8 +103,9 @@ class _Link:
         self.due: float | None = None  #: when its control connection or PPP next wants the clock
 
     def next_timer(self) -> float | None:
-        times = [t for t in (self.cc.next_timer(), self.ppp.next_timer() if self.ppp else None) if t is not None]
-        return min(times) if times else None
+        t = self.cc.next_timer()
+        p = self.ppp.next_timer() if self.ppp else None
+        return p if t is None or (p is not None and p < t) else t
 
 
 class L2tpHost:
@@ -145,9 +146,12 @@ class L2tpHost:
             self._agenda.insert(0, (now, "connect", None))
 
     def next_timer(self) -> float | None:
-        times = [self.peer.next_timer(), self._agenda[0][0] if self._agenda else None, self._links_due()]
-        times = [t for t in times if t is not None]
-        return min(times) if times else None
+        """The earliest of the peer's timer, the next scheduled action and the links' timers."""
+        t = self.peer.next_timer()
+        if self._agenda and (t is None or self._agenda[0][0] < t):
+            t = self._agenda[0][0]
+        links = self._links_due()
+        return links if links is not None and (t is None or links < t) else t
 
     def _touch(self, link: _Link) -> None:
         """Note a link's next timer after anything that may have moved it (its cc or PPP was called)."""

@@ -60,9 +60,13 @@ def generations(records: Iterable[Record]) -> list[Generation]:
     return out
 
 
+#: the events `generations` reads; every other kind it passes over
+KINDS = frozenset({"Phase1Established", "Phase2Established", "SaRekeyed", "SaExpired", "SaDeleted"})
+
+
 def from_events(events) -> list[Generation]:
     """Generations from the peers' Event objects (the report's input)."""
-    return generations((e.time, e.peer, e.kind, e.__dict__) for e in events)
+    return generations([(e.time, e.peer, e.kind, e.__dict__) for e in events if e.kind in KINDS])
 
 
 def from_trace(trace) -> list[Generation]:

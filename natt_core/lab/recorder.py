@@ -29,23 +29,17 @@ def _plain(value):
     return value
 
 
-_ROW = object()                 #: a nested row (a dataclass): PeerEvent.fields leaves it out
-_IS_ROW: dict[type, bool] = {}  # per type: asking hasattr() of a type without the attribute raises inside
+_ROW = object()      #: what _field says of a nested row (a dataclass): PeerEvent.fields leaves it out
+_UNSEEN = object()
 
 
 def _field(value):
     """A non-flat event field as PeerEvent.fields keeps it, or _ROW."""
-    kind = type(value)
-    if kind is bytes:
-        return value.hex()
-    row = _IS_ROW.get(kind)
-    if row is None:
-        row = _IS_ROW[kind] = hasattr(kind, "__dataclass_fields__")
-    return _ROW if row else _plain(value)
+    return _ROW if _row_fields(type(value)) is not None else _plain(value)
 
 
 _EVENT_FIELDS: dict[type, tuple[str, ...]] = {}
-_ROW_FIELDS: dict[type, tuple[str, ...]] = {}
+_ROW_FIELDS: dict[type, tuple[str, ...] | None] = {}   #: a dataclass's field names; None: any other type
 
 
 def _event_fields(cls: type) -> tuple[str, ...]:
@@ -56,15 +50,24 @@ def _event_fields(cls: type) -> tuple[str, ...]:
     return names
 
 
+def _row_fields(kind: type) -> tuple[str, ...] | None:
+    """Asked once per type (hasattr() of a type that lacks the attribute raises inside)."""
+    names = _ROW_FIELDS.get(kind, _UNSEEN)
+    if names is _UNSEEN:
+        names = _ROW_FIELDS[kind] = tuple(f.name for f in fields(kind)) \
+            if hasattr(kind, "__dataclass_fields__") else None
+    return names
+
+
 def _data(value):
     """What `dataclasses.asdict` makes of a value, with field names looked up once per class and
     flat values (str, numbers, None) taken as they are instead of deep-copied."""
     kind = type(value)
     if kind in _FLAT:
         return value
-    names = _ROW_FIELDS.get(kind)
-    if names is None and hasattr(kind, "__dataclass_fields__"):
-        names = _ROW_FIELDS[kind] = tuple(f.name for f in fields(value))
+    names = _ROW_FIELDS.get(kind, _UNSEEN)
+    if names is _UNSEEN:
+        names = _row_fields(kind)
     if names is not None:
         out = {}
         for name in names:   # most fields are flat: no call for them
@@ -75,11 +78,13 @@ def _data(value):
         return kind([v if type(v) in _FLAT else _data(v) for v in value])
     if kind is dict:
         return {_data(k): _data(v) for k, v in value.items()}
+    if isinstance(value, Enum):   # deepcopy gives an Enum member back as it is
+        return value
     return deepcopy(value)
 
 
 def _rows(rows) -> tuple[dict, ...]:
-    return tuple(_data(r) for r in rows)
+    return tuple([_data(r) for r in rows])
 
 
 _make_hop, _make_change, _make_event = builder(Hop), builder(Change), builder(PeerEvent)
@@ -91,7 +96,7 @@ class Recorder:
         self.steps: list = []
         self.snaps: list[Snapshot] = []
         self.events: list[Event] = []
-        self._last: dict[tuple[str, str], tuple] = {}
+        self._last: dict[str, dict[str, tuple]] = {}   #: per host, per table: the rows last snapshotted
         self._changes: dict[tuple, Change] = {}
         net.on_hop.append(self._hop)
         net.on_events.append(self._events)
@@ -126,8 +131,11 @@ class Recorder:
             data = {}
             for name in names:
                 value = own[name]
-                if type(value) in _FLAT:
+                kind = type(value)
+                if kind in _FLAT:
                     data[name] = value
+                elif kind is bytes:           # a payload
+                    data[name] = value.hex()
                 elif (value := _field(value)) is not _ROW:
                     data[name] = value
             steps.append(_make_event(len(steps), e.time, e.peer, e.kind, e.describe(), data, packet_id))
@@ -142,14 +150,19 @@ class Recorder:
                         self._snap_peer(name, e.time, first + at)
 
     def _snap_peer(self, name: str, time: float, step: int) -> None:
+        """A snapshot of each of the host's tables that changed since its last one (the engine
+        keeps an unchanged SA's row object, so an unchanged table compares equal at once)."""
         host = self.hosts[name]
         peer = host.peer
-        tables = [("isakmp", peer.isakmp_rows()), ("ipsec", peer.ipsec_rows())]
+        last = self._last.get(name)
+        if last is None:
+            last = self._last[name] = {}
+        tables = (("isakmp", peer.isakmp_rows()), ("ipsec", peer.ipsec_rows()))
         if getattr(host, "spd", None) is not None:
-            tables.append(("spd", host.spd_rows()))
+            tables += (("spd", host.spd_rows()),)
         for table, rows in tables:
-            if self._last.get((name, table)) != rows:
-                self._last[(name, table)] = rows
+            if last.get(table) != rows:
+                last[table] = rows
                 self.snaps.append(Snapshot(step, time, name, table, _rows(rows)))
 
     def _nat(self, name: str, time: float, rows) -> None:
@@ -159,8 +172,7 @@ class Recorder:
         end = self.net.clock.now
         last = len(self.steps) - 1
         for name in self.hosts:
-            for table in ("isakmp", "ipsec", "spd"):
-                self._last.pop((name, table), None)
+            self._last.pop(name, None)      # every table once more, as it ended
             self._snap_peer(name, end, last)
         for att in self.net.topology():
             if att.kind == "nat-inside":
