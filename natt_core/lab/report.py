@@ -214,9 +214,10 @@ def build_report(scenario, hosts, events, steps, net) -> dict:
         elif kind == "PacketDropped" and e.code == Reason.SPD_POLICY_MISMATCH:
             delivered -= 1  # refused by the server's policy check after decrypting: it never reached L2TP
     index = _Index(steps, hosts)
-    gens = lifecycle.from_events(events)
+    generations = lifecycle.report_blocks(lifecycle.from_events(events))
     return {"scenario": scenario.name,
-            "peers": {name: {**_peer_report(name, host, index), "sa_generations": lifecycle.report_block(gens, name)}
+            "peers": {name: {**_peer_report(name, host, index),
+                             "sa_generations": generations.get(name) or {"phase1": [], "phase2": []}}
                       for name, host in hosts.items()},
             "traffic": {"sent": sent, "delivered": delivered},
             "nats": nats}
