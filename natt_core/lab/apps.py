@@ -199,7 +199,7 @@ class L2tpHost:
         self._react(self.peer.receive(dgram, now), now, out)
         return out.output()
 
-    def _send_all(self, kind: MessageType, now: float, out: "_Out") -> None:
+    def _send_all(self, kind: MessageType, now: float, out: _Out) -> None:
         """A scheduled send on every tunnel: HELLO and StopCCN through the control connection."""
         for link in list(self.links.values()):
             if kind == MessageType.HELLO:
@@ -209,7 +209,7 @@ class L2tpHost:
             else:       # any other message type, unsequenced, to show what a peer does with it
                 self._send(link, control_message(kind, tunnel_id=link.cc.peer_tunnel, host_name=self.name), now, out)
 
-    def _send(self, link: _Link, data: bytes, now: float, out: "_Out") -> None:
+    def _send(self, link: _Link, data: bytes, now: float, out: _Out) -> None:
         """One L2TP packet of a link, protected by the SA the SPD names for its peer: the link's own
         SA, except on a selector-keyed server whose selector a newer SA took (RFC 3948 §5.2)."""
         child = self.spd.outbound(link.child) if self.spd else link.child
@@ -221,7 +221,7 @@ class L2tpHost:
                 f"leaves through the SA of {child.ike.remote} (SPI out 0x{child.spi_out:08x}): the policy "
                 f"for {self.spd.selector_of(child)} names that SA now", Reason.SPD_SELECTOR_TAKEN))
 
-    def _install(self, child, now: float, out: "_Out") -> None:
+    def _install(self, child, now: float, out: _Out) -> None:
         """Note a new IPsec SA in the server's SPD; say when it took another client's selector."""
         old = self.spd.install(child, now)
         sel = self.spd.selector_of(child)
@@ -234,7 +234,7 @@ class L2tpHost:
                 "both clients are behind one NAT and the kernel keys policies by selector")
         out.events.append(SpdChanged(now, self.name, "SPD", text, Reason.SPD_SELECTOR_TAKEN))
 
-    def _emit(self, link: _Link, packets: list[bytes], now: float, out: "_Out") -> None:
+    def _emit(self, link: _Link, packets: list[bytes], now: float, out: _Out) -> None:
         """Send a control connection's packets on its SA and report its new states as events."""
         for data in packets:
             self._send(link, data, now, out)
@@ -250,7 +250,7 @@ class L2tpHost:
             self._ppp(link, link.ppp.start(now), now, out)
         self._touch(link)
 
-    def _ppp(self, link: _Link, result, now: float, out: "_Out") -> None:
+    def _ppp(self, link: _Link, result, now: float, out: _Out) -> None:
         """Send PPP frames as L2TP data messages of the call; report what PPP said (after what the
         frames and any answer to them sent and said)."""
         if link.cc.session_state == "established":
@@ -274,7 +274,7 @@ class L2tpHost:
         self._touch(link)
         out.events += notes
 
-    def _icmp(self, link: _Link, packet: bytes, now: float, notes: list, out: "_Out") -> None:
+    def _icmp(self, link: _Link, packet: bytes, now: float, notes: list, out: _Out) -> None:
         """The LNS answers an echo to its end of the link; the LAC notes the reply to its ping."""
         try:
             d = decode_datagram(packet)
@@ -320,7 +320,7 @@ class L2tpHost:
         self._touch(link)
         return link
 
-    def _react(self, result: Output, now: float, out: "_Out") -> None:
+    def _react(self, result: Output, now: float, out: _Out) -> None:
         """The peer's output, then what L2TP and PPP do about its events, into `out`."""
         out.add(result)
         for event in result.events:
