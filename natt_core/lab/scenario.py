@@ -20,6 +20,7 @@ from __future__ import annotations
 import gc
 import ipaddress
 import random
+import re
 import threading
 from socket import inet_aton, inet_ntoa
 from contextlib import contextmanager
@@ -71,7 +72,14 @@ class FieldError(ConfigError):
         super().__init__(text or f"{field_name}: {message}")
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+#: a dotted quad exactly as ipaddress writes it (no leading zeros, ASCII digits): taken as it is
+_CANONICAL = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def _ip(field_name: str, text: object) -> str:
+    if type(text) is str and _CANONICAL.fullmatch(text):
+        return text
     try:
         return str(ipaddress.IPv4Address(text))
     except (ipaddress.AddressValueError, ValueError, TypeError):
