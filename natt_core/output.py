@@ -17,9 +17,15 @@ class Event:
     time: float
     peer: str
 
-    @property
-    def kind(self) -> str:
-        return type(self).__name__
+    #: the class's name: a plain class attribute (set for every subclass), not a property, since
+    #: the recorder, the report and the network read it several times for every event of a run
+    kind = "Event"
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        if "kind" not in cls.__dict__ and "kind" not in cls.__dict__.get("__annotations__", {}) \
+                and "kind" not in getattr(cls, "__dataclass_fields__", {}):   # unless it has its own
+            cls.kind = cls.__name__
 
     def describe(self) -> str:
         """One plain-words sentence for ladders and lessons; subclasses override."""

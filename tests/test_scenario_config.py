@@ -6,13 +6,14 @@ values unchanged, and acceptance tests elsewhere pin their behaviour.
 """
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import replace
 
 import pytest
 
 from natt_core.errors import ConfigError
 from natt_core.lab.presets import PRESETS, preset
-from natt_core.lab.scenario import FieldError, NatSettings, run
+from natt_core.lab.scenario import Addresses, FieldError, NatSettings, run
 from natt_core.lab.settings import KEYS, apply_settings
 from natt_core.wire.ip import decode_ipv4_header
 from natt_view.scenario_form import FIELDS, check, value_of, values_of
@@ -136,3 +137,11 @@ def test_a_server_with_nat_t_as_a_client_only_does_not_serve_clients_behind_nat(
     assert only.report["peers"]["client"]["nat_t"] is None and only.report["traffic"]["delivered"] == 0
     with pytest.raises(ConfigError):
         apply_settings(preset("client-behind-nat"), ["server.nat_t_role=sometimes"])
+
+
+def test_addresses_accept_canonical_dotted_quads_only_as_ipaddress_does():
+    assert Addresses(client="10.0.0.20").client == "10.0.0.20"
+    assert Addresses(client=ipaddress.IPv4Address("10.0.0.21")).client == "10.0.0.21"
+    for bad in ("010.0.0.20", "10.0.0.20\n", " 10.0.0.20", "10.0.0.256", "10.0.0", "10.0.0.2٠", "1.2.3.4.5"):
+        with pytest.raises(FieldError):
+            Addresses(client=bad)

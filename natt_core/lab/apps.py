@@ -73,6 +73,23 @@ class PppState(_Told):
     code: Reason | None = None
 
 
+class _Out:
+    """What one call of a host sends and says, gathered in order and made one Output at the end:
+    a packet costs two list appends instead of a new Output (and two tuple copies) per layer."""
+    __slots__ = ("datagrams", "events")
+
+    def __init__(self):
+        self.datagrams: list = []
+        self.events: list = []
+
+    def add(self, out: Output) -> None:
+        self.datagrams += out.datagrams
+        self.events += out.events
+
+    def output(self) -> Output:
+        return Output(tuple(self.datagrams), tuple(self.events))
+
+
 class _Link:
     """One control connection, the PPP endpoint on its call, and the IPsec SA its packets ride on."""
 
@@ -86,8 +103,9 @@ class _Link:
         self.due: float | None = None  #: when its control connection or PPP next wants the clock
 
     def next_timer(self) -> float | None:
-        times = [t for t in (self.cc.next_timer(), self.ppp.next_timer() if self.ppp else None) if t is not None]
-        return min(times) if times else None
+        t = self.cc.next_timer()
+        p = self.ppp.next_timer() if self.ppp else None
+        return p if t is None or (p is not None and p < t) else t
 
 
 class L2tpHost:
@@ -128,9 +146,12 @@ class L2tpHost:
             self._agenda.insert(0, (now, "connect", None))
 
     def next_timer(self) -> float | None:
-        times = [self.peer.next_timer(), self._agenda[0][0] if self._agenda else None, self._links_due()]
-        times = [t for t in times if t is not None]
-        return min(times) if times else None
+        """The earliest of the peer's timer, the next scheduled action and the links' timers."""
+        t = self.peer.next_timer()
+        if self._agenda and (t is None or self._agenda[0][0] < t):
+            t = self._agenda[0][0]
+        links = self._links_due()
+        return links if links is not None and (t is None or links < t) else t
 
     def _touch(self, link: _Link) -> None:
         """Note a link's next timer after anything that may have moved it (its cc or PPP was called)."""
@@ -149,13 +170,13 @@ class L2tpHost:
         return None
 
     def on_timer(self, now: float) -> Output:
-        out = Output()
+        out = _Out()
         while self._agenda and self._agenda[0][0] <= now:
             _, action, message = self._agenda.pop(0)
             if action == "connect":
-                out += self._react(self.peer.connect(self.server_ip, now), now)
+                self._react(self.peer.connect(self.server_ip, now), now, out)
             else:
-                out += self._send_all(MessageType[message], now)
+                self._send_all(MessageType[message], now, out)
         due: dict[int, _Link] = {}
         while (t := self._links_due()) is not None and t <= now:
             link = heapq.heappop(self._due)[2]
@@ -163,78 +184,78 @@ class L2tpHost:
         for link in sorted(due.values(), key=lambda k: k.order):      # as they stand in `links`
             t = link.cc.next_timer()
             if t is not None and t <= now:
-                out += self._emit(link, link.cc.on_timer(now), now)
+                self._emit(link, link.cc.on_timer(now), now, out)
             t = link.ppp.next_timer() if link.ppp else None
             if t is not None and t <= now:
-                out += self._ppp(link, link.ppp.on_timer(now), now)
+                self._ppp(link, link.ppp.on_timer(now), now, out)
             self._touch(link)
         t = self.peer.next_timer()
         if t is not None and t <= now:
-            out += self._react(self.peer.on_timer(now), now)
-        return out
+            self._react(self.peer.on_timer(now), now, out)
+        return out.output()
 
     def receive(self, dgram, now: float) -> Output:
-        return self._react(self.peer.receive(dgram, now), now)
+        out = _Out()
+        self._react(self.peer.receive(dgram, now), now, out)
+        return out.output()
 
-    def _send_all(self, kind: MessageType, now: float) -> Output:
+    def _send_all(self, kind: MessageType, now: float, out: _Out) -> None:
         """A scheduled send on every tunnel: HELLO and StopCCN through the control connection."""
-        out = Output()
         for link in list(self.links.values()):
             if kind == MessageType.HELLO:
-                out += self._emit(link, link.cc.hello(now), now)
+                self._emit(link, link.cc.hello(now), now, out)
             elif kind == MessageType.STOPCCN:
-                out += self._emit(link, link.cc.stop(now), now)
+                self._emit(link, link.cc.stop(now), now, out)
             else:       # any other message type, unsequenced, to show what a peer does with it
-                out += self._send(link, control_message(kind, tunnel_id=link.cc.peer_tunnel, host_name=self.name), now)
-        return out
+                self._send(link, control_message(kind, tunnel_id=link.cc.peer_tunnel, host_name=self.name), now, out)
 
-    def _send(self, link: _Link, data: bytes, now: float) -> Output:
+    def _send(self, link: _Link, data: bytes, now: float, out: _Out) -> None:
         """One L2TP packet of a link, protected by the SA the SPD names for its peer: the link's own
         SA, except on a selector-keyed server whose selector a newer SA took (RFC 3948 §5.2)."""
         child = self.spd.outbound(link.child) if self.spd else link.child
-        note = ()
+        out.add(self.peer.send_udp(data, now, child=child))
         if child is not link.child and not link.misdirected:
             link.misdirected = True
-            note = (SpdChanged(now, self.name, "SPD", f"L2TP for tunnel {link.cc.peer_tunnel} of {link.child.ike.remote} "
-                               f"leaves through the SA of {child.ike.remote} (SPI out 0x{child.spi_out:08x}): the policy "
-                               f"for {self.spd.selector_of(child)} names that SA now", Reason.SPD_SELECTOR_TAKEN),)
-        return self.peer.send_udp(data, now, child=child) + Output((), note)
+            out.events.append(SpdChanged(
+                now, self.name, "SPD", f"L2TP for tunnel {link.cc.peer_tunnel} of {link.child.ike.remote} "
+                f"leaves through the SA of {child.ike.remote} (SPI out 0x{child.spi_out:08x}): the policy "
+                f"for {self.spd.selector_of(child)} names that SA now", Reason.SPD_SELECTOR_TAKEN))
 
-    def _install(self, child, now: float) -> Output:
+    def _install(self, child, now: float, out: _Out) -> None:
         """Note a new IPsec SA in the server's SPD; say when it took another client's selector."""
         old = self.spd.install(child, now)
         sel = self.spd.selector_of(child)
         if old is None:
             text = f"SPD: {sel} -> the SA of {child.ike.remote} (SPI out 0x{child.spi_out:08x}), keyed {self.spd.keying}"
-            return Output((), (SpdChanged(now, self.name, "SPD", text),))
+            out.events.append(SpdChanged(now, self.name, "SPD", text))
+            return
         text = (f"SPD: {sel} now names the SA of {child.ike.remote} (SPI out 0x{child.spi_out:08x}); the policy "
                 f"of {old.child.ike.remote} (SPI out 0x{old.child.spi_out:08x}) had the same selector and is replaced: "
                 "both clients are behind one NAT and the kernel keys policies by selector")
-        return Output((), (SpdChanged(now, self.name, "SPD", text, Reason.SPD_SELECTOR_TAKEN),))
+        out.events.append(SpdChanged(now, self.name, "SPD", text, Reason.SPD_SELECTOR_TAKEN))
 
-    def _emit(self, link: _Link, packets: list[bytes], now: float) -> Output:
+    def _emit(self, link: _Link, packets: list[bytes], now: float, out: _Out) -> None:
         """Send a control connection's packets on its SA and report its new states as events."""
-        out = Output()
         for data in packets:
-            out += self._send(link, data, now)
-        notes = link.cc.notes[link.reported:]
-        link.reported = len(link.cc.notes)
-        out += Output((), tuple(L2tpState(n.time, self.name, n.layer, n.state or "", n.text, n.code)
-                                for n in notes))
+            self._send(link, data, now, out)
+        notes = link.cc.notes
+        if link.reported < len(notes):
+            out.events += [L2tpState(n.time, self.name, n.layer, n.state or "", n.text, n.code)
+                           for n in notes[link.reported:]]
+            link.reported = len(notes)
         if link.ppp is None and link.cc.session_state == "established":     # the call is up: PPP starts
             role = "client" if link.cc.role == "lac" else "server"
             link.ppp = PppEndpoint(role, self.ppp_policy, rng=random.Random(f"ppp-{self.name}-{link.cc.tunnel_id}"),
                                    pool=self.pool, client_id=f"{link.child.ike.remote}/{link.cc.peer_tunnel}")
-            out += self._ppp(link, link.ppp.start(now), now)
+            self._ppp(link, link.ppp.start(now), now, out)
         self._touch(link)
-        return out
 
-    def _ppp(self, link: _Link, result, now: float) -> Output:
-        """Send PPP frames as L2TP data messages of the call; report what PPP said."""
-        out = Output()
+    def _ppp(self, link: _Link, result, now: float, out: _Out) -> None:
+        """Send PPP frames as L2TP data messages of the call; report what PPP said (after what the
+        frames and any answer to them sent and said)."""
         if link.cc.session_state == "established":
             for frame in result.frames:
-                out += self._send(link, encode_data(link.cc.peer_tunnel, link.cc.peer_session, frame), now)
+                self._send(link, encode_data(link.cc.peer_tunnel, link.cc.peer_session, frame), now, out)
         notes = []
         for e in result.events:
             if isinstance(e, ppp_events.AuthSucceeded):
@@ -247,30 +268,29 @@ class L2tpHost:
             notes.append(PppState(now, self.name, "PPP", e.describe(), getattr(e, "code", None)))
             if isinstance(e, ppp_events.AddressAssigned) and link.cc.role == "lac":
                 notes.append(PppState(now, self.name, "PPP", f"pings {e.peer_address} from {e.address} through the VPN"))
-                out += self._ppp(link, link.ppp.send_ip(_ping(e.address, e.peer_address, ECHO_REQUEST), now), now)
+                self._ppp(link, link.ppp.send_ip(_ping(e.address, e.peer_address, ECHO_REQUEST), now), now, out)
             elif isinstance(e, ppp_events.IpReceived):
-                out += self._icmp(link, e.packet, now, notes)
+                self._icmp(link, e.packet, now, notes, out)
         self._touch(link)
-        return out + Output((), tuple(notes))
+        out.events += notes
 
-    def _icmp(self, link: _Link, packet: bytes, now: float, notes: list) -> Output:
+    def _icmp(self, link: _Link, packet: bytes, now: float, notes: list, out: _Out) -> None:
         """The LNS answers an echo to its end of the link; the LAC notes the reply to its ping."""
         try:
             d = decode_datagram(packet)
             echo = decode_echo(d.payload) if d.proto == ICMP_PROTO else None
         except DecodeError as exc:
             notes.append(PppState(now, self.name, "PPP", f"IPv4 packet dropped: {exc}", Reason.INNER_MALFORMED))
-            return Output()
+            return
         if echo is None or d.dst.ip != link.ppp.address:
-            return Output()
+            return
         if echo.type == ECHO_REQUEST:
             notes.append(PppState(now, self.name, "PPP", f"answers the ping from {d.src.ip}"))
             reply = encode_datagram(Datagram(d.dst, d.src, ICMP_PROTO, echo.reply().encode()))
-            return self._ppp(link, link.ppp.send_ip(reply, now), now)
-        if echo.type == ECHO_REPLY and echo.ident == _PING_ID:
+            self._ppp(link, link.ppp.send_ip(reply, now), now, out)
+        elif echo.type == ECHO_REPLY and echo.ident == _PING_ID:
             link.ping = True
             notes.append(PppState(now, self.name, "PPP", f"ping reply from {d.src.ip}: the VPN carries IP both ways"))
-        return Output()
 
     def _new_link(self, child, role: str) -> _Link:
         link = _Link(ControlConnection(role, self._next_id, host_name=self.name, session_id=self._next_id), child)
@@ -300,13 +320,14 @@ class L2tpHost:
         self._touch(link)
         return link
 
-    def _react(self, out: Output, now: float) -> Output:
-        extra = Output()
-        for event in out.events:
+    def _react(self, result: Output, now: float, out: _Out) -> None:
+        """The peer's output, then what L2TP and PPP do about its events, into `out`."""
+        out.add(result)
+        for event in result.events:
             if isinstance(event, Phase2Established) and self.spd is not None:
                 child = self.peer.children.get(int(event.spi_in, 16))
                 if child is not None and not child.tunnel:
-                    extra += self._install(child, now)
+                    self._install(child, now, out)
             elif isinstance(event, Phase2Established) and self.role == "client":
                 child = self.peer.children.get(int(event.spi_in, 16))
                 if child is None or child.spi_in in self.links:
@@ -315,15 +336,15 @@ class L2tpHost:
                     self._rebind(next(iter(self.links.values())), child)
                     continue
                 link = self._new_link(child, "lac")
-                extra += self._emit(link, link.cc.start(now), now)
+                self._emit(link, link.cc.start(now), now, out)
             elif isinstance(event, DataReceived):
                 spi = int(event.spi, 16)
                 if self.spd is not None and spi in self.peer.children:
                     verdict = self.spd.inbound(self.peer.children[spi])
                     if not verdict.ok:
                         self.refused.setdefault(self.peer.children[spi].spi_out, (verdict.text, verdict.code))
-                        extra += Output((), (PacketDropped(now, self.name, f"policy check: {verdict.text}", verdict.code,
-                                                           layer="IPsec", spi=f"{spi:08x}"),))
+                        out.events.append(PacketDropped(now, self.name, f"policy check: {verdict.text}", verdict.code,
+                                                        layer="IPsec", spi=f"{spi:08x}"))
                         continue
                 link = self.links.get(spi)
                 if link is not None and is_data(event.payload):
@@ -332,7 +353,7 @@ class L2tpHost:
                     except DecodeError:
                         continue
                     if link.ppp is not None and (tunnel, session) == (link.cc.tunnel_id, link.cc.session_id):
-                        extra += self._ppp(link, link.ppp.receive(frame, now), now)
+                        self._ppp(link, link.ppp.receive(frame, now), now, out)
                     continue
                 if link is None and self.role == "server":
                     child = self.peer.children.get(spi)
@@ -346,8 +367,7 @@ class L2tpHost:
                     packets = link.cc.receive(event.payload, now)
                 except DecodeError:
                     continue
-                extra += self._emit(link, packets, now)
-        return out + extra
+                self._emit(link, packets, now, out)
 
     def spd_rows(self) -> tuple:
         """The server's SPD as table rows (empty for a client)."""

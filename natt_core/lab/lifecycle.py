@@ -60,9 +60,13 @@ def generations(records: Iterable[Record]) -> list[Generation]:
     return out
 
 
+#: the events `generations` reads; every other kind it passes over
+KINDS = frozenset({"Phase1Established", "Phase2Established", "SaRekeyed", "SaExpired", "SaDeleted"})
+
+
 def from_events(events) -> list[Generation]:
     """Generations from the peers' Event objects (the report's input)."""
-    return generations((e.time, e.peer, e.kind, e.__dict__) for e in events)
+    return generations([(e.time, e.peer, e.kind, e.__dict__) for e in events if e.kind in KINDS])
 
 
 def from_trace(trace) -> list[Generation]:
@@ -70,7 +74,15 @@ def from_trace(trace) -> list[Generation]:
     return generations((s.time, s.peer, s.event, s.fields) for s in trace.steps if getattr(s, "kind", "") == "event")
 
 
-def report_block(gens: list[Generation], peer: str) -> dict:
-    """report.json's `sa_generations` of one peer."""
-    return {"phase1": [g.as_dict() for g in gens if g.peer == peer and g.phase == 1],
-            "phase2": [g.as_dict() for g in gens if g.peer == peer and g.phase == 2]}
+def report_blocks(gens: list[Generation]) -> dict[str, dict]:
+    """report.json's `sa_generations` of every peer that had one, grouped in one pass (a report
+    with a thousand clients does not scan every client's generations for each of them)."""
+    blocks: dict[str, dict] = {}
+    for g in gens:
+        block = blocks.get(g.peer)
+        if block is None:
+            block = blocks[g.peer] = {"phase1": [], "phase2": []}
+        if g.phase in (1, 2):
+            block["phase1" if g.phase == 1 else "phase2"].append(g.as_dict())
+    return blocks
+

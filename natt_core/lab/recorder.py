@@ -15,6 +15,11 @@ _FLAT = (str, int, float, bool, type(None))
 
 
 def _plain(value):
+    kind = type(value)
+    if kind is bytes:
+        return value.hex()
+    if kind is tuple:
+        return [v if type(v) in _FLAT else _plain(v) for v in value]
     if isinstance(value, Enum):   # a Reason code: its value, as JSON will read it back
         return value.value
     if isinstance(value, bytes):
@@ -24,8 +29,17 @@ def _plain(value):
     return value
 
 
+_ROW = object()      #: what _field says of a nested row (a dataclass): PeerEvent.fields leaves it out
+_UNSEEN = object()
+
+
+def _field(value):
+    """A non-flat event field as PeerEvent.fields keeps it, or _ROW."""
+    return _ROW if _row_fields(type(value)) is not None else _plain(value)
+
+
 _EVENT_FIELDS: dict[type, tuple[str, ...]] = {}
-_ROW_FIELDS: dict[type, tuple[str, ...]] = {}
+_ROW_FIELDS: dict[type, tuple[str, ...] | None] = {}   #: a dataclass's field names; None: any other type
 
 
 def _event_fields(cls: type) -> tuple[str, ...]:
@@ -36,15 +50,24 @@ def _event_fields(cls: type) -> tuple[str, ...]:
     return names
 
 
+def _row_fields(kind: type) -> tuple[str, ...] | None:
+    """Asked once per type (hasattr() of a type that lacks the attribute raises inside)."""
+    names = _ROW_FIELDS.get(kind, _UNSEEN)
+    if names is _UNSEEN:
+        names = _ROW_FIELDS[kind] = tuple(f.name for f in fields(kind)) \
+            if hasattr(kind, "__dataclass_fields__") else None
+    return names
+
+
 def _data(value):
     """What `dataclasses.asdict` makes of a value, with field names looked up once per class and
     flat values (str, numbers, None) taken as they are instead of deep-copied."""
     kind = type(value)
     if kind in _FLAT:
         return value
-    names = _ROW_FIELDS.get(kind)
-    if names is None and hasattr(kind, "__dataclass_fields__"):
-        names = _ROW_FIELDS[kind] = tuple(f.name for f in fields(value))
+    names = _ROW_FIELDS.get(kind, _UNSEEN)
+    if names is _UNSEEN:
+        names = _row_fields(kind)
     if names is not None:
         out = {}
         for name in names:   # most fields are flat: no call for them
@@ -55,11 +78,13 @@ def _data(value):
         return kind([v if type(v) in _FLAT else _data(v) for v in value])
     if kind is dict:
         return {_data(k): _data(v) for k, v in value.items()}
+    if isinstance(value, Enum):   # deepcopy gives an Enum member back as it is
+        return value
     return deepcopy(value)
 
 
 def _rows(rows) -> tuple[dict, ...]:
-    return tuple(_data(r) for r in rows)
+    return tuple([_data(r) for r in rows])
 
 
 _make_hop, _make_change, _make_event = builder(Hop), builder(Change), builder(PeerEvent)
@@ -71,7 +96,8 @@ class Recorder:
         self.steps: list = []
         self.snaps: list[Snapshot] = []
         self.events: list[Event] = []
-        self._last: dict[tuple[str, str], tuple] = {}
+        self._last: dict[str, dict[str, tuple]] = {}   #: per host, per table: the rows last snapshotted
+        self._changes: dict[tuple, Change] = {}
         net.on_hop.append(self._hop)
         net.on_events.append(self._events)
         if snapshots:  # without snapshots nobody needs the table after every change (O(n) each)
@@ -79,8 +105,15 @@ class Recorder:
 
     def _hop(self, r: HopRecord) -> None:
         changes = r.changes
-        if changes:
-            changes = tuple([_make_change(c.name, c.offset, c.old, c.new) for c in changes])
+        if changes:   # one Change per distinct rewrite: a NAT makes the same ones for every packet of a flow
+            known, shown = self._changes, []
+            for c in changes:
+                key = (c.name, c.offset, c.old, c.new)
+                change = known.get(key)
+                if change is None:
+                    change = known[key] = _make_change(*key)
+                shown.append(change)
+            changes = tuple(shown)
         steps = self.steps
         steps.append(_make_hop(len(steps), r.time, r.segment, r.device, r.direction, r.src_host, r.dst_host,
                                r.label, r.packet, r.before, changes, r.dropped,
@@ -90,35 +123,46 @@ class Recorder:
     def _events(self, events: tuple[Event, ...], packet_ids: list[int | None]) -> None:
         """One host's events of one output: the host's tables are the same after each of them, so
         they are snapshotted once, at the first."""
-        first = len(self.steps)
         steps = self.steps
+        first = len(steps)
         for e, packet_id in zip(events, packet_ids):
+            names = _EVENT_FIELDS.get(type(e)) or _event_fields(type(e))
+            own = e.__dict__          # events are plain dataclasses: their fields live there
             data = {}
-            cls = type(e)
-            names = _EVENT_FIELDS.get(cls) or _event_fields(cls)
             for name in names:
-                value = getattr(e, name)
-                if type(value) in _FLAT:
+                value = own[name]
+                kind = type(value)
+                if kind in _FLAT:
                     data[name] = value
-                elif not hasattr(type(value), "__dataclass_fields__"):   # nested rows stay out
-                    data[name] = _plain(value)
+                elif kind is bytes:           # a payload
+                    data[name] = value.hex()
+                elif (value := _field(value)) is not _ROW:
+                    data[name] = value
             steps.append(_make_event(len(steps), e.time, e.peer, e.kind, e.describe(), data, packet_id))
-        self.events.extend(events)
+        self.events += events
         if self.snapshots:
-            for name in dict.fromkeys(e.peer for e in events):
-                if name in self.hosts:
-                    at = next(i for i, e in enumerate(events) if e.peer == name)
-                    self._snap_peer(name, events[at].time, first + at)
+            seen = set()
+            for at, e in enumerate(events):
+                name = e.peer
+                if name not in seen:
+                    seen.add(name)
+                    if name in self.hosts:
+                        self._snap_peer(name, e.time, first + at)
 
     def _snap_peer(self, name: str, time: float, step: int) -> None:
+        """A snapshot of each of the host's tables that changed since its last one (the engine
+        keeps an unchanged SA's row object, so an unchanged table compares equal at once)."""
         host = self.hosts[name]
         peer = host.peer
-        tables = [("isakmp", peer.isakmp_rows()), ("ipsec", peer.ipsec_rows())]
+        last = self._last.get(name)
+        if last is None:
+            last = self._last[name] = {}
+        tables = (("isakmp", peer.isakmp_rows()), ("ipsec", peer.ipsec_rows()))
         if getattr(host, "spd", None) is not None:
-            tables.append(("spd", host.spd_rows()))
+            tables += (("spd", host.spd_rows()),)
         for table, rows in tables:
-            if self._last.get((name, table)) != rows:
-                self._last[(name, table)] = rows
+            if last.get(table) != rows:
+                last[table] = rows
                 self.snaps.append(Snapshot(step, time, name, table, _rows(rows)))
 
     def _nat(self, name: str, time: float, rows) -> None:
@@ -128,8 +172,7 @@ class Recorder:
         end = self.net.clock.now
         last = len(self.steps) - 1
         for name in self.hosts:
-            for table in ("isakmp", "ipsec", "spd"):
-                self._last.pop((name, table), None)
+            self._last.pop(name, None)      # every table once more, as it ended
             self._snap_peer(name, end, last)
         for att in self.net.topology():
             if att.kind == "nat-inside":

@@ -204,14 +204,20 @@ def build_report(scenario, hosts, events, steps, net) -> dict:
             rows = net.nat(att.device).table(end)
             nats[att.device] = {"mappings": [{"proto": r.proto, "inside": r.inside, "outside": r.outside}
                                              for r in rows]}
-    sent = sum(1 for e in events if e.kind == "DataSent")
-    # a packet the server's policy check refused after decrypting it never reached L2TP (ipsec/spd.py)
-    delivered = sum(1 for e in events if e.kind == "DataReceived") - sum(
-        1 for e in events if e.kind == "PacketDropped" and e.code == Reason.SPD_POLICY_MISMATCH)
+    sent = delivered = 0
+    for e in events:        # one pass over the run's events
+        kind = e.kind
+        if kind == "DataSent":
+            sent += 1
+        elif kind == "DataReceived":
+            delivered += 1
+        elif kind == "PacketDropped" and e.code == Reason.SPD_POLICY_MISMATCH:
+            delivered -= 1  # refused by the server's policy check after decrypting: it never reached L2TP
     index = _Index(steps, hosts)
-    gens = lifecycle.from_events(events)
+    generations = lifecycle.report_blocks(lifecycle.from_events(events))
     return {"scenario": scenario.name,
-            "peers": {name: {**_peer_report(name, host, index), "sa_generations": lifecycle.report_block(gens, name)}
+            "peers": {name: {**_peer_report(name, host, index),
+                             "sa_generations": generations.get(name) or {"phase1": [], "phase2": []}}
                       for name, host in hosts.items()},
             "traffic": {"sent": sent, "delivered": delivered},
             "nats": nats}

@@ -20,7 +20,9 @@ from __future__ import annotations
 import gc
 import ipaddress
 import random
+import re
 import threading
+from socket import inet_aton, inet_ntoa
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -70,11 +72,30 @@ class FieldError(ConfigError):
         super().__init__(text or f"{field_name}: {message}")
 
 
+_OCTET = r"(?:25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])"
+#: a dotted quad exactly as ipaddress writes it (no leading zeros, ASCII digits): taken as it is
+_CANONICAL = re.compile(rf"{_OCTET}(?:\.{_OCTET}){{3}}")
+
+
 def _ip(field_name: str, text: object) -> str:
+    if type(text) is str and _CANONICAL.fullmatch(text):
+        return text
     try:
         return str(ipaddress.IPv4Address(text))
     except (ipaddress.AddressValueError, ValueError, TypeError):
         raise FieldError(field_name, f"{text!r} is not an IPv4 address (four numbers 0-255, e.g. 192.0.2.7)") from None
+
+
+_SLASH_24 = 0xFFFFFF00
+
+
+def _number(ip: str) -> int:
+    """An address already checked by `_ip` (canonical dotted IPv4) as a number."""
+    return int.from_bytes(inet_aton(ip), "big")
+
+
+def _dotted(number: int) -> str:
+    return inet_ntoa(number.to_bytes(4, "big"))
 
 
 def _pick(field_name: str, value: object, choices: tuple) -> None:
@@ -213,14 +234,14 @@ class Scenario:
     def nat_inside(self) -> str:
         """The client NAT's inside address: 192.168.11.1 while any client is in 192.168.11.0/24, else
         .1 of the first client's /24 (.254 when a client takes .1), so it follows the clients' subnet."""
-        first = ipaddress.IPv4Address(self.addresses.client)
-        last = int(first) + self.clients - 1
-        default = ipaddress.IPv4Network(f"{NAT_INSIDE}/24", strict=False)
-        if int(first) <= int(default.broadcast_address) and last >= int(default.network_address):
+        first = _number(self.addresses.client)
+        last = first + self.clients - 1
+        default = _number(NAT_INSIDE) & _SLASH_24
+        if first <= default | 0xFF and last >= default:
             return NAT_INSIDE
-        net = ipaddress.IPv4Network(f"{first}/24", strict=False)
-        gateway = net.network_address + 1
-        return str(gateway if not int(first) <= int(gateway) <= last else net.broadcast_address - 1)
+        net = first & _SLASH_24
+        gateway = net + 1
+        return _dotted(gateway if not first <= gateway <= last else (net | 0xFF) - 1)
 
     @property
     def server_behind_nat(self) -> bool:
@@ -232,8 +253,8 @@ class Scenario:
         return self.nat2 if self.nat2 is not None else NatSettings(timeout=self.nat.timeout)
 
     def client_address(self, index: int) -> str:
-        """Client `index` (1-based)."""
-        return str(ipaddress.IPv4Address(self.addresses.client) + index - 1)
+        """Client `index` (1-based; validate() refused a range past 255.255.255.255)."""
+        return _dotted(_number(self.addresses.client) + index - 1)
 
     def validate(self) -> "Scenario":
         """Check the combinations; returns self so it chains. FieldError names the setting."""
@@ -254,12 +275,11 @@ class Scenario:
                                  "to the server; remove one of them")
         if self.topology == "double-nat" and self.second_nat.kind == "none":
             raise FieldError("nat2.kind", "the carrier NAT must translate ('napt' or 'static')")
-        try:
-            last = ipaddress.IPv4Address(self.addresses.client) + self.clients - 1
-        except ipaddress.AddressValueError:
+        last = _number(self.addresses.client) + self.clients - 1
+        if last > 0xFFFFFFFF:
             raise FieldError("clients", f"{self.clients} clients from {self.addresses.client} run past "
-                             "255.255.255.255; choose a lower first client address") from None
-        self._check_distinct(str(last))
+                             "255.255.255.255; choose a lower first client address")
+        self._check_distinct(_dotted(last))
         self._check_work()
         if self.topology == "client-nat" and any(a.target == "nat2" for a in self.actions):
             raise FieldError("nat2.flush_at", "topology client-nat has no second NAT; choose server-nat, both-nat "
@@ -310,9 +330,9 @@ class Scenario:
                 raise FieldError(name if name.startswith("address.") else "address",
                                  f"{ip} is already used by {used[ip]}; every box needs its own address")
             used[ip] = who
-        first, last = ipaddress.IPv4Address(a.client), ipaddress.IPv4Address(last_client)
+        first, last = _number(a.client), _number(last_client)
         for ip, who in used.items():
-            if first <= ipaddress.IPv4Address(ip) <= last:
+            if first <= _number(ip) <= last:
                 span = a.client if first == last else f"{a.client}..{last_client}"
                 raise FieldError("address.client", f"the client address {span} includes {ip}, already used by {who}")
 
@@ -347,7 +367,8 @@ def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
                     "carrier", CGNAT_INSIDE, "internet")
     public = CARRIER_NAT_OUTSIDE if s.topology == "double-nat" else a.nat_public
     cfg = _nat_config(replace(s.nat, kind=client_nat_kind), name="nat", public_ip=public)
-    net.add_nat(Nat(cfg, random.Random(rng.random())), "client-lan", s.nat_inside, outside_segment,
+    nat_inside = s.nat_inside
+    net.add_nat(Nat(cfg, random.Random(rng.random())), "client-lan", nat_inside, outside_segment,
                 gateway=CGNAT_INSIDE if s.topology == "double-nat" else None)
     server_ip, server_target = a.server, a.server
     if s.server_behind_nat:
@@ -365,7 +386,7 @@ def build(s: Scenario) -> tuple[Network, dict[str, L2tpHost]]:
         peer = make_peer(name, s.client_address(i + 1), s.client, rng=random.Random(rng.random()))
         host = L2tpHost(peer, "client", server_target, start_at=0.002 * i,
                         sends=tuple(x for x in s.sends if x.sender == "client"), ppp=s.ppp)
-        net.add_host(host, "client-lan", peer.address, gateway=s.nat_inside)
+        net.add_host(host, "client-lan", peer.address, gateway=nat_inside)
         hosts[name] = host
     server = make_peer("server", server_ip, s.server, rng=random.Random(rng.random()))
     hosts["server"] = L2tpHost(server, "server", sends=tuple(x for x in s.sends if x.sender == "server"), ppp=s.server_ppp,
@@ -416,10 +437,13 @@ def _run(s: Scenario, snapshots: bool | None) -> Trace:
     before the collector comes back, so the first collection frees them instead of scanning them
     as live objects and keeping them for an older generation to scan again."""
     net, hosts = build(s)
-    _Budget(net, s.duration)
-    recorder = Recorder(net, hosts, snapshots=s.clients <= 20 if snapshots is None else snapshots)
-    net.run(s.duration, max_steps=MAX_RUN_STEPS)
-    return recorder.finish(s)
+    try:
+        _Budget(net, s.duration)
+        recorder = Recorder(net, hosts, snapshots=s.clients <= 20 if snapshots is None else snapshots)
+        net.run(s.duration, max_steps=MAX_RUN_STEPS)
+        return recorder.finish(s)
+    finally:
+        net.close()     # no cycles through its timers and callbacks: reference counting frees the run
 
 
 _pause_lock = threading.Lock()

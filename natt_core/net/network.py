@@ -262,6 +262,18 @@ class Network:
         (ConfigError after `max_steps` clock callbacks: a run's work is bounded)."""
         self.clock.run_until(until, max_steps)
 
+    def close(self) -> None:
+        """The run is over: drop the pending timers and the callbacks, whose closures and bound
+        methods point back at the network, and unpair the NATs' ports, so reference counting frees
+        the network and its hosts at once instead of leaving cycles to the garbage collector."""
+        self.clock = VirtualClock(self.clock.now)
+        self._timers.clear()
+        self._nat_wake.clear()
+        for hooks in (self.on_hop, self.on_event, self.on_events, self.on_nat_change):
+            hooks.clear()
+        for inside, outside in self._nats.values():
+            inside.peer = outside.peer = None
+
     # ----------------------------------------------------------------- lab actions
     def flush_nat(self, name: str) -> None:
         """The NAT `name` forgets every mapping traffic made (see Nat.flush)."""

@@ -1,0 +1,31 @@
+"""A finished run leaves no reference cycle through its network: reference counting frees the
+network, its NATs and its hosts when the run returns, so the garbage collector that comes back
+after the run does not have to find them (natt_core.lab.scenario._collector_paused)."""
+import gc
+import weakref
+
+from natt_core.lab import scenario
+from natt_core.lab.scenario import Scenario, run
+
+
+def test_the_network_is_freed_without_the_collector(monkeypatch):
+    built = []
+
+    def build(s):
+        net, hosts = scenario_build(s)
+        built.append((weakref.ref(net), weakref.ref(net.nat("nat")), [weakref.ref(h) for h in hosts.values()]))
+        return net, hosts
+
+    scenario_build = scenario.build
+    monkeypatch.setattr(scenario, "build", build)
+    was = gc.isenabled()
+    gc.disable()
+    try:
+        trace = run(Scenario("client-behind-nat", "garbage", "", duration=5.0, seed=3))
+        net, nat, hosts = built[0]
+        assert trace.report["peers"]["client"]["vpn"]["ping"]
+        assert net() is None and nat() is None
+        assert all(h() is None for h in hosts)
+    finally:
+        if was:
+            gc.enable()
