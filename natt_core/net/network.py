@@ -264,8 +264,9 @@ class Network:
 
     def close(self) -> None:
         """The run is over: drop the pending timers and the callbacks, whose closures and bound
-        methods point back at the network, and unpair the NATs' ports, so reference counting frees
-        the network and its hosts at once instead of leaving cycles to the garbage collector."""
+        methods point back at the network, unpair the NATs' ports and part each port from its
+        segment, so reference counting frees the network and its hosts at once instead of leaving
+        cycles to the garbage collector."""
         self.clock = VirtualClock(self.clock.now)
         self._timers.clear()
         self._nat_wake.clear()
@@ -273,6 +274,9 @@ class Network:
             hooks.clear()
         for inside, outside in self._nats.values():
             inside.peer = outside.peer = None
+        for segment in self._segments.values():
+            for port in segment.addresses.values():
+                port.seg = None                  # a port and its segment point at each other
 
     # ----------------------------------------------------------------- lab actions
     def flush_nat(self, name: str) -> None:
