@@ -75,6 +75,8 @@ class PeerCore:
         self._out_datagrams: list[Datagram] = []
         self._out_events: list[Event] = []
         self.now = 0.0
+        #: our address on each source port we send from (an Endpoint is immutable: built once)
+        self._sources: dict[int, Endpoint] = {}
 
     # ------------------------------------------------------------------ output buffer
     def _begin(self, now: float) -> None:
@@ -93,8 +95,11 @@ class PeerCore:
 
     def _send(self, dst: Endpoint, src_port: int, proto: int, payload: bytes, label: str,
               zero_checksum: bool = False) -> None:
-        self._out_datagrams.append(Datagram(Endpoint(self.address, src_port), dst, proto, payload,
-                                            ident=self.next_ident(), zero_udp_checksum=zero_checksum, label=label))
+        src = self._sources.get(src_port)
+        if src is None:
+            src = self._sources[src_port] = Endpoint(self.address, src_port)
+        self._ident = ident = self._ident % 0xFFFF + 1      # next_ident(), once per datagram
+        self._out_datagrams.append(Datagram(src, dst, proto, payload, ident, 64, zero_checksum, label))
 
     def _other_version(self, dgram: Datagram, message: bytes, speaks: int) -> None:
         """An IKE message of a major version this peer does not speak: answered with
@@ -118,18 +123,19 @@ class PeerCore:
         `answering` (the SA or Quick Mode exchange whose message this answers) keeps the bytes, so
         a retransmission of that message is answered again with exactly the same bytes.
         `expect_answer=None` sends an aside (a notification) that leaves any retransmission armed."""
-        wire = self._wire_payload(sa, message)
+        wire = frame_ike(message) if sa.local.port == Port.NAT_T else message     # _wire_payload
         if answering is not None:
             answering.last_answer = Answer(label, wire)
         self._send_ike_wire(sa, sa.remote, wire, label)
         self._note_sent(sa)
-        self._emit(MessageSent, label=label, payloads=tuple(payload_names), dst=str(sa.remote), encrypted=encrypted)
+        self._out_events.append(MessageSent(self.now, self.name, label, tuple(payload_names), str(sa.remote),
+                                            encrypted))
         if expect_answer is None:
             pass
         elif expect_answer:
-            sa.pending = Pending(label, wire, self.now + self.policy.retransmit_interval,
-                                 interval=self.policy.retransmit_interval)
-            self._arm(sa, sa.pending.deadline, "retransmit")
+            interval = self.policy.retransmit_interval
+            sa.pending = pending = Pending(label, wire, self.now + interval, 0, interval)
+            self._arm(sa, pending.deadline, "retransmit")
         else:
             sa.pending = None
         return wire

@@ -20,7 +20,7 @@ from .events import (AuthenticationFailed, Floated, MessageSent, NatDetected, Ne
                      PeerRefused, Phase1Established, Refused, VendorIdsSeen)
 from .fragmentation import announces_fragmentation
 from .nat_t import best_common, version_of_vid, vid_name
-from .proposals import choose_phase1, phase1_answer, phase1_offer, read_phase1, same_transform
+from .proposals import choose_phase1, offered_transform, phase1_answer, phase1_offer, read_phase1
 from .sa import IkeSa
 from .seal import seal, unseal
 from .signature_auth import SignatureAuthMixin
@@ -44,7 +44,7 @@ def notify_code(notify_type: int) -> Reason:
 
 def payload_names(payloads) -> tuple[str, ...]:
     """Short names for events: payload class names, Vendor IDs by what they announce."""
-    return tuple(f"VID {vid_name(p.data)}" if isinstance(p, VendorID) else type(p).__name__ for p in payloads)
+    return tuple([f"VID {vid_name(p.data)}" if isinstance(p, VendorID) else type(p).__name__ for p in payloads])
 
 
 def only(chain, cls, what: str):
@@ -90,10 +90,10 @@ class MainModeMixin(SignatureAuthMixin):
         if len(answer.proposals) != 1 or len(answer.proposals[0].transforms) != 1:
             raise DecodeError("IKE", 0, f"{label} must carry exactly one proposal with one transform")
         chosen = answer.proposals[0].transforms[0]
-        offered = offer.proposals[0].transforms
-        if not any(same_transform(chosen, t) for t in offered) or read_phase1(chosen) is None:
+        choice = read_phase1(chosen) if offered_transform(chosen, offer.proposals[0].transforms) else None
+        if choice is None:
             raise IntegrityError(f"{label} chose a transform we never offered", Reason.NO_PROPOSAL)
-        sa.choice = read_phase1(chosen)
+        sa.choice = choice
 
     def _on_mm4(self, sa: IkeSa, dgram: Datagram, header: Header, chain) -> None:
         self._take_ke(sa, chain, "MM4")

@@ -20,7 +20,7 @@ from ..wire.isakmp import ID, KE, SA, Hash, Header, NatOA, Nonce, encode_payload
 from ..wire.numbers import EncapsulationMode, ExchangeType, IdType, Port, ProtocolId
 from .events import Phase2Established, Refused
 from .main_mode import NONCE_LEN, only, payload_names
-from .proposals import choose_phase2, mode_name, phase2_answer, phase2_offer, read_phase2, same_transform
+from .proposals import choose_phase2, mode_name, offered_transform, phase2_answer, phase2_offer, read_phase2
 from .sa import ChildSa, IkeSa, QuickExchange
 from .seal import seal, unseal
 from .states import QUICK_MODE, Msg, Role, State, advance
@@ -94,7 +94,7 @@ class QuickModeMixin:
         if len(answer.proposals) != 1 or len(answer.proposals[0].transforms) != 1:
             raise DecodeError("IKE", 0, "QM2 must carry exactly one proposal with one transform")
         chosen = answer.proposals[0].transforms[0]
-        if not any(same_transform(chosen, t) for t in qe.proposal.proposals[0].transforms):
+        if not offered_transform(chosen, qe.proposal.proposals[0].transforms):
             raise IntegrityError("QM2 chose a transform we never offered", Reason.NO_PROPOSAL)
         qe.chosen = read_phase2(answer.proposals[0].protocol_id, chosen)
         self._adopt_lifetime(qe, chosen, opened.chain)
