@@ -50,10 +50,16 @@ INIT_ERRORS = {NotifyType.NO_PROPOSAL_CHOSEN: Reason.NO_PROPOSAL,
                NotifyType.INVALID_MAJOR_VERSION: Reason.INVALID_MAJOR_VERSION}
 
 
+#: the handler of each protected message
+_HANDLERS = {Msg2.AUTH_REQ: "_on_auth_request", Msg2.AUTH_RESP: "_on_auth_response",
+             Msg2.CHILD_REQ: "_on_child_request", Msg2.CHILD_RESP: "_on_child_response",
+             Msg2.INFO_REQ: "_on_info_request", Msg2.INFO_RESP: "_on_info_response"}
+
+
 def names(payloads) -> tuple[str, ...]:
     """Short payload names for events: 'SA', 'KE', 'N(NAT_DETECTION_SOURCE_IP)'."""
-    return tuple(f"N({notify2_name(p.notify_type)})" if isinstance(p, Notify) else type(p).__name__
-                 for p in payloads)
+    return tuple([f"N({notify2_name(p.notify_type)})" if isinstance(p, Notify) else type(p).__name__
+                  for p in payloads])
 
 
 def one(payloads, cls, what: str):
@@ -220,10 +226,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
             sa.pending, sa.pending_mid = None, None
         self._follow(sa, dgram, force=kind is Msg2.AUTH_REQ)
         before = sa.state
-        handler = {Msg2.AUTH_REQ: self._on_auth_request, Msg2.AUTH_RESP: self._on_auth_response,
-                   Msg2.CHILD_REQ: self._on_child_request, Msg2.CHILD_RESP: self._on_child_response,
-                   Msg2.INFO_REQ: self._on_info_request, Msg2.INFO_RESP: self._on_info_response}[kind]
-        handler(sa, dgram, msg, inner)
+        getattr(self, _HANDLERS[kind])(sa, dgram, msg, inner)
         if sa.state is before:
             sa.state = nxt
 
