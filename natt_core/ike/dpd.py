@@ -80,9 +80,10 @@ class DpdMixin:
     def _authenticated_from(self, sa: IkeSa, dgram: Datagram, via: str, may_move: bool = True) -> None:
         """A new message that authenticated came from `dgram.src`: the peer is alive, and (only on the
         side states.follows_peer allows) it is where the message came from now."""
-        live = self._live(sa)
+        live = sa.live or self._live(sa)
         live.heard = self.now
-        live.unanswered.clear()
+        if live.unanswered:
+            live.unanswered.clear()
         live.first_unanswered = None
         natd = sa.natd
         if may_move and dgram.src != sa.remote and follows_peer(

@@ -8,8 +8,10 @@ direction's KEYMAT uses the SPI its receiver chose. The NAT-OA addresses are kep
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 from ..addressing import Datagram, Endpoint
+from ..crypto.natd import packed_ipv4
 from ..crypto.ike_keys import exchange_iv, keymat, qm_hash1, qm_hash2, qm_hash3, split_keymat
 from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
 from ..errors import DecodeError, IntegrityError
@@ -29,7 +31,10 @@ UDP_TRANSPORT = (EncapsulationMode.UDP_TRANSPORT, EncapsulationMode.UDP_TRANSPOR
 
 
 def _addr(payload) -> str:
-    return str(ipaddress.IPv4Address(payload.address if isinstance(payload, NatOA) else payload.data[:4]))
+    packed = payload.address if isinstance(payload, NatOA) else payload.data[:4]
+    if len(packed) != 4:     # what ipaddress would refuse, refused as it would
+        return str(ipaddress.IPv4Address(packed))
+    return socket.inet_ntoa(packed)
 
 
 class QuickModeMixin:
@@ -56,8 +61,8 @@ class QuickModeMixin:
 
     def _nat_oa(self, sa: IkeSa, original_i: str, original_r: str) -> list:
         draft = sa.nat_t.is_draft
-        return [NatOA(IdType.IPV4_ADDR, Endpoint(original_i).packed_ip, draft),
-                NatOA(IdType.IPV4_ADDR, Endpoint(original_r).packed_ip, draft)]
+        return [NatOA(IdType.IPV4_ADDR, packed_ipv4(original_i), draft),
+                NatOA(IdType.IPV4_ADDR, packed_ipv4(original_r), draft)]
 
     # ------------------------------------------------------------------ initiator
     def _start_quick_mode(self, sa: IkeSa) -> None:
@@ -76,8 +81,8 @@ class QuickModeMixin:
             qe.pfs_public = dh_public(group, qe.pfs_private)
             after.append(KE(qe.pfs_public))
         inner = self.policy.inner_address or self.address
-        qe.ids = (ID(IdType.IPV4_ADDR, 17, Port.L2TP, Endpoint(inner).packed_ip),
-                  ID(IdType.IPV4_ADDR, 17, Port.L2TP, Endpoint(sa.remote.ip).packed_ip))
+        qe.ids = (ID(IdType.IPV4_ADDR, 17, Port.L2TP, packed_ipv4(inner)),
+                  ID(IdType.IPV4_ADDR, 17, Port.L2TP, packed_ipv4(sa.remote.ip)))
         after += list(qe.ids)
         if encap in UDP_TRANSPORT and self.policy.sends_nat_oa(bool(sa.natd and sa.natd.self_behind_nat)):
             after += self._nat_oa(sa, self.address, sa.remote.ip)
