@@ -230,9 +230,9 @@ class MainModeMixin(SignatureAuthMixin):
     def _learn_nat_t(self, sa: IkeSa, chain, ours) -> None:
         vids = [p.data for p in chain.payloads if isinstance(p, VendorID)]
         sa.peer_vids = tuple(vids)
-        theirs = tuple(v for v in map(version_of_vid, vids) if v)
+        theirs = tuple([v for v in map(version_of_vid, vids) if v])
         sa.nat_t = best_common(tuple(ours), theirs)
-        self._emit(VendorIdsSeen, vids=tuple(vid_name(v) for v in vids), nat_t=sa.nat_t.value if sa.nat_t else None)
+        self._emit(VendorIdsSeen, vids=tuple([vid_name(v) for v in vids]), nat_t=sa.nat_t.value if sa.nat_t else None)
 
     def _send_ke(self, sa: IkeSa, label: str, to: Endpoint) -> bytes:
         group = MODP[sa.choice.group]

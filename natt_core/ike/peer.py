@@ -247,7 +247,7 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
 
     # ------------------------------------------------------------------ views
     def isakmp_rows(self) -> tuple[IsakmpSaRow, ...]:
-        return tuple(sa.row() for sa in self.sas.values())
+        return tuple([sa.row() for sa in self.sas.values()])
 
     def ipsec_rows(self) -> tuple[IpsecSaRow, ...]:
-        return tuple(c.row() for sa in self.sas.values() for c in sa.children)
+        return tuple([c.row() for sa in self.sas.values() for c in sa.children])

@@ -264,7 +264,7 @@ class PeerPolicy:
         if self.dpd_delay and "dpd" not in names:
             names = (*names, "dpd")      # a peer that sends R-U-THERE announces it, last as libreswan does
         if not (self.ike_fragmentation and peer_fragments):
-            names = tuple(n for n in names if n not in FRAGMENTATION_VIDS)
+            names = tuple([n for n in names if n not in FRAGMENTATION_VIDS])
         elif not any(n in FRAGMENTATION_VIDS for n in names):
             names = (*names, "fragmentation-ike")
         out: list[bytes] = []

@@ -126,7 +126,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
                                  dh_group=sa.choice.group if sa.choice else None) for sa in self.sas.values())
 
     def ipsec_rows(self) -> tuple[IpsecSaRow, ...]:
-        return tuple(c.row() for sa in self.sas.values() for c in sa.children)
+        return tuple([c.row() for sa in self.sas.values() for c in sa.children])
 
     # ------------------------------------------------------------------ shared-core hooks
     def _index(self, sa) -> None:
