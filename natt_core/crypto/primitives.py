@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from hmac import compare_digest
 from functools import lru_cache
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-from cryptography.hazmat.primitives import constant_time, hashes, hmac, serialization
+from cryptography.hazmat.primitives import hashes, hmac, serialization
 from cryptography.hazmat.primitives.asymmetric import dh
 from cryptography.hazmat.primitives.ciphers import Cipher
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
@@ -81,8 +82,10 @@ def digest_size(hash_name: str) -> int:
 
 
 def equal(a: bytes, b: bytes) -> bool:
-    """Constant-time comparison for hashes and ICVs: timing must not tell how many bytes match."""
-    return constant_time.bytes_eq(bytes(a), bytes(b))
+    """Constant-time comparison for hashes and ICVs: timing must not tell how many bytes match
+    (the stdlib's compare_digest, which cryptography's constant_time.bytes_eq calls after
+    checking that both are bytes, as bytes() makes them here)."""
+    return compare_digest(bytes(a), bytes(b))
 
 
 # --------------------------------------------------------------------------------------------

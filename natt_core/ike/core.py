@@ -155,7 +155,9 @@ class PeerCore:
     def _note_sent(self, sa: IkeSa) -> None:
         if sa.local.port == Port.NAT_T:
             sa.last_sent_4500 = self.now
-            if sa.sends_keepalives:
+            # an armed keepalive was armed from an earlier send, so it is due no later than this one
+            # would make it (`_arm` would keep it): only an SA without one needs the question
+            if "keepalive" not in sa.armed and sa.sends_keepalives:
                 self._arm(sa, self.now + self.policy.keepalive_interval, "keepalive")
 
     def _fail(self, sa: IkeSa, reason: str, failure: str, code: Reason) -> None:
