@@ -48,10 +48,17 @@ def payload_names(payloads) -> tuple[str, ...]:
 
 
 def only(chain, cls, what: str):
-    found = [p for p in chain.payloads if isinstance(p, cls)]
-    if len(found) != 1:
-        raise DecodeError("IKE", 0, f"{what}: expected one {cls.__name__} payload, found {len(found)}")
-    return found[0]
+    found = None
+    for p in chain.payloads:
+        if isinstance(p, cls):
+            if found is not None:
+                found = None
+                break
+            found = p
+    if found is None:
+        count = sum(isinstance(p, cls) for p in chain.payloads)
+        raise DecodeError("IKE", 0, f"{what}: expected one {cls.__name__} payload, found {count}")
+    return found
 
 
 def raw_body(chain, payload) -> bytes:
