@@ -87,7 +87,7 @@ class PeerCore:
         return Output(tuple(self._out_datagrams), tuple(self._out_events))
 
     def _emit(self, event_cls, **fields) -> None:
-        self._out_events.append(event_cls(time=self.now, peer=self.name, **fields))
+        self._out_events.append(event_cls(self.now, self.name, **fields))    # every Event starts (time, peer)
 
     def next_ident(self) -> int:
         self._ident = self._ident % 0xFFFF + 1

@@ -28,12 +28,20 @@ CHILD_ERRORS = {NotifyType.NO_PROPOSAL_CHOSEN: Reason.NO_PROPOSAL, NotifyType.TS
 
 
 def _only(inner, cls):
-    found = [p for p in inner if isinstance(p, cls)]
-    return found[0] if len(found) == 1 else None
+    found = None
+    for p in inner:
+        if isinstance(p, cls):
+            if found is not None:
+                return None     # more than one
+            found = p
+    return found
 
 
 def _has(inner, ntype: int) -> bool:
-    return any(isinstance(p, Notify) and p.notify_type == ntype for p in inner)
+    for p in inner:
+        if isinstance(p, Notify) and p.notify_type == ntype:
+            return True
+    return False
 
 
 class AuthMixin:
