@@ -98,8 +98,7 @@ class PeerCore:
         src = self._sources.get(src_port)
         if src is None:
             src = self._sources[src_port] = Endpoint(self.address, src_port)
-        self._ident = ident = self._ident % 0xFFFF + 1      # next_ident(), once per datagram
-        self._out_datagrams.append(Datagram(src, dst, proto, payload, ident, 64, zero_checksum, label))
+        self._out_datagrams.append(Datagram(src, dst, proto, payload, self.next_ident(), 64, zero_checksum, label))
 
     def _other_version(self, dgram: Datagram, message: bytes, speaks: int) -> None:
         """An IKE message of a major version this peer does not speak: answered with
@@ -123,7 +122,7 @@ class PeerCore:
         `answering` (the SA or Quick Mode exchange whose message this answers) keeps the bytes, so
         a retransmission of that message is answered again with exactly the same bytes.
         `expect_answer=None` sends an aside (a notification) that leaves any retransmission armed."""
-        wire = frame_ike(message) if sa.local.port == Port.NAT_T else message     # _wire_payload
+        wire = self._wire_payload(sa, message)
         if answering is not None:
             answering.last_answer = Answer(label, wire)
         self._send_ike_wire(sa, sa.remote, wire, label)

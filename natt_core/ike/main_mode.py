@@ -113,7 +113,7 @@ class MainModeMixin(SignatureAuthMixin):
         if sa.choice.auth != "psk":
             payloads = self._signed_payloads(sa, id_payload)
         else:
-            digest = hash_i(sa.choice.hash, sa.keys.keyed("skeyid", sa.choice.hash), sa.gx, sa.gy, sa.icookie, sa.rcookie, sa.sai_b, sa.id_sent)
+            digest = hash_i(sa.choice.hash, sa.keyed("skeyid"), sa.gx, sa.gy, sa.icookie, sa.rcookie, sa.sai_b, sa.id_sent)
             payloads = [id_payload, Hash(digest)]
         payloads += self._initial_contact_payload(sa)
         sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
@@ -147,7 +147,7 @@ class MainModeMixin(SignatureAuthMixin):
         id_body = raw_body(opened.chain, id_payload)
         if digest is None:
             self._check_signed(sa, opened.chain, id_payload, id_body, "MM6")
-        elif digest.data != hash_r(sa.choice.hash, sa.keys.keyed("skeyid", sa.choice.hash), sa.gy, sa.gx, sa.rcookie, sa.icookie, sa.sai_b,
+        elif digest.data != hash_r(sa.choice.hash, sa.keyed("skeyid"), sa.gy, sa.gx, sa.rcookie, sa.icookie, sa.sai_b,
                                    id_body):
             self._auth_failed(sa, "HASH_R does not verify: the responder used another pre-shared key")
             raise IntegrityError("HASH_R mismatch", Reason.AUTH_FAILED)
@@ -193,7 +193,7 @@ class MainModeMixin(SignatureAuthMixin):
         id_body = raw_body(opened.chain, id_payload)
         if digest is None:
             self._check_signed(sa, opened.chain, id_payload, id_body, "MM5", dgram)
-        elif digest.data != hash_i(sa.choice.hash, sa.keys.keyed("skeyid", sa.choice.hash), sa.gy, sa.gx, sa.icookie, sa.rcookie, sa.sai_b,
+        elif digest.data != hash_i(sa.choice.hash, sa.keyed("skeyid"), sa.gy, sa.gx, sa.icookie, sa.rcookie, sa.sai_b,
                                    id_body):
             self._auth_failed(sa, "HASH_I does not verify: the initiator used another pre-shared key", dgram)
             raise IntegrityError("HASH_I mismatch", Reason.AUTH_FAILED)
@@ -205,7 +205,7 @@ class MainModeMixin(SignatureAuthMixin):
         if sa.choice.auth != "psk":
             payloads = self._signed_payloads(sa, id_payload)
         else:
-            digest = hash_r(sa.choice.hash, sa.keys.keyed("skeyid", sa.choice.hash), sa.gx, sa.gy, sa.rcookie, sa.icookie, sa.sai_b, sa.id_sent)
+            digest = hash_r(sa.choice.hash, sa.keyed("skeyid"), sa.gx, sa.gy, sa.rcookie, sa.icookie, sa.sai_b, sa.id_sent)
             payloads = [id_payload, Hash(digest)]
         sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
         sa.iv = sa.last_phase1_block = sealed.last_block

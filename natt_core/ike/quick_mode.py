@@ -86,13 +86,13 @@ class QuickModeMixin:
         after += list(qe.ids)
         if encap in UDP_TRANSPORT and self.policy.sends_nat_oa(bool(sa.natd and sa.natd.self_behind_nat)):
             after += self._nat_oa(sa, self.address, sa.remote.ip)
-        digest = qm_hash1(sa.choice.hash, sa.keys.keyed("skeyid_a", sa.choice.hash), mid, encode_payloads(after))
+        digest = qm_hash1(sa.choice.hash, sa.keyed("skeyid_a"), mid, encode_payloads(after))
         message = self._seal_qm(sa, qe, digest, after)
         self._send_ike(sa, message, "QM1", payload_names([Hash(digest)] + after), encrypted=True, expect_answer=True)
 
     def _on_qm2(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
         opened, after = self._open_qm(sa, qe, header, body, "QM2")
-        expected = qm_hash2(sa.choice.hash, sa.keys.keyed("skeyid_a", sa.choice.hash), qe.message_id, qe.ni_b, after)
+        expected = qm_hash2(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, after)
         if only(opened.chain, Hash, "QM2").data != expected:
             raise IntegrityError("HASH(2) does not verify", Reason.AUTH_FAILED)
         answer = only(opened.chain, SA, "QM2")
@@ -110,7 +110,7 @@ class QuickModeMixin:
         if len(oas) >= 2:
             qe.nat_oa_r = (_addr(oas[0]), _addr(oas[1]))
         qe.iv = opened.last_block
-        digest = qm_hash3(sa.choice.hash, sa.keys.keyed("skeyid_a", sa.choice.hash), qe.message_id, qe.ni_b, qe.nr_b)
+        digest = qm_hash3(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, qe.nr_b)
         message = self._seal_qm(sa, qe, digest, [])
         self._follow(sa, dgram)
         self._send_ike(sa, message, "QM3", ("HASH",), encrypted=True, expect_answer=False, answering=qe)
@@ -119,7 +119,7 @@ class QuickModeMixin:
     # ------------------------------------------------------------------ responder
     def _on_qm1(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
         opened, after = self._open_qm(sa, qe, header, body, "QM1")
-        if only(opened.chain, Hash, "QM1").data != qm_hash1(sa.choice.hash, sa.keys.keyed("skeyid_a", sa.choice.hash), qe.message_id, after):
+        if only(opened.chain, Hash, "QM1").data != qm_hash1(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, after):
             raise IntegrityError("HASH(1) does not verify", Reason.AUTH_FAILED)
         offer = only(opened.chain, SA, "QM1")
         qe.ni_b = only(opened.chain, Nonce, "QM1").data
@@ -161,14 +161,14 @@ class QuickModeMixin:
             # either could arrive first from anywhere and would be baked into the IPsec SAs
             reply += self._nat_oa(sa, (sa.origin or sa.remote).ip, self.address)
         reply += self._lifetime_reply(qe, transform)      # RESPONDER-LIFETIME when ours is shorter
-        digest = qm_hash2(sa.choice.hash, sa.keys.keyed("skeyid_a", sa.choice.hash), qe.message_id, qe.ni_b, encode_payloads(reply))
+        digest = qm_hash2(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, encode_payloads(reply))
         message = self._seal_qm(sa, qe, digest, reply)
         self._send_ike(sa, message, "QM2", payload_names([Hash(digest)] + reply), encrypted=True, answering=qe,
                                         expect_answer=True)
 
     def _on_qm3(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
         opened, _ = self._open_qm(sa, qe, header, body, "QM3")
-        expected = qm_hash3(sa.choice.hash, sa.keys.keyed("skeyid_a", sa.choice.hash), qe.message_id, qe.ni_b, qe.nr_b)
+        expected = qm_hash3(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, qe.nr_b)
         if only(opened.chain, Hash, "QM3").data != expected:
             raise IntegrityError("HASH(3) does not verify", Reason.AUTH_FAILED)
         qe.iv = opened.last_block
@@ -201,8 +201,7 @@ class QuickModeMixin:
         integ_len = INTEGRITY[c.integrity][1]
         enc_len = CIPHERS[c.cipher].key_len if c.cipher else 0
         proto = ProtocolId.ESP if c.protocol == "esp" else ProtocolId.AH
-        h = sa.choice.hash
-        d = sa.keys.keyed("skeyid_d", h)
+        h, d = sa.choice.hash, sa.keyed("skeyid_d")
 
         def material(spi: int) -> bytes:
             return keymat(h, d, proto, spi.to_bytes(4, "big"), qe.ni_b, qe.nr_b, enc_len + integ_len, qe.pfs_shared)

@@ -143,6 +143,11 @@ class IkeSa:
     def cookies(self) -> str:
         return f"{self.icookie.hex()}:{self.rcookie.hex()}"
 
+    def keyed(self, which: str):
+        """"skeyid", "skeyid_a" or "skeyid_d" under the negotiated hash, keyed once for the SA's
+        life (`Phase1Keys.keyed`): what every HASH and KEYMAT of this SA is computed with."""
+        return self.keys.keyed(which, self.choice.hash)
+
     @property
     def nat_detected(self) -> bool:
         return bool(self.natd and self.natd.nat_detected and self.nat_t)
