@@ -65,8 +65,9 @@ class KeyedHmac:
     __slots__ = ("_keyed", "length")
 
     def __init__(self, hash_name: str, key: bytes, length: int | None = None):
-        self._keyed = hmac.HMAC(key, _hash(hash_name))
-        self.length = _hash(hash_name).digest_size if length is None else length
+        algorithm = _hash(hash_name)
+        self._keyed = hmac.HMAC(key, algorithm)
+        self.length = algorithm.digest_size if length is None else length
 
     def __deepcopy__(self, memo) -> "KeyedHmac":
         return self   # never changed after __init__ (each message works on a copy): safe to share
