@@ -18,8 +18,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..errors import ConfigError
-from .primitives import KeyedHmac, digest, prf
+from .primitives import KeyedCbc, KeyedHmac, digest, prf
 from ..net.records import fast_init_all
+
+
+def _prf(hash_name: str, key: bytes | KeyedHmac, data: bytes) -> bytes:
+    """prf(key, data). `key` is the key's bytes, or the key already keyed (`Phase1Keys.keyed`): an
+    SA's SKEYID, SKEYID_a and SKEYID_d key every HASH and KEYMAT of its life, so their HMAC key
+    schedule is done once and copied for each message (RFC 2104 §4)."""
+    return key.digest(data) if type(key) is KeyedHmac else prf(hash_name, key, data)
+
+
+def _keyed(hash_name: str, key: bytes | KeyedHmac) -> KeyedHmac:
+    return key if type(key) is KeyedHmac else KeyedHmac(hash_name, key)
 
 
 def _mid(message_id: int) -> bytes:
@@ -53,12 +64,30 @@ class Phase1Keys:
     skeyid_e: bytes  #: source of the phase-1 encryption key
     enc_key: bytes  #: SKEYID_e expanded/truncated to the cipher's key length (Appendix B)
 
+    def keyed(self, which: str, hash_name: str) -> KeyedHmac:
+        """"skeyid", "skeyid_a" or "skeyid_d" keyed once for the SA's life (see `_prf`); kept in
+        the instance beside its fields, so equality, repr and the exported secrets are unchanged."""
+        kept = self.__dict__.get("_keyed")
+        if kept is None:
+            kept = self.__dict__["_keyed"] = {}
+        hmac_ = kept.get((which, hash_name))
+        if hmac_ is None:
+            hmac_ = kept[(which, hash_name)] = KeyedHmac(hash_name, getattr(self, which))
+        return hmac_
 
-def derive_skeyid_dae(hash_name: str, skeyid: bytes, gxy: bytes, cky_i: bytes,
+    def cbc(self, cipher: str) -> KeyedCbc:
+        """The phase-1 encryption key as a CBC cipher, set up once for every message of the SA."""
+        kept = self.__dict__.get("_cbc")
+        if kept is None or kept.name != cipher:
+            kept = self.__dict__["_cbc"] = KeyedCbc(cipher, self.enc_key)
+        return kept
+
+
+def derive_skeyid_dae(hash_name: str, skeyid: bytes | KeyedHmac, gxy: bytes, cky_i: bytes,
                       cky_r: bytes) -> tuple[bytes, bytes, bytes]:
     """(SKEYID_d, SKEYID_a, SKEYID_e): each chains the previous one and ends in 0, 1 or 2.
     SKEYID keys one HMAC whose state each of the three starts from (RFC 2104 §4)."""
-    keyed = KeyedHmac(hash_name, skeyid).digest
+    keyed = _keyed(hash_name, skeyid).digest
     tail = gxy + cky_i + cky_r
     skeyid_d = keyed(tail + b"\x00")
     skeyid_a = keyed(skeyid_d + tail + b"\x01")
@@ -97,8 +126,11 @@ def phase1_keys_sig(hash_name: str, ni_b: bytes, nr_b: bytes, gxy: bytes,
 
 def phase1_keys_from(hash_name: str, skeyid: bytes, gxy: bytes, cky_i: bytes, cky_r: bytes,
                      key_len: int) -> Phase1Keys:
-    d, a, e = derive_skeyid_dae(hash_name, skeyid, gxy, cky_i, cky_r)
-    return Phase1Keys(skeyid, d, a, e, expand_enc_key(hash_name, e, key_len))
+    keyed = KeyedHmac(hash_name, skeyid)
+    d, a, e = derive_skeyid_dae(hash_name, keyed, gxy, cky_i, cky_r)
+    keys = Phase1Keys(skeyid, d, a, e, expand_enc_key(hash_name, e, key_len))
+    keys.__dict__["_keyed"] = {("skeyid", hash_name): keyed}     # HASH_I and HASH_R use it next
+    return keys
 
 
 # ---- IVs ------------------------------------------------------------------------------------
@@ -121,48 +153,48 @@ def _truncate(value: bytes, block: int) -> bytes:
 
 # ---- Phase 1 authentication -----------------------------------------------------------------
 
-def hash_i(hash_name: str, skeyid: bytes, gxi: bytes, gxr: bytes, cky_i: bytes, cky_r: bytes,
+def hash_i(hash_name: str, skeyid: bytes | KeyedHmac, gxi: bytes, gxr: bytes, cky_i: bytes, cky_r: bytes,
            sai_b: bytes, idii_b: bytes) -> bytes:
     """HASH_I = prf(SKEYID, g^xi | g^xr | CKY-I | CKY-R | SAi_b | IDii_b)."""
-    return prf(hash_name, skeyid, gxi + gxr + cky_i + cky_r + sai_b + idii_b)
+    return _prf(hash_name, skeyid, gxi + gxr + cky_i + cky_r + sai_b + idii_b)
 
 
-def hash_r(hash_name: str, skeyid: bytes, gxr: bytes, gxi: bytes, cky_r: bytes, cky_i: bytes,
+def hash_r(hash_name: str, skeyid: bytes | KeyedHmac, gxr: bytes, gxi: bytes, cky_r: bytes, cky_i: bytes,
            sai_b: bytes, idir_b: bytes) -> bytes:
     """HASH_R = prf(SKEYID, g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b).
 
     Both hashes cover the initiator's SA body (SAi_b); only the order of the DH values and
     cookies and the ID differ.
     """
-    return prf(hash_name, skeyid, gxr + gxi + cky_r + cky_i + sai_b + idir_b)
+    return _prf(hash_name, skeyid, gxr + gxi + cky_r + cky_i + sai_b + idir_b)
 
 
 # ---- Quick Mode and Informational hashes (§5.5, §5.7) --------------------------------------
 
-def qm_hash1(hash_name: str, skeyid_a: bytes, message_id: int, after_hash: bytes) -> bytes:
+def qm_hash1(hash_name: str, skeyid_a: bytes | KeyedHmac, message_id: int, after_hash: bytes) -> bytes:
     """HASH(1) = prf(SKEYID_a, M-ID | every payload after HASH, with generic headers)."""
-    return prf(hash_name, skeyid_a, _mid(message_id) + after_hash)
+    return _prf(hash_name, skeyid_a, _mid(message_id) + after_hash)
 
 
-def qm_hash2(hash_name: str, skeyid_a: bytes, message_id: int, ni_b: bytes,
+def qm_hash2(hash_name: str, skeyid_a: bytes | KeyedHmac, message_id: int, ni_b: bytes,
              after_hash: bytes) -> bytes:
     """HASH(2) = prf(SKEYID_a, M-ID | Ni_b | payloads after HASH): binds the reply to QM1."""
-    return prf(hash_name, skeyid_a, _mid(message_id) + ni_b + after_hash)
+    return _prf(hash_name, skeyid_a, _mid(message_id) + ni_b + after_hash)
 
 
-def qm_hash3(hash_name: str, skeyid_a: bytes, message_id: int, ni_b: bytes, nr_b: bytes) -> bytes:
+def qm_hash3(hash_name: str, skeyid_a: bytes | KeyedHmac, message_id: int, ni_b: bytes, nr_b: bytes) -> bytes:
     """HASH(3) = prf(SKEYID_a, 0x00 | M-ID | Ni_b | Nr_b): proves liveness of the initiator."""
-    return prf(hash_name, skeyid_a, b"\x00" + _mid(message_id) + ni_b + nr_b)
+    return _prf(hash_name, skeyid_a, b"\x00" + _mid(message_id) + ni_b + nr_b)
 
 
-def info_hash(hash_name: str, skeyid_a: bytes, message_id: int, after_hash: bytes) -> bytes:
+def info_hash(hash_name: str, skeyid_a: bytes | KeyedHmac, message_id: int, after_hash: bytes) -> bytes:
     """Informational HASH(1) = prf(SKEYID_a, M-ID | N/D payload) (§5.7)."""
-    return prf(hash_name, skeyid_a, _mid(message_id) + after_hash)
+    return _prf(hash_name, skeyid_a, _mid(message_id) + after_hash)
 
 
 # ---- Phase 2 keying material ----------------------------------------------------------------
 
-def keymat(hash_name: str, skeyid_d: bytes, protocol: int, spi: bytes, ni_b: bytes,
+def keymat(hash_name: str, skeyid_d: bytes | KeyedHmac, protocol: int, spi: bytes, ni_b: bytes,
            nr_b: bytes, length: int, pfs_gxy: bytes | None = None) -> bytes:
     """KEYMAT for one direction, `length` bytes (§5.5).
 
@@ -174,7 +206,7 @@ def keymat(hash_name: str, skeyid_d: bytes, protocol: int, spi: bytes, ni_b: byt
     if length <= 0:
         raise ConfigError(f"KEYMAT length must be positive, got {length}")
     seed = (pfs_gxy or b"") + bytes([protocol]) + spi + ni_b + nr_b
-    keyed = KeyedHmac(hash_name, skeyid_d).digest   # keyed once for every block
+    keyed = _keyed(hash_name, skeyid_d).digest   # keyed once for every block
     blocks = [keyed(seed)]
     while sum(map(len, blocks)) < length:
         blocks.append(keyed(blocks[-1] + seed))

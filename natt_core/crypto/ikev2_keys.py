@@ -15,11 +15,11 @@ PRF_HMAC_SHA2_256 (5). Nonces are payload bodies; SPIs are the 8-byte header val
 """
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
 
 from ..errors import ConfigError
-from .primitives import digest, digest_size, prf
+from .natd import ip_port
+from .primitives import KeyedHmac, digest, digest_size, prf
 from ..net.records import fast_init_all
 
 KEY_PAD = b"Key Pad for IKEv2"  #: 17 ASCII bytes, no NUL (§2.15)
@@ -30,9 +30,10 @@ def prf_plus(prf_name: str, key: bytes, seed: bytes, length: int) -> bytes:
     size = digest_size(prf_name)
     if not 0 < length <= 255 * size:
         raise ConfigError(f"prf+ can make 1..{255 * size} bytes with {prf_name}, not {length}")
+    keyed = KeyedHmac(prf_name, key).digest     # one key for every block: keyed once, copied
     out, block, n = b"", b"", 1
     while len(out) < length:
-        block = prf(prf_name, key, block + seed + bytes([n]))
+        block = keyed(block + seed + bytes([n]))
         out += block
         n += 1
     return out[:length]
@@ -108,11 +109,17 @@ def signed_octets(prf_name: str, real_message: bytes, peer_nonce: bytes, sk_p: b
     return real_message + peer_nonce + prf(prf_name, sk_p, id_body)
 
 
-def psk_auth(prf_name: str, secret: bytes, octets: bytes) -> bytes:
-    """AUTH data for Shared Key MIC: as long as the PRF output."""
+def psk_auth(prf_name: str, secret: bytes, octets: bytes, padded: bytes | None = None) -> bytes:
+    """AUTH data for Shared Key MIC: as long as the PRF output. `padded` is prf(secret, KEY_PAD)
+    when the caller already has it (`psk_key`: it depends on the secret alone)."""
     if not secret:
         raise ConfigError("the pre-shared key must not be empty")
-    return prf(prf_name, prf(prf_name, secret, KEY_PAD), octets)
+    return prf(prf_name, padded or psk_key(prf_name, secret), octets)
+
+
+def psk_key(prf_name: str, secret: bytes) -> bytes:
+    """prf(Shared Secret, "Key Pad for IKEv2"): the key every AUTH of this secret is made with."""
+    return prf(prf_name, secret, KEY_PAD)
 
 
 def natd2_hash(spi_i: bytes, spi_r: bytes, ip: str, port: int) -> bytes:
@@ -121,7 +128,7 @@ def natd2_hash(spi_i: bytes, spi_r: bytes, ip: str, port: int) -> bytes:
         raise ConfigError("both IKE SPIs must be 8 bytes (SPIr is zero in the first request)")
     if not 0 <= port <= 65535:
         raise ConfigError(f"port {port} out of range")
-    return digest("sha1", spi_i + spi_r + ipaddress.ip_address(ip).packed + port.to_bytes(2, "big"))
+    return digest("sha1", spi_i + spi_r + ip_port(ip, port))
 
 
 #: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)

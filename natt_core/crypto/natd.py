@@ -8,8 +8,8 @@ way. HASH is the negotiated phase-1 hash, unkeyed. The hashes are not authentica
 from __future__ import annotations
 
 import ipaddress
+import socket
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Sequence
 
 from ..addressing import check_ipv4, check_port
@@ -27,14 +27,27 @@ def natd_hash(hash_name: str, cky_i: bytes, cky_r: bytes, ip: str, port: int) ->
     for name, cookie in (("CKY-I", cky_i), ("CKY-R", cky_r)):
         if len(cookie) != COOKIE_LEN:
             raise ConfigError(f"{name} must be {COOKIE_LEN} bytes, got {len(cookie)}")
-    return digest(hash_name, cky_i + cky_r + _ip_port(ip, port))
+    return digest(hash_name, cky_i + cky_r + ip_port(ip, port))
 
 
-@lru_cache(maxsize=4096)
-def _ip_port(ip: str, port: int) -> bytes:
-    """IP | Port as NAT-D hashes them; cached, as a peer hashes the same few addresses again and
-    again (a bad address raises and is not cached)."""
-    return ipaddress.IPv4Address(check_ipv4(ip)).packed + check_port(port).to_bytes(2, "big")
+def ip_port(ip: str, port: int) -> bytes:
+    """IP | Port as NAT-D hashes them (RFC 3947 §3.2; RFC 7296 §2.23 the same for IKEv2)."""
+    if type(port) is not int or not 0 <= port <= 0xFFFF:
+        check_port(port)
+    return packed_ipv4(ip) + port.to_bytes(2, "big")
+
+
+def packed_ipv4(ip: str) -> bytes:
+    """A dotted IPv4 address as 4 bytes. The engine's addresses are canonical (Endpoint checked
+    them) and are packed by the C parser, which gives them back unchanged; anything else goes
+    through `check_ipv4`, so a bad address is a ConfigError and "010.1.1.1" is never read as octal."""
+    try:
+        packed = socket.inet_aton(ip)
+        if socket.inet_ntoa(packed) == ip:
+            return packed
+    except (OSError, TypeError):
+        pass
+    return ipaddress.IPv4Address(check_ipv4(ip)).packed
 
 
 @dataclass(frozen=True)

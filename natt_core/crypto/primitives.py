@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
+from hmac import compare_digest
 from functools import lru_cache
 
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
-from cryptography.hazmat.primitives import constant_time, hashes, hmac, serialization
+from cryptography.hazmat.primitives import hashes, hmac, serialization
 from cryptography.hazmat.primitives.asymmetric import dh
 from cryptography.hazmat.primitives.ciphers import Cipher
 from cryptography.hazmat.primitives.ciphers.algorithms import AES
@@ -64,8 +65,9 @@ class KeyedHmac:
     __slots__ = ("_keyed", "length")
 
     def __init__(self, hash_name: str, key: bytes, length: int | None = None):
-        self._keyed = hmac.HMAC(key, _hash(hash_name))
-        self.length = _hash(hash_name).digest_size if length is None else length
+        algorithm = _hash(hash_name)
+        self._keyed = hmac.HMAC(key, algorithm)
+        self.length = algorithm.digest_size if length is None else length
 
     def __deepcopy__(self, memo) -> "KeyedHmac":
         return self   # never changed after __init__ (each message works on a copy): safe to share
@@ -81,8 +83,10 @@ def digest_size(hash_name: str) -> int:
 
 
 def equal(a: bytes, b: bytes) -> bool:
-    """Constant-time comparison for hashes and ICVs: timing must not tell how many bytes match."""
-    return constant_time.bytes_eq(bytes(a), bytes(b))
+    """Constant-time comparison for hashes and ICVs: timing must not tell how many bytes match
+    (the stdlib's compare_digest, which cryptography's constant_time.bytes_eq calls after
+    checking that both are bytes, as bytes() makes them here)."""
+    return compare_digest(bytes(a), bytes(b))
 
 
 # --------------------------------------------------------------------------------------------

@@ -78,7 +78,7 @@ class AggressiveModeMixin:
         id_payload, digest = only(chain, ID, "AM2"), only(chain, Hash, "AM2")
         idir_b = raw_body(chain, id_payload)
         c = sa.choice
-        if digest.data != hash_r(c.hash, sa.keys.skeyid, sa.gy, sa.gx, sa.rcookie, sa.icookie, sa.sai_b, idir_b):
+        if digest.data != hash_r(c.hash, sa.keyed("skeyid"), sa.gy, sa.gx, sa.rcookie, sa.icookie, sa.sai_b, idir_b):
             # an AM2 is plain, so there is nothing to wait for: strongSwan's initiator tells the
             # responder AUTHENTICATION-FAILED and gives up (aggressive_mode.c, process_i)
             self._auth_failed(sa, "HASH_R in AM2 does not verify: the responder used another pre-shared key")
@@ -90,7 +90,7 @@ class AggressiveModeMixin:
         sa.iv = phase1_iv(c.hash, sa.gx, sa.gy, CIPHERS[c.cipher].block)
         if not self._float_if_nat(sa):
             return
-        digest = hash_i(c.hash, sa.keys.skeyid, sa.gx, sa.gy, sa.icookie, sa.rcookie, sa.sai_b, sa.id_sent)
+        digest = hash_i(c.hash, sa.keyed("skeyid"), sa.gx, sa.gy, sa.icookie, sa.rcookie, sa.sai_b, sa.id_sent)
         payloads = self._natd_payloads(sa, sa.remote) + [Hash(digest)]
         sealed = seal(sa, ExchangeType.AGGRESSIVE, 0, payloads, sa.iv)
         sa.iv = sa.last_phase1_block = sealed.last_block
@@ -129,7 +129,7 @@ class AggressiveModeMixin:
         own = self._own_id(sa)
         sa.id_sent = own.encode_body()
         c = sa.choice
-        digest = hash_r(c.hash, sa.keys.skeyid, sa.gx, sa.gy, sa.rcookie, sa.icookie, sa.sai_b, sa.id_sent)
+        digest = hash_r(c.hash, sa.keyed("skeyid"), sa.gx, sa.gy, sa.rcookie, sa.icookie, sa.sai_b, sa.id_sent)
         nat_t = [sa.nat_t.vid] if sa.nat_t else []
         payloads = ([phase1_answer(proposal, transform), KE(sa.gx), Nonce(sa.nr_b), own]
                     + [VendorID(v) for v in self.policy.vendor_id_data(nat_t)]
@@ -150,7 +150,7 @@ class AggressiveModeMixin:
             raise IntegrityError(f"AM3 does not decrypt to a valid message ({exc.reason})",
                                  Reason.DECRYPT_FAILED) from None
         c = sa.choice
-        if digest.data != hash_i(c.hash, sa.keys.skeyid, sa.gy, sa.gx, sa.icookie, sa.rcookie, sa.sai_b,
+        if digest.data != hash_i(c.hash, sa.keyed("skeyid"), sa.gy, sa.gx, sa.icookie, sa.rcookie, sa.sai_b,
                                  sa.id_received):
             self._auth_failed(sa, "HASH_I in AM3 does not verify: the initiator used another pre-shared key", dgram)
             raise IntegrityError("HASH_I mismatch", Reason.AUTH_FAILED)

@@ -75,6 +75,8 @@ class PeerCore:
         self._out_datagrams: list[Datagram] = []
         self._out_events: list[Event] = []
         self.now = 0.0
+        #: our address on each source port we send from (an Endpoint is immutable: built once)
+        self._sources: dict[int, Endpoint] = {}
 
     # ------------------------------------------------------------------ output buffer
     def _begin(self, now: float) -> None:
@@ -85,7 +87,7 @@ class PeerCore:
         return Output(tuple(self._out_datagrams), tuple(self._out_events))
 
     def _emit(self, event_cls, **fields) -> None:
-        self._out_events.append(event_cls(time=self.now, peer=self.name, **fields))
+        self._out_events.append(event_cls(self.now, self.name, **fields))    # every Event starts (time, peer)
 
     def next_ident(self) -> int:
         self._ident = self._ident % 0xFFFF + 1
@@ -93,8 +95,10 @@ class PeerCore:
 
     def _send(self, dst: Endpoint, src_port: int, proto: int, payload: bytes, label: str,
               zero_checksum: bool = False) -> None:
-        self._out_datagrams.append(Datagram(Endpoint(self.address, src_port), dst, proto, payload,
-                                            ident=self.next_ident(), zero_udp_checksum=zero_checksum, label=label))
+        src = self._sources.get(src_port)
+        if src is None:
+            src = self._sources[src_port] = Endpoint(self.address, src_port)
+        self._out_datagrams.append(Datagram(src, dst, proto, payload, self.next_ident(), 64, zero_checksum, label))
 
     def _other_version(self, dgram: Datagram, message: bytes, speaks: int) -> None:
         """An IKE message of a major version this peer does not speak: answered with
@@ -123,13 +127,14 @@ class PeerCore:
             answering.last_answer = Answer(label, wire)
         self._send_ike_wire(sa, sa.remote, wire, label)
         self._note_sent(sa)
-        self._emit(MessageSent, label=label, payloads=tuple(payload_names), dst=str(sa.remote), encrypted=encrypted)
+        self._out_events.append(MessageSent(self.now, self.name, label, tuple(payload_names), str(sa.remote),
+                                            encrypted))
         if expect_answer is None:
             pass
         elif expect_answer:
-            sa.pending = Pending(label, wire, self.now + self.policy.retransmit_interval,
-                                 interval=self.policy.retransmit_interval)
-            self._arm(sa, sa.pending.deadline, "retransmit")
+            interval = self.policy.retransmit_interval
+            sa.pending = pending = Pending(label, wire, self.now + interval, 0, interval)
+            self._arm(sa, pending.deadline, "retransmit")
         else:
             sa.pending = None
         return wire
@@ -149,7 +154,9 @@ class PeerCore:
     def _note_sent(self, sa: IkeSa) -> None:
         if sa.local.port == Port.NAT_T:
             sa.last_sent_4500 = self.now
-            if sa.sends_keepalives:
+            # an armed keepalive was armed from an earlier send, so it is due no later than this one
+            # would make it (`_arm` would keep it): only an SA without one needs the question
+            if "keepalive" not in sa.armed and sa.sends_keepalives:
                 self._arm(sa, self.now + self.policy.keepalive_interval, "keepalive")
 
     def _fail(self, sa: IkeSa, reason: str, failure: str, code: Reason) -> None:

@@ -80,9 +80,10 @@ class DpdMixin:
     def _authenticated_from(self, sa: IkeSa, dgram: Datagram, via: str, may_move: bool = True) -> None:
         """A new message that authenticated came from `dgram.src`: the peer is alive, and (only on the
         side states.follows_peer allows) it is where the message came from now."""
-        live = self._live(sa)
+        live = sa.live or self._live(sa)
         live.heard = self.now
-        live.unanswered.clear()
+        if live.unanswered:
+            live.unanswered.clear()
         live.first_unanswered = None
         natd = sa.natd
         if may_move and dgram.src != sa.remote and follows_peer(
@@ -231,7 +232,7 @@ class DpdMixin:
         it (RFC 2408 §3.1). The SA is already in use, as libreswan and strongSwan ("ignoring fourth
         Quick Mode message") treat it; the status is noted, anything else refused."""
         opened, after = self._open_qm(sa, qe, header, body, "QM4")
-        if opened.chain.payloads[0].data != info_hash(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, after):
+        if opened.chain.payloads[0].data != info_hash(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, after):
             raise IntegrityError("HASH(4) does not verify", Reason.AUTH_FAILED)
         notes = opened.chain.payloads[1:]
         if not notes or not all(isinstance(n, Notification) and n.notify_type >= 16384 for n in notes):

@@ -107,7 +107,8 @@ class IkeFragmentationMixin:
 
     def _send_ike_wire(self, sa, dst: Endpoint, wire: bytes, label: str) -> None:
         """Send one IKE message's UDP payload, as IKE fragments when both sides agreed and it is big."""
-        pieces = self._ike_pieces(sa, wire) if self.fragmentation_agreed(sa) else None
+        pieces = self._ike_pieces(sa, wire) if self.policy.ike_fragmentation and self.fragmentation_agreed(sa) \
+            else None
         if pieces is None:
             super()._send_ike_wire(sa, dst, wire, label)
             return

@@ -39,7 +39,7 @@ class InformationalMixin:
     def _send_info(self, sa: IkeSa, payloads: list, label_text: str, aside: bool = False) -> None:
         """An encrypted Informational; `aside` (DPD) leaves any retransmission armed."""
         mid = self.rng.randrange(1, 1 << 32)
-        digest = info_hash(sa.choice.hash, sa.keys.skeyid_a, mid, encode_payloads(payloads))
+        digest = info_hash(sa.choice.hash, sa.keyed("skeyid_a"), mid, encode_payloads(payloads))
         sealed = seal(sa, ExchangeType.INFORMATIONAL, mid, [Hash(digest)] + payloads, self._qm_iv(sa, mid))
         self._send_ike(sa, sealed.message, label_text, payload_names([Hash(digest)] + payloads), encrypted=True,
                        expect_answer=None if aside else False)
@@ -53,7 +53,7 @@ class InformationalMixin:
         if not chain.payloads or not isinstance(chain.payloads[0], Hash):
             raise DecodeError("IKE", 0, "Informational must start with HASH(1)")
         after = b"".join(chain.raw[1:])
-        if chain.payloads[0].data != info_hash(sa.choice.hash, sa.keys.skeyid_a, header.message_id, after):
+        if chain.payloads[0].data != info_hash(sa.choice.hash, sa.keyed("skeyid_a"), header.message_id, after):
             raise IntegrityError("Informational HASH(1) does not verify", Reason.AUTH_FAILED)
         if not self._info_is_new(sa, header.message_id):
             return

@@ -20,7 +20,7 @@ from .events import (AuthenticationFailed, Floated, MessageSent, NatDetected, Ne
                      PeerRefused, Phase1Established, Refused, VendorIdsSeen)
 from .fragmentation import announces_fragmentation
 from .nat_t import best_common, version_of_vid, vid_name
-from .proposals import choose_phase1, phase1_answer, phase1_offer, read_phase1, same_transform
+from .proposals import choose_phase1, offered_transform, phase1_answer, phase1_offer, read_phase1
 from .sa import IkeSa
 from .seal import seal, unseal
 from .signature_auth import SignatureAuthMixin
@@ -44,14 +44,21 @@ def notify_code(notify_type: int) -> Reason:
 
 def payload_names(payloads) -> tuple[str, ...]:
     """Short names for events: payload class names, Vendor IDs by what they announce."""
-    return tuple(f"VID {vid_name(p.data)}" if isinstance(p, VendorID) else type(p).__name__ for p in payloads)
+    return tuple([f"VID {vid_name(p.data)}" if isinstance(p, VendorID) else type(p).__name__ for p in payloads])
 
 
 def only(chain, cls, what: str):
-    found = [p for p in chain.payloads if isinstance(p, cls)]
-    if len(found) != 1:
-        raise DecodeError("IKE", 0, f"{what}: expected one {cls.__name__} payload, found {len(found)}")
-    return found[0]
+    found = None
+    for p in chain.payloads:
+        if isinstance(p, cls):
+            if found is not None:
+                found = None
+                break
+            found = p
+    if found is None:
+        count = sum(isinstance(p, cls) for p in chain.payloads)
+        raise DecodeError("IKE", 0, f"{what}: expected one {cls.__name__} payload, found {count}")
+    return found
 
 
 def raw_body(chain, payload) -> bytes:
@@ -90,10 +97,10 @@ class MainModeMixin(SignatureAuthMixin):
         if len(answer.proposals) != 1 or len(answer.proposals[0].transforms) != 1:
             raise DecodeError("IKE", 0, f"{label} must carry exactly one proposal with one transform")
         chosen = answer.proposals[0].transforms[0]
-        offered = offer.proposals[0].transforms
-        if not any(same_transform(chosen, t) for t in offered) or read_phase1(chosen) is None:
+        choice = read_phase1(chosen) if offered_transform(chosen, offer.proposals[0].transforms) else None
+        if choice is None:
             raise IntegrityError(f"{label} chose a transform we never offered", Reason.NO_PROPOSAL)
-        sa.choice = read_phase1(chosen)
+        sa.choice = choice
 
     def _on_mm4(self, sa: IkeSa, dgram: Datagram, header: Header, chain) -> None:
         self._take_ke(sa, chain, "MM4")
@@ -106,7 +113,7 @@ class MainModeMixin(SignatureAuthMixin):
         if sa.choice.auth != "psk":
             payloads = self._signed_payloads(sa, id_payload)
         else:
-            digest = hash_i(sa.choice.hash, sa.keys.skeyid, sa.gx, sa.gy, sa.icookie, sa.rcookie, sa.sai_b, sa.id_sent)
+            digest = hash_i(sa.choice.hash, sa.keyed("skeyid"), sa.gx, sa.gy, sa.icookie, sa.rcookie, sa.sai_b, sa.id_sent)
             payloads = [id_payload, Hash(digest)]
         payloads += self._initial_contact_payload(sa)
         sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
@@ -140,7 +147,7 @@ class MainModeMixin(SignatureAuthMixin):
         id_body = raw_body(opened.chain, id_payload)
         if digest is None:
             self._check_signed(sa, opened.chain, id_payload, id_body, "MM6")
-        elif digest.data != hash_r(sa.choice.hash, sa.keys.skeyid, sa.gy, sa.gx, sa.rcookie, sa.icookie, sa.sai_b,
+        elif digest.data != hash_r(sa.choice.hash, sa.keyed("skeyid"), sa.gy, sa.gx, sa.rcookie, sa.icookie, sa.sai_b,
                                    id_body):
             self._auth_failed(sa, "HASH_R does not verify: the responder used another pre-shared key")
             raise IntegrityError("HASH_R mismatch", Reason.AUTH_FAILED)
@@ -186,7 +193,7 @@ class MainModeMixin(SignatureAuthMixin):
         id_body = raw_body(opened.chain, id_payload)
         if digest is None:
             self._check_signed(sa, opened.chain, id_payload, id_body, "MM5", dgram)
-        elif digest.data != hash_i(sa.choice.hash, sa.keys.skeyid, sa.gy, sa.gx, sa.icookie, sa.rcookie, sa.sai_b,
+        elif digest.data != hash_i(sa.choice.hash, sa.keyed("skeyid"), sa.gy, sa.gx, sa.icookie, sa.rcookie, sa.sai_b,
                                    id_body):
             self._auth_failed(sa, "HASH_I does not verify: the initiator used another pre-shared key", dgram)
             raise IntegrityError("HASH_I mismatch", Reason.AUTH_FAILED)
@@ -198,7 +205,7 @@ class MainModeMixin(SignatureAuthMixin):
         if sa.choice.auth != "psk":
             payloads = self._signed_payloads(sa, id_payload)
         else:
-            digest = hash_r(sa.choice.hash, sa.keys.skeyid, sa.gx, sa.gy, sa.rcookie, sa.icookie, sa.sai_b, sa.id_sent)
+            digest = hash_r(sa.choice.hash, sa.keyed("skeyid"), sa.gx, sa.gy, sa.rcookie, sa.icookie, sa.sai_b, sa.id_sent)
             payloads = [id_payload, Hash(digest)]
         sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
         sa.iv = sa.last_phase1_block = sealed.last_block
@@ -230,9 +237,9 @@ class MainModeMixin(SignatureAuthMixin):
     def _learn_nat_t(self, sa: IkeSa, chain, ours) -> None:
         vids = [p.data for p in chain.payloads if isinstance(p, VendorID)]
         sa.peer_vids = tuple(vids)
-        theirs = tuple(v for v in map(version_of_vid, vids) if v)
+        theirs = tuple([v for v in map(version_of_vid, vids) if v])
         sa.nat_t = best_common(tuple(ours), theirs)
-        self._emit(VendorIdsSeen, vids=tuple(vid_name(v) for v in vids), nat_t=sa.nat_t.value if sa.nat_t else None)
+        self._emit(VendorIdsSeen, vids=tuple([vid_name(v) for v in vids]), nat_t=sa.nat_t.value if sa.nat_t else None)
 
     def _send_ke(self, sa: IkeSa, label: str, to: Endpoint) -> bytes:
         group = MODP[sa.choice.group]

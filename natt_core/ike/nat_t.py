@@ -16,6 +16,7 @@ from ..wire.numbers import EncapsulationMode, PayloadType
 
 class NattVersion(Enum):
     """Value = the name used in reports and on the command line; best first."""
+    __hash__ = object.__hash__    # members hash by identity, as they compare (see states.TableEnum)
     RFC3947 = "rfc3947"
     DRAFT_03 = "draft-03"
     DRAFT_02 = "draft-02"

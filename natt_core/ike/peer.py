@@ -84,8 +84,9 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
                        code=Reason.WRONG_PORT_AFTER_FLOAT)
             return
         try:
-            if phase1_table(family) is not None:
-                self._main_mode(sa, dgram, header, body, message, encrypted, family)
+            table = phase1_table(family)
+            if table is not None:
+                self._main_mode(sa, dgram, header, body, message, encrypted, family, table)
             elif family is Family.QUICK_MODE:
                 self._quick_mode(sa, dgram, header, body, message)
             elif family in (Family.INFORMATIONAL, Family.PLAIN_INFORMATIONAL):
@@ -136,7 +137,7 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
 
     # ------------------------------------------------------------------ exchanges
     def _main_mode(self, sa: IkeSa, dgram, header, body, message: bytes, encrypted: bool,
-                   family: Family = Family.MAIN_MODE) -> None:
+                   family: Family = Family.MAIN_MODE, table=None) -> None:
         """A phase-1 message: Main Mode, or Aggressive Mode (the same repeats and table moves)."""
         admit(family, sa.state, sa.reason)
         again = repeat(message, sa.last_received, sa.last_rejected)
@@ -148,7 +149,7 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
             self._emit(PacketDropped, reason="the same bytes as a message rejected before (a retransmission of it)",
                        code=Reason.REPEATED_REJECT)
             return
-        table = phase1_table(family)
+        table = table or phase1_table(family)
         msg = classify(table, sa.role.other, main_mode_shape(encrypted, header.next_payload))
         if msg is None:
             raise DecodeError("IKE", 28, f"{table.name} message starting with payload {header.next_payload}")
@@ -246,7 +247,7 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
 
     # ------------------------------------------------------------------ views
     def isakmp_rows(self) -> tuple[IsakmpSaRow, ...]:
-        return tuple(sa.row() for sa in self.sas.values())
+        return tuple([sa.row() for sa in self.sas.values()])
 
     def ipsec_rows(self) -> tuple[IpsecSaRow, ...]:
-        return tuple(c.row() for sa in self.sas.values() for c in sa.children)
+        return tuple([c.row() for sa in self.sas.values() for c in sa.children])

@@ -74,6 +74,40 @@ def _subset(name: str, values: tuple, choices) -> None:
         _choice(name, v, choices)
 
 
+#: the settings with one vocabulary, checked in this order by PeerPolicy: (what the error calls it,
+#: the field, its allowed values, whether the field is a non-empty tuple of them)
+_VOCABULARY = (("NAT-T role", "nat_t_role", NAT_T_ROLES, False),
+               ("NAT-OA sending", "send_nat_oa", NAT_OA_SENDING, False),
+               ("profile", "profile", ("none", *PROFILE_NAMES), False),
+               ("authentication", "auth", AUTH_METHODS, False),
+               ("ID type", "id_type", ID_TYPES, False),
+               ("certificate chain", "cert_chain", CERT_CHAINS, False),
+               ("certificate issuer", "cert_issuer", CERT_ISSUERS, False))
+_ALGORITHMS = (("DH groups", "dh_groups", DH_GROUPS, True),
+               ("phase-1 ciphers", "ike_ciphers", PHASE1_CIPHERS, True),
+               ("phase-1 hashes", "ike_hashes", HASHES, True),
+               ("mode", "mode", MODES, False),
+               ("phase-1 mode", "phase1_mode", PHASE1_MODES, False))
+_CHILD = (("protocol", "protocol", PROTOCOLS, False),
+          ("ESP ciphers", "esp_ciphers", ESP_CIPHERS, True),
+          ("ESP integrity", "esp_integrity", INTEGRITIES, True))
+
+
+def _check_vocabulary(policy, table) -> None:
+    """Each setting of `table` within its vocabulary (a ConfigError names the choices); a value
+    that is one of them costs one membership test."""
+    for name, attr, choices, several in table:
+        value = getattr(policy, attr)
+        if several:
+            if not value:
+                _subset(name, value, choices)
+            for v in value:
+                if v not in choices:
+                    _subset(name, value, choices)
+        elif value not in choices:
+            _choice(name, value, choices)
+
+
 @dataclass(frozen=True)
 class PeerPolicy:
     psk: str = "natt-lab"
@@ -167,13 +201,7 @@ class PeerPolicy:
         if isinstance(self.ike_version, tuple) and len(self.ike_version) == 1:
             object.__setattr__(self, "ike_version", self.ike_version[0])
         _choice("IKE version", self.ike_version, IKE_VERSIONS)
-        _choice("NAT-T role", self.nat_t_role, NAT_T_ROLES)
-        _choice("NAT-OA sending", self.send_nat_oa, NAT_OA_SENDING)
-        _choice("profile", self.profile, ("none", *PROFILE_NAMES))
-        _choice("authentication", self.auth, AUTH_METHODS)
-        _choice("ID type", self.id_type, ID_TYPES)
-        _choice("certificate chain", self.cert_chain, CERT_CHAINS)
-        _choice("certificate issuer", self.cert_issuer, CERT_ISSUERS)
+        _check_vocabulary(self, _VOCABULARY)
         if self.auth != "psk" and self.ike_version != 1:
             raise ConfigError(f"{self.auth} authentication is implemented for IKEv1 Main Mode only; "
                               "use ike_version 1 or psk")
@@ -184,17 +212,11 @@ class PeerPolicy:
                 _choice("announced NAT-T version", v, tuple(NattVersion))
         if self.assume_udp_rule is not None:
             _choice("AssumeUDPEncapsulationContextOnSendRule", self.assume_udp_rule, ASSUME_UDP_RULES)
-        _subset("DH groups", self.dh_groups, DH_GROUPS)
-        _subset("phase-1 ciphers", self.ike_ciphers, PHASE1_CIPHERS)
-        _subset("phase-1 hashes", self.ike_hashes, HASHES)
-        _choice("mode", self.mode, MODES)
-        _choice("phase-1 mode", self.phase1_mode, PHASE1_MODES)
+        _check_vocabulary(self, _ALGORITHMS)
         if self.auth != "psk" and self.phase1_mode == "aggressive":
             raise ConfigError(f"{self.auth} authentication is implemented for Main Mode only; "
                               "Aggressive Mode here uses a pre-shared key")
-        _choice("protocol", self.protocol, PROTOCOLS)
-        _subset("ESP ciphers", self.esp_ciphers, ESP_CIPHERS)
-        _subset("ESP integrity", self.esp_integrity, INTEGRITIES)
+        _check_vocabulary(self, _CHILD)
         if self.pfs_group is not None:
             _choice("PFS group", self.pfs_group, DH_GROUPS)
         if not (isinstance(self.keepalive_interval, (int, float)) and self.keepalive_interval > 0):
@@ -242,7 +264,7 @@ class PeerPolicy:
         if self.dpd_delay and "dpd" not in names:
             names = (*names, "dpd")      # a peer that sends R-U-THERE announces it, last as libreswan does
         if not (self.ike_fragmentation and peer_fragments):
-            names = tuple(n for n in names if n not in FRAGMENTATION_VIDS)
+            names = tuple([n for n in names if n not in FRAGMENTATION_VIDS])
         elif not any(n in FRAGMENTATION_VIDS for n in names):
             names = (*names, "fragmentation-ike")
         out: list[bytes] = []

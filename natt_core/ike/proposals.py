@@ -32,11 +32,9 @@ _AH = {"hmac-md5-96": AhTransform.AH_MD5, "hmac-sha1-96": AhTransform.AH_SHA,
        "hmac-sha256-128": AhTransform.AH_SHA2_256}
 
 
-def _lookup(table: dict, wanted) -> str | None:
-    for name, value in table.items():
-        if value == wanted:
-            return name
-    return None
+#: each table above read backwards (wire values -> our name), once: its values are distinct
+_P1_CIPHER_NAME, _HASH_NAME, _AUTH_NAME, _ESP_CIPHER_NAME, _INTEGRITY_NAME = (
+    {value: name for name, value in table.items()} for table in (_P1_CIPHER, _HASH, _AUTH, _ESP_CIPHER, _INTEGRITY))
 
 
 # ----------------------------------------------------------------------------------- phase 1
@@ -70,34 +68,54 @@ def _phase1_offer(dh_groups, ike_ciphers, ike_hashes, ike_lifetime, auth="psk") 
     return SA((Proposal(1, ProtocolId.ISAKMP, b"", tuple(transforms)),))
 
 
-def _number(t: Transform, attr: int, default: int | None = None) -> int | None:
-    """An attribute as an integer, whether it came as TV or as a TLV of any length (RFC 2408 §3.3)."""
-    value = t.get(attr, default)
-    return int.from_bytes(value, "big") if isinstance(value, bytes) else value
+def _numbers(t: Transform) -> dict[int, int]:
+    """Every attribute as an integer by type (the first of each type), whether it came as TV or as
+    a TLV of any length (RFC 2408 §3.3)."""
+    out: dict = {}
+    for a in t.attributes:
+        if a.type not in out:
+            value = a.value
+            out[a.type] = int.from_bytes(value, "big") if isinstance(value, bytes) else value
+    return out
+
+
+def _meaning(t: Transform) -> frozenset:
+    return frozenset({(a.type, int.from_bytes(a.value, "big") if isinstance(a.value, bytes) else a.value)
+                      for a in t.attributes})
 
 
 def same_transform(a: Transform, b: Transform) -> bool:
     """Whether two transforms say the same thing. Attribute order carries no meaning (RFC 2408
     §3.5) and an integer may come as TV or as TLV, so a responder that re-encodes the transform it
     accepted (as strongSwan does) is still answering with what we offered."""
-    def meaning(t: Transform) -> frozenset:
-        return frozenset((a.type, int.from_bytes(a.value, "big") if isinstance(a.value, bytes) else a.value)
-                         for a in t.attributes)
-    return a.transform_id == b.transform_id and meaning(a) == meaning(b)
+    return a.transform_id == b.transform_id and _meaning(a) == _meaning(b)
+
+
+def offered_transform(chosen: Transform, offered) -> bool:
+    """Whether `chosen` says the same thing as one of the `offered` transforms (`same_transform`),
+    its own meaning read once."""
+    wanted = None
+    for t in offered:
+        if t.transform_id == chosen.transform_id:
+            if wanted is None:
+                wanted = _meaning(chosen)
+            if _meaning(t) == wanted:
+                return True
+    return False
 
 
 def read_phase1(t: Transform) -> Phase1Choice | None:
     """The choice a transform describes, or None if we do not implement it."""
-    enc, bits, group = _number(t, Phase1Attr.ENCRYPTION), _number(t, Phase1Attr.KEY_LENGTH, 0), _number(t, Phase1Attr.GROUP)
-    cipher = _lookup(_P1_CIPHER, (enc, bits if enc == Phase1Cipher.AES_CBC else 0))
-    hash_name = _lookup(_HASH, _number(t, Phase1Attr.HASH))
-    auth = _lookup(_AUTH, _number(t, Phase1Attr.AUTH_METHOD))
+    n = _numbers(t)
+    enc, bits, group = n.get(Phase1Attr.ENCRYPTION), n.get(Phase1Attr.KEY_LENGTH, 0), n.get(Phase1Attr.GROUP)
+    cipher = _P1_CIPHER_NAME.get((enc, bits if enc == Phase1Cipher.AES_CBC else 0))
+    hash_name = _HASH_NAME.get(n.get(Phase1Attr.HASH))
+    auth = _AUTH_NAME.get(n.get(Phase1Attr.AUTH_METHOD))
     if t.transform_id != KEY_IKE or auth is None:
         return None
     if cipher is None or hash_name is None or group is None:
         return None
-    return Phase1Choice(cipher, hash_name, group, (bits or 192) // 8, _number(t, Phase1Attr.LIFE_DURATION, 28800),
-                        auth)
+    return Phase1Choice(cipher, hash_name, group, (bits or 192) // 8, n.get(Phase1Attr.LIFE_DURATION, 28800), auth)
 
 
 def choose_phase1(offer: SA, policy: PeerPolicy) -> tuple[Proposal, Transform, Phase1Choice] | None:
@@ -164,17 +182,18 @@ def _phase2_transforms(protocol, esp_ciphers, esp_integrity, ipsec_lifetime, ips
 
 
 def read_phase2(protocol_id: int, t: Transform) -> ChildChoice | None:
-    integrity = _lookup(_INTEGRITY, _number(t, IpsecAttr.AUTH_ALGORITHM))
-    encap = _number(t, IpsecAttr.ENCAPSULATION_MODE, EncapsulationMode.TUNNEL)
-    group = _number(t, IpsecAttr.GROUP)
+    n = _numbers(t)
+    integrity = _INTEGRITY_NAME.get(n.get(IpsecAttr.AUTH_ALGORITHM))
+    encap = n.get(IpsecAttr.ENCAPSULATION_MODE, EncapsulationMode.TUNNEL)
+    group = n.get(IpsecAttr.GROUP)
     if integrity is None:
         return None
     if protocol_id == ProtocolId.AH:
         return ChildChoice("ah", None, integrity, encap, group) if _AH.get(integrity) == t.transform_id else None
     if protocol_id != ProtocolId.ESP:
         return None
-    bits = _number(t, IpsecAttr.KEY_LENGTH, 0) if t.transform_id == EspTransform.ESP_AES else 0
-    cipher = _lookup(_ESP_CIPHER, (t.transform_id, bits))
+    bits = n.get(IpsecAttr.KEY_LENGTH, 0) if t.transform_id == EspTransform.ESP_AES else 0
+    cipher = _ESP_CIPHER_NAME.get((t.transform_id, bits))
     return ChildChoice("esp", cipher, integrity, encap, group) if cipher else None
 
 
@@ -197,8 +216,10 @@ def phase2_answer(proposal: Proposal, transform: Transform, spi: bytes) -> SA:
     return SA((Proposal(proposal.number, proposal.protocol_id, spi, (transform,)),))
 
 
+_MODE_NAMES = {EncapsulationMode.TUNNEL: "tunnel", EncapsulationMode.TRANSPORT: "transport",
+               EncapsulationMode.UDP_TUNNEL: "udp-tunnel", EncapsulationMode.UDP_TRANSPORT: "udp-transport",
+               EncapsulationMode.UDP_TUNNEL_DRAFT: "udp-tunnel", EncapsulationMode.UDP_TRANSPORT_DRAFT: "udp-transport"}
+
+
 def mode_name(encapsulation: int) -> str:
-    return {EncapsulationMode.TUNNEL: "tunnel", EncapsulationMode.TRANSPORT: "transport",
-            EncapsulationMode.UDP_TUNNEL: "udp-tunnel", EncapsulationMode.UDP_TRANSPORT: "udp-transport",
-            EncapsulationMode.UDP_TUNNEL_DRAFT: "udp-tunnel", EncapsulationMode.UDP_TRANSPORT_DRAFT: "udp-transport"
-            }.get(encapsulation, f"mode-{encapsulation}")
+    return _MODE_NAMES.get(encapsulation) or f"mode-{encapsulation}"

@@ -8,8 +8,10 @@ direction's KEYMAT uses the SPI its receiver chose. The NAT-OA addresses are kep
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 from ..addressing import Datagram, Endpoint
+from ..crypto.natd import packed_ipv4
 from ..crypto.ike_keys import exchange_iv, keymat, qm_hash1, qm_hash2, qm_hash3, split_keymat
 from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
 from ..errors import DecodeError, IntegrityError
@@ -20,7 +22,7 @@ from ..wire.isakmp import ID, KE, SA, Hash, Header, NatOA, Nonce, encode_payload
 from ..wire.numbers import EncapsulationMode, ExchangeType, IdType, Port, ProtocolId
 from .events import Phase2Established, Refused
 from .main_mode import NONCE_LEN, only, payload_names
-from .proposals import choose_phase2, mode_name, phase2_answer, phase2_offer, read_phase2, same_transform
+from .proposals import choose_phase2, mode_name, offered_transform, phase2_answer, phase2_offer, read_phase2
 from .sa import ChildSa, IkeSa, QuickExchange
 from .seal import seal, unseal
 from .states import QUICK_MODE, Msg, Role, State, advance
@@ -29,7 +31,10 @@ UDP_TRANSPORT = (EncapsulationMode.UDP_TRANSPORT, EncapsulationMode.UDP_TRANSPOR
 
 
 def _addr(payload) -> str:
-    return str(ipaddress.IPv4Address(payload.address if isinstance(payload, NatOA) else payload.data[:4]))
+    packed = payload.address if isinstance(payload, NatOA) else payload.data[:4]
+    if len(packed) != 4:     # what ipaddress would refuse, refused as it would
+        return str(ipaddress.IPv4Address(packed))
+    return socket.inet_ntoa(packed)
 
 
 class QuickModeMixin:
@@ -56,8 +61,8 @@ class QuickModeMixin:
 
     def _nat_oa(self, sa: IkeSa, original_i: str, original_r: str) -> list:
         draft = sa.nat_t.is_draft
-        return [NatOA(IdType.IPV4_ADDR, Endpoint(original_i).packed_ip, draft),
-                NatOA(IdType.IPV4_ADDR, Endpoint(original_r).packed_ip, draft)]
+        return [NatOA(IdType.IPV4_ADDR, packed_ipv4(original_i), draft),
+                NatOA(IdType.IPV4_ADDR, packed_ipv4(original_r), draft)]
 
     # ------------------------------------------------------------------ initiator
     def _start_quick_mode(self, sa: IkeSa) -> None:
@@ -76,25 +81,25 @@ class QuickModeMixin:
             qe.pfs_public = dh_public(group, qe.pfs_private)
             after.append(KE(qe.pfs_public))
         inner = self.policy.inner_address or self.address
-        qe.ids = (ID(IdType.IPV4_ADDR, 17, Port.L2TP, Endpoint(inner).packed_ip),
-                  ID(IdType.IPV4_ADDR, 17, Port.L2TP, Endpoint(sa.remote.ip).packed_ip))
+        qe.ids = (ID(IdType.IPV4_ADDR, 17, Port.L2TP, packed_ipv4(inner)),
+                  ID(IdType.IPV4_ADDR, 17, Port.L2TP, packed_ipv4(sa.remote.ip)))
         after += list(qe.ids)
         if encap in UDP_TRANSPORT and self.policy.sends_nat_oa(bool(sa.natd and sa.natd.self_behind_nat)):
             after += self._nat_oa(sa, self.address, sa.remote.ip)
-        digest = qm_hash1(sa.choice.hash, sa.keys.skeyid_a, mid, encode_payloads(after))
+        digest = qm_hash1(sa.choice.hash, sa.keyed("skeyid_a"), mid, encode_payloads(after))
         message = self._seal_qm(sa, qe, digest, after)
         self._send_ike(sa, message, "QM1", payload_names([Hash(digest)] + after), encrypted=True, expect_answer=True)
 
     def _on_qm2(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
         opened, after = self._open_qm(sa, qe, header, body, "QM2")
-        expected = qm_hash2(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, after)
+        expected = qm_hash2(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, after)
         if only(opened.chain, Hash, "QM2").data != expected:
             raise IntegrityError("HASH(2) does not verify", Reason.AUTH_FAILED)
         answer = only(opened.chain, SA, "QM2")
         if len(answer.proposals) != 1 or len(answer.proposals[0].transforms) != 1:
             raise DecodeError("IKE", 0, "QM2 must carry exactly one proposal with one transform")
         chosen = answer.proposals[0].transforms[0]
-        if not any(same_transform(chosen, t) for t in qe.proposal.proposals[0].transforms):
+        if not offered_transform(chosen, qe.proposal.proposals[0].transforms):
             raise IntegrityError("QM2 chose a transform we never offered", Reason.NO_PROPOSAL)
         qe.chosen = read_phase2(answer.proposals[0].protocol_id, chosen)
         self._adopt_lifetime(qe, chosen, opened.chain)
@@ -105,7 +110,7 @@ class QuickModeMixin:
         if len(oas) >= 2:
             qe.nat_oa_r = (_addr(oas[0]), _addr(oas[1]))
         qe.iv = opened.last_block
-        digest = qm_hash3(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, qe.nr_b)
+        digest = qm_hash3(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, qe.nr_b)
         message = self._seal_qm(sa, qe, digest, [])
         self._follow(sa, dgram)
         self._send_ike(sa, message, "QM3", ("HASH",), encrypted=True, expect_answer=False, answering=qe)
@@ -114,7 +119,7 @@ class QuickModeMixin:
     # ------------------------------------------------------------------ responder
     def _on_qm1(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
         opened, after = self._open_qm(sa, qe, header, body, "QM1")
-        if only(opened.chain, Hash, "QM1").data != qm_hash1(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, after):
+        if only(opened.chain, Hash, "QM1").data != qm_hash1(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, after):
             raise IntegrityError("HASH(1) does not verify", Reason.AUTH_FAILED)
         offer = only(opened.chain, SA, "QM1")
         qe.ni_b = only(opened.chain, Nonce, "QM1").data
@@ -156,14 +161,14 @@ class QuickModeMixin:
             # either could arrive first from anywhere and would be baked into the IPsec SAs
             reply += self._nat_oa(sa, (sa.origin or sa.remote).ip, self.address)
         reply += self._lifetime_reply(qe, transform)      # RESPONDER-LIFETIME when ours is shorter
-        digest = qm_hash2(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, encode_payloads(reply))
+        digest = qm_hash2(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, encode_payloads(reply))
         message = self._seal_qm(sa, qe, digest, reply)
         self._send_ike(sa, message, "QM2", payload_names([Hash(digest)] + reply), encrypted=True, answering=qe,
                                         expect_answer=True)
 
     def _on_qm3(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
         opened, _ = self._open_qm(sa, qe, header, body, "QM3")
-        expected = qm_hash3(sa.choice.hash, sa.keys.skeyid_a, qe.message_id, qe.ni_b, qe.nr_b)
+        expected = qm_hash3(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, qe.nr_b)
         if only(opened.chain, Hash, "QM3").data != expected:
             raise IntegrityError("HASH(3) does not verify", Reason.AUTH_FAILED)
         qe.iv = opened.last_block
@@ -196,7 +201,7 @@ class QuickModeMixin:
         integ_len = INTEGRITY[c.integrity][1]
         enc_len = CIPHERS[c.cipher].key_len if c.cipher else 0
         proto = ProtocolId.ESP if c.protocol == "esp" else ProtocolId.AH
-        h, d = sa.choice.hash, sa.keys.skeyid_d
+        h, d = sa.choice.hash, sa.keyed("skeyid_d")
 
         def material(spi: int) -> bytes:
             return keymat(h, d, proto, spi.to_bytes(4, "big"), qe.ni_b, qe.nr_b, enc_len + integ_len, qe.pfs_shared)

@@ -7,6 +7,7 @@ encapsulation, ports).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from ..addressing import Endpoint
 from ..crypto.ike_keys import Phase1Keys
@@ -142,6 +143,11 @@ class IkeSa:
     def cookies(self) -> str:
         return f"{self.icookie.hex()}:{self.rcookie.hex()}"
 
+    def keyed(self, which: str):
+        """"skeyid", "skeyid_a" or "skeyid_d" under the negotiated hash, keyed once for the SA's
+        life (`Phase1Keys.keyed`): what every HASH and KEYMAT of this SA is computed with."""
+        return self.keys.keyed(which, self.choice.hash)
+
     @property
     def nat_detected(self) -> bool:
         return bool(self.natd and self.natd.nat_detected and self.nat_t)
@@ -200,15 +206,17 @@ class ChildSa:
     retire_at: float | None = None    #: when its Delete goes out (rekeyed by this side)
     live: bool = True
 
-    @property
+    # read for every ESP packet and never changed after the pair is installed (SPIs, mode): worked
+    # out once, then plain attributes of the instance (outside the fields: repr and == unchanged)
+    @cached_property
     def name(self) -> str:
         return f"{self.spi_in:08x}/{self.spi_out:08x}"
 
-    @property
+    @cached_property
     def udp_encapsulated(self) -> bool:
         return self.mode.startswith("udp-")
 
-    @property
+    @cached_property
     def tunnel(self) -> bool:
         return self.mode.endswith("tunnel")
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..crypto.primitives import CIPHERS, cbc_decrypt, cbc_encrypt
 from ..wire.isakmp import Header, PayloadChain, decode_payloads, encode_header, encode_payloads
 from ..wire.numbers import Flag
 from .sa import IkeSa
@@ -23,14 +22,15 @@ class Sealed:
 
 def seal(sa: IkeSa, exchange: int, message_id: int, payloads, iv: bytes) -> Sealed:
     """The whole encrypted message: header (flags E) + CBC(payload chain padded with zeros)."""
-    spec = CIPHERS[sa.choice.cipher]
+    cbc = sa.keys.cbc(sa.choice.cipher)
+    block = cbc.block
     plain = encode_payloads(payloads)
-    plain += b"\x00" * (-len(plain) % spec.block)
-    cipher = cbc_encrypt(sa.choice.cipher, sa.keys.enc_key, iv, plain)
-    sa.sealed_ivs.append((message_id, cipher[:spec.block], iv))
+    plain += b"\x00" * (-len(plain) % block)
+    cipher = cbc.encrypt(iv, plain)
+    sa.sealed_ivs.append((message_id, cipher[:block], iv))
     header = Header(sa.icookie, sa.rcookie, payloads[0].payload_type, exchange,
                     Flag.ENCRYPTED, message_id)
-    return Sealed(encode_header(header, len(cipher)) + cipher, cipher[-spec.block:])
+    return Sealed(encode_header(header, len(cipher)) + cipher, cipher[-block:])
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ class Opened:
 
 def unseal(sa: IkeSa, header: Header, body: bytes, iv: bytes) -> Opened:
     """Decrypt and parse; DecodeError when the bytes are not a valid chain under these keys."""
-    spec = CIPHERS[sa.choice.cipher]
-    plain = cbc_decrypt(sa.choice.cipher, sa.keys.enc_key, iv, body)
-    chain = decode_payloads(header.next_payload, plain, max_padding=spec.block)
-    return Opened(chain, plain, body[-spec.block:])
+    cbc = sa.keys.cbc(sa.choice.cipher)
+    plain = cbc.decrypt(iv, body)
+    chain = decode_payloads(header.next_payload, plain, max_padding=cbc.block)
+    return Opened(chain, plain, body[-cbc.block:])

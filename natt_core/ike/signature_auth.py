@@ -67,8 +67,8 @@ def sig_hash(sa: IkeSa, initiator: bool, id_body: bytes) -> bytes:
     mine, theirs = sa.gx, sa.gy
     gxi, gxr = (mine, theirs) if sa.role is Role.INITIATOR else (theirs, mine)
     if initiator:
-        return hash_i(prf, sa.keys.skeyid, gxi, gxr, sa.icookie, sa.rcookie, sa.sai_b, id_body)
-    return hash_r(prf, sa.keys.skeyid, gxr, gxi, sa.rcookie, sa.icookie, sa.sai_b, id_body)
+        return hash_i(prf, sa.keys.keyed("skeyid", prf), gxi, gxr, sa.icookie, sa.rcookie, sa.sai_b, id_body)
+    return hash_r(prf, sa.keys.keyed("skeyid", prf), gxr, gxi, sa.rcookie, sa.icookie, sa.sai_b, id_body)
 
 
 def sign(key, digest: bytes) -> bytes:

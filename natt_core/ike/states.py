@@ -40,6 +40,12 @@ from ..wire.ikev2_numbers import Exchange
 from ..wire.numbers import ExchangeType, NotifyType, PayloadType, Port
 
 
+class TableEnum(Enum):
+    """An Enum whose members hash by identity, as they compare: the tables below are dicts and
+    frozensets keyed by members, and Enum's own `__hash__` is a Python call on every lookup."""
+    __hash__ = object.__hash__
+
+
 class Role(str, Enum):
     """Who began an exchange. The value is what JSON, traces and SA rows show."""
     INITIATOR = "initiator"
@@ -53,7 +59,7 @@ class Role(str, Enum):
         return Role.RESPONDER if self is Role.INITIATOR else Role.INITIATOR
 
 
-class State(Enum):
+class State(TableEnum):
     """Where an exchange stands, named after what it waits for."""
     #: initiator: nothing sent yet
     I_START = "I_START"
@@ -95,7 +101,7 @@ class State(Enum):
     DELETED = "DELETED"
 
 
-class Msg(Enum):
+class Msg(TableEnum):
     """The messages of Main Mode, Aggressive Mode and Quick Mode, as the receiver classifies them."""
     START = "start"   #: the local decision to begin (not a wire message)
     MM1 = "MM1"
@@ -112,7 +118,7 @@ class Msg(Enum):
     QM3 = "QM3"
 
 
-class Shape(Enum):
+class Shape(TableEnum):
     """What the receiver can see of a message before reading it: all that classification may use."""
     SA_FIRST = "plain, starts with SA"
     KE_FIRST = "plain, starts with KE"
@@ -121,7 +127,7 @@ class Shape(Enum):
     KNOWN_ID = "encrypted, a Message ID we know"
 
 
-class Family(Enum):
+class Family(TableEnum):
     """The exchange an ISAKMP header names, as far as this engine speaks it."""
     MAIN_MODE = "Main Mode"
     AGGRESSIVE_MODE = "Aggressive Mode"
@@ -130,7 +136,7 @@ class Family(Enum):
     PLAIN_INFORMATIONAL = "plain Informational"  #: unencrypted: anyone who saw the cookies could send it
 
 
-class Repeat(Enum):
+class Repeat(TableEnum):
     """What an exact repeat of an earlier message gets."""
     ANSWER_AGAIN = "answered again with the same bytes (nothing if the message ended its exchange)"
     DROP_AGAIN = "dropped again, as the original was"
@@ -209,7 +215,7 @@ QUICK_MODE = ExchangeTable(
 
 # ---------------------------------------------------------------------------------------- IKEv2
 
-class State2(Enum):
+class State2(TableEnum):
     """Where an IKEv2 SA stands (RFC 7296 §1.2-§1.4), named after what it waits for."""
     #: initiator: nothing sent yet
     I_START = "I_START"
@@ -229,7 +235,7 @@ class State2(Enum):
     DELETED = "DELETED"
 
 
-class Msg2(Enum):
+class Msg2(TableEnum):
     """IKEv2 messages as the receiver classifies them: exchange type and the R flag (§3.1)."""
     START = "start"
     INIT_REQ = "IKE_SA_INIT request"

@@ -8,7 +8,7 @@ receiver fixes the inner UDP checksum with them (the IKEv1 peer does the same wi
 """
 from __future__ import annotations
 
-from ...crypto.ikev2_keys import child_keymat, psk_auth, signed_octets, split_child
+from ...crypto.ikev2_keys import child_keymat, psk_auth, psk_key, signed_octets, split_child
 from ...crypto.primitives import equal
 from ...addressing import Endpoint
 from ...ipsec.esp_gcm_sa import EspGcmSa
@@ -28,12 +28,20 @@ CHILD_ERRORS = {NotifyType.NO_PROPOSAL_CHOSEN: Reason.NO_PROPOSAL, NotifyType.TS
 
 
 def _only(inner, cls):
-    found = [p for p in inner if isinstance(p, cls)]
-    return found[0] if len(found) == 1 else None
+    found = None
+    for p in inner:
+        if isinstance(p, cls):
+            if found is not None:
+                return None     # more than one
+            found = p
+    return found
 
 
 def _has(inner, ntype: int) -> bool:
-    return any(isinstance(p, Notify) and p.notify_type == ntype for p in inner)
+    for p in inner:
+        if isinstance(p, Notify) and p.notify_type == ntype:
+            return True
+    return False
 
 
 class AuthMixin:
@@ -44,8 +52,12 @@ class AuthMixin:
         return cls(IdType.IPV4_ADDR, Endpoint(self.address).packed_ip)
 
     def _auth_data(self, sa: Ike2Sa, real_message: bytes, peer_nonce: bytes, sk_p: bytes, id_body: bytes) -> bytes:
-        prf = sa.choice.prf
-        return psk_auth(prf, self.policy.psk.encode(), signed_octets(prf, real_message, peer_nonce, sk_p, id_body))
+        prf, secret = sa.choice.prf, self.policy.psk.encode()
+        kept = self.__dict__.setdefault("_psk_keys", {})     # prf(PSK, Key Pad): this peer's secret's alone
+        padded = kept.get((prf, secret))
+        if padded is None:
+            padded = kept[(prf, secret)] = psk_key(prf, secret)
+        return psk_auth(prf, secret, signed_octets(prf, real_message, peer_nonce, sk_p, id_body), padded)
 
     def _established(self, sa: Ike2Sa) -> None:
         c = sa.choice

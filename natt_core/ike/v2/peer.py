@@ -50,10 +50,16 @@ INIT_ERRORS = {NotifyType.NO_PROPOSAL_CHOSEN: Reason.NO_PROPOSAL,
                NotifyType.INVALID_MAJOR_VERSION: Reason.INVALID_MAJOR_VERSION}
 
 
+#: the handler of each protected message
+_HANDLERS = {Msg2.AUTH_REQ: "_on_auth_request", Msg2.AUTH_RESP: "_on_auth_response",
+             Msg2.CHILD_REQ: "_on_child_request", Msg2.CHILD_RESP: "_on_child_response",
+             Msg2.INFO_REQ: "_on_info_request", Msg2.INFO_RESP: "_on_info_response"}
+
+
 def names(payloads) -> tuple[str, ...]:
     """Short payload names for events: 'SA', 'KE', 'N(NAT_DETECTION_SOURCE_IP)'."""
-    return tuple(f"N({notify2_name(p.notify_type)})" if isinstance(p, Notify) else type(p).__name__
-                 for p in payloads)
+    return tuple([f"N({notify2_name(p.notify_type)})" if isinstance(p, Notify) else type(p).__name__
+                  for p in payloads])
 
 
 def one(payloads, cls, what: str):
@@ -78,7 +84,15 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
         self.options = options or policy.v2   # the policy's, unless a caller overrides them
         self._half_open: dict[tuple[bytes, Endpoint], Ike2Sa] = {}
         self._cookie_secret = self.rng.randbytes(16)
-        ike_offer(policy, self.options)   # a policy with no IKEv2 suite fails here, not mid-handshake
+        self._init_offer()   # a policy with no IKEv2 suite fails here, not mid-handshake
+
+    def _init_offer(self) -> SA:
+        """The IKE_SA_INIT SA offer: it depends on the policy and options alone, so it is built
+        once per peer (and its bytes encoded once), not for every request and answer checked."""
+        kept = self.__dict__.get("_offer")
+        if kept is None or kept[0] is not self.policy or kept[1] is not self.options:
+            kept = self._offer = (self.policy, self.options, ike_offer(self.policy, self.options))
+        return kept[2]
 
     # ------------------------------------------------------------------ API
     def connect(self, remote_ip: str, now: float, remote_port: int = Port.IKE):
@@ -120,7 +134,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
                                  dh_group=sa.choice.group if sa.choice else None) for sa in self.sas.values())
 
     def ipsec_rows(self) -> tuple[IpsecSaRow, ...]:
-        return tuple(c.row() for sa in self.sas.values() for c in sa.children)
+        return tuple([c.row() for sa in self.sas.values() for c in sa.children])
 
     # ------------------------------------------------------------------ shared-core hooks
     def _index(self, sa) -> None:
@@ -220,10 +234,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
             sa.pending, sa.pending_mid = None, None
         self._follow(sa, dgram, force=kind is Msg2.AUTH_REQ)
         before = sa.state
-        handler = {Msg2.AUTH_REQ: self._on_auth_request, Msg2.AUTH_RESP: self._on_auth_response,
-                   Msg2.CHILD_REQ: self._on_child_request, Msg2.CHILD_RESP: self._on_child_response,
-                   Msg2.INFO_REQ: self._on_info_request, Msg2.INFO_RESP: self._on_info_response}[kind]
-        handler(sa, dgram, msg, inner)
+        getattr(self, _HANDLERS[kind])(sa, dgram, msg, inner)
         if sa.state is before:
             sa.state = nxt
 
@@ -322,7 +333,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
     # ------------------------------------------------------------------ IKE_SA_INIT, initiator
     def _send_init(self, sa: Ike2Sa) -> None:
         payloads = ([Notify(NotifyType.COOKIE, sa.cookie)] if sa.cookie else []) + [
-            ike_offer(self.policy, self.options), KE(sa.group, sa.ke_public), Nonce(sa.ni),
+            self._init_offer(), KE(sa.group, sa.ke_public), Nonce(sa.ni),
             *self._natd_notifies(sa, ZERO_SPI, sa.remote)]
         message = encode_message(Header(sa.spi_i, ZERO_SPI, 0, Exchange.IKE_SA_INIT, HdrFlag.INITIATOR, 0), payloads)
         sa.init_request = message
@@ -359,7 +370,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
         answer, ke, nonce = one(msg.payloads, SA, "IKE_SA_INIT"), one(msg.payloads, KE, "IKE_SA_INIT"), \
             one(msg.payloads, Nonce, "IKE_SA_INIT")
         choice = read_ike(answer.proposals[0]) if len(answer.proposals) == 1 else None
-        offered = ike_offer(self.policy, self.options).proposals
+        offered = self._init_offer().proposals
         if choice is None or not any(p.number == choice.number and set(answer.proposals[0].transforms) <= set(p.transforms)
                                      for p in offered) or choice.group != sa.group or ke.group != sa.group:
             self._drop("the IKE_SA_INIT response chose something we never offered", Reason.NO_PROPOSAL)

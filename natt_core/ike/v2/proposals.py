@@ -7,9 +7,10 @@ The offer is derived from the IKEv1 `PeerPolicy` (same PSK, groups, ciphers) plu
 """
 from __future__ import annotations
 
-import ipaddress
+import socket
 from dataclasses import dataclass
 
+from ...crypto.natd import packed_ipv4
 from ...errors import ConfigError
 from ...wire.ikev2 import SA, Attribute, Proposal, TrafficSelector, Transform
 from ...wire.ikev2_numbers import KEY_LENGTH_ATTR, Esn, Protocol, TransformType
@@ -183,7 +184,7 @@ ANY = TrafficSelector("0.0.0.0", "255.255.255.255")
 
 
 def _ip(a: str) -> int:
-    return int(ipaddress.IPv4Address(a))
+    return int.from_bytes(packed_ipv4(a), "big")
 
 
 def intersect(a: TrafficSelector, b: TrafficSelector) -> TrafficSelector | None:
@@ -194,7 +195,7 @@ def intersect(a: TrafficSelector, b: TrafficSelector) -> TrafficSelector | None:
     plo, phi = max(a.start_port, b.start_port), min(a.end_port, b.end_port)
     if lo > hi or plo > phi:
         return None
-    return TrafficSelector(str(ipaddress.IPv4Address(lo)), str(ipaddress.IPv4Address(hi)),
+    return TrafficSelector(socket.inet_ntoa(lo.to_bytes(4, "big")), socket.inet_ntoa(hi.to_bytes(4, "big")),
                            a.ip_proto or b.ip_proto, plo, phi)
 
 
