@@ -334,7 +334,11 @@ def test_real_peer_configs_follow_certificate_authentication():
     win = config_files(s, "windows", "client")["add-vpn.ps1"]
     assert "-L2tpPsk" not in win and "Import-PfxCertificate" in win
     assert "-L2tpPsk" in config_files(preset("client-behind-nat"), "windows", "client")["add-vpn.ps1"]
-    assert "not translated for libreswan" in next(iter(config_files(s, "libreswan", "server").values()))
+    lsw = config_files(s, "libreswan", "server")
+    assert "authby=rsasig" in lsw["ipsec.conf"] and "leftcert=server" in lsw["ipsec.conf"]
+    assert {"certs/server.pem", "certs/server.key", "nss-import.sh"} <= set(lsw)
+    ecdsa = apply_settings(s, ["server.auth=ecdsa-sig", "client.auth=ecdsa-sig"])
+    assert "libreswan implements no ECDSA for IKEv1" in config_files(ecdsa, "libreswan", "server")["ipsec.conf"]
 
 
 # ---- views and the lesson ---------------------------------------------------------------------------

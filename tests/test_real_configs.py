@@ -105,6 +105,70 @@ def test_ipsec_secrets_line():
     assert odd.splitlines()[-1] == "%any %any : PSK 0x" + b'a"b'.hex()
 
 
+@needs_libreswan
+@pytest.mark.parametrize("peer", ["server", "client"])
+def test_libreswan_takes_the_rsa_certificates(tmp_path, peer):
+    """authby=rsasig with the certificate's NSS nickname; IDs are the certificates' subject DNs,
+    as our engine sends them (ID_DER_ASN1_DN), so the client names the server it expects."""
+    from cryptography import x509
+    s = preset("certificates-behind-nat")
+    files = libreswan_files(s, peer)
+    (tmp_path / "certs").mkdir()
+    d = write(tmp_path, files)
+    check = run(LIBRESWAN / "addconn", "--checkconfig", "--config", d / "ipsec.conf")
+    assert check.returncode == 0, check.stderr + check.stdout
+    parsed = run(LIBRESWAN / "readwriteconf", "--config", d / "ipsec.conf").stdout
+    assert f"leftcert={peer}" in parsed and "authby=rsasig" in parsed
+    mine = x509.load_pem_x509_certificate(files[f"certs/{peer}.pem"].encode())
+    dn = ", ".join(f"{a.rfc4514_attribute_name}={a.value}" for a in mine.subject)
+    assert f'leftid="{dn}"' in parsed
+    if peer == "client":
+        assert 'rightid="C=US, O=NAT-T Lab, OU=Machines, CN=server.natt-lab.example"' in parsed
+    assert "PSK" not in files["ipsec.secrets"]
+
+
+needs_nss = pytest.mark.skipif(not all(shutil.which(t) for t in ("certutil", "pk12util", "openssl")),
+                               reason="NSS tools (libnss3-tools) or openssl not installed")
+
+
+@needs_nss
+def test_nss_import_gives_libreswan_a_valid_chain(tmp_path):
+    """nss-import.sh, run as written against a fresh NSS database: NSS itself then holds the
+    machine key and validates its certificate up to the trusted lab root; without the script's
+    CA lines the same certificate is refused (the check can fail)."""
+    files = libreswan_files(preset("certificates-behind-nat"), "server")
+    (tmp_path / "certs").mkdir()
+    d = write(tmp_path, files)
+    for name in ("db", "bare"):
+        (d / name).mkdir()
+        assert run("certutil", "-N", "-d", f"sql:{d / name}", "--empty-password").returncode == 0
+    out = run("sh", "nss-import.sh", cwd=d, env=os.environ | {"IPSEC_NSSDIR": f"sql:{d / 'db'}"})
+    assert out.returncode == 0, out.stderr
+    keys = run("certutil", "-K", "-d", f"sql:{d / 'db'}").stdout
+    assert "server" in keys
+    valid = run("certutil", "-V", "-n", "server", "-u", "C", "-d", f"sql:{d / 'db'}")
+    assert "certificate is valid" in valid.stdout + valid.stderr
+    assert run("openssl", "pkcs12", "-export", "-in", d / "certs/server.pem", "-inkey", d / "certs/server.key",
+               "-name", "server", "-passout", "pass:", "-out", d / "s.p12").returncode == 0
+    assert run("pk12util", "-i", d / "s.p12", "-d", f"sql:{d / 'bare'}", "-W", "").returncode == 0
+    bare = run("certutil", "-V", "-n", "server", "-u", "C", "-d", f"sql:{d / 'bare'}")
+    assert "certificate is valid" not in bare.stdout + bare.stderr
+
+
+def test_libreswan_says_what_it_cannot_take():
+    """ECDSA for IKEv1 (libreswan implements none), a kilobyte lifetime (no keyword in 4.10) and a
+    fragment size (libreswan picks its own) are notes; IKE fragmentation follows the scenario."""
+    s = apply_settings(preset("certificates-behind-nat"),
+                       ["server.auth=ecdsa-sig", "client.auth=ecdsa-sig", "server.ipsec_lifetime_kb=50000",
+                        "server.ike_fragmentation=yes", "server.ike_fragment_size=1000"])
+    files = libreswan_files(s, "server")
+    conf = files["ipsec.conf"]
+    assert "# note: ecdsa-sig: libreswan implements no ECDSA for IKEv1" in conf and "authby=secret" in conf
+    assert "# note: ipsec_lifetime_kb=50000" in conf and "# note: ike_fragment_size=1000" in conf
+    assert "    fragmentation=yes" in conf and "nss-import.sh" not in files
+    assert "    fragmentation=no" in libreswan_files(preset("client-behind-nat"))["ipsec.conf"]
+
+
 # --- xl2tpd and pppd -----------------------------------------------------------------------------
 
 @needs_xl2tpd
