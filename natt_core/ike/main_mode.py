@@ -239,7 +239,7 @@ class MainModeMixin(SignatureAuthMixin):
         sa.peer_vids = tuple(vids)
         theirs = tuple([v for v in map(version_of_vid, vids) if v])
         sa.nat_t = best_common(tuple(ours), theirs)
-        self._emit(VendorIdsSeen, vids=tuple([vid_name(v) for v in vids]), nat_t=sa.nat_t.value if sa.nat_t else None)
+        self._emit(VendorIdsSeen, vids=tuple([vid_name(v) for v in vids]), nat_t=sa.nat_t._value_ if sa.nat_t else None)
 
     def _send_ke(self, sa: IkeSa, label: str, to: Endpoint) -> bytes:
         group = MODP[sa.choice.group]
@@ -416,5 +416,5 @@ class MainModeMixin(SignatureAuthMixin):
         self._settle(sa)
         c = sa.choice
         self._emit(Phase1Established, cookies=sa.cookies, remote=str(sa.remote),
-                   nat_t=sa.nat_t.value if sa.nat_t else None, dh_group=c.group, cipher=c.cipher, hash=c.hash)
+                   nat_t=sa.nat_t._value_ if sa.nat_t else None, dh_group=c.group, cipher=c.cipher, hash=c.hash)
         self._dpd_start(sa)
