@@ -183,9 +183,10 @@ class Proposal(_Fields):
                              len(self.transforms)) + self.spi + ts
 
 
-def _substructures(r: Reader, more: int, what: str, layout):
+def _substructures(r: Reader, more: int, what: str, layout, readers: bool = True):
     """Walk proposals (more=2) or transforms (more=3): each starts Last/More, RESERVED, Length,
-    then the rest of `layout`'s fixed prefix; yields those values and a reader over the rest."""
+    then the rest of `layout`'s fixed prefix; yields those values and a reader over the rest
+    (or, `readers=False`, where the rest begins and ends in `r.data`)."""
     data, end, fixed = r.data, len(r.data), layout.size
     unpack = layout.struct.unpack_from
     while True:
@@ -202,7 +203,10 @@ def _substructures(r: Reader, more: int, what: str, layout):
             r.pos = start + fixed
             r.sub(length - fixed, what=what)   # raises: names the truncation
         r.pos = stop
-        yield values, Reader(data[start + fixed:stop], r.layer, r.base + start + fixed)
+        if readers:
+            yield values, Reader(data[start + fixed:stop], r.layer, r.base + start + fixed)
+        else:
+            yield values, start + fixed
         if flag == 0:
             return
         if flag != more:
@@ -227,18 +231,21 @@ class SA(Body):
             spi = pr.bytes(spi_size, "SPI")
             transforms = []
             if count:
-                for (_, _, _, ttype, _, tid), tr in _substructures(pr, 3, "transform", TRANSFORM):
+                data = pr.data
+                # the attributes read in place in the proposal's bytes: a Reader only for a TLV
+                for (_, _, length, ttype, _, tid), begin in _substructures(pr, 3, "transform", TRANSFORM, False):
                     attrs = []
-                    data, pos, end = tr.data, tr.pos, len(tr.data)
+                    pos, end = begin, begin - TRANSFORM.size + length
                     while pos < end:
-                        if data[pos] & 0x80 and end - pos >= 4:     # TV, read in place
+                        if data[pos] & 0x80 and end - pos >= 4:     # TV
                             word, value = _ATTR_TV_UNPACK(data, pos)
                             attrs.append(_build(Attribute, {"type": word & 0x7FFF, "value": value}))
                             pos += 4
                         else:
-                            tr.pos = pos
+                            tr = Reader(data[begin:end], pr.layer, pr.base + begin)
+                            tr.pos = pos - begin
                             attrs.append(Attribute.decode(tr))
-                            pos = tr.pos
+                            pos = begin + tr.pos
                     transforms.append(_build(Transform, {"type": ttype, "id": tid, "attributes": tuple(attrs)}))
             if len(transforms) != count:
                 raise DecodeError(pr.layer, pr.offset, f"proposal says {count} transforms, carries {len(transforms)}")
