@@ -54,6 +54,14 @@ def encode_message(header: Header, payloads: Sequence[Payload]) -> bytes:
     return encode_header(header, len(body), first) + body
 
 
+def encode_plain(icookie: bytes, rcookie: bytes, exchange: int, payloads: Sequence[Payload]) -> bytes:
+    """`encode_message` for a plaintext message whose header (flags 0, Message ID 0) comes from
+    an SA's own cookies: packed from them, without a `Header` built and checked per message."""
+    body = encode_payloads(payloads)
+    first = payloads[0].payload_type if payloads else PayloadType.NONE
+    return pack_header(icookie, rcookie, first, exchange, 0, 0, len(body)) + body
+
+
 @dataclass(frozen=True)
 class PayloadChain:
     """A decoded chain, with each payload's exact received bytes for hashes over them."""
@@ -119,7 +127,7 @@ def decode_message(data: bytes) -> tuple[Header, PayloadChain]:
 __all__ = ["GENERIC_HEADER_LEN", "HEADER_LEN", "ID_ADDRESS_LEN", "NAT_OA_ADDRESS_LEN", "ID", "KE", "SA",
            "Attribute", "Cert", "CertRequest", "Delete", "Fragment", "Hash", "Header", "NatD", "NatOA", "Nonce",
            "Notification", "Payload", "PayloadChain", "Proposal", "Sig", "Transform", "Unknown", "VendorID", "decode_header", "decode_message",
-           "decode_payloads", "encode_header", "encode_message", "encode_payloads", "pack_header", "summary",
+           "decode_payloads", "encode_header", "encode_message", "encode_plain", "encode_payloads", "pack_header", "summary",
            "_DECODERS", "_Fields", "_Opaque", "_Payload", "_block", "_check", "_decode_list", "_encode_list",
            "_generic"]
 
