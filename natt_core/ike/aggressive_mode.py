@@ -26,7 +26,7 @@ from ..crypto.ike_keys import hash_i, hash_r, phase1_iv
 from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public
 from ..errors import DecodeError, IntegrityError
 from ..reasons import Reason
-from ..wire.isakmp import ID, KE, SA, Hash, Header, Nonce, VendorID, decode_payloads, encode_message
+from ..wire.isakmp import ID, KE, SA, Hash, Header, Nonce, VendorID, decode_payloads, encode_plain
 from ..wire.numbers import ExchangeType, NotifyType, Port
 from .events import MessageReceived, Refused
 from .main_mode import NONCE_LEN, ZERO_COOKIE, only, payload_names, raw_body
@@ -63,7 +63,7 @@ class AggressiveModeMixin:
         sa.id_sent = id_payload.encode_body()
         vids = [VendorID(v) for v in self.policy.vendor_id_data([v.vid for v in self.policy.nat_t_versions])]
         payloads = [offer, KE(sa.gx), Nonce(sa.ni_b), id_payload] + vids
-        message = encode_message(Header(sa.icookie, ZERO_COOKIE, 0, ExchangeType.AGGRESSIVE), payloads)
+        message = encode_plain(sa.icookie, ZERO_COOKIE, ExchangeType.AGGRESSIVE, payloads)
         self._initiated[sa.icookie] = sa
         self._index(sa)
         self._send_ike(sa, message, "AM1", payload_names(payloads), expect_answer=True)
@@ -135,7 +135,7 @@ class AggressiveModeMixin:
                     + [VendorID(v) for v in self.policy.vendor_id_data(nat_t)]
                     + self._natd_payloads(sa, dgram.src) + [Hash(digest)])
         sa.iv = phase1_iv(c.hash, sa.gy, sa.gx, CIPHERS[c.cipher].block)
-        message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.AGGRESSIVE), payloads)
+        message = encode_plain(sa.icookie, sa.rcookie, ExchangeType.AGGRESSIVE, payloads)
         self._send_ike(sa, message, "AM2", payload_names(payloads), expect_answer=retransmitted(Msg.AM2), answering=sa)
 
     def _on_am3(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> tuple[str, ...]:

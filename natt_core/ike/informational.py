@@ -13,7 +13,7 @@ from ..wire.numbers import ExchangeType, NotifyType, ProtocolId, label
 from .events import NegotiationFailed, PeerRefused, SaDeleted
 from .main_mode import notify_code, payload_names
 from .sa import IkeSa
-from .seal import seal, unseal
+from .seal import seal_after_hash, unseal
 from .states import State, is_status, notify_ends, sends_delete
 
 
@@ -39,9 +39,10 @@ class InformationalMixin:
     def _send_info(self, sa: IkeSa, payloads: list, label_text: str, aside: bool = False) -> None:
         """An encrypted Informational; `aside` (DPD) leaves any retransmission armed."""
         mid = self.rng.randrange(1, 1 << 32)
-        digest = info_hash(sa.choice.hash, sa.keyed("skeyid_a"), mid, encode_payloads(payloads))
-        sealed = seal(sa, ExchangeType.INFORMATIONAL, mid, [Hash(digest)] + payloads, self._qm_iv(sa, mid))
-        self._send_ike(sa, sealed.message, label_text, payload_names([Hash(digest)] + payloads), encrypted=True,
+        tail = encode_payloads(payloads)
+        digest = info_hash(sa.choice.hash, sa.keyed("skeyid_a"), mid, tail)
+        sealed = seal_after_hash(sa, ExchangeType.INFORMATIONAL, mid, digest, payloads, tail, self._qm_iv(sa, mid))
+        self._send_ike(sa, sealed.message, label_text, ("Hash", *payload_names(payloads)), encrypted=True,
                        expect_answer=None if aside else False)
 
     def _on_encrypted_info(self, sa: IkeSa, header: Header, body: bytes, dgram=None) -> None:

@@ -13,7 +13,7 @@ from ..crypto.natd import evaluate_natd, natd_hash
 from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
 from ..errors import DecodeError, IntegrityError
 from ..reasons import Reason
-from ..wire.isakmp import ID, KE, SA, Hash, Header, NatD, Nonce, Notification, VendorID, encode_message
+from ..wire.isakmp import ID, KE, SA, Hash, Header, NatD, Nonce, Notification, VendorID, encode_plain
 from ..wire.numbers import ExchangeType, IdType, IPProto, NotifyType, Port, notify_name
 from ..wire.udp_encap import frame_ike
 from .events import (AuthenticationFailed, Floated, MessageSent, NatDetected, NegotiationFailed, PacketDropped,
@@ -80,7 +80,7 @@ class MainModeMixin(SignatureAuthMixin):
         offer = phase1_offer(self.policy)
         sa.sai_b = offer.encode_body()
         payloads = [offer] + [VendorID(v) for v in self.policy.vendor_id_data([v.vid for v in self.policy.nat_t_versions])]
-        message = encode_message(Header(sa.icookie, ZERO_COOKIE, 0, ExchangeType.MAIN_MODE), payloads)
+        message = encode_plain(sa.icookie, ZERO_COOKIE, ExchangeType.MAIN_MODE, payloads)
         self._initiated[sa.icookie] = sa
         self._index(sa)
         self._send_ike(sa, message, "MM1", payload_names(payloads), expect_answer=True)
@@ -170,7 +170,7 @@ class MainModeMixin(SignatureAuthMixin):
         nat_t = [sa.nat_t.vid] if sa.nat_t else []
         payloads = [phase1_answer(proposal, transform)] + [VendorID(v) for v in self.policy.vendor_id_data(
             nat_t, peer_fragments=announces_fragmentation(sa.peer_vids))]
-        message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.MAIN_MODE), payloads)
+        message = encode_plain(sa.icookie, sa.rcookie, ExchangeType.MAIN_MODE, payloads)
         self._send_ike(sa, message, "MM2", payload_names(payloads), expect_answer=retransmitted(Msg.MM2), answering=sa)
 
     def _on_mm3(self, sa: IkeSa, dgram: Datagram, header: Header, chain) -> None:
@@ -239,7 +239,7 @@ class MainModeMixin(SignatureAuthMixin):
         sa.peer_vids = tuple(vids)
         theirs = tuple([v for v in map(version_of_vid, vids) if v])
         sa.nat_t = best_common(tuple(ours), theirs)
-        self._emit(VendorIdsSeen, vids=tuple([vid_name(v) for v in vids]), nat_t=sa.nat_t.value if sa.nat_t else None)
+        self._emit(VendorIdsSeen, vids=tuple([vid_name(v) for v in vids]), nat_t=sa.nat_t._value_ if sa.nat_t else None)
 
     def _send_ke(self, sa: IkeSa, label: str, to: Endpoint) -> bytes:
         group = MODP[sa.choice.group]
@@ -256,7 +256,7 @@ class MainModeMixin(SignatureAuthMixin):
         if sa.choice.auth != "psk":
             payloads += self._cert_requests()
         payloads += self._natd_payloads(sa, to)
-        message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.MAIN_MODE), payloads)
+        message = encode_plain(sa.icookie, sa.rcookie, ExchangeType.MAIN_MODE, payloads)
         return self._send_ike(sa, message, label, payload_names(payloads), expect_answer=True, answering=sa)
 
     def _natd_payloads(self, sa: IkeSa, to: Endpoint) -> list:
@@ -348,7 +348,7 @@ class MainModeMixin(SignatureAuthMixin):
         rejected MM5 on 4500 is answered on 4500, where the floated initiator listens, without
         moving the SA's own ports (the message did not authenticate)."""
         payloads = [Notification(kind, protocol_id=1, spi=sa.icookie + sa.rcookie)]
-        message = encode_message(Header(sa.icookie, sa.rcookie, 0, ExchangeType.INFORMATIONAL), payloads)
+        message = encode_plain(sa.icookie, sa.rcookie, ExchangeType.INFORMATIONAL, payloads)
         label = f"INFO {kind.name.replace('_', '-')}"
         if reply_to is None:
             self._send_ike(sa, message, label, payload_names(payloads), expect_answer=None)
@@ -416,5 +416,5 @@ class MainModeMixin(SignatureAuthMixin):
         self._settle(sa)
         c = sa.choice
         self._emit(Phase1Established, cookies=sa.cookies, remote=str(sa.remote),
-                   nat_t=sa.nat_t.value if sa.nat_t else None, dh_group=c.group, cipher=c.cipher, hash=c.hash)
+                   nat_t=sa.nat_t._value_ if sa.nat_t else None, dh_group=c.group, cipher=c.cipher, hash=c.hash)
         self._dpd_start(sa)

@@ -13,6 +13,8 @@ marker + IKE / ESP by SPI); IP protocols 50 and 51 are ESP and AH.
 """
 from __future__ import annotations
 
+from operator import methodcaller
+
 from ..addressing import Datagram, Endpoint
 from ..errors import DecodeError, IntegrityError, ProtocolError
 from ..output import Output
@@ -36,6 +38,8 @@ from .states import (MAIN_MODE, QUICK_MODE, Family, Msg, Repeat, Role, Shape, St
                      learns_responder_cookie, main_mode_shape, opening_state, opens_phase1, phase1_table, repeat,
                      repeat_answered_at, starts_next, wrong_port_after_float)
 
+
+_ROW = methodcaller("row")
 
 #: the handler of each plain Main Mode message
 _PLAIN_MM_HANDLERS = {Msg.MM1: "_on_mm1", Msg.MM2: "_on_mm2", Msg.MM3: "_on_mm3", Msg.MM4: "_on_mm4"}
@@ -194,13 +198,14 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
             self._resend(sa, exchange.last_answer, to)
 
     def _main_mode_step(self, sa: IkeSa, dgram, header, body, msg: Msg, encrypted: bool, mark: int) -> None:
+        # `_value_`: a member's value read as an attribute (`.value` is a property: two calls per message)
         if encrypted:
             handler = self._on_mm5 if msg is Msg.MM5 else self._on_mm6
             handler(sa, dgram, header, body)
-            received = msg.value, ("ID", "HASH")
+            received = msg._value_, ("ID", "HASH")
         else:
             chain = decode_payloads(header.next_payload, body)
-            received = msg.value, payload_names(chain.payloads)
+            received = msg._value_, payload_names(chain.payloads)
             getattr(self, _PLAIN_MM_HANDLERS[msg])(sa, dgram, header, chain)
         self._out_events.insert(mark, MessageReceived(self.now, self.name, received[0], received[1], str(dgram.src)))
 
@@ -234,7 +239,7 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         self._follow(sa, dgram)
         if answer_to(msg) is None:
             qe.last_answer = None   # it ended the exchange: a repeat of it gets nothing
-        self._out_events.insert(mark, MessageReceived(self.now, self.name, msg.value, ("HASH", "…"), str(dgram.src)))
+        self._out_events.insert(mark, MessageReceived(self.now, self.name, msg._value_, ("HASH", "…"), str(dgram.src)))
         if qe.state is not State.FAILED:
             qe.state = nxt
 
@@ -246,8 +251,14 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
             self._on_encrypted_info(sa, header, body, dgram)
 
     # ------------------------------------------------------------------ views
+    # read after every output the trace snapshots: the rows are memoised per SA, and mapped
+    # without a comprehension frame of their own
     def isakmp_rows(self) -> tuple[IsakmpSaRow, ...]:
-        return tuple([sa.row() for sa in self.sas.values()])
+        return tuple(map(_ROW, self.sas.values()))
 
     def ipsec_rows(self) -> tuple[IpsecSaRow, ...]:
-        return tuple([c.row() for sa in self.sas.values() for c in sa.children])
+        rows: tuple = ()
+        for sa in self.sas.values():
+            if sa.children:
+                rows += tuple(map(_ROW, sa.children))
+        return rows

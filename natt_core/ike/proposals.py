@@ -75,12 +75,12 @@ def _numbers(t: Transform) -> dict[int, int]:
     for a in t.attributes:
         if a.type not in out:
             value = a.value
-            out[a.type] = int.from_bytes(value, "big") if isinstance(value, bytes) else value
+            out[a.type] = int.from_bytes(value, "big") if value.__class__ is bytes else value   # normalised: int or bytes
     return out
 
 
 def _meaning(t: Transform) -> frozenset:
-    return frozenset({(a.type, int.from_bytes(a.value, "big") if isinstance(a.value, bytes) else a.value)
+    return frozenset({(a.type, int.from_bytes(a.value, "big") if a.value.__class__ is bytes else a.value)
                       for a in t.attributes})
 
 

@@ -24,7 +24,7 @@ from .events import Phase2Established, Refused
 from .main_mode import NONCE_LEN, only, payload_names
 from .proposals import choose_phase2, mode_name, offered_transform, phase2_answer, phase2_offer, read_phase2
 from .sa import ChildSa, IkeSa, QuickExchange
-from .seal import seal, unseal
+from .seal import seal_after_hash, unseal
 from .states import QUICK_MODE, Msg, Role, State, advance
 
 UDP_TRANSPORT = (EncapsulationMode.UDP_TRANSPORT, EncapsulationMode.UDP_TRANSPORT_DRAFT)
@@ -54,8 +54,9 @@ class QuickModeMixin:
     def _qm_iv(self, sa: IkeSa, message_id: int) -> bytes:
         return exchange_iv(sa.choice.hash, sa.last_phase1_block, message_id, CIPHERS[sa.choice.cipher].block)
 
-    def _seal_qm(self, sa: IkeSa, qe: QuickExchange, digest: bytes, after: list) -> bytes:
-        sealed = seal(sa, ExchangeType.QUICK_MODE, qe.message_id, [Hash(digest)] + after, qe.iv)
+    def _seal_qm(self, sa: IkeSa, qe: QuickExchange, digest: bytes, after: list, tail: bytes = b"") -> bytes:
+        """HASH(digest) + `after` (encoded as `tail`, what the digest covered) sealed with the exchange's IV."""
+        sealed = seal_after_hash(sa, ExchangeType.QUICK_MODE, qe.message_id, digest, after, tail, qe.iv)
         qe.iv = sealed.last_block
         return sealed.message
 
@@ -86,9 +87,10 @@ class QuickModeMixin:
         after += list(qe.ids)
         if encap in UDP_TRANSPORT and self.policy.sends_nat_oa(bool(sa.natd and sa.natd.self_behind_nat)):
             after += self._nat_oa(sa, self.address, sa.remote.ip)
-        digest = qm_hash1(sa.choice.hash, sa.keyed("skeyid_a"), mid, encode_payloads(after))
-        message = self._seal_qm(sa, qe, digest, after)
-        self._send_ike(sa, message, "QM1", payload_names([Hash(digest)] + after), encrypted=True, expect_answer=True)
+        tail = encode_payloads(after)
+        digest = qm_hash1(sa.choice.hash, sa.keyed("skeyid_a"), mid, tail)
+        message = self._seal_qm(sa, qe, digest, after, tail)
+        self._send_ike(sa, message, "QM1", ("Hash", *payload_names(after)), encrypted=True, expect_answer=True)
 
     def _on_qm2(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
         opened, after = self._open_qm(sa, qe, header, body, "QM2")
@@ -161,9 +163,10 @@ class QuickModeMixin:
             # either could arrive first from anywhere and would be baked into the IPsec SAs
             reply += self._nat_oa(sa, (sa.origin or sa.remote).ip, self.address)
         reply += self._lifetime_reply(qe, transform)      # RESPONDER-LIFETIME when ours is shorter
-        digest = qm_hash2(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, encode_payloads(reply))
-        message = self._seal_qm(sa, qe, digest, reply)
-        self._send_ike(sa, message, "QM2", payload_names([Hash(digest)] + reply), encrypted=True, answering=qe,
+        tail = encode_payloads(reply)
+        digest = qm_hash2(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, tail)
+        message = self._seal_qm(sa, qe, digest, reply, tail)
+        self._send_ike(sa, message, "QM2", ("Hash", *payload_names(reply)), encrypted=True, answering=qe,
                                         expect_answer=True)
 
     def _on_qm3(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..wire.isakmp import Header, PayloadChain, decode_payloads, encode_header, encode_payloads
-from ..wire.numbers import Flag
+from ..wire.isakmp import Hash, Header, PayloadChain, decode_payloads, encode_payloads, pack_header
+from ..wire.numbers import Flag, PayloadType
 from .sa import IkeSa
 
 
@@ -22,15 +22,27 @@ class Sealed:
 
 def seal(sa: IkeSa, exchange: int, message_id: int, payloads, iv: bytes) -> Sealed:
     """The whole encrypted message: header (flags E) + CBC(payload chain padded with zeros)."""
+    return seal_chain(sa, exchange, message_id, payloads[0].payload_type, encode_payloads(payloads), iv)
+
+
+def seal_chain(sa: IkeSa, exchange: int, message_id: int, first: int, plain: bytes, iv: bytes) -> Sealed:
+    """`seal` for a chain already encoded (its first payload of type `first`)."""
     cbc = sa.keys.cbc(sa.choice.cipher)
     block = cbc.block
-    plain = encode_payloads(payloads)
     plain += b"\x00" * (-len(plain) % block)
     cipher = cbc.encrypt(iv, plain)
     sa.sealed_ivs.append((message_id, cipher[:block], iv))
-    header = Header(sa.icookie, sa.rcookie, payloads[0].payload_type, exchange,
-                    Flag.ENCRYPTED, message_id)
-    return Sealed(encode_header(header, len(cipher)) + cipher, cipher[-block:])
+    # the header packed from the SA's own (checked) cookies: no Header to build and re-check
+    header = pack_header(sa.icookie, sa.rcookie, first, exchange, Flag.ENCRYPTED, message_id, len(cipher))
+    return Sealed(header + cipher, cipher[-block:])
+
+
+def seal_after_hash(sa: IkeSa, exchange: int, message_id: int, digest: bytes, after: list, tail: bytes,
+                    iv: bytes) -> Sealed:
+    """`seal` of HASH(digest) + `after`, whose chain `tail` the caller encoded to hash it
+    (Quick Mode, Informational): the chain is encoded once."""
+    head = encode_payloads([Hash(digest)], after[0].payload_type if after else PayloadType.NONE)
+    return seal_chain(sa, exchange, message_id, PayloadType.HASH, head + tail, iv)
 
 
 @dataclass(frozen=True)

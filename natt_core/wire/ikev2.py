@@ -21,7 +21,7 @@ from .codec import Reader
 from .ikev2_layouts import (ATTR_TLV, ATTR_TV, AUTH_BODY, DELETE_BODY, GENERIC, HEADER, ID_BODY, KE_BODY,
                             NOTIFY_BODY, PROPOSAL, SELECTOR, TRANSFORM, TS_BODY)
 from .ikev2_numbers import VERSION, HdrFlag, Payload, TsType
-from .isakmp_frame import _build, _check, _Fields
+from .isakmp_frame import _INT_CLASSES as _INTS, _build, _check, _Fields
 from ..net.records import fast_init_all
 
 HEADER_LEN = HEADER.size        # 28
@@ -30,6 +30,8 @@ _GENERIC_PACK = GENERIC.struct.pack
 _GENERIC_UNPACK = GENERIC.struct.unpack_from
 _HEADER_PACK = HEADER.struct.pack
 _HEADER_UNPACK = HEADER.struct.unpack_from
+_ATTR_TV_UNPACK = ATTR_TV.struct.unpack_from
+assert not PROPOSAL._zero and not TRANSFORM._zero   # `_substructures` reads them in place unchecked
 CRITICAL = 0x80
 
 
@@ -175,26 +177,36 @@ class Proposal(_Fields):
         final = len(self.transforms) - 1
         ts = b"".join([t.encode(i == final) for i, t in enumerate(self.transforms)])
         length = PROPOSAL.size + len(self.spi) + len(ts)
-        _check("proposal length", length, 16)
+        if length > 0xFFFF:
+            _check("proposal length", length, 16)
         return PROPOSAL.struct.pack(0 if last else 2, 0, length, self.number, self.protocol, len(self.spi),
                              len(self.transforms)) + self.spi + ts
 
 
-def _substructures(r: Reader, more: int, what: str, layout):
+def _substructures(r: Reader, more: int, what: str, layout, readers: bool = True):
     """Walk proposals (more=2) or transforms (more=3): each starts Last/More, RESERVED, Length,
-    then the rest of `layout`'s fixed prefix; yields those values and a reader over the rest."""
+    then the rest of `layout`'s fixed prefix; yields those values and a reader over the rest
+    (or, `readers=False`, where the rest begins and ends in `r.data`)."""
     data, end, fixed = r.data, len(r.data), layout.size
+    unpack = layout.struct.unpack_from
     while True:
         start = r.pos
-        values = layout.read(r)
+        if end - start >= fixed:      # read in place (no reserved field of these is checked)
+            values = unpack(data, start)
+        else:
+            values = layout.read(r)   # raises: names the truncated field
         flag, length = values[0], values[2]
         if length < fixed:
             raise DecodeError(r.layer, r.base + start, f"{what} length {length} is shorter than its header")
         stop = start + length
         if stop > end:
+            r.pos = start + fixed
             r.sub(length - fixed, what=what)   # raises: names the truncation
         r.pos = stop
-        yield values, Reader(data[start + fixed:stop], r.layer, r.base + start + fixed)
+        if readers:
+            yield values, Reader(data[start + fixed:stop], r.layer, r.base + start + fixed)
+        else:
+            yield values, start + fixed
         if flag == 0:
             return
         if flag != more:
@@ -219,10 +231,21 @@ class SA(Body):
             spi = pr.bytes(spi_size, "SPI")
             transforms = []
             if count:
-                for (_, _, _, ttype, _, tid), tr in _substructures(pr, 3, "transform", TRANSFORM):
+                data = pr.data
+                # the attributes read in place in the proposal's bytes: a Reader only for a TLV
+                for (_, _, length, ttype, _, tid), begin in _substructures(pr, 3, "transform", TRANSFORM, False):
                     attrs = []
-                    while tr.pos < len(tr.data):
-                        attrs.append(Attribute.decode(tr))
+                    pos, end = begin, begin - TRANSFORM.size + length
+                    while pos < end:
+                        if data[pos] & 0x80 and end - pos >= 4:     # TV
+                            word, value = _ATTR_TV_UNPACK(data, pos)
+                            attrs.append(_build(Attribute, {"type": word & 0x7FFF, "value": value}))
+                            pos += 4
+                        else:
+                            tr = Reader(data[begin:end], pr.layer, pr.base + begin)
+                            tr.pos = pos - begin
+                            attrs.append(Attribute.decode(tr))
+                            pos = begin + tr.pos
                     transforms.append(_build(Transform, {"type": ttype, "id": tid, "attributes": tuple(attrs)}))
             if len(transforms) != count:
                 raise DecodeError(pr.layer, pr.offset, f"proposal says {count} transforms, carries {len(transforms)}")
@@ -242,7 +265,9 @@ class KE(Body):
     data: bytes
 
     def encode_body(self) -> bytes:
-        _check("KE.group", self.group, 16)
+        group = self.group
+        if group.__class__ is not int and group.__class__ not in _INTS or not 0 <= group <= 0xFFFF:
+            _check("KE.group", group, 16)
         return KE_BODY.struct.pack(self.group, b"\x00\x00") + self.data
 
     @classmethod
@@ -259,7 +284,9 @@ class _Typed(Body):
     data: bytes
 
     def encode_body(self) -> bytes:
-        _check(f"{type(self).__name__} type", self.kind, 8)
+        kind = self.kind
+        if kind.__class__ is not int and kind.__class__ not in _INTS or not 0 <= kind <= 0xFF:
+            _check(f"{type(self).__name__} type", kind, 8)
         return self._LAYOUT.struct.pack(self.kind, b"\x00\x00\x00") + self.data
 
     @classmethod
@@ -310,8 +337,10 @@ class Notify(Body):
 
     def encode_body(self) -> bytes:
         ntype, protocol, spi = self.notify_type, self.protocol, self.spi
-        if not (ntype.__class__ is int and protocol.__class__ is int
-                and 0 <= ntype <= 0xFFFF and 0 <= protocol <= 0xFF and len(spi) <= 0xFF):   # the full checks
+        # a plain int or a known IntEnum in range costs no call; anything else the full checks
+        if not ((ntype.__class__ is int or ntype.__class__ in _INTS)
+                and (protocol.__class__ is int or protocol.__class__ in _INTS)
+                and 0 <= ntype <= 0xFFFF and 0 <= protocol <= 0xFF and len(spi) <= 0xFF):
             _check("Notify.type", ntype, 16)
             _check("Notify.protocol", protocol, 8)
             _check("Notify SPI size", len(spi), 8)

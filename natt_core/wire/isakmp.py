@@ -19,7 +19,8 @@ from typing import Sequence
 
 from ..errors import DecodeError
 from .isakmp_frame import (_GENERIC_PACK, _GENERIC_UNPACK, GENERIC_HEADER_LEN, HEADER_LEN, Header, _block,
-                           _check, _Fields, _generic, _reject_block, decode_header, encode_header)
+                           _check, _Fields, _generic, _reject_block, decode_header, encode_header,
+                           pack_header)
 from .isakmp_payloads import (_DECODERS, ID, ID_ADDRESS_LEN, KE, NAT_OA_ADDRESS_LEN, SA, Delete, Fragment, Hash,
                               NatD, NatOA, Nonce, Notification, Payload, Unknown, VendorID, _Opaque,
                               _Payload, chain_decoders, summary)
@@ -31,8 +32,10 @@ from ..net.records import fast_init_all
 
 # --- the chain ---------------------------------------------------------------------------------
 
-def encode_payloads(payloads: Sequence[Payload]) -> bytes:
-    """The payload chain; the only place next-payload bytes and lengths are computed."""
+def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NONE) -> bytes:
+    """The payload chain; the only place next-payload bytes and lengths are computed. The last
+    payload's next-payload byte is `last_next`: the first type of an already-encoded chain that
+    follows (Quick Mode and Informational hash the chain after HASH, then send it behind HASH)."""
     parts: list[bytes] = []
     last = len(payloads) - 1
     for i, p in enumerate(payloads):
@@ -40,7 +43,7 @@ def encode_payloads(payloads: Sequence[Payload]) -> bytes:
         length = GENERIC_HEADER_LEN + len(body)
         if length > 0xFFFF:
             _generic(0, body)   # raises the ConfigError naming the length
-        parts += (_GENERIC_PACK(payloads[i + 1].payload_type if i < last else PayloadType.NONE, 0, length), body)
+        parts += (_GENERIC_PACK(payloads[i + 1].payload_type if i < last else last_next, 0, length), body)
     return b"".join(parts)
 
 
@@ -49,6 +52,14 @@ def encode_message(header: Header, payloads: Sequence[Payload]) -> bytes:
     body = encode_payloads(payloads)
     first = payloads[0].payload_type if payloads else PayloadType.NONE
     return encode_header(header, len(body), first) + body
+
+
+def encode_plain(icookie: bytes, rcookie: bytes, exchange: int, payloads: Sequence[Payload]) -> bytes:
+    """`encode_message` for a plaintext message whose header (flags 0, Message ID 0) comes from
+    an SA's own cookies: packed from them, without a `Header` built and checked per message."""
+    body = encode_payloads(payloads)
+    first = payloads[0].payload_type if payloads else PayloadType.NONE
+    return pack_header(icookie, rcookie, first, exchange, 0, 0, len(body)) + body
 
 
 @dataclass(frozen=True)
@@ -116,7 +127,7 @@ def decode_message(data: bytes) -> tuple[Header, PayloadChain]:
 __all__ = ["GENERIC_HEADER_LEN", "HEADER_LEN", "ID_ADDRESS_LEN", "NAT_OA_ADDRESS_LEN", "ID", "KE", "SA",
            "Attribute", "Cert", "CertRequest", "Delete", "Fragment", "Hash", "Header", "NatD", "NatOA", "Nonce",
            "Notification", "Payload", "PayloadChain", "Proposal", "Sig", "Transform", "Unknown", "VendorID", "decode_header", "decode_message",
-           "decode_payloads", "encode_header", "encode_message", "encode_payloads", "summary",
+           "decode_payloads", "encode_header", "encode_message", "encode_plain", "encode_payloads", "pack_header", "summary",
            "_DECODERS", "_Fields", "_Opaque", "_Payload", "_block", "_check", "_decode_list", "_encode_list",
            "_generic"]
 

@@ -144,11 +144,18 @@ class Header(_Fields):
 def encode_header(h: Header, body_len: int, next_payload: int | None = None) -> bytes:
     """The header bytes with length = 28 + body_len (whatever `h.length` says), and
     `next_payload` instead of `h.next_payload` when given."""
+    return pack_header(h.icookie, h.rcookie, h.next_payload if next_payload is None else next_payload,
+                       h.exchange, h.flags, h.message_id, body_len, h.version)
+
+
+def pack_header(icookie: bytes, rcookie: bytes, next_payload: int, exchange: int, flags: int,
+                message_id: int, body_len: int, version: int = 0x10) -> bytes:
+    """The header bytes from its fields, length = 28 + body_len. For fields the engine holds
+    already checked (an SA's cookies, a Message ID it drew): no `Header` built per message."""
     length = HEADER_LEN + body_len
     if length.__class__ is not int or length >= 1 << 32:
         _check("message length", length, 32)
-    return _HEADER_PACK(h.icookie, h.rcookie, h.next_payload if next_payload is None else next_payload,
-                        h.version, h.exchange, h.flags, h.message_id, length)
+    return _HEADER_PACK(icookie, rcookie, next_payload, version, exchange, flags, message_id, length)
 
 
 def decode_header(data: bytes) -> tuple[Header, bytes]:

@@ -126,15 +126,38 @@ class Attribute:
         return _decode_attributes(r, 1)[0]
 
 
-#: Decoded TV attributes, shared: they are immutable, and the same few (life type, group, hash,
-#: ...) recur in every transform of every offer. Bounded, so hostile input cannot grow it.
-_TV: dict[int, Attribute] = {}
+class _TvTable(dict):
+    """Decoded TV attributes by their 32-bit word (AF bit | type | value), shared: they are
+    immutable, and the same few (life type, group, hash, ...) recur in every transform of every
+    offer. Bounded, so hostile input cannot grow it. A word without the AF bit (a TLV header)
+    gives None and is not kept."""
+
+    def __missing__(self, word: int) -> Attribute | None:
+        if not word & 0x80000000:
+            return None
+        attr = _build(Attribute, {"type": word >> 16 & 0x7FFF, "value": word & 0xFFFF, "tlv": False})
+        if len(self) < _TV_MAX:
+            self[word] = attr
+        return attr
+
+
+_TV = _TvTable()
 _TV_MAX = 4096
+#: a run of TV attributes as big-endian words: ATTRIBUTE_TV's two 16-bit fields read as one
+_TV_WORDS = "!%dI"
+assert ATTRIBUTE_TV.struct.format in ("!HH", ">HH") and ATTRIBUTE_TV.size == 4
 
 
 def _decode_attributes(r: Reader, limit: int = -1) -> tuple[Attribute, ...]:
     """Attributes until the reader ends (or `limit` of them), normalised as `Attribute` is."""
     data, pos, end = r.data, r.pos, len(r.data)
+    if limit < 0 and end > pos and not (end - pos) & 3:
+        # the usual block, TV attributes only: every 4-byte word read at once, each looked up
+        # as a whole (a TLV among them gives None and the block takes the loop below)
+        out = [_TV[word] for word in struct.unpack(_TV_WORDS % ((end - pos) >> 2), data[pos:end])]
+        if None not in out:
+            r.pos = end
+            return tuple(out)
     out = []
     while pos < end and limit:
         limit -= 1
@@ -144,13 +167,7 @@ def _decode_attributes(r: Reader, limit: int = -1) -> tuple[Attribute, ...]:
             (ATTRIBUTE_TLV if short else ATTRIBUTE_TV).read(r)
         af_type, value = _HH.unpack_from(data, pos)
         if af_type & 0x8000:
-            key = af_type << 16 | value
-            attr = _TV.get(key)
-            if attr is None:
-                attr = _build(Attribute, {"type": af_type & 0x7FFF, "value": value, "tlv": False})
-                if len(_TV) < _TV_MAX:
-                    _TV[key] = attr
-            out.append(attr)
+            out.append(_TV[af_type << 16 | value])
             pos += 4
             continue
         pos += 4

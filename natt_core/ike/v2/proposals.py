@@ -75,15 +75,33 @@ def ike_offer(policy: PeerPolicy, options: V2Options, spi: bytes = b"") -> SA:
     return SA(tuple(proposals))
 
 
-def _one(p: Proposal, ttype: int) -> Transform | None:
-    return p.of_type(ttype)[0] if p.of_type(ttype) else None
+_TRANSFORM_TYPES = frozenset(TransformType)
+_NONE = (None,)
+
+
+def _by_type(p: Proposal) -> dict[int, list[Transform]]:
+    """The proposal's transforms by type, each list in order: one pass over the proposal instead
+    of one per type asked about."""
+    out: dict[int, list[Transform]] = {}
+    for t in p.transforms:
+        kind = t.type
+        if kind in out:
+            out[kind].append(t)
+        else:
+            out[kind] = [t]
+    return out
 
 
 def read_ike(p: Proposal) -> IkeChoice | None:
     """The single choice a responder's answer (one transform per type) stands for."""
-    if p.protocol != Protocol.IKE or any(len(p.of_type(t)) > 1 for t in TransformType):
+    if p.protocol != Protocol.IKE:
         return None
-    e, f, i, d = (_one(p, t) for t in (TransformType.ENCR, TransformType.PRF, TransformType.INTEG, TransformType.DH))
+    by = _by_type(p)
+    for kind, ts in by.items():
+        if len(ts) > 1 and kind in _TRANSFORM_TYPES:
+            return None
+    e, f, i, d = [(by.get(t) or _NONE)[0]
+                  for t in (TransformType.ENCR, TransformType.PRF, TransformType.INTEG, TransformType.DH)]
     encr = encr_by_wire(e.id, e.key_length) if e else None
     prf = prf_by_wire(f.id) if f else None
     integ = integ_by_wire(i.id) if i else None
@@ -101,17 +119,19 @@ def choose_ike(offer: SA, policy: PeerPolicy, options: V2Options, ke_group: int 
     for p in offer.proposals:
         if p.protocol != Protocol.IKE or len(p.spi) != spi_size:
             continue
-        offered_groups = [t.id for t in p.of_type(TransformType.DH)]
+        by = _by_type(p)
+        encrs, prfs = by.get(TransformType.ENCR, ()), by.get(TransformType.PRF, ())
+        integs = by.get(TransformType.INTEG, ())
+        offered_groups = [t.id for t in by.get(TransformType.DH, ())]
         common = [g for g in groups if g in offered_groups]
         if not common:
             continue
         group = ke_group if ke_group in common else common[0]
         for encr, integ, prf in ours:
-            e = next((t for t in p.of_type(TransformType.ENCR)
-                      if t.id == encr.transform_id and t.key_length == encr.key_bits), None)
-            f = next((t for t in p.of_type(TransformType.PRF) if t.id == PRF[prf]), None)
-            i = next((t for t in p.of_type(TransformType.INTEG) if integ and t.id == integ.transform_id), None)
-            if e and f and (i if integ else not p.of_type(TransformType.INTEG)):
+            e = next((t for t in encrs if t.id == encr.transform_id and t.key_length == encr.key_bits), None)
+            f = next((t for t in prfs if t.id == PRF[prf]), None)
+            i = next((t for t in integs if integ and t.id == integ.transform_id), None)
+            if e and f and (i if integ else not integs):
                 picked = (e, f) + ((i,) if i else ()) + (Transform(TransformType.DH, group),)
                 return Proposal(p.number, Protocol.IKE, p.spi, picked), IkeChoice(encr, integ, prf, group, p.number)
     return None
@@ -145,13 +165,15 @@ def choose_esp(offer: SA, policy: PeerPolicy, options: V2Options | None = None) 
     for p in offer.proposals:
         if p.protocol != Protocol.ESP or len(p.spi) != 4 or int.from_bytes(p.spi, "big") < 256:
             continue   # SPIs 0-255 are reserved (RFC 4303 §2.1)
+        by = _by_type(p)
+        encrs, integs = by.get(TransformType.ENCR, ()), by.get(TransformType.INTEG, ())
+        esns = by.get(TransformType.ESN, ())
         for encr, integ in esp_suites(policy, options):
-            e = next((t for t in p.of_type(TransformType.ENCR)
-                      if t.id == encr.transform_id and t.key_length == encr.key_bits), None)
-            i = next((t for t in p.of_type(TransformType.INTEG) if integ and t.id == integ.transform_id), None)
-            integ_ok = bool(i) if integ else not [t for t in p.of_type(TransformType.INTEG) if t.id]
-            esn_ok = not p.of_type(TransformType.ESN) or any(t.id == Esn.NO for t in p.of_type(TransformType.ESN))
-            if e and integ_ok and esn_ok and not p.of_type(TransformType.DH):
+            e = next((t for t in encrs if t.id == encr.transform_id and t.key_length == encr.key_bits), None)
+            i = next((t for t in integs if integ and t.id == integ.transform_id), None)
+            integ_ok = bool(i) if integ else not [t for t in integs if t.id]
+            esn_ok = not esns or any(t.id == Esn.NO for t in esns)
+            if e and integ_ok and esn_ok and TransformType.DH not in by:
                 return p, EspChoice(encr, integ, int.from_bytes(p.spi, "big"), p.number)
     return None
 
@@ -169,7 +191,8 @@ def read_esp(answer: SA, offered: SA) -> EspChoice | None:
     mine = next((q for q in offered.proposals if q.number == p.number), None)
     if mine is None or p.protocol != Protocol.ESP or len(p.spi) != 4 or int.from_bytes(p.spi, "big") < 256:
         return None
-    e, i = _one(p, TransformType.ENCR), _one(p, TransformType.INTEG)
+    by = _by_type(p)
+    e, i = (by.get(TransformType.ENCR) or _NONE)[0], (by.get(TransformType.INTEG) or _NONE)[0]
     if not e or e not in mine.transforms or (i and i not in mine.transforms):
         return None
     encr, integ = encr_by_wire(e.id, e.key_length), integ_by_wire(i.id) if i else None

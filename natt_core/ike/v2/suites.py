@@ -6,6 +6,7 @@ Names are the ones secrets.json and the policy use ("aes-gcm-16-128", "hmac-sha1
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from ...errors import ConfigError
 from ...wire.ikev2_numbers import Encr, Group, Integ, Prf
@@ -23,11 +24,12 @@ class EncrSpec:
     wireshark_ike: str = ""
     wireshark_esp: str = ""
 
-    @property
+    # asked for every protected message: worked out once per (module-level, immutable) suite
+    @cached_property
     def aead(self) -> bool:
         return bool(self.aead_icv)
 
-    @property
+    @cached_property
     def cbc_name(self) -> str:
         """The `primitives.CIPHERS` name for CBC suites."""
         return f"aes-cbc-{self.key_bits}"
@@ -78,13 +80,26 @@ def integ_spec(name: str | None) -> IntegSpec | None:
         raise ConfigError(f"unknown IKEv2 integrity {name!r}; choose one of {', '.join(INTEG)}") from None
 
 
+def _first_by(pairs) -> dict:
+    """A reverse table from the tables above: the first entry of each key, as a search would find it."""
+    out: dict = {}
+    for key, value in pairs:
+        out.setdefault(key, value)
+    return out
+
+
+_ENCR_BY_WIRE = _first_by(((s.transform_id, s.key_bits), s) for s in ENCR.values())
+_INTEG_BY_WIRE = _first_by((s.transform_id, s) for s in INTEG.values())
+_PRF_BY_WIRE = _first_by((i, n) for n, i in PRF.items())
+
+
 def encr_by_wire(transform_id: int, key_bits: int | None) -> EncrSpec | None:
-    return next((s for s in ENCR.values() if s.transform_id == transform_id and s.key_bits == key_bits), None)
+    return _ENCR_BY_WIRE.get((transform_id, key_bits))
 
 
 def integ_by_wire(transform_id: int) -> IntegSpec | None:
-    return next((s for s in INTEG.values() if s.transform_id == transform_id), None)
+    return _INTEG_BY_WIRE.get(transform_id)
 
 
 def prf_by_wire(transform_id: int) -> str | None:
-    return next((n for n, i in PRF.items() if i == transform_id), None)
+    return _PRF_BY_WIRE.get(transform_id)
