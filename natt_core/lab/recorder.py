@@ -4,6 +4,8 @@ from __future__ import annotations
 from copy import deepcopy
 from dataclasses import fields
 from enum import Enum
+from typing import Callable
+from operator import attrgetter
 
 from ..net.network import HopRecord, Network
 from ..output import Event
@@ -12,6 +14,7 @@ from ..net.records import builder
 from .trace import Change, Hop, PeerEvent, Snapshot, Trace
 
 _FLAT = (str, int, float, bool, type(None))
+_FLAT_SET = frozenset(_FLAT)
 
 
 def _plain(value):
@@ -42,12 +45,44 @@ _EVENT_FIELDS: dict[type, tuple[str, ...]] = {}
 _ROW_FIELDS: dict[type, tuple[str, ...] | None] = {}   #: a dataclass's field names; None: any other type
 
 
+_EVENT_GETTERS: dict[type, tuple[tuple[str, ...], object]] = {}
+
+
 def _event_fields(cls: type) -> tuple[str, ...]:
     """The fields an event adds to `time` and `peer`, looked up once per event class."""
     names = _EVENT_FIELDS.get(cls)
     if names is None:
         names = _EVENT_FIELDS[cls] = tuple(f.name for f in fields(cls) if f.name not in ("time", "peer"))
     return names
+
+
+def _event_getter(cls: type) -> tuple[tuple[str, ...], object]:
+    """An event class's own field names and one getter reading all their values as a tuple."""
+    names = _event_fields(cls)
+    if len(names) > 1:
+        get = attrgetter(*names)
+    elif names:
+        one = attrgetter(names[0])
+        get = lambda e: (one(e),)   # noqa: E731 - attrgetter of one name gives the value itself
+    else:
+        get = lambda e: ()          # noqa: E731
+    got = _EVENT_GETTERS[cls] = (names, get)
+    return got
+
+
+def _event_data(names: tuple[str, ...], values: tuple) -> dict:
+    """PeerEvent.fields of an event with a value that is not flat: payload bytes as hex, Reason codes
+    as their values, tuples as lists; a nested row (a dataclass) left out."""
+    data = {}
+    for name, value in zip(names, values):
+        kind = type(value)
+        if kind in _FLAT:
+            data[name] = value
+        elif kind is bytes:           # a payload
+            data[name] = value.hex()
+        elif (value := _field(value)) is not _ROW:
+            data[name] = value
+    return data
 
 
 def _row_fields(kind: type) -> tuple[str, ...] | None:
@@ -91,11 +126,18 @@ _make_hop, _make_change, _make_event = builder(Hop), builder(Change), builder(Pe
 
 
 class Recorder:
-    def __init__(self, net: Network, hosts: dict, snapshots: bool = True):
+    def __init__(self, net: Network, hosts: dict, snapshots: bool = True,
+                 limits: tuple[int, int] | None = None, over: Callable[[str, int], None] | None = None):
+        """`limits`: at most so many hops and events in the run, past which `over(what, limit)` is
+        called (it raises): the recorder sees every hop and every batch of events anyway, so it
+        counts them instead of a second callback per packet."""
         self.net, self.hosts, self.snapshots = net, hosts, snapshots
         self.steps: list = []
         self.snaps: list[Snapshot] = []
         self.events: list[Event] = []
+        self.hops = 0
+        self.max_hops, self.max_events = limits or (float("inf"), float("inf"))
+        self._over = over
         self._last: dict[str, dict[str, tuple]] = {}   #: per host, per table: the rows last snapshotted
         self._changes: dict[tuple, Change] = {}
         net.on_hop.append(self._hop)
@@ -104,6 +146,9 @@ class Recorder:
             net.on_nat_change.append(self._nat)
 
     def _hop(self, r: HopRecord) -> None:
+        self.hops += 1
+        if self.hops > self.max_hops:
+            self._over("packets", self.max_hops)
         changes = r.changes
         if changes:   # one Change per distinct rewrite: a NAT makes the same ones for every packet of a flow
             known, shown = self._changes, []
@@ -123,23 +168,18 @@ class Recorder:
     def _events(self, events: tuple[Event, ...], packet_ids: list[int | None]) -> None:
         """One host's events of one output: the host's tables are the same after each of them, so
         they are snapshotted once, at the first."""
+        self.events += events
+        if len(self.events) > self.max_events:
+            self._over("events", self.max_events)
         steps = self.steps
         first = len(steps)
+        getters, flat = _EVENT_GETTERS, _FLAT_SET
         for e, packet_id in zip(events, packet_ids):
-            names = _EVENT_FIELDS.get(type(e)) or _event_fields(type(e))
-            own = e.__dict__          # events are plain dataclasses: their fields live there
-            data = {}
-            for name in names:
-                value = own[name]
-                kind = type(value)
-                if kind in _FLAT:
-                    data[name] = value
-                elif kind is bytes:           # a payload
-                    data[name] = value.hex()
-                elif (value := _field(value)) is not _ROW:
-                    data[name] = value
+            names, get = getters.get(type(e)) or _event_getter(type(e))
+            values = get(e)
+            # most events hold only strings and numbers: their fields as they are, in C
+            data = dict(zip(names, values)) if flat.issuperset(map(type, values)) else _event_data(names, values)
             steps.append(_make_event(len(steps), e.time, e.peer, e.kind, e.describe(), data, packet_id))
-        self.events += events
         if self.snapshots:
             seen = set()
             for at, e in enumerate(events):
