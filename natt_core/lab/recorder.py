@@ -46,6 +46,17 @@ _ROW_FIELDS: dict[type, tuple[str, ...] | None] = {}   #: a dataclass's field na
 
 
 _EVENT_GETTERS: dict[type, tuple[tuple[str, ...], object]] = {}
+_ROW_GETTERS: dict[type, tuple[tuple[str, ...], object] | None] = {}   #: None: not a dataclass
+
+
+def _getter(names: tuple[str, ...]):
+    """One call reading the named attributes of an object as a tuple."""
+    if len(names) > 1:
+        return attrgetter(*names)
+    if names:
+        one = attrgetter(names[0])
+        return lambda obj: (one(obj),)   # attrgetter of one name gives the value itself
+    return lambda obj: ()
 
 
 def _event_fields(cls: type) -> tuple[str, ...]:
@@ -59,14 +70,14 @@ def _event_fields(cls: type) -> tuple[str, ...]:
 def _event_getter(cls: type) -> tuple[tuple[str, ...], object]:
     """An event class's own field names and one getter reading all their values as a tuple."""
     names = _event_fields(cls)
-    if len(names) > 1:
-        get = attrgetter(*names)
-    elif names:
-        one = attrgetter(names[0])
-        get = lambda e: (one(e),)   # noqa: E731 - attrgetter of one name gives the value itself
-    else:
-        get = lambda e: ()          # noqa: E731
-    got = _EVENT_GETTERS[cls] = (names, get)
+    got = _EVENT_GETTERS[cls] = (names, _getter(names))
+    return got
+
+
+def _row_getter(kind: type) -> tuple[tuple[str, ...], object] | None:
+    """A dataclass's field names and their getter, or None for any other type; asked once per type."""
+    names = _row_fields(kind)
+    got = _ROW_GETTERS[kind] = None if names is None else (names, _getter(names))
     return got
 
 
@@ -100,15 +111,15 @@ def _data(value):
     kind = type(value)
     if kind in _FLAT:
         return value
-    names = _ROW_FIELDS.get(kind, _UNSEEN)
-    if names is _UNSEEN:
-        names = _row_fields(kind)
-    if names is not None:
-        out = {}
-        for name in names:   # most fields are flat: no call for them
-            v = getattr(value, name)
-            out[name] = v if type(v) in _FLAT else _data(v)
-        return out
+    got = _ROW_GETTERS.get(kind, _UNSEEN)
+    if got is _UNSEEN:
+        got = _row_getter(kind)
+    if got is not None:
+        names, get = got
+        values = get(value)
+        if _FLAT_SET.issuperset(map(type, values)):   # most rows: strings and numbers only, taken in C
+            return dict(zip(names, values))
+        return {name: v if type(v) in _FLAT else _data(v) for name, v in zip(names, values)}
     if kind is tuple or kind is list:
         return kind([v if type(v) in _FLAT else _data(v) for v in value])
     if kind is dict:
