@@ -91,6 +91,10 @@ def _event_data(names: tuple[str, ...], values: tuple) -> dict:
             data[name] = value
         elif kind is bytes:           # a payload
             data[name] = value.hex()
+        elif kind is tuple and _FLAT_SET.issuperset(map(type, value)):   # payload names, addresses
+            data[name] = list(value)
+        elif isinstance(value, Enum):     # a Reason code
+            data[name] = value.value
         elif (value := _field(value)) is not _ROW:
             data[name] = value
     return data
