@@ -81,6 +81,15 @@ def _row_getter(kind: type) -> tuple[tuple[str, ...], object] | None:
     return got
 
 
+def _told(e: Event) -> tuple[str, dict]:
+    """A step's `text` and `fields` from its event."""
+    names, get = _EVENT_GETTERS.get(type(e)) or _event_getter(type(e))
+    values = get(e)
+    # most events hold only strings and numbers: their fields as they are, in C
+    return e.describe(), dict(zip(names, values)) if _FLAT_SET.issuperset(map(type, values)) \
+        else _event_data(names, values)
+
+
 def _event_data(names: tuple[str, ...], values: tuple) -> dict:
     """PeerEvent.fields of an event with a value that is not flat: payload bytes as hex, Reason codes
     as their values, tuples as lists; a nested row (a dataclass) left out."""
@@ -137,7 +146,7 @@ def _rows(rows) -> tuple[dict, ...]:
     return tuple([_data(r) for r in rows])
 
 
-_make_hop, _make_change, _make_event = builder(Hop), builder(Change), builder(PeerEvent)
+_make_hop, _make_change = builder(Hop), builder(Change)
 
 
 class Recorder:
@@ -188,13 +197,9 @@ class Recorder:
             self._over("events", self.max_events)
         steps = self.steps
         first = len(steps)
-        getters, flat = _EVENT_GETTERS, _FLAT_SET
-        for e, packet_id in zip(events, packet_ids):
-            names, get = getters.get(type(e)) or _event_getter(type(e))
-            values = get(e)
-            # most events hold only strings and numbers: their fields as they are, in C
-            data = dict(zip(names, values)) if flat.issuperset(map(type, values)) else _event_data(names, values)
-            steps.append(_make_event(len(steps), e.time, e.peer, e.kind, e.describe(), data, packet_id))
+        later = PeerEvent.later
+        for e, packet_id in zip(events, packet_ids):   # text and fields when first read
+            steps.append(later(len(steps), e.time, e.peer, e.kind, packet_id, _told, e))
         if self.snapshots:
             seen = set()
             for at, e in enumerate(events):

@@ -67,6 +67,30 @@ class PeerEvent:
 
     kind = "event"
 
+    @classmethod
+    def later(cls, step: int, time: float, peer: str, event: str, packet_id: int | None, fill, source) -> "PeerEvent":
+        """A step whose `text` and `fields` are `fill(source)`, worked out when first read: most
+        runs (a benchmark, a thousand clients) are never shown, and an event never changes."""
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "__dict__", {"step": step, "time": time, "peer": peer, "event": event,
+                                             "packet_id": packet_id, "_pending": (fill, source)})
+        return obj
+
+    def __getattr__(self, name: str):
+        """Only asked for what the instance does not hold: `text` and `fields` of a `later` step."""
+        own = self.__dict__
+        pending = own.get("_pending")
+        if pending is not None and name in ("text", "fields"):
+            own["text"], own["fields"] = pending[0](pending[1])
+            own.pop("_pending", None)    # (another thread may have filled it the same way)
+        if name in own:
+            return own[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self) -> dict:
+        """Its fields in order, filled (pickle and deepcopy see the same step either way)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
 
 @dataclass(frozen=True)
 class Snapshot:
