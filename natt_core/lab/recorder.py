@@ -197,9 +197,7 @@ class Recorder:
             self._over("events", self.max_events)
         steps = self.steps
         first = len(steps)
-        later = PeerEvent.later
-        for e, packet_id in zip(events, packet_ids):   # text and fields when first read
-            steps.append(later(len(steps), e.time, e.peer, e.kind, packet_id, _told, e))
+        PeerEvent.add_later(steps, events, packet_ids, _told)     # text and fields when first read
         if self.snapshots:
             seen = set()
             for at, e in enumerate(events):

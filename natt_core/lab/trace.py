@@ -68,16 +68,19 @@ class PeerEvent:
     kind = "event"
 
     @classmethod
-    def later(cls, step: int, time: float, peer: str, event: str, packet_id: int | None, fill, source) -> "PeerEvent":
-        """A step whose `text` and `fields` are `fill(source)`, worked out when first read: most
-        runs (a benchmark, a thousand clients) are never shown, and an event never changes."""
-        obj = object.__new__(cls)
-        object.__setattr__(obj, "__dict__", {"step": step, "time": time, "peer": peer, "event": event,
-                                             "packet_id": packet_id, "_pending": (fill, source)})
-        return obj
+    def add_later(cls, steps: list, events, packet_ids, fill) -> None:
+        """Append one step per event (its time, peer and kind) to `steps`, numbered by its place; its
+        `text` and `fields` are `fill(event)`, worked out when first read: most runs (a benchmark,
+        a thousand clients) are never shown, and an event never changes. One call per batch."""
+        new, put = object.__new__, object.__setattr__
+        for e, packet_id in zip(events, packet_ids):
+            obj = new(cls)
+            put(obj, "__dict__", {"step": len(steps), "time": e.time, "peer": e.peer, "event": e.kind,
+                                  "packet_id": packet_id, "_pending": (fill, e)})
+            steps.append(obj)
 
     def __getattr__(self, name: str):
-        """Only asked for what the instance does not hold: `text` and `fields` of a `later` step."""
+        """Only asked for what the instance does not hold: `text` and `fields` of an `add_later` step."""
         own = self.__dict__
         pending = own.get("_pending")
         if pending is not None and name in ("text", "fields"):
