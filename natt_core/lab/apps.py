@@ -73,6 +73,9 @@ class PppState(_Told):
     code: Reason | None = None
 
 
+_REACTS_TO = (DataReceived, Phase2Established)     #: the peer's events _react acts on
+
+
 class _Out:
     """What one call of a host sends and says, gathered in order and made one Output at the end:
     a packet costs two list appends instead of a new Output (and two tuple copies) per layer."""
@@ -193,9 +196,13 @@ class L2tpHost:
         return out.output()
 
     def receive(self, dgram, now: float) -> Output:
-        out = _Out()
-        self._react(self.peer.receive(dgram, now), now, out)
-        return out.output()
+        result = self.peer.receive(dgram, now)
+        for event in result.events:
+            if isinstance(event, _REACTS_TO):
+                out = _Out()
+                self._react(result, now, out)
+                return out.output()
+        return result       # nothing for L2TP or PPP to do (an IKE message): the peer's output as it is
 
     def _send_all(self, kind: MessageType, now: float, out: _Out) -> None:
         """A scheduled send on every tunnel: HELLO and StopCCN through the control connection."""
