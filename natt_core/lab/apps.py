@@ -73,6 +73,9 @@ class PppState(_Told):
     code: Reason | None = None
 
 
+_REACTS_TO = (DataReceived, Phase2Established)     #: the peer's events _react acts on
+
+
 class _Out:
     """What one call of a host sends and says, gathered in order and made one Output at the end:
     a packet costs two list appends instead of a new Output (and two tuple copies) per layer."""
@@ -82,7 +85,7 @@ class _Out:
         self.datagrams: list = []
         self.events: list = []
 
-    def add(self, out: Output) -> None:
+    def add(self, out: Output) -> None:   # (_react and _send, once per packet, do the same inline)
         self.datagrams += out.datagrams
         self.events += out.events
 
@@ -114,6 +117,7 @@ class L2tpHost:
     def __init__(self, peer: Peer, role: str, server_ip: str | None = None, start_at: float = 0.0,
                  sends: tuple[Send, ...] = (), ppp: PppPolicy | None = None, spd: Spd | None = None):
         self.peer = peer
+        self.name = peer.name     #: the peer's (a restarted host's fresh peer has the same name)
         self.spd = spd if role == "server" else None   #: which SA protects L2TP to which client
         self.refused: dict[int, tuple[str, Reason]] = {}  #: the client's inbound SPI -> why we dropped its L2TP
         self.ppp_policy = ppp or PppPolicy()
@@ -133,14 +137,11 @@ class L2tpHost:
         self._next_id = 1
         self.sent = 0
 
-    @property
-    def name(self) -> str:
-        return self.peer.name
-
     def restart(self, peer: Peer, now: float) -> None:
         """Switched on again after a power cut (lab/schedule.py): a fresh IKE peer that remembers no
         SA and no tunnel; a client connects anew at once, scheduled sends still to come stay."""
         self.peer, self.links, self._due, self._by_ike = peer, {}, [], {}
+        self.name = peer.name
         self._agenda = [a for a in self._agenda if a[1] != "connect"]
         if self.role == "client":
             self._agenda.insert(0, (now, "connect", None))
@@ -195,9 +196,13 @@ class L2tpHost:
         return out.output()
 
     def receive(self, dgram, now: float) -> Output:
-        out = _Out()
-        self._react(self.peer.receive(dgram, now), now, out)
-        return out.output()
+        result = self.peer.receive(dgram, now)
+        for event in result.events:
+            if isinstance(event, _REACTS_TO):
+                out = _Out()
+                self._react(result, now, out)
+                return out.output()
+        return result       # nothing for L2TP or PPP to do (an IKE message): the peer's output as it is
 
     def _send_all(self, kind: MessageType, now: float, out: _Out) -> None:
         """A scheduled send on every tunnel: HELLO and StopCCN through the control connection."""
@@ -213,7 +218,9 @@ class L2tpHost:
         """One L2TP packet of a link, protected by the SA the SPD names for its peer: the link's own
         SA, except on a selector-keyed server whose selector a newer SA took (RFC 3948 §5.2)."""
         child = self.spd.outbound(link.child) if self.spd else link.child
-        out.add(self.peer.send_udp(data, now, child=child))
+        sent = self.peer.send_udp(data, now, child=child)
+        out.datagrams += sent.datagrams
+        out.events += sent.events
         if child is not link.child and not link.misdirected:
             link.misdirected = True
             out.events.append(SpdChanged(
@@ -322,27 +329,15 @@ class L2tpHost:
 
     def _react(self, result: Output, now: float, out: _Out) -> None:
         """The peer's output, then what L2TP and PPP do about its events, into `out`."""
-        out.add(result)
-        for event in result.events:
-            if isinstance(event, Phase2Established) and self.spd is not None:
-                child = self.peer.children.get(int(event.spi_in, 16))
-                if child is not None and not child.tunnel:
-                    self._install(child, now, out)
-            elif isinstance(event, Phase2Established) and self.role == "client":
-                child = self.peer.children.get(int(event.spi_in, 16))
-                if child is None or child.spi_in in self.links:
-                    continue
-                if self.links:                      # a new SA for the same tunnel (phase 2 re-key)
-                    self._rebind(next(iter(self.links.values())), child)
-                    continue
-                link = self._new_link(child, "lac")
-                self._emit(link, link.cc.start(now), now, out)
-            elif isinstance(event, DataReceived):
+        out.datagrams += result.datagrams
+        out.events += result.events
+        for event in result.events:     # ESP payloads are most of them: asked first
+            if isinstance(event, DataReceived):
                 spi = int(event.spi, 16)
-                if self.spd is not None and spi in self.peer.children:
-                    verdict = self.spd.inbound(self.peer.children[spi])
+                if self.spd is not None and (child := self.peer.children.get(spi)) is not None:
+                    verdict = self.spd.inbound(child)
                     if not verdict.ok:
-                        self.refused.setdefault(self.peer.children[spi].spi_out, (verdict.text, verdict.code))
+                        self.refused.setdefault(child.spi_out, (verdict.text, verdict.code))
                         out.events.append(PacketDropped(now, self.name, f"policy check: {verdict.text}", verdict.code,
                                                         layer="IPsec", spi=f"{spi:08x}"))
                         continue
@@ -368,6 +363,20 @@ class L2tpHost:
                 except DecodeError:
                     continue
                 self._emit(link, packets, now, out)
+            elif isinstance(event, Phase2Established):
+                if self.spd is not None:
+                    child = self.peer.children.get(int(event.spi_in, 16))
+                    if child is not None and not child.tunnel:
+                        self._install(child, now, out)
+                elif self.role == "client":
+                    child = self.peer.children.get(int(event.spi_in, 16))
+                    if child is None or child.spi_in in self.links:
+                        continue
+                    if self.links:                      # a new SA for the same tunnel (phase 2 re-key)
+                        self._rebind(next(iter(self.links.values())), child)
+                        continue
+                    link = self._new_link(child, "lac")
+                    self._emit(link, link.cc.start(now), now, out)
 
     def spd_rows(self) -> tuple:
         """The server's SPD as table rows (empty for a client)."""

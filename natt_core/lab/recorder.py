@@ -4,6 +4,8 @@ from __future__ import annotations
 from copy import deepcopy
 from dataclasses import fields
 from enum import Enum
+from typing import Callable
+from operator import attrgetter
 
 from ..net.network import HopRecord, Network
 from ..output import Event
@@ -12,6 +14,7 @@ from ..net.records import builder
 from .trace import Change, Hop, PeerEvent, Snapshot, Trace
 
 _FLAT = (str, int, float, bool, type(None))
+_FLAT_SET = frozenset(_FLAT)
 
 
 def _plain(value):
@@ -42,12 +45,68 @@ _EVENT_FIELDS: dict[type, tuple[str, ...]] = {}
 _ROW_FIELDS: dict[type, tuple[str, ...] | None] = {}   #: a dataclass's field names; None: any other type
 
 
+_EVENT_GETTERS: dict[type, tuple[tuple[str, ...], object]] = {}
+_ROW_GETTERS: dict[type, tuple[tuple[str, ...], object] | None] = {}   #: None: not a dataclass
+
+
+def _getter(names: tuple[str, ...]):
+    """One call reading the named attributes of an object as a tuple."""
+    if len(names) > 1:
+        return attrgetter(*names)
+    if names:
+        one = attrgetter(names[0])
+        return lambda obj: (one(obj),)   # attrgetter of one name gives the value itself
+    return lambda obj: ()
+
+
 def _event_fields(cls: type) -> tuple[str, ...]:
     """The fields an event adds to `time` and `peer`, looked up once per event class."""
     names = _EVENT_FIELDS.get(cls)
     if names is None:
         names = _EVENT_FIELDS[cls] = tuple(f.name for f in fields(cls) if f.name not in ("time", "peer"))
     return names
+
+
+def _event_getter(cls: type) -> tuple[tuple[str, ...], object]:
+    """An event class's own field names and one getter reading all their values as a tuple."""
+    names = _event_fields(cls)
+    got = _EVENT_GETTERS[cls] = (names, _getter(names))
+    return got
+
+
+def _row_getter(kind: type) -> tuple[tuple[str, ...], object] | None:
+    """A dataclass's field names and their getter, or None for any other type; asked once per type."""
+    names = _row_fields(kind)
+    got = _ROW_GETTERS[kind] = None if names is None else (names, _getter(names))
+    return got
+
+
+def _told(e: Event) -> tuple[str, dict]:
+    """A step's `text` and `fields` from its event."""
+    names, get = _EVENT_GETTERS.get(type(e)) or _event_getter(type(e))
+    values = get(e)
+    # most events hold only strings and numbers: their fields as they are, in C
+    return e.describe(), dict(zip(names, values)) if _FLAT_SET.issuperset(map(type, values)) \
+        else _event_data(names, values)
+
+
+def _event_data(names: tuple[str, ...], values: tuple) -> dict:
+    """PeerEvent.fields of an event with a value that is not flat: payload bytes as hex, Reason codes
+    as their values, tuples as lists; a nested row (a dataclass) left out."""
+    data = {}
+    for name, value in zip(names, values):
+        kind = type(value)
+        if kind in _FLAT:
+            data[name] = value
+        elif kind is bytes:           # a payload
+            data[name] = value.hex()
+        elif kind is tuple and _FLAT_SET.issuperset(map(type, value)):   # payload names, addresses
+            data[name] = list(value)
+        elif isinstance(value, Enum):     # a Reason code
+            data[name] = value.value
+        elif (value := _field(value)) is not _ROW:
+            data[name] = value
+    return data
 
 
 def _row_fields(kind: type) -> tuple[str, ...] | None:
@@ -65,15 +124,15 @@ def _data(value):
     kind = type(value)
     if kind in _FLAT:
         return value
-    names = _ROW_FIELDS.get(kind, _UNSEEN)
-    if names is _UNSEEN:
-        names = _row_fields(kind)
-    if names is not None:
-        out = {}
-        for name in names:   # most fields are flat: no call for them
-            v = getattr(value, name)
-            out[name] = v if type(v) in _FLAT else _data(v)
-        return out
+    got = _ROW_GETTERS.get(kind, _UNSEEN)
+    if got is _UNSEEN:
+        got = _row_getter(kind)
+    if got is not None:
+        names, get = got
+        values = get(value)
+        if _FLAT_SET.issuperset(map(type, values)):   # most rows: strings and numbers only, taken in C
+            return dict(zip(names, values))
+        return {name: v if type(v) in _FLAT else _data(v) for name, v in zip(names, values)}
     if kind is tuple or kind is list:
         return kind([v if type(v) in _FLAT else _data(v) for v in value])
     if kind is dict:
@@ -87,15 +146,22 @@ def _rows(rows) -> tuple[dict, ...]:
     return tuple([_data(r) for r in rows])
 
 
-_make_hop, _make_change, _make_event = builder(Hop), builder(Change), builder(PeerEvent)
+_make_hop, _make_change = builder(Hop), builder(Change)
 
 
 class Recorder:
-    def __init__(self, net: Network, hosts: dict, snapshots: bool = True):
+    def __init__(self, net: Network, hosts: dict, snapshots: bool = True,
+                 limits: tuple[int, int] | None = None, over: Callable[[str, int], None] | None = None):
+        """`limits`: at most so many hops and events in the run, past which `over(what, limit)` is
+        called (it raises): the recorder sees every hop and every batch of events anyway, so it
+        counts them instead of a second callback per packet."""
         self.net, self.hosts, self.snapshots = net, hosts, snapshots
         self.steps: list = []
         self.snaps: list[Snapshot] = []
         self.events: list[Event] = []
+        self.hops = 0
+        self.max_hops, self.max_events = limits or (float("inf"), float("inf"))
+        self._over = over
         self._last: dict[str, dict[str, tuple]] = {}   #: per host, per table: the rows last snapshotted
         self._changes: dict[tuple, Change] = {}
         net.on_hop.append(self._hop)
@@ -104,6 +170,9 @@ class Recorder:
             net.on_nat_change.append(self._nat)
 
     def _hop(self, r: HopRecord) -> None:
+        self.hops += 1
+        if self.hops > self.max_hops:
+            self._over("packets", self.max_hops)
         changes = r.changes
         if changes:   # one Change per distinct rewrite: a NAT makes the same ones for every packet of a flow
             known, shown = self._changes, []
@@ -123,23 +192,12 @@ class Recorder:
     def _events(self, events: tuple[Event, ...], packet_ids: list[int | None]) -> None:
         """One host's events of one output: the host's tables are the same after each of them, so
         they are snapshotted once, at the first."""
+        self.events += events
+        if len(self.events) > self.max_events:
+            self._over("events", self.max_events)
         steps = self.steps
         first = len(steps)
-        for e, packet_id in zip(events, packet_ids):
-            names = _EVENT_FIELDS.get(type(e)) or _event_fields(type(e))
-            own = e.__dict__          # events are plain dataclasses: their fields live there
-            data = {}
-            for name in names:
-                value = own[name]
-                kind = type(value)
-                if kind in _FLAT:
-                    data[name] = value
-                elif kind is bytes:           # a payload
-                    data[name] = value.hex()
-                elif (value := _field(value)) is not _ROW:
-                    data[name] = value
-            steps.append(_make_event(len(steps), e.time, e.peer, e.kind, e.describe(), data, packet_id))
-        self.events += events
+        PeerEvent.add_later(steps, events, packet_ids, _told)     # text and fields when first read
         if self.snapshots:
             seen = set()
             for at, e in enumerate(events):

@@ -402,27 +402,16 @@ class RunTooLarge(ConfigError):
 
 
 class _Budget:
-    """Counts a run's packets and events; stops the run with a clear message past the caps."""
+    """Stops a run with a clear message past the caps on its packets and events (the recorder,
+    which sees each of them anyway, counts them and calls `stop`)."""
 
     def __init__(self, net: Network, duration: float):
-        self.net, self.duration, self.packets, self.events = net, duration, 0, 0
-        net.on_hop.append(self._hop)
-        net.on_events.append(self._events)   # one call per batch: it only counts them
+        self.net, self.duration = net, duration
 
-    def _stop(self, what: str, limit: int) -> None:
+    def stop(self, what: str, limit: int) -> None:
         raise RunTooLarge(f"the run stopped at t={self.net.clock.now:g} s of {self.duration:g} s: more than "
                           f"{limit:,} {what}, more than any lesson needs; shorten the duration, use fewer "
                           "clients or raise the keepalive interval")
-
-    def _hop(self, _record) -> None:
-        self.packets += 1
-        if self.packets > MAX_RUN_PACKETS:
-            self._stop("packets", MAX_RUN_PACKETS)
-
-    def _events(self, events, _packet_ids) -> None:
-        self.events += len(events)
-        if self.events > MAX_RUN_EVENTS:
-            self._stop("events", MAX_RUN_EVENTS)
 
 
 def run(s: Scenario, snapshots: bool | None = None) -> Trace:
@@ -438,8 +427,8 @@ def _run(s: Scenario, snapshots: bool | None) -> Trace:
     as live objects and keeping them for an older generation to scan again."""
     net, hosts = build(s)
     try:
-        _Budget(net, s.duration)
-        recorder = Recorder(net, hosts, snapshots=s.clients <= 20 if snapshots is None else snapshots)
+        recorder = Recorder(net, hosts, snapshots=s.clients <= 20 if snapshots is None else snapshots,
+                            limits=(MAX_RUN_PACKETS, MAX_RUN_EVENTS), over=_Budget(net, s.duration).stop)
         net.run(s.duration, max_steps=MAX_RUN_STEPS)
         return recorder.finish(s)
     finally:

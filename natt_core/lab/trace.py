@@ -67,6 +67,33 @@ class PeerEvent:
 
     kind = "event"
 
+    @classmethod
+    def add_later(cls, steps: list, events, packet_ids, fill) -> None:
+        """Append one step per event (its time, peer and kind) to `steps`, numbered by its place; its
+        `text` and `fields` are `fill(event)`, worked out when first read: most runs (a benchmark,
+        a thousand clients) are never shown, and an event never changes. One call per batch."""
+        new, put = object.__new__, object.__setattr__
+        for e, packet_id in zip(events, packet_ids):
+            obj = new(cls)
+            put(obj, "__dict__", {"step": len(steps), "time": e.time, "peer": e.peer, "event": e.kind,
+                                  "packet_id": packet_id, "_pending": (fill, e)})
+            steps.append(obj)
+
+    def __getattr__(self, name: str):
+        """Only asked for what the instance does not hold: `text` and `fields` of an `add_later` step."""
+        own = self.__dict__
+        pending = own.get("_pending")
+        if pending is not None and name in ("text", "fields"):
+            own["text"], own["fields"] = pending[0](pending[1])
+            own.pop("_pending", None)    # (another thread may have filled it the same way)
+        if name in own:
+            return own[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self) -> dict:
+        """Its fields in order, filled (pickle and deepcopy see the same step either way)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
 
 @dataclass(frozen=True)
 class Snapshot:
