@@ -15,8 +15,8 @@ import ipaddress
 from ..addressing import Datagram, Endpoint
 from ..errors import DecodeError, IntegrityError
 from ..reasons import Reason
-from ..wire.ip import (OFF_UDP_CHECKSUM, decode_datagram, encode_datagram, encode_ipv4_header, encode_udp,
-                       incremental_update, packed_ipv4, udp_checksum_ok)
+from ..wire.ip import (OFF_UDP_CHECKSUM, UDP_HEADER, decode_datagram, encode_datagram, encode_ipv4_header,
+                       encode_udp, incremental_update, packed_ipv4, udp_checksum_ok)
 from ..wire.numbers import IdType, IPProto, Port
 from .events import DataReceived, DataSent, PacketDropped
 from .sa import ChildSa
@@ -62,6 +62,9 @@ class _SaMemo:
             self.arrived, self.arrived_packed = (src, dst), packed_ipv4(src) + packed_ipv4(dst)
         return self.original_packed, self.arrived_packed
 
+
+#: the inner UDP header's ports and checksum in one unpack (the struct compiled from its layout)
+_UDP_FIELDS = UDP_HEADER.struct.unpack_from
 
 _MEMO = "_dataplane_memo"   #: its attribute on the ChildSa; read per packet as `child.__dict__.get(_MEMO)`
 
@@ -195,7 +198,7 @@ class DataPlaneMixin:
             return
         memo = child.__dict__.get(_MEMO) or _new_memo(child)
         src, dst = dgram.src.ip, self.address
-        checksum = int.from_bytes(segment[OFF_UDP_CHECKSUM:OFF_UDP_CHECKSUM + 2], "big")
+        sport, dport, _, checksum = _UDP_FIELDS(segment)
         fixup = None
         if checksum and child.peer_original and child.peer_original != (src, dst):
             old, new = memo.packed(child.peer_original, src, dst)
@@ -216,6 +219,5 @@ class DataPlaneMixin:
                 "over its own original addresses and a NAT rewrote the outer header; ESP hid the checksum from "
                 "the NAT and, without NAT-OA, there is nothing to fix it with (RFC 3715 §2.1(b))"))
             return
-        sport, dport = int.from_bytes(segment[0:2], "big"), int.from_bytes(segment[2:4], "big")
         self._emit(DataReceived, spi=memo.spi_in, inner=f"UDP {src}:{sport} → {dst}:{dport}",
                    payload=segment[8:], checksum_fixup=fixup)

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
+from hmac import compare_digest
 from typing import NamedTuple
 
 from ..errors import ConfigError, DecodeError, IntegrityError
 from ..reasons import Reason
 from ..wire.esp import ESP_HEAD, ESP_HEADER_LEN, pad_plaintext, read_esp_header, strip_trailer
-from ..crypto.primitives import KeyedCbc, KeyedHmac, cipher_spec, equal, prf
+from ..crypto.primitives import KeyedCbc, KeyedHmac, cipher_spec, prf
 from ..net.records import fast_init_all
 
 MAX_SEQ = 0xFFFFFFFF  #: 32-bit counter without ESN; it must not wrap (RFC 4303 §3.3.3)
@@ -189,7 +190,7 @@ class EspSa:
         window.check(seq)
         covered = len(data) - icv_len
         icv, expected = data[covered:], self._mac.digest(data[:covered])
-        if not equal(icv, expected):
+        if not compare_digest(icv, expected):      # constant time, as `primitives.equal`
             raise IntegrityError(f"ICV mismatch for sequence number {seq}: received {icv.hex()}, "
                                  f"computed {expected.hex()}", Reason.ICV)
         window.accept(seq)

@@ -12,7 +12,6 @@ address it assigns from its pool and the DNS servers it hands out, Rejects DNS i
 from __future__ import annotations
 
 import heapq
-import ipaddress
 import random
 import socket
 
@@ -143,6 +142,10 @@ class LcpNegotiator(Negotiator):
                 self.refused_auth = True      # a server that cannot authenticate must not go on
 
 
+def _number(address: str) -> int:
+    return int.from_bytes(address_option(IpcpOpt.IP_ADDRESS, address).value, "big")
+
+
 class AddressPool:
     """The server's addresses for clients, handed out lowest first, one per client name.
 
@@ -150,11 +153,13 @@ class AddressPool:
     or the next fresh one: no walk over the pool per client."""
 
     def __init__(self, first: str, last: str):
-        self.first, self.last = ipaddress.IPv4Address(first), ipaddress.IPv4Address(last)
-        if self.last < self.first:
+        self.first, self.last = first, last
+        # as numbers, read from the IP-Address option each would travel in (a strict dotted quad
+        # or ConfigError): no ipaddress objects
+        self._next, self._end = _number(first), _number(last)
+        if self._end < self._next:
             raise ConfigError(f"address pool {first}-{last} is empty")
         self.leases: dict[str, str] = {}
-        self._next, self._end = int(self.first), int(self.last)
         self._freed: list[int] = []
 
     def lease(self, client: str) -> str | None:
