@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from socket import inet_ntoa
+from socket import inet_aton, inet_ntoa
 from typing import Callable, Iterable, Protocol
 
 from ..addressing import Datagram, check_ipv4
@@ -33,7 +33,6 @@ from .network_records import Attachment, HopRecord, HostPower, NatMappingExpired
 from .records import builder, fast_init_all
 
 _KINDS = ("host", "nat-inside", "nat-outside")   #: Attachment.kind
-_ICMP = bytes([ICMP_PROTO])   #: the protocol byte (offset 9) of an ICMP packet
 MAX_HOPS = 16          # a packet crossing more devices than this is in a routing loop
 MAX_TIMER_SPINS = 1000  # on_timer calls at one instant before a host is declared stuck
 LOST = "lost on segment"  # how every drop reason for a link loss begins
@@ -60,6 +59,9 @@ class _Segment:
     def __post_init__(self) -> None:
         # a perfect link draws nothing from the rng: its one plan, made once, is every packet's plan
         self.steady = ((self.impairment.delay, ""),) if self.impairment.perfect else None
+        # the same ports keyed by their 4 address bytes: a packet's destination is looked up as it
+        # is on the wire, without making its text per hop
+        self.packed: dict[bytes, _Port] = {}
 
 
 @dataclass(eq=False)
@@ -135,6 +137,7 @@ class Network:
             raise ConfigError(f"address {port.info.address} is already used by {other} "
                               f"on segment {seg.name!r}")
         seg.addresses[port.info.address] = port
+        seg.packed[inet_aton(port.info.address)] = port   # a canonical dotted quad (check_ipv4)
         self._route_cache.clear()
         return port
 
@@ -383,10 +386,9 @@ class Network:
         now = self.clock.now
         seg = sender.seg
         size = len(packet)
-        dst = inet_ntoa(packet[16:20]) if size >= 20 else "?"
-        receiver, reason = seg.addresses.get(dst), None   # on this segment: _next_hop's first answer
+        receiver, reason = seg.packed.get(packet[16:20]), None   # on this segment: _next_hop's first answer
         if receiver is None:
-            receiver, reason = self._next_hop(seg, dst, sender)
+            receiver, reason = self._next_hop(seg, inet_ntoa(packet[16:20]) if size >= 20 else "?", sender)
         if receiver is None or hops > MAX_HOPS:
             # a loop ends where a real packet's TTL would run out
             code = Reason.NO_ROUTE if reason else Reason.TTL_EXPIRED
@@ -411,33 +413,39 @@ class Network:
                 ident, original = self._packets, pid
                 if pid in self._fragments:
                     self._fragments[ident] = self._fragments[pid]
-            self.clock.call_at(now + delay, self._arrive, now, sender, receiver, packet, before, changes,
-                               src_host, note, hops, label, ident, original)
+            # a tuple on the clock's heap, no Timer: an arrival is never cancelled
+            self.clock.post(now + delay, self._arrive, (now, sender, receiver, packet, before, changes,
+                                                        src_host, note, hops, label, ident, original))
 
     def _arrive(self, t: float, sent: float, sender: _Port, receiver: _Port, packet: bytes,
                 before: bytes | None, changes: tuple[FieldChange, ...], src_host: str, note: str,
                 hops: int, label: str, pid: int, copy_of: int | None) -> None:
-        args = (t, sent, sender, receiver, packet, before, changes)
         host = receiver.host
         if host is not None:
-            if receiver.info.device in self._off:
-                self._record(*args, f"{receiver.info.device} is switched off", src_host, note, label, pid,
-                             copy_of, Reason.HOST_DOWN)
-                return
-            if (is_fragment(packet) or packet[9:10] == _ICMP) and self._ip_layer(args, src_host, note, label,
-                                                                                pid, copy_of):
-                return
+            name = receiver.info.device
+            # every packet on a segment has a whole IPv4 header (the network built or rewrote it), so
+            # is_fragment's test (MF or an offset, RFC 791 §3.1) is read in place, no call per hop
+            if name in self._off or packet[6] & 0x3F or packet[7] or packet[9] == ICMP_PROTO:
+                args = (t, sent, sender, receiver, packet, before, changes)
+                if name in self._off:
+                    self._record(*args, f"{name} is switched off", src_host, note, label, pid, copy_of,
+                                 Reason.HOST_DOWN)
+                    return
+                if self._ip_layer(args, src_host, note, label, pid, copy_of):
+                    return
             try:
                 dgram = decode_datagram(packet)
             except DecodeError as exc:
-                self._record(*args, f"{receiver.info.device} cannot decode the packet: {exc}", src_host, note,
-                             label, pid, copy_of, decode_drop_code(packet))
+                self._record(t, sent, sender, receiver, packet, before, changes,
+                             f"{name} cannot decode the packet: {exc}", src_host, note, label, pid, copy_of,
+                             decode_drop_code(packet))
                 return
-            self._record(*args, None, src_host, note, label, pid, copy_of)
-            name = receiver.info.device
+            self._record(t, sent, sender, receiver, packet, before, changes, None, src_host, note, label, pid,
+                         copy_of)
             self.deliver(host.receive(dgram, t), name, pid)
             self._sync_timer(name)
             return
+        args = (t, sent, sender, receiver, packet, before, changes)
         nat = receiver.nat
         outbound = receiver.info.kind == "nat-inside"   # else it came to an outside address
         tr = nat.outbound(packet, t) if outbound else nat.inbound(packet, t)
