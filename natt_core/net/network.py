@@ -38,6 +38,7 @@ MAX_TIMER_SPINS = 1000  # on_timer calls at one instant before a host is declare
 LOST = "lost on segment"  # how every drop reason for a link loss begins
 DEFAULT_MTU = 1500      # Ethernet
 PMTU_ENTRIES = 256      # destinations whose path MTU one host remembers (from ICMP 3/4)
+ROUTE_ENTRIES = 4096    # (sender, destination) next hops the network remembers beyond a segment
 
 
 class Host(Protocol):
@@ -90,6 +91,8 @@ class Network:
         self._nats: dict[str, tuple[_Port, _Port]] = {}
         self._routers: list[tuple[_Port, _Port]] = []   # NATs of kind 'none'
         self._route_cache: dict[tuple[str, str], _Port | None] = {}
+        # (sender, destination's 4 bytes) -> _next_hop's answer, for what is not on the sender's segment
+        self._hops: dict[tuple[_Port, bytes], tuple[_Port | None, str | None]] = {}
         self._timers: dict[str, Timer] = {}
         self._spins: dict[str, tuple[float, int]] = {}
         self._nat_wake: dict[str, Timer] = {}
@@ -139,6 +142,7 @@ class Network:
         seg.addresses[port.info.address] = port
         seg.packed[inet_aton(port.info.address)] = port   # a canonical dotted quad (check_ipv4)
         self._route_cache.clear()
+        self._hops.clear()
         return port
 
     def _new_device(self, name: object) -> None:
@@ -308,7 +312,11 @@ class Network:
         t = None if name in self._off else self._hosts[name].host.next_timer()
         current = self._timers.get(name)
         if t is not None:
-            t = max(float(t), self.clock.now)
+            if type(t) is not float:
+                t = float(t)
+            now = self.clock.now
+            if t < now:   # max(t, now) without a call: a timer already due fires now
+                t = now
             if current is not None and not current.cancelled and current.time == t:
                 return
         if current is not None:
@@ -367,7 +375,7 @@ class Network:
                 src_host: str, note: str, label: str, pid: int, copy_of: int | None,
                 drop_code: Reason | None = None) -> None:
         self._seq += 1
-        piece = self._fragments.get(pid)
+        piece = self._fragments.get(pid) if self._fragments else None   # no lookup while nothing was fragmented
         info = sender.info
         if receiver is None:
             direction, dst = _DIRECTIONS["host", info.kind], None
@@ -386,9 +394,15 @@ class Network:
         now = self.clock.now
         seg = sender.seg
         size = len(packet)
-        receiver, reason = seg.packed.get(packet[16:20]), None   # on this segment: _next_hop's first answer
+        dst = packet[16:20]
+        receiver, reason = seg.packed.get(dst), None   # on this segment: _next_hop's first answer
         if receiver is None:
-            receiver, reason = self._next_hop(seg, inet_ntoa(packet[16:20]) if size >= 20 else "?", sender)
+            hop = self._hops.get((sender, dst))
+            if hop is None:   # the answer depends on the topology alone
+                hop = self._next_hop(seg, inet_ntoa(dst) if size >= 20 else "?", sender)
+                if len(self._hops) < ROUTE_ENTRIES:
+                    self._hops[sender, dst] = hop
+            receiver, reason = hop
         if receiver is None or hops > MAX_HOPS:
             # a loop ends where a real packet's TTL would run out
             code = Reason.NO_ROUTE if reason else Reason.TTL_EXPIRED
@@ -576,13 +590,16 @@ def event_owners(output: Output, first_id: int, cause: int | None) -> list[int |
     order they send, so the n-th sending event goes with the next datagram it can describe. Any
     other event belongs to `cause`, the packet whose delivery produced the output (None when a
     timer did)."""
-    owners: list[int | None] = []
     dgrams, nxt = output.datagrams, 0
+    if not dgrams:   # nothing sent: every event belongs to the cause
+        return [cause] * len(output.events)
+    owners: list[int | None] = []
+    count = len(dgrams)
     for event in output.events:
         owner = cause
         kind = type(event).__name__   # Event.kind, without a property call per event
         if kind in SENDING_EVENTS:
-            for i in range(nxt, len(dgrams)):
+            for i in range(nxt, count):
                 if _announces(event, kind, dgrams[i].label):
                     owner, nxt = first_id + i, i + 1
                     break

@@ -129,9 +129,11 @@ def encode_udp(src: Endpoint, dst: Endpoint, payload: bytes, checksum: bool = Tr
     sport, dport = src.port, dst.port
     if not checksum:
         return _UDP_PACK(sport, dport, length, 0) + payload
-    # the pseudo-header and the header with a zero checksum, summed with the payload (RFC 768)
-    value = ~ones_complement_sum(packed_ipv4(src.ip) + packed_ipv4(dst.ip) + _UDP_PSEUDO_PROTO
-                                 + _UDP_HEADER_PACK(length, sport, dport, length, 0) + payload) & 0xFFFF
+    # the pseudo-header and the header with a zero checksum, summed with the payload (RFC 768) from
+    # the fields, as encode_datagram does: the header is packed once, with its checksum
+    words = int.from_bytes(packed_ipv4(src.ip) + packed_ipv4(dst.ip), "big") + _PROTO_UDP + 2 * length \
+        + sport + dport + (int.from_bytes(payload, "big") << 8 * (len(payload) & 1))
+    value = ~((words - 1) % 0xFFFF + 1) & 0xFFFF   # the protocol makes `words` non-zero
     return _UDP_PACK(sport, dport, length, value or 0xFFFF) + payload   # RFC 768: a computed 0 is sent as all ones
 
 
@@ -219,9 +221,9 @@ def encode_datagram(d: Datagram) -> bytes:
                           checksum) + payload
 
 
-#: the pseudo-header's zero and protocol bytes, then its UDP length (RFC 768), then the UDP header
+#: the pseudo-header's zero and protocol bytes (RFC 768)
 _UDP_PSEUDO_PROTO = bytes([0, IPProto.UDP])
-_UDP_HEADER_PACK = struct.Struct("!H" + UDP_HEADER.struct.format[1:]).pack   # pseudo-header length, then the UDP header
+_PROTO_UDP = int(IPProto.UDP)   #: 17 as a plain int, for the checksum sums
 _UDP_PACK = UDP_HEADER.struct.pack
 
 
