@@ -58,8 +58,8 @@ class _Segment:
     mtu: int = DEFAULT_MTU
 
     def __post_init__(self) -> None:
-        # a perfect link draws nothing from the rng: its one plan, made once, is every packet's plan
-        self.steady = ((self.impairment.delay, ""),) if self.impairment.perfect else None
+        # a perfect link draws nothing from the rng: every packet arrives once, after this delay
+        self.steady = self.impairment.delay if self.impairment.perfect else None
         # the same ports keyed by their 4 address bytes: a packet's destination is looked up as it
         # is on the wire, without making its text per hop
         self.packed: dict[bytes, _Port] = {}
@@ -413,7 +413,11 @@ class Network:
         if size > seg.mtu and sender.nat is not None:
             self._too_big(seg, sender, packet, src_host, before, changes, hops, label, why, pid, copy_of)
             return
-        plan = seg.steady or seg.impairment.plan(self.rng)
+        if seg.steady is not None:   # a perfect link: the packet itself, with no note of the link's
+            self.clock.post(now + seg.steady, self._arrive, (now, sender, receiver, packet, before, changes,
+                                                             src_host, why, hops, label, pid, copy_of))
+            return
+        plan = seg.impairment.plan(self.rng)
         if not plan:
             self._record(now, now, sender, receiver, packet, before, changes,
                          f"{LOST} {seg.name!r} ({seg.impairment.describe()})", src_host, "", label,

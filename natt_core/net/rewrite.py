@@ -13,7 +13,7 @@ from socket import inet_aton, inet_ntoa
 from ..errors import DecodeError
 from ..wire.ip import (IPV4_HEADER_LEN, IPV4_UDP, OFF_DPORT, OFF_IP_CHECKSUM, OFF_IP_DST, OFF_IP_SRC,
                        OFF_SPORT, OFF_TCP_CHECKSUM, OFF_UDP_CHECKSUM, decode_ipv4_header,
-                       decode_udp)
+                       decode_udp, incremental_update)
 from ..wire.numbers import IPProto, label
 from .records import builder, fast_init_all
 
@@ -131,13 +131,11 @@ def _fix(buf: bytearray, changes: list[FieldChange], name: str, off: int, old: b
     old_sum = buf[off] << 8 | buf[off + 1]
     if udp and old_sum == 0:
         return  # RFC 768: a UDP checksum of 0 means "none" and stays 0
-    # wire.ip.incremental_update without its call and its length check (old and new are the same
-    # whole words, cut above): see there for why the big-number form is the word-by-word sum
     start = ~old_sum & 0xFFFF
-    if not start and not any(new) and old == b"\xff" * len(old):
-        new_sum = 0xFFFF
-    else:
+    if start:   # wire.ip.incremental_update without the call (old and new are whole words, cut above)
         new_sum = ~((start - int.from_bytes(old, "big") + int.from_bytes(new, "big") - 1) % 0xFFFF + 1) & 0xFFFF
+    else:       # a checksum of 0xFFFF: the helper minds the one case whose sum is exactly zero
+        new_sum = incremental_update(old_sum, old, new)
     if udp and new_sum == 0:
         new_sum = 0xFFFF
     if new_sum != old_sum:
