@@ -126,7 +126,7 @@ class _Mapping:
         """The table line; rebuilt after a refresh (the expiry moved), the rest kept."""
         if self._row is None:
             if self._allowed is None:
-                self._allowed = tuple(k if isinstance(k, str) else f"{k[0]}:{k[1]}" for k in self.permits)
+                self._allowed = tuple([k if isinstance(k, str) else f"{k[0]}:{k[1]}" for k in self.permits])
             shown = self._shown
             if shown is None:
                 shown = self._shown = (str(self.inside), str(self.outside))
@@ -234,13 +234,13 @@ class Nat(NatFragments):
     def table(self, now: float) -> tuple[MappingRow, ...]:
         """Live mappings in the order they were created."""
         self._expire_due(now)
-        return tuple(m.row() for m in self._live.values())
+        return tuple([m.row() for m in self._live.values()])
 
     def outside_addresses(self) -> tuple[str, ...]:
         """Addresses this device answers for on its outside segment."""
         if self.config.kind == "none":
             return ()
-        extra = tuple(p for p in self._static_in if p != self.config.public_ip)
+        extra = tuple([p for p in self._static_in if p != self.config.public_ip])
         return (self.config.public_ip,) + extra
 
     def bind_static(self, inside_ip: str, public_ip: str | None = None) -> None:

@@ -200,7 +200,7 @@ class Network:
             nat.bind_static(address)
 
     def topology(self) -> tuple[Attachment, ...]:
-        return tuple(p.info for seg in self._segments.values() for p in seg.addresses.values())
+        return tuple([p.info for seg in self._segments.values() for p in seg.addresses.values()])
 
     def host(self, name: str) -> Host:
         return self._hosts[name].host
@@ -552,7 +552,7 @@ class Network:
     def _nat_changed(self, nat: Nat, now: float) -> None:
         expired = nat.expire(now)
         if expired:
-            self._emit(tuple(NatMappingExpired(now, nat.name, row) for row in expired), [None] * len(expired))
+            self._emit(tuple([NatMappingExpired(now, nat.name, row) for row in expired]), [None] * len(expired))
         if nat.version != self._nat_version[nat.name]:
             self._nat_version[nat.name] = nat.version
             if self.on_nat_change:
@@ -620,7 +620,7 @@ def capture_points(records: Iterable[HopRecord]) -> list[tuple[str, list[tuple[f
     for rec in records:
         notes = [f"{rec.device} -> {rec.dst_host or '?'} ({rec.direction})"]
         if rec.changes:
-            notes.append("rewritten: " + ", ".join(f"{c.name} {c.old} -> {c.new}" for c in rec.changes))
+            notes.append("rewritten: " + ", ".join([f"{c.name} {c.old} -> {c.new}" for c in rec.changes]))
         if rec.note:
             notes.append(rec.note)
         if rec.dropped:
