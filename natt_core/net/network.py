@@ -225,7 +225,7 @@ class Network:
         self._packets += len(dgrams)
         if output.events:
             self._emit(output.events, event_owners(output, first, cause))
-        learnt = self._pmtu.get(sender)
+        learnt = self._pmtu.get(sender) if self._pmtu else None   # no lookup until an ICMP 3/4 taught anything
         for pid, dgram in enumerate(dgrams, first):
             try:
                 packet = encode_datagram(dgram)
