@@ -100,6 +100,19 @@ def test_clock_runs_by_time_then_insertion_order():
         clock.call_at(1.0, print)
 
 
+def test_clock_posted_entries_share_the_order_and_are_never_cancelled():
+    clock, seen = VirtualClock(), []
+    clock.call_at(1.0, lambda now, tag: seen.append((now, tag)), "timer")
+    clock.post(1.0, lambda now, a, b: seen.append((now, a + b)), ("po", "st"))
+    early = clock.call_at(0.5, lambda now: seen.append((now, "cancelled")))
+    clock.post(0.5, lambda now: seen.append((now, "first")), ())
+    early.cancel()
+    assert clock.pending() == 3 and clock.next_time() == 0.5
+    assert clock.step() and seen == [(0.5, "first")]
+    assert clock.run() == 2
+    assert seen == [(0.5, "first"), (1.0, "timer"), (1.0, "post")] and clock.pending() == 0
+
+
 def test_clock_step_limit():
     clock = VirtualClock()
 

@@ -32,11 +32,14 @@ class Timer:
 
 
 class VirtualClock:
-    """A heap of (time, seq, callback); callbacks receive the current virtual time."""
+    """A heap of (time, seq, callback, args, timer); callbacks receive the current virtual time.
+
+    `timer` is the entry's `Timer` handle, or None for an entry made by `post`, which nobody can
+    cancel: the network schedules every packet arrival that way, a tuple and no Timer per hop."""
 
     def __init__(self, start: float = 0.0):
         self.now = float(start)
-        self._heap: list[tuple[float, int, Timer]] = []
+        self._heap: list[tuple[float, int, Callback, tuple, Timer | None]] = []
         self._seq = 0
 
     def call_at(self, t: float, fn: Callback, *args: object) -> Timer:
@@ -49,8 +52,15 @@ class VirtualClock:
         self._seq += 1
         t = float(t)
         timer = _timer(t, self._seq, fn, False, args)
-        heapq.heappush(self._heap, (t, self._seq, timer))
+        heapq.heappush(self._heap, (t, self._seq, fn, args, timer))
         return timer
+
+    def post(self, t: float, fn: Callback, args: tuple) -> None:
+        """fn(t, *args) at time t, without a handle (it cannot be cancelled). For callers that
+        compute t themselves as `now + delay` with a float now and a delay >= 0, so t is a float
+        and not in the past: call_at's checks would only repeat what they know."""
+        self._seq += 1
+        heapq.heappush(self._heap, (t, self._seq, fn, args, None))
 
     def call_later(self, delay: float, fn: Callback, *args: object) -> Timer:
         if delay < 0:
@@ -59,20 +69,21 @@ class VirtualClock:
 
     def next_time(self) -> float | None:
         """Time of the earliest pending (non-cancelled) callback, or None."""
-        while self._heap and self._heap[0][2].cancelled:
-            heapq.heappop(self._heap)
-        return self._heap[0][0] if self._heap else None
+        heap = self._heap
+        while heap and heap[0][4] is not None and heap[0][4].cancelled:
+            heapq.heappop(heap)
+        return heap[0][0] if heap else None
 
     def pending(self) -> int:
-        return sum(1 for _, _, timer in self._heap if not timer.cancelled)
+        return sum(1 for entry in self._heap if entry[4] is None or not entry[4].cancelled)
 
     def step(self) -> bool:
         """Run the single earliest callback; False when nothing is pending."""
         if self.next_time() is None:
             return False
-        t, _, timer = heapq.heappop(self._heap)
+        t, _, fn, args, _ = heapq.heappop(self._heap)
         self.now = t
-        timer.callback(t, *timer.args)
+        fn(t, *args)
         return True
 
     def run_until(self, t: float, max_steps: int = 10_000_000) -> int:
@@ -81,17 +92,20 @@ class VirtualClock:
             raise ConfigError(f"cannot run back to t={t} (now is t={self.now})")
         steps = 0
         heap, pop = self._heap, heapq.heappop
-        while True:   # step() inlined: one look at the heap per callback
-            while heap and heap[0][2].cancelled:
+        while heap:   # step() inlined: one look at the heap per callback
+            entry = heap[0]
+            timer = entry[4]
+            if timer is not None and timer.cancelled:
                 pop(heap)
-            if not heap or heap[0][0] > t:
+                continue
+            if entry[0] > t:
                 break
             if steps >= max_steps:
                 raise ConfigError(f"more than {max_steps} callbacks before t={t}: "
                                   f"a timer keeps rescheduling itself at t={self.now}")
-            when, _, timer = pop(heap)
-            self.now = when
-            timer.callback(when, *timer.args)
+            pop(heap)
+            when = self.now = entry[0]
+            entry[2](when, *entry[3])
             steps += 1
         self.now = float(t)
         return steps

@@ -39,7 +39,6 @@ from ..reasons import Reason
 from ..wire.numbers import IPProto, Port, label
 from .nat_config import BEHAVIOURS, FRAGMENT_MODES, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS, Forward, NatConfig
 from .records import builder, fast_init_all
-from .fragments import is_fragment
 from .nat_fragments import NatFragments
 from .rewrite import FieldChange, PacketFields, parse_packet, rewrite
 
@@ -127,7 +126,7 @@ class _Mapping:
         """The table line; rebuilt after a refresh (the expiry moved), the rest kept."""
         if self._row is None:
             if self._allowed is None:
-                self._allowed = tuple(k if isinstance(k, str) else f"{k[0]}:{k[1]}" for k in self.permits)
+                self._allowed = tuple([k if isinstance(k, str) else f"{k[0]}:{k[1]}" for k in self.permits])
             shown = self._shown
             if shown is None:
                 shown = self._shown = (str(self.inside), str(self.outside))
@@ -235,13 +234,13 @@ class Nat(NatFragments):
     def table(self, now: float) -> tuple[MappingRow, ...]:
         """Live mappings in the order they were created."""
         self._expire_due(now)
-        return tuple(m.row() for m in self._live.values())
+        return tuple([m.row() for m in self._live.values()])
 
     def outside_addresses(self) -> tuple[str, ...]:
         """Addresses this device answers for on its outside segment."""
         if self.config.kind == "none":
             return ()
-        extra = tuple(p for p in self._static_in if p != self.config.public_ip)
+        extra = tuple([p for p in self._static_in if p != self.config.public_ip])
         return (self.config.public_ip,) + extra
 
     def bind_static(self, inside_ip: str, public_ip: str | None = None) -> None:
@@ -267,7 +266,7 @@ class Nat(NatFragments):
     def _translate(self, packet: bytes, now: float, outbound: bool) -> Translation:
         if self._heap and self._heap[0][0] <= now:
             self._expire_due(now)
-        if is_fragment(packet):
+        if len(packet) >= 8 and (packet[6] & 0x3F or packet[7]):   # is_fragment, read in place: every packet
             return self._fragment(packet, now, outbound)
         try:
             p = parse_packet(packet)
@@ -323,7 +322,7 @@ class Nat(NatFragments):
         cfg = self.config
         key = (p.proto, p.src, p.sport)
         m = self._inside.get(key)  # a forward owns its inside endpoint
-        if (m is None or m.kind != "forward") and self._is_helper_500(p, p.sport):
+        if cfg.helper == "static-port-500" and (m is None or m.kind != "forward") and self._is_helper_500(p, p.sport):
             return self._static_500_out(packet, p, now)
         if m is None or m.kind != "forward":
             remote = (() if cfg.mapping == BEHAVIOURS[0] else (p.dst,) if cfg.mapping == BEHAVIOURS[1]
@@ -405,7 +404,7 @@ class Nat(NatFragments):
     def _napt_in(self, packet: bytes, p: PacketFields, now: float) -> Translation:
         cfg = self.config
         key = (p.proto, p.dport)
-        if self._is_helper_500(p, p.dport):
+        if cfg.helper == "static-port-500" and self._is_helper_500(p, p.dport):
             key = (p.proto, p.dport, p.src, p.sport)  # one state per remote endpoint
         m = self._outside.get(key) if p.dst == cfg.public_ip else None
         if m is None:

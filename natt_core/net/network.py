@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass
-from socket import inet_ntoa
+from socket import inet_aton, inet_ntoa
 from typing import Callable, Iterable, Protocol
 
 from ..addressing import Datagram, check_ipv4
@@ -33,12 +33,12 @@ from .network_records import Attachment, HopRecord, HostPower, NatMappingExpired
 from .records import builder, fast_init_all
 
 _KINDS = ("host", "nat-inside", "nat-outside")   #: Attachment.kind
-_ICMP = bytes([ICMP_PROTO])   #: the protocol byte (offset 9) of an ICMP packet
 MAX_HOPS = 16          # a packet crossing more devices than this is in a routing loop
 MAX_TIMER_SPINS = 1000  # on_timer calls at one instant before a host is declared stuck
 LOST = "lost on segment"  # how every drop reason for a link loss begins
 DEFAULT_MTU = 1500      # Ethernet
 PMTU_ENTRIES = 256      # destinations whose path MTU one host remembers (from ICMP 3/4)
+ROUTE_ENTRIES = 4096    # (sender, destination) next hops the network remembers beyond a segment
 
 
 class Host(Protocol):
@@ -58,8 +58,11 @@ class _Segment:
     mtu: int = DEFAULT_MTU
 
     def __post_init__(self) -> None:
-        # a perfect link draws nothing from the rng: its one plan, made once, is every packet's plan
-        self.steady = ((self.impairment.delay, ""),) if self.impairment.perfect else None
+        # a perfect link draws nothing from the rng: every packet arrives once, after this delay
+        self.steady = self.impairment.delay if self.impairment.perfect else None
+        # the same ports keyed by their 4 address bytes: a packet's destination is looked up as it
+        # is on the wire, without making its text per hop
+        self.packed: dict[bytes, _Port] = {}
 
 
 @dataclass(eq=False)
@@ -88,6 +91,8 @@ class Network:
         self._nats: dict[str, tuple[_Port, _Port]] = {}
         self._routers: list[tuple[_Port, _Port]] = []   # NATs of kind 'none'
         self._route_cache: dict[tuple[str, str], _Port | None] = {}
+        # (sender, destination's 4 bytes) -> _next_hop's answer, for what is not on the sender's segment
+        self._hops: dict[tuple[_Port, bytes], tuple[_Port | None, str | None]] = {}
         self._timers: dict[str, Timer] = {}
         self._spins: dict[str, tuple[float, int]] = {}
         self._nat_wake: dict[str, Timer] = {}
@@ -135,7 +140,9 @@ class Network:
             raise ConfigError(f"address {port.info.address} is already used by {other} "
                               f"on segment {seg.name!r}")
         seg.addresses[port.info.address] = port
+        seg.packed[inet_aton(port.info.address)] = port   # a canonical dotted quad (check_ipv4)
         self._route_cache.clear()
+        self._hops.clear()
         return port
 
     def _new_device(self, name: object) -> None:
@@ -193,7 +200,7 @@ class Network:
             nat.bind_static(address)
 
     def topology(self) -> tuple[Attachment, ...]:
-        return tuple(p.info for seg in self._segments.values() for p in seg.addresses.values())
+        return tuple([p.info for seg in self._segments.values() for p in seg.addresses.values()])
 
     def host(self, name: str) -> Host:
         return self._hosts[name].host
@@ -218,7 +225,7 @@ class Network:
         self._packets += len(dgrams)
         if output.events:
             self._emit(output.events, event_owners(output, first, cause))
-        learnt = self._pmtu.get(sender)
+        learnt = self._pmtu.get(sender) if self._pmtu else None   # no lookup until an ICMP 3/4 taught anything
         for pid, dgram in enumerate(dgrams, first):
             try:
                 packet = encode_datagram(dgram)
@@ -305,7 +312,11 @@ class Network:
         t = None if name in self._off else self._hosts[name].host.next_timer()
         current = self._timers.get(name)
         if t is not None:
-            t = max(float(t), self.clock.now)
+            if type(t) is not float:
+                t = float(t)
+            now = self.clock.now
+            if t < now:   # max(t, now) without a call: a timer already due fires now
+                t = now
             if current is not None and not current.cancelled and current.time == t:
                 return
         if current is not None:
@@ -364,7 +375,7 @@ class Network:
                 src_host: str, note: str, label: str, pid: int, copy_of: int | None,
                 drop_code: Reason | None = None) -> None:
         self._seq += 1
-        piece = self._fragments.get(pid)
+        piece = self._fragments.get(pid) if self._fragments else None   # no lookup while nothing was fragmented
         info = sender.info
         if receiver is None:
             direction, dst = _DIRECTIONS["host", info.kind], None
@@ -383,10 +394,15 @@ class Network:
         now = self.clock.now
         seg = sender.seg
         size = len(packet)
-        dst = inet_ntoa(packet[16:20]) if size >= 20 else "?"
-        receiver, reason = seg.addresses.get(dst), None   # on this segment: _next_hop's first answer
+        dst = packet[16:20]
+        receiver, reason = seg.packed.get(dst), None   # on this segment: _next_hop's first answer
         if receiver is None:
-            receiver, reason = self._next_hop(seg, dst, sender)
+            hop = self._hops.get((sender, dst))
+            if hop is None:   # the answer depends on the topology alone
+                hop = self._next_hop(seg, inet_ntoa(dst) if size >= 20 else "?", sender)
+                if len(self._hops) < ROUTE_ENTRIES:
+                    self._hops[sender, dst] = hop
+            receiver, reason = hop
         if receiver is None or hops > MAX_HOPS:
             # a loop ends where a real packet's TTL would run out
             code = Reason.NO_ROUTE if reason else Reason.TTL_EXPIRED
@@ -397,7 +413,11 @@ class Network:
         if size > seg.mtu and sender.nat is not None:
             self._too_big(seg, sender, packet, src_host, before, changes, hops, label, why, pid, copy_of)
             return
-        plan = seg.steady or seg.impairment.plan(self.rng)
+        if seg.steady is not None:   # a perfect link: the packet itself, with no note of the link's
+            self.clock.post(now + seg.steady, self._arrive, (now, sender, receiver, packet, before, changes,
+                                                             src_host, why, hops, label, pid, copy_of))
+            return
+        plan = seg.impairment.plan(self.rng)
         if not plan:
             self._record(now, now, sender, receiver, packet, before, changes,
                          f"{LOST} {seg.name!r} ({seg.impairment.describe()})", src_host, "", label,
@@ -411,33 +431,39 @@ class Network:
                 ident, original = self._packets, pid
                 if pid in self._fragments:
                     self._fragments[ident] = self._fragments[pid]
-            self.clock.call_at(now + delay, self._arrive, now, sender, receiver, packet, before, changes,
-                               src_host, note, hops, label, ident, original)
+            # a tuple on the clock's heap, no Timer: an arrival is never cancelled
+            self.clock.post(now + delay, self._arrive, (now, sender, receiver, packet, before, changes,
+                                                        src_host, note, hops, label, ident, original))
 
     def _arrive(self, t: float, sent: float, sender: _Port, receiver: _Port, packet: bytes,
                 before: bytes | None, changes: tuple[FieldChange, ...], src_host: str, note: str,
                 hops: int, label: str, pid: int, copy_of: int | None) -> None:
-        args = (t, sent, sender, receiver, packet, before, changes)
         host = receiver.host
         if host is not None:
-            if receiver.info.device in self._off:
-                self._record(*args, f"{receiver.info.device} is switched off", src_host, note, label, pid,
-                             copy_of, Reason.HOST_DOWN)
-                return
-            if (is_fragment(packet) or packet[9:10] == _ICMP) and self._ip_layer(args, src_host, note, label,
-                                                                                pid, copy_of):
-                return
+            name = receiver.info.device
+            # every packet on a segment has a whole IPv4 header (the network built or rewrote it), so
+            # is_fragment's test (MF or an offset, RFC 791 §3.1) is read in place, no call per hop
+            if name in self._off or packet[6] & 0x3F or packet[7] or packet[9] == ICMP_PROTO:
+                args = (t, sent, sender, receiver, packet, before, changes)
+                if name in self._off:
+                    self._record(*args, f"{name} is switched off", src_host, note, label, pid, copy_of,
+                                 Reason.HOST_DOWN)
+                    return
+                if self._ip_layer(args, src_host, note, label, pid, copy_of):
+                    return
             try:
                 dgram = decode_datagram(packet)
             except DecodeError as exc:
-                self._record(*args, f"{receiver.info.device} cannot decode the packet: {exc}", src_host, note,
-                             label, pid, copy_of, decode_drop_code(packet))
+                self._record(t, sent, sender, receiver, packet, before, changes,
+                             f"{name} cannot decode the packet: {exc}", src_host, note, label, pid, copy_of,
+                             decode_drop_code(packet))
                 return
-            self._record(*args, None, src_host, note, label, pid, copy_of)
-            name = receiver.info.device
+            self._record(t, sent, sender, receiver, packet, before, changes, None, src_host, note, label, pid,
+                         copy_of)
             self.deliver(host.receive(dgram, t), name, pid)
             self._sync_timer(name)
             return
+        args = (t, sent, sender, receiver, packet, before, changes)
         nat = receiver.nat
         outbound = receiver.info.kind == "nat-inside"   # else it came to an outside address
         tr = nat.outbound(packet, t) if outbound else nat.inbound(packet, t)
@@ -526,7 +552,7 @@ class Network:
     def _nat_changed(self, nat: Nat, now: float) -> None:
         expired = nat.expire(now)
         if expired:
-            self._emit(tuple(NatMappingExpired(now, nat.name, row) for row in expired), [None] * len(expired))
+            self._emit(tuple([NatMappingExpired(now, nat.name, row) for row in expired]), [None] * len(expired))
         if nat.version != self._nat_version[nat.name]:
             self._nat_version[nat.name] = nat.version
             if self.on_nat_change:
@@ -568,13 +594,16 @@ def event_owners(output: Output, first_id: int, cause: int | None) -> list[int |
     order they send, so the n-th sending event goes with the next datagram it can describe. Any
     other event belongs to `cause`, the packet whose delivery produced the output (None when a
     timer did)."""
-    owners: list[int | None] = []
     dgrams, nxt = output.datagrams, 0
+    if not dgrams:   # nothing sent: every event belongs to the cause
+        return [cause] * len(output.events)
+    owners: list[int | None] = []
+    count = len(dgrams)
     for event in output.events:
         owner = cause
         kind = type(event).__name__   # Event.kind, without a property call per event
         if kind in SENDING_EVENTS:
-            for i in range(nxt, len(dgrams)):
+            for i in range(nxt, count):
                 if _announces(event, kind, dgrams[i].label):
                     owner, nxt = first_id + i, i + 1
                     break
@@ -591,7 +620,7 @@ def capture_points(records: Iterable[HopRecord]) -> list[tuple[str, list[tuple[f
     for rec in records:
         notes = [f"{rec.device} -> {rec.dst_host or '?'} ({rec.direction})"]
         if rec.changes:
-            notes.append("rewritten: " + ", ".join(f"{c.name} {c.old} -> {c.new}" for c in rec.changes))
+            notes.append("rewritten: " + ", ".join([f"{c.name} {c.old} -> {c.new}" for c in rec.changes]))
         if rec.note:
             notes.append(rec.note)
         if rec.dropped:

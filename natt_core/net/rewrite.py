@@ -131,7 +131,11 @@ def _fix(buf: bytearray, changes: list[FieldChange], name: str, off: int, old: b
     old_sum = buf[off] << 8 | buf[off + 1]
     if udp and old_sum == 0:
         return  # RFC 768: a UDP checksum of 0 means "none" and stays 0
-    new_sum = incremental_update(old_sum, old, new)
+    start = ~old_sum & 0xFFFF
+    if start:   # wire.ip.incremental_update without the call (old and new are whole words, cut above)
+        new_sum = ~((start - int.from_bytes(old, "big") + int.from_bytes(new, "big") - 1) % 0xFFFF + 1) & 0xFFFF
+    else:       # a checksum of 0xFFFF: the helper minds the one case whose sum is exactly zero
+        new_sum = incremental_update(old_sum, old, new)
     if udp and new_sum == 0:
         new_sum = 0xFFFF
     if new_sum != old_sum:

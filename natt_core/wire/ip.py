@@ -129,9 +129,11 @@ def encode_udp(src: Endpoint, dst: Endpoint, payload: bytes, checksum: bool = Tr
     sport, dport = src.port, dst.port
     if not checksum:
         return _UDP_PACK(sport, dport, length, 0) + payload
-    # the pseudo-header and the header with a zero checksum, summed with the payload (RFC 768)
-    value = ~ones_complement_sum(packed_ipv4(src.ip) + packed_ipv4(dst.ip) + _UDP_PSEUDO_PROTO
-                                 + _UDP_HEADER_PACK(length, sport, dport, length, 0) + payload) & 0xFFFF
+    # the pseudo-header and the header with a zero checksum, summed with the payload (RFC 768) from
+    # the fields, as encode_datagram does: the header is packed once, with its checksum
+    words = int.from_bytes(packed_ipv4(src.ip) + packed_ipv4(dst.ip), "big") + _PROTO_UDP + 2 * length \
+        + sport + dport + (int.from_bytes(payload, "big") << 8 * (len(payload) & 1))
+    value = ~((words - 1) % 0xFFFF + 1) & 0xFFFF   # the protocol makes `words` non-zero
     return _UDP_PACK(sport, dport, length, value or 0xFFFF) + payload   # RFC 768: a computed 0 is sent as all ones
 
 
@@ -198,24 +200,30 @@ def encode_datagram(d: Datagram) -> bytes:
     if length > 0xFFFF:
         raise ValueError("UDP datagram too long")
     sport, dport = d.src.port, d.dst.port
-    checksum = 0
-    if not d.zero_udp_checksum:
-        # ones_complement_sum inlined (the protocol byte makes the number non-zero; an odd length is
-        # padded with a zero byte, i.e. the number times 256)
-        data = src + dst + _UDP_PSEUDO_PROTO + _UDP_HEADER_PACK(length, sport, dport, length, 0) + payload
-        checksum = ~(((int.from_bytes(data, "big") << 8 * (len(data) & 1)) - 1) % 0xFFFF + 1) & 0xFFFF or 0xFFFF
     total = IPV4_HEADER_LEN + length
     if total > 0xFFFF:
         raise ValueError("IPv4 packet too long")
     ident, ttl = d.ident, d.ttl
-    head = _IPV4_UDP_PACK(0x45, 0, total, ident, 0x4000, ttl, proto, 0, src, dst, sport, dport, length, checksum)
-    header_sum = ~((int.from_bytes(head[:IPV4_HEADER_LEN], "big") - 1) % 0xFFFF + 1) & 0xFFFF   # 0x45: non-zero
-    return head[:OFF_IP_CHECKSUM] + header_sum.to_bytes(2, "big") + head[OFF_IP_CHECKSUM + 2:] + payload
+    # ones_complement_sum inlined, both sums from the fields: 65536 = 1 (mod 0xFFFF), so bytes read
+    # as one number are congruent to the sum of their 16-bit words, and the words of the two
+    # addresses count in both the IPv4 header and the UDP pseudo-header
+    addresses = int.from_bytes(src + dst, "big")
+    checksum = 0
+    if not d.zero_udp_checksum:
+        # pseudo-header (addresses, protocol 17 = proto, length) + UDP header with a zero checksum + payload,
+        # whose odd last byte is padded with a zero (the number times 256); the protocol makes it non-zero
+        words = addresses + proto + 2 * length + sport + dport \
+            + (int.from_bytes(payload, "big") << 8 * (len(payload) & 1))
+        checksum = ~((words - 1) % 0xFFFF + 1) & 0xFFFF or 0xFFFF
+    # version/IHL 0x45, DF 0x4000: never zero
+    header_sum = ~((0x4500 + total + ident + 0x4000 + (ttl << 8 | proto) + addresses - 1) % 0xFFFF + 1) & 0xFFFF
+    return _IPV4_UDP_PACK(0x45, 0, total, ident, 0x4000, ttl, proto, header_sum, src, dst, sport, dport, length,
+                          checksum) + payload
 
 
-#: the pseudo-header's zero and protocol bytes, then its UDP length (RFC 768), then the UDP header
+#: the pseudo-header's zero and protocol bytes (RFC 768)
 _UDP_PSEUDO_PROTO = bytes([0, IPProto.UDP])
-_UDP_HEADER_PACK = struct.Struct("!H" + UDP_HEADER.struct.format[1:]).pack   # pseudo-header length, then the UDP header
+_PROTO_UDP = int(IPProto.UDP)   #: 17 as a plain int, for the checksum sums
 _UDP_PACK = UDP_HEADER.struct.pack
 
 
