@@ -340,9 +340,11 @@ class Nat(NatFragments):
                                        Endpoint(cfg.public_ip, port), "dynamic",
                                        remote=":".join(map(str, remote)) or None, timeout=timeout,
                                        in_key=key, out_key=(p.proto, port)), now)
-            else:
-                m.refresh(now)
-            m.permit(self._filter_key(p.dst, p.dport))
+            elif m.timeout is not None:   # m.refresh(now), inline: every packet of a flow
+                m.expires, m._row = now + m.timeout, None
+            key = self._filter_key(p.dst, p.dport)
+            if key is not None and key not in m.permits:   # a new remote: m.permit
+                m.permit(key)
             if p.proto == IPProto.UDP and Port.IKE in (p.sport, p.dport):
                 self._note_ipsec_client(p.dst, p.src, now)
         return self._rewrite(packet, p.proto, "source", cfg.public_ip, m.outside.port, m)
