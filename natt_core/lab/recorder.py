@@ -210,19 +210,28 @@ class Recorder:
 
     def _snap_peer(self, name: str, time: float, step: int) -> None:
         """A snapshot of each of the host's tables that changed since its last one (the engine
-        keeps an unchanged SA's row object, so an unchanged table compares equal at once)."""
+        keeps an unchanged SA's row object, so an unchanged table compares equal at once). Asked
+        after every batch of events: the tables are read one by one, without a list of them."""
         host = self.hosts[name]
         peer = host.peer
         last = self._last.get(name)
         if last is None:
             last = self._last[name] = {}
-        tables = (("isakmp", peer.isakmp_rows()), ("ipsec", peer.ipsec_rows()))
-        if getattr(host, "spd", None) is not None:
-            tables += (("spd", host.spd_rows()),)
-        for table, rows in tables:
-            if last.get(table) != rows:
-                last[table] = rows
-                self.snaps.append(Snapshot(step, time, name, table, _rows(rows)))
+        rows = peer.isakmp_rows()
+        if last.get("isakmp") != rows:
+            self._snap(last, "isakmp", rows, step, time, name)
+        rows = peer.ipsec_rows()
+        if last.get("ipsec") != rows:
+            self._snap(last, "ipsec", rows, step, time, name)
+        spd = getattr(host, "spd", None)
+        if spd is not None:
+            rows = spd.rows()        # host.spd_rows() of a host that has an SPD
+            if last.get("spd") != rows:
+                self._snap(last, "spd", rows, step, time, name)
+
+    def _snap(self, last: dict, table: str, rows: tuple, step: int, time: float, name: str) -> None:
+        last[table] = rows
+        self.snaps.append(Snapshot(step, time, name, table, _rows(rows)))
 
     def _nat(self, name: str, time: float, rows) -> None:
         self.snaps.append(Snapshot(len(self.steps) - 1, time, name, "nat", _rows(rows)))
