@@ -293,6 +293,8 @@ class Nat(NatFragments):
             p = parse_packet(packet)
         except DecodeError as exc:
             return _drop(str(exc), decode_drop_code(packet))
+        if p.proto == IPProto.UDP and self.config.kind == "napt":   # most packets: what _translate_fields decides
+            return self._napt_out(packet, p, now) if outbound else self._napt_in(packet, p, now)
         return self._translate_fields(packet, p, now, outbound)
 
     def _translate_fields(self, packet: bytes, p: PacketFields, now: float, outbound: bool) -> Translation:
