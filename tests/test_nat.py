@@ -483,3 +483,14 @@ def test_tshark_validates_the_rewritten_checksums(tmp_path):
                          capture_output=True, text=True, timeout=60, check=True)
     rows = [line.split("\t") for line in out.stdout.splitlines()]
     assert rows == [["1", "1"]] * len(packets)  # 1 = PROTO_CHECKSUM_E_GOOD
+
+
+def test_a_translation_shows_its_mapping_as_it_stood_after_its_own_packet():
+    """The row is the table line after that packet, even when read after later packets moved it on."""
+    nat = make(filtering="address-dependent", udp_timeout=120)
+    first = nat.outbound(udp(A, 500, SERVER, 500), 0)
+    second = nat.outbound(udp(A, 500, "203.0.113.5", 500), 5)
+    assert (second.mapping.expires, second.mapping.allowed) == (125.0, (SERVER, "203.0.113.5"))
+    assert (first.mapping.expires, first.mapping.allowed) == (120.0, (SERVER,))
+    assert nat.table(5)[-1] == second.mapping
+    assert first == first and first != second

@@ -164,16 +164,18 @@ class Recorder:
         self._over = over
         self._last: dict[str, dict[str, tuple]] = {}   #: per host, per table: the rows last snapshotted
         self._changes: dict[tuple, Change] = {}
-        net.on_hop.append(self._hop)
+        net.on_hop_values.append(self._hop)
         net.on_events.append(self._events)
         if snapshots:  # without snapshots nobody needs the table after every change (O(n) each)
             net.on_nat_change.append(self._nat)
 
-    def _hop(self, r: HopRecord) -> None:
+    def _hop(self, time, segment, device, direction, packet, before, changes, dropped, src_host, dst_host,
+             seq, sent, note, label, drop_code, packet_id, copy_of, fragment_of, fragment) -> None:
+        """A HopRecord's values in its field order (Network.on_hop_values; checked below the class):
+        the Hop step is built from them without a HopRecord in between."""
         self.hops += 1
         if self.hops > self.max_hops:
             self._over("packets", self.max_hops)
-        changes = r.changes
         if changes:   # one Change per distinct rewrite: a NAT makes the same ones for every packet of a flow
             known, shown = self._changes, []
             for c in changes:
@@ -184,10 +186,9 @@ class Recorder:
                 shown.append(change)
             changes = tuple(shown)
         steps = self.steps
-        steps.append(_make_hop(len(steps), r.time, r.segment, r.device, r.direction, r.src_host, r.dst_host,
-                               r.label, r.packet, r.before, changes, r.dropped,
-                               r.drop_code.value if r.drop_code else None, r.note, r.packet_id, r.copy_of,
-                               r.fragment_of, r.fragment))
+        steps.append(_make_hop(len(steps), time, segment, device, direction, src_host, dst_host, label, packet,
+                               before, changes, dropped, drop_code.value if drop_code else None, note, packet_id,
+                               copy_of, fragment_of, fragment))
 
     def _events(self, events: tuple[Event, ...], packet_ids: list[int | None]) -> None:
         """One host's events of one output: the host's tables are the same after each of them, so
@@ -209,19 +210,28 @@ class Recorder:
 
     def _snap_peer(self, name: str, time: float, step: int) -> None:
         """A snapshot of each of the host's tables that changed since its last one (the engine
-        keeps an unchanged SA's row object, so an unchanged table compares equal at once)."""
+        keeps an unchanged SA's row object, so an unchanged table compares equal at once). Asked
+        after every batch of events: the tables are read one by one, without a list of them."""
         host = self.hosts[name]
         peer = host.peer
         last = self._last.get(name)
         if last is None:
             last = self._last[name] = {}
-        tables = (("isakmp", peer.isakmp_rows()), ("ipsec", peer.ipsec_rows()))
-        if getattr(host, "spd", None) is not None:
-            tables += (("spd", host.spd_rows()),)
-        for table, rows in tables:
-            if last.get(table) != rows:
-                last[table] = rows
-                self.snaps.append(Snapshot(step, time, name, table, _rows(rows)))
+        rows = peer.isakmp_rows()
+        if last.get("isakmp") != rows:
+            self._snap(last, "isakmp", rows, step, time, name)
+        rows = peer.ipsec_rows()
+        if last.get("ipsec") != rows:
+            self._snap(last, "ipsec", rows, step, time, name)
+        spd = getattr(host, "spd", None)
+        if spd is not None:
+            rows = spd.rows()        # host.spd_rows() of a host that has an SPD
+            if last.get("spd") != rows:
+                self._snap(last, "spd", rows, step, time, name)
+
+    def _snap(self, last: dict, table: str, rows: tuple, step: int, time: float, name: str) -> None:
+        last[table] = rows
+        self.snaps.append(Snapshot(step, time, name, table, _rows(rows)))
 
     def _nat(self, name: str, time: float, rows) -> None:
         self.snaps.append(Snapshot(len(self.steps) - 1, time, name, "nat", _rows(rows)))
@@ -240,6 +250,11 @@ class Recorder:
         report = build_report(scenario, self.hosts, self.events, self.steps, self.net)
         return Trace(_scenario_dict(scenario), topology, tuple(self.steps), tuple(self.snaps), report,
                      build_secrets(self.hosts))
+
+
+# Recorder._hop takes a HopRecord's values by position: its parameters are the record's fields, in order
+if Recorder._hop.__code__.co_varnames[1:Recorder._hop.__code__.co_argcount] != tuple(f.name for f in fields(HopRecord)):
+    raise TypeError("Recorder._hop's parameters must follow HopRecord's fields")
 
 
 def _scenario_dict(s) -> dict:

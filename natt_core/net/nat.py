@@ -80,6 +80,27 @@ class Translation:
     """Fragments held back until this one (their first) came: (bytes as held, Translation) each."""
 
 
+class _Through(Translation):
+    """A Translation through a mapping whose table row is made when first read: the network never
+    reads it, and each packet moves the mapping's expiry, so an eager row would be a new object per
+    packet. `mapping` holds (the _Mapping, its expiry then, its number of remotes then) until read;
+    the row shows those, as an eager one would have."""
+    __qualname__ = "Translation"   # the same repr as the eager one
+
+    @property
+    def mapping(self) -> MappingRow:
+        own = self.__dict__
+        got = own["mapping"]
+        if type(got) is tuple:
+            m, expires, remotes = got
+            row = m.row()
+            if row.expires != expires or len(row.allowed) != remotes:   # the mapping moved on since
+                row = _mapping_row(row.proto, row.inside, row.outside, row.remote, expires, row.kind, row.spi,
+                                   row.allowed[:remotes])
+            own["mapping"] = got = row
+        return got
+
+
 def _drop(reason: str, code: Reason, mapping: MappingRow | None = None) -> Translation:
     return Translation(None, (), reason, mapping, drop_code=code)
 
@@ -272,6 +293,8 @@ class Nat(NatFragments):
             p = parse_packet(packet)
         except DecodeError as exc:
             return _drop(str(exc), decode_drop_code(packet))
+        if p.proto == IPProto.UDP and self.config.kind == "napt":   # most packets: what _translate_fields decides
+            return self._napt_out(packet, p, now) if outbound else self._napt_in(packet, p, now)
         return self._translate_fields(packet, p, now, outbound)
 
     def _translate_fields(self, packet: bytes, p: PacketFields, now: float, outbound: bool) -> Translation:
@@ -297,7 +320,9 @@ class Nat(NatFragments):
     def _rewrite(self, packet: bytes, proto: int, which: str, ip: str,
                  port: int | None, m: _Mapping | None) -> Translation:
         out, changes = rewrite(packet, proto, which, ip, port)
-        return _translation(out, changes, None, (m._row or m.row()) if m else None, "", None, ())
+        if m is None:
+            return _translation(out, changes, None, None, "", None, ())
+        return _through(out, changes, None, (m, m.expires, len(m.permits)), "", None, ())
 
     # ----------------------------------------------------------------- 1:1 static
     def _static(self, packet: bytes, p: PacketFields, outbound: bool) -> Translation:
@@ -340,9 +365,11 @@ class Nat(NatFragments):
                                        Endpoint(cfg.public_ip, port), "dynamic",
                                        remote=":".join(map(str, remote)) or None, timeout=timeout,
                                        in_key=key, out_key=(p.proto, port)), now)
-            else:
-                m.refresh(now)
-            m.permit(self._filter_key(p.dst, p.dport))
+            elif m.timeout is not None:   # m.refresh(now), inline: every packet of a flow
+                m.expires, m._row = now + m.timeout, None
+            key = self._filter_key(p.dst, p.dport)
+            if key is not None and key not in m.permits:   # a new remote: m.permit
+                m.permit(key)
             if p.proto == IPProto.UDP and Port.IKE in (p.sport, p.dport):
                 self._note_ipsec_client(p.dst, p.src, now)
         return self._rewrite(packet, p.proto, "source", cfg.public_ip, m.outside.port, m)
@@ -481,4 +508,5 @@ __all__ = ["BEHAVIOURS", "FRAGMENT_MODES", "HELPERS", "IPSEC_MODES", "KINDS", "P
 #: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
 fast_init_all(globals())
 _translation = builder(Translation)
+_through = builder(_Through)   # the same fields; `mapping` holds what makes the row until it is read
 _mapping_row = builder(MappingRow)   # every field in order, one call: one per translated packet

@@ -81,6 +81,9 @@ class Network:
         self.clock = VirtualClock()
         self.rng = random.Random(seed)
         self.on_hop: list[Callable[[HopRecord], None]] = []
+        self.on_hop_values: list[Callable[..., None]] = []
+        """Like on_hop, given the record's values positionally in HopRecord's field order instead
+        of a HopRecord (a listener that keeps its own step need not have one built per hop)."""
         self.on_event: list[Callable[[Event], None]] = []
         self.on_events: list[Callable[[tuple[Event, ...], list[int | None]], None]] = []
         """Once per batch (one host output, or a NAT's expiries): the events and, for each, the id of
@@ -277,7 +280,7 @@ class Network:
         self.clock = VirtualClock(self.clock.now)
         self._timers.clear()
         self._nat_wake.clear()
-        for hooks in (self.on_hop, self.on_event, self.on_events, self.on_nat_change):
+        for hooks in (self.on_hop, self.on_hop_values, self.on_event, self.on_events, self.on_nat_change):
             hooks.clear()
         for inside, outside in self._nats.values():
             inside.peer = outside.peer = None
@@ -381,11 +384,15 @@ class Network:
             direction, dst = _DIRECTIONS["host", info.kind], None
         else:
             direction, dst = _DIRECTIONS[receiver.info.kind, info.kind], receiver.info.device
-        rec = _hop_record(time, info.segment, info.device, direction, packet, before, changes, dropped,
-                          src_host, dst, self._seq, sent, note, label, drop_code, pid, copy_of,
-                          piece[0] if piece else None, piece[1:] if piece else ())
-        for cb in self.on_hop:
-            cb(rec)
+        values = (time, info.segment, info.device, direction, packet, before, changes, dropped,
+                  src_host, dst, self._seq, sent, note, label, drop_code, pid, copy_of,
+                  piece[0] if piece else None, piece[1:] if piece else ())
+        for cb in self.on_hop_values:
+            cb(*values)
+        if self.on_hop:
+            rec = _hop_record(*values)
+            for cb in self.on_hop:
+                cb(rec)
 
     def _transmit(self, sender: _Port, packet: bytes, src_host: str, before: bytes | None,
                   changes: tuple[FieldChange, ...], hops: int, label: str, why: str,

@@ -117,30 +117,26 @@ def rewrite(packet: bytes, proto: int, which: str, ip: str | None,
             name = "UDP" if proto == IPProto.UDP else "TCP"
             changes.append(_change(f"{name} {which} port", off, str(int.from_bytes(old, "big")), str(port), 2))
             l4_old, l4_new = l4_old + old, l4_new + new
-    if ip_old:
-        _fix(buf, changes, "IPv4 header checksum", OFF_IP_CHECKSUM, ip_old, ip_new, False)
-    l4 = _L4_CHECKSUM.get(proto)
-    if l4 is not None and l4_old:
-        _fix(buf, changes, l4[0], l4[1], l4_old, l4_new, l4[2])
+    # the checksums that cover what changed (RFC 1624 eqn. 3), worked out here rather than in a
+    # call each: a NAT fixes two per translated packet
+    l4 = _L4_CHECKSUM.get(proto) if l4_old else None
+    fixes = ((("IPv4 header checksum", OFF_IP_CHECKSUM, False, ip_old, ip_new),) if ip_old else ()) \
+        + (((*l4, l4_old, l4_new),) if l4 is not None else ())
+    for name, off, udp, old, new in fixes:
+        old_sum = buf[off] << 8 | buf[off + 1]
+        if udp and old_sum == 0:
+            continue  # RFC 768: a UDP checksum of 0 means "none" and stays 0
+        start = ~old_sum & 0xFFFF
+        if start:   # wire.ip.incremental_update without the call (old and new are whole words, cut above)
+            new_sum = ~((start - int.from_bytes(old, "big") + int.from_bytes(new, "big") - 1) % 0xFFFF + 1) & 0xFFFF
+        else:       # a checksum of 0xFFFF: the helper minds the one case whose sum is exactly zero
+            new_sum = incremental_update(old_sum, old, new)
+        if udp and new_sum == 0:
+            new_sum = 0xFFFF
+        if new_sum != old_sum:
+            buf[off:off + 2] = new_sum.to_bytes(2, "big")
+            changes.append(_change(name, off, f"0x{old_sum:04x}", f"0x{new_sum:04x}", 2))
     return bytes(buf), tuple(changes)
-
-
-def _fix(buf: bytearray, changes: list[FieldChange], name: str, off: int, old: bytes, new: bytes,
-         udp: bool) -> None:
-    """Update the checksum at `off` for the words old -> new (RFC 1624 eqn. 3)."""
-    old_sum = buf[off] << 8 | buf[off + 1]
-    if udp and old_sum == 0:
-        return  # RFC 768: a UDP checksum of 0 means "none" and stays 0
-    start = ~old_sum & 0xFFFF
-    if start:   # wire.ip.incremental_update without the call (old and new are whole words, cut above)
-        new_sum = ~((start - int.from_bytes(old, "big") + int.from_bytes(new, "big") - 1) % 0xFFFF + 1) & 0xFFFF
-    else:       # a checksum of 0xFFFF: the helper minds the one case whose sum is exactly zero
-        new_sum = incremental_update(old_sum, old, new)
-    if udp and new_sum == 0:
-        new_sum = 0xFFFF
-    if new_sum != old_sum:
-        buf[off:off + 2] = new_sum.to_bytes(2, "big")
-        changes.append(_change(name, off, f"0x{old_sum:04x}", f"0x{new_sum:04x}", 2))
 
 
 #: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
