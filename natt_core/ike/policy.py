@@ -15,6 +15,7 @@ from .nat_t import NAT_T_SLOT, SUPPORT, VENDOR_IDS, NattVersion, versions_for
 from .profiles import PROFILE_NAMES
 from .states import Role
 from .v2.options import V2Options
+from ..net.records import fast_init_all
 
 PHASE1_CIPHERS = ("aes-cbc-128", "aes-cbc-192", "aes-cbc-256", "3des-cbc")
 HASHES = ("sha1", "sha256", "md5")
@@ -302,3 +303,7 @@ class PeerPolicy:
     @property
     def tunnel(self) -> bool:
         return self.mode == "tunnel"
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())
