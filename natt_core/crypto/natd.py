@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
-from typing import Sequence
+from typing import Callable, Sequence
 
 from ..addressing import check_ipv4, check_port
 from ..errors import ConfigError, DecodeError
@@ -67,18 +67,23 @@ class NatdVerdict:
 
 
 def evaluate_natd(hash_name: str, cky_i: bytes, cky_r: bytes, received: Sequence[bytes], *,
-                  local: tuple[str, int], remote_seen: tuple[str, int]) -> NatdVerdict:
+                  local: tuple[str, int], remote_seen: tuple[str, int],
+                  hash_of: Callable[[str, int], bytes] | None = None) -> NatdVerdict:
     """Compare the peer's NAT-D hashes with our own view of both addresses.
 
     `received` is in payload order; `local` is our own address and port, `remote_seen` the source
     address and port of the packet that carried the NAT-Ds. Because ports are hashed, a NAT that
-    changes only the port is detected too.
+    changes only the port is detected too. `hash_of(ip, port)`, when given, is `natd_hash` under
+    these cookies and hash worked out by the caller (an SA that sent the same hashes keeps them).
     """
     if len(received) < 2:
         raise DecodeError("NAT-D", 0, f"need at least 2 NAT-D payloads (destination and source), "
                                       f"got {len(received)}")
-    expected_self = natd_hash(hash_name, cky_i, cky_r, *local)
-    expected_peer = natd_hash(hash_name, cky_i, cky_r, *remote_seen)
+    if hash_of is None:
+        expected_self = natd_hash(hash_name, cky_i, cky_r, *local)
+        expected_peer = natd_hash(hash_name, cky_i, cky_r, *remote_seen)
+    else:
+        expected_self, expected_peer = hash_of(*local), hash_of(*remote_seen)
     sources = tuple(bytes(h) for h in received[1:])
     return NatdVerdict(
         self_behind_nat=bytes(received[0]) != expected_self,

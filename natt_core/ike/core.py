@@ -98,7 +98,8 @@ class PeerCore:
         src = self._sources.get(src_port)
         if src is None:
             src = self._sources[src_port] = Endpoint(self.address, src_port)
-        self._out_datagrams.append(Datagram(src, dst, proto, payload, self.next_ident(), 64, zero_checksum, label))
+        self._ident = ident = self._ident % 0xFFFF + 1      # next_ident, without a call per datagram
+        self._out_datagrams.append(Datagram(src, dst, proto, payload, ident, 64, zero_checksum, label))
 
     def _other_version(self, dgram: Datagram, message: bytes, speaks: int) -> None:
         """An IKE message of a major version this peer does not speak: answered with
@@ -122,11 +123,13 @@ class PeerCore:
         `answering` (the SA or Quick Mode exchange whose message this answers) keeps the bytes, so
         a retransmission of that message is answered again with exactly the same bytes.
         `expect_answer=None` sends an aside (a notification) that leaves any retransmission armed."""
-        wire = self._wire_payload(sa, message)
+        nat_t = sa.local.port == Port.NAT_T
+        wire = frame_ike(message) if nat_t else message     # `_wire_payload`, read inline
         if answering is not None:
             answering.last_answer = Answer(label, wire)
         self._send_ike_wire(sa, sa.remote, wire, label)
-        self._note_sent(sa)
+        if nat_t:     # `_note_sent` has nothing to do on port 500
+            self._note_sent(sa)
         self._out_events.append(MessageSent(self.now, self.name, label, tuple(payload_names), str(sa.remote),
                                             encrypted))
         if expect_answer is None:

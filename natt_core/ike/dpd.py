@@ -31,6 +31,7 @@ from .liveness_events import DeadPeerDetected, DpdNotNegotiated, InitialContactR
 from .nat_t import DPD_VID
 from .sa import IkeSa
 from .states import END_STATES, Role, State, follows_peer
+from ..net.records import fast_init_all
 
 #: Informational Message IDs remembered per ISAKMP SA (a repeat of one of them is a replay)
 INFO_IDS_KEPT = 256
@@ -254,3 +255,7 @@ def _identity(id_body: bytes) -> str:
     if len(id_body) == 8 and id_body[0] == 1:
         return str(ipaddress.IPv4Address(id_body[4:]))
     return id_body[4:].decode("ascii", "replace") if len(id_body) > 4 else id_body.hex()
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

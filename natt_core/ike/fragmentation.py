@@ -110,7 +110,7 @@ class IkeFragmentationMixin:
         pieces = self._ike_pieces(sa, wire) if self.policy.ike_fragmentation and self.fragmentation_agreed(sa) \
             else None
         if pieces is None:
-            super()._send_ike_wire(sa, dst, wire, label)
+            self._send(dst, sa.local.port, IPProto.UDP, wire, label)    # what PeerCore._send_ike_wire does
             return
         for n, piece in enumerate(pieces, 1):
             self._send(dst, sa.local.port, IPProto.UDP, piece, f"{label} (IKE fragment {n}/{len(pieces)})")

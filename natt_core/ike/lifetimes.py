@@ -17,6 +17,7 @@ from ..wire.codec import Reader
 from ..wire.isakmp import Attribute, Notification
 from ..wire.isakmp_proposals import _decode_attributes
 from ..wire.numbers import IpsecAttr, LifeType, NotifyType, Phase1Attr
+from ..net.records import fast_init_all
 
 #: the rekey margin as a share of the hard limit (strongSwan: margintime 9m of lifetime 1h)
 MARGIN = 0.15
@@ -105,3 +106,6 @@ def kb_state(bytes_done: int, life: Life) -> str | None:
         return "soft"
     return None
 
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

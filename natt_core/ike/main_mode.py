@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..addressing import Datagram, Endpoint
 from ..crypto.ike_keys import hash_i, hash_r, phase1_iv, phase1_keys, phase1_keys_sig
-from ..crypto.natd import evaluate_natd, natd_hash
+from ..crypto.natd import evaluate_natd
 from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
 from ..errors import DecodeError, IntegrityError
 from ..reasons import Reason
@@ -265,8 +265,7 @@ class MainModeMixin(SignatureAuthMixin):
         if not sa.nat_t:
             return []
         draft = sa.nat_t.is_draft
-        return [NatD(natd_hash(sa.choice.hash, sa.icookie, sa.rcookie, to.ip, to.port), draft),
-                NatD(natd_hash(sa.choice.hash, sa.icookie, sa.rcookie, self.address, sa.local.port), draft)]
+        return [NatD(sa.natd_hash(to.ip, to.port), draft), NatD(sa.natd_hash(self.address, sa.local.port), draft)]
 
     def _take_ke(self, sa: IkeSa, chain, label: str) -> None:
         group = MODP[sa.choice.group]
@@ -305,7 +304,8 @@ class MainModeMixin(SignatureAuthMixin):
             return
         port = sa.local.port if local_port is None else local_port
         v = evaluate_natd(sa.choice.hash, sa.icookie, sa.rcookie, hashes,
-                          local=(self.address, port), remote_seen=(dgram.src.ip, dgram.src.port))
+                          local=(self.address, port), remote_seen=(dgram.src.ip, dgram.src.port),
+                          hash_of=sa.natd_hash)
         sa.natd = v
         self._emit(NatDetected, self_behind_nat=v.self_behind_nat, peer_behind_nat=v.peer_behind_nat,
                    local=f"{self.address}:{port}", peer_seen=str(dgram.src),

@@ -32,7 +32,6 @@ from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
 from .quick_mode import QuickModeMixin
 from .rekey import LifecycleMixin
 from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
-from .major_version import major
 from .states import (MAIN_MODE, QUICK_MODE, Family, Msg, Repeat, Role, Shape, State, admit, advance, answer_to,
                      classify, family_of, found_by_initiator_cookie, half_open_refusal,
                      learns_responder_cookie, main_mode_shape, opening_state, opens_phase1, phase1_table, repeat,
@@ -59,7 +58,7 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
 
     # ------------------------------------------------------------------ demultiplexing
     def _receive_ike(self, dgram: Datagram, message: bytes) -> None:
-        if major(message) not in (None, 1):
+        if len(message) >= 28 and message[17] >> 4 != 1:    # `major` read inline: another major version
             self._other_version(dgram, message, 1)
             return
         header, body = decode_header(message)
@@ -81,7 +80,7 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         sa = self._find_sa(dgram, header, family)
         if sa is None:
             return
-        if wrong_port_after_float(sa.floated, dgram.dst.port):
+        if sa.floated and wrong_port_after_float(sa.floated, dgram.dst.port):
             self._note_unreadable_answer(sa, family)
             self._note_repeat(sa, message)
             self._emit(PacketDropped, reason="IKE on port 500 for an SA that floated to 4500 (RFC 3947 §4: discard)",

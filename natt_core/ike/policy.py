@@ -15,6 +15,7 @@ from .nat_t import NAT_T_SLOT, SUPPORT, VENDOR_IDS, NattVersion, versions_for
 from .profiles import PROFILE_NAMES
 from .states import Role
 from .v2.options import V2Options
+from ..net.records import fast_init_all
 
 PHASE1_CIPHERS = ("aes-cbc-128", "aes-cbc-192", "aes-cbc-256", "3des-cbc")
 HASHES = ("sha1", "sha256", "md5")
@@ -60,6 +61,11 @@ CERT_ISSUERS = ("lab", "rogue")
 VENDOR_ID_NAMES = (*VENDOR_IDS, NAT_T_SLOT)
 #: the names of the FRAGMENTATION Vendor ID: sent exactly when `ike_fragmentation` is on
 FRAGMENTATION_VIDS = ("fragmentation", "fragmentation-ike")
+
+
+#: the exact classes a number setting usually has (a bool is an int too, and stays one here)
+_NUMBERS = (int, float)
+_INF = float("inf")
 
 
 def _choice(name: str, value, choices) -> None:
@@ -194,11 +200,14 @@ class PeerPolicy:
     cert_issuer: str = "lab"
     extra: dict = field(default_factory=dict, compare=False, hash=False)
 
+    # Each type test below asks the exact class first (`x.__class__ is int`): the usual value passes
+    # without an isinstance call, anything else gets the same isinstance question as before.
     def __post_init__(self) -> None:
-        if not isinstance(self.psk, str) or not self.psk:
+        if self.psk.__class__ is not str and not isinstance(self.psk, str) or not self.psk:
             raise ConfigError("the pre-shared key must not be empty")
         _choice("NAT-T support", self.nat_t, NAT_T)
-        if isinstance(self.ike_version, tuple) and len(self.ike_version) == 1:
+        v = self.ike_version
+        if v.__class__ is not int and isinstance(v, tuple) and len(v) == 1:
             object.__setattr__(self, "ike_version", self.ike_version[0])
         _choice("IKE version", self.ike_version, IKE_VERSIONS)
         _check_vocabulary(self, _VOCABULARY)
@@ -219,37 +228,40 @@ class PeerPolicy:
         _check_vocabulary(self, _CHILD)
         if self.pfs_group is not None:
             _choice("PFS group", self.pfs_group, DH_GROUPS)
-        if not (isinstance(self.keepalive_interval, (int, float)) and self.keepalive_interval > 0):
-            raise ConfigError(f"keepalive interval must be a positive number of seconds, not {self.keepalive_interval!r}")
+        v = self.keepalive_interval
+        if not ((v.__class__ in _NUMBERS or isinstance(v, (int, float))) and v > 0):
+            raise ConfigError(f"keepalive interval must be a positive number of seconds, not {v!r}")
         if self.inner_address is not None:
             check_ipv4(self.inner_address)
         if self.retransmit_tries < 1 or self.retransmit_interval <= 0:
             raise ConfigError("retransmission needs at least one try and a positive interval")
         for name in ("half_open_limit", "half_open_per_source"):
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+            if not (value.__class__ is int or value.__class__ is not bool and isinstance(value, int)) or value < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be a whole number of SAs, 1 or more, not {value!r}")
-        if not isinstance(self.ike_fragmentation, bool):
+        if self.ike_fragmentation.__class__ is not bool:
             raise ConfigError(f"IKE fragmentation must be True or False, not {self.ike_fragmentation!r}")
-        if isinstance(self.ike_fragment_size, bool) or not isinstance(self.ike_fragment_size, int) \
-                or not 128 <= self.ike_fragment_size <= 65535:
+        v = self.ike_fragment_size
+        if not (v.__class__ is int or v.__class__ is not bool and isinstance(v, int)) or not 128 <= v <= 65535:
             raise ConfigError(f"IKE fragment size must be 128..65535 bytes, not {self.ike_fragment_size!r}")
         for name, low in LIFETIME_MINIMA.items():
             value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or not (value == 0 == low or low <= value <= 1 << 31):
+            if not (value.__class__ is int or value.__class__ is not bool and isinstance(value, int)) \
+                    or not (value == 0 == low or low <= value <= 1 << 31):
                 raise ConfigError(f"{name.replace('_', ' ')} must be a whole number from {max(low, 1)} to {1 << 31}"
                                   f"{' (0: none)' if not low else ''}, not {value!r}")
-        if not isinstance(self.rekey, bool):
+        if self.rekey.__class__ is not bool:
             raise ConfigError(f"rekey must be yes or no, not {self.rekey!r}")
-        if not (isinstance(self.half_open_timeout, (int, float)) and 0 < self.half_open_timeout < float("inf")):
+        v = self.half_open_timeout
+        if not ((v.__class__ in _NUMBERS or isinstance(v, (int, float))) and 0 < v < _INF):
             raise ConfigError(f"half-open timeout must be a positive number of seconds, not {self.half_open_timeout!r}")
-        if isinstance(self.dpd_delay, bool) or not (isinstance(self.dpd_delay, (int, float))
-                                                    and 0 <= self.dpd_delay < float("inf")):
+        v = self.dpd_delay
+        if v.__class__ is bool or not ((v.__class__ in _NUMBERS or isinstance(v, (int, float))) and 0 <= v < _INF):
             raise ConfigError(f"DPD delay must be 0 (off) or a positive number of seconds, not {self.dpd_delay!r}")
-        if isinstance(self.dpd_timeout, bool) or not (isinstance(self.dpd_timeout, (int, float))
-                                                      and 0 < self.dpd_timeout < float("inf")):
+        v = self.dpd_timeout
+        if v.__class__ is bool or not ((v.__class__ in _NUMBERS or isinstance(v, (int, float))) and 0 < v < _INF):
             raise ConfigError(f"DPD timeout must be a positive number of seconds, not {self.dpd_timeout!r}")
-        if not isinstance(self.initial_contact, bool):
+        if self.initial_contact.__class__ is not bool:
             raise ConfigError(f"initial_contact must be True or False, not {self.initial_contact!r}")
 
     @property
@@ -291,3 +303,7 @@ class PeerPolicy:
     @property
     def tunnel(self) -> bool:
         return self.mode == "tunnel"
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -16,6 +16,7 @@ from ..wire.numbers import (AhTransform, AuthAlgorithm, AuthMethod, Encapsulatio
 from .lifetimes import Life
 from .policy import PeerPolicy
 from .sa import Phase1Choice
+from ..net.records import fast_init_all
 
 KEY_IKE = 1  #: the ISAKMP transform ID (RFC 2407 §4.4.1)
 
@@ -223,3 +224,7 @@ _MODE_NAMES = {EncapsulationMode.TUNNEL: "tunnel", EncapsulationMode.TRANSPORT: 
 
 def mode_name(encapsulation: int) -> str:
     return _MODE_NAMES.get(encapsulation) or f"mode-{encapsulation}"
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

@@ -11,7 +11,7 @@ from functools import cached_property
 
 from ..addressing import Endpoint
 from ..crypto.ike_keys import Phase1Keys
-from ..crypto.natd import NatdVerdict
+from ..crypto.natd import NatdVerdict, natd_hash
 from ..reasons import Reason
 from .nat_t import NattVersion
 from .policy import PeerPolicy
@@ -147,6 +147,20 @@ class IkeSa:
         """"skeyid", "skeyid_a" or "skeyid_d" under the negotiated hash, keyed once for the SA's
         life (`Phase1Keys.keyed`): what every HASH and KEYMAT of this SA is computed with."""
         return self.keys.keyed(which, self.choice.hash)
+
+    def natd_hash(self, ip: str, port: int) -> bytes:
+        """HASH(CKY-I | CKY-R | IP | Port) under this SA's cookies and phase-1 hash (RFC 3947 §3.2),
+        worked out once per address: MM3/MM4 send the hash of our own address and of where the
+        peer is, then check the peer's against the same two. Kept beside the fields (repr and ==
+        unchanged), keyed by the responder cookie too, which an initiator learns in MM2."""
+        key = (self.rcookie, ip, port)
+        memo = self.__dict__.get("_natd_memo")
+        if memo is None:
+            memo = self._natd_memo = {}
+        found = memo.get(key)
+        if found is None:
+            found = memo[key] = natd_hash(self.choice.hash, self.icookie, self.rcookie, ip, port)
+        return found
 
     @property
     def nat_detected(self) -> bool:

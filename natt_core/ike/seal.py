@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from ..wire.isakmp import Hash, Header, PayloadChain, decode_payloads, encode_payloads, pack_header
 from ..wire.numbers import Flag, PayloadType
 from .sa import IkeSa
+from ..net.records import fast_init_all
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,7 @@ def unseal(sa: IkeSa, header: Header, body: bytes, iv: bytes) -> Opened:
     plain = cbc.decrypt(iv, body)
     chain = decode_payloads(header.next_payload, plain, max_padding=cbc.block)
     return Opened(chain, plain, body[-cbc.block:])
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())

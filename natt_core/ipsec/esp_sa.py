@@ -121,7 +121,8 @@ class EspSa:
     seq: int = 0  #: last sequence number sent
     replay_window: int = 64  #: receive window size in packets (RFC 4303 §3.4.3); 0 disables
     window: ReplayWindow = field(init=False, repr=False)
-    #: the SA's keys made ready once (AES key schedule, keyed HMAC), not once per packet
+    #: the SA's keys made ready once (AES key schedule, keyed HMAC), not once per packet, and only
+    #: when its first packet needs them (`__getattr__`): a Quick Mode installs four SAs, some never used
     _cbc: KeyedCbc = field(init=False, repr=False, compare=False)
     _mac: KeyedHmac = field(init=False, repr=False, compare=False)
 
@@ -138,8 +139,16 @@ class EspSa:
         if not 0 <= self.replay_window <= 1024:
             raise ConfigError(f"replay window {self.replay_window} must be 0..1024")
         self.window = ReplayWindow(self.replay_window)
+
+    def __getattr__(self, name: str):
+        # reached only while `_cbc`/`_mac` are not yet in the instance: both are built, from the
+        # keys __post_init__ checked, and every later read is a plain attribute
+        if name != "_cbc" and name != "_mac":
+            raise AttributeError(name)
+        ispec = integrity_spec(self.integrity)
         self._cbc = KeyedCbc(self.cipher, self.enc_key)
         self._mac = KeyedHmac(ispec.hash_name, self.auth_key, ispec.icv_len)
+        return self.__dict__[name]
 
     @property
     def block(self) -> int:

@@ -155,7 +155,7 @@ def _decode_attributes(r: Reader, limit: int = -1) -> tuple[Attribute, ...]:
         # the usual block, TV attributes only: every 4-byte word read at once, each looked up
         # as a whole (a TLV among them gives None and the block takes the loop below)
         out = [_TV[word] for word in struct.unpack(_TV_WORDS % ((end - pos) >> 2), data[pos:end])]
-        if None not in out:
+        if all(out):     # no None (an Attribute is always true): `None in` would call Attribute.__eq__ on each
             r.pos = end
             return tuple(out)
     out = []

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ...errors import ConfigError
 from .suites import GROUPS, PRF, EncrSpec, IntegSpec, encr_spec, integ_spec
+from ...net.records import fast_init_all
 
 
 def parse_suite(text: str) -> tuple[EncrSpec, IntegSpec | None, str]:
@@ -51,3 +52,7 @@ class V2Options:
         if self.cookie_threshold is not None and not (isinstance(self.cookie_threshold, int)
                                                       and self.cookie_threshold >= 0):
             raise ConfigError("the cookie threshold is a number of half-open SAs: 0 or more")
+
+
+#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
+fast_init_all(globals())
