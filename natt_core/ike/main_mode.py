@@ -102,20 +102,23 @@ class MainModeMixin(SignatureAuthMixin):
             raise IntegrityError(f"{label} chose a transform we never offered", Reason.NO_PROPOSAL)
         sa.choice = choice
 
+    def _identity_and_proof(self, sa: IkeSa, prove, own_cookie: bytes, other_cookie: bytes) -> list:
+        """MM5's or MM6's ID and what proves it: SIG with certificates, else HASH_I or HASH_R (`prove`,
+        over the sender's cookie first; RFC 2409 §5, §5.4). Records the ID body sent."""
+        id_payload = self._own_id(sa)
+        sa.id_sent = id_payload.encode_body()
+        if sa.choice.auth != "psk":
+            return self._signed_payloads(sa, id_payload)
+        return [id_payload, Hash(prove(sa.choice.hash, sa.keyed("skeyid"), sa.gx, sa.gy, own_cookie, other_cookie,
+                                       sa.sai_b, sa.id_sent))]
+
     def _on_mm4(self, sa: IkeSa, dgram: Datagram, header: Header, chain) -> None:
         self._take_ke(sa, chain, "MM4")
         self._check_natd(sa, chain, dgram)
         sa.iv = phase1_iv(sa.choice.hash, sa.gx, sa.gy, CIPHERS[sa.choice.cipher].block)
         if not self._float_if_nat(sa):
             return
-        id_payload = self._own_id(sa)
-        sa.id_sent = id_payload.encode_body()
-        if sa.choice.auth != "psk":
-            payloads = self._signed_payloads(sa, id_payload)
-        else:
-            digest = hash_i(sa.choice.hash, sa.keyed("skeyid"), sa.gx, sa.gy, sa.icookie, sa.rcookie, sa.sai_b, sa.id_sent)
-            payloads = [id_payload, Hash(digest)]
-        payloads += self._initial_contact_payload(sa)
+        payloads = self._identity_and_proof(sa, hash_i, sa.icookie, sa.rcookie) + self._initial_contact_payload(sa)
         sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
         sa.iv = sealed.last_block
         self._send_ike(sa, sealed.message, "MM5", payload_names(payloads), encrypted=True, expect_answer=True,
@@ -200,13 +203,7 @@ class MainModeMixin(SignatureAuthMixin):
         sa.id_received = id_body
         sa.iv = opened.last_block
         self._take_authenticated_address(sa, dgram)
-        id_payload = self._own_id(sa)
-        sa.id_sent = id_payload.encode_body()
-        if sa.choice.auth != "psk":
-            payloads = self._signed_payloads(sa, id_payload)
-        else:
-            digest = hash_r(sa.choice.hash, sa.keyed("skeyid"), sa.gx, sa.gy, sa.rcookie, sa.icookie, sa.sai_b, sa.id_sent)
-            payloads = [id_payload, Hash(digest)]
+        payloads = self._identity_and_proof(sa, hash_r, sa.rcookie, sa.icookie)
         sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
         sa.iv = sa.last_phase1_block = sealed.last_block
         self._send_ike(sa, sealed.message, "MM6", payload_names(payloads), encrypted=True, expect_answer=False,
