@@ -84,6 +84,11 @@ class Story:
     moments: tuple[str, ...] = ("SaRekeyStarted", "SaExpired")
     start: Callable[[Trace, tuple], int] = lambda trace, steps: 1
 
+    def what_if(self, param: str, shown: object, *settings: str) -> None:
+        """A switch moved off the preset: its --set lines, and its value in the page's link."""
+        self.settings += settings
+        self.params[param] = str(shown)
+
 
 def _from_link(name: str, options: tuple, default):
     """A what-if value from the page's link (?p2=30&kb=5&rekey=no); anything else is the default."""
@@ -122,14 +127,11 @@ def rekey_story() -> Story:
                                               "1.7 KB a minute.")
     rekey = st.sidebar.toggle("Client rekeys before expiry", key=f"{s.key}:rekey")
     if phase2 != PRESET_PHASE2:
-        s.settings.append(f"server.ipsec_lifetime={phase2}")
-        s.params["p2"] = str(phase2)
+        s.what_if("p2", phase2, f"server.ipsec_lifetime={phase2}")
     if kilobytes:
-        s.settings += [f"client.ipsec_lifetime_kb={kilobytes}", f"server.ipsec_lifetime_kb={kilobytes}"]
-        s.params["kb"] = str(kilobytes)
+        s.what_if("kb", kilobytes, f"client.ipsec_lifetime_kb={kilobytes}", f"server.ipsec_lifetime_kb={kilobytes}")
     if not rekey:
-        s.settings.append("client.rekey=no")
-        s.params["rekey"] = "no"
+        s.what_if("rekey", "no", "client.rekey=no")
     return s
 
 
@@ -150,14 +152,11 @@ def dpd_story() -> Story:
     xp = st.sidebar.toggle("The client is Windows XP (no DPD Vendor ID)", key=f"{s.key}:xp",
                            help="Sets client.profile to windows-xp-sp2: it never negotiated DPD, so it is never asked")
     if delay != PRESET_DELAY:
-        s.settings.append(f"server.dpd_delay={delay}")
-        s.params["delay"] = str(delay)
+        s.what_if("delay", delay, f"server.dpd_delay={delay}")
     if timeout != PRESET_TIMEOUT:
-        s.settings.append(f"server.dpd_timeout={timeout}")
-        s.params["timeout"] = str(timeout)
+        s.what_if("timeout", timeout, f"server.dpd_timeout={timeout}")
     if xp:
-        s.settings.append("client.profile=windows-xp-sp2")
-        s.params["xp"] = "yes"
+        s.what_if("xp", "yes", "client.profile=windows-xp-sp2")
     return s
 
 
@@ -174,11 +173,9 @@ def nat_story() -> Story:
                               help="off: traffic.client=none, only the server speaks after the flush")
     dpd = st.sidebar.toggle("The client runs DPD every 30 s", key=f"{s.key}:dpd", help="client.dpd_delay=30")
     if not hello:
-        s.settings.append("traffic.client=none")
-        s.params["hello"] = "no"
+        s.what_if("hello", "no", "traffic.client=none")
     if dpd:
-        s.settings.append("client.dpd_delay=30")
-        s.params["dpd"] = "yes"
+        s.what_if("dpd", "yes", "client.dpd_delay=30")
     return s
 
 
