@@ -9,7 +9,8 @@ begins where, how messages are told apart, what each message is answered with, t
 which exchange families an ISAKMP SA admits in which state, which notifications are believed when,
 and the port rule after the float. Main Mode, Quick Mode and Informational code ask the small
 query functions below before they touch a message; they never keep their own idea of "what comes
-next", and they emit their events themselves. A refusal is a `ProtocolError` (reported as an UNEXPECTED_MESSAGE drop).
+next", and they emit their events themselves. A refusal is a `ProtocolError` (reported as an
+UNEXPECTED_MESSAGE drop).
 
 Rule 2: a table is data (dicts and frozensets) and a second protocol's tables sit beside these:
 IKEv2 has its own `State2`/`Msg2` enums and `ExchangeTable`s, listed in `TABLES`, and the same
