@@ -37,20 +37,28 @@ CIRCLED = "①②③④⑤⑥⑦⑧⑨"
 
 #: Browser side of the step controls. `natt_step_keys` (mounted before the buttons) turns a plain
 #: click on a sequence row and every ←/→ press into a "jump" trigger carrying the *absolute* step
-#: wanted, so presses made while the server is still busy are never lost: the last one wins and
-#: already counts the earlier ones. `natt_step_sync` (mounted once the step is known) tells the
-#: page which step is shown, and scrolls each packet layout to the field the step is about.
+#: wanted, so presses made while the server is still busy are never lost. While one jump is on its
+#: way, later presses only move the target; the newest is sent when the first has landed, so a
+#: burst of presses costs two reruns, not one interrupted rerun per press. `natt_step_sync`
+#: (mounted once the step is known) tells the page which step is shown, and scrolls each packet
+#: layout to the field the step is about. The page holds one pair of listeners, whichever run
+#: mounted them: a rerun that calls the component again replaces them instead of adding more.
 _STATE_JS = "const S = (window.__nattSteps = window.__nattSteps || {});"
 _KEYS_JS = _STATE_JS + """
 export default function ({ parentElement, data, setTriggerValue }) {
   const doc = parentElement.ownerDocument || document;
-  const st = S[data.key] || (S[data.key] = { target: null, sent: null, at: 0, n: 1 });
+  const st = S[data.key] || (S[data.key] = { target: null, sent: null, at: 0, n: 1, held: null });
+  // the step this run started from: presses made before natt_step_sync has mounted count from it
+  st.n = data.n;
+  if (st.target === null) st.target = data.step;
+  st.send = (to) => { st.sent = to; st.held = null; st.at = Date.now(); setTriggerValue("jump", to); };
   const go = (to) => {
     if (st.target === null) return;
     to = Math.min(Math.max(to, 1), st.n);
     if (to === st.target) return;
-    st.target = to; st.sent = to; st.at = Date.now();
-    setTriggerValue("jump", to);
+    st.target = to;
+    if (st.sent !== null && Date.now() - st.at < 2500) st.held = to;     // sent when the last jump lands
+    else st.send(to);
   };
   const onClick = (event) => {
     const row = event.target.closest ? event.target.closest("svg.natt-seq a[data-step]") : null;
@@ -67,9 +75,17 @@ export default function ({ parentElement, data, setTriggerValue }) {
     event.preventDefault();
     go(st.target + (event.key === "ArrowRight" ? 1 : -1));
   };
+  if (S.off) S.off();
   doc.addEventListener("click", onClick, true);
   doc.addEventListener("keydown", onKey, true);
-  return () => { doc.removeEventListener("click", onClick, true); doc.removeEventListener("keydown", onKey, true); };
+  const off = () => {
+    doc.removeEventListener("click", onClick, true); doc.removeEventListener("keydown", onKey, true);
+    if (S.off === off) S.off = null;
+  };
+  S.off = off;
+  const mark = parentElement.querySelector(".natt-keys");
+  if (mark) mark.setAttribute("data-live", "");        // the listeners are on: ←/→ count from now
+  return off;
 }
 """
 _SYNC_JS = _STATE_JS + """
@@ -92,10 +108,11 @@ function scrollToFocus(doc) {
 }
 export default function ({ parentElement, data }) {
   const doc = parentElement.ownerDocument || document;
-  const st = S[data.key] || (S[data.key] = { target: null, sent: null, at: 0, n: 1 });
+  const st = S[data.key] || (S[data.key] = { target: null, sent: null, at: 0, n: 1, held: null });
   st.n = data.n;
   if (st.sent === null || st.sent === data.step || Date.now() - st.at > 2500) {
-    st.target = data.step; st.sent = null;
+    if (st.held !== null && st.held !== data.step && st.send) st.send(st.held);     // the newest press
+    else { st.target = data.step; st.sent = null; st.held = null; }
   }
   if (data.present && st.shown !== undefined && st.shown !== data.step) {
     // projector: a new step scrolls the controls to the top, so the step fills the screen below them
@@ -116,7 +133,7 @@ export default function ({ parentElement, data }) {
   return () => { clearTimeout(stop); seen.disconnect(); };
 }
 """
-_keys = st.components.v2.component("natt_step_keys", html='<span class="natt-jump"></span>', js=_KEYS_JS,
+_keys = st.components.v2.component("natt_step_keys", html='<span class="natt-jump natt-keys"></span>', js=_KEYS_JS,
                                    isolate_styles=False)
 _sync = st.components.v2.component("natt_step_sync", html='<span class="natt-jump"></span>', js=_SYNC_JS,
                                    isolate_styles=False)
@@ -179,7 +196,8 @@ def step_controls(steps: tuple[Journey, ...], key: str, start: int = 1) -> int:
     elif asked is not None and written in st.session_state and asked != st.session_state[written]:
         st.session_state[skey] = asked                                  # Back / Forward
     # a click on a sequence row or an arrow key (before the list exists, so it may still be moved)
-    jump = _keys(key=f"{key}:seqjump", data={"key": key}, on_jump_change=_ignore, height=0).jump
+    jump = _keys(key=f"{key}:seqjump", data={"key": key, "n": n, "step": st.session_state[skey]},
+                 on_jump_change=_ignore, height=0).jump
     if isinstance(jump, int) and not isinstance(jump, bool):
         st.session_state[skey] = jump
     st.session_state[skey] = min(max(int(st.session_state[skey]), 1), n)

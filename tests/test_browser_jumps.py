@@ -29,7 +29,7 @@ def _outline(locator) -> str:
 def test_click_a_sequence_row_to_open_that_step(server, page):
     page.goto(server + "/nat-d?step=1&nat=static")
     _heading(page, 1).wait_for()
-    page.locator(".natt-jump").first.wait_for(state="attached")         # the click listener is on the page
+    page.locator(".natt-keys[data-live]").wait_for(state="attached")    # the click listener is on the page
     page.evaluate("() => { window.__sameDocument = true }")       # gone if the click reloaded the page
     page.locator("svg.natt-seq a[data-step='5']").click()
     _heading(page, 5).wait_for()

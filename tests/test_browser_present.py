@@ -16,7 +16,7 @@ def _heading(page, n: int):
 
 def _ready(page, n: int) -> None:
     _heading(page, n).wait_for()
-    page.locator(".natt-jump").first.wait_for(state="attached")       # the step listeners are on the page
+    page.locator(".natt-keys[data-live]").wait_for(state="attached")  # the ←/→ listeners are on the page
     page.wait_for_function(f"() => location.search.includes('step={n}')")
 
 
@@ -72,6 +72,8 @@ def test_every_arrow_key_press_counts(server, page):
     for _ in range(2):
         page.keyboard.press("ArrowLeft")
     _ready(page, 4)
+    page.keyboard.press("ArrowRight")                   # after reruns: still one listener, one step
+    _ready(page, 5)
 
 
 def test_a_lesson_remembers_its_step_and_switches(server, page):
