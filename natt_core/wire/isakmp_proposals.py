@@ -250,10 +250,17 @@ class Proposal(_Fields):
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Proposal":
-        start, wire = r.offset, r.data
-        number, protocol_id, _spi_size, count, spi = PROPOSAL.read_all(r)
+        wire, pos = r.data, r.pos
+        start = r.base + pos
+        if len(wire) - pos >= _PROPOSAL_SIZE and len(wire) - pos - _PROPOSAL_SIZE >= wire[pos + 2]:   # the usual case
+            number, protocol_id, spi_size, count = _PROPOSAL_FIXED(wire, pos)
+            r.pos = pos = pos + _PROPOSAL_SIZE
+            spi = wire[pos:pos + spi_size]
+            r.pos += spi_size
+        else:
+            number, protocol_id, _spi_size, count, spi = PROPOSAL.read_all(r)   # names what is wrong
         transforms = _decode_list(r, PayloadType.TRANSFORM, "transform", "proposal",
-                                  Transform.decode_body)
+                                  Transform.decode_body, _transform_from_body)
         if count != len(transforms):
             raise r.fail(f"transform count {count} but {len(transforms)} transforms", at=start + 3)
         return _build(cls, {"number": number, "protocol_id": protocol_id, "spi": spi,
@@ -267,9 +274,36 @@ def _encode_list(own_type: int, items: Sequence[Transform | Proposal]) -> bytes:
                      for i, x in enumerate(items)])
 
 
-def _decode_list(r: Reader, own_type: int, what: str, parent: str, decode: Callable) -> tuple:
+def _transform_from_body(body: bytes) -> Transform | None:
+    """A transform whose body is the usual one (TRANSFORM's fixed part with a zero reserved field,
+    then TV attributes only), decoded without a Reader; None sends anything else to the strict
+    `Transform.decode_body`."""
+    n = len(body) - _TRANSFORM_SIZE
+    if n <= 0 or n & 3:
+        return None
+    number, transform_id, reserved = _TRANSFORM_FIXED(body)
+    if reserved:
+        return None
+    # `_TV[word]` for each word (a dict lookup in C; `_TvTable.__missing__` builds a new one)
+    attributes = tuple(map(_TV.__getitem__, struct.unpack_from(_TV_WORDS % (n >> 2), body, _TRANSFORM_SIZE)))
+    if not all(attributes):    # a TLV among them: the strict decoder reads it
+        return None
+    return _build(Transform, {"number": number, "transform_id": transform_id, "attributes": attributes,
+                              "_wire": body})
+
+
+#: the fixed parts of TRANSFORM and PROPOSAL, read with the layouts' own structs
+_TRANSFORM_FIXED, _TRANSFORM_SIZE = TRANSFORM.struct.unpack_from, TRANSFORM.size
+_PROPOSAL_FIXED, _PROPOSAL_SIZE = PROPOSAL.struct.unpack_from, PROPOSAL.size
+assert TRANSFORM.names[:3] == ("number", "transform_id", "reserved") and TRANSFORM._zero == (2,)
+assert PROPOSAL.names[:4] == ("number", "protocol_id", "spi_size", "count") and not PROPOSAL._zero
+
+
+def _decode_list(r: Reader, own_type: int, what: str, parent: str, decode: Callable,
+                 fast: Callable | None = None) -> tuple:
     """The inverse of `_encode_list`; the chain must fill its parent exactly. Each item's generic
-    header is read inline; `_reject_block` names whatever is wrong with one."""
+    header is read inline; `_reject_block` names whatever is wrong with one. `fast(body)`, when
+    given, decodes the usual item without a Reader, or says None and `decode` reads it."""
     layer = f"ISAKMP {what}"
     data, pos, end, base = r.data, r.pos, len(r.data), r.base
     if pos == end:
@@ -285,7 +319,9 @@ def _decode_list(r: Reader, own_type: int, what: str, parent: str, decode: Calla
         if nxt != PayloadType.NONE and nxt != own_type:
             raise DecodeError(layer, base + start, f"{what} next payload {nxt}, expected {own_type} or 0")
         pos += length
-        items.append(decode(Reader(data[start + GENERIC_HEADER_LEN:pos], layer, base + start + GENERIC_HEADER_LEN)))
+        body = data[start + GENERIC_HEADER_LEN:pos]
+        item = fast(body) if fast is not None else None
+        items.append(item if item is not None else decode(Reader(body, layer, base + start + GENERIC_HEADER_LEN)))
         if nxt == PayloadType.NONE:
             break
         if pos == end:
