@@ -16,7 +16,7 @@ accepted. A repeated Informational (a replay) is dropped and moves nothing.
 """
 from __future__ import annotations
 
-import ipaddress
+import socket
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
@@ -253,7 +253,7 @@ class DpdMixin:
 def _identity(id_body: bytes) -> str:
     """An ID payload body (type, protocol, port, data) as people read it."""
     if len(id_body) == 8 and id_body[0] == 1:
-        return str(ipaddress.IPv4Address(id_body[4:]))
+        return socket.inet_ntoa(id_body[4:])     # 4 bytes: the dotted text ipaddress would give
     return id_body[4:].decode("ascii", "replace") if len(id_body) > 4 else id_body.hex()
 
 
