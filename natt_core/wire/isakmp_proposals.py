@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 from ..errors import ConfigError, DecodeError
 from .codec import Reader
-from .isakmp_frame import (_GENERIC_UNPACK, GENERIC_HEADER_LEN, _build, _check, _Fields, _generic,
+from .isakmp_frame import (_GENERIC_PACK, _GENERIC_UNPACK, GENERIC_HEADER_LEN, _build, _check, _Fields, _generic,
                            _reject_block)
 from .layout import Field, Layout, Part, named, show_hex
 from .numbers import (AhTransform, AuthAlgorithm, AuthMethod, EncapsulationMode, EspTransform, HashAlg,
@@ -213,6 +213,10 @@ class Transform(_Fields):
         return default
 
     def encode_body(self) -> bytes:
+        # `_cached`'s hit read inline: an offer's transforms are encoded already (or were decoded)
+        wire = self.__dict__.get("_wire")
+        if wire is not None:
+            return wire
         return _cached(self, lambda: TRANSFORM.pack(self.number, self.transform_id, 0)
                        + b"".join([a.encode() for a in self.attributes]))
 
@@ -268,10 +272,17 @@ class Proposal(_Fields):
 
 
 def _encode_list(own_type: int, items: Sequence[Transform | Proposal]) -> bytes:
-    """Transforms in a proposal / proposals in an SA: next byte = own type, 0 on the last."""
+    """Transforms in a proposal / proposals in an SA: next byte = own type, 0 on the last.
+    Each generic header is packed inline (`_generic` only raises for a body too long)."""
     last = len(items) - 1
-    return b"".join([_generic(own_type if i < last else PayloadType.NONE, x.encode_body())
-                     for i, x in enumerate(items)])
+    parts: list[bytes] = []
+    for i, x in enumerate(items):
+        body = x.encode_body()
+        length = GENERIC_HEADER_LEN + len(body)
+        if length > 0xFFFF:
+            _generic(0, body)   # raises the ConfigError naming the length
+        parts += (_GENERIC_PACK(own_type if i < last else PayloadType.NONE, 0, length), body)
+    return b"".join(parts)
 
 
 def _transform_from_body(body: bytes) -> Transform | None:
