@@ -148,13 +148,27 @@ _TV_WORDS = "!%dI"
 assert ATTRIBUTE_TV.struct.format in ("!HH", ">HH") and ATTRIBUTE_TV.size == 4
 
 
+class _WordsTable(dict):
+    """`unpack_from` of a compiled struct reading that many TV words (`_TV_WORDS`), by count:
+    compiled once per count, not parsed from a format string per transform. Bounded."""
+
+    def __missing__(self, count: int):
+        unpack = struct.Struct(_TV_WORDS % count).unpack_from
+        if len(self) < 64:
+            self[count] = unpack
+        return unpack
+
+
+_TV_UNPACK = _WordsTable()
+
+
 def _decode_attributes(r: Reader, limit: int = -1) -> tuple[Attribute, ...]:
     """Attributes until the reader ends (or `limit` of them), normalised as `Attribute` is."""
     data, pos, end = r.data, r.pos, len(r.data)
     if limit < 0 and end > pos and not (end - pos) & 3:
         # the usual block, TV attributes only: every 4-byte word read at once, each looked up
         # as a whole (a TLV among them gives None and the block takes the loop below)
-        out = [_TV[word] for word in struct.unpack(_TV_WORDS % ((end - pos) >> 2), data[pos:end])]
+        out = [_TV[word] for word in _TV_UNPACK[(end - pos) >> 2](data, pos)]
         if all(out):     # no None (an Attribute is always true): `None in` would call Attribute.__eq__ on each
             r.pos = end
             return tuple(out)
@@ -295,8 +309,8 @@ def _transform_from_body(body: bytes) -> Transform | None:
     number, transform_id, reserved = _TRANSFORM_FIXED(body)
     if reserved:
         return None
-    # `_TV[word]` for each word (a dict lookup in C; `_TvTable.__missing__` builds a new one)
-    attributes = tuple(map(_TV.__getitem__, struct.unpack_from(_TV_WORDS % (n >> 2), body, _TRANSFORM_SIZE)))
+    # `_TV[word]` for each word (`_TvTable.__missing__` builds a new one)
+    attributes = tuple([_TV[word] for word in _TV_UNPACK[n >> 2](body, _TRANSFORM_SIZE)])
     if not all(attributes):    # a TLV among them: the strict decoder reads it
         return None
     return _build(Transform, {"number": number, "transform_id": transform_id, "attributes": attributes,
