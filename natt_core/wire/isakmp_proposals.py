@@ -324,12 +324,16 @@ assert TRANSFORM.names[:3] == ("number", "transform_id", "reserved") and TRANSFO
 assert PROPOSAL.names[:4] == ("number", "protocol_id", "spi_size", "count") and not PROPOSAL._zero
 
 
+#: the layer each list's errors name, written once
+_LIST_LAYERS = {"proposal": "ISAKMP proposal", "transform": "ISAKMP transform"}
+
+
 def _decode_list(r: Reader, own_type: int, what: str, parent: str, decode: Callable,
                  fast: Callable | None = None) -> tuple:
     """The inverse of `_encode_list`; the chain must fill its parent exactly. Each item's generic
     header is read inline; `_reject_block` names whatever is wrong with one. `fast(body)`, when
     given, decodes the usual item without a Reader, or says None and `decode` reads it."""
-    layer = f"ISAKMP {what}"
+    layer = _LIST_LAYERS.get(what) or f"ISAKMP {what}"
     data, pos, end, base = r.data, r.pos, len(r.data), r.base
     if pos == end:
         raise r.fail(f"{parent} has no {what}")
@@ -341,13 +345,13 @@ def _decode_list(r: Reader, own_type: int, what: str, parent: str, decode: Calla
         nxt, reserved, length = _GENERIC_UNPACK(data, pos)
         if reserved or length < 8 or length > end - pos:
             _reject_block(data, pos, base, layer, what, 8)
-        if nxt != PayloadType.NONE and nxt != own_type:
+        if nxt and nxt != own_type:    # not NONE (0), not another of its own type
             raise DecodeError(layer, base + start, f"{what} next payload {nxt}, expected {own_type} or 0")
         pos += length
         body = data[start + GENERIC_HEADER_LEN:pos]
         item = fast(body) if fast is not None else None
         items.append(item if item is not None else decode(Reader(body, layer, base + start + GENERIC_HEADER_LEN)))
-        if nxt == PayloadType.NONE:
+        if not nxt:
             break
         if pos == end:
             raise DecodeError(layer, base + start, f"says another {what} follows but the {parent} ends")
