@@ -16,7 +16,7 @@ accepted. A repeated Informational (a replay) is dropped and moves nothing.
 """
 from __future__ import annotations
 
-import ipaddress
+import socket
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 
@@ -87,7 +87,7 @@ class DpdMixin:
             live.unanswered.clear()
         live.first_unanswered = None
         natd = sa.natd
-        if may_move and dgram.src != sa.remote and follows_peer(
+        if may_move and dgram.src is not sa.remote and dgram.src != sa.remote and follows_peer(
                 sa.floated, bool(natd and natd.self_behind_nat), bool(natd and natd.peer_behind_nat),
                 sa.role is Role.INITIATOR):
             old, sa.remote = sa.remote, dgram.src
@@ -253,7 +253,7 @@ class DpdMixin:
 def _identity(id_body: bytes) -> str:
     """An ID payload body (type, protocol, port, data) as people read it."""
     if len(id_body) == 8 and id_body[0] == 1:
-        return str(ipaddress.IPv4Address(id_body[4:]))
+        return socket.inet_ntoa(id_body[4:])     # 4 bytes: the dotted text ipaddress would give
     return id_body[4:].decode("ascii", "replace") if len(id_body) > 4 else id_body.hex()
 
 

@@ -44,13 +44,17 @@ def notify_code(notify_type: int) -> Reason:
 
 def payload_names(payloads) -> tuple[str, ...]:
     """Short names for events: payload class names, Vendor IDs by what they announce."""
-    return tuple([f"VID {vid_name(p.data)}" if isinstance(p, VendorID) else type(p).__name__ for p in payloads])
+    # the class compared by identity: VendorID has no subclasses (isinstance was a call per payload)
+    return tuple([f"VID {vid_name(p.data)}" if p.__class__ is VendorID else p.__class__.__name__ for p in payloads])
 
 
 def only(chain, cls, what: str):
     found = None
+    # the payload classes are leaves: a class without subclasses is matched by identity (no
+    # isinstance call per payload); any other keeps isinstance
+    leaf = not cls.__subclasses__()
     for p in chain.payloads:
-        if isinstance(p, cls):
+        if p.__class__ is cls if leaf else isinstance(p, cls):
             if found is not None:
                 found = None
                 break

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 from ..errors import ConfigError, DecodeError
 from .codec import Reader
-from .isakmp_frame import (_GENERIC_UNPACK, GENERIC_HEADER_LEN, _build, _check, _Fields, _generic,
+from .isakmp_frame import (_GENERIC_PACK, _GENERIC_UNPACK, GENERIC_HEADER_LEN, _build, _check, _Fields, _generic,
                            _reject_block)
 from .layout import Field, Layout, Part, named, show_hex
 from .numbers import (AhTransform, AuthAlgorithm, AuthMethod, EncapsulationMode, EspTransform, HashAlg,
@@ -148,13 +148,27 @@ _TV_WORDS = "!%dI"
 assert ATTRIBUTE_TV.struct.format in ("!HH", ">HH") and ATTRIBUTE_TV.size == 4
 
 
+class _WordsTable(dict):
+    """`unpack_from` of a compiled struct reading that many TV words (`_TV_WORDS`), by count:
+    compiled once per count, not parsed from a format string per transform. Bounded."""
+
+    def __missing__(self, count: int):
+        unpack = struct.Struct(_TV_WORDS % count).unpack_from
+        if len(self) < 64:
+            self[count] = unpack
+        return unpack
+
+
+_TV_UNPACK = _WordsTable()
+
+
 def _decode_attributes(r: Reader, limit: int = -1) -> tuple[Attribute, ...]:
     """Attributes until the reader ends (or `limit` of them), normalised as `Attribute` is."""
     data, pos, end = r.data, r.pos, len(r.data)
     if limit < 0 and end > pos and not (end - pos) & 3:
         # the usual block, TV attributes only: every 4-byte word read at once, each looked up
         # as a whole (a TLV among them gives None and the block takes the loop below)
-        out = [_TV[word] for word in struct.unpack(_TV_WORDS % ((end - pos) >> 2), data[pos:end])]
+        out = [_TV[word] for word in _TV_UNPACK[(end - pos) >> 2](data, pos)]
         if all(out):     # no None (an Attribute is always true): `None in` would call Attribute.__eq__ on each
             r.pos = end
             return tuple(out)
@@ -213,6 +227,10 @@ class Transform(_Fields):
         return default
 
     def encode_body(self) -> bytes:
+        # `_cached`'s hit read inline: an offer's transforms are encoded already (or were decoded)
+        wire = self.__dict__.get("_wire")
+        if wire is not None:
+            return wire
         return _cached(self, lambda: TRANSFORM.pack(self.number, self.transform_id, 0)
                        + b"".join([a.encode() for a in self.attributes]))
 
@@ -250,10 +268,17 @@ class Proposal(_Fields):
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Proposal":
-        start, wire = r.offset, r.data
-        number, protocol_id, _spi_size, count, spi = PROPOSAL.read_all(r)
+        wire, pos = r.data, r.pos
+        start = r.base + pos
+        if len(wire) - pos >= _PROPOSAL_SIZE and len(wire) - pos - _PROPOSAL_SIZE >= wire[pos + 2]:   # the usual case
+            number, protocol_id, spi_size, count = _PROPOSAL_FIXED(wire, pos)
+            r.pos = pos = pos + _PROPOSAL_SIZE
+            spi = wire[pos:pos + spi_size]
+            r.pos += spi_size
+        else:
+            number, protocol_id, _spi_size, count, spi = PROPOSAL.read_all(r)   # names what is wrong
         transforms = _decode_list(r, PayloadType.TRANSFORM, "transform", "proposal",
-                                  Transform.decode_body)
+                                  Transform.decode_body, _transform_from_body)
         if count != len(transforms):
             raise r.fail(f"transform count {count} but {len(transforms)} transforms", at=start + 3)
         return _build(cls, {"number": number, "protocol_id": protocol_id, "spi": spi,
@@ -261,16 +286,54 @@ class Proposal(_Fields):
 
 
 def _encode_list(own_type: int, items: Sequence[Transform | Proposal]) -> bytes:
-    """Transforms in a proposal / proposals in an SA: next byte = own type, 0 on the last."""
+    """Transforms in a proposal / proposals in an SA: next byte = own type, 0 on the last.
+    Each generic header is packed inline (`_generic` only raises for a body too long)."""
     last = len(items) - 1
-    return b"".join([_generic(own_type if i < last else PayloadType.NONE, x.encode_body())
-                     for i, x in enumerate(items)])
+    parts: list[bytes] = []
+    for i, x in enumerate(items):
+        body = x.encode_body()
+        length = GENERIC_HEADER_LEN + len(body)
+        if length > 0xFFFF:
+            _generic(0, body)   # raises the ConfigError naming the length
+        parts += (_GENERIC_PACK(own_type if i < last else PayloadType.NONE, 0, length), body)
+    return b"".join(parts)
 
 
-def _decode_list(r: Reader, own_type: int, what: str, parent: str, decode: Callable) -> tuple:
+def _transform_from_body(body: bytes) -> Transform | None:
+    """A transform whose body is the usual one (TRANSFORM's fixed part with a zero reserved field,
+    then TV attributes only), decoded without a Reader; None sends anything else to the strict
+    `Transform.decode_body`."""
+    n = len(body) - _TRANSFORM_SIZE
+    if n <= 0 or n & 3:
+        return None
+    number, transform_id, reserved = _TRANSFORM_FIXED(body)
+    if reserved:
+        return None
+    # `_TV[word]` for each word (`_TvTable.__missing__` builds a new one)
+    attributes = tuple([_TV[word] for word in _TV_UNPACK[n >> 2](body, _TRANSFORM_SIZE)])
+    if not all(attributes):    # a TLV among them: the strict decoder reads it
+        return None
+    return _build(Transform, {"number": number, "transform_id": transform_id, "attributes": attributes,
+                              "_wire": body})
+
+
+#: the fixed parts of TRANSFORM and PROPOSAL, read with the layouts' own structs
+_TRANSFORM_FIXED, _TRANSFORM_SIZE = TRANSFORM.struct.unpack_from, TRANSFORM.size
+_PROPOSAL_FIXED, _PROPOSAL_SIZE = PROPOSAL.struct.unpack_from, PROPOSAL.size
+assert TRANSFORM.names[:3] == ("number", "transform_id", "reserved") and TRANSFORM._zero == (2,)
+assert PROPOSAL.names[:4] == ("number", "protocol_id", "spi_size", "count") and not PROPOSAL._zero
+
+
+#: the layer each list's errors name, written once
+_LIST_LAYERS = {"proposal": "ISAKMP proposal", "transform": "ISAKMP transform"}
+
+
+def _decode_list(r: Reader, own_type: int, what: str, parent: str, decode: Callable,
+                 fast: Callable | None = None) -> tuple:
     """The inverse of `_encode_list`; the chain must fill its parent exactly. Each item's generic
-    header is read inline; `_reject_block` names whatever is wrong with one."""
-    layer = f"ISAKMP {what}"
+    header is read inline; `_reject_block` names whatever is wrong with one. `fast(body)`, when
+    given, decodes the usual item without a Reader, or says None and `decode` reads it."""
+    layer = _LIST_LAYERS.get(what) or f"ISAKMP {what}"
     data, pos, end, base = r.data, r.pos, len(r.data), r.base
     if pos == end:
         raise r.fail(f"{parent} has no {what}")
@@ -282,11 +345,13 @@ def _decode_list(r: Reader, own_type: int, what: str, parent: str, decode: Calla
         nxt, reserved, length = _GENERIC_UNPACK(data, pos)
         if reserved or length < 8 or length > end - pos:
             _reject_block(data, pos, base, layer, what, 8)
-        if nxt != PayloadType.NONE and nxt != own_type:
+        if nxt and nxt != own_type:    # not NONE (0), not another of its own type
             raise DecodeError(layer, base + start, f"{what} next payload {nxt}, expected {own_type} or 0")
         pos += length
-        items.append(decode(Reader(data[start + GENERIC_HEADER_LEN:pos], layer, base + start + GENERIC_HEADER_LEN)))
-        if nxt == PayloadType.NONE:
+        body = data[start + GENERIC_HEADER_LEN:pos]
+        item = fast(body) if fast is not None else None
+        items.append(item if item is not None else decode(Reader(body, layer, base + start + GENERIC_HEADER_LEN)))
+        if not nxt:
             break
         if pos == end:
             raise DecodeError(layer, base + start, f"says another {what} follows but the {parent} ends")
