@@ -74,6 +74,11 @@ class PppState(_Told):
 
 
 _REACTS_TO = (DataReceived, Phase2Established)     #: the peer's events _react acts on
+_AUTH_SUCCEEDED, _AUTH_FAILED, _LINK_FAILED = ppp_events.AuthSucceeded, ppp_events.AuthFailed, ppp_events.LinkFailed
+_STATE_REACHED, _ADDRESS_ASSIGNED, _IP_RECEIVED = ppp_events.StateReached, ppp_events.AddressAssigned, ppp_events.IpReceived
+#: the PPP event classes that carry a reason `code` (the rest have none)
+_HAS_CODE = frozenset(c for c in vars(ppp_events).values()
+                      if isinstance(c, type) and c.__module__ == ppp_events.__name__ and "code" in getattr(c, "__dataclass_fields__", ()))
 
 
 class _Out:
@@ -265,18 +270,18 @@ class L2tpHost:
                 self._send(link, encode_data(link.cc.peer_tunnel, link.cc.peer_session, frame), now, out)
         notes = []
         for e in result.events:
-            if isinstance(e, ppp_events.AuthSucceeded):
+            kind = type(e)      # PPP's event classes have no subclasses: one lookup, not a chain of isinstance
+            if kind is _AUTH_SUCCEEDED:
                 link.auth = "succeeded"
-            elif isinstance(e, ppp_events.AuthFailed) or (isinstance(e, ppp_events.LinkFailed)
-                                                          and e.code == Reason.PPP_AUTH_FAILED):
+            elif kind is _AUTH_FAILED or (kind is _LINK_FAILED and e.code == Reason.PPP_AUTH_FAILED):
                 link.auth = "failed"
-            elif isinstance(e, ppp_events.StateReached) and e.state == "Authenticate" and link.auth == "not-started":
+            elif kind is _STATE_REACHED and e.state == "Authenticate" and link.auth == "not-started":
                 link.auth = "started"
-            notes.append(PppState(now, self.name, "PPP", e.describe(), getattr(e, "code", None)))
-            if isinstance(e, ppp_events.AddressAssigned) and link.cc.role == "lac":
+            notes.append(PppState(now, self.name, "PPP", e.describe(), e.code if kind in _HAS_CODE else None))
+            if kind is _ADDRESS_ASSIGNED and link.cc.role == "lac":
                 notes.append(PppState(now, self.name, "PPP", f"pings {e.peer_address} from {e.address} through the VPN"))
                 self._ppp(link, link.ppp.send_ip(_ping(e.address, e.peer_address, ECHO_REQUEST), now), now, out)
-            elif isinstance(e, ppp_events.IpReceived):
+            elif kind is _IP_RECEIVED:
                 self._icmp(link, e.packet, now, notes, out)
         self._touch(link)
         out.events += notes
