@@ -74,6 +74,23 @@ class PppState(_Told):
 
 
 _REACTS_TO = (DataReceived, Phase2Established)     #: the peer's events _react acts on
+
+
+def _with_subclasses(*classes: type) -> frozenset:
+    """The classes and every subclass of theirs: `type(e) in` this set, one lookup per event,
+    answers what isinstance(e, classes) does (the event classes are all defined at import)."""
+    found, todo = set(), list(classes)
+    while todo:
+        c = todo.pop()
+        if c not in found:
+            found.add(c)
+            todo += c.__subclasses__()
+    return frozenset(found)
+
+
+_REACTS_TYPES = _with_subclasses(*_REACTS_TO)
+_DATA_TYPES = _with_subclasses(DataReceived)
+_PHASE2_TYPES = _with_subclasses(Phase2Established)
 _AUTH_SUCCEEDED, _AUTH_FAILED, _LINK_FAILED = ppp_events.AuthSucceeded, ppp_events.AuthFailed, ppp_events.LinkFailed
 _STATE_REACHED, _ADDRESS_ASSIGNED, _IP_RECEIVED = ppp_events.StateReached, ppp_events.AddressAssigned, ppp_events.IpReceived
 #: the PPP event classes that carry a reason `code` (the rest have none)
@@ -203,7 +220,7 @@ class L2tpHost:
     def receive(self, dgram, now: float) -> Output:
         result = self.peer.receive(dgram, now)
         for event in result.events:
-            if isinstance(event, _REACTS_TO):
+            if type(event) in _REACTS_TYPES:
                 out = _Out()
                 self._react(result, now, out)
                 return out.output()
@@ -337,7 +354,8 @@ class L2tpHost:
         out.datagrams += result.datagrams
         out.events += result.events
         for event in result.events:     # ESP payloads are most of them: asked first
-            if isinstance(event, DataReceived):
+            kind = type(event)
+            if kind in _DATA_TYPES:
                 spi = int(event.spi, 16)
                 if self.spd is not None and (child := self.peer.children.get(spi)) is not None:
                     verdict = self.spd.inbound(child)
@@ -368,7 +386,7 @@ class L2tpHost:
                 except DecodeError:
                     continue
                 self._emit(link, packets, now, out)
-            elif isinstance(event, Phase2Established):
+            elif kind in _PHASE2_TYPES:
                 if self.spd is not None:
                     child = self.peer.children.get(int(event.spi_in, 16))
                     if child is not None and not child.tunnel:
