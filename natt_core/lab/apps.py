@@ -76,6 +76,28 @@ class PppState(_Told):
 _REACTS_TO = (DataReceived, Phase2Established)     #: the peer's events _react acts on
 
 
+def _with_subclasses(*classes: type) -> frozenset:
+    """The classes and every subclass of theirs: `type(e) in` this set, one lookup per event,
+    answers what isinstance(e, classes) does (the event classes are all defined at import)."""
+    found, todo = set(), list(classes)
+    while todo:
+        c = todo.pop()
+        if c not in found:
+            found.add(c)
+            todo += c.__subclasses__()
+    return frozenset(found)
+
+
+_REACTS_TYPES = _with_subclasses(*_REACTS_TO)
+_DATA_TYPES = _with_subclasses(DataReceived)
+_PHASE2_TYPES = _with_subclasses(Phase2Established)
+_AUTH_SUCCEEDED, _AUTH_FAILED, _LINK_FAILED = ppp_events.AuthSucceeded, ppp_events.AuthFailed, ppp_events.LinkFailed
+_STATE_REACHED, _ADDRESS_ASSIGNED, _IP_RECEIVED = ppp_events.StateReached, ppp_events.AddressAssigned, ppp_events.IpReceived
+#: the PPP event classes that carry a reason `code` (the rest have none)
+_HAS_CODE = frozenset(c for c in vars(ppp_events).values()
+                      if isinstance(c, type) and c.__module__ == ppp_events.__name__ and "code" in getattr(c, "__dataclass_fields__", ()))
+
+
 class _Out:
     """What one call of a host sends and says, gathered in order and made one Output at the end:
     a packet costs two list appends instead of a new Output (and two tuple copies) per layer."""
@@ -198,7 +220,7 @@ class L2tpHost:
     def receive(self, dgram, now: float) -> Output:
         result = self.peer.receive(dgram, now)
         for event in result.events:
-            if isinstance(event, _REACTS_TO):
+            if type(event) in _REACTS_TYPES:
                 out = _Out()
                 self._react(result, now, out)
                 return out.output()
@@ -265,18 +287,18 @@ class L2tpHost:
                 self._send(link, encode_data(link.cc.peer_tunnel, link.cc.peer_session, frame), now, out)
         notes = []
         for e in result.events:
-            if isinstance(e, ppp_events.AuthSucceeded):
+            kind = type(e)      # PPP's event classes have no subclasses: one lookup, not a chain of isinstance
+            if kind is _AUTH_SUCCEEDED:
                 link.auth = "succeeded"
-            elif isinstance(e, ppp_events.AuthFailed) or (isinstance(e, ppp_events.LinkFailed)
-                                                          and e.code == Reason.PPP_AUTH_FAILED):
+            elif kind is _AUTH_FAILED or (kind is _LINK_FAILED and e.code == Reason.PPP_AUTH_FAILED):
                 link.auth = "failed"
-            elif isinstance(e, ppp_events.StateReached) and e.state == "Authenticate" and link.auth == "not-started":
+            elif kind is _STATE_REACHED and e.state == "Authenticate" and link.auth == "not-started":
                 link.auth = "started"
-            notes.append(PppState(now, self.name, "PPP", e.describe(), getattr(e, "code", None)))
-            if isinstance(e, ppp_events.AddressAssigned) and link.cc.role == "lac":
+            notes.append(PppState(now, self.name, "PPP", e.describe(), e.code if kind in _HAS_CODE else None))
+            if kind is _ADDRESS_ASSIGNED and link.cc.role == "lac":
                 notes.append(PppState(now, self.name, "PPP", f"pings {e.peer_address} from {e.address} through the VPN"))
                 self._ppp(link, link.ppp.send_ip(_ping(e.address, e.peer_address, ECHO_REQUEST), now), now, out)
-            elif isinstance(e, ppp_events.IpReceived):
+            elif kind is _IP_RECEIVED:
                 self._icmp(link, e.packet, now, notes, out)
         self._touch(link)
         out.events += notes
@@ -332,7 +354,8 @@ class L2tpHost:
         out.datagrams += result.datagrams
         out.events += result.events
         for event in result.events:     # ESP payloads are most of them: asked first
-            if isinstance(event, DataReceived):
+            kind = type(event)
+            if kind in _DATA_TYPES:
                 spi = int(event.spi, 16)
                 if self.spd is not None and (child := self.peer.children.get(spi)) is not None:
                     verdict = self.spd.inbound(child)
@@ -363,7 +386,7 @@ class L2tpHost:
                 except DecodeError:
                     continue
                 self._emit(link, packets, now, out)
-            elif isinstance(event, Phase2Established):
+            elif kind in _PHASE2_TYPES:
                 if self.spd is not None:
                     child = self.peer.children.get(int(event.spi_in, 16))
                     if child is not None and not child.tunnel:
