@@ -87,7 +87,7 @@ class DpdMixin:
             live.unanswered.clear()
         live.first_unanswered = None
         natd = sa.natd
-        if may_move and dgram.src is not sa.remote and dgram.src != sa.remote and follows_peer(
+        if may_move and dgram.src != sa.remote and follows_peer(
                 sa.floated, bool(natd and natd.self_behind_nat), bool(natd and natd.peer_behind_nat),
                 sa.role is Role.INITIATOR):
             old, sa.remote = sa.remote, dgram.src

@@ -145,15 +145,8 @@ class IkeSa:
 
     def keyed(self, which: str):
         """"skeyid", "skeyid_a" or "skeyid_d" under the negotiated hash, keyed once for the SA's
-        life (`Phase1Keys.keyed`): what every HASH and KEYMAT of this SA is computed with. Read
-        straight from the keys' own cache when it holds it (one call per HASH instead of two)."""
-        keys = self.keys
-        kept = keys.__dict__.get("_keyed")
-        if kept is not None:
-            found = kept.get((which, self.choice.hash))
-            if found is not None:
-                return found
-        return keys.keyed(which, self.choice.hash)
+        life (`Phase1Keys.keyed`): what every HASH and KEYMAT of this SA is computed with."""
+        return self.keys.keyed(which, self.choice.hash)
 
     def natd_hash(self, ip: str, port: int) -> bytes:
         """HASH(CKY-I | CKY-R | IP | Port) under this SA's cookies and phase-1 hash (RFC 3947 §3.2),

@@ -418,30 +418,10 @@ _OPAQUE_DECODERS = {PayloadType.KE: _opaque_decoder(KE), PayloadType.HASH: _opaq
                     PayloadType.NAT_D_DRAFT: _opaque_decoder(NatD, "hash", draft=True)}
 
 
-def _id_decoder(strict: Callable[[bytes, int], Payload]) -> Callable[[bytes, int], Payload]:
-    """The ID chain decoder: ID_BODY's fixed prefix unpacked with the layout's own struct, the rest
-    is the data (ID_BODY has no reserved field); a body that is short or whose data does not fit
-    its type goes to the strict Reader decoder, which names what is wrong."""
-    assert ID_BODY._rest_only and not ID_BODY._zero
-    unpack, fixed = ID_BODY.struct.unpack_from, ID_BODY.size
-
-    def from_body(body: bytes, at: int) -> Payload:
-        if len(body) >= fixed:
-            id_type, protocol, port = unpack(body)
-            data = body[fixed:]
-            need = ID_ADDRESS_LEN.get(id_type)
-            if need is None or len(data) == need:
-                return _build(ID, {"id_type": id_type, "protocol": protocol, "port": port, "data": data})
-        return strict(body, at)
-    return from_body
-
-
 def chain_decoders() -> dict[int, Callable[[bytes, int], Payload]]:
     """Every registered payload type's chain decoder (call once every module has registered)."""
-    decoders = {int(kind): _OPAQUE_DECODERS.get(kind) or _reader_decoder(layer, decode)
-                for kind, (layer, decode) in _DECODERS.items()}
-    decoders[PayloadType.ID] = _id_decoder(decoders[PayloadType.ID])
-    return decoders
+    return {int(kind): _OPAQUE_DECODERS.get(kind) or _reader_decoder(layer, decode)
+            for kind, (layer, decode) in _DECODERS.items()}
 
 
 def summary(p: Payload) -> str:
