@@ -91,11 +91,6 @@ def _with_subclasses(*classes: type) -> frozenset:
 _REACTS_TYPES = _with_subclasses(*_REACTS_TO)
 _DATA_TYPES = _with_subclasses(DataReceived)
 _PHASE2_TYPES = _with_subclasses(Phase2Established)
-_AUTH_SUCCEEDED, _AUTH_FAILED, _LINK_FAILED = ppp_events.AuthSucceeded, ppp_events.AuthFailed, ppp_events.LinkFailed
-_STATE_REACHED, _ADDRESS_ASSIGNED, _IP_RECEIVED = ppp_events.StateReached, ppp_events.AddressAssigned, ppp_events.IpReceived
-#: the PPP event classes that carry a reason `code` (the rest have none)
-_HAS_CODE = frozenset(c for c in vars(ppp_events).values()
-                      if isinstance(c, type) and c.__module__ == ppp_events.__name__ and "code" in getattr(c, "__dataclass_fields__", ()))
 
 
 class _Out:
@@ -288,17 +283,17 @@ class L2tpHost:
         notes = []
         for e in result.events:
             kind = type(e)      # PPP's event classes have no subclasses: one lookup, not a chain of isinstance
-            if kind is _AUTH_SUCCEEDED:
+            if kind is ppp_events.AuthSucceeded:
                 link.auth = "succeeded"
-            elif kind is _AUTH_FAILED or (kind is _LINK_FAILED and e.code == Reason.PPP_AUTH_FAILED):
+            elif kind is ppp_events.AuthFailed or (kind is ppp_events.LinkFailed and e.code == Reason.PPP_AUTH_FAILED):
                 link.auth = "failed"
-            elif kind is _STATE_REACHED and e.state == "Authenticate" and link.auth == "not-started":
+            elif kind is ppp_events.StateReached and e.state == "Authenticate" and link.auth == "not-started":
                 link.auth = "started"
-            notes.append(PppState(now, self.name, "PPP", e.describe(), e.code if kind in _HAS_CODE else None))
-            if kind is _ADDRESS_ASSIGNED and link.cc.role == "lac":
+            notes.append(PppState(now, self.name, "PPP", e.describe(), getattr(e, "code", None)))
+            if kind is ppp_events.AddressAssigned and link.cc.role == "lac":
                 notes.append(PppState(now, self.name, "PPP", f"pings {e.peer_address} from {e.address} through the VPN"))
                 self._ppp(link, link.ppp.send_ip(_ping(e.address, e.peer_address, ECHO_REQUEST), now), now, out)
-            elif kind is _IP_RECEIVED:
+            elif kind is ppp_events.IpReceived:
                 self._icmp(link, e.packet, now, notes, out)
         self._touch(link)
         out.events += notes
