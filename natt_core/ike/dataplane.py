@@ -128,7 +128,8 @@ class DataPlaneMixin:
         child.bytes_out += len(inner)       # for kilobyte lifetimes (ike/rekey.py)
         if child.life is not None and child.life.kilobytes:
             self._kilobytes_counted(child)
-        self._emit(DataSent, spi=memo.spi_out, inner=memo.inner, size=len(payload))
+        # one event per packet, appended as _send_ike appends MessageSent (no `_emit` call)
+        self._out_events.append(DataSent(self.now, self.name, memo.spi_out, memo.inner, len(payload)))
         return self._finish()
 
     def _receive_ipsec(self, dgram: Datagram, data: bytes, layer: str) -> None:
@@ -206,7 +207,8 @@ class DataPlaneMixin:
         if checksum and original and original != (src, dst):
             if memo.fixup_key != (original, src, dst):
                 memo.set_fixup((original, src, dst))
-            fixed = incremental_update(checksum, memo.original_packed, memo.arrived_packed) or 0xFFFF  # RFC 768: 0 is "none"
+            # RFC 1624 eqn. 3 over the address words; RFC 768: a computed 0 is sent as all ones
+            fixed = incremental_update(checksum, memo.original_packed, memo.arrived_packed) or 0xFFFF
             fixup = (f"inner UDP checksum 0x{checksum:04x} fixed up to 0x{fixed:04x}: NAT-OA says the sender "
                      f"used {original[0]} → {original[1]}, the packet arrived as {src} → {dst} (RFC 3948 §3.1.2)")
             # the fixed-up checksum verifies over the arrived addresses exactly when the one received
@@ -226,5 +228,5 @@ class DataPlaneMixin:
                 "over its own original addresses and a NAT rewrote the outer header; ESP hid the checksum from "
                 "the NAT and, without NAT-OA, there is nothing to fix it with (RFC 3715 §2.1(b))"))
             return
-        self._emit(DataReceived, spi=memo.spi_in, inner=f"UDP {src}:{sport} → {dst}:{dport}",
-                   payload=segment[8:], checksum_fixup=fixup)
+        self._out_events.append(DataReceived(self.now, self.name, memo.spi_in, f"UDP {src}:{sport} → {dst}:{dport}",
+                                             segment[8:], fixup))
