@@ -217,6 +217,22 @@ def test_the_one_read_decoder_agrees_with_the_step_by_step_one(proto, payload, z
 
 
 @settings(max_examples=300, deadline=None)
+@given(payload=st.binary(max_size=40), frag=st.sampled_from([0x4000, 0x2000, 0x0001, 0]), fragments=st.booleans(),
+       flips=st.lists(st.tuples(st.integers(0, 60), st.integers(1, 255)), max_size=3), cut=st.integers(0, 6))
+def test_ipv4_header_one_read_agrees_with_the_step_by_step_read(payload, frag, fragments, flips, cut):
+    """decode_ipv4_header reads bytes in one struct read and anything else (here: the same packet
+    as a bytearray) step by step: the same header and payload, or the same DecodeError."""
+    from natt_core.wire.ip import decode_ipv4_header, encode_ipv4_header
+    packet = bytearray(encode_ipv4_header("192.168.1.10", "203.0.113.5", 1, len(payload), 9, 64, 0, frag) + payload)
+    for at, xor in flips:
+        if at < len(packet):
+            packet[at] ^= xor
+    packet = packet[:len(packet) - cut]
+    read = lambda p: decode_ipv4_header(p, fragments)  # noqa: E731
+    assert _outcome(read, bytes(packet)) == _outcome(read, packet)
+
+
+@settings(max_examples=300, deadline=None)
 @given(proto=st.sampled_from([IPProto.UDP, IPProto.ESP, 51]), payload=st.binary(max_size=64), zero=st.booleans(),
        ident=st.integers(0, 0xFFFF), ttl=st.integers(0, 255), ports=st.tuples(st.integers(0, 65535), st.integers(0, 65535)))
 def test_encode_datagram_is_the_ip_header_and_udp_built_step_by_step(proto, payload, zero, ident, ttl, ports):

@@ -191,7 +191,7 @@ def encode_datagram(d: Datagram) -> bytes:
     `encode_ipv4_header(...) + encode_udp(...)`, packed in one go."""
     payload, proto = d.payload, d.proto
     src, dst = packed_ipv4(d.src.ip), packed_ipv4(d.dst.ip)
-    if proto != IPProto.UDP:
+    if proto != _PROTO_UDP:
         total = IPV4_HEADER_LEN + len(payload)
         if total > 0xFFFF:
             raise ValueError("IPv4 packet too long")
@@ -248,7 +248,16 @@ class IPv4Header:
 
 def decode_ipv4_header(packet: bytes, fragments: bool = False) -> tuple[IPv4Header, bytes]:
     """Parse and validate an option-less IPv4 header; return it and the payload. A fragment is a
-    DecodeError unless `fragments` (a host sees only whole datagrams: net/fragments.py reassembles)."""
+    DecodeError unless `fragments` (a host sees only whole datagrams: net/fragments.py reassembles).
+
+    A well-formed header takes one struct read (the checks of `decode_datagram`); anything else is
+    read step by step below, for the DecodeError that names what is wrong."""
+    n = len(packet)
+    if type(packet) is bytes and n >= 20 and packet[0] == 0x45 and not int.from_bytes(packet[:20], "big") % 0xFFFF:
+        vihl, tos, total, ident, ff, ttl, proto, csum, src, dst = _IPV4.unpack_from(packet)
+        if total == n and (fragments or not ff & 0x3FFF):
+            return IPv4Header(vihl, tos, total, ident, ff, ttl, proto, csum, socket.inet_ntoa(src),
+                              socket.inet_ntoa(dst)), packet[20:]
     r = Reader(packet, "IPv4")
     vihl = r.u8("version / IHL")
     if vihl >> 4 != 4:
@@ -294,7 +303,7 @@ def decode_datagram(packet: bytes) -> Datagram:
     # data read as one number is a non-zero multiple of 0xFFFF; a pad byte for odd lengths would
     # multiply it by 256, which is prime to 0xFFFF, so the test needs no padding
     if type(packet) is bytes and n >= 20 and packet[0] == 0x45 and not int.from_bytes(packet[:20], "big") % 0xFFFF:
-        if packet[9] == IPProto.UDP and n >= 28:
+        if packet[9] == _PROTO_UDP and n >= 28:
             _v, _tos, total, ident, ff, ttl, proto, _c, src, dst, sport, dport, length, csum = \
                 IPV4_UDP.unpack_from(packet)
             if total == n and not ff & 0x3FFF and length == n - 20 and (
@@ -303,7 +312,7 @@ def decode_datagram(packet: bytes) -> Datagram:
                 payload, zero = packet[28:], csum == 0
             else:
                 return _decode_datagram_checked(packet)
-        elif packet[9] != IPProto.UDP:
+        elif packet[9] != _PROTO_UDP:
             _v, _tos, total, ident, ff, ttl, proto, _c, src, dst = _IPV4.unpack_from(packet)
             if total != n or ff & 0x3FFF:
                 return _decode_datagram_checked(packet)
