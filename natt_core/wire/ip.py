@@ -293,6 +293,19 @@ def _endpoint(packed: bytes, port: int) -> Endpoint:
     return ep
 
 
+#: both Endpoints of a packet by its header bytes 12-24 (UDP: source and destination address, then
+#: source and destination port, one run of bytes) or 12-20 (no ports): one lookup per packet
+_ENDS: dict[bytes, tuple[Endpoint, Endpoint]] = {}
+
+
+def _ends(key: bytes) -> tuple[Endpoint, Endpoint]:
+    if len(_ENDS) >= 1 << 16:
+        _ENDS.clear()
+    sport, dport = (int.from_bytes(key[8:10], "big"), int.from_bytes(key[10:12], "big")) if len(key) == 12 else (0, 0)
+    ends = _ENDS[key] = (_endpoint(key[:4], sport), _endpoint(key[4:8], dport))
+    return ends
+
+
 def decode_datagram(packet: bytes) -> Datagram:
     """Parse IPv4 bytes into a Datagram; UDP checksums are verified when non-zero.
 
@@ -309,22 +322,21 @@ def decode_datagram(packet: bytes) -> Datagram:
             if total == n and not ff & 0x3FFF and length == n - 20 and (
                     not csum or not int.from_bytes(src + dst + b"\x00\x11" + packet[24:26] + packet[20:], "big")
                     % 0xFFFF):
-                payload, zero = packet[28:], csum == 0
+                payload, zero, key = packet[28:], csum == 0, packet[12:24]
             else:
                 return _decode_datagram_checked(packet)
         elif packet[9] != _PROTO_UDP:
             _v, _tos, total, ident, ff, ttl, proto, _c, src, dst = _IPV4.unpack_from(packet)
             if total != n or ff & 0x3FFF:
                 return _decode_datagram_checked(packet)
-            payload, zero, sport, dport = packet[20:], False, 0, 0
+            payload, zero, key = packet[20:], False, packet[12:20]
         else:
             return _decode_datagram_checked(packet)
-        # Endpoints from the shared table, a Datagram filled in one assignment: one call per packet
+        # both Endpoints from the shared table, a Datagram filled in one assignment: one call per packet
+        ends = _ENDS.get(key) or _ends(key)
         d = _new(Datagram)
-        _set(d, "__dict__", {"src": _ENDPOINTS.get((src, sport)) or _endpoint(src, sport),
-                             "dst": _ENDPOINTS.get((dst, dport)) or _endpoint(dst, dport), "proto": proto,
-                             "payload": payload, "ident": ident, "ttl": ttl, "zero_udp_checksum": zero,
-                             "label": ""})
+        _set(d, "__dict__", {"src": ends[0], "dst": ends[1], "proto": proto, "payload": payload, "ident": ident,
+                             "ttl": ttl, "zero_udp_checksum": zero, "label": ""})
         return d
     return _decode_datagram_checked(packet)
 
