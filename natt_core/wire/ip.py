@@ -132,7 +132,7 @@ def encode_udp(src: Endpoint, dst: Endpoint, payload: bytes, checksum: bool = Tr
     # the pseudo-header and the header with a zero checksum, summed with the payload (RFC 768) from
     # the fields, as encode_datagram does: the header is packed once, with its checksum
     words = int.from_bytes(packed_ipv4(src.ip) + packed_ipv4(dst.ip), "big") + _PROTO_UDP + 2 * length \
-        + sport + dport + (int.from_bytes(payload, "big") << 8 * (length & 1))   # (length: the payload's parity)
+        + sport + dport + (int.from_bytes(payload, "big") << 8 * (length & 1))   # the payload's parity
     value = ~((words - 1) % 0xFFFF + 1) & 0xFFFF   # the protocol makes `words` non-zero
     return _UDP_PACK(sport, dport, length, value or 0xFFFF) + payload   # RFC 768: a computed 0 is sent as all ones
 
@@ -213,7 +213,7 @@ def encode_datagram(d: Datagram) -> bytes:
         # pseudo-header (addresses, protocol 17 = proto, length) + UDP header with a zero checksum + payload,
         # whose odd last byte is padded with a zero (the number times 256); the protocol makes it non-zero
         words = addresses + proto + 2 * length + sport + dport \
-            + (int.from_bytes(payload, "big") << 8 * (length & 1))       # (length: the payload's parity)
+            + (int.from_bytes(payload, "big") << 8 * (length & 1))       # length & 1: the payload's parity
         checksum = ~((words - 1) % 0xFFFF + 1) & 0xFFFF or 0xFFFF
     # version/IHL 0x45, DF 0x4000: never zero
     header_sum = ~((0x4500 + total + ident + 0x4000 + (ttl << 8 | proto) + addresses - 1) % 0xFFFF + 1) & 0xFFFF
