@@ -11,7 +11,7 @@ from natt_core.addressing import Datagram, Endpoint
 from natt_core.errors import DecodeError
 from natt_core.wire.ip import (OFF_UDP_CHECKSUM, IPV4_HEADER_LEN, decode_datagram, encode_datagram,
                                encode_udp, incremental_update, internet_checksum,
-                               transport_checksum)
+                               transport_checksum, udp_checksum_ok)
 from natt_core.wire.numbers import IPProto
 
 from tests import vectors_wire as V
@@ -72,6 +72,30 @@ def test_rfc3948_fixup_on_an_l2tp_segment_agrees_with_recompute_and_scapy():
                       / Raw(l2tp)))
     assert oracle[UDP].chksum == fixed
     assert fixed != sent_ck  # the NAT really broke the original checksum
+
+
+_ipv4 = st.integers(1, 0xFFFFFFFE).map(lambda n: str(ipaddress.IPv4Address(n)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=st.binary(max_size=40), ends=st.tuples(_ipv4, _ipv4, _ipv4, _ipv4),
+       damage=st.one_of(st.none(), st.tuples(st.integers(0, 47), st.integers(1, 255))))
+def test_fixed_up_checksum_verifies_as_the_received_one_over_the_nat_oa_addresses(payload, ends, damage):
+    """The data plane checks a segment's checksum over the sender's own addresses (NAT-OA) instead
+    of building the fixed-up segment: the two answers agree, for intact and damaged segments."""
+    orig_src, orig_dst, nat_src, dst = ends
+    seg = encode_udp(Endpoint(orig_src, 1701), Endpoint(orig_dst, 1701), payload)
+    if damage is not None:
+        at, flip = damage[0] % len(seg), damage[1]
+        seg = seg[:at] + bytes([seg[at] ^ flip]) + seg[at + 1:]
+    checksum = int.from_bytes(seg[OFF_UDP_CHECKSUM:OFF_UDP_CHECKSUM + 2], "big")
+    if not checksum:
+        return                                    # "no checksum": nothing is fixed up
+    fixed = incremental_update(checksum, packed(orig_src) + packed(orig_dst), packed(nat_src) + packed(dst)) or 0xFFFF
+    rebuilt = seg[:OFF_UDP_CHECKSUM] + fixed.to_bytes(2, "big") + seg[OFF_UDP_CHECKSUM + 2:]
+    assert udp_checksum_ok(nat_src, dst, rebuilt) == udp_checksum_ok(orig_src, orig_dst, seg)
+    if damage is None:
+        assert udp_checksum_ok(nat_src, dst, rebuilt)      # an intact segment verifies once fixed up
 
 
 # --- encode_datagram against scapy ---------------------------------------------------------------
@@ -190,6 +214,22 @@ def test_the_one_read_decoder_agrees_with_the_step_by_step_one(proto, payload, z
     if not isinstance(fast, tuple):
         assert (fast.zero_udp_checksum, fast.ident, fast.ttl, fast.label) == (
             slow.zero_udp_checksum, slow.ident, slow.ttl, slow.label)
+
+
+@settings(max_examples=300, deadline=None)
+@given(payload=st.binary(max_size=40), frag=st.sampled_from([0x4000, 0x2000, 0x0001, 0]), fragments=st.booleans(),
+       flips=st.lists(st.tuples(st.integers(0, 60), st.integers(1, 255)), max_size=3), cut=st.integers(0, 6))
+def test_ipv4_header_one_read_agrees_with_the_step_by_step_read(payload, frag, fragments, flips, cut):
+    """decode_ipv4_header reads bytes in one struct read and anything else (here: the same packet
+    as a bytearray) step by step: the same header and payload, or the same DecodeError."""
+    from natt_core.wire.ip import decode_ipv4_header, encode_ipv4_header
+    packet = bytearray(encode_ipv4_header("192.168.1.10", "203.0.113.5", 1, len(payload), 9, 64, 0, frag) + payload)
+    for at, xor in flips:
+        if at < len(packet):
+            packet[at] ^= xor
+    packet = packet[:len(packet) - cut]
+    read = lambda p: decode_ipv4_header(p, fragments)  # noqa: E731
+    assert _outcome(read, bytes(packet)) == _outcome(read, packet)
 
 
 @settings(max_examples=300, deadline=None)

@@ -15,7 +15,7 @@ import ipaddress
 from ..addressing import Datagram, Endpoint
 from ..errors import DecodeError, IntegrityError
 from ..reasons import Reason
-from ..wire.ip import (OFF_UDP_CHECKSUM, UDP_HEADER, decode_datagram, encode_datagram, encode_ipv4_header,
+from ..wire.ip import (UDP_HEADER, decode_datagram, encode_datagram, encode_ipv4_header,
                        encode_udp, incremental_update, packed_ipv4, udp_checksum_ok)
 from ..wire.numbers import IdType, IPProto, Port
 from .events import DataReceived, DataSent, PacketDropped
@@ -25,17 +25,18 @@ from .states import follows_peer
 
 class _SaMemo:
     """What the data plane derives from one IPsec SA pair once, not per packet: its SPIs as the
-    events show them, the inner endpoints of the ports it carries (L2TP: always the same pair),
-    the NAT-OA addresses and the addresses packets arrive with, packed for the RFC 3948 §3.1.2
-    fix-up. Kept on the ChildSa itself, so it lives exactly as long as the SA; each part is built
-    again when what it came from changes."""
-    __slots__ = ("spi_in", "spi_out", "key", "src", "dst", "inner", "original", "original_packed",
-                 "arrived", "arrived_packed", "outer")
+    events show them, the inner endpoints of the ports it carries (L2TP: always the same pair; an
+    SA's inner addresses never change), the peer's NAT-OA addresses for the RFC 3948 §3.1.2 fix-up
+    and the addresses packets arrive with, packed. Kept on the ChildSa itself, so it lives exactly
+    as long as the SA; each part is built again when what it came from changes (the send and
+    receive paths compare `ports` and `fixup_key` inline)."""
+    __slots__ = ("spi_in", "spi_out", "ports", "src", "dst", "inner", "fixup_key", "original_packed",
+                 "arrived_packed", "outer")
 
     def __init__(self, child: ChildSa):
         self.spi_in, self.spi_out = f"{child.spi_in:08x}", f"{child.spi_out:08x}"
-        self.key = self.src = self.dst = self.inner = None
-        self.original = self.original_packed = self.arrived = self.arrived_packed = None
+        self.ports = self.src = self.dst = self.inner = None
+        self.fixup_key = self.original_packed = self.arrived_packed = None
         self.outer: tuple[Endpoint, Endpoint] | None = None
 
     def outer_ends(self, local: str, remote: str) -> tuple[Endpoint, Endpoint]:
@@ -45,22 +46,17 @@ class _SaMemo:
             self.outer = (Endpoint(local), Endpoint(remote))
         return self.outer
 
-    def endpoints(self, child: ChildSa, sport: int, dport: int) -> tuple[Endpoint, Endpoint]:
-        """The inner source and destination of a datagram between these ports."""
-        key = (child.local_inner, child.remote_inner, sport, dport)
-        if self.key != key:
-            self.src, self.dst = Endpoint(key[0], sport), Endpoint(key[1], dport)
-            self.inner, self.key = f"UDP {self.src} → {self.dst}", key
-        return self.src, self.dst
+    def set_ports(self, child: ChildSa, ports: tuple[int, int]) -> None:
+        """The inner source and destination of datagrams between these ports."""
+        self.src, self.dst = Endpoint(child.local_inner, ports[0]), Endpoint(child.remote_inner, ports[1])
+        self.inner, self.ports = f"UDP {self.src} → {self.dst}", ports
 
-    def packed(self, original: tuple[str, str], src: str, dst: str) -> tuple[bytes, bytes]:
+    def set_fixup(self, key: tuple[tuple[str, str], str, str]) -> None:
         """The peer's original addresses from its NAT-OA and the ones a packet arrived with, packed
         (the same two pairs every packet, unless the peer moves)."""
-        if self.original != original:
-            self.original, self.original_packed = original, packed_ipv4(original[0]) + packed_ipv4(original[1])
-        if self.arrived != (src, dst):
-            self.arrived, self.arrived_packed = (src, dst), packed_ipv4(src) + packed_ipv4(dst)
-        return self.original_packed, self.arrived_packed
+        (o_src, o_dst), src, dst = key
+        self.original_packed = packed_ipv4(o_src) + packed_ipv4(o_dst)
+        self.arrived_packed, self.fixup_key = packed_ipv4(src) + packed_ipv4(dst), key
 
 
 #: the inner UDP header's ports and checksum in one unpack (the struct compiled from its layout)
@@ -76,11 +72,20 @@ def _new_memo(child: ChildSa) -> _SaMemo:
 
 class DataPlaneMixin:
     def _current_child(self, child):
-        """The SA traffic for `child` goes to (ike/rekey.py follows rekeys; here: itself)."""
+        """The SA traffic for a replaced or deleted `child` goes to (ike/rekey.py follows rekeys;
+        here: itself). Asked only when `child` is one of those: otherwise it is the SA itself."""
         return child
 
-    def _count_bytes(self, child, outbound: bool, n: int) -> None:
-        """Bytes protected per SA, for kilobyte lifetimes (ike/rekey.py; nothing here)."""
+    def _kilobytes_counted(self, child) -> None:
+        """The data plane counted bytes on an SA with a kilobyte limit (ike/rekey.py enforces it;
+        nothing here)."""
+
+    def _authenticated_from(self, sa, dgram: Datagram, via: str, may_move: bool = True) -> None:
+        """A packet that authenticated (ESP/AH: anti-replay included) came from `dgram.src`: RFC 3947
+        §7, the non-NATed side follows it. IKEv1 peers refine this in dpd.py (liveness, the
+        responder behind port forwards, RemoteFollowed)."""
+        if may_move and dgram.src != sa.remote and follows_peer(sa.floated, bool(sa.natd and sa.natd.self_behind_nat)):
+            sa.remote = dgram.src
 
     def latest_child(self) -> ChildSa | None:
         for sa in reversed(self.sas.values()):      # newest first, without copying every SA
@@ -93,18 +98,20 @@ class DataPlaneMixin:
         """Protect one inner UDP datagram (L2TP by default) with an IPsec SA and send it."""
         self._begin(now)
         asked = child or self.latest_child()
-        child = self._current_child(asked)
+        # the SA itself, unless a rekey replaced it or it is gone (ike/rekey.py follows the chain)
+        child = asked if asked is not None and asked.replaced_by is None and asked.live else self._current_child(asked)
         if child is None or self.children.get(child.spi_in) is not child:
             why = "no IPsec SA to protect the traffic with" if asked is None else (
                 f"the IPsec SA {asked.spi_in:08x}/{asked.spi_out:08x} it was meant for has been deleted")
             self._emit(PacketDropped, reason=why, code=Reason.NO_IPSEC_SA, layer="IPsec")
             return self._finish()
         memo = child.__dict__.get(_MEMO) or _new_memo(child)
-        src, dst = memo.endpoints(child, sport, dport)
+        if memo.ports != (sport, dport):
+            memo.set_ports(child, (sport, dport))
         if child.tunnel:
-            inner, next_header = encode_datagram(Datagram(src, dst, IPProto.UDP, payload)), IPProto.IPIP
+            inner, next_header = encode_datagram(Datagram(memo.src, memo.dst, IPProto.UDP, payload)), IPProto.IPIP
         else:
-            inner, next_header = encode_udp(src, dst, payload), IPProto.UDP
+            inner, next_header = encode_udp(memo.src, memo.dst, payload), IPProto.UDP
         sa = child.ike
         if child.protocol == "ah":
             ident = self.next_ident()
@@ -118,8 +125,11 @@ class DataPlaneMixin:
                 self._note_sent(sa)
             else:
                 self._send(memo.outer_ends(self.address, sa.remote.ip)[1], 0, IPProto.ESP, esp, "ESP")
-        self._count_bytes(child, True, len(inner))
-        self._emit(DataSent, spi=memo.spi_out, inner=memo.inner, size=len(payload))
+        child.bytes_out += len(inner)       # for kilobyte lifetimes (ike/rekey.py)
+        if child.life is not None and child.life.kilobytes:
+            self._kilobytes_counted(child)
+        # one event per packet, appended as _send_ike appends MessageSent (no `_emit` call)
+        self._out_events.append(DataSent(self.now, self.name, memo.spi_out, memo.inner, len(payload)))
         return self._finish()
 
     def _receive_ipsec(self, dgram: Datagram, data: bytes, layer: str) -> None:
@@ -141,9 +151,11 @@ class DataPlaneMixin:
             self._emit(PacketDropped, reason=self._explain_integrity(child, dgram, layer, exc),
                        code=self._integrity_code(child, dgram, layer, exc), layer=layer, spi=f"{spi:08x}")
             return
-        self._count_bytes(child, False, len(inner))
-        sa = child.ike
-        self._ipsec_authenticated(sa, dgram, child, layer)
+        child.bytes_in += len(inner)
+        if child.life is not None and child.life.kilobytes:
+            self._kilobytes_counted(child)
+        udp = child.udp_encapsulated       # only ESP-in-UDP may move the peer (RFC 3947 §7)
+        self._authenticated_from(child.ike, dgram, "ESP-in-UDP" if udp else layer, udp)
         if next_header == IPProto.IPIP:
             self._deliver_tunnel(child, inner)
         elif next_header == IPProto.UDP:
@@ -151,14 +163,6 @@ class DataPlaneMixin:
         else:
             self._emit(PacketDropped, reason=f"inner protocol {next_header} is not carried here",
                        code=Reason.INNER_PROTOCOL, layer=layer, spi=f"{spi:08x}")
-
-    def _ipsec_authenticated(self, sa, dgram: Datagram, child: ChildSa, layer: str) -> None:
-        """A packet the SA verified (anti-replay included) came from `dgram.src`: RFC 3947 §7, the
-        non-NATed side follows it. IKEv1 peers refine this in dpd.py (liveness, the responder
-        behind port forwards, RemoteFollowed)."""
-        if child.udp_encapsulated and dgram.src != sa.remote and follows_peer(
-                sa.floated, bool(sa.natd and sa.natd.self_behind_nat)):
-            sa.remote = dgram.src
 
     @staticmethod
     def _integrity_code(child: ChildSa, dgram: Datagram, layer: str, exc: Exception) -> Reason:
@@ -199,15 +203,20 @@ class DataPlaneMixin:
         memo = child.__dict__.get(_MEMO) or _new_memo(child)
         src, dst = dgram.src.ip, self.address
         sport, dport, _, checksum = _UDP_FIELDS(segment)
-        fixup = None
-        if checksum and child.peer_original and child.peer_original != (src, dst):
-            old, new = memo.packed(child.peer_original, src, dst)
-            fixed = incremental_update(checksum, old, new) or 0xFFFF  # RFC 768: 0 means "no checksum"
-            segment = segment[:OFF_UDP_CHECKSUM] + fixed.to_bytes(2, "big") + segment[OFF_UDP_CHECKSUM + 2:]
+        fixup, original = None, child.peer_original
+        if checksum and original and original != (src, dst):
+            if memo.fixup_key != (original, src, dst):
+                memo.set_fixup((original, src, dst))
+            # RFC 1624 eqn. 3 over the address words; RFC 768: a computed 0 is sent as all ones
+            fixed = incremental_update(checksum, memo.original_packed, memo.arrived_packed) or 0xFFFF
             fixup = (f"inner UDP checksum 0x{checksum:04x} fixed up to 0x{fixed:04x}: NAT-OA says the sender "
-                     f"used {child.peer_original[0]} → {child.peer_original[1]}, the packet arrived as "
-                     f"{src} → {dst} (RFC 3948 §3.1.2)")
-        verified = udp_checksum_ok(src, dst, segment)
+                     f"used {original[0]} → {original[1]}, the packet arrived as {src} → {dst} (RFC 3948 §3.1.2)")
+            # the fixed-up checksum verifies over the arrived addresses exactly when the one received
+            # verifies over the sender's (RFC 1624: both sums differ by the same address words), so
+            # the fixed-up segment is never built: nothing after this check reads its checksum
+            verified = udp_checksum_ok(original[0], original[1], segment)
+        else:
+            verified = udp_checksum_ok(src, dst, segment)
         if not verified and child.udp_encapsulated and not child.peer_original:
             fixup = (f"inner UDP checksum 0x{checksum:04x} does not verify for {src} → {dst} and the peer sent no "
                      "NAT-OA to fix it with; ESP authenticated the segment, so the check is skipped, as Linux "
@@ -219,5 +228,5 @@ class DataPlaneMixin:
                 "over its own original addresses and a NAT rewrote the outer header; ESP hid the checksum from "
                 "the NAT and, without NAT-OA, there is nothing to fix it with (RFC 3715 §2.1(b))"))
             return
-        self._emit(DataReceived, spi=memo.spi_in, inner=f"UDP {src}:{sport} → {dst}:{dport}",
-                   payload=segment[8:], checksum_fixup=fixup)
+        self._out_events.append(DataReceived(self.now, self.name, memo.spi_in, f"UDP {src}:{sport} → {dst}:{dport}",
+                                             segment[8:], fixup))

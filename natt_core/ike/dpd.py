@@ -79,8 +79,9 @@ class DpdMixin:
         self._arm(sa, self.now + self.policy.dpd_delay, "dpd")
 
     def _authenticated_from(self, sa: IkeSa, dgram: Datagram, via: str, may_move: bool = True) -> None:
-        """A new message that authenticated came from `dgram.src`: the peer is alive, and (only on the
-        side states.follows_peer allows) it is where the message came from now."""
+        """A new message that authenticated (Quick Mode, Informational, or ESP/AH the data plane
+        verified) came from `dgram.src`: the peer is alive, and (only on the side
+        states.follows_peer allows) it is where the message came from now."""
         live = sa.live or self._live(sa)
         live.heard = self.now
         if live.unanswered:
@@ -93,11 +94,6 @@ class DpdMixin:
             old, sa.remote = sa.remote, dgram.src
             if sa.authenticated:
                 self._emit(RemoteFollowed, old=str(old), new=str(dgram.src), via=via)
-
-    def _ipsec_authenticated(self, sa: IkeSa, dgram: Datagram, child, layer: str) -> None:
-        """ESP/AH that verified: the peer is alive; ESP-in-UDP may move it (dataplane.py's hook)."""
-        self._authenticated_from(sa, dgram, "ESP-in-UDP" if child.udp_encapsulated else layer,
-                                 may_move=child.udp_encapsulated)
 
     # ------------------------------------------------------------------ the timer
     def _dpd_due(self, sa: IkeSa) -> float | None:

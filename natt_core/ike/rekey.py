@@ -89,18 +89,23 @@ class LifecycleMixin:
         """The next moment something in this SA's life happens: a soft or hard limit, a retirement."""
         if sa.established_at is None or sa.life is None or sa.state in END_STATES:
             return None
-        times = [hard_seconds(sa.established_at, sa.life)]
-        if self._rekeys(sa) and not sa.rekeying:
-            times.append(soft_seconds(sa.established_at, sa.life))
+        # asked whenever the timer heap looks at this SA: the earliest kept as it goes (the first
+        # of equal ones, as min() of a list would), without building the list
+        rekeys = self._rekeys(sa)
+        due = hard_seconds(sa.established_at, sa.life)
+        if rekeys and not sa.rekeying and (t := soft_seconds(sa.established_at, sa.life)) < due:
+            due = t
         for c in sa.children:
             if c.life is None:
                 continue
-            times.append(hard_seconds(c.created, c.life))
+            if (t := hard_seconds(c.created, c.life)) < due:
+                due = t
             if c.retire_at is not None:
-                times.append(c.retire_at)
-            elif self._rekeys(sa) and not c.rekeying and c.replaced_by is None:
-                times.append(soft_seconds(c.created, c.life))
-        return min(times)
+                if c.retire_at < due:
+                    due = c.retire_at
+            elif rekeys and not c.rekeying and c.replaced_by is None and (t := soft_seconds(c.created, c.life)) < due:
+                due = t
+        return due
 
     def _lifecycle(self, sa) -> None:
         """The "lifetime" timer: retire, expire or rekey whatever is due, then wait for the next."""
@@ -129,13 +134,10 @@ class LifecycleMixin:
             child = child.replaced_by
         return child if child is not None and child.live else None
 
-    def _count_bytes(self, child, outbound: bool, n: int) -> None:
-        """Inner bytes per direction; the kilobyte limit rekeys (soft) or clears (hard) the SA."""
-        if outbound:
-            child.bytes_out += n
-        else:
-            child.bytes_in += n
-        if child.life is None or not child.life.kilobytes or not child.live:
+    def _kilobytes_counted(self, child) -> None:
+        """The data plane counted inner bytes on an SA with a kilobyte limit: past it, the SA is
+        cleared (hard); past the margin, rekeyed (soft)."""
+        if not child.live:
             return
         sa, state = child.ike, kb_state(max(child.bytes_in, child.bytes_out), child.life)
         if state == "hard":

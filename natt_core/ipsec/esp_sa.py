@@ -185,19 +185,23 @@ class EspSa:
         packet (RFC 4303 §2.6) which the caller should drop.
         """
         block, icv_len = self._cbc.block, self._mac.length
-        spi, seq = read_esp_header(data)
         # IV, ciphertext and ICV are read in place: sliced once each, never copied as a whole
-        cipher_len = len(data) - ESP_HEADER_LEN - block - icv_len
+        n = len(data)
+        cipher_len = n - ESP_HEADER_LEN - block - icv_len
         if cipher_len <= 0 or cipher_len % block:
+            read_esp_header(data)        # a truncated header or SPI 0 is named first
             raise DecodeError("ESP", ESP_HEADER_LEN,
-                              f"{len(data)} bytes cannot hold header, {block}-byte IV, whole "
+                              f"{n} bytes cannot hold header, {block}-byte IV, whole "
                               f"{block}-byte ciphertext blocks and a {icv_len}-byte ICV")
+        spi, seq = ESP_HEAD.unpack_from(data)
         if spi != self.spi:
+            read_esp_header(data)        # SPI 0 is not ESP at all
             raise SpiMismatchError(f"SPI 0x{spi:08x} does not belong to this SA "
                                    f"(expected 0x{self.spi:08x})")
         window = self.window
-        window.check(seq)
-        covered = len(data) - icv_len
+        if seq <= window.highest:        # above the window's top, a number is always new
+            window.check(seq)
+        covered = n - icv_len
         icv, expected = data[covered:], self._mac.digest(data[:covered])
         if not compare_digest(icv, expected):      # constant time, as `primitives.equal`
             raise IntegrityError(f"ICV mismatch for sequence number {seq}: received {icv.hex()}, "

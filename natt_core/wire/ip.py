@@ -132,7 +132,7 @@ def encode_udp(src: Endpoint, dst: Endpoint, payload: bytes, checksum: bool = Tr
     # the pseudo-header and the header with a zero checksum, summed with the payload (RFC 768) from
     # the fields, as encode_datagram does: the header is packed once, with its checksum
     words = int.from_bytes(packed_ipv4(src.ip) + packed_ipv4(dst.ip), "big") + _PROTO_UDP + 2 * length \
-        + sport + dport + (int.from_bytes(payload, "big") << 8 * (len(payload) & 1))
+        + sport + dport + (int.from_bytes(payload, "big") << 8 * (length & 1))   # the payload's parity
     value = ~((words - 1) % 0xFFFF + 1) & 0xFFFF   # the protocol makes `words` non-zero
     return _UDP_PACK(sport, dport, length, value or 0xFFFF) + payload   # RFC 768: a computed 0 is sent as all ones
 
@@ -191,7 +191,7 @@ def encode_datagram(d: Datagram) -> bytes:
     `encode_ipv4_header(...) + encode_udp(...)`, packed in one go."""
     payload, proto = d.payload, d.proto
     src, dst = packed_ipv4(d.src.ip), packed_ipv4(d.dst.ip)
-    if proto != IPProto.UDP:
+    if proto != _PROTO_UDP:
         total = IPV4_HEADER_LEN + len(payload)
         if total > 0xFFFF:
             raise ValueError("IPv4 packet too long")
@@ -213,7 +213,7 @@ def encode_datagram(d: Datagram) -> bytes:
         # pseudo-header (addresses, protocol 17 = proto, length) + UDP header with a zero checksum + payload,
         # whose odd last byte is padded with a zero (the number times 256); the protocol makes it non-zero
         words = addresses + proto + 2 * length + sport + dport \
-            + (int.from_bytes(payload, "big") << 8 * (len(payload) & 1))
+            + (int.from_bytes(payload, "big") << 8 * (length & 1))       # length & 1: the payload's parity
         checksum = ~((words - 1) % 0xFFFF + 1) & 0xFFFF or 0xFFFF
     # version/IHL 0x45, DF 0x4000: never zero
     header_sum = ~((0x4500 + total + ident + 0x4000 + (ttl << 8 | proto) + addresses - 1) % 0xFFFF + 1) & 0xFFFF
@@ -248,7 +248,16 @@ class IPv4Header:
 
 def decode_ipv4_header(packet: bytes, fragments: bool = False) -> tuple[IPv4Header, bytes]:
     """Parse and validate an option-less IPv4 header; return it and the payload. A fragment is a
-    DecodeError unless `fragments` (a host sees only whole datagrams: net/fragments.py reassembles)."""
+    DecodeError unless `fragments` (a host sees only whole datagrams: net/fragments.py reassembles).
+
+    A well-formed header takes one struct read (the checks of `decode_datagram`); anything else is
+    read step by step below, for the DecodeError that names what is wrong."""
+    n = len(packet)
+    if type(packet) is bytes and n >= 20 and packet[0] == 0x45 and not int.from_bytes(packet[:20], "big") % 0xFFFF:
+        vihl, tos, total, ident, ff, ttl, proto, csum, src, dst = _IPV4.unpack_from(packet)
+        if total == n and (fragments or not ff & 0x3FFF):
+            return IPv4Header(vihl, tos, total, ident, ff, ttl, proto, csum, socket.inet_ntoa(src),
+                              socket.inet_ntoa(dst)), packet[20:]
     r = Reader(packet, "IPv4")
     vihl = r.u8("version / IHL")
     if vihl >> 4 != 4:
@@ -284,6 +293,19 @@ def _endpoint(packed: bytes, port: int) -> Endpoint:
     return ep
 
 
+#: both Endpoints of a packet by its header bytes 12-24 (UDP: source and destination address, then
+#: source and destination port, one run of bytes) or 12-20 (no ports): one lookup per packet
+_ENDS: dict[bytes, tuple[Endpoint, Endpoint]] = {}
+
+
+def _ends(key: bytes) -> tuple[Endpoint, Endpoint]:
+    if len(_ENDS) >= 1 << 16:
+        _ENDS.clear()
+    sport, dport = (int.from_bytes(key[8:10], "big"), int.from_bytes(key[10:12], "big")) if len(key) == 12 else (0, 0)
+    ends = _ENDS[key] = (_endpoint(key[:4], sport), _endpoint(key[4:8], dport))
+    return ends
+
+
 def decode_datagram(packet: bytes) -> Datagram:
     """Parse IPv4 bytes into a Datagram; UDP checksums are verified when non-zero.
 
@@ -294,28 +316,27 @@ def decode_datagram(packet: bytes) -> Datagram:
     # data read as one number is a non-zero multiple of 0xFFFF; a pad byte for odd lengths would
     # multiply it by 256, which is prime to 0xFFFF, so the test needs no padding
     if type(packet) is bytes and n >= 20 and packet[0] == 0x45 and not int.from_bytes(packet[:20], "big") % 0xFFFF:
-        if packet[9] == IPProto.UDP and n >= 28:
+        if packet[9] == _PROTO_UDP and n >= 28:
             _v, _tos, total, ident, ff, ttl, proto, _c, src, dst, sport, dport, length, csum = \
                 IPV4_UDP.unpack_from(packet)
             if total == n and not ff & 0x3FFF and length == n - 20 and (
                     not csum or not int.from_bytes(src + dst + b"\x00\x11" + packet[24:26] + packet[20:], "big")
                     % 0xFFFF):
-                payload, zero = packet[28:], csum == 0
+                payload, zero, key = packet[28:], csum == 0, packet[12:24]
             else:
                 return _decode_datagram_checked(packet)
-        elif packet[9] != IPProto.UDP:
+        elif packet[9] != _PROTO_UDP:
             _v, _tos, total, ident, ff, ttl, proto, _c, src, dst = _IPV4.unpack_from(packet)
             if total != n or ff & 0x3FFF:
                 return _decode_datagram_checked(packet)
-            payload, zero, sport, dport = packet[20:], False, 0, 0
+            payload, zero, key = packet[20:], False, packet[12:20]
         else:
             return _decode_datagram_checked(packet)
-        # Endpoints from the shared table, a Datagram filled in one assignment: one call per packet
+        # both Endpoints from the shared table, a Datagram filled in one assignment: one call per packet
+        ends = _ENDS.get(key) or _ends(key)
         d = _new(Datagram)
-        _set(d, "__dict__", {"src": _ENDPOINTS.get((src, sport)) or _endpoint(src, sport),
-                             "dst": _ENDPOINTS.get((dst, dport)) or _endpoint(dst, dport), "proto": proto,
-                             "payload": payload, "ident": ident, "ttl": ttl, "zero_udp_checksum": zero,
-                             "label": ""})
+        _set(d, "__dict__", {"src": ends[0], "dst": ends[1], "proto": proto, "payload": payload, "ident": ident,
+                             "ttl": ttl, "zero_udp_checksum": zero, "label": ""})
         return d
     return _decode_datagram_checked(packet)
 
