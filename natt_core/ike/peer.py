@@ -62,12 +62,14 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
     """One IKE participant; it can initiate (`connect`) and answer any number of initiators."""
 
     def receive(self, dgram: Datagram, now: float) -> Output:
-        self._begin(now)
+        # `_begin` and `_finish` written out: every datagram the peer gets comes through here
+        self.now = now
+        self._out_datagrams, self._out_events = [], []
         try:
             self._dispatch(dgram)
         except DecodeError as exc:
             self._emit(PacketDropped, reason=str(exc), code=Reason.MALFORMED, layer=exc.layer)
-        return self._finish()
+        return Output(tuple(self._out_datagrams), tuple(self._out_events))
 
     # ------------------------------------------------------------------ demultiplexing
     def _receive_ike(self, dgram: Datagram, message: bytes) -> None:
@@ -248,8 +250,7 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         getattr(self, _QM_HANDLERS[msg])(sa, qe, dgram, header, body)
         if new:   # only once HASH(1) verified: forged Message IDs leave no state behind
             sa.quick[header.message_id] = qe
-        self._accepted(sa, qe, message, dgram)
-        self._follow(sa, dgram)
+        self._accepted(sa, qe, message, dgram)     # each handler followed the peer (`_follow`) once HASH verified
         if msg in LAST_MESSAGES:
             qe.last_answer = None   # it ended the exchange: a repeat of it gets nothing
         self._out_events.insert(mark, MessageReceived(self.now, self.name, msg._value_, ("HASH", "…"), str(dgram.src)))
