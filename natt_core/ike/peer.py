@@ -124,8 +124,9 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         sa = self.sas.get((header.icookie, header.rcookie))
         if sa is not None:
             return sa
-        opens = opens_phase1(family, bool(header.flags & Flag.ENCRYPTED), header.next_payload)
-        if header.rcookie == ZERO_COOKIE and opens is not None:
+        opens = None if header.rcookie != ZERO_COOKIE else opens_phase1(family, bool(header.flags & _ENCRYPTED),
+                                                                         header.next_payload)
+        if opens is not None:
             key = (header.icookie, dgram.src)
             if key in self._mm1_seen:
                 return self._mm1_seen[key]
