@@ -32,8 +32,8 @@ from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
 from .quick_mode import QuickModeMixin
 from .rekey import LifecycleMixin
 from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
-from .states import (LAST_MESSAGES, QUICK_MODE, RECEIVED, STARTS_NEXT, TRANSITIONS, Family, Msg, Repeat, Role, Shape,
-                     State, admit, advance, family_of, found_by_initiator_cookie, half_open_refusal,
+from .states import (FAMILIES, LAST_MESSAGES, PHASE1_TABLES, QUICK_MODE, RECEIVED, STARTS_NEXT, TRANSITIONS, Family,
+                     Msg, Repeat, Role, Shape, State, admit, advance, found_by_initiator_cookie, half_open_refusal,
                      learns_responder_cookie, main_mode_shape, opening_state, opens_phase1, phase1_table, repeat,
                      repeat_answered_at, wrong_port_after_float)
 
@@ -91,7 +91,7 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         if header.message_id and header.exchange in _PHASE1_EXCHANGES:
             raise DecodeError("ISAKMP header", 20, "Main and Aggressive Mode messages must have Message ID 0")
         encrypted = bool(header.flags & _ENCRYPTED)
-        family = family_of(header.exchange, encrypted)
+        family = FAMILIES.get((header.exchange, encrypted))           # `family_of`, read off its table
         sa = self._find_sa(dgram, header, family)
         if sa is None:
             return
@@ -102,7 +102,7 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
                        code=Reason.WRONG_PORT_AFTER_FLOAT)
             return
         try:
-            table = phase1_table(family)
+            table = PHASE1_TABLES.get(family)                         # `phase1_table`
             if table is not None:
                 self._main_mode(sa, dgram, header, body, message, encrypted, family, table)
             elif family is _QUICK:

@@ -32,6 +32,9 @@ from ..net.records import fast_init_all
 
 # --- the chain ---------------------------------------------------------------------------------
 
+#: the payload classes whose body is their `data` as it stands (`_Opaque.encode_body`, not overridden)
+_DATA_BODIES = frozenset(cls for cls in (KE, Hash, Nonce, VendorID) if cls.encode_body is _Opaque.encode_body)
+
 def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NONE) -> bytes:
     """The payload chain; the only place next-payload bytes and lengths are computed. The last
     payload's next-payload byte is `last_next`: the first type of an already-encoded chain that
@@ -39,7 +42,14 @@ def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NO
     parts: list[bytes] = []
     last = len(payloads) - 1
     for i, p in enumerate(payloads):
-        body = p.encode_body()
+        # a body that is one byte string (KE, Nonce, HASH, Vendor ID) is read, not asked for:
+        # `_Opaque.encode_body` would only return it as bytes
+        if p.__class__ in _DATA_BODIES:
+            body = p.data
+            if body.__class__ is not bytes:
+                body = bytes(body)
+        else:
+            body = p.encode_body()
         length = GENERIC_HEADER_LEN + len(body)
         if length > 0xFFFF:
             _generic(0, body)   # raises the ConfigError naming the length

@@ -142,6 +142,7 @@ class _TvTable(dict):
 
 
 _TV = _TvTable()
+_TV_LOOKUP = _TV.__getitem__     #: `_TV[word]` as a function (dict's own, `__missing__` included)
 _TV_MAX = 4096
 #: a run of TV attributes as big-endian words: ATTRIBUTE_TV's two 16-bit fields read as one
 _TV_WORDS = "!%dI"
@@ -168,7 +169,7 @@ def _decode_attributes(r: Reader, limit: int = -1) -> tuple[Attribute, ...]:
     if limit < 0 and end > pos and not (end - pos) & 3:
         # the usual block, TV attributes only: every 4-byte word read at once, each looked up
         # as a whole (a TLV among them gives None and the block takes the loop below)
-        out = [_TV[word] for word in _TV_UNPACK[(end - pos) >> 2](data, pos)]
+        out = list(map(_TV_LOOKUP, _TV_UNPACK[(end - pos) >> 2](data, pos)))
         if all(out):     # no None (an Attribute is always true): `None in` would call Attribute.__eq__ on each
             r.pos = end
             return tuple(out)
@@ -309,8 +310,8 @@ def _transform_from_body(body: bytes) -> Transform | None:
     number, transform_id, reserved = _TRANSFORM_FIXED(body)
     if reserved:
         return None
-    # `_TV[word]` for each word (`_TvTable.__missing__` builds a new one)
-    attributes = tuple([_TV[word] for word in _TV_UNPACK[n >> 2](body, _TRANSFORM_SIZE)])
+    # `_TV[word]` for each word (`_TvTable.__missing__` builds a new one), mapped without a frame of its own
+    attributes = tuple(map(_TV_LOOKUP, _TV_UNPACK[n >> 2](body, _TRANSFORM_SIZE)))
     if not all(attributes):    # a TLV among them: the strict decoder reads it
         return None
     return _build(Transform, {"number": number, "transform_id": transform_id, "attributes": attributes,
