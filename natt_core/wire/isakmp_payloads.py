@@ -14,7 +14,7 @@ from typing import Callable, Union
 from ..errors import ConfigError
 from .codec import Reader
 from .isakmp_frame import _build, _check, _Fields, _new, _set
-from .isakmp_proposals import Proposal, _cached, _decode_list, _encode_list
+from .isakmp_proposals import _PROPOSAL_TYPE, Proposal, _decode_list, _encode_list
 from .layout import (ID_PAYLOAD, NATD_HASH, Layout, Part, hexed, named, show_hex, show_reserved,
                      show_short_hex, show_size_hex, short_hex)
 from .numbers import IdType, NotifyType, PayloadType, ProtocolId, label
@@ -124,14 +124,17 @@ class SA(_Payload):
             raise ConfigError("an SA payload needs at least one proposal")
 
     def encode_body(self) -> bytes:
-        return _cached(self, lambda: SA_BODY.pack(self.doi, self.situation)
-                       + _encode_list(PayloadType.PROPOSAL, self.proposals))
+        wire = self.__dict__.get("_wire")     # kept, as a proposal's (isakmp_proposals: `_wire`)
+        if wire is None:
+            wire = self.__dict__["_wire"] = (SA_BODY.pack(self.doi, self.situation)
+                                             + _encode_list(_PROPOSAL_TYPE, self.proposals))
+        return wire
 
     @classmethod
     def decode_body(cls, r: Reader) -> "SA":
         wire = r.data
         doi, situation = SA_BODY.read(r)
-        proposals = _decode_list(r, PayloadType.PROPOSAL, "proposal", "SA", Proposal.decode_body)
+        proposals = _decode_list(r, _PROPOSAL_TYPE, "proposal", "SA", Proposal.decode_body)
         return _build(cls, {"proposals": proposals, "doi": doi, "situation": situation, "_wire": wire})
 
 

@@ -197,14 +197,9 @@ def _decode_attributes(r: Reader, limit: int = -1) -> tuple[Attribute, ...]:
     return tuple(out)
 
 
-def _cached(obj, encode: Callable[[], bytes]) -> bytes:
-    """The object's body bytes, computed once: these dataclasses are frozen, and a decoded one
-    keeps the exact bytes it came from (decoding round-trips, so they are its encoding)."""
-    d = obj.__dict__
-    wire = d.get("_wire")
-    if wire is None:
-        wire = d["_wire"] = encode()
-    return wire
+# SA, proposal and transform bodies are computed once and kept in the instance as `_wire`: these
+# dataclasses are frozen, and a decoded one keeps the exact bytes it came from (decoding
+# round-trips, so they are its encoding). `_wire` sits beside the fields (repr and == unchanged).
 
 
 @dataclass(frozen=True)
@@ -228,12 +223,12 @@ class Transform(_Fields):
         return default
 
     def encode_body(self) -> bytes:
-        # `_cached`'s hit read inline: an offer's transforms are encoded already (or were decoded)
+        # kept in `_wire` (see above): an offer's transforms are encoded already (or were decoded)
         wire = self.__dict__.get("_wire")
-        if wire is not None:
-            return wire
-        return _cached(self, lambda: TRANSFORM.pack(self.number, self.transform_id, 0)
-                       + b"".join([a.encode() for a in self.attributes]))
+        if wire is None:
+            wire = self.__dict__["_wire"] = (TRANSFORM.pack(self.number, self.transform_id, 0)
+                                             + b"".join([a.encode() for a in self.attributes]))
+        return wire
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Transform":
@@ -263,9 +258,12 @@ class Proposal(_Fields):
             raise ConfigError("a proposal needs an SPI of at most 255 bytes and 1..255 transforms")
 
     def encode_body(self) -> bytes:
-        return _cached(self, lambda: PROPOSAL.pack(self.number, self.protocol_id, len(self.spi),
-                                                   len(self.transforms)) + self.spi
-                       + _encode_list(PayloadType.TRANSFORM, self.transforms))
+        wire = self.__dict__.get("_wire")     # kept (see above)
+        if wire is None:
+            wire = self.__dict__["_wire"] = (PROPOSAL.pack(self.number, self.protocol_id, len(self.spi),
+                                                           len(self.transforms)) + self.spi
+                                             + _encode_list(_TRANSFORM_TYPE, self.transforms))
+        return wire
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Proposal":
@@ -278,7 +276,7 @@ class Proposal(_Fields):
             r.pos += spi_size
         else:
             number, protocol_id, _spi_size, count, spi = PROPOSAL.read_all(r)   # names what is wrong
-        transforms = _decode_list(r, PayloadType.TRANSFORM, "transform", "proposal",
+        transforms = _decode_list(r, _TRANSFORM_TYPE, "transform", "proposal",
                                   Transform.decode_body, _transform_from_body)
         if count != len(transforms):
             raise r.fail(f"transform count {count} but {len(transforms)} transforms", at=start + 3)
@@ -296,7 +294,7 @@ def _encode_list(own_type: int, items: Sequence[Transform | Proposal]) -> bytes:
         length = GENERIC_HEADER_LEN + len(body)
         if length > 0xFFFF:
             _generic(0, body)   # raises the ConfigError naming the length
-        parts += (_GENERIC_PACK(own_type if i < last else PayloadType.NONE, 0, length), body)
+        parts += (_GENERIC_PACK(own_type if i < last else 0, 0, length), body)    # 0: PayloadType.NONE
     return b"".join(parts)
 
 
@@ -324,6 +322,10 @@ _PROPOSAL_FIXED, _PROPOSAL_SIZE = PROPOSAL.struct.unpack_from, PROPOSAL.size
 assert TRANSFORM.names[:3] == ("number", "transform_id", "reserved") and TRANSFORM._zero == (2,)
 assert PROPOSAL.names[:4] == ("number", "protocol_id", "spi_size", "count") and not PROPOSAL._zero
 
+
+#: the types that chain transforms and proposals, named once (a member read off its Enum class is
+#: a slow attribute hook in Python 3.11)
+_TRANSFORM_TYPE, _PROPOSAL_TYPE = PayloadType.TRANSFORM, PayloadType.PROPOSAL
 
 #: the layer each list's errors name, written once
 _LIST_LAYERS = {"proposal": "ISAKMP proposal", "transform": "ISAKMP transform"}
