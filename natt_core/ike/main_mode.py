@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from ..addressing import Datagram, Endpoint
 from ..crypto.ike_keys import hash_i, hash_r, phase1_iv, phase1_keys, phase1_keys_sig
-from ..crypto.natd import evaluate_natd
+from ..crypto.natd import evaluate_natd, packed_ipv4
 from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
 from ..errors import DecodeError, IntegrityError
+from ..net.records import builder
 from ..reasons import Reason
 from ..wire.isakmp import ID, KE, SA, Hash, Header, NatD, Nonce, Notification, VendorID, encode_plain
 from ..wire.numbers import ExchangeType, IdType, IPProto, NotifyType, Port, notify_name
@@ -30,6 +31,7 @@ from .states import (MAIN_MODE, Family, Msg, Role, advance, complaint_explains_g
 
 ZERO_COOKIE = bytes(8)
 NONCE_LEN = 32
+_id = builder(ID)     #: an ID payload from fields that are right by construction (as a decoder builds one)
 
 
 
@@ -333,7 +335,8 @@ class MainModeMixin(SignatureAuthMixin):
         proto, port = (0, 0) if sa.nat_t else (17, Port.IKE)
         if self.policy.identity:
             return ID(IdType.FQDN, proto, port, self.policy.identity.encode())
-        return ID(IdType.IPV4_ADDR, proto, port, Endpoint(self.address).packed_ip)
+        # our own (canonical) address, 4 bytes by construction: built without a check of every field
+        return _id(IdType.IPV4_ADDR, proto, port, packed_ipv4(self.address))
 
     def _auth_failed(self, sa: IkeSa, reason: str, dgram: Datagram | None = None,
                      code: Reason = Reason.AUTH_FAILED) -> None:

@@ -16,7 +16,7 @@ from ..wire.numbers import (AhTransform, AuthAlgorithm, AuthMethod, Encapsulatio
 from .lifetimes import Life
 from .policy import PeerPolicy
 from .sa import Phase1Choice
-from ..net.records import fast_init_all
+from ..net.records import builder, fast_init_all
 
 KEY_IKE = 1  #: the ISAKMP transform ID (RFC 2407 §4.4.1)
 
@@ -144,8 +144,14 @@ def choose_phase1(offer: SA, policy: PeerPolicy) -> tuple[Proposal, Transform, P
     return None
 
 
+# The SA payloads built below come from parts already checked (a decoded proposal and one of its
+# transforms, or our own cached transforms and a 4-byte SPI): they are built as the decoders build
+# theirs, without `__post_init__` checking every field again.
+_sa, _proposal = builder(SA), builder(Proposal)
+
+
 def phase1_answer(proposal: Proposal, transform: Transform) -> SA:
-    return SA((Proposal(proposal.number, proposal.protocol_id, proposal.spi, (transform,)),))
+    return _sa((_proposal(proposal.number, proposal.protocol_id, proposal.spi, (transform,)),), 1, 1)
 
 
 # ----------------------------------------------------------------------------------- phase 2
@@ -168,7 +174,7 @@ def phase2_offer(policy: PeerPolicy, spi: bytes, encapsulation: int) -> SA:
         protocol_id, transforms = _phase2_transforms(*key)
     except TypeError:   # an unhashable setting: build it afresh
         protocol_id, transforms = _phase2_transforms.__wrapped__(*key)
-    return SA((Proposal(1, protocol_id, spi, transforms),))
+    return _sa((_proposal(1, protocol_id, spi, transforms),), 1, 1)
 
 
 @lru_cache(maxsize=256)
@@ -233,7 +239,7 @@ def choose_phase2(offer: SA, policy: PeerPolicy, encapsulation: int) -> tuple[Pr
 
 
 def phase2_answer(proposal: Proposal, transform: Transform, spi: bytes) -> SA:
-    return SA((Proposal(proposal.number, proposal.protocol_id, spi, (transform,)),))
+    return _sa((_proposal(proposal.number, proposal.protocol_id, spi, (transform,)),), 1, 1)
 
 
 _MODE_NAMES = {EncapsulationMode.TUNNEL: "tunnel", EncapsulationMode.TRANSPORT: "transport",
