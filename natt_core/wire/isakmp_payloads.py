@@ -14,7 +14,8 @@ from typing import Callable, Union
 from ..errors import ConfigError
 from .codec import Reader
 from .isakmp_frame import _build, _check, _Fields, _new, _set
-from .isakmp_proposals import _PROPOSAL_TYPE, Proposal, _decode_list, _encode_list
+from .isakmp_proposals import (_PROPOSAL_TYPE, Proposal, _decode_list, _encode_list, _items_from_body,
+                                _proposal_from_body)
 from .layout import (ID_PAYLOAD, NATD_HASH, Layout, Part, hexed, named, show_hex, show_reserved,
                      show_short_hex, show_size_hex, short_hex)
 from .numbers import IdType, NotifyType, PayloadType, ProtocolId, label
@@ -421,10 +422,30 @@ _OPAQUE_DECODERS = {PayloadType.KE: _opaque_decoder(KE), PayloadType.HASH: _opaq
                     PayloadType.NAT_D_DRAFT: _opaque_decoder(NatD, "hash", draft=True)}
 
 
+def _sa_decoder() -> Callable[[bytes, int], Payload]:
+    """The SA chain decoder: the usual body (IPsec DOI header, proposals of TV-only transforms) in
+    one pass without Readers (`_proposal_from_body`, from the same layouts), anything else, and
+    anything wrong, by the strict `SA.decode_body`, which names what."""
+    strict = _reader_decoder("ISAKMP SA", SA.decode_body)
+
+    def from_body(body: bytes, at: int) -> Payload:
+        if len(body) >= _SA_SIZE:
+            proposals = _items_from_body(body, _SA_SIZE, _PROPOSAL_TYPE, _proposal_from_body)
+            if proposals is not None:
+                doi, situation = _SA_FIXED(body)
+                return _build(SA, {"proposals": tuple(proposals), "doi": doi, "situation": situation, "_wire": body})
+        return strict(body, at)
+    return from_body
+
+
+_SA_FIXED, _SA_SIZE = SA_BODY.struct.unpack_from, SA_BODY.size
+assert SA_BODY.names[:2] == ("doi", "situation") and not SA_BODY._zero
+
+
 def chain_decoders() -> dict[int, Callable[[bytes, int], Payload]]:
     """Every registered payload type's chain decoder (call once every module has registered)."""
-    return {int(kind): _OPAQUE_DECODERS.get(kind) or _reader_decoder(layer, decode)
-            for kind, (layer, decode) in _DECODERS.items()}
+    fast = {**_OPAQUE_DECODERS, PayloadType.SA: _sa_decoder()}
+    return {int(kind): fast.get(kind) or _reader_decoder(layer, decode) for kind, (layer, decode) in _DECODERS.items()}
 
 
 def summary(p: Payload) -> str:

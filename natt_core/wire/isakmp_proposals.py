@@ -316,6 +316,43 @@ def _transform_from_body(body: bytes) -> Transform | None:
                               "_wire": body})
 
 
+def _items_from_body(body: bytes, pos: int, own_type: int, item: Callable[[bytes], object | None]) -> list | None:
+    """The usual chain of proposals or transforms at body[pos:] (what `_decode_list` reads), in one
+    pass over its generic headers, each item decoded by `item(body)`; None as soon as anything is
+    unusual or wrong, and the strict decoder then reads the block and names what."""
+    end = len(body)
+    items = []
+    while True:
+        if end - pos < GENERIC_HEADER_LEN:
+            return None
+        nxt, reserved, length = _GENERIC_UNPACK(body, pos)
+        if reserved or length < 8 or length > end - pos or nxt and nxt != own_type:
+            return None
+        decoded = item(body[pos + GENERIC_HEADER_LEN:pos + length])
+        if decoded is None:
+            return None
+        items.append(decoded)
+        pos += length
+        if not nxt:
+            return items if pos == end else None
+        if pos == end:
+            return None
+
+
+def _proposal_from_body(body: bytes) -> Proposal | None:
+    """A proposal whose transforms are all the usual kind (`_transform_from_body`), decoded without
+    a Reader; None sends anything else to the strict `Proposal.decode_body`."""
+    if len(body) < _PROPOSAL_SIZE or len(body) - _PROPOSAL_SIZE < body[2]:
+        return None
+    number, protocol_id, spi_size, count = _PROPOSAL_FIXED(body)
+    transforms = _items_from_body(body, _PROPOSAL_SIZE + spi_size, _TRANSFORM_TYPE, _transform_from_body)
+    if transforms is None or count != len(transforms):
+        return None
+    return _build(Proposal, {"number": number, "protocol_id": protocol_id,
+                             "spi": body[_PROPOSAL_SIZE:_PROPOSAL_SIZE + spi_size], "transforms": tuple(transforms),
+                             "_wire": body})
+
+
 #: the fixed parts of TRANSFORM and PROPOSAL, read with the layouts' own structs
 _TRANSFORM_FIXED, _TRANSFORM_SIZE = TRANSFORM.struct.unpack_from, TRANSFORM.size
 _PROPOSAL_FIXED, _PROPOSAL_SIZE = PROPOSAL.struct.unpack_from, PROPOSAL.size
