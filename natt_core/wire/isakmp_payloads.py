@@ -442,9 +442,28 @@ _SA_FIXED, _SA_SIZE = SA_BODY.struct.unpack_from, SA_BODY.size
 assert SA_BODY.names[:2] == ("doi", "situation") and not SA_BODY._zero
 
 
+def _id_decoder() -> Callable[[bytes, int], Payload]:
+    """The ID chain decoder: ID_BODY's fixed part and the data after it read straight off the body
+    when the data fits its type (`ID.decode_body`'s rule); anything else by the strict decoder."""
+    strict = _reader_decoder("ISAKMP ID", ID.decode_body)
+
+    def from_body(body: bytes, at: int) -> Payload:
+        if len(body) >= _ID_SIZE:
+            id_type, protocol, port = _ID_FIXED(body)
+            need = ID_ADDRESS_LEN.get(id_type)
+            if need is None or len(body) - _ID_SIZE == need:
+                return _build(ID, {"id_type": id_type, "protocol": protocol, "port": port, "data": body[_ID_SIZE:]})
+        return strict(body, at)
+    return from_body
+
+
+_ID_FIXED, _ID_SIZE = ID_BODY.struct.unpack_from, ID_BODY.size
+assert ID_BODY.names == ("id_type", "protocol", "port", "data") and not ID_BODY._zero and ID_BODY._rest_only
+
+
 def chain_decoders() -> dict[int, Callable[[bytes, int], Payload]]:
     """Every registered payload type's chain decoder (call once every module has registered)."""
-    fast = {**_OPAQUE_DECODERS, PayloadType.SA: _sa_decoder()}
+    fast = {**_OPAQUE_DECODERS, PayloadType.SA: _sa_decoder(), PayloadType.ID: _id_decoder()}
     return {int(kind): fast.get(kind) or _reader_decoder(layer, decode) for kind, (layer, decode) in _DECODERS.items()}
 
 
