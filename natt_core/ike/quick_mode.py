@@ -214,8 +214,10 @@ class QuickModeMixin:
 
         km_in, km_out = material(qe.spi_in), material(qe.spi_out)
         if c.protocol == "esp":
-            inbound = EspSa(qe.spi_in, c.cipher, *self._split(km_in, enc_len, integ_len, c.integrity))
-            outbound = EspSa(qe.spi_out, c.cipher, *self._split(km_out, enc_len, integ_len, c.integrity))
+            (enc_in, auth_in), (enc_out, auth_out) = (split_keymat(km_in, enc_len, integ_len),
+                                                      split_keymat(km_out, enc_len, integ_len))
+            inbound = EspSa(qe.spi_in, c.cipher, enc_in, c.integrity, auth_in)
+            outbound = EspSa(qe.spi_out, c.cipher, enc_out, c.integrity, auth_out)
         else:
             inbound = AhSa(qe.spi_in, c.integrity, km_in[:integ_len])
             outbound = AhSa(qe.spi_out, c.integrity, km_out[:integ_len])
@@ -239,8 +241,3 @@ class QuickModeMixin:
         self.children[qe.spi_in] = child
         self._emit(Phase2Established, spi_in=f"{qe.spi_in:08x}", spi_out=f"{qe.spi_out:08x}", protocol=c.protocol,
                    mode=child.mode, encapsulation=c.encapsulation, remote=str(sa.remote), nat_oa=tuple(oa))
-
-    @staticmethod
-    def _split(km: bytes, enc_len: int, integ_len: int, integrity: str):
-        enc, auth = split_keymat(km, enc_len, integ_len)
-        return enc, integrity, auth

@@ -89,8 +89,9 @@ class LifecycleMixin:
         """The next moment something in this SA's life happens: a soft or hard limit, a retirement."""
         if sa.established_at is None or sa.life is None or sa.state in END_STATES:
             return None
+        rekeys = self._rekeys(sa)
         times = [hard_seconds(sa.established_at, sa.life)]
-        if self._rekeys(sa) and not sa.rekeying:
+        if rekeys and not sa.rekeying:
             times.append(soft_seconds(sa.established_at, sa.life))
         for c in sa.children:
             if c.life is None:
@@ -98,7 +99,7 @@ class LifecycleMixin:
             times.append(hard_seconds(c.created, c.life))
             if c.retire_at is not None:
                 times.append(c.retire_at)
-            elif self._rekeys(sa) and not c.rekeying and c.replaced_by is None:
+            elif rekeys and not c.rekeying and c.replaced_by is None:
                 times.append(soft_seconds(c.created, c.life))
         return min(times)
 
