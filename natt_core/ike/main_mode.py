@@ -238,11 +238,9 @@ class MainModeMixin(SignatureAuthMixin):
         self._fail(sa, reason, "refused", Reason.NO_PROPOSAL)
 
     def _learn_nat_t(self, sa: IkeSa, chain, ours) -> None:
-        vids = [p.data for p in chain.payloads if isinstance(p, VendorID)]
-        sa.peer_vids = tuple(vids)
-        theirs = tuple([v for v in map(version_of_vid, vids) if v])
-        sa.nat_t = best_common(tuple(ours), theirs)
-        self._emit(VendorIdsSeen, vids=tuple([vid_name(v) for v in vids]), nat_t=sa.nat_t._value_ if sa.nat_t else None)
+        sa.peer_vids = vids = tuple([p.data for p in chain.payloads if isinstance(p, VendorID)])
+        sa.nat_t = best_common(tuple(ours), tuple(filter(None, map(version_of_vid, vids))))
+        self._emit(VendorIdsSeen, vids=tuple(map(vid_name, vids)), nat_t=sa.nat_t._value_ if sa.nat_t else None)
 
     def _send_ke(self, sa: IkeSa, label: str, to: Endpoint) -> bytes:
         group = MODP[sa.choice.group]
@@ -313,7 +311,7 @@ class MainModeMixin(SignatureAuthMixin):
         self._emit(NatDetected, self_behind_nat=v.self_behind_nat, peer_behind_nat=v.peer_behind_nat,
                    local=f"{self.address}:{port}", peer_seen=str(dgram.src),
                    expected_self=v.expected_self.hex(), received_dest=v.received_dest.hex(),
-                   expected_peer=v.expected_peer.hex(), received_sources=tuple(h.hex() for h in v.received_sources))
+                   expected_peer=v.expected_peer.hex(), received_sources=tuple(map(bytes.hex, v.received_sources)))
 
     def _windows_refusal(self, sa: IkeSa) -> str | None:
         """AssumeUDPEncapsulationContextOnSendRule, applied from the NAT-D verdict after MM4."""
