@@ -461,9 +461,31 @@ _ID_FIXED, _ID_SIZE = ID_BODY.struct.unpack_from, ID_BODY.size
 assert ID_BODY.names == ("id_type", "protocol", "port", "data") and not ID_BODY._zero and ID_BODY._rest_only
 
 
+def _notification_decoder() -> Callable[[bytes, int], Payload]:
+    """The Notification chain decoder: NOTIFICATION_BODY's fixed part, the SPI its size gives and the
+    data after it read straight off the body when the SPI fits; anything else by the strict decoder."""
+    strict = _reader_decoder("ISAKMP Notification", Notification.decode_body)
+
+    def from_body(body: bytes, at: int) -> Payload:
+        if len(body) >= _NOTIFICATION_SIZE and len(body) - _NOTIFICATION_SIZE >= body[_SPI_SIZE_AT]:
+            doi, protocol_id, spi_size, notify_type = _NOTIFICATION_FIXED(body)
+            spi_end = _NOTIFICATION_SIZE + spi_size
+            return _build(Notification, {"notify_type": notify_type, "protocol_id": protocol_id,
+                                         "spi": body[_NOTIFICATION_SIZE:spi_end], "data": body[spi_end:], "doi": doi})
+        return strict(body, at)
+    return from_body
+
+
+_NOTIFICATION_FIXED, _NOTIFICATION_SIZE = NOTIFICATION_BODY.struct.unpack_from, NOTIFICATION_BODY.size
+_SPI_SIZE_AT = NOTIFICATION_BODY.offset("spi_size")
+assert NOTIFICATION_BODY.names == ("doi", "protocol_id", "spi_size", "notify_type", "spi", "data") \
+    and not NOTIFICATION_BODY._zero
+
+
 def chain_decoders() -> dict[int, Callable[[bytes, int], Payload]]:
     """Every registered payload type's chain decoder (call once every module has registered)."""
-    fast = {**_OPAQUE_DECODERS, PayloadType.SA: _sa_decoder(), PayloadType.ID: _id_decoder()}
+    fast = {**_OPAQUE_DECODERS, PayloadType.SA: _sa_decoder(), PayloadType.ID: _id_decoder(),
+            PayloadType.NOTIFICATION: _notification_decoder()}
     return {int(kind): fast.get(kind) or _reader_decoder(layer, decode) for kind, (layer, decode) in _DECODERS.items()}
 
 
