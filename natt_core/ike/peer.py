@@ -179,8 +179,20 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         mark = len(self._out_events)
         previous, sa.last_answer = sa.last_answer, None   # whatever answers this message replaces it
         try:
-            step = self._aggressive_mode_step if family is _AGGRESSIVE else self._main_mode_step
-            step(sa, dgram, header, body, msg, encrypted, mark)
+            if family is _AGGRESSIVE:
+                self._aggressive_mode_step(sa, dgram, header, body, msg, encrypted, mark)
+            else:       # Main Mode: the message's handler, then what was accepted, before what it caused
+                handler = getattr(self, _MM_HANDLERS[msg])
+                if encrypted:
+                    handler(sa, dgram, header, body)
+                    names = ("ID", "HASH")
+                else:
+                    chain = decode_payloads(header.next_payload, body)
+                    names = payload_names(chain.payloads)
+                    handler(sa, dgram, header, chain)
+                # `_value_`: a member's value read as an attribute (`.value` is a property)
+                self._out_events.insert(mark, MessageReceived(self.now, self.name, msg._value_, names,
+                                                              str(dgram.src)))
         except Exception:
             sa.last_answer = previous      # rejected: a retransmission of the old message still gets its answer
             raise
@@ -214,18 +226,6 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
                        code=Reason.DUPLICATE_ELSEWHERE)
         elif exchange.last_answer:
             self._resend(sa, exchange.last_answer, to)
-
-    def _main_mode_step(self, sa: IkeSa, dgram, header, body, msg: Msg, encrypted: bool, mark: int) -> None:
-        # `_value_`: a member's value read as an attribute (`.value` is a property: two calls per message)
-        handler = getattr(self, _MM_HANDLERS[msg])
-        if encrypted:
-            handler(sa, dgram, header, body)
-            names = ("ID", "HASH")
-        else:
-            chain = decode_payloads(header.next_payload, body)
-            names = payload_names(chain.payloads)
-            handler(sa, dgram, header, chain)
-        self._out_events.insert(mark, MessageReceived(self.now, self.name, msg._value_, names, str(dgram.src)))
 
     def _quick_mode(self, sa: IkeSa, dgram, header, body, message: bytes) -> None:
         admit(_QUICK, sa.state)

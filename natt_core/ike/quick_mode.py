@@ -97,7 +97,8 @@ class QuickModeMixin:
 
     def _on_qm2(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
         opened, after = self._open_qm(sa, qe, header, body, "QM2")
-        expected = qm_hash2(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, after)
+        skeyid_a = sa.keyed("skeyid_a")       # HASH(2) checked and HASH(3) made with it
+        expected = qm_hash2(sa.choice.hash, skeyid_a, qe.message_id, qe.ni_b, after)
         if only(opened.chain, Hash, "QM2").data != expected:
             raise IntegrityError("HASH(2) does not verify", Reason.AUTH_FAILED)
         answer = only(opened.chain, SA, "QM2")
@@ -115,7 +116,7 @@ class QuickModeMixin:
         if len(oas) >= 2:
             qe.nat_oa_r = (_addr(oas[0]), _addr(oas[1]))
         qe.iv = opened.last_block
-        digest = qm_hash3(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, qe.nr_b)
+        digest = qm_hash3(sa.choice.hash, skeyid_a, qe.message_id, qe.ni_b, qe.nr_b)
         message = self._seal_qm(sa, qe, digest, [])
         self._follow(sa, dgram)
         self._send_ike(sa, message, "QM3", ("HASH",), encrypted=True, expect_answer=False, answering=qe)
@@ -124,7 +125,8 @@ class QuickModeMixin:
     # ------------------------------------------------------------------ responder
     def _on_qm1(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
         opened, after = self._open_qm(sa, qe, header, body, "QM1")
-        if only(opened.chain, Hash, "QM1").data != qm_hash1(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, after):
+        skeyid_a = sa.keyed("skeyid_a")       # HASH(1) checked and HASH(2) made with it
+        if only(opened.chain, Hash, "QM1").data != qm_hash1(sa.choice.hash, skeyid_a, qe.message_id, after):
             raise IntegrityError("HASH(1) does not verify", Reason.AUTH_FAILED)
         offer = only(opened.chain, SA, "QM1")
         qe.ni_b = only(opened.chain, Nonce, "QM1").data
@@ -167,7 +169,7 @@ class QuickModeMixin:
             reply += self._nat_oa(sa, (sa.origin or sa.remote).ip, self.address)
         reply += self._lifetime_reply(qe, transform)      # RESPONDER-LIFETIME when ours is shorter
         tail = encode_payloads(reply)
-        digest = qm_hash2(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, tail)
+        digest = qm_hash2(sa.choice.hash, skeyid_a, qe.message_id, qe.ni_b, tail)
         message = self._seal_qm(sa, qe, digest, reply, tail)
         self._send_ike(sa, message, "QM2", ("Hash", *payload_names(reply)), encrypted=True, answering=qe,
                                         expect_answer=True)
