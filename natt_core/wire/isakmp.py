@@ -19,10 +19,10 @@ from typing import Sequence
 
 from ..errors import DecodeError
 from .isakmp_frame import (_GENERIC_PACK, _GENERIC_UNPACK, GENERIC_HEADER_LEN, HEADER_LEN, Header, _block,
-                           _check, _Fields, _generic, _reject_block, decode_header, encode_header,
+                           _check, _Fields, _generic, _new, _reject_block, _set, decode_header, encode_header,
                            pack_header)
-from .isakmp_payloads import (_DECODERS, ID, ID_ADDRESS_LEN, KE, NAT_OA_ADDRESS_LEN, SA, Delete, Fragment, Hash,
-                              NatD, NatOA, Nonce, Notification, Payload, Unknown, VendorID, _Opaque,
+from .isakmp_payloads import (_DECODERS, ID, ID_ADDRESS_LEN, KE, NAT_OA_ADDRESS_LEN, OPAQUE_BODIES, SA, Delete,
+                              Fragment, Hash, NatD, NatOA, Nonce, Notification, Payload, Unknown, VendorID, _Opaque,
                               _Payload, chain_decoders, summary)
 from .isakmp_proposals import Attribute, Proposal, Transform, _decode_list, _encode_list
 from .isakmp_cert import Cert, CertRequest, Sig  # registers CERT, CR and SIG with the chain decoder
@@ -90,6 +90,8 @@ class PayloadChain:
 
 #: type -> (body bytes, absolute offset) -> payload; CERT, CR and SIG are registered by now
 _CHAIN = chain_decoders()
+#: the types `decode_payloads` makes itself (isakmp_payloads.OPAQUE_BODIES)
+_OPAQUE = OPAQUE_BODIES
 
 
 def _what(kind: int) -> str:
@@ -114,11 +116,17 @@ def decode_payloads(first_type: int, body: bytes, *, base: int = HEADER_LEN,
         if reserved or length < GENERIC_HEADER_LEN or length > end - pos:
             _reject_block(data, pos, base, "ISAKMP payload", _what(kind), GENERIC_HEADER_LEN)
         stop = pos + length
-        decode = _CHAIN.get(kind)
-        if decode is None:   # a type without a class: kept as its bytes
-            payloads.append(Unknown(kind, data[pos + GENERIC_HEADER_LEN:stop]))
+        opaque = _OPAQUE.get(kind)
+        if opaque is not None:    # a body that is one byte string, made the payload here (its decoder's job)
+            payload = _new(opaque[0])
+            _set(payload, "__dict__", {opaque[1]: data[pos + GENERIC_HEADER_LEN:stop], **opaque[2]})
+            payloads.append(payload)
         else:
-            payloads.append(decode(data[pos + GENERIC_HEADER_LEN:stop], base + pos + GENERIC_HEADER_LEN))
+            decode = _CHAIN.get(kind)
+            if decode is None:   # a type without a class: kept as its bytes
+                payloads.append(Unknown(kind, data[pos + GENERIC_HEADER_LEN:stop]))
+            else:
+                payloads.append(decode(data[pos + GENERIC_HEADER_LEN:stop], base + pos + GENERIC_HEADER_LEN))
         raws.append(data[pos:stop])
         pos, kind = stop, nxt
     if end - pos > max_padding:

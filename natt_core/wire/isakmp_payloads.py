@@ -414,12 +414,17 @@ def _reader_decoder(layer: str, decode: Callable[[Reader], Payload]) -> Callable
     return from_body
 
 
+#: The payload types whose body is one byte string: (class, the field it fills, the other fields).
+#: Nothing in such a body can be wrong, so `decode_payloads` builds these itself, without a Reader
+#: or a decoder call; `_OPAQUE_DECODERS` are the same as chain decoders.
+OPAQUE_BODIES: dict[int, tuple[type, str, dict]] = {
+    PayloadType.KE: (KE, "data", {}), PayloadType.HASH: (Hash, "data", {}), PayloadType.NONCE: (Nonce, "data", {}),
+    PayloadType.VENDOR_ID: (VendorID, "data", {}), PayloadType.NAT_D: (NatD, "hash", {"draft": False}),
+    PayloadType.NAT_D_DRAFT: (NatD, "hash", {"draft": True})}
+
 #: The same decoders as (body bytes, absolute offset) -> payload, for `decode_payloads`: the
 #: opaque bodies skip the Reader altogether. Built by `chain_decoders` from `_DECODERS`.
-_OPAQUE_DECODERS = {PayloadType.KE: _opaque_decoder(KE), PayloadType.HASH: _opaque_decoder(Hash),
-                    PayloadType.NONCE: _opaque_decoder(Nonce), PayloadType.VENDOR_ID: _opaque_decoder(VendorID),
-                    PayloadType.NAT_D: _opaque_decoder(NatD, "hash", draft=False),
-                    PayloadType.NAT_D_DRAFT: _opaque_decoder(NatD, "hash", draft=True)}
+_OPAQUE_DECODERS = {kind: _opaque_decoder(cls, name, **fixed) for kind, (cls, name, fixed) in OPAQUE_BODIES.items()}
 
 
 def _sa_decoder() -> Callable[[bytes, int], Payload]:
