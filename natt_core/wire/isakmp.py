@@ -32,8 +32,10 @@ from ..net.records import fast_init_all
 
 # --- the chain ---------------------------------------------------------------------------------
 
-#: the payload classes whose body is their `data` as it stands (`_Opaque.encode_body`, not overridden)
-_DATA_BODIES = frozenset(cls for cls in (KE, Hash, Nonce, VendorID) if cls.encode_body is _Opaque.encode_body)
+#: class -> the field that is its whole body, for the payloads whose body is one byte string
+#: (isakmp_payloads.OPAQUE_BODIES: their `encode_body` returns that field as bytes)
+_PLAIN_BODIES = {cls: name for cls, name, _ in OPAQUE_BODIES.values()}
+assert all(cls.encode_body in (_Opaque.encode_body, NatD.encode_body) for cls in _PLAIN_BODIES)
 
 def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NONE) -> bytes:
     """The payload chain; the only place next-payload bytes and lengths are computed. The last
@@ -42,10 +44,11 @@ def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NO
     parts: list[bytes] = []
     last = len(payloads) - 1
     for i, p in enumerate(payloads):
-        # a body that is one byte string (KE, Nonce, HASH, Vendor ID) is read, not asked for:
-        # `_Opaque.encode_body` would only return it as bytes
-        if p.__class__ in _DATA_BODIES:
-            body = p.data
+        # a body that is one byte string (KE, Nonce, HASH, Vendor ID, NAT-D) is read, not asked for:
+        # its `encode_body` would only return that field as bytes
+        field = _PLAIN_BODIES.get(p.__class__)
+        if field is not None:
+            body = p.__dict__[field]
             if body.__class__ is not bytes:
                 body = bytes(body)
         else:

@@ -21,6 +21,9 @@ from .layout import (ID_PAYLOAD, NATD_HASH, Layout, Part, hexed, named, show_hex
 from .numbers import IdType, NotifyType, PayloadType, ProtocolId, label
 from ..net.records import fast_init_all
 
+#: the NAT-D types, named once (a member read off its Enum class is a slow attribute hook in 3.11)
+_NAT_D, _NAT_D_DRAFT = PayloadType.NAT_D, PayloadType.NAT_D_DRAFT
+
 #: Data length per address ID type (RFC 2407 §4.6.2.1); other ID types carry free-form data.
 ID_ADDRESS_LEN = {1: 4, 4: 8, 5: 16, 6: 32, 7: 8, 8: 32}
 #: NAT-OA carries exactly one IPv4 or IPv6 address (RFC 3947 §5.2).
@@ -277,7 +280,7 @@ class NatD(_Payload):
 
     @property
     def payload_type(self) -> int:
-        return PayloadType.NAT_D_DRAFT if self.draft else PayloadType.NAT_D
+        return _NAT_D_DRAFT if self.draft else _NAT_D
 
     def encode_body(self) -> bytes:
         return bytes(self.hash)
