@@ -37,6 +37,7 @@ from ..net.records import fast_init_all
 _PLAIN_BODIES = {cls: name for cls, name, _ in OPAQUE_BODIES.values()}
 assert all(cls.encode_body in (_Opaque.encode_body, NatD.encode_body) for cls in _PLAIN_BODIES)
 
+
 def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NONE) -> bytes:
     """The payload chain; the only place next-payload bytes and lengths are computed. The last
     payload's next-payload byte is `last_next`: the first type of an already-encoded chain that
