@@ -47,7 +47,7 @@ def _hash(hash_name: str) -> hashes.HashAlgorithm:
 
 def digest(hash_name: str, data: bytes) -> bytes:
     """The plain (unkeyed) hash: NAT-D payloads and phase-1 IVs use it, not the prf."""
-    h = hashes.Hash(_hash(hash_name))
+    h = hashes.Hash(_HASH_OBJECTS.get(hash_name) or _hash(hash_name))    # `_hash` names a bad one
     h.update(data)
     return h.finalize()
 
@@ -65,7 +65,7 @@ class KeyedHmac:
     __slots__ = ("_keyed", "length")
 
     def __init__(self, hash_name: str, key: bytes, length: int | None = None):
-        algorithm = _hash(hash_name)
+        algorithm = _HASH_OBJECTS.get(hash_name) or _hash(hash_name)
         self._keyed = hmac.HMAC(key, algorithm)
         self.length = algorithm.digest_size if length is None else length
 
