@@ -47,7 +47,7 @@ def _hash(hash_name: str) -> hashes.HashAlgorithm:
 
 def digest(hash_name: str, data: bytes) -> bytes:
     """The plain (unkeyed) hash: NAT-D payloads and phase-1 IVs use it, not the prf."""
-    h = hashes.Hash(_hash(hash_name))
+    h = hashes.Hash(_HASH_OBJECTS.get(hash_name) or _hash(hash_name))    # `_hash` names a bad one
     h.update(data)
     return h.finalize()
 
@@ -65,7 +65,7 @@ class KeyedHmac:
     __slots__ = ("_keyed", "length")
 
     def __init__(self, hash_name: str, key: bytes, length: int | None = None):
-        algorithm = _hash(hash_name)
+        algorithm = _HASH_OBJECTS.get(hash_name) or _hash(hash_name)
         self._keyed = hmac.HMAC(key, algorithm)
         self.length = algorithm.digest_size if length is None else length
 
@@ -199,6 +199,11 @@ class ModpGroup:
     generator: int
     length: int  #: bytes of a KE payload / g^xy, i.e. the prime's size
 
+    def __hash__(self) -> int:
+        # by its number, which equal groups share: the key caches below look a group up for every
+        # DH step, and hashing all four fields (a 2048-bit prime among them) was most of each lookup
+        return hash(self.number)
+
 
 def _hex(text: str) -> int:
     return int("".join(text.split()), 16)
@@ -307,11 +312,18 @@ def check_peer_public(group: ModpGroup, peer_public: bytes) -> int:
     return y
 
 
+@lru_cache(maxsize=None)
+def _public_key_head(group: ModpGroup, length: int) -> bytes:
+    """A SubjectPublicKeyInfo for this group up to the content of its INTEGER y, when y's DER
+    content is `length` bytes: the same for every public value of that length."""
+    return _der(0x30, _algorithm_id(group) + _der(0x03, b"\x00" + _der(0x02, bytes(length))))[:-length]
+
+
 def dh_shared(group: ModpGroup, private: int, peer_public: bytes) -> bytes:
     """g^xy padded to the group length, via cryptography's exchange()."""
     y = check_peer_public(group, peer_public)
-    der = _der(0x30, _algorithm_id(group) + _der(0x03, b"\x00" + _der_int(y)))
-    peer = serialization.load_der_public_key(der)
+    length = y.bit_length() // 8 + 1      # `_der_int`: big-endian, with a sign byte when the top bit is set
+    peer = serialization.load_der_public_key(_public_key_head(group, length) + y.to_bytes(length, "big"))
     shared = _private_key(group, private).exchange(peer)  # type: ignore[arg-type]
     return shared.rjust(group.length, b"\x00")
 

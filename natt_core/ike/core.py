@@ -25,6 +25,12 @@ from .states import END_STATES, State, forgotten_when_idle
 #: how many forgotten SAs that ended with a reason are kept, so a report can still say why
 ENDED_KEPT = 16
 
+# What every datagram and every IKE message sent is checked against, named once: in Python 3.11 a
+# member read off its Enum class goes through EnumType.__getattr__'s slow attribute hook (~0.1 µs)
+_UDP, _ESP, _AH = IPProto.UDP, IPProto.ESP, IPProto.AH
+_IKE, _NAT_T = Port.IKE, Port.NAT_T
+_IKE_4500 = Kind.IKE
+
 
 class PeerCore:
     """State shared by every part of a peer: its SAs, its clock-free timers, its output buffer."""
@@ -33,28 +39,31 @@ class PeerCore:
     HANDLES_AH = True
 
     def _dispatch(self, dgram: Datagram) -> None:
-        """Which part of the peer a datagram goes to: ESP/AH, IKE on 500, or what arrives on 4500
-        (RFC 3948 §2.2: a keepalive, IKE behind the non-ESP marker, or ESP)."""
-        if dgram.proto == IPProto.ESP:
-            self._receive_ipsec(dgram, dgram.payload, "ESP")
-        elif dgram.proto == IPProto.AH and self.HANDLES_AH:
-            self._receive_ipsec(dgram, dgram.payload, "AH")
-        elif dgram.proto != IPProto.UDP:
-            self._emit(PacketDropped, reason=f"IP protocol {dgram.proto} is not handled",
-                       code=Reason.UNSUPPORTED_PROTOCOL, layer="IP")
-        elif dgram.dst.port == Port.NAT_T:
-            kind, body = classify_4500(dgram.payload)
-            if kind is Kind.KEEPALIVE:
-                self._emit(KeepaliveReceived, src=str(dgram.src))
-            elif kind is Kind.IKE:
-                self._receive_ike(dgram, body)
+        """Which part of the peer a datagram goes to: IKE on 500, what arrives on 4500 (RFC 3948
+        §2.2: a keepalive, IKE behind the non-ESP marker, or ESP), or ESP/AH."""
+        proto = dgram.proto
+        if proto == _UDP:
+            port = dgram.dst.port
+            if port == _NAT_T:
+                kind, body = classify_4500(dgram.payload)
+                if kind is _IKE_4500:
+                    self._receive_ike(dgram, body)
+                elif kind is Kind.KEEPALIVE:
+                    self._emit(KeepaliveReceived, src=str(dgram.src))
+                else:
+                    self._receive_ipsec(dgram, body, "ESP")
+            elif port == _IKE:
+                self._receive_ike(dgram, dgram.payload)
             else:
-                self._receive_ipsec(dgram, body, "ESP")
-        elif dgram.dst.port == Port.IKE:
-            self._receive_ike(dgram, dgram.payload)
+                self._emit(PacketDropped, reason=f"nothing listens on UDP {port}", code=Reason.NO_LISTENER,
+                           layer="UDP")
+        elif proto == _ESP:
+            self._receive_ipsec(dgram, dgram.payload, "ESP")
+        elif proto == _AH and self.HANDLES_AH:
+            self._receive_ipsec(dgram, dgram.payload, "AH")
         else:
-            self._emit(PacketDropped, reason=f"nothing listens on UDP {dgram.dst.port}", code=Reason.NO_LISTENER,
-                       layer="UDP")
+            self._emit(PacketDropped, reason=f"IP protocol {proto} is not handled",
+                       code=Reason.UNSUPPORTED_PROTOCOL, layer="IP")
 
     def __init__(self, name: str, address: str, policy: PeerPolicy, rng: random.Random | int = 0):
         self.name = name
@@ -123,7 +132,7 @@ class PeerCore:
         `answering` (the SA or Quick Mode exchange whose message this answers) keeps the bytes, so
         a retransmission of that message is answered again with exactly the same bytes.
         `expect_answer=None` sends an aside (a notification) that leaves any retransmission armed."""
-        nat_t = sa.local.port == Port.NAT_T
+        nat_t = sa.local.port == _NAT_T
         wire = frame_ike(message) if nat_t else message     # `_wire_payload`, read inline
         if answering is not None:
             answering.last_answer = Answer(label, wire)
@@ -144,7 +153,7 @@ class PeerCore:
 
     def _send_ike_wire(self, sa: IkeSa, dst: Endpoint, wire: bytes, label: str) -> None:
         """One IKE message's UDP payload on the SA's port (IKEv1 fragmentation splits it here)."""
-        self._send(dst, sa.local.port, IPProto.UDP, wire, label)
+        self._send(dst, sa.local.port, _UDP, wire, label)
 
     def _resend(self, sa: IkeSa, answer: Answer, to: Endpoint) -> None:
         """Answer a retransmitted message with the same bytes we answered it with before, at `to`

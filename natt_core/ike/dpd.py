@@ -19,6 +19,7 @@ from __future__ import annotations
 import socket
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
+from functools import partial
 
 from ..addressing import Datagram
 from ..crypto.ike_keys import info_hash
@@ -46,7 +47,7 @@ class LiveState:
     active: bool = False                       #: we send R-U-THERE to this peer
     seq: int = 0                               #: the next sequence number (0: not drawn yet)
     unanswered: list[int] = field(default_factory=list)   #: sequence numbers sent, no ACK yet
-    sent: deque = field(default_factory=lambda: deque(maxlen=16))   #: the latest numbers sent (an ACK may be late)
+    sent: deque = field(default_factory=partial(deque, maxlen=16))   #: the latest numbers sent (an ACK may be late)
     first_unanswered: float | None = None      #: when the first of them was sent
     last_probe: float = 0.0
     peer_seq: int = 0                          #: the highest R-U-THERE number the peer sent

@@ -10,7 +10,10 @@ from .policy import PeerPolicy
 from .v2.peer import Peer2
 
 
+_BY_VERSION = {1: Peer, 2: Peer2}
+
+
 def make_peer(name: str, address: str, policy: PeerPolicy,
               rng: random.Random | int = 0) -> Peer | Peer2 | DualPeer:
-    cls = {1: Peer, 2: Peer2}.get(policy.ike_version, DualPeer)
+    cls = _BY_VERSION.get(policy.ike_version, DualPeer)
     return cls(name, address, policy, rng=rng)

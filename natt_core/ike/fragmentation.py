@@ -41,6 +41,7 @@ MARKER = 4
 OVERHEAD = 28 + 8        #: ISAKMP header + fragment payload header
 _VID = VENDOR_IDS["fragmentation"]
 _CAPABLE = 0x80000000    #: "fragmentation of Main and Aggressive Mode messages" (racoon, strongSwan)
+_UDP = IPProto.UDP       #: read once: a member read off its Enum class is a slow attribute hook in 3.11
 
 
 def announces_fragmentation(vids) -> bool:
@@ -110,7 +111,7 @@ class IkeFragmentationMixin:
         pieces = self._ike_pieces(sa, wire) if self.policy.ike_fragmentation and self.fragmentation_agreed(sa) \
             else None
         if pieces is None:
-            self._send(dst, sa.local.port, IPProto.UDP, wire, label)    # what PeerCore._send_ike_wire does
+            self._send(dst, sa.local.port, _UDP, wire, label)    # what PeerCore._send_ike_wire does
             return
         for n, piece in enumerate(pieces, 1):
             self._send(dst, sa.local.port, IPProto.UDP, piece, f"{label} (IKE fragment {n}/{len(pieces)})")

@@ -49,18 +49,26 @@ class Life:
 def read_life(attributes, phase: int, default_seconds: int) -> Life:
     """The life a list of attributes describes: each duration belongs to the life type before it
     (RFC 2407 §4.5, RFC 2409 App. A); no seconds given means the default (8 hours, 28800 s)."""
-    kind, duration = (Phase1Attr.LIFE_TYPE, Phase1Attr.LIFE_DURATION) if phase == 1 else (
-        IpsecAttr.LIFE_TYPE, IpsecAttr.LIFE_DURATION)
+    kind, duration = _LIFE_ATTRIBUTES[1 if phase == 1 else 2]
     seconds, kilobytes, current = None, 0, None
     for a in attributes:
-        value = int.from_bytes(a.value, "big") if isinstance(a.value, bytes) else a.value
+        value = a.value
+        if value.__class__ is not int and isinstance(value, bytes):
+            value = int.from_bytes(value, "big")
         if a.type == kind:
             current = value
-        elif a.type == duration and current == LifeType.SECONDS:
+        elif a.type == duration and current == _SECONDS:
             seconds = value
-        elif a.type == duration and current == LifeType.KILOBYTES:
+        elif a.type == duration and current == _KILOBYTES:
             kilobytes = value
     return Life(default_seconds if seconds is None else seconds, kilobytes)
+
+
+#: the life type and duration attributes of each phase, and the life types, named once (a member
+#: read off its Enum class is a slow attribute hook in Python 3.11; these are read per attribute)
+_LIFE_ATTRIBUTES = {1: (Phase1Attr.LIFE_TYPE, Phase1Attr.LIFE_DURATION),
+                    2: (IpsecAttr.LIFE_TYPE, IpsecAttr.LIFE_DURATION)}
+_SECONDS, _KILOBYTES = LifeType.SECONDS, LifeType.KILOBYTES
 
 
 def shorter(offered: Life, own: Life) -> Life:

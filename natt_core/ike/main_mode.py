@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from ..addressing import Datagram, Endpoint
 from ..crypto.ike_keys import hash_i, hash_r, phase1_iv, phase1_keys, phase1_keys_sig
-from ..crypto.natd import evaluate_natd
+from ..crypto.natd import evaluate_natd, packed_ipv4
 from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
 from ..errors import DecodeError, IntegrityError
+from ..net.records import builder
 from ..reasons import Reason
 from ..wire.isakmp import ID, KE, SA, Hash, Header, NatD, Nonce, Notification, VendorID, encode_plain
 from ..wire.numbers import ExchangeType, IdType, IPProto, NotifyType, Port, notify_name
@@ -30,6 +31,7 @@ from .states import (MAIN_MODE, Family, Msg, Role, advance, complaint_explains_g
 
 ZERO_COOKIE = bytes(8)
 NONCE_LEN = 32
+_id = builder(ID)     #: an ID payload from fields that are right by construction (as a decoder builds one)
 
 
 
@@ -236,11 +238,10 @@ class MainModeMixin(SignatureAuthMixin):
         self._fail(sa, reason, "refused", Reason.NO_PROPOSAL)
 
     def _learn_nat_t(self, sa: IkeSa, chain, ours) -> None:
-        vids = [p.data for p in chain.payloads if isinstance(p, VendorID)]
-        sa.peer_vids = tuple(vids)
-        theirs = tuple([v for v in map(version_of_vid, vids) if v])
-        sa.nat_t = best_common(tuple(ours), theirs)
-        self._emit(VendorIdsSeen, vids=tuple([vid_name(v) for v in vids]), nat_t=sa.nat_t._value_ if sa.nat_t else None)
+        sa.peer_vids = vids = tuple([p.data for p in chain.payloads if isinstance(p, VendorID)])
+        sa.nat_t = best_common(tuple(ours), tuple(filter(None, map(version_of_vid, vids))))
+        self._out_events.append(VendorIdsSeen(self.now, self.name, vids=tuple(map(vid_name, vids)),    # `_emit`
+                                              nat_t=sa.nat_t._value_ if sa.nat_t else None))
 
     def _send_ke(self, sa: IkeSa, label: str, to: Endpoint) -> bytes:
         group = MODP[sa.choice.group]
@@ -308,10 +309,11 @@ class MainModeMixin(SignatureAuthMixin):
                           local=(self.address, port), remote_seen=(dgram.src.ip, dgram.src.port),
                           hash_of=sa.natd_hash)
         sa.natd = v
-        self._emit(NatDetected, self_behind_nat=v.self_behind_nat, peer_behind_nat=v.peer_behind_nat,
-                   local=f"{self.address}:{port}", peer_seen=str(dgram.src),
-                   expected_self=v.expected_self.hex(), received_dest=v.received_dest.hex(),
-                   expected_peer=v.expected_peer.hex(), received_sources=tuple(h.hex() for h in v.received_sources))
+        self._out_events.append(NatDetected(      # `_emit`, written out: one per MM3 and MM4
+            self.now, self.name, self_behind_nat=v.self_behind_nat, peer_behind_nat=v.peer_behind_nat,
+            local=f"{self.address}:{port}", peer_seen=str(dgram.src), expected_self=v.expected_self.hex(),
+            received_dest=v.received_dest.hex(), expected_peer=v.expected_peer.hex(),
+            received_sources=tuple(map(bytes.hex, v.received_sources))))
 
     def _windows_refusal(self, sa: IkeSa) -> str | None:
         """AssumeUDPEncapsulationContextOnSendRule, applied from the NAT-D verdict after MM4."""
@@ -333,7 +335,8 @@ class MainModeMixin(SignatureAuthMixin):
         proto, port = (0, 0) if sa.nat_t else (17, Port.IKE)
         if self.policy.identity:
             return ID(IdType.FQDN, proto, port, self.policy.identity.encode())
-        return ID(IdType.IPV4_ADDR, proto, port, Endpoint(self.address).packed_ip)
+        # our own (canonical) address, 4 bytes by construction: built without a check of every field
+        return _id(IdType.IPV4_ADDR, proto, port, packed_ipv4(self.address))
 
     def _auth_failed(self, sa: IkeSa, reason: str, dgram: Datagram | None = None,
                      code: Reason = Reason.AUTH_FAILED) -> None:
@@ -416,6 +419,7 @@ class MainModeMixin(SignatureAuthMixin):
         sa.authenticated = True
         self._settle(sa)
         c = sa.choice
-        self._emit(Phase1Established, cookies=sa.cookies, remote=str(sa.remote),
-                   nat_t=sa.nat_t._value_ if sa.nat_t else None, dh_group=c.group, cipher=c.cipher, hash=c.hash)
+        self._out_events.append(Phase1Established(     # `_emit`, written out
+            self.now, self.name, cookies=sa.cookies, remote=str(sa.remote),
+            nat_t=sa.nat_t._value_ if sa.nat_t else None, dh_group=c.group, cipher=c.cipher, hash=c.hash))
         self._dpd_start(sa)

@@ -130,7 +130,8 @@ def version_of_vid(data: bytes) -> NattVersion | None:
 def vid_name(data: bytes) -> str:
     """A readable name for any Vendor ID (for events and views); named once per distinct Vendor ID
     (every MM1 and MM2 names the same few; bounded, so hostile input cannot grow the table)."""
-    data = bytes(data)
+    if data.__class__ is not bytes:
+        data = bytes(data)
     name = _NAMES.get(data)
     if name is None:
         name = _vid_name(data)

@@ -32,16 +32,29 @@ from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
 from .quick_mode import QuickModeMixin
 from .rekey import LifecycleMixin
 from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
-from .states import (MAIN_MODE, QUICK_MODE, Family, Msg, Repeat, Role, Shape, State, admit, advance, answer_to,
-                     classify, family_of, found_by_initiator_cookie, half_open_refusal,
+from .states import (FAMILIES, LAST_MESSAGES, PHASE1_TABLES, QUICK_MODE, RECEIVED, STARTS_NEXT, TRANSITIONS, Family,
+                     Msg, Repeat, Role, Shape, State, admit, advance, found_by_initiator_cookie, half_open_refusal,
                      learns_responder_cookie, main_mode_shape, opening_state, opens_phase1, phase1_table, repeat,
-                     repeat_answered_at, starts_next, wrong_port_after_float)
+                     repeat_answered_at, wrong_port_after_float)
 
 
 _ROW = methodcaller("row")
 
-#: the handler of each plain Main Mode message
-_PLAIN_MM_HANDLERS = {Msg.MM1: "_on_mm1", Msg.MM2: "_on_mm2", Msg.MM3: "_on_mm3", Msg.MM4: "_on_mm4"}
+#: the handler of each Main Mode and Quick Mode message
+_MM_HANDLERS = {Msg.MM1: "_on_mm1", Msg.MM2: "_on_mm2", Msg.MM3: "_on_mm3", Msg.MM4: "_on_mm4", Msg.MM5: "_on_mm5",
+                Msg.MM6: "_on_mm6"}
+_QM_HANDLERS = {Msg.QM1: "_on_qm1", Msg.QM2: "_on_qm2", Msg.QM3: "_on_qm3"}
+
+# What every received message is checked against, named once: in Python 3.11 a member read off
+# its Enum class goes through EnumType.__getattr__'s slow attribute hook (~0.1 µs), and the
+# receive path read a dozen of them per message.
+_FRAGMENT = PayloadType.FRAGMENT
+_ENCRYPTED = Flag.ENCRYPTED
+_UNSPOKEN_FLAGS = ~(Flag.ENCRYPTED | Flag.COMMIT)
+_PHASE1_EXCHANGES = frozenset({ExchangeType.MAIN_MODE, ExchangeType.AGGRESSIVE})
+_INFORMATIONAL = frozenset({Family.INFORMATIONAL, Family.PLAIN_INFORMATIONAL})
+_QUICK, _AGGRESSIVE, _NEW_ID, _KNOWN_ID = Family.QUICK_MODE, Family.AGGRESSIVE_MODE, Shape.NEW_ID, Shape.KNOWN_ID
+_ANSWER_AGAIN, _DROP_AGAIN, _FAILED = Repeat.ANSWER_AGAIN, Repeat.DROP_AGAIN, State.FAILED
 
 
 class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixin,
@@ -49,12 +62,14 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
     """One IKE participant; it can initiate (`connect`) and answer any number of initiators."""
 
     def receive(self, dgram: Datagram, now: float) -> Output:
-        self._begin(now)
+        # `_begin` and `_finish` written out: every datagram the peer gets comes through here
+        self.now = now
+        self._out_datagrams, self._out_events = [], []
         try:
             self._dispatch(dgram)
         except DecodeError as exc:
             self._emit(PacketDropped, reason=str(exc), code=Reason.MALFORMED, layer=exc.layer)
-        return self._finish()
+        return Output(tuple(self._out_datagrams), tuple(self._out_events))
 
     # ------------------------------------------------------------------ demultiplexing
     def _receive_ike(self, dgram: Datagram, message: bytes) -> None:
@@ -62,21 +77,21 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
             self._other_version(dgram, message, 1)
             return
         header, body = decode_header(message)
-        if header.next_payload == PayloadType.FRAGMENT:   # IKEv1 fragmentation (ike/fragmentation.py)
+        if header.next_payload == _FRAGMENT:   # IKEv1 fragmentation (ike/fragmentation.py)
             message = self._ike_fragment(dgram, header, body)
             if message is None:
                 return
             header, body = decode_header(message)
         if header.version != 0x10:
             raise DecodeError("ISAKMP header", 17, f"version 0x{header.version:02x}: only IKEv1.0 (0x10) is spoken here")
-        if header.flags & ~(Flag.ENCRYPTED | Flag.COMMIT):
+        if header.flags & _UNSPOKEN_FLAGS:
             # the commit bit is tolerated and ignored, as libreswan (ikev1.c: "ignoring flag") and
             # strongSwan (parsed, never acted on) do; authentication-only is not spoken here
             raise DecodeError("ISAKMP header", 19, f"flags 0x{header.flags:02x}: authentication-only is not supported")
-        if header.exchange in (ExchangeType.MAIN_MODE, ExchangeType.AGGRESSIVE) and header.message_id:
+        if header.message_id and header.exchange in _PHASE1_EXCHANGES:
             raise DecodeError("ISAKMP header", 20, "Main and Aggressive Mode messages must have Message ID 0")
-        encrypted = bool(header.flags & Flag.ENCRYPTED)
-        family = family_of(header.exchange, encrypted)
+        encrypted = bool(header.flags & _ENCRYPTED)
+        family = FAMILIES.get((header.exchange, encrypted))           # `family_of`, read off its table
         sa = self._find_sa(dgram, header, family)
         if sa is None:
             return
@@ -87,12 +102,12 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
                        code=Reason.WRONG_PORT_AFTER_FLOAT)
             return
         try:
-            table = phase1_table(family)
+            table = PHASE1_TABLES.get(family)                         # `phase1_table`
             if table is not None:
                 self._main_mode(sa, dgram, header, body, message, encrypted, family, table)
-            elif family is Family.QUICK_MODE:
+            elif family is _QUICK:
                 self._quick_mode(sa, dgram, header, body, message)
-            elif family in (Family.INFORMATIONAL, Family.PLAIN_INFORMATIONAL):
+            elif family in _INFORMATIONAL:
                 self._informational(sa, header, body, family, dgram)
             else:
                 self._emit(PacketDropped, reason=f"exchange type {header.exchange} is not supported here",
@@ -109,8 +124,9 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         sa = self.sas.get((header.icookie, header.rcookie))
         if sa is not None:
             return sa
-        opens = opens_phase1(family, bool(header.flags & Flag.ENCRYPTED), header.next_payload)
-        if header.rcookie == ZERO_COOKIE and opens is not None:
+        opens = None if header.rcookie != ZERO_COOKIE else opens_phase1(family, bool(header.flags & _ENCRYPTED),
+                                                                         header.next_payload)
+        if opens is not None:
             key = (header.icookie, dgram.src)
             if key in self._mm1_seen:
                 return self._mm1_seen[key]
@@ -144,32 +160,47 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         """A phase-1 message: Main Mode, or Aggressive Mode (the same repeats and table moves)."""
         admit(family, sa.state, sa.reason)
         again = repeat(message, sa.last_received, sa.last_rejected)
-        if again is Repeat.ANSWER_AGAIN:
+        if again is _ANSWER_AGAIN:
             self._note_repeat(sa, message)
             self._answer_repeat(sa, sa, dgram)
             return
-        if again is Repeat.DROP_AGAIN:
+        if again is _DROP_AGAIN:
             self._emit(PacketDropped, reason="the same bytes as a message rejected before (a retransmission of it)",
                        code=Reason.REPEATED_REJECT)
             return
-        table = table or phase1_table(family)
-        msg = classify(table, sa.role.other, main_mode_shape(encrypted, header.next_payload))
-        if msg is None:
-            raise DecodeError("IKE", 28, f"{table.name} message starting with payload {header.next_payload}")
-        nxt = advance(sa.state, msg)
+        shape = main_mode_shape(encrypted, header.next_payload)
+        msg = RECEIVED.get((family, sa.role, shape))             # `classify`, keyed by us as receiver
+        nxt = TRANSITIONS.get((sa.state, msg))                   # `advance`, read off its table
+        if nxt is None:     # not a legal arrival: classify and advance say why
+            table = table or phase1_table(family)
+            if msg is None:
+                raise DecodeError("IKE", 28, f"{table.name} message starting with payload {header.next_payload}")
+            advance(sa.state, msg)
         mark = len(self._out_events)
         previous, sa.last_answer = sa.last_answer, None   # whatever answers this message replaces it
         try:
-            step = self._main_mode_step if table is MAIN_MODE else self._aggressive_mode_step
-            step(sa, dgram, header, body, msg, encrypted, mark)
+            if family is _AGGRESSIVE:
+                self._aggressive_mode_step(sa, dgram, header, body, msg, encrypted, mark)
+            else:       # Main Mode: the message's handler, then what was accepted, before what it caused
+                handler = getattr(self, _MM_HANDLERS[msg])
+                if encrypted:
+                    handler(sa, dgram, header, body)
+                    names = ("ID", "HASH")
+                else:
+                    chain = decode_payloads(header.next_payload, body)
+                    names = payload_names(chain.payloads)
+                    handler(sa, dgram, header, chain)
+                # `_value_`: a member's value read as an attribute (`.value` is a property)
+                self._out_events.insert(mark, MessageReceived(self.now, self.name, msg._value_, names,
+                                                              str(dgram.src)))
         except Exception:
             sa.last_answer = previous      # rejected: a retransmission of the old message still gets its answer
             raise
         self._accepted(sa, sa, message, dgram)
-        if answer_to(msg) is None:
+        if msg in LAST_MESSAGES:
             sa.last_answer = None      # it ended the exchange: a repeat of it gets nothing
-        if sa.state is not State.FAILED:
-            then = starts_next(sa.state, msg)
+        if sa.state is not _FAILED:
+            then = STARTS_NEXT.get((sa.state, msg))                 # `starts_next`
             sa.state = nxt
             if then is QUICK_MODE:
                 self._start_quick_mode(sa)
@@ -196,50 +227,35 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         elif exchange.last_answer:
             self._resend(sa, exchange.last_answer, to)
 
-    def _main_mode_step(self, sa: IkeSa, dgram, header, body, msg: Msg, encrypted: bool, mark: int) -> None:
-        # `_value_`: a member's value read as an attribute (`.value` is a property: two calls per message)
-        if encrypted:
-            handler = self._on_mm5 if msg is Msg.MM5 else self._on_mm6
-            handler(sa, dgram, header, body)
-            received = msg._value_, ("ID", "HASH")
-        else:
-            chain = decode_payloads(header.next_payload, body)
-            received = msg._value_, payload_names(chain.payloads)
-            getattr(self, _PLAIN_MM_HANDLERS[msg])(sa, dgram, header, chain)
-        self._out_events.insert(mark, MessageReceived(self.now, self.name, received[0], received[1], str(dgram.src)))
-
     def _quick_mode(self, sa: IkeSa, dgram, header, body, message: bytes) -> None:
-        admit(Family.QUICK_MODE, sa.state)
+        admit(_QUICK, sa.state)
         qe = sa.quick.get(header.message_id)
-        if qe is not None and repeat(message, qe.last_received) is Repeat.ANSWER_AGAIN:
+        if qe is not None and repeat(message, qe.last_received) is _ANSWER_AGAIN:
             self._answer_repeat(sa, qe, dgram)
             return
-        if qe is not None and qe.state is State.QM_DONE and sa.role is Role.INITIATOR:
-            self._quick_mode_connected(sa, qe, header, body)     # the commit bit's fourth message (dpd.py)
-            return
-        new = qe is None
-        msg = classify(QUICK_MODE, sa.role.other, Shape.NEW_ID if new else Shape.KNOWN_ID)
-        if new:
+        if qe is None:
             opens = opening_state(QUICK_MODE, sa.role)
+            msg = RECEIVED.get((_QUICK, sa.role, _NEW_ID))
             if msg is None or opens is None:
                 raise ProtocolError(sa.state.value, "QM", f"unknown Quick Mode Message ID {header.message_id:08x}")
             qe = QuickExchange(header.message_id, opens, self._qm_iv(sa, header.message_id))
-        nxt = advance(qe.state, msg)
-        mark = len(self._out_events)
-        if msg is Msg.QM1:
-            self._on_qm1(sa, qe, dgram, header, body)
-        elif msg is Msg.QM2:
-            self._on_qm2(sa, qe, dgram, header, body)
+            new = True
         else:
-            self._on_qm3(sa, qe, dgram, header, body)
+            if qe.state is State.QM_DONE and sa.role is Role.INITIATOR:
+                self._quick_mode_connected(sa, qe, header, body)     # the commit bit's fourth message (dpd.py)
+                return
+            msg = RECEIVED.get((_QUICK, sa.role, _KNOWN_ID))
+            new = False
+        nxt = TRANSITIONS.get((qe.state, msg)) or advance(qe.state, msg)    # `advance` says why not
+        mark = len(self._out_events)
+        getattr(self, _QM_HANDLERS[msg])(sa, qe, dgram, header, body)
         if new:   # only once HASH(1) verified: forged Message IDs leave no state behind
             sa.quick[header.message_id] = qe
-        self._accepted(sa, qe, message, dgram)
-        self._follow(sa, dgram)
-        if answer_to(msg) is None:
+        self._accepted(sa, qe, message, dgram)     # each handler followed the peer (`_follow`) once HASH verified
+        if msg in LAST_MESSAGES:
             qe.last_answer = None   # it ended the exchange: a repeat of it gets nothing
         self._out_events.insert(mark, MessageReceived(self.now, self.name, msg._value_, ("HASH", "…"), str(dgram.src)))
-        if qe.state is not State.FAILED:
+        if qe.state is not _FAILED:
             qe.state = nxt
 
     def _informational(self, sa: IkeSa, header, body: bytes, family: Family, dgram: Datagram | None = None) -> None:

@@ -16,7 +16,7 @@ from ..wire.numbers import (AhTransform, AuthAlgorithm, AuthMethod, Encapsulatio
 from .lifetimes import Life
 from .policy import PeerPolicy
 from .sa import Phase1Choice
-from ..net.records import fast_init_all
+from ..net.records import builder, fast_init_all
 
 KEY_IKE = 1  #: the ISAKMP transform ID (RFC 2407 §4.4.1)
 
@@ -94,7 +94,12 @@ def same_transform(a: Transform, b: Transform) -> bool:
 
 def offered_transform(chosen: Transform, offered) -> bool:
     """Whether `chosen` says the same thing as one of the `offered` transforms (`same_transform`),
-    its own meaning read once."""
+    its own meaning read once. The usual answer echoes an offered transform byte for byte, and the
+    same bytes say the same thing: compared as bytes first (both are encoded already)."""
+    wire = chosen.encode_body()
+    for t in offered:
+        if t.encode_body() == wire:
+            return True
     wanted = None
     for t in offered:
         if t.transform_id == chosen.transform_id:
@@ -105,18 +110,25 @@ def offered_transform(chosen: Transform, offered) -> bool:
     return False
 
 
+#: the attributes a phase-1 transform is read by, in `read_phase1`'s order, and AES's cipher number:
+#: named once, since a member read off its Enum class is a slow attribute hook in Python 3.11
+_PHASE1_READ = (Phase1Attr.ENCRYPTION, Phase1Attr.KEY_LENGTH, Phase1Attr.GROUP, Phase1Attr.HASH,
+                Phase1Attr.AUTH_METHOD, Phase1Attr.LIFE_DURATION)
+_AES_CBC = Phase1Cipher.AES_CBC
+
+
 def read_phase1(t: Transform) -> Phase1Choice | None:
     """The choice a transform describes, or None if we do not implement it."""
-    n = _numbers(t)
-    enc, bits, group = n.get(Phase1Attr.ENCRYPTION), n.get(Phase1Attr.KEY_LENGTH, 0), n.get(Phase1Attr.GROUP)
-    cipher = _P1_CIPHER_NAME.get((enc, bits if enc == Phase1Cipher.AES_CBC else 0))
-    hash_name = _HASH_NAME.get(n.get(Phase1Attr.HASH))
-    auth = _AUTH_NAME.get(n.get(Phase1Attr.AUTH_METHOD))
+    enc, bits, group, hash_attr, auth_attr, life = map(_numbers(t).get, _PHASE1_READ)
+    bits = bits or 0
+    cipher = _P1_CIPHER_NAME.get((enc, bits if enc == _AES_CBC else 0))
+    hash_name = _HASH_NAME.get(hash_attr)
+    auth = _AUTH_NAME.get(auth_attr)
     if t.transform_id != KEY_IKE or auth is None:
         return None
     if cipher is None or hash_name is None or group is None:
         return None
-    return Phase1Choice(cipher, hash_name, group, (bits or 192) // 8, n.get(Phase1Attr.LIFE_DURATION, 28800), auth)
+    return Phase1Choice(cipher, hash_name, group, (bits or 192) // 8, 28800 if life is None else life, auth)
 
 
 def choose_phase1(offer: SA, policy: PeerPolicy) -> tuple[Proposal, Transform, Phase1Choice] | None:
@@ -132,8 +144,14 @@ def choose_phase1(offer: SA, policy: PeerPolicy) -> tuple[Proposal, Transform, P
     return None
 
 
+# The SA payloads built below come from parts already checked (a decoded proposal and one of its
+# transforms, or our own cached transforms and a 4-byte SPI): they are built as the decoders build
+# theirs, without `__post_init__` checking every field again.
+_sa, _proposal = builder(SA), builder(Proposal)
+
+
 def phase1_answer(proposal: Proposal, transform: Transform) -> SA:
-    return SA((Proposal(proposal.number, proposal.protocol_id, proposal.spi, (transform,)),))
+    return _sa((_proposal(proposal.number, proposal.protocol_id, proposal.spi, (transform,)),), 1, 1)
 
 
 # ----------------------------------------------------------------------------------- phase 2
@@ -156,7 +174,7 @@ def phase2_offer(policy: PeerPolicy, spi: bytes, encapsulation: int) -> SA:
         protocol_id, transforms = _phase2_transforms(*key)
     except TypeError:   # an unhashable setting: build it afresh
         protocol_id, transforms = _phase2_transforms.__wrapped__(*key)
-    return SA((Proposal(1, protocol_id, spi, transforms),))
+    return _sa((_proposal(1, protocol_id, spi, transforms),), 1, 1)
 
 
 @lru_cache(maxsize=256)
@@ -182,18 +200,25 @@ def _phase2_transforms(protocol, esp_ciphers, esp_integrity, ipsec_lifetime, ips
     return ProtocolId.ESP, tuple(transforms)
 
 
+#: what `read_phase2` reads of a transform, in its order, and the numbers it compares with (named
+#: once, as `_PHASE1_READ`)
+_PHASE2_READ = (IpsecAttr.AUTH_ALGORITHM, IpsecAttr.ENCAPSULATION_MODE, IpsecAttr.GROUP, IpsecAttr.KEY_LENGTH)
+_TUNNEL, _AH_ID, _ESP_ID, _ESP_AES = (EncapsulationMode.TUNNEL, ProtocolId.AH, ProtocolId.ESP,
+                                      EspTransform.ESP_AES)
+
+
 def read_phase2(protocol_id: int, t: Transform) -> ChildChoice | None:
-    n = _numbers(t)
-    integrity = _INTEGRITY_NAME.get(n.get(IpsecAttr.AUTH_ALGORITHM))
-    encap = n.get(IpsecAttr.ENCAPSULATION_MODE, EncapsulationMode.TUNNEL)
-    group = n.get(IpsecAttr.GROUP)
+    auth_attr, encap, group, bits = map(_numbers(t).get, _PHASE2_READ)
+    integrity = _INTEGRITY_NAME.get(auth_attr)
+    if encap is None:
+        encap = _TUNNEL
     if integrity is None:
         return None
-    if protocol_id == ProtocolId.AH:
+    if protocol_id == _AH_ID:
         return ChildChoice("ah", None, integrity, encap, group) if _AH.get(integrity) == t.transform_id else None
-    if protocol_id != ProtocolId.ESP:
+    if protocol_id != _ESP_ID:
         return None
-    bits = n.get(IpsecAttr.KEY_LENGTH, 0) if t.transform_id == EspTransform.ESP_AES else 0
+    bits = (bits or 0) if t.transform_id == _ESP_AES else 0
     cipher = _ESP_CIPHER_NAME.get((t.transform_id, bits))
     return ChildChoice("esp", cipher, integrity, encap, group) if cipher else None
 
@@ -214,7 +239,7 @@ def choose_phase2(offer: SA, policy: PeerPolicy, encapsulation: int) -> tuple[Pr
 
 
 def phase2_answer(proposal: Proposal, transform: Transform, spi: bytes) -> SA:
-    return SA((Proposal(proposal.number, proposal.protocol_id, spi, (transform,)),))
+    return _sa((_proposal(proposal.number, proposal.protocol_id, spi, (transform,)),), 1, 1)
 
 
 _MODE_NAMES = {EncapsulationMode.TUNNEL: "tunnel", EncapsulationMode.TRANSPORT: "transport",

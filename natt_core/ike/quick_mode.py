@@ -17,6 +17,7 @@ from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
 from ..errors import DecodeError, IntegrityError
 from ..ipsec.ah_sa import AhSa
 from ..ipsec.esp_sa import INTEGRITY, EspSa
+from ..net.records import builder
 from ..reasons import Reason
 from ..wire.isakmp import ID, KE, SA, Hash, Header, NatOA, Nonce, encode_payloads
 from ..wire.numbers import EncapsulationMode, ExchangeType, IdType, Port, ProtocolId
@@ -28,6 +29,7 @@ from .seal import seal_after_hash, unseal
 from .states import QUICK_MODE, Msg, Role, State, advance
 
 UDP_TRANSPORT = (EncapsulationMode.UDP_TRANSPORT, EncapsulationMode.UDP_TRANSPORT_DRAFT)
+_id = builder(ID)     #: an ID payload from fields that are right by construction (as a decoder builds one)
 
 
 def _addr(payload) -> str:
@@ -82,8 +84,9 @@ class QuickModeMixin:
             qe.pfs_public = dh_public(group, qe.pfs_private)
             after.append(KE(qe.pfs_public))
         inner = self.policy.inner_address or self.address
-        qe.ids = (ID(IdType.IPV4_ADDR, 17, Port.L2TP, packed_ipv4(inner)),
-                  ID(IdType.IPV4_ADDR, 17, Port.L2TP, packed_ipv4(sa.remote.ip)))
+        # IDs of addresses we hold, 4 bytes each by construction: built without a check of every field
+        qe.ids = (_id(IdType.IPV4_ADDR, 17, Port.L2TP, packed_ipv4(inner)),
+                  _id(IdType.IPV4_ADDR, 17, Port.L2TP, packed_ipv4(sa.remote.ip)))
         after += list(qe.ids)
         if encap in UDP_TRANSPORT and self.policy.sends_nat_oa(bool(sa.natd and sa.natd.self_behind_nat)):
             after += self._nat_oa(sa, self.address, sa.remote.ip)
@@ -94,7 +97,8 @@ class QuickModeMixin:
 
     def _on_qm2(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
         opened, after = self._open_qm(sa, qe, header, body, "QM2")
-        expected = qm_hash2(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, after)
+        skeyid_a = sa.keyed("skeyid_a")       # HASH(2) checked and HASH(3) made with it
+        expected = qm_hash2(sa.choice.hash, skeyid_a, qe.message_id, qe.ni_b, after)
         if only(opened.chain, Hash, "QM2").data != expected:
             raise IntegrityError("HASH(2) does not verify", Reason.AUTH_FAILED)
         answer = only(opened.chain, SA, "QM2")
@@ -112,7 +116,7 @@ class QuickModeMixin:
         if len(oas) >= 2:
             qe.nat_oa_r = (_addr(oas[0]), _addr(oas[1]))
         qe.iv = opened.last_block
-        digest = qm_hash3(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, qe.nr_b)
+        digest = qm_hash3(sa.choice.hash, skeyid_a, qe.message_id, qe.ni_b, qe.nr_b)
         message = self._seal_qm(sa, qe, digest, [])
         self._follow(sa, dgram)
         self._send_ike(sa, message, "QM3", ("HASH",), encrypted=True, expect_answer=False, answering=qe)
@@ -121,7 +125,8 @@ class QuickModeMixin:
     # ------------------------------------------------------------------ responder
     def _on_qm1(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
         opened, after = self._open_qm(sa, qe, header, body, "QM1")
-        if only(opened.chain, Hash, "QM1").data != qm_hash1(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, after):
+        skeyid_a = sa.keyed("skeyid_a")       # HASH(1) checked and HASH(2) made with it
+        if only(opened.chain, Hash, "QM1").data != qm_hash1(sa.choice.hash, skeyid_a, qe.message_id, after):
             raise IntegrityError("HASH(1) does not verify", Reason.AUTH_FAILED)
         offer = only(opened.chain, SA, "QM1")
         qe.ni_b = only(opened.chain, Nonce, "QM1").data
@@ -164,7 +169,7 @@ class QuickModeMixin:
             reply += self._nat_oa(sa, (sa.origin or sa.remote).ip, self.address)
         reply += self._lifetime_reply(qe, transform)      # RESPONDER-LIFETIME when ours is shorter
         tail = encode_payloads(reply)
-        digest = qm_hash2(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, tail)
+        digest = qm_hash2(sa.choice.hash, skeyid_a, qe.message_id, qe.ni_b, tail)
         message = self._seal_qm(sa, qe, digest, reply, tail)
         self._send_ike(sa, message, "QM2", ("Hash", *payload_names(reply)), encrypted=True, answering=qe,
                                         expect_answer=True)
@@ -211,8 +216,10 @@ class QuickModeMixin:
 
         km_in, km_out = material(qe.spi_in), material(qe.spi_out)
         if c.protocol == "esp":
-            inbound = EspSa(qe.spi_in, c.cipher, *self._split(km_in, enc_len, integ_len, c.integrity))
-            outbound = EspSa(qe.spi_out, c.cipher, *self._split(km_out, enc_len, integ_len, c.integrity))
+            (enc_in, auth_in), (enc_out, auth_out) = (split_keymat(km_in, enc_len, integ_len),
+                                                      split_keymat(km_out, enc_len, integ_len))
+            inbound = EspSa(qe.spi_in, c.cipher, enc_in, c.integrity, auth_in)
+            outbound = EspSa(qe.spi_out, c.cipher, enc_out, c.integrity, auth_out)
         else:
             inbound = AhSa(qe.spi_in, c.integrity, km_in[:integ_len])
             outbound = AhSa(qe.spi_out, c.integrity, km_out[:integ_len])
@@ -234,10 +241,6 @@ class QuickModeMixin:
         qe.child = child
         sa.children.append(child)
         self.children[qe.spi_in] = child
-        self._emit(Phase2Established, spi_in=f"{qe.spi_in:08x}", spi_out=f"{qe.spi_out:08x}", protocol=c.protocol,
-                   mode=child.mode, encapsulation=c.encapsulation, remote=str(sa.remote), nat_oa=tuple(oa))
-
-    @staticmethod
-    def _split(km: bytes, enc_len: int, integ_len: int, integrity: str):
-        enc, auth = split_keymat(km, enc_len, integ_len)
-        return enc, integrity, auth
+        self._out_events.append(Phase2Established(     # `_emit`, written out
+            self.now, self.name, spi_in=f"{qe.spi_in:08x}", spi_out=f"{qe.spi_out:08x}", protocol=c.protocol,
+            mode=child.mode, encapsulation=c.encapsulation, remote=str(sa.remote), nat_oa=tuple(oa)))

@@ -9,10 +9,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..wire.isakmp import Hash, Header, PayloadChain, decode_payloads, encode_payloads, pack_header
+from ..wire.isakmp import Header, PayloadChain, _generic, decode_payloads, encode_payloads, pack_header
 from ..wire.numbers import Flag, PayloadType
 from .sa import IkeSa
 from ..net.records import fast_init_all
+
+#: read once: a member read off its Enum class is a slow attribute hook in Python 3.11
+_ENCRYPTED, _HASH = Flag.ENCRYPTED, PayloadType.HASH
 
 
 @dataclass(frozen=True)
@@ -34,16 +37,17 @@ def seal_chain(sa: IkeSa, exchange: int, message_id: int, first: int, plain: byt
     cipher = cbc.encrypt(iv, plain)
     sa.sealed_ivs.append((message_id, cipher[:block], iv))
     # the header packed from the SA's own (checked) cookies: no Header to build and re-check
-    header = pack_header(sa.icookie, sa.rcookie, first, exchange, Flag.ENCRYPTED, message_id, len(cipher))
+    header = pack_header(sa.icookie, sa.rcookie, first, exchange, _ENCRYPTED, message_id, len(cipher))
     return Sealed(header + cipher, cipher[-block:])
 
 
 def seal_after_hash(sa: IkeSa, exchange: int, message_id: int, digest: bytes, after: list, tail: bytes,
                     iv: bytes) -> Sealed:
     """`seal` of HASH(digest) + `after`, whose chain `tail` the caller encoded to hash it
-    (Quick Mode, Informational): the chain is encoded once."""
-    head = encode_payloads([Hash(digest)], after[0].payload_type if after else PayloadType.NONE)
-    return seal_chain(sa, exchange, message_id, PayloadType.HASH, head + tail, iv)
+    (Quick Mode, Informational): the chain is encoded once, and the HASH payload is its generic
+    header and the digest (a Hash body is its data; no payload object to build and encode)."""
+    head = _generic(after[0].payload_type if after else 0, digest)     # 0: PayloadType.NONE
+    return seal_chain(sa, exchange, message_id, _HASH, head + tail, iv)
 
 
 @dataclass(frozen=True)

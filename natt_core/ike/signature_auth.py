@@ -120,7 +120,7 @@ class SignatureAuthMixin:
         return [CertRequest(ca.subject.public_bytes()) for ca in trust_anchors()]
 
     def _note_cert_requests(self, sa: IkeSa, chain) -> None:
-        sa.peer_cas = tuple(p.authority for p in chain.payloads if isinstance(p, CertRequest))
+        sa.peer_cas = tuple([p.authority for p in chain.payloads if isinstance(p, CertRequest)])
 
     def _id_for(self, sa: IkeSa) -> ID:
         """The phase-1 ID payload the policy's id_type asks for."""

@@ -380,6 +380,19 @@ def starts_next(state: State, msg: Msg) -> ExchangeTable | None:
     return STARTS_NEXT.get((state, msg))
 
 
+#: (family, receiving role, shape) -> the message it is: `classify` keyed by the receiver, read off
+#: the IKEv1 tables once, so an arrival is classified in one lookup. Where it leads is asked of
+#: TRANSITIONS itself (`advance`'s table), and what it starts of STARTS_NEXT, at the time.
+RECEIVED: dict[tuple[Family, Role, Shape], Msg] = {
+    (family, Role.RESPONDER if sender is Role.INITIATOR else Role.INITIATOR, shape): msg
+    for family, table in ((Family.MAIN_MODE, MAIN_MODE), (Family.AGGRESSIVE_MODE, AGGRESSIVE_MODE),
+                          (Family.QUICK_MODE, QUICK_MODE))
+    for (sender, shape), msg in table.shapes.items()}
+
+#: the messages that end their exchange (`answer_to` is None): a repeat of one gets nothing
+LAST_MESSAGES = frozenset(msg for msg, answer in _ANSWERS.items() if answer is None)
+
+
 def sends_delete(state: State) -> bool:
     """Whether `delete()` deletes an ISAKMP SA in this state, telling the peer with Delete payloads."""
     return state in DELETE_SENT_IN

@@ -19,10 +19,10 @@ from typing import Sequence
 
 from ..errors import DecodeError
 from .isakmp_frame import (_GENERIC_PACK, _GENERIC_UNPACK, GENERIC_HEADER_LEN, HEADER_LEN, Header, _block,
-                           _check, _Fields, _generic, _reject_block, decode_header, encode_header,
+                           _check, _Fields, _generic, _new, _reject_block, _set, decode_header, encode_header,
                            pack_header)
-from .isakmp_payloads import (_DECODERS, ID, ID_ADDRESS_LEN, KE, NAT_OA_ADDRESS_LEN, SA, Delete, Fragment, Hash,
-                              NatD, NatOA, Nonce, Notification, Payload, Unknown, VendorID, _Opaque,
+from .isakmp_payloads import (_DECODERS, ID, ID_ADDRESS_LEN, KE, NAT_OA_ADDRESS_LEN, OPAQUE_BODIES, SA, Delete,
+                              Fragment, Hash, NatD, NatOA, Nonce, Notification, Payload, Unknown, VendorID, _Opaque,
                               _Payload, chain_decoders, summary)
 from .isakmp_proposals import Attribute, Proposal, Transform, _decode_list, _encode_list
 from .isakmp_cert import Cert, CertRequest, Sig  # registers CERT, CR and SIG with the chain decoder
@@ -32,6 +32,12 @@ from ..net.records import fast_init_all
 
 # --- the chain ---------------------------------------------------------------------------------
 
+#: class -> the field that is its whole body, for the payloads whose body is one byte string
+#: (isakmp_payloads.OPAQUE_BODIES: their `encode_body` returns that field as bytes)
+_PLAIN_BODIES = {cls: name for cls, name, _ in OPAQUE_BODIES.values()}
+assert all(cls.encode_body in (_Opaque.encode_body, NatD.encode_body) for cls in _PLAIN_BODIES)
+
+
 def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NONE) -> bytes:
     """The payload chain; the only place next-payload bytes and lengths are computed. The last
     payload's next-payload byte is `last_next`: the first type of an already-encoded chain that
@@ -39,7 +45,15 @@ def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NO
     parts: list[bytes] = []
     last = len(payloads) - 1
     for i, p in enumerate(payloads):
-        body = p.encode_body()
+        # a body that is one byte string (KE, Nonce, HASH, Vendor ID, NAT-D) is read, not asked for:
+        # its `encode_body` would only return that field as bytes
+        field = _PLAIN_BODIES.get(p.__class__)
+        if field is not None:
+            body = p.__dict__[field]
+            if body.__class__ is not bytes:
+                body = bytes(body)
+        else:
+            body = p.encode_body()
         length = GENERIC_HEADER_LEN + len(body)
         if length > 0xFFFF:
             _generic(0, body)   # raises the ConfigError naming the length
@@ -80,6 +94,8 @@ class PayloadChain:
 
 #: type -> (body bytes, absolute offset) -> payload; CERT, CR and SIG are registered by now
 _CHAIN = chain_decoders()
+#: the types `decode_payloads` makes itself (isakmp_payloads.OPAQUE_BODIES)
+_OPAQUE = OPAQUE_BODIES
 
 
 def _what(kind: int) -> str:
@@ -104,11 +120,17 @@ def decode_payloads(first_type: int, body: bytes, *, base: int = HEADER_LEN,
         if reserved or length < GENERIC_HEADER_LEN or length > end - pos:
             _reject_block(data, pos, base, "ISAKMP payload", _what(kind), GENERIC_HEADER_LEN)
         stop = pos + length
-        decode = _CHAIN.get(kind)
-        if decode is None:   # a type without a class: kept as its bytes
-            payloads.append(Unknown(kind, data[pos + GENERIC_HEADER_LEN:stop]))
+        opaque = _OPAQUE.get(kind)
+        if opaque is not None:    # a body that is one byte string, made the payload here (its decoder's job)
+            payload = _new(opaque[0])
+            _set(payload, "__dict__", {opaque[1]: data[pos + GENERIC_HEADER_LEN:stop], **opaque[2]})
+            payloads.append(payload)
         else:
-            payloads.append(decode(data[pos + GENERIC_HEADER_LEN:stop], base + pos + GENERIC_HEADER_LEN))
+            decode = _CHAIN.get(kind)
+            if decode is None:   # a type without a class: kept as its bytes
+                payloads.append(Unknown(kind, data[pos + GENERIC_HEADER_LEN:stop]))
+            else:
+                payloads.append(decode(data[pos + GENERIC_HEADER_LEN:stop], base + pos + GENERIC_HEADER_LEN))
         raws.append(data[pos:stop])
         pos, kind = stop, nxt
     if end - pos > max_padding:

@@ -169,12 +169,16 @@ def decode_header(data: bytes) -> tuple[Header, bytes]:
         raise DecodeError("ISAKMP header", 17, f"version 0x{version:02x}: major {version >> 4}, expected 1")
     if length != size:
         raise DecodeError("ISAKMP header", 24, f"length field {length} but {size} bytes")
-    if icookie == bytes(8):
+    if icookie == _ZERO_COOKIE:
         raise DecodeError("ISAKMP header", 0, "initiator cookie is zero")
-    header = _build(Header, {"icookie": icookie, "rcookie": rcookie, "next_payload": next_payload,
-                             "exchange": exchange, "flags": flags, "message_id": message_id,
-                             "length": length, "version": version})
+    header = _new(Header)     # `_build`, written out: every message's header comes through here
+    _set(header, "__dict__", {"icookie": icookie, "rcookie": rcookie, "next_payload": next_payload,
+                              "exchange": exchange, "flags": flags, "message_id": message_id,
+                              "length": length, "version": version})
     return header, data[HEADER_LEN:]
+
+
+_ZERO_COOKIE = bytes(8)
 
 
 # --- generic payload header ----------------------------------------------------------------------

@@ -14,11 +14,15 @@ from typing import Callable, Union
 from ..errors import ConfigError
 from .codec import Reader
 from .isakmp_frame import _build, _check, _Fields, _new, _set
-from .isakmp_proposals import Proposal, _cached, _decode_list, _encode_list
+from .isakmp_proposals import (_PROPOSAL_TYPE, Proposal, _decode_list, _encode_list, _items_from_body,
+                                _proposal_from_body)
 from .layout import (ID_PAYLOAD, NATD_HASH, Layout, Part, hexed, named, show_hex, show_reserved,
                      show_short_hex, show_size_hex, short_hex)
 from .numbers import IdType, NotifyType, PayloadType, ProtocolId, label
 from ..net.records import fast_init_all
+
+#: the NAT-D types, named once (a member read off its Enum class is a slow attribute hook in 3.11)
+_NAT_D, _NAT_D_DRAFT = PayloadType.NAT_D, PayloadType.NAT_D_DRAFT
 
 #: Data length per address ID type (RFC 2407 §4.6.2.1); other ID types carry free-form data.
 ID_ADDRESS_LEN = {1: 4, 4: 8, 5: 16, 6: 32, 7: 8, 8: 32}
@@ -124,14 +128,17 @@ class SA(_Payload):
             raise ConfigError("an SA payload needs at least one proposal")
 
     def encode_body(self) -> bytes:
-        return _cached(self, lambda: SA_BODY.pack(self.doi, self.situation)
-                       + _encode_list(PayloadType.PROPOSAL, self.proposals))
+        wire = self.__dict__.get("_wire")     # kept, as a proposal's (isakmp_proposals: `_wire`)
+        if wire is None:
+            wire = self.__dict__["_wire"] = (SA_BODY.pack(self.doi, self.situation)
+                                             + _encode_list(_PROPOSAL_TYPE, self.proposals))
+        return wire
 
     @classmethod
     def decode_body(cls, r: Reader) -> "SA":
         wire = r.data
         doi, situation = SA_BODY.read(r)
-        proposals = _decode_list(r, PayloadType.PROPOSAL, "proposal", "SA", Proposal.decode_body)
+        proposals = _decode_list(r, _PROPOSAL_TYPE, "proposal", "SA", Proposal.decode_body)
         return _build(cls, {"proposals": proposals, "doi": doi, "situation": situation, "_wire": wire})
 
 
@@ -273,7 +280,7 @@ class NatD(_Payload):
 
     @property
     def payload_type(self) -> int:
-        return PayloadType.NAT_D_DRAFT if self.draft else PayloadType.NAT_D
+        return _NAT_D_DRAFT if self.draft else _NAT_D
 
     def encode_body(self) -> bytes:
         return bytes(self.hash)
@@ -410,18 +417,84 @@ def _reader_decoder(layer: str, decode: Callable[[Reader], Payload]) -> Callable
     return from_body
 
 
+#: The payload types whose body is one byte string: (class, the field it fills, the other fields).
+#: Nothing in such a body can be wrong, so `decode_payloads` builds these itself, without a Reader
+#: or a decoder call; `_OPAQUE_DECODERS` are the same as chain decoders.
+OPAQUE_BODIES: dict[int, tuple[type, str, dict]] = {
+    PayloadType.KE: (KE, "data", {}), PayloadType.HASH: (Hash, "data", {}), PayloadType.NONCE: (Nonce, "data", {}),
+    PayloadType.VENDOR_ID: (VendorID, "data", {}), PayloadType.NAT_D: (NatD, "hash", {"draft": False}),
+    PayloadType.NAT_D_DRAFT: (NatD, "hash", {"draft": True})}
+
 #: The same decoders as (body bytes, absolute offset) -> payload, for `decode_payloads`: the
 #: opaque bodies skip the Reader altogether. Built by `chain_decoders` from `_DECODERS`.
-_OPAQUE_DECODERS = {PayloadType.KE: _opaque_decoder(KE), PayloadType.HASH: _opaque_decoder(Hash),
-                    PayloadType.NONCE: _opaque_decoder(Nonce), PayloadType.VENDOR_ID: _opaque_decoder(VendorID),
-                    PayloadType.NAT_D: _opaque_decoder(NatD, "hash", draft=False),
-                    PayloadType.NAT_D_DRAFT: _opaque_decoder(NatD, "hash", draft=True)}
+_OPAQUE_DECODERS = {kind: _opaque_decoder(cls, name, **fixed) for kind, (cls, name, fixed) in OPAQUE_BODIES.items()}
+
+
+def _sa_decoder() -> Callable[[bytes, int], Payload]:
+    """The SA chain decoder: the usual body (IPsec DOI header, proposals of TV-only transforms) in
+    one pass without Readers (`_proposal_from_body`, from the same layouts), anything else, and
+    anything wrong, by the strict `SA.decode_body`, which names what."""
+    strict = _reader_decoder("ISAKMP SA", SA.decode_body)
+
+    def from_body(body: bytes, at: int) -> Payload:
+        if len(body) >= _SA_SIZE:
+            proposals = _items_from_body(body, _SA_SIZE, _PROPOSAL_TYPE, _proposal_from_body)
+            if proposals is not None:
+                doi, situation = _SA_FIXED(body)
+                return _build(SA, {"proposals": tuple(proposals), "doi": doi, "situation": situation, "_wire": body})
+        return strict(body, at)
+    return from_body
+
+
+_SA_FIXED, _SA_SIZE = SA_BODY.struct.unpack_from, SA_BODY.size
+assert SA_BODY.names[:2] == ("doi", "situation") and not SA_BODY._zero
+
+
+def _id_decoder() -> Callable[[bytes, int], Payload]:
+    """The ID chain decoder: ID_BODY's fixed part and the data after it read straight off the body
+    when the data fits its type (`ID.decode_body`'s rule); anything else by the strict decoder."""
+    strict = _reader_decoder("ISAKMP ID", ID.decode_body)
+
+    def from_body(body: bytes, at: int) -> Payload:
+        if len(body) >= _ID_SIZE:
+            id_type, protocol, port = _ID_FIXED(body)
+            need = ID_ADDRESS_LEN.get(id_type)
+            if need is None or len(body) - _ID_SIZE == need:
+                return _build(ID, {"id_type": id_type, "protocol": protocol, "port": port, "data": body[_ID_SIZE:]})
+        return strict(body, at)
+    return from_body
+
+
+_ID_FIXED, _ID_SIZE = ID_BODY.struct.unpack_from, ID_BODY.size
+assert ID_BODY.names == ("id_type", "protocol", "port", "data") and not ID_BODY._zero and ID_BODY._rest_only
+
+
+def _notification_decoder() -> Callable[[bytes, int], Payload]:
+    """The Notification chain decoder: NOTIFICATION_BODY's fixed part, the SPI its size gives and the
+    data after it read straight off the body when the SPI fits; anything else by the strict decoder."""
+    strict = _reader_decoder("ISAKMP Notification", Notification.decode_body)
+
+    def from_body(body: bytes, at: int) -> Payload:
+        if len(body) >= _NOTIFICATION_SIZE and len(body) - _NOTIFICATION_SIZE >= body[_SPI_SIZE_AT]:
+            doi, protocol_id, spi_size, notify_type = _NOTIFICATION_FIXED(body)
+            spi_end = _NOTIFICATION_SIZE + spi_size
+            return _build(Notification, {"notify_type": notify_type, "protocol_id": protocol_id,
+                                         "spi": body[_NOTIFICATION_SIZE:spi_end], "data": body[spi_end:], "doi": doi})
+        return strict(body, at)
+    return from_body
+
+
+_NOTIFICATION_FIXED, _NOTIFICATION_SIZE = NOTIFICATION_BODY.struct.unpack_from, NOTIFICATION_BODY.size
+_SPI_SIZE_AT = NOTIFICATION_BODY.offset("spi_size")
+assert NOTIFICATION_BODY.names == ("doi", "protocol_id", "spi_size", "notify_type", "spi", "data") \
+    and not NOTIFICATION_BODY._zero
 
 
 def chain_decoders() -> dict[int, Callable[[bytes, int], Payload]]:
     """Every registered payload type's chain decoder (call once every module has registered)."""
-    return {int(kind): _OPAQUE_DECODERS.get(kind) or _reader_decoder(layer, decode)
-            for kind, (layer, decode) in _DECODERS.items()}
+    fast = {**_OPAQUE_DECODERS, PayloadType.SA: _sa_decoder(), PayloadType.ID: _id_decoder(),
+            PayloadType.NOTIFICATION: _notification_decoder()}
+    return {int(kind): fast.get(kind) or _reader_decoder(layer, decode) for kind, (layer, decode) in _DECODERS.items()}
 
 
 def summary(p: Payload) -> str:

@@ -142,6 +142,7 @@ class _TvTable(dict):
 
 
 _TV = _TvTable()
+_TV_LOOKUP = _TV.__getitem__     #: `_TV[word]` as a function (dict's own, `__missing__` included)
 _TV_MAX = 4096
 #: a run of TV attributes as big-endian words: ATTRIBUTE_TV's two 16-bit fields read as one
 _TV_WORDS = "!%dI"
@@ -168,7 +169,7 @@ def _decode_attributes(r: Reader, limit: int = -1) -> tuple[Attribute, ...]:
     if limit < 0 and end > pos and not (end - pos) & 3:
         # the usual block, TV attributes only: every 4-byte word read at once, each looked up
         # as a whole (a TLV among them gives None and the block takes the loop below)
-        out = [_TV[word] for word in _TV_UNPACK[(end - pos) >> 2](data, pos)]
+        out = list(map(_TV_LOOKUP, _TV_UNPACK[(end - pos) >> 2](data, pos)))
         if all(out):     # no None (an Attribute is always true): `None in` would call Attribute.__eq__ on each
             r.pos = end
             return tuple(out)
@@ -196,14 +197,9 @@ def _decode_attributes(r: Reader, limit: int = -1) -> tuple[Attribute, ...]:
     return tuple(out)
 
 
-def _cached(obj, encode: Callable[[], bytes]) -> bytes:
-    """The object's body bytes, computed once: these dataclasses are frozen, and a decoded one
-    keeps the exact bytes it came from (decoding round-trips, so they are its encoding)."""
-    d = obj.__dict__
-    wire = d.get("_wire")
-    if wire is None:
-        wire = d["_wire"] = encode()
-    return wire
+# SA, proposal and transform bodies are computed once and kept in the instance as `_wire`: these
+# dataclasses are frozen, and a decoded one keeps the exact bytes it came from (decoding
+# round-trips, so they are its encoding). `_wire` sits beside the fields (repr and == unchanged).
 
 
 @dataclass(frozen=True)
@@ -227,12 +223,12 @@ class Transform(_Fields):
         return default
 
     def encode_body(self) -> bytes:
-        # `_cached`'s hit read inline: an offer's transforms are encoded already (or were decoded)
+        # kept in `_wire` (see above): an offer's transforms are encoded already (or were decoded)
         wire = self.__dict__.get("_wire")
-        if wire is not None:
-            return wire
-        return _cached(self, lambda: TRANSFORM.pack(self.number, self.transform_id, 0)
-                       + b"".join([a.encode() for a in self.attributes]))
+        if wire is None:
+            wire = self.__dict__["_wire"] = (TRANSFORM.pack(self.number, self.transform_id, 0)
+                                             + b"".join([a.encode() for a in self.attributes]))
+        return wire
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Transform":
@@ -262,9 +258,12 @@ class Proposal(_Fields):
             raise ConfigError("a proposal needs an SPI of at most 255 bytes and 1..255 transforms")
 
     def encode_body(self) -> bytes:
-        return _cached(self, lambda: PROPOSAL.pack(self.number, self.protocol_id, len(self.spi),
-                                                   len(self.transforms)) + self.spi
-                       + _encode_list(PayloadType.TRANSFORM, self.transforms))
+        wire = self.__dict__.get("_wire")     # kept (see above)
+        if wire is None:
+            wire = self.__dict__["_wire"] = (PROPOSAL.pack(self.number, self.protocol_id, len(self.spi),
+                                                           len(self.transforms)) + self.spi
+                                             + _encode_list(_TRANSFORM_TYPE, self.transforms))
+        return wire
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Proposal":
@@ -277,7 +276,7 @@ class Proposal(_Fields):
             r.pos += spi_size
         else:
             number, protocol_id, _spi_size, count, spi = PROPOSAL.read_all(r)   # names what is wrong
-        transforms = _decode_list(r, PayloadType.TRANSFORM, "transform", "proposal",
+        transforms = _decode_list(r, _TRANSFORM_TYPE, "transform", "proposal",
                                   Transform.decode_body, _transform_from_body)
         if count != len(transforms):
             raise r.fail(f"transform count {count} but {len(transforms)} transforms", at=start + 3)
@@ -295,7 +294,7 @@ def _encode_list(own_type: int, items: Sequence[Transform | Proposal]) -> bytes:
         length = GENERIC_HEADER_LEN + len(body)
         if length > 0xFFFF:
             _generic(0, body)   # raises the ConfigError naming the length
-        parts += (_GENERIC_PACK(own_type if i < last else PayloadType.NONE, 0, length), body)
+        parts += (_GENERIC_PACK(own_type if i < last else 0, 0, length), body)    # 0: PayloadType.NONE
     return b"".join(parts)
 
 
@@ -309,12 +308,49 @@ def _transform_from_body(body: bytes) -> Transform | None:
     number, transform_id, reserved = _TRANSFORM_FIXED(body)
     if reserved:
         return None
-    # `_TV[word]` for each word (`_TvTable.__missing__` builds a new one)
-    attributes = tuple([_TV[word] for word in _TV_UNPACK[n >> 2](body, _TRANSFORM_SIZE)])
+    # `_TV[word]` for each word (`_TvTable.__missing__` builds a new one), mapped without a frame of its own
+    attributes = tuple(map(_TV_LOOKUP, _TV_UNPACK[n >> 2](body, _TRANSFORM_SIZE)))
     if not all(attributes):    # a TLV among them: the strict decoder reads it
         return None
     return _build(Transform, {"number": number, "transform_id": transform_id, "attributes": attributes,
                               "_wire": body})
+
+
+def _items_from_body(body: bytes, pos: int, own_type: int, item: Callable[[bytes], object | None]) -> list | None:
+    """The usual chain of proposals or transforms at body[pos:] (what `_decode_list` reads), in one
+    pass over its generic headers, each item decoded by `item(body)`; None as soon as anything is
+    unusual or wrong, and the strict decoder then reads the block and names what."""
+    end = len(body)
+    items = []
+    while True:
+        if end - pos < GENERIC_HEADER_LEN:
+            return None
+        nxt, reserved, length = _GENERIC_UNPACK(body, pos)
+        if reserved or length < 8 or length > end - pos or nxt and nxt != own_type:
+            return None
+        decoded = item(body[pos + GENERIC_HEADER_LEN:pos + length])
+        if decoded is None:
+            return None
+        items.append(decoded)
+        pos += length
+        if not nxt:
+            return items if pos == end else None
+        if pos == end:
+            return None
+
+
+def _proposal_from_body(body: bytes) -> Proposal | None:
+    """A proposal whose transforms are all the usual kind (`_transform_from_body`), decoded without
+    a Reader; None sends anything else to the strict `Proposal.decode_body`."""
+    if len(body) < _PROPOSAL_SIZE or len(body) - _PROPOSAL_SIZE < body[2]:
+        return None
+    number, protocol_id, spi_size, count = _PROPOSAL_FIXED(body)
+    transforms = _items_from_body(body, _PROPOSAL_SIZE + spi_size, _TRANSFORM_TYPE, _transform_from_body)
+    if transforms is None or count != len(transforms):
+        return None
+    return _build(Proposal, {"number": number, "protocol_id": protocol_id,
+                             "spi": body[_PROPOSAL_SIZE:_PROPOSAL_SIZE + spi_size], "transforms": tuple(transforms),
+                             "_wire": body})
 
 
 #: the fixed parts of TRANSFORM and PROPOSAL, read with the layouts' own structs
@@ -323,6 +359,10 @@ _PROPOSAL_FIXED, _PROPOSAL_SIZE = PROPOSAL.struct.unpack_from, PROPOSAL.size
 assert TRANSFORM.names[:3] == ("number", "transform_id", "reserved") and TRANSFORM._zero == (2,)
 assert PROPOSAL.names[:4] == ("number", "protocol_id", "spi_size", "count") and not PROPOSAL._zero
 
+
+#: the types that chain transforms and proposals, named once (a member read off its Enum class is
+#: a slow attribute hook in Python 3.11)
+_TRANSFORM_TYPE, _PROPOSAL_TYPE = PayloadType.TRANSFORM, PayloadType.PROPOSAL
 
 #: the layer each list's errors name, written once
 _LIST_LAYERS = {"proposal": "ISAKMP proposal", "transform": "ISAKMP transform"}
