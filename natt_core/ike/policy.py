@@ -7,8 +7,7 @@ offer exactly these values.
 """
 from __future__ import annotations
 
-from dataclasses import MISSING, dataclass, field, fields
-from operator import is_
+from dataclasses import dataclass, field
 
 from ..addressing import check_ipv4
 from ..errors import ConfigError
@@ -63,9 +62,6 @@ VENDOR_ID_NAMES = (*VENDOR_IDS, NAT_T_SLOT)
 #: the names of the FRAGMENTATION Vendor ID: sent exactly when `ike_fragmentation` is on
 FRAGMENTATION_VIDS = ("fragmentation", "fragmentation-ike")
 
-
-#: (names, default objects) of PeerPolicy's plainly defaulted fields, set once the class exists
-_DEFAULTS: tuple = ()
 
 #: the exact classes a number setting usually has (a bool is an int too, and stays one here)
 _NUMBERS = (int, float)
@@ -207,8 +203,6 @@ class PeerPolicy:
     # Each type test below asks the exact class first (`x.__class__ is int`): the usual value passes
     # without an isinstance call, anything else gets the same isinstance question as before.
     def __post_init__(self) -> None:
-        if _DEFAULTS and all(map(is_, map(self.__dict__.__getitem__, _DEFAULTS[0]), _DEFAULTS[1])):
-            return      # every checked field is the very default object: the default policy, checked once
         if self.psk.__class__ is not str and not isinstance(self.psk, str) or not self.psk:
             raise ConfigError("the pre-shared key must not be empty")
         _choice("NAT-T support", self.nat_t, NAT_T)
@@ -313,16 +307,3 @@ class PeerPolicy:
 
 #: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
 fast_init_all(globals())
-
-
-def _default_fields() -> tuple[tuple[str, ...], tuple]:
-    """The names and default objects of the fields `__post_init__` checks (those with a plain
-    default; a default factory makes a new object each time), `ike_version` first: the default
-    policy is checked in full here, once, and a policy made of the same objects is that policy."""
-    plain = [f.name for f in fields(PeerPolicy) if f.default is not MISSING]
-    names = ("ike_version", *[n for n in plain if n != "ike_version"])
-    default = PeerPolicy()
-    return names, tuple(getattr(default, n) for n in names)
-
-
-_DEFAULTS = _default_fields()
