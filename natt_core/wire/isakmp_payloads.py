@@ -30,6 +30,13 @@ ID_ADDRESS_LEN = {1: 4, 4: 8, 5: 16, 6: 32, 7: 8, 8: 32}
 NAT_OA_ADDRESS_LEN = {IdType.IPV4_ADDR: 4, IdType.IPV6_ADDR: 16}
 
 
+def id_data_misfit(id_type: int, size: int) -> int | None:
+    """The data length an address ID type needs when `size` bytes are not it, else None: the one
+    rule the ID payload's check, its strict decoder and its chain decoder share."""
+    need = ID_ADDRESS_LEN.get(id_type)
+    return None if need is None or need == size else need
+
+
 # --- the body layouts (after the generic payload header) -----------------------------------------
 
 def _id_text(value: bytes, row: dict) -> str:
@@ -190,8 +197,7 @@ class ID(_Payload):
     _WIDTHS = {"id_type": 8, "protocol": 8, "port": 16}
 
     def _validate(self) -> None:
-        need = ID_ADDRESS_LEN.get(self.id_type)
-        if need is not None and len(self.data) != need:
+        if (need := id_data_misfit(self.id_type, len(self.data))) is not None:
             raise ConfigError(f"ID type {label(IdType, self.id_type)} needs {need} bytes of data")
 
     @classmethod
@@ -206,8 +212,7 @@ class ID(_Payload):
     def decode_body(cls, r: Reader) -> "ID":
         start = r.offset
         id_type, protocol, port, data = ID_BODY.read_all(r)
-        need = ID_ADDRESS_LEN.get(id_type)
-        if need is not None and len(data) != need:
+        if (need := id_data_misfit(id_type, len(data))) is not None:
             raise r.fail(f"ID type {label(IdType, id_type)} needs {need} bytes of data, "
                          f"{len(data)} present", at=start)
         return _build(cls, {"id_type": id_type, "protocol": protocol, "port": port, "data": data})
@@ -452,14 +457,13 @@ assert SA_BODY.names[:2] == ("doi", "situation") and not SA_BODY._zero
 
 def _id_decoder() -> Callable[[bytes, int], Payload]:
     """The ID chain decoder: ID_BODY's fixed part and the data after it read straight off the body
-    when the data fits its type (`ID.decode_body`'s rule); anything else by the strict decoder."""
+    when the data fits its type (`id_data_misfit`); anything else by the strict decoder."""
     strict = _reader_decoder("ISAKMP ID", ID.decode_body)
 
     def from_body(body: bytes, at: int) -> Payload:
         if len(body) >= _ID_SIZE:
             id_type, protocol, port = _ID_FIXED(body)
-            need = ID_ADDRESS_LEN.get(id_type)
-            if need is None or len(body) - _ID_SIZE == need:
+            if id_data_misfit(id_type, len(body) - _ID_SIZE) is None:
                 return _build(ID, {"id_type": id_type, "protocol": protocol, "port": port, "data": body[_ID_SIZE:]})
         return strict(body, at)
     return from_body
