@@ -112,19 +112,19 @@ class Rewrite:
 
     def __init__(self, packet: bytes, proto: int, which: str, ip: str | None, port: int | None = None):
         self.proto, self.ip, self.port = proto, ip, port
-        splices: list[tuple[int, bytes, bytes]] = []   # (offset, old bytes, new bytes)
+        splices: list[tuple[int, int, bytes, bytes]] = []   # (offset, end, old bytes, new bytes)
         fields: list[FieldChange] = []
         if ip is not None:
             off, name = _ADDRESS[which]
             old, new = packet[off:off + 4], inet_aton(ip)   # `ip` comes from the NAT's validated config or table
             if old != new:
-                splices.append((off, old, new))
+                splices.append((off, off + 4, old, new))
                 fields.append(_change(name, off, inet_ntoa(old), ip, 4))
         if port is not None:
             off = _PORT[which]
             old, new = packet[off:off + 2], port.to_bytes(2, "big")
             if old != new:
-                splices.append((off, old, new))
+                splices.append((off, off + 2, old, new))
                 name = "UDP" if proto == IPProto.UDP else "TCP"
                 fields.append(_change(f"{name} {which} port", off, str(int.from_bytes(old, "big")), str(port), 2))
         self.splices, self.fields = tuple(splices), tuple(fields)
@@ -132,10 +132,10 @@ class Rewrite:
         # pseudo-header both the address and the port
         fixes = []
         if splices and splices[0][0] in (OFF_IP_SRC, OFF_IP_DST):
-            fixes.append(("IPv4 header checksum", OFF_IP_CHECKSUM, False, splices[0][1], splices[0][2]))
+            fixes.append(("IPv4 header checksum", OFF_IP_CHECKSUM, False, splices[0][2], splices[0][3]))
         l4 = _L4_CHECKSUM.get(proto) if splices else None
         if l4 is not None:
-            fixes.append((*l4, b"".join([old for _, old, _ in splices]), b"".join([new for _, _, new in splices])))
+            fixes.append((*l4, b"".join([old for _, _, old, _ in splices]), b"".join([new for *_, new in splices])))
         # (name, offset, is UDP, old words, new words, what the change adds to the sum mod 0xFFFF)
         self.fixes = tuple([(*fix, (int.from_bytes(fix[4], "big") - int.from_bytes(fix[3], "big")) % 0xFFFF)
                             for fix in fixes])
@@ -144,8 +144,8 @@ class Rewrite:
         """Whether this is the rewrite `rewrite(packet, proto, which, ip, port)` would work out."""
         if proto != self.proto or ip != self.ip or port != self.port:
             return False
-        for off, old, _ in self.splices:
-            if packet[off:off + len(old)] != old:
+        for off, end, old, _ in self.splices:
+            if packet[off:end] != old:
                 return False
         return True
 
@@ -154,8 +154,8 @@ class Rewrite:
         if not self.splices:
             return packet, ()
         buf = bytearray(packet)
-        for off, old, new in self.splices:
-            buf[off:off + len(new)] = new
+        for off, end, _, new in self.splices:
+            buf[off:end] = new
         changes = self.fields
         for name, off, udp, old, new, delta in self.fixes:
             old_sum = buf[off] << 8 | buf[off + 1]
