@@ -73,9 +73,9 @@ class PeerEvent:
         `text` and `fields` are `fill(event)`, worked out when first read: most runs (a benchmark,
         a thousand clients) are never shown, and an event never changes. One call per batch."""
         new, put = object.__new__, object.__setattr__
-        for e, packet_id in zip(events, packet_ids):
+        for step, e, packet_id in zip(range(len(steps), len(steps) + len(events)), events, packet_ids):
             obj = new(cls)
-            put(obj, "__dict__", {"step": len(steps), "time": e.time, "peer": e.peer, "event": e.kind,
+            put(obj, "__dict__", {"step": step, "time": e.time, "peer": e.peer, "event": e.kind,
                                   "packet_id": packet_id, "_pending": (fill, e)})
             steps.append(obj)
 

@@ -533,20 +533,18 @@ def event_owners(output: Output, first_id: int, cause: int | None) -> list[int |
     order they send, so the n-th sending event goes with the next datagram it can describe. Any
     other event belongs to `cause`, the packet whose delivery produced the output (None when a
     timer did)."""
-    dgrams, nxt = output.datagrams, 0
+    events, dgrams, nxt = output.events, output.datagrams, 0
+    owners: list[int | None] = [cause] * len(events)
     if not dgrams:   # nothing sent: every event belongs to the cause
-        return [cause] * len(output.events)
-    owners: list[int | None] = []
+        return owners
     count = len(dgrams)
-    for event in output.events:
-        owner = cause
+    for at, event in enumerate(events):
         kind = type(event).__name__   # Event.kind, without a property call per event
         if kind in SENDING_EVENTS:
             for i in range(nxt, count):
                 if _announces(event, kind, dgrams[i].label):
-                    owner, nxt = first_id + i, i + 1
+                    owners[at], nxt = first_id + i, i + 1
                     break
-        owners.append(owner)
     return owners
 
 
