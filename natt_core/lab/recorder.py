@@ -200,7 +200,7 @@ class Recorder:
 
     def _events(self, events: tuple[Event, ...], packet_ids: list[int | None]) -> None:
         """One host's events of one output: the host's tables are the same after each of them, so
-        they are snapshotted once, at the first."""
+        they are snapshotted at the first."""
         self.events += events
         if len(self.events) > self.max_events:
             self._over("events", self.max_events)
@@ -208,11 +208,13 @@ class Recorder:
         first = len(steps)
         PeerEvent.add_later(steps, events, packet_ids, _told)     # text and fields when first read
         if self.snapshots:
-            seen = set()
+            # asked at the first event of each run of one peer's events (nearly always the whole
+            # batch); a peer asked again later in the batch finds its tables as it left them
+            last = None
             for at, e in enumerate(events):
                 name = e.peer
-                if name not in seen:
-                    seen.add(name)
+                if name != last:
+                    last = name
                     if name in self.hosts:
                         self._snap_peer(name, e.time, first + at)
 
