@@ -193,6 +193,17 @@ def test_every_packet_of_a_flow_gets_checksums_of_its_own(payloads, seed):
         assert_changes_exact(reply, inside, back.changes)
 
 
+def test_a_rewrite_fits_only_packets_with_the_bytes_it_replaces():
+    from natt_core.net.rewrite import Rewrite, rewrite
+    first, later = udp(A, 4500, SERVER, 4500, b"one"), udp(A, 4500, SERVER, 4500, b"another payload")
+    plan = Rewrite(first, IPProto.UDP, "source", PUBLIC, 62000)
+    assert plan.fits(later, IPProto.UDP, PUBLIC, 62000) and plan.apply(later) == rewrite(later, IPProto.UDP, "source",
+                                                                                        PUBLIC, 62000)
+    assert not plan.fits(udp(B, 4500, SERVER, 4500, b"one"), IPProto.UDP, PUBLIC, 62000)    # another inside host
+    assert not plan.fits(udp(A, 4501, SERVER, 4500, b"one"), IPProto.UDP, PUBLIC, 62000)   # another port
+    assert not plan.fits(later, IPProto.UDP, PUBLIC, 62001)
+
+
 def test_unsolicited_inbound_is_dropped_with_a_reason():
     tr = make().inbound(udp("203.0.113.5", 4500, PUBLIC, 62636), 3.0)
     assert tr.packet is None
