@@ -171,6 +171,39 @@ def test_incremental_checksums_equal_full_recompute(inside, sport, payload, seed
     assert int.from_bytes(after[26:28], "big") == full
 
 
+@settings(max_examples=60, deadline=None)
+@given(payloads=st.lists(st.binary(max_size=48), min_size=2, max_size=6), seed=st.integers(0, 2**32))
+def test_every_packet_of_a_flow_gets_checksums_of_its_own(payloads, seed):
+    """A mapping's later packets reuse the rewrite worked out for its first: their checksums must
+    still be their own (scapy recomputes them), both ways, and the recorded changes exact."""
+    nat = Nat(NatConfig(public_ip=PUBLIC), random.Random(seed))
+    port = None
+    for i, payload in enumerate(payloads):
+        before = udp(A, 4500, SERVER, 4500, payload, zero=i % 3 == 2)
+        tr = nat.outbound(before, float(i))
+        after = ok(tr)
+        assert_scapy_checksums(after)
+        assert_changes_exact(before, after, tr.changes)
+        port = int.from_bytes(after[20:22], "big")
+        reply = udp(SERVER, 4500, PUBLIC, port, payload[::-1])
+        back = nat.inbound(reply, float(i) + 0.5)
+        inside = ok(back)
+        assert inside[16:20] == bytes(map(int, A.split("."))) and int.from_bytes(inside[22:24], "big") == 4500
+        assert_scapy_checksums(inside)
+        assert_changes_exact(reply, inside, back.changes)
+
+
+def test_a_rewrite_fits_only_packets_with_the_bytes_it_replaces():
+    from natt_core.net.rewrite import Rewrite, rewrite
+    first, later = udp(A, 4500, SERVER, 4500, b"one"), udp(A, 4500, SERVER, 4500, b"another payload")
+    plan = Rewrite(first, IPProto.UDP, "source", PUBLIC, 62000)
+    assert plan.fits(later, IPProto.UDP, PUBLIC, 62000) and plan.apply(later) == rewrite(later, IPProto.UDP, "source",
+                                                                                        PUBLIC, 62000)
+    assert not plan.fits(udp(B, 4500, SERVER, 4500, b"one"), IPProto.UDP, PUBLIC, 62000)    # another inside host
+    assert not plan.fits(udp(A, 4501, SERVER, 4500, b"one"), IPProto.UDP, PUBLIC, 62000)   # another port
+    assert not plan.fits(later, IPProto.UDP, PUBLIC, 62001)
+
+
 def test_unsolicited_inbound_is_dropped_with_a_reason():
     tr = make().inbound(udp("203.0.113.5", 4500, PUBLIC, 62636), 3.0)
     assert tr.packet is None

@@ -172,10 +172,14 @@ class L2tpHost:
         return links if links is not None and (t is None or links < t) else t
 
     def _touch(self, link: _Link) -> None:
-        """Note a link's next timer after anything that may have moved it (its cc or PPP was called)."""
-        link.due = link.next_timer()
-        if link.due is not None:
-            heapq.heappush(self._due, (link.due, next(self._seq), link))
+        """Note a link's next timer after anything that may have moved it (its cc or PPP was called);
+        a timer that did not move keeps the entry it has in the heap."""
+        due = link.next_timer()
+        if due == link.due:
+            return
+        link.due = due
+        if due is not None:
+            heapq.heappush(self._due, (due, next(self._seq), link))
 
     def _links_due(self) -> float | None:
         """The earliest link timer; entries a later _touch replaced, or of a link no longer in
@@ -198,6 +202,7 @@ class L2tpHost:
         due: dict[int, _Link] = {}
         while (t := self._links_due()) is not None and t <= now:
             link = heapq.heappop(self._due)[2]
+            link.due = None          # its entry is gone: _touch below makes the next one
             due[id(link)] = link
         for link in sorted(due.values(), key=lambda k: k.order):      # as they stand in `links`
             t = link.cc.next_timer()

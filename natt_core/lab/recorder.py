@@ -149,6 +149,14 @@ def _rows(rows) -> tuple[dict, ...]:
 _make_hop, _make_change = builder(Hop), builder(Change)
 
 
+class _Tables:
+    """One host's tables as they were last snapshotted (None: not yet)."""
+    __slots__ = ("isakmp", "ipsec", "spd")
+
+    def __init__(self):
+        self.isakmp = self.ipsec = self.spd = None
+
+
 class Recorder:
     def __init__(self, net: Network, hosts: dict, snapshots: bool = True,
                  limits: tuple[int, int] | None = None, over: Callable[[str, int], None] | None = None):
@@ -162,7 +170,7 @@ class Recorder:
         self.hops = 0
         self.max_hops, self.max_events = limits or (float("inf"), float("inf"))
         self._over = over
-        self._last: dict[str, dict[str, tuple]] = {}   #: per host, per table: the rows last snapshotted
+        self._last: dict[str, _Tables] = {}   #: per host: the rows of each table last snapshotted
         self._changes: dict[tuple, Change] = {}
         net.on_hop_values.append(self._hop)
         net.on_events.append(self._events)
@@ -192,7 +200,7 @@ class Recorder:
 
     def _events(self, events: tuple[Event, ...], packet_ids: list[int | None]) -> None:
         """One host's events of one output: the host's tables are the same after each of them, so
-        they are snapshotted once, at the first."""
+        they are snapshotted at the first."""
         self.events += events
         if len(self.events) > self.max_events:
             self._over("events", self.max_events)
@@ -200,11 +208,13 @@ class Recorder:
         first = len(steps)
         PeerEvent.add_later(steps, events, packet_ids, _told)     # text and fields when first read
         if self.snapshots:
-            seen = set()
+            # asked at the first event of each run of one peer's events (nearly always the whole
+            # batch); a peer asked again later in the batch finds its tables as it left them
+            last = None
             for at, e in enumerate(events):
                 name = e.peer
-                if name not in seen:
-                    seen.add(name)
+                if name != last:
+                    last = name
                     if name in self.hosts:
                         self._snap_peer(name, e.time, first + at)
 
@@ -216,21 +226,23 @@ class Recorder:
         peer = host.peer
         last = self._last.get(name)
         if last is None:
-            last = self._last[name] = {}
+            last = self._last[name] = _Tables()
         rows = peer.isakmp_rows()
-        if last.get("isakmp") != rows:
-            self._snap(last, "isakmp", rows, step, time, name)
+        if last.isakmp != rows:
+            last.isakmp = rows
+            self._snap(rows, step, time, name, "isakmp")
         rows = peer.ipsec_rows()
-        if last.get("ipsec") != rows:
-            self._snap(last, "ipsec", rows, step, time, name)
-        spd = getattr(host, "spd", None)
+        if last.ipsec != rows:
+            last.ipsec = rows
+            self._snap(rows, step, time, name, "ipsec")
+        spd = host.spd
         if spd is not None:
             rows = spd.rows()        # host.spd_rows() of a host that has an SPD
-            if last.get("spd") != rows:
-                self._snap(last, "spd", rows, step, time, name)
+            if last.spd != rows:
+                last.spd = rows
+                self._snap(rows, step, time, name, "spd")
 
-    def _snap(self, last: dict, table: str, rows: tuple, step: int, time: float, name: str) -> None:
-        last[table] = rows
+    def _snap(self, rows: tuple, step: int, time: float, name: str, table: str) -> None:
         self.snaps.append(Snapshot(step, time, name, table, _rows(rows)))
 
     def _nat(self, name: str, time: float, rows) -> None:

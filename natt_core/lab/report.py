@@ -86,7 +86,7 @@ class _Index:
                 if s.event == "PacketDropped" and s.fields.get("layer") in DATA_LAYERS:
                     self._charge(s, delivered.get(s.peer), spi_owner)
                 continue
-            if getattr(s, "fragment_of", None) is not None and s.fragment_of not in fragment_cookie:
+            if s.fragment_of is not None and s.fragment_of not in fragment_cookie:
                 cookie = _fragment_cookie(s.packet)
                 if cookie is not None:
                     fragment_cookie[s.fragment_of] = cookie
@@ -97,7 +97,7 @@ class _Index:
             self.first_drop.setdefault(s.src_host, s)
             if s.label in DATA_LABELS:
                 self.first_data_drop.setdefault(s.src_host, s)
-            cookie = ike_initiator_cookie(s.packet) or fragment_cookie.get(getattr(s, "fragment_of", None))
+            cookie = ike_initiator_cookie(s.packet) or fragment_cookie.get(s.fragment_of)
             if cookie is not None:
                 self.by_cookie.setdefault(cookie, []).append(s)
 

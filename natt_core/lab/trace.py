@@ -73,19 +73,21 @@ class PeerEvent:
         `text` and `fields` are `fill(event)`, worked out when first read: most runs (a benchmark,
         a thousand clients) are never shown, and an event never changes. One call per batch."""
         new, put = object.__new__, object.__setattr__
-        for e, packet_id in zip(events, packet_ids):
+        for step, e, packet_id in zip(range(len(steps), len(steps) + len(events)), events, packet_ids):
             obj = new(cls)
-            put(obj, "__dict__", {"step": len(steps), "time": e.time, "peer": e.peer, "event": e.kind,
-                                  "packet_id": packet_id, "_pending": (fill, e)})
+            put(obj, "__dict__", {"step": step, "time": e.time, "peer": e.peer, "event": e.kind,
+                                  "packet_id": packet_id, "_event": e, "_fill": fill})
             steps.append(obj)
 
     def __getattr__(self, name: str):
         """Only asked for what the instance does not hold: `text` and `fields` of an `add_later` step."""
         own = self.__dict__
-        pending = own.get("_pending")
-        if pending is not None and name in ("text", "fields"):
-            own["text"], own["fields"] = pending[0](pending[1])
-            own.pop("_pending", None)    # (another thread may have filled it the same way)
+        # the event and its filler in two keys, not a tuple per step kept alive for the trace's life
+        event, fill = own.get("_event"), own.get("_fill")
+        if event is not None and fill is not None and name in ("text", "fields"):
+            own["text"], own["fields"] = fill(event)
+            own.pop("_event", None)      # (another thread may have filled it the same way)
+            own.pop("_fill", None)
         if name in own:
             return own[name]
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")

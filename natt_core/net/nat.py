@@ -40,7 +40,7 @@ from ..wire.numbers import IPProto, Port, label
 from .nat_config import BEHAVIOURS, FRAGMENT_MODES, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS, Forward, NatConfig
 from .records import builder, fast_init_all
 from .nat_fragments import NatFragments
-from .rewrite import FieldChange, PacketFields, parse_packet, rewrite
+from .rewrite import FieldChange, PacketFields, Rewrite, parse_packet, rewrite
 
 PROTO_NAMES = {IPProto.UDP: "udp", IPProto.TCP: "tcp", IPProto.ESP: "esp", IPProto.AH: "ah"}
 RECENT_LIMIT = 4096  # expired/stolen mappings remembered for drop reasons
@@ -132,6 +132,9 @@ class _Mapping:
     _allowed: tuple[str, ...] | None = None
     _shown: tuple[str, str] | None = None
     """inside and outside as the table shows them: they never change, the expiry does at every packet"""
+    rewrites: dict = field(default_factory=dict, repr=False)
+    """"source" / "destination" -> the Rewrite its packets had last: the next packet of the flow
+    changes the same bytes to the same values (net/rewrite.py)"""
 
     def refresh(self, now: float) -> None:
         if self.timeout is not None:
@@ -319,9 +322,13 @@ class Nat(NatFragments):
 
     def _rewrite(self, packet: bytes, proto: int, which: str, ip: str,
                  port: int | None, m: _Mapping | None) -> Translation:
-        out, changes = rewrite(packet, proto, which, ip, port)
         if m is None:
+            out, changes = rewrite(packet, proto, which, ip, port)
             return _translation(out, changes, None, None, "", None, ())
+        plan = m.rewrites.get(which)
+        if plan is None or not plan.fits(packet, proto, ip, port):
+            plan = m.rewrites[which] = Rewrite(packet, proto, which, ip, port)
+        out, changes = plan.apply(packet)
         return _through(out, changes, None, (m, m.expires, len(m.permits)), "", None, ())
 
     # ----------------------------------------------------------------- 1:1 static

@@ -518,14 +518,6 @@ class Network(IpLayer):
 SENDING_EVENTS = ("MessageSent", "DataSent", "KeepaliveSent", "Retransmitted")
 
 
-def _announces(event: Event, kind: str, label: str) -> bool:
-    """Whether a sending event (of this kind) can describe a datagram with this label."""
-    if kind == "KeepaliveSent":
-        return label == "keepalive"
-    wanted = getattr(event, "label", None)
-    return wanted is None or wanted == label or label.startswith(f"{wanted} (")
-
-
 def event_owners(output: Output, first_id: int, cause: int | None) -> list[int | None]:
     """The packet each event of `output` belongs to, whose datagrams get ids from `first_id` on.
 
@@ -533,20 +525,24 @@ def event_owners(output: Output, first_id: int, cause: int | None) -> list[int |
     order they send, so the n-th sending event goes with the next datagram it can describe. Any
     other event belongs to `cause`, the packet whose delivery produced the output (None when a
     timer did)."""
-    dgrams, nxt = output.datagrams, 0
+    events, dgrams, nxt = output.events, output.datagrams, 0
+    owners: list[int | None] = [cause] * len(events)
     if not dgrams:   # nothing sent: every event belongs to the cause
-        return [cause] * len(output.events)
-    owners: list[int | None] = []
+        return owners
     count = len(dgrams)
-    for event in output.events:
-        owner = cause
+    for at, event in enumerate(events):
         kind = type(event).__name__   # Event.kind, without a property call per event
-        if kind in SENDING_EVENTS:
-            for i in range(nxt, count):
-                if _announces(event, kind, dgrams[i].label):
-                    owner, nxt = first_id + i, i + 1
-                    break
-        owners.append(owner)
+        if kind not in SENDING_EVENTS:
+            continue
+        # the label of the datagram it can describe: a keepalive's exactly; any other event's own
+        # label, a datagram that label begins ("MM5 (fragment 1/2)"), or any when it has none
+        keepalive = kind == "KeepaliveSent"
+        wanted = "keepalive" if keepalive else getattr(event, "label", None)
+        for i in range(nxt, count):
+            label = dgrams[i].label
+            if label == wanted or not keepalive and (wanted is None or label.startswith(f"{wanted} (")):
+                owners[at], nxt = first_id + i, i + 1
+                break
     return owners
 
 

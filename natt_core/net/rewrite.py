@@ -97,46 +97,81 @@ def rewrite(packet: bytes, proto: int, which: str, ip: str | None,
     for UDP/TCP, that port set to `port` (None: kept); both checksums follow by RFC 1624 eqn. 3.
 
     Returns the new bytes and every field that changed, in order: address, port, IPv4 header
-    checksum, transport checksum. A NAT calls this once per packet, so it is one pass over a copy."""
-    buf = bytearray(packet)
-    changes: list[FieldChange] = []
-    ip_old = ip_new = b""   # the 16-bit words the IPv4 header checksum covers that changed
-    if ip is not None:
-        off, name = _ADDRESS[which]
-        old, new = packet[off:off + 4], inet_aton(ip)   # `ip` comes from the NAT's validated config or table
-        if old != new:
-            buf[off:off + 4] = new
-            changes.append(_change(name, off, inet_ntoa(old), ip, 4))
-            ip_old, ip_new = old, new
-    l4_old, l4_new = ip_old, ip_new   # the pseudo-header carries both addresses
-    if port is not None:
-        off = _PORT[which]
-        old, new = packet[off:off + 2], port.to_bytes(2, "big")
-        if old != new:
-            buf[off:off + 2] = new
-            name = "UDP" if proto == IPProto.UDP else "TCP"
-            changes.append(_change(f"{name} {which} port", off, str(int.from_bytes(old, "big")), str(port), 2))
-            l4_old, l4_new = l4_old + old, l4_new + new
-    # the checksums that cover what changed (RFC 1624 eqn. 3), worked out here rather than in a
-    # call each: a NAT fixes two per translated packet
-    l4 = _L4_CHECKSUM.get(proto) if l4_old else None
-    fixes = ((("IPv4 header checksum", OFF_IP_CHECKSUM, False, ip_old, ip_new),) if ip_old else ()) \
-        + (((*l4, l4_old, l4_new),) if l4 is not None else ())
-    for name, off, udp, old, new in fixes:
-        old_sum = buf[off] << 8 | buf[off + 1]
-        if udp and old_sum == 0:
-            continue  # RFC 768: a UDP checksum of 0 means "none" and stays 0
-        start = ~old_sum & 0xFFFF
-        if start:   # wire.ip.incremental_update without the call (old and new are whole words, cut above)
-            new_sum = ~((start - int.from_bytes(old, "big") + int.from_bytes(new, "big") - 1) % 0xFFFF + 1) & 0xFFFF
-        else:       # a checksum of 0xFFFF: the helper minds the one case whose sum is exactly zero
-            new_sum = incremental_update(old_sum, old, new)
-        if udp and new_sum == 0:
-            new_sum = 0xFFFF
-        if new_sum != old_sum:
-            buf[off:off + 2] = new_sum.to_bytes(2, "big")
-            changes.append(_change(name, off, f"0x{old_sum:04x}", f"0x{new_sum:04x}", 2))
-    return bytes(buf), tuple(changes)
+    checksum, transport checksum."""
+    return Rewrite(packet, proto, which, ip, port).apply(packet)
+
+
+class Rewrite:
+    """One rewrite worked out from a packet: which bytes change to what, the FieldChanges that say
+    so, and what the change adds to each checksum (RFC 1624 eqn. 3, mod 0xFFFF).
+
+    Every packet of a flow through a NAT mapping has the same old address and port, so a NAT keeps
+    one per mapping and direction (`fits` says when it still applies): per packet only the two
+    checksums are worked out, the rest is spliced in as the flow's first packet had it."""
+    __slots__ = ("proto", "ip", "port", "splices", "fields", "fixes")
+
+    def __init__(self, packet: bytes, proto: int, which: str, ip: str | None, port: int | None = None):
+        self.proto, self.ip, self.port = proto, ip, port
+        splices: list[tuple[int, int, bytes, bytes]] = []   # (offset, end, old bytes, new bytes)
+        fields: list[FieldChange] = []
+        if ip is not None:
+            off, name = _ADDRESS[which]
+            old, new = packet[off:off + 4], inet_aton(ip)   # `ip` comes from the NAT's validated config or table
+            if old != new:
+                splices.append((off, off + 4, old, new))
+                fields.append(_change(name, off, inet_ntoa(old), ip, 4))
+        if port is not None:
+            off = _PORT[which]
+            old, new = packet[off:off + 2], port.to_bytes(2, "big")
+            if old != new:
+                splices.append((off, off + 2, old, new))
+                name = "UDP" if proto == IPProto.UDP else "TCP"
+                fields.append(_change(f"{name} {which} port", off, str(int.from_bytes(old, "big")), str(port), 2))
+        self.splices, self.fields = tuple(splices), tuple(fields)
+        # the checksums that cover what changed: the IPv4 header's covers the address, the transport's
+        # pseudo-header both the address and the port
+        fixes = []
+        if splices and splices[0][0] in (OFF_IP_SRC, OFF_IP_DST):
+            fixes.append(("IPv4 header checksum", OFF_IP_CHECKSUM, False, splices[0][2], splices[0][3]))
+        l4 = _L4_CHECKSUM.get(proto) if splices else None
+        if l4 is not None:
+            fixes.append((*l4, b"".join([old for _, _, old, _ in splices]), b"".join([new for *_, new in splices])))
+        # (name, offset, is UDP, old words, new words, what the change adds to the sum mod 0xFFFF)
+        self.fixes = tuple([(*fix, (int.from_bytes(fix[4], "big") - int.from_bytes(fix[3], "big")) % 0xFFFF)
+                            for fix in fixes])
+
+    def fits(self, packet: bytes, proto: int, ip: str | None, port: int | None) -> bool:
+        """Whether this is the rewrite `rewrite(packet, proto, which, ip, port)` would work out."""
+        if proto != self.proto or ip != self.ip or port != self.port:
+            return False
+        for off, end, old, _ in self.splices:
+            if packet[off:end] != old:
+                return False
+        return True
+
+    def apply(self, packet: bytes) -> tuple[bytes, tuple[FieldChange, ...]]:
+        """The rewritten packet and every field that changed (for a `packet` this rewrite `fits`)."""
+        if not self.splices:
+            return packet, ()
+        buf = bytearray(packet)
+        for off, end, _, new in self.splices:
+            buf[off:end] = new
+        changes = self.fields
+        for name, off, udp, old, new, delta in self.fixes:
+            old_sum = buf[off] << 8 | buf[off + 1]
+            if udp and old_sum == 0:
+                continue  # RFC 768: a UDP checksum of 0 means "none" and stays 0
+            start = ~old_sum & 0xFFFF
+            if start:   # wire.ip.incremental_update without the call, the words' difference worked out once
+                new_sum = ~((start + delta - 1) % 0xFFFF + 1) & 0xFFFF
+            else:       # a checksum of 0xFFFF: the helper minds the one case whose sum is exactly zero
+                new_sum = incremental_update(old_sum, old, new)
+            if udp and new_sum == 0:
+                new_sum = 0xFFFF
+            if new_sum != old_sum:
+                buf[off:off + 2] = new_sum.to_bytes(2, "big")
+                changes += (_change(name, off, f"0x{old_sum:04x}", f"0x{new_sum:04x}", 2),)
+        return bytes(buf), changes
 
 
 #: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
