@@ -339,6 +339,7 @@ def main(argv: list[str]) -> int:
         ok = sum(1 for k, p in trace.report["peers"].items() if k != "server" and p["phase2"] == "established")
         print(f"  multi-client {n:5d} clients: {elapsed:7.2f} s total, {elapsed / n * 1e3:7.2f} ms per client "
               f"({ok}/{n} connected)")
+        del trace    # a 1000 clients' trace kept alive would be scanned by every collection diagnose makes
     print("\n".join(diagnose_lines(args.diagnose_packets)))
     print(forged_mm1_line(args.forged_mm1s))
     if not live_wanted(args):
