@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..errors import DecodeError
-from .isakmp_frame import (_GENERIC_PACK, _GENERIC_UNPACK, GENERIC_HEADER_LEN, HEADER_LEN, Header, _block,
+from .isakmp_frame import (_GENERIC_UNPACK, GENERIC_HEADER_LEN, HEADER_LEN, Header, _block,
                            _check, _Fields, _generic, _new, _reject_block, _set, decode_header, encode_header,
-                           pack_header)
+                           join_chain, pack_header)
 from .isakmp_payloads import (_DECODERS, ID, ID_ADDRESS_LEN, KE, NAT_OA_ADDRESS_LEN, OPAQUE_BODIES, SA, Delete,
                               Fragment, Hash, NatD, NatOA, Nonce, Notification, Payload, Unknown, VendorID, _Opaque,
                               _Payload, chain_decoders, summary)
@@ -42,23 +42,17 @@ def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NO
     """The payload chain; the only place next-payload bytes and lengths are computed. The last
     payload's next-payload byte is `last_next`: the first type of an already-encoded chain that
     follows (Quick Mode and Informational hash the chain after HASH, then send it behind HASH)."""
-    parts: list[bytes] = []
-    last = len(payloads) - 1
-    for i, p in enumerate(payloads):
+    bodies: list[bytes] = []
+    for p in payloads:
         # a body that is one byte string (KE, Nonce, HASH, Vendor ID, NAT-D) is read, not asked for:
         # its `encode_body` would only return that field as bytes
         field = _PLAIN_BODIES.get(p.__class__)
         if field is not None:
             body = p.__dict__[field]
-            if body.__class__ is not bytes:
-                body = bytes(body)
+            bodies.append(body if body.__class__ is bytes else bytes(body))
         else:
-            body = p.encode_body()
-        length = GENERIC_HEADER_LEN + len(body)
-        if length > 0xFFFF:
-            _generic(0, body)   # raises the ConfigError naming the length
-        parts += (_GENERIC_PACK(payloads[i + 1].payload_type if i < last else last_next, 0, length), body)
-    return b"".join(parts)
+            bodies.append(p.encode_body())
+    return join_chain(bodies, [p.payload_type for p in payloads[1:]] + [last_next])
 
 
 def encode_message(header: Header, payloads: Sequence[Payload]) -> bytes:

@@ -13,7 +13,7 @@ from typing import Callable, Union
 
 from ..errors import ConfigError
 from .codec import Reader
-from .isakmp_frame import _build, _check, _Fields, _new, _set
+from .isakmp_frame import _build, _check, _Fields, _KeptBody, _new, _set
 from .isakmp_proposals import (_PROPOSAL_TYPE, Proposal, _decode_list, _encode_list, _items_from_body,
                                 _proposal_from_body)
 from .layout import (ID_PAYLOAD, NATD_HASH, Layout, Part, hexed, named, show_hex, show_reserved,
@@ -120,7 +120,7 @@ class _Payload(_Fields):
 
 
 @dataclass(frozen=True)
-class SA(_Payload):
+class SA(_KeptBody, _Payload):
     """Security Association payload (RFC 2408 §3.4; IPsec DOI situation, RFC 2407 §4.6.1)."""
     proposals: tuple[Proposal, ...]
     doi: int = 1
@@ -134,12 +134,8 @@ class SA(_Payload):
         if not self.proposals:
             raise ConfigError("an SA payload needs at least one proposal")
 
-    def encode_body(self) -> bytes:
-        wire = self.__dict__.get("_wire")     # kept, as a proposal's (isakmp_proposals: `_wire`)
-        if wire is None:
-            wire = self.__dict__["_wire"] = (SA_BODY.pack(self.doi, self.situation)
-                                             + _encode_list(_PROPOSAL_TYPE, self.proposals))
-        return wire
+    def _fresh_body(self) -> bytes:
+        return SA_BODY.pack(self.doi, self.situation) + _encode_list(_PROPOSAL_TYPE, self.proposals)
 
     @classmethod
     def decode_body(cls, r: Reader) -> "SA":

@@ -12,8 +12,8 @@ from typing import Callable, Sequence
 
 from ..errors import ConfigError, DecodeError
 from .codec import Reader
-from .isakmp_frame import (_GENERIC_PACK, _GENERIC_UNPACK, GENERIC_HEADER_LEN, _build, _check, _Fields, _generic,
-                           _reject_block)
+from .isakmp_frame import (_GENERIC_UNPACK, GENERIC_HEADER_LEN, _build, _check, _Fields, _KeptBody,
+                           _reject_block, join_chain)
 from .layout import Field, Layout, Part, named, show_hex
 from .numbers import (AhTransform, AuthAlgorithm, AuthMethod, EncapsulationMode, EspTransform, HashAlg,
                       IpsecAttr, LifeType, PayloadType, Phase1Attr, Phase1Cipher, ProtocolId, label)
@@ -197,13 +197,8 @@ def _decode_attributes(r: Reader, limit: int = -1) -> tuple[Attribute, ...]:
     return tuple(out)
 
 
-# SA, proposal and transform bodies are computed once and kept in the instance as `_wire`: these
-# dataclasses are frozen, and a decoded one keeps the exact bytes it came from (decoding
-# round-trips, so they are its encoding). `_wire` sits beside the fields (repr and == unchanged).
-
-
 @dataclass(frozen=True)
-class Transform(_Fields):
+class Transform(_KeptBody, _Fields):
     """A transform inside a proposal (RFC 2408 §3.6)."""
     number: int
     transform_id: int
@@ -222,13 +217,8 @@ class Transform(_Fields):
                 return int.from_bytes(a.value, "big") if short else a.value
         return default
 
-    def encode_body(self) -> bytes:
-        # kept in `_wire` (see above): an offer's transforms are encoded already (or were decoded)
-        wire = self.__dict__.get("_wire")
-        if wire is None:
-            wire = self.__dict__["_wire"] = (TRANSFORM.pack(self.number, self.transform_id, 0)
-                                             + b"".join([a.encode() for a in self.attributes]))
-        return wire
+    def _fresh_body(self) -> bytes:
+        return TRANSFORM.pack(self.number, self.transform_id, 0) + b"".join([a.encode() for a in self.attributes])
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Transform":
@@ -243,7 +233,7 @@ class Transform(_Fields):
 
 
 @dataclass(frozen=True)
-class Proposal(_Fields):
+class Proposal(_KeptBody, _Fields):
     """A proposal (RFC 2408 §3.5); proposals sharing a number in one SA mean AND (AH + ESP)."""
     number: int
     protocol_id: int
@@ -257,25 +247,14 @@ class Proposal(_Fields):
         if len(self.spi) > 255 or not 1 <= len(self.transforms) <= 255:
             raise ConfigError("a proposal needs an SPI of at most 255 bytes and 1..255 transforms")
 
-    def encode_body(self) -> bytes:
-        wire = self.__dict__.get("_wire")     # kept (see above)
-        if wire is None:
-            wire = self.__dict__["_wire"] = (PROPOSAL.pack(self.number, self.protocol_id, len(self.spi),
-                                                           len(self.transforms)) + self.spi
-                                             + _encode_list(_TRANSFORM_TYPE, self.transforms))
-        return wire
+    def _fresh_body(self) -> bytes:
+        return (PROPOSAL.pack(self.number, self.protocol_id, len(self.spi), len(self.transforms)) + self.spi
+                + _encode_list(_TRANSFORM_TYPE, self.transforms))
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Proposal":
-        wire, pos = r.data, r.pos
-        start = r.base + pos
-        if len(wire) - pos >= _PROPOSAL_SIZE and len(wire) - pos - _PROPOSAL_SIZE >= wire[pos + 2]:   # the usual case
-            number, protocol_id, spi_size, count = _PROPOSAL_FIXED(wire, pos)
-            r.pos = pos = pos + _PROPOSAL_SIZE
-            spi = wire[pos:pos + spi_size]
-            r.pos += spi_size
-        else:
-            number, protocol_id, _spi_size, count, spi = PROPOSAL.read_all(r)   # names what is wrong
+        start, wire = r.offset, r.data
+        number, protocol_id, _spi_size, count, spi = PROPOSAL.read_all(r)
         transforms = _decode_list(r, _TRANSFORM_TYPE, "transform", "proposal",
                                   Transform.decode_body, _transform_from_body)
         if count != len(transforms):
@@ -285,17 +264,8 @@ class Proposal(_Fields):
 
 
 def _encode_list(own_type: int, items: Sequence[Transform | Proposal]) -> bytes:
-    """Transforms in a proposal / proposals in an SA: next byte = own type, 0 on the last.
-    Each generic header is packed inline (`_generic` only raises for a body too long)."""
-    last = len(items) - 1
-    parts: list[bytes] = []
-    for i, x in enumerate(items):
-        body = x.encode_body()
-        length = GENERIC_HEADER_LEN + len(body)
-        if length > 0xFFFF:
-            _generic(0, body)   # raises the ConfigError naming the length
-        parts += (_GENERIC_PACK(own_type if i < last else 0, 0, length), body)    # 0: PayloadType.NONE
-    return b"".join(parts)
+    """Transforms in a proposal / proposals in an SA: next byte = own type, 0 (NONE) on the last."""
+    return join_chain([x.encode_body() for x in items], [own_type] * (len(items) - 1) + [0])
 
 
 def _transform_from_body(body: bytes) -> Transform | None:
