@@ -240,8 +240,7 @@ class MainModeMixin(SignatureAuthMixin):
     def _learn_nat_t(self, sa: IkeSa, chain, ours) -> None:
         sa.peer_vids = vids = tuple([p.data for p in chain.payloads if isinstance(p, VendorID)])
         sa.nat_t = best_common(tuple(ours), tuple(filter(None, map(version_of_vid, vids))))
-        self._out_events.append(VendorIdsSeen(self.now, self.name, vids=tuple(map(vid_name, vids)),    # `_emit`
-                                              nat_t=sa.nat_t._value_ if sa.nat_t else None))
+        self._emit(VendorIdsSeen, vids=tuple(map(vid_name, vids)), nat_t=sa.nat_t._value_ if sa.nat_t else None)
 
     def _send_ke(self, sa: IkeSa, label: str, to: Endpoint) -> bytes:
         group = MODP[sa.choice.group]
@@ -309,11 +308,10 @@ class MainModeMixin(SignatureAuthMixin):
                           local=(self.address, port), remote_seen=(dgram.src.ip, dgram.src.port),
                           hash_of=sa.natd_hash)
         sa.natd = v
-        self._out_events.append(NatDetected(      # `_emit`, written out: one per MM3 and MM4
-            self.now, self.name, self_behind_nat=v.self_behind_nat, peer_behind_nat=v.peer_behind_nat,
-            local=f"{self.address}:{port}", peer_seen=str(dgram.src), expected_self=v.expected_self.hex(),
-            received_dest=v.received_dest.hex(), expected_peer=v.expected_peer.hex(),
-            received_sources=tuple(map(bytes.hex, v.received_sources))))
+        self._emit(NatDetected, self_behind_nat=v.self_behind_nat, peer_behind_nat=v.peer_behind_nat,
+                   local=f"{self.address}:{port}", peer_seen=str(dgram.src),
+                   expected_self=v.expected_self.hex(), received_dest=v.received_dest.hex(),
+                   expected_peer=v.expected_peer.hex(), received_sources=tuple(map(bytes.hex, v.received_sources)))
 
     def _windows_refusal(self, sa: IkeSa) -> str | None:
         """AssumeUDPEncapsulationContextOnSendRule, applied from the NAT-D verdict after MM4."""
@@ -419,7 +417,6 @@ class MainModeMixin(SignatureAuthMixin):
         sa.authenticated = True
         self._settle(sa)
         c = sa.choice
-        self._out_events.append(Phase1Established(     # `_emit`, written out
-            self.now, self.name, cookies=sa.cookies, remote=str(sa.remote),
-            nat_t=sa.nat_t._value_ if sa.nat_t else None, dh_group=c.group, cipher=c.cipher, hash=c.hash))
+        self._emit(Phase1Established, cookies=sa.cookies, remote=str(sa.remote),
+                   nat_t=sa.nat_t._value_ if sa.nat_t else None, dh_group=c.group, cipher=c.cipher, hash=c.hash)
         self._dpd_start(sa)

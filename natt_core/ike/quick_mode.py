@@ -241,6 +241,5 @@ class QuickModeMixin:
         qe.child = child
         sa.children.append(child)
         self.children[qe.spi_in] = child
-        self._out_events.append(Phase2Established(     # `_emit`, written out
-            self.now, self.name, spi_in=f"{qe.spi_in:08x}", spi_out=f"{qe.spi_out:08x}", protocol=c.protocol,
-            mode=child.mode, encapsulation=c.encapsulation, remote=str(sa.remote), nat_oa=tuple(oa)))
+        self._emit(Phase2Established, spi_in=f"{qe.spi_in:08x}", spi_out=f"{qe.spi_out:08x}", protocol=c.protocol,
+                   mode=child.mode, encapsulation=c.encapsulation, remote=str(sa.remote), nat_oa=tuple(oa))

@@ -384,7 +384,7 @@ def starts_next(state: State, msg: Msg) -> ExchangeTable | None:
 #: the IKEv1 tables once, so an arrival is classified in one lookup. Where it leads is asked of
 #: TRANSITIONS itself (`advance`'s table), and what it starts of STARTS_NEXT, at the time.
 RECEIVED: dict[tuple[Family, Role, Shape], Msg] = {
-    (family, Role.RESPONDER if sender is Role.INITIATOR else Role.INITIATOR, shape): msg
+    (family, sender.other, shape): msg
     for family, table in ((Family.MAIN_MODE, MAIN_MODE), (Family.AGGRESSIVE_MODE, AGGRESSIVE_MODE),
                           (Family.QUICK_MODE, QUICK_MODE))
     for (sender, shape), msg in table.shapes.items()}
