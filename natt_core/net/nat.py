@@ -185,9 +185,10 @@ class Nat(NatFragments):
         self._static_in: dict[str, str] = {}
         self._static_out: dict[str, str] = {}
         self._static_rows: dict[str, _Mapping] = {}
-        # per direction, a UDP flow's addresses and ports as on the wire (bytes 12..23) -> (the table's
-        # version then, its mapping, its Rewrite): a later packet of the flow, while no mapping came or
-        # went, is translated as the first was without being parsed and looked up again
+        # per direction, a UDP flow's addresses and ports as on the wire (bytes 12..23) -> (its mapping,
+        # its Rewrite): while that mapping lives, the lookups find it again for every packet of the flow
+        # (a live mapping's keys are never given to another), so a later packet is translated as the
+        # first was without being parsed and looked up again
         self._flows: tuple[dict, dict] = ({}, {})   #: (inbound, outbound)
         self._last_rewrite: tuple[_Mapping, Rewrite] | None = None   #: what _rewrite used last, for _flows
         NatFragments.__init__(self)
@@ -301,10 +302,10 @@ class Nat(NatFragments):
             return self._fragment(packet, now, outbound)
         flows = self._flows[outbound]
         flow = flows.get(packet[12:24])
-        if flow is not None and flow[0] == self.version and plain_udp(packet):
-            # what _napt_out/_napt_in decided for the flow's first packet: the same mapping (the table
-            # has not changed since), refreshed as they refresh it, and the same bytes to splice
-            _, m, plan = flow
+        if flow is not None and flow[0].alive and plain_udp(packet):
+            # what _napt_out/_napt_in decided for the flow's first packet: the same mapping, refreshed
+            # as they refresh it, and the same bytes to splice
+            m, plan = flow
             if m.timeout is not None and (outbound or self.config.inbound_refresh):
                 m.expires, m._row = now + m.timeout, None
             out, changes = plan.apply(packet)
@@ -323,7 +324,7 @@ class Nat(NatFragments):
                     and plain_udp(packet):
                 if len(flows) >= FLOW_ENTRIES:
                     flows.clear()
-                flows[packet[12:24]] = (self.version, *last)
+                flows[packet[12:24]] = last
             return tr
         return self._translate_fields(packet, p, now, outbound)
 
