@@ -246,6 +246,21 @@ def test_mapping_expires_when_idle():
     assert nat.table(35.0) == () and nat.expire(40.0) == []
 
 
+def test_a_flow_whose_mapping_went_is_translated_by_the_new_one():
+    nat = make(port_allocation="sequential")
+    first = ok(nat.outbound(udp(A, 4500, SERVER, 4500), 0.0))
+    again = ok(nat.outbound(udp(A, 4500, SERVER, 4500, b"again"), 1.0))    # the flow's later packet
+    port = IP(first)[UDP].sport
+    assert IP(again)[UDP].sport == port and IP(again)[IP].src == PUBLIC
+    assert_scapy_checksums(again)
+    assert ok(nat.inbound(udp(SERVER, 4500, PUBLIC, port), 1.5))
+    nat.flush(2.0)
+    tr = nat.inbound(udp(SERVER, 4500, PUBLIC, port), 2.5)
+    assert tr.packet is None and tr.drop_code == Reason.NAT_MAPPING_FLUSHED
+    later = ok(nat.outbound(udp(A, 4500, SERVER, 4500, b"again"), 3.0))
+    assert IP(later)[UDP].sport != port and [r.outside for r in nat.table(3.0)] == [f"{PUBLIC}:{IP(later)[UDP].sport}"]
+
+
 def test_outbound_refreshes_inbound_only_when_configured():
     for inbound_refresh, alive_at_50, expiry in ((False, False, 40.0), (True, True, 55.0)):
         nat = make(port_allocation="preserve", udp_timeout=30.0, inbound_refresh=inbound_refresh)

@@ -113,6 +113,29 @@ def test_clock_posted_entries_share_the_order_and_are_never_cancelled():
     assert seen == [(0.5, "first"), (1.0, "timer"), (1.0, "post")] and clock.pending() == 0
 
 
+def test_clock_timer_moved_later_keeps_the_order_cancel_and_call_at_give():
+    def schedule(move):
+        clock, seen = VirtualClock(), []
+        log = lambda now, tag: seen.append((now, tag))     # noqa: E731
+        moved = clock.call_at(1.0, log, "moved")
+        clock.call_at(2.0, log, "before the move")
+        clock.call_at(1.5, log, "early")
+        move(clock, moved)
+        clock.call_at(2.0, log, "after the move")
+        assert clock.pending() == 4 and clock.next_time() == 1.5
+        assert clock.run_until(1.9) == 1
+        assert clock.run() == 3 and clock.pending() == 0
+        return seen
+
+    def cancel_and_call_at(clock, timer):
+        timer.cancel()
+        clock.call_at(2.0, timer.callback, *timer.args)
+
+    expected = [(1.5, "early"), (2.0, "before the move"), (2.0, "moved"), (2.0, "after the move")]
+    assert schedule(cancel_and_call_at) == expected
+    assert schedule(lambda clock, timer: clock.move_later(timer, 2.0)) == expected
+
+
 def test_clock_step_limit():
     clock = VirtualClock()
 

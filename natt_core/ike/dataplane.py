@@ -31,13 +31,15 @@ class _SaMemo:
     as long as the SA; each part is built again when what it came from changes (the send and
     receive paths compare `ports` and `fixup_key` inline)."""
     __slots__ = ("spi_in", "spi_out", "ports", "src", "dst", "inner", "fixup_key", "original_packed",
-                 "arrived_packed", "outer")
+                 "arrived_packed", "fixup_tail", "outer", "received")
 
     def __init__(self, child: ChildSa):
         self.spi_in, self.spi_out = f"{child.spi_in:08x}", f"{child.spi_out:08x}"
         self.ports = self.src = self.dst = self.inner = None
-        self.fixup_key = self.original_packed = self.arrived_packed = None
+        self.fixup_key = self.original_packed = self.arrived_packed = self.fixup_tail = None
         self.outer: tuple[Endpoint, Endpoint] | None = None
+        #: ((source address and port, destination address and port), the DataReceived text of that inner UDP)
+        self.received: tuple[tuple[str, int, str, int], str] | None = None
 
     def outer_ends(self, local: str, remote: str) -> tuple[Endpoint, Endpoint]:
         """Both ends of raw ESP or AH (IP addresses, no ports), built again only when one moves."""
@@ -57,6 +59,9 @@ class _SaMemo:
         (o_src, o_dst), src, dst = key
         self.original_packed = packed_ipv4(o_src) + packed_ipv4(o_dst)
         self.arrived_packed, self.fixup_key = packed_ipv4(src) + packed_ipv4(dst), key
+        #: what the fix-up note says after the two checksums (the same words every packet)
+        self.fixup_tail = (f": NAT-OA says the sender used {o_src} → {o_dst}, the packet arrived as {src} → {dst} "
+                           "(RFC 3948 §3.1.2)")
 
 
 #: the inner UDP header's ports and checksum in one unpack (the struct compiled from its layout)
@@ -209,8 +214,7 @@ class DataPlaneMixin:
                 memo.set_fixup((original, src, dst))
             # RFC 1624 eqn. 3 over the address words; RFC 768: a computed 0 is sent as all ones
             fixed = incremental_update(checksum, memo.original_packed, memo.arrived_packed) or 0xFFFF
-            fixup = (f"inner UDP checksum 0x{checksum:04x} fixed up to 0x{fixed:04x}: NAT-OA says the sender "
-                     f"used {original[0]} → {original[1]}, the packet arrived as {src} → {dst} (RFC 3948 §3.1.2)")
+            fixup = f"inner UDP checksum 0x{checksum:04x} fixed up to 0x{fixed:04x}{memo.fixup_tail}"
             # the fixed-up checksum verifies over the arrived addresses exactly when the one received
             # verifies over the sender's (RFC 1624: both sums differ by the same address words), so
             # the fixed-up segment is never built: nothing after this check reads its checksum
@@ -228,5 +232,8 @@ class DataPlaneMixin:
                 "over its own original addresses and a NAT rewrote the outer header; ESP hid the checksum from "
                 "the NAT and, without NAT-OA, there is nothing to fix it with (RFC 3715 §2.1(b))"))
             return
-        self._out_events.append(DataReceived(self.now, self.name, memo.spi_in, f"UDP {src}:{sport} → {dst}:{dport}",
-                                             segment[8:], fixup))
+        # the inner text is the same for every packet of the SA's L2TP flow: written once per flow
+        received = memo.received
+        if received is None or received[0] != (src, sport, dst, dport):
+            received = memo.received = ((src, sport, dst, dport), f"UDP {src}:{sport} → {dst}:{dport}")
+        self._out_events.append(DataReceived(self.now, self.name, memo.spi_in, received[1], segment[8:], fixup))

@@ -55,6 +55,19 @@ class VirtualClock:
         heapq.heappush(self._heap, (t, self._seq, fn, args, timer))
         return timer
 
+    def move_later(self, timer: Timer, t: float) -> None:
+        """Move a pending `timer` to a later time `t` (a float, not before its time) in the order
+        `timer.cancel()` and `call_at(t, ...)` would give it: it takes the next sequence number.
+        Its heap entry stays where it is and is put back at the new place when it comes up (a host's
+        timer moves later at nearly every packet it sends; no new entry, no cancelled one left)."""
+        self._seq += 1
+        timer.time, timer.seq = t, self._seq
+
+    def _moved(self, entry: tuple) -> None:
+        """The top entry is of a timer moved later since (move_later): put it back at its place."""
+        timer = entry[4]
+        heapq.heapreplace(self._heap, (timer.time, timer.seq, entry[2], entry[3], timer))
+
     def post(self, t: float, fn: Callback, args: tuple) -> None:
         """fn(t, *args) at time t, without a handle (it cannot be cancelled). For callers that
         compute t themselves as `now + delay` with a float now and a delay >= 0, so t is a float
@@ -70,8 +83,14 @@ class VirtualClock:
     def next_time(self) -> float | None:
         """Time of the earliest pending (non-cancelled) callback, or None."""
         heap = self._heap
-        while heap and heap[0][4] is not None and heap[0][4].cancelled:
-            heapq.heappop(heap)
+        while heap and heap[0][4] is not None:
+            timer = heap[0][4]
+            if timer.cancelled:
+                heapq.heappop(heap)
+            elif timer.seq != heap[0][1]:
+                self._moved(heap[0])
+            else:
+                break
         return heap[0][0] if heap else None
 
     def pending(self) -> int:
@@ -95,9 +114,13 @@ class VirtualClock:
         while heap:   # step() inlined: one look at the heap per callback
             entry = heap[0]
             timer = entry[4]
-            if timer is not None and timer.cancelled:
-                pop(heap)
-                continue
+            if timer is not None:
+                if timer.cancelled:
+                    pop(heap)
+                    continue
+                if timer.seq != entry[1]:   # moved later since the entry was made
+                    self._moved(entry)
+                    continue
             if entry[0] > t:
                 break
             if steps >= max_steps:

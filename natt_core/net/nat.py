@@ -40,10 +40,12 @@ from ..wire.numbers import IPProto, Port, label
 from .nat_config import BEHAVIOURS, FRAGMENT_MODES, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS, Forward, NatConfig
 from .records import builder, fast_init_all
 from .nat_fragments import NatFragments
-from .rewrite import FieldChange, PacketFields, Rewrite, parse_packet, rewrite
+from .rewrite import FieldChange, PacketFields, Rewrite, parse_packet, plain_udp, rewrite
 
+_FLOW_KINDS = ("dynamic", "forward")   #: mappings whose UDP flows a NAPT remembers (see Nat._flows)
 PROTO_NAMES = {IPProto.UDP: "udp", IPProto.TCP: "tcp", IPProto.ESP: "esp", IPProto.AH: "ah"}
 RECENT_LIMIT = 4096  # expired/stolen mappings remembered for drop reasons
+FLOW_ENTRIES = 4096  # UDP flows a NAPT remembers the translation of, per direction
 
 
 def fmt_time(t: float) -> str:
@@ -183,6 +185,12 @@ class Nat(NatFragments):
         self._static_in: dict[str, str] = {}
         self._static_out: dict[str, str] = {}
         self._static_rows: dict[str, _Mapping] = {}
+        # per direction, a UDP flow's addresses and ports as on the wire (bytes 12..23) -> (its mapping,
+        # its Rewrite): while that mapping lives, the lookups find it again for every packet of the flow
+        # (a live mapping's keys are never given to another), so a later packet is translated as the
+        # first was without being parsed and looked up again
+        self._flows: tuple[dict, dict] = ({}, {})   #: (inbound, outbound)
+        self._last_rewrite: tuple[_Mapping, Rewrite] | None = None   #: what _rewrite used last, for _flows
         NatFragments.__init__(self)
         for f in config.forwards:
             outside = Endpoint(config.public_ip, f.public_port)
@@ -292,12 +300,32 @@ class Nat(NatFragments):
             self._expire_due(now)
         if len(packet) >= 8 and (packet[6] & 0x3F or packet[7]):   # is_fragment, read in place: every packet
             return self._fragment(packet, now, outbound)
+        flows = self._flows[outbound]
+        flow = flows.get(packet[12:24])
+        if flow is not None and flow[0].alive and plain_udp(packet):
+            # what _napt_out/_napt_in decided for the flow's first packet: the same mapping, refreshed
+            # as they refresh it, and the same bytes to splice
+            m, plan = flow
+            if m.timeout is not None and (outbound or self.config.inbound_refresh):
+                m.expires, m._row = now + m.timeout, None
+            out, changes = plan.apply(packet)
+            return _through(out, changes, None, (m, m.expires, len(m.permits)), "", None, ())
         try:
             p = parse_packet(packet)
         except DecodeError as exc:
             return _drop(str(exc), decode_drop_code(packet))
         if p.proto == IPProto.UDP and self.config.kind == "napt":   # most packets: what _translate_fields decides
-            return self._napt_out(packet, p, now) if outbound else self._napt_in(packet, p, now)
+            self._last_rewrite = None
+            tr = self._napt_out(packet, p, now) if outbound else self._napt_in(packet, p, now)
+            last = self._last_rewrite
+            # a flow is remembered only without helpers (theirs look at more than the mapping) and
+            # when its key is what plain_udp says it is
+            if last is not None and last[0].kind in _FLOW_KINDS and self.config.helper == "none" \
+                    and plain_udp(packet):
+                if len(flows) >= FLOW_ENTRIES:
+                    flows.clear()
+                flows[packet[12:24]] = last
+            return tr
         return self._translate_fields(packet, p, now, outbound)
 
     def _translate_fields(self, packet: bytes, p: PacketFields, now: float, outbound: bool) -> Translation:
@@ -328,6 +356,7 @@ class Nat(NatFragments):
         plan = m.rewrites.get(which)
         if plan is None or not plan.fits(packet, proto, ip, port):
             plan = m.rewrites[which] = Rewrite(packet, proto, which, ip, port)
+        self._last_rewrite = (m, plan)
         out, changes = plan.apply(packet)
         return _through(out, changes, None, (m, m.expires, len(m.permits)), "", None, ())
 

@@ -310,8 +310,12 @@ class Network(IpLayer):
             now = self.clock.now
             if t < now:   # max(t, now) without a call: a timer already due fires now
                 t = now
-            if current is not None and not current.cancelled and current.time == t:
-                return
+            if current is not None and not current.cancelled:
+                if current.time == t:
+                    return
+                if t > current.time:    # the usual move (a host's send pushed a keepalive on): no new entry
+                    self.clock.move_later(current, t)
+                    return
         if current is not None:
             current.cancel()
             del self._timers[name]

@@ -48,19 +48,26 @@ class PacketFields:
 def parse_packet(packet: bytes) -> PacketFields:
     """The fields a NAT looks at; raises DecodeError for anything malformed.
 
-    Every packet a NAT sees goes through here, so a well-formed UDP packet is read with a few
-    struct calls after the same checks the wire decoder makes (version, header length, total
-    length, header checksum, no fragment, UDP length); anything else goes through the wire
-    decoders, which say exactly what is wrong."""
+    Every packet a NAT sees goes through here, so a well-formed UDP packet (`plain_udp`) is read
+    with one struct call; anything else goes through the wire decoders, which say exactly what is
+    wrong."""
+    if plain_udp(packet):
+        _, _, _, _, _, _, proto, _, src, dst, sport, dport, _, _ = IPV4_UDP.unpack_from(packet)
+        return _fields(proto, inet_ntoa(src), inet_ntoa(dst), sport, dport, None)
+    return _parse_checked(packet)
+
+
+def plain_udp(packet: bytes) -> bool:
+    """Whether `packet` is an IPv4 UDP packet without options or fragmentation whose header
+    checksum, total length and UDP length are right: the checks the wire decoder makes, read in
+    place. Such a packet's bytes 12..23 are its addresses and ports (a NAT's flow key)."""
     n = len(packet)
     # the header checksum verifies when the header read as one number is a multiple of 0xFFFF
     # (see wire.ip.decode_datagram); 0x45 makes it non-zero
-    if n >= IPV4_HEADER_LEN + 8 and packet[0] == 0x45 and packet[9] == IPProto.UDP \
-            and not int.from_bytes(packet[:IPV4_HEADER_LEN], "big") % 0xFFFF:
-        _, _, total, _, flags_frag, _, proto, _, src, dst, sport, dport, length, _ = IPV4_UDP.unpack_from(packet)
-        if total == n and not flags_frag & 0x3FFF and length == n - IPV4_HEADER_LEN:
-            return _fields(proto, inet_ntoa(src), inet_ntoa(dst), sport, dport, None)
-    return _parse_checked(packet)
+    return n >= IPV4_HEADER_LEN + 8 and packet[0] == 0x45 and packet[9] == IPProto.UDP \
+        and not int.from_bytes(packet[:IPV4_HEADER_LEN], "big") % 0xFFFF \
+        and packet[2] << 8 | packet[3] == n and not (packet[6] & 0x3F or packet[7]) \
+        and packet[24] << 8 | packet[25] == n - IPV4_HEADER_LEN
 
 
 def _parse_checked(packet: bytes) -> PacketFields:
