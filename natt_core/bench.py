@@ -14,8 +14,8 @@
    NATT_BENCH_NO_LIVE=1: a mistyped argument is refused (exit 2) before anything starts.
 
 Timed figures are medians of thread CPU time (`_clock`): the machine may be shared. Each figure
-and its baselines are timed in alternation (`_medians`), so their ratio is not skewed by a host
-whose speed drifts during the run.
+and its baselines are timed in turns (`_medians`), so their ratio is not skewed by a host whose
+speed drifts during the run.
 
 The view benchmark (a lesson step change) lives on the UI side: `python -m natt_ui.bench`.
 """
@@ -91,17 +91,21 @@ def _median(fn, repeat: int) -> float:
     return _medians((fn,), repeat)[0]
 
 
-def _medians(fns, repeat: int) -> tuple[float, ...]:
-    """The median time of each of `fns`, called in turn in each of `repeat` rounds: a figure and
-    its baseline are timed side by side, so a host that slows down or speeds up during the run
-    moves both alike instead of skewing their ratio (timed one after the other, a baseline once
-    read 1.73 ms where it reads 1.17 ms)."""
+def _medians(fns, repeat: int, block: int = 5) -> tuple[float, ...]:
+    """The median time of each of `fns` over `repeat` calls, taken in turns of `block` calls: a
+    figure and its baselines are timed side by side, so a host that slows down or speeds up during
+    the run moves both alike instead of skewing their ratio (timed one after the other, a baseline
+    once read 1.73 ms where it reads 1.17 ms). Turns of a few calls, not one: a function called
+    right after another meets caches the other filled (one by one, the scenario's crypto read
+    4-15 % slower than it does in a row)."""
     times: list[list[float]] = [[] for _ in fns]
-    for _ in range(repeat):
+    block = max(1, min(block, repeat))
+    for start in range(0, repeat, block):
         for fn, kept in zip(fns, times):
-            t = _clock()
-            fn()
-            kept.append(_clock() - t)
+            for _ in range(min(block, repeat - start)):
+                t = _clock()
+                fn()
+                kept.append(_clock() - t)
     return tuple(statistics.median(kept) for kept in times)
 
 
