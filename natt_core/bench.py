@@ -13,7 +13,9 @@
 5. The live interop runs with strongSwan (needs root and charon), unless `--no-live` or
    NATT_BENCH_NO_LIVE=1: a mistyped argument is refused (exit 2) before anything starts.
 
-Timed figures are medians of thread CPU time (`_clock`): the machine may be shared.
+Timed figures are medians of thread CPU time (`_clock`): the machine may be shared. Each figure
+and its baselines are timed in turns (`_medians`), so their ratio is not skewed by a host whose
+speed drifts during the run.
 
 The view benchmark (a lesson step change) lives on the UI side: `python -m natt_ui.bench`.
 """
@@ -86,12 +88,25 @@ _clock = time.thread_time
 
 
 def _median(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t = _clock()
-        fn()
-        times.append(_clock() - t)
-    return statistics.median(times)
+    return _medians((fn,), repeat)[0]
+
+
+def _medians(fns, repeat: int, block: int = 5) -> tuple[float, ...]:
+    """The median time of each of `fns` over `repeat` calls, taken in turns of `block` calls: a
+    figure and its baselines are timed side by side, so a host that slows down or speeds up during
+    the run moves both alike instead of skewing their ratio (timed one after the other, a baseline
+    once read 1.73 ms where it reads 1.17 ms). Turns of a few calls, not one: a function called
+    right after another meets caches the other filled (one by one, the scenario's crypto read
+    4-15 % slower than it does in a row)."""
+    times: list[list[float]] = [[] for _ in fns]
+    block = max(1, min(block, repeat))
+    for start in range(0, repeat, block):
+        for fn, kept in zip(fns, times):
+            for _ in range(min(block, repeat - start)):
+                t = _clock()
+                fn()
+                kept.append(_clock() - t)
+    return tuple(statistics.median(kept) for kept in times)
 
 
 #: HMAC-SHA1 calls an IKEv2 handshake cannot avoid, both peers together (RFC 7296 §2.13-§2.15,
@@ -297,27 +312,23 @@ def main(argv: list[str]) -> int:
     repeat = args.repeat
     crypto = unavoidable_crypto(14)
     crypto()  # warm the parameter object
-    t_crypto = _median(crypto, repeat)
     counted = scenario_crypto_counted(handshake_once())
     rest = scenario_crypto(counted)
     rest()
-    t_rest = _median(rest, repeat)
-    t_lab = _median(handshake_once, repeat)
-    t_engine = _median(engine_handshake, repeat)
-    crypto2 = unavoidable_crypto(14, IKEV2_HMACS)
-    t_crypto2 = _median(crypto2, repeat)
-    t_engine2 = _median(lambda: engine_handshake(version=2), repeat)
+    t_lab, t_crypto, t_rest = _medians((handshake_once, crypto, rest), repeat)
     cts1, cts2 = [], []
     engine_handshake(version=1, sent=cts1)
     engine_handshake(version=2, sent=cts2)
     cts1, cts2 = ike_ciphertexts(cts1), ike_ciphertexts(cts2)
-    t_full1 = _median(engine_crypto(14, 40, cts1), repeat)
-    t_full2 = _median(engine_crypto(14, IKEV2_HMACS, cts2), repeat)
+    crypto2 = unavoidable_crypto(14, IKEV2_HMACS)
+    t_engine, t_full1, t_crypto1 = _medians((engine_handshake, engine_crypto(14, 40, cts1), crypto), repeat)
+    t_engine2, t_full2, t_crypto2 = _medians(
+        (lambda: engine_handshake(version=2), engine_crypto(14, IKEV2_HMACS, cts2), crypto2), repeat)
     print("NAT-T Lab benchmarks (medians of thread CPU time; ratios from this run)")
     rows = [("engine handshake, two peers, MM + QM (DH group 14)", t_engine * 1e3, "ms"),
             (f"its unavoidable crypto (2x DH 14, 40 HMACs, CBC of {len(cts1)} msgs)", t_full1 * 1e3, "ms"),
             ("ratio engine handshake / unavoidable crypto", t_engine / t_full1, "x"),
-            ("  the same against 2x DH + 40 HMACs only (earlier)", t_engine / t_crypto, "x"),
+            ("  the same against 2x DH + 40 HMACs only (earlier)", t_engine / t_crypto1, "x"),
             ("engine handshake, IKEv2 IKE_SA_INIT + IKE_AUTH (14)", t_engine2 * 1e3, "ms"),
             (f"its unavoidable crypto (2x DH 14, {IKEV2_HMACS} HMACs, CBC of {len(cts2)} msgs)", t_full2 * 1e3, "ms"),
             ("ratio IKEv2 engine handshake / unavoidable crypto", t_engine2 / t_full2, "x"),

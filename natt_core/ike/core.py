@@ -87,6 +87,17 @@ class PeerCore:
         #: our address on each source port we send from (an Endpoint is immutable: built once)
         self._sources: dict[int, Endpoint] = {}
 
+    def close(self) -> None:
+        """The run is over: each child SA lets go of the IKE SA it points back at. An IKE SA holds
+        its child SAs (and Quick Mode exchanges holding them), each child its IKE SA: left as
+        cycles, every SA, key and ESP state of a run waited for the garbage collector (at a
+        thousand clients about 0.5 ms per client); without them reference counting frees them."""
+        for sa in (*self.sas.values(), *self.ended, *getattr(self, "retired", ())):
+            quick = getattr(sa, "quick", None)
+            exchanges = [qe.child for qe in quick.values() if qe.child is not None] if quick else []
+            for child in (*sa.children, *getattr(sa, "past_children", ()), *exchanges):
+                child.ike = None
+
     # ------------------------------------------------------------------ output buffer
     def _begin(self, now: float) -> None:
         self.now = now

@@ -57,6 +57,10 @@ class DualPeer:
     def receive(self, dgram: Datagram, now: float) -> Output:
         return self._engine_for(dgram).receive(dgram, now)
 
+    def close(self) -> None:
+        self.v1.close()
+        self.v2.close()
+
     def next_timer(self) -> float | None:
         times = [t for t in (self.v1.next_timer(), self.v2.next_timer()) if t is not None]
         return min(times) if times else None

@@ -163,6 +163,10 @@ class L2tpHost:
         if self.role == "client":
             self._agenda.insert(0, (now, "connect", None))
 
+    def close(self) -> None:
+        """The run is over (Network.close): the peer parts its SAs' reference cycles."""
+        self.peer.close()
+
     def next_timer(self) -> float | None:
         """The earliest of the peer's timer, the next scheduled action and the links' timers."""
         t = self.peer.next_timer()

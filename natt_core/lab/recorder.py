@@ -146,6 +146,11 @@ def _rows(rows) -> tuple[dict, ...]:
     return tuple([_data(r) for r in rows])
 
 
+def _snapshot_rows(rows) -> tuple[tuple[dict, ...]]:
+    """A Snapshot's `rows`, from the engine's frozen row objects, when the snapshot is first read."""
+    return (_rows(rows),)
+
+
 _make_hop, _make_change = builder(Hop), builder(Change)
 
 
@@ -243,10 +248,10 @@ class Recorder:
                 self._snap(rows, step, time, name, "spd")
 
     def _snap(self, rows: tuple, step: int, time: float, name: str, table: str) -> None:
-        self.snaps.append(Snapshot(step, time, name, table, _rows(rows)))
+        self.snaps.append(Snapshot.later(step, time, name, table, rows, _snapshot_rows))
 
     def _nat(self, name: str, time: float, rows) -> None:
-        self.snaps.append(Snapshot(len(self.steps) - 1, time, name, "nat", _rows(rows)))
+        self.snaps.append(Snapshot.later(len(self.steps) - 1, time, name, "nat", rows, _snapshot_rows))
 
     def finish(self, scenario) -> Trace:
         end = self.net.clock.now
@@ -257,7 +262,7 @@ class Recorder:
         for att in self.net.topology():
             if att.kind == "nat-inside":
                 rows = self.net.nat(att.device).table(end)
-                self.snaps.append(Snapshot(last, end, att.device, "nat", _rows(rows)))
+                self.snaps.append(Snapshot.later(last, end, att.device, "nat", rows, _snapshot_rows))
         topology = _rows(self.net.topology())
         report = build_report(scenario, self.hosts, self.events, self.steps, self.net)
         return Trace(_scenario_dict(scenario), topology, tuple(self.steps), tuple(self.snaps), report,

@@ -53,8 +53,32 @@ class Hop:
     kind = "hop"
 
 
+class _FilledLater:
+    """A frozen record whose last fields (`_later`) are worked out from a source when first read:
+    most runs (a benchmark, a thousand clients) are never shown, and a view reads the few records
+    of the step it shows. The source and its filler sit in two keys of the instance's dict, not in
+    a tuple per record kept alive for the trace's life."""
+    _later: tuple[str, ...] = ()
+
+    def __getattr__(self, name: str):
+        """Only asked for what the instance does not hold: a `_later` field not yet filled."""
+        own = self.__dict__
+        source, fill = own.get("_source"), own.get("_fill")
+        if source is not None and fill is not None and name in self._later:
+            own.update(zip(self._later, fill(source)))
+            own.pop("_source", None)      # (another thread may have filled it the same way)
+            own.pop("_fill", None)
+        if name in own:
+            return own[name]
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    def __getstate__(self) -> dict:
+        """Its fields in order, filled (pickle and deepcopy see the same record either way)."""
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+
+
 @dataclass(frozen=True)
-class PeerEvent:
+class PeerEvent(_FilledLater):
     step: int
     time: float
     peer: str
@@ -66,45 +90,39 @@ class PeerEvent:
     (MessageSent, DataSent, ...) the one it sent; None when it concerns no packet (a timer)."""
 
     kind = "event"
+    _later = ("text", "fields")
 
     @classmethod
     def add_later(cls, steps: list, events, packet_ids, fill) -> None:
         """Append one step per event (its time, peer and kind) to `steps`, numbered by its place; its
-        `text` and `fields` are `fill(event)`, worked out when first read: most runs (a benchmark,
-        a thousand clients) are never shown, and an event never changes. One call per batch."""
+        `text` and `fields` are `fill(event)`, worked out when first read. One call per batch."""
         new, put = object.__new__, object.__setattr__
         for step, e, packet_id in zip(range(len(steps), len(steps) + len(events)), events, packet_ids):
             obj = new(cls)
             put(obj, "__dict__", {"step": step, "time": e.time, "peer": e.peer, "event": e.kind,
-                                  "packet_id": packet_id, "_event": e, "_fill": fill})
+                                  "packet_id": packet_id, "_source": e, "_fill": fill})
             steps.append(obj)
-
-    def __getattr__(self, name: str):
-        """Only asked for what the instance does not hold: `text` and `fields` of an `add_later` step."""
-        own = self.__dict__
-        # the event and its filler in two keys, not a tuple per step kept alive for the trace's life
-        event, fill = own.get("_event"), own.get("_fill")
-        if event is not None and fill is not None and name in ("text", "fields"):
-            own["text"], own["fields"] = fill(event)
-            own.pop("_event", None)      # (another thread may have filled it the same way)
-            own.pop("_fill", None)
-        if name in own:
-            return own[name]
-        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
-
-    def __getstate__(self) -> dict:
-        """Its fields in order, filled (pickle and deepcopy see the same step either way)."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
 
 @dataclass(frozen=True)
-class Snapshot:
+class Snapshot(_FilledLater):
     """A table as it stood after `step`: a NAT's mappings or one peer's SA database."""
     step: int
     time: float
     owner: str
     table: str                      #: "nat", "isakmp", "ipsec" or "spd" (a server's policies)
     rows: tuple[dict, ...]
+
+    _later = ("rows",)
+
+    @classmethod
+    def later(cls, step: int, time: float, owner: str, table: str, source, fill) -> "Snapshot":
+        """A snapshot whose `rows` are `fill(source)[0]`, worked out when first read: `source`
+        must not change afterwards (the engine's table rows are frozen and replaced, never edited)."""
+        obj = object.__new__(cls)
+        object.__setattr__(obj, "__dict__", {"step": step, "time": time, "owner": owner, "table": table,
+                                             "_source": source, "_fill": fill})
+        return obj
 
 
 @dataclass(frozen=True)

@@ -47,6 +47,7 @@ class Host(Protocol):
     def receive(self, dgram: Datagram, now: float) -> Output: ...
     def on_timer(self, now: float) -> Output: ...
     def next_timer(self) -> float | None: ...
+    # optional: close() -- the run is over (Network.close); a host parts its own reference cycles
 
 
 @dataclass
@@ -264,9 +265,14 @@ class Network(IpLayer):
 
     def close(self) -> None:
         """The run is over: drop the pending timers and the callbacks, whose closures and bound
-        methods point back at the network, unpair the NATs' ports and part each port from its
-        segment, so reference counting frees the network and its hosts at once instead of leaving
-        cycles to the garbage collector."""
+        methods point back at the network, unpair the NATs' ports, part each port from its
+        segment and close each host that can be closed (an IKE peer's SAs point at each other), so
+        reference counting frees the network and its hosts at once instead of leaving cycles to
+        the garbage collector."""
+        for port in self._hosts.values():
+            close = getattr(port.host, "close", None)     # optional: test doubles have none
+            if close is not None:
+                close()
         self.clock = VirtualClock(self.clock.now)
         self._timers.clear()
         self._nat_wake.clear()
