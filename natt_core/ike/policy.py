@@ -102,8 +102,9 @@ _CHILD = (("protocol", "protocol", PROTOCOLS, False),
 def _check_vocabulary(policy, table) -> None:
     """Each setting of `table` within its vocabulary (a ConfigError names the choices); a value
     that is one of them costs one membership test."""
+    fields = policy.__dict__     # every field, read without a getattr call each
     for name, attr, choices, several in table:
-        value = getattr(policy, attr)
+        value = fields[attr]
         if several:
             if not value:
                 _subset(name, value, choices)
