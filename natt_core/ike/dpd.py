@@ -32,7 +32,6 @@ from .liveness_events import DeadPeerDetected, DpdNotNegotiated, InitialContactR
 from .nat_t import DPD_VID
 from .sa import IkeSa
 from .states import END_STATES, Role, State, follows_peer
-from ..net.records import fast_init_all
 
 #: Informational Message IDs remembered per ISAKMP SA (a repeat of one of them is a replay)
 INFO_IDS_KEPT = 256
@@ -40,6 +39,7 @@ INFO_IDS_KEPT = 256
 FIRST_SEQ_RANGE = (1, 0x8001)
 
 
+# mutable, so dataclass's own __init__ (no `fast_init`): its attribute stores cost less than replacing __dict__
 @dataclass
 class LiveState:
     """What an established ISAKMP SA knows of its peer's liveness."""
@@ -254,5 +254,3 @@ def _identity(id_body: bytes) -> str:
     return id_body[4:].decode("ascii", "replace") if len(id_body) > 4 else id_body.hex()
 
 
-#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
-fast_init_all(globals())
