@@ -45,9 +45,17 @@ def _hash(hash_name: str) -> hashes.HashAlgorithm:
         raise ConfigError(f"unknown hash {hash_name!r}; choose one of {sorted(_HASHES)}") from None
 
 
+#: an empty hash context per hash, made on first use: each digest starts from a copy of it, which
+#: costs less than a new `hashes.Hash` (whose constructor checks its algorithm in Python every time)
+_FRESH: dict[str, hashes.Hash] = {}
+
+
 def digest(hash_name: str, data: bytes) -> bytes:
     """The plain (unkeyed) hash: NAT-D payloads and phase-1 IVs use it, not the prf."""
-    h = hashes.Hash(_HASH_OBJECTS.get(hash_name) or _hash(hash_name))    # `_hash` names a bad one
+    fresh = _FRESH.get(hash_name)
+    if fresh is None:
+        fresh = _FRESH[hash_name] = hashes.Hash(_hash(hash_name))    # `_hash` names a bad one
+    h = fresh.copy()
     h.update(data)
     return h.finalize()
 
