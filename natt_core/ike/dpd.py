@@ -256,5 +256,3 @@ def _identity(id_body: bytes) -> str:
     if len(id_body) == 8 and id_body[0] == 1:
         return socket.inet_ntoa(id_body[4:])     # 4 bytes: the dotted text ipaddress would give
     return id_body[4:].decode("ascii", "replace") if len(id_body) > 4 else id_body.hex()
-
-
