@@ -54,7 +54,12 @@ class Endpoint:
         _set(self, "__dict__", {"ip": ip, "port": port})
 
     def __str__(self) -> str:
-        return f"{self.ip}:{self.port}" if self.port else self.ip
+        # written once per Endpoint (it is immutable) and kept beside its fields (==, hash and repr
+        # read the fields only): events name the endpoints of every message
+        text = self.__dict__.get("_text")
+        if text is None:
+            text = self.__dict__["_text"] = f"{self.ip}:{self.port}" if self.port else self.ip
+        return text
 
     @property
     def packed_ip(self) -> bytes:

@@ -207,10 +207,11 @@ def keymat(hash_name: str, skeyid_d: bytes | KeyedHmac, protocol: int, spi: byte
         raise ConfigError(f"KEYMAT length must be positive, got {length}")
     seed = (pfs_gxy or b"") + bytes([protocol]) + spi + ni_b + nr_b
     keyed = _keyed(hash_name, skeyid_d).digest   # keyed once for every block
-    blocks = [keyed(seed)]
-    while sum(map(len, blocks)) < length:
-        blocks.append(keyed(blocks[-1] + seed))
-    return b"".join(blocks)[:length]
+    block = material = keyed(seed)
+    while len(material) < length:
+        block = keyed(block + seed)
+        material += block
+    return material[:length]
 
 
 def split_keymat(keymat: bytes, enc_len: int, auth_len: int) -> tuple[bytes, bytes]:

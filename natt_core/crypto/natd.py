@@ -24,15 +24,17 @@ HASH_BY_LENGTH = {16: "md5", 20: "sha1", 32: "sha256"}
 
 def natd_hash(hash_name: str, cky_i: bytes, cky_r: bytes, ip: str, port: int) -> bytes:
     """HASH(CKY-I | CKY-R | IP | Port) for an IPv4 address; the cookies are always I then R."""
-    for name, cookie in (("CKY-I", cky_i), ("CKY-R", cky_r)):
-        if len(cookie) != COOKIE_LEN:
-            raise ConfigError(f"{name} must be {COOKIE_LEN} bytes, got {len(cookie)}")
+    if len(cky_i) != COOKIE_LEN or len(cky_r) != COOKIE_LEN:
+        for name, cookie in (("CKY-I", cky_i), ("CKY-R", cky_r)):
+            if len(cookie) != COOKIE_LEN:
+                raise ConfigError(f"{name} must be {COOKIE_LEN} bytes, got {len(cookie)}")
     return digest(hash_name, cky_i + cky_r + ip_port(ip, port))
 
 
 def ip_port(ip: str, port: int) -> bytes:
     """IP | Port as NAT-D hashes them (RFC 3947 §3.2; RFC 7296 §2.23 the same for IKEv2)."""
-    if type(port) is not int or not 0 <= port <= 0xFFFF:
+    # a plain int or an IntEnum port (Port.IKE) in range passes without `check_port`'s call
+    if not (type(port) is int or isinstance(port, int) and type(port) is not bool) or not 0 <= port <= 0xFFFF:
         check_port(port)
     return packed_ipv4(ip) + port.to_bytes(2, "big")
 
@@ -84,12 +86,12 @@ def evaluate_natd(hash_name: str, cky_i: bytes, cky_r: bytes, received: Sequence
         expected_peer = natd_hash(hash_name, cky_i, cky_r, *remote_seen)
     else:
         expected_self, expected_peer = hash_of(*local), hash_of(*remote_seen)
-    sources = tuple(bytes(h) for h in received[1:])
+    dest, sources = bytes(received[0]), tuple(map(bytes, received[1:]))
     return NatdVerdict(
-        self_behind_nat=bytes(received[0]) != expected_self,
+        self_behind_nat=dest != expected_self,
         peer_behind_nat=expected_peer not in sources,
         expected_self=expected_self,
-        received_dest=bytes(received[0]),
+        received_dest=dest,
         expected_peer=expected_peer,
         received_sources=sources,
     )

@@ -45,9 +45,17 @@ def _hash(hash_name: str) -> hashes.HashAlgorithm:
         raise ConfigError(f"unknown hash {hash_name!r}; choose one of {sorted(_HASHES)}") from None
 
 
+#: an empty hash context per hash, made on first use: each digest starts from a copy of it, which
+#: costs less than a new `hashes.Hash` (whose constructor checks its algorithm in Python every time)
+_FRESH: dict[str, hashes.Hash] = {}
+
+
 def digest(hash_name: str, data: bytes) -> bytes:
     """The plain (unkeyed) hash: NAT-D payloads and phase-1 IVs use it, not the prf."""
-    h = hashes.Hash(_HASH_OBJECTS.get(hash_name) or _hash(hash_name))    # `_hash` names a bad one
+    fresh = _FRESH.get(hash_name)
+    if fresh is None:
+        fresh = _FRESH[hash_name] = hashes.Hash(_hash(hash_name))    # `_hash` names a bad one
+    h = fresh.copy()
     h.update(data)
     return h.finalize()
 
@@ -200,8 +208,8 @@ class ModpGroup:
     length: int  #: bytes of a KE payload / g^xy, i.e. the prime's size
 
     def __hash__(self) -> int:
-        # by its number, which equal groups share: the key caches below look a group up for every
-        # DH step, and hashing all four fields (a 2048-bit prime among them) was most of each lookup
+        # by its number, which equal groups share: hashing all four fields (a 2048-bit prime among
+        # them) would be most of any lookup keyed by a group
         return hash(self.number)
 
 
@@ -281,23 +289,27 @@ def _der_int(value: int) -> bytes:
     return _der(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
 
 
+# The caches below are keyed by the number of a group of MODP (every ModpGroup is one of them), an
+# int: hashed without a call to `ModpGroup.__hash__` at every DH step.
+
 @lru_cache(maxsize=None)
-def _algorithm_id(group: ModpGroup) -> bytes:
+def _algorithm_id(number: int) -> bytes:
+    group = MODP[number]
     return _der(0x30, _DH_OID + _der(0x30, _der_int(group.prime) + _der_int(group.generator)))
 
 
 @lru_cache(maxsize=4096)
-def _private_key(group: ModpGroup, private: int) -> dh.DHPrivateKey:
+def _private_key(number: int, private: int) -> dh.DHPrivateKey:
     """Cached: a peer calls dh_public then dh_shared with the same exponent."""
-    if not 1 < private < group.prime - 1:
-        raise ConfigError(f"DH private exponent out of range for group {group.number}")
-    der = _der(0x30, _der_int(0) + _algorithm_id(group) + _der(0x04, _der_int(private)))
+    if not 1 < private < MODP[number].prime - 1:
+        raise ConfigError(f"DH private exponent out of range for group {number}")
+    der = _der(0x30, _der_int(0) + _algorithm_id(number) + _der(0x04, _der_int(private)))
     return serialization.load_der_private_key(der, password=None)  # type: ignore[return-value]
 
 
 def dh_public(group: ModpGroup, private: int) -> bytes:
     """g^x mod p as OpenSSL computes it, big-endian, left-padded to the group length (KE body)."""
-    y = _private_key(group, private).public_key().public_numbers().y
+    y = _private_key(group.number, private).public_key().public_numbers().y
     return y.to_bytes(group.length, "big")
 
 
@@ -313,18 +325,19 @@ def check_peer_public(group: ModpGroup, peer_public: bytes) -> int:
 
 
 @lru_cache(maxsize=None)
-def _public_key_head(group: ModpGroup, length: int) -> bytes:
+def _public_key_head(number: int, length: int) -> bytes:
     """A SubjectPublicKeyInfo for this group up to the content of its INTEGER y, when y's DER
     content is `length` bytes: the same for every public value of that length."""
-    return _der(0x30, _algorithm_id(group) + _der(0x03, b"\x00" + _der(0x02, bytes(length))))[:-length]
+    return _der(0x30, _algorithm_id(number) + _der(0x03, b"\x00" + _der(0x02, bytes(length))))[:-length]
 
 
 def dh_shared(group: ModpGroup, private: int, peer_public: bytes) -> bytes:
     """g^xy padded to the group length, via cryptography's exchange()."""
     y = check_peer_public(group, peer_public)
+    number = group.number
     length = y.bit_length() // 8 + 1      # `_der_int`: big-endian, with a sign byte when the top bit is set
-    peer = serialization.load_der_public_key(_public_key_head(group, length) + y.to_bytes(length, "big"))
-    shared = _private_key(group, private).exchange(peer)  # type: ignore[arg-type]
+    peer = serialization.load_der_public_key(_public_key_head(number, length) + y.to_bytes(length, "big"))
+    shared = _private_key(number, private).exchange(peer)  # type: ignore[arg-type]
     return shared.rjust(group.length, b"\x00")
 
 

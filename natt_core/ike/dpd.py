@@ -32,7 +32,9 @@ from .liveness_events import DeadPeerDetected, DpdNotNegotiated, InitialContactR
 from .nat_t import DPD_VID
 from .sa import IkeSa
 from .states import END_STATES, Role, State, follows_peer
-from ..net.records import fast_init_all
+from ..net.records import builder
+
+_notification = builder(Notification)    #: every field in order: (type, protocol, SPI, data, DOI)
 
 #: Informational Message IDs remembered per ISAKMP SA (a repeat of one of them is a replay)
 INFO_IDS_KEPT = 256
@@ -40,6 +42,7 @@ INFO_IDS_KEPT = 256
 FIRST_SEQ_RANGE = (1, 0x8001)
 
 
+# mutable, so dataclass's own __init__ (no `fast_init`): its attribute stores cost less than replacing __dict__
 @dataclass
 class LiveState:
     """What an established ISAKMP SA knows of its peer's liveness."""
@@ -211,7 +214,8 @@ class DpdMixin:
                   and o.remote.ip == sa.remote.ip]
         if others:
             return []
-        return [Notification(NotifyType.INITIAL_CONTACT, protocol_id=ProtocolId.ISAKMP, spi=sa.icookie + sa.rcookie)]
+        # from the SA's own (checked) cookies: built as a decoder builds one, without every field checked again
+        return [_notification(NotifyType.INITIAL_CONTACT, ProtocolId.ISAKMP, sa.icookie + sa.rcookie, b"", 1)]
 
     def _check_main_mode_notifies(self, sa: IkeSa, chain, label_text: str) -> None:
         """HASH_I/HASH_R cover only the ID (RFC 2409 §5), so a notification beside it must be exactly
@@ -252,7 +256,3 @@ def _identity(id_body: bytes) -> str:
     if len(id_body) == 8 and id_body[0] == 1:
         return socket.inet_ntoa(id_body[4:])     # 4 bytes: the dotted text ipaddress would give
     return id_body[4:].decode("ascii", "replace") if len(id_body) > 4 else id_body.hex()
-
-
-#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
-fast_init_all(globals())

@@ -102,8 +102,9 @@ _CHILD = (("protocol", "protocol", PROTOCOLS, False),
 def _check_vocabulary(policy, table) -> None:
     """Each setting of `table` within its vocabulary (a ConfigError names the choices); a value
     that is one of them costs one membership test."""
+    fields = policy.__dict__     # every field, read without a getattr call each
     for name, attr, choices, several in table:
-        value = getattr(policy, attr)
+        value = fields[attr]
         if several:
             if not value:
                 _subset(name, value, choices)
@@ -183,8 +184,9 @@ class PeerPolicy:
     #: 1: IKEv1 (RFC 2409) with RFC 3947 NAT-T; 2: IKEv2 (RFC 7296) with its §2.23 NAT traversal;
     #: (1, 2): answer both (a responder as strongSwan's version = 0; it initiates with IKEv2)
     ike_version: int | tuple[int, ...] = 1
-    #: what only IKEv2 has words for: AES-GCM and PRF suites, group 19, the COOKIE threshold
-    v2: V2Options = field(default_factory=V2Options)
+    #: what only IKEv2 has words for: AES-GCM and PRF suites, group 19, the COOKIE threshold (the
+    #: default is one shared instance: it is frozen, and a policy is made for every peer)
+    v2: V2Options = V2Options()
     #: IKEv1 fragmentation (ike/fragmentation.py): announce the FRAGMENTATION Vendor ID and, once the
     #: peer announced it too, send a message bigger than `ike_fragment_size` as fragments (payload 132)
     ike_fragmentation: bool = False

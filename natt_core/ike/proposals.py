@@ -11,12 +11,13 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..wire.isakmp import SA, Attribute, Proposal, Transform
+from ..wire.isakmp_proposals import built_proposal, transform_chain
 from ..wire.numbers import (AhTransform, AuthAlgorithm, AuthMethod, EncapsulationMode, EspTransform,
                             HashAlg, IpsecAttr, LifeType, Phase1Attr, Phase1Cipher, ProtocolId)
 from .lifetimes import Life
 from .policy import PeerPolicy
 from .sa import Phase1Choice
-from ..net.records import builder, fast_init_all
+from ..net.records import fast_init_all
 
 KEY_IKE = 1  #: the ISAKMP transform ID (RFC 2407 §4.4.1)
 
@@ -146,12 +147,18 @@ def choose_phase1(offer: SA, policy: PeerPolicy) -> tuple[Proposal, Transform, P
 
 # The SA payloads built below come from parts already checked (a decoded proposal and one of its
 # transforms, or our own cached transforms and a 4-byte SPI): they are built as the decoders build
-# theirs, without `__post_init__` checking every field again.
-_sa, _proposal = builder(SA), builder(Proposal)
+# theirs, without `__post_init__` checking every field again, their bodies packed as they are built
+# (`built_proposal`, `SA.of`) around transforms whose bodies are kept.
+
+
+def _answer(proposal: Proposal, transform: Transform, spi: bytes) -> SA:
+    """The one-proposal SA naming the transform chosen from `proposal`, under `spi`."""
+    chosen = (transform,)
+    return SA.of(built_proposal(proposal.number, proposal.protocol_id, spi, chosen, transform_chain(chosen)))
 
 
 def phase1_answer(proposal: Proposal, transform: Transform) -> SA:
-    return _sa((_proposal(proposal.number, proposal.protocol_id, proposal.spi, (transform,)),), 1, 1)
+    return _answer(proposal, transform, proposal.spi)
 
 
 # ----------------------------------------------------------------------------------- phase 2
@@ -171,15 +178,21 @@ def phase2_offer(policy: PeerPolicy, spi: bytes, encapsulation: int) -> SA:
     key = (policy.protocol, policy.esp_ciphers, policy.esp_integrity, policy.ipsec_lifetime,
            policy.ipsec_lifetime_kb, policy.pfs_group, encapsulation)
     try:
-        protocol_id, transforms = _phase2_transforms(*key)
+        protocol_id, transforms, chain = _phase2_transforms(*key)
     except TypeError:   # an unhashable setting: build it afresh
-        protocol_id, transforms = _phase2_transforms.__wrapped__(*key)
-    return _sa((_proposal(1, protocol_id, spi, transforms),), 1, 1)
+        protocol_id, transforms, chain = _phase2_transforms.__wrapped__(*key)
+    return SA.of(built_proposal(1, protocol_id, spi, transforms, chain))
 
 
 @lru_cache(maxsize=256)
-def _phase2_transforms(protocol, esp_ciphers, esp_integrity, ipsec_lifetime, ipsec_lifetime_kb, pfs_group,
-                       encapsulation) -> tuple[int, tuple[Transform, ...]]:
+def _phase2_transforms(*setting) -> tuple[int, tuple[Transform, ...], bytes]:
+    """The protocol and transforms of a phase-2 offer (`_phase2_offered`), and their chain encoded."""
+    protocol_id, transforms = _phase2_offered(*setting)
+    return protocol_id, transforms, transform_chain(transforms)
+
+
+def _phase2_offered(protocol, esp_ciphers, esp_integrity, ipsec_lifetime, ipsec_lifetime_kb, pfs_group,
+                    encapsulation) -> tuple[int, tuple[Transform, ...]]:
     transforms = []
     common = Life(ipsec_lifetime, ipsec_lifetime_kb).attributes(2) + [
         Attribute(IpsecAttr.ENCAPSULATION_MODE, encapsulation)]
@@ -239,7 +252,7 @@ def choose_phase2(offer: SA, policy: PeerPolicy, encapsulation: int) -> tuple[Pr
 
 
 def phase2_answer(proposal: Proposal, transform: Transform, spi: bytes) -> SA:
-    return _sa((_proposal(proposal.number, proposal.protocol_id, spi, (transform,)),), 1, 1)
+    return _answer(proposal, transform, spi)
 
 
 _MODE_NAMES = {EncapsulationMode.TUNNEL: "tunnel", EncapsulationMode.TRANSPORT: "transport",

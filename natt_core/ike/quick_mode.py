@@ -209,12 +209,10 @@ class QuickModeMixin:
         integ_len = INTEGRITY[c.integrity][1]
         enc_len = CIPHERS[c.cipher].key_len if c.cipher else 0
         proto = ProtocolId.ESP if c.protocol == "esp" else ProtocolId.AH
-        h, d = sa.choice.hash, sa.keyed("skeyid_d")
-
-        def material(spi: int) -> bytes:
-            return keymat(h, d, proto, spi.to_bytes(4, "big"), qe.ni_b, qe.nr_b, enc_len + integ_len, qe.pfs_shared)
-
-        km_in, km_out = material(qe.spi_in), material(qe.spi_out)
+        h, d, length = sa.choice.hash, sa.keyed("skeyid_d"), enc_len + integ_len
+        # each direction's KEYMAT under the SPI its receiver chose
+        km_in = keymat(h, d, proto, qe.spi_in.to_bytes(4, "big"), qe.ni_b, qe.nr_b, length, qe.pfs_shared)
+        km_out = keymat(h, d, proto, qe.spi_out.to_bytes(4, "big"), qe.ni_b, qe.nr_b, length, qe.pfs_shared)
         if c.protocol == "esp":
             (enc_in, auth_in), (enc_out, auth_out) = (split_keymat(km_in, enc_len, integ_len),
                                                       split_keymat(km_out, enc_len, integ_len))

@@ -16,7 +16,7 @@ from ..reasons import Reason
 from .nat_t import NattVersion
 from .policy import PeerPolicy
 from .states import Role, State
-from ..net.records import fast_init_all
+from ..net.records import fast_init
 
 
 @dataclass(frozen=True)
@@ -282,5 +282,8 @@ class IpsecSaRow:
     nat_oa: tuple[str, ...]
 
 
-#: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)
-fast_init_all(globals())
+# The frozen records above get the one-assignment __init__ (natt_core.net.records.fast_init). The
+# mutable ones (Pending, QuickExchange, IkeSa, ChildSa) keep dataclass's own: plain attribute stores
+# cost less than replacing an instance's __dict__ (an IkeSa is built in about 2 µs instead of 3).
+for _frozen in (Phase1Choice, Answer, IsakmpSaRow, IpsecSaRow):
+    fast_init(_frozen)

@@ -43,6 +43,7 @@ def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NO
     payload's next-payload byte is `last_next`: the first type of an already-encoded chain that
     follows (Quick Mode and Informational hash the chain after HASH, then send it behind HASH)."""
     bodies: list[bytes] = []
+    types: list[int] = []      # each payload's type, which the payload before it names as next
     for p in payloads:
         # a body that is one byte string (KE, Nonce, HASH, Vendor ID, NAT-D) is read, not asked for:
         # its `encode_body` would only return that field as bytes
@@ -52,7 +53,9 @@ def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NO
             bodies.append(body if body.__class__ is bytes else bytes(body))
         else:
             bodies.append(p.encode_body())
-    return join_chain(bodies, [p.payload_type for p in payloads[1:]] + [last_next])
+        types.append(p.payload_type)
+    types.append(last_next)
+    return join_chain(bodies, types[1:])
 
 
 def encode_message(header: Header, payloads: Sequence[Payload]) -> bytes:

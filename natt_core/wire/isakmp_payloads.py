@@ -13,7 +13,7 @@ from typing import Callable, Union
 
 from ..errors import ConfigError
 from .codec import Reader
-from .isakmp_frame import _build, _check, _Fields, _KeptBody, _new, _set
+from .isakmp_frame import _build, _check, _Fields, _generic, _KeptBody, _new, _set
 from .isakmp_proposals import (_PROPOSAL_TYPE, Proposal, _decode_list, _encode_list, _items_from_body,
                                 _proposal_from_body)
 from .layout import (ID_PAYLOAD, NATD_HASH, Layout, Part, hexed, named, show_hex, show_reserved,
@@ -62,6 +62,8 @@ def _opaque(name: str, show=show_size_hex) -> Layout:
 SA_BODY = Layout("SA", Part("doi", 4, "DOI", lambda v, row: f"{v} (IPsec)" if v == 1 else str(v)),
                  Part("situation", 4, "situation", hexed(8)),
                  Part("proposals", None, "proposals", nested=True))
+#: the DOI and situation of every SA the engine builds: IPsec DOI, SIT_IDENTITY_ONLY (RFC 2407 §4.6.1)
+_SA_IPSEC = SA_BODY.pack(1, 1)
 #: RFC 2407 §4.6.2: every byte is checked by the peer, so a NAT cannot rewrite it
 ID_BODY = Layout("ID", Part("id_type", 1, "ID type", named(IdType, False), ID_PAYLOAD),
                  Part("protocol", 1, "protocol ID", protected=ID_PAYLOAD),
@@ -136,6 +138,13 @@ class SA(_KeptBody, _Payload):
 
     def _fresh_body(self) -> bytes:
         return SA_BODY.pack(self.doi, self.situation) + _encode_list(_PROPOSAL_TYPE, self.proposals)
+
+    @classmethod
+    def of(cls, proposal: Proposal) -> "SA":
+        """The IPsec-DOI SA of one proposal the engine built (`built_proposal`): built as the decoders
+        build theirs, its body packed now around the proposal's."""
+        return _build(cls, {"proposals": (proposal,), "doi": 1, "situation": 1,
+                            "_wire": _SA_IPSEC + _generic(0, proposal.encode_body())})
 
     @classmethod
     def decode_body(cls, r: Reader) -> "SA":

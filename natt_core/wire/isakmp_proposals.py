@@ -248,8 +248,8 @@ class Proposal(_KeptBody, _Fields):
             raise ConfigError("a proposal needs an SPI of at most 255 bytes and 1..255 transforms")
 
     def _fresh_body(self) -> bytes:
-        return (PROPOSAL.pack(self.number, self.protocol_id, len(self.spi), len(self.transforms)) + self.spi
-                + _encode_list(_TRANSFORM_TYPE, self.transforms))
+        return _proposal_body(self.number, self.protocol_id, self.spi, len(self.transforms),
+                              _encode_list(_TRANSFORM_TYPE, self.transforms))
 
     @classmethod
     def decode_body(cls, r: Reader) -> "Proposal":
@@ -261,6 +261,25 @@ class Proposal(_KeptBody, _Fields):
             raise r.fail(f"transform count {count} but {len(transforms)} transforms", at=start + 3)
         return _build(cls, {"number": number, "protocol_id": protocol_id, "spi": spi,
                             "transforms": transforms, "_wire": wire})
+
+
+def _proposal_body(number: int, protocol_id: int, spi: bytes, count: int, transforms: bytes) -> bytes:
+    """A proposal's body: PROPOSAL's fixed part, the SPI, then its `count` transforms already chained."""
+    return PROPOSAL.pack(number, protocol_id, len(spi), count) + spi + transforms
+
+
+def transform_chain(transforms: Sequence[Transform]) -> bytes:
+    """The transforms of one proposal as its body carries them after the SPI."""
+    return _encode_list(_TRANSFORM_TYPE, transforms)
+
+
+def built_proposal(number: int, protocol_id: int, spi: bytes, transforms: tuple[Transform, ...],
+                   chain: bytes) -> Proposal:
+    """A proposal the engine builds from parts it checked (a number and protocol it chose or read,
+    a 4-byte SPI, transforms it keeps), whose transforms are chained already (`transform_chain`):
+    built as the decoders build theirs, its body packed now, not worked out again level by level."""
+    return _build(Proposal, {"number": number, "protocol_id": protocol_id, "spi": spi, "transforms": transforms,
+                             "_wire": _proposal_body(number, protocol_id, spi, len(transforms), chain)})
 
 
 def _encode_list(own_type: int, items: Sequence[Transform | Proposal]) -> bytes:
