@@ -372,8 +372,8 @@ def _said(trace: Trace, j: Journey) -> None:
 
 def _table_html(rows: list[dict], empty: str) -> str:
     """A plain HTML table: these change on every step, and a data grid costs far more to draw."""
-    if rows:
-        return grid_html(rows, mono=tuple(rows[0])[1:], css=False)
+    if rows:   # in a box of its own that scrolls sideways: an SA table is wider than the page at ~1400 px
+        return f'<div class="natt-wide">{grid_html(rows, mono=tuple(rows[0])[1:], css=False)}</div>'
     return f'<p class="natt-empty">{escape(empty)}</p>'
 
 
