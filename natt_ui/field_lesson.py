@@ -132,8 +132,9 @@ def run_matrix(preset: str, base: tuple[str, ...], rows: dict[str, tuple[str, ..
 
 
 def grid(rows: list[dict], mono: tuple[str, ...] = ()) -> None:
-    """A wrapped, coloured table (✓ green, ✗ red, ▶ outlined) that a projector shows in full."""
-    st.html(grid_html(rows, mono))
+    """A wrapped, coloured table (✓ green, ✗ red, ▶ outlined) that a projector shows in full; one
+    whose columns cannot wrap narrower than the page scrolls sideways instead of being cut off."""
+    st.html(f'<div class="natt-wide">{grid_html(rows, mono)}</div>')
 
 
 def failure_table(failures: list[Failure], limit: int = 4) -> None:

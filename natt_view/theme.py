@@ -87,7 +87,7 @@ CSS = f"""
 .natt-nats>div {{ flex:1 1 0; min-width:14rem; }}
 .natt-gridbox {{ max-height:24rem; overflow:auto; }}
 .natt-wide {{ overflow-x:auto; }}
-.natt-wide .natt-grid {{ width:max-content; min-width:100%; }}
+.natt-state .natt-wide .natt-grid {{ width:max-content; min-width:100%; }}
 .natt-state .natt-empty {{ color:rgba(49,51,63,.6); font-size:.875rem; }}
 {TINT_RULES}
 </style>

@@ -17,4 +17,4 @@ def test_every_table_under_a_step_sits_in_a_sideways_scrolling_box():
     assert tables >= 3           # the NAT table, ISAKMP SAs, IPsec SAs
     assert html.count('<div class="natt-wide"><table class="natt-grid">') == tables
     assert re.search(r"\.natt-wide \{\s*overflow-x:\s*auto", CSS)
-    assert re.search(r"\.natt-wide \.natt-grid \{[^}]*width:\s*max-content", CSS)
+    assert re.search(r"\.natt-state \.natt-wide \.natt-grid \{[^}]*width:\s*max-content", CSS)
