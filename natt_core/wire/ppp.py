@@ -180,7 +180,7 @@ class Option:
     @property
     def address(self) -> str:
         v = self.value
-        return "%d.%d.%d.%d" % (v[0], v[1], v[2], v[3]) if len(v) == 4 else ".".join(map(str, v))
+        return socket.inet_ntoa(v) if len(v) == 4 else ".".join(map(str, v))
 
 
 def mru(n: int) -> Option:
