@@ -123,7 +123,8 @@ class PppEndpoint:
         elif proto == IPCP:
             if self.phase == "Network" and self.ipcp is not None:
                 self._send(IPCP, self.ipcp.receive(pkt, now))
-                self._ipcp_notes(now)
+                if self.ipcp.notes or self.ipcp.no_address:    # as for LCP: only when there is news
+                    self._ipcp_notes(now)
             else:
                 self._events.append(ev.FrameDropped("IPCP before the Network phase", Reason.UNEXPECTED_MESSAGE))
         elif proto == IPV4:
@@ -222,7 +223,8 @@ class PppEndpoint:
                 self._events.append(ev.EchoReplied(pkt.identifier, pkt.magic))
             return
         self._send(LCP, self.lcp.receive(pkt, now))
-        self._lcp_notes(now)
+        if self.lcp.notes or self.lcp.refused_auth:      # most packets change nothing _lcp_notes reports
+            self._lcp_notes(now)
 
     def _lcp_notes(self, now: float) -> None:
         notes, self.lcp.notes = self.lcp.notes, []

@@ -316,7 +316,13 @@ def decode_control(data: bytes, layer: str = "LCP", base: int = 0) -> ControlPac
     (RFC 1661 §5: octets outside the Length field are padding)."""
     if type(data) is not bytes:
         data = bytes(data)
-    code, ident, length = _packet_head(data, layer, base, 11 if layer == "LCP" else 7)
+    top = 11 if layer == "LCP" else 7
+    if len(data) >= 4:       # the head of a sound packet read here; _packet_head names any fault
+        code, ident, length = _PACKET_HEAD.unpack_from(data)
+        if not 1 <= code <= top or length < 4 or length > len(data):
+            _packet_head(data, layer, base, top)
+    else:
+        _packet_head(data, layer, base, top)
     if code in CONFIG_CODES:
         return ControlPacket(code, ident, decode_options(data[4:length], layer, base + 4))
     if code in MAGIC_CODES:
