@@ -23,21 +23,26 @@ def is_data(data: bytes) -> bool:
     return len(data) >= 2 and not data[0] & 0x80
 
 
-def decode_data(data: bytes) -> tuple[int, int, bytes]:
-    """(tunnel ID, session ID, PPP frame); DecodeError if it is not an L2TPv2 data message."""
-    if len(data) < 6:
-        raise DecodeError("L2TP", 0, f"a data message needs at least 6 bytes, not {len(data)}")
+def data_parts(data: bytes) -> tuple[int, int, bytes] | None:
+    """What a host asks of every L2TP payload, in one call: (tunnel ID, session ID, PPP frame) of a
+    data message, None for a control message (T bit set) or fewer than 2 bytes (the control decoder
+    names that fault); DecodeError for a malformed data message."""
+    n = len(data)
+    if n < 2 or data[0] & 0x80:
+        return None
+    if n < 6:
+        raise DecodeError("L2TP", 0, f"a data message needs at least 6 bytes, not {n}")
     flags = data[0] << 8 | data[1]
     if flags == DATA_FLAGS:          # the kernel's form: no length, sequence or offset fields
         return data[2] << 8 | data[3], data[4] << 8 | data[5], data[6:]
-    if flags & _T or flags & 0x000F != 2:
+    if flags & 0x000F != 2:
         raise DecodeError("L2TP", 0, f"not an L2TPv2 data message (flags 0x{flags:04x})")
-    at, end = 2, len(data)
+    at, end = 2, n
     if flags & _L:
         end = int.from_bytes(data[2:4], "big")
         at = 4
-        if end > len(data) or end < 6:
-            raise DecodeError("L2TP", 2, f"length field {end} but {len(data)} bytes")
+        if end > n or end < 6:
+            raise DecodeError("L2TP", 2, f"length field {end} but {n} bytes")
     tunnel, session = int.from_bytes(data[at:at + 2], "big"), int.from_bytes(data[at + 2:at + 4], "big")
     at += 4 + (4 if flags & _S else 0)
     if flags & _O:
@@ -47,3 +52,13 @@ def decode_data(data: bytes) -> tuple[int, int, bytes]:
     if at > end:
         raise DecodeError("L2TP", at, "the header is longer than the message")
     return tunnel, session, data[at:end]
+
+
+def decode_data(data: bytes) -> tuple[int, int, bytes]:
+    """(tunnel ID, session ID, PPP frame); DecodeError if it is not an L2TPv2 data message."""
+    parts = data_parts(data)
+    if parts is None:
+        if len(data) < 6:
+            raise DecodeError("L2TP", 0, f"a data message needs at least 6 bytes, not {len(data)}")
+        raise DecodeError("L2TP", 0, f"not an L2TPv2 data message (flags 0x{data[0] << 8 | data[1]:04x})")
+    return parts

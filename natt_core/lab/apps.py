@@ -20,7 +20,7 @@ from ..ike.events import DataReceived, PacketDropped, Phase2Established
 from ..ipsec.spd import Spd
 from ..ike.peer import Peer
 from ..l2tp.control import ControlConnection
-from ..l2tp.data import decode_data, encode_data, is_data
+from ..l2tp.data import data_parts, encode_data
 from ..output import Event, Output
 from ..ppp import events as ppp_events
 from ..ppp.endpoint import PppEndpoint, PppPolicy
@@ -122,11 +122,6 @@ class _Link:
         self.order = 0                 #: its place in the host's `links` (timers fire in that order)
         self.due: float | None = None  #: when its control connection or PPP next wants the clock
 
-    def next_timer(self) -> float | None:
-        t = self.cc.next_timer()
-        p = self.ppp.next_timer() if self.ppp else None
-        return p if t is None or (p is not None and p < t) else t
-
 
 class L2tpHost:
     """A network host: the sans-IO IKE peer with an L2TP client (LAC) or server (LNS) on top."""
@@ -172,13 +167,19 @@ class L2tpHost:
         t = self.peer.next_timer()
         if self._agenda and (t is None or self._agenda[0][0] < t):
             t = self._agenda[0][0]
-        links = self._links_due()
+        if not self._due:
+            return t
+        links, _, link = self._due[0]     # the heap's top is nearly always current: no call to check it
+        if link.due != links or self.links.get(link.child.spi_in) is not link:
+            links = self._links_due()
         return links if links is not None and (t is None or links < t) else t
 
     def _touch(self, link: _Link) -> None:
         """Note a link's next timer after anything that may have moved it (its cc or PPP was called);
         a timer that did not move keeps the entry it has in the heap."""
-        due = link.next_timer()
+        due = link.cc.next_timer()
+        if link.ppp is not None and (p := link.ppp.next_timer()) is not None and (due is None or p < due):
+            due = p
         if due == link.due:
             return
         link.due = due
@@ -369,14 +370,15 @@ class L2tpHost:
                                                         layer="IPsec", spi=f"{spi:08x}"))
                         continue
                 link = self.links.get(spi)
-                if link is not None and is_data(event.payload):
+                if link is not None:
                     try:
-                        tunnel, session, frame = decode_data(event.payload)
+                        data = data_parts(event.payload)     # None: a control message
                     except DecodeError:
                         continue
-                    if link.ppp is not None and (tunnel, session) == (link.cc.tunnel_id, link.cc.session_id):
-                        self._ppp(link, link.ppp.receive(frame, now), now, out)
-                    continue
+                    if data is not None:
+                        if link.ppp is not None and data[0] == link.cc.tunnel_id and data[1] == link.cc.session_id:
+                            self._ppp(link, link.ppp.receive(data[2], now), now, out)
+                        continue
                 if link is None and self.role == "server":
                     child = self.peer.children.get(spi)
                     if child is None:
@@ -428,10 +430,13 @@ class L2tpHost:
 _PING_ID = 0x4C32      #: the echo identifier of the client's ping ("L2")
 
 
+_PING_DATA = bytes(range(0x61, 0x61 + 23)) + bytes(range(0x61, 0x61 + 9))     #: "abc...wabcdefghi"
+
+
 def _ping(src: str, dst: str, kind: int) -> bytes:
     """An IPv4 ICMP echo (RFC 792) of 32 bytes of data, as Windows' ping sends."""
-    data = bytes(range(0x61, 0x61 + 23)) + bytes(range(0x61, 0x61 + 9))     # "abc...wabcdefghi"
-    return encode_datagram(Datagram(Endpoint(src), Endpoint(dst), ICMP_PROTO, Echo(kind, _PING_ID, 1, data).encode()))
+    echo = Echo(kind, _PING_ID, 1, _PING_DATA).encode()
+    return encode_datagram(Datagram(Endpoint(src), Endpoint(dst), ICMP_PROTO, echo))
 
 
 

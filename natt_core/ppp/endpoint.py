@@ -19,13 +19,16 @@ from dataclasses import dataclass, field
 
 from ..errors import ConfigError, DecodeError
 from ..reasons import Reason
-from ..wire.ppp import FRAME_HEAD, Code, ControlPacket, IpcpOpt, Proto, decode_payload, frame_parts
+from ..wire.ppp import FRAME_HEAD, MAGIC_CODES, Code, ControlPacket, IpcpOpt, Proto, decode_payload, frame_parts
 from . import events as ev
 from .auth import AuthPeer, Authenticator
-from .fsm import State
+from .fsm import ACK_RCVD, ACK_SENT, CLOSING, INITIAL, OPENED, REQ_SENT, STOPPING
 from .options import AUTH_OPTIONS, AddressPool, IpcpNegotiator, LcpNegotiator
 from ..net.records import fast_init_all
 
+#: the protocols under plain module names, like the automaton's states (fsm.py): a member read
+#: off an Enum class costs ~70 ns, and a frame reads several
+LCP, IPCP, PAP, CHAP, IPV4 = Proto.LCP, Proto.IPCP, Proto.PAP, Proto.CHAP, Proto.IPV4
 PHASES = ("Dead", "Establish", "Authenticate", "Network", "Terminate")
 
 
@@ -87,17 +90,17 @@ class PppEndpoint:
     @property
     def address(self) -> str | None:
         """Our IPv4 address once IPCP is open."""
-        if self.ipcp and self.ipcp.state == State.OPENED:
+        if self.ipcp and self.ipcp.state == OPENED:
             return self.ipcp.local
         return None
 
     @property
     def peer_address(self) -> str | None:
-        return self.ipcp.peer_address if self.ipcp and self.ipcp.state == State.OPENED else None
+        return self.ipcp.peer_address if self.ipcp and self.ipcp.state == OPENED else None
 
     def start(self, now: float) -> Output:
         self._phase("Establish")
-        self._send(Proto.LCP, self.lcp.open(now))
+        self._send(LCP, self.lcp.open(now))
         return self._flush()
 
     def receive(self, data: bytes, now: float) -> Output:
@@ -107,23 +110,24 @@ class PppEndpoint:
         except DecodeError as e:
             self._events.append(ev.FrameDropped(str(e), Reason.MALFORMED))
             return self._flush()
-        if proto == Proto.LCP:
+        if proto == LCP:
             self._lcp(pkt, now)
-        elif self.phase == "Dead" or self.lcp.state != State.OPENED:
+        elif self.phase == "Dead" or self.lcp.state != OPENED:
             self._events.append(ev.FrameDropped(f"protocol 0x{proto:04x} before LCP is open", Reason.UNEXPECTED_MESSAGE))
-        elif proto in (Proto.PAP, Proto.CHAP):
+        elif proto in (PAP, CHAP):
             if self.phase == "Authenticate" and self.auth is not None:
                 self._send_raw(self.auth.receive(proto, pkt, now))
                 self._auth_done(now)
             elif self.role == "server" and self.auth is not None:
                 self._send_raw(self.auth.receive(proto, pkt, now))     # answers a retransmitted Response again
-        elif proto == Proto.IPCP:
+        elif proto == IPCP:
             if self.phase == "Network" and self.ipcp is not None:
-                self._send(Proto.IPCP, self.ipcp.receive(pkt, now))
-                self._ipcp_notes(now)
+                self._send(IPCP, self.ipcp.receive(pkt, now))
+                if self.ipcp.notes or self.ipcp.no_address:    # as for LCP: only when there is news
+                    self._ipcp_notes(now)
             else:
                 self._events.append(ev.FrameDropped("IPCP before the Network phase", Reason.UNEXPECTED_MESSAGE))
-        elif proto == Proto.IPV4:
+        elif proto == IPV4:
             if self.address is not None:
                 self._events.append(ev.IpReceived(info))
             else:
@@ -131,7 +135,7 @@ class PppEndpoint:
         else:   # RFC 1661 §5.7: Protocol-Reject an unknown protocol while LCP is open
             self.echo_id = (self.echo_id + 1) & 0xFF
             rej = ControlPacket(Code.PROTOCOL_REJECT, self.echo_id, rejected_protocol=proto, data=pkt[:1400])
-            self._send(Proto.LCP, [rej])
+            self._send(LCP, [rej])
         return self._flush()
 
     def next_timer(self) -> float | None:
@@ -143,7 +147,7 @@ class PppEndpoint:
         return first
 
     def on_timer(self, now: float) -> Output:
-        self._send(Proto.LCP, self.lcp.timeout(now))
+        self._send(LCP, self.lcp.timeout(now))
         self._lcp_notes(now)
         if self.auth is not None and self.phase == "Authenticate":
             again, gave_up = self.auth.timeout(now)
@@ -152,27 +156,27 @@ class PppEndpoint:
                 self._fail("authentication", f"no {self.lcp.auth_choice} answer after {self.policy.max_configure} tries",
                            Reason.PPP_AUTH_FAILED, now)
         if self.ipcp is not None:
-            self._send(Proto.IPCP, self.ipcp.timeout(now))
+            self._send(IPCP, self.ipcp.timeout(now))
             self._ipcp_notes(now)
         return self._flush()
 
     def send_ip(self, packet: bytes, now: float) -> Output:
         if self.address is None:
             raise ConfigError("no IPv4 over PPP before IPCP has opened")
-        self._frames.append(FRAME_HEAD[Proto.IPV4] + packet)
+        self._frames.append(FRAME_HEAD[IPV4] + packet)
         return self._flush()
 
     def echo(self, now: float, data: bytes = b"") -> Output:
         """An LCP Echo-Request (RFC 1661 §5.8), the keepalive pppd's lcp-echo-interval sends."""
-        if self.lcp.state != State.OPENED:
+        if self.lcp.state != OPENED:
             raise ConfigError("LCP Echo-Request only once LCP is open")
         self.echo_id = (self.echo_id + 1) & 0xFF
-        self._send(Proto.LCP, [ControlPacket(Code.ECHO_REQUEST, self.echo_id, magic=self.lcp.magic, data=data)])
+        self._send(LCP, [ControlPacket(Code.ECHO_REQUEST, self.echo_id, magic=self.lcp.magic, data=data)])
         return self._flush()
 
     def close(self, now: float, why: str = "closed by the administrator") -> Output:
         self._phase("Terminate")
-        self._send(Proto.LCP, self.lcp.close(now, why))
+        self._send(LCP, self.lcp.close(now, why))
         return self._flush()
 
     # --- internals ----------------------------------------------------------------------------
@@ -202,24 +206,25 @@ class PppEndpoint:
         if self.failed is None:
             self.failed = ev.LinkFailed(layer, reason, code)
             self._events.append(self.failed)
-        if self.lcp.state in (State.OPENED, State.REQ_SENT, State.ACK_RCVD, State.ACK_SENT):
+        if self.lcp.state in (OPENED, REQ_SENT, ACK_RCVD, ACK_SENT):
             self._phase("Terminate")
-            self._send(Proto.LCP, self.lcp.close(now, reason))
-        elif self.lcp.state not in (State.CLOSING, State.STOPPING):
+            self._send(LCP, self.lcp.close(now, reason))
+        elif self.lcp.state not in (CLOSING, STOPPING):
             self._phase("Dead")
 
     def _lcp(self, pkt: ControlPacket, now: float) -> None:
-        if pkt.code in (Code.ECHO_REQUEST, Code.ECHO_REPLY, Code.DISCARD_REQUEST):
-            if self.lcp.state != State.OPENED:
+        if pkt.code in MAGIC_CODES:                 # Echo-Request, Echo-Reply, Discard-Request
+            if self.lcp.state != OPENED:
                 return                               # §5.8: only in the Opened state
             if pkt.code == Code.ECHO_REQUEST:
-                self._send(Proto.LCP, [ControlPacket(Code.ECHO_REPLY, pkt.identifier, magic=self.lcp.magic,
+                self._send(LCP, [ControlPacket(Code.ECHO_REPLY, pkt.identifier, magic=self.lcp.magic,
                                                      data=pkt.data)])
             elif pkt.code == Code.ECHO_REPLY:
                 self._events.append(ev.EchoReplied(pkt.identifier, pkt.magic))
             return
-        self._send(Proto.LCP, self.lcp.receive(pkt, now))
-        self._lcp_notes(now)
+        self._send(LCP, self.lcp.receive(pkt, now))
+        if self.lcp.notes or self.lcp.refused_auth:      # most packets change nothing _lcp_notes reports
+            self._lcp_notes(now)
 
     def _lcp_notes(self, now: float) -> None:
         notes, self.lcp.notes = self.lcp.notes, []
@@ -230,7 +235,7 @@ class PppEndpoint:
             elif kind == "down":
                 self._events.append(ev.StateReached("LCP", "Down"))
                 if self.ipcp is not None:        # LCP down takes the network layer with it
-                    self.ipcp.state, self.ipcp.timer_at = State.INITIAL, None
+                    self.ipcp.state, self.ipcp.timer_at = INITIAL, None
             elif kind == "finished":
                 self._events.append(ev.StateReached("LCP", self.lcp.state.value))
                 if self.failed is None and self.phase in ("Establish",):
@@ -276,7 +281,7 @@ class PppEndpoint:
                 return
         else:
             self.ipcp = IpcpNegotiator("client", want_dns=p.want_dns, **self.timers)
-        self._send(Proto.IPCP, self.ipcp.open(now))
+        self._send(IPCP, self.ipcp.open(now))
 
     def _ipcp_notes(self, now: float) -> None:
         notes, self.ipcp.notes = self.ipcp.notes, []

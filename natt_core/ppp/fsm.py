@@ -30,8 +30,15 @@ class State(Enum):
     OPENED = "Opened"
 
 
-TIMED = (State.REQ_SENT, State.ACK_RCVD, State.ACK_SENT, State.CLOSING, State.STOPPING)
-NEGOTIATING = (State.REQ_SENT, State.ACK_RCVD, State.ACK_SENT)
+#: the states and the packet codes under plain module names: the automaton reads several of them per
+#: packet, and a member read off an Enum class costs ~70 ns (EnumType's __getattr__ hook)
+INITIAL, CLOSED, STOPPED, CLOSING, STOPPING, REQ_SENT, ACK_RCVD, ACK_SENT, OPENED = State
+CONFIGURE_REQUEST, CONFIGURE_ACK, CONFIGURE_NAK, CONFIGURE_REJECT, TERMINATE_REQUEST, TERMINATE_ACK = \
+    Code.CONFIGURE_REQUEST, Code.CONFIGURE_ACK, Code.CONFIGURE_NAK, Code.CONFIGURE_REJECT, Code.TERMINATE_REQUEST, \
+    Code.TERMINATE_ACK
+
+TIMED = (REQ_SENT, ACK_RCVD, ACK_SENT, CLOSING, STOPPING)
+NEGOTIATING = (REQ_SENT, ACK_RCVD, ACK_SENT)
 
 
 class Negotiator:
@@ -41,7 +48,7 @@ class Negotiator:
 
     def __init__(self, restart: float = 3.0, max_configure: int = 10, max_terminate: int = 2,
                  max_failure: int = 5):
-        self.state = State.INITIAL
+        self.state = INITIAL
         self.restart, self.max_configure, self.max_terminate, self.max_failure = \
             restart, max_configure, max_terminate, max_failure
         self.counter = 0
@@ -57,8 +64,8 @@ class Negotiator:
         return ()
 
     def judge(self, options: tuple[Option, ...]) -> tuple[int, tuple[Option, ...]]:
-        """(Code.CONFIGURE_ACK, options) or (NAK, suggestions) or (REJECT, unacceptable ones)."""
-        return Code.CONFIGURE_ACK, options
+        """(CONFIGURE_ACK, options) or (NAK, suggestions) or (REJECT, unacceptable ones)."""
+        return CONFIGURE_ACK, options
 
     def nakked(self, options: tuple[Option, ...]) -> None:
         """The peer suggested other values for these options."""
@@ -80,7 +87,7 @@ class Negotiator:
         self.ident = (self.ident + 1) & 0xFF
         self.counter -= 1
         self._arm(now)
-        self.sent_request = ControlPacket(Code.CONFIGURE_REQUEST, self.ident, self.request_options())
+        self.sent_request = ControlPacket(CONFIGURE_REQUEST, self.ident, self.request_options())
         self.configure_requests_sent += 1
         return [self.sent_request]
 
@@ -88,7 +95,7 @@ class Negotiator:
         self.ident = (self.ident + 1) & 0xFF
         self.counter -= 1
         self._arm(now)
-        return [ControlPacket(Code.TERMINATE_REQUEST, self.ident, data=b"")]
+        return [ControlPacket(TERMINATE_REQUEST, self.ident, data=b"")]
 
     def _up(self) -> None:
         self.timer_at = None
@@ -106,17 +113,17 @@ class Negotiator:
         """Up + Open: start negotiating."""
         self._irc()
         self.failures = 0
-        self.state = State.REQ_SENT
+        self.state = REQ_SENT
         return self._scr(now)
 
     def close(self, now: float, why: str = "closed") -> list[ControlPacket]:
-        if self.state in NEGOTIATING or self.state == State.OPENED:
-            if self.state == State.OPENED:
+        if self.state in NEGOTIATING or self.state == OPENED:
+            if self.state == OPENED:
                 self._down(why)
             self._irc(configure=False)
-            self.state = State.CLOSING
+            self.state = CLOSING
             return self._str(now)
-        self.state = State.CLOSED
+        self.state = CLOSED
         return []
 
     def timeout(self, now: float) -> list[ControlPacket]:
@@ -125,115 +132,115 @@ class Negotiator:
         if self.timer_at is None or now < self.timer_at:
             return []
         if self.counter > 0:   # TO+
-            if self.state in (State.CLOSING, State.STOPPING):
+            if self.state in (CLOSING, STOPPING):
                 return self._str(now)
-            if self.state == State.ACK_RCVD:
-                self.state = State.REQ_SENT
+            if self.state == ACK_RCVD:
+                self.state = REQ_SENT
             return self._scr(now)
         # TO-
         was = self.state
-        self.state = State.CLOSED if was == State.CLOSING else State.STOPPED
+        self.state = CLOSED if was == CLOSING else STOPPED
         self._finished("no answer after Max-Configure requests" if was in NEGOTIATING else "terminated")
         return []
 
     def receive(self, pkt: ControlPacket, now: float) -> list[ControlPacket]:
         code = pkt.code
-        if code == Code.CONFIGURE_REQUEST:
+        if code == CONFIGURE_REQUEST:
             return self._rcr(pkt, now)
-        if code in (Code.CONFIGURE_ACK, Code.CONFIGURE_NAK, Code.CONFIGURE_REJECT):
+        if code in (CONFIGURE_ACK, CONFIGURE_NAK, CONFIGURE_REJECT):
             if self.sent_request is None or pkt.identifier != self.sent_request.identifier:
                 return []          # stale or spoofed: RFC 1661 §5.2 silently discards
-            if code == Code.CONFIGURE_ACK:
+            if code == CONFIGURE_ACK:
                 if pkt.options != self.sent_request.options:
                     return []      # an Ack must repeat the request exactly
                 return self._rca(now)
-            (self.nakked if code == Code.CONFIGURE_NAK else self.rejected)(pkt.options)
+            (self.nakked if code == CONFIGURE_NAK else self.rejected)(pkt.options)
             return self._rcn(now)
-        if code == Code.TERMINATE_REQUEST:
-            ack = [ControlPacket(Code.TERMINATE_ACK, pkt.identifier)]
-            if self.state == State.OPENED:
+        if code == TERMINATE_REQUEST:
+            ack = [ControlPacket(TERMINATE_ACK, pkt.identifier)]
+            if self.state == OPENED:
                 self._down("the peer sent Terminate-Request")
                 self.counter = 0
                 self._arm(now)
-                self.state = State.STOPPING
-            elif self.state in (State.ACK_RCVD, State.ACK_SENT):
-                self.state = State.REQ_SENT
+                self.state = STOPPING
+            elif self.state in (ACK_RCVD, ACK_SENT):
+                self.state = REQ_SENT
             return ack
-        if code == Code.TERMINATE_ACK:
-            if self.state == State.CLOSING:
-                self.state = State.CLOSED
+        if code == TERMINATE_ACK:
+            if self.state == CLOSING:
+                self.state = CLOSED
                 self._finished("terminated")
-            elif self.state == State.STOPPING:
-                self.state = State.STOPPED
+            elif self.state == STOPPING:
+                self.state = STOPPED
                 self._finished("terminated")
-            elif self.state == State.ACK_RCVD:
-                self.state = State.REQ_SENT
-            elif self.state == State.OPENED:
+            elif self.state == ACK_RCVD:
+                self.state = REQ_SENT
+            elif self.state == OPENED:
                 self._down("unexpected Terminate-Ack")
-                self.state = State.REQ_SENT
+                self.state = REQ_SENT
                 return self._scr(now)
             return []
         return []                  # Code-Reject and others: RXJ+ (permitted), nothing changes
 
     def _rcr(self, pkt: ControlPacket, now: float) -> list[ControlPacket]:
-        if self.state in (State.CLOSED, State.CLOSING, State.STOPPING):
-            return [ControlPacket(Code.TERMINATE_ACK, pkt.identifier)] if self.state == State.CLOSED else []
+        if self.state in (CLOSED, CLOSING, STOPPING):
+            return [ControlPacket(TERMINATE_ACK, pkt.identifier)] if self.state == CLOSED else []
         verdict, opts = self.judge(pkt.options)
-        if verdict == Code.CONFIGURE_NAK:
+        if verdict == CONFIGURE_NAK:
             self.failures += 1
             if self.failures > self.max_failure:   # Max-Failure: turn the Nak into a Reject
-                verdict = Code.CONFIGURE_REJECT
+                verdict = CONFIGURE_REJECT
                 opts = tuple(o for o in pkt.options if o.type in {n.type for n in opts})
         reply = ControlPacket(verdict, pkt.identifier, opts)
         out: list[ControlPacket] = []
-        good = verdict == Code.CONFIGURE_ACK
-        if self.state == State.STOPPED:
+        good = verdict == CONFIGURE_ACK
+        if self.state == STOPPED:
             self._irc()
             out += self._scr(now)
-            self.state = State.ACK_SENT if good else State.REQ_SENT
-        elif self.state == State.OPENED:
+            self.state = ACK_SENT if good else REQ_SENT
+        elif self.state == OPENED:
             self._down("the peer renegotiates")
             out += self._scr(now)
-            self.state = State.ACK_SENT if good else State.REQ_SENT
-        elif self.state == State.REQ_SENT:
-            self.state = State.ACK_SENT if good else State.REQ_SENT
-        elif self.state == State.ACK_RCVD:
+            self.state = ACK_SENT if good else REQ_SENT
+        elif self.state == REQ_SENT:
+            self.state = ACK_SENT if good else REQ_SENT
+        elif self.state == ACK_RCVD:
             if good:
-                self.state = State.OPENED
+                self.state = OPENED
                 self._up()
-        elif self.state == State.ACK_SENT:
-            self.state = State.ACK_SENT if good else State.REQ_SENT
+        elif self.state == ACK_SENT:
+            self.state = ACK_SENT if good else REQ_SENT
         return [reply] + out
 
     def _rca(self, now: float) -> list[ControlPacket]:
         self.acked(self.sent_request.options)
-        if self.state == State.REQ_SENT:
+        if self.state == REQ_SENT:
             self._irc()
             self.timer_at = now + self.restart
-            self.state = State.ACK_RCVD
-        elif self.state == State.ACK_SENT:
+            self.state = ACK_RCVD
+        elif self.state == ACK_SENT:
             self._irc()
-            self.state = State.OPENED
+            self.state = OPENED
             self._up()
-        elif self.state == State.ACK_RCVD:
-            self.state = State.REQ_SENT
+        elif self.state == ACK_RCVD:
+            self.state = REQ_SENT
             return self._scr(now)
-        elif self.state == State.OPENED:
+        elif self.state == OPENED:
             self._down("unexpected Configure-Ack")
-            self.state = State.REQ_SENT
+            self.state = REQ_SENT
             return self._scr(now)
         return []
 
     def _rcn(self, now: float) -> list[ControlPacket]:
-        if self.state in (State.REQ_SENT, State.ACK_SENT):
+        if self.state in (REQ_SENT, ACK_SENT):
             self._irc()
             return self._scr(now)
-        if self.state == State.ACK_RCVD:
-            self.state = State.REQ_SENT
+        if self.state == ACK_RCVD:
+            self.state = REQ_SENT
             return self._scr(now)
-        if self.state == State.OPENED:
+        if self.state == OPENED:
             self._down("the peer renegotiates")
-            self.state = State.REQ_SENT
+            self.state = REQ_SENT
             return self._scr(now)
         return []
 

@@ -16,10 +16,15 @@ import random
 import socket
 
 from ..errors import ConfigError
-from ..wire.ppp import (ChapAlg, Code, IpcpOpt, LcpOpt, Option, Proto, accm, address_option, auth_protocol,
+from ..wire.ppp import (ChapAlg, IpcpOpt, LcpOpt, Option, Proto, accm, address_option, auth_protocol,
                         magic_number, mru)
-from .fsm import Negotiator
+from .fsm import CONFIGURE_ACK, CONFIGURE_NAK, CONFIGURE_REJECT, Negotiator
 from ..net.records import fast_init_all
+
+#: option types under plain module names: `judge` and the hooks compare each option with several,
+#: and a member read off an Enum class costs ~70 ns (EnumType's __getattr__ hook)
+MRU, ACCM, AUTH, MAGIC, PFC, ACFC = LcpOpt.MRU, LcpOpt.ACCM, LcpOpt.AUTH, LcpOpt.MAGIC, LcpOpt.PFC, LcpOpt.ACFC
+IP_ADDRESS, PRIMARY_DNS, SECONDARY_DNS = IpcpOpt.IP_ADDRESS, IpcpOpt.PRIMARY_DNS, IpcpOpt.SECONDARY_DNS
 
 #: policy name -> the Authentication-Protocol option that asks for it
 AUTH_OPTIONS = {
@@ -34,7 +39,7 @@ ZERO = "0.0.0.0"
 
 def auth_name(opt: Option) -> str | None:
     """The policy name of an Authentication-Protocol option, or None if we do not speak it."""
-    return _AUTH_NAMES.get(opt.value) if opt.type == LcpOpt.AUTH else None
+    return _AUTH_NAMES.get(opt.value) if opt.type == AUTH else None
 
 
 class LcpNegotiator(Negotiator):
@@ -69,21 +74,21 @@ class LcpNegotiator(Negotiator):
         if self.magic:
             opts.append(magic_number(self.magic))
         if self.want_compress:
-            opts += [Option(LcpOpt.PFC), Option(LcpOpt.ACFC)]
+            opts += [Option(PFC), Option(ACFC)]
         return tuple(opts)
 
     def judge(self, options):
         naks, rejects = [], []
         for o in options:
-            if o.type == LcpOpt.MRU:
+            if o.type == MRU:
                 if o.number < 128:
                     naks.append(mru(1500))
-            elif o.type == LcpOpt.ACCM or o.type in (LcpOpt.PFC, LcpOpt.ACFC):
+            elif o.type == ACCM or o.type in (PFC, ACFC):
                 pass
-            elif o.type == LcpOpt.MAGIC:
+            elif o.type == MAGIC:
                 if o.number == self.magic and o.number:
                     naks.append(magic_number(self._new_magic()))   # looped back? suggest another
-            elif o.type == LcpOpt.AUTH and self.role == "client":
+            elif o.type == AUTH and self.role == "client":
                 name = auth_name(o)
                 if name not in self.auth:
                     if not self.auth:
@@ -93,32 +98,32 @@ class LcpNegotiator(Negotiator):
             else:
                 rejects.append(o)       # unknown here, or a client asking the server to authenticate
         if rejects:
-            return Code.CONFIGURE_REJECT, tuple(rejects)
+            return CONFIGURE_REJECT, tuple(rejects)
         if naks:
-            return Code.CONFIGURE_NAK, tuple(naks)
+            return CONFIGURE_NAK, tuple(naks)
         self._accept(options)
-        return Code.CONFIGURE_ACK, tuple(options)
+        return CONFIGURE_ACK, tuple(options)
 
     def _accept(self, options) -> None:
         for o in options:
-            if o.type == LcpOpt.MAGIC:
+            if o.type == MAGIC:
                 self.peer_magic = o.number
-            elif o.type == LcpOpt.MRU:
+            elif o.type == MRU:
                 self.peer_mru = o.number
-            elif o.type == LcpOpt.PFC:
+            elif o.type == PFC:
                 self.pfc = True
-            elif o.type == LcpOpt.ACFC:
+            elif o.type == ACFC:
                 self.acfc = True
-            elif o.type == LcpOpt.AUTH:
+            elif o.type == AUTH:
                 self.auth_choice = auth_name(o)
 
     def nakked(self, options) -> None:
         for o in options:
-            if o.type == LcpOpt.MAGIC:
+            if o.type == MAGIC:
                 self.magic = self._new_magic()
-            elif o.type == LcpOpt.MRU and self.mru is not None:
+            elif o.type == MRU and self.mru is not None:
                 self.mru = o.number
-            elif o.type == LcpOpt.AUTH and self.role == "server":
+            elif o.type == AUTH and self.role == "server":
                 self.tried.append(self.auth_choice or "")
                 name = auth_name(o)
                 if name in self.auth and name not in self.tried:
@@ -132,18 +137,18 @@ class LcpNegotiator(Negotiator):
 
     def rejected(self, options) -> None:
         for o in options:
-            if o.type == LcpOpt.MAGIC:
+            if o.type == MAGIC:
                 self.magic = 0
-            elif o.type == LcpOpt.MRU:
+            elif o.type == MRU:
                 self.mru = None
-            elif o.type in (LcpOpt.PFC, LcpOpt.ACFC):
+            elif o.type in (PFC, ACFC):
                 self.want_compress = False
-            elif o.type == LcpOpt.AUTH:
+            elif o.type == AUTH:
                 self.refused_auth = True      # a server that cannot authenticate must not go on
 
 
 def _number(address: str) -> int:
-    return int.from_bytes(address_option(IpcpOpt.IP_ADDRESS, address).value, "big")
+    return int.from_bytes(address_option(IP_ADDRESS, address).value, "big")
 
 
 class AddressPool:
@@ -189,30 +194,30 @@ class IpcpNegotiator(Negotiator):
         self.role = role
         self.local = local                           # client: 0.0.0.0 until the server Naks
         self.dns = list(dns) + [ZERO] * (2 - len(dns)) if role == "client" else list(dns)
-        self.dns_wanted = [IpcpOpt.PRIMARY_DNS, IpcpOpt.SECONDARY_DNS] if want_dns and role == "client" else []
+        self.dns_wanted = [PRIMARY_DNS, SECONDARY_DNS] if want_dns and role == "client" else []
         self.assign = assign                          # server: the address for this client
         self.peer_address: str | None = None
         self.no_address = False
 
     def request_options(self) -> tuple[Option, ...]:
-        opts = [address_option(IpcpOpt.IP_ADDRESS, self.local)]
+        opts = [address_option(IP_ADDRESS, self.local)]
         for kind in self.dns_wanted:
-            opts.append(address_option(kind, self.dns[0 if kind == IpcpOpt.PRIMARY_DNS else 1]))
+            opts.append(address_option(kind, self.dns[0 if kind == PRIMARY_DNS else 1]))
         return tuple(opts)
 
     def judge(self, options):
         naks, rejects = [], []
         for o in options:
-            if o.type == IpcpOpt.IP_ADDRESS:
+            if o.type == IP_ADDRESS:
                 if self.role == "server":
                     if self.assign is None:
                         rejects.append(o)
                     elif o.address != self.assign:
-                        naks.append(address_option(IpcpOpt.IP_ADDRESS, self.assign))
+                        naks.append(address_option(IP_ADDRESS, self.assign))
                 elif o.address == ZERO:
                     rejects.append(o)             # we have nothing to give a server
-            elif self.role == "server" and o.type in (IpcpOpt.PRIMARY_DNS, IpcpOpt.SECONDARY_DNS):
-                i = 0 if o.type == IpcpOpt.PRIMARY_DNS else 1
+            elif self.role == "server" and o.type in (PRIMARY_DNS, SECONDARY_DNS):
+                i = 0 if o.type == PRIMARY_DNS else 1
                 if i >= len(self.dns):
                     rejects.append(o)
                 elif o.address != self.dns[i]:
@@ -220,28 +225,28 @@ class IpcpNegotiator(Negotiator):
             else:
                 rejects.append(o)                 # IP-Compression, NBNS, ...: not offered here
         if rejects:
-            return Code.CONFIGURE_REJECT, tuple(rejects)
+            return CONFIGURE_REJECT, tuple(rejects)
         if naks:
-            return Code.CONFIGURE_NAK, tuple(naks)
-        ip = next((o for o in options if o.type == IpcpOpt.IP_ADDRESS), None)
+            return CONFIGURE_NAK, tuple(naks)
+        ip = next((o for o in options if o.type == IP_ADDRESS), None)
         if ip is not None:
             self.peer_address = ip.address
-        return Code.CONFIGURE_ACK, tuple(options)
+        return CONFIGURE_ACK, tuple(options)
 
     def nakked(self, options) -> None:
         for o in options:
-            if o.type == IpcpOpt.IP_ADDRESS:
+            if o.type == IP_ADDRESS:
                 self.local = o.address
-            elif o.type == IpcpOpt.PRIMARY_DNS:
+            elif o.type == PRIMARY_DNS:
                 self.dns[0] = o.address
-            elif o.type == IpcpOpt.SECONDARY_DNS:
+            elif o.type == SECONDARY_DNS:
                 self.dns[1] = o.address
 
     def rejected(self, options) -> None:
         for o in options:
             if o.type in self.dns_wanted:
                 self.dns_wanted.remove(o.type)    # the server has none of that kind
-            elif o.type == IpcpOpt.IP_ADDRESS:
+            elif o.type == IP_ADDRESS:
                 self.no_address = True
 
 

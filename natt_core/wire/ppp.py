@@ -23,6 +23,7 @@ import socket
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import partial
 
 from ..errors import ConfigError, DecodeError
 from .codec import Reader
@@ -179,7 +180,7 @@ class Option:
     @property
     def address(self) -> str:
         v = self.value
-        return "%d.%d.%d.%d" % (v[0], v[1], v[2], v[3]) if len(v) == 4 else ".".join(map(str, v))
+        return socket.inet_ntoa(v) if len(v) == 4 else ".".join(map(str, v))
 
 
 def mru(n: int) -> Option:
@@ -221,7 +222,7 @@ def decode_options(data: bytes, layer: str = "LCP", base: int = 0) -> tuple[Opti
     if type(data) is not bytes:
         data = bytes(data)
     sizes = _IPCP_SIZES if layer == "IPCP" else _LCP_SIZES
-    lcp = layer == "LCP"
+    auth = LcpOpt.AUTH if layer == "LCP" else None      # read off the Enum once, not per option
     n = len(data)
     at = 0
     out = []
@@ -239,7 +240,7 @@ def decode_options(data: bytes, layer: str = "LCP", base: int = 0) -> tuple[Opti
         want = sizes.get(kind)
         if want is not None and length - 2 != want:
             raise DecodeError(layer, base + at, f"option {kind} needs {want} value bytes, has {length - 2}")
-        if lcp and kind == LcpOpt.AUTH:
+        if kind == auth:
             _check_auth(layer, value, base + at)
         out.append(Option(kind, value))
         at = end
@@ -315,7 +316,13 @@ def decode_control(data: bytes, layer: str = "LCP", base: int = 0) -> ControlPac
     (RFC 1661 §5: octets outside the Length field are padding)."""
     if type(data) is not bytes:
         data = bytes(data)
-    code, ident, length = _packet_head(data, layer, base, 11 if layer == "LCP" else 7)
+    top = 11 if layer == "LCP" else 7
+    if len(data) >= 4:       # the head of a sound packet read here; _packet_head names any fault
+        code, ident, length = _PACKET_HEAD.unpack_from(data)
+        if not 1 <= code <= top or length < 4 or length > len(data):
+            _packet_head(data, layer, base, top)
+    else:
+        _packet_head(data, layer, base, top)
     if code in CONFIG_CODES:
         return ControlPacket(code, ident, decode_options(data[4:length], layer, base + 4))
     if code in MAGIC_CODES:
@@ -501,17 +508,14 @@ class Decoded:
 
 def decode_payload(protocol: int, info: bytes):
     """The packet a frame's information field holds, by protocol (see `Decoded.packet`)."""
-    if protocol == Proto.LCP:
-        return decode_control(info, "LCP")
-    if protocol == Proto.IPCP:
-        return decode_control(info, "IPCP")
-    if protocol == Proto.CHAP:
-        return decode_chap(info)
-    if protocol == Proto.PAP:
-        return decode_pap(info)
-    if protocol == Proto.IPV4:
-        return decode_ipv4_header(info)
-    return info
+    decode = _PAYLOAD_DECODERS.get(protocol)
+    return info if decode is None else decode(info)
+
+
+#: protocol -> the decoder of its packets: one lookup per frame instead of a chain of Enum reads
+_PAYLOAD_DECODERS = {Proto.LCP: partial(decode_control, layer="LCP"),
+                     Proto.IPCP: partial(decode_control, layer="IPCP"),
+                     Proto.CHAP: decode_chap, Proto.PAP: decode_pap, Proto.IPV4: decode_ipv4_header}
 
 
 def decode(data: bytes) -> Decoded:
