@@ -24,6 +24,10 @@ CSS = """<style>
 .natt-legend { font-size: .8rem !important; gap: .6rem !important; margin: 0 !important; }
 @media (max-height: 900px) { .natt-scroll { max-height: 30vh !important; } }
 [data-testid="stHorizontalBlock"] { scroll-margin-top: 4.2rem; }
+/* a data grid (a canvas) sizes itself from the page as zoomed and would be zoomed once more, running
+   off the screen's right edge: it is drawn unzoomed instead */
+[data-testid="stDataFrame"] { zoom: calc(1 / 1.2); }
+@media (max-width: 1400px) { [data-testid="stDataFrame"] { zoom: calc(1 / 1.05); } }
 </style>"""
 
 
