@@ -237,7 +237,7 @@ def scenario_crypto(counted: ScenarioCrypto) -> callable:
     from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
     from cryptography.hazmat.primitives.ciphers import Cipher
     from cryptography.hazmat.primitives.ciphers.algorithms import AES
-    from cryptography.hazmat.primitives.ciphers.modes import CBC, ECB
+    from cryptography.hazmat.primitives.ciphers.modes import ECB
     from .crypto.primitives import CIPHERS
     from .ipsec.esp_sa import INTEGRITY
     ike_spec, esp_spec = CIPHERS[counted.ike_cipher], CIPHERS[counted.esp_cipher]
