@@ -36,11 +36,12 @@ from dataclasses import dataclass, field, replace
 from ..addressing import Endpoint, check_ipv4
 from ..errors import ConfigError, DecodeError
 from ..reasons import Reason
+from ..wire.ip import plain_udp
 from ..wire.numbers import IPProto, Port, label
 from .nat_config import BEHAVIOURS, FRAGMENT_MODES, HELPERS, IPSEC_MODES, KINDS, PORT_ALLOCATIONS, Forward, NatConfig
 from .records import builder, fast_init_all
 from .nat_fragments import NatFragments
-from .rewrite import FieldChange, PacketFields, Rewrite, parse_packet, plain_udp, rewrite
+from .rewrite import FieldChange, PacketFields, Rewrite, parse_packet, rewrite
 
 _FLOW_KINDS = ("dynamic", "forward")   #: mappings whose UDP flows a NAPT remembers (see Nat._flows)
 PROTO_NAMES = {IPProto.UDP: "udp", IPProto.TCP: "tcp", IPProto.ESP: "esp", IPProto.AH: "ah"}

@@ -13,7 +13,7 @@ from socket import inet_aton, inet_ntoa
 from ..errors import DecodeError
 from ..wire.ip import (IPV4_HEADER_LEN, IPV4_UDP, OFF_DPORT, OFF_IP_CHECKSUM, OFF_IP_DST, OFF_IP_SRC,
                        OFF_SPORT, OFF_TCP_CHECKSUM, OFF_UDP_CHECKSUM, decode_ipv4_header,
-                       decode_udp, incremental_update)
+                       decode_udp, incremental_update, plain_udp)
 from ..wire.numbers import IPProto, label
 from .records import builder, fast_init_all
 
@@ -55,19 +55,6 @@ def parse_packet(packet: bytes) -> PacketFields:
         _, _, _, _, _, _, proto, _, src, dst, sport, dport, _, _ = IPV4_UDP.unpack_from(packet)
         return _fields(proto, inet_ntoa(src), inet_ntoa(dst), sport, dport, None)
     return _parse_checked(packet)
-
-
-def plain_udp(packet: bytes) -> bool:
-    """Whether `packet` is an IPv4 UDP packet without options or fragmentation whose header
-    checksum, total length and UDP length are right: the checks the wire decoder makes, read in
-    place. Such a packet's bytes 12..23 are its addresses and ports (a NAT's flow key)."""
-    n = len(packet)
-    # the header checksum verifies when the header read as one number is a multiple of 0xFFFF
-    # (see wire.ip.decode_datagram); 0x45 makes it non-zero
-    return n >= IPV4_HEADER_LEN + 8 and packet[0] == 0x45 and packet[9] == IPProto.UDP \
-        and not int.from_bytes(packet[:IPV4_HEADER_LEN], "big") % 0xFFFF \
-        and packet[2] << 8 | packet[3] == n and not (packet[6] & 0x3F or packet[7]) \
-        and packet[24] << 8 | packet[25] == n - IPV4_HEADER_LEN
 
 
 def _parse_checked(packet: bytes) -> PacketFields:

@@ -306,6 +306,20 @@ def _ends(key: bytes) -> tuple[Endpoint, Endpoint]:
     return ends
 
 
+def plain_udp(packet: bytes) -> bool:
+    """Whether `packet` is an IPv4 UDP packet without options or fragmentation whose header
+    checksum, total length and UDP length are right: the checks `decode_datagram` makes, read in
+    place (its UDP checksum aside). Such a packet's bytes 12..23 are its addresses and ports (a
+    NAT's flow key)."""
+    n = len(packet)
+    # the header checksum verifies when the header read as one number is a multiple of 0xFFFF
+    # (see decode_datagram); 0x45 makes it non-zero
+    return n >= 28 and packet[0] == 0x45 and packet[9] == _PROTO_UDP \
+        and not int.from_bytes(packet[:20], "big") % 0xFFFF \
+        and packet[2] << 8 | packet[3] == n and not (packet[6] & 0x3F or packet[7]) \
+        and packet[24] << 8 | packet[25] == n - 20
+
+
 def decode_datagram(packet: bytes) -> Datagram:
     """Parse IPv4 bytes into a Datagram; UDP checksums are verified when non-zero.
 
@@ -315,17 +329,13 @@ def decode_datagram(packet: bytes) -> Datagram:
     # a checksum verifies when the one's-complement sum is 0xFFFF (ones_complement_sum), i.e. when the
     # data read as one number is a non-zero multiple of 0xFFFF; a pad byte for odd lengths would
     # multiply it by 256, which is prime to 0xFFFF, so the test needs no padding
-    if type(packet) is bytes and n >= 20 and packet[0] == 0x45 and not int.from_bytes(packet[:20], "big") % 0xFFFF:
-        if packet[9] == _PROTO_UDP and n >= 28:
-            _v, _tos, total, ident, ff, ttl, proto, _c, src, dst, sport, dport, length, csum = \
-                IPV4_UDP.unpack_from(packet)
-            if total == n and not ff & 0x3FFF and length == n - 20 and (
-                    not csum or not int.from_bytes(src + dst + b"\x00\x11" + packet[24:26] + packet[20:], "big")
-                    % 0xFFFF):
-                payload, zero, key = packet[28:], csum == 0, packet[12:24]
-            else:
+    if type(packet) is bytes and n >= 20 and packet[0] == 0x45:
+        if plain_udp(packet):
+            _v, _tos, _t, ident, _f, ttl, proto, _c, src, dst, _s, _d, _l, csum = IPV4_UDP.unpack_from(packet)
+            if csum and int.from_bytes(src + dst + b"\x00\x11" + packet[24:26] + packet[20:], "big") % 0xFFFF:
                 return _decode_datagram_checked(packet)
-        elif packet[9] != _PROTO_UDP:
+            payload, zero, key = packet[28:], csum == 0, packet[12:24]
+        elif packet[9] != _PROTO_UDP and not int.from_bytes(packet[:20], "big") % 0xFFFF:
             _v, _tos, total, ident, ff, ttl, proto, _c, src, dst = _IPV4.unpack_from(packet)
             if total != n or ff & 0x3FFF:
                 return _decode_datagram_checked(packet)
