@@ -20,7 +20,7 @@ from ..errors import DecodeError, IntegrityError, ProtocolError
 from ..output import Output
 from ..reasons import Reason
 from ..wire.isakmp import decode_header, decode_payloads
-from ..wire.numbers import ExchangeType, Flag, IPProto, PayloadType, Port
+from ..wire.numbers import ExchangeType, Flag, PayloadType
 from .core import PeerCore
 from .dataplane import DataPlaneMixin
 from .dpd import DpdMixin
@@ -55,7 +55,6 @@ _PHASE1_EXCHANGES = frozenset({ExchangeType.MAIN_MODE, ExchangeType.AGGRESSIVE})
 _INFORMATIONAL = frozenset({Family.INFORMATIONAL, Family.PLAIN_INFORMATIONAL})
 _QUICK, _AGGRESSIVE, _NEW_ID, _KNOWN_ID = Family.QUICK_MODE, Family.AGGRESSIVE_MODE, Shape.NEW_ID, Shape.KNOWN_ID
 _ANSWER_AGAIN, _DROP_AGAIN, _FAILED = Repeat.ANSWER_AGAIN, Repeat.DROP_AGAIN, State.FAILED
-_UDP, _IKE_PORT = IPProto.UDP, Port.IKE
 
 
 class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeMixin, QuickModeMixin, InformationalMixin,
@@ -67,11 +66,7 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         self.now = now
         self._out_datagrams, self._out_events = [], []
         try:
-            # IKE on UDP 500, most of what a peer gets, straight to its reader; the rest is sorted by `_dispatch`
-            if dgram.proto == _UDP and dgram.dst.port == _IKE_PORT:
-                self._receive_ike(dgram, dgram.payload)
-            else:
-                self._dispatch(dgram)
+            self._dispatch(dgram)
         except DecodeError as exc:
             self._emit(PacketDropped, reason=str(exc), code=Reason.MALFORMED, layer=exc.layer)
         return Output(tuple(self._out_datagrams), tuple(self._out_events))

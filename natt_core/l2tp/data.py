@@ -23,19 +23,15 @@ def is_data(data: bytes) -> bool:
     return len(data) >= 2 and not data[0] & 0x80
 
 
-def data_parts(data: bytes) -> tuple[int, int, bytes] | None:
-    """What a host asks of every L2TP payload, in one call: (tunnel ID, session ID, PPP frame) of a
-    data message, None for a control message (T bit set) or fewer than 2 bytes (the control decoder
-    names that fault); DecodeError for a malformed data message."""
+def decode_data(data: bytes) -> tuple[int, int, bytes]:
+    """(tunnel ID, session ID, PPP frame); DecodeError if it is not an L2TPv2 data message."""
     n = len(data)
-    if n < 2 or data[0] & 0x80:
-        return None
     if n < 6:
         raise DecodeError("L2TP", 0, f"a data message needs at least 6 bytes, not {n}")
     flags = data[0] << 8 | data[1]
     if flags == DATA_FLAGS:          # the kernel's form: no length, sequence or offset fields
         return data[2] << 8 | data[3], data[4] << 8 | data[5], data[6:]
-    if flags & 0x000F != 2:
+    if flags & _T or flags & 0x000F != 2:
         raise DecodeError("L2TP", 0, f"not an L2TPv2 data message (flags 0x{flags:04x})")
     at, end = 2, n
     if flags & _L:
@@ -54,11 +50,7 @@ def data_parts(data: bytes) -> tuple[int, int, bytes] | None:
     return tunnel, session, data[at:end]
 
 
-def decode_data(data: bytes) -> tuple[int, int, bytes]:
-    """(tunnel ID, session ID, PPP frame); DecodeError if it is not an L2TPv2 data message."""
-    parts = data_parts(data)
-    if parts is None:
-        if len(data) < 6:
-            raise DecodeError("L2TP", 0, f"a data message needs at least 6 bytes, not {len(data)}")
-        raise DecodeError("L2TP", 0, f"not an L2TPv2 data message (flags 0x{data[0] << 8 | data[1]:04x})")
-    return parts
+def data_parts(data: bytes) -> tuple[int, int, bytes] | None:
+    """What a host asks of every L2TP payload: `decode_data` of a data message, None for anything
+    `is_data` says is not one (a control message, or too short: the control decoder names that)."""
+    return decode_data(data) if is_data(data) else None
