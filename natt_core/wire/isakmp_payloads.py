@@ -13,7 +13,7 @@ from typing import Callable, Union
 
 from ..errors import ConfigError
 from .codec import Reader
-from .isakmp_frame import _build, _check, _Fields, _generic, _KeptBody, _new, _set
+from .isakmp_frame import _build, _check, _Fields, _KeptBody, _new, _set
 from .isakmp_proposals import (_PROPOSAL_TYPE, Proposal, _decode_list, _encode_list, _items_from_body,
                                 _proposal_from_body)
 from .layout import (ID_PAYLOAD, NATD_HASH, Layout, Part, hexed, named, show_hex, show_reserved,
@@ -144,7 +144,7 @@ class SA(_KeptBody, _Payload):
         """The IPsec-DOI SA of one proposal the engine built (`built_proposal`): built as the decoders
         build theirs, its body packed now around the proposal's."""
         return _build(cls, {"proposals": (proposal,), "doi": 1, "situation": 1,
-                            "_wire": _SA_IPSEC + _generic(0, proposal.encode_body())})
+                            "_wire": _SA_IPSEC + _encode_list(_PROPOSAL_TYPE, (proposal,))})
 
     @classmethod
     def decode_body(cls, r: Reader) -> "SA":
