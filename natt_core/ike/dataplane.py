@@ -18,7 +18,7 @@ from ..reasons import Reason
 from ..wire.ip import (UDP_HEADER, decode_datagram, encode_datagram, encode_ipv4_header,
                        encode_udp, incremental_update, packed_ipv4, udp_checksum_ok)
 from ..wire.numbers import IdType, IPProto, Port
-from .events import DataReceived, DataSent, PacketDropped
+from .events import DataReceived, DataSent, PacketDropped, RemoteFollowed
 from .sa import ChildSa
 from .states import follows_peer
 
@@ -87,10 +87,11 @@ class DataPlaneMixin:
 
     def _authenticated_from(self, sa, dgram: Datagram, via: str, may_move: bool = True) -> None:
         """A packet that authenticated (ESP/AH: anti-replay included) came from `dgram.src`: RFC 3947
-        §7, the non-NATed side follows it. IKEv1 peers refine this in dpd.py (liveness, the
-        responder behind port forwards, RemoteFollowed)."""
+        §7, RFC 7296 §2.23: the non-NATed side follows it, and says so. IKEv1 peers refine this in
+        dpd.py (liveness, the responder behind port forwards)."""
         if may_move and dgram.src != sa.remote and follows_peer(sa.floated, bool(sa.natd and sa.natd.self_behind_nat)):
-            sa.remote = dgram.src
+            old, sa.remote = sa.remote, dgram.src
+            self._emit(RemoteFollowed, old=str(old), new=str(dgram.src), via=via)
 
     def latest_child(self) -> ChildSa | None:
         for sa in reversed(self.sas.values()):      # newest first, without copying every SA
