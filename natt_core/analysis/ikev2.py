@@ -13,12 +13,11 @@ refusal becomes a finding about that message, never an exception.
 """
 from __future__ import annotations
 
-import hashlib
 
 from ..errors import DecodeError
 from ..wire import ikev2 as codec
 from ..wire.codec import Reader
-from .observe import Exchange, IkeMessage, NatdCheck, Observations
+from .observe import Exchange, IkeMessage, NatdCheck, Observations, natd_hash
 from .packets import Address
 from .payloads import walk
 
@@ -144,8 +143,8 @@ def _learn_init(ex: Exchange, m: IkeMessage, payloads, spi_i: bytes, spi_r: byte
     sources = {data for k, data in m.notify_data if k == "NAT_DETECTION_SOURCE_IP"}
     dest = next((data for k, data in m.notify_data if k == "NAT_DETECTION_DESTINATION_IP"), None)
     if sources and dest is not None:
-        def h(where: Address) -> bytes:
-            return hashlib.sha1(spi_i + spi_r + where.packed_ip + where.port.to_bytes(2, "big")).digest()
+        def h(where: Address) -> bytes:      # RFC 7296 §2.23: always SHA-1, over the IKE SPIs
+            return natd_hash("sha1", spi_i, spi_r, where)
         other = next((p for p in (500, 4500) if p != m.src.port and h(Address(m.src.ip, p)) in sources), None)
         check = NatdCheck(m.label, m.dst, m.src, h(m.dst) == dest, h(m.src) in sources, other, m.from_initiator)
         ex.natd = [c for c in ex.natd if c.from_initiator != m.from_initiator] + [check]

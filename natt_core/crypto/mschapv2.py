@@ -10,7 +10,6 @@ Known-answer vectors: RFC 2759 §9.2 (user "User", password "clientPass") and RF
 """
 from __future__ import annotations
 
-import hashlib
 
 from Crypto.Hash import MD4
 from cryptography.hazmat.decrepit.ciphers.algorithms import TripleDES
@@ -18,6 +17,7 @@ from cryptography.hazmat.primitives import constant_time
 from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 from ..errors import ConfigError
+from .primitives import digest
 
 #: RFC 2759 §8.7 (39 and 41 ASCII bytes, no NUL)
 MAGIC1 = b"Magic server to client signing constant"
@@ -62,9 +62,9 @@ def user_name_for_hash(user: str) -> bytes:
 
 def challenge_hash(peer_challenge: bytes, authenticator_challenge: bytes, user: str) -> bytes:
     """ChallengeHash (§8.2): first 8 bytes of SHA1(PeerChallenge | AuthenticatorChallenge | UserName)."""
-    return hashlib.sha1(_need("PeerChallenge", peer_challenge, 16)
-                        + _need("AuthenticatorChallenge", authenticator_challenge, 16)
-                        + user_name_for_hash(user)).digest()[:8]
+    return digest("sha1", _need("PeerChallenge", peer_challenge, 16)
+                  + _need("AuthenticatorChallenge", authenticator_challenge, 16)
+                  + user_name_for_hash(user))[:8]
 
 
 def des_key(key7: bytes) -> bytes:
@@ -111,9 +111,9 @@ def generate_authenticator_response(password: str, nt_response: bytes, peer_chal
 def authenticator_response(password_hash_hash: bytes, nt_response: bytes, challenge: bytes) -> str:
     """§8.7 from its intermediate values, as pppd's GenerateAuthenticatorResponse takes them: a side
     that has just computed the PasswordHash and the ChallengeHash for the NT-Response reuses them."""
-    digest = hashlib.sha1(_need("PasswordHashHash", password_hash_hash, 16)
-                          + _need("NT-Response", nt_response, 24) + MAGIC1).digest()
-    return "S=" + hashlib.sha1(digest + _need("Challenge", challenge, 8) + MAGIC2).hexdigest().upper()
+    first = digest("sha1", _need("PasswordHashHash", password_hash_hash, 16)
+                   + _need("NT-Response", nt_response, 24) + MAGIC1)
+    return "S=" + digest("sha1", first + _need("Challenge", challenge, 8) + MAGIC2).hex().upper()
 
 
 def check_authenticator_response(password: str, nt_response: bytes, peer_challenge: bytes,
@@ -131,7 +131,7 @@ def same_authenticator_response(want: str, received: str) -> bool:
 def master_key(password: str, nt_response: bytes) -> bytes:
     """GetMasterKey (RFC 3079 §3.4): SHA1(PasswordHashHash | NT-Response | Magic1)[0:16]."""
     pwhh = hash_nt_password_hash(nt_password_hash(password))
-    return hashlib.sha1(pwhh + _need("NT-Response", nt_response, 24) + MPPE_MAGIC1).digest()[:16]
+    return digest("sha1", pwhh + _need("NT-Response", nt_response, 24) + MPPE_MAGIC1)[:16]
 
 
 def asymmetric_start_key(master: bytes, key_len: int, is_send: bool, is_server: bool) -> bytes:
@@ -139,4 +139,4 @@ def asymmetric_start_key(master: bytes, key_len: int, is_send: bool, is_server: 
     if key_len not in (8, 16):
         raise ConfigError("MPPE start keys are 8 or 16 bytes")
     magic = MPPE_MAGIC3 if is_send == is_server else MPPE_MAGIC2
-    return hashlib.sha1(_need("MasterKey", master, 16) + SHS_PAD1 + magic + SHS_PAD2).digest()[:key_len]
+    return digest("sha1", _need("MasterKey", master, 16) + SHS_PAD1 + magic + SHS_PAD2)[:key_len]

@@ -9,13 +9,13 @@ The side that waits for an answer retransmits on the Restart timer, Max-Configur
 """
 from __future__ import annotations
 
-import hashlib
 import random
 from dataclasses import dataclass
 
 from cryptography.hazmat.primitives import constant_time
 
 from ..crypto import mschapv2 as ms
+from ..crypto.primitives import digest
 from ..errors import DecodeError
 from ..reasons import Reason
 from ..wire.ppp import (AuthCode, ChapPacket, MsChapV2Failure, MsChapV2Response, PapPacket, Proto,
@@ -35,7 +35,8 @@ class Verdict:
 
 
 def chap_md5(ident: int, secret: str, challenge: bytes) -> bytes:
-    return hashlib.md5(bytes([ident]) + secret.encode() + challenge).digest()
+    """RFC 1994 §4.1: MD5(Identifier | secret | Challenge)."""
+    return digest("md5", bytes([ident]) + secret.encode() + challenge)
 
 
 class _Retrying:
