@@ -16,7 +16,7 @@ from ..addressing import Datagram, Endpoint
 from ..errors import DecodeError, IntegrityError
 from ..reasons import Reason
 from ..wire.ip import (UDP_HEADER, decode_datagram, encode_datagram, encode_ipv4_header,
-                       encode_udp, incremental_update, packed_ipv4, udp_checksum_ok)
+                       encode_udp, incremental_update, packed_ipv4, pseudo_words)
 from ..wire.numbers import IdType, IPProto, Port
 from .events import DataReceived, DataSent, PacketDropped, RemoteFollowed
 from .sa import ChildSa
@@ -30,16 +30,17 @@ class _SaMemo:
     and the addresses packets arrive with, packed. Kept on the ChildSa itself, so it lives exactly
     as long as the SA; each part is built again when what it came from changes (the send and
     receive paths compare `ports` and `fixup_key` inline)."""
-    __slots__ = ("spi_in", "spi_out", "ports", "src", "dst", "inner", "fixup_key", "original_packed",
-                 "arrived_packed", "fixup_tail", "outer", "received")
+    __slots__ = ("spi_in", "spi_out", "ports", "src", "dst", "inner", "fixup_key", "fixup_delta",
+                 "original_words", "fixup_tail", "outer", "received")
 
     def __init__(self, child: ChildSa):
         self.spi_in, self.spi_out = f"{child.spi_in:08x}", f"{child.spi_out:08x}"
         self.ports = self.src = self.dst = self.inner = None
-        self.fixup_key = self.original_packed = self.arrived_packed = self.fixup_tail = None
+        self.fixup_key = self.fixup_delta = self.original_words = self.fixup_tail = None
         self.outer: tuple[Endpoint, Endpoint] | None = None
-        #: ((source address and port, destination address and port), the DataReceived text of that inner UDP)
-        self.received: tuple[tuple[str, int, str, int], str] | None = None
+        #: ((source address and port, destination address and port), the DataReceived text of that
+        #: inner UDP, its pseudo-header's address words (`pseudo_words`))
+        self.received: tuple[tuple[str, int, str, int], str, int] | None = None
 
     def outer_ends(self, local: str, remote: str) -> tuple[Endpoint, Endpoint]:
         """Both ends of raw ESP or AH (IP addresses, no ports), built again only when one moves."""
@@ -54,11 +55,14 @@ class _SaMemo:
         self.inner, self.ports = f"UDP {self.src} → {self.dst}", ports
 
     def set_fixup(self, key: tuple[tuple[str, str], str, str]) -> None:
-        """The peer's original addresses from its NAT-OA and the ones a packet arrived with, packed
-        (the same two pairs every packet, unless the peer moves)."""
+        """The peer's original addresses from its NAT-OA and the ones a packet arrived with (the
+        same two pairs every packet, unless the peer moves): what the change of address words adds
+        to a checksum (RFC 1624 eqn. 3, mod 0xFFFF, as net/rewrite.py's Rewrite keeps it) and the
+        original pair's pseudo-header words, worked out once."""
         (o_src, o_dst), src, dst = key
-        self.original_packed = packed_ipv4(o_src) + packed_ipv4(o_dst)
-        self.arrived_packed, self.fixup_key = packed_ipv4(src) + packed_ipv4(dst), key
+        original, arrived = packed_ipv4(o_src) + packed_ipv4(o_dst), packed_ipv4(src) + packed_ipv4(dst)
+        self.fixup_delta = (int.from_bytes(arrived, "big") - int.from_bytes(original, "big")) % 0xFFFF
+        self.original_words, self.fixup_key = pseudo_words(o_src, o_dst), key
         #: what the fix-up note says after the two checksums (the same words every packet)
         self.fixup_tail = (f": NAT-OA says the sender used {o_src} → {o_dst}, the packet arrived as {src} → {dst} "
                            "(RFC 3948 §3.1.2)")
@@ -202,26 +206,37 @@ class DataPlaneMixin:
         self._emit(DataReceived, spi=memo.spi_in, inner=f"UDP {d.src} → {d.dst}", payload=d.payload)
 
     def _deliver_transport(self, child: ChildSa, dgram: Datagram, segment: bytes) -> None:
-        if len(segment) < 8:
+        n = len(segment)
+        if n < 8:
             self._emit(PacketDropped, reason="inner UDP header truncated", code=Reason.INNER_MALFORMED, layer="ESP",
                        spi=f"{child.spi_in:08x}")
             return
         memo = child.__dict__.get(_MEMO) or _new_memo(child)
         src, dst = dgram.src.ip, self.address
         sport, dport, _, checksum = _UDP_FIELDS(segment)
-        fixup, original = None, child.peer_original
+        # the inner text and pseudo-header words are the same for every packet of the SA's L2TP flow
+        received = memo.received
+        if received is None or received[0] != (src, sport, dst, dport):
+            received = memo.received = ((src, sport, dst, dport), f"UDP {src}:{sport} → {dst}:{dport}",
+                                        pseudo_words(src, dst))
+        fixup, original, words = None, child.peer_original, received[2]
         if checksum and original and original != (src, dst):
             if memo.fixup_key != (original, src, dst):
                 memo.set_fixup((original, src, dst))
-            # RFC 1624 eqn. 3 over the address words; RFC 768: a computed 0 is sent as all ones
-            fixed = incremental_update(checksum, memo.original_packed, memo.arrived_packed) or 0xFFFF
+            # RFC 1624 eqn. 3 over the address words (wire.ip.incremental_update with the words'
+            # difference worked out once; a received 0xFFFF, whose start is 0, goes to the helper);
+            # RFC 768: a computed 0 is sent as all ones
+            start = ~checksum & 0xFFFF
+            fixed = (~((start + memo.fixup_delta - 1) % 0xFFFF + 1) & 0xFFFF if start else incremental_update(
+                checksum, packed_ipv4(original[0]) + packed_ipv4(original[1]), packed_ipv4(src) + packed_ipv4(dst))
+                     ) or 0xFFFF
             fixup = f"inner UDP checksum 0x{checksum:04x} fixed up to 0x{fixed:04x}{memo.fixup_tail}"
             # the fixed-up checksum verifies over the arrived addresses exactly when the one received
             # verifies over the sender's (RFC 1624: both sums differ by the same address words), so
             # the fixed-up segment is never built: nothing after this check reads its checksum
-            verified = udp_checksum_ok(original[0], original[1], segment)
-        else:
-            verified = udp_checksum_ok(src, dst, segment)
+            words = memo.original_words
+        # udp_checksum_ok(addresses, segment) from the pseudo-header's words, without a call (see pseudo_words)
+        verified = not checksum or not ((words + n) * (256 if n & 1 else 1) + int.from_bytes(segment, "big")) % 0xFFFF
         if not verified and child.udp_encapsulated and not child.peer_original:
             fixup = (f"inner UDP checksum 0x{checksum:04x} does not verify for {src} → {dst} and the peer sent no "
                      "NAT-OA to fix it with; ESP authenticated the segment, so the check is skipped, as Linux "
@@ -233,8 +248,4 @@ class DataPlaneMixin:
                 "over its own original addresses and a NAT rewrote the outer header; ESP hid the checksum from "
                 "the NAT and, without NAT-OA, there is nothing to fix it with (RFC 3715 §2.1(b))"))
             return
-        # the inner text is the same for every packet of the SA's L2TP flow: written once per flow
-        received = memo.received
-        if received is None or received[0] != (src, sport, dst, dport):
-            received = memo.received = ((src, sport, dst, dport), f"UDP {src}:{sport} → {dst}:{dport}")
         self._out_events.append(DataReceived(self.now, self.name, memo.spi_in, received[1], segment[8:], fixup))

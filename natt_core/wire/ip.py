@@ -171,6 +171,16 @@ def udp_checksum_ok(src: str, dst: str, segment: bytes) -> bool:
                               + segment, "big") % 0xFFFF
 
 
+def pseudo_words(src: str, dst: str) -> int:
+    """The UDP pseudo-header's addresses and protocol (RFC 768) as a number mod 0xFFFF, for a flow
+    whose addresses are the same every packet. `udp_checksum_ok(src, dst, segment)` is then, for a
+    segment of n >= 8 bytes with a non-zero checksum, `not ((words + n) * f + int(segment)) % 0xFFFF`
+    with f = 256 for odd n, else 1: the pseudo-header's 12 bytes read as a number are congruent to
+    the sum of its words (65536 = 1 mod 0xFFFF), and shifting them past n bytes multiplies them by
+    256**n, which is 1 or 256 mod 0xFFFF."""
+    return (int.from_bytes(packed_ipv4(src) + packed_ipv4(dst), "big") + _PROTO_UDP) % 0xFFFF
+
+
 def encode_ipv4_header(src: str, dst: str, proto: int, payload_len: int, ident: int = 0,
                        ttl: int = 64, tos: int = 0, flags_frag: int = 0x4000) -> bytes:
     """A 20-byte IPv4 header (DF set by default) with a correct header checksum."""
