@@ -22,7 +22,7 @@ from ..addressing import Datagram, check_ipv4
 from ..errors import ConfigError, DecodeError
 from ..output import Event, Output
 from ..wire.icmp import ICMP_PROTO
-from ..wire.ip import decode_datagram, encode_datagram
+from ..wire.ip import datagram_of, decode_datagram, encode_datagram
 from .clock import Timer, VirtualClock
 from .impair import PERFECT, Impairment
 from ..reasons import Reason
@@ -229,7 +229,7 @@ class Network(IpLayer):
             if learnt:
                 mtu = min(mtu, learnt.get(dgram.dst.ip, mtu))
             if len(packet) <= mtu:
-                self._transmit(port, packet, sender, None, (), 0, dgram.label, "", pid, None)
+                self._transmit(port, packet, sender, None, (), 0, dgram.label, "", pid, None, True)
                 continue
             # the sender's own IP layer fragments what does not fit, without DF (Linux, IP_PMTUDISC_WANT)
             for piece, ident in self._pieces(fragment(packet, mtu), pid):
@@ -396,8 +396,10 @@ class Network(IpLayer):
 
     def _transmit(self, sender: _Port, packet: bytes, src_host: str, before: bytes | None,
                   changes: tuple[FieldChange, ...], hops: int, label: str, why: str,
-                  pid: int, copy_of: int | None) -> None:
-        """Put packet `pid` on the sender's segment; a duplicating link makes a copy with a new id."""
+                  pid: int, copy_of: int | None, well_formed: bool = False) -> None:
+        """Put packet `pid` on the sender's segment; a duplicating link makes a copy with a new id.
+        `well_formed`: the network encoded the packet whole, and any NAT on its way kept it so
+        (nat.Translation.well_formed): the host it reaches gets it without a second check."""
         now = self.clock.now
         seg = sender.seg
         size = len(packet)
@@ -422,7 +424,7 @@ class Network(IpLayer):
             return
         if seg.steady is not None:   # a perfect link: the packet itself, with no note of the link's
             self.clock.post(now + seg.steady, self._arrive, (now, sender, receiver, packet, before, changes,
-                                                             src_host, why, hops, label, pid, copy_of))
+                                                             src_host, why, hops, label, pid, copy_of, well_formed))
             return
         plan = seg.impairment.plan(self.rng)
         if not plan:
@@ -440,11 +442,11 @@ class Network(IpLayer):
                     self._fragments[ident] = self._fragments[pid]
             # a tuple on the clock's heap, no Timer: an arrival is never cancelled
             self.clock.post(now + delay, self._arrive, (now, sender, receiver, packet, before, changes,
-                                                        src_host, note, hops, label, ident, original))
+                                                        src_host, note, hops, label, ident, original, well_formed))
 
     def _arrive(self, t: float, sent: float, sender: _Port, receiver: _Port, packet: bytes,
                 before: bytes | None, changes: tuple[FieldChange, ...], src_host: str, note: str,
-                hops: int, label: str, pid: int, copy_of: int | None) -> None:
+                hops: int, label: str, pid: int, copy_of: int | None, well_formed: bool) -> None:
         host = receiver.host
         if host is not None:
             name = receiver.info.device
@@ -458,13 +460,16 @@ class Network(IpLayer):
                     return
                 if self._ip_layer(args, src_host, note, label, pid, copy_of):
                     return
-            try:
-                dgram = decode_datagram(packet)
-            except DecodeError as exc:
-                self._record(t, sent, sender, receiver, packet, before, changes,
-                             f"{name} cannot decode the packet: {exc}", src_host, note, label, pid, copy_of,
-                             decode_drop_code(packet))
-                return
+            if well_formed:   # the network's own encoding: read, not checked again
+                dgram = datagram_of(packet)
+            else:
+                try:
+                    dgram = decode_datagram(packet)
+                except DecodeError as exc:
+                    self._record(t, sent, sender, receiver, packet, before, changes,
+                                 f"{name} cannot decode the packet: {exc}", src_host, note, label, pid, copy_of,
+                                 decode_drop_code(packet))
+                    return
             self._record(t, sent, sender, receiver, packet, before, changes, None, src_host, note, label, pid,
                          copy_of)
             self.deliver(host.receive(dgram, t), name, pid)
@@ -489,7 +494,7 @@ class Network(IpLayer):
             self._held[(name, packet)] = (src_host, hops, label, pid, copy_of)
         if tr.packet is not None:
             self._transmit(receiver.peer, tr.packet, src_host, packet, tr.changes, hops + 1, label, tr.note,
-                           pid, copy_of)
+                           pid, copy_of, well_formed and tr.well_formed)
         for before, later in tr.released:
             kept = self._held.pop((name, before), None)
             if kept is not None and later.packet is not None:
