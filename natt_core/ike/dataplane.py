@@ -104,9 +104,16 @@ class DataPlaneMixin:
         return None
 
     def send_udp(self, payload: bytes, now: float, *, sport: int = Port.L2TP, dport: int = Port.L2TP,
-                 child: ChildSa | None = None):
-        """Protect one inner UDP datagram (L2TP by default) with an IPsec SA and send it."""
-        self._begin(now)
+                 child: ChildSa | None = None, into=None):
+        """Protect one inner UDP datagram (L2TP by default) with an IPsec SA and send it.
+
+        `into`: an output being gathered (its `datagrams` and `events` lists, lab/apps.py's host
+        sending several packets per call) that takes the datagram and events as they are made;
+        nothing is returned then, where otherwise they come back as an Output of their own."""
+        if into is None:
+            self._begin(now)
+        else:
+            self.now, self._out_datagrams, self._out_events = now, into.datagrams, into.events
         asked = child or self.latest_child()
         # the SA itself, unless a rekey replaced it or it is gone (ike/rekey.py follows the chain)
         child = asked if asked is not None and asked.replaced_by is None and asked.live else self._current_child(asked)
@@ -114,7 +121,7 @@ class DataPlaneMixin:
             why = "no IPsec SA to protect the traffic with" if asked is None else (
                 f"the IPsec SA {asked.spi_in:08x}/{asked.spi_out:08x} it was meant for has been deleted")
             self._emit(PacketDropped, reason=why, code=Reason.NO_IPSEC_SA, layer="IPsec")
-            return self._finish()
+            return self._finish() if into is None else None
         memo = child.__dict__.get(_MEMO) or _new_memo(child)
         if memo.ports != (sport, dport):
             memo.set_ports(child, (sport, dport))
@@ -140,7 +147,7 @@ class DataPlaneMixin:
             self._kilobytes_counted(child)
         # one event per packet, appended as _send_ike appends MessageSent (no `_emit` call)
         self._out_events.append(DataSent(self.now, self.name, memo.spi_out, memo.inner, len(payload)))
-        return self._finish()
+        return self._finish() if into is None else None
 
     def _receive_ipsec(self, dgram: Datagram, data: bytes, layer: str) -> None:
         """ESP (raw or from UDP 4500) or AH: find the SA by SPI, verify, decrypt, check the inner packet."""
