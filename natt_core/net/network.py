@@ -552,7 +552,8 @@ def event_owners(output: Output, first_id: int, cause: int | None) -> list[int |
         # the label of the datagram it can describe: a keepalive's exactly; any other event's own
         # label, a datagram that label begins ("MM5 (fragment 1/2)"), or any when it has none
         keepalive = kind == "KeepaliveSent"
-        wanted = "keepalive" if keepalive else getattr(event, "label", None)
+        # DataSent names no label: it describes whichever datagram comes next
+        wanted = "keepalive" if keepalive else None if kind == "DataSent" else event.label
         for i in range(nxt, count):
             label = dgrams[i].label
             if label == wanted or not keepalive and (wanted is None or label.startswith(f"{wanted} (")):
