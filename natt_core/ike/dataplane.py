@@ -30,12 +30,12 @@ class _SaMemo:
     and the addresses packets arrive with, packed. Kept on the ChildSa itself, so it lives exactly
     as long as the SA; each part is built again when what it came from changes (the send and
     receive paths compare `ports` and `fixup_key` inline)."""
-    __slots__ = ("spi_in", "spi_out", "ports", "src", "dst", "inner", "fixup_key", "fixup_delta",
+    __slots__ = ("spi_in", "spi_out", "ports", "src", "dst", "words", "inner", "fixup_key", "fixup_delta",
                  "original_words", "fixup_tail", "outer", "received")
 
     def __init__(self, child: ChildSa):
         self.spi_in, self.spi_out = f"{child.spi_in:08x}", f"{child.spi_out:08x}"
-        self.ports = self.src = self.dst = self.inner = None
+        self.ports = self.src = self.dst = self.words = self.inner = None
         self.fixup_key = self.fixup_delta = self.original_words = self.fixup_tail = None
         self.outer: tuple[Endpoint, Endpoint] | None = None
         #: ((source address and port, destination address and port), the DataReceived text of that
@@ -50,8 +50,10 @@ class _SaMemo:
         return self.outer
 
     def set_ports(self, child: ChildSa, ports: tuple[int, int]) -> None:
-        """The inner source and destination of datagrams between these ports."""
+        """The inner source and destination of datagrams between these ports, and their addresses'
+        pseudo-header words for the UDP checksum."""
         self.src, self.dst = Endpoint(child.local_inner, ports[0]), Endpoint(child.remote_inner, ports[1])
+        self.words = pseudo_words(self.src.ip, self.dst.ip)
         self.inner, self.ports = f"UDP {self.src} → {self.dst}", ports
 
     def set_fixup(self, key: tuple[tuple[str, str], str, str]) -> None:
@@ -128,7 +130,7 @@ class DataPlaneMixin:
         if child.tunnel:
             inner, next_header = encode_datagram(Datagram(memo.src, memo.dst, IPProto.UDP, payload)), IPProto.IPIP
         else:
-            inner, next_header = encode_udp(memo.src, memo.dst, payload), IPProto.UDP
+            inner, next_header = encode_udp(memo.src, memo.dst, payload, words=memo.words), IPProto.UDP
         sa = child.ike
         if child.protocol == "ah":
             ident = self.next_ident()

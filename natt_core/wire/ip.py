@@ -121,18 +121,21 @@ def transport_checksum(src: str, dst: str, proto: int, segment: bytes) -> int:
     return value
 
 
-def encode_udp(src: Endpoint, dst: Endpoint, payload: bytes, checksum: bool = True) -> bytes:
-    """A UDP header + payload, with the checksum over the pseudo-header (or 0)."""
+def encode_udp(src: Endpoint, dst: Endpoint, payload: bytes, checksum: bool = True,
+               words: int | None = None) -> bytes:
+    """A UDP header + payload, with the checksum over the pseudo-header (or 0). `words`: the
+    addresses' `pseudo_words`, when the caller keeps them for its flow."""
     length = UDP_HEADER_LEN + len(payload)
     if length > 0xFFFF:
         raise ValueError("UDP datagram too long")
     sport, dport = src.port, dst.port
     if not checksum:
         return _UDP_PACK(sport, dport, length, 0) + payload
+    if words is None:
+        words = int.from_bytes(packed_ipv4(src.ip) + packed_ipv4(dst.ip), "big") + _PROTO_UDP
     # the pseudo-header and the header with a zero checksum, summed with the payload (RFC 768) from
     # the fields, as encode_datagram does: the header is packed once, with its checksum
-    words = int.from_bytes(packed_ipv4(src.ip) + packed_ipv4(dst.ip), "big") + _PROTO_UDP + 2 * length \
-        + sport + dport + (int.from_bytes(payload, "big") << 8 * (length & 1))   # the payload's parity
+    words += 2 * length + sport + dport + (int.from_bytes(payload, "big") << 8 * (length & 1))   # the payload's parity
     value = ~((words - 1) % 0xFFFF + 1) & 0xFFFF   # the protocol makes `words` non-zero
     return _UDP_PACK(sport, dport, length, value or 0xFFFF) + payload   # RFC 768: a computed 0 is sent as all ones
 
