@@ -72,6 +72,7 @@ class _Port:
     host: Host | None = None
     nat: Nat | None = None
     peer: "_Port | None" = None  # the other interface of a NAT
+    timer: Timer | None = None   # a host's one clock entry, at the time its next_timer() asks for
 
 
 class Network(IpLayer):
@@ -96,7 +97,6 @@ class Network(IpLayer):
         self._route_cache: dict[tuple[str, str], _Port | None] = {}
         # (sender, destination's 4 bytes) -> _next_hop's answer, for what is not on the sender's segment
         self._hops: dict[tuple[_Port, bytes], tuple[_Port | None, str | None]] = {}
-        self._timers: dict[str, Timer] = {}
         self._spins: dict[str, tuple[float, int]] = {}
         self._nat_wake: dict[str, Timer] = {}
         self._nat_version: dict[str, int] = {}
@@ -273,8 +273,8 @@ class Network(IpLayer):
             close = getattr(port.host, "close", None)     # optional: test doubles have none
             if close is not None:
                 close()
+            port.timer = None
         self.clock = VirtualClock(self.clock.now)
-        self._timers.clear()
         self._nat_wake.clear()
         for hooks in (self.on_hop, self.on_hop_values, self.on_event, self.on_events, self.on_nat_change):
             hooks.clear()
@@ -308,8 +308,9 @@ class Network(IpLayer):
 
     def _sync_timer(self, name: str) -> None:
         """Keep exactly one clock entry per host, at the time its next_timer() asks for."""
-        t = None if name in self._off else self._hosts[name].host.next_timer()
-        current = self._timers.get(name)
+        port = self._hosts[name]
+        t = None if name in self._off else port.host.next_timer()
+        current = port.timer
         if t is not None:
             if type(t) is not float:
                 t = float(t)
@@ -324,15 +325,16 @@ class Network(IpLayer):
                     return
         if current is not None:
             current.cancel()
-            del self._timers[name]
+            port.timer = None
         if t is not None:
-            self._timers[name] = self.clock.call_at(t, self._fire_timer, name)
+            port.timer = self.clock.call_at(t, self._fire_timer, name)
 
     def _fire_timer(self, now: float, name: str) -> None:
-        self._timers.pop(name, None)
+        port = self._hosts[name]
+        port.timer = None
         if name in self._off:
             return
-        host = self._hosts[name].host
+        host = port.host
         due = host.next_timer()
         if due is not None and due <= now:
             last, count = self._spins.get(name, (None, 0))
@@ -402,13 +404,12 @@ class Network(IpLayer):
         (nat.Translation.well_formed): the host it reaches gets it without a second check."""
         now = self.clock.now
         seg = sender.seg
-        size = len(packet)
         dst = packet[16:20]
         receiver, reason = seg.packed.get(dst), None   # on this segment: _next_hop's first answer
         if receiver is None:
             hop = self._hops.get((sender, dst))
             if hop is None:   # the answer depends on the topology alone
-                hop = self._next_hop(seg, inet_ntoa(dst) if size >= 20 else "?", sender)
+                hop = self._next_hop(seg, inet_ntoa(dst) if len(dst) == 4 else "?", sender)
                 if len(self._hops) < ROUTE_ENTRIES:
                     self._hops[sender, dst] = hop
             receiver, reason = hop
@@ -419,7 +420,7 @@ class Network(IpLayer):
             self._record(now, now, sender, None, packet, before, changes, reason, src_host, "", label,
                          pid, copy_of, code)
             return
-        if size > seg.mtu and sender.nat is not None:
+        if sender.nat is not None and len(packet) > seg.mtu:   # a router's (a host's were fitted in deliver)
             self._too_big(seg, sender, packet, src_host, before, changes, hops, label, why, pid, copy_of)
             return
         if seg.steady is not None:   # a perfect link: the packet itself, with no note of the link's
