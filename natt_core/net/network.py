@@ -214,6 +214,11 @@ class Network(IpLayer):
         port = self._hosts.get(sender)
         if port is None:
             raise ConfigError(f"unknown host {sender!r}; hosts: {', '.join(self._hosts) or 'none'}")
+        self._send_out(port, output, cause)
+
+    def _send_out(self, port: _Port, output: Output, cause: int | None) -> None:
+        """`deliver` for the host on `port` (the network's own callers have its port at hand)."""
+        sender = port.info.device
         dgrams = output.datagrams
         first = self._packets + 1
         self._packets += len(dgrams)
@@ -343,7 +348,7 @@ class Network(IpLayer):
                 raise ConfigError(f"host {name} keeps asking for a timer at t={now}: its on_timer "
                                   "never moves next_timer() forward")
             self._spins[name] = (now, count)
-            self.deliver(host.on_timer(now), name)
+            self._send_out(port, host.on_timer(now), None)
         self._sync_timer(name)
 
     # ----------------------------------------------------------------- moving packets
@@ -473,7 +478,7 @@ class Network(IpLayer):
                     return
             self._record(t, sent, sender, receiver, packet, before, changes, None, src_host, note, label, pid,
                          copy_of)
-            self.deliver(host.receive(dgram, t), name, pid)
+            self._send_out(receiver, host.receive(dgram, t), pid)
             self._sync_timer(name)
             return
         args = (t, sent, sender, receiver, packet, before, changes)
