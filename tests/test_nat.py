@@ -542,3 +542,33 @@ def test_a_translation_shows_its_mapping_as_it_stood_after_its_own_packet():
     assert (first.mapping.expires, first.mapping.allowed) == (120.0, (SERVER,))
     assert nat.table(5)[-1] == second.mapping
     assert first == first and first != second
+
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=41), st.booleans(), st.sampled_from(["napt", "static", "none"]),
+       st.integers(1, 0xFFFF), st.integers(1, 255))
+def test_a_translation_called_well_formed_reads_as_the_decoder_reads_it(payload, zero, kind, ident, ttl):
+    """The network hands a host a packet the NAT marked well_formed without decoding checks
+    (wire.ip.datagram_of): out and back, UDP (with and without checksum) and ESP, it must be
+    exactly what decode_datagram makes of the same bytes."""
+    from natt_core.wire.ip import _decode_datagram_checked, datagram_of
+    nat = Nat(NatConfig(public_ip=PUBLIC, kind=kind), random.Random(0))
+    checked = 0
+    for proto, sport, body in ((IPProto.UDP, 4500, payload),
+                               (IPProto.ESP, 0, b"\x00\x00\x10\x01\x00\x00\x00\x01" + payload)):
+        out = nat.outbound(encode_datagram(Datagram(Endpoint(A, sport), Endpoint(SERVER, sport), proto, body,
+                                                    ident, ttl, zero)), 0.0)
+        public = decode_datagram(out.packet).src
+        back = nat.inbound(encode_datagram(Datagram(Endpoint(SERVER, sport), public, proto, body, ident, ttl, zero)),
+                           0.0)
+        for tr in (out, back):
+            if tr.packet is not None:    # (ESP back through a NAPT that does not know the SPI is dropped)
+                assert tr.well_formed
+                # the step-by-step decoder (decode_ipv4_header, decode_udp) as the independent reading
+                fast, slow = datagram_of(tr.packet), _decode_datagram_checked(tr.packet)
+                assert fast == slow and fast.__dict__ == slow.__dict__
+                assert (fast.payload, fast.ident, fast.ttl, fast.zero_udp_checksum) == (
+                    body, ident, ttl, zero and proto == IPProto.UDP)
+                checked += 1
+    assert checked >= 3

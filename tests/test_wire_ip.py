@@ -250,3 +250,22 @@ def test_encode_datagram_refuses_what_does_not_fit():
         encode_datagram(big)
     with pytest.raises(ValueError, match="IPv4 packet too long"):
         encode_datagram(Datagram(Endpoint("10.0.0.1", 1), Endpoint("10.0.0.2", 2), IPProto.UDP, bytes(0xFFFF - 20)))
+
+
+def test_pseudo_words_answers_what_udp_checksum_ok_does():
+    """The data plane verifies inner UDP checksums from `pseudo_words` (worked out once per flow):
+    it must agree with udp_checksum_ok for odd and even lengths, good and bad checksums."""
+    import random as _random
+    from natt_core.addressing import Endpoint as _Ep
+    from natt_core.wire.ip import encode_udp as _encode_udp, pseudo_words, udp_checksum_ok as _ok
+    rng = _random.Random(7)
+    for size in range(0, 40):
+        src, dst = _Ep("10.0.0.2", 1701), _Ep("198.51.100.7", 1701)
+        good = _encode_udp(src, dst, rng.randbytes(size))
+        bad = good[:6] + ((int.from_bytes(good[6:8], "big") ^ 0x0100) or 1).to_bytes(2, "big") + good[8:]
+        words = pseudo_words(src.ip, dst.ip)
+        for seg in (good, bad):
+            n = len(seg)
+            fast = not ((words + n) * (256 if n & 1 else 1) + int.from_bytes(seg, "big")) % 0xFFFF
+            assert fast == _ok(src.ip, dst.ip, seg), (size, seg.hex())
+        assert _ok(src.ip, dst.ip, good) and not _ok(src.ip, dst.ip, bad)

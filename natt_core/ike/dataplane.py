@@ -16,7 +16,7 @@ from ..addressing import Datagram, Endpoint
 from ..errors import DecodeError, IntegrityError
 from ..reasons import Reason
 from ..wire.ip import (UDP_HEADER, decode_datagram, encode_datagram, encode_ipv4_header,
-                       encode_udp, incremental_update, packed_ipv4, udp_checksum_ok)
+                       encode_udp, incremental_update, packed_ipv4, pseudo_words)
 from ..wire.numbers import IdType, IPProto, Port
 from .events import DataReceived, DataSent, PacketDropped, RemoteFollowed
 from .sa import ChildSa
@@ -30,16 +30,17 @@ class _SaMemo:
     and the addresses packets arrive with, packed. Kept on the ChildSa itself, so it lives exactly
     as long as the SA; each part is built again when what it came from changes (the send and
     receive paths compare `ports` and `fixup_key` inline)."""
-    __slots__ = ("spi_in", "spi_out", "ports", "src", "dst", "inner", "fixup_key", "original_packed",
-                 "arrived_packed", "fixup_tail", "outer", "received")
+    __slots__ = ("spi_in", "spi_out", "ports", "src", "dst", "words", "inner", "fixup_key", "fixup_delta",
+                 "original_words", "fixup_tail", "outer", "received")
 
     def __init__(self, child: ChildSa):
         self.spi_in, self.spi_out = f"{child.spi_in:08x}", f"{child.spi_out:08x}"
-        self.ports = self.src = self.dst = self.inner = None
-        self.fixup_key = self.original_packed = self.arrived_packed = self.fixup_tail = None
+        self.ports = self.src = self.dst = self.words = self.inner = None
+        self.fixup_key = self.fixup_delta = self.original_words = self.fixup_tail = None
         self.outer: tuple[Endpoint, Endpoint] | None = None
-        #: ((source address and port, destination address and port), the DataReceived text of that inner UDP)
-        self.received: tuple[tuple[str, int, str, int], str] | None = None
+        #: ((source address and port, destination address and port), the DataReceived text of that
+        #: inner UDP, its pseudo-header's address words (`pseudo_words`))
+        self.received: tuple[tuple[str, int, str, int], str, int] | None = None
 
     def outer_ends(self, local: str, remote: str) -> tuple[Endpoint, Endpoint]:
         """Both ends of raw ESP or AH (IP addresses, no ports), built again only when one moves."""
@@ -49,16 +50,21 @@ class _SaMemo:
         return self.outer
 
     def set_ports(self, child: ChildSa, ports: tuple[int, int]) -> None:
-        """The inner source and destination of datagrams between these ports."""
+        """The inner source and destination of datagrams between these ports, and their addresses'
+        pseudo-header words for the UDP checksum."""
         self.src, self.dst = Endpoint(child.local_inner, ports[0]), Endpoint(child.remote_inner, ports[1])
+        self.words = pseudo_words(self.src.ip, self.dst.ip)
         self.inner, self.ports = f"UDP {self.src} → {self.dst}", ports
 
     def set_fixup(self, key: tuple[tuple[str, str], str, str]) -> None:
-        """The peer's original addresses from its NAT-OA and the ones a packet arrived with, packed
-        (the same two pairs every packet, unless the peer moves)."""
+        """The peer's original addresses from its NAT-OA and the ones a packet arrived with (the
+        same two pairs every packet, unless the peer moves): what the change of address words adds
+        to a checksum (RFC 1624 eqn. 3, mod 0xFFFF, as net/rewrite.py's Rewrite keeps it) and the
+        original pair's pseudo-header words, worked out once."""
         (o_src, o_dst), src, dst = key
-        self.original_packed = packed_ipv4(o_src) + packed_ipv4(o_dst)
-        self.arrived_packed, self.fixup_key = packed_ipv4(src) + packed_ipv4(dst), key
+        original, arrived = packed_ipv4(o_src) + packed_ipv4(o_dst), packed_ipv4(src) + packed_ipv4(dst)
+        self.fixup_delta = (int.from_bytes(arrived, "big") - int.from_bytes(original, "big")) % 0xFFFF
+        self.original_words, self.fixup_key = pseudo_words(o_src, o_dst), key
         #: what the fix-up note says after the two checksums (the same words every packet)
         self.fixup_tail = (f": NAT-OA says the sender used {o_src} → {o_dst}, the packet arrived as {src} → {dst} "
                            "(RFC 3948 §3.1.2)")
@@ -66,6 +72,10 @@ class _SaMemo:
 
 #: the inner UDP header's ports and checksum in one unpack (the struct compiled from its layout)
 _UDP_FIELDS = UDP_HEADER.struct.unpack_from
+
+# The members every ESP packet sent or received is built or checked with, named once (as in
+# ike/core.py: a member read off its Enum class costs ~70 ns in Python 3.11)
+_UDP, _ESP, _IPIP, _NAT_T = IPProto.UDP, IPProto.ESP, IPProto.IPIP, Port.NAT_T
 
 _MEMO = "_dataplane_memo"   #: its attribute on the ChildSa; read per packet as `child.__dict__.get(_MEMO)`
 
@@ -100,9 +110,16 @@ class DataPlaneMixin:
         return None
 
     def send_udp(self, payload: bytes, now: float, *, sport: int = Port.L2TP, dport: int = Port.L2TP,
-                 child: ChildSa | None = None):
-        """Protect one inner UDP datagram (L2TP by default) with an IPsec SA and send it."""
-        self._begin(now)
+                 child: ChildSa | None = None, into=None):
+        """Protect one inner UDP datagram (L2TP by default) with an IPsec SA and send it.
+
+        `into`: an output being gathered (its `datagrams` and `events` lists, lab/apps.py's host
+        sending several packets per call) that takes the datagram and events as they are made;
+        nothing is returned then, where otherwise they come back as an Output of their own."""
+        if into is None:
+            self._begin(now)
+        else:
+            self.now, self._out_datagrams, self._out_events = now, into.datagrams, into.events
         asked = child or self.latest_child()
         # the SA itself, unless a rekey replaced it or it is gone (ike/rekey.py follows the chain)
         child = asked if asked is not None and asked.replaced_by is None and asked.live else self._current_child(asked)
@@ -110,14 +127,14 @@ class DataPlaneMixin:
             why = "no IPsec SA to protect the traffic with" if asked is None else (
                 f"the IPsec SA {asked.spi_in:08x}/{asked.spi_out:08x} it was meant for has been deleted")
             self._emit(PacketDropped, reason=why, code=Reason.NO_IPSEC_SA, layer="IPsec")
-            return self._finish()
+            return self._finish() if into is None else None
         memo = child.__dict__.get(_MEMO) or _new_memo(child)
         if memo.ports != (sport, dport):
             memo.set_ports(child, (sport, dport))
         if child.tunnel:
             inner, next_header = encode_datagram(Datagram(memo.src, memo.dst, IPProto.UDP, payload)), IPProto.IPIP
         else:
-            inner, next_header = encode_udp(memo.src, memo.dst, payload), IPProto.UDP
+            inner, next_header = encode_udp(memo.src, memo.dst, payload, words=memo.words), _UDP
         sa = child.ike
         if child.protocol == "ah":
             ident = self.next_ident()
@@ -127,16 +144,16 @@ class DataPlaneMixin:
         else:
             esp = child.outbound.protect(next_header, inner, self.rng)
             if child.udp_encapsulated:
-                self._send(sa.remote, Port.NAT_T, IPProto.UDP, esp, "ESP-in-UDP", zero_checksum=True)
+                self._send(sa.remote, _NAT_T, _UDP, esp, "ESP-in-UDP", zero_checksum=True)
                 self._note_sent(sa)
             else:
-                self._send(memo.outer_ends(self.address, sa.remote.ip)[1], 0, IPProto.ESP, esp, "ESP")
+                self._send(memo.outer_ends(self.address, sa.remote.ip)[1], 0, _ESP, esp, "ESP")
         child.bytes_out += len(inner)       # for kilobyte lifetimes (ike/rekey.py)
         if child.life is not None and child.life.kilobytes:
             self._kilobytes_counted(child)
         # one event per packet, appended as _send_ike appends MessageSent (no `_emit` call)
         self._out_events.append(DataSent(self.now, self.name, memo.spi_out, memo.inner, len(payload)))
-        return self._finish()
+        return self._finish() if into is None else None
 
     def _receive_ipsec(self, dgram: Datagram, data: bytes, layer: str) -> None:
         """ESP (raw or from UDP 4500) or AH: find the SA by SPI, verify, decrypt, check the inner packet."""
@@ -162,9 +179,9 @@ class DataPlaneMixin:
             self._kilobytes_counted(child)
         udp = child.udp_encapsulated       # only ESP-in-UDP may move the peer (RFC 3947 §7)
         self._authenticated_from(child.ike, dgram, "ESP-in-UDP" if udp else layer, udp)
-        if next_header == IPProto.IPIP:
+        if next_header == _IPIP:
             self._deliver_tunnel(child, inner)
-        elif next_header == IPProto.UDP:
+        elif next_header == _UDP:
             self._deliver_transport(child, dgram, inner)
         else:
             self._emit(PacketDropped, reason=f"inner protocol {next_header} is not carried here",
@@ -202,26 +219,37 @@ class DataPlaneMixin:
         self._emit(DataReceived, spi=memo.spi_in, inner=f"UDP {d.src} → {d.dst}", payload=d.payload)
 
     def _deliver_transport(self, child: ChildSa, dgram: Datagram, segment: bytes) -> None:
-        if len(segment) < 8:
+        n = len(segment)
+        if n < 8:
             self._emit(PacketDropped, reason="inner UDP header truncated", code=Reason.INNER_MALFORMED, layer="ESP",
                        spi=f"{child.spi_in:08x}")
             return
         memo = child.__dict__.get(_MEMO) or _new_memo(child)
         src, dst = dgram.src.ip, self.address
         sport, dport, _, checksum = _UDP_FIELDS(segment)
-        fixup, original = None, child.peer_original
+        # the inner text and pseudo-header words are the same for every packet of the SA's L2TP flow
+        received = memo.received
+        if received is None or received[0] != (src, sport, dst, dport):
+            received = memo.received = ((src, sport, dst, dport), f"UDP {src}:{sport} → {dst}:{dport}",
+                                        pseudo_words(src, dst))
+        fixup, original, words = None, child.peer_original, received[2]
         if checksum and original and original != (src, dst):
             if memo.fixup_key != (original, src, dst):
                 memo.set_fixup((original, src, dst))
-            # RFC 1624 eqn. 3 over the address words; RFC 768: a computed 0 is sent as all ones
-            fixed = incremental_update(checksum, memo.original_packed, memo.arrived_packed) or 0xFFFF
+            # RFC 1624 eqn. 3 over the address words (wire.ip.incremental_update with the words'
+            # difference worked out once; a received 0xFFFF, whose start is 0, goes to the helper);
+            # RFC 768: a computed 0 is sent as all ones
+            start = ~checksum & 0xFFFF
+            fixed = (~((start + memo.fixup_delta - 1) % 0xFFFF + 1) & 0xFFFF if start else incremental_update(
+                checksum, packed_ipv4(original[0]) + packed_ipv4(original[1]), packed_ipv4(src) + packed_ipv4(dst))
+                     ) or 0xFFFF
             fixup = f"inner UDP checksum 0x{checksum:04x} fixed up to 0x{fixed:04x}{memo.fixup_tail}"
             # the fixed-up checksum verifies over the arrived addresses exactly when the one received
             # verifies over the sender's (RFC 1624: both sums differ by the same address words), so
             # the fixed-up segment is never built: nothing after this check reads its checksum
-            verified = udp_checksum_ok(original[0], original[1], segment)
-        else:
-            verified = udp_checksum_ok(src, dst, segment)
+            words = memo.original_words
+        # udp_checksum_ok(addresses, segment) from the pseudo-header's words, without a call (see pseudo_words)
+        verified = not checksum or not ((words + n) * (256 if n & 1 else 1) + int.from_bytes(segment, "big")) % 0xFFFF
         if not verified and child.udp_encapsulated and not child.peer_original:
             fixup = (f"inner UDP checksum 0x{checksum:04x} does not verify for {src} → {dst} and the peer sent no "
                      "NAT-OA to fix it with; ESP authenticated the segment, so the check is skipped, as Linux "
@@ -233,8 +261,4 @@ class DataPlaneMixin:
                 "over its own original addresses and a NAT rewrote the outer header; ESP hid the checksum from "
                 "the NAT and, without NAT-OA, there is nothing to fix it with (RFC 3715 §2.1(b))"))
             return
-        # the inner text is the same for every packet of the SA's L2TP flow: written once per flow
-        received = memo.received
-        if received is None or received[0] != (src, sport, dst, dport):
-            received = memo.received = ((src, sport, dst, dport), f"UDP {src}:{sport} → {dst}:{dport}")
         self._out_events.append(DataReceived(self.now, self.name, memo.spi_in, received[1], segment[8:], fixup))

@@ -245,9 +245,7 @@ class L2tpHost:
         """One L2TP packet of a link, protected by the SA the SPD names for its peer: the link's own
         SA, except on a selector-keyed server whose selector a newer SA took (RFC 3948 §5.2)."""
         child = self.spd.outbound(link.child) if self.spd else link.child
-        sent = self.peer.send_udp(data, now, child=child)
-        out.datagrams += sent.datagrams
-        out.events += sent.events
+        self.peer.send_udp(data, now, child=child, into=out)     # straight into `out`, no Output of its own
         if child is not link.child and not link.misdirected:
             link.misdirected = True
             out.events.append(SpdChanged(

@@ -81,6 +81,9 @@ class Translation:
     """The code beside `drop_reason` (natt_core.reasons)."""
     released: tuple = ()
     """Fragments held back until this one (their first) came: (bytes as held, Translation) each."""
+    well_formed: bool = field(default=False, compare=False, repr=False)
+    """`packet` is the packet given, or it with addresses, ports and checksums rewritten by RFC 1624
+    (net/rewrite.py): well-formed when the packet given was, so the network need not check it again."""
 
 
 class _Through(Translation):
@@ -310,7 +313,7 @@ class Nat(NatFragments):
             if m.timeout is not None and (outbound or self.config.inbound_refresh):
                 m.expires, m._row = now + m.timeout, None
             out, changes = plan.apply(packet)
-            return _through(out, changes, None, (m, m.expires, len(m.permits)), "", None, ())
+            return _through(out, changes, None, (m, m.expires, len(m.permits)), "", None, (), True)
         try:
             p = parse_packet(packet)
         except DecodeError as exc:
@@ -339,7 +342,7 @@ class Nat(NatFragments):
             return _drop(f"{name} (IP protocol {p.proto}) dropped: this device does not pass {name} "
                          f"({name.lower()}='drop')", Reason.NAT_UNSUPPORTED_PROTOCOL)
         if cfg.kind == "none":
-            return Translation(packet)
+            return Translation(packet, well_formed=True)
         if cfg.kind == "static":
             return self._static(packet, p, outbound)
         if p.proto in (IPProto.UDP, IPProto.TCP):
@@ -353,13 +356,13 @@ class Nat(NatFragments):
                  port: int | None, m: _Mapping | None) -> Translation:
         if m is None:
             out, changes = rewrite(packet, proto, which, ip, port)
-            return _translation(out, changes, None, None, "", None, ())
+            return _translation(out, changes, None, None, "", None, (), True)
         plan = m.rewrites.get(which)
         if plan is None or not plan.fits(packet, proto, ip, port):
             plan = m.rewrites[which] = Rewrite(packet, proto, which, ip, port)
         self._last_rewrite = (m, plan)
         out, changes = plan.apply(packet)
-        return _through(out, changes, None, (m, m.expires, len(m.permits)), "", None, ())
+        return _through(out, changes, None, (m, m.expires, len(m.permits)), "", None, (), True)
 
     # ----------------------------------------------------------------- 1:1 static
     def _static(self, packet: bytes, p: PacketFields, outbound: bool) -> Translation:

@@ -22,7 +22,7 @@ from ..addressing import Datagram, check_ipv4
 from ..errors import ConfigError, DecodeError
 from ..output import Event, Output
 from ..wire.icmp import ICMP_PROTO
-from ..wire.ip import decode_datagram, encode_datagram
+from ..wire.ip import datagram_of, decode_datagram, encode_datagram
 from .clock import Timer, VirtualClock
 from .impair import PERFECT, Impairment
 from ..reasons import Reason
@@ -72,6 +72,7 @@ class _Port:
     host: Host | None = None
     nat: Nat | None = None
     peer: "_Port | None" = None  # the other interface of a NAT
+    timer: Timer | None = None   # a host's one clock entry, at the time its next_timer() asks for
 
 
 class Network(IpLayer):
@@ -96,7 +97,6 @@ class Network(IpLayer):
         self._route_cache: dict[tuple[str, str], _Port | None] = {}
         # (sender, destination's 4 bytes) -> _next_hop's answer, for what is not on the sender's segment
         self._hops: dict[tuple[_Port, bytes], tuple[_Port | None, str | None]] = {}
-        self._timers: dict[str, Timer] = {}
         self._spins: dict[str, tuple[float, int]] = {}
         self._nat_wake: dict[str, Timer] = {}
         self._nat_version: dict[str, int] = {}
@@ -214,6 +214,11 @@ class Network(IpLayer):
         port = self._hosts.get(sender)
         if port is None:
             raise ConfigError(f"unknown host {sender!r}; hosts: {', '.join(self._hosts) or 'none'}")
+        self._send_out(port, output, cause)
+
+    def _send_out(self, port: _Port, output: Output, cause: int | None) -> None:
+        """`deliver` for the host on `port` (the network's own callers have its port at hand)."""
+        sender = port.info.device
         dgrams = output.datagrams
         first = self._packets + 1
         self._packets += len(dgrams)
@@ -229,7 +234,7 @@ class Network(IpLayer):
             if learnt:
                 mtu = min(mtu, learnt.get(dgram.dst.ip, mtu))
             if len(packet) <= mtu:
-                self._transmit(port, packet, sender, None, (), 0, dgram.label, "", pid, None)
+                self._transmit(port, packet, sender, None, (), 0, dgram.label, "", pid, None, True)
                 continue
             # the sender's own IP layer fragments what does not fit, without DF (Linux, IP_PMTUDISC_WANT)
             for piece, ident in self._pieces(fragment(packet, mtu), pid):
@@ -273,8 +278,8 @@ class Network(IpLayer):
             close = getattr(port.host, "close", None)     # optional: test doubles have none
             if close is not None:
                 close()
+            port.timer = None
         self.clock = VirtualClock(self.clock.now)
-        self._timers.clear()
         self._nat_wake.clear()
         for hooks in (self.on_hop, self.on_hop_values, self.on_event, self.on_events, self.on_nat_change):
             hooks.clear()
@@ -308,8 +313,9 @@ class Network(IpLayer):
 
     def _sync_timer(self, name: str) -> None:
         """Keep exactly one clock entry per host, at the time its next_timer() asks for."""
-        t = None if name in self._off else self._hosts[name].host.next_timer()
-        current = self._timers.get(name)
+        port = self._hosts[name]
+        t = None if name in self._off else port.host.next_timer()
+        current = port.timer
         if t is not None:
             if type(t) is not float:
                 t = float(t)
@@ -324,15 +330,16 @@ class Network(IpLayer):
                     return
         if current is not None:
             current.cancel()
-            del self._timers[name]
+            port.timer = None
         if t is not None:
-            self._timers[name] = self.clock.call_at(t, self._fire_timer, name)
+            port.timer = self.clock.call_at(t, self._fire_timer, name)
 
     def _fire_timer(self, now: float, name: str) -> None:
-        self._timers.pop(name, None)
+        port = self._hosts[name]
+        port.timer = None
         if name in self._off:
             return
-        host = self._hosts[name].host
+        host = port.host
         due = host.next_timer()
         if due is not None and due <= now:
             last, count = self._spins.get(name, (None, 0))
@@ -341,7 +348,7 @@ class Network(IpLayer):
                 raise ConfigError(f"host {name} keeps asking for a timer at t={now}: its on_timer "
                                   "never moves next_timer() forward")
             self._spins[name] = (now, count)
-            self.deliver(host.on_timer(now), name)
+            self._send_out(port, host.on_timer(now), None)
         self._sync_timer(name)
 
     # ----------------------------------------------------------------- moving packets
@@ -396,17 +403,18 @@ class Network(IpLayer):
 
     def _transmit(self, sender: _Port, packet: bytes, src_host: str, before: bytes | None,
                   changes: tuple[FieldChange, ...], hops: int, label: str, why: str,
-                  pid: int, copy_of: int | None) -> None:
-        """Put packet `pid` on the sender's segment; a duplicating link makes a copy with a new id."""
+                  pid: int, copy_of: int | None, well_formed: bool = False) -> None:
+        """Put packet `pid` on the sender's segment; a duplicating link makes a copy with a new id.
+        `well_formed`: the network encoded the packet whole, and any NAT on its way kept it so
+        (nat.Translation.well_formed): the host it reaches gets it without a second check."""
         now = self.clock.now
         seg = sender.seg
-        size = len(packet)
         dst = packet[16:20]
         receiver, reason = seg.packed.get(dst), None   # on this segment: _next_hop's first answer
         if receiver is None:
             hop = self._hops.get((sender, dst))
             if hop is None:   # the answer depends on the topology alone
-                hop = self._next_hop(seg, inet_ntoa(dst) if size >= 20 else "?", sender)
+                hop = self._next_hop(seg, inet_ntoa(dst) if len(dst) == 4 else "?", sender)
                 if len(self._hops) < ROUTE_ENTRIES:
                     self._hops[sender, dst] = hop
             receiver, reason = hop
@@ -417,12 +425,12 @@ class Network(IpLayer):
             self._record(now, now, sender, None, packet, before, changes, reason, src_host, "", label,
                          pid, copy_of, code)
             return
-        if size > seg.mtu and sender.nat is not None:
+        if sender.nat is not None and len(packet) > seg.mtu:   # a router's (a host's were fitted in deliver)
             self._too_big(seg, sender, packet, src_host, before, changes, hops, label, why, pid, copy_of)
             return
         if seg.steady is not None:   # a perfect link: the packet itself, with no note of the link's
             self.clock.post(now + seg.steady, self._arrive, (now, sender, receiver, packet, before, changes,
-                                                             src_host, why, hops, label, pid, copy_of))
+                                                             src_host, why, hops, label, pid, copy_of, well_formed))
             return
         plan = seg.impairment.plan(self.rng)
         if not plan:
@@ -440,11 +448,11 @@ class Network(IpLayer):
                     self._fragments[ident] = self._fragments[pid]
             # a tuple on the clock's heap, no Timer: an arrival is never cancelled
             self.clock.post(now + delay, self._arrive, (now, sender, receiver, packet, before, changes,
-                                                        src_host, note, hops, label, ident, original))
+                                                        src_host, note, hops, label, ident, original, well_formed))
 
     def _arrive(self, t: float, sent: float, sender: _Port, receiver: _Port, packet: bytes,
                 before: bytes | None, changes: tuple[FieldChange, ...], src_host: str, note: str,
-                hops: int, label: str, pid: int, copy_of: int | None) -> None:
+                hops: int, label: str, pid: int, copy_of: int | None, well_formed: bool) -> None:
         host = receiver.host
         if host is not None:
             name = receiver.info.device
@@ -458,16 +466,19 @@ class Network(IpLayer):
                     return
                 if self._ip_layer(args, src_host, note, label, pid, copy_of):
                     return
-            try:
-                dgram = decode_datagram(packet)
-            except DecodeError as exc:
-                self._record(t, sent, sender, receiver, packet, before, changes,
-                             f"{name} cannot decode the packet: {exc}", src_host, note, label, pid, copy_of,
-                             decode_drop_code(packet))
-                return
+            if well_formed:   # the network's own encoding: read, not checked again
+                dgram = datagram_of(packet)
+            else:
+                try:
+                    dgram = decode_datagram(packet)
+                except DecodeError as exc:
+                    self._record(t, sent, sender, receiver, packet, before, changes,
+                                 f"{name} cannot decode the packet: {exc}", src_host, note, label, pid, copy_of,
+                                 decode_drop_code(packet))
+                    return
             self._record(t, sent, sender, receiver, packet, before, changes, None, src_host, note, label, pid,
                          copy_of)
-            self.deliver(host.receive(dgram, t), name, pid)
+            self._send_out(receiver, host.receive(dgram, t), pid)
             self._sync_timer(name)
             return
         args = (t, sent, sender, receiver, packet, before, changes)
@@ -489,7 +500,7 @@ class Network(IpLayer):
             self._held[(name, packet)] = (src_host, hops, label, pid, copy_of)
         if tr.packet is not None:
             self._transmit(receiver.peer, tr.packet, src_host, packet, tr.changes, hops + 1, label, tr.note,
-                           pid, copy_of)
+                           pid, copy_of, well_formed and tr.well_formed)
         for before, later in tr.released:
             kept = self._held.pop((name, before), None)
             if kept is not None and later.packet is not None:
@@ -547,7 +558,8 @@ def event_owners(output: Output, first_id: int, cause: int | None) -> list[int |
         # the label of the datagram it can describe: a keepalive's exactly; any other event's own
         # label, a datagram that label begins ("MM5 (fragment 1/2)"), or any when it has none
         keepalive = kind == "KeepaliveSent"
-        wanted = "keepalive" if keepalive else getattr(event, "label", None)
+        # DataSent names no label: it describes whichever datagram comes next
+        wanted = "keepalive" if keepalive else None if kind == "DataSent" else event.label
         for i in range(nxt, count):
             label = dgrams[i].label
             if label == wanted or not keepalive and (wanted is None or label.startswith(f"{wanted} (")):

@@ -163,7 +163,7 @@ class Rewrite:
             if udp and new_sum == 0:
                 new_sum = 0xFFFF
             if new_sum != old_sum:
-                buf[off:off + 2] = new_sum.to_bytes(2, "big")
+                buf[off], buf[off + 1] = new_sum >> 8, new_sum & 0xFF   # big-endian, byte by byte
                 changes += (_change(name, off, f"0x{old_sum:04x}", f"0x{new_sum:04x}", 2),)
         return bytes(buf), changes
 

@@ -117,13 +117,13 @@ def strip_trailer(plaintext: bytes, base: int = 0) -> tuple[bytes, int]:
     The padding must be the default 1, 2, 3, ... sequence (RFC 4303 §2.4 lets a receiver check
     it); anything else means a wrong key or a corrupted packet.
     """
-    if len(plaintext) < 2:
-        raise DecodeError("ESP trailer", base, f"need 2 trailer bytes, {len(plaintext)} present")
+    n = len(plaintext)   # read once: every ESP packet received comes through here
+    if n < 2:
+        raise DecodeError("ESP trailer", base, f"need 2 trailer bytes, {n} present")
     pad_len, next_header = plaintext[-2], plaintext[-1]
-    if pad_len + 2 > len(plaintext):
-        raise DecodeError("ESP trailer", base + len(plaintext) - 2,
-                          f"pad length {pad_len} exceeds the {len(plaintext) - 2} bytes before it")
-    start = len(plaintext) - 2 - pad_len
+    if pad_len + 2 > n:
+        raise DecodeError("ESP trailer", base + n - 2, f"pad length {pad_len} exceeds the {n - 2} bytes before it")
+    start = n - 2 - pad_len
     if plaintext[start:-2] != _PADDING[:pad_len]:
         raise DecodeError("ESP trailer", base + start, "padding is not 1, 2, 3, ...")
     return plaintext[:start], next_header

@@ -121,18 +121,21 @@ def transport_checksum(src: str, dst: str, proto: int, segment: bytes) -> int:
     return value
 
 
-def encode_udp(src: Endpoint, dst: Endpoint, payload: bytes, checksum: bool = True) -> bytes:
-    """A UDP header + payload, with the checksum over the pseudo-header (or 0)."""
+def encode_udp(src: Endpoint, dst: Endpoint, payload: bytes, checksum: bool = True,
+               words: int | None = None) -> bytes:
+    """A UDP header + payload, with the checksum over the pseudo-header (or 0). `words`: the
+    addresses' `pseudo_words`, when the caller keeps them for its flow."""
     length = UDP_HEADER_LEN + len(payload)
     if length > 0xFFFF:
         raise ValueError("UDP datagram too long")
     sport, dport = src.port, dst.port
     if not checksum:
         return _UDP_PACK(sport, dport, length, 0) + payload
+    if words is None:
+        words = int.from_bytes(packed_ipv4(src.ip) + packed_ipv4(dst.ip), "big") + _PROTO_UDP
     # the pseudo-header and the header with a zero checksum, summed with the payload (RFC 768) from
     # the fields, as encode_datagram does: the header is packed once, with its checksum
-    words = int.from_bytes(packed_ipv4(src.ip) + packed_ipv4(dst.ip), "big") + _PROTO_UDP + 2 * length \
-        + sport + dport + (int.from_bytes(payload, "big") << 8 * (length & 1))   # the payload's parity
+    words += 2 * length + sport + dport + (int.from_bytes(payload, "big") << 8 * (length & 1))   # the payload's parity
     value = ~((words - 1) % 0xFFFF + 1) & 0xFFFF   # the protocol makes `words` non-zero
     return _UDP_PACK(sport, dport, length, value or 0xFFFF) + payload   # RFC 768: a computed 0 is sent as all ones
 
@@ -169,6 +172,16 @@ def udp_checksum_ok(src: str, dst: str, segment: bytes) -> bool:
     # of 0xFFFF (see decode_datagram); the protocol byte makes it non-zero
     return not int.from_bytes(packed_ipv4(src) + packed_ipv4(dst) + _UDP_PSEUDO_PROTO + n.to_bytes(2, "big")
                               + segment, "big") % 0xFFFF
+
+
+def pseudo_words(src: str, dst: str) -> int:
+    """The UDP pseudo-header's addresses and protocol (RFC 768) as a number mod 0xFFFF, for a flow
+    whose addresses are the same every packet. `udp_checksum_ok(src, dst, segment)` is then, for a
+    segment of n >= 8 bytes with a non-zero checksum, `not ((words + n) * f + int(segment)) % 0xFFFF`
+    with f = 256 for odd n, else 1: the pseudo-header's 12 bytes read as a number are congruent to
+    the sum of its words (65536 = 1 mod 0xFFFF), and shifting them past n bytes multiplies them by
+    256**n, which is 1 or 256 mod 0xFFFF."""
+    return (int.from_bytes(packed_ipv4(src) + packed_ipv4(dst), "big") + _PROTO_UDP) % 0xFFFF
 
 
 def encode_ipv4_header(src: str, dst: str, proto: int, payload_len: int, ident: int = 0,
@@ -331,24 +344,33 @@ def decode_datagram(packet: bytes) -> Datagram:
     # multiply it by 256, which is prime to 0xFFFF, so the test needs no padding
     if type(packet) is bytes and n >= 20 and packet[0] == 0x45:
         if plain_udp(packet):
-            _v, _tos, _t, ident, _f, ttl, proto, _c, src, dst, _s, _d, _l, csum = IPV4_UDP.unpack_from(packet)
-            if csum and int.from_bytes(src + dst + b"\x00\x11" + packet[24:26] + packet[20:], "big") % 0xFFFF:
+            # the UDP checksum over the pseudo-header: addresses, zero, protocol, UDP length; then the segment
+            if (packet[26] or packet[27]) and int.from_bytes(
+                    packet[12:20] + b"\x00\x11" + packet[24:26] + packet[20:], "big") % 0xFFFF:
                 return _decode_datagram_checked(packet)
-            payload, zero, key = packet[28:], csum == 0, packet[12:24]
-        elif packet[9] != _PROTO_UDP and not int.from_bytes(packet[:20], "big") % 0xFFFF:
-            _v, _tos, total, ident, ff, ttl, proto, _c, src, dst = _IPV4.unpack_from(packet)
-            if total != n or ff & 0x3FFF:
+            return datagram_of(packet)
+        if packet[9] != _PROTO_UDP and not int.from_bytes(packet[:20], "big") % 0xFFFF:
+            if packet[2] << 8 | packet[3] != n or packet[6] & 0x3F or packet[7]:   # total length; MF, offset
                 return _decode_datagram_checked(packet)
-            payload, zero, key = packet[20:], False, packet[12:20]
-        else:
-            return _decode_datagram_checked(packet)
-        # both Endpoints from the shared table, a Datagram filled in one assignment: one call per packet
-        ends = _ENDS.get(key) or _ends(key)
-        d = _new(Datagram)
-        _set(d, "__dict__", {"src": ends[0], "dst": ends[1], "proto": proto, "payload": payload, "ident": ident,
-                             "ttl": ttl, "zero_udp_checksum": zero, "label": ""})
-        return d
+            return datagram_of(packet)
     return _decode_datagram_checked(packet)
+
+
+def datagram_of(packet: bytes) -> Datagram:
+    """The Datagram of IPv4 bytes known to be well-formed and whole (what `decode_datagram` accepts):
+    its answer without its checks. The network's own packets are such bytes -- `encode_datagram`'s,
+    or those a NAT rewrote keeping every checksum right (nat.Translation.well_formed) -- so a host
+    is handed them without checking again what the network built."""
+    udp = packet[9] == _PROTO_UDP
+    # both Endpoints from the shared table (by addresses and ports, one run of bytes), a Datagram
+    # filled in one assignment
+    key = packet[12:24] if udp else packet[12:20]
+    ends = _ENDS.get(key) or _ends(key)
+    d = _new(Datagram)
+    _set(d, "__dict__", {"src": ends[0], "dst": ends[1], "proto": packet[9], "payload": packet[28 if udp else 20:],
+                         "ident": packet[4] << 8 | packet[5], "ttl": packet[8],
+                         "zero_udp_checksum": udp and not (packet[26] or packet[27]), "label": ""})
+    return d
 
 
 def _decode_datagram_checked(packet: bytes) -> Datagram:
