@@ -130,8 +130,13 @@ class Snapshot(_FilledLater):
         """A snapshot whose `rows` are `fill(source)[0]`, worked out when first read: `source`
         must not change afterwards (the engine's table rows are frozen and replaced, never edited)."""
         obj = object.__new__(cls)
-        for put, value in zip(_SNAPSHOT_SETTERS, (step, time, owner, table, source, fill)):
-            put(obj, value)
+        s_step, s_time, s_owner, s_table, s_source, s_fill = _SNAPSHOT_SETTERS
+        s_step(obj, step)
+        s_time(obj, time)
+        s_owner(obj, owner)
+        s_table(obj, table)
+        s_source(obj, source)
+        s_fill(obj, fill)
         return obj
 
 
