@@ -16,6 +16,9 @@ report costs the same per peer with 2 clients or 1000.
 """
 from __future__ import annotations
 
+from itertools import compress
+from operator import attrgetter
+
 from ..errors import DecodeError
 from ..ike.states import Role, State
 from ..net.fragments import read_fragment
@@ -27,6 +30,8 @@ from . import lifecycle
 DATA_LABELS = ("ESP", "ESP-in-UDP", "AH")
 DATA_LAYERS = ("ESP", "AH", "IPsec", "ESP trailer")
 ISAKMP_HEADER_LEN = 28
+_KIND = attrgetter("kind")
+_READ = lifecycle.KINDS | {"PacketDropped"}     #: the kinds of event the report reads one by one
 
 
 def _status(sas, established) -> str:
@@ -204,17 +209,16 @@ def build_report(scenario, hosts, events, steps, net) -> dict:
             rows = net.nat(att.device).table(end)
             nats[att.device] = {"mappings": [{"proto": r.proto, "inside": r.inside, "outside": r.outside}
                                              for r in rows]}
-    sent = delivered = 0
-    for e in events:        # one pass over the run's events
-        kind = e.kind
-        if kind == "DataSent":
-            sent += 1
-        elif kind == "DataReceived":
-            delivered += 1
-        elif kind == "PacketDropped" and e.code == Reason.SPD_POLICY_MISMATCH:
+    # every event's kind in one pass in C; only the few events the report reads one by one (drops,
+    # SA lifecycle) are picked out, also in C, so no Python loop runs over every DataSent/DataReceived
+    kinds = list(map(_KIND, events))
+    read = list(compress(events, map(_READ.__contains__, kinds)))
+    sent, delivered = kinds.count("DataSent"), kinds.count("DataReceived")
+    for e in read:
+        if e.kind == "PacketDropped" and e.code == Reason.SPD_POLICY_MISMATCH:
             delivered -= 1  # refused by the server's policy check after decrypting: it never reached L2TP
     index = _Index(steps, hosts)
-    generations = lifecycle.report_blocks(lifecycle.from_events(events))
+    generations = lifecycle.report_blocks(lifecycle.from_events(read))
     return {"scenario": scenario.name,
             "peers": {name: {**_peer_report(name, host, index),
                              "sa_generations": generations.get(name) or {"phase1": [], "phase2": []}}

@@ -13,10 +13,13 @@ from dataclasses import asdict, dataclass, field
 from enum import Enum
 from functools import cached_property
 from typing import Any, Callable
-from ..net.records import fast_init_all
+from ..net.records import fast_init_all, slot_setters
+
+# The records below are slotted: a run keeps thousands of them, each one object (no `__dict__`
+# beside it) for the collector to scan once the run is over.
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Change:
     name: str
     offset: int
@@ -24,7 +27,7 @@ class Change:
     new: str
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Hop:
     step: int
     time: float
@@ -56,28 +59,29 @@ class Hop:
 class _FilledLater:
     """A frozen record whose last fields (`_later`) are worked out from a source when first read:
     most runs (a benchmark, a thousand clients) are never shown, and a view reads the few records
-    of the step it shows. The source and its filler sit in two keys of the instance's dict, not in
-    a tuple per record kept alive for the trace's life."""
+    of the step it shows. The source and its filler sit in two slots until then (a `_later` slot
+    not yet filled is unset, so reading it lands in `__getattr__`)."""
+    __slots__ = ("_source", "_fill")
     _later: tuple[str, ...] = ()
 
     def __getattr__(self, name: str):
         """Only asked for what the instance does not hold: a `_later` field not yet filled."""
-        own = self.__dict__
-        source, fill = own.get("_source"), own.get("_fill")
-        if source is not None and fill is not None and name in self._later:
-            own.update(zip(self._later, fill(source)))
-            own.pop("_source", None)      # (another thread may have filled it the same way)
-            own.pop("_fill", None)
-        if name in own:
-            return own[name]
+        if name in self._later:
+            try:
+                source, fill = self._source, self._fill
+            except AttributeError:      # built whole (e.g. read from JSON): it lacks nothing
+                pass
+            else:
+                if fill is not None:    # (None: another thread has just filled it)
+                    for later, value in zip(self._later, fill(source)):
+                        object.__setattr__(self, later, value)
+                    object.__setattr__(self, "_fill", None)     # the filler, then the source can go
+                    object.__setattr__(self, "_source", None)
+                return object.__getattribute__(self, name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def __getstate__(self) -> dict:
-        """Its fields in order, filled (pickle and deepcopy see the same record either way)."""
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
-
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PeerEvent(_FilledLater):
     step: int
     time: float
@@ -96,15 +100,21 @@ class PeerEvent(_FilledLater):
     def add_later(cls, steps: list, events, packet_ids, fill) -> None:
         """Append one step per event (its time, peer and kind) to `steps`, numbered by its place; its
         `text` and `fields` are `fill(event)`, worked out when first read. One call per batch."""
-        new, put = object.__new__, object.__setattr__
+        new = object.__new__
+        s_step, s_time, s_peer, s_event, s_packet, s_source, s_fill = _EVENT_SETTERS
         for step, e, packet_id in zip(range(len(steps), len(steps) + len(events)), events, packet_ids):
             obj = new(cls)
-            put(obj, "__dict__", {"step": step, "time": e.time, "peer": e.peer, "event": e.kind,
-                                  "packet_id": packet_id, "_source": e, "_fill": fill})
+            s_step(obj, step)
+            s_time(obj, e.time)
+            s_peer(obj, e.peer)
+            s_event(obj, e.kind)
+            s_packet(obj, packet_id)
+            s_source(obj, e)
+            s_fill(obj, fill)
             steps.append(obj)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Snapshot(_FilledLater):
     """A table as it stood after `step`: a NAT's mappings or one peer's SA database."""
     step: int
@@ -120,9 +130,19 @@ class Snapshot(_FilledLater):
         """A snapshot whose `rows` are `fill(source)[0]`, worked out when first read: `source`
         must not change afterwards (the engine's table rows are frozen and replaced, never edited)."""
         obj = object.__new__(cls)
-        object.__setattr__(obj, "__dict__", {"step": step, "time": time, "owner": owner, "table": table,
-                                             "_source": source, "_fill": fill})
+        s_step, s_time, s_owner, s_table, s_source, s_fill = _SNAPSHOT_SETTERS
+        s_step(obj, step)
+        s_time(obj, time)
+        s_owner(obj, owner)
+        s_table(obj, table)
+        s_source(obj, source)
+        s_fill(obj, fill)
         return obj
+
+
+#: the slots PeerEvent.add_later and Snapshot.later fill, in the order they fill them
+_EVENT_SETTERS = slot_setters(PeerEvent, ("step", "time", "peer", "event", "packet_id", "_source", "_fill"))
+_SNAPSHOT_SETTERS = slot_setters(Snapshot, ("step", "time", "owner", "table", "_source", "_fill"))
 
 
 @dataclass(frozen=True)

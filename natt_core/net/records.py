@@ -10,17 +10,33 @@ _BUILDERS: dict[type, tuple[int, object]] = {}
 
 def _builder(cls: type) -> tuple[int, object]:
     """A function taking every field in order and filling the instance's `__dict__` in one go
-    (field names are identifiers, so the generated source is only names)."""
+    (field names are identifiers, so the generated source is only names). A slotted class (no
+    `__dict__`) gets each field through its slot's own setter, `slot_setters`."""
     names = tuple(f.name for f in fields(cls))
-    body = ", ".join(f"{n!r}: {n}" for n in names)
+    space = {"_new": object.__new__, "_set": object.__setattr__, "cls": cls}
+    if _slotted(cls):
+        space.update(zip((f"_s_{n}" for n in names), slot_setters(cls, names)))
+        body = "".join(f"    _s_{n}(obj, {n})\n" for n in names)
+    else:
+        body = f"    _set(obj, '__dict__', {{{', '.join(f'{n!r}: {n}' for n in names)}}})\n"
     source = (f"def build({', '.join(names)}):\n"
               f"    obj = _new(cls)\n"
-              f"    _set(obj, '__dict__', {{{body}}})\n"
+              f"{body}"
               f"    return obj\n")
-    space = {"_new": object.__new__, "_set": object.__setattr__, "cls": cls}
     exec(source, space)   # noqa: S102 - the source is built from the dataclass's own field names
     built = _BUILDERS[cls] = (len(names), space["build"])
     return built
+
+
+def _slotted(cls: type) -> bool:
+    """Whether instances of `cls` hold their fields in slots, without a `__dict__`."""
+    return cls.__dictoffset__ == 0
+
+
+def slot_setters(cls: type, names) -> list:
+    """The setter of each named slot of a frozen slotted class: it stores a value without going
+    through the class's `__setattr__` (which refuses) or looking the attribute up per store."""
+    return [getattr(cls, n).__set__ for n in names]
 
 
 def builder(cls: type):
