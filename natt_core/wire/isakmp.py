@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..errors import DecodeError
-from .isakmp_frame import (_GENERIC_UNPACK, GENERIC_HEADER_LEN, HEADER_LEN, Header, _block,
+from .isakmp_frame import (_GENERIC_PACK, _GENERIC_UNPACK, GENERIC_HEADER_LEN, HEADER_LEN, Header, _block,
                            _check, _Fields, _generic, _new, _reject_block, _set, decode_header, encode_header,
-                           join_chain, pack_header)
+                           pack_header)
 from .isakmp_payloads import (_DECODERS, ID, ID_ADDRESS_LEN, KE, NAT_OA_ADDRESS_LEN, OPAQUE_BODIES, SA, Delete,
                               Fragment, Hash, NatD, NatOA, Nonce, Notification, Payload, Unknown, VendorID, _Opaque,
                               _Payload, chain_decoders, summary)
@@ -42,20 +42,27 @@ def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NO
     """The payload chain; the only place next-payload bytes and lengths are computed. The last
     payload's next-payload byte is `last_next`: the first type of an already-encoded chain that
     follows (Quick Mode and Informational hash the chain after HASH, then send it behind HASH)."""
-    bodies: list[bytes] = []
-    types: list[int] = []      # each payload's type, which the payload before it names as next
-    for p in payloads:
+    # walked from the last payload back, so each payload's next type is the one just seen: every
+    # generic header is packed as its body is read (no lists of bodies and types to join again)
+    parts: list[bytes] = []
+    nxt = last_next
+    for p in reversed(payloads):
         # a body that is one byte string (KE, Nonce, HASH, Vendor ID, NAT-D) is read, not asked for:
         # its `encode_body` would only return that field as bytes
         field = _PLAIN_BODIES.get(p.__class__)
         if field is not None:
             body = p.__dict__[field]
-            bodies.append(body if body.__class__ is bytes else bytes(body))
+            if body.__class__ is not bytes:
+                body = bytes(body)
         else:
-            bodies.append(p.encode_body())
-        types.append(p.payload_type)
-    types.append(last_next)
-    return join_chain(bodies, types[1:])
+            body = p.encode_body()
+        length = GENERIC_HEADER_LEN + len(body)
+        if length > 0xFFFF:
+            _generic(0, body)   # raises the ConfigError naming the length
+        parts += (body, _GENERIC_PACK(nxt, 0, length))
+        nxt = p.payload_type
+    parts.reverse()
+    return b"".join(parts)
 
 
 def encode_message(header: Header, payloads: Sequence[Payload]) -> bytes:
