@@ -14,8 +14,7 @@ from typing import Callable, Union
 from ..errors import ConfigError
 from .codec import Reader
 from .isakmp_frame import _build, _check, _Fields, _KeptBody, _new, _set
-from .isakmp_proposals import (_PROPOSAL_TYPE, Proposal, _decode_list, _encode_list, _items_from_body,
-                                _proposal_from_body)
+from .isakmp_proposals import _PROPOSAL_TYPE, Proposal, _decode_list, _encode_list, proposals_from_body
 from .layout import (ID_PAYLOAD, NATD_HASH, Layout, Part, hexed, named, show_hex, show_reserved,
                      show_short_hex, show_size_hex, short_hex)
 from .numbers import IdType, NotifyType, PayloadType, ProtocolId, label
@@ -442,16 +441,18 @@ _OPAQUE_DECODERS = {kind: _opaque_decoder(cls, name, **fixed) for kind, (cls, na
 
 def _sa_decoder() -> Callable[[bytes, int], Payload]:
     """The SA chain decoder: the usual body (IPsec DOI header, proposals of TV-only transforms) in
-    one pass without Readers (`_proposal_from_body`, from the same layouts), anything else, and
+    one pass without Readers (`proposals_from_body`, from the same layouts), anything else, and
     anything wrong, by the strict `SA.decode_body`, which names what."""
     strict = _reader_decoder("ISAKMP SA", SA.decode_body)
 
     def from_body(body: bytes, at: int) -> Payload:
         if len(body) >= _SA_SIZE:
-            proposals = _items_from_body(body, _SA_SIZE, _PROPOSAL_TYPE, _proposal_from_body)
+            proposals = proposals_from_body(body, _SA_SIZE)
             if proposals is not None:
                 doi, situation = _SA_FIXED(body)
-                return _build(SA, {"proposals": tuple(proposals), "doi": doi, "situation": situation, "_wire": body})
+                sa = _new(SA)     # `_build`, written out
+                _set(sa, "__dict__", {"proposals": proposals, "doi": doi, "situation": situation, "_wire": body})
+                return sa
         return strict(body, at)
     return from_body
 
