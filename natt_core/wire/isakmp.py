@@ -96,10 +96,10 @@ class PayloadChain:
         return tuple(p for p in self.payloads if isinstance(p, kind))
 
 
-#: type -> (body bytes, absolute offset) -> payload; CERT, CR and SIG are registered by now
-_CHAIN = chain_decoders()
-#: the types `decode_payloads` makes itself (isakmp_payloads.OPAQUE_BODIES)
-_OPAQUE = OPAQUE_BODIES
+#: type -> how `decode_payloads` makes its payload: (class, field, fixed fields) for a body that is
+#: one byte string (isakmp_payloads.OPAQUE_BODIES), made in the loop itself; otherwise the chain
+#: decoder, (body bytes, absolute offset) -> payload (CERT, CR and SIG are registered by now)
+_KINDS = {**chain_decoders(), **OPAQUE_BODIES}
 
 
 def _what(kind: int) -> str:
@@ -112,8 +112,7 @@ def decode_payloads(first_type: int, body: bytes, *, base: int = HEADER_LEN,
     """Decode a payload chain strictly; up to `max_padding` bytes may follow (CBC padding)."""
     data = body if body.__class__ is bytes else bytes(body)
     end = len(data)
-    payloads: list[Payload] = []
-    raws: list[bytes] = []
+    found: list[tuple[Payload, bytes]] = []    # each payload with its bytes, split once at the end
     pos, kind = 0, first_type
     while kind:
         # the generic header read inline (this loop runs for every payload of every message);
@@ -124,22 +123,20 @@ def decode_payloads(first_type: int, body: bytes, *, base: int = HEADER_LEN,
         if reserved or length < GENERIC_HEADER_LEN or length > end - pos:
             _reject_block(data, pos, base, "ISAKMP payload", _what(kind), GENERIC_HEADER_LEN)
         stop = pos + length
-        opaque = _OPAQUE.get(kind)
-        if opaque is not None:    # a body that is one byte string, made the payload here (its decoder's job)
-            payload = _new(opaque[0])
-            _set(payload, "__dict__", {opaque[1]: data[pos + GENERIC_HEADER_LEN:stop], **opaque[2]})
-            payloads.append(payload)
+        how = _KINDS.get(kind)
+        if how.__class__ is tuple:    # a body that is one byte string, made the payload here (its decoder's job)
+            payload = _new(how[0])
+            _set(payload, "__dict__", {how[1]: data[pos + GENERIC_HEADER_LEN:stop], **how[2]})
+        elif how is None:    # a type without a class: kept as its bytes
+            payload = Unknown(kind, data[pos + GENERIC_HEADER_LEN:stop])
         else:
-            decode = _CHAIN.get(kind)
-            if decode is None:   # a type without a class: kept as its bytes
-                payloads.append(Unknown(kind, data[pos + GENERIC_HEADER_LEN:stop]))
-            else:
-                payloads.append(decode(data[pos + GENERIC_HEADER_LEN:stop], base + pos + GENERIC_HEADER_LEN))
-        raws.append(data[pos:stop])
+            payload = how(data[pos + GENERIC_HEADER_LEN:stop], base + pos + GENERIC_HEADER_LEN)
+        found.append((payload, data[pos:stop]))
         pos, kind = stop, nxt
     if end - pos > max_padding:
         raise DecodeError("ISAKMP payload", base + pos, f"{end - pos} trailing bytes after the last payload")
-    return PayloadChain(tuple(payloads), tuple(raws), pos)
+    payloads, raws = zip(*found) if found else ((), ())
+    return PayloadChain(payloads, raws, pos)
 
 
 def decode_message(data: bytes) -> tuple[Header, PayloadChain]:
