@@ -467,10 +467,14 @@ def _id_decoder() -> Callable[[bytes, int], Payload]:
     strict = _reader_decoder("ISAKMP ID", ID.decode_body)
 
     def from_body(body: bytes, at: int) -> Payload:
-        if len(body) >= _ID_SIZE:
+        size = len(body) - _ID_SIZE     # the data's
+        if size >= 0:
             id_type, protocol, port = _ID_FIXED(body)
-            if id_data_misfit(id_type, len(body) - _ID_SIZE) is None:
-                return _build(ID, {"id_type": id_type, "protocol": protocol, "port": port, "data": body[_ID_SIZE:]})
+            if id_data_misfit(id_type, size) is None:
+                payload = _new(ID)     # `_build`, written out
+                _set(payload, "__dict__", {"id_type": id_type, "protocol": protocol, "port": port,
+                                           "data": body[_ID_SIZE:]})
+                return payload
         return strict(body, at)
     return from_body
 
@@ -485,11 +489,14 @@ def _notification_decoder() -> Callable[[bytes, int], Payload]:
     strict = _reader_decoder("ISAKMP Notification", Notification.decode_body)
 
     def from_body(body: bytes, at: int) -> Payload:
-        if len(body) >= _NOTIFICATION_SIZE and len(body) - _NOTIFICATION_SIZE >= body[_SPI_SIZE_AT]:
+        size = len(body) - _NOTIFICATION_SIZE    # the SPI's and the data's
+        if size >= 0 and size >= body[_SPI_SIZE_AT]:
             doi, protocol_id, spi_size, notify_type = _NOTIFICATION_FIXED(body)
             spi_end = _NOTIFICATION_SIZE + spi_size
-            return _build(Notification, {"notify_type": notify_type, "protocol_id": protocol_id,
-                                         "spi": body[_NOTIFICATION_SIZE:spi_end], "data": body[spi_end:], "doi": doi})
+            payload = _new(Notification)     # `_build`, written out
+            _set(payload, "__dict__", {"notify_type": notify_type, "protocol_id": protocol_id,
+                                       "spi": body[_NOTIFICATION_SIZE:spi_end], "data": body[spi_end:], "doi": doi})
+            return payload
         return strict(body, at)
     return from_body
 
