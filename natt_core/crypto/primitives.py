@@ -52,8 +52,9 @@ _FRESH: dict[str, hashes.Hash] = {}
 
 def digest(hash_name: str, data: bytes) -> bytes:
     """The plain (unkeyed) hash: NAT-D payloads and phase-1 IVs use it, not the prf."""
-    fresh = _FRESH.get(hash_name)
-    if fresh is None:
+    try:
+        fresh = _FRESH[hash_name]
+    except KeyError:     # the first digest of this hash
         fresh = _FRESH[hash_name] = hashes.Hash(_hash(hash_name))    # `_hash` names a bad one
     h = fresh.copy()
     h.update(data)

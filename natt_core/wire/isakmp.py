@@ -32,12 +32,6 @@ from ..net.records import fast_init_all
 
 # --- the chain ---------------------------------------------------------------------------------
 
-#: class -> the field that is its whole body, for the payloads whose body is one byte string
-#: (isakmp_payloads.OPAQUE_BODIES: their `encode_body` returns that field as bytes)
-_PLAIN_BODIES = {cls: name for cls, name, _ in OPAQUE_BODIES.values()}
-assert all(cls.encode_body in (_Opaque.encode_body, NatD.encode_body) for cls in _PLAIN_BODIES)
-
-
 def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NONE) -> bytes:
     """The payload chain; the only place next-payload bytes and lengths are computed. The last
     payload's next-payload byte is `last_next`: the first type of an already-encoded chain that
@@ -48,8 +42,8 @@ def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NO
     nxt = last_next
     for p in reversed(payloads):
         # a body that is one byte string (KE, Nonce, HASH, Vendor ID, NAT-D) is read, not asked for:
-        # its `encode_body` would only return that field as bytes
-        field = _PLAIN_BODIES.get(p.__class__)
+        # its `encode_body` would only return that field as bytes (the class names the field)
+        field = p._body_field
         if field is not None:
             body = p.__dict__[field]
             if body.__class__ is not bytes:

@@ -210,9 +210,10 @@ class _KeptBody:
     (decoding round-trips, so they are its encoding), a built one encodes on first use with
     `_fresh_body`."""
     __slots__ = ()
+    _wire = None    #: "not worked out yet", without a lookup; an instance keeps its own in `__dict__`
 
     def encode_body(self) -> bytes:
-        wire = self.__dict__.get("_wire")
+        wire = self._wire
         if wire is None:
             wire = self.__dict__["_wire"] = self._fresh_body()
         return wire

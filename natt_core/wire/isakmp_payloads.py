@@ -116,6 +116,10 @@ BODY_LAYOUTS = {PayloadType.SA: SA_BODY, PayloadType.KE: KE_BODY, PayloadType.ID
 class _Payload(_Fields):
     """Base of the payload classes: `summary()` gives the one-line trace text."""
 
+    #: the field that is the whole body, for the payloads whose body is one byte string (set from
+    #: OPAQUE_BODIES below): `encode_payloads` reads it instead of asking `encode_body`
+    _body_field = None
+
     def summary(self) -> str:
         return summary(self)
 
@@ -433,6 +437,10 @@ OPAQUE_BODIES: dict[int, tuple[type, str, dict]] = {
     PayloadType.KE: (KE, "data", {}), PayloadType.HASH: (Hash, "data", {}), PayloadType.NONCE: (Nonce, "data", {}),
     PayloadType.VENDOR_ID: (VendorID, "data", {}), PayloadType.NAT_D: (NatD, "hash", {"draft": False}),
     PayloadType.NAT_D_DRAFT: (NatD, "hash", {"draft": True})}
+
+for _cls, _field, _ in OPAQUE_BODIES.values():
+    assert _cls.encode_body in (_Opaque.encode_body, NatD.encode_body) and not _cls.__subclasses__()
+    _cls._body_field = _field
 
 #: The same decoders as (body bytes, absolute offset) -> payload, for `decode_payloads`: the
 #: opaque bodies skip the Reader altogether. Built by `chain_decoders` from `_DECODERS`.
