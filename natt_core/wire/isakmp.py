@@ -117,14 +117,16 @@ def decode_payloads(first_type: int, body: bytes, *, base: int = HEADER_LEN,
         if reserved or length < GENERIC_HEADER_LEN or length > end - pos:
             _reject_block(data, pos, base, "ISAKMP payload", _what(kind), GENERIC_HEADER_LEN)
         stop = pos + length
-        how = _KINDS.get(kind)
-        if how.__class__ is tuple:    # a body that is one byte string, made the payload here (its decoder's job)
-            payload = _new(how[0])
-            _set(payload, "__dict__", {how[1]: data[pos + GENERIC_HEADER_LEN:stop], **how[2]})
-        elif how is None:    # a type without a class: kept as its bytes
+        try:
+            how = _KINDS[kind]
+        except KeyError:    # a type without a class: kept as its bytes
             payload = Unknown(kind, data[pos + GENERIC_HEADER_LEN:stop])
         else:
-            payload = how(data[pos + GENERIC_HEADER_LEN:stop], base + pos + GENERIC_HEADER_LEN)
+            if how.__class__ is tuple:    # a body that is one byte string, made the payload here (its decoder's job)
+                payload = _new(how[0])
+                _set(payload, "__dict__", {how[1]: data[pos + GENERIC_HEADER_LEN:stop], **how[2]})
+            else:
+                payload = how(data[pos + GENERIC_HEADER_LEN:stop], base + pos + GENERIC_HEADER_LEN)
         found.append((payload, data[pos:stop]))
         pos, kind = stop, nxt
     if end - pos > max_padding:
