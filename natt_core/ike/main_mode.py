@@ -52,9 +52,9 @@ def payload_names(payloads) -> tuple[str, ...]:
 
 def only(chain, cls, what: str):
     found = None
-    # the payload classes are leaves: a class without subclasses is matched by identity (no
-    # isinstance call per payload); any other keeps isinstance
-    leaf = not cls.__subclasses__()
+    # the payload classes are leaves (`_Payload._leaf`): a class without subclasses is matched by
+    # identity (no isinstance call per payload); any other keeps isinstance
+    leaf = cls._leaf
     for p in chain.payloads:
         if p.__class__ is cls if leaf else isinstance(p, cls):
             if found is not None:

@@ -119,6 +119,16 @@ class _Payload(_Fields):
     #: the field that is the whole body, for the payloads whose body is one byte string (set from
     #: OPAQUE_BODIES below): `encode_payloads` reads it instead of asking `encode_body`
     _body_field = None
+    #: whether no class derives from this one, kept as classes are made: a leaf's instances are
+    #: exactly those of that class, so a payload can be matched to it by its class alone
+    _leaf = False
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._leaf = True
+        for base in cls.__mro__[1:]:
+            if base.__dict__.get("_leaf"):
+                base._leaf = False
 
     def summary(self) -> str:
         return summary(self)
