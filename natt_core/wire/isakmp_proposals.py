@@ -12,8 +12,8 @@ from typing import Callable, Sequence
 
 from ..errors import ConfigError, DecodeError
 from .codec import Reader
-from .isakmp_frame import (_GENERIC_UNPACK, GENERIC_HEADER_LEN, _build, _check, _Fields, _KeptBody, _new,
-                           _reject_block, _set, join_chain)
+from .isakmp_frame import (_GENERIC_PACK, _GENERIC_UNPACK, GENERIC_HEADER_LEN, _build, _check, _Fields, _generic,
+                           _KeptBody, _new, _reject_block, _set)
 from .layout import Field, Layout, Part, named, show_hex
 from .numbers import (AhTransform, AuthAlgorithm, AuthMethod, EncapsulationMode, EspTransform, HashAlg,
                       IpsecAttr, LifeType, PayloadType, Phase1Attr, Phase1Cipher, ProtocolId, label)
@@ -283,8 +283,20 @@ def built_proposal(number: int, protocol_id: int, spi: bytes, transforms: tuple[
 
 
 def _encode_list(own_type: int, items: Sequence[Transform | Proposal]) -> bytes:
-    """Transforms in a proposal / proposals in an SA: next byte = own type, 0 (NONE) on the last."""
-    return join_chain([x.encode_body() for x in items], [own_type] * (len(items) - 1) + [0])
+    """Transforms in a proposal / proposals in an SA: next byte = own type, 0 (NONE) on the last.
+    Walked from the last item back, as `encode_payloads` walks a payload chain: each generic header
+    is packed as its body is read (no lists of bodies and next types to join again)."""
+    parts: list[bytes] = []
+    nxt = 0
+    for item in reversed(items):
+        body = item.encode_body()
+        length = GENERIC_HEADER_LEN + len(body)
+        if length > 0xFFFF:
+            _generic(0, body)   # raises the ConfigError naming the length
+        parts += (body, _GENERIC_PACK(nxt, 0, length))
+        nxt = own_type
+    parts.reverse()
+    return b"".join(parts)
 
 
 def _transform_from_body(body: bytes) -> Transform | None:
