@@ -196,10 +196,10 @@ class QuickModeMixin:
         return chain, last_block, b"".join(chain.raw[1:])
 
     def _take_pfs(self, qe: QuickExchange, chain) -> None:
-        kes = [p for p in chain.payloads if isinstance(p, KE)]
         group_no = self.policy.pfs_group if qe.chosen is None else qe.chosen.pfs_group
-        if not group_no:
+        if not group_no:     # no PFS: the KE payloads are not looked for
             return
+        kes = [p for p in chain.payloads if isinstance(p, KE)]
         if len(kes) != 1:
             raise DecodeError("IKE", 0, "PFS was negotiated but the KE payload is missing")
         qe.pfs_shared = dh_shared(MODP[group_no], qe.pfs_private, kes[0].data)
