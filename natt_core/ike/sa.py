@@ -11,7 +11,8 @@ from functools import cached_property
 
 from ..addressing import Endpoint
 from ..crypto.ike_keys import Phase1Keys
-from ..crypto.natd import NatdVerdict, natd_hash
+from ..crypto.natd import NatdVerdict, ip_port
+from ..crypto.primitives import digest
 from ..reasons import Reason
 from .nat_t import NattVersion
 from .policy import PeerPolicy
@@ -164,7 +165,8 @@ class IkeSa:
             memo = self._natd_memo = {}
         found = memo.get(key)
         if found is None:
-            found = memo[key] = natd_hash(self.choice.hash, self.icookie, self.rcookie, ip, port)
+            # `natd_hash` without its cookie checks: an SA's cookies are 8 bytes by construction
+            found = memo[key] = digest(self.choice.hash, self.icookie + self.rcookie + ip_port(ip, port))
         return found
 
     @property
