@@ -55,8 +55,7 @@ def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NO
             _generic(0, body)   # raises the ConfigError naming the length
         parts += (body, _GENERIC_PACK(nxt, 0, length))
         nxt = p.payload_type
-    parts.reverse()
-    return b"".join(parts)
+    return b"".join(reversed(parts))
 
 
 def encode_message(header: Header, payloads: Sequence[Payload]) -> bytes:

@@ -295,8 +295,7 @@ def _encode_list(own_type: int, items: Sequence[Transform | Proposal]) -> bytes:
             _generic(0, body)   # raises the ConfigError naming the length
         parts += (body, _GENERIC_PACK(nxt, 0, length))
         nxt = own_type
-    parts.reverse()
-    return b"".join(parts)
+    return b"".join(reversed(parts))
 
 
 def _transform_from_body(body: bytes) -> Transform | None:
