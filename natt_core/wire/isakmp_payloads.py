@@ -156,8 +156,10 @@ class SA(_KeptBody, _Payload):
     def of(cls, proposal: Proposal) -> "SA":
         """The IPsec-DOI SA of one proposal the engine built (`built_proposal`): built as the decoders
         build theirs, its body packed now around the proposal's."""
-        return _build(cls, {"proposals": (proposal,), "doi": 1, "situation": 1,
-                            "_wire": _SA_IPSEC + _encode_list(_PROPOSAL_TYPE, (proposal,))})
+        sa = _new(cls)     # `_build`, written out
+        _set(sa, "__dict__", {"proposals": (proposal,), "doi": 1, "situation": 1,
+                              "_wire": _SA_IPSEC + _encode_list(_PROPOSAL_TYPE, (proposal,))})
+        return sa
 
     @classmethod
     def decode_body(cls, r: Reader) -> "SA":

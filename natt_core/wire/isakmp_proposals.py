@@ -278,8 +278,10 @@ def built_proposal(number: int, protocol_id: int, spi: bytes, transforms: tuple[
     """A proposal the engine builds from parts it checked (a number and protocol it chose or read,
     a 4-byte SPI, transforms it keeps), whose transforms are chained already (`transform_chain`):
     built as the decoders build theirs, its body packed now, not worked out again level by level."""
-    return _build(Proposal, {"number": number, "protocol_id": protocol_id, "spi": spi, "transforms": transforms,
-                             "_wire": _proposal_body(number, protocol_id, spi, len(transforms), chain)})
+    proposal = _new(Proposal)     # `_build`, written out
+    _set(proposal, "__dict__", {"number": number, "protocol_id": protocol_id, "spi": spi, "transforms": transforms,
+                                "_wire": _proposal_body(number, protocol_id, spi, len(transforms), chain)})
+    return proposal
 
 
 def _encode_list(own_type: int, items: Sequence[Transform | Proposal]) -> bytes:
