@@ -53,10 +53,12 @@ class Endpoint:
             check_port(port)
         _set(self, "__dict__", {"ip": ip, "port": port})
 
+    _text = None    #: `__str__` not worked out yet (an instance keeps its own once it is)
+
     def __str__(self) -> str:
         # written once per Endpoint (it is immutable) and kept beside its fields (==, hash and repr
         # read the fields only): events name the endpoints of every message
-        text = self.__dict__.get("_text")
+        text = self._text
         if text is None:
             text = self.__dict__["_text"] = f"{self.ip}:{self.port}" if self.port else self.ip
         return text

@@ -433,3 +433,29 @@ def test_tshark_dissects_our_messages(tmp_path):
         assert p.hash.hex() in out
     assert "NAT-OA (RFC 3947)" in out and "UDP-Encapsulated-Transport" in out
     assert "NAT-D (draft-ietf-ipsec-nat-t-ike-01 to 03)" in out
+
+
+def test_a_payload_class_stops_being_a_leaf_when_a_class_derives_from_it():
+    """`only` matches a leaf payload class by identity: a class derived later must turn that off,
+    or its instances would be missed (and two payloads counted as one)."""
+    from dataclasses import dataclass
+
+    from natt_core.ike.main_mode import only
+    from natt_core.wire.isakmp import PayloadChain, _Opaque
+
+    @dataclass(frozen=True)
+    class Outer(_Opaque):
+        payload_type = 200
+
+    assert Outer._leaf and not _Opaque._leaf
+    chain = PayloadChain((Outer(b"a"), Hash(b"h")), (b"", b""), 0)
+    assert only(chain, Outer, "test").data == b"a"
+
+    @dataclass(frozen=True)
+    class Inner(Outer):
+        pass
+
+    assert not Outer._leaf and Inner._leaf
+    with pytest.raises(DecodeError, match="found 2"):
+        only(PayloadChain((Outer(b"a"), Inner(b"b")), (b"", b""), 0), Outer, "test")
+    assert only(PayloadChain((Inner(b"b"), Hash(b"h")), (b"", b""), 0), Outer, "test").data == b"b"

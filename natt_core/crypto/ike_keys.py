@@ -64,10 +64,14 @@ class Phase1Keys:
     skeyid_e: bytes  #: source of the phase-1 encryption key
     enc_key: bytes  #: SKEYID_e expanded/truncated to the cipher's key length (Appendix B)
 
+    #: what `keyed` and `cbc` set up, kept in the instance beside its fields once made (equality,
+    #: repr and the exported secrets unchanged); these class defaults say "not yet" without a lookup
+    _keyed = None
+    _cbc = None
+
     def keyed(self, which: str, hash_name: str) -> KeyedHmac:
-        """"skeyid", "skeyid_a" or "skeyid_d" keyed once for the SA's life (see `_prf`); kept in
-        the instance beside its fields, so equality, repr and the exported secrets are unchanged."""
-        kept = self.__dict__.get("_keyed")
+        """"skeyid", "skeyid_a" or "skeyid_d" keyed once for the SA's life (see `_prf`)."""
+        kept = self._keyed
         if kept is None:
             kept = self.__dict__["_keyed"] = {}
         hmac_ = kept.get((which, hash_name))
@@ -77,7 +81,7 @@ class Phase1Keys:
 
     def cbc(self, cipher: str) -> KeyedCbc:
         """The phase-1 encryption key as a CBC cipher, set up once for every message of the SA."""
-        kept = self.__dict__.get("_cbc")
+        kept = self._cbc
         if kept is None or kept.name != cipher:
             kept = self.__dict__["_cbc"] = KeyedCbc(cipher, self.enc_key)
         return kept

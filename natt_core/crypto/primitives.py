@@ -52,8 +52,9 @@ _FRESH: dict[str, hashes.Hash] = {}
 
 def digest(hash_name: str, data: bytes) -> bytes:
     """The plain (unkeyed) hash: NAT-D payloads and phase-1 IVs use it, not the prf."""
-    fresh = _FRESH.get(hash_name)
-    if fresh is None:
+    try:
+        fresh = _FRESH[hash_name]
+    except KeyError:     # the first digest of this hash
         fresh = _FRESH[hash_name] = hashes.Hash(_hash(hash_name))    # `_hash` names a bad one
     h = fresh.copy()
     h.update(data)
@@ -298,12 +299,20 @@ def _algorithm_id(number: int) -> bytes:
     return _der(0x30, _DH_OID + _der(0x30, _der_int(group.prime) + _der_int(group.generator)))
 
 
+@lru_cache(maxsize=None)
+def _private_key_head(number: int, length: int) -> bytes:
+    """A PKCS#8 private key for this group up to the content of its INTEGER x, when x's DER
+    content is `length` bytes: the same for every exponent of that length (as `_public_key_head`)."""
+    return _der(0x30, _der_int(0) + _algorithm_id(number) + _der(0x04, _der(0x02, bytes(length))))[:-length]
+
+
 @lru_cache(maxsize=4096)
 def _private_key(number: int, private: int) -> dh.DHPrivateKey:
     """Cached: a peer calls dh_public then dh_shared with the same exponent."""
     if not 1 < private < MODP[number].prime - 1:
         raise ConfigError(f"DH private exponent out of range for group {number}")
-    der = _der(0x30, _der_int(0) + _algorithm_id(number) + _der(0x04, _der_int(private)))
+    length = private.bit_length() // 8 + 1      # `_der_int`: big-endian, with a sign byte when the top bit is set
+    der = _private_key_head(number, length) + private.to_bytes(length, "big")
     return serialization.load_der_private_key(der, password=None)  # type: ignore[return-value]
 
 

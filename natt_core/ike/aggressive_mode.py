@@ -142,8 +142,8 @@ class AggressiveModeMixin:
         """Decrypt, verify HASH_I (a PSK mismatch shows here), judge NAT-D against the port AM3
         arrived on, and follow the initiator to 4500. Returns the payload names for the event."""
         try:
-            opened = unseal(sa, header, body, sa.iv)
-            digest = only(opened.chain, Hash, "AM3")
+            chain, last_block = unseal(sa, header, body, sa.iv)
+            digest = only(chain, Hash, "AM3")
         except DecodeError as exc:
             self._auth_failed(sa, "AM3 does not decrypt to a valid message under our keys: the pre-shared "
                                   "keys differ (or the message was altered in transit)", dgram)
@@ -154,11 +154,11 @@ class AggressiveModeMixin:
                                  sa.id_received):
             self._auth_failed(sa, "HASH_I in AM3 does not verify: the initiator used another pre-shared key", dgram)
             raise IntegrityError("HASH_I mismatch", Reason.AUTH_FAILED)
-        self._check_natd(sa, opened.chain, dgram, local_port=dgram.dst.port)
-        sa.iv = sa.last_phase1_block = opened.last_block
+        self._check_natd(sa, chain, dgram, local_port=dgram.dst.port)
+        sa.iv = sa.last_phase1_block = last_block
         self._take_authenticated_address(sa, dgram)
         self._established(sa)
-        return payload_names(opened.chain.payloads)
+        return payload_names(chain.payloads)
 
     # ------------------------------------------------------------------ one step of the table
     def _aggressive_mode_step(self, sa: IkeSa, dgram, header, body, msg: Msg, encrypted: bool, mark: int) -> None:

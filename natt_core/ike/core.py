@@ -115,8 +115,9 @@ class PeerCore:
 
     def _send(self, dst: Endpoint, src_port: int, proto: int, payload: bytes, label: str,
               zero_checksum: bool = False) -> None:
-        src = self._sources.get(src_port)
-        if src is None:
+        try:
+            src = self._sources[src_port]
+        except KeyError:     # the first datagram from this port
             src = self._sources[src_port] = Endpoint(self.address, src_port)
         self._ident = ident = self._ident % 0xFFFF + 1      # next_ident, without a call per datagram
         self._out_datagrams.append(Datagram(src, dst, proto, payload, ident, 64, zero_checksum, label))

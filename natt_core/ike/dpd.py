@@ -233,14 +233,14 @@ class DpdMixin:
         HDR*, HASH(4), N(CONNECTED), HASH(4) = prf(SKEYID_a, M-ID | N) as racoon's quick_r4send builds
         it (RFC 2408 §3.1). The SA is already in use, as libreswan and strongSwan ("ignoring fourth
         Quick Mode message") treat it; the status is noted, anything else refused."""
-        opened, after = self._open_qm(sa, qe, header, body, "QM4")
-        if opened.chain.payloads[0].data != info_hash(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, after):
+        chain, last_block, after = self._open_qm(sa, qe, header, body, "QM4")
+        if chain.payloads[0].data != info_hash(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, after):
             raise IntegrityError("HASH(4) does not verify", Reason.AUTH_FAILED)
-        notes = opened.chain.payloads[1:]
+        notes = chain.payloads[1:]
         if not notes or not all(isinstance(n, Notification) and n.notify_type >= 16384 for n in notes):
             raise ProtocolError(State.QM_DONE.value, "QM", "a Quick Mode message after QM3 that is not a status "
                                                            "notification (the commit bit's CONNECTED)")
-        qe.iv = opened.last_block
+        qe.iv = last_block
         for n in notes:
             self._emit(StatusNotifyReceived, notify=notify_name(n.notify_type), exchange="Quick Mode")
 

@@ -41,16 +41,16 @@ class InformationalMixin:
         mid = self.rng.randrange(1, 1 << 32)
         tail = encode_payloads(payloads)
         digest = info_hash(sa.choice.hash, sa.keyed("skeyid_a"), mid, tail)
-        sealed = seal_after_hash(sa, ExchangeType.INFORMATIONAL, mid, digest, payloads, tail, self._qm_iv(sa, mid))
-        self._send_ike(sa, sealed.message, label_text, ("Hash", *payload_names(payloads)), encrypted=True,
+        message, _ = seal_after_hash(sa, ExchangeType.INFORMATIONAL, mid, digest, payloads, tail,
+                                     self._qm_iv(sa, mid))
+        self._send_ike(sa, message, label_text, ("Hash", *payload_names(payloads)), encrypted=True,
                        expect_answer=None if aside else False)
 
     def _on_encrypted_info(self, sa: IkeSa, header: Header, body: bytes, dgram=None) -> None:
         try:
-            opened = unseal(sa, header, body, self._qm_iv(sa, header.message_id))
+            chain, _ = unseal(sa, header, body, self._qm_iv(sa, header.message_id))
         except DecodeError as exc:
             raise IntegrityError(f"Informational does not decrypt ({exc.reason})", Reason.DECRYPT_FAILED) from None
-        chain = opened.chain
         if not chain.payloads or not isinstance(chain.payloads[0], Hash):
             raise DecodeError("IKE", 0, "Informational must start with HASH(1)")
         after = b"".join(chain.raw[1:])

@@ -52,9 +52,9 @@ def payload_names(payloads) -> tuple[str, ...]:
 
 def only(chain, cls, what: str):
     found = None
-    # the payload classes are leaves: a class without subclasses is matched by identity (no
-    # isinstance call per payload); any other keeps isinstance
-    leaf = not cls.__subclasses__()
+    # the payload classes are leaves (`_Payload._leaf`): a class without subclasses is matched by
+    # identity (no isinstance call per payload); any other keeps isinstance
+    leaf = cls._leaf
     for p in chain.payloads:
         if p.__class__ is cls if leaf else isinstance(p, cls):
             if found is not None:
@@ -146,24 +146,24 @@ class MainModeMixin(SignatureAuthMixin):
 
     def _on_mm6(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> None:
         try:
-            opened = unseal(sa, header, body, sa.iv)
-            id_payload = only(opened.chain, ID, "MM6")
-            digest = None if sa.choice.auth != "psk" else only(opened.chain, Hash, "MM6")
-            self._check_main_mode_notifies(sa, opened.chain, "MM6")
+            chain, last_block = unseal(sa, header, body, sa.iv)
+            id_payload = only(chain, ID, "MM6")
+            digest = None if sa.choice.auth != "psk" else only(chain, Hash, "MM6")
+            self._check_main_mode_notifies(sa, chain, "MM6")
         except DecodeError as exc:
             raise IntegrityError(f"MM6 does not decrypt to a valid message under our keys ({exc.reason})",
                                  Reason.DECRYPT_FAILED) from None
-        id_body = raw_body(opened.chain, id_payload)
+        id_body = raw_body(chain, id_payload)
         if digest is None:
-            self._check_signed(sa, opened.chain, id_payload, id_body, "MM6")
+            self._check_signed(sa, chain, id_payload, id_body, "MM6")
         elif digest.data != hash_r(sa.choice.hash, sa.keyed("skeyid"), sa.gy, sa.gx, sa.rcookie, sa.icookie, sa.sai_b,
                                    id_body):
             self._auth_failed(sa, "HASH_R does not verify: the responder used another pre-shared key")
             raise IntegrityError("HASH_R mismatch", Reason.AUTH_FAILED)
         sa.id_received = id_body
-        sa.iv = sa.last_phase1_block = opened.last_block
+        sa.iv = sa.last_phase1_block = last_block
         self._established(sa)
-        self._main_mode_notifies(sa, opened.chain, dgram)
+        self._main_mode_notifies(sa, chain, dgram)
 
     # ------------------------------------------------------------------ responder
     def _on_mm1(self, sa: IkeSa, dgram: Datagram, header: Header, chain) -> None:
@@ -190,24 +190,24 @@ class MainModeMixin(SignatureAuthMixin):
 
     def _on_mm5(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> None:
         try:
-            opened = unseal(sa, header, body, sa.iv)
-            id_payload = only(opened.chain, ID, "MM5")
-            digest = None if sa.choice.auth != "psk" else only(opened.chain, Hash, "MM5")
-            self._check_main_mode_notifies(sa, opened.chain, "MM5")
+            chain, last_block = unseal(sa, header, body, sa.iv)
+            id_payload = only(chain, ID, "MM5")
+            digest = None if sa.choice.auth != "psk" else only(chain, Hash, "MM5")
+            self._check_main_mode_notifies(sa, chain, "MM5")
         except DecodeError as exc:
             self._auth_failed(sa, "MM5 does not decrypt to a valid message under our keys: the pre-shared "
                                   "keys differ (or the message was altered in transit)", dgram)
             raise IntegrityError(f"MM5 does not decrypt to a valid message ({exc.reason})",
                                  Reason.DECRYPT_FAILED) from None
-        id_body = raw_body(opened.chain, id_payload)
+        id_body = raw_body(chain, id_payload)
         if digest is None:
-            self._check_signed(sa, opened.chain, id_payload, id_body, "MM5", dgram)
+            self._check_signed(sa, chain, id_payload, id_body, "MM5", dgram)
         elif digest.data != hash_i(sa.choice.hash, sa.keyed("skeyid"), sa.gy, sa.gx, sa.icookie, sa.rcookie, sa.sai_b,
                                    id_body):
             self._auth_failed(sa, "HASH_I does not verify: the initiator used another pre-shared key", dgram)
             raise IntegrityError("HASH_I mismatch", Reason.AUTH_FAILED)
         sa.id_received = id_body
-        sa.iv = opened.last_block
+        sa.iv = last_block
         self._take_authenticated_address(sa, dgram)
         payloads = self._identity_and_proof(sa, hash_r, sa.rcookie, sa.icookie)
         sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
@@ -215,7 +215,7 @@ class MainModeMixin(SignatureAuthMixin):
         self._send_ike(sa, sealed.message, "MM6", payload_names(payloads), encrypted=True, expect_answer=False,
                        answering=sa)
         self._established(sa)
-        self._main_mode_notifies(sa, opened.chain, dgram)     # INITIAL-CONTACT: dpd.py
+        self._main_mode_notifies(sa, chain, dgram)     # INITIAL-CONTACT: dpd.py
 
     # ------------------------------------------------------------------ shared steps
     def _take_authenticated_address(self, sa: IkeSa, dgram: Datagram) -> None:

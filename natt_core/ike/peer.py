@@ -92,7 +92,8 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
             raise DecodeError("ISAKMP header", 20, "Main and Aggressive Mode messages must have Message ID 0")
         encrypted = bool(header.flags & _ENCRYPTED)
         family = FAMILIES.get((header.exchange, encrypted))           # `family_of`, read off its table
-        sa = self._find_sa(dgram, header, family)
+        # the SA its cookies name (every message after the first of an exchange), else `_find_sa`
+        sa = self.sas.get((header.icookie, header.rcookie)) or self._find_sa(dgram, header, family)
         if sa is None:
             return
         if sa.floated and wrong_port_after_float(sa.floated, dgram.dst.port):
@@ -121,9 +122,8 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
             self._emit(PacketDropped, reason=str(exc), code=code, layer=getattr(exc, "layer", "IKE"))
 
     def _find_sa(self, dgram: Datagram, header, family: Family | None) -> IkeSa | None:
-        sa = self.sas.get((header.icookie, header.rcookie))
-        if sa is not None:
-            return sa
+        """An SA for a message whose cookies name none yet: the responder's new one (MM1, AM1), the
+        initiator's own learning the responder cookie (MM2, AM2), or one found by its initiator cookie."""
         opens = None if header.rcookie != ZERO_COOKIE else opens_phase1(family, bool(header.flags & _ENCRYPTED),
                                                                          header.next_payload)
         if opens is not None:

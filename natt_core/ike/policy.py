@@ -237,8 +237,9 @@ class PeerPolicy:
             check_ipv4(self.inner_address)
         if self.retransmit_tries < 1 or self.retransmit_interval <= 0:
             raise ConfigError("retransmission needs at least one try and a positive interval")
+        fields = self.__dict__     # the numbers below read without a getattr call each
         for name in ("half_open_limit", "half_open_per_source"):
-            value = getattr(self, name)
+            value = fields[name]
             if not (value.__class__ is int or value.__class__ is not bool and isinstance(value, int)) or value < 1:
                 raise ConfigError(f"{name.replace('_', ' ')} must be a whole number of SAs, 1 or more, not {value!r}")
         if self.ike_fragmentation.__class__ is not bool:
@@ -247,7 +248,7 @@ class PeerPolicy:
         if not (v.__class__ is int or v.__class__ is not bool and isinstance(v, int)) or not 128 <= v <= 65535:
             raise ConfigError(f"IKE fragment size must be 128..65535 bytes, not {self.ike_fragment_size!r}")
         for name, low in LIFETIME_MINIMA.items():
-            value = getattr(self, name)
+            value = fields[name]
             if not (value.__class__ is int or value.__class__ is not bool and isinstance(value, int)) \
                     or not (value == 0 == low or low <= value <= 1 << 31):
                 raise ConfigError(f"{name.replace('_', ' ')} must be a whole number from {max(low, 1)} to {1 << 31}"

@@ -58,9 +58,8 @@ class QuickModeMixin:
 
     def _seal_qm(self, sa: IkeSa, qe: QuickExchange, digest: bytes, after: list, tail: bytes = b"") -> bytes:
         """HASH(digest) + `after` (encoded as `tail`, what the digest covered) sealed with the exchange's IV."""
-        sealed = seal_after_hash(sa, ExchangeType.QUICK_MODE, qe.message_id, digest, after, tail, qe.iv)
-        qe.iv = sealed.last_block
-        return sealed.message
+        message, qe.iv = seal_after_hash(sa, ExchangeType.QUICK_MODE, qe.message_id, digest, after, tail, qe.iv)
+        return message
 
     def _nat_oa(self, sa: IkeSa, original_i: str, original_r: str) -> list:
         draft = sa.nat_t.is_draft
@@ -96,26 +95,26 @@ class QuickModeMixin:
         self._send_ike(sa, message, "QM1", ("Hash", *payload_names(after)), encrypted=True, expect_answer=True)
 
     def _on_qm2(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
-        opened, after = self._open_qm(sa, qe, header, body, "QM2")
+        chain, last_block, after = self._open_qm(sa, qe, header, body, "QM2")
         skeyid_a = sa.keyed("skeyid_a")       # HASH(2) checked and HASH(3) made with it
         expected = qm_hash2(sa.choice.hash, skeyid_a, qe.message_id, qe.ni_b, after)
-        if only(opened.chain, Hash, "QM2").data != expected:
+        if only(chain, Hash, "QM2").data != expected:
             raise IntegrityError("HASH(2) does not verify", Reason.AUTH_FAILED)
-        answer = only(opened.chain, SA, "QM2")
+        answer = only(chain, SA, "QM2")
         if len(answer.proposals) != 1 or len(answer.proposals[0].transforms) != 1:
             raise DecodeError("IKE", 0, "QM2 must carry exactly one proposal with one transform")
         chosen = answer.proposals[0].transforms[0]
         if not offered_transform(chosen, qe.proposal.proposals[0].transforms):
             raise IntegrityError("QM2 chose a transform we never offered", Reason.NO_PROPOSAL)
         qe.chosen = read_phase2(answer.proposals[0].protocol_id, chosen)
-        self._adopt_lifetime(qe, chosen, opened.chain)
+        self._adopt_lifetime(qe, chosen, chain)
         qe.spi_out = int.from_bytes(answer.proposals[0].spi, "big")
-        qe.nr_b = only(opened.chain, Nonce, "QM2").data
-        self._take_pfs(qe, opened.chain)
-        oas = [p for p in opened.chain.payloads if isinstance(p, NatOA)]
+        qe.nr_b = only(chain, Nonce, "QM2").data
+        self._take_pfs(qe, chain)
+        oas = [p for p in chain.payloads if isinstance(p, NatOA)]
         if len(oas) >= 2:
             qe.nat_oa_r = (_addr(oas[0]), _addr(oas[1]))
-        qe.iv = opened.last_block
+        qe.iv = last_block
         digest = qm_hash3(sa.choice.hash, skeyid_a, qe.message_id, qe.ni_b, qe.nr_b)
         message = self._seal_qm(sa, qe, digest, [])
         self._follow(sa, dgram)
@@ -124,20 +123,20 @@ class QuickModeMixin:
 
     # ------------------------------------------------------------------ responder
     def _on_qm1(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
-        opened, after = self._open_qm(sa, qe, header, body, "QM1")
+        chain, last_block, after = self._open_qm(sa, qe, header, body, "QM1")
         skeyid_a = sa.keyed("skeyid_a")       # HASH(1) checked and HASH(2) made with it
-        if only(opened.chain, Hash, "QM1").data != qm_hash1(sa.choice.hash, skeyid_a, qe.message_id, after):
+        if only(chain, Hash, "QM1").data != qm_hash1(sa.choice.hash, skeyid_a, qe.message_id, after):
             raise IntegrityError("HASH(1) does not verify", Reason.AUTH_FAILED)
-        offer = only(opened.chain, SA, "QM1")
-        qe.ni_b = only(opened.chain, Nonce, "QM1").data
-        ids = [p for p in opened.chain.payloads if isinstance(p, ID)]
+        offer = only(chain, SA, "QM1")
+        qe.ni_b = only(chain, Nonce, "QM1").data
+        ids = [p for p in chain.payloads if isinstance(p, ID)]
         if len(ids) not in (0, 2):
             raise DecodeError("IKE", 0, f"QM1 carries {len(ids)} ID payloads; 0 or 2 expected")
         qe.ids = tuple(ids)
-        oas = [p for p in opened.chain.payloads if isinstance(p, NatOA)]
+        oas = [p for p in chain.payloads if isinstance(p, NatOA)]
         if len(oas) >= 2:
             qe.nat_oa_i = (_addr(oas[0]), _addr(oas[1]))
-        qe.iv = opened.last_block
+        qe.iv = last_block
         self._follow(sa, dgram)
         expected = self._encapsulation(sa)
         picked = choose_phase2(offer, self.policy, expected)
@@ -158,7 +157,7 @@ class QuickModeMixin:
             group = MODP[qe.chosen.pfs_group]
             qe.pfs_private = dh_private(group, self.rng)
             qe.pfs_public = dh_public(group, qe.pfs_private)
-            self._take_pfs(qe, opened.chain)
+            self._take_pfs(qe, chain)
             reply.append(KE(qe.pfs_public))
         reply += list(qe.ids)
         if qe.chosen.encapsulation in UDP_TRANSPORT and self.policy.sends_nat_oa(
@@ -175,31 +174,32 @@ class QuickModeMixin:
                                         expect_answer=True)
 
     def _on_qm3(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
-        opened, _ = self._open_qm(sa, qe, header, body, "QM3")
+        chain, last_block, _ = self._open_qm(sa, qe, header, body, "QM3")
         expected = qm_hash3(sa.choice.hash, sa.keyed("skeyid_a"), qe.message_id, qe.ni_b, qe.nr_b)
-        if only(opened.chain, Hash, "QM3").data != expected:
+        if only(chain, Hash, "QM3").data != expected:
             raise IntegrityError("HASH(3) does not verify", Reason.AUTH_FAILED)
-        qe.iv = opened.last_block
+        qe.iv = last_block
         sa.pending = None
         self._follow(sa, dgram)      # before the child takes the peer's address
         self._install_child(sa, qe)
 
     # ------------------------------------------------------------------ shared
     def _open_qm(self, sa: IkeSa, qe: QuickExchange, header: Header, body: bytes, label: str):
+        """(the chain, the next IV, the bytes after HASH that the HASH covers) of a Quick Mode message."""
         try:
-            opened = unseal(sa, header, body, qe.iv)
+            chain, last_block = unseal(sa, header, body, qe.iv)
         except DecodeError as exc:
             raise IntegrityError(f"{label} does not decrypt to a valid message ({exc.reason})",
                                  Reason.DECRYPT_FAILED) from None
-        if not opened.chain.payloads or not isinstance(opened.chain.payloads[0], Hash):
+        if not chain.payloads or not isinstance(chain.payloads[0], Hash):
             raise DecodeError("IKE", 0, f"{label} must start with a HASH payload")
-        return opened, b"".join(opened.chain.raw[1:])
+        return chain, last_block, b"".join(chain.raw[1:])
 
     def _take_pfs(self, qe: QuickExchange, chain) -> None:
-        kes = [p for p in chain.payloads if isinstance(p, KE)]
         group_no = self.policy.pfs_group if qe.chosen is None else qe.chosen.pfs_group
-        if not group_no:
+        if not group_no:     # no PFS: the KE payloads are not looked for
             return
+        kes = [p for p in chain.payloads if isinstance(p, KE)]
         if len(kes) != 1:
             raise DecodeError("IKE", 0, "PFS was negotiated but the KE payload is missing")
         qe.pfs_shared = dh_shared(MODP[group_no], qe.pfs_private, kes[0].data)

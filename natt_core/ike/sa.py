@@ -11,7 +11,8 @@ from functools import cached_property
 
 from ..addressing import Endpoint
 from ..crypto.ike_keys import Phase1Keys
-from ..crypto.natd import NatdVerdict, natd_hash
+from ..crypto.natd import NatdVerdict, ip_port
+from ..crypto.primitives import digest
 from ..reasons import Reason
 from .nat_t import NattVersion
 from .policy import PeerPolicy
@@ -139,6 +140,11 @@ class IkeSa:
     peer_cas: tuple[bytes, ...] = ()
     peer_certs: tuple[bytes, ...] = ()
 
+    #: memos kept beside the fields once made (repr and == unchanged); the class defaults say
+    #: "none yet" without a lookup
+    _natd_memo = None
+    _row_memo = None
+
     @property
     def cookies(self) -> str:
         return f"{self.icookie.hex()}:{self.rcookie.hex()}"
@@ -154,12 +160,13 @@ class IkeSa:
         peer is, then check the peer's against the same two. Kept beside the fields (repr and ==
         unchanged), keyed by the responder cookie too, which an initiator learns in MM2."""
         key = (self.rcookie, ip, port)
-        memo = self.__dict__.get("_natd_memo")
+        memo = self._natd_memo
         if memo is None:
             memo = self._natd_memo = {}
         found = memo.get(key)
         if found is None:
-            found = memo[key] = natd_hash(self.choice.hash, self.icookie, self.rcookie, ip, port)
+            # `natd_hash` without its cookie checks: an SA's cookies are 8 bytes by construction
+            found = memo[key] = digest(self.choice.hash, self.icookie + self.rcookie + ip_port(ip, port))
         return found
 
     @property
@@ -175,7 +182,7 @@ class IkeSa:
         """The row a lesson shows, built again only when something it shows changed: the trace
         snapshots both peers' tables after every output, and most outputs change neither."""
         key = (self.state, self.rcookie, self.local, self.remote, self.nat_t, self.natd, self.choice)
-        memo = self.__dict__.get("_row_memo")
+        memo = self._row_memo
         if memo is not None and memo[0] == key:    # all immutable: equal inputs, equal row
             return memo[1]
         c = self.choice
@@ -220,6 +227,8 @@ class ChildSa:
     retire_at: float | None = None    #: when its Delete goes out (rekeyed by this side)
     live: bool = True
 
+    _row_memo = None    #: as IkeSa's
+
     # read for every ESP packet and never changed after the pair is installed (SPIs, mode): worked
     # out once, then plain attributes of the instance (outside the fields: repr and == unchanged)
     @cached_property
@@ -240,7 +249,7 @@ class ChildSa:
         local, remote = ike.local, ike.remote
         key = (ike.icookie, ike.rcookie, local, remote, self.mode, self.protocol, self.encapsulation,
                self.spi_in, self.spi_out, self.nat_oa)
-        memo = self.__dict__.get("_row_memo")
+        memo = self._row_memo
         if memo is not None and memo[0] == key:
             return memo[1]
         row = IpsecSaRow(

@@ -26,11 +26,13 @@ class Sealed:
 
 def seal(sa: IkeSa, exchange: int, message_id: int, payloads, iv: bytes) -> Sealed:
     """The whole encrypted message: header (flags E) + CBC(payload chain padded with zeros)."""
-    return seal_chain(sa, exchange, message_id, payloads[0].payload_type, encode_payloads(payloads), iv)
+    return Sealed(*seal_chain(sa, exchange, message_id, payloads[0].payload_type, encode_payloads(payloads), iv))
 
 
-def seal_chain(sa: IkeSa, exchange: int, message_id: int, first: int, plain: bytes, iv: bytes) -> Sealed:
-    """`seal` for a chain already encoded (its first payload of type `first`)."""
+def seal_chain(sa: IkeSa, exchange: int, message_id: int, first: int, plain: bytes,
+               iv: bytes) -> tuple[bytes, bytes]:
+    """`seal` for a chain already encoded (its first payload of type `first`), as the pair
+    (message, last block): what the engine's own callers unpack at once, no record made."""
     cbc = sa.keys.cbc(sa.choice.cipher)
     block = cbc.block
     plain += b"\x00" * (-len(plain) % block)
@@ -38,31 +40,25 @@ def seal_chain(sa: IkeSa, exchange: int, message_id: int, first: int, plain: byt
     sa.sealed_ivs.append((message_id, cipher[:block], iv))
     # the header packed from the SA's own (checked) cookies: no Header to build and re-check
     header = pack_header(sa.icookie, sa.rcookie, first, exchange, _ENCRYPTED, message_id, len(cipher))
-    return Sealed(header + cipher, cipher[-block:])
+    return header + cipher, cipher[-block:]
 
 
 def seal_after_hash(sa: IkeSa, exchange: int, message_id: int, digest: bytes, after: list, tail: bytes,
-                    iv: bytes) -> Sealed:
+                    iv: bytes) -> tuple[bytes, bytes]:
     """`seal` of HASH(digest) + `after`, whose chain `tail` the caller encoded to hash it
     (Quick Mode, Informational): the chain is encoded once, and the HASH payload is its generic
-    header and the digest (a Hash body is its data; no payload object to build and encode)."""
+    header and the digest (a Hash body is its data; no payload object to build and encode).
+    (message, last block), as `seal_chain`."""
     head = _generic(after[0].payload_type if after else 0, digest)     # 0: PayloadType.NONE
     return seal_chain(sa, exchange, message_id, _HASH, head + tail, iv)
 
 
-@dataclass(frozen=True)
-class Opened:
-    chain: PayloadChain
-    plain: bytes
-    last_block: bytes
-
-
-def unseal(sa: IkeSa, header: Header, body: bytes, iv: bytes) -> Opened:
-    """Decrypt and parse; DecodeError when the bytes are not a valid chain under these keys."""
+def unseal(sa: IkeSa, header: Header, body: bytes, iv: bytes) -> tuple[PayloadChain, bytes]:
+    """Decrypt and parse: (the payload chain, the last ciphertext block: the IV for what follows);
+    DecodeError when the bytes are not a valid chain under these keys."""
     cbc = sa.keys.cbc(sa.choice.cipher)
-    plain = cbc.decrypt(iv, body)
-    chain = decode_payloads(header.next_payload, plain, max_padding=cbc.block)
-    return Opened(chain, plain, body[-cbc.block:])
+    chain = decode_payloads(header.next_payload, cbc.decrypt(iv, body), max_padding=cbc.block)
+    return chain, body[-cbc.block:]
 
 
 #: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from typing import Sequence
 
 from ..errors import DecodeError
-from .isakmp_frame import (_GENERIC_UNPACK, GENERIC_HEADER_LEN, HEADER_LEN, Header, _block,
+from .isakmp_frame import (_GENERIC_PACK, _GENERIC_UNPACK, GENERIC_HEADER_LEN, HEADER_LEN, Header, _block,
                            _check, _Fields, _generic, _new, _reject_block, _set, decode_header, encode_header,
-                           join_chain, pack_header)
+                           pack_header)
 from .isakmp_payloads import (_DECODERS, ID, ID_ADDRESS_LEN, KE, NAT_OA_ADDRESS_LEN, OPAQUE_BODIES, SA, Delete,
                               Fragment, Hash, NatD, NatOA, Nonce, Notification, Payload, Unknown, VendorID, _Opaque,
                               _Payload, chain_decoders, summary)
@@ -32,30 +32,30 @@ from ..net.records import fast_init_all
 
 # --- the chain ---------------------------------------------------------------------------------
 
-#: class -> the field that is its whole body, for the payloads whose body is one byte string
-#: (isakmp_payloads.OPAQUE_BODIES: their `encode_body` returns that field as bytes)
-_PLAIN_BODIES = {cls: name for cls, name, _ in OPAQUE_BODIES.values()}
-assert all(cls.encode_body in (_Opaque.encode_body, NatD.encode_body) for cls in _PLAIN_BODIES)
-
-
 def encode_payloads(payloads: Sequence[Payload], last_next: int = PayloadType.NONE) -> bytes:
     """The payload chain; the only place next-payload bytes and lengths are computed. The last
     payload's next-payload byte is `last_next`: the first type of an already-encoded chain that
     follows (Quick Mode and Informational hash the chain after HASH, then send it behind HASH)."""
-    bodies: list[bytes] = []
-    types: list[int] = []      # each payload's type, which the payload before it names as next
-    for p in payloads:
+    # walked from the last payload back, so each payload's next type is the one just seen: every
+    # generic header is packed as its body is read (no lists of bodies and types to join again)
+    parts: list[bytes] = []
+    nxt = last_next
+    for p in reversed(payloads):
         # a body that is one byte string (KE, Nonce, HASH, Vendor ID, NAT-D) is read, not asked for:
-        # its `encode_body` would only return that field as bytes
-        field = _PLAIN_BODIES.get(p.__class__)
+        # its `encode_body` would only return that field as bytes (the class names the field)
+        field = p._body_field
         if field is not None:
             body = p.__dict__[field]
-            bodies.append(body if body.__class__ is bytes else bytes(body))
+            if body.__class__ is not bytes:
+                body = bytes(body)
         else:
-            bodies.append(p.encode_body())
-        types.append(p.payload_type)
-    types.append(last_next)
-    return join_chain(bodies, types[1:])
+            body = p.encode_body()
+        length = GENERIC_HEADER_LEN + len(body)
+        if length > 0xFFFF:
+            _generic(0, body)   # raises the ConfigError naming the length
+        parts += (body, _GENERIC_PACK(nxt, 0, length))
+        nxt = p.payload_type
+    return b"".join(reversed(parts))
 
 
 def encode_message(header: Header, payloads: Sequence[Payload]) -> bytes:
@@ -89,10 +89,10 @@ class PayloadChain:
         return tuple(p for p in self.payloads if isinstance(p, kind))
 
 
-#: type -> (body bytes, absolute offset) -> payload; CERT, CR and SIG are registered by now
-_CHAIN = chain_decoders()
-#: the types `decode_payloads` makes itself (isakmp_payloads.OPAQUE_BODIES)
-_OPAQUE = OPAQUE_BODIES
+#: type -> how `decode_payloads` makes its payload: (class, field, fixed fields) for a body that is
+#: one byte string (isakmp_payloads.OPAQUE_BODIES), made in the loop itself; otherwise the chain
+#: decoder, (body bytes, absolute offset) -> payload (CERT, CR and SIG are registered by now)
+_KINDS = {**chain_decoders(), **OPAQUE_BODIES}
 
 
 def _what(kind: int) -> str:
@@ -105,8 +105,7 @@ def decode_payloads(first_type: int, body: bytes, *, base: int = HEADER_LEN,
     """Decode a payload chain strictly; up to `max_padding` bytes may follow (CBC padding)."""
     data = body if body.__class__ is bytes else bytes(body)
     end = len(data)
-    payloads: list[Payload] = []
-    raws: list[bytes] = []
+    found: list[tuple[Payload, bytes]] = []    # each payload with its bytes, split once at the end
     pos, kind = 0, first_type
     while kind:
         # the generic header read inline (this loop runs for every payload of every message);
@@ -117,22 +116,22 @@ def decode_payloads(first_type: int, body: bytes, *, base: int = HEADER_LEN,
         if reserved or length < GENERIC_HEADER_LEN or length > end - pos:
             _reject_block(data, pos, base, "ISAKMP payload", _what(kind), GENERIC_HEADER_LEN)
         stop = pos + length
-        opaque = _OPAQUE.get(kind)
-        if opaque is not None:    # a body that is one byte string, made the payload here (its decoder's job)
-            payload = _new(opaque[0])
-            _set(payload, "__dict__", {opaque[1]: data[pos + GENERIC_HEADER_LEN:stop], **opaque[2]})
-            payloads.append(payload)
+        try:
+            how = _KINDS[kind]
+        except KeyError:    # a type without a class: kept as its bytes
+            payload = Unknown(kind, data[pos + GENERIC_HEADER_LEN:stop])
         else:
-            decode = _CHAIN.get(kind)
-            if decode is None:   # a type without a class: kept as its bytes
-                payloads.append(Unknown(kind, data[pos + GENERIC_HEADER_LEN:stop]))
+            if how.__class__ is tuple:    # a body that is one byte string, made the payload here (its decoder's job)
+                payload = _new(how[0])
+                _set(payload, "__dict__", {how[1]: data[pos + GENERIC_HEADER_LEN:stop], **how[2]})
             else:
-                payloads.append(decode(data[pos + GENERIC_HEADER_LEN:stop], base + pos + GENERIC_HEADER_LEN))
-        raws.append(data[pos:stop])
+                payload = how(data[pos + GENERIC_HEADER_LEN:stop], base + pos + GENERIC_HEADER_LEN)
+        found.append((payload, data[pos:stop]))
         pos, kind = stop, nxt
     if end - pos > max_padding:
         raise DecodeError("ISAKMP payload", base + pos, f"{end - pos} trailing bytes after the last payload")
-    return PayloadChain(tuple(payloads), tuple(raws), pos)
+    payloads, raws = zip(*found) if found else ((), ())
+    return PayloadChain(payloads, raws, pos)
 
 
 def decode_message(data: bytes) -> tuple[Header, PayloadChain]:

@@ -191,28 +191,16 @@ def _generic(next_type: int, body: bytes) -> bytes:
     return _GENERIC_PACK(next_type, 0, length) + body
 
 
-def join_chain(bodies: list[bytes], nexts: list[int]) -> bytes:
-    """Each body behind its generic header, whose next-payload byte is `nexts` at the same place:
-    payloads, proposals and transforms are chained alike (`_generic` for one, headers packed
-    inline here for a whole chain)."""
-    parts: list[bytes] = []
-    for body, nxt in zip(bodies, nexts):
-        length = GENERIC_HEADER_LEN + len(body)
-        if length > 0xFFFF:
-            _generic(0, body)   # raises the ConfigError naming the length
-        parts += (_GENERIC_PACK(nxt, 0, length), body)
-    return b"".join(parts)
-
-
 class _KeptBody:
     """A frozen part (SA, proposal, transform) whose body is worked out once and kept as `_wire`
     beside its fields (repr and == unchanged): a decoded one keeps the exact bytes it came from
     (decoding round-trips, so they are its encoding), a built one encodes on first use with
     `_fresh_body`."""
     __slots__ = ()
+    _wire = None    #: "not worked out yet", without a lookup; an instance keeps its own in `__dict__`
 
     def encode_body(self) -> bytes:
-        wire = self.__dict__.get("_wire")
+        wire = self._wire
         if wire is None:
             wire = self.__dict__["_wire"] = self._fresh_body()
         return wire

@@ -14,8 +14,7 @@ from typing import Callable, Union
 from ..errors import ConfigError
 from .codec import Reader
 from .isakmp_frame import _build, _check, _Fields, _KeptBody, _new, _set
-from .isakmp_proposals import (_PROPOSAL_TYPE, Proposal, _decode_list, _encode_list, _items_from_body,
-                                _proposal_from_body)
+from .isakmp_proposals import _PROPOSAL_TYPE, Proposal, _decode_list, _encode_list, proposals_from_body
 from .layout import (ID_PAYLOAD, NATD_HASH, Layout, Part, hexed, named, show_hex, show_reserved,
                      show_short_hex, show_size_hex, short_hex)
 from .numbers import IdType, NotifyType, PayloadType, ProtocolId, label
@@ -117,6 +116,20 @@ BODY_LAYOUTS = {PayloadType.SA: SA_BODY, PayloadType.KE: KE_BODY, PayloadType.ID
 class _Payload(_Fields):
     """Base of the payload classes: `summary()` gives the one-line trace text."""
 
+    #: the field that is the whole body, for the payloads whose body is one byte string (set from
+    #: OPAQUE_BODIES below): `encode_payloads` reads it instead of asking `encode_body`
+    _body_field = None
+    #: whether no class derives from this one, kept as classes are made: a leaf's instances are
+    #: exactly those of that class, so a payload can be matched to it by its class alone
+    _leaf = False
+
+    def __init_subclass__(cls, **kwargs) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._leaf = True
+        for base in cls.__mro__[1:]:
+            if base.__dict__.get("_leaf"):
+                base._leaf = False
+
     def summary(self) -> str:
         return summary(self)
 
@@ -143,8 +156,10 @@ class SA(_KeptBody, _Payload):
     def of(cls, proposal: Proposal) -> "SA":
         """The IPsec-DOI SA of one proposal the engine built (`built_proposal`): built as the decoders
         build theirs, its body packed now around the proposal's."""
-        return _build(cls, {"proposals": (proposal,), "doi": 1, "situation": 1,
-                            "_wire": _SA_IPSEC + _encode_list(_PROPOSAL_TYPE, (proposal,))})
+        sa = _new(cls)     # `_build`, written out
+        _set(sa, "__dict__", {"proposals": (proposal,), "doi": 1, "situation": 1,
+                              "_wire": _SA_IPSEC + _encode_list(_PROPOSAL_TYPE, (proposal,))})
+        return sa
 
     @classmethod
     def decode_body(cls, r: Reader) -> "SA":
@@ -435,6 +450,10 @@ OPAQUE_BODIES: dict[int, tuple[type, str, dict]] = {
     PayloadType.VENDOR_ID: (VendorID, "data", {}), PayloadType.NAT_D: (NatD, "hash", {"draft": False}),
     PayloadType.NAT_D_DRAFT: (NatD, "hash", {"draft": True})}
 
+for _cls, _field, _ in OPAQUE_BODIES.values():
+    assert _cls.encode_body in (_Opaque.encode_body, NatD.encode_body) and not _cls.__subclasses__()
+    _cls._body_field = _field
+
 #: The same decoders as (body bytes, absolute offset) -> payload, for `decode_payloads`: the
 #: opaque bodies skip the Reader altogether. Built by `chain_decoders` from `_DECODERS`.
 _OPAQUE_DECODERS = {kind: _opaque_decoder(cls, name, **fixed) for kind, (cls, name, fixed) in OPAQUE_BODIES.items()}
@@ -442,16 +461,18 @@ _OPAQUE_DECODERS = {kind: _opaque_decoder(cls, name, **fixed) for kind, (cls, na
 
 def _sa_decoder() -> Callable[[bytes, int], Payload]:
     """The SA chain decoder: the usual body (IPsec DOI header, proposals of TV-only transforms) in
-    one pass without Readers (`_proposal_from_body`, from the same layouts), anything else, and
+    one pass without Readers (`proposals_from_body`, from the same layouts), anything else, and
     anything wrong, by the strict `SA.decode_body`, which names what."""
     strict = _reader_decoder("ISAKMP SA", SA.decode_body)
 
     def from_body(body: bytes, at: int) -> Payload:
         if len(body) >= _SA_SIZE:
-            proposals = _items_from_body(body, _SA_SIZE, _PROPOSAL_TYPE, _proposal_from_body)
+            proposals = proposals_from_body(body, _SA_SIZE)
             if proposals is not None:
                 doi, situation = _SA_FIXED(body)
-                return _build(SA, {"proposals": tuple(proposals), "doi": doi, "situation": situation, "_wire": body})
+                sa = _new(SA)     # `_build`, written out
+                _set(sa, "__dict__", {"proposals": proposals, "doi": doi, "situation": situation, "_wire": body})
+                return sa
         return strict(body, at)
     return from_body
 
@@ -466,10 +487,14 @@ def _id_decoder() -> Callable[[bytes, int], Payload]:
     strict = _reader_decoder("ISAKMP ID", ID.decode_body)
 
     def from_body(body: bytes, at: int) -> Payload:
-        if len(body) >= _ID_SIZE:
+        size = len(body) - _ID_SIZE     # the data's
+        if size >= 0:
             id_type, protocol, port = _ID_FIXED(body)
-            if id_data_misfit(id_type, len(body) - _ID_SIZE) is None:
-                return _build(ID, {"id_type": id_type, "protocol": protocol, "port": port, "data": body[_ID_SIZE:]})
+            if id_data_misfit(id_type, size) is None:
+                payload = _new(ID)     # `_build`, written out
+                _set(payload, "__dict__", {"id_type": id_type, "protocol": protocol, "port": port,
+                                           "data": body[_ID_SIZE:]})
+                return payload
         return strict(body, at)
     return from_body
 
@@ -484,11 +509,14 @@ def _notification_decoder() -> Callable[[bytes, int], Payload]:
     strict = _reader_decoder("ISAKMP Notification", Notification.decode_body)
 
     def from_body(body: bytes, at: int) -> Payload:
-        if len(body) >= _NOTIFICATION_SIZE and len(body) - _NOTIFICATION_SIZE >= body[_SPI_SIZE_AT]:
+        size = len(body) - _NOTIFICATION_SIZE    # the SPI's and the data's
+        if size >= 0 and size >= body[_SPI_SIZE_AT]:
             doi, protocol_id, spi_size, notify_type = _NOTIFICATION_FIXED(body)
             spi_end = _NOTIFICATION_SIZE + spi_size
-            return _build(Notification, {"notify_type": notify_type, "protocol_id": protocol_id,
-                                         "spi": body[_NOTIFICATION_SIZE:spi_end], "data": body[spi_end:], "doi": doi})
+            payload = _new(Notification)     # `_build`, written out
+            _set(payload, "__dict__", {"notify_type": notify_type, "protocol_id": protocol_id,
+                                       "spi": body[_NOTIFICATION_SIZE:spi_end], "data": body[spi_end:], "doi": doi})
+            return payload
         return strict(body, at)
     return from_body
 

@@ -12,8 +12,8 @@ from typing import Callable, Sequence
 
 from ..errors import ConfigError, DecodeError
 from .codec import Reader
-from .isakmp_frame import (_GENERIC_UNPACK, GENERIC_HEADER_LEN, _build, _check, _Fields, _KeptBody,
-                           _reject_block, join_chain)
+from .isakmp_frame import (_GENERIC_PACK, _GENERIC_UNPACK, GENERIC_HEADER_LEN, _build, _check, _Fields, _generic,
+                           _KeptBody, _new, _reject_block, _set)
 from .layout import Field, Layout, Part, named, show_hex
 from .numbers import (AhTransform, AuthAlgorithm, AuthMethod, EncapsulationMode, EspTransform, HashAlg,
                       IpsecAttr, LifeType, PayloadType, Phase1Attr, Phase1Cipher, ProtocolId, label)
@@ -278,13 +278,26 @@ def built_proposal(number: int, protocol_id: int, spi: bytes, transforms: tuple[
     """A proposal the engine builds from parts it checked (a number and protocol it chose or read,
     a 4-byte SPI, transforms it keeps), whose transforms are chained already (`transform_chain`):
     built as the decoders build theirs, its body packed now, not worked out again level by level."""
-    return _build(Proposal, {"number": number, "protocol_id": protocol_id, "spi": spi, "transforms": transforms,
-                             "_wire": _proposal_body(number, protocol_id, spi, len(transforms), chain)})
+    proposal = _new(Proposal)     # `_build`, written out
+    _set(proposal, "__dict__", {"number": number, "protocol_id": protocol_id, "spi": spi, "transforms": transforms,
+                                "_wire": _proposal_body(number, protocol_id, spi, len(transforms), chain)})
+    return proposal
 
 
 def _encode_list(own_type: int, items: Sequence[Transform | Proposal]) -> bytes:
-    """Transforms in a proposal / proposals in an SA: next byte = own type, 0 (NONE) on the last."""
-    return join_chain([x.encode_body() for x in items], [own_type] * (len(items) - 1) + [0])
+    """Transforms in a proposal / proposals in an SA: next byte = own type, 0 (NONE) on the last.
+    Walked from the last item back, as `encode_payloads` walks a payload chain: each generic header
+    is packed as its body is read (no lists of bodies and next types to join again)."""
+    parts: list[bytes] = []
+    nxt = 0
+    for item in reversed(items):
+        body = item.encode_body()
+        length = GENERIC_HEADER_LEN + len(body)
+        if length > 0xFFFF:
+            _generic(0, body)   # raises the ConfigError naming the length
+        parts += (body, _GENERIC_PACK(nxt, 0, length))
+        nxt = own_type
+    return b"".join(reversed(parts))
 
 
 def _transform_from_body(body: bytes) -> Transform | None:
@@ -301,45 +314,55 @@ def _transform_from_body(body: bytes) -> Transform | None:
     attributes = tuple(map(_TV_LOOKUP, _TV_UNPACK[n >> 2](body, _TRANSFORM_SIZE)))
     if not all(attributes):    # a TLV among them: the strict decoder reads it
         return None
-    return _build(Transform, {"number": number, "transform_id": transform_id, "attributes": attributes,
-                              "_wire": body})
+    transform = _new(Transform)     # `_build`, written out: every transform decoded comes through here
+    _set(transform, "__dict__", {"number": number, "transform_id": transform_id, "attributes": attributes,
+                                 "_wire": body})
+    return transform
 
 
-def _items_from_body(body: bytes, pos: int, own_type: int, item: Callable[[bytes], object | None]) -> list | None:
-    """The usual chain of proposals or transforms at body[pos:] (what `_decode_list` reads), in one
-    pass over its generic headers, each item decoded by `item(body)`; None as soon as anything is
-    unusual or wrong, and the strict decoder then reads the block and names what."""
+def proposals_from_body(body: bytes, pos: int) -> tuple[Proposal, ...] | None:
+    """The usual chain of proposals at body[pos:] (what `_decode_list` reads in an SA), each with
+    its chain of transforms of the usual kind (`_transform_from_body`), in one pass over both
+    levels of generic headers and PROPOSAL's fixed part (the layouts' own structs), without a
+    Reader or a call per level; None as soon as anything is unusual or wrong, and the strict
+    decoders then read the block and name what."""
     end = len(body)
-    items = []
+    proposals = []
     while True:
         if end - pos < GENERIC_HEADER_LEN:
             return None
         nxt, reserved, length = _GENERIC_UNPACK(body, pos)
-        if reserved or length < 8 or length > end - pos or nxt and nxt != own_type:
+        if reserved or length < 8 or length > end - pos or nxt and nxt != _PROPOSAL_TYPE:
             return None
-        decoded = item(body[pos + GENERIC_HEADER_LEN:pos + length])
-        if decoded is None:
+        stop = pos + length     # the proposal's end; its generic header and fixed part take 8 bytes
+        number, protocol_id, spi_size, count = _PROPOSAL_FIXED(body, pos + GENERIC_HEADER_LEN)
+        spi_at = pos + GENERIC_HEADER_LEN + _PROPOSAL_SIZE
+        at = spi_at + spi_size   # its transforms: the same chain one level down (an SPI too long leaves none)
+        transforms = []
+        while True:
+            if stop - at < GENERIC_HEADER_LEN:
+                return None
+            t_next, reserved, t_length = _GENERIC_UNPACK(body, at)
+            if reserved or t_length < 8 or t_length > stop - at or t_next and t_next != _TRANSFORM_TYPE:
+                return None
+            transform = _transform_from_body(body[at + GENERIC_HEADER_LEN:at + t_length])
+            if transform is None:
+                return None
+            transforms.append(transform)
+            at += t_length
+            if not t_next or at == stop:
+                break
+        if t_next or at != stop or count != len(transforms):
             return None
-        items.append(decoded)
-        pos += length
+        proposal = _new(Proposal)
+        _set(proposal, "__dict__", {"number": number, "protocol_id": protocol_id, "spi": body[spi_at:spi_at + spi_size],
+                                    "transforms": tuple(transforms), "_wire": body[pos + GENERIC_HEADER_LEN:stop]})
+        proposals.append(proposal)
+        pos = stop
         if not nxt:
-            return items if pos == end else None
+            return tuple(proposals) if pos == end else None
         if pos == end:
             return None
-
-
-def _proposal_from_body(body: bytes) -> Proposal | None:
-    """A proposal whose transforms are all the usual kind (`_transform_from_body`), decoded without
-    a Reader; None sends anything else to the strict `Proposal.decode_body`."""
-    if len(body) < _PROPOSAL_SIZE or len(body) - _PROPOSAL_SIZE < body[2]:
-        return None
-    number, protocol_id, spi_size, count = _PROPOSAL_FIXED(body)
-    transforms = _items_from_body(body, _PROPOSAL_SIZE + spi_size, _TRANSFORM_TYPE, _transform_from_body)
-    if transforms is None or count != len(transforms):
-        return None
-    return _build(Proposal, {"number": number, "protocol_id": protocol_id,
-                             "spi": body[_PROPOSAL_SIZE:_PROPOSAL_SIZE + spi_size], "transforms": tuple(transforms),
-                             "_wire": body})
 
 
 #: the fixed parts of TRANSFORM and PROPOSAL, read with the layouts' own structs
