@@ -320,31 +320,40 @@ def _transform_from_body(body: bytes) -> Transform | None:
     return transform
 
 
+def _usual_header(body: bytes, pos: int, end: int, kind: int) -> tuple[int, int] | None:
+    """(next payload, length) of the generic header at body[pos:] of a payload inside body[:end]
+    that chains only payloads of `kind`, or None when anything about it is unusual or wrong."""
+    if end - pos < GENERIC_HEADER_LEN:
+        return None
+    nxt, reserved, length = _GENERIC_UNPACK(body, pos)
+    if reserved or length < 8 or length > end - pos or nxt and nxt != kind:
+        return None
+    return nxt, length
+
+
 def proposals_from_body(body: bytes, pos: int) -> tuple[Proposal, ...] | None:
     """The usual chain of proposals at body[pos:] (what `_decode_list` reads in an SA), each with
     its chain of transforms of the usual kind (`_transform_from_body`), in one pass over both
-    levels of generic headers and PROPOSAL's fixed part (the layouts' own structs), without a
-    Reader or a call per level; None as soon as anything is unusual or wrong, and the strict
+    levels of generic headers (`_usual_header`) and PROPOSAL's fixed part (the layouts' own
+    structs), without a Reader; None as soon as anything is unusual or wrong, and the strict
     decoders then read the block and name what."""
     end = len(body)
     proposals = []
     while True:
-        if end - pos < GENERIC_HEADER_LEN:
+        header = _usual_header(body, pos, end, _PROPOSAL_TYPE)
+        if header is None:
             return None
-        nxt, reserved, length = _GENERIC_UNPACK(body, pos)
-        if reserved or length < 8 or length > end - pos or nxt and nxt != _PROPOSAL_TYPE:
-            return None
+        nxt, length = header
         stop = pos + length     # the proposal's end; its generic header and fixed part take 8 bytes
         number, protocol_id, spi_size, count = _PROPOSAL_FIXED(body, pos + GENERIC_HEADER_LEN)
         spi_at = pos + GENERIC_HEADER_LEN + _PROPOSAL_SIZE
         at = spi_at + spi_size   # its transforms: the same chain one level down (an SPI too long leaves none)
         transforms = []
         while True:
-            if stop - at < GENERIC_HEADER_LEN:
+            header = _usual_header(body, at, stop, _TRANSFORM_TYPE)
+            if header is None:
                 return None
-            t_next, reserved, t_length = _GENERIC_UNPACK(body, at)
-            if reserved or t_length < 8 or t_length > stop - at or t_next and t_next != _TRANSFORM_TYPE:
-                return None
+            t_next, t_length = header
             transform = _transform_from_body(body[at + GENERIC_HEADER_LEN:at + t_length])
             if transform is None:
                 return None
