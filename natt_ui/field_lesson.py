@@ -16,7 +16,7 @@ from natt_core.lab.settings import CHOICES, rule_text
 from natt_core.lab.trace import Trace
 from natt_core.reasons import Reason
 from natt_view.field_facts import Failure, Outcome, decisive_failure, first_failure, success
-from natt_view.matrix import grid_html
+from natt_view.matrix import wide_grid_html
 
 from .runs import get_trace
 from .switches import SWITCHES, Switch
@@ -134,7 +134,7 @@ def run_matrix(preset: str, base: tuple[str, ...], rows: dict[str, tuple[str, ..
 def grid(rows: list[dict], mono: tuple[str, ...] = ()) -> None:
     """A wrapped, coloured table (✓ green, ✗ red, ▶ outlined) that a projector shows in full; one
     whose columns cannot wrap narrower than the page scrolls sideways instead of being cut off."""
-    st.html(f'<div class="natt-wide">{grid_html(rows, mono)}</div>')
+    st.html(wide_grid_html(rows, mono))
 
 
 def failure_table(failures: list[Failure], limit: int = 4) -> None:

@@ -22,7 +22,7 @@ from natt_core.errors import DecodeError
 from natt_core.lab.trace import Trace
 from natt_view.decrypt import open_step
 from natt_view.handout import topology_svg
-from natt_view.matrix import CSS as GRID_CSS, grid_html
+from natt_view.matrix import CSS as GRID_CSS, wide_grid_html
 from natt_view.diagrams import current_row_css, sequence_svg, topology_dot
 from natt_view.packet import diff_lens_text, diff_table_html, field_diff, link_css, packet_views_html
 from natt_view.rosetta import step_log
@@ -373,7 +373,7 @@ def _said(trace: Trace, j: Journey) -> None:
 def _table_html(rows: list[dict], empty: str) -> str:
     """A plain HTML table: these change on every step, and a data grid costs far more to draw."""
     if rows:   # in a box of its own that scrolls sideways: an SA table is wider than the page at ~1400 px
-        return f'<div class="natt-wide">{grid_html(rows, mono=tuple(rows[0])[1:], css=False)}</div>'
+        return wide_grid_html(rows, mono=tuple(rows[0])[1:], css=False)
     return f'<p class="natt-empty">{escape(empty)}</p>'
 
 

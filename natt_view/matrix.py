@@ -55,3 +55,10 @@ def grid_html(rows: list[dict], mono: tuple[str, ...] = (), css: bool = True) ->
             cells.append(f'<td class="{cls.strip()}">{escape(text)}</td>')
         body.append("<tr>" + "".join(cells) + "</tr>")
     return (CSS if css else "") + f'<table class="natt-grid"><thead><tr>{head}</tr></thead><tbody>{"".join(body)}</tbody></table>'
+
+
+def wide_grid_html(rows: list[dict], mono: tuple[str, ...] = (), css: bool = True) -> str:
+    """`grid_html` in a box that scrolls sideways (theme `.natt-wide`): a table wider than the page
+    keeps one line per row and its last columns instead of being cut off or squeezed."""
+    table = grid_html(rows, mono, css)
+    return f'<div class="natt-wide">{table}</div>' if table else ""
