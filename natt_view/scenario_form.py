@@ -49,6 +49,11 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
         FormField("server.profile", "Server stack", _pick("server.profile"),
                   "linux-xl2tpd and strongswan key IPsec policies by selector (Linux XFRM): two clients "
                   "behind one NAT collide; windows-server-2003-rras keeps one SA per client"),
+        FormField("client.ike_version", "Client IKE version", _pick("client.ike_version"),
+                  "1: IKEv1, NAT-T by RFC 3947 (Main Mode + Quick Mode); 2: IKEv2, NAT detection built in "
+                  "(RFC 7296 §2.23); 1,2: both, initiating with IKEv2 (strongSwan's version = 0)"),
+        FormField("server.ike_version", "Server IKE version", _pick("server.ike_version"),
+                  "1,2: answers either version, as strongSwan does with version = 0"),
         FormField("client.nat_t", "Client NAT-T support", _pick("client.nat_t")),
         FormField("server.nat_t", "Server NAT-T support", _pick("server.nat_t")),
         FormField("server.nat_t_role", "Server NAT-T role", _pick("server.nat_t_role"),
@@ -217,8 +222,6 @@ def value_of(s: Scenario, key: str) -> str:
         return "yes" if value else "no"
     if key == "client.assume_udp_rule":
         return rule_text(value)
-    if isinstance(value, bool):
-        return "yes" if value else "no"
     if value is None:
         return "none"
     if isinstance(value, tuple):

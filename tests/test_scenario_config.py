@@ -145,3 +145,17 @@ def test_addresses_accept_canonical_dotted_quads_only_as_ipaddress_does():
     for bad in ("010.0.0.20", "10.0.0.20\n", " 10.0.0.20", "10.0.0.256", "10.0.0", "10.0.0.2٠", "1.2.3.4.5"):
         with pytest.raises(FieldError):
             Addresses(client=bad)
+
+
+def test_the_form_runs_either_ike_version():
+    """The IKE version is a field of the form like every other --set key with a vocabulary: a
+    form set to IKEv2 on both sides runs IKE_SA_INIT + IKE_AUTH through the NAT."""
+    offered = {f.key: f.choices for f in FIELDS}
+    assert offered["client.ike_version"] == offered["server.ike_version"] == ("1", "2", "1,2")
+    values = {**values_of(preset("client-behind-nat")), "client.ike_version": "2", "server.ike_version": "1,2"}
+    changed, errors = check("client-behind-nat", values)
+    assert not errors and set(changed) == {"client.ike_version=2", "server.ike_version=1,2"}
+    t = trace("client-behind-nat", *changed)
+    assert up(t) and {"IKE_SA_INIT", "IKE_AUTH"} <= {h.label for h in t.hops}
+    assert check("client-behind-nat", {**values, "client.ike_version": "3"})[1] == \
+        {"client.ike_version": "IKE version '3': choose one of '1' or '2' or '1,2'"}

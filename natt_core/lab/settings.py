@@ -18,8 +18,8 @@ from itertools import permutations
 from typing import Callable
 
 from ..errors import ConfigError
-from ..ike.policy import (ASSUME_UDP_RULES, AUTH_METHODS, CERT_CHAINS, CERT_ISSUERS, DH_GROUPS, ID_TYPES, MODES,
-                          NAT_OA_SENDING, NAT_T, NAT_T_ROLES, PHASE1_MODES, PROTOCOLS, RULE_UNSET)
+from ..ike.policy import (ASSUME_UDP_RULES, AUTH_METHODS, CERT_CHAINS, CERT_ISSUERS, DH_GROUPS, ID_TYPES,
+                          IKE_VERSIONS, MODES, NAT_OA_SENDING, NAT_T, NAT_T_ROLES, PHASE1_MODES, PROTOCOLS, RULE_UNSET)
 from ..ike.profiles import PROFILE_NAMES, apply_profile
 from ..ike.v2.suites import ENCR, GROUPS, INTEG, PRF
 from ..net.nat_config import BEHAVIOURS, FRAGMENT_MODES, HELPERS, KINDS, PORT_ALLOCATIONS
@@ -107,9 +107,13 @@ def _groups(text: str) -> tuple[int, ...]:
 
 def _versions(text: str) -> int | tuple[int, ...]:
     """'2' -> 2; '1,2' -> (1, 2): a peer that answers both IKE versions."""
-    versions = _comma_list(text, int, "IKE versions", "1,2", empty_ok=False)
+    wrong = ConfigError(f"IKE version {text!r}: choose one of {' or '.join(map(repr, IKE_VERSION_TEXTS))}")
+    try:
+        versions = _comma_list(text, int, "IKE versions", "1,2", empty_ok=False)
+    except ConfigError:
+        raise wrong from None
     if not set(versions) <= {1, 2} or len(set(versions)) != len(versions):
-        raise ConfigError("IKE version must be 1, 2 or 1,2")
+        raise wrong
     return versions[0] if len(versions) == 1 else tuple(sorted(versions))
 
 
@@ -223,12 +227,15 @@ PPP_AUTH_ORDERS = tuple(",".join(p) for n in range(len(PPP_AUTH), 0, -1) for p i
 #: DH group offers as text, best (largest) first: "14,2", "2,14", "14", "2" for DH_GROUPS (2, 14)
 DH_OFFERS = tuple(",".join(map(str, p)) for n in range(len(DH_GROUPS), 0, -1)
                   for p in permutations(sorted(DH_GROUPS, reverse=True), n))
+#: IKE versions as --set spells them: "1", "2", and "1,2" for a peer that answers both (the policy's own list)
+IKE_VERSION_TEXTS = tuple(",".join(map(str, v)) if isinstance(v, tuple) else str(v) for v in IKE_VERSIONS)
 #: key -> the values it accepts, for every key with a fixed vocabulary (dh_groups: the usual offers;
 #: any comma list of DH_GROUPS is accepted)
 CHOICES: dict[str, tuple[str, ...]] = {
     "mode": MODES, "protocol": PROTOCOLS, "topology": TOPOLOGIES,
     "client.nat_t": NAT_T, "server.nat_t": NAT_T, "server.nat_t_role": NAT_T_ROLES,
     "client.mode": PHASE1_MODES, "server.mode": PHASE1_MODES,
+    "client.ike_version": IKE_VERSION_TEXTS, "server.ike_version": IKE_VERSION_TEXTS,
     "client.assume_udp_rule": tuple(RULE_TEXT),
     "client.send_nat_oa": NAT_OA_SENDING, "server.send_nat_oa": NAT_OA_SENDING,
     "client.profile": ("none", *PROFILE_NAMES), "server.profile": ("none", *PROFILE_NAMES),
