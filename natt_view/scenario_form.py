@@ -187,6 +187,8 @@ SECTIONS: dict[str, tuple[FormField, ...]] = {
                   "empty = none (the SCCRQ after phase 2 is always sent)"),
         FormField("traffic.server", "Server L2TP HELLOs at (s)", help="e.g. 600"),
         FormField("duration", "Run for (virtual seconds)"),
+        FormField("seed", "Random seed", help="picks which packets a lossy, duplicating or reordering link "
+                  "hits, and the peers' cookies, nonces and SPIs: the same seed gives the same run"),
     ),
 }
 FIELDS: tuple[FormField, ...] = tuple(f for fs in SECTIONS.values() for f in fs)

@@ -159,3 +159,13 @@ def test_the_form_runs_either_ike_version():
     assert up(t) and {"IKE_SA_INIT", "IKE_AUTH"} <= {h.label for h in t.hops}
     assert check("client-behind-nat", {**values, "client.ike_version": "3"})[1] == \
         {"client.ike_version": "IKE version '3': choose one of '1' or '2' or '1,2'"}
+
+
+def test_the_form_sets_the_seed_that_picks_what_an_impaired_link_does():
+    values = {**values_of(preset("client-behind-nat")), "link.duplicate": "0.5", "seed": "7"}
+    changed, errors = check("client-behind-nat", values)
+    assert not errors and set(changed) == {"link.duplicate=0.5", "seed=7"}
+    copies = [[h.copy_of for h in trace("client-behind-nat", "link.duplicate=0.5", f"seed={seed}").hops]
+              for seed in (1, 7, 7)]
+    assert copies[1] == copies[2] != copies[0]          # the same seed, the same run
+    assert check("client-behind-nat", {**values, "seed": "x"})[1].keys() == {"seed"}
