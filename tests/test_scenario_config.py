@@ -45,6 +45,11 @@ def test_form_fields_are_all_settings_keys():
     assert {f.key for f in FIELDS} <= set(KEYS)
 
 
+def test_every_settings_key_is_a_field_of_the_form():
+    """What `--set` can change, the Playground can too (the IKE version and the seed were missing)."""
+    assert set(KEYS) - {f.key for f in FIELDS} == set()
+
+
 def test_addresses_are_used_on_the_wire():
     t = trace("client-behind-nat", "address.nat_public=198.51.100.7", "address.server=203.0.113.10",
               "address.client=10.1.2.3")
