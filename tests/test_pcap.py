@@ -12,7 +12,8 @@ from scapy.utils import rdpcap
 from natt_core.addressing import Endpoint
 from natt_core.errors import ConfigError
 from natt_core.net.nat import Nat, NatConfig
-from natt_core.net.network import Network, capture_points
+from natt_core.net.network import Network
+from natt_core.net.network_records import capture_points
 from natt_core.pcap import EPOCH, LINKTYPE_RAW, pcap_bytes, pcapng_bytes, write_pcap, write_pcapng
 
 from .test_network import Echo, Pinger, recorder

@@ -16,7 +16,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 from socket import inet_aton, inet_ntoa
-from typing import Callable, Iterable, Protocol
+from typing import Callable, Protocol
 
 from ..addressing import Datagram, check_ipv4
 from ..errors import ConfigError, DecodeError
@@ -566,24 +566,6 @@ def event_owners(output: Output, first_id: int, cause: int | None) -> list[int |
                 owners[at], nxt = first_id + i, i + 1
                 break
     return owners
-
-
-def capture_points(records: Iterable[HopRecord]) -> list[tuple[str, list[tuple[float, bytes, str | None]]]]:
-    """Group hop records per segment (first-seen order) as (time, packet, comment) for pcapng.
-
-    The comment names what the lab knows and a capture cannot: the NAT rewrite or the drop reason.
-    """
-    points: dict[str, list[tuple[float, bytes, str | None]]] = {}
-    for rec in records:
-        notes = [f"{rec.device} -> {rec.dst_host or '?'} ({rec.direction})"]
-        if rec.changes:
-            notes.append("rewritten: " + ", ".join([f"{c.name} {c.old} -> {c.new}" for c in rec.changes]))
-        if rec.note:
-            notes.append(rec.note)
-        if rec.dropped:
-            notes.append(f"dropped: {rec.dropped}")
-        points.setdefault(rec.segment, []).append((rec.time, rec.packet, "; ".join(notes)))
-    return list(points.items())
 
 
 #: every dataclass above gets the one-assignment __init__ (natt_core.net.records.fast_init)

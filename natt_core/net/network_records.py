@@ -1,8 +1,10 @@
 """What the virtual network records and says: one HopRecord per packet per segment (the capture
-points), its events (a NAT forgetting mappings, a host switched off) and the topology rows."""
+points, grouped per segment for a capture file by `capture_points`), its events (a NAT forgetting
+mappings, a host switched off) and the topology rows."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Iterable
 
 from ..output import Event
 from ..reasons import Reason
@@ -87,6 +89,24 @@ class Attachment:
     segment: str
     address: str
     gateway: str | None
+
+
+def capture_points(records: Iterable[HopRecord]) -> list[tuple[str, list[tuple[float, bytes, str | None]]]]:
+    """Group hop records per segment (first-seen order) as (time, packet, comment) for pcapng.
+
+    The comment names what the lab knows and a capture cannot: the NAT rewrite or the drop reason.
+    """
+    points: dict[str, list[tuple[float, bytes, str | None]]] = {}
+    for rec in records:
+        notes = [f"{rec.device} -> {rec.dst_host or '?'} ({rec.direction})"]
+        if rec.changes:
+            notes.append("rewritten: " + ", ".join([f"{c.name} {c.old} -> {c.new}" for c in rec.changes]))
+        if rec.note:
+            notes.append(rec.note)
+        if rec.dropped:
+            notes.append(f"dropped: {rec.dropped}")
+        points.setdefault(rec.segment, []).append((rec.time, rec.packet, "; ".join(notes)))
+    return list(points.items())
 
 
 fast_init_all(globals())
