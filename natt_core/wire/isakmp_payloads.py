@@ -156,10 +156,8 @@ class SA(_KeptBody, _Payload):
     def of(cls, proposal: Proposal) -> "SA":
         """The IPsec-DOI SA of one proposal the engine built (`built_proposal`): built as the decoders
         build theirs, its body packed now around the proposal's."""
-        sa = _new(cls)     # `_build`, written out
-        _set(sa, "__dict__", {"proposals": (proposal,), "doi": 1, "situation": 1,
-                              "_wire": _SA_IPSEC + _encode_list(_PROPOSAL_TYPE, (proposal,))})
-        return sa
+        return _build(cls, {"proposals": (proposal,), "doi": 1, "situation": 1,
+                            "_wire": _SA_IPSEC + _encode_list(_PROPOSAL_TYPE, (proposal,))})
 
     @classmethod
     def decode_body(cls, r: Reader) -> "SA":
@@ -470,9 +468,7 @@ def _sa_decoder() -> Callable[[bytes, int], Payload]:
             proposals = proposals_from_body(body, _SA_SIZE)
             if proposals is not None:
                 doi, situation = _SA_FIXED(body)
-                sa = _new(SA)     # `_build`, written out
-                _set(sa, "__dict__", {"proposals": proposals, "doi": doi, "situation": situation, "_wire": body})
-                return sa
+                return _build(SA, {"proposals": proposals, "doi": doi, "situation": situation, "_wire": body})
         return strict(body, at)
     return from_body
 
@@ -491,10 +487,8 @@ def _id_decoder() -> Callable[[bytes, int], Payload]:
         if size >= 0:
             id_type, protocol, port = _ID_FIXED(body)
             if id_data_misfit(id_type, size) is None:
-                payload = _new(ID)     # `_build`, written out
-                _set(payload, "__dict__", {"id_type": id_type, "protocol": protocol, "port": port,
-                                           "data": body[_ID_SIZE:]})
-                return payload
+                return _build(ID, {"id_type": id_type, "protocol": protocol, "port": port,
+                                   "data": body[_ID_SIZE:]})
         return strict(body, at)
     return from_body
 
@@ -513,10 +507,8 @@ def _notification_decoder() -> Callable[[bytes, int], Payload]:
         if size >= 0 and size >= body[_SPI_SIZE_AT]:
             doi, protocol_id, spi_size, notify_type = _NOTIFICATION_FIXED(body)
             spi_end = _NOTIFICATION_SIZE + spi_size
-            payload = _new(Notification)     # `_build`, written out
-            _set(payload, "__dict__", {"notify_type": notify_type, "protocol_id": protocol_id,
-                                       "spi": body[_NOTIFICATION_SIZE:spi_end], "data": body[spi_end:], "doi": doi})
-            return payload
+            return _build(Notification, {"notify_type": notify_type, "protocol_id": protocol_id,
+                                         "spi": body[_NOTIFICATION_SIZE:spi_end], "data": body[spi_end:], "doi": doi})
         return strict(body, at)
     return from_body
 

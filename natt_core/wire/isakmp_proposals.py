@@ -13,7 +13,7 @@ from typing import Callable, Sequence
 from ..errors import ConfigError, DecodeError
 from .codec import Reader
 from .isakmp_frame import (_GENERIC_PACK, _GENERIC_UNPACK, GENERIC_HEADER_LEN, _build, _check, _Fields, _generic,
-                           _KeptBody, _new, _reject_block, _set)
+                           _KeptBody, _reject_block)
 from .layout import Field, Layout, Part, named, show_hex
 from .numbers import (AhTransform, AuthAlgorithm, AuthMethod, EncapsulationMode, EspTransform, HashAlg,
                       IpsecAttr, LifeType, PayloadType, Phase1Attr, Phase1Cipher, ProtocolId, label)
@@ -278,10 +278,8 @@ def built_proposal(number: int, protocol_id: int, spi: bytes, transforms: tuple[
     """A proposal the engine builds from parts it checked (a number and protocol it chose or read,
     a 4-byte SPI, transforms it keeps), whose transforms are chained already (`transform_chain`):
     built as the decoders build theirs, its body packed now, not worked out again level by level."""
-    proposal = _new(Proposal)     # `_build`, written out
-    _set(proposal, "__dict__", {"number": number, "protocol_id": protocol_id, "spi": spi, "transforms": transforms,
-                                "_wire": _proposal_body(number, protocol_id, spi, len(transforms), chain)})
-    return proposal
+    return _build(Proposal, {"number": number, "protocol_id": protocol_id, "spi": spi, "transforms": transforms,
+                             "_wire": _proposal_body(number, protocol_id, spi, len(transforms), chain)})
 
 
 def _encode_list(own_type: int, items: Sequence[Transform | Proposal]) -> bytes:
@@ -314,10 +312,8 @@ def _transform_from_body(body: bytes) -> Transform | None:
     attributes = tuple(map(_TV_LOOKUP, _TV_UNPACK[n >> 2](body, _TRANSFORM_SIZE)))
     if not all(attributes):    # a TLV among them: the strict decoder reads it
         return None
-    transform = _new(Transform)     # `_build`, written out: every transform decoded comes through here
-    _set(transform, "__dict__", {"number": number, "transform_id": transform_id, "attributes": attributes,
-                                 "_wire": body})
-    return transform
+    return _build(Transform, {"number": number, "transform_id": transform_id, "attributes": attributes,
+                              "_wire": body})
 
 
 def _usual_header(body: bytes, pos: int, end: int, kind: int) -> tuple[int, int] | None:
@@ -363,10 +359,9 @@ def proposals_from_body(body: bytes, pos: int) -> tuple[Proposal, ...] | None:
                 break
         if t_next or at != stop or count != len(transforms):
             return None
-        proposal = _new(Proposal)
-        _set(proposal, "__dict__", {"number": number, "protocol_id": protocol_id, "spi": body[spi_at:spi_at + spi_size],
-                                    "transforms": tuple(transforms), "_wire": body[pos + GENERIC_HEADER_LEN:stop]})
-        proposals.append(proposal)
+        proposals.append(_build(Proposal, {"number": number, "protocol_id": protocol_id,
+                                           "spi": body[spi_at:spi_at + spi_size], "transforms": tuple(transforms),
+                                           "_wire": body[pos + GENERIC_HEADER_LEN:stop]}))
         pos = stop
         if not nxt:
             return tuple(proposals) if pos == end else None
