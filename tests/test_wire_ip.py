@@ -10,7 +10,7 @@ from scapy.packet import Raw
 from natt_core.addressing import Datagram, Endpoint
 from natt_core.errors import DecodeError
 from natt_core.wire.ip import (OFF_UDP_CHECKSUM, IPV4_HEADER_LEN, decode_datagram, encode_datagram,
-                               encode_udp, incremental_update, internet_checksum,
+                               encode_udp, incremental_by, incremental_update, internet_checksum,
                                transport_checksum, udp_checksum_ok)
 from natt_core.wire.numbers import IPProto
 
@@ -257,7 +257,7 @@ def test_pseudo_words_answers_what_udp_checksum_ok_does():
     it must agree with udp_checksum_ok for odd and even lengths, good and bad checksums."""
     import random as _random
     from natt_core.addressing import Endpoint as _Ep
-    from natt_core.wire.ip import encode_udp as _encode_udp, pseudo_words, udp_checksum_ok as _ok
+    from natt_core.wire.ip import encode_udp as _encode_udp, pseudo_words, udp_checksum_ok as _ok, udp_words_ok
     rng = _random.Random(7)
     for size in range(0, 40):
         src, dst = _Ep("10.0.0.2", 1701), _Ep("198.51.100.7", 1701)
@@ -265,7 +265,15 @@ def test_pseudo_words_answers_what_udp_checksum_ok_does():
         bad = good[:6] + ((int.from_bytes(good[6:8], "big") ^ 0x0100) or 1).to_bytes(2, "big") + good[8:]
         words = pseudo_words(src.ip, dst.ip)
         for seg in (good, bad):
-            n = len(seg)
-            fast = not ((words + n) * (256 if n & 1 else 1) + int.from_bytes(seg, "big")) % 0xFFFF
+            fast = udp_words_ok(words, seg)
             assert fast == _ok(src.ip, dst.ip, seg), (size, seg.hex())
         assert _ok(src.ip, dst.ip, good) and not _ok(src.ip, dst.ip, bad)
+
+
+@given(st.integers(0, 0xFFFF), st.binary(min_size=8, max_size=8), st.binary(min_size=8, max_size=8))
+def test_incremental_by_a_kept_difference_equals_incremental_update(checksum, old, new):
+    """A NAT mapping and an SA's NAT-OA fix-up keep the words' difference and use `incremental_by`:
+    it must answer as RFC 1624's `incremental_update` does, the all-ones checksum included."""
+    delta = (int.from_bytes(new, "big") - int.from_bytes(old, "big")) % 0xFFFF
+    assert incremental_by(checksum, delta, old, new) == incremental_update(checksum, old, new)
+    assert incremental_by(0xFFFF, delta, old, new) == incremental_update(0xFFFF, old, new)

@@ -16,7 +16,7 @@ from ..addressing import Datagram, Endpoint
 from ..errors import DecodeError, IntegrityError
 from ..reasons import Reason
 from ..wire.ip import (UDP_HEADER, decode_datagram, encode_datagram, encode_ipv4_header,
-                       encode_udp, incremental_update, packed_ipv4, pseudo_words)
+                       encode_udp, incremental_by, packed_ipv4, pseudo_words, udp_words_ok)
 from ..wire.numbers import IdType, IPProto, Port
 from .events import DataReceived, DataSent, PacketDropped, RemoteFollowed
 from .sa import ChildSa
@@ -31,12 +31,13 @@ class _SaMemo:
     as long as the SA; each part is built again when what it came from changes (the send and
     receive paths compare `ports` and `fixup_key` inline)."""
     __slots__ = ("spi_in", "spi_out", "ports", "src", "dst", "words", "inner", "fixup_key", "fixup_delta",
-                 "original_words", "fixup_tail", "outer", "received")
+                 "original_packed", "arrived_packed", "original_words", "fixup_tail", "outer", "received")
 
     def __init__(self, child: ChildSa):
         self.spi_in, self.spi_out = f"{child.spi_in:08x}", f"{child.spi_out:08x}"
         self.ports = self.src = self.dst = self.words = self.inner = None
         self.fixup_key = self.fixup_delta = self.original_words = self.fixup_tail = None
+        self.original_packed = self.arrived_packed = None
         self.outer: tuple[Endpoint, Endpoint] | None = None
         #: ((source address and port, destination address and port), the DataReceived text of that
         #: inner UDP, its pseudo-header's address words (`pseudo_words`))
@@ -62,7 +63,8 @@ class _SaMemo:
         to a checksum (RFC 1624 eqn. 3, mod 0xFFFF, as net/rewrite.py's Rewrite keeps it) and the
         original pair's pseudo-header words, worked out once."""
         (o_src, o_dst), src, dst = key
-        original, arrived = packed_ipv4(o_src) + packed_ipv4(o_dst), packed_ipv4(src) + packed_ipv4(dst)
+        self.original_packed = original = packed_ipv4(o_src) + packed_ipv4(o_dst)
+        self.arrived_packed = arrived = packed_ipv4(src) + packed_ipv4(dst)
         self.fixup_delta = (int.from_bytes(arrived, "big") - int.from_bytes(original, "big")) % 0xFFFF
         self.original_words, self.fixup_key = pseudo_words(o_src, o_dst), key
         #: what the fix-up note says after the two checksums (the same words every packet)
@@ -236,20 +238,15 @@ class DataPlaneMixin:
         if checksum and original and original != (src, dst):
             if memo.fixup_key != (original, src, dst):
                 memo.set_fixup((original, src, dst))
-            # RFC 1624 eqn. 3 over the address words (wire.ip.incremental_update with the words'
-            # difference worked out once; a received 0xFFFF, whose start is 0, goes to the helper);
+            # RFC 1624 eqn. 3 over the address words, their difference worked out once per SA;
             # RFC 768: a computed 0 is sent as all ones
-            start = ~checksum & 0xFFFF
-            fixed = (~((start + memo.fixup_delta - 1) % 0xFFFF + 1) & 0xFFFF if start else incremental_update(
-                checksum, packed_ipv4(original[0]) + packed_ipv4(original[1]), packed_ipv4(src) + packed_ipv4(dst))
-                     ) or 0xFFFF
+            fixed = incremental_by(checksum, memo.fixup_delta, memo.original_packed, memo.arrived_packed) or 0xFFFF
             fixup = f"inner UDP checksum 0x{checksum:04x} fixed up to 0x{fixed:04x}{memo.fixup_tail}"
             # the fixed-up checksum verifies over the arrived addresses exactly when the one received
             # verifies over the sender's (RFC 1624: both sums differ by the same address words), so
             # the fixed-up segment is never built: nothing after this check reads its checksum
             words = memo.original_words
-        # udp_checksum_ok(addresses, segment) from the pseudo-header's words, without a call (see pseudo_words)
-        verified = not checksum or not ((words + n) * (256 if n & 1 else 1) + int.from_bytes(segment, "big")) % 0xFFFF
+        verified = udp_words_ok(words, segment)    # udp_checksum_ok from the flow's pseudo-header words
         if not verified and child.udp_encapsulated and not child.peer_original:
             fixup = (f"inner UDP checksum 0x{checksum:04x} does not verify for {src} → {dst} and the peer sent no "
                      "NAT-OA to fix it with; ESP authenticated the segment, so the check is skipped, as Linux "

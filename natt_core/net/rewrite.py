@@ -13,7 +13,7 @@ from socket import inet_aton, inet_ntoa
 from ..errors import DecodeError
 from ..wire.ip import (IPV4_HEADER_LEN, IPV4_UDP, OFF_DPORT, OFF_IP_CHECKSUM, OFF_IP_DST, OFF_IP_SRC,
                        OFF_SPORT, OFF_TCP_CHECKSUM, OFF_UDP_CHECKSUM, decode_ipv4_header,
-                       decode_udp, incremental_update, plain_udp)
+                       decode_udp, incremental_by, plain_udp)
 from ..wire.numbers import IPProto, label
 from .records import builder, fast_init_all
 
@@ -155,11 +155,7 @@ class Rewrite:
             old_sum = buf[off] << 8 | buf[off + 1]
             if udp and old_sum == 0:
                 continue  # RFC 768: a UDP checksum of 0 means "none" and stays 0
-            start = ~old_sum & 0xFFFF
-            if start:   # wire.ip.incremental_update without the call, the words' difference worked out once
-                new_sum = ~((start + delta - 1) % 0xFFFF + 1) & 0xFFFF
-            else:       # a checksum of 0xFFFF: the helper minds the one case whose sum is exactly zero
-                new_sum = incremental_update(old_sum, old, new)
+            new_sum = incremental_by(old_sum, delta, old, new)    # the words' difference worked out once
             if udp and new_sum == 0:
                 new_sum = 0xFFFF
             if new_sum != old_sum:

@@ -184,6 +184,24 @@ def pseudo_words(src: str, dst: str) -> int:
     return (int.from_bytes(packed_ipv4(src) + packed_ipv4(dst), "big") + _PROTO_UDP) % 0xFFFF
 
 
+def udp_words_ok(words: int, segment: bytes) -> bool:
+    """`udp_checksum_ok` for a segment of at least 8 bytes whose addresses' `pseudo_words` the
+    caller keeps for its flow: no pseudo-header packed per segment."""
+    n = len(segment)
+    return segment[6:8] == b"\x00\x00" or not ((words + n) * (256 if n & 1 else 1) + int.from_bytes(segment, "big")) % 0xFFFF
+
+
+def incremental_by(checksum: int, delta: int, old: bytes, new: bytes) -> int:
+    """`incremental_update(checksum, old, new)` when the caller keeps the words' difference,
+    delta = (int(new) - int(old)) % 0xFFFF, for a rewrite it repeats (a NAT mapping, an SA's NAT-OA
+    fix-up): RFC 1624 eqn. 3 in one step; a checksum of 0xFFFF goes to `incremental_update`, which
+    minds the one case whose sum is exactly zero."""
+    start = ~checksum & 0xFFFF
+    if start:
+        return ~((start + delta - 1) % 0xFFFF + 1) & 0xFFFF
+    return incremental_update(checksum, old, new)
+
+
 def encode_ipv4_header(src: str, dst: str, proto: int, payload_len: int, ident: int = 0,
                        ttl: int = 64, tos: int = 0, flags_frag: int = 0x4000) -> bytes:
     """A 20-byte IPv4 header (DF set by default) with a correct header checksum."""
