@@ -20,6 +20,7 @@ def _plain_and_fast(**kw):
             b: str = "b"
             c: list = field(default_factory=list)
             seen: tuple = field(default=(), compare=False)
+            d: int = 5        # the name a generated __init__ might give its own local
 
             def __post_init__(self):
                 if self.a < 0:
@@ -34,7 +35,7 @@ def _plain_and_fast(**kw):
 def test_fast_init_matches_the_generated_init(args, kw):
     plain, fast = _plain_and_fast()
     p, f = plain(*args, **kw), fast(*args, **kw)
-    assert dataclasses.asdict(p) == dataclasses.asdict(f) and p.seen == f.seen
+    assert dataclasses.asdict(p) == dataclasses.asdict(f) and p.seen == f.seen and f.d == 5
     assert f.c is not fast(*args, **kw).c or "c" in kw       # a fresh list from the factory each time
     with pytest.raises(dataclasses.FrozenInstanceError):
         f.a = 9
@@ -48,7 +49,7 @@ def test_fast_init_keeps_errors_and_post_init():
     with pytest.raises(TypeError):
         fast()
     with pytest.raises(TypeError):
-        fast(1, "b", [], (), "extra")
+        fast(1, "b", [], (), 5, "extra")
 
 
 def test_classes_it_cannot_reproduce_keep_their_own_init():
@@ -61,7 +62,11 @@ def test_classes_it_cannot_reproduce_keep_their_own_init():
         a: int
         b: int = field(init=False, default=0)
 
-    for cls in (Slotted, Hidden):
+    @dataclass
+    class Mutable:       # its own plain attribute stores cost less than going through __dict__
+        a: int
+
+    for cls in (Slotted, Hidden, Mutable):
         init = cls.__init__
         assert fast_init(cls).__init__ is init
 
