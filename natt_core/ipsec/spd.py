@@ -29,6 +29,7 @@ The table is what the lessons and report.json show as the server's SPD.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import methodcaller
 
 from ..reasons import Reason
 
@@ -181,5 +182,6 @@ class Spd:
         return active.child if active is not None else child
 
     def rows(self) -> tuple[SpdRow, ...]:
-        keying = self.keying
-        return tuple([e.row(keying) for e in self.entries])
+        # read after every batch of a server's events (the trace's snapshots): a map, not a list
+        # comprehension, which is a function call of its own in Python 3.11
+        return tuple(map(methodcaller("row", self.keying), self.entries))
