@@ -277,6 +277,10 @@ class PeerCore:
                 del sa.armed[what]
                 if due is not None:
                     self._arm(sa, due, what)
+                    # the entry just armed came first (a keepalive moved on by a send, the usual
+                    # case): its time is the `due` just worked out, so it is not asked again
+                    if self._timers[0][1] == self._timer_seq:
+                        return due
                 continue
             return when
         return None
