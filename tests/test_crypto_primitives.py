@@ -1,6 +1,7 @@
 """Hashes, HMAC, CBC and MODP Diffie-Hellman against published values and independent code."""
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac as std_hmac
 import random
@@ -196,3 +197,21 @@ def test_dh_shared_accepts_range_edges():
     x = P.dh_private(g, random.Random(1))
     for y in (2, g.prime - 2):
         assert P.dh_shared(g, x, y.to_bytes(128, "big")) == pow(y, x, g.prime).to_bytes(128, "big")
+
+
+def test_one_key_decrypts_many_messages_through_its_kept_context():
+    """KeyedCbc decrypts every message of a key in one context, fed the IV first: the published
+    answers hold in any order, after a message under another IV, and after input it refused."""
+    for case in CBC_CASES:
+        keyed = P.KeyedCbc(case.cipher, case.key)
+        block = keyed.block
+        other_iv, other = bytes(range(block)), bytes(3 * block)
+        for _ in range(2):
+            assert keyed.decrypt(case.iv, case.ciphertext) == case.plaintext
+            assert keyed.decrypt(other_iv, keyed.encrypt(other_iv, other)) == other
+            with pytest.raises(DecodeError):
+                keyed.decrypt(case.iv, case.ciphertext[:-1])     # refused before the context sees it
+            with pytest.raises(ConfigError):
+                keyed.decrypt(case.iv[:-1], case.ciphertext)
+        assert P.KeyedCbc.__reduce__(keyed)[1] == (case.cipher, case.key)   # pickled as name and key
+        assert copy.deepcopy(keyed).decrypt(case.iv, case.ciphertext) == case.plaintext
