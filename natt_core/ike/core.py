@@ -148,7 +148,10 @@ class PeerCore:
         wire = frame_ike(message) if nat_t else message     # `_wire_payload`, read inline
         if answering is not None:
             answering.last_answer = Answer(label, wire)
-        self._send_ike_wire(sa, sa.remote, wire, label)
+        if self.policy.ike_fragmentation:     # only then may it leave as IKE fragments (fragmentation.py)
+            self._send_ike_wire(sa, sa.remote, wire, label)
+        else:                                 # `_send_ike_wire`'s plain case, read inline
+            self._send(sa.remote, sa.local.port, _UDP, wire, label)
         if nat_t:     # `_note_sent` has nothing to do on port 500
             self._note_sent(sa)
         self._out_events.append(MessageSent(self.now, self.name, label, tuple(payload_names), str(sa.remote),

@@ -46,8 +46,12 @@ def notify_code(notify_type: int) -> Reason:
 
 def payload_names(payloads) -> tuple[str, ...]:
     """Short names for events: payload class names, Vendor IDs by what they announce."""
-    # the class compared by identity: VendorID has no subclasses (isinstance was a call per payload)
-    return tuple([f"VID {vid_name(p.data)}" if p.__class__ is VendorID else p.__class__.__name__ for p in payloads])
+    # the class compared by identity: VendorID has no subclasses (isinstance was a call per payload);
+    # a loop, not a comprehension: that would be a frame of its own for every message sent or received
+    names = []
+    for p in payloads:
+        names.append(f"VID {vid_name(p.data)}" if p.__class__ is VendorID else p.__class__.__name__)
+    return tuple(names)
 
 
 def only(chain, cls, what: str):

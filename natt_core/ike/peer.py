@@ -32,7 +32,7 @@ from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
 from .quick_mode import QuickModeMixin
 from .rekey import LifecycleMixin
 from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
-from .states import (FAMILIES, LAST_MESSAGES, PHASE1_TABLES, QUICK_MODE, RECEIVED, STARTS_NEXT, TRANSITIONS, Family,
+from .states import (ADMITS, FAMILIES, LAST_MESSAGES, PHASE1_TABLES, QUICK_MODE, RECEIVED, STARTS_NEXT, TRANSITIONS, Family,
                      Msg, Repeat, Role, Shape, State, admit, advance, found_by_initiator_cookie, half_open_refusal,
                      learns_responder_cookie, main_mode_shape, opening_state, opens_phase1, phase1_table, repeat,
                      repeat_answered_at, wrong_port_after_float)
@@ -158,8 +158,11 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
     def _main_mode(self, sa: IkeSa, dgram, header, body, message: bytes, encrypted: bool,
                    family: Family = Family.MAIN_MODE, table=None) -> None:
         """A phase-1 message: Main Mode, or Aggressive Mode (the same repeats and table moves)."""
-        admit(family, sa.state, sa.reason)
-        again = repeat(message, sa.last_received, sa.last_rejected)
+        if (family, sa.state) not in ADMITS:     # `admit`'s set: it says why not
+            admit(family, sa.state, sa.reason)
+        # `repeat` asked only of bytes equal to the last accepted or rejected message (rarely)
+        again = repeat(message, sa.last_received, sa.last_rejected) if message == sa.last_received or \
+            message == sa.last_rejected else None
         if again is _ANSWER_AGAIN:
             self._note_repeat(sa, message)
             self._answer_repeat(sa, sa, dgram)
@@ -211,11 +214,6 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         sa.peer_ips.add(dgram.src.ip)
         sa.last_active = self.now
 
-    def _follow(self, sa: IkeSa, dgram: Datagram) -> None:
-        """Called only for a new Quick Mode message whose HASH verified: the peer is alive and, on the
-        side states.follows_peer allows (RFC 3947 §7), where it came from now (dpd.py)."""
-        self._authenticated_from(sa, dgram, "Quick Mode")
-
     def _answer_repeat(self, sa: IkeSa, exchange, dgram: Datagram) -> None:
         """An exact repeat of the last accepted message: the same answer, only at an address this
         exchange came from (states.repeat_answered_at); a repeat never moves the SA."""
@@ -228,9 +226,10 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
             self._resend(sa, exchange.last_answer, to)
 
     def _quick_mode(self, sa: IkeSa, dgram, header, body, message: bytes) -> None:
-        admit(_QUICK, sa.state)
+        if (_QUICK, sa.state) not in ADMITS:     # `admit`'s set: it says why not
+            admit(_QUICK, sa.state)
         qe = sa.quick.get(header.message_id)
-        if qe is not None and repeat(message, qe.last_received) is _ANSWER_AGAIN:
+        if qe is not None and message == qe.last_received:    # `repeat`: the same bytes as the last accepted
             self._answer_repeat(sa, qe, dgram)
             return
         if qe is None:
@@ -251,7 +250,7 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         getattr(self, _QM_HANDLERS[msg])(sa, qe, dgram, header, body)
         if new:   # only once HASH(1) verified: forged Message IDs leave no state behind
             sa.quick[header.message_id] = qe
-        self._accepted(sa, qe, message, dgram)     # each handler followed the peer (`_follow`) once HASH verified
+        self._accepted(sa, qe, message, dgram)     # each handler followed the peer (`_authenticated_from`) once HASH verified
         if msg in LAST_MESSAGES:
             qe.last_answer = None   # it ended the exchange: a repeat of it gets nothing
         self._out_events.insert(mark, MessageReceived(self.now, self.name, msg._value_, ("HASH", "…"), str(dgram.src)))

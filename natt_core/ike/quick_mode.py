@@ -117,7 +117,7 @@ class QuickModeMixin:
         qe.iv = last_block
         digest = qm_hash3(sa.choice.hash, skeyid_a, qe.message_id, qe.ni_b, qe.nr_b)
         message = self._seal_qm(sa, qe, digest, [])
-        self._follow(sa, dgram)
+        self._authenticated_from(sa, dgram, "Quick Mode")      # HASH verified: follow the peer (dpd.py)
         self._send_ike(sa, message, "QM3", ("HASH",), encrypted=True, expect_answer=False, answering=qe)
         self._install_child(sa, qe)
 
@@ -137,7 +137,7 @@ class QuickModeMixin:
         if len(oas) >= 2:
             qe.nat_oa_i = (_addr(oas[0]), _addr(oas[1]))
         qe.iv = last_block
-        self._follow(sa, dgram)
+        self._authenticated_from(sa, dgram, "Quick Mode")      # HASH verified: follow the peer (dpd.py)
         expected = self._encapsulation(sa)
         picked = choose_phase2(offer, self.policy, expected)
         if picked is None:
@@ -180,7 +180,7 @@ class QuickModeMixin:
             raise IntegrityError("HASH(3) does not verify", Reason.AUTH_FAILED)
         qe.iv = last_block
         sa.pending = None
-        self._follow(sa, dgram)      # before the child takes the peer's address
+        self._authenticated_from(sa, dgram, "Quick Mode")      # follow the peer before the child takes its address
         self._install_child(sa, qe)
 
     # ------------------------------------------------------------------ shared

@@ -279,6 +279,13 @@ def family_of(exchange: int, encrypted: bool) -> Family | None:
     return FAMILIES.get((exchange, encrypted))
 
 
+#: the (family, state) pairs `admit` lets through, read off ADMITTED_IN and ENDED_REFUSAL once: the
+#: receive path looks a message up here and calls `admit` (which says why not) only for a refusal
+ADMITS: frozenset[tuple[Family, State]] = frozenset(
+    (family, state) for family, (states, _, _) in ADMITTED_IN.items() for state in states
+    if not (state in END_STATES and family in ENDED_REFUSAL))
+
+
 def admit(family: Family, state: State, why: str = "") -> None:
     """Refuse (ProtocolError) a family's message in an ISAKMP SA state that does not admit it."""
     states, label, refusal = ADMITTED_IN[family]
