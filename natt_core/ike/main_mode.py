@@ -14,7 +14,7 @@ from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
 from ..errors import DecodeError, IntegrityError
 from ..net.records import builder
 from ..reasons import Reason
-from ..wire.isakmp import ID, KE, SA, Hash, Header, NatD, Nonce, Notification, VendorID, encode_plain
+from ..wire.isakmp import ID, KE, SA, Hash, Header, NatD, Nonce, Notification, VendorID, encode_payloads, encode_plain
 from ..wire.numbers import ExchangeType, IdType, IPProto, NotifyType, Port, notify_name
 from ..wire.udp_encap import frame_ike
 from .events import (AuthenticationFailed, Floated, MessageSent, NatDetected, NegotiationFailed, PacketDropped,
@@ -23,13 +23,14 @@ from .fragmentation import announces_fragmentation
 from .nat_t import best_common, version_of_vid, vid_name
 from .proposals import choose_phase1, offered_transform, phase1_answer, phase1_offer, read_phase1
 from .sa import IkeSa
-from .seal import seal, unseal
+from .seal import seal_chain, unseal
 from .signature_auth import SignatureAuthMixin
 from .states import AUTH_COMPLAINTS, AUTH_NOTIFIES, UNREADABLE  # noqa: F401  (re-exported: decided in states)
 from .states import (MAIN_MODE, Family, Msg, Role, advance, complaint_explains_give_up, ended_by_notify, notify_ends,
                      phase1_name, plain_notify_noted, repeat_is_evidence, retransmitted, unreadable_is_evidence)
 
 ZERO_COOKIE = bytes(8)
+_MM_EXCHANGE = ExchangeType.MAIN_MODE    #: named once (a member read off its Enum class is a slow hook)
 NONCE_LEN = 32
 _id = builder(ID)     #: an ID payload from fields that are right by construction (as a decoder builds one)
 
@@ -129,9 +130,9 @@ class MainModeMixin(SignatureAuthMixin):
         if not self._float_if_nat(sa):
             return
         payloads = self._identity_and_proof(sa, hash_i, sa.icookie, sa.rcookie) + self._initial_contact_payload(sa)
-        sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
-        sa.iv = sealed.last_block
-        self._send_ike(sa, sealed.message, "MM5", payload_names(payloads), encrypted=True, expect_answer=True,
+        # `seal`, without its named record: the message and the next IV unpacked at once
+        message, sa.iv = seal_chain(sa, _MM_EXCHANGE, 0, payloads[0].payload_type, encode_payloads(payloads), sa.iv)
+        self._send_ike(sa, message, "MM5", payload_names(payloads), encrypted=True, expect_answer=True,
                        answering=sa)
 
     def _float_if_nat(self, sa: IkeSa) -> bool:
@@ -214,9 +215,9 @@ class MainModeMixin(SignatureAuthMixin):
         sa.iv = last_block
         self._take_authenticated_address(sa, dgram)
         payloads = self._identity_and_proof(sa, hash_r, sa.rcookie, sa.icookie)
-        sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
-        sa.iv = sa.last_phase1_block = sealed.last_block
-        self._send_ike(sa, sealed.message, "MM6", payload_names(payloads), encrypted=True, expect_answer=False,
+        message, sa.iv = seal_chain(sa, _MM_EXCHANGE, 0, payloads[0].payload_type, encode_payloads(payloads), sa.iv)
+        sa.last_phase1_block = sa.iv
+        self._send_ike(sa, message, "MM6", payload_names(payloads), encrypted=True, expect_answer=False,
                        answering=sa)
         self._established(sa)
         self._main_mode_notifies(sa, chain, dgram)     # INITIAL-CONTACT: dpd.py

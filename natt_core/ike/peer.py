@@ -32,9 +32,9 @@ from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
 from .quick_mode import QuickModeMixin
 from .rekey import LifecycleMixin
 from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
-from .states import (ADMITS, FAMILIES, LAST_MESSAGES, PHASE1_TABLES, QUICK_MODE, RECEIVED, STARTS_NEXT, TRANSITIONS, Family,
+from .states import (ADMITS, FAMILIES, LAST_MESSAGES, OPENS_QUICK_MODE, PHASE1_TABLES, QUICK_MODE, RECEIVED, STARTS_NEXT, TRANSITIONS, Family,
                      Msg, Repeat, Role, Shape, State, admit, advance, found_by_initiator_cookie, half_open_refusal,
-                     learns_responder_cookie, main_mode_shape, opening_state, opens_phase1, phase1_table, repeat,
+                     learns_responder_cookie, main_mode_shape, opens_phase1, phase1_table, repeat,
                      repeat_answered_at, wrong_port_after_float)
 
 
@@ -194,8 +194,10 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
                     names = payload_names(chain.payloads)
                     handler(sa, dgram, header, chain)
                 # `_value_`: a member's value read as an attribute (`.value` is a property)
+                # an Endpoint keeps its text once made (addressing.py): read without a __str__ call when it has
+                src = dgram.src
                 self._out_events.insert(mark, MessageReceived(self.now, self.name, msg._value_, names,
-                                                              str(dgram.src)))
+                                                              src._text or str(src)))
         except Exception:
             sa.last_answer = previous      # rejected: a retransmission of the old message still gets its answer
             raise
@@ -233,7 +235,7 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
             self._answer_repeat(sa, qe, dgram)
             return
         if qe is None:
-            opens = opening_state(QUICK_MODE, sa.role)
+            opens = OPENS_QUICK_MODE[sa.role]          # `opening_state`, read off its table
             msg = RECEIVED.get((_QUICK, sa.role, _NEW_ID))
             if msg is None or opens is None:
                 raise ProtocolError(sa.state.value, "QM", f"unknown Quick Mode Message ID {header.message_id:08x}")
@@ -253,7 +255,9 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         self._accepted(sa, qe, message, dgram)     # each handler followed the peer (`_authenticated_from`) once HASH verified
         if msg in LAST_MESSAGES:
             qe.last_answer = None   # it ended the exchange: a repeat of it gets nothing
-        self._out_events.insert(mark, MessageReceived(self.now, self.name, msg._value_, ("HASH", "…"), str(dgram.src)))
+        src = dgram.src     # its text read as in `_main_mode`
+        self._out_events.insert(mark, MessageReceived(self.now, self.name, msg._value_, ("HASH", "…"),
+                                                      src._text or str(src)))
         if qe.state is not _FAILED:
             qe.state = nxt
 

@@ -310,15 +310,22 @@ def phase1_table(family: Family | None) -> ExchangeTable | None:
     return PHASE1_TABLES.get(family)
 
 
+def _opens_phase1() -> dict[tuple[Family, Shape], State]:
+    out: dict[tuple[Family, Shape], State] = {}
+    for family, table in PHASE1_TABLES.items():
+        opens = opening_state(table, Role.RESPONDER)
+        for shape in (_ENCRYPTED_SHAPE, *_PLAIN_SHAPES.values()):
+            if opens is not None and classify(table, Role.INITIATOR, shape) in expected(opens):
+                out[(family, shape)] = opens
+    return out
+
+
 def opens_phase1(family: Family | None, encrypted: bool, first_payload: int) -> State | None:
     """Where a message with a zero responder cookie opens a responder's phase-1 SA: the opening
-    state of its family's table, when it is that table's first message (MM1, AM1); else None."""
-    table = phase1_table(family)
-    if table is None:
-        return None
-    opens = opening_state(table, Role.RESPONDER)
-    msg = classify(table, Role.INITIATOR, main_mode_shape(encrypted, first_payload))
-    return opens if opens is not None and msg in expected(opens) else None
+    state of its family's table, when it is that table's first message (MM1, AM1); else None.
+    Read off `_OPENS_PHASE1`, worked out from the tables once (every MM1 asks)."""
+    shape = _ENCRYPTED_SHAPE if encrypted else _PLAIN_SHAPES.get(first_payload)    # `main_mode_shape`
+    return _OPENS_PHASE1.get((family, shape))
 
 
 def phase1_name(state: State) -> str:
@@ -353,6 +360,13 @@ def opening_state(table: ExchangeTable, receiver: Role) -> State | None:
     if that state waits for a wire message (the initiator's begins by a local START instead)."""
     first = table.begins[receiver]
     return None if Msg.START in expected(first) else first
+
+
+_ENCRYPTED_SHAPE = Shape.ENCRYPTED
+#: (family, shape) -> the responder state a phase-1 message of that look opens (`opens_phase1`)
+_OPENS_PHASE1 = _opens_phase1()
+#: `opening_state(QUICK_MODE, role)` for each role, read once (every new Quick Mode asks)
+OPENS_QUICK_MODE: dict[Role, State | None] = {role: opening_state(QUICK_MODE, role) for role in Role}
 
 
 def _answers() -> dict:
