@@ -33,6 +33,8 @@ ZERO_COOKIE = bytes(8)
 _MM_EXCHANGE = ExchangeType.MAIN_MODE    #: named once (a member read off its Enum class is a slow hook)
 NONCE_LEN = 32
 _id = builder(ID)     #: an ID payload from fields that are right by construction (as a decoder builds one)
+#: what `only_each` looks for in MM3/MM4 and in MM5/MM6 with a pre-shared key
+_KE_NONCE, _ID_HASH = (KE, Nonce), (ID, Hash)
 
 
 
@@ -70,6 +72,20 @@ def only(chain, cls, what: str):
         count = sum(isinstance(p, cls) for p in chain.payloads)
         raise DecodeError("IKE", 0, f"{what}: expected one {cls.__name__} payload, found {count}")
     return found
+
+
+def only_each(chain, classes: tuple, what: str) -> tuple:
+    """`only` of several (leaf) payload classes in one pass over the chain: the one payload of each,
+    in the order asked; the first class without exactly one raises as `only` does."""
+    found: dict = {}
+    for p in chain.payloads:
+        cls = p.__class__
+        if cls in classes:
+            found[cls] = None if cls in found else p     # None: twice
+    for cls in classes:
+        if found.get(cls) is None:
+            only(chain, cls, what)      # raises, counting them
+    return tuple(map(found.__getitem__, classes))
 
 
 def raw_body(chain, payload) -> bytes:
@@ -152,8 +168,10 @@ class MainModeMixin(SignatureAuthMixin):
     def _on_mm6(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> None:
         try:
             chain, last_block = unseal(sa, header, body, sa.iv)
-            id_payload = only(chain, ID, "MM6")
-            digest = None if sa.choice.auth != "psk" else only(chain, Hash, "MM6")
+            if sa.choice.auth != "psk":
+                id_payload, digest = only(chain, ID, "MM6"), None
+            else:
+                id_payload, digest = only_each(chain, _ID_HASH, "MM6")
             self._check_main_mode_notifies(sa, chain, "MM6")
         except DecodeError as exc:
             raise IntegrityError(f"MM6 does not decrypt to a valid message under our keys ({exc.reason})",
@@ -196,8 +214,10 @@ class MainModeMixin(SignatureAuthMixin):
     def _on_mm5(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> None:
         try:
             chain, last_block = unseal(sa, header, body, sa.iv)
-            id_payload = only(chain, ID, "MM5")
-            digest = None if sa.choice.auth != "psk" else only(chain, Hash, "MM5")
+            if sa.choice.auth != "psk":
+                id_payload, digest = only(chain, ID, "MM5"), None
+            else:
+                id_payload, digest = only_each(chain, _ID_HASH, "MM5")
             self._check_main_mode_notifies(sa, chain, "MM5")
         except DecodeError as exc:
             self._auth_failed(sa, "MM5 does not decrypt to a valid message under our keys: the pre-shared "
@@ -243,7 +263,11 @@ class MainModeMixin(SignatureAuthMixin):
         self._fail(sa, reason, "refused", Reason.NO_PROPOSAL)
 
     def _learn_nat_t(self, sa: IkeSa, chain, ours) -> None:
-        sa.peer_vids = vids = tuple([p.data for p in chain.payloads if isinstance(p, VendorID)])
+        vids = []     # a loop, not a comprehension (a frame of its own)
+        for p in chain.payloads:
+            if p.__class__ is VendorID:     # a leaf class (see `payload_names`)
+                vids.append(p.data)
+        sa.peer_vids = vids = tuple(vids)
         sa.nat_t = best_common(tuple(ours), tuple(filter(None, map(version_of_vid, vids))))
         self._emit(VendorIdsSeen, vids=tuple(map(vid_name, vids)), nat_t=sa.nat_t._value_ if sa.nat_t else None)
 
@@ -275,7 +299,7 @@ class MainModeMixin(SignatureAuthMixin):
 
     def _take_ke(self, sa: IkeSa, chain, label: str) -> None:
         group = MODP[sa.choice.group]
-        ke, nonce = only(chain, KE, label), only(chain, Nonce, label)
+        ke, nonce = only_each(chain, _KE_NONCE, label)
         if len(ke.data) != group.length:
             raise DecodeError("IKE", 0, f"{label}: KE is {len(ke.data)} bytes, group {group.number} needs {group.length}")
         if not 8 <= len(nonce.data) <= 256:
@@ -305,7 +329,10 @@ class MainModeMixin(SignatureAuthMixin):
     def _check_natd(self, sa: IkeSa, chain, dgram: Datagram, local_port: int | None = None) -> None:
         """Judge the peer's NAT-D hashes against where the packet came from and our own address
         (`local_port`: the port it arrived on, when that is not yet the SA's, as AM3 on 4500)."""
-        hashes = [p.hash for p in chain.payloads if isinstance(p, NatD)]
+        hashes = []     # a loop, not a comprehension (a frame of its own)
+        for p in chain.payloads:
+            if p.__class__ is NatD:     # a leaf class (see `payload_names`)
+                hashes.append(p.hash)
         if not sa.nat_t or not hashes:
             return
         port = sa.local.port if local_port is None else local_port

@@ -174,7 +174,9 @@ class IkeSa:
 
     @property
     def nat_detected(self) -> bool:
-        return bool(self.natd and self.natd.nat_detected and self.nat_t)
+        # `NatdVerdict.nat_detected` read off its two fields (asked several times per handshake)
+        natd = self.natd
+        return bool(natd and (natd.self_behind_nat or natd.peer_behind_nat) and self.nat_t)
 
     @property
     def sends_keepalives(self) -> bool:
