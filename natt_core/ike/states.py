@@ -349,10 +349,22 @@ def classify_main_mode(sender: Role, encrypted: bool, first_payload: int) -> Msg
     return classify(MAIN_MODE, sender, main_mode_shape(encrypted, first_payload))
 
 
+def _v2_messages() -> dict[tuple[Role, int], Msg2]:
+    out: dict[tuple[Role, int], Msg2] = {}
+    for table in TABLES["IKEv2"]:
+        for key, msg in table.shapes.items():
+            out.setdefault(key, msg)     # the first table that classifies it, as `classify` asked in turn
+    return out
+
+
+#: (sender, exchange type) -> the IKEv2 message: every IKEv2 table's `classify`, read once
+_V2_MESSAGES = _v2_messages()
+_INITIATOR, _RESPONDER = Role.INITIATOR, Role.RESPONDER
+
+
 def classify_v2(exchange: int, response: bool) -> Msg2 | None:
     """Which IKEv2 message this is, from the exchange type and the R flag; None if not spoken here."""
-    sender = Role.RESPONDER if response else Role.INITIATOR
-    return next((m for t in TABLES["IKEv2"] if (m := classify(t, sender, exchange)) is not None), None)
+    return _V2_MESSAGES.get((_RESPONDER if response else _INITIATOR, exchange))
 
 
 def opening_state(table: ExchangeTable, receiver: Role) -> State | None:
