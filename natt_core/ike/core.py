@@ -72,7 +72,8 @@ class PeerCore:
         self.rng = rng if isinstance(rng, random.Random) else random.Random(rng)
         self.sas: dict[tuple[bytes, bytes], IkeSa] = {}
         self._initiated: dict[bytes, IkeSa] = {}        #: our SAs by initiator cookie
-        self._mm1_seen: dict[tuple[bytes, Endpoint], IkeSa] = {}
+        #: responder SAs by (initiator cookie, source IP, source port) of the MM1/AM1 that opened them
+        self._mm1_seen: dict[tuple[bytes, str, int], IkeSa] = {}
         self.children: dict[int, ChildSa] = {}           #: by inbound SPI
         self._timers: list[tuple[float, int, IkeSa, str]] = []   #: at most one live entry per (SA, kind)
         self._half_open_total = 0
@@ -224,7 +225,8 @@ class PeerCore:
         """Forget a responder SA that never authenticated: its slot, its indexes, its timers."""
         self._settle(sa, force=True)
         self.sas.pop((sa.icookie, sa.rcookie), None)
-        self._mm1_seen.pop((sa.icookie, sa.origin), None)
+        if sa.origin is not None:
+            self._mm1_seen.pop((sa.icookie, sa.origin.ip, sa.origin.port), None)
         sa.armed.clear()          # every heap entry left for it is now stale
         sa.pending = None
         if sa.reason:

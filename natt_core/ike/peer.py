@@ -127,9 +127,11 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         opens = None if header.rcookie != ZERO_COOKIE else opens_phase1(family, bool(header.flags & _ENCRYPTED),
                                                                          header.next_payload)
         if opens is not None:
-            key = (header.icookie, dgram.src)
-            if key in self._mm1_seen:
-                return self._mm1_seen[key]
+            src = dgram.src     # keyed by its fields: an Endpoint's own hash is a Python call
+            key = (header.icookie, src.ip, src.port)
+            seen = self._mm1_seen.get(key)
+            if seen is not None:
+                return seen
             refusal = half_open_refusal(*self._half_open_from(dgram.src.ip), self.policy.half_open_limit,
                                         self.policy.half_open_per_source)
             if refusal is not None:
