@@ -71,6 +71,11 @@ def one(payloads, cls, what: str):
     return found[0]
 
 
+#: the header flags of what we send, by (we are the original initiator, it is a response): made once
+#: (an IntFlag's | is a few Python calls)
+_HDR_FLAGS = {(initiator, response): (HdrFlag.INITIATOR if initiator else 0) | (HdrFlag.RESPONSE if response else 0)
+              for initiator in (True, False) for response in (True, False)}
+
 #: what IKE_SA_INIT's request and response each carry one of
 _SA_KE_NONCE = (SA, KE, Nonce)
 
@@ -250,7 +255,8 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
                           f"{Exchange(h.exchange).name} response")
             self._drop(f"payload type {bad.type} is unknown and marked critical", Reason.UNSUPPORTED_CRITICAL_PAYLOAD)
             return
-        self._emit(MessageReceived, label=kind.value, payloads=names(inner), src=str(dgram.src))
+        # `_value_`: a member's value read as an attribute (`.value` is a property)
+        self._emit(MessageReceived, label=kind._value_, payloads=names(inner), src=str(dgram.src))
         if request:
             sa.next_mid_in += 1
             sa.last_received = msg.raw
@@ -279,7 +285,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
         return frame_ike(message) if sa.local.port == Port.NAT_T else message
 
     def _flags(self, sa: Ike2Sa, response: bool) -> int:
-        return (HdrFlag.INITIATOR if sa.role == "initiator" else 0) | (HdrFlag.RESPONSE if response else 0)
+        return _HDR_FLAGS[(sa.role == "initiator", response)]
 
     def _request(self, sa: Ike2Sa, exchange: int, inner: list[Body], label: str) -> None:
         mid = sa.next_mid_out
@@ -373,7 +379,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
         if sa is None or sa.state is not State2.I_INIT_SENT or h.message_id != 0:
             self._drop(f"IKE_SA_INIT response for SPI {h.spi_i.hex()} that we are not waiting for", Reason.UNKNOWN_SA)
             return
-        self._emit(MessageReceived, label=Msg2.INIT_RESP.value, payloads=names(msg.payloads), src=str(dgram.src))
+        self._emit(MessageReceived, label=Msg2.INIT_RESP._value_, payloads=names(msg.payloads), src=str(dgram.src))
         if (cookie := msg.notifies(NotifyType.COOKIE)) and not msg.all(SA):
             self._retry_init(sa, "the responder wants its COOKIE echoed first (RFC 7296 §2.6)", Reason.COOKIE_REQUIRED,
                              cookie=cookie[0].data)
@@ -454,7 +460,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
             self._drop(f"payload type {bad.type} is unknown and marked critical", Reason.UNSUPPORTED_CRITICAL_PAYLOAD)
             return
         offer, ke, nonce = one_each(msg.payloads, _SA_KE_NONCE, "IKE_SA_INIT")
-        self._emit(MessageReceived, label=Msg2.INIT_REQ.value, payloads=names(msg.payloads), src=str(dgram.src))
+        self._emit(MessageReceived, label=Msg2.INIT_REQ._value_, payloads=names(msg.payloads), src=str(dgram.src))
         threshold = self.options.cookie_threshold
         half_open = sum(1 for s in self._half_open.values() if s.state is State2.R_INIT_DONE)
         if threshold is not None and half_open >= threshold:

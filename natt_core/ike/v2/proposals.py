@@ -167,7 +167,10 @@ def esp_suites(policy: PeerPolicy, options: V2Options | None = None) -> list[tup
     return out
 
 
+@lru_cache(maxsize=64)
 def _esp_transforms(e: EncrSpec, i: IntegSpec | None) -> tuple[Transform, ...]:
+    """An ESP suite's transforms, built once per suite (immutable, as IKEv1's phase-2 transforms):
+    every offer and answer needs them; only the SPI around them is new."""
     integ = (Transform(TransformType.INTEG, i.transform_id),) if i else ()
     return (_encr_transform(e),) + integ + (Transform(TransformType.ESN, Esn.NO),)
 
