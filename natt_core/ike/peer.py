@@ -32,10 +32,10 @@ from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
 from .quick_mode import QuickModeMixin
 from .rekey import LifecycleMixin
 from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
-from .states import (ADMITS, FAMILIES, LAST_MESSAGES, OPENS_QUICK_MODE, PHASE1_TABLES, QUICK_MODE, RECEIVED, STARTS_NEXT, TRANSITIONS, Family,
-                     Msg, Repeat, Role, Shape, State, admit, advance, found_by_initiator_cookie, half_open_refusal,
-                     learns_responder_cookie, main_mode_shape, opens_phase1, phase1_table, repeat,
-                     repeat_answered_at, wrong_port_after_float)
+from .states import (ADMITS, FAMILIES, LAST_MESSAGES, OPENS_QUICK_MODE, PHASE1_TABLES, QUICK_MODE, RECEIVED,
+                     STARTS_NEXT, TRANSITIONS, Family, Msg, Repeat, Role, Shape, State, admit, advance,
+                     found_by_initiator_cookie, half_open_refusal, learns_responder_cookie, main_mode_shape,
+                     opens_phase1, phase1_table, repeat, repeat_answered_at, wrong_port_after_float)
 
 
 _ROW = methodcaller("row")
@@ -162,9 +162,9 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         """A phase-1 message: Main Mode, or Aggressive Mode (the same repeats and table moves)."""
         if (family, sa.state) not in ADMITS:     # `admit`'s set: it says why not
             admit(family, sa.state, sa.reason)
-        # `repeat` asked only of bytes equal to the last accepted or rejected message (rarely)
-        again = repeat(message, sa.last_received, sa.last_rejected) if message == sa.last_received or \
-            message == sa.last_rejected else None
+        again = None
+        if message == sa.last_received or message == sa.last_rejected:    # rarely: `repeat` says which
+            again = repeat(message, sa.last_received, sa.last_rejected)
         if again is _ANSWER_AGAIN:
             self._note_repeat(sa, message)
             self._answer_repeat(sa, sa, dgram)
@@ -254,7 +254,7 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         getattr(self, _QM_HANDLERS[msg])(sa, qe, dgram, header, body)
         if new:   # only once HASH(1) verified: forged Message IDs leave no state behind
             sa.quick[header.message_id] = qe
-        self._accepted(sa, qe, message, dgram)     # each handler followed the peer (`_authenticated_from`) once HASH verified
+        self._accepted(sa, qe, message, dgram)     # each handler followed the peer once HASH verified
         if msg in LAST_MESSAGES:
             qe.last_answer = None   # it ended the exchange: a repeat of it gets nothing
         src = dgram.src     # its text read as in `_main_mode`

@@ -314,7 +314,7 @@ def _opens_phase1() -> dict[tuple[Family, Shape], State]:
     out: dict[tuple[Family, Shape], State] = {}
     for family, table in PHASE1_TABLES.items():
         opens = opening_state(table, Role.RESPONDER)
-        for shape in (_ENCRYPTED_SHAPE, *_PLAIN_SHAPES.values()):
+        for shape in (Shape.ENCRYPTED, *_PLAIN_SHAPES.values()):
             if opens is not None and classify(table, Role.INITIATOR, shape) in expected(opens):
                 out[(family, shape)] = opens
     return out
@@ -324,8 +324,7 @@ def opens_phase1(family: Family | None, encrypted: bool, first_payload: int) -> 
     """Where a message with a zero responder cookie opens a responder's phase-1 SA: the opening
     state of its family's table, when it is that table's first message (MM1, AM1); else None.
     Read off `_OPENS_PHASE1`, worked out from the tables once (every MM1 asks)."""
-    shape = _ENCRYPTED_SHAPE if encrypted else _PLAIN_SHAPES.get(first_payload)    # `main_mode_shape`
-    return _OPENS_PHASE1.get((family, shape))
+    return _OPENS_PHASE1.get((family, main_mode_shape(encrypted, first_payload)))
 
 
 def phase1_name(state: State) -> str:
@@ -374,7 +373,6 @@ def opening_state(table: ExchangeTable, receiver: Role) -> State | None:
     return None if Msg.START in expected(first) else first
 
 
-_ENCRYPTED_SHAPE = Shape.ENCRYPTED
 #: (family, shape) -> the responder state a phase-1 message of that look opens (`opens_phase1`)
 _OPENS_PHASE1 = _opens_phase1()
 #: `opening_state(QUICK_MODE, role)` for each role, read once (every new Quick Mode asks)
