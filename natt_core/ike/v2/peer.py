@@ -35,7 +35,7 @@ from ..events import (PacketDropped, Floated, InitRetried, MessageReceived, Mess
 from ..policy import PeerPolicy
 from ..sa import IpsecSaRow, IsakmpSaRow
 from ..states import END_STATES2, Msg2, State2, advance, classify_v2, repeat_answered_at
-from .auth import AuthMixin
+from .auth import AuthMixin, _only_each
 from .info import Info2Mixin
 from .rekey import RekeyMixin
 from .proposals import V2Options, choose_ike, ike_groups, ike_offer, read_ike
@@ -81,18 +81,13 @@ _SA_KE_NONCE = (SA, KE, Nonce)
 
 
 def one_each(payloads, classes: tuple, what: str) -> tuple:
-    """`one` of several classes in one pass over the payloads, in the order asked; the first class
-    without exactly one raises as `one` does."""
-    found = [None] * len(classes)
-    counts = [0] * len(classes)
-    for p in payloads:
-        for k, cls in enumerate(classes):
-            if isinstance(p, cls):
-                found[k], counts[k] = p, counts[k] + 1
-    for k, cls in enumerate(classes):
-        if counts[k] != 1:
+    """`one` of several classes in one pass over the payloads (`_only_each`), in the order asked;
+    the first class without exactly one raises as `one` does."""
+    found = _only_each(payloads, classes)
+    for cls, p in zip(classes, found):
+        if p is None:
             one(payloads, cls, what)      # raises, counting them
-    return tuple(found)
+    return found
 
 
 def critical_unknown(payloads) -> Unknown | None:
