@@ -72,7 +72,8 @@ class PeerCore:
         self.rng = rng if isinstance(rng, random.Random) else random.Random(rng)
         self.sas: dict[tuple[bytes, bytes], IkeSa] = {}
         self._initiated: dict[bytes, IkeSa] = {}        #: our SAs by initiator cookie
-        self._mm1_seen: dict[tuple[bytes, Endpoint], IkeSa] = {}
+        #: responder SAs by (initiator cookie, source IP, source port) of the MM1/AM1 that opened them
+        self._mm1_seen: dict[tuple[bytes, str, int], IkeSa] = {}
         self.children: dict[int, ChildSa] = {}           #: by inbound SPI
         self._timers: list[tuple[float, int, IkeSa, str]] = []   #: at most one live entry per (SA, kind)
         self._half_open_total = 0
@@ -148,11 +149,16 @@ class PeerCore:
         wire = frame_ike(message) if nat_t else message     # `_wire_payload`, read inline
         if answering is not None:
             answering.last_answer = Answer(label, wire)
-        self._send_ike_wire(sa, sa.remote, wire, label)
+        if self.policy.ike_fragmentation:     # only then may it leave as IKE fragments (fragmentation.py)
+            self._send_ike_wire(sa, sa.remote, wire, label)
+        else:                                 # `_send_ike_wire`'s plain case, read inline
+            self._send(sa.remote, sa.local.port, _UDP, wire, label)
         if nat_t:     # `_note_sent` has nothing to do on port 500
             self._note_sent(sa)
-        self._out_events.append(MessageSent(self.now, self.name, label, tuple(payload_names), str(sa.remote),
-                                            encrypted))
+        # an Endpoint keeps its text once made (addressing.py): read without a __str__ call when it has
+        remote = sa.remote
+        self._out_events.append(MessageSent(self.now, self.name, label, tuple(payload_names),
+                                            remote._text or str(remote), encrypted))
         if expect_answer is None:
             pass
         elif expect_answer:
@@ -219,7 +225,8 @@ class PeerCore:
         """Forget a responder SA that never authenticated: its slot, its indexes, its timers."""
         self._settle(sa, force=True)
         self.sas.pop((sa.icookie, sa.rcookie), None)
-        self._mm1_seen.pop((sa.icookie, sa.origin), None)
+        if sa.origin is not None:
+            self._mm1_seen.pop((sa.icookie, sa.origin.ip, sa.origin.port), None)
         sa.armed.clear()          # every heap entry left for it is now stale
         sa.pending = None
         if sa.reason:

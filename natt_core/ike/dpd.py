@@ -197,23 +197,27 @@ class DpdMixin:
         SA of the same identity (not of the same address: clients behind one NAT share it) is gone
         with the connection it belonged to; strongSwan ike_sa_manager.c check_uniqueness deletes them."""
         index = self.__dict__.setdefault("_by_identity", {})
-        alive = [old for old in index.get(sa.id_received, ()) if old.state not in END_STATES
-                 and self.sas.get((old.icookie, old.rcookie)) is old]
+        alive, replaced = [], []      # loops, not comprehensions (a frame each)
+        for old in index.get(sa.id_received, ()):
+            if old.state not in END_STATES and self.sas.get((old.icookie, old.rcookie)) is old:
+                alive.append(old)
+                if old is not sa and old.authenticated:
+                    replaced.append(old)
         index[sa.id_received] = alive
-        replaced = [old for old in alive if old is not sa and old.authenticated]
+        cookies = []
         for old in replaced:
             self._forget(old, by_peer=False, code=Reason.INITIAL_CONTACT)
-        self._emit(InitialContactReceived, identity=_identity(sa.id_received),
-                   replaced=tuple(old.cookies for old in replaced))
+            cookies.append(old.cookies)
+        self._emit(InitialContactReceived, identity=_identity(sa.id_received), replaced=tuple(cookies))
 
     def _initial_contact_payload(self, sa: IkeSa) -> list:
         """N(INITIAL-CONTACT) for MM5 when this is our only SA with that peer (strongSwan add_initial_contact)."""
         if not self.policy.initial_contact:
             return []
-        others = [o for o in self.sas.values() if o is not sa and o.authenticated and o.state not in END_STATES
-                  and o.remote.ip == sa.remote.ip]
-        if others:
-            return []
+        ip = sa.remote.ip
+        for o in self.sas.values():     # a loop, not a comprehension: a frame less per MM5
+            if o is not sa and o.authenticated and o.state not in END_STATES and o.remote.ip == ip:
+                return []
         # from the SA's own (checked) cookies: built as a decoder builds one, without every field checked again
         return [_notification(NotifyType.INITIAL_CONTACT, ProtocolId.ISAKMP, sa.icookie + sa.rcookie, b"", 1)]
 

@@ -14,7 +14,7 @@ from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
 from ..errors import DecodeError, IntegrityError
 from ..net.records import builder
 from ..reasons import Reason
-from ..wire.isakmp import ID, KE, SA, Hash, Header, NatD, Nonce, Notification, VendorID, encode_plain
+from ..wire.isakmp import ID, KE, SA, Hash, Header, NatD, Nonce, Notification, VendorID, encode_payloads, encode_plain
 from ..wire.numbers import ExchangeType, IdType, IPProto, NotifyType, Port, notify_name
 from ..wire.udp_encap import frame_ike
 from .events import (AuthenticationFailed, Floated, MessageSent, NatDetected, NegotiationFailed, PacketDropped,
@@ -23,15 +23,18 @@ from .fragmentation import announces_fragmentation
 from .nat_t import best_common, version_of_vid, vid_name
 from .proposals import choose_phase1, offered_transform, phase1_answer, phase1_offer, read_phase1
 from .sa import IkeSa
-from .seal import seal, unseal
+from .seal import seal_chain, unseal
 from .signature_auth import SignatureAuthMixin
 from .states import AUTH_COMPLAINTS, AUTH_NOTIFIES, UNREADABLE  # noqa: F401  (re-exported: decided in states)
 from .states import (MAIN_MODE, Family, Msg, Role, advance, complaint_explains_give_up, ended_by_notify, notify_ends,
                      phase1_name, plain_notify_noted, repeat_is_evidence, retransmitted, unreadable_is_evidence)
 
 ZERO_COOKIE = bytes(8)
+_MM_EXCHANGE = ExchangeType.MAIN_MODE    #: named once (a member read off its Enum class is a slow hook)
 NONCE_LEN = 32
 _id = builder(ID)     #: an ID payload from fields that are right by construction (as a decoder builds one)
+#: what `only_each` looks for in MM3/MM4 and in MM5/MM6 with a pre-shared key
+_KE_NONCE, _ID_HASH = (KE, Nonce), (ID, Hash)
 
 
 
@@ -46,8 +49,12 @@ def notify_code(notify_type: int) -> Reason:
 
 def payload_names(payloads) -> tuple[str, ...]:
     """Short names for events: payload class names, Vendor IDs by what they announce."""
-    # the class compared by identity: VendorID has no subclasses (isinstance was a call per payload)
-    return tuple([f"VID {vid_name(p.data)}" if p.__class__ is VendorID else p.__class__.__name__ for p in payloads])
+    # the class compared by identity: VendorID has no subclasses (isinstance was a call per payload);
+    # a loop, not a comprehension: that would be a frame of its own for every message sent or received
+    names = []
+    for p in payloads:
+        names.append(f"VID {vid_name(p.data)}" if p.__class__ is VendorID else p.__class__.__name__)
+    return tuple(names)
 
 
 def only(chain, cls, what: str):
@@ -65,6 +72,20 @@ def only(chain, cls, what: str):
         count = sum(isinstance(p, cls) for p in chain.payloads)
         raise DecodeError("IKE", 0, f"{what}: expected one {cls.__name__} payload, found {count}")
     return found
+
+
+def only_each(chain, classes: tuple, what: str) -> tuple:
+    """`only` of several (leaf) payload classes in one pass over the chain: the one payload of each,
+    in the order asked; the first class without exactly one raises as `only` does."""
+    found: dict = {}
+    for p in chain.payloads:
+        cls = p.__class__
+        if cls in classes:
+            found[cls] = None if cls in found else p     # None: twice
+    for cls in classes:
+        if found.get(cls) is None:
+            only(chain, cls, what)      # raises, counting them
+    return tuple(map(found.__getitem__, classes))
 
 
 def raw_body(chain, payload) -> bytes:
@@ -125,9 +146,9 @@ class MainModeMixin(SignatureAuthMixin):
         if not self._float_if_nat(sa):
             return
         payloads = self._identity_and_proof(sa, hash_i, sa.icookie, sa.rcookie) + self._initial_contact_payload(sa)
-        sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
-        sa.iv = sealed.last_block
-        self._send_ike(sa, sealed.message, "MM5", payload_names(payloads), encrypted=True, expect_answer=True,
+        # `seal`, without its named record: the message and the next IV unpacked at once
+        message, sa.iv = seal_chain(sa, _MM_EXCHANGE, 0, payloads[0].payload_type, encode_payloads(payloads), sa.iv)
+        self._send_ike(sa, message, "MM5", payload_names(payloads), encrypted=True, expect_answer=True,
                        answering=sa)
 
     def _float_if_nat(self, sa: IkeSa) -> bool:
@@ -147,8 +168,10 @@ class MainModeMixin(SignatureAuthMixin):
     def _on_mm6(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> None:
         try:
             chain, last_block = unseal(sa, header, body, sa.iv)
-            id_payload = only(chain, ID, "MM6")
-            digest = None if sa.choice.auth != "psk" else only(chain, Hash, "MM6")
+            if sa.choice.auth != "psk":
+                id_payload, digest = only(chain, ID, "MM6"), None
+            else:
+                id_payload, digest = only_each(chain, _ID_HASH, "MM6")
             self._check_main_mode_notifies(sa, chain, "MM6")
         except DecodeError as exc:
             raise IntegrityError(f"MM6 does not decrypt to a valid message under our keys ({exc.reason})",
@@ -191,8 +214,10 @@ class MainModeMixin(SignatureAuthMixin):
     def _on_mm5(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> None:
         try:
             chain, last_block = unseal(sa, header, body, sa.iv)
-            id_payload = only(chain, ID, "MM5")
-            digest = None if sa.choice.auth != "psk" else only(chain, Hash, "MM5")
+            if sa.choice.auth != "psk":
+                id_payload, digest = only(chain, ID, "MM5"), None
+            else:
+                id_payload, digest = only_each(chain, _ID_HASH, "MM5")
             self._check_main_mode_notifies(sa, chain, "MM5")
         except DecodeError as exc:
             self._auth_failed(sa, "MM5 does not decrypt to a valid message under our keys: the pre-shared "
@@ -210,9 +235,9 @@ class MainModeMixin(SignatureAuthMixin):
         sa.iv = last_block
         self._take_authenticated_address(sa, dgram)
         payloads = self._identity_and_proof(sa, hash_r, sa.rcookie, sa.icookie)
-        sealed = seal(sa, ExchangeType.MAIN_MODE, 0, payloads, sa.iv)
-        sa.iv = sa.last_phase1_block = sealed.last_block
-        self._send_ike(sa, sealed.message, "MM6", payload_names(payloads), encrypted=True, expect_answer=False,
+        message, sa.iv = seal_chain(sa, _MM_EXCHANGE, 0, payloads[0].payload_type, encode_payloads(payloads), sa.iv)
+        sa.last_phase1_block = sa.iv
+        self._send_ike(sa, message, "MM6", payload_names(payloads), encrypted=True, expect_answer=False,
                        answering=sa)
         self._established(sa)
         self._main_mode_notifies(sa, chain, dgram)     # INITIAL-CONTACT: dpd.py
@@ -238,7 +263,11 @@ class MainModeMixin(SignatureAuthMixin):
         self._fail(sa, reason, "refused", Reason.NO_PROPOSAL)
 
     def _learn_nat_t(self, sa: IkeSa, chain, ours) -> None:
-        sa.peer_vids = vids = tuple([p.data for p in chain.payloads if isinstance(p, VendorID)])
+        vids = []     # a loop, not a comprehension (a frame of its own)
+        for p in chain.payloads:
+            if p.__class__ is VendorID:     # a leaf class (see `payload_names`)
+                vids.append(p.data)
+        sa.peer_vids = vids = tuple(vids)
         sa.nat_t = best_common(tuple(ours), tuple(filter(None, map(version_of_vid, vids))))
         self._emit(VendorIdsSeen, vids=tuple(map(vid_name, vids)), nat_t=sa.nat_t._value_ if sa.nat_t else None)
 
@@ -270,7 +299,7 @@ class MainModeMixin(SignatureAuthMixin):
 
     def _take_ke(self, sa: IkeSa, chain, label: str) -> None:
         group = MODP[sa.choice.group]
-        ke, nonce = only(chain, KE, label), only(chain, Nonce, label)
+        ke, nonce = only_each(chain, _KE_NONCE, label)
         if len(ke.data) != group.length:
             raise DecodeError("IKE", 0, f"{label}: KE is {len(ke.data)} bytes, group {group.number} needs {group.length}")
         if not 8 <= len(nonce.data) <= 256:
@@ -300,7 +329,10 @@ class MainModeMixin(SignatureAuthMixin):
     def _check_natd(self, sa: IkeSa, chain, dgram: Datagram, local_port: int | None = None) -> None:
         """Judge the peer's NAT-D hashes against where the packet came from and our own address
         (`local_port`: the port it arrived on, when that is not yet the SA's, as AM3 on 4500)."""
-        hashes = [p.hash for p in chain.payloads if isinstance(p, NatD)]
+        hashes = []     # a loop, not a comprehension (a frame of its own)
+        for p in chain.payloads:
+            if p.__class__ is NatD:     # a leaf class (see `payload_names`)
+                hashes.append(p.hash)
         if not sa.nat_t or not hashes:
             return
         port = sa.local.port if local_port is None else local_port

@@ -28,7 +28,7 @@ class NattVersion(Enum):
 
     @property
     def vid(self) -> bytes:
-        return vendor_id(self.vid_text)
+        return _VIDS[self]      # worked out once per version (below): MM1 and MM2 send them
 
     @property
     def is_draft(self) -> bool:
@@ -83,6 +83,10 @@ def vendor_id(text: bytes) -> bytes:
     """A Vendor ID as RFC 3947 defines it: the MD5 of the string, no terminating NUL (computed once
     per string: every MM1/MM2 of every client needs them)."""
     return digest("md5", text)
+
+
+#: each version's Vendor ID (`vendor_id` of its text)
+_VIDS = {version: vendor_id(text) for version, text in VID_TEXT.items()}
 
 
 def versions_for(setting: str) -> tuple[NattVersion, ...]:

@@ -32,10 +32,10 @@ from .main_mode import ZERO_COOKIE, MainModeMixin, payload_names
 from .quick_mode import QuickModeMixin
 from .rekey import LifecycleMixin
 from .sa import IkeSa, IpsecSaRow, IsakmpSaRow, QuickExchange
-from .states import (FAMILIES, LAST_MESSAGES, PHASE1_TABLES, QUICK_MODE, RECEIVED, STARTS_NEXT, TRANSITIONS, Family,
-                     Msg, Repeat, Role, Shape, State, admit, advance, found_by_initiator_cookie, half_open_refusal,
-                     learns_responder_cookie, main_mode_shape, opening_state, opens_phase1, phase1_table, repeat,
-                     repeat_answered_at, wrong_port_after_float)
+from .states import (ADMITS, FAMILIES, LAST_MESSAGES, OPENS_QUICK_MODE, PHASE1_TABLES, QUICK_MODE, RECEIVED,
+                     STARTS_NEXT, TRANSITIONS, Family, Msg, Repeat, Role, Shape, State, admit, advance,
+                     found_by_initiator_cookie, half_open_refusal, learns_responder_cookie, main_mode_shape,
+                     opens_phase1, phase1_table, repeat, repeat_answered_at, wrong_port_after_float)
 
 
 _ROW = methodcaller("row")
@@ -127,9 +127,11 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         opens = None if header.rcookie != ZERO_COOKIE else opens_phase1(family, bool(header.flags & _ENCRYPTED),
                                                                          header.next_payload)
         if opens is not None:
-            key = (header.icookie, dgram.src)
-            if key in self._mm1_seen:
-                return self._mm1_seen[key]
+            src = dgram.src     # keyed by its fields: an Endpoint's own hash is a Python call
+            key = (header.icookie, src.ip, src.port)
+            seen = self._mm1_seen.get(key)
+            if seen is not None:
+                return seen
             refusal = half_open_refusal(*self._half_open_from(dgram.src.ip), self.policy.half_open_limit,
                                         self.policy.half_open_per_source)
             if refusal is not None:
@@ -158,8 +160,11 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
     def _main_mode(self, sa: IkeSa, dgram, header, body, message: bytes, encrypted: bool,
                    family: Family = Family.MAIN_MODE, table=None) -> None:
         """A phase-1 message: Main Mode, or Aggressive Mode (the same repeats and table moves)."""
-        admit(family, sa.state, sa.reason)
-        again = repeat(message, sa.last_received, sa.last_rejected)
+        if (family, sa.state) not in ADMITS:     # `admit`'s set: it says why not
+            admit(family, sa.state, sa.reason)
+        again = None
+        if message == sa.last_received or message == sa.last_rejected:    # rarely: `repeat` says which
+            again = repeat(message, sa.last_received, sa.last_rejected)
         if again is _ANSWER_AGAIN:
             self._note_repeat(sa, message)
             self._answer_repeat(sa, sa, dgram)
@@ -191,8 +196,10 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
                     names = payload_names(chain.payloads)
                     handler(sa, dgram, header, chain)
                 # `_value_`: a member's value read as an attribute (`.value` is a property)
+                # an Endpoint keeps its text once made (addressing.py): read without a __str__ call when it has
+                src = dgram.src
                 self._out_events.insert(mark, MessageReceived(self.now, self.name, msg._value_, names,
-                                                              str(dgram.src)))
+                                                              src._text or str(src)))
         except Exception:
             sa.last_answer = previous      # rejected: a retransmission of the old message still gets its answer
             raise
@@ -211,11 +218,6 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         sa.peer_ips.add(dgram.src.ip)
         sa.last_active = self.now
 
-    def _follow(self, sa: IkeSa, dgram: Datagram) -> None:
-        """Called only for a new Quick Mode message whose HASH verified: the peer is alive and, on the
-        side states.follows_peer allows (RFC 3947 §7), where it came from now (dpd.py)."""
-        self._authenticated_from(sa, dgram, "Quick Mode")
-
     def _answer_repeat(self, sa: IkeSa, exchange, dgram: Datagram) -> None:
         """An exact repeat of the last accepted message: the same answer, only at an address this
         exchange came from (states.repeat_answered_at); a repeat never moves the SA."""
@@ -228,13 +230,14 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
             self._resend(sa, exchange.last_answer, to)
 
     def _quick_mode(self, sa: IkeSa, dgram, header, body, message: bytes) -> None:
-        admit(_QUICK, sa.state)
+        if (_QUICK, sa.state) not in ADMITS:     # `admit`'s set: it says why not
+            admit(_QUICK, sa.state)
         qe = sa.quick.get(header.message_id)
-        if qe is not None and repeat(message, qe.last_received) is _ANSWER_AGAIN:
+        if qe is not None and message == qe.last_received:    # `repeat`: the same bytes as the last accepted
             self._answer_repeat(sa, qe, dgram)
             return
         if qe is None:
-            opens = opening_state(QUICK_MODE, sa.role)
+            opens = OPENS_QUICK_MODE[sa.role]          # `opening_state`, read off its table
             msg = RECEIVED.get((_QUICK, sa.role, _NEW_ID))
             if msg is None or opens is None:
                 raise ProtocolError(sa.state.value, "QM", f"unknown Quick Mode Message ID {header.message_id:08x}")
@@ -251,10 +254,12 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         getattr(self, _QM_HANDLERS[msg])(sa, qe, dgram, header, body)
         if new:   # only once HASH(1) verified: forged Message IDs leave no state behind
             sa.quick[header.message_id] = qe
-        self._accepted(sa, qe, message, dgram)     # each handler followed the peer (`_follow`) once HASH verified
+        self._accepted(sa, qe, message, dgram)     # each handler followed the peer once HASH verified
         if msg in LAST_MESSAGES:
             qe.last_answer = None   # it ended the exchange: a repeat of it gets nothing
-        self._out_events.insert(mark, MessageReceived(self.now, self.name, msg._value_, ("HASH", "…"), str(dgram.src)))
+        src = dgram.src     # its text read as in `_main_mode`
+        self._out_events.insert(mark, MessageReceived(self.now, self.name, msg._value_, ("HASH", "…"),
+                                                      src._text or str(src)))
         if qe.state is not _FAILED:
             qe.state = nxt
 

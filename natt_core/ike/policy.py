@@ -207,11 +207,13 @@ class PeerPolicy:
     def __post_init__(self) -> None:
         if self.psk.__class__ is not str and not isinstance(self.psk, str) or not self.psk:
             raise ConfigError("the pre-shared key must not be empty")
-        _choice("NAT-T support", self.nat_t, NAT_T)
+        if self.nat_t not in NAT_T:     # a valid setting costs one membership test (`_choice` says why not)
+            _choice("NAT-T support", self.nat_t, NAT_T)
         v = self.ike_version
         if v.__class__ is not int and isinstance(v, tuple) and len(v) == 1:
             object.__setattr__(self, "ike_version", self.ike_version[0])
-        _choice("IKE version", self.ike_version, IKE_VERSIONS)
+        if self.ike_version not in IKE_VERSIONS:
+            _choice("IKE version", self.ike_version, IKE_VERSIONS)
         _check_vocabulary(self, _VOCABULARY)
         if self.auth != "psk" and self.ike_version != 1:
             raise ConfigError(f"{self.auth} authentication is implemented for IKEv1 Main Mode only; "

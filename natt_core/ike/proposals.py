@@ -151,14 +151,12 @@ def choose_phase1(offer: SA, policy: PeerPolicy) -> tuple[Proposal, Transform, P
 # (`built_proposal`, `SA.of`) around transforms whose bodies are kept.
 
 
-def _answer(proposal: Proposal, transform: Transform, spi: bytes) -> SA:
-    """The one-proposal SA naming the transform chosen from `proposal`, under `spi`."""
+def answer_with(proposal: Proposal, transform: Transform, spi: bytes | None = None) -> SA:
+    """The one-proposal SA naming the transform chosen from `proposal`, under `spi` (phase 2: our
+    inbound SPI) or the proposal's own (phase 1)."""
     chosen = (transform,)
-    return SA.of(built_proposal(proposal.number, proposal.protocol_id, spi, chosen, transform_chain(chosen)))
-
-
-def phase1_answer(proposal: Proposal, transform: Transform) -> SA:
-    return _answer(proposal, transform, proposal.spi)
+    return SA.of(built_proposal(proposal.number, proposal.protocol_id, proposal.spi if spi is None else spi,
+                                chosen, transform_chain(chosen)))
 
 
 # ----------------------------------------------------------------------------------- phase 2
@@ -251,8 +249,8 @@ def choose_phase2(offer: SA, policy: PeerPolicy, encapsulation: int) -> tuple[Pr
     return None
 
 
-def phase2_answer(proposal: Proposal, transform: Transform, spi: bytes) -> SA:
-    return _answer(proposal, transform, spi)
+#: Main Mode's answer (under the proposal's SPI) and Quick Mode's (under ours), one function
+phase1_answer = phase2_answer = answer_with
 
 
 _MODE_NAMES = {EncapsulationMode.TUNNEL: "tunnel", EncapsulationMode.TRANSPORT: "transport",

@@ -22,7 +22,7 @@ from ..reasons import Reason
 from ..wire.isakmp import ID, KE, SA, Hash, Header, NatOA, Nonce, encode_payloads
 from ..wire.numbers import EncapsulationMode, ExchangeType, IdType, Port, ProtocolId
 from .events import Phase2Established, Refused
-from .main_mode import NONCE_LEN, only, payload_names
+from .main_mode import NONCE_LEN, only, only_each, payload_names
 from .proposals import choose_phase2, mode_name, offered_transform, phase2_answer, phase2_offer, read_phase2
 from .sa import ChildSa, IkeSa, QuickExchange
 from .seal import seal_after_hash, unseal
@@ -30,6 +30,8 @@ from .states import QUICK_MODE, Msg, Role, State, advance
 
 UDP_TRANSPORT = (EncapsulationMode.UDP_TRANSPORT, EncapsulationMode.UDP_TRANSPORT_DRAFT)
 _id = builder(ID)     #: an ID payload from fields that are right by construction (as a decoder builds one)
+_QM_EXCHANGE = ExchangeType.QUICK_MODE     #: named once (a member read off its Enum class is a slow hook)
+_SA_NONCE = (SA, Nonce)     #: what `only_each` looks for in QM1 once HASH(1) verified
 
 
 def _addr(payload) -> str:
@@ -55,11 +57,6 @@ class QuickModeMixin:
 
     def _qm_iv(self, sa: IkeSa, message_id: int) -> bytes:
         return exchange_iv(sa.choice.hash, sa.last_phase1_block, message_id, CIPHERS[sa.choice.cipher].block)
-
-    def _seal_qm(self, sa: IkeSa, qe: QuickExchange, digest: bytes, after: list, tail: bytes = b"") -> bytes:
-        """HASH(digest) + `after` (encoded as `tail`, what the digest covered) sealed with the exchange's IV."""
-        message, qe.iv = seal_after_hash(sa, ExchangeType.QUICK_MODE, qe.message_id, digest, after, tail, qe.iv)
-        return message
 
     def _nat_oa(self, sa: IkeSa, original_i: str, original_r: str) -> list:
         draft = sa.nat_t.is_draft
@@ -91,7 +88,8 @@ class QuickModeMixin:
             after += self._nat_oa(sa, self.address, sa.remote.ip)
         tail = encode_payloads(after)
         digest = qm_hash1(sa.choice.hash, sa.keyed("skeyid_a"), mid, tail)
-        message = self._seal_qm(sa, qe, digest, after, tail)
+        # HASH(1) + the payloads it covers, sealed with the exchange's IV, which moves on
+        message, qe.iv = seal_after_hash(sa, _QM_EXCHANGE, mid, digest, after, tail, qe.iv)
         self._send_ike(sa, message, "QM1", ("Hash", *payload_names(after)), encrypted=True, expect_answer=True)
 
     def _on_qm2(self, sa: IkeSa, qe: QuickExchange, dgram: Datagram, header: Header, body: bytes) -> None:
@@ -111,13 +109,16 @@ class QuickModeMixin:
         qe.spi_out = int.from_bytes(answer.proposals[0].spi, "big")
         qe.nr_b = only(chain, Nonce, "QM2").data
         self._take_pfs(qe, chain)
-        oas = [p for p in chain.payloads if isinstance(p, NatOA)]
+        oas = []     # a loop, not a comprehension (a frame of its own)
+        for p in chain.payloads:
+            if isinstance(p, NatOA):
+                oas.append(p)
         if len(oas) >= 2:
             qe.nat_oa_r = (_addr(oas[0]), _addr(oas[1]))
         qe.iv = last_block
         digest = qm_hash3(sa.choice.hash, skeyid_a, qe.message_id, qe.ni_b, qe.nr_b)
-        message = self._seal_qm(sa, qe, digest, [])
-        self._follow(sa, dgram)
+        message, qe.iv = seal_after_hash(sa, _QM_EXCHANGE, qe.message_id, digest, [], b"", qe.iv)
+        self._authenticated_from(sa, dgram, "Quick Mode")      # HASH verified: follow the peer (dpd.py)
         self._send_ike(sa, message, "QM3", ("HASH",), encrypted=True, expect_answer=False, answering=qe)
         self._install_child(sa, qe)
 
@@ -127,17 +128,21 @@ class QuickModeMixin:
         skeyid_a = sa.keyed("skeyid_a")       # HASH(1) checked and HASH(2) made with it
         if only(chain, Hash, "QM1").data != qm_hash1(sa.choice.hash, skeyid_a, qe.message_id, after):
             raise IntegrityError("HASH(1) does not verify", Reason.AUTH_FAILED)
-        offer = only(chain, SA, "QM1")
-        qe.ni_b = only(chain, Nonce, "QM1").data
-        ids = [p for p in chain.payloads if isinstance(p, ID)]
+        offer, nonce = only_each(chain, _SA_NONCE, "QM1")
+        qe.ni_b = nonce.data
+        ids, oas = [], []     # both in one pass (two comprehensions were a frame each)
+        for p in chain.payloads:
+            if isinstance(p, ID):
+                ids.append(p)
+            elif isinstance(p, NatOA):
+                oas.append(p)
         if len(ids) not in (0, 2):
             raise DecodeError("IKE", 0, f"QM1 carries {len(ids)} ID payloads; 0 or 2 expected")
         qe.ids = tuple(ids)
-        oas = [p for p in chain.payloads if isinstance(p, NatOA)]
         if len(oas) >= 2:
             qe.nat_oa_i = (_addr(oas[0]), _addr(oas[1]))
         qe.iv = last_block
-        self._follow(sa, dgram)
+        self._authenticated_from(sa, dgram, "Quick Mode")      # HASH verified: follow the peer (dpd.py)
         expected = self._encapsulation(sa)
         picked = choose_phase2(offer, self.policy, expected)
         if picked is None:
@@ -169,7 +174,7 @@ class QuickModeMixin:
         reply += self._lifetime_reply(qe, transform)      # RESPONDER-LIFETIME when ours is shorter
         tail = encode_payloads(reply)
         digest = qm_hash2(sa.choice.hash, skeyid_a, qe.message_id, qe.ni_b, tail)
-        message = self._seal_qm(sa, qe, digest, reply, tail)
+        message, qe.iv = seal_after_hash(sa, _QM_EXCHANGE, qe.message_id, digest, reply, tail, qe.iv)
         self._send_ike(sa, message, "QM2", ("Hash", *payload_names(reply)), encrypted=True, answering=qe,
                                         expect_answer=True)
 
@@ -180,7 +185,7 @@ class QuickModeMixin:
             raise IntegrityError("HASH(3) does not verify", Reason.AUTH_FAILED)
         qe.iv = last_block
         sa.pending = None
-        self._follow(sa, dgram)      # before the child takes the peer's address
+        self._authenticated_from(sa, dgram, "Quick Mode")      # follow the peer before the child takes its address
         self._install_child(sa, qe)
 
     # ------------------------------------------------------------------ shared

@@ -208,7 +208,7 @@ class LifecycleMixin:
         if self._initiated.get(sa.icookie) is sa:
             del self._initiated[sa.icookie]
         if sa.origin is not None:
-            self._mm1_seen.pop((sa.icookie, sa.origin), None)
+            self._mm1_seen.pop((sa.icookie, sa.origin.ip, sa.origin.port), None)
         sa.armed.clear()
         if not hasattr(self, "retired"):
             self.retired = []

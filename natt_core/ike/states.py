@@ -279,6 +279,13 @@ def family_of(exchange: int, encrypted: bool) -> Family | None:
     return FAMILIES.get((exchange, encrypted))
 
 
+#: the (family, state) pairs `admit` lets through, read off ADMITTED_IN and ENDED_REFUSAL once: the
+#: receive path looks a message up here and calls `admit` (which says why not) only for a refusal
+ADMITS: frozenset[tuple[Family, State]] = frozenset(
+    (family, state) for family, (states, _, _) in ADMITTED_IN.items() for state in states
+    if not (state in END_STATES and family in ENDED_REFUSAL))
+
+
 def admit(family: Family, state: State, why: str = "") -> None:
     """Refuse (ProtocolError) a family's message in an ISAKMP SA state that does not admit it."""
     states, label, refusal = ADMITTED_IN[family]
@@ -303,15 +310,21 @@ def phase1_table(family: Family | None) -> ExchangeTable | None:
     return PHASE1_TABLES.get(family)
 
 
+def _opens_phase1() -> dict[tuple[Family, Shape], State]:
+    out: dict[tuple[Family, Shape], State] = {}
+    for family, table in PHASE1_TABLES.items():
+        opens = opening_state(table, Role.RESPONDER)
+        for shape in (Shape.ENCRYPTED, *_PLAIN_SHAPES.values()):
+            if opens is not None and classify(table, Role.INITIATOR, shape) in expected(opens):
+                out[(family, shape)] = opens
+    return out
+
+
 def opens_phase1(family: Family | None, encrypted: bool, first_payload: int) -> State | None:
     """Where a message with a zero responder cookie opens a responder's phase-1 SA: the opening
-    state of its family's table, when it is that table's first message (MM1, AM1); else None."""
-    table = phase1_table(family)
-    if table is None:
-        return None
-    opens = opening_state(table, Role.RESPONDER)
-    msg = classify(table, Role.INITIATOR, main_mode_shape(encrypted, first_payload))
-    return opens if opens is not None and msg in expected(opens) else None
+    state of its family's table, when it is that table's first message (MM1, AM1); else None.
+    Read off `_OPENS_PHASE1`, worked out from the tables once (every MM1 asks)."""
+    return _OPENS_PHASE1.get((family, main_mode_shape(encrypted, first_payload)))
 
 
 def phase1_name(state: State) -> str:
@@ -335,10 +348,22 @@ def classify_main_mode(sender: Role, encrypted: bool, first_payload: int) -> Msg
     return classify(MAIN_MODE, sender, main_mode_shape(encrypted, first_payload))
 
 
+def _v2_messages() -> dict[tuple[Role, int], Msg2]:
+    out: dict[tuple[Role, int], Msg2] = {}
+    for table in TABLES["IKEv2"]:
+        for key, msg in table.shapes.items():
+            out.setdefault(key, msg)     # the first table that classifies it, as `classify` asked in turn
+    return out
+
+
+#: (sender, exchange type) -> the IKEv2 message: every IKEv2 table's `classify`, read once
+_V2_MESSAGES = _v2_messages()
+_INITIATOR, _RESPONDER = Role.INITIATOR, Role.RESPONDER
+
+
 def classify_v2(exchange: int, response: bool) -> Msg2 | None:
     """Which IKEv2 message this is, from the exchange type and the R flag; None if not spoken here."""
-    sender = Role.RESPONDER if response else Role.INITIATOR
-    return next((m for t in TABLES["IKEv2"] if (m := classify(t, sender, exchange)) is not None), None)
+    return _V2_MESSAGES.get((_RESPONDER if response else _INITIATOR, exchange))
 
 
 def opening_state(table: ExchangeTable, receiver: Role) -> State | None:
@@ -346,6 +371,12 @@ def opening_state(table: ExchangeTable, receiver: Role) -> State | None:
     if that state waits for a wire message (the initiator's begins by a local START instead)."""
     first = table.begins[receiver]
     return None if Msg.START in expected(first) else first
+
+
+#: (family, shape) -> the responder state a phase-1 message of that look opens (`opens_phase1`)
+_OPENS_PHASE1 = _opens_phase1()
+#: `opening_state(QUICK_MODE, role)` for each role, read once (every new Quick Mode asks)
+OPENS_QUICK_MODE: dict[Role, State | None] = {role: opening_state(QUICK_MODE, role) for role in Role}
 
 
 def _answers() -> dict:

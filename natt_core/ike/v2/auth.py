@@ -37,6 +37,21 @@ def _only(inner, cls):
     return found
 
 
+def _only_each(inner, classes: tuple) -> tuple:
+    """`_only` of several classes in one pass: for each, the one payload of it, or None (none, or
+    more than one)."""
+    found = [None] * len(classes)
+    seen = [0] * len(classes)
+    for p in inner:
+        for k, cls in enumerate(classes):
+            if isinstance(p, cls):
+                found[k], seen[k] = p, seen[k] + 1
+    for k in range(len(classes)):
+        if seen[k] > 1:
+            found[k] = None     # more than one
+    return tuple(found)
+
+
 def _has(inner, ntype: int) -> bool:
     for p in inner:
         if isinstance(p, Notify) and p.notify_type == ntype:
@@ -119,7 +134,7 @@ class AuthMixin:
             self._emit(AuthenticationFailed, reason=reason, code=Reason.AUTH_FAILED)
             self._fail(sa, f"authentication failed: {reason}", "authentication", Reason.AUTH_FAILED)
             return
-        idr, auth = _only(inner, IDr), _only(inner, Auth)
+        idr, auth = _only_each(inner, (IDr, Auth))
         if idr is None or auth is None:
             errors = [notify2_name(p.notify_type) for p in inner if isinstance(p, Notify) and p.notify_type < 16384]
             reason = f"IKE_AUTH refused: {', '.join(errors) or 'no IDr/AUTH in the response'}"
@@ -139,7 +154,7 @@ class AuthMixin:
                 self._emit(PeerRefused, reason=f"{notify2_name(p.notify_type)}: no CHILD_SA (the IKE SA stays up)",
                            code=CHILD_ERRORS[p.notify_type])
                 return
-        answer, tsi, tsr = _only(inner, SA), _only(inner, TSi), _only(inner, TSr)
+        answer, tsi, tsr = _only_each(inner, (SA, TSi, TSr))
         esp = read_esp(answer, req["offer"]) if answer else None
         if esp is None or tsi is None or tsr is None:
             self._emit(Refused, reason="the CHILD_SA answer is not one of our ESP proposals", code=Reason.NO_PROPOSAL)
@@ -155,7 +170,7 @@ class AuthMixin:
 
     # ------------------------------------------------------------------ responder
     def _on_auth_request(self, sa: Ike2Sa, dgram, msg, inner) -> None:
-        idi, auth = _only(inner, IDi), _only(inner, Auth)
+        idi, auth = _only_each(inner, (IDi, Auth))
         expected = self._auth_data(sa, sa.init_request, sa.nr, sa.keys.sk_pi, idi.encode_body()) if idi else b""
         if idi is None or auth is None or auth.kind != AuthMethod.PSK or not equal(auth.data, expected):
             reason = "the initiator's AUTH does not verify: it used another pre-shared key"
@@ -174,7 +189,7 @@ class AuthMixin:
 
     def _answer_child(self, sa: Ike2Sa, inner) -> tuple[list, tuple | None]:
         """The CHILD_SA half of the IKE_AUTH response, and what to install once it is sent."""
-        offer, tsi, tsr = _only(inner, SA), _only(inner, TSi), _only(inner, TSr)
+        offer, tsi, tsr = _only_each(inner, (SA, TSi, TSr))
         picked = choose_esp(offer, self.policy, self.options) if offer else None
         if picked is None:
             self._emit(Refused, reason="NO_PROPOSAL_CHOSEN for the CHILD_SA (the IKE SA stays up)",

@@ -35,7 +35,7 @@ from ..events import (PacketDropped, Floated, InitRetried, MessageReceived, Mess
 from ..policy import PeerPolicy
 from ..sa import IpsecSaRow, IsakmpSaRow
 from ..states import END_STATES2, Msg2, State2, advance, classify_v2, repeat_answered_at
-from .auth import AuthMixin
+from .auth import AuthMixin, _only_each
 from .info import Info2Mixin
 from .rekey import RekeyMixin
 from .proposals import V2Options, choose_ike, ike_groups, ike_offer, read_ike
@@ -58,8 +58,10 @@ _HANDLERS = {Msg2.AUTH_REQ: "_on_auth_request", Msg2.AUTH_RESP: "_on_auth_respon
 
 def names(payloads) -> tuple[str, ...]:
     """Short payload names for events: 'SA', 'KE', 'N(NAT_DETECTION_SOURCE_IP)'."""
-    return tuple([f"N({notify2_name(p.notify_type)})" if isinstance(p, Notify) else type(p).__name__
-                  for p in payloads])
+    out = []      # a loop, not a comprehension: a frame less for every message sent or received
+    for p in payloads:
+        out.append(f"N({notify2_name(p.notify_type)})" if isinstance(p, Notify) else type(p).__name__)
+    return tuple(out)
 
 
 def one(payloads, cls, what: str):
@@ -69,8 +71,30 @@ def one(payloads, cls, what: str):
     return found[0]
 
 
+#: the header flags of what we send, by (we are the original initiator, it is a response): made once
+#: (an IntFlag's | is a few Python calls)
+_HDR_FLAGS = {(initiator, response): (HdrFlag.INITIATOR if initiator else 0) | (HdrFlag.RESPONSE if response else 0)
+              for initiator in (True, False) for response in (True, False)}
+
+#: what IKE_SA_INIT's request and response each carry one of
+_SA_KE_NONCE = (SA, KE, Nonce)
+
+
+def one_each(payloads, classes: tuple, what: str) -> tuple:
+    """`one` of several classes in one pass over the payloads (`_only_each`), in the order asked;
+    the first class without exactly one raises as `one` does."""
+    found = _only_each(payloads, classes)
+    for cls, p in zip(classes, found):
+        if p is None:
+            one(payloads, cls, what)      # raises, counting them
+    return found
+
+
 def critical_unknown(payloads) -> Unknown | None:
-    return next((p for p in payloads if isinstance(p, Unknown) and p.critical), None)
+    for p in payloads:      # a loop: a generator is a frame and a resumption per payload
+        if isinstance(p, Unknown) and p.critical:
+            return p
+    return None
 
 
 class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
@@ -226,7 +250,8 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
                           f"{Exchange(h.exchange).name} response")
             self._drop(f"payload type {bad.type} is unknown and marked critical", Reason.UNSUPPORTED_CRITICAL_PAYLOAD)
             return
-        self._emit(MessageReceived, label=kind.value, payloads=names(inner), src=str(dgram.src))
+        # `_value_`: a member's value read as an attribute (`.value` is a property)
+        self._emit(MessageReceived, label=kind._value_, payloads=names(inner), src=str(dgram.src))
         if request:
             sa.next_mid_in += 1
             sa.last_received = msg.raw
@@ -255,7 +280,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
         return frame_ike(message) if sa.local.port == Port.NAT_T else message
 
     def _flags(self, sa: Ike2Sa, response: bool) -> int:
-        return (HdrFlag.INITIATOR if sa.role == "initiator" else 0) | (HdrFlag.RESPONSE if response else 0)
+        return _HDR_FLAGS[(sa.role == "initiator", response)]
 
     def _request(self, sa: Ike2Sa, exchange: int, inner: list[Body], label: str) -> None:
         mid = sa.next_mid_out
@@ -311,7 +336,10 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
 
     def _natd(self, sa: Ike2Sa, msg: Message, dgram: Datagram, spi_r: bytes) -> None:
         """Compare the peer's NAT_DETECTION hashes with what the packet really carried (§2.23)."""
-        sources = tuple(n.data for n in msg.notifies(NotifyType.NAT_DETECTION_SOURCE_IP))
+        found = []      # a loop: a generator is a frame and a resumption per notify
+        for n in msg.notifies(NotifyType.NAT_DETECTION_SOURCE_IP):
+            found.append(n.data)
+        sources = tuple(found)
         dest = msg.notifies(NotifyType.NAT_DETECTION_DESTINATION_IP)
         if not sources or not dest:
             return
@@ -324,7 +352,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
         self._emit(NatDetected, self_behind_nat=v.self_behind_nat, peer_behind_nat=v.peer_behind_nat,
                    local=f"{self.address}:{dgram.dst.port}", peer_seen=str(dgram.src),
                    expected_self=v.expected_self.hex(), received_dest=v.received_dest.hex(),
-                   expected_peer=v.expected_peer.hex(), received_sources=tuple(h.hex() for h in sources))
+                   expected_peer=v.expected_peer.hex(), received_sources=tuple(map(bytes.hex, sources)))
 
     def _natd_notifies(self, sa: Ike2Sa, spi_r: bytes, to: Endpoint) -> list[Notify]:
         return [Notify(NotifyType.NAT_DETECTION_SOURCE_IP, natd2_hash(sa.spi_i, spi_r, self.address, sa.local.port)),
@@ -346,7 +374,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
         if sa is None or sa.state is not State2.I_INIT_SENT or h.message_id != 0:
             self._drop(f"IKE_SA_INIT response for SPI {h.spi_i.hex()} that we are not waiting for", Reason.UNKNOWN_SA)
             return
-        self._emit(MessageReceived, label=Msg2.INIT_RESP.value, payloads=names(msg.payloads), src=str(dgram.src))
+        self._emit(MessageReceived, label=Msg2.INIT_RESP._value_, payloads=names(msg.payloads), src=str(dgram.src))
         if (cookie := msg.notifies(NotifyType.COOKIE)) and not msg.all(SA):
             self._retry_init(sa, "the responder wants its COOKIE echoed first (RFC 7296 §2.6)", Reason.COOKIE_REQUIRED,
                              cookie=cookie[0].data)
@@ -367,8 +395,7 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
                 return
         if h.spi_r == ZERO_SPI:
             raise DecodeError("IKEv2 header", 8, "IKE_SA_INIT response without a responder SPI")
-        answer, ke, nonce = one(msg.payloads, SA, "IKE_SA_INIT"), one(msg.payloads, KE, "IKE_SA_INIT"), \
-            one(msg.payloads, Nonce, "IKE_SA_INIT")
+        answer, ke, nonce = one_each(msg.payloads, _SA_KE_NONCE, "IKE_SA_INIT")
         choice = read_ike(answer.proposals[0]) if len(answer.proposals) == 1 else None
         offered = self._init_offer().proposals
         if choice is None or not any(p.number == choice.number and set(answer.proposals[0].transforms) <= set(p.transforms)
@@ -427,9 +454,8 @@ class Peer2(AuthMixin, RekeyMixin, Info2Mixin, DataPlaneMixin, PeerCore):
                               "IKE_SA_INIT response")
             self._drop(f"payload type {bad.type} is unknown and marked critical", Reason.UNSUPPORTED_CRITICAL_PAYLOAD)
             return
-        offer, ke, nonce = one(msg.payloads, SA, "IKE_SA_INIT"), one(msg.payloads, KE, "IKE_SA_INIT"), \
-            one(msg.payloads, Nonce, "IKE_SA_INIT")
-        self._emit(MessageReceived, label=Msg2.INIT_REQ.value, payloads=names(msg.payloads), src=str(dgram.src))
+        offer, ke, nonce = one_each(msg.payloads, _SA_KE_NONCE, "IKE_SA_INIT")
+        self._emit(MessageReceived, label=Msg2.INIT_REQ._value_, payloads=names(msg.payloads), src=str(dgram.src))
         threshold = self.options.cookie_threshold
         half_open = sum(1 for s in self._half_open.values() if s.state is State2.R_INIT_DONE)
         if threshold is not None and half_open >= threshold:

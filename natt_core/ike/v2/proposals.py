@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import socket
 from dataclasses import dataclass
+from functools import lru_cache
 
-from ...crypto.natd import packed_ipv4
 from ...errors import ConfigError
 from ...wire.ikev2 import SA, Attribute, Proposal, TrafficSelector, Transform
 from ...wire.ikev2_numbers import KEY_LENGTH_ATTR, Esn, Protocol, TransformType
@@ -45,10 +45,15 @@ class EspChoice:
 
 
 def ike_suites(policy: PeerPolicy, options: V2Options) -> list[tuple[EncrSpec, IntegSpec | None, str]]:
-    if options.ike_suites:
-        return [parse_suite(s) for s in options.ike_suites]
-    out = [(ENCR[c], INTEG[_FROM_HASH[h][1]], _FROM_HASH[h][0]) for c in policy.ike_ciphers if c in ENCR
-           for h in policy.ike_hashes if h in _FROM_HASH]
+    return _suites(options.ike_suites, policy.ike_ciphers, policy.ike_hashes)
+
+
+def _suites(named, ike_ciphers, ike_hashes) -> list[tuple[EncrSpec, IntegSpec | None, str]]:
+    """`ike_suites` from the settings it reads: the options' suites, else the policy's ciphers and hashes."""
+    if named:
+        return [parse_suite(s) for s in named]
+    out = [(ENCR[c], INTEG[_FROM_HASH[h][1]], _FROM_HASH[h][0]) for c in ike_ciphers if c in ENCR
+           for h in ike_hashes if h in _FROM_HASH]
     if not out:
         raise ConfigError("no IKEv2 suite in this policy: IKEv2 here speaks AES-CBC/AES-GCM with SHA-1/SHA-256")
     return out
@@ -64,10 +69,23 @@ def _encr_transform(e: EncrSpec) -> Transform:
 
 def ike_offer(policy: PeerPolicy, options: V2Options, spi: bytes = b"") -> SA:
     """One proposal per suite, each with every acceptable group (the first is the KE we send).
-    `spi` is empty for IKE_SA_INIT and the new 8-byte SPI when rekeying the IKE SA (§1.3.2)."""
-    groups = [Transform(TransformType.DH, g) for g in ike_groups(policy, options)]
+    `spi` is empty for IKE_SA_INIT and the new 8-byte SPI when rekeying the IKE SA (§1.3.2).
+    IKE_SA_INIT's is built once per setting (an SA is immutable, and every peer of these settings
+    offers the same), as the IKEv1 phase-1 offer is."""
+    settings = (options.ike_suites, policy.ike_ciphers, policy.ike_hashes, options.groups, policy.dh_groups, spi)
+    if spi:     # a rekey's own SPI: nothing to share
+        return _ike_offer.__wrapped__(*settings)
+    try:
+        return _ike_offer(*settings)
+    except TypeError:   # an unhashable setting: build it afresh
+        return _ike_offer.__wrapped__(*settings)
+
+
+@lru_cache(maxsize=256)
+def _ike_offer(named_suites, ike_ciphers, ike_hashes, groups, dh_groups, spi: bytes) -> SA:
+    groups = [Transform(TransformType.DH, g) for g in (groups or dh_groups)]     # `ike_groups`
     proposals = []
-    for n, (encr, integ, prf) in enumerate(ike_suites(policy, options), start=1):
+    for n, (encr, integ, prf) in enumerate(_suites(named_suites, ike_ciphers, ike_hashes), start=1):
         ts = [_encr_transform(encr), Transform(TransformType.PRF, PRF[prf])]
         if integ:
             ts.append(Transform(TransformType.INTEG, integ.transform_id))
@@ -149,7 +167,10 @@ def esp_suites(policy: PeerPolicy, options: V2Options | None = None) -> list[tup
     return out
 
 
+@lru_cache(maxsize=64)
 def _esp_transforms(e: EncrSpec, i: IntegSpec | None) -> tuple[Transform, ...]:
+    """An ESP suite's transforms, built once per suite (immutable, as IKEv1's phase-2 transforms):
+    every offer and answer needs them; only the SPI around them is new."""
     integ = (Transform(TransformType.INTEG, i.transform_id),) if i else ()
     return (_encr_transform(e),) + integ + (Transform(TransformType.ESN, Esn.NO),)
 
@@ -207,7 +228,8 @@ ANY = TrafficSelector("0.0.0.0", "255.255.255.255")
 
 
 def _ip(a: str) -> int:
-    return int.from_bytes(packed_ipv4(a), "big")
+    # a selector's address is canonical dotted IPv4 (TrafficSelector checked it): the C parser reads it
+    return int.from_bytes(socket.inet_aton(a), "big")
 
 
 def intersect(a: TrafficSelector, b: TrafficSelector) -> TrafficSelector | None:
@@ -223,7 +245,12 @@ def intersect(a: TrafficSelector, b: TrafficSelector) -> TrafficSelector | None:
 
 
 def narrow(asked: tuple[TrafficSelector, ...], allowed: TrafficSelector) -> tuple[TrafficSelector, ...]:
-    return tuple(x for x in (intersect(t, allowed) for t in asked) if x is not None)
+    out = []      # a loop: generator expressions are a frame and a resumption per selector
+    for t in asked:
+        x = intersect(t, allowed)
+        if x is not None:
+            out.append(x)
+    return tuple(out)
 
 
 def with_address(ts: TrafficSelector, addr: str) -> TrafficSelector:

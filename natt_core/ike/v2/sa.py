@@ -98,7 +98,8 @@ class Ike2Sa:
 
     @property
     def nat_detected(self) -> bool:
-        return bool(self.natd and self.natd.nat_detected)
+        natd = self.natd     # `NatdVerdict.nat_detected` read off its two fields (asked per message)
+        return bool(natd and (natd.self_behind_nat or natd.peer_behind_nat))
 
     @property
     def sends_keepalives(self) -> bool:
