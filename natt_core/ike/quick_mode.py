@@ -10,7 +10,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
-from ..addressing import Datagram, Endpoint
+from ..addressing import Datagram
 from ..crypto.natd import packed_ipv4
 from ..crypto.ike_keys import exchange_iv, keymat, qm_hash1, qm_hash2, qm_hash3, split_keymat
 from ..crypto.primitives import CIPHERS, MODP, dh_private, dh_public, dh_shared
