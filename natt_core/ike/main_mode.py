@@ -165,14 +165,20 @@ class MainModeMixin(SignatureAuthMixin):
             self._emit(Floated, local_port=Port.NAT_T, remote=str(sa.remote))
         return True
 
+    def _open_identity(self, sa: IkeSa, header: Header, body: bytes, label: str):
+        """MM5 or MM6 decrypted: (chain, its last cipher block, the ID payload, HASH -- None when
+        signatures authenticate), its notifications checked; DecodeError when it does not open."""
+        chain, last_block = unseal(sa, header, body, sa.iv)
+        if sa.choice.auth != "psk":
+            id_payload, digest = only(chain, ID, label), None
+        else:
+            id_payload, digest = only_each(chain, _ID_HASH, label)
+        self._check_main_mode_notifies(sa, chain, label)
+        return chain, last_block, id_payload, digest
+
     def _on_mm6(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> None:
         try:
-            chain, last_block = unseal(sa, header, body, sa.iv)
-            if sa.choice.auth != "psk":
-                id_payload, digest = only(chain, ID, "MM6"), None
-            else:
-                id_payload, digest = only_each(chain, _ID_HASH, "MM6")
-            self._check_main_mode_notifies(sa, chain, "MM6")
+            chain, last_block, id_payload, digest = self._open_identity(sa, header, body, "MM6")
         except DecodeError as exc:
             raise IntegrityError(f"MM6 does not decrypt to a valid message under our keys ({exc.reason})",
                                  Reason.DECRYPT_FAILED) from None
@@ -213,12 +219,7 @@ class MainModeMixin(SignatureAuthMixin):
 
     def _on_mm5(self, sa: IkeSa, dgram: Datagram, header: Header, body: bytes) -> None:
         try:
-            chain, last_block = unseal(sa, header, body, sa.iv)
-            if sa.choice.auth != "psk":
-                id_payload, digest = only(chain, ID, "MM5"), None
-            else:
-                id_payload, digest = only_each(chain, _ID_HASH, "MM5")
-            self._check_main_mode_notifies(sa, chain, "MM5")
+            chain, last_block, id_payload, digest = self._open_identity(sa, header, body, "MM5")
         except DecodeError as exc:
             self._auth_failed(sa, "MM5 does not decrypt to a valid message under our keys: the pre-shared "
                                   "keys differ (or the message was altered in transit)", dgram)
