@@ -57,3 +57,36 @@ def test_v2_refused_as_one_refuses(payloads):
     first_wrong = next(cls for cls in (v2.KE, v2.Nonce) if sum(isinstance(p, cls) for p in payloads) != 1)
     assert refusal(one_each, payloads, (v2.KE, v2.Nonce), "X") == refusal(one, payloads, first_wrong, "X")
     assert _only_each(payloads, (v2.KE, v2.Nonce)) == (_only(payloads, v2.KE), _only(payloads, v2.Nonce))
+
+
+# ---- the SA fast path: one pass over proposals and transforms, or None for the strict decoder --
+
+def _sa_bodies():
+    from natt_core.ike.policy import PeerPolicy
+    from natt_core.ike.proposals import phase1_offer, phase2_offer
+    policy = PeerPolicy()
+    return [phase1_offer(policy).encode_body(), phase2_offer(policy, b"\x01\x02\x03\x04", 3).encode_body(),
+            phase2_offer(PeerPolicy(protocol="ah"), b"\x05\x06\x07\x08", 1).encode_body()]
+
+
+@pytest.mark.parametrize("which", range(3))
+def test_usual_sa_bodies_take_the_fast_path_and_agree_with_the_strict_decoder(which):
+    from natt_core.wire.codec import Reader
+    from natt_core.wire.isakmp import SA
+    from natt_core.wire.isakmp_payloads import _SA_SIZE
+    from natt_core.wire.isakmp_proposals import proposals_from_body
+    body = _sa_bodies()[which]
+    fast = proposals_from_body(body, _SA_SIZE)
+    assert fast is not None and fast == SA.decode_body(Reader(body, "SA")).proposals
+
+
+def test_unusual_sa_bodies_leave_the_fast_path():
+    from natt_core.wire.isakmp_payloads import _SA_SIZE
+    from natt_core.wire.isakmp_proposals import proposals_from_body
+    body = _sa_bodies()[0]
+    first = _SA_SIZE                                   # the first proposal's generic header
+    for broken in (body[:-1],                          # a transform cut short
+                   body + b"\x00",                     # a byte after the last proposal
+                   body[:first + 1] + b"\x01" + body[first + 2:],     # RESERVED set
+                   body[:first + 7] + bytes([body[first + 7] + 1]) + body[first + 8:]):  # one transform more than there are
+        assert proposals_from_body(broken, _SA_SIZE) is None

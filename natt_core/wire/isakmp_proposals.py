@@ -327,46 +327,51 @@ def _usual_header(body: bytes, pos: int, end: int, kind: int) -> tuple[int, int]
     return nxt, length
 
 
-def proposals_from_body(body: bytes, pos: int) -> tuple[Proposal, ...] | None:
-    """The usual chain of proposals at body[pos:] (what `_decode_list` reads in an SA), each with
-    its chain of transforms of the usual kind (`_transform_from_body`), in one pass over both
-    levels of generic headers (`_usual_header`) and PROPOSAL's fixed part (the layouts' own
-    structs), without a Reader; None as soon as anything is unusual or wrong, and the strict
-    decoders then read the block and name what."""
-    end = len(body)
-    proposals = []
+def _usual_chain(body: bytes, pos: int, end: int, kind: int) -> list[tuple[int, int]] | None:
+    """(offset, length) of each payload of a chain of `kind` filling body[pos:end] exactly, read by
+    `_usual_header`; None when anything about it is unusual or wrong."""
+    items = []
     while True:
-        header = _usual_header(body, pos, end, _PROPOSAL_TYPE)
+        header = _usual_header(body, pos, end, kind)
         if header is None:
             return None
         nxt, length = header
+        items.append((pos, length))
+        pos += length
+        if not nxt:
+            return items if pos == end else None
+        if pos == end:
+            return None
+
+
+def proposals_from_body(body: bytes, pos: int) -> tuple[Proposal, ...] | None:
+    """The usual chain of proposals at body[pos:] (what `_decode_list` reads in an SA), each with
+    its chain of transforms of the usual kind (`_transform_from_body`): both levels of generic
+    headers read by `_usual_chain`, PROPOSAL's fixed part by the layouts' own structs, without a
+    Reader; None as soon as anything is unusual or wrong, and the strict decoders then read the
+    block and name what."""
+    chain = _usual_chain(body, pos, len(body), _PROPOSAL_TYPE)
+    if chain is None:
+        return None
+    proposals = []
+    for pos, length in chain:
         stop = pos + length     # the proposal's end; its generic header and fixed part take 8 bytes
         number, protocol_id, spi_size, count = _PROPOSAL_FIXED(body, pos + GENERIC_HEADER_LEN)
         spi_at = pos + GENERIC_HEADER_LEN + _PROPOSAL_SIZE
-        at = spi_at + spi_size   # its transforms: the same chain one level down (an SPI too long leaves none)
+        # its transforms: the same chain one level down (an SPI too long leaves none)
+        items = _usual_chain(body, spi_at + spi_size, stop, _TRANSFORM_TYPE)
+        if items is None or len(items) != count:
+            return None
         transforms = []
-        while True:
-            header = _usual_header(body, at, stop, _TRANSFORM_TYPE)
-            if header is None:
-                return None
-            t_next, t_length = header
+        for at, t_length in items:
             transform = _transform_from_body(body[at + GENERIC_HEADER_LEN:at + t_length])
             if transform is None:
                 return None
             transforms.append(transform)
-            at += t_length
-            if not t_next or at == stop:
-                break
-        if t_next or at != stop or count != len(transforms):
-            return None
         proposals.append(_build(Proposal, {"number": number, "protocol_id": protocol_id,
                                            "spi": body[spi_at:spi_at + spi_size], "transforms": tuple(transforms),
                                            "_wire": body[pos + GENERIC_HEADER_LEN:stop]}))
-        pos = stop
-        if not nxt:
-            return tuple(proposals) if pos == end else None
-        if pos == end:
-            return None
+    return tuple(proposals)
 
 
 #: the fixed parts of TRANSFORM and PROPOSAL, read with the layouts' own structs
