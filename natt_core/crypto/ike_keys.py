@@ -29,6 +29,10 @@ def _prf(hash_name: str, key: bytes | KeyedHmac, data: bytes) -> bytes:
     return key.digest(data) if type(key) is KeyedHmac else prf(hash_name, key, data)
 
 
+def _keyed(hash_name: str, key: bytes | KeyedHmac) -> KeyedHmac:
+    return key if type(key) is KeyedHmac else KeyedHmac(hash_name, key)
+
+
 def _mid(message_id: int) -> bytes:
     """The 4-byte ISAKMP Message ID as it appears in the header."""
     if not 0 <= message_id <= 0xFFFFFFFF:
@@ -87,7 +91,7 @@ def derive_skeyid_dae(hash_name: str, skeyid: bytes | KeyedHmac, gxy: bytes, cky
                       cky_r: bytes) -> tuple[bytes, bytes, bytes]:
     """(SKEYID_d, SKEYID_a, SKEYID_e): each chains the previous one and ends in 0, 1 or 2.
     SKEYID keys one HMAC whose state each of the three starts from (RFC 2104 §4)."""
-    keyed = (skeyid if type(skeyid) is KeyedHmac else KeyedHmac(hash_name, skeyid)).digest
+    keyed = _keyed(hash_name, skeyid).digest
     tail = gxy + cky_i + cky_r
     skeyid_d = keyed(tail + b"\x00")
     skeyid_a = keyed(skeyid_d + tail + b"\x01")
@@ -206,8 +210,7 @@ def keymat(hash_name: str, skeyid_d: bytes | KeyedHmac, protocol: int, spi: byte
     if length <= 0:
         raise ConfigError(f"KEYMAT length must be positive, got {length}")
     seed = (pfs_gxy or b"") + bytes([protocol]) + spi + ni_b + nr_b
-    # keyed once for every block (the engine passes SKEYID_d keyed already: `Phase1Keys.keyed`)
-    keyed = (skeyid_d if type(skeyid_d) is KeyedHmac else KeyedHmac(hash_name, skeyid_d)).digest
+    keyed = _keyed(hash_name, skeyid_d).digest   # keyed once for every block
     block = material = keyed(seed)
     while len(material) < length:
         block = keyed(block + seed)

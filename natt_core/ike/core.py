@@ -155,10 +155,8 @@ class PeerCore:
             self._send(sa.remote, sa.local.port, _UDP, wire, label)
         if nat_t:     # `_note_sent` has nothing to do on port 500
             self._note_sent(sa)
-        # an Endpoint keeps its text once made (addressing.py): read without a __str__ call when it has
-        remote = sa.remote
-        self._out_events.append(MessageSent(self.now, self.name, label, tuple(payload_names),
-                                            remote._text or str(remote), encrypted))
+        self._out_events.append(MessageSent(self.now, self.name, label, tuple(payload_names), str(sa.remote),
+                                            encrypted))
         if expect_answer is None:
             pass
         elif expect_answer:

@@ -196,10 +196,8 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
                     names = payload_names(chain.payloads)
                     handler(sa, dgram, header, chain)
                 # `_value_`: a member's value read as an attribute (`.value` is a property)
-                # an Endpoint keeps its text once made (addressing.py): read without a __str__ call when it has
-                src = dgram.src
                 self._out_events.insert(mark, MessageReceived(self.now, self.name, msg._value_, names,
-                                                              src._text or str(src)))
+                                                              str(dgram.src)))
         except Exception:
             sa.last_answer = previous      # rejected: a retransmission of the old message still gets its answer
             raise
@@ -257,9 +255,8 @@ class Peer(LifecycleMixin, IkeFragmentationMixin, MainModeMixin, AggressiveModeM
         self._accepted(sa, qe, message, dgram)     # each handler followed the peer once HASH verified
         if msg in LAST_MESSAGES:
             qe.last_answer = None   # it ended the exchange: a repeat of it gets nothing
-        src = dgram.src     # its text read as in `_main_mode`
         self._out_events.insert(mark, MessageReceived(self.now, self.name, msg._value_, ("HASH", "…"),
-                                                      src._text or str(src)))
+                                                      str(dgram.src)))
         if qe.state is not _FAILED:
             qe.state = nxt
 

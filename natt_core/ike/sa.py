@@ -151,11 +151,8 @@ class IkeSa:
 
     def keyed(self, which: str):
         """"skeyid", "skeyid_a" or "skeyid_d" under the negotiated hash, keyed once for the SA's
-        life (`Phase1Keys.keyed`): what every HASH and KEYMAT of this SA is computed with. Its memo
-        is read here first: about ten times per handshake, all but the first of each a hit."""
-        keys, hash_name = self.keys, self.choice.hash
-        kept = keys._keyed
-        return (kept and kept.get((which, hash_name))) or keys.keyed(which, hash_name)
+        life (`Phase1Keys.keyed`): what every HASH and KEYMAT of this SA is computed with."""
+        return self.keys.keyed(which, self.choice.hash)
 
     def natd_hash(self, ip: str, port: int) -> bytes:
         """HASH(CKY-I | CKY-R | IP | Port) under this SA's cookies and phase-1 hash (RFC 3947 §3.2),
@@ -174,9 +171,7 @@ class IkeSa:
 
     @property
     def nat_detected(self) -> bool:
-        # `NatdVerdict.nat_detected` read off its two fields (asked several times per handshake)
-        natd = self.natd
-        return bool(natd and (natd.self_behind_nat or natd.peer_behind_nat) and self.nat_t)
+        return bool(self.natd and self.natd.nat_detected and self.nat_t)
 
     @property
     def sends_keepalives(self) -> bool:

@@ -33,10 +33,7 @@ def seal_chain(sa: IkeSa, exchange: int, message_id: int, first: int, plain: byt
                iv: bytes) -> tuple[bytes, bytes]:
     """`seal` for a chain already encoded (its first payload of type `first`), as the pair
     (message, last block): what the engine's own callers unpack at once, no record made."""
-    keys, name = sa.keys, sa.choice.cipher
-    cbc = keys._cbc       # `Phase1Keys.cbc`'s memo read first: every message of the SA hits it
-    if cbc is None or cbc.name != name:
-        cbc = keys.cbc(name)
+    cbc = sa.keys.cbc(sa.choice.cipher)
     block = cbc.block
     plain += b"\x00" * (-len(plain) % block)
     cipher = cbc.encrypt(iv, plain)
@@ -59,10 +56,7 @@ def seal_after_hash(sa: IkeSa, exchange: int, message_id: int, digest: bytes, af
 def unseal(sa: IkeSa, header: Header, body: bytes, iv: bytes) -> tuple[PayloadChain, bytes]:
     """Decrypt and parse: (the payload chain, the last ciphertext block: the IV for what follows);
     DecodeError when the bytes are not a valid chain under these keys."""
-    keys, name = sa.keys, sa.choice.cipher
-    cbc = keys._cbc       # as in `seal_chain`
-    if cbc is None or cbc.name != name:
-        cbc = keys.cbc(name)
+    cbc = sa.keys.cbc(sa.choice.cipher)
     chain = decode_payloads(header.next_payload, cbc.decrypt(iv, body), max_padding=cbc.block)
     return chain, body[-cbc.block:]
 
