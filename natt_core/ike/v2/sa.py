@@ -98,8 +98,7 @@ class Ike2Sa:
 
     @property
     def nat_detected(self) -> bool:
-        natd = self.natd     # `NatdVerdict.nat_detected` read off its two fields (asked per message)
-        return bool(natd and (natd.self_behind_nat or natd.peer_behind_nat))
+        return bool(self.natd and self.natd.nat_detected)
 
     @property
     def sends_keepalives(self) -> bool:
