@@ -16,7 +16,7 @@ import random
 import socket
 
 from ..errors import ConfigError
-from ..wire.ppp import (ChapAlg, IpcpOpt, LcpOpt, Option, Proto, accm, address_option, auth_protocol,
+from ..wire.ppp import (ChapAlg, IpcpOpt, LcpOpt, Option, Proto, address_option, auth_protocol,
                         magic_number, mru)
 from .fsm import CONFIGURE_ACK, CONFIGURE_NAK, CONFIGURE_REJECT, Negotiator
 from ..net.records import fast_init_all
